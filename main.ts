@@ -1,0 +1,97 @@
+/**
+ * The `webstream` command: the first argument selects the role. Roles are
+ * loaded on demand so a streamer starting in a fresh session loads only what
+ * it needs.
+ *
+ * @module
+ */
+import { parseCli, USAGE, UsageError } from "./mod/cli/mod.ts";
+import { createLogger } from "./mod/log/mod.ts";
+
+/** Runs webstream with `args` and returns the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  let command;
+  try {
+    command = parseCli(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`webstream: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+
+  switch (command.kind) {
+    case "help":
+      console.log(USAGE);
+      return 0;
+    case "version": {
+      const { VERSION } = await import("./mod/version.ts");
+      console.log(`webstream ${VERSION}`);
+      return 0;
+    }
+    case "streamer": {
+      const { runStreamer } = await import("./mod/streamer/mod.ts");
+      const result = await runStreamer({
+        ...command,
+        logger: createLogger({ component: "streamer" }),
+      });
+      return result.code;
+    }
+    case "config-check": {
+      const { loadConfig, redactConfig, ConfigError } = await import(
+        "./mod/config/mod.ts"
+      );
+      try {
+        const config = await loadConfig(command.file);
+        console.log(`${command.file}: valid`);
+        console.log(JSON.stringify(redactConfig(config), null, 2));
+        return 0;
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        console.error(error.message);
+        return 1;
+      }
+    }
+    case "gateway":
+      console.error(
+        "webstream: the gateway role is not available in this build yet",
+      );
+      return 2;
+    case "backend":
+    case "sm":
+      return await serve(command);
+  }
+}
+
+async function serve(
+  command: { kind: "backend"; config?: string; tags: string[] } | {
+    kind: "sm";
+    config?: string;
+  },
+): Promise<number> {
+  const logger = createLogger({ component: command.kind });
+  const { loadConfig, ConfigError } = await import("./mod/config/mod.ts");
+  let config;
+  try {
+    config = await loadConfig(command.config);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return 1;
+  }
+  const roles = await import("./mod/roles/mod.ts");
+  let handle;
+  try {
+    handle = command.kind === "backend"
+      ? await roles.startBackend(config, { tags: command.tags, logger })
+      : await roles.startStandalone(config, { logger });
+  } catch (error) {
+    logger.error("could not start", { error });
+    return 1;
+  }
+  const signal = await roles.waitForShutdownSignal();
+  logger.info("shutting down", { signal });
+  await handle.stop();
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,192 @@
+/**
+ * Command-line parsing: the first argument selects the role. Single-dash long
+ * options (`-backend`, `-tags gpu`) are accepted as well as double-dash ones.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** A parsed command line: which role to run, with its options. */
+export type CliCommand =
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "backend"; config?: string; tags: string[] }
+  | { kind: "sm"; config?: string }
+  | { kind: "gateway"; config?: string }
+  | { kind: "config-check"; file: string }
+  | {
+    kind: "streamer";
+    control: string;
+    port: number;
+    bind: string;
+    user?: string;
+  };
+
+/** A command line that cannot be understood; the CLI prints it and exits 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** The usage text printed by `-help` and after a usage error. */
+export const USAGE = `Usage:
+  webstream -backend [-config FILE] [-tags TAG,TAG…]  session host behind a gateway
+  webstream -sm [-config FILE]                         standalone session manager
+  webstream -gateway [-config FILE]                    gateway (not available yet)
+  webstream streamer -control URL -port N [-bind ADDR] [-user NAME]
+                                                       streamer (started by the session manager)
+  webstream config check FILE                          validate a configuration file
+  webstream -help | -version
+
+Options may be written with one dash or two (-backend, --backend).`;
+
+const TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Turns `-backend` into `--backend`; leaves `-h`, values and `--x` alone. */
+function normalize(args: readonly string[]): string[] {
+  return args.map((arg) =>
+    /^-[A-Za-z][A-Za-z-]+(=.*)?$/.test(arg) ? `-${arg}` : arg
+  );
+}
+
+/**
+ * Parses `args` (without the program name).
+ *
+ * @throws {UsageError} for unknown options, missing values or a missing role.
+ */
+export function parseCli(args: readonly string[]): CliCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: normalize(args),
+      allowPositionals: true,
+      strict: true,
+      options: {
+        backend: { type: "boolean" },
+        sm: { type: "boolean" },
+        gateway: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean" },
+        config: { type: "string" },
+        tags: { type: "string" },
+        control: { type: "string" },
+        port: { type: "string" },
+        bind: { type: "string" },
+        user: { type: "string" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(describeParseError(error as Error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: "help" };
+  if (values.version) return { kind: "version" };
+
+  const roles = (["backend", "sm", "gateway"] as const).filter((r) =>
+    values[r]
+  );
+  const sub = positionals[0];
+  if (roles.length + (sub ? 1 : 0) > 1) {
+    throw new UsageError(
+      `choose one role, got ${
+        [...roles.map((r) => `-${r}`), ...positionals.slice(0, 1)].join(" and ")
+      }`,
+    );
+  }
+  const only = (allowed: string[]): void => {
+    const extra = Object.keys(values).filter((k) => !allowed.includes(k));
+    if (extra.length) {
+      throw new UsageError(
+        `-${extra[0]} does not apply to ${roles[0] ? `-${roles[0]}` : sub}`,
+      );
+    }
+  };
+
+  if (roles[0] === "backend") {
+    only(["backend", "config", "tags"]);
+    noPositionals(positionals);
+    return {
+      kind: "backend",
+      config: values.config,
+      tags: parseTags(values.tags),
+    };
+  }
+  if (roles[0] === "sm" || roles[0] === "gateway") {
+    only([roles[0], "config"]);
+    noPositionals(positionals);
+    return { kind: roles[0], config: values.config };
+  }
+  if (sub === "streamer") {
+    only(["control", "port", "bind", "user"]);
+    noPositionals(positionals.slice(1));
+    if (!values.control) throw new UsageError("streamer needs -control URL");
+    if (!values.port) throw new UsageError("streamer needs -port N");
+    return {
+      kind: "streamer",
+      control: parseWsUrl(values.control),
+      port: parsePort(values.port),
+      bind: values.bind ?? "127.0.0.1",
+      user: values.user,
+    };
+  }
+  if (sub === "config") {
+    only([]);
+    if (positionals[1] !== "check") {
+      throw new UsageError(
+        `unknown config command "${
+          positionals[1] ?? ""
+        }" (try: config check FILE)`,
+      );
+    }
+    if (!positionals[2]) throw new UsageError("config check needs a FILE");
+    noPositionals(positionals.slice(3));
+    return { kind: "config-check", file: positionals[2] };
+  }
+  if (sub) throw new UsageError(`unknown command "${sub}"`);
+  throw new UsageError("no role given");
+}
+
+function noPositionals(rest: readonly string[]): void {
+  if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
+}
+
+function parseTags(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const tags = raw.split(",").map((t) => t.trim()).filter(Boolean);
+  const bad = tags.find((t) => !TAG.test(t));
+  if (bad !== undefined) {
+    throw new UsageError(
+      `-tags: "${bad}" is not a tag (letters, digits, '.', '_' or '-')`,
+    );
+  }
+  return [...new Set(tags)];
+}
+
+function parsePort(raw: string): number {
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port < 1 || port > 65535) {
+    throw new UsageError(`-port: expected a port 1-65535, got "${raw}"`);
+  }
+  return port;
+}
+
+function parseWsUrl(raw: string): string {
+  if (!URL.canParse(raw) || !/^wss?:$/.test(new URL(raw).protocol)) {
+    throw new UsageError(`-control: expected a ws:// URL, got "${raw}"`);
+  }
+  return raw;
+}
+
+function describeParseError(error: Error): string {
+  const code = (error as { code?: string }).code;
+  const option = error.message.match(/'(-[^' ]+)/)?.[1]?.replace(/^--/, "-");
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    return `unknown option ${option ?? error.message}`;
+  }
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    return `option ${option ?? ""} needs a value`.replace("  ", " ");
+  }
+  return error.message;
+}

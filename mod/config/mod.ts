@@ -1,0 +1,7 @@
+/**
+ * Configuration: schema, loading, validation and redaction.
+ *
+ * @module
+ */
+export * from "./schema.ts";
+export * from "./load.ts";

@@ -1,0 +1,152 @@
+/**
+ * The configuration schema. Property names under `gateway.backend`,
+ * `webstreamSettings`, `filesystemRestrictions`, `profileCleanup`, `metrics`
+ * and `activityLogging` are the seed's contract and must not be renamed;
+ * properties the seed does not name are webstream extensions, documented in
+ * `docs/configuration.md`.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+const port = z.number().int().min(1).max(65535);
+const seconds = z.number().positive().max(86_400);
+const tag = z.string().regex(
+  /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+  "a tag: letters, digits, '.', '_' or '-', starting with a letter or digit",
+);
+const httpUrl = z.url({ protocol: /^https?$/, error: "an http(s) URL" });
+
+/** `gateway.backend`: how this host registers with its gateway. */
+export const backendSchema = z.object({
+  gatewayUrl: httpUrl.optional(),
+  advertisedUrl: httpUrl.default("http://127.0.0.1:9005"),
+  heartbeatInterval: seconds.default(10),
+  maxSessions: z.number().int().min(1).max(10_000).optional(),
+  sharedSecret: z.string().min(8, "at least 8 characters").optional(),
+  registrationRetryInterval: seconds.default(30),
+  registrationMaxAttempts: z.number().int().min(1).max(1000).default(10),
+  unregisterTimeout: seconds.default(5),
+  requestTimeout: seconds.default(5),
+  instanceType: z.string().min(1).optional(),
+  ec2InstanceId: z.string().min(1).optional(),
+  instanceMetadata: z.enum(["auto", "on", "off"]).default("auto"),
+  instanceMetadataUrl: httpUrl.default("http://169.254.169.254"),
+  tags: z.array(tag).default([]),
+  capabilities: z.array(tag).default([]),
+}).strict();
+
+/** A screen geometry for new sessions. */
+export const screenSchema = z.object({
+  width: z.number().int().min(320).max(7680).default(1920),
+  height: z.number().int().min(200).max(4320).default(1080),
+  depth: z.union([z.literal(16), z.literal(24)]).default(24),
+}).strict();
+
+/** `webstreamSettings`: the local session pool. */
+export const settingsSchema = z.object({
+  serverMaxSessionCount: z.number().int().min(1).max(99).default(4),
+  serverSessionUsername: z.string().regex(
+    /^[a-z_][a-z0-9_-]{0,13}$/,
+    "a user name prefix: lowercase letters, digits, '_' or '-', at most 14 characters",
+  ).default("webs"),
+  serverSessionPwd: z.string().min(8, "at least 8 characters").optional(),
+  basePortNumber: port.default(9000),
+  serverHttpPath: z.string().min(1).optional(),
+  listenAddress: z.string().min(1).optional(),
+  warmSessionCount: z.number().int().min(0).max(99).default(1),
+  provisioningTimeout: seconds.default(30),
+  reconnectGracePeriod: seconds.default(120),
+  connectionTokenTtl: seconds.default(60),
+  poolAccounts: z.enum(["auto", "system", "current"]).default("auto"),
+  removeAccountsOnExit: z.boolean().default(false),
+  runtimeDirectory: z.string().min(1).optional(),
+  screen: screenSchema.default({ width: 1920, height: 1080, depth: 24 }),
+}).strict();
+
+/** One entry of `filesystemRestrictions`: a path the pool users may not use. */
+export const restrictionSchema = z.object({
+  path: z.string().min(1),
+  deny: z.array(z.enum(["read", "write", "execute"])).min(1).default([
+    "read",
+    "write",
+    "execute",
+  ]),
+  recursive: z.boolean().default(false),
+}).strict();
+
+/** `profileCleanup`: how a pool user's profile is reset at recycle. */
+export const profileCleanupSchema = z.object({
+  enabled: z.boolean().default(true),
+  skeleton: z.string().min(1).default("/etc/skel"),
+  purgeTemp: z.boolean().default(true),
+}).strict();
+
+/** `metrics`: what streamers report to the metrics engine. */
+export const metricsSchema = z.object({
+  enabled: z.boolean().default(false),
+  interval: seconds.default(60),
+  report: z.array(z.enum(["fps", "bandwidth", "latency", "input"])).default([
+    "fps",
+    "bandwidth",
+    "latency",
+    "input",
+  ]),
+}).strict();
+
+/** `activityLogging`: which session events streamers report. */
+export const activityLoggingSchema = z.object({
+  enabled: z.boolean().default(false),
+  events: z.array(
+    z.enum(["session_start", "session_end", "app_launch", "upload"]),
+  ).default(["session_start", "session_end", "app_launch", "upload"]),
+}).strict();
+
+/** The whole configuration file. */
+export const configSchema = z.object({
+  gateway: z.object({
+    backend: backendSchema.default(() => backendSchema.parse({})),
+  }).strict().default(() => ({ backend: backendSchema.parse({}) })),
+  webstreamSettings: settingsSchema.default(() => settingsSchema.parse({})),
+  filesystemRestrictions: z.array(restrictionSchema).default([]),
+  profileCleanup: profileCleanupSchema.default(() =>
+    profileCleanupSchema.parse({})
+  ),
+  metrics: metricsSchema.default(() => metricsSchema.parse({})),
+  activityLogging: activityLoggingSchema.default(() =>
+    activityLoggingSchema.parse({})
+  ),
+}).strict().superRefine((config, ctx) => {
+  const s = config.webstreamSettings;
+  const highest = s.basePortNumber + s.serverMaxSessionCount * 10;
+  if (highest > 65535) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["webstreamSettings", "basePortNumber"],
+      message:
+        `basePortNumber ${s.basePortNumber} + serverMaxSessionCount ${s.serverMaxSessionCount} × 10 = ${highest}, above the highest port 65535`,
+    });
+  }
+  const advertised = Number(new URL(config.gateway.backend.advertisedUrl).port);
+  const offset = advertised - s.basePortNumber;
+  if (
+    offset > 0 && offset % 10 === 0 && offset / 10 <= s.serverMaxSessionCount
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["gateway", "backend", "advertisedUrl"],
+      message: `port ${advertised} is the streamer port of pool slot ${
+        offset / 10
+      }`,
+    });
+  }
+});
+
+/** A validated configuration with every default filled in. */
+export type Config = z.infer<typeof configSchema>;
+/** A configuration as written in a file: everything optional. */
+export type ConfigInput = z.input<typeof configSchema>;
+/** A validated `filesystemRestrictions` entry. */
+export type FilesystemRestriction = z.infer<typeof restrictionSchema>;
+/** A validated `profileCleanup` section. */
+export type ProfileCleanup = z.infer<typeof profileCleanupSchema>;

@@ -1,0 +1,227 @@
+/**
+ * The Session Manager ↔ Streamer text protocol on the `/control` WebSocket.
+ *
+ * The seed's three messages are kept byte for byte:
+ * `REQUEST_SESSION_INFO:{username}`, `SESSION_INFO:{sessionUuid}|{commandLineParams}`
+ * and `FILE_UPLOAD_COMPLETE:{dialogGuid}|{filePath}`. webstream adds four
+ * messages of the same `TYPE:payload` shape (see `docs/protocol.md`): arming a
+ * one-time connection token and reporting a viewer's arrival and departure.
+ *
+ * @module
+ */
+
+/** A streamer asks for its identity (streamer → manager). */
+export interface RequestSessionInfo {
+  type: "REQUEST_SESSION_INFO";
+  username: string;
+}
+/** The session identity and launch parameters (manager → streamer). */
+export interface SessionInfo {
+  type: "SESSION_INFO";
+  sessionUuid: string;
+  commandLineParams: string;
+}
+/** An upload has landed for a waiting file dialog (manager → streamer). */
+export interface FileUploadComplete {
+  type: "FILE_UPLOAD_COMPLETE";
+  dialogGuid: string;
+  filePath: string;
+}
+/**
+ * Arms a one-time connection token, given as its SHA-256 in hex, valid for
+ * `ttlSeconds` (manager → streamer).
+ */
+export interface ConnectionToken {
+  type: "CONNECTION_TOKEN";
+  sessionUuid: string;
+  tokenHash: string;
+  ttlSeconds: number;
+}
+/** The streamer has armed the token (streamer → manager). */
+export interface TokenArmed {
+  type: "TOKEN_ARMED";
+  tokenHash: string;
+}
+/** A viewer connected with a valid token (streamer → manager). */
+export interface ClientConnected {
+  type: "CLIENT_CONNECTED";
+  sessionUuid: string;
+}
+/** The viewer went away (streamer → manager). */
+export interface ClientDisconnected {
+  type: "CLIENT_DISCONNECTED";
+  sessionUuid: string;
+}
+
+/** Messages a streamer sends. */
+export type StreamerMessage =
+  | RequestSessionInfo
+  | TokenArmed
+  | ClientConnected
+  | ClientDisconnected;
+/** Messages the session manager sends. */
+export type ManagerMessage = SessionInfo | FileUploadComplete | ConnectionToken;
+/** Any control message. */
+export type ControlMessage = StreamerMessage | ManagerMessage;
+
+/** A control message that cannot be decoded; `reason` says why. */
+export class ControlCodecError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = "ControlCodecError";
+  }
+}
+
+/** The longest control message accepted, in UTF-16 code units. */
+export const MAX_MESSAGE_LENGTH = 65_536;
+
+const USERNAME = /^[A-Za-z0-9._-]{1,64}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const GUID =
+  /^\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?$/i;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARS_ALL = /[\u0000-\u001f\u007f]/g;
+const TTL = /^[1-9][0-9]{0,5}$/;
+
+const FROM_STREAMER = new Set([
+  "REQUEST_SESSION_INFO",
+  "TOKEN_ARMED",
+  "CLIENT_CONNECTED",
+  "CLIENT_DISCONNECTED",
+]);
+const FROM_MANAGER = new Set([
+  "SESSION_INFO",
+  "FILE_UPLOAD_COMPLETE",
+  "CONNECTION_TOKEN",
+]);
+
+/** Encodes a control message as its wire text, validating every field. */
+export function encodeControl(message: ControlMessage): string {
+  const text = render(message);
+  decodeControl(text); // one set of rules for both directions
+  return text;
+}
+
+function render(message: ControlMessage): string {
+  switch (message.type) {
+    case "REQUEST_SESSION_INFO":
+      return `REQUEST_SESSION_INFO:${message.username}`;
+    case "SESSION_INFO":
+      return `SESSION_INFO:${message.sessionUuid}|${message.commandLineParams}`;
+    case "FILE_UPLOAD_COMPLETE":
+      return `FILE_UPLOAD_COMPLETE:${message.dialogGuid}|${message.filePath}`;
+    case "CONNECTION_TOKEN":
+      return `CONNECTION_TOKEN:${message.sessionUuid}|${message.tokenHash}|${message.ttlSeconds}`;
+    case "TOKEN_ARMED":
+      return `TOKEN_ARMED:${message.tokenHash}`;
+    case "CLIENT_CONNECTED":
+    case "CLIENT_DISCONNECTED":
+      return `${message.type}:${message.sessionUuid}`;
+  }
+}
+
+/** Options for {@linkcode decodeControl}. */
+export interface DecodeOptions {
+  /** Accept only messages this side sends. Default: either side. */
+  from?: "streamer" | "manager";
+}
+
+/**
+ * Decodes one control message.
+ *
+ * @throws {ControlCodecError} for anything malformed, unknown, or (with
+ * `from`) sent in the wrong direction.
+ */
+export function decodeControl(
+  text: unknown,
+  options: DecodeOptions = {},
+): ControlMessage {
+  if (typeof text !== "string") {
+    throw new ControlCodecError("control messages are text, got binary");
+  }
+  if (text.length > MAX_MESSAGE_LENGTH) {
+    throw new ControlCodecError(
+      `message of ${text.length} characters exceeds ${MAX_MESSAGE_LENGTH}`,
+    );
+  }
+  const colon = text.indexOf(":");
+  if (colon < 1) throw new ControlCodecError("expected TYPE:payload");
+  const type = text.slice(0, colon);
+  const payload = text.slice(colon + 1);
+  if (!FROM_STREAMER.has(type) && !FROM_MANAGER.has(type)) {
+    throw new ControlCodecError(`unknown message type "${clip(type)}"`);
+  }
+  const allowed = options.from === "streamer"
+    ? FROM_STREAMER
+    : options.from === "manager"
+    ? FROM_MANAGER
+    : undefined;
+  if (allowed && !allowed.has(type)) {
+    throw new ControlCodecError(`${type} is not sent by the ${options.from}`);
+  }
+  switch (type) {
+    case "REQUEST_SESSION_INFO":
+      return { type, username: field(payload, USERNAME, "username") };
+    case "SESSION_INFO": {
+      const [uuid, params] = pair(payload, "sessionUuid|commandLineParams");
+      if (params.includes("\0")) {
+        throw new ControlCodecError("commandLineParams contains a NUL");
+      }
+      return {
+        type,
+        sessionUuid: field(uuid, UUID, "sessionUuid"),
+        commandLineParams: params,
+      };
+    }
+    case "FILE_UPLOAD_COMPLETE": {
+      const [guid, path] = pair(payload, "dialogGuid|filePath");
+      if (!path || CONTROL_CHARS.test(path)) {
+        throw new ControlCodecError(
+          "filePath must be non-empty, without control characters",
+        );
+      }
+      return {
+        type,
+        dialogGuid: field(guid, GUID, "dialogGuid"),
+        filePath: path,
+      };
+    }
+    case "CONNECTION_TOKEN": {
+      const [uuid, rest] = pair(payload, "sessionUuid|tokenHash|ttlSeconds");
+      const [hash, ttl] = pair(rest, "sessionUuid|tokenHash|ttlSeconds");
+      return {
+        type,
+        sessionUuid: field(uuid, UUID, "sessionUuid"),
+        tokenHash: field(hash, SHA256_HEX, "tokenHash"),
+        ttlSeconds: Number(field(ttl, TTL, "ttlSeconds")),
+      };
+    }
+    case "TOKEN_ARMED":
+      return { type, tokenHash: field(payload, SHA256_HEX, "tokenHash") };
+    case "CLIENT_CONNECTED":
+    case "CLIENT_DISCONNECTED":
+      return { type, sessionUuid: field(payload, UUID, "sessionUuid") };
+  }
+  throw new ControlCodecError(`unknown message type "${clip(type)}"`);
+}
+
+function pair(payload: string, shape: string): [string, string] {
+  const bar = payload.indexOf("|");
+  if (bar < 0) throw new ControlCodecError(`expected ${shape}`);
+  return [payload.slice(0, bar), payload.slice(bar + 1)];
+}
+
+function field(value: string, pattern: RegExp, name: string): string {
+  if (!pattern.test(value)) {
+    throw new ControlCodecError(`invalid ${name} "${clip(value)}"`);
+  }
+  return value;
+}
+
+function clip(value: string): string {
+  const safe = value.replace(CONTROL_CHARS_ALL, "?");
+  return safe.length > 40 ? `${safe.slice(0, 40)}…` : safe;
+}

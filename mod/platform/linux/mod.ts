@@ -1,0 +1,366 @@
+/**
+ * The Linux platform: a session is an Xvfb display owned by a pool account,
+ * with the streamer started in it "at logon" as that account. As root the
+ * pool accounts are real users (`useradd`); otherwise every slot runs as the
+ * current user with its own home under the runtime directory.
+ *
+ * @module
+ */
+import type { Logger } from "../../log/mod.ts";
+import type {
+  Hygiene,
+  Platform,
+  PlatformSession,
+  SessionListing,
+  SessionSpec,
+} from "../types.ts";
+import {
+  createPoolUser,
+  deleteUser,
+  lookupUser,
+  POOL_GECOS,
+  setPassword,
+  type UserEntry,
+} from "./accounts.ts";
+import { run } from "./exec.ts";
+import { applyRestrictions, purgeTemp, rebuildHome } from "./hygiene.ts";
+import { socketOwnerUid } from "./peer_uid.ts";
+import { endUserProcesses, stopProcessGroup } from "./processes.ts";
+import {
+  prepareStreamerRuntime,
+  type StreamerRuntime,
+} from "./streamer_runtime.ts";
+import { encodeXauthority, newCookie } from "./xauth.ts";
+import { startXvfb } from "./xvfb.ts";
+
+/** Options for {@linkcode createLinuxPlatform}. */
+export interface LinuxPlatformOptions {
+  /** `auto` picks real users when running as root. */
+  accountMode: "auto" | "system" | "current";
+  /** Where per-session state lives. Default `/var/lib/webstream` as root, else under `/tmp`. */
+  runtimeDirectory?: string;
+  /** Shared Deno cache for pool users under `deno run`. */
+  denoDirectory?: string;
+  /** Logger. */
+  logger: Logger;
+}
+
+interface Running {
+  session: PlatformSession;
+  alive: boolean;
+  xvfb: Deno.ChildProcess;
+  streamer: Deno.ChildProcess;
+  uid: number;
+}
+
+interface Account {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+const BASE_PATH = "/usr/local/bin:/usr/bin:/bin";
+
+/** Creates the Linux platform. Nothing touches the OS until `prepare()`. */
+export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
+  const root = Deno.uid() === 0;
+  const mode = options.accountMode === "auto"
+    ? (root ? "system" : "current")
+    : options.accountMode;
+  const runtimeDir = options.runtimeDirectory ??
+    (root ? "/var/lib/webstream" : `/tmp/webstream-${Deno.uid()}`);
+  const denoDir = options.denoDirectory ?? "/var/cache/webstream/deno";
+  const logger = options.logger;
+  const running = new Map<PlatformSession, Running>();
+  const accounts = new Map<string, Account>();
+  let streamerRuntime: StreamerRuntime | undefined;
+  // useradd/userdel/chpasswd lock /etc/passwd; run them one at a time.
+  let accountQueue: Promise<unknown> = Promise.resolve();
+  const serially = <T>(task: () => Promise<T>): Promise<T> => {
+    const result = accountQueue.then(task);
+    accountQueue = result.catch(() => {});
+    return result;
+  };
+
+  async function account(name: string): Promise<Account> {
+    const known = accounts.get(name);
+    if (known) return known;
+    let entry: Account;
+    if (mode === "system") {
+      const user = await lookupUser(name);
+      if (!user) throw new Error(`pool account ${name} does not exist`);
+      entry = user;
+    } else {
+      entry = {
+        name,
+        uid: Deno.uid()!,
+        gid: Deno.gid()!,
+        home: `${runtimeDir}/homes/${name}`,
+      };
+    }
+    accounts.set(name, entry);
+    return entry;
+  }
+
+  function adopt(user: UserEntry): void {
+    if (user.gecos !== POOL_GECOS) {
+      throw new Error(
+        `user ${user.name} exists and is not a webstream pool account ` +
+          `(GECOS "${user.gecos}"); choose another serverSessionUsername`,
+      );
+    }
+  }
+
+  async function requireCommands(commands: string[]): Promise<void> {
+    for (const command of commands) {
+      try {
+        await run("sh", ["-c", `command -v ${command}`]);
+      } catch {
+        throw new Error(
+          `${command} is not installed (needed by the Linux platform)`,
+        );
+      }
+    }
+  }
+
+  return {
+    name: "linux",
+    accountMode: mode,
+    capabilities: ["linux", "xvfb", "desktop", "apps"],
+
+    async prepare() {
+      if (mode === "system" && !root) {
+        throw new Error(
+          "webstreamSettings.poolAccounts is system, which needs root",
+        );
+      }
+      await requireCommands(
+        mode === "system"
+          ? ["Xvfb", "useradd", "userdel", "chpasswd", "getent", "setfacl"]
+          : ["Xvfb"],
+      );
+      await Deno.mkdir(`${runtimeDir}/sessions`, {
+        recursive: true,
+        mode: mode === "system" ? 0o755 : 0o700,
+      });
+      if (mode === "system") {
+        await Deno.chmod(runtimeDir, 0o755);
+        await Deno.mkdir("/tmp/.X11-unix", { recursive: true });
+        await Deno.chmod("/tmp/.X11-unix", 0o1777);
+      }
+      streamerRuntime = await prepareStreamerRuntime({
+        otherUsers: mode === "system",
+        stageDirectory: `${runtimeDir}/streamer-src`,
+        denoDirectory: denoDir,
+        logger,
+      });
+    },
+
+    ensureAccount(name, password) {
+      if (mode === "current") {
+        return Deno.mkdir(`${runtimeDir}/homes/${name}`, {
+          recursive: true,
+          mode: 0o700,
+        });
+      }
+      return serially(async () => {
+        const existing = await lookupUser(name);
+        if (existing) {
+          adopt(existing);
+          await setPassword(name, password);
+        } else {
+          await createPoolUser(name, password, { skeleton: "/etc/skel" });
+          logger.info("created pool account", { account: name });
+        }
+        accounts.delete(name);
+      });
+    },
+
+    async rotatePassword(name, password) {
+      if (mode === "current") return;
+      await serially(() => setPassword(name, password));
+    },
+
+    async removeAccount(name) {
+      if (mode === "current") {
+        await Deno.remove(`${runtimeDir}/homes/${name}`, { recursive: true })
+          .catch(() => {});
+        return;
+      }
+      const user = await lookupUser(name);
+      if (!user) return;
+      adopt(user);
+      await endUserProcesses(user.uid);
+      await serially(() => deleteUser(name));
+      accounts.delete(name);
+      await Deno.remove(`${runtimeDir}/sessions/${name}`, { recursive: true })
+        .catch(() => {});
+    },
+
+    async startSession(spec: SessionSpec) {
+      if (!streamerRuntime) throw new Error("platform not prepared");
+      const user = await account(spec.account);
+      const ids = mode === "system" ? { uid: user.uid, gid: user.gid } : {};
+      const sessionDir = `${runtimeDir}/sessions/${spec.account}`;
+      await Deno.remove(sessionDir, { recursive: true }).catch(() => {});
+      await Deno.mkdir(sessionDir, { recursive: true, mode: 0o700 });
+      const authFile = `${sessionDir}/Xauthority`;
+      await Deno.writeFile(
+        authFile,
+        encodeXauthority([{ cookie: newCookie() }]),
+        {
+          mode: 0o600,
+        },
+      );
+      if (mode === "system") {
+        await Deno.chown(sessionDir, user.uid, user.gid);
+        await Deno.chown(authFile, user.uid, user.gid);
+      }
+      await Deno.mkdir(user.home, { recursive: true, mode: 0o700 });
+      const baseEnv = {
+        HOME: user.home,
+        USER: spec.account,
+        LOGNAME: spec.account,
+        SHELL: "/bin/bash",
+        PATH: BASE_PATH,
+        LANG: Deno.env.get("LANG") ?? "C.UTF-8",
+        XDG_RUNTIME_DIR: sessionDir,
+        XAUTHORITY: authFile,
+      };
+      const xvfb = await startXvfb({
+        authFile,
+        screen: spec.screen,
+        env: baseEnv,
+        ...ids,
+      });
+      const display = `:${xvfb.display}`;
+      let streamer: Deno.ChildProcess;
+      try {
+        const { command, env } = streamerRuntime;
+        streamer = new Deno.Command(command.command, {
+          args: [
+            ...command.prefix,
+            "streamer",
+            "-control",
+            spec.controlUrl,
+            "-port",
+            String(spec.streamerPort),
+            "-bind",
+            spec.bindAddress,
+            "-user",
+            spec.account,
+          ],
+          cwd: user.home,
+          env: {
+            ...baseEnv,
+            ...env,
+            DISPLAY: display,
+            WEBSTREAM_POOL_USER: spec.account,
+            ...passThroughEnv(),
+          },
+          clearEnv: true,
+          detached: true,
+          stdin: "null",
+          stdout: "inherit",
+          stderr: "inherit",
+          ...ids,
+        }).spawn();
+      } catch (error) {
+        await stopProcessGroup(xvfb.child);
+        throw error;
+      }
+      const ended = Promise.race([
+        xvfb.child.status.then((s) =>
+          `display ${display} exited (${exitText(s)})`
+        ),
+        streamer.status.then((s) => `streamer exited (${exitText(s)})`),
+      ]);
+      const session: PlatformSession = {
+        slot: spec.slot,
+        account: spec.account,
+        id: display,
+        ended,
+      };
+      const entry: Running = {
+        session,
+        alive: true,
+        xvfb: xvfb.child,
+        streamer,
+        uid: user.uid,
+      };
+      running.set(session, entry);
+      ended.then(() => entry.alive = false);
+      return session;
+    },
+
+    async endSession(session) {
+      const entry = running.get(session);
+      if (!entry) return;
+      await stopProcessGroup(entry.streamer);
+      await stopProcessGroup(entry.xvfb);
+      if (mode === "system") await endUserProcesses(entry.uid);
+      running.delete(session);
+    },
+
+    async endAccountProcesses(name) {
+      if (mode === "current") return;
+      const user = await lookupUser(name);
+      if (user) {
+        adopt(user);
+        await endUserProcesses(user.uid);
+      }
+    },
+
+    async cleanAccount(name, hygiene: Hygiene) {
+      const user = await account(name);
+      const owner = mode === "system"
+        ? { uid: user.uid, gid: user.gid }
+        : undefined;
+      if (hygiene.profileCleanup.enabled) {
+        await rebuildHome(user.home, hygiene.profileCleanup.skeleton, owner);
+      }
+      if (mode === "system" && hygiene.profileCleanup.purgeTemp) {
+        await purgeTemp(user.uid);
+      }
+      if (!hygiene.filesystemRestrictions.length) return [];
+      if (mode === "current") {
+        return [
+          "filesystemRestrictions need real pool accounts (run as root); not applied",
+        ];
+      }
+      return await applyRestrictions(hygiene.filesystemRestrictions, user);
+    },
+
+    listSessions(): Promise<SessionListing[]> {
+      return Promise.resolve(
+        [...running.values()].map(({ session, alive }) => ({
+          id: session.id,
+          account: session.account,
+          alive,
+        })),
+      );
+    },
+
+    async verifyStreamerPeer(name, peer) {
+      const uid = await socketOwnerUid(peer);
+      if (uid === undefined) return false;
+      const user = await account(name).catch(() => undefined);
+      return user !== undefined && uid === user.uid;
+    },
+  };
+}
+
+/** Variables a streamer inherits from the session manager (logging only). */
+function passThroughEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ["WEBSTREAM_LOG_LEVEL", "NO_COLOR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+function exitText(status: Deno.CommandStatus): string {
+  return status.signal ? `signal ${status.signal}` : `code ${status.code}`;
+}

@@ -1,0 +1,65 @@
+/**
+ * Finds which user owns the other end of a local TCP connection by reading
+ * `/proc/net/tcp` and `/proc/net/tcp6`. This is how the session manager
+ * checks that a streamer claiming `webs01` really runs as `webs01`.
+ *
+ * @module
+ */
+
+/** The tables searched, IPv4 first. */
+export const TCP_TABLES = ["/proc/net/tcp", "/proc/net/tcp6"];
+
+/** The uid owning the socket bound to `address`, if any. */
+export async function socketOwnerUid(
+  address: Deno.NetAddr,
+  tables: string[] = TCP_TABLES,
+): Promise<number | undefined> {
+  const wanted = new Set(procAddresses(address));
+  for (const table of tables) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(table);
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length > 7 && wanted.has(fields[1])) return Number(fields[7]);
+    }
+  }
+  return undefined;
+}
+
+/** The spellings `address` has in the kernel's TCP tables. */
+export function procAddresses(address: Deno.NetAddr): string[] {
+  const port = address.port.toString(16).toUpperCase().padStart(4, "0");
+  const host = address.hostname.replace(/^\[|\]$/g, "");
+  const v4 = host.match(/^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/i);
+  if (v4) {
+    const bytes = v4.slice(1, 5).map(Number);
+    const mapped = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...bytes];
+    return [`${words(bytes)}:${port}`, `${words(mapped)}:${port}`];
+  }
+  return [`${words(ipv6Bytes(host))}:${port}`];
+}
+
+/** Each 32-bit word in host (little-endian) order, as the kernel prints it. */
+function words(bytes: number[]): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 4) {
+    for (let j = 3; j >= 0; j--) {
+      out += bytes[i + j].toString(16).toUpperCase().padStart(2, "0");
+    }
+  }
+  return out;
+}
+
+function ipv6Bytes(host: string): number[] {
+  const [head, tail = ""] = host.split("::");
+  const part = (s: string): number[] =>
+    s ? s.split(":").map((h) => parseInt(h, 16)) : [];
+  const hi = part(head);
+  const lo = host.includes("::") ? part(tail) : [];
+  const groups = [...hi, ...Array(8 - hi.length - lo.length).fill(0), ...lo];
+  return groups.flatMap((g) => [(g >> 8) & 0xff, g & 0xff]);
+}

@@ -1,0 +1,102 @@
+/**
+ * Makes `webstream streamer` startable by pool users. A compiled executable
+ * needs nothing. Under `deno run` as root, the pool users cannot read root's
+ * Deno cache and may not reach the checkout, so the sources are staged where
+ * every user can read them (when they are not already) and a shared, read-only
+ * Deno cache is filled for them.
+ *
+ * @module
+ */
+import type { Logger } from "../../log/mod.ts";
+import { type SelfCommand, selfCommand } from "../self_command.ts";
+import { run } from "./exec.ts";
+
+/** How to start the streamer, and the extra environment it needs. */
+export interface StreamerRuntime {
+  /** The command line prefix. */
+  command: SelfCommand;
+  /** Environment added to the streamer's. */
+  env: Record<string, string>;
+}
+
+/** Options for {@linkcode prepareStreamerRuntime}. */
+export interface StreamerRuntimeOptions {
+  /** True when streamers run as other (pool) users. */
+  otherUsers: boolean;
+  /** Where sources are staged if needed (root-owned, world-readable). */
+  stageDirectory: string;
+  /** The shared Deno cache for pool users. */
+  denoDirectory: string;
+  /** Progress and problems. */
+  logger: Logger;
+}
+
+/** The files a streamer needs from the checkout. */
+export const STAGED_ENTRIES = [
+  "main.ts",
+  "deno.json",
+  "deno.lock",
+  "mod",
+  "ffi",
+];
+
+/** Prepares and returns how streamers are started. */
+export async function prepareStreamerRuntime(
+  options: StreamerRuntimeOptions,
+): Promise<StreamerRuntime> {
+  const own = selfCommand();
+  if (own.compiled || !options.otherUsers) return { command: own, env: {} };
+  let root = own.projectRoot!;
+  if (!await readableByAll(`${root}/main.ts`)) {
+    root = await stage(root, options.stageDirectory);
+    options.logger.info("staged streamer sources for pool users", { root });
+  }
+  const command = selfCommand({ projectRoot: root });
+  await Deno.mkdir(options.denoDirectory, { recursive: true, mode: 0o755 });
+  const entry = command.prefix.at(-1)!;
+  const config = command.prefix.find((a) => a.startsWith("--config="))!;
+  await run(command.command, ["cache", "--quiet", "--no-lock", config, entry], {
+    env: { DENO_DIR: options.denoDirectory },
+  });
+  await run("chmod", ["-R", "a+rX", options.denoDirectory]);
+  return {
+    command,
+    env: { DENO_DIR: options.denoDirectory, DENO_NO_UPDATE_CHECK: "1" },
+  };
+}
+
+async function stage(root: string, target: string): Promise<string> {
+  await Deno.remove(target, { recursive: true }).catch(() => {});
+  await Deno.mkdir(target, { recursive: true, mode: 0o755 });
+  for (const entry of STAGED_ENTRIES) {
+    try {
+      await Deno.lstat(`${root}/${entry}`);
+    } catch {
+      continue;
+    }
+    await run("cp", ["-R", `${root}/${entry}`, `${target}/`]);
+  }
+  await run("chmod", ["-R", "a+rX,go-w", target]);
+  if (!await readableByAll(`${target}/main.ts`)) {
+    throw new Error(
+      `staged sources in ${target} are not reachable by other users; ` +
+        "choose a webstreamSettings.runtimeDirectory every user can traverse",
+    );
+  }
+  return target;
+}
+
+/** True when `path` is world-readable and every folder above it is traversable. */
+export async function readableByAll(path: string): Promise<boolean> {
+  try {
+    if (((await Deno.stat(path)).mode! & 0o004) === 0) return false;
+    let dir = path.slice(0, path.lastIndexOf("/"));
+    while (dir) {
+      if (((await Deno.stat(dir)).mode! & 0o001) === 0) return false;
+      dir = dir.slice(0, dir.lastIndexOf("/"));
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}

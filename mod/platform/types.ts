@@ -1,0 +1,90 @@
+/**
+ * The platform interface: every piece of OS work the session manager does
+ * goes through it, so the pool logic is the same on Linux and Windows.
+ *
+ * @module
+ */
+import type { FilesystemRestriction, ProfileCleanup } from "../config/mod.ts";
+
+/** What a new session needs to be started. */
+export interface SessionSpec {
+  /** Pool slot number, 1-based. */
+  slot: number;
+  /** The pool account the session runs as (e.g. `webs01`). */
+  account: string;
+  /** The port the streamer must listen on. */
+  streamerPort: number;
+  /** Address the streamer binds to. */
+  bindAddress: string;
+  /** The session manager's `/control` WebSocket URL. */
+  controlUrl: string;
+  /** Initial screen geometry. */
+  screen: { width: number; height: number; depth: number };
+}
+
+/** A running OS session with its streamer. */
+export interface PlatformSession {
+  /** The slot it belongs to. */
+  readonly slot: number;
+  /** The pool account it runs as. */
+  readonly account: string;
+  /** The OS's name for it: an X display (`:3`) or a WTS session id. */
+  readonly id: string;
+  /** Resolves, with a reason, when the session dies on its own. */
+  readonly ended: Promise<string>;
+}
+
+/** Hygiene applied when a pool account is recycled. */
+export interface Hygiene {
+  /** How the profile is rebuilt. */
+  profileCleanup: ProfileCleanup;
+  /** Paths the pool account must not use. */
+  filesystemRestrictions: FilesystemRestriction[];
+}
+
+/** An OS session as the platform lists it. */
+export interface SessionListing {
+  /** The OS's name for it. */
+  id: string;
+  /** The account that owns it. */
+  account: string;
+  /** Whether it is still alive. */
+  alive: boolean;
+}
+
+/**
+ * OS operations for pool accounts and their sessions. Implementations must be
+ * safe to call concurrently for different accounts.
+ */
+export interface Platform {
+  /** `linux` or `windows`. */
+  readonly name: string;
+  /** `system`: real OS accounts; `current`: every slot runs as this process's user. */
+  readonly accountMode: "system" | "current";
+  /** Capabilities advertised to the gateway (e.g. `desktop`, `xvfb`). */
+  readonly capabilities: readonly string[];
+  /** One-time host preparation before any account or session exists. */
+  prepare(): Promise<void>;
+  /** Creates the pool account if missing (refusing a non-pool user of that name). */
+  ensureAccount(account: string, password: string): Promise<void>;
+  /** Sets a new password for the pool account. */
+  rotatePassword(account: string, password: string): Promise<void>;
+  /** Deletes the pool account and its profile. */
+  removeAccount(account: string): Promise<void>;
+  /** Logs the account on, and starts the streamer in the new session. */
+  startSession(spec: SessionSpec): Promise<PlatformSession>;
+  /** Logs the session off: every process of it is gone when this resolves. */
+  endSession(session: PlatformSession): Promise<void>;
+  /** Ends whatever an account still runs outside a known session (after a crash). */
+  endAccountProcesses(account: string): Promise<void>;
+  /**
+   * Profile cleanup and filesystem restrictions for a logged-off account.
+   * Resolves with the restrictions that could not be applied (one line each);
+   * rejects when the profile itself could not be reset.
+   */
+  cleanAccount(account: string, hygiene: Hygiene): Promise<string[]>;
+  /** The sessions this platform started that are still known. */
+  listSessions(): Promise<SessionListing[]>;
+  /** True when `peer` is a local connection owned by the account's processes. */
+  verifyStreamerPeer(account: string, peer: Deno.NetAddr): Promise<boolean>;
+}

@@ -1,0 +1,258 @@
+/**
+ * The session host's side of the gateway contract: after a local `/health`
+ * self-check, `POST /gateway/register` (retried every
+ * `registrationRetryInterval` s, up to `registrationMaxAttempts` times), then
+ * `POST /gateway/heartbeat` every `heartbeatInterval` s. A heartbeat answered
+ * 404 means the gateway forgot this host, so it registers again. On shutdown,
+ * `POST /gateway/unregister` with a bounded wait. A gateway that is down never
+ * stops the host from serving.
+ *
+ * @module
+ */
+import { bearer } from "../host/auth.ts";
+import type { Logger } from "../log/mod.ts";
+import { delay } from "../util/async.ts";
+import type { LoadSample } from "./system_load.ts";
+
+export * from "./instance_metadata.ts";
+export * from "./system_load.ts";
+
+/** `POST /gateway/register` body, as the seed names it. */
+export interface RegisterPayload {
+  serverUrl: string;
+  maxSessions: number;
+  instanceType: string;
+  ec2InstanceId: string;
+  tags: string[];
+  capabilities: string[];
+  version: string;
+}
+
+/** `POST /gateway/heartbeat` body, as the seed names it. */
+export interface HeartbeatPayload {
+  serverUrl: string;
+  status: string;
+  activeSessions: number;
+  maxSessions: number;
+  instanceType: string;
+  tags: string[];
+  cpuUsage: number;
+  memoryUsage: number;
+  timestamp: string;
+}
+
+/** Options for {@linkcode GatewayClient}. */
+export interface GatewayClientOptions {
+  /** `gateway.backend.gatewayUrl`. */
+  gatewayUrl: string;
+  /** Everything in the register payload. */
+  registration: RegisterPayload;
+  /** The host's own `/health` URL, checked before registering. */
+  selfCheckUrl: string;
+  /** `Authorization: Bearer` secret, when configured. */
+  sharedSecret?: string;
+  /** Heartbeat period. */
+  heartbeatIntervalMs: number;
+  /** Wait between registration attempts. */
+  retryIntervalMs: number;
+  /** Registration attempts before giving up. */
+  maxAttempts: number;
+  /** Timeout of each request to the gateway. */
+  requestTimeoutMs: number;
+  /** Bound on the unregister call at shutdown. */
+  unregisterTimeoutMs: number;
+  /** Live pool figures for heartbeats. */
+  state: () => { status: string; activeSessions: number };
+  /** Load figures for heartbeats. */
+  load: () => LoadSample;
+  /** Logger. */
+  logger: Logger;
+}
+
+/** Where the client is in its life. */
+export type GatewayClientState =
+  | "idle"
+  | "checking"
+  | "registering"
+  | "registered"
+  | "gave-up"
+  | "stopped";
+
+/** Registers with the gateway and keeps the registration alive. */
+export class GatewayClient {
+  readonly #options: GatewayClientOptions;
+  readonly #stop = new AbortController();
+  #state: GatewayClientState = "idle";
+  #loop?: Promise<void>;
+  #heartbeatFailures = 0;
+
+  constructor(options: GatewayClientOptions) {
+    this.#options = options;
+  }
+
+  /** The client's state. */
+  get state(): GatewayClientState {
+    return this.#state;
+  }
+
+  /** Starts the self-check, registration and heartbeats in the background. */
+  start(): void {
+    this.#loop ??= this.#run().catch((error) => {
+      this.#options.logger.error("gateway client stopped unexpectedly", {
+        error,
+      });
+    });
+  }
+
+  /** Stops heartbeats and unregisters (bounded by `unregisterTimeoutMs`). */
+  async stop(): Promise<void> {
+    const wasRegistered = this.#state === "registered";
+    this.#state = "stopped";
+    this.#stop.abort();
+    await this.#loop;
+    if (!wasRegistered) return;
+    const { registration, unregisterTimeoutMs, logger } = this.#options;
+    try {
+      const response = await this.#post(
+        "unregister",
+        { serverUrl: registration.serverUrl },
+        AbortSignal.timeout(unregisterTimeoutMs),
+      );
+      await response.body?.cancel();
+      logger.info("unregistered from gateway", { status: response.status });
+    } catch (error) {
+      logger.warn("unregister failed", { error });
+    }
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#stop.signal;
+    this.#state = "checking";
+    await this.#selfCheck();
+    if (signal.aborted) return;
+    if (!(await this.#register())) return;
+    while (!signal.aborted) {
+      await delay(this.#options.heartbeatIntervalMs, { signal });
+      if (signal.aborted) return;
+      if ((await this.#heartbeat()) === "forgotten") {
+        this.#options.logger.warn(
+          "gateway does not know this host; registering again",
+        );
+        if (!(await this.#register())) return;
+      }
+    }
+  }
+
+  /** Waits until the host's own `/health` answers 200. */
+  async #selfCheck(): Promise<void> {
+    const { selfCheckUrl, logger } = this.#options;
+    const signal = this.#stop.signal;
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        const response = await fetch(selfCheckUrl, {
+          signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]),
+        });
+        await response.body?.cancel();
+        if (response.ok) return;
+        if (attempt === 1) {
+          logger.info("waiting for local health before registering", {
+            status: response.status,
+          });
+        }
+      } catch (error) {
+        if (attempt === 1) {
+          logger.warn("local health self-check failed", { error });
+        }
+      }
+      await delay(500, { signal });
+    }
+  }
+
+  async #register(): Promise<boolean> {
+    const { maxAttempts, retryIntervalMs, registration, logger } =
+      this.#options;
+    const signal = this.#stop.signal;
+    this.#state = "registering";
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      if (signal.aborted) return false;
+      try {
+        const response = await this.#post("register", registration);
+        const detail = (await response.text()).slice(0, 200);
+        if (response.ok) {
+          this.#state = "registered";
+          this.#heartbeatFailures = 0;
+          logger.info("registered with gateway", { attempt });
+          return true;
+        }
+        logger.warn("gateway refused registration", {
+          attempt,
+          status: response.status,
+          detail,
+        });
+      } catch (error) {
+        if (signal.aborted) return false;
+        logger.warn("registration failed", { attempt, maxAttempts, error });
+      }
+      if (attempt < maxAttempts) await delay(retryIntervalMs, { signal });
+    }
+    if (!signal.aborted) {
+      this.#state = "gave-up";
+      logger.error("gave up registering with the gateway", {
+        attempts: maxAttempts,
+      });
+    }
+    return false;
+  }
+
+  async #heartbeat(): Promise<"ok" | "failed" | "forgotten"> {
+    const { registration, state, load, logger } = this.#options;
+    const { status, activeSessions } = state();
+    const payload: HeartbeatPayload = {
+      serverUrl: registration.serverUrl,
+      status,
+      activeSessions,
+      maxSessions: registration.maxSessions,
+      instanceType: registration.instanceType,
+      tags: registration.tags,
+      ...load(),
+      timestamp: new Date().toISOString(),
+    };
+    try {
+      const response = await this.#post("heartbeat", payload);
+      await response.body?.cancel();
+      if (response.status === 404) return "forgotten";
+      if (!response.ok) throw new Error(`gateway answered ${response.status}`);
+      if (this.#heartbeatFailures) {
+        logger.info("heartbeats reach the gateway again", {
+          failed: this.#heartbeatFailures,
+        });
+      }
+      this.#heartbeatFailures = 0;
+      return "ok";
+    } catch (error) {
+      if (this.#stop.signal.aborted) return "failed";
+      // Log the first failure of a run loudly, the rest quietly.
+      const log = this.#heartbeatFailures++ ? logger.debug : logger.warn;
+      log("heartbeat failed", { error, consecutive: this.#heartbeatFailures });
+      return "failed";
+    }
+  }
+
+  #post(path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+    const { gatewayUrl, sharedSecret, requestTimeoutMs } = this.#options;
+    const headers: Record<string, string> = {
+      "Content-Type": "application/json",
+    };
+    if (sharedSecret) headers.Authorization = bearer(sharedSecret);
+    return fetch(`${gatewayUrl.replace(/\/$/, "")}/gateway/${path}`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+      signal: signal ??
+        AbortSignal.any([
+          this.#stop.signal,
+          AbortSignal.timeout(requestTimeoutMs),
+        ]),
+    });
+  }
+}

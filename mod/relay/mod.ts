@@ -1,0 +1,97 @@
+/**
+ * The `-sm` browser relay: a browser WebSocket accepted by the session
+ * manager is joined to the streamer's WebSocket on loopback, message for
+ * message in both directions. Messages the browser sends before the streamer
+ * side is open are queued (bounded); closing either side closes the other.
+ *
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+
+/** Options for {@linkcode relayWebSocket}. */
+export interface RelayOptions {
+  /** Logger. */
+  logger: Logger;
+  /** Most bytes queued while the streamer side opens. Default 1 MiB. */
+  maxQueuedBytes?: number;
+}
+
+type Data = string | ArrayBuffer | Blob | ArrayBufferView;
+
+/** Joins `browser` to a new WebSocket to `upstreamUrl`. */
+export function relayWebSocket(
+  browser: WebSocket,
+  upstreamUrl: string,
+  options: RelayOptions,
+): void {
+  const maxQueued = options.maxQueuedBytes ?? 1 << 20;
+  const upstream = new WebSocket(upstreamUrl);
+  upstream.binaryType = "arraybuffer";
+  browser.binaryType = "arraybuffer";
+  const queue: Data[] = [];
+  let queued = 0;
+
+  browser.onmessage = (event) => {
+    if (upstream.readyState === WebSocket.OPEN) {
+      return upstream.send(event.data);
+    }
+    queued += size(event.data);
+    if (queued > maxQueued) {
+      return closeBoth(1009, "too much data before the session opened");
+    }
+    queue.push(event.data);
+  };
+  upstream.onopen = () => {
+    for (const data of queue.splice(0)) upstream.send(data);
+  };
+  upstream.onmessage = (event) => {
+    if (browser.readyState === WebSocket.OPEN) browser.send(event.data);
+  };
+  upstream.onclose = (event) => {
+    closeQuietly(
+      browser,
+      relayCode(event.code),
+      event.reason || "session closed",
+    );
+  };
+  upstream.onerror = () => {
+    options.logger.warn("relay could not reach the streamer");
+    closeQuietly(browser, 1011, "session not reachable");
+  };
+  browser.onclose = (event) =>
+    closeQuietly(upstream, relayCode(event.code), event.reason);
+  browser.onerror = () => {};
+
+  function closeBoth(code: number, reason: string): void {
+    closeQuietly(browser, code, reason);
+    closeQuietly(upstream, code, reason);
+  }
+}
+
+/** Codes a WebSocket endpoint may send on close (1005/1006 are reserved). */
+function relayCode(code: number): number {
+  return code === 1000 || (code >= 1001 && code <= 1003) ||
+      (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)
+    ? code
+    : 1000;
+}
+
+function closeQuietly(socket: WebSocket, code: number, reason: string): void {
+  if (
+    socket.readyState === WebSocket.CLOSING ||
+    socket.readyState === WebSocket.CLOSED
+  ) {
+    return;
+  }
+  try {
+    socket.close(code, reason.slice(0, 120));
+  } catch {
+    // Closing already.
+  }
+}
+
+function size(data: Data): number {
+  if (typeof data === "string") return data.length * 2;
+  if (data instanceof Blob) return data.size;
+  return data.byteLength;
+}

@@ -1,0 +1,135 @@
+/**
+ * `webstream -backend`: the session host behind a gateway. HTTP (health,
+ * `/getConnection`, `/control`, web client) on the advertised URL's port,
+ * the session pool, and registration with the gateway when one is configured.
+ *
+ * @module
+ */
+import type { Config } from "../config/mod.ts";
+import { createHostApp } from "../host/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { createPlatform } from "../platform/mod.ts";
+import { SessionPool } from "../pool/mod.ts";
+import {
+  createLoadSampler,
+  GatewayClient,
+  readInstanceMetadata,
+} from "../registration/mod.ts";
+import { VERSION } from "../version.ts";
+import {
+  bindAddress,
+  localAddress,
+  type RoleHandle,
+  staticRoot,
+} from "./common.ts";
+
+/** Options for {@linkcode startBackend}. */
+export interface BackendOptions {
+  /** `-tags` from the command line (added to `gateway.backend.tags`). */
+  tags?: string[];
+  /** Logger. */
+  logger: Logger;
+}
+
+/** Starts the session host; resolves once it serves HTTP and the pool runs. */
+export async function startBackend(
+  config: Config,
+  options: BackendOptions,
+): Promise<RoleHandle & { pool: SessionPool }> {
+  const { logger } = options;
+  const backend = config.gateway.backend;
+  const settings = config.webstreamSettings;
+  const advertised = new URL(backend.advertisedUrl);
+  const port = Number(
+    advertised.port || (advertised.protocol === "https:" ? 443 : 80),
+  );
+  const bind = bindAddress(settings.listenAddress, advertised.hostname);
+  const local = `${localAddress(bind)}:${port}`;
+
+  const platform = createPlatform({
+    accountMode: settings.poolAccounts,
+    runtimeDirectory: settings.runtimeDirectory,
+    logger: logger.child("platform"),
+  });
+  const pool = new SessionPool({
+    config,
+    platform,
+    controlUrl: `ws://${local}/control`,
+    bindAddress: bind,
+    logger: logger.child("pool"),
+  });
+  const app = createHostApp({
+    pool,
+    logger: logger.child("http"),
+    staticRoot: staticRoot(settings.serverHttpPath),
+    advertisedHost: advertised.hostname,
+    sharedSecret: backend.sharedSecret,
+    control: {
+      verifyPeer: (account, peer) => platform.verifyStreamerPeer(account, peer),
+    },
+  });
+  const server = Deno.serve({
+    hostname: bind,
+    port,
+    onListen: () =>
+      logger.info("session host listening", { address: bind, port }),
+  }, app.fetch);
+
+  try {
+    await pool.start();
+  } catch (error) {
+    await server.shutdown();
+    throw error;
+  }
+
+  let gateway: GatewayClient | undefined;
+  if (backend.gatewayUrl) {
+    const identity = await readInstanceMetadata({
+      mode: backend.instanceMetadata,
+      baseUrl: backend.instanceMetadataUrl,
+    });
+    const tags = [...new Set([...backend.tags, ...(options.tags ?? [])])];
+    gateway = new GatewayClient({
+      gatewayUrl: backend.gatewayUrl,
+      registration: {
+        serverUrl: backend.advertisedUrl,
+        maxSessions: backend.maxSessions ?? settings.serverMaxSessionCount,
+        instanceType: identity.instanceType ?? backend.instanceType ??
+          "unknown",
+        ec2InstanceId: identity.ec2InstanceId ?? backend.ec2InstanceId ??
+          "unknown",
+        tags,
+        capabilities: [
+          ...new Set([...platform.capabilities, ...backend.capabilities]),
+        ],
+        version: VERSION,
+      },
+      selfCheckUrl: `http://${local}/health`,
+      sharedSecret: backend.sharedSecret,
+      heartbeatIntervalMs: backend.heartbeatInterval * 1000,
+      retryIntervalMs: backend.registrationRetryInterval * 1000,
+      maxAttempts: backend.registrationMaxAttempts,
+      requestTimeoutMs: backend.requestTimeout * 1000,
+      unregisterTimeoutMs: backend.unregisterTimeout * 1000,
+      state: () => ({
+        status: pool.status(),
+        activeSessions: pool.stats().active,
+      }),
+      load: createLoadSampler(),
+      logger: logger.child("gateway"),
+    });
+    gateway.start();
+  } else {
+    logger.info("no gateway.backend.gatewayUrl configured; not registering");
+  }
+
+  return {
+    port: server.addr.port,
+    pool,
+    async stop() {
+      await gateway?.stop();
+      await pool.shutdown();
+      await server.shutdown();
+    },
+  };
+}

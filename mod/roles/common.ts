@@ -1,0 +1,65 @@
+/**
+ * What the server roles share: where the web client lives, which address to
+ * bind, and waiting for a shutdown signal.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { isLoopback } from "../control/mod.ts";
+
+/** The web client shipped with webstream (embedded in compiled builds). */
+export const DEFAULT_HTTPDOCS: string = fileURLToPath(
+  new URL("../../httpdocs", import.meta.url),
+);
+
+/** The folder of the static web client. */
+export function staticRoot(serverHttpPath: string | undefined): string {
+  return serverHttpPath ?? DEFAULT_HTTPDOCS;
+}
+
+/**
+ * The address to listen on: `listenAddress` when set, else loopback when the
+ * advertised host is loopback (a local host stays local), else all interfaces.
+ */
+export function bindAddress(
+  listenAddress: string | undefined,
+  advertisedHost: string,
+): string {
+  if (listenAddress) return listenAddress;
+  return isLoopback(advertisedHost) || advertisedHost === "localhost"
+    ? "127.0.0.1"
+    : "0.0.0.0";
+}
+
+/** The address local clients (streamers, self-checks) use to reach `bind`. */
+export function localAddress(bind: string): string {
+  if (bind === "0.0.0.0" || bind === "::" || bind === "[::]") {
+    return "127.0.0.1";
+  }
+  return bind.includes(":") ? `[${bind}]` : bind;
+}
+
+/** Resolves with the signal's name at the first SIGINT or SIGTERM. */
+export function waitForShutdownSignal(): Promise<string> {
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM"];
+  return new Promise((resolve) => {
+    const handlers = signals.map((signal) => {
+      const handler = (): void => {
+        handlers.forEach(([s, h]) => Deno.removeSignalListener(s, h));
+        resolve(signal);
+      };
+      Deno.addSignalListener(signal, handler);
+      return [signal, handler] as const;
+    });
+  });
+}
+
+/** A running server role. */
+export interface RoleHandle {
+  /** The HTTP port actually bound. */
+  port: number;
+  /** Stops the role cleanly. */
+  stop(): Promise<void>;
+}

@@ -1,0 +1,8 @@
+/**
+ * The roles webstream can play, each started from a validated configuration.
+ *
+ * @module
+ */
+export * from "./common.ts";
+export { type BackendOptions, startBackend } from "./backend.ts";
+export { type StandaloneOptions, startStandalone } from "./standalone.ts";

@@ -1,0 +1,93 @@
+/**
+ * Test configurations: a fresh pool account prefix and port block per test,
+ * written as a YAML file in a temporary folder that the test removes.
+ *
+ * @module
+ */
+import { stringify } from "yaml";
+import { freeBasePort } from "./ports.ts";
+
+/** A written test configuration. */
+export interface TestConfig {
+  /** The YAML file. */
+  path: string;
+  /** Temporary folder holding it (and the runtime directory). */
+  dir: string;
+  /** `basePortNumber`. */
+  base: number;
+  /** The backend's HTTP port (advertised). */
+  httpPort: number;
+  /** `serverSessionUsername`. */
+  username: string;
+  /** The raw object written. */
+  raw: Record<string, unknown>;
+  /** Removes the folder. */
+  remove(): Promise<void>;
+}
+
+/** Options for {@linkcode writeTestConfig}. */
+export interface TestConfigOptions {
+  /** Pool size. Default 2. */
+  slots?: number;
+  /** Extra `webstreamSettings`. */
+  settings?: Record<string, unknown>;
+  /** Extra `gateway.backend`. */
+  backend?: Record<string, unknown>;
+  /** Extra top-level sections. */
+  sections?: Record<string, unknown>;
+}
+
+/** A random pool account prefix such as `wtk`. */
+export function testUsername(): string {
+  const letters = "abcdefghijklmnopqrstuvwxyz";
+  let name = "wt";
+  for (let i = 0; i < 3; i++) name += letters[Math.floor(Math.random() * 26)];
+  return name;
+}
+
+/** Writes a configuration for one test. */
+export async function writeTestConfig(
+  options: TestConfigOptions = {},
+): Promise<TestConfig> {
+  const slots = options.slots ?? 2;
+  const base = freeBasePort(slots);
+  const httpPort = base + 5;
+  const username = testUsername();
+  const dir = await Deno.makeTempDir({ prefix: "webstream-test-" });
+  await Deno.chmod(dir, 0o755);
+  const raw = {
+    gateway: {
+      backend: {
+        advertisedUrl: `http://127.0.0.1:${httpPort}`,
+        heartbeatInterval: 1,
+        registrationRetryInterval: 1,
+        instanceMetadata: "off",
+        ...options.backend,
+      },
+    },
+    webstreamSettings: {
+      serverMaxSessionCount: slots,
+      serverSessionUsername: username,
+      basePortNumber: base,
+      warmSessionCount: 1,
+      provisioningTimeout: 20,
+      reconnectGracePeriod: 30,
+      removeAccountsOnExit: true,
+      runtimeDirectory: `${dir}/runtime`,
+      screen: { width: 1024, height: 768, depth: 24 },
+      ...options.settings,
+    },
+    ...options.sections,
+  };
+  const path = `${dir}/webstream.yaml`;
+  await Deno.writeTextFile(path, stringify(raw));
+  return {
+    path,
+    dir,
+    base,
+    httpPort,
+    username,
+    raw,
+    remove: () => Deno.remove(dir, { recursive: true }),
+  };
+}
