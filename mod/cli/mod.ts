@@ -42,6 +42,7 @@ export const USAGE = `Usage:
 
 Options may be written with one dash or two (-backend, --backend).`;
 
+const SUBCOMMANDS = ["streamer", "config"];
 const TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Turns `-backend` into `--backend`; leaves `-h`, values and `--x` alone. */
@@ -88,6 +89,9 @@ export function parseCli(args: readonly string[]): CliCommand {
     values[r]
   );
   const sub = positionals[0];
+  if (roles.length === 1 && sub && !SUBCOMMANDS.includes(sub)) {
+    throw new UsageError(`unexpected argument "${sub}"`);
+  }
   if (roles.length + (sub ? 1 : 0) > 1) {
     throw new UsageError(
       `choose one role, got ${

@@ -107,8 +107,14 @@ function setPath(
   let node = root;
   for (const key of path.slice(0, -1)) {
     const next = node[key];
-    if (next === null || typeof next !== "object" || Array.isArray(next)) {
+    if (next === undefined) {
       node[key] = {};
+    } else if (
+      next === null || typeof next !== "object" || Array.isArray(next)
+    ) {
+      // A section of the wrong type stays as written, so validation reports
+      // it instead of the secret silently replacing it.
+      return;
     }
     node = node[key] as Record<string, unknown>;
   }

@@ -40,7 +40,7 @@ export const backendSchema = z.object({
 export const screenSchema = z.object({
   width: z.number().int().min(320).max(7680).default(1920),
   height: z.number().int().min(200).max(4320).default(1080),
-  depth: z.union([z.literal(16), z.literal(24)]).default(24),
+  depth: z.literal([16, 24]).default(24),
 }).strict();
 
 /** `webstreamSettings`: the local session pool. */
@@ -140,7 +140,9 @@ export const configSchema = z.object({
       }`,
     });
   }
-});
+  // zod runs this even after non-fatal field issues; the cross-field checks
+  // need valid fields (an invalid advertisedUrl would make `new URL` throw).
+}, { when: (payload) => payload.issues.length === 0 });
 
 /** A validated configuration with every default filled in. */
 export type Config = z.infer<typeof configSchema>;

@@ -46,7 +46,9 @@ const LEVEL_ORDER: Record<LogLevel, number> = {
   error: 40,
 };
 
-const SECRET_KEY = /pass|pwd|secret|token|authorization|cookie|credential/i;
+// Names of secrets: passwords, shared secrets, tokens (`token`, `sessionToken`),
+// but not settings about them such as `connectionTokenTtl`.
+const SECRET_KEY = /pass|pwd|secret|authorization|cookie|credential|token$/i;
 const REDACTED = "[redacted]";
 const secretValues = new Set<string>();
 
@@ -119,13 +121,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
   function write(level: LogLevel, message: string, fields?: LogFields): void {
     if (LEVEL_ORDER[level] < threshold) return;
-    const record = {
+    const record: Record<string, unknown> = {
       time: new Date().toISOString(),
       level,
       component,
       msg: maskSecrets(message),
-      ...(fields ? redact(fields) as LogFields : {}),
     };
+    const extra = fields ? redact(fields) as LogFields : {};
+    for (const [key, value] of Object.entries(extra)) {
+      // A field never replaces the record's own keys.
+      record[key in record ? `${key}_` : key] = value;
+    }
     sink(format === "json" ? JSON.stringify(record) : formatPretty(record));
   }
 

@@ -50,7 +50,7 @@ export function relayWebSocket(
   upstream.onclose = (event) => {
     closeQuietly(
       browser,
-      relayCode(event.code),
+      serverCode(event.code),
       event.reason || "session closed",
     );
   };
@@ -59,21 +59,26 @@ export function relayWebSocket(
     closeQuietly(browser, 1011, "session not reachable");
   };
   browser.onclose = (event) =>
-    closeQuietly(upstream, relayCode(event.code), event.reason);
+    closeQuietly(upstream, clientCode(event.code), event.reason);
   browser.onerror = () => {};
 
   function closeBoth(code: number, reason: string): void {
     closeQuietly(browser, code, reason);
-    closeQuietly(upstream, code, reason);
+    closeQuietly(upstream, clientCode(code), reason);
   }
 }
 
-/** Codes a WebSocket endpoint may send on close (1005/1006 are reserved). */
-function relayCode(code: number): number {
+/** Codes a server-side socket may send on close (1005/1006 are reserved). */
+function serverCode(code: number): number {
   return code === 1000 || (code >= 1001 && code <= 1003) ||
       (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)
     ? code
     : 1000;
+}
+
+/** A client socket may only close with 1000 or 3000-4999. */
+function clientCode(code: number): number {
+  return code >= 3000 && code <= 4999 ? code : 1000;
 }
 
 function closeQuietly(socket: WebSocket, code: number, reason: string): void {

@@ -15,6 +15,7 @@ import {
   GatewayClient,
   readInstanceMetadata,
 } from "../registration/mod.ts";
+import { stopServer } from "../util/serve.ts";
 import { VERSION } from "../version.ts";
 import {
   bindAddress,
@@ -78,7 +79,7 @@ export async function startBackend(
   try {
     await pool.start();
   } catch (error) {
-    await server.shutdown();
+    await stopServer(server);
     throw error;
   }
 
@@ -129,7 +130,7 @@ export async function startBackend(
     async stop() {
       await gateway?.stop();
       await pool.shutdown();
-      await server.shutdown();
+      await stopServer(server);
     },
   };
 }

@@ -12,6 +12,7 @@ import type { Logger } from "../log/mod.ts";
 import { createPlatform } from "../platform/mod.ts";
 import { SessionPool } from "../pool/mod.ts";
 import { relayWebSocket } from "../relay/mod.ts";
+import { stopServer } from "../util/serve.ts";
 import { bindAddress, type RoleHandle, staticRoot } from "./common.ts";
 
 /** Options for {@linkcode startStandalone}. */
@@ -92,14 +93,14 @@ export async function startStandalone(
       onListen: () => logger.info("web client listening", { port: httpPort }),
     }, httpApp.fetch);
   } catch (error) {
-    await relayServer.shutdown();
+    await stopServer(relayServer);
     throw error;
   }
 
   try {
     await pool.start();
   } catch (error) {
-    await Promise.all([relayServer.shutdown(), httpServer.shutdown()]);
+    await Promise.all([stopServer(relayServer), stopServer(httpServer)]);
     throw error;
   }
   return {
@@ -107,7 +108,7 @@ export async function startStandalone(
     pool,
     async stop() {
       await pool.shutdown();
-      await Promise.all([relayServer.shutdown(), httpServer.shutdown()]);
+      await Promise.all([stopServer(relayServer), stopServer(httpServer)]);
     },
   };
 }

@@ -19,6 +19,7 @@ import {
 } from "../control/codec.ts";
 import { hashToken } from "../control/token_hash.ts";
 import type { Logger } from "../log/mod.ts";
+import { stopServer } from "../util/serve.ts";
 import { CommandLineError, splitCommandLine } from "./command_line.ts";
 import { TokenStore } from "./token_store.ts";
 import { decodeViewerMessage, sendViewer, VIEWER_PROTOCOL } from "./viewer.ts";
@@ -59,6 +60,8 @@ export async function runStreamer(
   let server: Deno.HttpServer | undefined;
   let viewer: WebSocket | undefined;
 
+  // A client may only close with 1000 or 3000-4999: webstream uses 4000 + the
+  // matching server code (4008 policy violation, 4011 internal error).
   const control = new WebSocket(options.control);
   const send = (message: StreamerMessage): void => {
     if (control.readyState === WebSocket.OPEN) {
@@ -156,7 +159,7 @@ export async function runStreamer(
             serve();
           } catch (error) {
             logger.error("cannot listen", { port: options.port, error });
-            control.close(1011, "streamer cannot listen");
+            control.close(4011, "streamer cannot listen");
             return;
           }
         } else if (sessionUuid !== message.sessionUuid) {
@@ -186,7 +189,7 @@ export async function runStreamer(
     } catch (error) {
       if (!(error instanceof ControlCodecError)) throw error;
       logger.error("malformed control message", { reason: error.message });
-      control.close(1008, "malformed message");
+      control.close(4008, "malformed message");
     }
   };
   control.onerror = () => {};
@@ -201,7 +204,7 @@ export async function runStreamer(
 
   const result = await exit.promise;
   viewer?.close(1001, "session ended");
-  await server?.shutdown().catch(() => {});
+  if (server) await stopServer(server, { timeoutMs: 1000 });
   for (const app of apps) {
     try {
       app.kill("SIGTERM");

@@ -30,13 +30,13 @@ export function formatIssues(
     }
     if (issue.code === "custom") return `${where}: ${issue.message}`;
     const key = issue.path.at(-1);
-    const value = redact(
-      getPath(input, issue.path),
-      typeof key === "string" ? key : "",
-    );
-    return `${where}: expected ${expectation(issue)}, got ${
-      describeValue(value)
-    }`;
+    const raw = getPath(input, issue.path);
+    const value = redact(raw, typeof key === "string" ? key : "");
+    // A secret-named value of the wrong type still says what type it was.
+    const got = typeof raw !== "string" && value === "[redacted]"
+      ? describeRedacted(raw)
+      : describeValue(value);
+    return `${where}: expected ${expectation(issue)}, got ${got}`;
   });
 }
 
@@ -61,6 +61,12 @@ export function describeValue(value: unknown): string {
   if (typeof value === "object") return "a mapping";
   const text = JSON.stringify(value);
   return `${typeof value} ${text.length > 60 ? text.slice(0, 57) + "…" : text}`;
+}
+
+function describeRedacted(raw: unknown): string {
+  if (Array.isArray(raw)) return "a list ([redacted])";
+  if (typeof raw === "object") return "a mapping";
+  return `${typeof raw} [redacted]`;
 }
 
 function expectation(issue: z.core.$ZodIssue): string {

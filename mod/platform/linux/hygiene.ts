@@ -29,6 +29,8 @@ export async function rebuildHome(
   if (!home.startsWith("/") || home.split("/").filter(Boolean).length < 2) {
     throw new Error(`refusing to rebuild suspicious home "${home}"`);
   }
+  // Read-only folders the user left behind cannot be emptied without root.
+  await run("chmod", ["-R", "u+w", home], { okCodes: [0, 1] }).catch(() => {});
   await Deno.remove(home, { recursive: true }).catch((error) => {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   });

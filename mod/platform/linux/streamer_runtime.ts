@@ -31,6 +31,16 @@ export interface StreamerRuntimeOptions {
   logger: Logger;
 }
 
+const QUIET = { DENO_NO_UPDATE_CHECK: "1" };
+
+/** This process's Deno cache: `DENO_DIR`, else Deno's default on Linux. */
+export function ownDenoDirectory(): string {
+  const env = Deno.env.toObject();
+  if (env.DENO_DIR) return env.DENO_DIR;
+  const cache = env.XDG_CACHE_HOME ?? `${env.HOME ?? "/root"}/.cache`;
+  return `${cache}/deno`;
+}
+
 /** The files a streamer needs from the checkout. */
 export const STAGED_ENTRIES = [
   "main.ts",
@@ -45,7 +55,12 @@ export async function prepareStreamerRuntime(
   options: StreamerRuntimeOptions,
 ): Promise<StreamerRuntime> {
   const own = selfCommand();
-  if (own.compiled || !options.otherUsers) return { command: own, env: {} };
+  if (own.compiled) return { command: own, env: {} };
+  if (!options.otherUsers) {
+    // Same user, but each slot has its own HOME: keep using this process's
+    // Deno cache instead of filling a new one in every session.
+    return { command: own, env: { DENO_DIR: ownDenoDirectory(), ...QUIET } };
+  }
   let root = own.projectRoot!;
   if (!await readableByAll(`${root}/main.ts`)) {
     root = await stage(root, options.stageDirectory);
@@ -59,10 +74,7 @@ export async function prepareStreamerRuntime(
     env: { DENO_DIR: options.denoDirectory },
   });
   await run("chmod", ["-R", "a+rX", options.denoDirectory]);
-  return {
-    command,
-    env: { DENO_DIR: options.denoDirectory, DENO_NO_UPDATE_CHECK: "1" },
-  };
+  return { command, env: { DENO_DIR: options.denoDirectory, ...QUIET } };
 }
 
 async function stage(root: string, target: string): Promise<string> {

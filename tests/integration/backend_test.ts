@@ -9,17 +9,17 @@ import {
   assertEquals,
   assertGreater,
   assertMatch,
-} from "./support/assert.ts";
-import { writeTestConfig } from "./support/config.ts";
-import { startFakeGateway } from "./support/fake_gateway.ts";
-import { openSocket } from "./support/ws.ts";
-import { waitFor } from "./support/wait.ts";
-import { startWebstream } from "./support/webstream_process.ts";
+} from "../support/assert.ts";
+import { writeTestConfig } from "../support/config.ts";
+import { startFakeGateway } from "../support/fake_gateway.ts";
+import { openSocket } from "../support/ws.ts";
+import { waitFor } from "../support/wait.ts";
+import { startWebstream } from "../support/webstream_process.ts";
 import {
   poolUserProcesses,
   poolUsers,
   streamerPid,
-} from "./support/pool_users.ts";
+} from "../support/pool_users.ts";
 
 const ROOT = Deno.uid() === 0;
 const SECRET = "s3cret-for-tests";

@@ -1,0 +1,125 @@
+/**
+ * The baseline of the session host benchmarks: a bare `Deno.serve` answering
+ * `/health` and `/getConnection` at once with JSON of the same shape and
+ * about the same size as the host's. It runs as its own child process (like
+ * the host) so both sides pay the same process and loopback costs; the ratio
+ * host ÷ baseline is what is left: hono routing, request validation, the
+ * pool, the streamer's token acknowledgement.
+ *
+ * Run directly: `deno run -A bench/baseline_server.ts [port]`; it prints
+ * `{"port":N}` on stdout once it listens.
+ *
+ * @module
+ */
+
+const startedAt = Date.now();
+
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-")
+    .replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/** Answers like the host, without doing any of its work. */
+export function baselineHandler(request: Request): Response {
+  const path = new URL(request.url).pathname;
+  if (path === "/health") {
+    return Response.json({
+      status: "healthy",
+      timestamp: new Date().toISOString(),
+      sessions: { total: 2, active: 0, available: 2 },
+      uptime: Math.round((Date.now() - startedAt) / 1000),
+    });
+  }
+  if (path === "/getConnection") {
+    return Response.json({
+      sessionId: request.headers.get("x-session-id") ?? "",
+      sessionUuid: crypto.randomUUID(),
+      host: "127.0.0.1",
+      port: 20010,
+      path: "/stream",
+      token: randomToken(),
+      tokenExpiresAt: new Date(Date.now() + 60_000).toISOString(),
+      username: "wbxyz01",
+      slot: 1,
+      reconnect: false,
+    }, { headers: { "Cache-Control": "no-store" } });
+  }
+  return Response.json({ error: "not found" }, { status: 404 });
+}
+
+/** A running baseline server process. */
+export interface BaselineServer {
+  /** Its PID. */
+  pid: number;
+  /** `http://127.0.0.1:<port>`. */
+  url: string;
+  /** Stops it by its PID. */
+  stop(): Promise<void>;
+}
+
+/** Starts the baseline server as a child process on a free loopback port. */
+export async function startBaselineServer(): Promise<BaselineServer> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-prompt", new URL(import.meta.url).pathname],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let exited = false;
+  child.status.then(() => exited = true);
+  const stop = async (): Promise<void> => {
+    if (!exited) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+    }
+    // A graceful stop that hangs is cut short.
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, 5000);
+    await child.status;
+    clearTimeout(timer);
+  };
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the baseline server exited before listening");
+      text += value;
+    }
+    // Keep draining stdout so the child never blocks on a full pipe.
+    (async () => {
+      while (!(await reader.read()).done) { /* discard */ }
+    })().catch(() => {});
+    const { port } = JSON.parse(text.slice(0, text.indexOf("\n")));
+    return { pid: child.pid, url: `http://127.0.0.1:${port}`, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+if (import.meta.main) {
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: Number(Deno.args[0] ?? 0),
+    onListen: ({ port }) => console.log(JSON.stringify({ port })),
+  }, baselineHandler);
+  const shutdown = (): void => {
+    server.shutdown();
+  };
+  Deno.addSignalListener("SIGTERM", shutdown);
+  Deno.addSignalListener("SIGINT", shutdown);
+  await server.finished;
+  Deno.exit(0);
+}

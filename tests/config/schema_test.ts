@@ -1,0 +1,348 @@
+/**
+ * Tests for the configuration schema: the seed's defaults (advertised port
+ * 9005, heartbeat 10 s, base port 9000, registration retried every 30 s up to
+ * 10 times), the seed's property names, refusal of unknown properties, the
+ * per-field bounds and the cross-field checks (port range, advertised port
+ * colliding with a streamer port).
+ *
+ * @module
+ */
+import {
+  activityLoggingSchema,
+  backendSchema,
+  configSchema,
+  metricsSchema,
+  profileCleanupSchema,
+  restrictionSchema,
+  settingsSchema,
+} from "../../mod/config/schema.ts";
+import { assert, assertEquals } from "../support/assert.ts";
+
+/** The issues of an input that must not validate, as `path: message`. */
+function failures(input: unknown): string[] {
+  const result = configSchema.safeParse(input);
+  assert(!result.success, "expected the input to be refused");
+  return result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+}
+
+/** The issue paths of an input that must not validate. */
+function failingPaths(input: unknown): string[] {
+  const result = configSchema.safeParse(input);
+  assert(!result.success, "expected the input to be refused");
+  return result.error.issues.map((i) => i.path.join("."));
+}
+
+Deno.test("configSchema: an empty file gets the seed's defaults", () => {
+  const config = configSchema.parse({});
+  const backend = config.gateway.backend;
+  assertEquals(backend.advertisedUrl, "http://127.0.0.1:9005");
+  assertEquals(new URL(backend.advertisedUrl).port, "9005");
+  assertEquals(backend.heartbeatInterval, 10);
+  assertEquals(backend.registrationRetryInterval, 30);
+  assertEquals(backend.registrationMaxAttempts, 10);
+  assertEquals(backend.gatewayUrl, undefined);
+  assertEquals(backend.sharedSecret, undefined);
+  assertEquals(backend.tags, []);
+  assertEquals(backend.capabilities, []);
+  const settings = config.webstreamSettings;
+  assertEquals(settings.basePortNumber, 9000);
+  assertEquals(settings.serverSessionUsername, "webs");
+  assertEquals(settings.serverSessionPwd, undefined);
+  assertEquals(settings.screen, { width: 1920, height: 1080, depth: 24 });
+  assertEquals(config.filesystemRestrictions, []);
+  assertEquals(config.profileCleanup, {
+    enabled: true,
+    skeleton: "/etc/skel",
+    purgeTemp: true,
+  });
+  assertEquals(config.metrics.enabled, false);
+  assertEquals(config.activityLogging.enabled, false);
+});
+
+Deno.test("configSchema: each section's defaults equal the section parsed from nothing", () => {
+  const config = configSchema.parse({});
+  assertEquals(config.gateway.backend, backendSchema.parse({}));
+  assertEquals(config.webstreamSettings, settingsSchema.parse({}));
+  assertEquals(config.profileCleanup, profileCleanupSchema.parse({}));
+  assertEquals(config.metrics, metricsSchema.parse({}));
+  assertEquals(config.activityLogging, activityLoggingSchema.parse({}));
+});
+
+Deno.test("configSchema: the seed's property names are accepted and kept", () => {
+  const input = {
+    gateway: {
+      backend: {
+        gatewayUrl: "https://gateway.example",
+        advertisedUrl: "http://10.0.0.5:9005",
+        heartbeatInterval: 15,
+        maxSessions: 12,
+      },
+    },
+    webstreamSettings: {
+      serverMaxSessionCount: 12,
+      serverSessionUsername: "webs",
+      serverSessionPwd: "a-long-password",
+      basePortNumber: 9000,
+      serverHttpPath: "/opt/webstream/httpdocs",
+    },
+    filesystemRestrictions: [{ path: "/srv/private" }],
+    profileCleanup: { enabled: false },
+    metrics: { enabled: true },
+    activityLogging: { enabled: true },
+  };
+  const config = configSchema.parse(input);
+  assertEquals(config.gateway.backend.gatewayUrl, "https://gateway.example");
+  assertEquals(config.gateway.backend.advertisedUrl, "http://10.0.0.5:9005");
+  assertEquals(config.gateway.backend.heartbeatInterval, 15);
+  assertEquals(config.gateway.backend.maxSessions, 12);
+  assertEquals(config.webstreamSettings.serverMaxSessionCount, 12);
+  assertEquals(config.webstreamSettings.serverSessionUsername, "webs");
+  assertEquals(config.webstreamSettings.serverSessionPwd, "a-long-password");
+  assertEquals(config.webstreamSettings.basePortNumber, 9000);
+  assertEquals(
+    config.webstreamSettings.serverHttpPath,
+    "/opt/webstream/httpdocs",
+  );
+  assertEquals(config.filesystemRestrictions, [{
+    path: "/srv/private",
+    deny: ["read", "write", "execute"],
+    recursive: false,
+  }]);
+  assertEquals(config.profileCleanup.enabled, false);
+  assertEquals(config.metrics.enabled, true);
+  assertEquals(config.activityLogging.enabled, true);
+});
+
+Deno.test("configSchema: the seed's names are the schema's keys", () => {
+  const backendKeys = Object.keys(backendSchema.shape);
+  for (
+    const name of [
+      "gatewayUrl",
+      "advertisedUrl",
+      "heartbeatInterval",
+      "maxSessions",
+    ]
+  ) {
+    assert(backendKeys.includes(name), `gateway.backend.${name}`);
+  }
+  const settingsKeys = Object.keys(settingsSchema.shape);
+  for (
+    const name of [
+      "serverMaxSessionCount",
+      "serverSessionUsername",
+      "serverSessionPwd",
+      "basePortNumber",
+      "serverHttpPath",
+    ]
+  ) {
+    assert(settingsKeys.includes(name), `webstreamSettings.${name}`);
+  }
+  assertEquals(Object.keys(configSchema.parse({})).sort(), [
+    "activityLogging",
+    "filesystemRestrictions",
+    "gateway",
+    "metrics",
+    "profileCleanup",
+    "webstreamSettings",
+  ]);
+});
+
+Deno.test("configSchema: unknown properties are refused at every level", async (t) => {
+  await t.step("top level", () => {
+    assertEquals(failingPaths({ webstreamSetings: {} }), [""]);
+  });
+  await t.step("gateway", () => {
+    assertEquals(failingPaths({ gateway: { backnd: {} } }), ["gateway"]);
+  });
+  await t.step("gateway.backend (a misspelt seed name)", () => {
+    assertEquals(
+      failingPaths({ gateway: { backend: { heartbeatIntervall: 5 } } }),
+      [
+        "gateway.backend",
+      ],
+    );
+  });
+  await t.step("webstreamSettings", () => {
+    assertEquals(
+      failingPaths({ webstreamSettings: { serverSessionPassword: "x" } }),
+      [
+        "webstreamSettings",
+      ],
+    );
+  });
+  await t.step("screen, restrictions and the other sections", () => {
+    assertEquals(
+      failingPaths({ webstreamSettings: { screen: { dpi: 96 } } }),
+      ["webstreamSettings.screen"],
+    );
+    assertEquals(
+      failingPaths({ filesystemRestrictions: [{ path: "/x", allow: [] }] }),
+      ["filesystemRestrictions.0"],
+    );
+    assertEquals(failingPaths({ profileCleanup: { wipe: true } }), [
+      "profileCleanup",
+    ]);
+    assertEquals(failingPaths({ metrics: { port: 1 } }), ["metrics"]);
+    assertEquals(failingPaths({ activityLogging: { sink: "x" } }), [
+      "activityLogging",
+    ]);
+  });
+});
+
+Deno.test("configSchema: field bounds", async (t) => {
+  const refused: [string, unknown][] = [
+    ["gateway.backend.heartbeatInterval", {
+      gateway: { backend: { heartbeatInterval: 0 } },
+    }],
+    ["gateway.backend.heartbeatInterval", {
+      gateway: { backend: { heartbeatInterval: "10" } },
+    }],
+    ["gateway.backend.gatewayUrl", {
+      gateway: { backend: { gatewayUrl: "ftp://gw" } },
+    }],
+    ["gateway.backend.advertisedUrl", {
+      gateway: { backend: { advertisedUrl: "not a url" } },
+    }],
+    ["gateway.backend.sharedSecret", {
+      gateway: { backend: { sharedSecret: "short" } },
+    }],
+    ["gateway.backend.maxSessions", {
+      gateway: { backend: { maxSessions: 0 } },
+    }],
+    ["gateway.backend.instanceMetadata", {
+      gateway: { backend: { instanceMetadata: "maybe" } },
+    }],
+    ["gateway.backend.tags.1", {
+      gateway: { backend: { tags: ["gpu", "bad tag"] } },
+    }],
+    ["webstreamSettings.serverMaxSessionCount", {
+      webstreamSettings: { serverMaxSessionCount: 100 },
+    }],
+    ["webstreamSettings.serverMaxSessionCount", {
+      webstreamSettings: { serverMaxSessionCount: 2.5 },
+    }],
+    ["webstreamSettings.serverSessionUsername", {
+      webstreamSettings: { serverSessionUsername: "Webs" },
+    }],
+    ["webstreamSettings.serverSessionUsername", {
+      webstreamSettings: { serverSessionUsername: "a".repeat(15) },
+    }],
+    ["webstreamSettings.serverSessionPwd", {
+      webstreamSettings: { serverSessionPwd: "1234567" },
+    }],
+    ["webstreamSettings.basePortNumber", {
+      webstreamSettings: { basePortNumber: 0 },
+    }],
+    ["webstreamSettings.basePortNumber", {
+      webstreamSettings: { basePortNumber: 65536 },
+    }],
+    ["webstreamSettings.screen.depth", {
+      webstreamSettings: { screen: { depth: 32 } },
+    }],
+    ["webstreamSettings.screen.width", {
+      webstreamSettings: { screen: { width: 100 } },
+    }],
+    ["filesystemRestrictions.0.deny.0", {
+      filesystemRestrictions: [{ path: "/x", deny: ["fly"] }],
+    }],
+    ["filesystemRestrictions.0.deny", {
+      filesystemRestrictions: [{ path: "/x", deny: [] }],
+    }],
+    ["metrics.report.0", { metrics: { report: ["temperature"] } }],
+  ];
+  for (const [path, input] of refused) {
+    await t.step(`refuses ${JSON.stringify(input)}`, () => {
+      assertEquals(failingPaths(input), [path]);
+    });
+  }
+  await t.step("accepts the edges", () => {
+    const config = configSchema.parse({
+      webstreamSettings: {
+        serverMaxSessionCount: 99,
+        serverSessionUsername: "a".repeat(14),
+        serverSessionPwd: "12345678",
+        basePortNumber: 1,
+        screen: { width: 320, height: 200, depth: 16 },
+      },
+    });
+    assertEquals(config.webstreamSettings.serverMaxSessionCount, 99);
+    assertEquals(config.webstreamSettings.screen.depth, 16);
+  });
+});
+
+Deno.test("configSchema: the highest streamer port must stay within 65535", async (t) => {
+  await t.step("65000 + 99 × 10 is refused, naming the numbers", () => {
+    const problems = failures({
+      webstreamSettings: { basePortNumber: 65000, serverMaxSessionCount: 99 },
+    });
+    assertEquals(problems.length, 1);
+    assert(problems[0].startsWith("webstreamSettings.basePortNumber: "));
+    assert(problems[0].includes("65990"), problems[0]);
+    assert(problems[0].includes("65535"), problems[0]);
+  });
+  await t.step("exactly 65535 is accepted", () => {
+    const config = configSchema.parse({
+      webstreamSettings: { basePortNumber: 64545, serverMaxSessionCount: 99 },
+    });
+    assertEquals(config.webstreamSettings.basePortNumber, 64545);
+  });
+  await t.step("one above is refused", () => {
+    assertEquals(
+      failingPaths({
+        webstreamSettings: { basePortNumber: 64546, serverMaxSessionCount: 99 },
+      }),
+      ["webstreamSettings.basePortNumber"],
+    );
+  });
+});
+
+Deno.test("configSchema: the advertised port must not be a streamer port", async (t) => {
+  const settings = { basePortNumber: 9000, serverMaxSessionCount: 4 };
+  for (const slot of [1, 2, 4]) {
+    await t.step(`port of slot ${slot} is refused`, () => {
+      const port = 9000 + slot * 10;
+      const problems = failures({
+        gateway: { backend: { advertisedUrl: `http://10.0.0.5:${port}` } },
+        webstreamSettings: settings,
+      });
+      assertEquals(problems, [
+        `gateway.backend.advertisedUrl: port ${port} is the streamer port of pool slot ${slot}`,
+      ]);
+    });
+  }
+  await t.step("ports beside the streamer ports are accepted", () => {
+    for (const port of [9005, 9001, 9015, 9050, 8990]) {
+      const config = configSchema.parse({
+        gateway: { backend: { advertisedUrl: `http://10.0.0.5:${port}` } },
+        webstreamSettings: settings,
+      });
+      assertEquals(
+        new URL(config.gateway.backend.advertisedUrl).port,
+        `${port}`,
+      );
+    }
+  });
+  await t.step("a URL without a port is accepted", () => {
+    const config = configSchema.parse({
+      gateway: { backend: { advertisedUrl: "http://host.internal" } },
+    });
+    assertEquals(config.gateway.backend.advertisedUrl, "http://host.internal");
+  });
+});
+
+Deno.test("restrictionSchema: deny defaults to everything, recursive to false", () => {
+  assertEquals(restrictionSchema.parse({ path: "/srv/x" }), {
+    path: "/srv/x",
+    deny: ["read", "write", "execute"],
+    recursive: false,
+  });
+  assertEquals(
+    restrictionSchema.parse({
+      path: "/srv/x",
+      deny: ["write"],
+      recursive: true,
+    }),
+    { path: "/srv/x", deny: ["write"], recursive: true },
+  );
+  assert(!restrictionSchema.safeParse({ path: "" }).success);
+});

@@ -1,0 +1,147 @@
+/**
+ * The control protocol codec: the seed's three messages byte for byte,
+ * webstream's additions, round trips, direction checks and malformed input.
+ */
+import {
+  ControlCodecError,
+  type ControlMessage,
+  decodeControl,
+  encodeControl,
+  MAX_MESSAGE_LENGTH,
+} from "../../mod/control/codec.ts";
+import { assertEquals, assertThrows } from "../support/assert.ts";
+
+const UUID = "3f2b8c1e-9d4a-4e6b-8a7c-0123456789ab";
+const HASH = "ab".repeat(32);
+
+Deno.test("the seed's messages have exactly the seed's wire form", () => {
+  assertEquals(
+    encodeControl({ type: "REQUEST_SESSION_INFO", username: "webs01" }),
+    "REQUEST_SESSION_INFO:webs01",
+  );
+  assertEquals(
+    encodeControl({
+      type: "SESSION_INFO",
+      sessionUuid: UUID,
+      commandLineParams: "xterm -e top",
+    }),
+    `SESSION_INFO:${UUID}|xterm -e top`,
+  );
+  assertEquals(
+    encodeControl({
+      type: "FILE_UPLOAD_COMPLETE",
+      dialogGuid: "{0D5B3C2A-1111-2222-3333-444455556666}",
+      filePath: "/home/webs01/Uploads/report.pdf",
+    }),
+    "FILE_UPLOAD_COMPLETE:{0D5B3C2A-1111-2222-3333-444455556666}|/home/webs01/Uploads/report.pdf",
+  );
+});
+
+Deno.test("every message survives a round trip", () => {
+  const messages: ControlMessage[] = [
+    { type: "REQUEST_SESSION_INFO", username: "webs07" },
+    { type: "SESSION_INFO", sessionUuid: UUID, commandLineParams: "" },
+    {
+      type: "SESSION_INFO",
+      sessionUuid: UUID,
+      commandLineParams: `a|b "c d" 'e:f' ünïcødé`,
+    },
+    {
+      type: "FILE_UPLOAD_COMPLETE",
+      dialogGuid: UUID,
+      filePath: "C:\\Users\\webs01\\Uploads\\a|b.txt",
+    },
+    {
+      type: "CONNECTION_TOKEN",
+      sessionUuid: UUID,
+      tokenHash: HASH,
+      ttlSeconds: 60,
+    },
+    { type: "TOKEN_ARMED", tokenHash: HASH },
+    { type: "CLIENT_CONNECTED", sessionUuid: UUID },
+    { type: "CLIENT_DISCONNECTED", sessionUuid: UUID },
+  ];
+  for (const message of messages) {
+    assertEquals(decodeControl(encodeControl(message)), message);
+  }
+});
+
+Deno.test("the payload after the first '|' is kept whole", () => {
+  const decoded = decodeControl(`SESSION_INFO:${UUID}|x|y|z`);
+  assertEquals(decoded, {
+    type: "SESSION_INFO",
+    sessionUuid: UUID,
+    commandLineParams: "x|y|z",
+  });
+});
+
+Deno.test("malformed input is refused with a reason", () => {
+  const cases: [unknown, RegExp][] = [
+    [new ArrayBuffer(4), /text/],
+    ["", /TYPE:payload/],
+    ["REQUEST_SESSION_INFO", /TYPE:payload/],
+    [":webs01", /TYPE:payload/],
+    ["HELLO:webs01", /unknown message type "HELLO"/],
+    ["request_session_info:webs01", /unknown message type/],
+    ["REQUEST_SESSION_INFO:", /invalid username/],
+    ["REQUEST_SESSION_INFO:web s01", /invalid username/],
+    ["REQUEST_SESSION_INFO:" + "a".repeat(65), /invalid username/],
+    ["SESSION_INFO:not-a-uuid|x", /invalid sessionUuid/],
+    [`SESSION_INFO:${UUID}`, /sessionUuid\|commandLineParams/],
+    [`SESSION_INFO:${UUID}|a\0b`, /NUL/],
+    ["FILE_UPLOAD_COMPLETE:nope|/tmp/x", /invalid dialogGuid/],
+    [`FILE_UPLOAD_COMPLETE:${UUID}|`, /filePath/],
+    [`FILE_UPLOAD_COMPLETE:${UUID}|/tmp/a\nb`, /filePath/],
+    [`CONNECTION_TOKEN:${UUID}|${HASH}`, /ttlSeconds/],
+    [`CONNECTION_TOKEN:${UUID}|${HASH}|0`, /invalid ttlSeconds/],
+    [`CONNECTION_TOKEN:${UUID}|${HASH.toUpperCase()}|5`, /invalid tokenHash/],
+    ["TOKEN_ARMED:abc", /invalid tokenHash/],
+    ["CLIENT_CONNECTED:x", /invalid sessionUuid/],
+    ["REQUEST_SESSION_INFO:" + "a".repeat(MAX_MESSAGE_LENGTH), /exceeds/],
+  ];
+  for (const [text, reason] of cases) {
+    assertThrows(() => decodeControl(text), ControlCodecError, reason);
+  }
+});
+
+Deno.test("each side accepts only the other side's messages", () => {
+  assertThrows(
+    () => decodeControl(`SESSION_INFO:${UUID}|x`, { from: "streamer" }),
+    ControlCodecError,
+    /not sent by the streamer/,
+  );
+  assertThrows(
+    () => decodeControl("REQUEST_SESSION_INFO:webs01", { from: "manager" }),
+    ControlCodecError,
+    /not sent by the manager/,
+  );
+  assertEquals(
+    decodeControl("REQUEST_SESSION_INFO:webs01", { from: "streamer" }).type,
+    "REQUEST_SESSION_INFO",
+  );
+});
+
+Deno.test("encoding refuses a message it could not decode", () => {
+  assertThrows(
+    () => encodeControl({ type: "REQUEST_SESSION_INFO", username: "a:b" }),
+    ControlCodecError,
+  );
+  assertThrows(
+    () =>
+      encodeControl({
+        type: "SESSION_INFO",
+        sessionUuid: "x",
+        commandLineParams: "",
+      }),
+    ControlCodecError,
+  );
+});
+
+Deno.test("error text never echoes control characters", () => {
+  const error = assertThrows(
+    () => decodeControl("BAD\u0007\u001b[31m:x"),
+    ControlCodecError,
+  );
+  // deno-lint-ignore no-control-regex
+  assertEquals(/[\u0000-\u001f]/.test(error.message), false);
+});

@@ -1,0 +1,221 @@
+/**
+ * Tests for `mod/platform/linux/peer_uid.ts`: the kernel spellings of
+ * 127.0.0.1, ::1 and ::ffff:127.0.0.1 (checked against known forms and
+ * against the live `/proc/net/tcp*` tables), the owner of a real loopback
+ * client socket (this process, over IPv4, IPv6 and a dual-stack listener),
+ * an unknown address, and (root) a client socket held by a process running as
+ * a test user, which is reported with that user's uid.
+ *
+ * @module
+ */
+import { assert, assertEquals } from "../../support/assert.ts";
+import { testUsername } from "../../support/config.ts";
+import { waitFor } from "../../support/wait.ts";
+import {
+  createPoolUser,
+  deleteUser,
+} from "../../../mod/platform/linux/accounts.ts";
+import {
+  procAddresses,
+  socketOwnerUid,
+  TCP_TABLES,
+} from "../../../mod/platform/linux/peer_uid.ts";
+import {
+  processesOfUser,
+  signalGroup,
+} from "../../../mod/platform/linux/processes.ts";
+
+const ROOT = Deno.uid() === 0;
+
+function addr(hostname: string, port: number): Deno.NetAddr {
+  return { transport: "tcp", hostname, port };
+}
+
+Deno.test("procAddresses: known kernel spellings", () => {
+  const mapped = "0000000000000000FFFF00000100007F:1F90";
+  assertEquals(procAddresses(addr("127.0.0.1", 8080)), [
+    "0100007F:1F90",
+    mapped,
+  ]);
+  // A v4-mapped peer may own an IPv4 socket or a dual-stack IPv6 one.
+  assertEquals(procAddresses(addr("::ffff:127.0.0.1", 8080)), [
+    "0100007F:1F90",
+    mapped,
+  ]);
+  assertEquals(procAddresses(addr("::FFFF:127.0.0.1", 8080)), [
+    "0100007F:1F90",
+    mapped,
+  ]);
+  assertEquals(procAddresses(addr("::1", 443)), [
+    "00000000000000000000000001000000:01BB",
+  ]);
+  assertEquals(procAddresses(addr("[::1]", 443)), [
+    "00000000000000000000000001000000:01BB",
+  ]);
+  assertEquals(procAddresses(addr("10.1.2.3", 1)), [
+    "0302010A:0001",
+    "0000000000000000FFFF00000302010A:0001",
+  ]);
+  assertEquals(procAddresses(addr("fe80::1:abcd", 65535)), [
+    "000080FE0000000000000000CDAB0100:FFFF",
+  ]);
+  assertEquals(procAddresses(addr("2001:db8:0:0:1:2:3:4", 80)), [
+    "B80D0120000000000200010004000300:0050",
+  ]);
+});
+
+/** The local-address column of every row in `table`. */
+async function localAddresses(table: string): Promise<string[]> {
+  return (await Deno.readTextFile(table)).split("\n").slice(1)
+    .map((line) => line.trim().split(/\s+/)[1]).filter(Boolean);
+}
+
+/** A listener, a client connected to it, and the accepted end. */
+async function loopbackPair(
+  listenHost: string,
+  connectHost: string,
+): Promise<{
+  listener: Deno.TcpListener;
+  client: Deno.TcpConn;
+  accepted: Deno.TcpConn;
+  close(): void;
+}> {
+  const listener = Deno.listen({ hostname: listenHost, port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const [client, accepted] = await Promise.all([
+    Deno.connect({ hostname: connectHost, port }),
+    listener.accept(),
+  ]);
+  return {
+    listener,
+    client,
+    accepted,
+    close() {
+      client.close();
+      accepted.close();
+      listener.close();
+    },
+  };
+}
+
+Deno.test("procAddresses: matches the live kernel table", async () => {
+  const v4 = await loopbackPair("127.0.0.1", "127.0.0.1");
+  try {
+    const spelled = procAddresses(v4.listener.addr as Deno.NetAddr)[0];
+    assert((await localAddresses("/proc/net/tcp")).includes(spelled), spelled);
+  } finally {
+    v4.close();
+  }
+  const v6 = await loopbackPair("::1", "::1");
+  try {
+    const [spelled] = procAddresses(v6.listener.addr as Deno.NetAddr);
+    assert((await localAddresses("/proc/net/tcp6")).includes(spelled), spelled);
+  } finally {
+    v6.close();
+  }
+});
+
+Deno.test("socketOwnerUid: a loopback client socket is owned by this process's uid", async () => {
+  const pair = await loopbackPair("127.0.0.1", "127.0.0.1");
+  try {
+    const peer = pair.accepted.remoteAddr as Deno.NetAddr;
+    assertEquals(peer.hostname, "127.0.0.1");
+    assertEquals(await socketOwnerUid(peer), Deno.uid());
+  } finally {
+    pair.close();
+  }
+});
+
+Deno.test("socketOwnerUid: over IPv6 loopback", async () => {
+  const pair = await loopbackPair("::1", "::1");
+  try {
+    const peer = pair.accepted.remoteAddr as Deno.NetAddr;
+    assertEquals(await socketOwnerUid(peer), Deno.uid());
+  } finally {
+    pair.close();
+  }
+});
+
+Deno.test("socketOwnerUid: a v4 client of a dual-stack listener", async () => {
+  const pair = await loopbackPair("::", "127.0.0.1");
+  try {
+    const peer = pair.accepted.remoteAddr as Deno.NetAddr;
+    // The listener sees a v4-mapped address; the client's socket is IPv4.
+    assertEquals(peer.hostname, "::ffff:127.0.0.1");
+    assertEquals(await socketOwnerUid(peer), Deno.uid());
+  } finally {
+    pair.close();
+  }
+});
+
+Deno.test("socketOwnerUid: undefined when no socket has that address", async () => {
+  const pair = await loopbackPair("127.0.0.1", "127.0.0.1");
+  try {
+    const peer = pair.accepted.remoteAddr as Deno.NetAddr;
+    // Nothing here binds 127.0.0.3.
+    assertEquals(await socketOwnerUid(addr("127.0.0.3", peer.port)), undefined);
+    // The same live peer is not found in tables that do not exist.
+    assertEquals(
+      await socketOwnerUid(peer, ["/proc/net/no-such-table"]),
+      undefined,
+    );
+    // Found in the IPv4 table alone, not in the IPv6 one.
+    assertEquals(await socketOwnerUid(peer, ["/proc/net/tcp"]), Deno.uid());
+    assertEquals(await socketOwnerUid(peer, ["/proc/net/tcp6"]), undefined);
+    assertEquals(TCP_TABLES, ["/proc/net/tcp", "/proc/net/tcp6"]);
+  } finally {
+    pair.close();
+  }
+});
+
+Deno.test({
+  name: "socketOwnerUid: a connection made by a test user reports its uid",
+  ignore: !ROOT,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const name = testUsername() + "pee";
+    const skeleton = await Deno.makeTempDir({ prefix: "webstream-skel-" });
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    let child: Deno.ChildProcess | undefined;
+    let accepted: Deno.TcpConn | undefined;
+    let uid: number | undefined;
+    try {
+      const user = await createPoolUser(name, "Peer-Passw0rd", { skeleton });
+      uid = user.uid;
+      child = new Deno.Command("bash", {
+        args: ["-c", `exec 3<>/dev/tcp/127.0.0.1/${port}; sleep 5`],
+        uid: user.uid,
+        gid: user.gid,
+        cwd: "/",
+        detached: true,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      accepted = await listener.accept();
+      const peer = accepted.remoteAddr as Deno.NetAddr;
+      assertEquals(await socketOwnerUid(peer), user.uid);
+      // And not this process's own client sockets' owner.
+      assert(user.uid !== Deno.uid());
+    } finally {
+      accepted?.close();
+      listener.close();
+      if (child) {
+        signalGroup(child.pid, "SIGKILL");
+        await child.status;
+      }
+      if (uid !== undefined) {
+        // The sleep was in the child's group; wait until the user is idle.
+        const owner = uid;
+        await waitFor(async () => !(await processesOfUser(owner)).length, {
+          timeoutMs: 10_000,
+          what: "the test user to have no process",
+        });
+        await deleteUser(name);
+      }
+      await Deno.remove(skeleton, { recursive: true });
+    }
+  },
+});

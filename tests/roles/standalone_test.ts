@@ -1,0 +1,66 @@
+/**
+ * `startStandalone` in-process (current-user pool): both listeners come up
+ * on `basePortNumber` and `+1`, and when the second port is taken the first
+ * listener is released again. The full flow is in
+ * tests/integration/standalone_test.ts.
+ */
+import { parseConfig } from "../../mod/config/mod.ts";
+import { createLogger } from "../../mod/log/mod.ts";
+import { startStandalone } from "../../mod/roles/standalone.ts";
+import { assertEquals, assertRejects } from "../support/assert.ts";
+import { freeBasePort } from "../support/ports.ts";
+
+const logger = createLogger({ sink: () => {} });
+
+async function config() {
+  const base = freeBasePort(1);
+  const dir = await Deno.makeTempDir();
+  const c = parseConfig({
+    webstreamSettings: {
+      serverMaxSessionCount: 1,
+      warmSessionCount: 0,
+      basePortNumber: base,
+      poolAccounts: "current",
+      runtimeDirectory: `${dir}/runtime`,
+    },
+  }, { env: {} });
+  return { c, base, dir };
+}
+
+Deno.test({
+  name: "listens on base (relay, /control) and base+1 (HTTP)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { c, base, dir } = await config();
+    const sm = await startStandalone(c, { logger });
+    try {
+      assertEquals(sm.port, base + 1);
+      const health = await fetch(`http://127.0.0.1:${base + 1}/health`);
+      assertEquals(health.status, 200);
+      await health.body?.cancel();
+      const control = await fetch(`http://127.0.0.1:${base}/control`);
+      assertEquals(control.status, 426);
+      await control.body?.cancel();
+    } finally {
+      await sm.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("a taken HTTP port fails the start and frees the relay port", async () => {
+  const { c, base, dir } = await config();
+  const blocker = Deno.listen({ hostname: "127.0.0.1", port: base + 1 });
+  try {
+    await assertRejects(
+      () => startStandalone(c, { logger }),
+      Deno.errors.AddrInUse,
+    );
+    // The relay port is free again.
+    Deno.listen({ hostname: "127.0.0.1", port: base }).close();
+  } finally {
+    blocker.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,253 @@
+/**
+ * The streamer against a control server played by the test, over real
+ * loopback sockets: the handshake, token checks before anything is served,
+ * one viewer at a time, viewer events reported on the control channel, apps
+ * started from SESSION_INFO without webstream's own environment, and exit
+ * when the control channel goes.
+ */
+import { hashToken } from "../../mod/control/mod.ts";
+import { createLogger } from "../../mod/log/mod.ts";
+import { runStreamer, type StreamerExit } from "../../mod/streamer/mod.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { freePort } from "../support/ports.ts";
+import { openSocket, type TestSocket } from "../support/ws.ts";
+import { waitFor } from "../support/wait.ts";
+
+const UUID = "3f2b8c1e-9d4a-4e6b-8a7c-0123456789ab";
+const logs: Record<string, unknown>[] = [];
+const logger = createLogger({
+  format: "json",
+  sink: (l) => logs.push(JSON.parse(l)),
+});
+
+interface Harness {
+  port: number;
+  /** What the streamer sent on /control. */
+  received: string[];
+  /** Sends to the streamer on /control. */
+  send(text: string): void;
+  /** Closes /control from the manager's side. */
+  closeControl(): void;
+  exit: Promise<StreamerExit>;
+  armToken(token: string, ttl?: number): Promise<void>;
+  viewer(token: string): Promise<TestSocket>;
+  stop(): Promise<void>;
+}
+
+async function start(): Promise<Harness> {
+  const received: string[] = [];
+  const sockets: WebSocket[] = [];
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: () => {},
+  }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    socket.onmessage = (e) => received.push(String(e.data));
+    sockets.push(socket);
+    return response;
+  });
+  const port = freePort();
+  const exit = runStreamer({
+    control: `ws://127.0.0.1:${server.addr.port}/control`,
+    port,
+    bind: "127.0.0.1",
+    user: "webs01",
+    logger,
+  });
+  await waitFor(() => received.length >= 1, { what: "REQUEST_SESSION_INFO" });
+  const h: Harness = {
+    port,
+    received,
+    send: (text) => sockets[0].send(text),
+    closeControl: () => sockets[0].close(1000, "bye"),
+    exit,
+    async armToken(token, ttl = 60) {
+      const hash = await hashToken(token);
+      h.send(`CONNECTION_TOKEN:${UUID}|${hash}|${ttl}`);
+      await waitFor(() => received.includes(`TOKEN_ARMED:${hash}`), {
+        what: "TOKEN_ARMED",
+      });
+    },
+    viewer: (token) =>
+      openSocket(
+        `ws://127.0.0.1:${port}/stream?token=${encodeURIComponent(token)}`,
+      ),
+    async stop() {
+      if (sockets[0]?.readyState === WebSocket.OPEN) h.closeControl();
+      await exit;
+      await server.shutdown();
+    },
+  };
+  return h;
+}
+
+async function refused(url: string): Promise<boolean> {
+  try {
+    const ws = await openSocket(url);
+    await ws.close();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+Deno.test("handshake, tokens, viewers and viewer events", async () => {
+  const h = await start();
+  try {
+    assertEquals(h.received[0], "REQUEST_SESSION_INFO:webs01");
+    h.send(`SESSION_INFO:${UUID}|`);
+    await waitFor(() =>
+      logs.some((r) => r.msg === "streamer listening" && r.port === h.port)
+    );
+
+    // Nothing is served without an armed token.
+    assert(await refused(`ws://127.0.0.1:${h.port}/stream`));
+    assert(await refused(`ws://127.0.0.1:${h.port}/stream?token=guess`));
+    const plain = await fetch(`http://127.0.0.1:${h.port}/stream?token=x`);
+    assertEquals(plain.status, 426);
+    await plain.body?.cancel();
+    const other = await fetch(`http://127.0.0.1:${h.port}/other`);
+    assertEquals(other.status, 404);
+    await other.body?.cancel();
+
+    await h.armToken("token-one");
+    const first = await h.viewer("token-one");
+    assertEquals(await first.nextJson(), {
+      type: "hello",
+      protocol: "webstream/0",
+      sessionUuid: UUID,
+    });
+    await waitFor(() => h.received.includes(`CLIENT_CONNECTED:${UUID}`));
+    first.socket.send(JSON.stringify({ type: "ping", id: "p1" }));
+    const pong = await first.nextJson();
+    assertEquals(pong.type, "pong");
+    assertEquals(pong.id, "p1");
+    first.socket.send("not json");
+    first.socket.send(JSON.stringify({ type: "ping", id: 2 }));
+    assertEquals(
+      (await first.nextJson()).id,
+      2,
+      "junk is ignored, the viewer stays",
+    );
+
+    // A used token is refused.
+    assert(await refused(`ws://127.0.0.1:${h.port}/stream?token=token-one`));
+
+    // A newer viewer replaces the older one (one viewer at a time).
+    await h.armToken("token-two");
+    const second = await h.viewer("token-two");
+    await second.nextJson();
+    const replaced = await first.closed;
+    assertEquals(replaced.code, 4000);
+    const disconnects = () =>
+      h.received.filter((m) => m === `CLIENT_DISCONNECTED:${UUID}`).length;
+    assertEquals(disconnects(), 0, "a replaced viewer is not a disconnect");
+
+    await second.close();
+    await waitFor(() => disconnects() === 1, { what: "CLIENT_DISCONNECTED" });
+
+    // An expired token is refused.
+    await h.armToken("token-three", 1);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert(await refused(`ws://127.0.0.1:${h.port}/stream?token=token-three`));
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("SESSION_INFO with a command line starts the app without webstream's env", async () => {
+  const dir = await Deno.makeTempDir();
+  const h = await start();
+  try {
+    h.send(`SESSION_INFO:${UUID}|`);
+    Deno.env.set("WEBSTREAM_TEST_SECRET", "must-not-leak");
+    h.send(
+      `SESSION_INFO:${UUID}|/bin/sh -c 'env > "${dir}/env"; echo "$0 $1" > "${dir}/args"' "a b" c`,
+    );
+    const env = await waitFor(
+      () => Deno.readTextFile(`${dir}/env`).catch(() => ""),
+      {
+        what: "the app's output",
+      },
+    );
+    assert(!/^WEBSTREAM_/m.test(env), "webstream variables reached the app");
+    assert(/^PATH=/m.test(env));
+    assertEquals((await Deno.readTextFile(`${dir}/args`)).trim(), "a b c");
+    // A command line that cannot be split is logged, nothing else happens.
+    h.send(`SESSION_INFO:${UUID}|sh -c 'unterminated`);
+    await waitFor(() =>
+      logs.some((r) =>
+        r.msg === "cannot start app" && /unterminated/.test(String(r.reason))
+      )
+    );
+    // SESSION_INFO for another session is ignored.
+    h.send(
+      `SESSION_INFO:00000000-0000-4000-8000-000000000000|/bin/touch ${dir}/never`,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    assertEquals(
+      await Deno.stat(`${dir}/never`).then(() => true, () => false),
+      false,
+    );
+  } finally {
+    Deno.env.delete("WEBSTREAM_TEST_SECRET");
+    await h.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the streamer exits when the control channel closes, and stops serving", async () => {
+  const h = await start();
+  h.send(`SESSION_INFO:${UUID}|`);
+  await waitFor(() =>
+    logs.some((r) => r.msg === "streamer listening" && r.port === h.port)
+  );
+  h.closeControl();
+  const result = await h.exit;
+  assertEquals(result.code, 0);
+  assertMatch(result.reason, /control channel closed \(1000 bye\)/);
+  assert(await refused(`ws://127.0.0.1:${h.port}/stream?token=x`));
+  await h.stop();
+});
+
+Deno.test("a malformed control message ends the streamer with an error code", async () => {
+  const h = await start();
+  h.send("SESSION_INFO:not-a-uuid|x");
+  const result = await h.exit;
+  assertEquals(result.code, 1, "it never got an identity");
+  assertMatch(result.reason, /4008 malformed message/);
+  await h.stop();
+});
+
+Deno.test("a streamer whose port is taken reports it and exits", async () => {
+  const blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const h = await (async () => {
+    const received: string[] = [];
+    let control: WebSocket | undefined;
+    const server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: () => {},
+    }, (req) => {
+      const { socket, response } = Deno.upgradeWebSocket(req);
+      socket.onmessage = (e) => received.push(String(e.data));
+      control = socket;
+      return response;
+    });
+    const exit = runStreamer({
+      control: `ws://127.0.0.1:${server.addr.port}/control`,
+      port: (blocker.addr as Deno.NetAddr).port,
+      bind: "127.0.0.1",
+      user: "webs01",
+      logger,
+    });
+    await waitFor(() => received.length === 1);
+    control!.send(`SESSION_INFO:${UUID}|`);
+    return { exit, server };
+  })();
+  const result = await h.exit;
+  assertMatch(result.reason, /4011 streamer cannot listen/);
+  blocker.close();
+  await h.server.shutdown();
+});
