@@ -1,4 +1,5 @@
 // @ts-check
+/// <reference lib="dom" />
 /**
  * Direct launch page: asks this host for a session (`/getConnection`) and
  * opens the streamer's WebSocket (through the `-sm` relay when the host runs

@@ -62,6 +62,16 @@ interface Account {
 
 const BASE_PATH = "/usr/local/bin:/usr/bin:/bin";
 
+/** The Debian package of each command the platform needs. */
+const PACKAGES: Record<string, string> = {
+  Xvfb: "xvfb",
+  setfacl: "acl",
+  useradd: "passwd",
+  userdel: "passwd",
+  chpasswd: "passwd",
+  getent: "libc-bin",
+};
+
 /** Creates the Linux platform. Nothing touches the OS until `prepare()`. */
 export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
   const root = Deno.uid() === 0;
@@ -118,7 +128,8 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
         await run("sh", ["-c", `command -v ${command}`]);
       } catch {
         throw new Error(
-          `${command} is not installed (needed by the Linux platform)`,
+          `${command} is not installed (needed by the Linux platform; ` +
+            `Debian package ${PACKAGES[command] ?? command})`,
         );
       }
     }
