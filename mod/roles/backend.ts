@@ -8,8 +8,7 @@
 import type { Config } from "../config/mod.ts";
 import { createHostApp } from "../host/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { createPlatform } from "../platform/mod.ts";
-import { SessionPool } from "../pool/mod.ts";
+import type { SessionPool } from "../pool/mod.ts";
 import {
   createLoadSampler,
   GatewayClient,
@@ -19,6 +18,7 @@ import { stopServer } from "../util/serve.ts";
 import { VERSION } from "../version.ts";
 import {
   bindAddress,
+  createSessionPool,
   localAddress,
   type RoleHandle,
   staticRoot,
@@ -47,17 +47,10 @@ export async function startBackend(
   const bind = bindAddress(settings.listenAddress, advertised.hostname);
   const local = `${localAddress(bind)}:${port}`;
 
-  const platform = createPlatform({
-    accountMode: settings.poolAccounts,
-    runtimeDirectory: settings.runtimeDirectory,
-    logger: logger.child("platform"),
-  });
-  const pool = new SessionPool({
-    config,
-    platform,
+  const { platform, pool } = createSessionPool(config, {
     controlUrl: `ws://${local}/control`,
     bindAddress: bind,
-    logger: logger.child("pool"),
+    logger,
   });
   const app = createHostApp({
     pool,

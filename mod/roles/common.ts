@@ -5,7 +5,11 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import type { Config } from "../config/mod.ts";
 import { isLoopback } from "../control/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { createPlatform, type Platform } from "../platform/mod.ts";
+import { SessionPool } from "../pool/mod.ts";
 
 /** The web client shipped with webstream (embedded in compiled builds). */
 export const DEFAULT_HTTPDOCS: string = fileURLToPath(
@@ -62,4 +66,35 @@ export interface RoleHandle {
   port: number;
   /** Stops the role cleanly. */
   stop(): Promise<void>;
+}
+
+/** Options for {@linkcode createSessionPool}. */
+export interface SessionPoolSetup {
+  /** The `/control` URL streamers connect to. */
+  controlUrl: string;
+  /** Where streamers listen. */
+  bindAddress: string;
+  /** The role's logger; the platform and pool log as its children. */
+  logger: Logger;
+}
+
+/** The platform for this OS and a session pool on it, as configured. */
+export function createSessionPool(
+  config: Config,
+  setup: SessionPoolSetup,
+): { platform: Platform; pool: SessionPool } {
+  const settings = config.webstreamSettings;
+  const platform = createPlatform({
+    accountMode: settings.poolAccounts,
+    runtimeDirectory: settings.runtimeDirectory,
+    logger: setup.logger.child("platform"),
+  });
+  const pool = new SessionPool({
+    config,
+    platform,
+    controlUrl: setup.controlUrl,
+    bindAddress: setup.bindAddress,
+    logger: setup.logger.child("pool"),
+  });
+  return { platform, pool };
 }

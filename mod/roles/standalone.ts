@@ -9,11 +9,15 @@ import { Hono } from "hono";
 import type { Config } from "../config/mod.ts";
 import { controlHandler, createHostApp } from "../host/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { createPlatform } from "../platform/mod.ts";
-import { SessionPool } from "../pool/mod.ts";
+import type { SessionPool } from "../pool/mod.ts";
 import { relayWebSocket } from "../relay/mod.ts";
 import { stopServer } from "../util/serve.ts";
-import { bindAddress, type RoleHandle, staticRoot } from "./common.ts";
+import {
+  bindAddress,
+  createSessionPool,
+  type RoleHandle,
+  staticRoot,
+} from "./common.ts";
 
 /** Options for {@linkcode startStandalone}. */
 export interface StandaloneOptions {
@@ -32,17 +36,10 @@ export async function startStandalone(
   const controlPort = settings.basePortNumber;
   const httpPort = settings.basePortNumber + 1;
 
-  const platform = createPlatform({
-    accountMode: settings.poolAccounts,
-    runtimeDirectory: settings.runtimeDirectory,
-    logger: logger.child("platform"),
-  });
-  const pool = new SessionPool({
-    config,
-    platform,
+  const { platform, pool } = createSessionPool(config, {
     controlUrl: `ws://127.0.0.1:${controlPort}/control`,
     bindAddress: "127.0.0.1",
-    logger: logger.child("pool"),
+    logger,
   });
 
   const relayApp = new Hono();
