@@ -72,7 +72,7 @@ async function launch() {
     } else if (message.type === "pong") {
       const rtt = (performance.now() - sentAt).toFixed(1);
       show(
-        `Connected to session ${message.id && body.sessionUuid}\n` +
+        `Connected to session ${body.sessionUuid}\n` +
           `pool account ${body.username}, slot ${body.slot}\n` +
           `round trip ${rtt} ms${body.reconnect ? " (reconnected)" : ""}`,
       );

@@ -12,6 +12,7 @@ import {
   TARGETS,
 } from "../build.ts";
 import { assertEquals, assertMatch, assertThrows } from "./support/assert.ts";
+import { runCommand } from "./support/command.ts";
 
 Deno.test("targets: all by default, or one by name", () => {
   assertEquals(parseTargets([]), [TARGETS.linux, TARGETS.windows]);
@@ -54,7 +55,7 @@ Deno.test("each target takes its runtime base from its own variable", () => {
 Deno.test("a missing runtime base is explained with what to do", async () => {
   const missing = await Deno.makeTempDir();
   try {
-    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    const { code, stderr } = await runCommand(Deno.execPath(), {
       args: [
         "run",
         "-A",
@@ -62,16 +63,13 @@ Deno.test("a missing runtime base is explained with what to do", async () => {
         "linux",
       ],
       env: { DENORT_BIN: `${missing}/denort` },
-      stdout: "null",
-      stderr: "piped",
-    }).output();
+    });
     assertEquals(code, 1);
-    const text = new TextDecoder().decode(stderr);
     assertMatch(
-      text,
+      stderr,
       /cannot build dist\/webstream: deno compile needs Deno's runtime base/,
     );
-    assertMatch(text, /set DENORT_BIN=\/path\/to\/denort/);
+    assertMatch(stderr, /set DENORT_BIN=\/path\/to\/denort/);
   } finally {
     await Deno.remove(missing, { recursive: true });
   }

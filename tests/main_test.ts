@@ -9,22 +9,18 @@
 import { stringify } from "yaml";
 import { USAGE } from "../mod/cli/mod.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { type CommandResult, runCommand } from "./support/command.ts";
+import { withTempDir } from "./support/fs.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs `webstream args…` to completion. */
 async function webstream(
   args: string[],
   env: Record<string, string> = {},
-): Promise<Run> {
-  const output = await new Deno.Command(Deno.execPath(), {
+): Promise<CommandResult> {
+  return await runCommand(Deno.execPath(), {
     args: ["run", "-A", "--no-prompt", MAIN, ...args],
     // Secrets must come from the file in these tests, never the caller's env.
     env: {
@@ -33,26 +29,7 @@ async function webstream(
       WEBSTREAM_GATEWAY_SECRET: "",
       ...env,
     },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: text.decode(output.stdout),
-    stderr: text.decode(output.stderr),
-  };
-}
-
-/** Runs `fn` with a temporary folder that is removed afterwards. */
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "webstream-main-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 /** The JSON printed after the `FILE: valid` line. */

@@ -32,7 +32,7 @@ export interface StreamerOptions {
   port: number;
   /** Address to bind. */
   bind: string;
-  /** Pool account to identify as. Default: `WEBSTREAM_POOL_USER`, else the OS user. */
+  /** Pool account to identify as. Default: the OS user this process runs as. */
   user?: string;
   /** Logger. */
   logger: Logger;
@@ -51,8 +51,7 @@ export async function runStreamer(
   options: StreamerOptions,
 ): Promise<StreamerExit> {
   const { logger } = options;
-  const username = options.user ?? Deno.env.get("WEBSTREAM_POOL_USER") ??
-    userInfo().username;
+  const username = options.user ?? userInfo().username;
   const tokens = new TokenStore();
   const apps = new Set<Deno.ChildProcess>();
   const exit = Promise.withResolvers<StreamerExit>();

@@ -23,6 +23,7 @@ import {
   assertRejects,
   assertThrows,
 } from "../support/assert.ts";
+import { withTempDir } from "../support/fs.ts";
 
 /** An environment without secrets, so the caller's env never leaks in. */
 const NO_ENV = {};
@@ -30,16 +31,6 @@ const NO_ENV = {};
 /** A fresh secret-looking value, unique per call. */
 function secretValue(label: string): string {
   return `${label}-${crypto.randomUUID()}`;
-}
-
-/** Runs `fn` with a temporary folder that is removed afterwards. */
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "webstream-config-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** The ConfigError `fn` throws. */

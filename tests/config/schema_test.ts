@@ -114,28 +114,28 @@ Deno.test("configSchema: the seed's property names are accepted and kept", () =>
 });
 
 Deno.test("configSchema: the seed's names are the schema's keys", () => {
-  const backendKeys = Object.keys(backendSchema.shape);
-  for (
-    const name of [
-      "gatewayUrl",
-      "advertisedUrl",
-      "heartbeatInterval",
-      "maxSessions",
-    ]
-  ) {
-    assert(backendKeys.includes(name), `gateway.backend.${name}`);
-  }
-  const settingsKeys = Object.keys(settingsSchema.shape);
-  for (
-    const name of [
-      "serverMaxSessionCount",
-      "serverSessionUsername",
-      "serverSessionPwd",
-      "basePortNumber",
-      "serverHttpPath",
-    ]
-  ) {
-    assert(settingsKeys.includes(name), `webstreamSettings.${name}`);
+  const seedNames = [
+    [
+      "gateway.backend",
+      Object.keys(backendSchema.shape),
+      ["gatewayUrl", "advertisedUrl", "heartbeatInterval", "maxSessions"],
+    ],
+    [
+      "webstreamSettings",
+      Object.keys(settingsSchema.shape),
+      [
+        "serverMaxSessionCount",
+        "serverSessionUsername",
+        "serverSessionPwd",
+        "basePortNumber",
+        "serverHttpPath",
+      ],
+    ],
+  ] as const;
+  for (const [section, keys, names] of seedNames) {
+    for (const name of names) {
+      assert(keys.includes(name), `${section}.${name}`);
+    }
   }
   assertEquals(Object.keys(configSchema.parse({})).sort(), [
     "activityLogging",

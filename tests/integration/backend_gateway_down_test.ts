@@ -11,10 +11,14 @@ import { assert, assertEquals, assertGreater } from "../support/assert.ts";
 import { writeTestConfig } from "../support/config.ts";
 import { type FakeGateway, startFakeGateway } from "../support/fake_gateway.ts";
 import { poolUsers } from "../support/pool_users.ts";
+import {
+  connectionOf,
+  getConnection,
+  pingStreamer,
+} from "../support/host_client.ts";
 import { freePort } from "../support/ports.ts";
 import { waitFor } from "../support/wait.ts";
 import { startWebstream } from "../support/webstream_process.ts";
-import { openSocket } from "../support/ws.ts";
 
 const ROOT = Deno.uid() === 0;
 const SECRET = "s3cret-for-gateway-down-tests";
@@ -25,39 +29,14 @@ async function health(port: number): Promise<Record<string, unknown>> {
   return await response.json();
 }
 
-/** `/getConnection` for `sessionId`, as the gateway would ask. */
-async function getConnection(
+/** `/getConnection` for `sessionId`, as the gateway would ask; must be 200. */
+async function connectionFor(
   port: number,
   sessionId: string,
 ): Promise<Record<string, unknown>> {
-  const response = await fetch(`http://127.0.0.1:${port}/getConnection`, {
-    headers: {
-      "X-Session-ID": sessionId,
-      Authorization: `Bearer ${SECRET}`,
-    },
-  });
-  const body = await response.json();
-  assertEquals(response.status, 200, JSON.stringify(body));
-  return body;
-}
-
-/** Opens the streamer socket named by a `/getConnection` answer and pings it. */
-async function pingStreamer(
-  connection: Record<string, unknown>,
-): Promise<void> {
-  const ws = await openSocket(
-    `ws://${connection.host}:${connection.port}${connection.path}?token=${
-      encodeURIComponent(String(connection.token))
-    }`,
+  return await connectionOf(
+    await getConnection(port, sessionId, { secret: SECRET }),
   );
-  const hello = await ws.nextJson();
-  assertEquals(hello.type, "hello");
-  assertEquals(hello.sessionUuid, connection.sessionUuid);
-  ws.socket.send(JSON.stringify({ type: "ping", id: 11 }));
-  const pong = await ws.nextJson();
-  assertEquals(pong.type, "pong");
-  assertEquals(pong.id, 11);
-  await ws.close();
 }
 
 Deno.test({
@@ -98,7 +77,7 @@ Deno.test({
           await host.waitForLog((r) =>
             r.msg === "registration failed" && Number(r.attempt) >= 1
           );
-          first = await getConnection(port, "down-a");
+          first = await connectionFor(port, "down-a");
           assertEquals(first.sessionId, "down-a");
           await pingStreamer(first);
           assert(
@@ -143,10 +122,10 @@ Deno.test({
           const h = await health(port);
           assertEquals((h.sessions as { active: number }).active, 1);
           // The existing session reconnects and a new one starts.
-          const again = await getConnection(port, "down-a");
+          const again = await connectionFor(port, "down-a");
           assertEquals(again.sessionUuid, first.sessionUuid);
           await pingStreamer(again);
-          const second = await getConnection(port, "down-b");
+          const second = await connectionFor(port, "down-b");
           assert(second.sessionUuid !== first.sessionUuid);
           await pingStreamer(second);
           assert(!exited, "the host exited without its gateway");

@@ -11,66 +11,42 @@ import {
   assertMatch,
 } from "../support/assert.ts";
 import { writeTestConfig } from "../support/config.ts";
-import { startFakeGateway } from "../support/fake_gateway.ts";
+import {
+  HEARTBEAT_KEYS,
+  REGISTER_KEYS,
+  startFakeGateway,
+} from "../support/fake_gateway.ts";
+import {
+  connectionOf,
+  getConnection as askHost,
+  type GetConnectionInit,
+  pingStreamer,
+} from "../support/host_client.ts";
 import { openSocket } from "../support/ws.ts";
 import { waitFor } from "../support/wait.ts";
 import { startWebstream } from "../support/webstream_process.ts";
 import {
   poolUserProcesses,
   poolUsers,
+  shadowHash,
   streamerPid,
 } from "../support/pool_users.ts";
 
 const ROOT = Deno.uid() === 0;
 const SECRET = "s3cret-for-tests";
 
-async function getConnection(
+/** `/getConnection` with this test's secret unless `init.secret` differs. */
+function getConnection(
   port: number,
   sessionId: string | null,
-  init: {
-    headers?: Record<string, string>;
-    query?: string;
-    secret?: string | null;
-  } = {},
+  init: GetConnectionInit = {},
 ): Promise<Response> {
-  const headers: Record<string, string> = { ...init.headers };
-  if (sessionId !== null) headers["X-Session-ID"] = sessionId;
   const secret = init.secret === undefined ? SECRET : init.secret;
-  if (secret) headers.Authorization = `Bearer ${secret}`;
-  return await fetch(
-    `http://127.0.0.1:${port}/getConnection${init.query ?? ""}`,
-    { headers },
-  );
-}
-
-async function shadowHash(account: string): Promise<string> {
-  const shadow = await Deno.readTextFile("/etc/shadow");
-  return shadow.split("\n").find((l) => l.startsWith(`${account}:`))?.split(
-    ":",
-  )[1] ?? "";
+  return askHost(port, sessionId, { ...init, secret });
 }
 
 async function json(response: Response): Promise<Record<string, unknown>> {
   return await response.json();
-}
-
-/** Opens the streamer socket named by a `/getConnection` answer and pings it. */
-async function pingStreamer(
-  connection: Record<string, unknown>,
-): Promise<void> {
-  const ws = await openSocket(
-    `ws://${connection.host}:${connection.port}${connection.path}?token=${
-      encodeURIComponent(String(connection.token))
-    }`,
-  );
-  const hello = await ws.nextJson();
-  assertEquals(hello.type, "hello");
-  assertEquals(hello.sessionUuid, connection.sessionUuid);
-  ws.socket.send(JSON.stringify({ type: "ping", id: 7 }));
-  const pong = await ws.nextJson();
-  assertEquals(pong.type, "pong");
-  assertEquals(pong.id, 7);
-  await ws.close();
 }
 
 Deno.test({
@@ -116,15 +92,7 @@ Deno.test({
             `Bearer ${SECRET}`,
           );
           const body = register.body;
-          assertEquals(Object.keys(body).sort(), [
-            "capabilities",
-            "ec2InstanceId",
-            "instanceType",
-            "maxSessions",
-            "serverUrl",
-            "tags",
-            "version",
-          ]);
+          assertEquals(Object.keys(body).sort(), REGISTER_KEYS);
           assertEquals(body.serverUrl, `http://127.0.0.1:${port}`);
           assertEquals(body.maxSessions, 2);
           assertEquals(body.instanceType, "m7i.large");
@@ -148,17 +116,7 @@ Deno.test({
           });
           const beats = gateway.of("heartbeat");
           for (const beat of beats) {
-            assertEquals(Object.keys(beat.body).sort(), [
-              "activeSessions",
-              "cpuUsage",
-              "instanceType",
-              "maxSessions",
-              "memoryUsage",
-              "serverUrl",
-              "status",
-              "tags",
-              "timestamp",
-            ]);
+            assertEquals(Object.keys(beat.body).sort(), HEARTBEAT_KEYS);
             assert(typeof beat.body.cpuUsage === "number");
             const memory = beat.body.memoryUsage as number;
             assert(memory > 0 && memory <= 100, `memoryUsage ${memory}`);
@@ -373,8 +331,7 @@ Deno.test({
                 `/bin/sh -c 'echo hello > "$HOME/marker" && echo x > /tmp/wst-marker-$USER && sleep 600'`,
             },
           });
-          const d = await json(response);
-          assertEquals(response.status, 200, JSON.stringify(d));
+          const d = await connectionOf(response);
           const account = String(d.username);
           const home = ROOT
             ? (await poolUsers(account))[0].home
@@ -382,7 +339,7 @@ Deno.test({
           await waitFor(() => Deno.readTextFile(`${home}/marker`), {
             what: "the app's file",
           });
-          const before = ROOT ? await shadowHash(account) : "";
+          const before = ROOT ? await shadowHash(account) : undefined;
           const users = await poolUsers(account);
           if (ROOT) {
             await waitFor(
@@ -430,9 +387,9 @@ Deno.test({
           await host.waitForLog((r) =>
             r.msg === "recycling session" && r.sessionId === "session-a"
           );
-          const freshResponse = await getConnection(port, "session-a");
-          const fresh = await json(freshResponse);
-          assertEquals(freshResponse.status, 200, JSON.stringify(fresh));
+          const fresh = await connectionOf(
+            await getConnection(port, "session-a"),
+          );
           assertEquals(
             fresh.reconnect,
             false,

@@ -7,6 +7,7 @@
  * @module
  */
 import { assertEquals } from "../support/assert.ts";
+import { runCommand } from "../support/command.ts";
 import { isCompiled, selfCommand } from "../../mod/platform/self_command.ts";
 
 const CHECKOUT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -43,20 +44,13 @@ Deno.test("selfCommand: a given project root replaces the checkout", () => {
 
 Deno.test("selfCommand: the command line starts webstream", async () => {
   const { command, prefix } = selfCommand();
-  const out = await new Deno.Command(command, {
+  const out = await runCommand(command, {
     args: [...prefix, "-version"],
     cwd: "/",
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  });
   const { version } = JSON.parse(
     await Deno.readTextFile(`${CHECKOUT}/deno.json`),
   );
-  assertEquals(
-    new TextDecoder().decode(out.stdout),
-    `webstream ${version}\n`,
-    new TextDecoder().decode(out.stderr),
-  );
+  assertEquals(out.stdout, `webstream ${version}\n`, out.stderr);
   assertEquals(out.code, 0);
 });

@@ -17,7 +17,9 @@ import { createLogger } from "../../mod/log/mod.ts";
 import { assert, assertEquals, assertGreater } from "../support/assert.ts";
 import {
   type FakeGateway,
+  HEARTBEAT_KEYS,
   type RecordedRequest,
+  REGISTER_KEYS,
   startFakeGateway,
 } from "../support/fake_gateway.ts";
 import { freePort } from "../support/ports.ts";
@@ -34,28 +36,6 @@ const REGISTRATION: RegisterPayload = {
   capabilities: ["xvfb", "autocad-2025"],
   version: "1.2.3",
 };
-
-const REGISTER_KEYS = [
-  "capabilities",
-  "ec2InstanceId",
-  "instanceType",
-  "maxSessions",
-  "serverUrl",
-  "tags",
-  "version",
-];
-
-const HEARTBEAT_KEYS = [
-  "activeSessions",
-  "cpuUsage",
-  "instanceType",
-  "maxSessions",
-  "memoryUsage",
-  "serverUrl",
-  "status",
-  "tags",
-  "timestamp",
-];
 
 /** A log record the client wrote, with its arrival time. */
 type LogRecord = Record<string, unknown> & { msg: string; at: number };
@@ -179,50 +159,111 @@ async function stopClient(client: GatewayClient): Promise<void> {
   await stopping;
 }
 
+/** What the client under test is pointed at as its gateway. */
+interface Gateway {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The gateway at `url` that a test may stop and start again: stopping it
+ * stops whichever gateway `current()` is then (none: nothing to stop).
+ */
+function currentGateway(
+  url: string,
+  current: () => Gateway | undefined,
+): Gateway {
+  return {
+    url,
+    async stop() {
+      await current()?.stop();
+    },
+  };
+}
+
+/** A gateway URL nothing listens on. */
+function absentGateway(): Gateway {
+  return currentGateway(`http://127.0.0.1:${freePort()}`, () => undefined);
+}
+
+/** What {@linkcode withClient} hands the test. */
+interface ClientRig<G extends Gateway> {
+  check: SelfCheck;
+  gateway: G;
+  client: GatewayClient;
+  logs: LogRecord[];
+}
+
+/** Options for {@linkcode withClient}. */
+interface ClientRigOptions {
+  /** What the self-check answers at first. Default 200. */
+  selfCheck?: number;
+  /** Client options over {@linkcode makeClient}'s (the URLs included). */
+  client?: Partial<GatewayClientOptions>;
+}
+
+/**
+ * Starts a self-check and a client pointed at `gateway`, runs `fn` with
+ * the client started, then stops the client (a no-op when `fn` already
+ * did), the gateway and the self-check.
+ */
+async function withClient<G extends Gateway>(
+  gateway: G,
+  options: ClientRigOptions,
+  fn: (rig: ClientRig<G>) => Promise<void>,
+): Promise<void> {
+  const check = startSelfCheck(options.selfCheck);
+  const { client, logs } = makeClient({
+    gatewayUrl: gateway.url,
+    selfCheckUrl: check.url,
+    ...options.client,
+  });
+  try {
+    client.start();
+    await fn({ check, gateway, client, logs });
+  } finally {
+    await stopClient(client);
+    await gateway.stop();
+    await check.stop();
+  }
+}
+
 Deno.test({
   name: "gateway client: waits for a healthy self-check before registering",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
-    const check = startSelfCheck(503);
-    const gateway = startFakeGateway({ secret: SECRET });
-    const { client } = makeClient({
-      gatewayUrl: gateway.url,
-      selfCheckUrl: check.url,
-    });
-    try {
-      client.start();
-      await waitFor(() => check.hits.length >= 3, {
-        what: "three 503 self-checks",
-      });
-      assertEquals(gateway.requests.length, 0, "registered while unhealthy");
-      assertEquals(client.state, "checking");
+  fn: () =>
+    withClient(
+      startFakeGateway({ secret: SECRET }),
+      { selfCheck: 503 },
+      async ({ check, gateway, client }) => {
+        await waitFor(() => check.hits.length >= 3, {
+          what: "three 503 self-checks",
+        });
+        assertEquals(gateway.requests.length, 0, "registered while unhealthy");
+        assertEquals(client.state, "checking");
 
-      check.status = 200;
-      const register = await waitFor(() => gateway.of("register")[0], {
-        what: "register",
-      });
-      await waitFor(() => client.state === "registered", {
-        what: "state registered",
-      });
-      const firstHealthy = check.hits.findIndex((h) => h.status === 200);
-      assertGreater(firstHealthy, 2);
-      // Every 503 came before the first 200, which came before the register.
-      for (const hit of check.hits.slice(0, firstHealthy)) {
-        assertEquals(hit.status, 503);
-        assertGreater(register.at, hit.at);
-      }
-      assertGreater(register.at, check.hits[firstHealthy].at);
-      // Nothing reached the gateway before that register.
-      assertEquals(gateway.requests[0], register);
-      // One healthy answer is enough: the self-check stops.
-      assertEquals(check.hits.length, firstHealthy + 1);
-    } finally {
-      await stopClient(client);
-      await gateway.stop();
-      await check.stop();
-    }
-  },
+        check.status = 200;
+        const register = await waitFor(() => gateway.of("register")[0], {
+          what: "register",
+        });
+        await waitFor(() => client.state === "registered", {
+          what: "state registered",
+        });
+        const firstHealthy = check.hits.findIndex((h) => h.status === 200);
+        assertGreater(firstHealthy, 2);
+        // Every 503 came before the first 200, which came before the register.
+        for (const hit of check.hits.slice(0, firstHealthy)) {
+          assertEquals(hit.status, 503);
+          assertGreater(register.at, hit.at);
+        }
+        assertGreater(register.at, check.hits[firstHealthy].at);
+        // Nothing reached the gateway before that register.
+        assertEquals(gateway.requests[0], register);
+        // One healthy answer is enough: the self-check stops.
+        assertEquals(check.hits.length, firstHealthy + 1);
+      },
+    ),
 });
 
 Deno.test({
@@ -230,53 +271,45 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    const check = startSelfCheck();
-    await t.step("with a shared secret: Authorization: Bearer", async () => {
-      const gateway = startFakeGateway({ secret: SECRET });
-      const { client } = makeClient({
-        gatewayUrl: gateway.url,
-        selfCheckUrl: check.url,
-      });
-      try {
-        client.start();
-        const register = await waitFor(() => gateway.of("register")[0], {
-          what: "register",
-        });
-        assertEquals(Object.keys(register.body).sort(), REGISTER_KEYS);
-        assertEquals(register.body, { ...REGISTRATION });
-        assertEquals(
-          register.headers.get("authorization"),
-          `Bearer ${SECRET}`,
-        );
-        assertEquals(
-          register.headers.get("content-type"),
-          "application/json",
-        );
-      } finally {
-        await stopClient(client);
-        await gateway.stop();
-      }
-    });
-    await t.step("without a shared secret: no Authorization", async () => {
+    await t.step(
+      "with a shared secret: Authorization: Bearer",
+      () =>
+        withClient(
+          startFakeGateway({ secret: SECRET }),
+          {},
+          async ({ gateway }) => {
+            const register = await waitFor(() => gateway.of("register")[0], {
+              what: "register",
+            });
+            assertEquals(Object.keys(register.body).sort(), REGISTER_KEYS);
+            assertEquals(register.body, { ...REGISTRATION });
+            assertEquals(
+              register.headers.get("authorization"),
+              `Bearer ${SECRET}`,
+            );
+            assertEquals(
+              register.headers.get("content-type"),
+              "application/json",
+            );
+          },
+        ),
+    );
+    await t.step("without a shared secret: no Authorization", () => {
       const gateway = startFakeGateway();
-      const { client } = makeClient({
-        gatewayUrl: `${gateway.url}/`,
-        selfCheckUrl: check.url,
-        sharedSecret: undefined,
-      });
-      try {
-        client.start();
-        const register = await waitFor(() => gateway.of("register")[0], {
-          what: "register",
-        });
-        assertEquals(register.body, { ...REGISTRATION });
-        assertEquals(register.headers.get("authorization"), null);
-      } finally {
-        await stopClient(client);
-        await gateway.stop();
-      }
+      return withClient(
+        gateway,
+        {
+          client: { gatewayUrl: `${gateway.url}/`, sharedSecret: undefined },
+        },
+        async () => {
+          const register = await waitFor(() => gateway.of("register")[0], {
+            what: "register",
+          });
+          assertEquals(register.body, { ...REGISTRATION });
+          assertEquals(register.headers.get("authorization"), null);
+        },
+      );
     });
-    await check.stop();
   },
 });
 
@@ -287,35 +320,31 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const interval = 250;
-    const check = startSelfCheck();
-    const gateway = startFakeGateway({ secret: SECRET });
     // Every call answers something new, so each heartbeat shows which call
     // it came from.
     const states: { status: string; activeSessions: number }[] = [];
     const loads: { cpuUsage: number; memoryUsage: number }[] = [];
-    const { client } = makeClient({
-      gatewayUrl: gateway.url,
-      selfCheckUrl: check.url,
-      heartbeatIntervalMs: interval,
-      state: () => {
-        const n = states.length;
-        const state = {
-          status: n % 2 ? "degraded" : "healthy",
-          activeSessions: n,
-        };
-        states.push(state);
-        return state;
-      },
-      load: () => {
-        const n = loads.length;
-        const load = { cpuUsage: 10 + n / 10, memoryUsage: 50 - n / 10 };
-        loads.push(load);
-        return load;
-      },
-    });
     const started = Date.now();
-    try {
-      client.start();
+    await withClient(startFakeGateway({ secret: SECRET }), {
+      client: {
+        heartbeatIntervalMs: interval,
+        state: () => {
+          const n = states.length;
+          const state = {
+            status: n % 2 ? "degraded" : "healthy",
+            activeSessions: n,
+          };
+          states.push(state);
+          return state;
+        },
+        load: () => {
+          const n = loads.length;
+          const load = { cpuUsage: 10 + n / 10, memoryUsage: 50 - n / 10 };
+          loads.push(load);
+          return load;
+        },
+      },
+    }, async ({ gateway }) => {
       await waitFor(() => gateway.of("heartbeat").length >= 5, {
         what: "five heartbeats",
       });
@@ -347,11 +376,7 @@ Deno.test({
       for (let i = 1; i < beats.length; i++) {
         assertGreater(beats[i].at - beats[i - 1].at, interval - 5);
       }
-    } finally {
-      await stopClient(client);
-      await gateway.stop();
-      await check.stop();
-    }
+    });
   },
 });
 
@@ -359,42 +384,34 @@ Deno.test({
   name: "gateway client: a heartbeat answered 404 leads to a new register",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
-    const check = startSelfCheck();
-    const gateway = startFakeGateway({ secret: SECRET });
-    const { client } = makeClient({
-      gatewayUrl: gateway.url,
-      selfCheckUrl: check.url,
-    });
-    try {
-      client.start();
-      await waitFor(() => gateway.of("heartbeat").length >= 2, {
-        what: "heartbeats",
-      });
-      assertEquals(gateway.of("register").length, 1);
-      const forgottenAt = performance.now();
-      gateway.forget();
-      await waitFor(() => gateway.of("register").length === 2, {
-        what: "a second register",
-      });
-      const again = gateway.of("register")[1];
-      const refused = gateway.of("heartbeat").filter((h) =>
-        h.at > forgottenAt && h.at < again.at
-      );
-      assertEquals(refused.length, 1, "exactly one 404 before registering");
-      assertEquals(again.body, { ...REGISTRATION });
-      // Heartbeats go on after the new registration.
-      await waitFor(
-        () => gateway.of("heartbeat").some((h) => h.at > again.at),
-        { what: "a heartbeat after re-registering" },
-      );
-      assertEquals(client.state, "registered");
-    } finally {
-      await stopClient(client);
-      await gateway.stop();
-      await check.stop();
-    }
-  },
+  fn: () =>
+    withClient(
+      startFakeGateway({ secret: SECRET }),
+      {},
+      async ({ gateway, client }) => {
+        await waitFor(() => gateway.of("heartbeat").length >= 2, {
+          what: "heartbeats",
+        });
+        assertEquals(gateway.of("register").length, 1);
+        const forgottenAt = performance.now();
+        gateway.forget();
+        await waitFor(() => gateway.of("register").length === 2, {
+          what: "a second register",
+        });
+        const again = gateway.of("register")[1];
+        const refused = gateway.of("heartbeat").filter((h) =>
+          h.at > forgottenAt && h.at < again.at
+        );
+        assertEquals(refused.length, 1, "exactly one 404 before registering");
+        assertEquals(again.body, { ...REGISTRATION });
+        // Heartbeats go on after the new registration.
+        await waitFor(
+          () => gateway.of("heartbeat").some((h) => h.at > again.at),
+          { what: "a heartbeat after re-registering" },
+        );
+        assertEquals(client.state, "registered");
+      },
+    ),
 });
 
 Deno.test({
@@ -403,46 +420,39 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    const check = startSelfCheck();
     for (const failure of [500, "hang"] as const) {
-      await t.step(`heartbeat answered ${failure}`, async () => {
+      await t.step(`heartbeat answered ${failure}`, () => {
         let failing = true;
         const gateway = startScriptedGateway((kind) =>
           kind === "heartbeat" && failing ? failure : 200
         );
-        const { client, logs } = makeClient({
-          gatewayUrl: gateway.url,
-          selfCheckUrl: check.url,
-          requestTimeoutMs: 200,
-        });
-        try {
-          client.start();
-          await waitFor(() => gateway.of("heartbeat").length >= 3, {
-            what: "three failing heartbeats",
-          });
-          assertEquals(gateway.of("register").length, 1);
-          assertEquals(client.state, "registered");
-          assertGreater(
-            logs.filter((r) => r.msg === "heartbeat failed").length,
-            1,
-          );
-          // Once the gateway answers again, heartbeats simply go on.
-          failing = false;
-          const count = gateway.of("heartbeat").length;
-          await waitFor(() => gateway.of("heartbeat").length >= count + 2, {
-            what: "heartbeats after recovery",
-          });
-          assert(
-            logs.some((r) => r.msg === "heartbeats reach the gateway again"),
-          );
-          assertEquals(gateway.of("register").length, 1);
-        } finally {
-          await stopClient(client);
-          await gateway.stop();
-        }
+        return withClient(
+          gateway,
+          { client: { requestTimeoutMs: 200 } },
+          async ({ client, logs }) => {
+            await waitFor(() => gateway.of("heartbeat").length >= 3, {
+              what: "three failing heartbeats",
+            });
+            assertEquals(gateway.of("register").length, 1);
+            assertEquals(client.state, "registered");
+            assertGreater(
+              logs.filter((r) => r.msg === "heartbeat failed").length,
+              1,
+            );
+            // Once the gateway answers again, heartbeats simply go on.
+            failing = false;
+            const count = gateway.of("heartbeat").length;
+            await waitFor(() => gateway.of("heartbeat").length >= count + 2, {
+              what: "heartbeats after recovery",
+            });
+            assert(
+              logs.some((r) => r.msg === "heartbeats reach the gateway again"),
+            );
+            assertEquals(gateway.of("register").length, 1);
+          },
+        );
       });
     }
-    await check.stop();
   },
 });
 
@@ -452,43 +462,37 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const check = startSelfCheck();
     // This gateway "remembers" the host: it never answers 404.
     let gateway = startScriptedGateway(() => 200);
     const port = gateway.port;
-    const { client, logs } = makeClient({
-      gatewayUrl: gateway.url,
-      selfCheckUrl: check.url,
-    });
-    try {
-      client.start();
-      await waitFor(() => gateway.of("heartbeat").length >= 1, {
-        what: "a heartbeat",
-      });
-      await gateway.stop();
-      const downAt = performance.now();
-      const failures = () =>
-        logs.filter((r) => r.msg === "heartbeat failed" && r.at > downAt);
-      const seen = new Set<string>();
-      await waitFor(() => {
-        seen.add(client.state);
-        return failures().length >= 3;
-      }, { what: "three failed heartbeats" });
-      assertEquals([...seen], ["registered"]);
-      assert(
-        !logs.some((r) => r.at > downAt && r.msg === "registration failed"),
-      );
-      gateway = startScriptedGateway(() => 200, port);
-      await waitFor(() => gateway.of("heartbeat").length >= 2, {
-        what: "heartbeats to the returned gateway",
-      });
-      assertEquals(gateway.of("register").length, 0);
-      assertEquals(client.state, "registered");
-    } finally {
-      await stopClient(client);
-      await gateway.stop();
-      await check.stop();
-    }
+    await withClient(
+      currentGateway(gateway.url, () => gateway),
+      {},
+      async ({ client, logs }) => {
+        await waitFor(() => gateway.of("heartbeat").length >= 1, {
+          what: "a heartbeat",
+        });
+        await gateway.stop();
+        const downAt = performance.now();
+        const failures = () =>
+          logs.filter((r) => r.msg === "heartbeat failed" && r.at > downAt);
+        const seen = new Set<string>();
+        await waitFor(() => {
+          seen.add(client.state);
+          return failures().length >= 3;
+        }, { what: "three failed heartbeats" });
+        assertEquals([...seen], ["registered"]);
+        assert(
+          !logs.some((r) => r.at > downAt && r.msg === "registration failed"),
+        );
+        gateway = startScriptedGateway(() => 200, port);
+        await waitFor(() => gateway.of("heartbeat").length >= 2, {
+          what: "heartbeats to the returned gateway",
+        });
+        assertEquals(gateway.of("register").length, 0);
+        assertEquals(client.state, "registered");
+      },
+    );
   },
 });
 
@@ -498,16 +502,10 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const check = startSelfCheck();
     const retry = 150;
-    const { client, logs } = makeClient({
-      gatewayUrl: `http://127.0.0.1:${freePort()}`,
-      selfCheckUrl: check.url,
-      retryIntervalMs: retry,
-      maxAttempts: 4,
-    });
-    try {
-      client.start();
+    await withClient(absentGateway(), {
+      client: { retryIntervalMs: retry, maxAttempts: 4 },
+    }, async ({ client, logs }) => {
       await waitFor(() => client.state === "gave-up", {
         what: "state gave-up",
       });
@@ -527,10 +525,7 @@ Deno.test({
         4,
       );
       assertEquals(client.state, "gave-up");
-    } finally {
-      await stopClient(client);
-      await check.stop();
-    }
+    });
   },
 });
 
@@ -540,36 +535,28 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const check = startSelfCheck();
     const port = freePort();
-    const { client, logs } = makeClient({
-      gatewayUrl: `http://127.0.0.1:${port}`,
-      selfCheckUrl: check.url,
-      retryIntervalMs: 100,
-      maxAttempts: 100,
-    });
     let gateway: FakeGateway | undefined;
-    try {
-      client.start();
-      await waitFor(
-        () => logs.filter((r) => r.msg === "registration failed").length >= 2,
-        { what: "two failed attempts" },
-      );
-      assertEquals(client.state, "registering");
-      gateway = startFakeGateway({ port, secret: SECRET });
-      await waitFor(() => client.state === "registered", {
-        what: "state registered",
-      });
-      assertEquals(gateway.of("register").length, 1);
-      assertEquals(gateway.of("register")[0].body, { ...REGISTRATION });
-      await waitFor(() => gateway?.of("heartbeat").length, {
-        what: "a heartbeat",
-      });
-    } finally {
-      await stopClient(client);
-      await gateway?.stop();
-      await check.stop();
-    }
+    await withClient(
+      currentGateway(`http://127.0.0.1:${port}`, () => gateway),
+      { client: { retryIntervalMs: 100, maxAttempts: 100 } },
+      async ({ client, logs }) => {
+        await waitFor(
+          () => logs.filter((r) => r.msg === "registration failed").length >= 2,
+          { what: "two failed attempts" },
+        );
+        assertEquals(client.state, "registering");
+        gateway = startFakeGateway({ port, secret: SECRET });
+        await waitFor(() => client.state === "registered", {
+          what: "state registered",
+        });
+        assertEquals(gateway.of("register").length, 1);
+        assertEquals(gateway.of("register")[0].body, { ...REGISTRATION });
+        await waitFor(() => gateway?.of("heartbeat").length, {
+          what: "a heartbeat",
+        });
+      },
+    );
   },
 });
 
@@ -579,52 +566,46 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const check = startSelfCheck();
     let gateway = startFakeGateway({ secret: SECRET });
     const port = portOf(gateway.url);
-    const { client, logs } = makeClient({
-      gatewayUrl: gateway.url,
-      selfCheckUrl: check.url,
-    });
-    try {
-      client.start();
-      await waitFor(() => gateway.of("heartbeat").length >= 1, {
-        what: "a heartbeat",
-      });
-      await gateway.stop();
-      const downAt = performance.now();
-      await waitFor(
-        () =>
-          logs.filter((r) => r.msg === "heartbeat failed" && r.at > downAt)
-            .length >= 2,
-        { what: "failed heartbeats" },
-      );
-      assertEquals(client.state, "registered");
+    await withClient(
+      currentGateway(gateway.url, () => gateway),
+      {},
+      async ({ client, logs }) => {
+        await waitFor(() => gateway.of("heartbeat").length >= 1, {
+          what: "a heartbeat",
+        });
+        await gateway.stop();
+        const downAt = performance.now();
+        await waitFor(
+          () =>
+            logs.filter((r) => r.msg === "heartbeat failed" && r.at > downAt)
+              .length >= 2,
+          { what: "failed heartbeats" },
+        );
+        assertEquals(client.state, "registered");
 
-      gateway = startFakeGateway({ port, secret: SECRET });
-      const register = await waitFor(() => gateway.of("register")[0], {
-        what: "re-registration",
-      });
-      // The new gateway learnt of the host from a heartbeat it answered 404.
-      const first = gateway.requests[0];
-      assertEquals(first.kind, "heartbeat");
-      assertGreater(register.at, first.at);
-      assertEquals(register.body, { ...REGISTRATION });
-      assert(
-        logs.some((r) =>
-          r.msg === "gateway does not know this host; registering again"
-        ),
-      );
-      await waitFor(
-        () => gateway.of("heartbeat").some((h) => h.at > register.at),
-        { what: "heartbeats after re-registering" },
-      );
-      assertEquals(client.state, "registered");
-    } finally {
-      await stopClient(client);
-      await gateway.stop();
-      await check.stop();
-    }
+        gateway = startFakeGateway({ port, secret: SECRET });
+        const register = await waitFor(() => gateway.of("register")[0], {
+          what: "re-registration",
+        });
+        // The new gateway learnt of the host from a heartbeat it answered 404.
+        const first = gateway.requests[0];
+        assertEquals(first.kind, "heartbeat");
+        assertGreater(register.at, first.at);
+        assertEquals(register.body, { ...REGISTRATION });
+        assert(
+          logs.some((r) =>
+            r.msg === "gateway does not know this host; registering again"
+          ),
+        );
+        await waitFor(
+          () => gateway.of("heartbeat").some((h) => h.at > register.at),
+          { what: "heartbeats after re-registering" },
+        );
+        assertEquals(client.state, "registered");
+      },
+    );
   },
 });
 
@@ -632,39 +613,34 @@ Deno.test({
   name: "gateway client: stop() unregisters once when registered",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
-    const check = startSelfCheck();
-    const gateway = startFakeGateway({ secret: SECRET });
-    const { client } = makeClient({
-      gatewayUrl: gateway.url,
-      selfCheckUrl: check.url,
-    });
-    try {
-      client.start();
-      await waitFor(() => gateway.of("heartbeat").length >= 1, {
-        what: "a heartbeat",
-      });
-      await stopClient(client);
-      assertEquals(client.state, "stopped");
-      const unregister = gateway.of("unregister");
-      assertEquals(unregister.length, 1);
-      assertEquals(unregister[0].body, { serverUrl: REGISTRATION.serverUrl });
-      assertEquals(
-        unregister[0].headers.get("authorization"),
-        `Bearer ${SECRET}`,
-      );
-      // Nothing more after stop: no heartbeats, no second unregister.
-      const count = gateway.requests.length;
-      assertEquals(gateway.requests[count - 1], unregister[0]);
-      await new Promise((r) => setTimeout(r, 600));
-      assertEquals(gateway.requests.length, count);
-      await client.stop();
-      assertEquals(gateway.of("unregister").length, 1);
-    } finally {
-      await gateway.stop();
-      await check.stop();
-    }
-  },
+  fn: () =>
+    withClient(
+      startFakeGateway({ secret: SECRET }),
+      {},
+      async ({ gateway, client }) => {
+        await waitFor(() => gateway.of("heartbeat").length >= 1, {
+          what: "a heartbeat",
+        });
+        await stopClient(client);
+        assertEquals(client.state, "stopped");
+        const unregister = gateway.of("unregister");
+        assertEquals(unregister.length, 1);
+        assertEquals(unregister[0].body, {
+          serverUrl: REGISTRATION.serverUrl,
+        });
+        assertEquals(
+          unregister[0].headers.get("authorization"),
+          `Bearer ${SECRET}`,
+        );
+        // Nothing more after stop: no heartbeats, no second unregister.
+        const count = gateway.requests.length;
+        assertEquals(gateway.requests[count - 1], unregister[0]);
+        await new Promise((r) => setTimeout(r, 600));
+        assertEquals(gateway.requests.length, count);
+        await client.stop();
+        assertEquals(gateway.of("unregister").length, 1);
+      },
+    ),
 });
 
 Deno.test({
@@ -672,67 +648,47 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    await t.step("still waiting for the self-check", async () => {
-      const check = startSelfCheck(503);
-      const gateway = startFakeGateway({ secret: SECRET });
-      const { client } = makeClient({
-        gatewayUrl: gateway.url,
-        selfCheckUrl: check.url,
-      });
-      try {
-        client.start();
-        await waitFor(() => check.hits.length >= 1, { what: "a self-check" });
-        await stopClient(client);
-        assertEquals(client.state, "stopped");
-        assertEquals(gateway.requests.length, 0);
-      } finally {
-        await gateway.stop();
-        await check.stop();
-      }
-    });
-    await t.step("gave up after the gateway refused", async () => {
-      const check = startSelfCheck();
-      // The client's secret is wrong: every register is answered 401.
-      const gateway = startFakeGateway({ secret: "another-secret-entirely" });
-      const { client } = makeClient({
-        gatewayUrl: gateway.url,
-        selfCheckUrl: check.url,
-        maxAttempts: 2,
-      });
-      try {
-        client.start();
-        await waitFor(() => client.state === "gave-up", {
-          what: "state gave-up",
-        });
-        assertEquals(gateway.of("register").length, 2);
-        await stopClient(client);
-        assertEquals(gateway.of("unregister").length, 0);
-        assertEquals(gateway.requests.length, 2);
-      } finally {
-        await gateway.stop();
-        await check.stop();
-      }
-    });
-    await t.step("between retries with no gateway listening", async () => {
-      const check = startSelfCheck();
-      const { client, logs } = makeClient({
-        gatewayUrl: `http://127.0.0.1:${freePort()}`,
-        selfCheckUrl: check.url,
-        retryIntervalMs: 60_000,
-      });
-      try {
-        client.start();
-        await waitFor(() => logs.some((r) => r.msg === "registration failed"), {
-          what: "a failed attempt",
-        });
-        // The long retry wait must not hold stop() up.
-        await stopClient(client);
-        assertEquals(client.state, "stopped");
-        assert(!logs.some((r) => r.msg === "unregistered from gateway"));
-      } finally {
-        await check.stop();
-      }
-    });
+    await t.step("still waiting for the self-check", () =>
+      withClient(
+        startFakeGateway({ secret: SECRET }),
+        { selfCheck: 503 },
+        async ({ check, gateway, client }) => {
+          await waitFor(() => check.hits.length >= 1, { what: "a self-check" });
+          await stopClient(client);
+          assertEquals(client.state, "stopped");
+          assertEquals(gateway.requests.length, 0);
+        },
+      ));
+    await t.step("gave up after the gateway refused", () =>
+      withClient(
+        // The client's secret is wrong: every register is answered 401.
+        startFakeGateway({ secret: "another-secret-entirely" }),
+        { client: { maxAttempts: 2 } },
+        async ({ gateway, client }) => {
+          await waitFor(() => client.state === "gave-up", {
+            what: "state gave-up",
+          });
+          assertEquals(gateway.of("register").length, 2);
+          await stopClient(client);
+          assertEquals(gateway.of("unregister").length, 0);
+          assertEquals(gateway.requests.length, 2);
+        },
+      ));
+    await t.step("between retries with no gateway listening", () =>
+      withClient(
+        absentGateway(),
+        { client: { retryIntervalMs: 60_000 } },
+        async ({ client, logs }) => {
+          await waitFor(
+            () => logs.some((r) => r.msg === "registration failed"),
+            { what: "a failed attempt" },
+          );
+          // The long retry wait must not hold stop() up.
+          await stopClient(client);
+          assertEquals(client.state, "stopped");
+          assert(!logs.some((r) => r.msg === "unregistered from gateway"));
+        },
+      ));
   },
 });
 
@@ -741,27 +697,17 @@ Deno.test({
     "gateway client: stop() returns when the gateway never answers unregister",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
-    const check = startSelfCheck();
-    const gateway = startScriptedGateway((kind) =>
-      kind === "unregister" ? "hang" : 200
-    );
-    const { client, logs } = makeClient({
-      gatewayUrl: gateway.url,
-      selfCheckUrl: check.url,
-      unregisterTimeoutMs: 300,
-    });
-    try {
-      client.start();
-      await waitFor(() => gateway.of("heartbeat").length >= 1, {
-        what: "a heartbeat",
-      });
-      await stopClient(client);
-      assertEquals(gateway.of("unregister").length, 1);
-      assert(logs.some((r) => r.msg === "unregister failed"));
-    } finally {
-      await gateway.stop();
-      await check.stop();
-    }
-  },
+  fn: () =>
+    withClient(
+      startScriptedGateway((kind) => kind === "unregister" ? "hang" : 200),
+      { client: { unregisterTimeoutMs: 300 } },
+      async ({ gateway, client, logs }) => {
+        await waitFor(() => gateway.of("heartbeat").length >= 1, {
+          what: "a heartbeat",
+        });
+        await stopClient(client);
+        assertEquals(gateway.of("unregister").length, 1);
+        assert(logs.some((r) => r.msg === "unregister failed"));
+      },
+    ),
 });

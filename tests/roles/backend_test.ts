@@ -4,41 +4,32 @@
  * capabilities are advertised, and a taken port is a clear startup error.
  * The full process-level flow is in tests/integration/backend_test.ts.
  */
-import { parseConfig } from "../../mod/config/mod.ts";
 import { createLogger } from "../../mod/log/mod.ts";
 import { startBackend } from "../../mod/roles/backend.ts";
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { inProcessConfig } from "../support/config.ts";
 import { startFakeGateway } from "../support/fake_gateway.ts";
-import { freeBasePort } from "../support/ports.ts";
 import { waitFor } from "../support/wait.ts";
 
 const logger = createLogger({ sink: () => {} });
 
+/**
+ * An in-process configuration with a backend section (plus `extra`);
+ * `port` is the backend's HTTP port.
+ */
 async function config(extra: Record<string, unknown> = {}) {
-  const base = freeBasePort(1);
-  const dir = await Deno.makeTempDir();
-  return {
-    dir,
-    port: base + 5,
-    config: parseConfig({
-      gateway: {
-        backend: {
-          advertisedUrl: `http://127.0.0.1:${base + 5}`,
-          instanceMetadata: "off",
-          tags: ["gpu", "linux-host"],
-          capabilities: ["autocad-2025"],
-          ...extra,
-        },
+  const made = await inProcessConfig((base) => ({
+    gateway: {
+      backend: {
+        advertisedUrl: `http://127.0.0.1:${base + 5}`,
+        instanceMetadata: "off",
+        tags: ["gpu", "linux-host"],
+        capabilities: ["autocad-2025"],
+        ...extra,
       },
-      webstreamSettings: {
-        serverMaxSessionCount: 1,
-        warmSessionCount: 0,
-        basePortNumber: base,
-        poolAccounts: "current",
-        runtimeDirectory: `${dir}/runtime`,
-      },
-    }, { env: {} }),
-  };
+    },
+  }));
+  return { dir: made.dir, port: made.base + 5, config: made.config };
 }
 
 Deno.test({

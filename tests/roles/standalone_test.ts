@@ -4,35 +4,19 @@
  * listener is released again. The full flow is in
  * tests/integration/standalone_test.ts.
  */
-import { parseConfig } from "../../mod/config/mod.ts";
 import { createLogger } from "../../mod/log/mod.ts";
 import { startStandalone } from "../../mod/roles/standalone.ts";
 import { assertEquals, assertRejects } from "../support/assert.ts";
-import { freeBasePort } from "../support/ports.ts";
+import { inProcessConfig } from "../support/config.ts";
 
 const logger = createLogger({ sink: () => {} });
-
-async function config() {
-  const base = freeBasePort(1);
-  const dir = await Deno.makeTempDir();
-  const c = parseConfig({
-    webstreamSettings: {
-      serverMaxSessionCount: 1,
-      warmSessionCount: 0,
-      basePortNumber: base,
-      poolAccounts: "current",
-      runtimeDirectory: `${dir}/runtime`,
-    },
-  }, { env: {} });
-  return { c, base, dir };
-}
 
 Deno.test({
   name: "listens on base (relay, /control) and base+1 (HTTP)",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const { c, base, dir } = await config();
+    const { config: c, base, dir } = await inProcessConfig();
     const sm = await startStandalone(c, { logger });
     try {
       assertEquals(sm.port, base + 1);
@@ -50,7 +34,7 @@ Deno.test({
 });
 
 Deno.test("a taken HTTP port fails the start and frees the relay port", async () => {
-  const { c, base, dir } = await config();
+  const { config: c, base, dir } = await inProcessConfig();
   const blocker = Deno.listen({ hostname: "127.0.0.1", port: base + 1 });
   try {
     await assertRejects(

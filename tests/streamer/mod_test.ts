@@ -34,7 +34,11 @@ interface Harness {
   stop(): Promise<void>;
 }
 
-async function start(): Promise<Harness> {
+/**
+ * Starts a streamer on `port` (default: a free one) against a control server
+ * of the test's, and waits for its REQUEST_SESSION_INFO.
+ */
+async function start(port: number = freePort()): Promise<Harness> {
   const received: string[] = [];
   const sockets: WebSocket[] = [];
   const server = Deno.serve({
@@ -47,7 +51,6 @@ async function start(): Promise<Harness> {
     sockets.push(socket);
     return response;
   });
-  const port = freePort();
   const exit = runStreamer({
     control: `ws://127.0.0.1:${server.addr.port}/control`,
     port,
@@ -222,32 +225,10 @@ Deno.test("a malformed control message ends the streamer with an error code", as
 
 Deno.test("a streamer whose port is taken reports it and exits", async () => {
   const blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const h = await (async () => {
-    const received: string[] = [];
-    let control: WebSocket | undefined;
-    const server = Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      onListen: () => {},
-    }, (req) => {
-      const { socket, response } = Deno.upgradeWebSocket(req);
-      socket.onmessage = (e) => received.push(String(e.data));
-      control = socket;
-      return response;
-    });
-    const exit = runStreamer({
-      control: `ws://127.0.0.1:${server.addr.port}/control`,
-      port: (blocker.addr as Deno.NetAddr).port,
-      bind: "127.0.0.1",
-      user: "webs01",
-      logger,
-    });
-    await waitFor(() => received.length === 1);
-    control!.send(`SESSION_INFO:${UUID}|`);
-    return { exit, server };
-  })();
+  const h = await start((blocker.addr as Deno.NetAddr).port);
+  h.send(`SESSION_INFO:${UUID}|`);
   const result = await h.exit;
   assertMatch(result.reason, /4011 streamer cannot listen/);
   blocker.close();
-  await h.server.shutdown();
+  await h.stop();
 });

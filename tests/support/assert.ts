@@ -50,23 +50,32 @@ export function assertMatch(
   nodeAssert.match(actual, pattern, message);
 }
 
+/** An error constructor {@linkcode assertThrows} and {@linkcode assertRejects} check for. */
+type ErrorClass = new (...args: never[]) => Error;
+
+/** Asserts what was thrown is a `type` (if given) whose message matches. */
+function assertThrown(
+  error: unknown,
+  type?: ErrorClass,
+  pattern?: RegExp,
+): Error {
+  if (type) {
+    nodeAssert.ok(error instanceof type, `expected ${type.name}, got ${error}`);
+  }
+  if (pattern) nodeAssert.match((error as Error).message, pattern);
+  return error as Error;
+}
+
 /** Asserts a function throws, optionally an instance of `type` whose message matches. */
 export function assertThrows(
   fn: () => unknown,
-  type?: new (...args: never[]) => Error,
+  type?: ErrorClass,
   pattern?: RegExp,
 ): Error {
   try {
     fn();
   } catch (error) {
-    if (type) {
-      nodeAssert.ok(
-        error instanceof type,
-        `expected ${type.name}, got ${error}`,
-      );
-    }
-    if (pattern) nodeAssert.match((error as Error).message, pattern);
-    return error as Error;
+    return assertThrown(error, type, pattern);
   }
   throw new nodeAssert.AssertionError({ message: "expected a throw" });
 }
@@ -74,20 +83,13 @@ export function assertThrows(
 /** Asserts a promise rejects, optionally with `type` and a matching message. */
 export async function assertRejects(
   fn: () => Promise<unknown>,
-  type?: new (...args: never[]) => Error,
+  type?: ErrorClass,
   pattern?: RegExp,
 ): Promise<Error> {
   try {
     await fn();
   } catch (error) {
-    if (type) {
-      nodeAssert.ok(
-        error instanceof type,
-        `expected ${type.name}, got ${error}`,
-      );
-    }
-    if (pattern) nodeAssert.match((error as Error).message, pattern);
-    return error as Error;
+    return assertThrown(error, type, pattern);
   }
   throw new nodeAssert.AssertionError({ message: "expected a rejection" });
 }

@@ -1,10 +1,12 @@
 /**
  * Test configurations: a fresh pool account prefix and port block per test,
- * written as a YAML file in a temporary folder that the test removes.
+ * written as a YAML file in a temporary folder that the test removes; or,
+ * for running a role in-process, a parsed one-slot configuration.
  *
  * @module
  */
 import { stringify } from "yaml";
+import { type Config, parseConfig } from "../../mod/config/mod.ts";
 import { freeBasePort } from "./ports.ts";
 
 /** A written test configuration. */
@@ -90,4 +92,38 @@ export async function writeTestConfig(
     raw,
     remove: () => Deno.remove(dir, { recursive: true }),
   };
+}
+
+/** A parsed configuration from {@linkcode inProcessConfig}. */
+export interface InProcessConfig {
+  /** The validated configuration. */
+  config: Config;
+  /** `basePortNumber`. */
+  base: number;
+  /** Temporary folder holding the runtime directory; the test removes it. */
+  dir: string;
+}
+
+/**
+ * A parsed configuration for running a role in-process: one cold slot for
+ * this process's own user (no pool accounts) on a free base port, with the
+ * runtime directory in a new temporary folder, and no secrets from the
+ * environment. `sections(base)` adds top-level sections such as `gateway`.
+ */
+export async function inProcessConfig(
+  sections: (base: number) => Record<string, unknown> = () => ({}),
+): Promise<InProcessConfig> {
+  const base = freeBasePort(1);
+  const dir = await Deno.makeTempDir();
+  const config = parseConfig({
+    ...sections(base),
+    webstreamSettings: {
+      serverMaxSessionCount: 1,
+      warmSessionCount: 0,
+      basePortNumber: base,
+      poolAccounts: "current",
+      runtimeDirectory: `${dir}/runtime`,
+    },
+  }, { env: {} });
+  return { config, base, dir };
 }

@@ -2,10 +2,35 @@
  * A recording gateway for session host tests: it accepts `register`,
  * `heartbeat` and `unregister`, remembers registered hosts, answers a
  * heartbeat from an unknown host with 404 (as the real gateway does), and
- * records every request with its arrival time.
+ * records every request with its arrival time. Also the field names the seed
+ * gives the register and heartbeat payloads, to check bodies against.
  *
  * @module
  */
+
+/** The fields of a register payload (session_host_service), sorted. */
+export const REGISTER_KEYS: readonly string[] = [
+  "capabilities",
+  "ec2InstanceId",
+  "instanceType",
+  "maxSessions",
+  "serverUrl",
+  "tags",
+  "version",
+];
+
+/** The fields of a heartbeat payload (session_host_service), sorted. */
+export const HEARTBEAT_KEYS: readonly string[] = [
+  "activeSessions",
+  "cpuUsage",
+  "instanceType",
+  "maxSessions",
+  "memoryUsage",
+  "serverUrl",
+  "status",
+  "tags",
+  "timestamp",
+];
 
 /** One request the fake gateway received. */
 export interface RecordedRequest {

@@ -1,11 +1,21 @@
 /**
- * Looking at a test's pool users from outside: which accounts exist and
- * which processes they run. Cleanup ends only the processes of the test's own
- * pool users, by PID.
+ * Looking at a test's pool users from outside: which accounts exist, their
+ * password hashes and which processes they run; and a test user (root only)
+ * that is deleted once it runs nothing. Cleanup ends only the processes of
+ * the test's own pool users, by PID.
  *
  * @module
  */
-import { POOL_GECOS } from "../../mod/platform/linux/accounts.ts";
+import {
+  createPoolUser,
+  deleteUser,
+  POOL_GECOS,
+  type UserEntry,
+} from "../../mod/platform/linux/accounts.ts";
+import { processesOfUser } from "../../mod/platform/linux/processes.ts";
+import { testUsername } from "./config.ts";
+import { findStreamer, liveProcesses } from "./proc.ts";
+import { waitFor } from "./wait.ts";
 
 /** A pool user found in the passwd database. */
 export interface PoolUser {
@@ -26,6 +36,55 @@ export async function poolUsers(prefix: string): Promise<PoolUser[]> {
     .map((f) => ({ name: f[0], uid: Number(f[2]), home: f[5] }));
 }
 
+/** The password hash of `name` in /etc/shadow; undefined without an entry. */
+export async function shadowHash(name: string): Promise<string | undefined> {
+  const shadow = await Deno.readTextFile("/etc/shadow");
+  return shadow.split("\n").find((l) => l.startsWith(`${name}:`))?.split(
+    ":",
+  )[1];
+}
+
+/**
+ * Deletes the test user `name` and its home once `uid` runs no process any
+ * more (failing after 10 s). With `uid` undefined (the user may never have
+ * been made) it only deletes the name, which is harmless when it is absent.
+ */
+export async function deleteTestUser(
+  name: string,
+  uid: number | undefined,
+): Promise<void> {
+  if (uid !== undefined) {
+    await waitFor(async () => !(await processesOfUser(uid)).length, {
+      timeoutMs: 10_000,
+      what: "the test user to have no process",
+    });
+  }
+  await deleteUser(name);
+}
+
+/**
+ * Runs `fn` with a new pool user named from a fresh test prefix and
+ * `suffix`, its home built from an empty skeleton. Afterwards the user is
+ * deleted with {@linkcode deleteTestUser}, so `fn` must end (or have ended)
+ * the user's processes.
+ */
+export async function withTestUser(
+  suffix: string,
+  fn: (user: UserEntry) => Promise<void>,
+): Promise<void> {
+  const name = testUsername() + suffix;
+  const skeleton = await Deno.makeTempDir({ prefix: "webstream-skel-" });
+  let uid: number | undefined;
+  try {
+    const user = await createPoolUser(name, "Test-Passw0rd", { skeleton });
+    uid = user.uid;
+    await fn(user);
+  } finally {
+    await deleteTestUser(name, uid);
+    await Deno.remove(skeleton, { recursive: true });
+  }
+}
+
 /** A process of a pool user. */
 export interface PoolProcess {
   /** PID. */
@@ -43,42 +102,17 @@ export async function poolUserProcesses(
 ): Promise<PoolProcess[]> {
   const byUid = new Map(users.map((u) => [u.uid, u.name]));
   const found: PoolProcess[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const status = await Deno.readTextFile(`/proc/${entry.name}/status`);
-      if (/^State:\s+Z/m.test(status)) continue;
-      const uid = Number(status.match(/^Uid:\s+(\d+)/m)?.[1]);
-      const user = byUid.get(uid);
-      if (!user) continue;
-      const cmdline = (await Deno.readTextFile(`/proc/${entry.name}/cmdline`))
-        .split("\0").join(" ").trim();
-      if (pattern.test(cmdline)) {
-        found.push({ pid: Number(entry.name), user, cmdline });
-      }
-    } catch {
-      // Exited while we looked.
-    }
+  for (const { pid, uid, argv } of await liveProcesses()) {
+    const user = byUid.get(uid);
+    const cmdline = argv.join(" ");
+    if (user && pattern.test(cmdline)) found.push({ pid, user, cmdline });
   }
   return found;
 }
 
 /** The PID of the streamer serving `port` (found by its command line). */
 export async function streamerPid(port: number): Promise<number> {
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const args = (await Deno.readTextFile(`/proc/${entry.name}/cmdline`))
-        .split("\0");
-      const at = args.indexOf("-port");
-      if (
-        args.includes("streamer") && at >= 0 && args[at + 1] === String(port)
-      ) {
-        return Number(entry.name);
-      }
-    } catch {
-      // Exited while we looked.
-    }
-  }
-  throw new Error(`no streamer process serves port ${port}`);
+  const streamer = await findStreamer(port);
+  if (!streamer) throw new Error(`no streamer process serves port ${port}`);
+  return streamer.pid;
 }

@@ -25,7 +25,11 @@ import {
 import { run } from "./exec.ts";
 import { applyRestrictions, purgeTemp, rebuildHome } from "./hygiene.ts";
 import { socketOwnerUid } from "./peer_uid.ts";
-import { endUserProcesses, stopProcessGroup } from "./processes.ts";
+import {
+  endUserProcesses,
+  signalGroup,
+  stopProcessGroup,
+} from "./processes.ts";
 import {
   prepareStreamerRuntime,
   type StreamerRuntime,
@@ -259,15 +263,15 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
             String(spec.streamerPort),
             "-bind",
             spec.bindAddress,
-            "-user",
-            spec.account,
+            // A real pool user identifies by its OS user name; slots sharing
+            // this process's user need their account named.
+            ...(mode === "current" ? ["-user", spec.account] : []),
           ],
           cwd: user.home,
           env: {
             ...baseEnv,
             ...env,
             DISPLAY: display,
-            WEBSTREAM_POOL_USER: spec.account,
             ...passThroughEnv(),
           },
           clearEnv: true,
@@ -281,6 +285,11 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
         await stopProcessGroup(xvfb.child);
         throw error;
       }
+      // Lets a later run end this session if this process dies first.
+      await Deno.writeTextFile(
+        `${sessionDir}/pids`,
+        `${xvfb.child.pid}\n${streamer.pid}\n`,
+      );
       const ended = Promise.race([
         xvfb.child.status.then((s) =>
           `display ${display} exited (${exitText(s)})`
@@ -315,7 +324,12 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
     },
 
     async endAccountProcesses(name) {
-      if (mode === "current") return;
+      if (mode === "current") {
+        // No uid to sweep: end what an earlier run recorded for this slot.
+        const dir = `${runtimeDir}/sessions/${name}`;
+        await endRecordedSession(dir, `${dir}/Xauthority`);
+        return;
+      }
       const user = await lookupUser(name);
       if (user) {
         adopt(user);
@@ -360,6 +374,34 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
       return user !== undefined && uid === user.uid;
     },
   };
+}
+
+/**
+ * Ends the process groups listed in `sessionDir/pids` whose environment
+ * still names this session's Xauthority file (a recycled PID never does).
+ */
+async function endRecordedSession(
+  sessionDir: string,
+  authFile: string,
+): Promise<void> {
+  let pids: number[];
+  try {
+    pids = (await Deno.readTextFile(`${sessionDir}/pids`)).split("\n")
+      .filter(Boolean).map(Number);
+  } catch {
+    return;
+  }
+  for (const pid of pids) {
+    try {
+      const environ = await Deno.readTextFile(`/proc/${pid}/environ`);
+      if (environ.split("\0").includes(`XAUTHORITY=${authFile}`)) {
+        signalGroup(pid, "SIGKILL");
+      }
+    } catch {
+      // Gone already.
+    }
+  }
+  await Deno.remove(`${sessionDir}/pids`).catch(() => {});
 }
 
 /** Variables a streamer inherits from the session manager (logging only). */

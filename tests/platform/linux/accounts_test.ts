@@ -15,6 +15,8 @@ import {
   assertRejects,
 } from "../../support/assert.ts";
 import { testUsername } from "../../support/config.ts";
+import { exists } from "../../support/fs.ts";
+import { shadowHash } from "../../support/pool_users.ts";
 import {
   createPoolUser,
   deleteUser,
@@ -31,13 +33,6 @@ async function getent(database: string, key: string): Promise<string> {
   return new TextDecoder().decode(out.stdout).trim();
 }
 
-async function shadowHash(name: string): Promise<string | undefined> {
-  const shadow = await Deno.readTextFile("/etc/shadow");
-  return shadow.split("\n").find((l) => l.startsWith(`${name}:`))?.split(
-    ":",
-  )[1];
-}
-
 /** True when `password` hashes to `hash` (perl's crypt() is libcrypt's). */
 async function hashMatches(hash: string, password: string): Promise<boolean> {
   const out = await new Deno.Command("perl", {
@@ -48,15 +43,6 @@ async function hashMatches(hash: string, password: string): Promise<boolean> {
     env: { PW: password, HASH: hash },
   }).output();
   return new TextDecoder().decode(out.stdout) === "yes";
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Removes a test user (and its home) if it is still there. */

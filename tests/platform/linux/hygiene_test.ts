@@ -17,7 +17,9 @@ import {
   assertMatch,
   assertRejects,
 } from "../../support/assert.ts";
+import { type CommandResult, runCommand } from "../../support/command.ts";
 import { testUsername } from "../../support/config.ts";
+import { exists, withTempDir } from "../../support/fs.ts";
 import {
   createPoolUser,
   deleteUser,
@@ -34,15 +36,6 @@ const HYGIENE =
   new URL("../../../mod/platform/linux/hygiene.ts", import.meta.url)
     .href;
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Every path below `root`, relative, sorted (links listed, not followed). */
 async function tree(root: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];
@@ -52,17 +45,6 @@ async function tree(root: string, prefix = ""): Promise<string[]> {
     if (entry.isDirectory) out.push(...await tree(root, rel));
   }
   return out.sort();
-}
-
-async function withTempDir(
-  fn: (dir: string) => Promise<void>,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "webstream-hygiene-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** A skeleton with a dotfile, a nested folder and a private file. */
@@ -180,7 +162,7 @@ console.log(JSON.stringify(out));
 `,
     );
     const homes = ["/", "//", "", "/home", "/tmp/", "/root", "home/x"];
-    const result = await new Deno.Command(Deno.execPath(), {
+    const result = await runCommand(Deno.execPath(), {
       args: [
         "run",
         "--no-prompt",
@@ -188,15 +170,9 @@ console.log(JSON.stringify(out));
         script,
         JSON.stringify(homes),
       ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(result.stderr);
-    assert(result.success, stderr);
-    const messages: string[] = JSON.parse(
-      new TextDecoder().decode(result.stdout),
-    );
+    });
+    assert(result.ok, result.stderr);
+    const messages: string[] = JSON.parse(result.stdout);
     assertEquals(messages.length, homes.length);
     messages.forEach((message, i) =>
       assertMatch(message, /^refusing to rebuild suspicious home/, homes[i])
@@ -277,29 +253,20 @@ Deno.test({
   },
 });
 
-/** Runs `command` as `user`; resolves with its success and stderr. */
+/** Runs `command` as `user`, from `/`, in a minimal environment. */
 async function runAs(
   user: UserEntry,
   command: string,
   args: string[],
-): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(command, {
+): Promise<CommandResult> {
+  return await runCommand(command, {
     args,
     uid: user.uid,
     gid: user.gid,
     cwd: "/",
     env: { PATH: "/usr/bin:/bin", HOME: user.home },
     clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return {
-    ok: out.success,
-    stdout: text.decode(out.stdout),
-    stderr: text.decode(out.stderr),
-  };
+  });
 }
 
 async function canRead(user: UserEntry, path: string): Promise<boolean> {
@@ -310,7 +277,7 @@ async function canRead(user: UserEntry, path: string): Promise<boolean> {
 async function runProgram(
   user: UserEntry,
   path: string,
-): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+): Promise<CommandResult> {
   return await runAs(user, "sh", ["-c", 'exec "$0"', path]);
 }
 
@@ -449,13 +416,10 @@ Deno.test({
       });
 
       await t.step("the ACL names the user", async () => {
-        const acl = await new Deno.Command("getfacl", {
+        const acl = await runCommand("getfacl", {
           args: ["--omit-header", "--numeric", secret],
-        }).output();
-        assertMatch(
-          new TextDecoder().decode(acl.stdout),
-          new RegExp(`^user:${pool.uid}:---$`, "m"),
-        );
+        });
+        assertMatch(acl.stdout, new RegExp(`^user:${pool.uid}:---$`, "m"));
       });
     } finally {
       for (const name of names) await deleteUser(name).catch(() => {});

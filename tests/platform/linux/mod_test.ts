@@ -24,9 +24,18 @@ import {
   assertNotEquals,
   assertRejects,
 } from "../../support/assert.ts";
+import { runCommand, spawnQuiet } from "../../support/command.ts";
 import { testUsername } from "../../support/config.ts";
+import { exists } from "../../support/fs.ts";
+import {
+  findStreamer,
+  liveProcesses,
+  type ProcInfo,
+} from "../../support/proc.ts";
+import { shadowHash } from "../../support/pool_users.ts";
 import { freePort } from "../../support/ports.ts";
 import { waitFor } from "../../support/wait.ts";
+import { xdpyinfo } from "../../support/x11.ts";
 import { createLogger, type Logger } from "../../../mod/log/mod.ts";
 import { createLinuxPlatform } from "../../../mod/platform/linux/mod.ts";
 import {
@@ -36,6 +45,7 @@ import {
 import { processesOfUser } from "../../../mod/platform/linux/processes.ts";
 import type {
   Hygiene,
+  Platform,
   PlatformSession,
   SessionSpec,
 } from "../../../mod/platform/types.ts";
@@ -122,50 +132,13 @@ function quietLogger(): { logger: Logger; lines: string[] } {
   };
 }
 
-/** A process as /proc shows it. */
-interface ProcInfo {
-  pid: number;
-  uid: number;
-  argv: string[];
-}
-
-async function allProcesses(): Promise<ProcInfo[]> {
-  const out: ProcInfo[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const status = await Deno.readTextFile(`/proc/${entry.name}/status`);
-      if (/^State:\s+Z/m.test(status)) continue;
-      const argv = (await Deno.readTextFile(`/proc/${entry.name}/cmdline`))
-        .split("\0").filter(Boolean);
-      out.push({
-        pid: Number(entry.name),
-        uid: Number(status.match(/^Uid:\s+(\d+)/m)![1]),
-        argv,
-      });
-    } catch {
-      // Exited while we looked.
-    }
-  }
-  return out;
-}
-
-/** The streamer serving `port`, if running. */
-async function findStreamer(port: number): Promise<ProcInfo | undefined> {
-  return (await allProcesses()).find((p) => {
-    const at = p.argv.indexOf("-port");
-    return p.argv.includes("streamer") && at >= 0 &&
-      p.argv[at + 1] === String(port);
-  });
-}
-
 /** The Xvfb serving the session of `account` under `runtimeDir`. */
 async function findXvfb(
   runtimeDir: string,
   account: string,
 ): Promise<ProcInfo | undefined> {
   const auth = `${runtimeDir}/sessions/${account}/Xauthority`;
-  return (await allProcesses()).find((p) =>
+  return (await liveProcesses()).find((p) =>
     p.argv[0]?.endsWith("Xvfb") && p.argv.includes(auth)
   );
 }
@@ -180,36 +153,6 @@ async function environOf(pid: number): Promise<Record<string, string>> {
   return env;
 }
 
-async function xdpyinfo(
-  env: Record<string, string>,
-  ids: { uid?: number; gid?: number } = {},
-): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  const out = await new Deno.Command("xdpyinfo", {
-    env: { DISPLAY: env.DISPLAY, XAUTHORITY: env.XAUTHORITY },
-    clearEnv: true,
-    cwd: "/",
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    ...ids,
-  }).output();
-  const text = new TextDecoder();
-  return {
-    ok: out.success,
-    stdout: text.decode(out.stdout),
-    stderr: text.decode(out.stderr),
-  };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function alive(pid: number): Promise<boolean> {
   try {
     const status = await Deno.readTextFile(`/proc/${pid}/status`);
@@ -219,38 +162,9 @@ async function alive(pid: number): Promise<boolean> {
   }
 }
 
-async function shadowHash(name: string): Promise<string | undefined> {
-  const shadow = await Deno.readTextFile("/etc/shadow");
-  return shadow.split("\n").find((l) => l.startsWith(`${name}:`))?.split(
-    ":",
-  )[1];
-}
-
-/** Runs a command to completion (for test setup and cleanup). */
-async function sh(
-  command: string,
-  args: string[],
-  ids: { uid?: number; gid?: number } = {},
-): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(command, {
-    args,
-    cwd: "/",
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    ...ids,
-  }).output();
-  const text = new TextDecoder();
-  return {
-    ok: out.success,
-    stdout: text.decode(out.stdout),
-    stderr: text.decode(out.stderr),
-  };
-}
-
 /** SIGKILLs, by PID, every live process whose argv matches. */
 async function killMatching(match: (p: ProcInfo) => boolean): Promise<void> {
-  for (const p of (await allProcesses()).filter(match)) {
+  for (const p of (await liveProcesses()).filter(match)) {
     try {
       Deno.kill(p.pid, "SIGKILL");
     } catch {
@@ -259,15 +173,83 @@ async function killMatching(match: (p: ProcInfo) => boolean): Promise<void> {
   }
 }
 
-/** A temp folder every user can traverse, with a skeleton in it. */
-async function makeWorkDir(): Promise<{ dir: string; skeleton: string }> {
+/** What an end-to-end test runs on: see {@linkcode setUpPlatform}. */
+interface PlatformRig {
+  /** A temp folder every user can traverse; the test removes it. */
+  dir: string;
+  /** A skeleton in `dir`. */
+  skeleton: string;
+  /** The platform's runtime directory, in `dir` (not made yet). */
+  runtimeDir: string;
+  control: ControlServer;
+  platform: Platform;
+  /** Sessions that {@linkcode PlatformRig.stop} ends. */
+  sessions: PlatformSession[];
+  /**
+   * Starts a session for `spec` (listed in `sessions`), checks its display
+   * name and that its streamer claims the account first, and finds the
+   * streamer's process.
+   */
+  startSession(spec: SessionSpec): Promise<StartedSession>;
+  /** Ends the listed sessions and stops the control server. */
+  stop(): Promise<void>;
+}
+
+/** A session {@linkcode PlatformRig.startSession} started. */
+interface StartedSession {
+  session: PlatformSession;
+  /** The streamer's control connection. */
+  claim: ControlConnection;
+  streamer: ProcInfo;
+}
+
+/**
+ * A work folder with a skeleton, a control server and a platform in
+ * `accountMode` whose runtime and Deno directories are in the folder.
+ */
+async function setUpPlatform(
+  accountMode: "system" | "current",
+): Promise<PlatformRig> {
   const dir = await Deno.makeTempDir({ prefix: "webstream-platform-" });
   await Deno.chmod(dir, 0o755);
   const skeleton = `${dir}/skel`;
   await Deno.mkdir(`${skeleton}/Desktop`, { recursive: true });
   await Deno.writeTextFile(`${skeleton}/.bashrc`, "# webstream skel\n");
   await Deno.writeTextFile(`${skeleton}/Desktop/welcome.txt`, "hello\n");
-  return { dir, skeleton };
+  const runtimeDir = `${dir}/runtime`;
+  const control = startControlServer();
+  const { logger } = quietLogger();
+  const platform = createLinuxPlatform({
+    accountMode,
+    runtimeDirectory: runtimeDir,
+    denoDirectory: `${dir}/deno`,
+    logger,
+  });
+  const sessions: PlatformSession[] = [];
+  return {
+    dir,
+    skeleton,
+    runtimeDir,
+    control,
+    platform,
+    sessions,
+    async startSession(spec) {
+      const session = await platform.startSession(spec);
+      sessions.push(session);
+      assertMatch(session.id, /^:\d+$/);
+      const claim = await control.claimFrom(spec.account);
+      assertEquals(claim.messages[0], `REQUEST_SESSION_INFO:${spec.account}`);
+      const streamer = await findStreamer(spec.streamerPort);
+      assert(streamer, "streamer process found");
+      return { session, claim, streamer };
+    },
+    async stop() {
+      for (const session of sessions) {
+        await platform.endSession(session).catch(() => {});
+      }
+      await control.stop();
+    },
+  };
 }
 
 function spec(
@@ -336,17 +318,8 @@ Deno.test({
     const prefix = testUsername();
     const accounts = [`${prefix}01`, `${prefix}02`];
     const stranger = `${prefix}99`;
-    const { dir, skeleton } = await makeWorkDir();
-    const runtimeDir = `${dir}/runtime`;
-    const control = startControlServer();
-    const { logger } = quietLogger();
-    const platform = createLinuxPlatform({
-      accountMode: "system",
-      runtimeDirectory: runtimeDir,
-      denoDirectory: `${dir}/deno`,
-      logger,
-    });
-    const sessions: PlatformSession[] = [];
+    const rig = await setUpPlatform("system");
+    const { dir, skeleton, runtimeDir, control, platform, sessions } = rig;
     const testSockets: WebSocket[] = [];
     try {
       await t.step("prepare()", async () => {
@@ -392,12 +365,9 @@ Deno.test({
       await t.step(
         "a non-pool user of the same name is never adopted",
         async () => {
-          const made = await sh("useradd", [
-            "--no-create-home",
-            "--comment",
-            "someone else",
-            stranger,
-          ]);
+          const made = await runCommand("useradd", {
+            args: ["--no-create-home", "--comment", "someone else", stranger],
+          });
           assert(made.ok, made.stderr);
           const hash = await shadowHash(stranger);
           await assertRejects(
@@ -431,17 +401,9 @@ Deno.test({
       await t.step(
         "startSession starts Xvfb and a streamer as the user",
         async () => {
-          session = await platform.startSession(first);
-          sessions.push(session);
+          ({ session, streamer } = await rig.startSession(first));
           assertEquals(session.slot, 1);
           assertEquals(session.account, account);
-          assertMatch(session.id, /^:\d+$/);
-
-          const claim = await control.claimFrom(account);
-          assertEquals(claim.messages[0], `REQUEST_SESSION_INFO:${account}`);
-
-          streamer = (await findStreamer(first.streamerPort))!;
-          assert(streamer, "streamer process found");
           assertEquals(streamer.uid, user.uid);
           xvfb = (await findXvfb(runtimeDir, account))!;
           assert(xvfb, "Xvfb process found");
@@ -450,7 +412,8 @@ Deno.test({
           // The streamer was started with the account's arguments.
           const args = streamer.argv;
           assertEquals(args[args.indexOf("-control") + 1], control.url);
-          assertEquals(args[args.indexOf("-user") + 1], account);
+          // It identifies by its OS user name, not by an argument.
+          assertEquals(args.includes("-user"), false);
           assertEquals(args[args.indexOf("-bind") + 1], "127.0.0.1");
           assertEquals(
             await Deno.readLink(`/proc/${streamer.pid}/cwd`),
@@ -464,13 +427,15 @@ Deno.test({
         assertEquals(env.DISPLAY, session.id);
         assertEquals(env.HOME, user.home);
         assertEquals(env.USER, account);
-        assertEquals(env.WEBSTREAM_POOL_USER, account);
         assertEquals(
           env.XAUTHORITY,
           `${runtimeDir}/sessions/${account}/Xauthority`,
         );
         // The pool user itself can use it.
-        const info = await xdpyinfo(env, { uid: user.uid, gid: user.gid });
+        const info = await xdpyinfo(env.DISPLAY, env.XAUTHORITY, {
+          uid: user.uid,
+          gid: user.gid,
+        });
         assert(info.ok, info.stderr);
         assertMatch(info.stdout, /dimensions:\s+800x600 pixels/);
         // The cookie file is the user's alone.
@@ -542,16 +507,13 @@ Deno.test({
         "endSession ends the streamer, Xvfb and every user process",
         async () => {
           // Something else the user left running in the session.
-          const straggler = new Deno.Command("sleep", {
+          const straggler = spawnQuiet("sleep", {
             args: ["300"],
             uid: user.uid,
             gid: user.gid,
             cwd: "/",
             detached: true,
-            stdin: "null",
-            stdout: "null",
-            stderr: "null",
-          }).spawn();
+          });
           await platform.endSession(session);
           assertEquals((await straggler.status).signal, "SIGKILL");
           assertMatch(await session.ended, /exited/);
@@ -589,15 +551,12 @@ Deno.test({
       await t.step(
         "endAccountProcesses ends what the account left running",
         async () => {
-          const leftover = new Deno.Command("sh", {
+          const leftover = spawnQuiet("sh", {
             args: ["-c", "sleep 300 & sleep 300"],
             uid: user.uid,
             gid: user.gid,
             cwd: "/",
-            stdin: "null",
-            stdout: "null",
-            stderr: "null",
-          }).spawn();
+          });
           await waitFor(async () =>
             (await processesOfUser(user.uid)).length >= 2
           );
@@ -647,11 +606,17 @@ Deno.test({
             user.uid,
           );
           // The restriction holds for the pool user.
+          const asUser = await runCommand("cat", {
+            args: [secret],
+            cwd: "/",
+            uid: user.uid,
+            gid: user.gid,
+          });
+          assertEquals(asUser.ok, false);
           assertEquals(
-            (await sh("cat", [secret], { uid: user.uid, gid: user.gid })).ok,
-            false,
+            (await runCommand("cat", { args: [secret] })).stdout,
+            "secret\n",
           );
-          assertEquals((await sh("cat", [secret])).stdout, "secret\n");
         },
       );
 
@@ -671,10 +636,7 @@ Deno.test({
       );
     } finally {
       for (const socket of testSockets) socket.close();
-      for (const session of sessions) {
-        await platform.endSession(session).catch(() => {});
-      }
-      await control.stop();
+      await rig.stop();
       // Anything a failed step left: the test users' processes, by PID.
       for (const name of [...accounts, stranger]) {
         const user = await lookupUser(name);
@@ -683,7 +645,7 @@ Deno.test({
         await waitFor(async () => !(await processesOfUser(user.uid)).length, {
           timeoutMs: 10_000,
         }).catch(() => {});
-        await sh("userdel", ["--remove", name]);
+        await runCommand("userdel", { args: ["--remove", name] });
       }
       await Deno.remove(dir, { recursive: true });
     }
@@ -698,18 +660,9 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     const account = `${testUsername()}01`;
-    const { dir, skeleton } = await makeWorkDir();
-    const runtimeDir = `${dir}/runtime`;
+    const rig = await setUpPlatform("current");
+    const { dir, skeleton, runtimeDir, control, platform, sessions } = rig;
     const home = `${runtimeDir}/homes/${account}`;
-    const control = startControlServer();
-    const { logger } = quietLogger();
-    const platform = createLinuxPlatform({
-      accountMode: "current",
-      runtimeDirectory: runtimeDir,
-      denoDirectory: `${dir}/deno`,
-      logger,
-    });
-    const sessions: PlatformSession[] = [];
     const spec1 = spec(1, account, control.url);
     const spec2 = spec(2, account, control.url);
     const specs = [spec1, spec2];
@@ -742,26 +695,24 @@ Deno.test({
       await t.step(
         "startSession runs the streamer as this user in the home",
         async () => {
-          session = await platform.startSession(spec1);
-          sessions.push(session);
-          assertMatch(session.id, /^:\d+$/);
-          const claim = await control.claimFrom(account);
-          assertEquals(claim.messages[0], `REQUEST_SESSION_INFO:${account}`);
-          streamer = (await findStreamer(spec1.streamerPort))!;
-          assert(streamer, "streamer process found");
+          const started = await rig.startSession(spec1);
+          ({ session, streamer } = started);
           assertEquals(streamer.uid, Deno.uid());
+          // Slots share this user, so the account is named explicitly.
+          const args = streamer.argv;
+          assertEquals(args[args.indexOf("-user") + 1], account);
           assertEquals(await Deno.readLink(`/proc/${streamer.pid}/cwd`), home);
           const env = await environOf(streamer.pid);
           assertEquals(env.DISPLAY, session.id);
           assertEquals(env.HOME, home);
           // The own user keeps this process's Deno cache (no refetching).
           assertEquals(env.DENO_DIR, ownDenoDirectory());
-          const info = await xdpyinfo(env);
+          const info = await xdpyinfo(env.DISPLAY, env.XAUTHORITY);
           assert(info.ok, info.stderr);
           assertMatch(info.stdout, /dimensions:\s+800x600 pixels/);
           // The peer check can only tell users apart, and this is one user.
           assertEquals(
-            await platform.verifyStreamerPeer(account, claim.remote),
+            await platform.verifyStreamerPeer(account, started.claim.remote),
             true,
           );
           assertEquals(
@@ -810,6 +761,32 @@ Deno.test({
       );
 
       await t.step(
+        "a later run ends what a crashed run left in the slot",
+        async () => {
+          const orphan = await rig.startSession(spec2);
+          const xvfb = (await findXvfb(runtimeDir, account))!;
+          assert(xvfb, "Xvfb process found");
+          // A fresh platform on the same runtime folder, as after a crash.
+          const { logger } = quietLogger();
+          const next = createLinuxPlatform({
+            accountMode: "current",
+            runtimeDirectory: runtimeDir,
+            logger,
+          });
+          await next.endAccountProcesses(account);
+          await waitFor(
+            async () =>
+              !(await alive(xvfb.pid)) && !(await alive(orphan.streamer.pid)),
+            {
+              what: "the orphaned session to end",
+            },
+          );
+          assertMatch(await orphan.session.ended, /exited/);
+          await platform.endSession(orphan.session);
+        },
+      );
+
+      await t.step(
         "cleanAccount rebuilds the home; restrictions not applied",
         async () => {
           await Deno.writeTextFile(`${home}/.history`, "x");
@@ -844,10 +821,7 @@ Deno.test({
         await platform.removeAccount(account);
       });
     } finally {
-      for (const session of sessions) {
-        await platform.endSession(session).catch(() => {});
-      }
-      await control.stop();
+      await rig.stop();
       // Anything a failed step left, by PID: Xvfb names this test's runtime
       // folder, a streamer one of this test's ports.
       const ports = specs.map((s) => String(s.streamerPort));

@@ -9,21 +9,14 @@
  * @module
  */
 import { assert, assertEquals } from "../../support/assert.ts";
-import { testUsername } from "../../support/config.ts";
-import { waitFor } from "../../support/wait.ts";
-import {
-  createPoolUser,
-  deleteUser,
-} from "../../../mod/platform/linux/accounts.ts";
+import { spawnQuiet } from "../../support/command.ts";
+import { withTestUser } from "../../support/pool_users.ts";
 import {
   procAddresses,
   socketOwnerUid,
   TCP_TABLES,
 } from "../../../mod/platform/linux/peer_uid.ts";
-import {
-  processesOfUser,
-  signalGroup,
-} from "../../../mod/platform/linux/processes.ts";
+import { signalGroup } from "../../../mod/platform/linux/processes.ts";
 
 const ROOT = Deno.uid() === 0;
 
@@ -173,49 +166,33 @@ Deno.test({
   ignore: !ROOT,
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
-    const name = testUsername() + "pee";
-    const skeleton = await Deno.makeTempDir({ prefix: "webstream-skel-" });
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (listener.addr as Deno.NetAddr).port;
-    let child: Deno.ChildProcess | undefined;
-    let accepted: Deno.TcpConn | undefined;
-    let uid: number | undefined;
-    try {
-      const user = await createPoolUser(name, "Peer-Passw0rd", { skeleton });
-      uid = user.uid;
-      child = new Deno.Command("bash", {
-        args: ["-c", `exec 3<>/dev/tcp/127.0.0.1/${port}; sleep 5`],
-        uid: user.uid,
-        gid: user.gid,
-        cwd: "/",
-        detached: true,
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      accepted = await listener.accept();
-      const peer = accepted.remoteAddr as Deno.NetAddr;
-      assertEquals(await socketOwnerUid(peer), user.uid);
-      // And not this process's own client sockets' owner.
-      assert(user.uid !== Deno.uid());
-    } finally {
-      accepted?.close();
-      listener.close();
-      if (child) {
-        signalGroup(child.pid, "SIGKILL");
-        await child.status;
-      }
-      if (uid !== undefined) {
-        // The sleep was in the child's group; wait until the user is idle.
-        const owner = uid;
-        await waitFor(async () => !(await processesOfUser(owner)).length, {
-          timeoutMs: 10_000,
-          what: "the test user to have no process",
+  fn: () =>
+    withTestUser("pee", async (user) => {
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (listener.addr as Deno.NetAddr).port;
+      let child: Deno.ChildProcess | undefined;
+      let accepted: Deno.TcpConn | undefined;
+      try {
+        child = spawnQuiet("bash", {
+          args: ["-c", `exec 3<>/dev/tcp/127.0.0.1/${port}; sleep 5`],
+          uid: user.uid,
+          gid: user.gid,
+          cwd: "/",
+          detached: true,
         });
-        await deleteUser(name);
+        accepted = await listener.accept();
+        const peer = accepted.remoteAddr as Deno.NetAddr;
+        assertEquals(await socketOwnerUid(peer), user.uid);
+        // And not this process's own client sockets' owner.
+        assert(user.uid !== Deno.uid());
+      } finally {
+        accepted?.close();
+        listener.close();
+        // The sleep is in the child's group, so the user is left idle.
+        if (child) {
+          signalGroup(child.pid, "SIGKILL");
+          await child.status;
+        }
       }
-      await Deno.remove(skeleton, { recursive: true });
-    }
-  },
+    }),
 });

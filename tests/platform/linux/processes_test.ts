@@ -10,6 +10,7 @@
  * @module
  */
 import { assert, assertEquals, assertRejects } from "../../support/assert.ts";
+import { spawnQuiet } from "../../support/command.ts";
 import { testUsername } from "../../support/config.ts";
 import { waitFor } from "../../support/wait.ts";
 import {
@@ -75,18 +76,12 @@ async function childrenOf(
   return out;
 }
 
+/** Runs `script` with sh, quietly, as the leader of a new process group. */
 function spawnDetached(
   script: string,
   ids: { uid?: number; gid?: number } = {},
 ): Deno.ChildProcess {
-  return new Deno.Command("sh", {
-    args: ["-c", script],
-    detached: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    ...ids,
-  }).spawn();
+  return spawnQuiet("sh", { args: ["-c", script], detached: true, ...ids });
 }
 
 /** Last-resort cleanup: SIGKILL to the child's own process group. */

@@ -9,15 +9,11 @@
  * @module
  */
 import { assert, assertEquals } from "../../support/assert.ts";
-import { testUsername } from "../../support/config.ts";
-import { waitFor } from "../../support/wait.ts";
+import { type CommandResult, runCommand } from "../../support/command.ts";
+import { exists, withTempDir } from "../../support/fs.ts";
+import { withTestUser } from "../../support/pool_users.ts";
 import { createLogger, type Logger } from "../../../mod/log/mod.ts";
-import {
-  createPoolUser,
-  deleteUser,
-  type UserEntry,
-} from "../../../mod/platform/linux/accounts.ts";
-import { processesOfUser } from "../../../mod/platform/linux/processes.ts";
+import type { UserEntry } from "../../../mod/platform/linux/accounts.ts";
 import {
   ownDenoDirectory,
   prepareStreamerRuntime,
@@ -44,24 +40,9 @@ function recordingLogger(): { logger: Logger; lines: string[] } {
   };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** A temp folder every user can traverse; removed by the callback's end. */
-async function withOpenTempDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "webstream-runtime-" });
-  try {
-    await Deno.chmod(dir, 0o755);
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withOpenTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir(fn, { prefix: "webstream-runtime-", mode: 0o755 });
 }
 
 Deno.test("readableByAll: world-readable file below traversable folders", async () => {
@@ -91,15 +72,12 @@ Deno.test("readableByAll: world-readable file below traversable folders", async 
 });
 
 Deno.test("readableByAll: a private temp folder hides its files", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "webstream-runtime-" });
-  try {
+  await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/f`, "x");
     await Deno.chmod(`${dir}/f`, 0o644);
     // makeTempDir folders are 0700.
     assertEquals(await readableByAll(`${dir}/f`), false);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, { prefix: "webstream-runtime-" });
 });
 
 Deno.test("prepareStreamerRuntime: own users get the own command and this process's Deno cache", async () => {
@@ -162,9 +140,9 @@ async function webstreamAs(
   user: UserEntry,
   runtime: StreamerRuntime,
   args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
+): Promise<CommandResult> {
   const { command, prefix } = runtime.command;
-  const out = await new Deno.Command(command, {
+  return await runCommand(command, {
     args: [...prefix, ...args],
     uid: user.uid,
     gid: user.gid,
@@ -176,41 +154,15 @@ async function webstreamAs(
       ...runtime.env,
     },
     clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: text.decode(out.stdout),
-    stderr: text.decode(out.stderr),
-  };
-}
-
-async function removeUser(name: string, uid: number | undefined) {
-  if (uid !== undefined) {
-    await waitFor(async () => !(await processesOfUser(uid)).length, {
-      timeoutMs: 10_000,
-      what: "the test user to have no process",
-    });
-  }
-  await deleteUser(name);
+  });
 }
 
 Deno.test({
   name: "prepareStreamerRuntime: other users get a shared cache they can run",
   ignore: !ROOT,
   async fn(t) {
-    const name = testUsername() + "rtm";
-    let uid: number | undefined;
-    await withOpenTempDir(async (dir) => {
-      try {
-        await Deno.mkdir(`${dir}/skel`);
-        const user = await createPoolUser(name, "Rt-Passw0rd", {
-          skeleton: `${dir}/skel`,
-        });
-        uid = user.uid;
+    await withOpenTempDir((dir) =>
+      withTestUser("rtm", async (user) => {
         const denoDirectory = `${dir}/shared/deno`;
         const { logger } = recordingLogger();
         const runtime = await prepareStreamerRuntime({
@@ -267,10 +219,8 @@ Deno.test({
           assertEquals(await ownedBy(denoDirectory, user.uid), []);
           assertEquals(await exists(`${user.home}/.cache/deno`), false);
         });
-      } finally {
-        await removeUser(name, uid);
-      }
-    });
+      })
+    );
   },
 });
 
@@ -278,15 +228,8 @@ Deno.test({
   name: "prepareStreamerRuntime: a private checkout is staged for other users",
   ignore: !ROOT,
   async fn() {
-    const name = testUsername() + "stg";
-    let uid: number | undefined;
-    await withOpenTempDir(async (dir) => {
-      try {
-        await Deno.mkdir(`${dir}/skel`);
-        const user = await createPoolUser(name, "Stg-Passw0rd", {
-          skeleton: `${dir}/skel`,
-        });
-        uid = user.uid;
+    await withOpenTempDir((dir) =>
+      withTestUser("stg", async (user) => {
         // A copy of the checkout that other users cannot reach.
         const privateRoot = `${dir}/private/webstream`;
         await Deno.mkdir(privateRoot, { recursive: true });
@@ -315,7 +258,7 @@ const runtime = await prepareStreamerRuntime({
 console.log(JSON.stringify(runtime));
 `,
         );
-        const out = await new Deno.Command(Deno.execPath(), {
+        const out = await runCommand(Deno.execPath(), {
           args: [
             "run",
             "-A",
@@ -323,15 +266,9 @@ console.log(JSON.stringify(runtime));
             `--config=${privateRoot}/deno.json`,
             probe,
           ],
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        const stderr = new TextDecoder().decode(out.stderr);
-        assert(out.success, stderr);
-        const runtime: StreamerRuntime = JSON.parse(
-          new TextDecoder().decode(out.stdout),
-        );
+        });
+        assert(out.ok, out.stderr);
+        const runtime: StreamerRuntime = JSON.parse(out.stdout);
 
         assertEquals(runtime.command.projectRoot, stageDirectory);
         assertEquals(
@@ -344,9 +281,7 @@ console.log(JSON.stringify(runtime));
         assertEquals(await exists(`${stageDirectory}/probe.ts`), false);
         const result = await webstreamAs(user, runtime, ["-version"]);
         assertEquals(result.stdout, `webstream ${VERSION}\n`, result.stderr);
-      } finally {
-        await removeUser(name, uid);
-      }
-    });
+      })
+    );
   },
 });

@@ -14,6 +14,8 @@ import {
   assertNotEquals,
   assertThrows,
 } from "../../support/assert.ts";
+import { runCommand } from "../../support/command.ts";
+import { xdpyinfo } from "../../support/x11.ts";
 import {
   COOKIE_NAME,
   decodeXauthority,
@@ -114,32 +116,12 @@ function hex(bytes: Uint8Array): string {
   return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function runText(
-  command: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(command, {
-    args,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return {
-    ok: out.success,
-    stdout: text.decode(out.stdout),
-    stderr: text.decode(out.stderr),
-  };
-}
-
 Deno.test("encodeXauthority: the xauth tool reads the file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "webstream-xauth-" });
   try {
     const file = `${dir}/Xauthority`;
     await Deno.writeFile(file, encodeXauthority([{ cookie: COOKIE }]));
-    const listed = await runText("xauth", ["-f", file, "list"]);
+    const listed = await runCommand("xauth", { args: ["-f", file, "list"] });
     assert(listed.ok, listed.stderr);
     // xauth prints family#address#:display; here FamilyWild, no address, no display.
     assertMatch(
@@ -210,24 +192,15 @@ Deno.test({
       const display = `:${server.display}`;
       assert(Number.isInteger(server.display), display);
 
-      const allowed = await runText("xdpyinfo", [], {
-        DISPLAY: display,
-        XAUTHORITY: good,
-      });
+      const allowed = await xdpyinfo(display, good);
       assert(allowed.ok, allowed.stderr);
       assertMatch(allowed.stdout, /dimensions:\s+320x240 pixels/);
 
-      const refused = await runText("xdpyinfo", [], {
-        DISPLAY: display,
-        XAUTHORITY: bad,
-      });
+      const refused = await xdpyinfo(display, bad);
       assertEquals(refused.ok, false);
       assertMatch(refused.stderr, /unable to open display/);
 
-      const none = await runText("xdpyinfo", [], {
-        DISPLAY: display,
-        XAUTHORITY: `${dir}/missing`,
-      });
+      const none = await xdpyinfo(display, `${dir}/missing`);
       assertEquals(none.ok, false);
     } finally {
       // SIGTERM first so that Xvfb removes its socket.

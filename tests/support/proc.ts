@@ -1,0 +1,53 @@
+/**
+ * The live processes of this machine as `/proc` shows them, for tests that
+ * look for what a component started (or left behind) from outside it, such
+ * as the streamer serving a port.
+ *
+ * @module
+ */
+
+/** A live process. */
+export interface ProcInfo {
+  /** PID. */
+  pid: number;
+  /** Real uid. */
+  uid: number;
+  /** Command line, without empty arguments. */
+  argv: string[];
+}
+
+/**
+ * Every live process (zombies left out). A process that exits while it is
+ * being read is left out too.
+ */
+export async function liveProcesses(): Promise<ProcInfo[]> {
+  const out: ProcInfo[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const status = await Deno.readTextFile(`/proc/${entry.name}/status`);
+      if (/^State:\s+Z/m.test(status)) continue;
+      const argv = (await Deno.readTextFile(`/proc/${entry.name}/cmdline`))
+        .split("\0").filter(Boolean);
+      out.push({
+        pid: Number(entry.name),
+        uid: Number(status.match(/^Uid:\s+(\d+)/m)![1]),
+        argv,
+      });
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return out;
+}
+
+/** The live `webstream streamer` serving `port`, if there is one. */
+export async function findStreamer(
+  port: number,
+): Promise<ProcInfo | undefined> {
+  return (await liveProcesses()).find(({ argv }) => {
+    const at = argv.indexOf("-port");
+    return argv.includes("streamer") && at >= 0 &&
+      argv[at + 1] === String(port);
+  });
+}
