@@ -71,3 +71,18 @@ Deno.test("a port already in use is a startup error, and nothing is left running
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a host listening beyond loopback refuses to start without a shared secret", async () => {
+  const { config: c, dir } = await config({
+    advertisedUrl: "http://host-a.internal:9005",
+  });
+  try {
+    await assertRejects(
+      () => startBackend(c, { logger }),
+      Error,
+      /sharedSecret .* is required when the host listens on 0\.0\.0\.0/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -285,11 +285,14 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
         await stopProcessGroup(xvfb.child);
         throw error;
       }
-      // Lets a later run end this session if this process dies first.
-      await Deno.writeTextFile(
-        `${sessionDir}/pids`,
-        `${xvfb.child.pid}\n${streamer.pid}\n`,
-      );
+      if (mode === "current") {
+        // No uid to sweep after a crash: record what a later run must end.
+        // (Never written as root: the folder belongs to the pool user then.)
+        await Deno.writeTextFile(
+          `${sessionDir}/pids`,
+          `${xvfb.child.pid}\n${streamer.pid}\n`,
+        );
+      }
       const ended = Promise.race([
         xvfb.child.status.then((s) =>
           `display ${display} exited (${exitText(s)})`
