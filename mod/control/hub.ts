@@ -60,6 +60,20 @@ export interface ControlSocketOptions {
   identifyTimeoutMs?: number;
 }
 
+/**
+ * True for a loopback address or one of this machine's own interface
+ * addresses: a connection from there comes from a process on this host.
+ */
+export function isLocalAddress(hostname: string): boolean {
+  if (isLoopback(hostname)) return true;
+  const host = hostname.replace(/^\[|\]$/g, "").replace(/^::ffff:/i, "");
+  try {
+    return Deno.networkInterfaces().some((i) => i.address === host);
+  } catch {
+    return false;
+  }
+}
+
 /** True for 127.0.0.0/8, ::1 and IPv4-mapped loopback addresses. */
 export function isLoopback(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, "");

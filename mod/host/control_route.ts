@@ -9,7 +9,7 @@ import type { Context } from "hono";
 import { getConnInfo } from "hono/deno";
 import {
   acceptControlSocket,
-  isLoopback,
+  isLocalAddress,
   type PeerVerifier,
   type StreamerDirectory,
 } from "../control/mod.ts";
@@ -36,7 +36,7 @@ export function controlHandler(
       hostname: remote.address ?? "",
       port: remote.port ?? 0,
     };
-    if (!isLoopback(peer.hostname)) {
+    if (!isLocalAddress(peer.hostname)) {
       options.logger.warn("control connection from a non-local peer refused", {
         peer: peer.hostname,
       });

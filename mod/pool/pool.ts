@@ -115,7 +115,6 @@ export class SessionPool implements StreamerDirectory {
   #started = false;
   #stopping = false;
   #failures = 0;
-  #lastFailure?: string;
   #replenishTimer?: Timer;
   readonly #stop = new AbortController();
 
@@ -175,16 +174,15 @@ export class SessionPool implements StreamerDirectory {
 
   /** Counts for `/health` and heartbeats. */
   stats(): PoolStats {
-    let active = 0, available = 0, ready = 0;
+    let active = 0, available = 0;
     for (const slot of this.#slots) {
       if (slot.state === "active" || slot.state === "disconnected") active++;
-      if (slot.state === "ready" && !slot.reservedBy) ready++;
       if (
         ["free", "provisioning", "ready"].includes(slot.state) &&
         !slot.reservedBy
       ) available++;
     }
-    return { total: this.#slots.length, active, available, ready };
+    return { total: this.#slots.length, active, available };
   }
 
   /** `healthy`, `degraded` (sessions keep failing to start) or `draining`. */
@@ -192,11 +190,6 @@ export class SessionPool implements StreamerDirectory {
     if (this.#stopping) return "draining";
     if (!this.#started) return "starting";
     return this.#failures >= DEGRADED_AFTER ? "degraded" : "healthy";
-  }
-
-  /** The last provisioning failure, while the pool is degraded. */
-  lastFailure(): string | undefined {
-    return this.#failures ? this.#lastFailure : undefined;
   }
 
   /** Every slot's state (no secrets). */
@@ -266,7 +259,9 @@ export class SessionPool implements StreamerDirectory {
     clearTimeout(this.#replenishTimer);
     await Promise.all(this.#slots.map(async (slot) => {
       clearTimeout(slot.graceTimer);
-      slot.ready?.reject(new PoolUnavailableError("the host is shutting down"));
+      const stopping = new PoolUnavailableError("the host is shutting down");
+      slot.ready?.reject(stopping);
+      for (const ack of slot.pendingTokens.values()) ack.reject(stopping);
       await slot.recycling?.catch(() => {});
       slot.link?.close("host shutting down", 1001);
       await slot.starting?.catch(() => {});
@@ -363,10 +358,10 @@ export class SessionPool implements StreamerDirectory {
   async #allocateNew(request: LaunchRequest): Promise<Allocation> {
     let lastError: Error | undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
+      this.#assertRunning();
       let slot: Slot | undefined;
       try {
-        slot = await this.#takeSlot(request.sessionId);
-        this.#bind(slot, request);
+        slot = await this.#claim(request);
         const allocation = await this.#issueToken(slot, false);
         this.#launchApp(slot, request);
         this.#armGrace(slot);
@@ -377,7 +372,8 @@ export class SessionPool implements StreamerDirectory {
         });
         return allocation;
       } catch (error) {
-        if (error instanceof PoolExhaustedError || this.#stopping) throw error;
+        if (error instanceof PoolExhaustedError) throw error;
+        this.#assertRunning();
         lastError = error as Error;
         if (slot) {
           this.#recycle(slot, `allocation failed: ${lastError.message}`);
@@ -389,10 +385,14 @@ export class SessionPool implements StreamerDirectory {
     throw lastError ?? new Error("allocation failed");
   }
 
-  /** A ready slot, else a warming one, else a cold start; reserved for `sessionId`. */
-  async #takeSlot(sessionId: string, waited = false): Promise<Slot> {
+  /**
+   * Binds a slot to the request: a ready one, else a warming one, else a
+   * cold start. The slot is reserved across every wait and bound in the same
+   * turn it is found ready, so no two launches can get one slot.
+   */
+  async #claim(request: LaunchRequest, waited = false): Promise<Slot> {
     const ready = this.#slots.find((s) => s.state === "ready" && !s.reservedBy);
-    if (ready) return ready;
+    if (ready) return this.#bind(ready, request);
     const warming = this.#slots.find((s) =>
       s.state === "provisioning" && !s.reservedBy
     );
@@ -409,7 +409,8 @@ export class SessionPool implements StreamerDirectory {
         await withTimeout(Promise.race(recycling), RECYCLE_WAIT_MS).catch(
           () => {},
         );
-        return this.#takeSlot(sessionId, true);
+        this.#assertRunning();
+        return this.#claim(request, true);
       }
       throw new PoolExhaustedError(
         Math.min(
@@ -418,24 +419,33 @@ export class SessionPool implements StreamerDirectory {
         ),
       );
     }
-    slot.reservedBy = sessionId;
+    slot.reservedBy = request.sessionId;
     try {
       if (free) await this.#provision(free);
       else await slot.ready!.promise;
-      if (slot.state !== "ready") {
-        throw new PoolUnavailableError(`slot ${slot.number} is ${slot.state}`);
-      }
-      return slot;
+      this.#assertRunning();
+      return this.#bind(slot, request);
     } finally {
       slot.reservedBy = undefined;
     }
   }
 
-  #bind(slot: Slot, request: LaunchRequest): void {
+  #bind(slot: Slot, request: LaunchRequest): Slot {
+    if (slot.state !== "ready") {
+      throw new PoolUnavailableError(`slot ${slot.number} is ${slot.state}`);
+    }
+    slot.reservedBy = undefined;
     this.#setState(slot, "active");
     slot.sessionId = request.sessionId;
     slot.clientConnected = false;
     this.#bySessionId.set(request.sessionId, slot);
+    return slot;
+  }
+
+  #assertRunning(): void {
+    if (this.#stopping) {
+      throw new PoolUnavailableError("the host is shutting down");
+    }
   }
 
   async #reconnect(slot: Slot, request: LaunchRequest): Promise<Allocation> {
@@ -449,6 +459,7 @@ export class SessionPool implements StreamerDirectory {
       });
       return allocation;
     } catch (error) {
+      this.#assertRunning();
       // The session is gone (its streamer died): start a new one instead.
       this.#recycle(slot, `reconnect failed: ${(error as Error).message}`);
       return this.#allocateNew(request);
@@ -511,6 +522,7 @@ export class SessionPool implements StreamerDirectory {
   }
 
   async #provision(slot: Slot): Promise<void> {
+    this.#assertRunning();
     const s = this.#config.webstreamSettings;
     this.#setState(slot, "provisioning");
     slot.sessionUuid = crypto.randomUUID();
@@ -540,7 +552,6 @@ export class SessionPool implements StreamerDirectory {
     } catch (error) {
       if (this.#stopping) throw error;
       this.#failures++;
-      this.#lastFailure = (error as Error).message;
       this.#logger.error("provisioning failed", {
         slot: slot.number,
         account: slot.account,
@@ -596,8 +607,8 @@ export class SessionPool implements StreamerDirectory {
     for (const ack of slot.pendingTokens.values()) {
       ack.reject(new Error(reason));
     }
-    if (slot.sessionId && this.#bySessionId.get(slot.sessionId) === slot) {
-      this.#bySessionId.delete(slot.sessionId);
+    for (const [sessionId, bound] of this.#bySessionId) {
+      if (bound === slot) this.#bySessionId.delete(sessionId);
     }
     const link = slot.link;
     slot.link = undefined;

@@ -18,15 +18,3 @@ export function accountName(base: string, n: number): string {
 export function streamerPort(basePortNumber: number, n: number): number {
   return basePortNumber + n * 10;
 }
-
-/** The slot number of a pool account, or undefined if it is not one. */
-export function slotOfAccount(
-  base: string,
-  account: string,
-): number | undefined {
-  if (!account.startsWith(base)) return undefined;
-  const digits = account.slice(base.length);
-  if (!/^\d\d$/.test(digits)) return undefined;
-  const n = Number(digits);
-  return n >= 1 ? n : undefined;
-}

@@ -94,6 +94,4 @@ export interface PoolStats {
   active: number;
   /** Slots a new launch could use (free, provisioning or ready, not reserved). */
   available: number;
-  /** Warm slots waiting for a launch. */
-  ready: number;
 }

@@ -3,7 +3,8 @@
  * self-check, `POST /gateway/register` (retried every
  * `registrationRetryInterval` s, up to `registrationMaxAttempts` times), then
  * `POST /gateway/heartbeat` every `heartbeatInterval` s. A heartbeat answered
- * 404 means the gateway forgot this host, so it registers again. On shutdown,
+ * 404 means the gateway forgot this host (or never knew it: registration
+ * gave up while it was down), so it registers again. On shutdown,
  * `POST /gateway/unregister` with a bounded wait. A gateway that is down never
  * stops the host from serving.
  *
@@ -130,7 +131,10 @@ export class GatewayClient {
     this.#state = "checking";
     await this.#selfCheck();
     if (signal.aborted) return;
-    if (!(await this.#register())) return;
+    await this.#register();
+    // Heartbeats go on even after registration gave up: the first one a
+    // gateway answers with 404 starts a new round of registration attempts,
+    // so a host joins whenever its gateway comes back.
     while (!signal.aborted) {
       await delay(this.#options.heartbeatIntervalMs, { signal });
       if (signal.aborted) return;
@@ -138,7 +142,7 @@ export class GatewayClient {
         this.#options.logger.warn(
           "gateway does not know this host; registering again",
         );
-        if (!(await this.#register())) return;
+        await this.#register();
       }
     }
   }

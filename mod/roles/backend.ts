@@ -6,7 +6,6 @@
  * @module
  */
 import type { Config } from "../config/mod.ts";
-import { isLoopback } from "../control/mod.ts";
 import { createHostApp } from "../host/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { SessionPool } from "../pool/mod.ts";
@@ -21,6 +20,7 @@ import {
   bindAddress,
   createSessionPool,
   localAddress,
+  requireSecretBeyondLoopback,
   type RoleHandle,
   staticRoot,
 } from "./common.ts";
@@ -47,13 +47,7 @@ export async function startBackend(
   );
   const bind = bindAddress(settings.listenAddress, advertised.hostname);
   const local = `${localAddress(bind)}:${port}`;
-  if (!backend.sharedSecret && !isLoopback(bind)) {
-    // Without it, anyone who reaches the port could start sessions and apps.
-    throw new Error(
-      `gateway.backend.sharedSecret (or WEBSTREAM_GATEWAY_SECRET) is required ` +
-        `when the host listens on ${bind}, beyond loopback`,
-    );
-  }
+  requireSecretBeyondLoopback(bind, backend.sharedSecret);
 
   const { platform, pool } = createSessionPool(config, {
     controlUrl: `ws://${local}/control`,

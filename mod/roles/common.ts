@@ -35,6 +35,24 @@ export function bindAddress(
     : "0.0.0.0";
 }
 
+/**
+ * Refuses to serve `/getConnection` beyond loopback without the shared
+ * secret: anyone who could reach the port could otherwise start sessions and
+ * apps.
+ *
+ * @throws {Error} naming the setting to add.
+ */
+export function requireSecretBeyondLoopback(
+  bind: string,
+  sharedSecret: string | undefined,
+): void {
+  if (sharedSecret || isLoopback(bind)) return;
+  throw new Error(
+    `gateway.backend.sharedSecret (or WEBSTREAM_GATEWAY_SECRET) is required ` +
+      `when the host listens on ${bind}, beyond loopback`,
+  );
+}
+
 /** The address local clients (streamers, self-checks) use to reach `bind`. */
 export function localAddress(bind: string): string {
   if (bind === "0.0.0.0" || bind === "::" || bind === "[::]") {

@@ -15,6 +15,8 @@ import { stopServer } from "../util/serve.ts";
 import {
   bindAddress,
   createSessionPool,
+  localAddress,
+  requireSecretBeyondLoopback,
   type RoleHandle,
   staticRoot,
 } from "./common.ts";
@@ -33,11 +35,13 @@ export async function startStandalone(
   const { logger } = options;
   const settings = config.webstreamSettings;
   const bind = bindAddress(settings.listenAddress, "127.0.0.1");
+  const sharedSecret = config.gateway.backend.sharedSecret;
+  requireSecretBeyondLoopback(bind, sharedSecret);
   const controlPort = settings.basePortNumber;
   const httpPort = settings.basePortNumber + 1;
 
   const { platform, pool } = createSessionPool(config, {
-    controlUrl: `ws://127.0.0.1:${controlPort}/control`,
+    controlUrl: `ws://${localAddress(bind)}:${controlPort}/control`,
     bindAddress: "127.0.0.1",
     logger,
   });
@@ -74,6 +78,7 @@ export async function startStandalone(
     staticRoot: staticRoot(settings.serverHttpPath),
     advertisedHost: bind === "0.0.0.0" ? "127.0.0.1" : bind,
     relayPort: controlPort,
+    sharedSecret,
   });
 
   const relayServer = Deno.serve({

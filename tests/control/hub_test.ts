@@ -6,6 +6,7 @@
 import {
   acceptControlSocket,
   type AttachResult,
+  isLocalAddress,
   isLoopback,
   type PeerVerifier,
   type StreamerDirectory,
@@ -202,5 +203,15 @@ Deno.test("isLoopback knows the loopback spellings", () => {
     ]
   ) {
     assert(!isLoopback(host), host);
+  }
+});
+
+Deno.test("isLocalAddress accepts this machine's own addresses only", () => {
+  for (const { address } of Deno.networkInterfaces()) {
+    assert(isLocalAddress(address), address);
+  }
+  assert(isLocalAddress("127.0.0.1"));
+  for (const host of ["192.0.2.10", "198.51.100.7", "2001:db8::1"]) {
+    assert(!isLocalAddress(host), host);
   }
 });

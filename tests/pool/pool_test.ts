@@ -114,7 +114,7 @@ Deno.test("start prepares every account, then keeps the warm count ready", async
   const info = streamer.received[0];
   assert(info.type === "SESSION_INFO");
   assertEquals(info.commandLineParams, "");
-  assertEquals(pool.stats(), { total: 2, active: 0, available: 2, ready: 1 });
+  assertEquals(pool.stats(), { total: 2, active: 0, available: 2 });
   assertEquals(pool.status(), "healthy");
   await pool.shutdown();
 });
@@ -211,7 +211,14 @@ Deno.test("a streamer that never shows up is recycled; repeated failures degrade
     },
   );
   assertEquals(pool.status(), "degraded");
-  assertMatch(pool.lastFailure() ?? "", /no streamer handshake within 0.1 s/);
+  assert(
+    logs.some((r) =>
+      r.msg === "provisioning failed" &&
+      /no streamer handshake within 0.1 s/.test(
+        String((r.error as { message?: string })?.message),
+      )
+    ),
+  );
   // Every failed logon was logged off and cleaned before the slot was reused.
   const order = platform.calls.filter((c) =>
     /^(start|end|clean|rotate)/.test(c)
@@ -422,4 +429,60 @@ Deno.test("launches before start are refused as unavailable", async () => {
     PoolUnavailableError,
     /starting/,
   );
+});
+
+Deno.test("two launches in the same turn never share a slot", async () => {
+  const { pool, connect } = makePool({ warmSessionCount: 1 });
+  await pool.start();
+  await connect("webs01");
+  const both = Promise.all([
+    pool.allocate(request("alice")),
+    pool.allocate(request("bob")),
+  ]);
+  // Bob's launch starts slot 2 cold.
+  await connect("webs02");
+  const [alice, bob] = await both;
+  assert(alice.slot !== bob.slot, "one slot was handed to two sessions");
+  assert(alice.sessionUuid !== bob.sessionUuid);
+  assertEquals(pool.stats().active, 2);
+  await pool.shutdown();
+});
+
+Deno.test("a recycled slot forgets every session id bound to it", async () => {
+  const { pool, platform, connect } = makePool({ warmSessionCount: 2 });
+  await pool.start();
+  const s1 = await connect("webs01");
+  await connect("webs02");
+  const a = await pool.allocate(request("alice"));
+  assertEquals(a.slot, 1);
+  pool.detach(s1);
+  await waitFor(() => platform.calls.includes("end webs01"));
+  // Alice's next launch is a new session, never whatever slot 1 holds next.
+  const again = await pool.allocate(request("alice"));
+  assertEquals(again.reconnect, false);
+  assert(again.sessionUuid !== a.sessionUuid);
+  await pool.shutdown();
+});
+
+Deno.test("nothing new starts once shutdown has begun", async () => {
+  const { pool, platform, connect } = makePool({
+    serverMaxSessionCount: 1,
+    warmSessionCount: 1,
+  });
+  await pool.start();
+  const s1 = await connect("webs01");
+  await pool.allocate(request("alice"));
+  // A reconnect waits for its token acknowledgement while the host stops.
+  s1.ackTokens = false;
+  const reconnect = pool.allocate(request("alice"));
+  await pool.shutdown();
+  await assertRejects(() => reconnect, PoolUnavailableError);
+  const starts = platform.calls.filter((c) => c.startsWith("start")).length;
+  await new Promise((r) => setTimeout(r, 300));
+  assertEquals(
+    platform.calls.filter((c) => c.startsWith("start")).length,
+    starts,
+    "a session was started after shutdown",
+  );
+  assertEquals(pool.snapshot()[0].state, "free");
 });

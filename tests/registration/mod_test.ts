@@ -531,6 +531,37 @@ Deno.test({
 
 Deno.test({
   name:
+    "gateway client: after giving up, a gateway that comes up later still gets the host",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const port = freePort();
+    let gateway: FakeGateway | undefined;
+    await withClient(
+      currentGateway(`http://127.0.0.1:${port}`, () => gateway),
+      {
+        client: {
+          retryIntervalMs: 50,
+          maxAttempts: 2,
+          heartbeatIntervalMs: 100,
+        },
+      },
+      async ({ client }) => {
+        await waitFor(() => client.state === "gave-up", { what: "gave-up" });
+        gateway = startFakeGateway({ port, secret: SECRET });
+        // Its first heartbeat is answered 404: a new round of registration.
+        await waitFor(() => client.state === "registered", {
+          what: "state registered",
+        });
+        assertEquals(gateway.requests[0].kind, "heartbeat");
+        assertEquals(gateway.of("register").length, 1);
+      },
+    );
+  },
+});
+
+Deno.test({
+  name:
     "gateway client: registers once a gateway comes up on the port before attempts run out",
   sanitizeOps: false,
   sanitizeResources: false,

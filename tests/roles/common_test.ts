@@ -3,10 +3,11 @@ import {
   bindAddress,
   DEFAULT_HTTPDOCS,
   localAddress,
+  requireSecretBeyondLoopback,
   staticRoot,
   waitForShutdownSignal,
 } from "../../mod/roles/common.ts";
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals, assertThrows } from "../support/assert.ts";
 
 Deno.test("a loopback advertised host keeps the host local; others listen everywhere", () => {
   assertEquals(bindAddress(undefined, "127.0.0.1"), "127.0.0.1");
@@ -44,4 +45,17 @@ Deno.test({
       clearInterval(alive);
     }
   },
+});
+
+Deno.test("the shared secret is required only beyond loopback", () => {
+  requireSecretBeyondLoopback("127.0.0.1", undefined);
+  requireSecretBeyondLoopback("::1", undefined);
+  requireSecretBeyondLoopback("0.0.0.0", "a-long-secret");
+  for (const bind of ["0.0.0.0", "10.0.4.7", "::"]) {
+    assertThrows(
+      () => requireSecretBeyondLoopback(bind, undefined),
+      Error,
+      /sharedSecret \(or WEBSTREAM_GATEWAY_SECRET\) is required/,
+    );
+  }
 });

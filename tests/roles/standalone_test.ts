@@ -48,3 +48,19 @@ Deno.test("a taken HTTP port fails the start and frees the relay port", async ()
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("-sm beyond loopback needs the shared secret, and then requires it", async () => {
+  const without = await inProcessConfig((base) => ({
+    webstreamSettings: { basePortNumber: base, listenAddress: "0.0.0.0" },
+    gateway: { backend: { advertisedUrl: `http://127.0.0.1:${base + 5}` } },
+  }));
+  try {
+    await assertRejects(
+      () => startStandalone(without.config, { logger }),
+      Error,
+      /sharedSecret .* is required when the host listens on 0\.0\.0\.0/,
+    );
+  } finally {
+    await Deno.remove(without.dir, { recursive: true });
+  }
+});

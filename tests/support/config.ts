@@ -115,14 +115,16 @@ export async function inProcessConfig(
 ): Promise<InProcessConfig> {
   const base = freeBasePort(1);
   const dir = await Deno.makeTempDir();
+  const extra = sections(base);
   const config = parseConfig({
-    ...sections(base),
+    ...extra,
     webstreamSettings: {
       serverMaxSessionCount: 1,
       warmSessionCount: 0,
       basePortNumber: base,
       poolAccounts: "current",
       runtimeDirectory: `${dir}/runtime`,
+      ...extra.webstreamSettings as Record<string, unknown> | undefined,
     },
   }, { env: {} });
   return { config, base, dir };

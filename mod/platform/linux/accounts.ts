@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { run } from "./exec.ts";
+import { hasCommand, run } from "./exec.ts";
 
 /** The GECOS comment that marks an account as a webstream pool account. */
 export const POOL_GECOS = "webstream pool account";
@@ -51,8 +51,9 @@ export async function createPoolUser(
     "--skel",
     options.skeleton,
     "--user-group",
+    // No interactive logins: sessions are started by webstream only.
     "--shell",
-    "/bin/bash",
+    "/usr/sbin/nologin",
     "--comment",
     POOL_GECOS,
     name,
@@ -78,4 +79,22 @@ export async function setPassword(
 export async function deleteUser(name: string): Promise<void> {
   // Exit 12: the home could not be removed (already gone); the user is.
   await run("userdel", ["--remove", name], { okCodes: [0, 6, 12] });
+}
+
+/**
+ * Removes the user's crontab and queued `at` jobs (where cron and at are
+ * installed), so nothing a tenant scheduled runs in the next tenant's time.
+ */
+export async function removeScheduledJobs(name: string): Promise<void> {
+  if (await hasCommand("crontab")) {
+    // Exit 1: the user has no crontab.
+    await run("crontab", ["-r", "-u", name], { okCodes: [0, 1] });
+  }
+  if (await hasCommand("atq")) {
+    const jobs = (await run("atq", [])).split("\n")
+      .map((line) => line.trim().split(/\s+/))
+      .filter((fields) => fields.length > 2 && fields.at(-1) === name)
+      .map((fields) => fields[0]);
+    if (jobs.length) await run("atrm", jobs);
+  }
 }

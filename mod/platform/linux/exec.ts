@@ -55,3 +55,13 @@ export async function run(
   }
   return new TextDecoder().decode(stdout);
 }
+
+/** True when `command` is on the PATH. */
+export async function hasCommand(command: string): Promise<boolean> {
+  try {
+    await run("sh", ["-c", 'command -v "$0"', command]);
+    return true;
+  } catch {
+    return false;
+  }
+}

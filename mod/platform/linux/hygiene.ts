@@ -94,7 +94,25 @@ export async function applyRestrictions(
       const paths = restriction.recursive
         ? await walk(restriction.path)
         : [restriction.path];
-      for (const path of paths) await denyOne(path, restriction.deny, user);
+      // Paths needing the same entry go to one setfacl call, in batches.
+      const byEntry = new Map<string, string[]>();
+      for (const path of paths) {
+        const perms = await allowedPerms(path, restriction.deny, user);
+        if (perms === undefined) continue;
+        byEntry.set(perms, [...byEntry.get(perms) ?? [], path]);
+      }
+      for (const [perms, batch] of byEntry) {
+        for (let i = 0; i < batch.length; i += SETFACL_BATCH) {
+          // -P: never follow a symbolic link, even one swapped in meanwhile.
+          await run("setfacl", [
+            "-P",
+            "-m",
+            `u:${user.name}:${perms}`,
+            "--",
+            ...batch.slice(i, i + SETFACL_BATCH),
+          ]);
+        }
+      }
     } catch (error) {
       problems.push(`${restriction.path}: ${(error as Error).message}`);
     }
@@ -103,20 +121,21 @@ export async function applyRestrictions(
 }
 
 const BITS = { read: 4, write: 2, execute: 1 } as const;
+const SETFACL_BATCH = 200;
 
-async function denyOne(
+/** What the user would get on `path` minus the denied rights (`r-x`). */
+async function allowedPerms(
   path: string,
   deny: FilesystemRestriction["deny"],
   user: AclUser,
-): Promise<void> {
+): Promise<string | undefined> {
   const info = await Deno.lstat(path);
-  if (info.isSymlink) return;
+  if (info.isSymlink) return undefined;
   const mode = info.mode ?? 0;
   const base = info.gid === user.gid ? (mode >> 3) & 7 : mode & 7;
   const allowed = deny.reduce((bits, right) => bits & ~BITS[right], base);
-  const perms = (allowed & 4 ? "r" : "-") + (allowed & 2 ? "w" : "-") +
+  return (allowed & 4 ? "r" : "-") + (allowed & 2 ? "w" : "-") +
     (allowed & 1 ? "x" : "-");
-  await run("setfacl", ["-m", `u:${user.name}:${perms}`, path]);
 }
 
 async function walk(root: string): Promise<string[]> {

@@ -19,10 +19,11 @@ import {
   deleteUser,
   lookupUser,
   POOL_GECOS,
+  removeScheduledJobs,
   setPassword,
   type UserEntry,
 } from "./accounts.ts";
-import { run } from "./exec.ts";
+import { hasCommand } from "./exec.ts";
 import { applyRestrictions, purgeTemp, rebuildHome } from "./hygiene.ts";
 import { socketOwnerUid } from "./peer_uid.ts";
 import {
@@ -82,8 +83,7 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
   const mode = options.accountMode === "auto"
     ? (root ? "system" : "current")
     : options.accountMode;
-  const runtimeDir = options.runtimeDirectory ??
-    (root ? "/var/lib/webstream" : `/tmp/webstream-${Deno.uid()}`);
+  const runtimeDir = options.runtimeDirectory ?? defaultRuntimeDirectory(root);
   const denoDir = options.denoDirectory ?? "/var/cache/webstream/deno";
   const logger = options.logger;
   const running = new Map<PlatformSession, Running>();
@@ -128,9 +128,7 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
 
   async function requireCommands(commands: string[]): Promise<void> {
     for (const command of commands) {
-      try {
-        await run("sh", ["-c", `command -v ${command}`]);
-      } catch {
+      if (!await hasCommand(command)) {
         throw new Error(
           `${command} is not installed (needed by the Linux platform; ` +
             `Debian package ${PACKAGES[command] ?? command})`,
@@ -159,6 +157,7 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
         recursive: true,
         mode: mode === "system" ? 0o755 : 0o700,
       });
+      await requirePrivateFolder(runtimeDir);
       if (mode === "system") {
         await Deno.chmod(runtimeDir, 0o755);
         await Deno.mkdir("/tmp/.X11-unix", { recursive: true });
@@ -207,6 +206,7 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
       if (!user) return;
       adopt(user);
       await endUserProcesses(user.uid);
+      await removeScheduledJobs(name);
       await serially(() => deleteUser(name));
       accounts.delete(name);
       await Deno.remove(`${runtimeDir}/sessions/${name}`, { recursive: true })
@@ -229,8 +229,10 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
         },
       );
       if (mode === "system") {
-        await Deno.chown(sessionDir, user.uid, user.gid);
+        // The file first: while the folder is still root's, nobody can swap
+        // the file for a link that would make root chown something else.
         await Deno.chown(authFile, user.uid, user.gid);
+        await Deno.chown(sessionDir, user.uid, user.gid);
       }
       await Deno.mkdir(user.home, { recursive: true, mode: 0o700 });
       const baseEnv = {
@@ -345,6 +347,7 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
       const owner = mode === "system"
         ? { uid: user.uid, gid: user.gid }
         : undefined;
+      if (mode === "system") await removeScheduledJobs(name);
       if (hygiene.profileCleanup.enabled) {
         await rebuildHome(user.home, hygiene.profileCleanup.skeleton, owner);
       }
@@ -377,6 +380,35 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
       return user !== undefined && uid === user.uid;
     },
   };
+}
+
+/** `/var/lib/webstream` as root; else `$XDG_RUNTIME_DIR/webstream` or `/tmp/webstream-<uid>`. */
+function defaultRuntimeDirectory(root: boolean): string {
+  if (root) return "/var/lib/webstream";
+  const xdg = Deno.env.get("XDG_RUNTIME_DIR");
+  return xdg ? `${xdg}/webstream` : `/tmp/webstream-${Deno.uid()}`;
+}
+
+/**
+ * Refuses a runtime folder someone else could tamper with: it must be a real
+ * folder (not a link) owned by this user and writable by nobody else, or
+ * another local user could swap cookie files or homes under webstream.
+ */
+async function requirePrivateFolder(path: string): Promise<void> {
+  const info = await Deno.lstat(path);
+  const problem = !info.isDirectory
+    ? "is not a folder"
+    : info.uid !== Deno.uid()
+    ? `belongs to uid ${info.uid}, not ${Deno.uid()}`
+    : (info.mode! & 0o022) !== 0
+    ? `is writable by others (mode ${(info.mode! & 0o777).toString(8)})`
+    : undefined;
+  if (problem) {
+    throw new Error(
+      `runtime directory ${path} ${problem}; remove it or set ` +
+        "webstreamSettings.runtimeDirectory",
+    );
+  }
 }
 
 /**

@@ -100,7 +100,8 @@ Deno.test({
         assertEquals(user.gecos, POOL_GECOS);
         const entry = (await getent("passwd", name)).split(":");
         assertEquals(entry[4], POOL_GECOS);
-        assertEquals(entry[6], "/bin/bash");
+        // No interactive logins for pool accounts.
+        assertEquals(entry[6], "/usr/sbin/nologin");
         assertEquals(Number(entry[2]), user.uid);
         assertNotEquals(user.uid, 0);
       });

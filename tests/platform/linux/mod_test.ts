@@ -26,7 +26,7 @@ import {
 } from "../../support/assert.ts";
 import { runCommand, spawnQuiet } from "../../support/command.ts";
 import { testUsername } from "../../support/config.ts";
-import { exists } from "../../support/fs.ts";
+import { exists, withTempDir } from "../../support/fs.ts";
 import {
   findStreamer,
   liveProcesses,
@@ -585,11 +585,36 @@ Deno.test({
               { path: `${dir}/missing`, deny: ["read"], recursive: false },
             ],
           };
+          // Jobs the tenant scheduled (where cron and at are installed).
+          const cron = (await runCommand("sh", {
+            args: ["-c", "command -v crontab && command -v at"],
+          })).ok;
+          if (cron) {
+            const crontab = await runCommand("sh", {
+              args: ["-c", `echo '* * * * * true' | crontab -u ${account} -`],
+            });
+            assert(crontab.ok, crontab.stderr);
+            const at = await runCommand("sh", {
+              args: ["-c", "echo true | at now + 1 hour"],
+              cwd: "/",
+              uid: user.uid,
+              gid: user.gid,
+            });
+            assert(at.ok, at.stderr);
+          }
           let problems: string[];
           try {
             problems = await platform.cleanAccount(account, hygiene);
           } finally {
             await Deno.remove(tmpFile).catch(() => {});
+          }
+          if (cron) {
+            const listed = await runCommand("crontab", {
+              args: ["-l", "-u", account],
+            });
+            assertEquals(listed.ok, false, "the tenant's crontab survived");
+            const queued = (await runCommand("atq", {})).stdout;
+            assert(!queued.includes(account), "the tenant's at job survived");
           }
           assertEquals(problems.length, 1, problems.join("\n"));
           assert(problems[0].startsWith(`${dir}/missing: `), problems[0]);
@@ -833,4 +858,30 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("prepare refuses a runtime folder others could tamper with", async () => {
+  await withTempDir(async (dir) => {
+    const { logger } = quietLogger();
+    const cases: [string, () => Promise<void>, RegExp][] = [
+      [`${dir}/open`, async () => {
+        await Deno.mkdir(`${dir}/open`);
+        await Deno.chmod(`${dir}/open`, 0o777);
+      }, /is writable by others \(mode 777\)/],
+      [`${dir}/link`, async () => {
+        await Deno.mkdir(`${dir}/target`);
+        await Deno.symlink(`${dir}/target`, `${dir}/link`);
+      }, /is not a folder/],
+    ];
+    for (const [runtimeDirectory, make, reason] of cases) {
+      await make();
+      const platform = createLinuxPlatform({
+        accountMode: "current",
+        runtimeDirectory,
+        denoDirectory: `${dir}/deno`,
+        logger,
+      });
+      await assertRejects(() => platform.prepare(), Error, reason);
+    }
+  });
 });
