@@ -49,6 +49,8 @@ export async function startXvfb(options: XvfbOptions): Promise<XvfbServer> {
     ],
     uid: options.uid,
     gid: options.gid,
+    // Another user may not be allowed into this process's working folder.
+    cwd: "/",
     env: options.env,
     clearEnv: options.env !== undefined,
     detached: true,
