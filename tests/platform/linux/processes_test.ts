@@ -81,7 +81,13 @@ function spawnDetached(
   script: string,
   ids: { uid?: number; gid?: number } = {},
 ): Deno.ChildProcess {
-  return spawnQuiet("sh", { args: ["-c", script], detached: true, ...ids });
+  // cwd "/": another user may not be allowed into the checkout.
+  return spawnQuiet("sh", {
+    args: ["-c", script],
+    detached: true,
+    cwd: "/",
+    ...ids,
+  });
 }
 
 /** Last-resort cleanup: SIGKILL to the child's own process group. */
