@@ -51,20 +51,52 @@ export async function main(args: string[]): Promise<number> {
         return 1;
       }
     }
+    case "hash-password":
+      return await hashPasswordCommand();
     case "gateway":
-      console.error(
-        "webstream: the gateway role is not available in this build yet",
-      );
-      return 2;
+    case "farm":
     case "backend":
     case "sm":
       return await serve(command);
   }
 }
 
+async function hashPasswordCommand(): Promise<number> {
+  const { hashPassword } = await import("./mod/gateway/auth/password.ts");
+  const tty = Deno.stdin.isTerminal();
+  if (tty) {
+    Deno.stderr.writeSync(new TextEncoder().encode("Password: "));
+    Deno.stdin.setRaw(true, { cbreak: true });
+  }
+  let password = "";
+  try {
+    const reader = Deno.stdin.readable.pipeThrough(new TextDecoderStream())
+      .getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      password += value;
+      if (tty && /[\r\n]/.test(value)) break;
+    }
+    reader.releaseLock();
+  } finally {
+    if (tty) {
+      Deno.stdin.setRaw(false);
+      Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+    }
+  }
+  password = password.replace(/\r?\n$/, "").replace(/[\r\n].*$/s, "");
+  if (!password) {
+    console.error("webstream: no password given on standard input");
+    return 1;
+  }
+  console.log(await hashPassword(password));
+  return 0;
+}
+
 async function serve(
   command: { kind: "backend"; config?: string; tags: string[] } | {
-    kind: "sm";
+    kind: "sm" | "gateway" | "farm";
     config?: string;
   },
 ): Promise<number> {
@@ -83,6 +115,10 @@ async function serve(
   try {
     handle = command.kind === "backend"
       ? await roles.startBackend(config, { tags: command.tags, logger })
+      : command.kind === "gateway"
+      ? await roles.startGatewayRole(config, { logger })
+      : command.kind === "farm"
+      ? await roles.startFarm(config, { logger })
       : await roles.startStandalone(config, { logger });
   } catch (error) {
     logger.error("could not start", { error });

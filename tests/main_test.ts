@@ -184,10 +184,29 @@ Deno.test("webstream config check: a missing file exits 1 saying it cannot be re
   });
 });
 
-Deno.test("webstream -gateway exits non-zero with a clear message", async () => {
+Deno.test("webstream -gateway without a shared secret refuses to start, naming it", async () => {
   const run = await webstream(["-gateway"]);
-  assert(run.code !== 0, `exit code ${run.code}`);
-  assertMatch(run.stderr, /gateway role is not available/);
+  assertEquals(run.code, 1);
+  assertMatch(run.stderr, /gateway\.backend\.sharedSecret .* is required/);
+});
+
+Deno.test("webstream hash-password prints a scrypt hash of standard input", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "hash-password"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode("correct horse\n"));
+  await writer.close();
+  const out = await child.output();
+  assertEquals(out.code, 0);
+  const hash = new TextDecoder().decode(out.stdout).trim();
+  assertMatch(hash, /^scrypt\$16384\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+  const { verifyPassword } = await import("../mod/gateway/auth/password.ts");
+  assertEquals(await verifyPassword("correct horse", hash), true);
+  assertEquals(await verifyPassword("correct horse\n", hash), false);
 });
 
 Deno.test("webstream -backend with an invalid config exits 1 before starting", async () => {

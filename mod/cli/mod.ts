@@ -13,13 +13,16 @@ export type CliCommand =
   | { kind: "backend"; config?: string; tags: string[] }
   | { kind: "sm"; config?: string }
   | { kind: "gateway"; config?: string }
+  | { kind: "farm"; config?: string }
   | { kind: "config-check"; file: string }
+  | { kind: "hash-password" }
   | {
     kind: "streamer";
     control: string;
     port: number;
     bind: string;
     user?: string;
+    licence?: { gatewayUrl: string; serverUrl: string; caCertificate?: string };
   };
 
 /** A command line that cannot be understood; the CLI prints it and exits 2. */
@@ -34,15 +37,18 @@ export class UsageError extends Error {
 export const USAGE = `Usage:
   webstream -backend [-config FILE] [-tags TAG,TAG…]  session host behind a gateway
   webstream -sm [-config FILE]                         standalone session manager
-  webstream -gateway [-config FILE]                    gateway (not available yet)
+  webstream -gateway [-config FILE]                    gateway: sign-in, placement, proxy
+  webstream -farm [-config FILE]                       gateway + one host on this machine, to try it out
   webstream streamer -control URL -port N [-bind ADDR] [-user NAME]
+                     [-gateway-url URL -server-url URL [-gateway-ca FILE]]
                                                        streamer (started by the session manager)
   webstream config check FILE                          validate a configuration file
+  webstream hash-password                              hash a password read from stdin
   webstream -help | -version
 
 Options may be written with one dash or two (-backend, --backend).`;
 
-const SUBCOMMANDS = ["streamer", "config"];
+const SUBCOMMANDS = ["streamer", "config", "hash-password"];
 const TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Turns `-backend` into `--backend`; leaves `-h`, values and `--x` alone. */
@@ -68,6 +74,7 @@ export function parseCli(args: readonly string[]): CliCommand {
         backend: { type: "boolean" },
         sm: { type: "boolean" },
         gateway: { type: "boolean" },
+        farm: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
         config: { type: "string" },
@@ -76,6 +83,9 @@ export function parseCli(args: readonly string[]): CliCommand {
         port: { type: "string" },
         bind: { type: "string" },
         user: { type: "string" },
+        "gateway-url": { type: "string" },
+        "server-url": { type: "string" },
+        "gateway-ca": { type: "string" },
       },
     });
   } catch (error) {
@@ -85,7 +95,7 @@ export function parseCli(args: readonly string[]): CliCommand {
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
 
-  const roles = (["backend", "sm", "gateway"] as const).filter((r) =>
+  const roles = (["backend", "sm", "gateway", "farm"] as const).filter((r) =>
     values[r]
   );
   const sub = positionals[0];
@@ -117,13 +127,21 @@ export function parseCli(args: readonly string[]): CliCommand {
       tags: parseTags(values.tags),
     };
   }
-  if (roles[0] === "sm" || roles[0] === "gateway") {
+  if (roles[0] === "sm" || roles[0] === "gateway" || roles[0] === "farm") {
     only([roles[0], "config"]);
     noPositionals(positionals);
     return { kind: roles[0], config: values.config };
   }
   if (sub === "streamer") {
-    only(["control", "port", "bind", "user"]);
+    only([
+      "control",
+      "port",
+      "bind",
+      "user",
+      "gateway-url",
+      "server-url",
+      "gateway-ca",
+    ]);
     noPositionals(positionals.slice(1));
     if (!values.control) throw new UsageError("streamer needs -control URL");
     if (!values.port) throw new UsageError("streamer needs -port N");
@@ -133,7 +151,17 @@ export function parseCli(args: readonly string[]): CliCommand {
       port: parsePort(values.port),
       bind: values.bind ?? "127.0.0.1",
       user: values.user,
+      licence: parseLicence(
+        values["gateway-url"],
+        values["server-url"],
+        values["gateway-ca"],
+      ),
     };
+  }
+  if (sub === "hash-password") {
+    only([]);
+    noPositionals(positionals.slice(1));
+    return { kind: "hash-password" };
   }
   if (sub === "config") {
     only([]);
@@ -166,6 +194,32 @@ function parseTags(raw: string | undefined): string[] {
     );
   }
   return [...new Set(tags)];
+}
+
+function parseLicence(
+  gatewayUrl: string | undefined,
+  serverUrl: string | undefined,
+  caCertificate: string | undefined,
+):
+  | { gatewayUrl: string; serverUrl: string; caCertificate?: string }
+  | undefined {
+  if (!gatewayUrl && !serverUrl) return undefined;
+  for (
+    const [flag, value] of [["gateway-url", gatewayUrl], [
+      "server-url",
+      serverUrl,
+    ]]
+  ) {
+    if (
+      !value || !URL.canParse(value) ||
+      !/^https?:$/.test(new URL(value).protocol)
+    ) {
+      throw new UsageError(
+        `-${flag}: expected an http(s) URL, got "${value ?? ""}"`,
+      );
+    }
+  }
+  return { gatewayUrl: gatewayUrl!, serverUrl: serverUrl!, caCertificate };
 }
 
 function parsePort(raw: string): number {

@@ -14,6 +14,8 @@ import { type Config, type ConfigInput, configSchema } from "./schema.ts";
 export const SECRET_ENV = {
   WEBSTREAM_SESSION_PWD: ["webstreamSettings", "serverSessionPwd"],
   WEBSTREAM_GATEWAY_SECRET: ["gateway", "backend", "sharedSecret"],
+  WEBSTREAM_COOKIE_SECRET: ["gateway", "auth", "cookieSecret"],
+  WEBSTREAM_ADMIN_TOKEN: ["gateway", "adminToken"],
 } as const;
 
 /** A configuration that could not be read or did not validate. */
@@ -91,6 +93,8 @@ export function parseConfig(
   }
   registerSecret(result.data.webstreamSettings.serverSessionPwd);
   registerSecret(result.data.gateway.backend.sharedSecret);
+  registerSecret(result.data.gateway.auth.cookieSecret);
+  registerSecret(result.data.gateway.adminToken);
   return result.data;
 }
 

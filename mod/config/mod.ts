@@ -4,4 +4,5 @@
  * @module
  */
 export * from "./schema.ts";
+export * from "./gateway_schema.ts";
 export * from "./load.ts";

@@ -8,6 +8,7 @@
  * @module
  */
 import { z } from "zod";
+import { gatewayRoleShape } from "./gateway_schema.ts";
 
 const port = z.number().int().min(1).max(65535);
 const seconds = z.number().positive().max(86_400);
@@ -28,6 +29,7 @@ export const backendSchema = z.object({
   registrationMaxAttempts: z.number().int().min(1).max(1000).default(10),
   unregisterTimeout: seconds.default(5),
   requestTimeout: seconds.default(5),
+  caCertificate: z.string().min(1).optional(),
   instanceType: z.string().min(1).optional(),
   ec2InstanceId: z.string().min(1).optional(),
   instanceMetadata: z.enum(["auto", "on", "off"]).default("auto"),
@@ -102,11 +104,38 @@ export const activityLoggingSchema = z.object({
   ).default(["session_start", "session_end", "app_launch", "upload"]),
 }).strict();
 
+/** `gateway`: the host side (`backend`) and the gateway role's own settings. */
+export const gatewaySchema = z.object({
+  backend: backendSchema.default(() => backendSchema.parse({})),
+  ...gatewayRoleShape,
+}).strict().superRefine((gateway, ctx) => {
+  const ids = new Set<string>();
+  gateway.workspaces.forEach((w, i) => {
+    if (ids.has(w.id)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["workspaces", i, "id"],
+        message: `workspace id "${w.id}" is used twice`,
+      });
+    }
+    ids.add(w.id);
+  });
+  const names = new Set<string>();
+  gateway.auth.users.forEach((u, i) => {
+    if (names.has(u.name)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["auth", "users", i, "name"],
+        message: `user "${u.name}" is defined twice`,
+      });
+    }
+    names.add(u.name);
+  });
+});
+
 /** The whole configuration file. */
 export const configSchema = z.object({
-  gateway: z.object({
-    backend: backendSchema.default(() => backendSchema.parse({})),
-  }).strict().default(() => ({ backend: backendSchema.parse({}) })),
+  gateway: gatewaySchema.default(() => gatewaySchema.parse({})),
   webstreamSettings: settingsSchema.default(() => settingsSchema.parse({})),
   filesystemRestrictions: z.array(restrictionSchema).default([]),
   profileCleanup: profileCleanupSchema.default(() =>

@@ -20,6 +20,18 @@ export interface SessionSpec {
   controlUrl: string;
   /** Initial screen geometry. */
   screen: { width: number; height: number; depth: number };
+  /** Where the streamer checks its licence in, when a gateway is configured. */
+  licence?: StreamerLicence;
+}
+
+/** What a streamer needs for licence check-ins with the gateway. */
+export interface StreamerLicence {
+  /** `gateway.backend.gatewayUrl`. */
+  gatewayUrl: string;
+  /** This host's `serverUrl` (`gateway.backend.advertisedUrl`). */
+  serverUrl: string;
+  /** A CA certificate file (PEM) for the gateway, readable by pool users. */
+  caCertificate?: string;
 }
 
 /** A running OS session with its streamer. */

@@ -15,7 +15,12 @@ import type {
   StreamerMessage,
 } from "../control/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import type { Hygiene, Platform, PlatformSession } from "../platform/mod.ts";
+import type {
+  Hygiene,
+  Platform,
+  PlatformSession,
+  StreamerLicence,
+} from "../platform/mod.ts";
 import { delay, type Timer, withTimeout } from "../util/async.ts";
 import { accountName, streamerPort } from "./slots.ts";
 import { hashToken, newPassword, newToken } from "./tokens.ts";
@@ -59,6 +64,8 @@ export interface SessionPoolOptions {
   bindAddress: string;
   /** Logger. */
   logger: Logger;
+  /** Licence check-ins for the streamers, when a gateway is configured. */
+  licence?: StreamerLicence;
   /** How long a streamer has to acknowledge a token. Default 3000 ms. */
   tokenAckTimeoutMs?: number;
 }
@@ -109,6 +116,7 @@ export class SessionPool implements StreamerDirectory {
   readonly #controlUrl: string;
   readonly #bindAddress: string;
   readonly #tokenAckTimeoutMs: number;
+  readonly #licence?: StreamerLicence;
   readonly #slots: Slot[];
   readonly #bySessionId = new Map<string, Slot>();
   readonly #pending = new Map<string, Promise<Allocation>>();
@@ -125,6 +133,7 @@ export class SessionPool implements StreamerDirectory {
     this.#controlUrl = options.controlUrl;
     this.#bindAddress = options.bindAddress;
     this.#tokenAckTimeoutMs = options.tokenAckTimeoutMs ?? 3000;
+    this.#licence = options.licence;
     const s = options.config.webstreamSettings;
     this.#slots = Array.from({ length: s.serverMaxSessionCount }, (_, i) => ({
       number: i + 1,
@@ -534,6 +543,7 @@ export class SessionPool implements StreamerDirectory {
       bindAddress: this.#bindAddress,
       controlUrl: this.#controlUrl,
       screen: s.screen,
+      licence: this.#licence,
     });
     slot.starting = starting;
     try {

@@ -68,6 +68,8 @@ export interface GatewayClientOptions {
   load: () => LoadSample;
   /** Logger. */
   logger: Logger;
+  /** HTTP client for the gateway (a private CA, say). */
+  client?: Deno.HttpClient;
 }
 
 /** Where the client is in its life. */
@@ -249,6 +251,7 @@ export class GatewayClient {
     };
     if (sharedSecret) headers.Authorization = bearer(sharedSecret);
     return fetch(`${gatewayUrl.replace(/\/$/, "")}/gateway/${path}`, {
+      client: this.#options.client,
       method: "POST",
       headers,
       body: JSON.stringify(body),

@@ -14,6 +14,8 @@ export interface RelayOptions {
   logger: Logger;
   /** Most bytes queued while the streamer side opens. Default 1 MiB. */
   maxQueuedBytes?: number;
+  /** Told the size of every message relayed (for metrics). */
+  count?: (direction: "to_host" | "to_browser", bytes: number) => void;
 }
 
 type Data = string | ArrayBuffer | Blob | ArrayBufferView;
@@ -31,11 +33,14 @@ export function relayWebSocket(
   const queue: Data[] = [];
   let queued = 0;
 
+  const count = options.count;
   browser.onmessage = (event) => {
+    const bytes = size(event.data);
+    count?.("to_host", bytes);
     if (upstream.readyState === WebSocket.OPEN) {
       return upstream.send(event.data);
     }
-    queued += size(event.data);
+    queued += bytes;
     if (queued > maxQueued) {
       return closeBoth(1009, "too much data before the session opened");
     }
@@ -45,6 +50,7 @@ export function relayWebSocket(
     for (const data of queue.splice(0)) upstream.send(data);
   };
   upstream.onmessage = (event) => {
+    count?.("to_browser", size(event.data));
     if (browser.readyState === WebSocket.OPEN) browser.send(event.data);
   };
   upstream.onclose = (event) => {

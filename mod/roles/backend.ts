@@ -53,6 +53,13 @@ export async function startBackend(
     controlUrl: `ws://${local}/control`,
     bindAddress: bind,
     logger,
+    licence: backend.gatewayUrl
+      ? {
+        gatewayUrl: backend.gatewayUrl,
+        serverUrl: backend.advertisedUrl,
+        caCertificate: backend.caCertificate,
+      }
+      : undefined,
   });
   const app = createHostApp({
     pool,
@@ -113,6 +120,11 @@ export async function startBackend(
       }),
       load: createLoadSampler(),
       logger: logger.child("gateway"),
+      client: backend.caCertificate
+        ? Deno.createHttpClient({
+          caCerts: [await Deno.readTextFile(backend.caCertificate)],
+        })
+        : undefined,
     });
     gateway.start();
   } else {

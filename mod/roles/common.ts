@@ -8,7 +8,11 @@ import { fileURLToPath } from "node:url";
 import type { Config } from "../config/mod.ts";
 import { isLoopback } from "../control/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { createPlatform, type Platform } from "../platform/mod.ts";
+import {
+  createPlatform,
+  type Platform,
+  type StreamerLicence,
+} from "../platform/mod.ts";
 import { SessionPool } from "../pool/mod.ts";
 
 /** The web client shipped with webstream (embedded in compiled builds). */
@@ -94,6 +98,8 @@ export interface SessionPoolSetup {
   bindAddress: string;
   /** The role's logger; the platform and pool log as its children. */
   logger: Logger;
+  /** Licence check-ins for streamers, when a gateway is configured. */
+  licence?: StreamerLicence;
 }
 
 /** The platform for this OS and a session pool on it, as configured. */
@@ -113,6 +119,7 @@ export function createSessionPool(
     controlUrl: setup.controlUrl,
     bindAddress: setup.bindAddress,
     logger: setup.logger.child("pool"),
+    licence: setup.licence,
   });
   return { platform, pool };
 }

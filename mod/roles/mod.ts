@@ -6,3 +6,5 @@
 export * from "./common.ts";
 export { type BackendOptions, startBackend } from "./backend.ts";
 export { type StandaloneOptions, startStandalone } from "./standalone.ts";
+export { startGatewayRole } from "./gateway.ts";
+export { farmConfig, type FarmHandle, startFarm } from "./farm.ts";

@@ -21,6 +21,7 @@ import { hashToken } from "../control/token_hash.ts";
 import type { Logger } from "../log/mod.ts";
 import { stopServer } from "../util/serve.ts";
 import { CommandLineError, splitCommandLine } from "./command_line.ts";
+import { type LicenceCheckins, startLicenceCheckins } from "./licence.ts";
 import { TokenStore } from "./token_store.ts";
 import { decodeViewerMessage, sendViewer, VIEWER_PROTOCOL } from "./viewer.ts";
 
@@ -34,6 +35,8 @@ export interface StreamerOptions {
   bind: string;
   /** Pool account to identify as. Default: the OS user this process runs as. */
   user?: string;
+  /** Licence check-ins with the gateway, when one is configured. */
+  licence?: { gatewayUrl: string; serverUrl: string; caCertificate?: string };
   /** Logger. */
   logger: Logger;
 }
@@ -58,6 +61,7 @@ export async function runStreamer(
   let sessionUuid: string | undefined;
   let server: Deno.HttpServer | undefined;
   let viewer: WebSocket | undefined;
+  let checkins: LicenceCheckins | undefined;
 
   // A client may only close with 1000 or 3000-4999: webstream uses 4000 + the
   // matching server code (4008 policy violation, 4011 internal error).
@@ -171,6 +175,18 @@ export async function runStreamer(
         if (message.sessionUuid !== sessionUuid) return;
         tokens.arm(message.tokenHash, message.ttlSeconds);
         send({ type: "TOKEN_ARMED", tokenHash: message.tokenHash });
+        // The session is in use from its first token on: check in.
+        if (options.licence && !checkins) {
+          checkins = startLicenceCheckins({
+            ...options.licence,
+            sessionUuid,
+            logger,
+            onRefused: (reason) => {
+              logger.warn("ending the session", { reason });
+              control.close(4403, reason.slice(0, 100));
+            },
+          });
+        }
         return;
       case "FILE_UPLOAD_COMPLETE":
         logger.info("file upload complete", {
@@ -202,6 +218,7 @@ export async function runStreamer(
   };
 
   const result = await exit.promise;
+  checkins?.stop();
   viewer?.close(1001, "session ended");
   if (server) await stopServer(server, { timeoutMs: 1000 });
   for (const app of apps) {

@@ -187,6 +187,7 @@ Deno.test("parseCli: streamer with its options", async (t) => {
         port: 9010,
         bind: "127.0.0.1",
         user: undefined,
+        licence: undefined,
       },
     );
   });
@@ -199,6 +200,11 @@ Deno.test("parseCli: streamer with its options", async (t) => {
         "-bind",
         "0.0.0.0",
         "-user=webs01",
+        "-gateway-url",
+        "https://gw.example:9000",
+        "--server-url=http://10.0.0.7:9005",
+        "-gateway-ca",
+        "/etc/webstream/ca.pem",
       ]),
       {
         kind: "streamer",
@@ -206,7 +212,40 @@ Deno.test("parseCli: streamer with its options", async (t) => {
         port: 65535,
         bind: "0.0.0.0",
         user: "webs01",
+        licence: {
+          gatewayUrl: "https://gw.example:9000",
+          serverUrl: "http://10.0.0.7:9005",
+          caCertificate: "/etc/webstream/ca.pem",
+        },
       },
+    );
+  });
+  await t.step("licence check-ins need both URLs, as http(s)", () => {
+    usageError(
+      [
+        "streamer",
+        "-control",
+        "ws://x",
+        "-port",
+        "9010",
+        "-gateway-url",
+        "https://g",
+      ],
+      /-server-url: expected an http\(s\) URL, got ""/,
+    );
+    usageError(
+      [
+        "streamer",
+        "-control",
+        "ws://x",
+        "-port",
+        "9010",
+        "-gateway-url",
+        "ftp://g",
+        "-server-url",
+        "http://h",
+      ],
+      /-gateway-url: expected an http\(s\) URL, got "ftp:\/\/g"/,
     );
   });
   await t.step("-control and -port are required", () => {

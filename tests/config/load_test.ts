@@ -291,6 +291,8 @@ Deno.test("parseConfig: secrets from the environment override the file", async (
     assertEquals(SECRET_ENV, {
       WEBSTREAM_SESSION_PWD: ["webstreamSettings", "serverSessionPwd"],
       WEBSTREAM_GATEWAY_SECRET: ["gateway", "backend", "sharedSecret"],
+      WEBSTREAM_COOKIE_SECRET: ["gateway", "auth", "cookieSecret"],
+      WEBSTREAM_ADMIN_TOKEN: ["gateway", "adminToken"],
     });
   });
 });

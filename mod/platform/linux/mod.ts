@@ -268,6 +268,7 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
             // A real pool user identifies by its OS user name; slots sharing
             // this process's user need their account named.
             ...(mode === "current" ? ["-user", spec.account] : []),
+            ...licenceArgs(spec.licence),
           ],
           cwd: user.home,
           env: {
@@ -437,6 +438,18 @@ async function endRecordedSession(
     }
   }
   await Deno.remove(`${sessionDir}/pids`).catch(() => {});
+}
+
+/** The streamer's licence check-in arguments. */
+function licenceArgs(licence: SessionSpec["licence"]): string[] {
+  if (!licence) return [];
+  return [
+    "-gateway-url",
+    licence.gatewayUrl,
+    "-server-url",
+    licence.serverUrl,
+    ...(licence.caCertificate ? ["-gateway-ca", licence.caCertificate] : []),
+  ];
 }
 
 /** Variables a streamer inherits from the session manager (logging only). */

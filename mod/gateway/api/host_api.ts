@@ -1,0 +1,184 @@
+/**
+ * The gateway's side of the session host contract: `POST /gateway/register`,
+ * `/gateway/heartbeat` and `/gateway/unregister` with the seed's payloads,
+ * authenticated with the farm's shared secret; and what streamers send:
+ * licence check-ins every 15 s, metrics and activity events, accepted for
+ * live sessions only.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { Config } from "../../config/mod.ts";
+import { hasSharedSecret } from "../../host/mod.ts";
+import type { Logger } from "../../log/mod.ts";
+import type { GatewayMetrics } from "../metrics.ts";
+import type { HostRegistry } from "../registry.ts";
+import type { SessionMap } from "../sessions.ts";
+import { readJson } from "./json.ts";
+
+const tag = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+const serverUrl = z.url({ protocol: /^https?$/ });
+const percent = z.number().min(0).max(100);
+
+/** `POST /gateway/register`, as the seed names it. */
+export const registerSchema = z.object({
+  serverUrl,
+  maxSessions: z.number().int().min(1).max(100_000),
+  instanceType: z.string().min(1).max(100),
+  ec2InstanceId: z.string().min(1).max(100),
+  tags: z.array(tag).max(100),
+  capabilities: z.array(tag).max(200),
+  version: z.string().min(1).max(50),
+});
+
+/** `POST /gateway/heartbeat`, as the seed names it. */
+export const heartbeatSchema = z.object({
+  serverUrl,
+  status: z.string().min(1).max(50),
+  activeSessions: z.number().int().min(0).max(100_000),
+  maxSessions: z.number().int().min(1).max(100_000),
+  instanceType: z.string().min(1).max(100),
+  tags: z.array(tag).max(100),
+  cpuUsage: percent,
+  memoryUsage: percent,
+  timestamp: z.string().min(1).max(64),
+});
+
+/** `POST /gateway/unregister`. */
+export const unregisterSchema = z.object({ serverUrl });
+
+/** A streamer's licence check-in. */
+export const checkinSchema = z.object({
+  sessionUuid: z.string().uuid(),
+  serverUrl,
+});
+
+/** A streamer's metrics report. */
+export const metricsReportSchema = z.object({
+  sessionUuid: z.string().uuid(),
+  serverUrl,
+  fps: z.number().min(0).max(1000).optional(),
+  bytes: z.number().int().min(0).optional(),
+  latencyMs: z.number().min(0).max(600_000).optional(),
+  inputEvents: z.number().int().min(0).optional(),
+});
+
+/** A streamer's activity event. */
+export const activitySchema = z.object({
+  sessionUuid: z.string().uuid(),
+  serverUrl,
+  event: z.enum(["session_start", "session_end", "app_launch", "upload"]),
+  detail: z.string().max(1000).optional(),
+});
+
+/** Options for {@linkcode hostApi}. */
+export interface HostApiOptions {
+  /** The validated configuration. */
+  config: Config;
+  /** Hosts. */
+  registry: HostRegistry;
+  /** Sessions. */
+  sessions: SessionMap;
+  /** Metrics. */
+  metrics: GatewayMetrics;
+  /** Probes a newly registered host at once. */
+  probe: (serverUrl: string) => void;
+  /** Logger. */
+  logger: Logger;
+}
+
+/** Routes under `/gateway/`. */
+export function hostApi(options: HostApiOptions): Hono {
+  const { registry, sessions, metrics, logger } = options;
+  const secret = options.config.gateway.backend.sharedSecret;
+  const licence = options.config.gateway.licence;
+  const app = new Hono();
+
+  // The host contract needs the shared secret; streamers prove themselves by
+  // naming a live session of their host instead.
+  for (const path of ["/register", "/heartbeat", "/unregister"]) {
+    app.use(path, async (c, next) => {
+      if (!hasSharedSecret(c.req.raw.headers, secret)) {
+        return c.json({ error: "the farm's shared secret is required" }, 401);
+      }
+      await next();
+    });
+  }
+
+  app.post("/register", async (c) => {
+    const body = await readJson(c, registerSchema);
+    if (!body.ok) return body.response;
+    const host = registry.register(body.value);
+    options.probe(host.serverUrl);
+    return c.json({ ok: true, state: host.state });
+  });
+
+  app.post("/heartbeat", async (c) => {
+    const body = await readJson(c, heartbeatSchema);
+    if (!body.ok) return body.response;
+    const host = registry.heartbeat(body.value);
+    if (!host) {
+      return c.json({ error: "unknown host; register first" }, 404);
+    }
+    return c.json({ ok: true, state: host.state });
+  });
+
+  app.post("/unregister", async (c) => {
+    const body = await readJson(c, unregisterSchema);
+    if (!body.ok) return body.response;
+    if (!registry.unregister(body.value.serverUrl)) {
+      return c.json({ error: "unknown host" }, 404);
+    }
+    sessions.deleteHost(body.value.serverUrl, "its host unregistered");
+    return c.json({ ok: true });
+  });
+
+  app.post("/licence/checkin", async (c) => {
+    const body = await readJson(c, checkinSchema);
+    if (!body.ok) return body.response;
+    const { sessionUuid, serverUrl } = body.value;
+    const session = sessions.checkin(sessionUuid, serverUrl);
+    if (!session) {
+      // Not a session this gateway placed (or one it already ended).
+      return c.json(
+        { error: "unknown session", interval: licence.checkinInterval },
+        404,
+      );
+    }
+    return c.json({ ok: true, interval: licence.checkinInterval });
+  });
+
+  app.post("/metrics", async (c) => {
+    const body = await readJson(c, metricsReportSchema);
+    if (!body.ok) return body.response;
+    const { sessionUuid, serverUrl, ...report } = body.value;
+    const session = sessions.getByUuid(sessionUuid);
+    if (!session || session.serverUrl !== serverUrl) {
+      return c.json({ error: "unknown session" }, 404);
+    }
+    metrics.report(report);
+    return c.json({ ok: true });
+  });
+
+  app.post("/activity", async (c) => {
+    const body = await readJson(c, activitySchema);
+    if (!body.ok) return body.response;
+    const { sessionUuid, serverUrl, event, detail } = body.value;
+    const session = sessions.getByUuid(sessionUuid);
+    if (!session || session.serverUrl !== serverUrl) {
+      return c.json({ error: "unknown session" }, 404);
+    }
+    metrics.activity(event);
+    logger.info("session activity", {
+      event,
+      detail,
+      sessionId: session.sessionId,
+      user: session.user,
+      serverUrl,
+    });
+    return c.json({ ok: true });
+  });
+
+  return app;
+}

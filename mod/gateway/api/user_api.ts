@@ -1,0 +1,156 @@
+/**
+ * What the browser uses: sign-in and sign-out, the workspaces a user may
+ * launch, launching, the user's sessions, and the WebSocket path that the
+ * gateway relays to the session's streamer.
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import { z } from "zod";
+import type { Logger } from "../../log/mod.ts";
+import { relayWebSocket } from "../../relay/mod.ts";
+import type { Authenticator } from "../auth/mod.ts";
+import { HostError } from "../host_client.ts";
+import { type Launcher, LaunchError } from "../launch.ts";
+import type { GatewayMetrics } from "../metrics.ts";
+import type { SessionMap } from "../sessions.ts";
+import type { Identity } from "../types.ts";
+import { readJson } from "./json.ts";
+
+const signInSchema = z.object({
+  user: z.string().min(1).max(64),
+  password: z.string().min(1).max(1024),
+});
+
+const launchSchema = z.object({
+  workspaceId: z.string().min(1).max(64),
+  sessionId: z.string().uuid().optional(),
+  width: z.number().int().min(320).max(7680).optional(),
+  height: z.number().int().min(200).max(4320).optional(),
+});
+
+/** Options for {@linkcode userApi}. */
+export interface UserApiOptions {
+  /** Sign-in. */
+  auth: Authenticator;
+  /** Launches. */
+  launcher: Launcher;
+  /** Sessions. */
+  sessions: SessionMap;
+  /** Metrics (proxy bytes). */
+  metrics: GatewayMetrics;
+  /** Logger. */
+  logger: Logger;
+}
+
+type Env = { Variables: { identity: Identity } };
+
+/** Routes under `/api/` plus the WebSocket relay `/ws/:sessionId`. */
+export function userApi(options: UserApiOptions): Hono<Env> {
+  const { auth, launcher, sessions, metrics, logger } = options;
+  const app = new Hono<Env>();
+
+  const signedIn = async (c: Context<Env>, next: () => Promise<void>) => {
+    const identity = await auth.identify(c);
+    if (!identity) return c.json({ error: "sign in first" }, 401);
+    c.set("identity", identity);
+    await next();
+  };
+
+  app.post("/api/signin", async (c) => {
+    const body = await readJson(c, signInSchema);
+    if (!body.ok) return body.response;
+    const result = await auth.signIn(c, body.value.user, body.value.password);
+    if (result === "locked") {
+      return c.json(
+        { error: "too many failed sign-ins; wait a few minutes" },
+        429,
+      );
+    }
+    if (!result) return c.json({ error: "wrong user name or password" }, 401);
+    logger.info("signed in", { user: result.user });
+    return c.json(result);
+  });
+
+  app.post("/api/signout", (c) => {
+    auth.signOut(c);
+    return c.body(null, 204);
+  });
+
+  app.get("/api/me", signedIn, (c) => c.json(c.get("identity")));
+
+  app.get("/api/workspaces", signedIn, (c) =>
+    c.json(
+      launcher.workspacesFor(c.get("identity")).map((w) => ({
+        id: w.id,
+        name: w.name,
+        kind: w.kind,
+      })),
+    ));
+
+  app.get("/api/sessions", signedIn, (c) =>
+    c.json(
+      sessions.ofUser(c.get("identity").user).map((s) => ({
+        sessionId: s.sessionId,
+        kind: s.kind,
+        workspaceIds: s.workspaceIds,
+        createdAt: new Date(s.createdAt).toISOString(),
+      })),
+    ));
+
+  app.post("/api/launch", signedIn, async (c) => {
+    const body = await readJson(c, launchSchema);
+    if (!body.ok) return body.response;
+    try {
+      const result = await launcher.launch({
+        identity: c.get("identity"),
+        ...body.value,
+      });
+      c.header("Cache-Control", "no-store");
+      return c.json(result);
+    } catch (error) {
+      if (error instanceof LaunchError) {
+        if (error.status === 503 || error.status === 429) {
+          c.header("Retry-After", "10");
+        }
+        return c.json(
+          { error: error.message, decisionId: error.decisionId },
+          error.status,
+        );
+      }
+      if (error instanceof HostError) {
+        c.header("Retry-After", "10");
+        return c.json({ error: error.message }, 503);
+      }
+      throw error;
+    }
+  });
+
+  app.get("/ws/:sessionId", signedIn, (c) => {
+    const session = sessions.get(c.req.param("sessionId") ?? "");
+    if (!session || session.user !== c.get("identity").user) {
+      return c.json({ error: "no such session" }, 404);
+    }
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      return c.json({ error: "expected a WebSocket upgrade" }, 426);
+    }
+    const token = c.req.query("token") ?? "";
+    const host = session.host.includes(":")
+      ? `[${session.host}]`
+      : session.host;
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
+    relayWebSocket(
+      socket,
+      `ws://${host}:${session.port}${session.path}?token=${
+        encodeURIComponent(token)
+      }`,
+      {
+        logger,
+        count: (direction, bytes) => metrics.proxied(direction, bytes),
+      },
+    );
+    return response;
+  });
+
+  return app;
+}

@@ -1,0 +1,158 @@
+/**
+ * Who is calling: a user signed in with a password (kept in a signed,
+ * HTTP-only cookie that expires), or, behind an SSO proxy, the user a
+ * trusted header names — but only when the request comes from one of the
+ * configured proxies. Repeated failed sign-ins for a name are slowed down.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
+import { getConnInfo } from "hono/deno";
+import type { AuthSettings, GatewayUser } from "../../config/mod.ts";
+import type { Identity } from "../types.ts";
+import { verifyPassword } from "./password.ts";
+
+/** The cookie holding the signed-in identity. */
+export const SESSION_COOKIE = "webstream_session";
+
+/** Options for {@linkcode createAuthenticator}. */
+export interface AuthenticatorOptions {
+  /** `gateway.auth`. */
+  settings: AuthSettings;
+  /** The cookie signing secret. */
+  cookieSecret: string;
+  /** Mark the cookie `Secure` (the gateway serves HTTPS). */
+  secureCookie: boolean;
+  /** Clock (ms). Default `Date.now`. */
+  now?: () => number;
+}
+
+/** Signs users in and out and tells who a request comes from. */
+export interface Authenticator {
+  /** The caller, or undefined when not signed in. */
+  identify(c: Context): Promise<Identity | undefined>;
+  /**
+   * Checks a password and sets the cookie. Resolves with the identity, with
+   * `"locked"` after too many failures, or undefined for a wrong name or
+   * password (the same answer for both).
+   */
+  signIn(
+    c: Context,
+    user: string,
+    password: string,
+  ): Promise<Identity | "locked" | undefined>;
+  /** Clears the cookie. */
+  signOut(c: Context): void;
+}
+
+interface CookieBody {
+  u: string;
+  g: string[];
+  a: boolean;
+  exp: number;
+}
+
+const MAX_FAILURES = 5;
+const FAILURE_WINDOW_MS = 5 * 60_000;
+
+/** Creates the gateway's authenticator. */
+export function createAuthenticator(
+  options: AuthenticatorOptions,
+): Authenticator {
+  const { settings, cookieSecret, secureCookie } = options;
+  const now = options.now ?? Date.now;
+  const users = new Map<string, GatewayUser>(
+    settings.users.map((u) => [u.name, u]),
+  );
+  const failures = new Map<string, number[]>();
+
+  function recentFailures(user: string): number[] {
+    const cutoff = now() - FAILURE_WINDOW_MS;
+    const list = (failures.get(user) ?? []).filter((t) => t > cutoff);
+    if (list.length) failures.set(user, list);
+    else failures.delete(user);
+    return list;
+  }
+
+  function fromHeader(c: Context): Identity | undefined {
+    const trusted = settings.trustedHeader;
+    if (!trusted) return undefined;
+    const remote = getConnInfo(c).remote.address ?? "";
+    if (!trusted.trustedProxies.includes(remote)) return undefined;
+    const user = c.req.header(trusted.user)?.trim();
+    if (!user) return undefined;
+    const groups = trusted.groups
+      ? (c.req.header(trusted.groups) ?? "").split(",").map((g) => g.trim())
+        .filter(Boolean)
+      : [];
+    return { user, groups, admin: users.get(user)?.admin ?? false };
+  }
+
+  return {
+    async identify(c) {
+      const header = fromHeader(c);
+      if (header) return header;
+      const raw = await getSignedCookie(c, cookieSecret, SESSION_COOKIE);
+      if (!raw) return undefined;
+      let body: CookieBody;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        return undefined;
+      }
+      if (typeof body.exp !== "number" || body.exp < now()) return undefined;
+      // A user removed from the configuration is signed out.
+      const known = users.get(body.u);
+      if (!known && !settings.trustedHeader) return undefined;
+      return {
+        user: body.u,
+        groups: known?.groups ?? body.g,
+        admin: known?.admin ?? false,
+      };
+    },
+
+    async signIn(c, user, password) {
+      if (recentFailures(user).length >= MAX_FAILURES) return "locked";
+      const known = users.get(user);
+      // A wrong name costs as much as a wrong password.
+      const ok = await verifyPassword(
+        password,
+        known?.passwordHash ?? DUMMY_HASH,
+      );
+      if (!known || !ok) {
+        failures.set(user, [...recentFailures(user), now()]);
+        return undefined;
+      }
+      failures.delete(user);
+      const body: CookieBody = {
+        u: known.name,
+        g: known.groups,
+        a: known.admin,
+        exp: now() + settings.sessionTtl * 1000,
+      };
+      await setSignedCookie(
+        c,
+        SESSION_COOKIE,
+        JSON.stringify(body),
+        cookieSecret,
+        {
+          httpOnly: true,
+          sameSite: "Strict",
+          secure: secureCookie,
+          path: "/",
+          maxAge: Math.floor(settings.sessionTtl),
+        },
+      );
+      return { user: known.name, groups: known.groups, admin: known.admin };
+    },
+
+    signOut(c) {
+      deleteCookie(c, SESSION_COOKIE, { path: "/", secure: secureCookie });
+    },
+  };
+}
+
+// A valid hash of a random password, so unknown names take as long as known.
+const DUMMY_HASH =
+  "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$2yb1eLjHNrETJ3ZdPFqUdQxO+/K8dA3nHoC9VdPb2Rw=";

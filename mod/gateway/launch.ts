@@ -1,0 +1,416 @@
+/**
+ * A launch, from a signed-in user's request to a connection token: who may
+ * launch what, reconnects to a known session, desktop relaunches, session
+ * sharing and load balancing (through {@linkcode place}), the licence limit,
+ * the call to the chosen host, a second host when the first fails, and the
+ * session record. Every launch leaves its placement explanation in the
+ * decision log.
+ *
+ * @module
+ */
+import type { Config, Workspace } from "../config/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import {
+  type ConnectionAnswer,
+  getConnection,
+  HostError,
+} from "./host_client.ts";
+import { commandFor, place, type PlacementDecision } from "./placement.ts";
+import type { HostRegistry } from "./registry.ts";
+import type { SessionMap } from "./sessions.ts";
+import type { Identity, SessionRecord } from "./types.ts";
+
+/** What a user asks for. */
+export interface LaunchRequest {
+  /** Who asks. */
+  identity: Identity;
+  /** The workspace to launch. */
+  workspaceId: string;
+  /** An existing session to reconnect to (or to start the app in). */
+  sessionId?: string;
+  /** The browser's size. */
+  width?: number;
+  /** The browser's size. */
+  height?: number;
+}
+
+/** What the browser needs to connect. */
+export interface LaunchResult {
+  /** The client-facing session id; launching again with it reconnects. */
+  sessionId: string;
+  /** The WebSocket path on the gateway (`/ws/{sessionId}`). */
+  websocketPath: string;
+  /** The one-time connection token. */
+  token: string;
+  /** `new`, `share` or `reconnect`. */
+  outcome: "new" | "share" | "reconnect";
+  /** The decision log entry explaining the placement. */
+  decisionId: string;
+}
+
+/** A launch that cannot be served; `status` is the HTTP status to answer. */
+export class LaunchError extends Error {
+  /** HTTP status. */
+  readonly status: 400 | 403 | 404 | 429 | 503;
+  /** The decision log entry, when placement ran. */
+  readonly decisionId?: string;
+
+  constructor(
+    status: 400 | 403 | 404 | 429 | 503,
+    message: string,
+    decisionId?: string,
+  ) {
+    super(message);
+    this.name = "LaunchError";
+    this.status = status;
+    this.decisionId = decisionId;
+  }
+}
+
+/** One entry of the decision log. */
+export interface DecisionRecord {
+  /** Its id. */
+  id: string;
+  /** When. */
+  at: string;
+  /** Who launched. */
+  user: string;
+  /** What. */
+  workspaceId: string;
+  /** How it ended: `new`, `share`, `reconnect` or `refused`. */
+  outcome: "new" | "share" | "reconnect" | "refused";
+  /** The session it ended in. */
+  sessionId?: string;
+  /** The host it ended on. */
+  serverUrl?: string;
+  /** In words. */
+  summary: string;
+  /** Each placement round (one per host tried). */
+  rounds: PlacementDecision[];
+  /** Placement time in milliseconds (all rounds, without host calls). */
+  placementMs: number;
+}
+
+/** Options for {@linkcode Launcher}. */
+export interface LauncherOptions {
+  /** The validated configuration. */
+  config: Config;
+  /** Hosts. */
+  registry: HostRegistry;
+  /** Sessions. */
+  sessions: SessionMap;
+  /** Logger. */
+  logger: Logger;
+  /** Called after every launch (for metrics). */
+  onLaunch?: (record: DecisionRecord) => void;
+  /** Decisions kept for the admin API. Default 500. */
+  decisionLogSize?: number;
+}
+
+/** Launches workspaces for signed-in users. */
+export class Launcher {
+  readonly #config: Config;
+  readonly #registry: HostRegistry;
+  readonly #sessions: SessionMap;
+  readonly #logger: Logger;
+  readonly #onLaunch?: (record: DecisionRecord) => void;
+  readonly #workspaces: Map<string, Workspace>;
+  readonly #log = new Map<string, DecisionRecord>();
+  readonly #logSize: number;
+
+  constructor(options: LauncherOptions) {
+    this.#config = options.config;
+    this.#registry = options.registry;
+    this.#sessions = options.sessions;
+    this.#logger = options.logger;
+    this.#onLaunch = options.onLaunch;
+    this.#logSize = options.decisionLogSize ?? 500;
+    this.#workspaces = new Map(
+      options.config.gateway.workspaces.map((w) => [w.id, w]),
+    );
+  }
+
+  /** The workspaces `identity` may launch. */
+  workspacesFor(identity: Identity): Workspace[] {
+    return [...this.#workspaces.values()].filter((w) => mayLaunch(identity, w));
+  }
+
+  /** Recent decisions, newest first. */
+  decisions(): DecisionRecord[] {
+    return [...this.#log.values()].reverse();
+  }
+
+  /** One decision. */
+  decision(id: string): DecisionRecord | undefined {
+    return this.#log.get(id);
+  }
+
+  /**
+   * Launches a workspace.
+   *
+   * @throws {LaunchError} with the status and message to answer.
+   */
+  async launch(request: LaunchRequest): Promise<LaunchResult> {
+    const { identity } = request;
+    const workspace = this.#workspaces.get(request.workspaceId);
+    if (!workspace) {
+      throw new LaunchError(404, `no workspace "${request.workspaceId}"`);
+    }
+    if (!mayLaunch(identity, workspace)) {
+      throw new LaunchError(
+        403,
+        `${identity.user} may not launch ${workspace.id}`,
+      );
+    }
+    const record: DecisionRecord = {
+      id: crypto.randomUUID(),
+      at: new Date().toISOString(),
+      user: identity.user,
+      workspaceId: workspace.id,
+      outcome: "refused",
+      summary: "",
+      rounds: [],
+      placementMs: 0,
+    };
+    try {
+      const result = await this.#launch(request, workspace, record);
+      record.outcome = result.outcome;
+      record.sessionId = result.sessionId;
+      return { ...result, decisionId: record.id };
+    } catch (error) {
+      record.outcome = "refused";
+      record.summary ||= (error as Error).message;
+      if (error instanceof LaunchError) {
+        throw new LaunchError(error.status, error.message, record.id);
+      }
+      throw error;
+    } finally {
+      this.#remember(record);
+      this.#onLaunch?.(record);
+    }
+  }
+
+  async #launch(
+    request: LaunchRequest,
+    workspace: Workspace,
+    record: DecisionRecord,
+  ): Promise<Omit<LaunchResult, "decisionId">> {
+    const user = request.identity.user;
+    const known = request.sessionId
+      ? this.#sessions.get(request.sessionId)
+      : this.#desktopToReuse(user, workspace);
+    if (request.sessionId && (!known || known.user !== user)) {
+      throw new LaunchError(
+        404,
+        `no session "${request.sessionId}" of ${user}`,
+      );
+    }
+    if (known) {
+      record.summary =
+        `reconnects session ${known.sessionId} on ${known.serverUrl}`;
+      record.serverUrl = known.serverUrl;
+      try {
+        return await this.#into(known, request, workspace, "reconnect");
+      } catch (error) {
+        if (!(error instanceof HostError)) throw error;
+        if (request.sessionId) {
+          throw new LaunchError(
+            503,
+            `the session's host did not answer: ${error.message}`,
+          );
+        }
+        // The desktop's host is gone: place a new one instead.
+        this.#sessions.delete(known.sessionId, error.message);
+      }
+    }
+
+    const exclude = new Set<string>();
+    const attempts = this.#config.gateway.placement.hostAttempts;
+    let lastError: HostError | undefined;
+    for (let round = 0; round < attempts; round++) {
+      const started = performance.now();
+      const decision = place({
+        workspace,
+        sessions: this.#sessions.ofUser(user),
+        hosts: this.#registry.list(),
+        settings: this.#config.gateway.placement,
+        exclude,
+      });
+      record.placementMs += performance.now() - started;
+      record.rounds.push(decision);
+      record.summary = decision.summary;
+      record.serverUrl = decision.serverUrl;
+      if (decision.outcome === "share") {
+        const session = this.#sessions.get(decision.sessionId!)!;
+        try {
+          return await this.#into(session, request, workspace, "share");
+        } catch (error) {
+          if (!(error instanceof HostError)) throw error;
+          lastError = error;
+          exclude.add(session.serverUrl);
+          continue;
+        }
+      }
+      if (decision.outcome === "none") break;
+      this.#checkLicence();
+      try {
+        return await this.#newSession(decision.serverUrl!, request, workspace);
+      } catch (error) {
+        if (!(error instanceof HostError) || !error.retryable) throw error;
+        lastError = error;
+        exclude.add(decision.serverUrl!);
+        this.#logger.warn("host failed a launch; trying another", {
+          serverUrl: decision.serverUrl,
+          error: error.message,
+        });
+      }
+    }
+    const last = record.rounds.at(-1);
+    const reasons = last?.hosts
+      .filter((v) => v.verdict === "excluded")
+      .map((v) => `${v.serverUrl}: ${v.reason}`)
+      .slice(0, 5) ?? [];
+    throw new LaunchError(
+      503,
+      lastError
+        ? `no host could start the session (${lastError.message})`
+        : `${last?.summary ?? "no host"}${
+          reasons.length ? ` (${reasons.join("; ")})` : ""
+        }`,
+    );
+  }
+
+  /** A live desktop session of this workspace the user already has. */
+  #desktopToReuse(
+    user: string,
+    workspace: Workspace,
+  ): SessionRecord | undefined {
+    if (workspace.kind !== "desktop") return undefined;
+    return this.#sessions.ofUser(user).find((s) =>
+      s.kind === "desktop" && s.workspaceIds[0] === workspace.id
+    );
+  }
+
+  #checkLicence(): void {
+    const limit = this.#config.gateway.licence.maxConcurrentSessions;
+    if (limit > 0 && this.#sessions.liveCount() >= limit) {
+      throw new LaunchError(
+        429,
+        `the licence allows ${limit} concurrent sessions and all are in use; try again later`,
+      );
+    }
+  }
+
+  async #newSession(
+    serverUrl: string,
+    request: LaunchRequest,
+    workspace: Workspace,
+  ): Promise<Omit<LaunchResult, "decisionId">> {
+    const host = this.#registry.get(serverUrl)!;
+    const sessionId = crypto.randomUUID();
+    const done = this.#registry.beginLogon(serverUrl);
+    let answer: ConnectionAnswer;
+    try {
+      answer = await getConnection(serverUrl, {
+        sessionId,
+        workspace,
+        command: workspace.kind === "app"
+          ? commandFor(workspace, host)
+          : undefined,
+        resources: workspace.resources,
+        width: request.width,
+        height: request.height,
+      }, { sharedSecret: this.#config.gateway.backend.sharedSecret });
+    } finally {
+      done();
+    }
+    const now = Date.now();
+    this.#sessions.put({
+      sessionId,
+      sessionUuid: answer.sessionUuid,
+      user: request.identity.user,
+      credentials: workspace.credentials,
+      serverUrl,
+      host: answer.host,
+      port: answer.port,
+      path: answer.path,
+      kind: workspace.kind,
+      workspaceIds: [workspace.id],
+      resources: workspace.resources,
+      createdAt: now,
+      lastLaunchAt: now,
+    });
+    this.#logger.info("session launched", {
+      sessionId,
+      user: request.identity.user,
+      workspace: workspace.id,
+      serverUrl,
+    });
+    return {
+      sessionId,
+      websocketPath: `/ws/${sessionId}`,
+      token: answer.token,
+      outcome: "new",
+    };
+  }
+
+  /** Reconnects to `session`, starting `workspace` in it if it is a new app there. */
+  async #into(
+    session: SessionRecord,
+    request: LaunchRequest,
+    workspace: Workspace,
+    outcome: "share" | "reconnect",
+  ): Promise<Omit<LaunchResult, "decisionId">> {
+    const host = this.#registry.get(session.serverUrl);
+    if (!host || host.state === "Unregistered") {
+      throw new HostError(`${session.serverUrl} is no longer registered`);
+    }
+    const starting = workspace.kind === "app" &&
+      !session.workspaceIds.includes(workspace.id);
+    const answer = await getConnection(session.serverUrl, {
+      sessionId: session.sessionId,
+      workspace,
+      command: starting ? commandFor(workspace, host) : undefined,
+      resources: session.resources,
+      width: request.width,
+      height: request.height,
+    }, { sharedSecret: this.#config.gateway.backend.sharedSecret });
+    const now = Date.now();
+    const replaced = answer.sessionUuid !== session.sessionUuid;
+    // A host that lost the session started a new one under the same id.
+    this.#sessions.put({
+      ...session,
+      sessionUuid: answer.sessionUuid,
+      host: answer.host,
+      port: answer.port,
+      path: answer.path,
+      workspaceIds: replaced
+        ? [workspace.id]
+        : starting
+        ? [...session.workspaceIds, workspace.id]
+        : session.workspaceIds,
+      createdAt: replaced ? now : session.createdAt,
+      lastLaunchAt: now,
+    });
+    return {
+      sessionId: session.sessionId,
+      websocketPath: `/ws/${session.sessionId}`,
+      token: answer.token,
+      outcome,
+    };
+  }
+
+  #remember(record: DecisionRecord): void {
+    this.#log.set(record.id, record);
+    while (this.#log.size > this.#logSize) {
+      this.#log.delete(this.#log.keys().next().value!);
+    }
+  }
+}
+
+/** True when `identity` may launch `workspace` (no users and no groups: everyone). */
+export function mayLaunch(identity: Identity, workspace: Workspace): boolean {
+  if (!workspace.users.length && !workspace.groups.length) return true;
+  return workspace.users.includes(identity.user) ||
+    workspace.groups.some((g) => identity.groups.includes(g));
+}

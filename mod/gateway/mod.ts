@@ -1,0 +1,230 @@
+/**
+ * `webstream -gateway`: the host registry with health probes, sign-in,
+ * launches with session sharing and load balancing, the WebSocket relay to
+ * streamers, the session resolver, licence check-ins, metrics and the admin
+ * API — behind HTTPS (plain HTTP only when `gateway.insecureHttp` says so).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { serveStatic } from "hono/deno";
+import type { Config } from "../config/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { registerSecret } from "../log/mod.ts";
+import { stopServer } from "../util/serve.ts";
+import { encodeBase64Url } from "../util/encoding.ts";
+import { adminApi } from "./api/admin_api.ts";
+import { hostApi } from "./api/host_api.ts";
+import { resolverApi } from "./api/resolver.ts";
+import { userApi } from "./api/user_api.ts";
+import { createAuthenticator } from "./auth/mod.ts";
+import { startHealthMonitor } from "./health_monitor.ts";
+import { Launcher } from "./launch.ts";
+import { createGatewayMetrics } from "./metrics.ts";
+import { HostRegistry } from "./registry.ts";
+import { SessionMap } from "./sessions.ts";
+import { type GatewayStore, openSqliteStore } from "./store.ts";
+
+export { type GatewayStore, openSqliteStore } from "./store.ts";
+export type * from "./types.ts";
+
+/** Options for {@linkcode startGateway}. */
+export interface GatewayOptions {
+  /** Logger. */
+  logger: Logger;
+  /** Folder of the web client. */
+  staticRoot: string;
+}
+
+/** A running gateway. */
+export interface GatewayHandle {
+  /** The port it listens on. */
+  port: number;
+  /** `https` or `http`. */
+  scheme: "https" | "http";
+  /** Stops it, keeping its state in the store. */
+  stop(): Promise<void>;
+}
+
+/** Where the state store lives when `gateway.storePath` is not set. */
+export function defaultStorePath(): string {
+  if (Deno.uid() === 0) return "/var/lib/webstream/gateway.sqlite";
+  const home = Deno.env.get("HOME") ?? "/tmp";
+  return `${home}/.local/state/webstream/gateway.sqlite`;
+}
+
+/**
+ * Starts the gateway.
+ *
+ * @throws {Error} when the configuration cannot run a gateway (no shared
+ * secret, neither TLS nor `insecureHttp`), or the port is taken.
+ */
+export async function startGateway(
+  config: Config,
+  options: GatewayOptions,
+): Promise<GatewayHandle> {
+  const { logger } = options;
+  const g = config.gateway;
+  if (!g.backend.sharedSecret) {
+    throw new Error(
+      "gateway.backend.sharedSecret (or WEBSTREAM_GATEWAY_SECRET) is required: " +
+        "hosts register with it and the gateway calls them with it",
+    );
+  }
+  if (!g.tls && !g.insecureHttp) {
+    throw new Error(
+      "gateway.tls (certificate and key) is required; set gateway.insecureHttp: true " +
+        "to serve plain HTTP",
+    );
+  }
+  const tls = g.tls
+    ? {
+      cert: await Deno.readTextFile(g.tls.certificate),
+      key: await Deno.readTextFile(g.tls.key),
+    }
+    : undefined;
+  const bind = g.listenAddress ?? (tls ? "0.0.0.0" : "127.0.0.1");
+
+  const storePath = g.storePath ?? defaultStorePath();
+  if (storePath !== ":memory:") {
+    await Deno.mkdir(storePath.slice(0, storePath.lastIndexOf("/")) || "/", {
+      recursive: true,
+      mode: 0o700,
+    });
+  }
+  const store = openSqliteStore(storePath);
+  const stop: (() => Promise<void> | void)[] = [() => store.close()];
+  try {
+    const cookieSecret = g.auth.cookieSecret ?? persistentSecret(store);
+    registerSecret(cookieSecret);
+    const registry = new HostRegistry({
+      store,
+      health: g.healthCheck,
+      logger: logger.child("registry"),
+    });
+    const sessions = new SessionMap({
+      store,
+      staleAfter: g.licence.staleAfter,
+      logger: logger.child("sessions"),
+    });
+    const metrics = createGatewayMetrics({
+      hosts: () => registry.list(),
+      liveSessions: () => sessions.liveCount(),
+      licenceLimit: g.licence.maxConcurrentSessions,
+    });
+    const launcher = new Launcher({
+      config,
+      registry,
+      sessions,
+      logger: logger.child("launch"),
+      onLaunch: (record) => metrics.launch(record),
+    });
+    const auth = createAuthenticator({
+      settings: g.auth,
+      cookieSecret,
+      secureCookie: tls !== undefined,
+    });
+    const monitor = startHealthMonitor(registry, { health: g.healthCheck });
+    stop.unshift(() => monitor.stop());
+    const prune = setInterval(
+      () => sessions.prune(),
+      g.licence.checkinInterval * 1000,
+    );
+    stop.unshift(() => {
+      clearInterval(prune);
+      sessions.flush();
+    });
+
+    const startedAt = Date.now();
+    const app = new Hono();
+    app.get("/health", (c) => {
+      const hosts = registry.list();
+      return c.json({
+        status: "healthy",
+        timestamp: new Date().toISOString(),
+        hosts: {
+          total: hosts.length,
+          healthy: hosts.filter((h) => h.state === "Healthy").length,
+        },
+        sessions: sessions.liveCount(),
+        uptime: Math.round((Date.now() - startedAt) / 1000),
+      });
+    });
+    app.route(
+      "/gateway",
+      hostApi({
+        config,
+        registry,
+        sessions,
+        metrics,
+        probe: (url) => void monitor.probe(url),
+        logger: logger.child("hosts"),
+      }),
+    );
+    app.route("/", resolverApi(sessions));
+    app.route(
+      "/",
+      adminApi({
+        auth,
+        adminToken: g.adminToken,
+        registry,
+        sessions,
+        launcher,
+        metrics,
+      }),
+    );
+    app.route(
+      "/",
+      userApi({
+        auth,
+        launcher,
+        sessions,
+        metrics,
+        logger: logger.child("user"),
+      }),
+    );
+    const root = options.staticRoot;
+    app.get("/", serveStatic({ path: `${root}/portal.html` }));
+    app.get("/admin", serveStatic({ path: `${root}/admin.html` }));
+    app.get("/*", serveStatic({ root }));
+    app.notFound((c) => c.json({ error: "not found" }, 404));
+    app.onError((error, c) => {
+      logger.error("request failed", { path: c.req.path, error });
+      return c.json({ error: "internal error" }, 500);
+    });
+
+    const server = Deno.serve({
+      hostname: bind,
+      port: g.port,
+      ...tls,
+      onListen: () =>
+        logger.info("gateway listening", {
+          address: bind,
+          port: g.port,
+          scheme: tls ? "https" : "http",
+          hosts: registry.size,
+          sessions: sessions.size,
+        }),
+    }, app.fetch);
+    stop.unshift(() => stopServer(server).then(() => {}));
+    return {
+      port: server.addr.port,
+      scheme: tls ? "https" : "http",
+      async stop() {
+        for (const step of stop) await step();
+      },
+    };
+  } catch (error) {
+    for (const step of stop) await step();
+    throw error;
+  }
+}
+
+/** The cookie secret kept in the store, created on first start. */
+function persistentSecret(store: GatewayStore): string {
+  const known = store.getSetting("cookieSecret");
+  if (known) return known;
+  const secret = encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)));
+  store.putSetting("cookieSecret", secret);
+  return secret;
+}

@@ -1,0 +1,221 @@
+/**
+ * The host registry: every session host that registered, its last heartbeat,
+ * its health probes, and whether an administrator drained it. A host's state
+ * is derived when asked, never stored, so it can never disagree with the
+ * facts it comes from:
+ *
+ * - **Unregistered**: it said goodbye;
+ * - **Unreachable**: `healthCheck.failureThreshold` probes in a row failed, or
+ *   no heartbeat for `missedHeartbeats` × `heartbeatInterval`;
+ * - **Draining**: an administrator drained it (no new sessions);
+ * - **Healthy**: otherwise. One good probe clears the failures.
+ *
+ * @module
+ */
+import type { HealthCheckSettings } from "../config/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { HeartbeatPayload, RegisterPayload } from "../registration/mod.ts";
+import type { GatewayStore } from "./store.ts";
+import type { HostRecord, HostState, HostView, ProbeResult } from "./types.ts";
+
+/** Options for {@linkcode HostRegistry}. */
+export interface HostRegistryOptions {
+  /** Where hosts are persisted. */
+  store: GatewayStore;
+  /** `gateway.healthCheck`. */
+  health: HealthCheckSettings;
+  /** Logger for state changes. */
+  logger: Logger;
+  /** Clock (ms), for tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+interface Entry {
+  record: HostRecord;
+  /** Last time it was heard from: heartbeat, registration or gateway start. */
+  seenAt: number;
+  probeFailures: number;
+  lastProbe?: ProbeResult;
+  logonsInFlight: number;
+  lastState?: HostState;
+}
+
+/** The gateway's knowledge of its session hosts. */
+export class HostRegistry {
+  readonly #entries = new Map<string, Entry>();
+  readonly #store: GatewayStore;
+  readonly #health: HealthCheckSettings;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+
+  constructor(options: HostRegistryOptions) {
+    this.#store = options.store;
+    this.#health = options.health;
+    this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+    const restoredAt = this.#now();
+    for (const record of this.#store.loadHosts()) {
+      // A restarted gateway gives every host a fresh heartbeat window.
+      this.#entries.set(record.serverUrl, {
+        record,
+        seenAt: restoredAt,
+        probeFailures: 0,
+        logonsInFlight: 0,
+      });
+    }
+  }
+
+  /** Records a registration (a new host, or one coming back). */
+  register(payload: RegisterPayload): HostView {
+    const now = this.#now();
+    const known = this.#entries.get(payload.serverUrl);
+    const record: HostRecord = {
+      serverUrl: payload.serverUrl,
+      registration: payload,
+      registeredAt: now,
+      heartbeat: known?.record.heartbeat,
+      draining: known?.record.draining ?? false,
+      unregistered: false,
+    };
+    const entry: Entry = {
+      record,
+      seenAt: now,
+      probeFailures: 0,
+      lastProbe: known?.lastProbe,
+      logonsInFlight: known?.logonsInFlight ?? 0,
+      lastState: known?.lastState,
+    };
+    this.#entries.set(payload.serverUrl, entry);
+    this.#store.putHost(record);
+    this.#logger.info(known ? "host registered again" : "host registered", {
+      serverUrl: payload.serverUrl,
+      maxSessions: payload.maxSessions,
+      tags: payload.tags,
+    });
+    return this.#view(entry);
+  }
+
+  /** Records a heartbeat; undefined when the host is not registered (→ 404). */
+  heartbeat(payload: HeartbeatPayload): HostView | undefined {
+    const entry = this.#entries.get(payload.serverUrl);
+    if (!entry || entry.record.unregistered) return undefined;
+    const now = this.#now();
+    entry.record.heartbeat = { ...payload, receivedAt: now };
+    entry.seenAt = now;
+    return this.#view(entry);
+  }
+
+  /** Records a goodbye; false when the host was not known. */
+  unregister(serverUrl: string): boolean {
+    const entry = this.#entries.get(serverUrl);
+    if (!entry) return false;
+    entry.record.unregistered = true;
+    this.#store.putHost(entry.record);
+    this.#logger.info("host unregistered", { serverUrl });
+    return true;
+  }
+
+  /** Drains (or undrains) a host; undefined when unknown. */
+  setDraining(serverUrl: string, draining: boolean): HostView | undefined {
+    const entry = this.#entries.get(serverUrl);
+    if (!entry) return undefined;
+    entry.record.draining = draining;
+    this.#store.putHost(entry.record);
+    this.#logger.info(draining ? "host drained" : "host undrained", {
+      serverUrl,
+    });
+    return this.#view(entry);
+  }
+
+  /** Records the result of a `/health` probe. */
+  recordProbe(serverUrl: string, result: ProbeResult): void {
+    const entry = this.#entries.get(serverUrl);
+    if (!entry) return;
+    entry.lastProbe = result;
+    entry.probeFailures = result.ok ? 0 : entry.probeFailures + 1;
+    this.#view(entry); // logs a state change, if any
+  }
+
+  /** Counts a session start in flight on a host (for the logon cap). */
+  beginLogon(serverUrl: string): () => void {
+    const entry = this.#entries.get(serverUrl);
+    if (!entry) return () => {};
+    entry.logonsInFlight++;
+    let done = false;
+    return () => {
+      if (!done && entry.logonsInFlight > 0) entry.logonsInFlight--;
+      done = true;
+    };
+  }
+
+  /** One host, with its state now. */
+  get(serverUrl: string): HostView | undefined {
+    const entry = this.#entries.get(serverUrl);
+    return entry && this.#view(entry);
+  }
+
+  /** Every host, with its state now. */
+  list(): HostView[] {
+    return [...this.#entries.values()].map((entry) => this.#view(entry));
+  }
+
+  /** The hosts to probe: all but the unregistered. */
+  probeTargets(): string[] {
+    return [...this.#entries.values()]
+      .filter((e) => !e.record.unregistered)
+      .map((e) => e.record.serverUrl);
+  }
+
+  /** How many hosts are known. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #view(entry: Entry): HostView {
+    const { state, reason } = this.#state(entry);
+    if (state !== entry.lastState) {
+      if (entry.lastState) {
+        this.#logger.info("host state changed", {
+          serverUrl: entry.record.serverUrl,
+          from: entry.lastState,
+          to: state,
+          reason,
+        });
+      }
+      entry.lastState = state;
+    }
+    return {
+      ...entry.record,
+      state,
+      stateReason: reason,
+      probeFailures: entry.probeFailures,
+      lastProbe: entry.lastProbe,
+      logonsInFlight: entry.logonsInFlight,
+    };
+  }
+
+  #state(entry: Entry): { state: HostState; reason: string } {
+    const h = this.#health;
+    if (entry.record.unregistered) {
+      return { state: "Unregistered", reason: "the host unregistered" };
+    }
+    if (entry.probeFailures >= h.failureThreshold) {
+      return {
+        state: "Unreachable",
+        reason: `${entry.probeFailures} health probes failed in a row` +
+          (entry.lastProbe?.error ? ` (${entry.lastProbe.error})` : ""),
+      };
+    }
+    const silence = (this.#now() - entry.seenAt) / 1000;
+    if (silence > h.missedHeartbeats * h.heartbeatInterval) {
+      return {
+        state: "Unreachable",
+        reason: `no heartbeat for ${Math.round(silence)} s`,
+      };
+    }
+    if (entry.record.draining) {
+      return { state: "Draining", reason: "drained by an administrator" };
+    }
+    return { state: "Healthy", reason: "answering probes and heartbeats" };
+  }
+}

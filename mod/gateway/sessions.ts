@@ -1,0 +1,193 @@
+/**
+ * The session map: every user session the gateway placed, indexed by its
+ * client-facing id, by user and by the host's internal id. A session is live
+ * while its streamer keeps checking in (or it was launched into recently);
+ * one silent for `licence.staleAfter` has ended and is forgotten. Check-in
+ * times are written to the store in batches, not on every check-in.
+ *
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import type { GatewayStore } from "./store.ts";
+import type { SessionRecord } from "./types.ts";
+
+/** Options for {@linkcode SessionMap}. */
+export interface SessionMapOptions {
+  /** Where sessions are persisted. */
+  store: GatewayStore;
+  /** Seconds without a check-in after which a session has ended. */
+  staleAfter: number;
+  /** Logger. */
+  logger: Logger;
+  /** Clock (ms), for tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** The gateway's sessions. */
+export class SessionMap {
+  readonly #byId = new Map<string, SessionRecord>();
+  readonly #byUser = new Map<string, Set<string>>();
+  readonly #byUuid = new Map<string, string>();
+  readonly #dirty = new Set<string>();
+  readonly #store: GatewayStore;
+  readonly #staleMs: number;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+
+  constructor(options: SessionMapOptions) {
+    this.#store = options.store;
+    this.#staleMs = options.staleAfter * 1000;
+    this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+    const restoredAt = this.#now();
+    for (const session of this.#store.loadSessions()) {
+      // A restarted gateway gives every session a fresh check-in window.
+      this.#index({ ...session, lastCheckinAt: restoredAt });
+    }
+  }
+
+  /** A session by its client-facing id. */
+  get(sessionId: string): SessionRecord | undefined {
+    return this.#byId.get(sessionId);
+  }
+
+  /** A session by the host's internal id. */
+  getByUuid(sessionUuid: string): SessionRecord | undefined {
+    const id = this.#byUuid.get(sessionUuid);
+    return id === undefined ? undefined : this.#byId.get(id);
+  }
+
+  /** The live sessions of a user. */
+  ofUser(user: string): SessionRecord[] {
+    const now = this.#now();
+    const ids = this.#byUser.get(user);
+    if (!ids) return [];
+    const out: SessionRecord[] = [];
+    for (const id of ids) {
+      const session = this.#byId.get(id)!;
+      if (this.#live(session, now)) out.push(session);
+    }
+    return out;
+  }
+
+  /** Every session (live or not yet pruned). */
+  all(): SessionRecord[] {
+    return [...this.#byId.values()];
+  }
+
+  /** How many sessions are live now (the licences in use). */
+  liveCount(): number {
+    const now = this.#now();
+    let count = 0;
+    for (const session of this.#byId.values()) {
+      if (this.#live(session, now)) count++;
+    }
+    return count;
+  }
+
+  /** True while the session's streamer checks in. */
+  isLive(session: SessionRecord): boolean {
+    return this.#live(session, this.#now());
+  }
+
+  /** Adds or replaces a session (persisted at once). */
+  put(session: SessionRecord): void {
+    const previous = this.#byId.get(session.sessionId);
+    if (previous) this.#unindex(previous);
+    this.#index(session);
+    this.#store.putSession(session);
+    this.#dirty.delete(session.sessionId);
+  }
+
+  /** Forgets a session. */
+  delete(sessionId: string, reason: string): void {
+    const session = this.#byId.get(sessionId);
+    if (!session) return;
+    this.#unindex(session);
+    this.#store.deleteSession(sessionId);
+    this.#dirty.delete(sessionId);
+    this.#logger.info("session ended", {
+      sessionId,
+      user: session.user,
+      serverUrl: session.serverUrl,
+      reason,
+    });
+  }
+
+  /** Forgets every session of a host (it unregistered). */
+  deleteHost(serverUrl: string, reason: string): void {
+    for (const session of [...this.#byId.values()]) {
+      if (session.serverUrl === serverUrl) {
+        this.delete(session.sessionId, reason);
+      }
+    }
+  }
+
+  /**
+   * Records a streamer's licence check-in. Undefined when no session of that
+   * host has that internal id.
+   */
+  checkin(sessionUuid: string, serverUrl: string): SessionRecord | undefined {
+    const session = this.getByUuid(sessionUuid);
+    if (!session || session.serverUrl !== serverUrl) return undefined;
+    session.lastCheckinAt = this.#now();
+    this.#dirty.add(session.sessionId);
+    return session;
+  }
+
+  /** Forgets sessions whose streamer went silent; writes check-in times. */
+  prune(): number {
+    const now = this.#now();
+    let removed = 0;
+    for (const session of [...this.#byId.values()]) {
+      if (!this.#live(session, now)) {
+        this.delete(
+          session.sessionId,
+          `no licence check-in for ${Math.round(this.#staleMs / 1000)} s`,
+        );
+        removed++;
+      }
+    }
+    this.flush();
+    return removed;
+  }
+
+  /** Writes pending check-in times to the store. */
+  flush(): void {
+    if (!this.#dirty.size) return;
+    const sessions = [...this.#dirty].flatMap((id) => {
+      const session = this.#byId.get(id);
+      return session ? [session] : [];
+    });
+    this.#dirty.clear();
+    this.#store.putSessions(sessions);
+  }
+
+  /** How many sessions are known. */
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  #live(session: SessionRecord, now: number): boolean {
+    const seen = Math.max(session.lastCheckinAt ?? 0, session.lastLaunchAt);
+    return now - seen <= this.#staleMs;
+  }
+
+  #index(session: SessionRecord): void {
+    this.#byId.set(session.sessionId, session);
+    this.#byUuid.set(session.sessionUuid, session.sessionId);
+    let ids = this.#byUser.get(session.user);
+    if (!ids) this.#byUser.set(session.user, ids = new Set());
+    ids.add(session.sessionId);
+  }
+
+  #unindex(session: SessionRecord): void {
+    this.#byId.delete(session.sessionId);
+    if (this.#byUuid.get(session.sessionUuid) === session.sessionId) {
+      this.#byUuid.delete(session.sessionUuid);
+    }
+    const ids = this.#byUser.get(session.user);
+    ids?.delete(session.sessionId);
+    if (ids && !ids.size) this.#byUser.delete(session.user);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The streamer's licence check-ins: `POST {gatewayUrl}/gateway/licence/checkin`
+ * with `{ sessionUuid, serverUrl }` every 15 s (or the interval the gateway
+ * answers with) while the session is allocated. A gateway that refuses the
+ * session (403, or 404 three times in a row: it never placed or already
+ * ended it) ends the session; a gateway that cannot be reached does not.
+ *
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import { delay } from "../util/async.ts";
+
+/** Options for {@linkcode startLicenceCheckins}. */
+export interface LicenceCheckinOptions {
+  /** `gateway.backend.gatewayUrl`. */
+  gatewayUrl: string;
+  /** The host's `serverUrl`. */
+  serverUrl: string;
+  /** A CA certificate (PEM file) for the gateway. */
+  caCertificate?: string;
+  /** The session checked in. */
+  sessionUuid: string;
+  /** Called once when the gateway refuses the session. */
+  onRefused: (reason: string) => void;
+  /** Logger. */
+  logger: Logger;
+  /** Interval until the gateway says otherwise. Default 15 000 ms. */
+  intervalMs?: number;
+  /**
+   * Wait before the first check-in, so the gateway has recorded the session
+   * it just placed. Default 2000 ms.
+   */
+  firstDelayMs?: number;
+}
+
+/** Running check-ins. */
+export interface LicenceCheckins {
+  /** Stops checking in. */
+  stop(): void;
+}
+
+/** Unknown-session answers in a row after which the session ends. */
+export const MAX_UNKNOWN = 3;
+
+/** Starts checking in (the first check-in after `firstDelayMs`). */
+export function startLicenceCheckins(
+  options: LicenceCheckinOptions,
+): LicenceCheckins {
+  const stopping = new AbortController();
+  const { logger } = options;
+  const url = `${
+    options.gatewayUrl.replace(/\/$/, "")
+  }/gateway/licence/checkin`;
+  (async () => {
+    const client = options.caCertificate
+      ? Deno.createHttpClient({
+        caCerts: [await Deno.readTextFile(options.caCertificate)],
+      })
+      : undefined;
+    let interval = options.intervalMs ?? 15_000;
+    let unknown = 0;
+    let unreachable = 0;
+    await delay(options.firstDelayMs ?? 2000, { signal: stopping.signal });
+    while (!stopping.signal.aborted) {
+      try {
+        const response = await fetch(url, {
+          client,
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({
+            sessionUuid: options.sessionUuid,
+            serverUrl: options.serverUrl,
+          }),
+          signal: AbortSignal.any([
+            stopping.signal,
+            AbortSignal.timeout(10_000),
+          ]),
+        });
+        const body = await response.json().catch(() => ({}));
+        if (typeof body.interval === "number" && body.interval > 0) {
+          interval = body.interval * 1000;
+        }
+        unreachable = 0;
+        if (response.ok) unknown = 0;
+        else if (response.status === 403) {
+          return options.onRefused(`licence refused: ${body.error ?? "403"}`);
+        } else if (response.status === 404 && ++unknown >= MAX_UNKNOWN) {
+          return options.onRefused("the gateway does not know this session");
+        }
+      } catch (error) {
+        if (stopping.signal.aborted) return;
+        if (!unreachable++) {
+          logger.warn("licence check-in failed; the session continues", {
+            error,
+          });
+        }
+      }
+      await delay(interval, { signal: stopping.signal });
+    }
+  })().catch((error) => logger.error("licence check-ins stopped", { error }));
+  return { stop: () => stopping.abort() };
+}
