@@ -1,10 +1,11 @@
 /**
  * The baseline of the session host benchmarks: a bare `Deno.serve` answering
  * `/health` and `/getConnection` at once with JSON of the same shape and
- * about the same size as the host's. It runs as its own child process (like
- * the host) so both sides pay the same process and loopback costs; the ratio
- * host ÷ baseline is what is left: hono routing, request validation, the
- * pool, the streamer's token acknowledgement.
+ * about the same size as the host's — and, for the gateway benchmark,
+ * `POST /resolveSession` like the gateway's resolver. It runs as its own
+ * child process (like the host) so both sides pay the same process and
+ * loopback costs; the ratio host ÷ baseline is what is left: hono routing,
+ * request validation, the pool, the streamer's token acknowledgement.
  *
  * Run directly: `deno run -A bench/baseline_server.ts [port]`; it prints
  * `{"port":N}` on stdout once it listens.
@@ -20,10 +21,13 @@ function randomToken(): string {
     .replaceAll("/", "_").replace(/=+$/, "");
 }
 
-/** Answers like the host, without doing any of its work. */
+/** Answers like the host (and the gateway's resolver), doing none of the work. */
 export function baselineHandler(request: Request): Response {
-  const path = new URL(request.url).pathname;
-  if (path === "/health") {
+  const url = new URL(request.url);
+  const path = url.pathname;
+  // `…/health` too: the gateway benchmark's simulated hosts (`/h/N`) share
+  // one of these servers for the gateway's probes.
+  if (path === "/health" || path.endsWith("/health")) {
     return Response.json({
       status: "healthy",
       timestamp: new Date().toISOString(),
@@ -44,6 +48,16 @@ export function baselineHandler(request: Request): Response {
       slot: 1,
       reconnect: false,
     }, { headers: { "Cache-Control": "no-store" } });
+  }
+  if (path === "/resolveSession") {
+    // The gateway's `/resolveSession` answer, without the session lookup.
+    return Response.json({
+      SessionId: url.searchParams.get("sessionId") ?? "",
+      TransportProtocol: url.searchParams.get("transport") ?? "HTTP",
+      DcvServerEndpoint: "127.0.0.1",
+      Port: 20010,
+      WebUrlPath: "/stream",
+    });
   }
   return Response.json({ error: "not found" }, { status: 404 });
 }

@@ -219,6 +219,8 @@ export interface HostOptions {
   signal: AbortSignal;
   /** Whether a SIGINT reached the process group (the host then stops itself). */
   interrupted: () => boolean;
+  /** Extra `gateway.backend` settings (a `gatewayUrl` to register with). */
+  backend?: Record<string, unknown>;
 }
 
 /** A pool account prefix `wb` + three letters (tests use `wt…`). */
@@ -266,7 +268,7 @@ export async function startHost(options: HostOptions): Promise<BenchHost> {
   const prefix = benchPrefix();
   const cfg = await writeTestConfig({
     slots: options.slots,
-    backend: { sharedSecret: SECRET },
+    backend: { sharedSecret: SECRET, ...options.backend },
     settings: {
       serverSessionUsername: prefix,
       warmSessionCount: options.warm,

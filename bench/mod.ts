@@ -1,5 +1,5 @@
 /**
- * # Session host benchmarks
+ * # Session host and gateway benchmarks
  *
  * `deno task bench` (or `deno run -A bench/mod.ts`) runs, in turn:
  *
@@ -22,6 +22,32 @@
  *    the client for both sides alike (ratio near ×1); the CPU-per-request
  *    ratio then shows what the host's handler costs over a bare one.
  *
+ * Then the gateway's, at the issue's scale of 1,000 hosts and 50,000
+ * sessions:
+ *
+ * 3. **Placement** ({@link ./placement_bench.ts}), in-process: a real host
+ *    registry (1,000 hosts with varied tags and load, some drained or
+ *    unreachable) and session map (50,000 sessions of 10,000 users); random
+ *    launches of sharable apps, desktops and tag-restricted workspaces.
+ *    p50/p99/max of a decision as the launcher times it (the user's
+ *    sessions, the host views, `place()`), of `place()` alone, and of a
+ *    trivial baseline (a `Map` lookup and one scan of 1,000 hosts).
+ * 4. **Gateway at scale** ({@link ./gateway_bench.ts}): a real
+ *    `webstream -gateway` process whose SQLite store is seeded with 50,000
+ *    sessions before it starts, with 1,000 simulated hosts registered (and
+ *    heartbeating) through `POST /gateway/register` and probed by the
+ *    gateway on one loopback server; `POST /resolveSession` throughput
+ *    against the bare baseline answering the same JSON (32 loops,
+ *    alternating rounds, server CPU per request), and the gateway's resident
+ *    memory (`VmRSS`/`VmHWM`).
+ * 5. **WebSocket proxy** ({@link ./proxy_bench.ts}): the gateway's
+ *    `/ws/:sessionId` relaying to a loopback echo server (a seeded session
+ *    points at it) against connecting to the echo server directly, and
+ *    against the least a relay can do in Deno (a bare `Deno.serve` relay):
+ *    throughput with 64 KiB messages and round trips; then the ping round
+ *    trip of a real streamer (real host, real desktop launch through the
+ *    gateway) through the gateway and directly.
+ *
  * Every figure has a **baseline** measured in the same run, the same way: a
  * bare `Deno.serve` child process ({@link ./baseline_server.ts}) answering
  * `/health`- and `/getConnection`-like JSON of the same size at once. Machines
@@ -30,16 +56,25 @@
  * requests per second than the baseline): they cancel out most of the
  * machine's speed and load. The baseline pays the same process start-up,
  * loopback and HTTP costs, so the ratio is what the host adds — routing,
- * validation, the pool, the streamer round trip.
+ * validation, the pool, the streamer round trip. For the gateway the same
+ * baseline server answers `/resolveSession`-like JSON; placement is compared
+ * with a trivial in-process scan, and the proxy with a direct connection and
+ * a bare relay. Memory has no baseline (the figure is absolute).
  *
- * Targets from the issue are absolute and judged on the p50: warm
- * `/getConnection` under 20 ms, cold under 1.5 s. A missed target is
- * reported, never an error: the run exits 0 when it measured everything, 1
- * when a benchmark could not run, 130 when interrupted. Ctrl-C stops the
- * hosts by PID, removes their pool users and temporary folders.
+ * Targets from the issue: warm `/getConnection` under 20 ms, cold under
+ * 1.5 s (absolute, on the p50); placement p99 under 1 ms (absolute);
+ * `/resolveSession` throughput at least half the bare baseline's; gateway
+ * memory under 300 MB (the peak, absolute); proxied WebSocket throughput at
+ * least 70 % of a direct connection's and an added p50 round trip under
+ * 1 ms (both against the direct connection measured in the same run). A
+ * missed target is reported, never an error: the run exits 0 when it
+ * measured everything, 1 when a benchmark could not run, 130 when
+ * interrupted. Ctrl-C stops the hosts and gateways by PID, removes their
+ * pool users and temporary folders.
  *
- * Options: `--quick` runs a few iterations only (a smoke run); the default
- * sizes the run to about two minutes on 2 cores.
+ * Options: `--quick` runs a few iterations only (a smoke run, but at the
+ * full 1,000 hosts and 50,000 sessions; about 15 s); the default sizes the
+ * run to two to three minutes on 2 cores.
  *
  * @module
  */
@@ -51,6 +86,13 @@ import {
   runGetConnectionBench,
 } from "./get_connection_bench.ts";
 import { type HealthResult, runHealthBench } from "./health_bench.ts";
+import { type GatewayResult, runGatewayBench } from "./gateway_bench.ts";
+import {
+  describeHosts,
+  type PlacementResult,
+  runPlacementBench,
+} from "./placement_bench.ts";
+import { type ProxyResult, runProxyBench } from "./proxy_bench.ts";
 
 /** Iteration counts of a run. */
 export interface BenchSizes {
@@ -68,9 +110,35 @@ export interface BenchSizes {
   healthWarmup: number;
   /** Concurrent `/health` client loops. */
   concurrency: number;
+  /** Measured placement decisions per series. */
+  placementDecisions: number;
+  /** Unmeasured placement decisions first. */
+  placementWarmup: number;
+  /** Simulated hosts registered with the gateway. */
+  gatewayHosts: number;
+  /** Sessions seeded into the gateway's store. */
+  gatewaySessions: number;
+  /** Users those sessions belong to. */
+  gatewayUsers: number;
+  /** Measured `/resolveSession` requests per target. */
+  resolveRequests: number;
+  /** Alternating `/resolveSession` rounds. */
+  resolveRounds: number;
+  /** Unmeasured `/resolveSession` requests per target. */
+  resolveWarmup: number;
+  /** Alternating WebSocket rounds (direct, bare relay, gateway). */
+  proxyRounds: number;
+  /** Bytes echoed per WebSocket round and path. */
+  proxyBytes: number;
+  /** Echo round trips per WebSocket round and path. */
+  proxyPings: number;
+  /** Rounds of real streamer pings (through the gateway, direct). */
+  streamerRounds: number;
+  /** Streamer pings per round and path. */
+  streamerPings: number;
 }
 
-/** The default (full) run: about two minutes on 2 cores. */
+/** The default (full) run: two to three minutes on 2 cores. */
 export const FULL: BenchSizes = {
   baselineSamples: 100,
   warmSamples: 100,
@@ -79,6 +147,19 @@ export const FULL: BenchSizes = {
   healthRounds: 4,
   healthWarmup: 2_000,
   concurrency: 32,
+  placementDecisions: 20_000,
+  placementWarmup: 2_000,
+  gatewayHosts: 1000,
+  gatewaySessions: 50_000,
+  gatewayUsers: 10_000,
+  resolveRequests: 100_000,
+  resolveRounds: 4,
+  resolveWarmup: 4_000,
+  proxyRounds: 4,
+  proxyBytes: 256 * 1024 * 1024,
+  proxyPings: 1000,
+  streamerRounds: 4,
+  streamerPings: 250,
 };
 
 /** `--quick`: a smoke run. */
@@ -90,10 +171,41 @@ export const QUICK: BenchSizes = {
   healthRounds: 2,
   healthWarmup: 200,
   concurrency: 32,
+  placementDecisions: 2_000,
+  placementWarmup: 500,
+  gatewayHosts: 1000,
+  gatewaySessions: 50_000,
+  gatewayUsers: 10_000,
+  resolveRequests: 4_000,
+  resolveRounds: 2,
+  resolveWarmup: 500,
+  proxyRounds: 2,
+  proxyBytes: 32 * 1024 * 1024,
+  proxyPings: 100,
+  streamerRounds: 1,
+  streamerPings: 50,
 };
 
 /** Target p50s from the issue, ms. */
 const TARGETS = { warm: 20, cold: 1500 };
+
+/** The gateway's targets from the issue. */
+const GATEWAY_TARGETS = {
+  /** Placement decision p99, ms. */
+  placementP99: 1,
+  /** `/resolveSession` throughput, at least this × the bare baseline's. */
+  resolveRatio: 0.5,
+  /** Peak resident memory, MB. */
+  memoryMb: 300,
+  /** Proxied WebSocket throughput, at least this × direct. */
+  proxyRatio: 0.7,
+  /** Added p50 round trip through the proxy, ms. */
+  addedP50: 1,
+};
+
+function atLeast(value: number, target: number): string {
+  return value >= target ? "met" : "MISSED";
+}
 
 function verdict(p50: number, target: number): string {
   return p50 < target ? "met" : "MISSED";
@@ -151,9 +263,263 @@ function printHealth(r: HealthResult): void {
   );
 }
 
+/** Like `ms`, with microseconds below 0.1 ms (placement, loopback trips). */
+function fine(value: number): string {
+  return Math.abs(value) < 0.1 ? `${(value * 1000).toFixed(1)} µs` : ms(value);
+}
+
+function printPlacement(r: PlacementResult): void {
+  console.log(
+    `\nPlacement (in-process; ${
+      describeHosts(r.hosts)
+    } hosts, ${r.sessions} sessions of ${r.users} users; ${
+      Object.entries(r.outcomes).map(([o, n]) => `${n} ${o}`).join(", ")
+    })`,
+  );
+  const row = (label: string, s: Stats): string =>
+    `  ${label.padEnd(40)} p50 ${fine(s.p50)}, p99 ${fine(s.p99)}, max ${
+      fine(s.max)
+    } [n=${s.count}]`;
+  console.log(
+    `${
+      row("decision (sessions + hosts + place())", r.decision)
+    } — target p99 < ${ms(GATEWAY_TARGETS.placementP99)}: ${
+      verdict(r.decision.p99, GATEWAY_TARGETS.placementP99)
+    }`,
+  );
+  console.log(row("place() alone", r.placeOnly));
+  console.log(row("baseline (Map lookup + one host scan)", r.baseline));
+  console.log(
+    `  decision/baseline: p50 ${ratio(r.decision.p50, r.baseline.p50)}, p99 ${
+      ratio(r.decision.p99, r.baseline.p99)
+    }`,
+  );
+}
+
+function printGateway(r: GatewayResult): void {
+  console.log(
+    `\nGateway (real process; ${r.hosts} hosts registered, ${r.healthyHosts} healthy at the end; ${r.sessions} sessions seeded)`,
+  );
+  console.log(
+    `  setup: seeding ${
+      r.seedSeconds.toFixed(1)
+    } s, start (loading the store) ${r.startSeconds.toFixed(1)} s, ${
+      r.registrationsPerSecond.toFixed(0)
+    } registrations/s`,
+  );
+  console.log(
+    `  memory: RSS ${r.memoryIdle.rss.toFixed(0)} MB registered and idle, ${
+      r.memoryAfterLoad.rss.toFixed(0)
+    } MB after the load, peak ${
+      r.memoryAfterLoad.peak.toFixed(0)
+    } MB — target < ${GATEWAY_TARGETS.memoryMb} MB: ${
+      verdict(r.memoryAfterLoad.peak, GATEWAY_TARGETS.memoryMb)
+    }`,
+  );
+  console.log(
+    `  /resolveSession under load (${r.concurrency} concurrent loops, ${r.requests} requests per target)`,
+  );
+  for (
+    const [name, f] of [["gateway", r.gateway], [
+      "baseline",
+      r.baseline,
+    ]] as const
+  ) {
+    console.log(
+      `    ${name.padEnd(8)} ${f.rps.toFixed(0)} req/s, p50 ${
+        ms(f.latency.p50)
+      }, p99 ${ms(f.latency.p99)}, server CPU ${
+        f.cpuPerRequestUs.toFixed(0)
+      } µs/request${f.errors ? `, ${f.errors} errors` : ""}`,
+    );
+  }
+  const throughput = r.gateway.rps / r.baseline.rps;
+  console.log(
+    `    gateway/baseline: throughput ${
+      ratio(r.gateway.rps, r.baseline.rps)
+    } — target ≥ ×${GATEWAY_TARGETS.resolveRatio.toFixed(2)}: ${
+      atLeast(throughput, GATEWAY_TARGETS.resolveRatio)
+    }; server CPU ${
+      ratio(r.gateway.cpuPerRequestUs, r.baseline.cpuPerRequestUs)
+    }`,
+  );
+}
+
+function printProxy(r: ProxyResult): void {
+  console.log(
+    `\nWebSocket proxy (${
+      r.messageBytes / 1024
+    } KiB messages, ${r.window} in flight, echoed)`,
+  );
+  const paths = [
+    ["direct", "direct to the echo server"],
+    ["bareRelay", "bare Deno relay"],
+    ["proxy", "gateway /ws/:sessionId"],
+  ] as const;
+  for (const [key, label] of paths) {
+    const s = r.echo[key];
+    console.log(
+      `  ${label.padEnd(26)} ${
+        r.throughput[key].toFixed(0)
+      } MB/s, round trip p50 ${fine(s.p50)}, p99 ${fine(s.p99)}${
+        key === "direct"
+          ? ""
+          : `, relay CPU ${r.relayCpuMsPerMb[key].toFixed(2)} ms/MB`
+      }`,
+    );
+  }
+  const tp = r.throughput.proxy / r.throughput.direct;
+  const added = r.echo.proxy.p50 - r.echo.direct.p50;
+  console.log(
+    `  proxy/direct: throughput ${
+      ratio(r.throughput.proxy, r.throughput.direct)
+    } — target ≥ ×${GATEWAY_TARGETS.proxyRatio.toFixed(2)}: ${
+      atLeast(tp, GATEWAY_TARGETS.proxyRatio)
+    }; added p50 +${fine(added)} — target < ${ms(GATEWAY_TARGETS.addedP50)}: ${
+      verdict(added, GATEWAY_TARGETS.addedP50)
+    }`,
+  );
+  console.log(
+    `  proxy/bare relay: throughput ${
+      ratio(r.throughput.proxy, r.throughput.bareRelay)
+    }, relay CPU ${
+      ratio(r.relayCpuMsPerMb.proxy, r.relayCpuMsPerMb.bareRelay)
+    }, round trip p50 ${ratio(r.echo.proxy.p50, r.echo.bareRelay.p50)}`,
+  );
+  if (r.streamer) {
+    const s = r.streamer;
+    console.log(
+      `  real streamer ping: direct p50 ${fine(s.direct.p50)}, p99 ${
+        fine(s.direct.p99)
+      }; through the gateway p50 ${fine(s.proxy.p50)}, p99 ${
+        fine(s.proxy.p99)
+      }; added p50 +${fine(s.proxy.p50 - s.direct.p50)} — target < ${
+        ms(GATEWAY_TARGETS.addedP50)
+      }: ${verdict(s.proxy.p50 - s.direct.p50, GATEWAY_TARGETS.addedP50)}`,
+    );
+  } else if (r.streamerError) {
+    console.log(`  real streamer ping: not measured (${r.streamerError})`);
+  }
+}
+
+/** What the gateway benchmarks measured, for the summary. */
+interface GatewayFigures {
+  placement?: PlacementResult;
+  gateway?: GatewayResult;
+  proxy?: ProxyResult;
+}
+
+function gatewayRows(g: GatewayFigures): string[][] {
+  const rows: string[][] = [];
+  const t = GATEWAY_TARGETS;
+  if (g.placement) {
+    const p = g.placement;
+    rows.push(
+      [
+        "placement decision p99",
+        fine(p.decision.p99),
+        fine(p.baseline.p99),
+        ratio(p.decision.p99, p.baseline.p99),
+        `< ${ms(t.placementP99)}`,
+        verdict(p.decision.p99, t.placementP99),
+      ],
+      [
+        "placement decision p50",
+        fine(p.decision.p50),
+        fine(p.baseline.p50),
+        ratio(p.decision.p50, p.baseline.p50),
+        "",
+        "",
+      ],
+      ["place() alone p99", fine(p.placeOnly.p99), "", "", "", ""],
+    );
+  }
+  if (g.gateway) {
+    const r = g.gateway;
+    rows.push(
+      [
+        "/resolveSession req/s under load",
+        r.gateway.rps.toFixed(0),
+        r.baseline.rps.toFixed(0),
+        ratio(r.gateway.rps, r.baseline.rps),
+        `≥ ×${t.resolveRatio.toFixed(2)}`,
+        atLeast(r.gateway.rps / r.baseline.rps, t.resolveRatio),
+      ],
+      [
+        "/resolveSession p99 under load",
+        ms(r.gateway.latency.p99),
+        ms(r.baseline.latency.p99),
+        ratio(r.gateway.latency.p99, r.baseline.latency.p99),
+        "",
+        "",
+      ],
+      [
+        "/resolveSession server CPU/request",
+        `${r.gateway.cpuPerRequestUs.toFixed(0)} µs`,
+        `${r.baseline.cpuPerRequestUs.toFixed(0)} µs`,
+        ratio(r.gateway.cpuPerRequestUs, r.baseline.cpuPerRequestUs),
+        "",
+        "",
+      ],
+      [
+        "gateway memory (peak RSS)",
+        `${r.memoryAfterLoad.peak.toFixed(0)} MB`,
+        "",
+        "",
+        `< ${t.memoryMb} MB`,
+        verdict(r.memoryAfterLoad.peak, t.memoryMb),
+      ],
+    );
+  }
+  if (g.proxy) {
+    const r = g.proxy;
+    const added = r.echo.proxy.p50 - r.echo.direct.p50;
+    rows.push(
+      [
+        "WebSocket proxy MB/s (vs direct)",
+        r.throughput.proxy.toFixed(0),
+        r.throughput.direct.toFixed(0),
+        ratio(r.throughput.proxy, r.throughput.direct),
+        `≥ ×${t.proxyRatio.toFixed(2)}`,
+        atLeast(r.throughput.proxy / r.throughput.direct, t.proxyRatio),
+      ],
+      [
+        "WebSocket proxy MB/s (vs bare relay)",
+        r.throughput.proxy.toFixed(0),
+        r.throughput.bareRelay.toFixed(0),
+        ratio(r.throughput.proxy, r.throughput.bareRelay),
+        "",
+        "",
+      ],
+      [
+        "WebSocket added p50 round trip (echo)",
+        `+${fine(added)}`,
+        fine(r.echo.direct.p50),
+        ratio(r.echo.proxy.p50, r.echo.direct.p50),
+        `< ${ms(t.addedP50)}`,
+        verdict(added, t.addedP50),
+      ],
+    );
+    if (r.streamer) {
+      const s = r.streamer;
+      const streamerAdded = s.proxy.p50 - s.direct.p50;
+      rows.push([
+        "streamer added p50 ping",
+        `+${fine(streamerAdded)}`,
+        fine(s.direct.p50),
+        ratio(s.proxy.p50, s.direct.p50),
+        `< ${ms(t.addedP50)}`,
+        verdict(streamerAdded, t.addedP50),
+      ]);
+    }
+  }
+  return rows;
+}
+
 function printSummary(
   gc: GetConnectionResult | undefined,
   health: HealthResult | undefined,
+  gateway: GatewayFigures,
   failures: string[],
 ): void {
   const rows: string[][] = [[
@@ -237,18 +603,35 @@ function printSummary(
       ],
     );
   }
+  // The gateway's part, under its own header row.
+  const gatewayPart = gatewayRows(gateway);
+  const gatewayHeader = [
+    "Gateway",
+    "gateway",
+    "baseline",
+    "gateway/baseline",
+    "target",
+    "verdict",
+  ];
+  const all = [...rows, ...(gatewayPart.length ? [gatewayHeader] : [])];
+  all.push(...gatewayPart);
   for (const failure of failures) {
-    rows.push([failure, "", "", "", "", "FAILED TO RUN"]);
+    all.push([failure, "", "", "", "", "FAILED TO RUN"]);
   }
-  const widths = rows[0].map((_, i) =>
-    Math.max(...rows.map((r) => r[i].length))
-  );
+  const widths = all[0].map((_, i) => Math.max(...all.map((r) => r[i].length)));
   const format = (r: string[]): string =>
     r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd();
+  const rule = widths.map((w) => "-".repeat(w)).join("  ");
   console.log("\nSummary");
-  console.log(format(rows[0]));
-  console.log(widths.map((w) => "-".repeat(w)).join("  "));
-  for (const r of rows.slice(1)) console.log(format(r));
+  console.log(format(all[0]));
+  console.log(rule);
+  for (const r of all.slice(1)) {
+    if (r === gatewayHeader) {
+      console.log("");
+      console.log(format(r));
+      console.log(rule);
+    } else console.log(format(r));
+  }
 }
 
 /** Runs every benchmark; resolves with the exit code. */
@@ -267,7 +650,7 @@ export async function runBenchmarks(args: string[]): Promise<number> {
   const progress = (text: string): void => console.error(text);
   const started = performance.now();
   console.log(
-    `session host benchmarks (${
+    `session host and gateway benchmarks (${
       quick ? "quick" : "full"
     } run) — deno ${Deno.version.deno}, ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} CPUs, load ${
       Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
@@ -312,7 +695,59 @@ export async function runBenchmarks(args: string[]): Promise<number> {
       console.error("the /health benchmark failed:", error);
       failures.push("/health under load");
     }
-    printSummary(gc, health, failures);
+    const gateway: GatewayFigures = {};
+    try {
+      gateway.placement = await runPlacementBench({
+        hosts: sizes.gatewayHosts,
+        sessions: sizes.gatewaySessions,
+        users: sizes.gatewayUsers,
+        decisions: sizes.placementDecisions,
+        warmup: sizes.placementWarmup,
+        signal: interrupt.signal,
+        progress,
+      });
+      printPlacement(gateway.placement);
+    } catch (error) {
+      if (interrupted()) throw error;
+      console.error("the placement benchmark failed:", error);
+      failures.push("placement");
+    }
+    try {
+      gateway.gateway = await runGatewayBench({
+        ...common,
+        hosts: sizes.gatewayHosts,
+        sessions: sizes.gatewaySessions,
+        users: sizes.gatewayUsers,
+        requests: sizes.resolveRequests,
+        rounds: sizes.resolveRounds,
+        warmup: sizes.resolveWarmup,
+        concurrency: sizes.concurrency,
+      });
+      printGateway(gateway.gateway);
+    } catch (error) {
+      if (interrupted()) throw error;
+      console.error("the gateway benchmark failed:", error);
+      failures.push("gateway at scale");
+    }
+    try {
+      gateway.proxy = await runProxyBench({
+        signal: interrupt.signal,
+        interrupted,
+        progress,
+        rounds: sizes.proxyRounds,
+        throughputBytes: sizes.proxyBytes,
+        pings: sizes.proxyPings,
+        streamerRounds: sizes.streamerRounds,
+        streamerPings: sizes.streamerPings,
+      });
+      printProxy(gateway.proxy);
+      if (gateway.proxy.streamerError) failures.push("streamer ping (proxy)");
+    } catch (error) {
+      if (interrupted()) throw error;
+      console.error("the WebSocket proxy benchmark failed:", error);
+      failures.push("WebSocket proxy");
+    }
+    printSummary(gc, health, gateway, failures);
     console.log(
       `\nfinished in ${((performance.now() - started) / 1000).toFixed(0)} s`,
     );

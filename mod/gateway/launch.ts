@@ -179,7 +179,8 @@ export class Launcher {
       return { ...result, decisionId: record.id };
     } catch (error) {
       record.outcome = "refused";
-      record.summary ||= (error as Error).message;
+      // A refusal is explained by why it failed, not by where it was headed.
+      record.summary = (error as Error).message;
       if (error instanceof LaunchError) {
         throw new LaunchError(error.status, error.message, record.id);
       }

@@ -126,13 +126,14 @@ export async function startGateway(
     });
     const monitor = startHealthMonitor(registry, { health: g.healthCheck });
     stop.unshift(() => monitor.stop());
-    const prune = setInterval(
-      () => sessions.prune(),
-      g.licence.checkinInterval * 1000,
-    );
+    const prune = setInterval(() => {
+      sessions.prune();
+      registry.flush();
+    }, g.licence.checkinInterval * 1000);
     stop.unshift(() => {
       clearInterval(prune);
       sessions.flush();
+      registry.flush();
     });
 
     const startedAt = Date.now();
@@ -184,8 +185,10 @@ export async function startGateway(
       }),
     );
     const root = options.staticRoot;
-    app.get("/", serveStatic({ path: `${root}/portal.html` }));
-    app.get("/admin", serveStatic({ path: `${root}/admin.html` }));
+    // `path` is joined to `root` (default "./"): an absolute path given
+    // alone would resolve against the working directory.
+    app.get("/", serveStatic({ root, path: "portal.html" }));
+    app.get("/admin", serveStatic({ root, path: "admin.html" }));
     app.get("/*", serveStatic({ root }));
     app.notFound((c) => c.json({ error: "not found" }, 404));
     app.onError((error, c) => {

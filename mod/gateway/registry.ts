@@ -43,6 +43,8 @@ interface Entry {
 /** The gateway's knowledge of its session hosts. */
 export class HostRegistry {
   readonly #entries = new Map<string, Entry>();
+  /** Hosts whose last heartbeat is not in the store yet. */
+  readonly #dirty = new Set<string>();
   readonly #store: GatewayStore;
   readonly #health: HealthCheckSettings;
   readonly #logger: Logger;
@@ -102,6 +104,7 @@ export class HostRegistry {
     const now = this.#now();
     entry.record.heartbeat = { ...payload, receivedAt: now };
     entry.seenAt = now;
+    this.#dirty.add(payload.serverUrl);
     return this.#view(entry);
   }
 
@@ -143,8 +146,12 @@ export class HostRegistry {
     entry.logonsInFlight++;
     let done = false;
     return () => {
-      if (!done && entry.logonsInFlight > 0) entry.logonsInFlight--;
+      if (done) return;
       done = true;
+      // A re-registration replaces the entry (carrying the count over), so
+      // release on the current one, not the one captured here.
+      const current = this.#entries.get(serverUrl);
+      if (current && current.logonsInFlight > 0) current.logonsInFlight--;
     };
   }
 
@@ -164,6 +171,20 @@ export class HostRegistry {
     return [...this.#entries.values()]
       .filter((e) => !e.record.unregistered)
       .map((e) => e.record.serverUrl);
+  }
+
+  /**
+   * Writes the latest heartbeats to the store, in one transaction (so a
+   * restarted gateway knows recent load figures).
+   */
+  flush(): void {
+    if (!this.#dirty.size) return;
+    const records = [...this.#dirty].flatMap((url) => {
+      const entry = this.#entries.get(url);
+      return entry ? [entry.record] : [];
+    });
+    this.#dirty.clear();
+    this.#store.putHosts(records);
   }
 
   /** How many hosts are known. */

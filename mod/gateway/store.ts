@@ -16,6 +16,8 @@ export interface GatewayStore {
   loadHosts(): HostRecord[];
   /** Inserts or replaces a host. */
   putHost(host: HostRecord): void;
+  /** Inserts or replaces many hosts in one transaction. */
+  putHosts(hosts: HostRecord[]): void;
   /** Forgets a host. */
   deleteHost(serverUrl: string): void;
   /** Every stored session. */
@@ -42,7 +44,6 @@ const SCHEMA_VERSION = 1;
  */
 export function openSqliteStore(path: string): GatewayStore {
   const db = new DatabaseSync(path);
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
   const version = Number(
     (db.prepare("PRAGMA user_version").get() as { user_version: number })
       .user_version,
@@ -53,6 +54,8 @@ export function openSqliteStore(path: string): GatewayStore {
       `${path} was written by a newer webstream (schema ${version})`,
     );
   }
+  // Only now: a file from a newer webstream is left exactly as it was.
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
   db.exec(`
     CREATE TABLE IF NOT EXISTS hosts (
       server_url TEXT PRIMARY KEY,
@@ -88,6 +91,16 @@ export function openSqliteStore(path: string): GatewayStore {
     ),
   } satisfies Record<string, StatementSync>;
 
+  const transaction = (work: () => void): void => {
+    db.exec("BEGIN");
+    try {
+      work();
+      db.exec("COMMIT");
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw error;
+    }
+  };
   const all = <T>(statement: StatementSync): T[] =>
     statement.all().map((row) => JSON.parse(String(row.data)) as T);
 
@@ -95,6 +108,13 @@ export function openSqliteStore(path: string): GatewayStore {
     loadHosts: () => all<HostRecord>(statements.hosts),
     putHost(host) {
       statements.putHost.run(host.serverUrl, JSON.stringify(host));
+    },
+    putHosts(hosts) {
+      transaction(() => {
+        for (const host of hosts) {
+          statements.putHost.run(host.serverUrl, JSON.stringify(host));
+        }
+      });
     },
     deleteHost(serverUrl) {
       statements.deleteHost.run(serverUrl);
@@ -104,16 +124,11 @@ export function openSqliteStore(path: string): GatewayStore {
       statements.putSession.run(session.sessionId, JSON.stringify(session));
     },
     putSessions(sessions) {
-      db.exec("BEGIN");
-      try {
+      transaction(() => {
         for (const session of sessions) {
           statements.putSession.run(session.sessionId, JSON.stringify(session));
         }
-        db.exec("COMMIT");
-      } catch (error) {
-        db.exec("ROLLBACK");
-        throw error;
-      }
+      });
     },
     deleteSession(sessionId) {
       statements.deleteSession.run(sessionId);

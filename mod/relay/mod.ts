@@ -14,6 +14,8 @@ export interface RelayOptions {
   logger: Logger;
   /** Most bytes queued while the streamer side opens. Default 1 MiB. */
   maxQueuedBytes?: number;
+  /** Most bytes waiting to reach a slow browser. Default 32 MiB. */
+  maxBufferedBytes?: number;
   /** Told the size of every message relayed (for metrics). */
   count?: (direction: "to_host" | "to_browser", bytes: number) => void;
 }
@@ -27,6 +29,7 @@ export function relayWebSocket(
   options: RelayOptions,
 ): void {
   const maxQueued = options.maxQueuedBytes ?? 1 << 20;
+  const maxBuffered = options.maxBufferedBytes ?? 32 << 20;
   const upstream = new WebSocket(upstreamUrl);
   upstream.binaryType = "arraybuffer";
   browser.binaryType = "arraybuffer";
@@ -36,7 +39,7 @@ export function relayWebSocket(
   const count = options.count;
   browser.onmessage = (event) => {
     const bytes = size(event.data);
-    count?.("to_host", bytes);
+    count?.("to_host", wireSize(event.data));
     if (upstream.readyState === WebSocket.OPEN) {
       return upstream.send(event.data);
     }
@@ -50,8 +53,15 @@ export function relayWebSocket(
     for (const data of queue.splice(0)) upstream.send(data);
   };
   upstream.onmessage = (event) => {
-    count?.("to_browser", size(event.data));
-    if (browser.readyState === WebSocket.OPEN) browser.send(event.data);
+    count?.("to_browser", wireSize(event.data));
+    if (browser.readyState !== WebSocket.OPEN) return;
+    // WebSockets cannot push back: a viewer this far behind is cut off
+    // rather than buffered without bound (the stream protocol's own flow
+    // control keeps a healthy viewer far below this).
+    if (browser.bufferedAmount > maxBuffered) {
+      return closeBoth(1013, "the viewer cannot keep up");
+    }
+    browser.send(event.data);
   };
   upstream.onclose = (event) => {
     closeQuietly(
@@ -101,6 +111,19 @@ function closeQuietly(socket: WebSocket, code: number, reason: string): void {
   }
 }
 
+/** Bytes a message takes on the wire (UTF-8 for text). */
+function wireSize(data: Data): number {
+  if (typeof data !== "string") return size(data);
+  let bytes = 0;
+  for (let i = 0; i < data.length; i++) {
+    const c = data.charCodeAt(i);
+    // Surrogate pairs count 2 + 2 = 4 bytes, as UTF-8 encodes them.
+    bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xe000 ? 2 : 3;
+  }
+  return bytes;
+}
+
+/** A conservative size for the queue bound (2 bytes per UTF-16 unit). */
 function size(data: Data): number {
   if (typeof data === "string") return data.length * 2;
   if (data instanceof Blob) return data.size;

@@ -57,45 +57,50 @@ export function startLicenceCheckins(
         caCerts: [await Deno.readTextFile(options.caCertificate)],
       })
       : undefined;
-    let interval = options.intervalMs ?? 15_000;
-    let unknown = 0;
-    let unreachable = 0;
-    await delay(options.firstDelayMs ?? 2000, { signal: stopping.signal });
-    while (!stopping.signal.aborted) {
-      try {
-        const response = await fetch(url, {
-          client,
-          method: "POST",
-          headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({
-            sessionUuid: options.sessionUuid,
-            serverUrl: options.serverUrl,
-          }),
-          signal: AbortSignal.any([
-            stopping.signal,
-            AbortSignal.timeout(10_000),
-          ]),
-        });
-        const body = await response.json().catch(() => ({}));
-        if (typeof body.interval === "number" && body.interval > 0) {
-          interval = body.interval * 1000;
-        }
-        unreachable = 0;
-        if (response.ok) unknown = 0;
-        else if (response.status === 403) {
-          return options.onRefused(`licence refused: ${body.error ?? "403"}`);
-        } else if (response.status === 404 && ++unknown >= MAX_UNKNOWN) {
-          return options.onRefused("the gateway does not know this session");
-        }
-      } catch (error) {
-        if (stopping.signal.aborted) return;
-        if (!unreachable++) {
-          logger.warn("licence check-in failed; the session continues", {
-            error,
+    // The client is closed however the check-ins end (stop, refusal).
+    try {
+      let interval = options.intervalMs ?? 15_000;
+      let unknown = 0;
+      let unreachable = 0;
+      await delay(options.firstDelayMs ?? 2000, { signal: stopping.signal });
+      while (!stopping.signal.aborted) {
+        try {
+          const response = await fetch(url, {
+            client,
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({
+              sessionUuid: options.sessionUuid,
+              serverUrl: options.serverUrl,
+            }),
+            signal: AbortSignal.any([
+              stopping.signal,
+              AbortSignal.timeout(10_000),
+            ]),
           });
+          const body = await response.json().catch(() => ({}));
+          if (typeof body.interval === "number" && body.interval > 0) {
+            interval = body.interval * 1000;
+          }
+          unreachable = 0;
+          if (response.ok) unknown = 0;
+          else if (response.status === 403) {
+            return options.onRefused(`licence refused: ${body.error ?? "403"}`);
+          } else if (response.status === 404 && ++unknown >= MAX_UNKNOWN) {
+            return options.onRefused("the gateway does not know this session");
+          }
+        } catch (error) {
+          if (stopping.signal.aborted) return;
+          if (!unreachable++) {
+            logger.warn("licence check-in failed; the session continues", {
+              error,
+            });
+          }
         }
+        await delay(interval, { signal: stopping.signal });
       }
-      await delay(interval, { signal: stopping.signal });
+    } finally {
+      client?.close();
     }
   })().catch((error) => logger.error("licence check-ins stopped", { error }));
   return { stop: () => stopping.abort() };

@@ -41,14 +41,23 @@ function upstream(options: { delayMs?: number; refuse?: boolean } = {}) {
   };
 }
 
-function relay(target: string) {
+function relay(
+  target: string,
+  count?: (direction: "to_host" | "to_browser", bytes: number) => void,
+  maxBufferedBytes?: number,
+) {
   const server = Deno.serve({
     hostname: "127.0.0.1",
     port: 0,
     onListen: () => {},
   }, (req) => {
     const { socket, response } = Deno.upgradeWebSocket(req);
-    relayWebSocket(socket, target, { logger: quiet, maxQueuedBytes: 1000 });
+    relayWebSocket(socket, target, {
+      logger: quiet,
+      maxQueuedBytes: 1000,
+      count,
+      maxBufferedBytes,
+    });
     return response;
   });
   return {
@@ -122,5 +131,76 @@ Deno.test("too much data before the streamer opens closes both sides", async () 
   } finally {
     await r.stop();
     await up.stop();
+  }
+});
+
+Deno.test("relayed bytes are counted as they travel: UTF-8 text, binary as is", async () => {
+  const up = upstream();
+  const counted: string[] = [];
+  const r = relay(
+    up.url,
+    (direction, bytes) => counted.push(`${direction} ${bytes}`),
+  );
+  try {
+    const ws = await openSocket(r.url);
+    ws.socket.send("héllo 😀"); // 1 + 2 + 3 + 1 + 4 = 11 bytes
+    assertEquals(await ws.next(), "héllo 😀");
+    ws.socket.send(new Uint8Array([1, 2, 3]));
+    await ws.next();
+    await ws.close();
+    assertEquals(counted, [
+      "to_host 11",
+      "to_browser 11",
+      "to_host 3",
+      "to_browser 3",
+    ]);
+  } finally {
+    await r.stop();
+    await up.stop();
+  }
+});
+
+Deno.test("a browser that stops reading is cut off instead of buffered without bound", async () => {
+  // A streamer that floods its viewer with 1 MiB messages.
+  const closes: number[] = [];
+  const flood = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: () => {},
+  }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    const chunk = new Uint8Array(1 << 20);
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (socket.readyState !== WebSocket.OPEN || sent >= 200) {
+        return clearInterval(timer);
+      }
+      socket.send(chunk);
+      sent++;
+    }, 2);
+    socket.onclose = (e) => {
+      clearInterval(timer);
+      closes.push(e.code);
+    };
+    return response;
+  });
+  const r = relay(`ws://127.0.0.1:${flood.addr.port}/`, undefined, 4 << 20);
+  // A browser that completes the handshake, then never reads.
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: Number(new URL(r.url).port),
+  });
+  try {
+    await conn.write(new TextEncoder().encode(
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    ));
+    await waitFor(() => closes.length === 1, {
+      what: "the relay to give up on the viewer",
+    });
+  } finally {
+    conn.close();
+    await r.stop();
+    await stopServer(flood, { timeoutMs: 500 });
   }
 });

@@ -154,7 +154,9 @@ export function hostApi(options: HostApiOptions): Hono {
     if (!body.ok) return body.response;
     const { sessionUuid, serverUrl, ...report } = body.value;
     const session = sessions.getByUuid(sessionUuid);
-    if (!session || session.serverUrl !== serverUrl) {
+    if (
+      !session || session.serverUrl !== serverUrl || !sessions.isLive(session)
+    ) {
       return c.json({ error: "unknown session" }, 404);
     }
     metrics.report(report);
@@ -166,7 +168,9 @@ export function hostApi(options: HostApiOptions): Hono {
     if (!body.ok) return body.response;
     const { sessionUuid, serverUrl, event, detail } = body.value;
     const session = sessions.getByUuid(sessionUuid);
-    if (!session || session.serverUrl !== serverUrl) {
+    if (
+      !session || session.serverUrl !== serverUrl || !sessions.isLive(session)
+    ) {
       return c.json({ error: "unknown session" }, 404);
     }
     metrics.activity(event);

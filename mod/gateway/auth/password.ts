@@ -62,7 +62,10 @@ export async function verifyPassword(
   const parts = hash.split("$");
   if (parts.length !== 6 || parts[0] !== "scrypt") return false;
   const [N, r, p] = parts.slice(1, 4).map(Number);
+  // scrypt needs N a power of two above 1 and r, p of at least 1 (node
+  // silently takes 0 as its default, so a hash saying r=0 would still match).
   if (![N, r, p].every(Number.isInteger) || N < 2 || N > 1 << 20) return false;
+  if ((N & (N - 1)) !== 0 || r < 1 || p < 1) return false;
   let salt: Uint8Array, expected: Uint8Array;
   try {
     salt = unb64(parts[4]);
@@ -70,6 +73,11 @@ export async function verifyPassword(
   } catch {
     return false;
   }
-  const key = await derive(password, salt, { N, r, p });
+  let key: Uint8Array;
+  try {
+    key = await derive(password, salt, { N, r, p });
+  } catch {
+    return false; // Parameters scrypt refuses (such as a huge p).
+  }
   return key.length === expected.length && timingSafeEqual(key, expected);
 }

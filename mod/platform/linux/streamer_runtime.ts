@@ -73,8 +73,32 @@ export async function prepareStreamerRuntime(
   await run(command.command, ["cache", "--quiet", "--no-lock", config, entry], {
     env: { DENO_DIR: options.denoDirectory },
   });
-  await run("chmod", ["-R", "a+rX", options.denoDirectory]);
+  await makeReadableByAll(options.denoDirectory);
   return { command, env: { DENO_DIR: options.denoDirectory, ...QUIET } };
+}
+
+/**
+ * `chmod -R a+rX path`, except that an entry removed while it walks is
+ * skipped rather than an error: another webstream process filling the same
+ * shared cache at the same time creates and removes SQLite journal files in
+ * it (with `chmod -R`, two hosts starting together could fail to start).
+ */
+export async function makeReadableByAll(path: string): Promise<void> {
+  try {
+    const info = await Deno.lstat(path);
+    if (info.isSymlink) return;
+    const mode = info.mode! & 0o7777;
+    const search = info.isDirectory || (mode & 0o111) !== 0 ? 0o111 : 0;
+    if ((mode | 0o444 | search) !== mode) {
+      await Deno.chmod(path, mode | 0o444 | search);
+    }
+    if (!info.isDirectory) return;
+    for await (const entry of Deno.readDir(path)) {
+      await makeReadableByAll(`${path}/${entry.name}`);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
 }
 
 async function stage(root: string, target: string): Promise<string> {

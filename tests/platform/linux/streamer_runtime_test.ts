@@ -15,6 +15,7 @@ import { withTestUser } from "../../support/pool_users.ts";
 import { createLogger, type Logger } from "../../../mod/log/mod.ts";
 import type { UserEntry } from "../../../mod/platform/linux/accounts.ts";
 import {
+  makeReadableByAll,
   ownDenoDirectory,
   prepareStreamerRuntime,
   readableByAll,
@@ -290,4 +291,30 @@ console.log(JSON.stringify(runtime));
       })
     );
   },
+});
+
+Deno.test("makeReadableByAll: a+rX through a tree, links left alone", async () => {
+  await withOpenTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/tree/sub`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/tree/sub/data`, "x");
+    await Deno.writeTextFile(`${dir}/tree/tool`, "#!/bin/sh\n");
+    await Deno.chmod(`${dir}/tree/sub/data`, 0o600);
+    await Deno.chmod(`${dir}/tree/tool`, 0o700);
+    await Deno.chmod(`${dir}/tree/sub`, 0o700);
+    await Deno.writeTextFile(`${dir}/outside`, "y");
+    await Deno.chmod(`${dir}/outside`, 0o600);
+    await Deno.symlink(`${dir}/outside`, `${dir}/tree/link`);
+    await makeReadableByAll(`${dir}/tree`);
+    const mode = async (p: string) => (await Deno.stat(p)).mode! & 0o777;
+    assertEquals(await mode(`${dir}/tree/sub`), 0o755);
+    assertEquals(await mode(`${dir}/tree/sub/data`), 0o644);
+    assertEquals(await mode(`${dir}/tree/tool`), 0o755);
+    assertEquals(
+      await mode(`${dir}/outside`),
+      0o600,
+      "a link's target is not touched",
+    );
+    // A path that does not exist is not an error (it vanished meanwhile).
+    await makeReadableByAll(`${dir}/gone`);
+  });
 });

@@ -1,0 +1,394 @@
+/**
+ * What the gateway benchmarks share: starting and stopping a real
+ * `webstream -gateway` process (its configuration and state store in a
+ * temporary folder), loopback child servers, the memory and CPU time of a
+ * process (from `/proc`), signing in, and request load in alternating rounds.
+ *
+ * @module
+ */
+import { stringify } from "yaml";
+import { freePort } from "../tests/support/ports.ts";
+import {
+  startWebstream,
+  type WebstreamProcess,
+} from "../tests/support/webstream_process.ts";
+import { SECRET, sleep, summarize, until } from "./common.ts";
+import type { LoadFigures } from "./health_bench.ts";
+
+/** The shared secret of the benchmark gateways: the benchmark hosts' own. */
+export const GATEWAY_SECRET = SECRET;
+/** The admin token of the benchmark gateways. */
+export const ADMIN_TOKEN = "bench-admin-token-0123456789";
+
+// ---- the gateway process ----
+
+/** A running `webstream -gateway` started by a benchmark. */
+export interface GatewayProcess {
+  /** The process. */
+  process: WebstreamProcess;
+  /** `http://127.0.0.1:<port>`. */
+  url: string;
+  /** Its PID. */
+  pid: number;
+  /** Stops it by its PID (the temporary folder is the caller's). */
+  stop(): Promise<void>;
+}
+
+/** Options for {@linkcode startGatewayProcess}. */
+export interface GatewayProcessOptions {
+  /** Folder for the configuration file (and, usually, the store). */
+  dir: string;
+  /** The `gateway` section; `port`, `insecureHttp` and the secret are set. */
+  gateway: Record<string, unknown>;
+  /** Ends waits early. */
+  signal: AbortSignal;
+  /** Whether a SIGINT reached the process group (it then stops itself). */
+  interrupted: () => boolean;
+}
+
+/** Starts a real gateway on loopback (plain HTTP) and waits for `/health`. */
+export async function startGatewayProcess(
+  options: GatewayProcessOptions,
+): Promise<GatewayProcess> {
+  const port = freePort();
+  const path = `${options.dir}/gateway.yaml`;
+  const gateway = options.gateway;
+  await Deno.writeTextFile(
+    path,
+    stringify({
+      gateway: {
+        ...gateway,
+        backend: {
+          ...gateway.backend as Record<string, unknown> | undefined,
+          sharedSecret: GATEWAY_SECRET,
+        },
+        port,
+        insecureHttp: true,
+        adminToken: ADMIN_TOKEN,
+      },
+    }),
+  );
+  const process = startWebstream(["-gateway", "-config", path]);
+  const url = `http://127.0.0.1:${port}`;
+  const stop = (): Promise<void> => stopProcess(process, options.interrupted());
+  try {
+    const exited = process.status.then((s) => {
+      const last = process.logs.slice(-3).map((r) => JSON.stringify(r));
+      throw new Error(
+        `the gateway exited early (code ${s.code}): ${last.join(" ")}`,
+      );
+    });
+    exited.catch(() => {});
+    await Promise.race([
+      exited,
+      until(async () => {
+        const response = await fetch(`${url}/health`);
+        const body = await response.json();
+        return body.status === "healthy";
+      }, { what: "the gateway's /health", signal: options.signal }),
+    ]);
+    return { process, url, pid: process.pid, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * Stops a webstream process by its PID: SIGTERM, then SIGKILL if it hangs.
+ * After a Ctrl-C it got the SIGINT too and is stopping on its own, so it is
+ * only waited for.
+ */
+export async function stopProcess(
+  process: WebstreamProcess,
+  interrupted: boolean,
+): Promise<void> {
+  let exited = false;
+  process.status.then(() => exited = true, () => exited = true);
+  if (interrupted) await sleep(300);
+  const selfStopping = process.logs.some((r) => r.msg === "shutting down");
+  if (!exited && !selfStopping) {
+    try {
+      Deno.kill(process.pid, "SIGTERM");
+    } catch {
+      // Already gone.
+    }
+  }
+  const cancel = new AbortController();
+  const timeout = sleep(30_000, cancel.signal).then(
+    () => "timeout" as const,
+    () => "cancelled" as const,
+  );
+  const outcome = await Promise.race([process.status, timeout]);
+  cancel.abort();
+  if (outcome === "timeout") {
+    console.error(`process ${process.pid} did not stop in 30 s; killing it`);
+    try {
+      Deno.kill(process.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await process.status;
+  }
+}
+
+// ---- child servers ----
+
+/** A loopback server running as a child process. */
+export interface ChildServer {
+  /** Its PID. */
+  pid: number;
+  /** Its port. */
+  port: number;
+  /** Stops it by its PID. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `deno run -A script` as a child process that prints `{"port":N}` on
+ * stdout once it listens (as `baseline_server.ts` and `echo_server.ts` do).
+ */
+export async function startChildServer(
+  script: URL,
+  args: string[] = [],
+): Promise<ChildServer> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-prompt", script.pathname, ...args],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let exited = false;
+  child.status.then(() => exited = true);
+  const stop = async (): Promise<void> => {
+    if (!exited) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+    }
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, 5000);
+    await child.status;
+    clearTimeout(timer);
+  };
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`${script.pathname} exited before listening`);
+      text += value;
+    }
+    (async () => {
+      while (!(await reader.read()).done) { /* discard */ }
+    })().catch(() => {});
+    const { port } = JSON.parse(text.slice(0, text.indexOf("\n")));
+    return { pid: child.pid, port, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+// ---- /proc ----
+
+/** Resident and peak resident memory of a process, in MB (10⁶ bytes). */
+export async function memoryMb(
+  pid: number,
+): Promise<{ rss: number; peak: number }> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = (field: string): number => {
+    const match = status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+    if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
+    return Number(match[1]);
+  };
+  return { rss: kb("VmRSS") * 1024 / 1e6, peak: kb("VmHWM") * 1024 / 1e6 };
+}
+
+let clockTicks: number | undefined;
+
+/** User + system CPU seconds of process `pid` so far. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  if (clockTicks === undefined) {
+    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"] })
+      .output();
+    clockTicks = Number(new TextDecoder().decode(out.stdout).trim()) || 100;
+  }
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the command name: state is the first, utime the 12th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
+// ---- signing in ----
+
+/** Signs in on the gateway; resolves with the `Cookie` header to send. */
+export async function signIn(
+  gatewayUrl: string,
+  user: string,
+  password: string,
+): Promise<string> {
+  const response = await fetch(`${gatewayUrl}/api/signin`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ user, password }),
+  });
+  const body = await response.text();
+  if (response.status !== 200) {
+    throw new Error(`sign-in answered ${response.status}: ${body}`);
+  }
+  const cookies = response.headers.getSetCookie().map((c) => c.split(";")[0]);
+  if (!cookies.length) throw new Error("sign-in set no cookie");
+  return cookies.join("; ");
+}
+
+// ---- load ----
+
+/** One target of {@linkcode runLoad}. */
+export interface LoadTarget {
+  /** Its name in the results. */
+  name: string;
+  /** The server process (for its CPU time). */
+  pid: number;
+  /** The next request to send. */
+  next(): { url: string; init?: RequestInit };
+}
+
+interface RoundResult {
+  latencies: number[];
+  errors: number;
+  seconds: number;
+  cpuSeconds: number;
+}
+
+async function loadRound(
+  target: LoadTarget,
+  total: number,
+  concurrency: number,
+  signal: AbortSignal,
+): Promise<RoundResult> {
+  // Its own client: a pool of keep-alive connections, one per loop.
+  const client = Deno.createHttpClient({});
+  const latencies: number[] = [];
+  let issued = 0;
+  let errors = 0;
+  try {
+    const cpuBefore = await cpuSeconds(target.pid);
+    const start = performance.now();
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (issued < total) {
+        signal.throwIfAborted();
+        issued++;
+        const { url, init } = target.next();
+        const t0 = performance.now();
+        try {
+          const response = await fetch(url, { ...init, client });
+          await response.arrayBuffer();
+          if (response.status !== 200) errors++;
+        } catch {
+          errors++;
+        }
+        latencies.push(performance.now() - t0);
+      }
+    }));
+    const seconds = (performance.now() - start) / 1000;
+    return {
+      latencies,
+      errors,
+      seconds,
+      cpuSeconds: await cpuSeconds(target.pid) - cpuBefore,
+    };
+  } finally {
+    client.close();
+  }
+}
+
+/** Options for {@linkcode runLoad}. */
+export interface LoadOptions {
+  /** Measured requests per target (over all rounds). */
+  requests: number;
+  /** Alternating rounds per target. */
+  rounds: number;
+  /** Unmeasured requests per target first. */
+  warmup: number;
+  /** Concurrent client loops. */
+  concurrency: number;
+  /** Ends the run early. */
+  signal: AbortSignal;
+  /** Progress output. */
+  progress: (line: string) => void;
+  /** Label for progress lines. */
+  label: string;
+}
+
+/**
+ * Loads every target in alternating rounds (so a burst of noise hits all
+ * alike): requests/s, latency, errors and server CPU time per request.
+ */
+export async function runLoad(
+  targets: LoadTarget[],
+  options: LoadOptions,
+): Promise<Map<string, LoadFigures>> {
+  const { concurrency, signal } = options;
+  for (const t of targets) {
+    await loadRound(t, options.warmup, concurrency, signal);
+  }
+  const results = new Map<string, RoundResult[]>(
+    targets.map((t) => [t.name, []]),
+  );
+  const perRound = Math.ceil(options.requests / options.rounds);
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const t of targets) {
+      const r = await loadRound(t, perRound, concurrency, signal);
+      results.get(t.name)!.push(r);
+      options.progress(
+        `  ${options.label} ${t.name} round ${round}/${options.rounds}: ${
+          (r.latencies.length / r.seconds).toFixed(0)
+        } req/s${r.errors ? `, ${r.errors} errors` : ""}`,
+      );
+    }
+  }
+  const out = new Map<string, LoadFigures>();
+  for (const [name, rounds] of results) {
+    const latencies = rounds.flatMap((r) => r.latencies);
+    const seconds = rounds.reduce((sum, r) => sum + r.seconds, 0);
+    const errors = rounds.reduce((sum, r) => sum + r.errors, 0);
+    const cpu = rounds.reduce((sum, r) => sum + r.cpuSeconds, 0);
+    if (errors === latencies.length) {
+      throw new Error(`every ${options.label} request to the ${name} failed`);
+    }
+    out.set(name, {
+      rps: latencies.length / seconds,
+      latency: summarize(latencies),
+      errors,
+      cpuPerRequestUs: cpu / latencies.length * 1e6,
+    });
+  }
+  return out;
+}
+
+/** Runs `fn` on `items` with at most `concurrency` at a time. */
+export async function eachLimited<T>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i], i);
+      }
+    }),
+  );
+}

@@ -1,0 +1,460 @@
+/**
+ * The host API (`/gateway/...`) on a loopback server over a real registry
+ * and session map: register, heartbeat and unregister with the seed's
+ * payloads and the farm's shared secret (401 without it), 400 naming every
+ * missing or mistyped field, 404 for hosts the gateway does not know;
+ * unregister ends the host's sessions; streamers' licence check-ins (200 with
+ * the interval for a live session of that host, 404 with the interval
+ * otherwise), metrics and activity reports for live sessions only.
+ */
+import { Hono } from "hono";
+import { hostApi } from "../../../mod/gateway/api/host_api.ts";
+import { createLogger } from "../../../mod/log/mod.ts";
+import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
+import {
+  gatewayConfig,
+  type GatewayParts,
+  gatewayParts,
+  heartbeatPayload,
+  postJson,
+  registerPayload,
+  SECRET,
+  serveApp,
+  sessionRecord,
+} from "../../support/gateway_parts.ts";
+import { HEARTBEAT_KEYS, REGISTER_KEYS } from "../../support/fake_gateway.ts";
+
+const HOST = "http://10.0.0.5:9005";
+const OTHER = "http://10.0.0.6:9005";
+const AUTH = { Authorization: `Bearer ${SECRET}` };
+
+interface Harness {
+  parts: GatewayParts;
+  url: string;
+  probes: string[];
+  logs: Record<string, unknown>[];
+  post(
+    path: string,
+    body: unknown,
+    headers?: Record<string, string>,
+  ): ReturnType<typeof postJson>;
+  stop(): Promise<void>;
+}
+
+function start(): Harness {
+  const parts = gatewayParts(gatewayConfig({
+    licence: { checkinInterval: 7, staleAfter: 30 },
+  }));
+  const probes: string[] = [];
+  const logs: Record<string, unknown>[] = [];
+  const app = new Hono();
+  app.route(
+    "/gateway",
+    hostApi({
+      config: parts.config,
+      registry: parts.registry,
+      sessions: parts.sessions,
+      metrics: parts.metrics,
+      probe: (url) => probes.push(url),
+      logger: createLogger({
+        format: "json",
+        sink: (line) => logs.push(JSON.parse(line)),
+      }),
+    }),
+  );
+  const served = serveApp(app);
+  return {
+    parts,
+    url: served.url,
+    probes,
+    logs,
+    post: (path, body, headers = AUTH) =>
+      postJson(`${served.url}/gateway/${path}`, body, headers),
+    async stop() {
+      await served.stop();
+      parts.close();
+    },
+  };
+}
+
+async function metricsText(parts: GatewayParts): Promise<string> {
+  return (await parts.metrics.render()).body;
+}
+
+Deno.test("register, heartbeat and unregister with the seed's payloads", async () => {
+  const h = start();
+  try {
+    const register = registerPayload(HOST);
+    assertEquals(Object.keys(register).sort(), [...REGISTER_KEYS]);
+    const registered = await h.post("register", register);
+    assertEquals(registered.status, 200);
+    assertEquals(registered.body, { ok: true, state: "Healthy" });
+    assertEquals(h.probes, [HOST], "a new host is probed at once");
+    const host = h.parts.registry.get(HOST)!;
+    assertEquals(host.registration, register);
+    assertEquals(host.unregistered, false);
+
+    const heartbeat = heartbeatPayload(HOST, {
+      activeSessions: 3,
+      cpuUsage: 42.5,
+      memoryUsage: 61,
+    });
+    assertEquals(Object.keys(heartbeat).sort(), [...HEARTBEAT_KEYS]);
+    const beat = await h.post("heartbeat", heartbeat);
+    assertEquals(beat.status, 200);
+    assertEquals(beat.body, { ok: true, state: "Healthy" });
+    const { receivedAt, ...stored } = h.parts.registry.get(HOST)!.heartbeat!;
+    assertEquals(stored, heartbeat);
+    assert(receivedAt > 0);
+
+    const bye = await h.post("unregister", { serverUrl: HOST });
+    assertEquals(bye.status, 200);
+    assertEquals(bye.body, { ok: true });
+    assertEquals(h.parts.registry.get(HOST)!.state, "Unregistered");
+    assertEquals(h.parts.store.loadHosts()[0].unregistered, true);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a host that registers again is Healthy again", async () => {
+  const h = start();
+  try {
+    await h.post("register", registerPayload(HOST));
+    await h.post("unregister", { serverUrl: HOST });
+    const again = await h.post(
+      "register",
+      registerPayload(HOST, { maxSessions: 4, tags: ["gpu"] }),
+    );
+    assertEquals(again.body, { ok: true, state: "Healthy" });
+    assertEquals(h.parts.registry.get(HOST)!.registration.tags, ["gpu"]);
+    assertEquals(h.parts.registry.size, 1);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("the host contract requires the farm's shared secret", async (t) => {
+  const h = start();
+  try {
+    const bodies: Record<string, unknown> = {
+      register: registerPayload(HOST),
+      heartbeat: heartbeatPayload(HOST),
+      unregister: { serverUrl: HOST },
+    };
+    const wrong: [string, Record<string, string>][] = [
+      ["no Authorization", {}],
+      ["a wrong secret", { Authorization: "Bearer not-the-secret" }],
+      ["the secret without Bearer", { Authorization: SECRET }],
+      ["Basic auth", { Authorization: `Basic ${btoa(`x:${SECRET}`)}` }],
+    ];
+    for (const [path, body] of Object.entries(bodies)) {
+      for (const [what, headers] of wrong) {
+        await t.step(`${path} with ${what} → 401`, async () => {
+          const answer = await h.post(path, body, headers);
+          assertEquals(answer.status, 401);
+          assertMatch(String(answer.body.error), /shared secret/);
+        });
+      }
+    }
+    assertEquals(h.parts.registry.size, 0, "nothing was registered");
+    assertEquals(h.probes, []);
+    // The scheme name is case-insensitive.
+    const ok = await h.post("register", registerPayload(HOST), {
+      Authorization: `bearer ${SECRET}`,
+    });
+    assertEquals(ok.status, 200);
+  } finally {
+    await h.stop();
+  }
+});
+
+/** Values of the wrong type (or shape) for each payload field. */
+const REGISTER_WRONG: Record<string, unknown> = {
+  serverUrl: 42,
+  maxSessions: "10",
+  instanceType: 5,
+  ec2InstanceId: null,
+  tags: "gpu",
+  capabilities: [1],
+  version: 1,
+};
+const HEARTBEAT_WRONG: Record<string, unknown> = {
+  serverUrl: "ftp://10.0.0.5",
+  status: 1,
+  activeSessions: "0",
+  maxSessions: 2.5,
+  instanceType: true,
+  tags: { gpu: true },
+  cpuUsage: "10",
+  memoryUsage: 120,
+  timestamp: 0,
+};
+
+Deno.test("every missing or mistyped field is a 400 naming it", async (t) => {
+  const h = start();
+  try {
+    await h.post("register", registerPayload(HOST));
+    const cases: [string, Record<string, unknown>, Record<string, unknown>][] =
+      [
+        ["register", { ...registerPayload(HOST) }, REGISTER_WRONG],
+        ["heartbeat", { ...heartbeatPayload(HOST) }, HEARTBEAT_WRONG],
+        ["unregister", { serverUrl: HOST }, { serverUrl: "not a url" }],
+      ];
+    assertEquals(Object.keys(REGISTER_WRONG).sort(), [...REGISTER_KEYS]);
+    assertEquals(Object.keys(HEARTBEAT_WRONG).sort(), [...HEARTBEAT_KEYS]);
+    for (const [path, valid, wrong] of cases) {
+      for (const field of Object.keys(valid)) {
+        await t.step(`${path} without ${field}`, async () => {
+          const body = { ...valid };
+          delete body[field];
+          const answer = await h.post(path, body);
+          assertEquals(answer.status, 400);
+          const problems = answer.body.problems as string[];
+          assertEquals(problems.length, 1, problems.join("\n"));
+          assertMatch(
+            problems[0],
+            new RegExp(`^${field}: expected .+, got nothing$`),
+          );
+        });
+        await t.step(`${path} with a mistyped ${field}`, async () => {
+          const answer = await h.post(path, {
+            ...valid,
+            [field]: wrong[field],
+          });
+          assertEquals(answer.status, 400);
+          const problems = answer.body.problems as string[];
+          assertEquals(problems.length, 1, problems.join("\n"));
+          assertMatch(problems[0], new RegExp(`^${field}(\\[\\d+\\])?: `));
+        });
+      }
+    }
+    await t.step("a body that is not JSON", async () => {
+      const answer = await h.post("register", "serverUrl=x");
+      assertEquals(answer.status, 400);
+      assertEquals(answer.body.error, "the body must be JSON");
+    });
+    // Nothing changed the registered host.
+    assertEquals(h.parts.registry.list().length, 1);
+    assertEquals(h.parts.registry.get(HOST)!.state, "Healthy");
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a heartbeat or goodbye from a host the gateway does not know is a 404", async () => {
+  const h = start();
+  try {
+    const beat = await h.post("heartbeat", heartbeatPayload(HOST));
+    assertEquals(beat.status, 404);
+    assertMatch(String(beat.body.error), /register first/);
+    const bye = await h.post("unregister", { serverUrl: HOST });
+    assertEquals(bye.status, 404);
+    assertEquals(h.parts.registry.size, 0, "a heartbeat registers nothing");
+
+    // An unregistered host must register again before heartbeating.
+    await h.post("register", registerPayload(HOST));
+    await h.post("unregister", { serverUrl: HOST });
+    const late = await h.post("heartbeat", heartbeatPayload(HOST));
+    assertEquals(late.status, 404);
+    assertEquals(h.parts.registry.get(HOST)!.state, "Unregistered");
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("unregister ends that host's sessions and no others", async () => {
+  const h = start();
+  try {
+    await h.post("register", registerPayload(HOST));
+    await h.post("register", registerPayload(OTHER));
+    const mine = [
+      sessionRecord({ serverUrl: HOST }),
+      sessionRecord({ serverUrl: HOST, user: "bob" }),
+    ];
+    const theirs = sessionRecord({ serverUrl: OTHER });
+    for (const s of [...mine, theirs]) h.parts.sessions.put(s);
+
+    assertEquals((await h.post("unregister", { serverUrl: HOST })).status, 200);
+    assertEquals(h.parts.sessions.all().map((s) => s.sessionId), [
+      theirs.sessionId,
+    ]);
+    assertEquals(
+      h.parts.store.loadSessions().map((s) => s.sessionId),
+      [theirs.sessionId],
+      "the store forgot them too",
+    );
+    assertEquals(h.parts.sessions.getByUuid(mine[0].sessionUuid), undefined);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("licence check-ins: 200 with the interval for a live session of that host, 404 otherwise", async (t) => {
+  const h = start();
+  try {
+    const session = sessionRecord({ serverUrl: HOST });
+    h.parts.sessions.put(session);
+    await t.step("a live session", async () => {
+      h.parts.clock.now += 5_000;
+      const answer = await h.post("licence/checkin", {
+        sessionUuid: session.sessionUuid,
+        serverUrl: HOST,
+      }, {});
+      assertEquals(answer.status, 200);
+      assertEquals(answer.body, { ok: true, interval: 7 });
+      assertEquals(
+        h.parts.sessions.get(session.sessionId)!.lastCheckinAt,
+        h.parts.clock.now,
+      );
+    });
+    await t.step("check-ins keep a session live past staleAfter", async () => {
+      for (let i = 0; i < 3; i++) {
+        h.parts.clock.now += 20_000;
+        const answer = await h.post("licence/checkin", {
+          sessionUuid: session.sessionUuid,
+          serverUrl: HOST,
+        }, {});
+        assertEquals(answer.status, 200);
+      }
+      assert(h.parts.sessions.isLive(session));
+      assertEquals(h.parts.sessions.prune(), 0);
+    });
+    await t.step("an unknown session → 404 with the interval", async () => {
+      const answer = await h.post("licence/checkin", {
+        sessionUuid: crypto.randomUUID(),
+        serverUrl: HOST,
+      }, {});
+      assertEquals(answer.status, 404);
+      assertEquals(answer.body, { error: "unknown session", interval: 7 });
+    });
+    await t.step("another host's session → 404", async () => {
+      const before = h.parts.sessions.get(session.sessionId)!.lastCheckinAt;
+      h.parts.clock.now += 1_000;
+      const answer = await h.post("licence/checkin", {
+        sessionUuid: session.sessionUuid,
+        serverUrl: OTHER,
+      }, {});
+      assertEquals(answer.status, 404);
+      assertEquals(answer.body.interval, 7);
+      assertEquals(
+        h.parts.sessions.get(session.sessionId)!.lastCheckinAt,
+        before,
+        "the check-in was not counted",
+      );
+    });
+    await t.step("a malformed check-in → 400 naming the field", async () => {
+      const answer = await h.post("licence/checkin", {
+        sessionUuid: "not-a-uuid",
+        serverUrl: HOST,
+      }, {});
+      assertEquals(answer.status, 400);
+      const problems = answer.body.problems as string[];
+      assertEquals(problems.length, 1);
+      assertMatch(problems[0], /^sessionUuid: /);
+      const missing = await h.post("licence/checkin", {
+        sessionUuid: session.sessionUuid,
+      }, {});
+      assertEquals(missing.status, 400);
+      assertMatch((missing.body.problems as string[])[0], /^serverUrl: /);
+    });
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("metrics reports are taken for live sessions of that host only", async () => {
+  const h = start();
+  try {
+    const session = sessionRecord({ serverUrl: HOST });
+    h.parts.sessions.put(session);
+    const report = {
+      sessionUuid: session.sessionUuid,
+      serverUrl: HOST,
+      fps: 24,
+      bytes: 123_456,
+      latencyMs: 40,
+      inputEvents: 9,
+    };
+    const answer = await h.post("metrics", report, {});
+    assertEquals(answer.status, 200);
+    assertEquals(answer.body, { ok: true });
+    let text = await metricsText(h.parts);
+    assertMatch(text, /^webstream_stream_fps_count 1$/m);
+    assertMatch(text, /^webstream_stream_bytes_total 123456$/m);
+    assertMatch(text, /^webstream_input_events_total 9$/m);
+    assertMatch(text, /^webstream_stream_latency_seconds_sum 0\.04$/m);
+
+    const unknown = await h.post("metrics", {
+      ...report,
+      sessionUuid: crypto.randomUUID(),
+    }, {});
+    assertEquals(unknown.status, 404);
+    const elsewhere = await h.post("metrics", {
+      ...report,
+      serverUrl: OTHER,
+    }, {});
+    assertEquals(elsewhere.status, 404);
+    // A session silent for longer than staleAfter has ended.
+    h.parts.clock.now += 31_000;
+    const stale = await h.post("metrics", report, {});
+    assertEquals(stale.status, 404);
+    const bad = await h.post("metrics", { ...report, fps: -1 }, {});
+    assertEquals(bad.status, 400);
+    assertMatch((bad.body.problems as string[])[0], /^fps: /);
+
+    text = await metricsText(h.parts);
+    assertMatch(text, /^webstream_stream_fps_count 1$/m, "refused reports");
+    assertMatch(text, /^webstream_stream_bytes_total 123456$/m);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("activity events are taken for live sessions of that host only", async () => {
+  const h = start();
+  try {
+    const session = sessionRecord({ serverUrl: HOST, user: "carol" });
+    h.parts.sessions.put(session);
+    const event = {
+      sessionUuid: session.sessionUuid,
+      serverUrl: HOST,
+      event: "app_launch",
+      detail: "xterm",
+    };
+    const answer = await h.post("activity", event, {});
+    assertEquals(answer.status, 200);
+    assertMatch(
+      await metricsText(h.parts),
+      /^webstream_activity_events_total\{event="app_launch"\} 1$/m,
+    );
+    const logged = h.logs.find((r) => r.msg === "session activity");
+    assertEquals(
+      [logged?.event, logged?.detail, logged?.user, logged?.sessionId],
+      ["app_launch", "xterm", "carol", session.sessionId],
+    );
+
+    assertEquals(
+      (await h.post("activity", { ...event, serverUrl: OTHER }, {})).status,
+      404,
+    );
+    assertEquals(
+      (await h.post("activity", {
+        ...event,
+        sessionUuid: crypto.randomUUID(),
+      }, {})).status,
+      404,
+    );
+    const bad = await h.post("activity", { ...event, event: "reboot" }, {});
+    assertEquals(bad.status, 400);
+    assertMatch((bad.body.problems as string[])[0], /^event: expected one of/);
+    h.parts.clock.now += 31_000;
+    assertEquals((await h.post("activity", event, {})).status, 404);
+    assertMatch(
+      await metricsText(h.parts),
+      /^webstream_activity_events_total\{event="app_launch"\} 1$/m,
+    );
+  } finally {
+    await h.stop();
+  }
+});

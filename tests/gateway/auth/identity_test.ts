@@ -1,0 +1,424 @@
+/**
+ * The authenticator, through a small hono app served on 127.0.0.1: sign-in
+ * sets a signed HttpOnly SameSite=Strict cookie (Secure when asked) that
+ * `identify` reads back; tampered, foreign-signed and expired cookies (clock
+ * injected) are refused, as is the cookie of a user no longer configured;
+ * a wrong password and an unknown name get the same answer and no cookie;
+ * five failures lock a name until the window passes; sign-out clears the
+ * cookie; a trusted header is believed only from a listed proxy address, with
+ * groups from the groups header; the admin flag comes from the configured
+ * user, never from the cookie.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import {
+  authSchema,
+  type AuthSettings,
+  type GatewayUser,
+} from "../../../mod/config/mod.ts";
+import {
+  type Authenticator,
+  createAuthenticator,
+  hashPassword,
+  SESSION_COOKIE,
+} from "../../../mod/gateway/auth/mod.ts";
+import type { Identity } from "../../../mod/gateway/types.ts";
+import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
+
+const SECRET = "0123456789abcdef0123456789abcdef-test-secret";
+const TTL = 3600;
+const WINDOW_MS = 5 * 60_000;
+const T0 = 1_700_000_000_000;
+
+const ALICE_PASSWORD = "alice's long password";
+const BOB_PASSWORD = "bob-pw-2024";
+const USERS: GatewayUser[] = [
+  {
+    name: "alice",
+    passwordHash: await hashPassword(ALICE_PASSWORD),
+    groups: ["ops", "staff"],
+    admin: true,
+  },
+  {
+    name: "bob",
+    passwordHash: await hashPassword(BOB_PASSWORD),
+    groups: ["staff"],
+    admin: false,
+  },
+];
+
+function authSettings(overrides: Partial<AuthSettings> = {}): AuthSettings {
+  return {
+    ...authSchema.parse({ sessionTtl: TTL }),
+    users: USERS,
+    ...overrides,
+  };
+}
+
+interface Served {
+  url: string;
+  clock: { now: number };
+  signIn(user: string, password: string): Promise<SignInResult>;
+  me(cookie?: string, headers?: HeadersInit): Promise<Identity | null>;
+  signOut(cookie: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+interface SignInResult {
+  result: Identity | "locked" | null;
+  setCookie: string[];
+  cookie?: string;
+}
+
+interface ServeOptions {
+  settings?: AuthSettings;
+  secret?: string;
+  secureCookie?: boolean;
+}
+
+function serve(options: ServeOptions = {}): Served {
+  const clock = { now: T0 };
+  const auth: Authenticator = createAuthenticator({
+    settings: options.settings ?? authSettings(),
+    cookieSecret: options.secret ?? SECRET,
+    secureCookie: options.secureCookie ?? false,
+    now: () => clock.now,
+  });
+  const app = new Hono();
+  app.post("/signin", async (c) => {
+    const { user, password } = await c.req.json();
+    return c.json({ result: (await auth.signIn(c, user, password)) ?? null });
+  });
+  app.get(
+    "/me",
+    async (c) => c.json({ identity: (await auth.identify(c)) ?? null }),
+  );
+  app.post("/signout", (c) => {
+    auth.signOut(c);
+    return c.body(null, 204);
+  });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    app.fetch,
+  );
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  return {
+    url,
+    clock,
+    async signIn(user, password) {
+      const response = await fetch(`${url}/signin`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user, password }),
+      });
+      const { result } = await response.json();
+      const setCookie = response.headers.getSetCookie();
+      const ours = setCookie.find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+      return { result, setCookie, cookie: ours?.split(";")[0] };
+    },
+    async me(cookie, headers) {
+      const request = new Headers(headers);
+      if (cookie) request.set("cookie", cookie);
+      const response = await fetch(`${url}/me`, { headers: request });
+      return (await response.json()).identity;
+    },
+    async signOut(cookie) {
+      const response = await fetch(`${url}/signout`, {
+        method: "POST",
+        headers: { cookie },
+      });
+      await response.body?.cancel();
+      return response.headers.getSetCookie();
+    },
+    close: () => server.shutdown(),
+  };
+}
+
+/** Runs `fn` against a served authenticator, closing it afterwards. */
+async function withServed(
+  options: ServeOptions,
+  fn: (served: Served) => Promise<void>,
+): Promise<void> {
+  const served = serve(options);
+  try {
+    await fn(served);
+  } finally {
+    await served.close();
+  }
+}
+
+function attributes(setCookie: string): string[] {
+  return setCookie.split(";").slice(1).map((a) => a.trim().toLowerCase());
+}
+
+Deno.test("sign-in sets a signed HttpOnly SameSite=Strict cookie", async () => {
+  await withServed({}, async (served) => {
+    const signed = await served.signIn("alice", ALICE_PASSWORD);
+    assertEquals(signed.result, {
+      user: "alice",
+      groups: ["ops", "staff"],
+      admin: true,
+    });
+    assert(signed.cookie, "no session cookie");
+    const header = signed.setCookie.find((c) => c.startsWith(SESSION_COOKIE))!;
+    const attrs = attributes(header);
+    assert(attrs.includes("httponly"), header);
+    assert(attrs.includes("samesite=strict"), header);
+    assert(attrs.includes("path=/"), header);
+    assert(attrs.includes(`max-age=${TTL}`), header);
+    assert(!attrs.includes("secure"), "Secure over plain HTTP");
+
+    assertEquals(await served.me(signed.cookie), signed.result);
+    assertEquals(await served.me(), null);
+  });
+  await withServed({ secureCookie: true }, async (served) => {
+    const signed = await served.signIn("bob", BOB_PASSWORD);
+    const header = signed.setCookie.find((c) => c.startsWith(SESSION_COOKIE))!;
+    assert(attributes(header).includes("secure"), header);
+    assertEquals((await served.me(signed.cookie))?.user, "bob");
+  });
+});
+
+Deno.test("tampered, foreign and expired cookies are refused", async () => {
+  await withServed({}, async (served) => {
+    const { cookie } = await served.signIn("bob", BOB_PASSWORD);
+    assert(cookie);
+    const value = decodeURIComponent(cookie.slice(SESSION_COOKIE.length + 1));
+    assertMatch(value, /"u":"bob"/);
+
+    // Claiming to be alice with bob's signature.
+    const forged = value.replace('"u":"bob"', '"u":"alice"');
+    assertEquals(
+      await served.me(`${SESSION_COOKIE}=${encodeURIComponent(forged)}`),
+      null,
+    );
+    // Pushing the expiry out.
+    const extended = value.replace(
+      /"exp":\d+/,
+      `"exp":${T0 + 10 * 86_400_000}`,
+    );
+    assert(extended !== value);
+    assertEquals(
+      await served.me(`${SESSION_COOKIE}=${encodeURIComponent(extended)}`),
+      null,
+    );
+    // A damaged signature.
+    const damaged = value.slice(0, -3) +
+      (value.endsWith("AAA") ? "BBB" : "AAA");
+    assertEquals(
+      await served.me(`${SESSION_COOKIE}=${encodeURIComponent(damaged)}`),
+      null,
+    );
+    assertEquals(await served.me(`${SESSION_COOKIE}=garbage`), null);
+    assertEquals((await served.me(cookie))?.user, "bob", "the original works");
+
+    // Valid until the TTL has passed, not after.
+    served.clock.now = T0 + TTL * 1000;
+    assertEquals((await served.me(cookie))?.user, "bob");
+    served.clock.now = T0 + TTL * 1000 + 1;
+    assertEquals(await served.me(cookie), null);
+  });
+
+  // Signed with another gateway's secret.
+  let foreign: string | undefined;
+  await withServed(
+    { secret: "another-secret-of-at-least-32-characters" },
+    async (other) => {
+      foreign = (await other.signIn("bob", BOB_PASSWORD)).cookie;
+    },
+  );
+  assert(foreign);
+  await withServed({}, async (served) => {
+    assertEquals(await served.me(foreign), null);
+  });
+});
+
+Deno.test("a user removed from the configuration is signed out", async () => {
+  let cookie: string | undefined;
+  await withServed({}, async (served) => {
+    cookie = (await served.signIn("bob", BOB_PASSWORD)).cookie;
+  });
+  assert(cookie);
+  const onlyAlice = authSettings({ users: [USERS[0]] });
+  await withServed({ settings: onlyAlice }, async (served) => {
+    assertEquals(await served.me(cookie), null);
+  });
+});
+
+Deno.test("wrong password and unknown user get the same answer", async () => {
+  await withServed({}, async (served) => {
+    const wrong = await served.signIn("alice", "not it");
+    const unknown = await served.signIn("mallory", ALICE_PASSWORD);
+    const empty = await served.signIn("alice", "");
+    for (const attempt of [wrong, unknown, empty]) {
+      assertEquals(attempt.result, null);
+      assertEquals(attempt.setCookie, [], "a failed sign-in set a cookie");
+    }
+  });
+});
+
+Deno.test("five failures lock a name until the window passes", async () => {
+  await withServed({}, async (served) => {
+    for (let n = 1; n <= 5; n++) {
+      assertEquals((await served.signIn("alice", `guess ${n}`)).result, null);
+      served.clock.now += 1_000;
+    }
+    // Locked: even the right password is not tried, and no cookie is set.
+    const locked = await served.signIn("alice", ALICE_PASSWORD);
+    assertEquals(locked.result, "locked");
+    assertEquals(locked.setCookie, []);
+    // Other names are not affected.
+    const bob = await served.signIn("bob", BOB_PASSWORD);
+    assertEquals((bob.result as Identity).user, "bob");
+    // Unknown names lock the same way.
+    for (let n = 1; n <= 5; n++) await served.signIn("mallory", "x");
+    assertEquals((await served.signIn("mallory", "x")).result, "locked");
+
+    // The lock lifts as the first failure (at T0) leaves the window.
+    served.clock.now = T0 + WINDOW_MS - 1;
+    assertEquals(
+      (await served.signIn("alice", ALICE_PASSWORD)).result,
+      "locked",
+    );
+    served.clock.now = T0 + WINDOW_MS;
+    const back = await served.signIn("alice", ALICE_PASSWORD);
+    assertEquals((back.result as Identity).user, "alice");
+    assert(back.cookie);
+  });
+
+  await withServed({}, async (served) => {
+    // A success clears the count.
+    for (let n = 0; n < 4; n++) await served.signIn("bob", "wrong");
+    const between = await served.signIn("bob", BOB_PASSWORD);
+    assertEquals((between.result as Identity).user, "bob");
+    for (let n = 0; n < 4; n++) await served.signIn("bob", "wrong");
+    const after = await served.signIn("bob", BOB_PASSWORD);
+    assertEquals((after.result as Identity).user, "bob");
+  });
+});
+
+Deno.test("sign-out clears the cookie", async () => {
+  for (const secureCookie of [false, true]) {
+    await withServed({ secureCookie }, async (served) => {
+      const { cookie } = await served.signIn("alice", ALICE_PASSWORD);
+      assert(cookie);
+      const cleared = (await served.signOut(cookie)).find((c) =>
+        c.startsWith(`${SESSION_COOKIE}=`)
+      );
+      assert(cleared, "sign-out did not touch the cookie");
+      assertEquals(cleared.split(";")[0], `${SESSION_COOKIE}=`);
+      const attrs = attributes(cleared);
+      assert(attrs.includes("max-age=0"), cleared);
+      assert(attrs.includes("path=/"), cleared);
+      assertEquals(attrs.includes("secure"), secureCookie);
+      // What the browser then sends identifies nobody.
+      assertEquals(await served.me(cleared.split(";")[0]), null);
+    });
+  }
+});
+
+Deno.test("a trusted header is believed only from a listed proxy", async (t) => {
+  const header = {
+    user: "X-Forwarded-User",
+    groups: "X-Forwarded-Groups",
+    trustedProxies: ["127.0.0.1"],
+  };
+
+  await t.step("from a listed proxy, with groups", async () => {
+    await withServed(
+      { settings: authSettings({ trustedHeader: header }) },
+      async (served) => {
+        assertEquals(
+          await served.me(undefined, {
+            "X-Forwarded-User": " carol ",
+            "X-Forwarded-Groups": "eng, ops,,  staff ",
+          }),
+          { user: "carol", groups: ["eng", "ops", "staff"], admin: false },
+        );
+        // The admin flag comes from the configured user of that name.
+        assertEquals(
+          await served.me(undefined, { "X-Forwarded-User": "alice" }),
+          { user: "alice", groups: [], admin: true },
+        );
+        // No header, no cookie: nobody.
+        assertEquals(await served.me(), null);
+        assertEquals(
+          await served.me(undefined, { "X-Forwarded-User": "  " }),
+          null,
+        );
+      },
+    );
+  });
+
+  await t.step("without a groups header configured", async () => {
+    const noGroups = { user: header.user, trustedProxies: ["127.0.0.1"] };
+    await withServed(
+      { settings: authSettings({ trustedHeader: noGroups }) },
+      async (served) => {
+        assertEquals(
+          await served.me(undefined, {
+            "X-Forwarded-User": "carol",
+            "X-Forwarded-Groups": "ops",
+          }),
+          { user: "carol", groups: [], admin: false },
+        );
+      },
+    );
+  });
+
+  await t.step("from an address not listed", async () => {
+    const elsewhere = { ...header, trustedProxies: ["192.0.2.10", "::1"] };
+    await withServed(
+      { settings: authSettings({ trustedHeader: elsewhere }) },
+      async (served) => {
+        assertEquals(
+          await served.me(undefined, {
+            "X-Forwarded-User": "alice",
+            "X-Forwarded-Groups": "ops",
+          }),
+          null,
+        );
+        // A password sign-in still works there.
+        const { cookie } = await served.signIn("bob", BOB_PASSWORD);
+        assertEquals(
+          (await served.me(cookie, { "X-Forwarded-User": "alice" }))?.user,
+          "bob",
+        );
+      },
+    );
+  });
+
+  await t.step("no trusted header configured", async () => {
+    await withServed({}, async (served) => {
+      assertEquals(
+        await served.me(undefined, { "X-Forwarded-User": "alice" }),
+        null,
+      );
+    });
+  });
+});
+
+Deno.test("the admin flag comes from the configuration, not the cookie", async () => {
+  let cookie: string | undefined;
+  await withServed({}, async (served) => {
+    const signed = await served.signIn("bob", BOB_PASSWORD);
+    assertEquals((signed.result as Identity).admin, false);
+    cookie = signed.cookie;
+  });
+  // Bob made an admin (and moved groups) after signing in.
+  const promoted = authSettings({
+    users: [USERS[0], { ...USERS[1], admin: true, groups: ["ops"] }],
+  });
+  await withServed({ settings: promoted }, async (served) => {
+    assertEquals(await served.me(cookie), {
+      user: "bob",
+      groups: ["ops"],
+      admin: true,
+    });
+  });
+  // And demoted again.
+  await withServed({}, async (served) => {
+    assertEquals((await served.me(cookie))?.admin, false);
+  });
+});

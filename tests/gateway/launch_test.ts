@@ -1,0 +1,531 @@
+/**
+ * The Launcher with a real HostRegistry and SessionMap on an in-memory store
+ * and scripted hosts on loopback, for what a real host rarely does: the
+ * first host failing (503, garbage) so the second is tried, a 4xx that no
+ * other host would fix, every host failing; the licence limit (429 for a new
+ * session, while reconnects, desktop relaunches and shared launches still
+ * work); desktop relaunches; reconnects to another user's session; a host
+ * that lost a session and started a new one under the same id; and the
+ * decision log with its rounds and its cap.
+ */
+import type { Identity } from "../../mod/gateway/types.ts";
+import { HostError } from "../../mod/gateway/host_client.ts";
+import { LaunchError, mayLaunch } from "../../mod/gateway/launch.ts";
+import { workspaceSchema } from "../../mod/config/mod.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+} from "../support/assert.ts";
+import {
+  addHost,
+  gatewayConfig,
+  type GatewayParts,
+  gatewayParts,
+  type GatewayPartsOptions,
+} from "../support/gateway_parts.ts";
+import {
+  type ScriptedHost,
+  startScriptedHost,
+} from "../support/scripted_host.ts";
+
+const alice: Identity = { user: "alice", groups: [], admin: false };
+const bob: Identity = { user: "bob", groups: [], admin: false };
+
+const WORKSPACES = [
+  { id: "desktop", name: "Desktop", kind: "desktop" },
+  {
+    id: "terminal",
+    name: "Terminal",
+    kind: "app",
+    command: { linux: "xterm" },
+  },
+  { id: "editor", name: "Editor", kind: "app", command: { linux: "gedit" } },
+  {
+    id: "gpu-app",
+    name: "GPU app",
+    kind: "app",
+    command: { linux: "glxgears" },
+    requiredTags: ["gpu"],
+  },
+];
+
+interface Harness {
+  parts: GatewayParts;
+  /** The less loaded host (chosen first). */
+  a: ScriptedHost;
+  /** The busier host. */
+  b: ScriptedHost;
+  stop(): Promise<void>;
+}
+
+/** Two scripted hosts: `a` idle, `b` half full, so breadth-first picks `a`. */
+function start(
+  gateway: Record<string, unknown> = {},
+  options: GatewayPartsOptions = {},
+): Harness {
+  const parts = gatewayParts(
+    gatewayConfig({ workspaces: WORKSPACES, ...gateway }),
+    options,
+  );
+  const a = startScriptedHost();
+  const b = startScriptedHost();
+  addHost(parts.registry, a.url, { activeSessions: 0, cpuUsage: 1 });
+  addHost(parts.registry, b.url, { activeSessions: 5, cpuUsage: 50 });
+  return {
+    parts,
+    a,
+    b,
+    async stop() {
+      await a.stop();
+      await b.stop();
+      parts.close();
+    },
+  };
+}
+
+Deno.test("the first host failing with 503 makes the launch go to the second", async () => {
+  const h = start();
+  try {
+    h.a.script = () =>
+      Response.json({ error: "no free session" }, { status: 503 });
+    const result = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "terminal",
+    });
+    assertEquals(result.outcome, "new");
+    assertEquals(h.a.requests.length, 1);
+    assertEquals(h.b.requests.length, 1);
+    const session = h.parts.sessions.get(result.sessionId)!;
+    assertEquals(session.serverUrl, h.b.url);
+    assertEquals(session.sessionUuid, h.b.uuidOf(result.sessionId));
+    assertEquals(
+      h.b.requests[0].headers.get("x-session-id"),
+      result.sessionId,
+    );
+
+    const decision = h.parts.launcher.decision(result.decisionId)!;
+    assertEquals(decision.outcome, "new");
+    assertEquals(decision.serverUrl, h.b.url);
+    assertEquals(decision.rounds.map((r) => r.serverUrl), [h.a.url, h.b.url]);
+    const excluded = decision.rounds[1].hosts.find((v) =>
+      v.serverUrl === h.a.url
+    )!;
+    assertEquals(excluded.verdict, "excluded");
+    assertEquals(excluded.reason, "failed to start a session for this launch");
+    // Logons in flight were counted down again.
+    assertEquals(h.parts.registry.get(h.a.url)!.logonsInFlight, 0);
+    assertEquals(h.parts.registry.get(h.b.url)!.logonsInFlight, 0);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a host answering garbage is skipped like a failing one", async () => {
+  const h = start();
+  try {
+    h.a.script = () => Response.json({ hello: "world" });
+    const result = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "desktop",
+    });
+    assertEquals(h.parts.sessions.get(result.sessionId)!.serverUrl, h.b.url);
+    assertEquals(h.parts.sessions.size, 1, "nothing recorded for the first");
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a host refusing with a 4xx is not retried on another host", async () => {
+  const h = start();
+  try {
+    h.a.script = () => Response.json({ error: "bad policy" }, { status: 400 });
+    const error = await assertRejects(
+      () => h.parts.launcher.launch({ identity: alice, workspaceId: "editor" }),
+      HostError,
+      /answered 400: bad policy/,
+    );
+    assertEquals((error as HostError).retryable, false);
+    assertEquals(h.b.requests.length, 0);
+    assertEquals(h.parts.sessions.size, 0);
+    const [decision] = h.parts.launcher.decisions();
+    assertEquals(decision.outcome, "refused");
+    // The log says why it was refused, the rounds where it was headed.
+    assertMatch(decision.summary, /answered 400: bad policy$/);
+    assertEquals(decision.rounds[0].serverUrl, h.a.url);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("when every attempt fails the launch is a 503 naming the last failure", async () => {
+  const h = start();
+  try {
+    const busy = () => Response.json({ error: "pool full" }, { status: 503 });
+    h.a.script = busy;
+    h.b.script = busy;
+    const error = await assertRejects(
+      () => h.parts.launcher.launch({ identity: bob, workspaceId: "terminal" }),
+      LaunchError,
+      /^no host could start the session \(.* answered 503: pool full\)$/,
+    ) as LaunchError;
+    assertEquals(error.status, 503);
+    assert(error.decisionId);
+    assertEquals(h.parts.launcher.decision(error.decisionId)!.rounds.length, 2);
+    assertEquals([h.a.requests.length, h.b.requests.length], [1, 1]);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("no host able to take a workspace is a 503 with the reasons", async () => {
+  const h = start();
+  try {
+    const error = await assertRejects(
+      () => h.parts.launcher.launch({ identity: bob, workspaceId: "gpu-app" }),
+      LaunchError,
+    ) as LaunchError;
+    assertEquals(error.status, 503);
+    assertMatch(error.message, /^no host can take gpu-app \(/);
+    assertMatch(error.message, /: lacks tags gpu/);
+    assertEquals(h.a.requests.length + h.b.requests.length, 0);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("the licence limit refuses new sessions but not reconnects or shared launches", async (t) => {
+  const h = start({ licence: { maxConcurrentSessions: 1 } });
+  try {
+    const first = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "terminal",
+    });
+    assertEquals(first.outcome, "new");
+
+    await t.step("a new session is refused with 429", async () => {
+      const error = await assertRejects(
+        () =>
+          h.parts.launcher.launch({ identity: bob, workspaceId: "terminal" }),
+        LaunchError,
+      ) as LaunchError;
+      assertEquals(error.status, 429);
+      assertEquals(
+        error.message,
+        "the licence allows 1 concurrent sessions and all are in use; try again later",
+      );
+      assertEquals(h.parts.sessions.size, 1);
+      const decision = h.parts.launcher.decision(error.decisionId!)!;
+      assertEquals(decision.outcome, "refused");
+      assertEquals(decision.summary, error.message);
+    });
+
+    await t.step("a reconnect is allowed", async () => {
+      const again = await h.parts.launcher.launch({
+        identity: alice,
+        workspaceId: "terminal",
+        sessionId: first.sessionId,
+      });
+      assertEquals(again.outcome, "reconnect");
+      assertEquals(again.sessionId, first.sessionId);
+    });
+
+    await t.step("a shared launch is allowed", async () => {
+      const shared = await h.parts.launcher.launch({
+        identity: alice,
+        workspaceId: "editor",
+      });
+      assertEquals(shared.outcome, "share");
+      assertEquals(shared.sessionId, first.sessionId);
+      assertEquals(
+        h.parts.sessions.get(first.sessionId)!.workspaceIds,
+        ["terminal", "editor"],
+      );
+    });
+
+    await t.step("a desktop (a new session) is refused", async () => {
+      const error = await assertRejects(
+        () =>
+          h.parts.launcher.launch({ identity: alice, workspaceId: "desktop" }),
+        LaunchError,
+      ) as LaunchError;
+      assertEquals(error.status, 429);
+    });
+
+    await t.step(
+      "once the session has ended, a new one is allowed",
+      async () => {
+        h.parts.clock.now += 10 * 60_000;
+        // The hosts kept heartbeating meanwhile.
+        addHost(h.parts.registry, h.a.url);
+        addHost(h.parts.registry, h.b.url, { activeSessions: 5 });
+        const result = await h.parts.launcher.launch({
+          identity: bob,
+          workspaceId: "terminal",
+        });
+        assertEquals(result.outcome, "new");
+      },
+    );
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("at the licence limit a desktop relaunch still reconnects", async () => {
+  const h = start({ licence: { maxConcurrentSessions: 1 } });
+  try {
+    const first = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "desktop",
+    });
+    const again = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "desktop",
+    });
+    assertEquals(again.outcome, "reconnect");
+    assertEquals(again.sessionId, first.sessionId);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a desktop relaunch reconnects the same session; apps do not join it", async () => {
+  const h = start();
+  try {
+    const first = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "desktop",
+      width: 1024,
+      height: 768,
+    });
+    const again = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "desktop",
+      width: 1600,
+      height: 900,
+    });
+    assertEquals(first.outcome, "new");
+    assertEquals(again.outcome, "reconnect");
+    assertEquals(again.sessionId, first.sessionId);
+    assertEquals(h.a.requests.length, 2);
+    const [one, two] = h.a.requests;
+    assertEquals(one.headers.get("x-session-id"), first.sessionId);
+    assertEquals(two.headers.get("x-session-id"), first.sessionId);
+    assertEquals(two.url.search, "?width=1600&height=900");
+    assert(again.token !== first.token, "a fresh token each time");
+    assertEquals(h.parts.sessions.size, 1);
+
+    // Another user gets a desktop of their own.
+    const other = await h.parts.launcher.launch({
+      identity: bob,
+      workspaceId: "desktop",
+    });
+    assertEquals(other.outcome, "new");
+    assert(other.sessionId !== first.sessionId);
+
+    // An app is never started in a desktop session.
+    const app = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "terminal",
+    });
+    assertEquals(app.outcome, "new");
+    assert(app.sessionId !== first.sessionId);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a desktop whose host unregistered is placed anew", async () => {
+  const h = start();
+  try {
+    const first = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "desktop",
+    });
+    h.parts.registry.unregister(h.a.url);
+    const again = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "desktop",
+    });
+    assertEquals(again.outcome, "new");
+    assert(again.sessionId !== first.sessionId);
+    assertEquals(h.parts.sessions.get(first.sessionId), undefined);
+    assertEquals(h.parts.sessions.get(again.sessionId)!.serverUrl, h.b.url);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("reconnecting to another user's (or an unknown) session is a 404", async () => {
+  const h = start();
+  try {
+    const mine = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "terminal",
+    });
+    const requests = h.a.requests.length;
+    for (const sessionId of [mine.sessionId, crypto.randomUUID()]) {
+      const error = await assertRejects(
+        () =>
+          h.parts.launcher.launch({
+            identity: bob,
+            workspaceId: "terminal",
+            sessionId,
+          }),
+        LaunchError,
+      ) as LaunchError;
+      assertEquals(error.status, 404);
+      assertEquals(error.message, `no session "${sessionId}" of bob`);
+    }
+    assertEquals(h.a.requests.length, requests, "no host was called");
+    assertEquals(h.parts.sessions.get(mine.sessionId)!.user, "alice");
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a reconnect whose host does not answer is a 503 and keeps the session", async () => {
+  const h = start();
+  try {
+    const mine = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "terminal",
+    });
+    h.a.script = () => Response.json({ error: "restarting" }, { status: 503 });
+    const error = await assertRejects(
+      () =>
+        h.parts.launcher.launch({
+          identity: alice,
+          workspaceId: "terminal",
+          sessionId: mine.sessionId,
+        }),
+      LaunchError,
+    ) as LaunchError;
+    assertEquals(error.status, 503);
+    assertMatch(error.message, /^the session's host did not answer: /);
+    assert(h.parts.sessions.get(mine.sessionId));
+    assertEquals(h.b.requests.length, 0);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a shared launch starts the app with its command; a reconnect sends none", async () => {
+  const h = start();
+  try {
+    const first = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "terminal",
+    });
+    await h.parts.launcher.launch({ identity: alice, workspaceId: "editor" });
+    await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "terminal",
+      sessionId: first.sessionId,
+    });
+    const commands = h.a.requests.map((r) => r.headers.get("x-app-command"));
+    assertEquals(commands, ["xterm", "gedit", null]);
+    const ids = h.a.requests.map((r) => r.headers.get("x-app-id"));
+    assertEquals(ids, ["terminal", "editor", "terminal"]);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a host answering with a different sessionUuid replaces the record", async () => {
+  const h = start();
+  try {
+    const first = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "terminal",
+    });
+    const before = h.parts.sessions.get(first.sessionId)!;
+    h.parts.sessions.put({ ...before, createdAt: 1_000 });
+    // The host lost the pool session: it starts a new one under the same id.
+    h.a.forget(first.sessionId);
+    const shared = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "editor",
+    });
+    assertEquals(shared.outcome, "share");
+    assertEquals(shared.sessionId, first.sessionId);
+    const after = h.parts.sessions.get(first.sessionId)!;
+    const uuid = h.a.uuidOf(first.sessionId)!;
+    assert(uuid !== before.sessionUuid);
+    assertEquals(after.sessionUuid, uuid);
+    assertEquals(after.workspaceIds, ["editor"], "only the app just started");
+    assert(after.createdAt > 1_000, "a new session's creation time");
+    assertEquals(h.parts.sessions.getByUuid(before.sessionUuid), undefined);
+    assertEquals(
+      h.parts.sessions.getByUuid(uuid)?.sessionId,
+      first.sessionId,
+    );
+    assertEquals(
+      h.parts.store.loadSessions().map((s) => s.sessionUuid),
+      [uuid],
+    );
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("the decision log keeps rounds, newest first, and is capped", async () => {
+  const h = start({}, { decisionLogSize: 3 });
+  try {
+    const ok = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "terminal",
+    });
+    const ids = [ok.decisionId];
+    for (let i = 0; i < 4; i++) {
+      const error = await assertRejects(
+        () =>
+          h.parts.launcher.launch({ identity: bob, workspaceId: "gpu-app" }),
+        LaunchError,
+      ) as LaunchError;
+      ids.push(error.decisionId!);
+    }
+    const log = h.parts.launcher.decisions();
+    assertEquals(log.map((d) => d.id), ids.slice(2).reverse());
+    assertEquals(h.parts.launcher.decision(ids[0]), undefined);
+    assertEquals(h.parts.launcher.decision(ids[1]), undefined);
+    for (const d of log) {
+      assertEquals(d.outcome, "refused");
+      assertEquals(d.user, "bob");
+      assertEquals(d.workspaceId, "gpu-app");
+      assertEquals(d.rounds.length, 1);
+      assertEquals(d.rounds[0].hosts.length, 2);
+      assert(d.rounds[0].hosts.every((v) => v.verdict === "excluded"));
+      assert(!Number.isNaN(Date.parse(d.at)));
+    }
+    // Every launch reached the metrics, including the forgotten ones.
+    const text = (await h.parts.metrics.render()).body;
+    assertMatch(text, /^webstream_launches_total\{outcome="new"\} 1$/m);
+    assertMatch(text, /^webstream_launches_total\{outcome="refused"\} 4$/m);
+    // Requests refused before placement leave no decision.
+    await assertRejects(
+      () => h.parts.launcher.launch({ identity: bob, workspaceId: "nope" }),
+      LaunchError,
+    );
+    assertEquals(h.parts.launcher.decisions().length, 3);
+    assertEquals(h.parts.launcher.decisions()[0].id, ids[4]);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("mayLaunch: no users and no groups is everyone; otherwise either matches", () => {
+  const open = workspaceSchema.parse({ id: "a", name: "A", kind: "desktop" });
+  const eng = workspaceSchema.parse({
+    id: "b",
+    name: "B",
+    kind: "desktop",
+    users: ["carol"],
+    groups: ["eng"],
+  });
+  assert(mayLaunch(alice, open));
+  assert(!mayLaunch(alice, eng));
+  assert(mayLaunch({ ...alice, groups: ["ops", "eng"] }, eng));
+  assert(mayLaunch({ user: "carol", groups: [], admin: false }, eng));
+});

@@ -1,0 +1,339 @@
+/**
+ * `startGateway` for real on loopback: it refuses to start without the
+ * farm's shared secret and without TLS or `insecureHttp`, with messages
+ * naming the settings; it serves HTTPS with a self-signed certificate (and
+ * the sign-in cookie is then `Secure`); its state (a registered host, a
+ * session, the cookie secret) survives a stop and a start on the same
+ * store; `/health` sums up hosts and sessions; `/` is the portal and
+ * `/admin` the admin page.
+ */
+import { startGateway } from "../../mod/gateway/mod.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+} from "../support/assert.ts";
+import { exists, withTempDir } from "../support/fs.ts";
+import {
+  ADMIN_TOKEN,
+  gatewayConfig,
+  postJson,
+  quietLogger,
+  registerPayload,
+  SECRET,
+  signIn,
+  userEntry,
+} from "../support/gateway_parts.ts";
+import { freePort } from "../support/ports.ts";
+import { startScriptedHost } from "../support/scripted_host.ts";
+import { selfSignedCertificate } from "../support/tls.ts";
+
+const HTTPDOCS = new URL("../../httpdocs/", import.meta.url).pathname;
+
+/** A gateway section on a free loopback port with its store in `dir`. */
+async function section(
+  dir: string,
+  extra: Record<string, unknown> = {},
+): Promise<Record<string, unknown>> {
+  return {
+    port: freePort(),
+    listenAddress: "127.0.0.1",
+    insecureHttp: true,
+    storePath: `${dir}/state/gateway.sqlite`,
+    adminToken: ADMIN_TOKEN,
+    auth: {
+      users: [await userEntry("alice", "alice-password", { admin: true })],
+    },
+    workspaces: [{ id: "desktop", name: "Desktop", kind: "desktop" }],
+    ...extra,
+  };
+}
+
+Deno.test("refuses to start without the farm's shared secret", async () => {
+  await withTempDir(async (dir) => {
+    const config = gatewayConfig({
+      ...await section(dir),
+      backend: { sharedSecret: undefined },
+    });
+    assertEquals(config.gateway.backend.sharedSecret, undefined);
+    await assertRejects(
+      () => startGateway(config, { logger: quietLogger, staticRoot: HTTPDOCS }),
+      Error,
+      /^gateway\.backend\.sharedSecret \(or WEBSTREAM_GATEWAY_SECRET\) is required: hosts register with it/,
+    );
+    assert(!await exists(`${dir}/state`), "nothing was created");
+  });
+});
+
+Deno.test("refuses to start without TLS unless insecureHttp says so", async () => {
+  await withTempDir(async (dir) => {
+    const config = gatewayConfig(await section(dir, { insecureHttp: false }));
+    await assertRejects(
+      () => startGateway(config, { logger: quietLogger, staticRoot: HTTPDOCS }),
+      Error,
+      /^gateway\.tls \(certificate and key\) is required; set gateway\.insecureHttp: true to serve plain HTTP$/,
+    );
+    assert(!await exists(`${dir}/state`), "nothing was created");
+  });
+});
+
+Deno.test("serves HTTPS with its certificate, and the cookie is Secure", async () => {
+  const cert = await selfSignedCertificate();
+  const client = Deno.createHttpClient({ caCerts: [cert.cert] });
+  try {
+    await withTempDir(async (dir) => {
+      const config = gatewayConfig(
+        await section(dir, {
+          insecureHttp: false,
+          tls: { certificate: cert.certFile, key: cert.keyFile },
+        }),
+      );
+      const gateway = await startGateway(config, {
+        logger: quietLogger,
+        staticRoot: HTTPDOCS,
+      });
+      try {
+        assertEquals(gateway.scheme, "https");
+        assertEquals(gateway.port, config.gateway.port);
+        for (const host of ["localhost", "127.0.0.1"]) {
+          const base = `https://${host}:${gateway.port}`;
+          const health = await fetch(`${base}/health`, { client });
+          assertEquals(health.status, 200);
+          assertEquals((await health.json()).status, "healthy");
+        }
+        // Without the certificate as a CA, the client does not trust it.
+        await assertRejects(() =>
+          fetch(`https://localhost:${gateway.port}/health`)
+        );
+        // Plain HTTP is not served on the same port.
+        await assertRejects(async () => {
+          const response = await fetch(
+            `http://127.0.0.1:${gateway.port}/health`,
+          );
+          await response.body?.cancel();
+          if (response.ok) throw new Error("served plain HTTP");
+          throw new Error(`answered ${response.status}`);
+        });
+
+        const response = await fetch(
+          `https://localhost:${gateway.port}/api/signin`,
+          {
+            client,
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ user: "alice", password: "alice-password" }),
+          },
+        );
+        assertEquals(response.status, 200);
+        await response.body?.cancel();
+        const cookie = response.headers.getSetCookie()[0];
+        assert(cookie.split(/;\s*/).includes("Secure"), cookie);
+        const me = await fetch(`https://localhost:${gateway.port}/api/me`, {
+          client,
+          headers: { Cookie: cookie.split(";")[0] },
+        });
+        assertEquals((await me.json()).user, "alice");
+      } finally {
+        await gateway.stop();
+      }
+    });
+  } finally {
+    client.close();
+    await cert.remove();
+  }
+});
+
+Deno.test({
+  name: "hosts, sessions and the cookie secret survive a stop and a start",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const host = startScriptedHost();
+    try {
+      await withTempDir(async (dir) => {
+        const config = gatewayConfig(await section(dir));
+        const options = { logger: quietLogger, staticRoot: HTTPDOCS };
+        const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+        let gateway = await startGateway(config, options);
+        const base = `http://127.0.0.1:${gateway.port}`;
+        let cookie: string;
+        let sessionId: string;
+        try {
+          assertEquals(gateway.scheme, "http");
+          const registered = await postJson(
+            `${base}/gateway/register`,
+            registerPayload(host.url),
+            { Authorization: `Bearer ${SECRET}` },
+          );
+          assertEquals(registered.status, 200);
+          cookie = await signIn(base, "alice", "alice-password");
+          const launched = await postJson(`${base}/api/launch`, {
+            workspaceId: "desktop",
+          }, { Cookie: cookie });
+          assertEquals(launched.status, 200, JSON.stringify(launched.body));
+          sessionId = String(launched.body.sessionId);
+        } finally {
+          await gateway.stop();
+        }
+        await assertRejects(() => fetch(`${base}/health`));
+        assert(await exists(config.gateway.storePath!));
+
+        gateway = await startGateway(config, options);
+        try {
+          const hosts = await (await fetch(`${base}/admin/api/hosts`, {
+            headers: admin,
+          })).json();
+          assertEquals(hosts.length, 1);
+          assertEquals(hosts[0].serverUrl, host.url);
+          assertEquals(hosts[0].state, "Healthy");
+          const sessions = await (await fetch(`${base}/admin/api/sessions`, {
+            headers: admin,
+          })).json();
+          assertEquals(sessions.length, 1);
+          assertEquals(sessions[0].sessionId, sessionId);
+          assertEquals(sessions[0].sessionUuid, host.uuidOf(sessionId));
+          assertEquals(sessions[0].live, true);
+          // The resolver knows it again.
+          const resolved = await fetch(
+            `${base}/resolveSession?sessionId=${sessionId}&transport=HTTP`,
+            { method: "POST" },
+          );
+          assertEquals(resolved.status, 200);
+          assertEquals(
+            (await resolved.json()).SessionId,
+            host.uuidOf(sessionId),
+          );
+          // The cookie secret was kept: the browser is still signed in.
+          const me = await fetch(`${base}/api/me`, {
+            headers: { Cookie: cookie },
+          });
+          assertEquals(me.status, 200);
+          await me.body?.cancel();
+          // And launching the desktop again reconnects the same session.
+          const again = await postJson(`${base}/api/launch`, {
+            workspaceId: "desktop",
+          }, { Cookie: cookie });
+          assertEquals(again.body.outcome, "reconnect");
+          assertEquals(again.body.sessionId, sessionId);
+        } finally {
+          await gateway.stop();
+        }
+      });
+    } finally {
+      await host.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "/health sums up hosts and sessions",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const host = startScriptedHost();
+    try {
+      await withTempDir(async (dir) => {
+        const gateway = await startGateway(gatewayConfig(await section(dir)), {
+          logger: quietLogger,
+          staticRoot: HTTPDOCS,
+        });
+        const base = `http://127.0.0.1:${gateway.port}`;
+        try {
+          let body = await (await fetch(`${base}/health`)).json();
+          assertEquals(Object.keys(body).sort(), [
+            "hosts",
+            "sessions",
+            "status",
+            "timestamp",
+            "uptime",
+          ]);
+          assertEquals(body.status, "healthy");
+          assertEquals(body.hosts, { total: 0, healthy: 0 });
+          assertEquals(body.sessions, 0);
+          assert(!Number.isNaN(Date.parse(body.timestamp)));
+          assertEquals(typeof body.uptime, "number");
+
+          await postJson(
+            `${base}/gateway/register`,
+            registerPayload(host.url),
+            {
+              Authorization: `Bearer ${SECRET}`,
+            },
+          );
+          const cookie = await signIn(base, "alice", "alice-password");
+          await postJson(`${base}/api/launch`, { workspaceId: "desktop" }, {
+            Cookie: cookie,
+          });
+          body = await (await fetch(`${base}/health`)).json();
+          assertEquals(body.hosts, { total: 1, healthy: 1 });
+          assertEquals(body.sessions, 1);
+        } finally {
+          await gateway.stop();
+        }
+      });
+    } finally {
+      await host.stop();
+    }
+  },
+});
+
+Deno.test("/ is the portal, /admin the admin page, other files are static", async () => {
+  await withTempDir(async (dir) => {
+    const gateway = await startGateway(gatewayConfig(await section(dir)), {
+      logger: quietLogger,
+      staticRoot: HTTPDOCS,
+    });
+    const base = `http://127.0.0.1:${gateway.port}`;
+    try {
+      const pages: [string, string][] = [
+        ["/", "portal.html"],
+        ["/admin", "admin.html"],
+        ["/portal.js", "portal.js"],
+        ["/style.css", "style.css"],
+      ];
+      for (const [path, file] of pages) {
+        const response = await fetch(`${base}${path}`);
+        assertEquals(response.status, 200, path);
+        assertEquals(
+          await response.text(),
+          await Deno.readTextFile(`${HTTPDOCS}${file}`),
+          path,
+        );
+      }
+      const page = await fetch(`${base}/`);
+      assertMatch(String(page.headers.get("content-type")), /^text\/html/);
+      await page.body?.cancel();
+      const missing = await fetch(`${base}/no-such-file.txt`);
+      assertEquals(missing.status, 404);
+      assertEquals(await missing.json(), { error: "not found" });
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+Deno.test("a taken port fails the start", async () => {
+  await withTempDir(async (dir) => {
+    const config = gatewayConfig(await section(dir));
+    const blocker = Deno.listen({
+      hostname: "127.0.0.1",
+      port: config.gateway.port,
+    });
+    try {
+      await assertRejects(
+        () =>
+          startGateway(config, { logger: quietLogger, staticRoot: HTTPDOCS }),
+        Deno.errors.AddrInUse,
+      );
+    } finally {
+      blocker.close();
+    }
+    // Nothing was left holding the store: it starts cleanly now.
+    const gateway = await startGateway(config, {
+      logger: quietLogger,
+      staticRoot: HTTPDOCS,
+    });
+    await gateway.stop();
+  });
+});

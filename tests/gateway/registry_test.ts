@@ -1,0 +1,372 @@
+/**
+ * The host registry over a real SQLite store, with an injected clock:
+ * register, heartbeat, unregister and drain; state derivation
+ * (`failureThreshold` failed probes → Unreachable and one good probe → Healthy;
+ * `missedHeartbeats` × `heartbeatInterval` of silence → Unreachable; drain →
+ * Draining; unregister → Unregistered, after which heartbeats get undefined,
+ * i.e. 404); a registry re-created on the same store file restores hosts with
+ * a fresh heartbeat window and their drain flags; `beginLogon` counting with
+ * an idempotent release; state changes logged.
+ *
+ * @module
+ */
+import {
+  healthCheckSchema,
+  type HealthCheckSettings,
+} from "../../mod/config/mod.ts";
+import { HostRegistry } from "../../mod/gateway/registry.ts";
+import { type GatewayStore, openSqliteStore } from "../../mod/gateway/store.ts";
+import { createLogger } from "../../mod/log/mod.ts";
+import type {
+  HeartbeatPayload,
+  RegisterPayload,
+} from "../../mod/registration/mod.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+
+/** Runs `fn` with a new temporary folder that is removed afterwards. */
+function inTempDir(fn: (dir: string) => void): void {
+  const dir = Deno.makeTempDirSync({ prefix: "webstream-test-" });
+  try {
+    fn(dir);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+// interval 5, timeout 6, failureThreshold 3, heartbeatInterval 10, missed 3.
+const HEALTH: HealthCheckSettings = healthCheckSchema.parse({});
+const WINDOW_MS = HEALTH.missedHeartbeats * HEALTH.heartbeatInterval * 1000;
+const T0 = 1_700_000_000_000;
+
+interface Harness {
+  registry: HostRegistry;
+  store: GatewayStore;
+  logs: Record<string, unknown>[];
+  clock: { now: number };
+}
+
+function harness(
+  store: GatewayStore = openSqliteStore(":memory:"),
+  start = T0,
+): Harness {
+  const logs: Record<string, unknown>[] = [];
+  const clock = { now: start };
+  const registry = new HostRegistry({
+    store,
+    health: HEALTH,
+    logger: createLogger({
+      format: "json",
+      level: "debug",
+      sink: (line) => logs.push(JSON.parse(line)),
+    }),
+    now: () => clock.now,
+  });
+  return { registry, store, logs, clock };
+}
+
+function registration(name: string, maxSessions = 4): RegisterPayload {
+  return {
+    serverUrl: `http://${name}.test:8080`,
+    maxSessions,
+    instanceType: "test",
+    ec2InstanceId: "",
+    tags: ["eu"],
+    capabilities: ["linux"],
+    version: "0.1.0",
+  };
+}
+
+function heartbeat(name: string, activeSessions = 1): HeartbeatPayload {
+  return {
+    serverUrl: `http://${name}.test:8080`,
+    status: "Healthy",
+    activeSessions,
+    maxSessions: 4,
+    instanceType: "test",
+    tags: ["eu"],
+    cpuUsage: 10,
+    memoryUsage: 20,
+    timestamp: new Date(T0).toISOString(),
+  };
+}
+
+function failedProbe(at: number) {
+  return { at, ok: false, latencyMs: 5, error: "answered 503" };
+}
+
+function stateChanges(logs: Record<string, unknown>[]) {
+  return logs.filter((r) => r.msg === "host state changed").map((r) => ({
+    serverUrl: r.serverUrl,
+    from: r.from,
+    to: r.to,
+  }));
+}
+
+Deno.test("register, heartbeat, list", () => {
+  const { registry, store, logs, clock } = harness();
+  try {
+    const view = registry.register(registration("a"));
+    assertEquals(view.state, "Healthy");
+    assertEquals(view.registeredAt, T0);
+    assertEquals(view.heartbeat, undefined);
+    assertEquals(view.logonsInFlight, 0);
+    assertEquals(registry.size, 1);
+    assertEquals(store.loadHosts().map((h) => h.serverUrl), [view.serverUrl]);
+    assert(logs.some((r) => r.msg === "host registered"));
+
+    clock.now += 5_000;
+    const beat = registry.heartbeat(heartbeat("a", 3));
+    assert(beat);
+    assertEquals(beat.heartbeat?.activeSessions, 3);
+    assertEquals(beat.heartbeat?.receivedAt, T0 + 5_000);
+
+    // Unknown hosts get no heartbeat (the API answers 404).
+    assertEquals(registry.heartbeat(heartbeat("stranger")), undefined);
+    assertEquals(registry.get("http://stranger.test:8080"), undefined);
+
+    // A second registration keeps the last heartbeat and is logged as such.
+    registry.register(registration("a", 6));
+    assertEquals(registry.get(view.serverUrl)?.registration.maxSessions, 6);
+    assertEquals(registry.get(view.serverUrl)?.heartbeat?.activeSessions, 3);
+    assert(logs.some((r) => r.msg === "host registered again"));
+
+    registry.register(registration("b"));
+    assertEquals(
+      registry.list().map((h) => h.serverUrl).sort(),
+      ["http://a.test:8080", "http://b.test:8080"],
+    );
+    assertEquals(registry.probeTargets().length, 2);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("failed probes make a host Unreachable; one good probe heals", () => {
+  const { registry, store, logs, clock } = harness();
+  try {
+    const url = registry.register(registration("a")).serverUrl;
+    for (let n = 1; n < HEALTH.failureThreshold; n++) {
+      registry.recordProbe(url, failedProbe(clock.now));
+      assertEquals(registry.get(url)?.state, "Healthy", `after ${n} failures`);
+      assertEquals(registry.get(url)?.probeFailures, n);
+    }
+    registry.recordProbe(url, failedProbe(clock.now));
+    const down = registry.get(url)!;
+    assertEquals(down.state, "Unreachable");
+    assertMatch(down.stateReason, /3 health probes failed in a row/);
+    assertMatch(down.stateReason, /answered 503/);
+    assertEquals(down.lastProbe?.ok, false);
+
+    // Heartbeats do not override failing probes.
+    registry.heartbeat(heartbeat("a"));
+    assertEquals(registry.get(url)?.state, "Unreachable");
+
+    registry.recordProbe(url, { at: clock.now, ok: true, latencyMs: 3 });
+    const up = registry.get(url)!;
+    assertEquals(up.state, "Healthy");
+    assertEquals(up.probeFailures, 0);
+
+    assertEquals(stateChanges(logs), [
+      { serverUrl: url, from: "Healthy", to: "Unreachable" },
+      { serverUrl: url, from: "Unreachable", to: "Healthy" },
+    ]);
+    // Probes of unknown hosts are ignored.
+    registry.recordProbe("http://stranger.test", failedProbe(clock.now));
+    assertEquals(registry.size, 1);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("missed heartbeats make a host Unreachable", () => {
+  const { registry, store, logs, clock } = harness();
+  try {
+    const url = registry.register(registration("a")).serverUrl;
+    // Exactly the window of silence is still tolerated.
+    clock.now = T0 + WINDOW_MS;
+    assertEquals(registry.get(url)?.state, "Healthy");
+    clock.now = T0 + WINDOW_MS + 1;
+    const silent = registry.get(url)!;
+    assertEquals(silent.state, "Unreachable");
+    assertMatch(silent.stateReason, /no heartbeat for 30 s/);
+
+    // A heartbeat brings it back and opens a new window.
+    registry.heartbeat(heartbeat("a"));
+    assertEquals(registry.get(url)?.state, "Healthy");
+    clock.now += WINDOW_MS;
+    assertEquals(registry.get(url)?.state, "Healthy");
+    clock.now += 1;
+    assertEquals(registry.list()[0].state, "Unreachable");
+    // Registering again also counts as being heard from.
+    registry.register(registration("a"));
+    assertEquals(registry.get(url)?.state, "Healthy");
+
+    assertEquals(stateChanges(logs).map((c) => c.to), [
+      "Unreachable",
+      "Healthy",
+      "Unreachable",
+      "Healthy",
+    ]);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("drain and undrain", () => {
+  const { registry, store, logs, clock } = harness();
+  try {
+    const url = registry.register(registration("a")).serverUrl;
+    const drained = registry.setDraining(url, true)!;
+    assertEquals(drained.state, "Draining");
+    assertEquals(drained.draining, true);
+    assertMatch(drained.stateReason, /drained by an administrator/);
+    assertEquals(store.loadHosts()[0].draining, true);
+    assert(logs.some((r) => r.msg === "host drained"));
+
+    // Drained hosts keep heartbeating and are still probed.
+    registry.heartbeat(heartbeat("a"));
+    assertEquals(registry.get(url)?.state, "Draining");
+    assertEquals(registry.probeTargets(), [url]);
+    // A drained host that goes silent is Unreachable, which matters more.
+    clock.now += WINDOW_MS + 1;
+    assertEquals(registry.get(url)?.state, "Unreachable");
+    registry.heartbeat(heartbeat("a"));
+    // Re-registering does not undo a drain.
+    registry.register(registration("a"));
+    assertEquals(registry.get(url)?.state, "Draining");
+
+    const undrained = registry.setDraining(url, false)!;
+    assertEquals(undrained.state, "Healthy");
+    assertEquals(store.loadHosts()[0].draining, false);
+    assert(logs.some((r) => r.msg === "host undrained"));
+    assertEquals(registry.setDraining("http://stranger.test", true), undefined);
+    assertEquals(stateChanges(logs).map((c) => c.to), [
+      "Draining",
+      "Unreachable",
+      "Draining",
+      "Healthy",
+    ]);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("unregister", () => {
+  const { registry, store, logs } = harness();
+  try {
+    const url = registry.register(registration("a")).serverUrl;
+    registry.register(registration("b"));
+    assertEquals(registry.unregister(url), true);
+    const gone = registry.get(url)!;
+    assertEquals(gone.state, "Unregistered");
+    assertEquals(gone.unregistered, true);
+    assert(logs.some((r) => r.msg === "host unregistered"));
+    assertEquals(
+      store.loadHosts().find((h) => h.serverUrl === url)?.unregistered,
+      true,
+    );
+    // No more heartbeats (→ 404) and no more probes.
+    assertEquals(registry.heartbeat(heartbeat("a")), undefined);
+    assertEquals(registry.probeTargets(), ["http://b.test:8080"]);
+    assertEquals(registry.unregister("http://stranger.test"), false);
+    assertEquals(stateChanges(logs), [
+      { serverUrl: url, from: "Healthy", to: "Unregistered" },
+    ]);
+    // Registering again brings it back.
+    assertEquals(registry.register(registration("a")).state, "Healthy");
+    assert(registry.heartbeat(heartbeat("a")));
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a registry re-created on the same store restores hosts", () => {
+  inTempDir((dir) => {
+    const path = `${dir}/gateway.db`;
+    const first = harness(openSqliteStore(path));
+    first.registry.register(registration("a"));
+    first.registry.register(registration("b"));
+    first.registry.register(registration("c"));
+    first.registry.setDraining("http://b.test:8080", true);
+    first.registry.unregister("http://c.test:8080");
+    first.store.close();
+
+    // Restarted an hour later: without a fresh window every host would be
+    // Unreachable at once.
+    const later = T0 + 3_600_000;
+    const second = harness(openSqliteStore(path), later);
+    try {
+      const states = Object.fromEntries(
+        second.registry.list().map((h) => [h.serverUrl, h.state]),
+      );
+      assertEquals(states, {
+        "http://a.test:8080": "Healthy",
+        "http://b.test:8080": "Draining",
+        "http://c.test:8080": "Unregistered",
+      });
+      assertEquals(second.registry.get("http://a.test:8080")?.registeredAt, T0);
+      assertEquals(second.registry.probeTargets().length, 2);
+      assertEquals(
+        second.registry.heartbeat(heartbeat("c")),
+        undefined,
+        "an unregistered host stays unregistered",
+      );
+
+      // The fresh window closes like any other.
+      second.clock.now = later + WINDOW_MS + 1;
+      assertEquals(
+        second.registry.get("http://a.test:8080")?.state,
+        "Unreachable",
+      );
+    } finally {
+      second.store.close();
+    }
+  });
+});
+
+Deno.test("beginLogon counts logons in flight", () => {
+  const { registry, store } = harness();
+  try {
+    const url = registry.register(registration("a")).serverUrl;
+    const first = registry.beginLogon(url);
+    const second = registry.beginLogon(url);
+    assertEquals(registry.get(url)?.logonsInFlight, 2);
+    first();
+    first(); // Releasing twice counts once.
+    assertEquals(registry.get(url)?.logonsInFlight, 1);
+    // A re-registration does not forget logons under way.
+    registry.register(registration("a"));
+    assertEquals(registry.get(url)?.logonsInFlight, 1);
+    second();
+    second();
+    assertEquals(registry.get(url)?.logonsInFlight, 0);
+    // Unknown hosts: a harmless release.
+    const none = registry.beginLogon("http://stranger.test");
+    none();
+    assertEquals(registry.get(url)?.logonsInFlight, 0);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("flush writes the latest heartbeats, so a restart keeps load figures", () => {
+  inTempDir((dir) => {
+    const path = `${dir}/gateway.db`;
+    const first = harness(openSqliteStore(path));
+    first.registry.register(registration("a"));
+    first.registry.heartbeat(heartbeat("a", 3));
+    first.registry.flush();
+    first.registry.heartbeat(heartbeat("a", 4)); // not flushed: not kept
+    first.store.close();
+
+    const second = harness(openSqliteStore(path), T0 + 60_000);
+    try {
+      assertEquals(
+        second.registry.get("http://a.test:8080")?.heartbeat?.activeSessions,
+        3,
+      );
+    } finally {
+      second.store.close();
+    }
+  });
+});

@@ -1,0 +1,312 @@
+/**
+ * The session map over a real SQLite store, with an injected clock:
+ * put/get/getByUuid/ofUser/all/delete/deleteHost and their indexes;
+ * liveness from `lastCheckinAt` or `lastLaunchAt` against `staleAfter`;
+ * a check-in naming the wrong host is refused; prune forgets stale sessions
+ * and persists that; flush writes check-in times in one batch; a map
+ * re-created on the same store file restores sessions with a fresh window.
+ *
+ * @module
+ */
+import { resourcesSchema } from "../../mod/config/mod.ts";
+import { SessionMap } from "../../mod/gateway/sessions.ts";
+import { type GatewayStore, openSqliteStore } from "../../mod/gateway/store.ts";
+import type { SessionRecord } from "../../mod/gateway/types.ts";
+import { createLogger } from "../../mod/log/mod.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+
+/** Runs `fn` with a new temporary folder that is removed afterwards. */
+function inTempDir(fn: (dir: string) => void): void {
+  const dir = Deno.makeTempDirSync({ prefix: "webstream-test-" });
+  try {
+    fn(dir);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+const T0 = 1_700_000_000_000;
+const STALE_AFTER = 45;
+const STALE_MS = STALE_AFTER * 1000;
+const HOST_A = "http://a.test:8080";
+const HOST_B = "http://b.test:8080";
+
+/** A real store that also counts the writes made through it. */
+interface CountingStore extends GatewayStore {
+  writes: { putSession: number; putSessions: number; batchSizes: number[] };
+}
+
+function counting(store: GatewayStore): CountingStore {
+  const writes = { putSession: 0, putSessions: 0, batchSizes: [] as number[] };
+  return {
+    ...store,
+    writes,
+    putSession(session) {
+      writes.putSession++;
+      store.putSession(session);
+    },
+    putSessions(sessions) {
+      writes.putSessions++;
+      writes.batchSizes.push(sessions.length);
+      store.putSessions(sessions);
+    },
+  };
+}
+
+interface Harness {
+  map: SessionMap;
+  store: CountingStore;
+  logs: Record<string, unknown>[];
+  clock: { now: number };
+}
+
+function harness(
+  store: GatewayStore = openSqliteStore(":memory:"),
+  start = T0,
+): Harness {
+  const logs: Record<string, unknown>[] = [];
+  const clock = { now: start };
+  const counted = counting(store);
+  const map = new SessionMap({
+    store: counted,
+    staleAfter: STALE_AFTER,
+    logger: createLogger({
+      format: "json",
+      sink: (line) => logs.push(JSON.parse(line)),
+    }),
+    now: () => clock.now,
+  });
+  return { map, store: counted, logs, clock };
+}
+
+function session(
+  id: string,
+  overrides: Partial<SessionRecord> = {},
+): SessionRecord {
+  return {
+    sessionId: id,
+    sessionUuid: `uuid-${id}`,
+    user: "alice",
+    credentials: "user",
+    serverUrl: HOST_A,
+    host: "10.0.0.5",
+    port: 20010,
+    path: "/stream",
+    kind: "app",
+    workspaceIds: ["calc"],
+    resources: resourcesSchema.parse({}),
+    createdAt: T0,
+    lastLaunchAt: T0,
+    ...overrides,
+  };
+}
+
+function ids(sessions: SessionRecord[]): string[] {
+  return sessions.map((s) => s.sessionId).sort();
+}
+
+function stored(store: GatewayStore): Map<string, SessionRecord> {
+  return new Map(store.loadSessions().map((s) => [s.sessionId, s]));
+}
+
+Deno.test("put, get, indexes, delete", () => {
+  const { map, store, logs } = harness();
+  try {
+    map.put(session("s1"));
+    map.put(session("s2", { serverUrl: HOST_B }));
+    map.put(session("s3", { user: "bob" }));
+    assertEquals(map.size, 3);
+    assertEquals(map.get("s1")?.sessionUuid, "uuid-s1");
+    assertEquals(map.get("nope"), undefined);
+    assertEquals(map.getByUuid("uuid-s2")?.sessionId, "s2");
+    assertEquals(map.getByUuid("uuid-nope"), undefined);
+    assertEquals(ids(map.ofUser("alice")), ["s1", "s2"]);
+    assertEquals(ids(map.ofUser("bob")), ["s3"]);
+    assertEquals(map.ofUser("carol"), []);
+    assertEquals(ids(map.all()), ["s1", "s2", "s3"]);
+    // Persisted at once.
+    assertEquals([...stored(store).keys()].sort(), ["s1", "s2", "s3"]);
+
+    // Replacing a session re-indexes it: new owner, new internal id.
+    map.put(session("s1", { user: "bob", sessionUuid: "uuid-s1-b" }));
+    assertEquals(ids(map.ofUser("alice")), ["s2"]);
+    assertEquals(ids(map.ofUser("bob")), ["s1", "s3"]);
+    assertEquals(map.getByUuid("uuid-s1"), undefined);
+    assertEquals(map.getByUuid("uuid-s1-b")?.sessionId, "s1");
+    assertEquals(stored(store).get("s1")?.user, "bob");
+
+    map.delete("s2", "test");
+    assertEquals(map.get("s2"), undefined);
+    assertEquals(map.getByUuid("uuid-s2"), undefined);
+    assertEquals(map.ofUser("alice"), []);
+    assertEquals(stored(store).has("s2"), false);
+    const ended = logs.find((r) => r.msg === "session ended");
+    assertEquals(ended?.sessionId, "s2");
+    assertEquals(ended?.reason, "test");
+    map.delete("s2", "again"); // Unknown: nothing happens.
+    assertEquals(logs.filter((r) => r.msg === "session ended").length, 1);
+
+    // A host that unregisters takes its sessions along.
+    map.put(session("s4", { serverUrl: HOST_B }));
+    map.put(session("s5", { serverUrl: HOST_B, user: "carol" }));
+    map.deleteHost(HOST_B, "host unregistered");
+    assertEquals(ids(map.all()), ["s1", "s3"]);
+    assertEquals([...stored(store).keys()].sort(), ["s1", "s3"]);
+    assertEquals(map.ofUser("carol"), []);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("liveness from check-ins or the last launch", () => {
+  const { map, store, clock } = harness();
+  try {
+    map.put(session("launched"));
+    map.put(session("old", { lastLaunchAt: T0 - STALE_MS - 1 }));
+    map.put(
+      session("checking-in", {
+        lastLaunchAt: T0 - 10 * STALE_MS,
+        lastCheckinAt: T0 - 1_000,
+      }),
+    );
+    assertEquals(ids(map.ofUser("alice")), ["checking-in", "launched"]);
+    assertEquals(map.liveCount(), 2);
+    assertEquals(map.isLive(map.get("old")!), false);
+    // all() still lists it until pruned.
+    assertEquals(map.all().length, 3);
+
+    // Exactly staleAfter after the launch is still live; a moment later not.
+    clock.now = T0 + STALE_MS;
+    assertEquals(map.isLive(map.get("launched")!), true);
+    clock.now = T0 + STALE_MS + 1;
+    assertEquals(map.isLive(map.get("launched")!), false);
+    assertEquals(map.liveCount(), 0);
+
+    // A check-in revives it; the later of launch and check-in counts.
+    clock.now = T0 + 40_000;
+    assert(map.checkin("uuid-launched", HOST_A));
+    assertEquals(map.get("launched")?.lastCheckinAt, T0 + 40_000);
+    clock.now = T0 + 40_000 + STALE_MS;
+    assertEquals(ids(map.ofUser("alice")), ["launched"]);
+    clock.now += 1;
+    assertEquals(map.ofUser("alice"), []);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a check-in for the wrong host is refused", () => {
+  const { map, store, clock } = harness();
+  try {
+    map.put(session("s1"));
+    clock.now += 30_000;
+    assertEquals(map.checkin("uuid-s1", HOST_B), undefined);
+    assertEquals(map.get("s1")?.lastCheckinAt, undefined);
+    assertEquals(map.checkin("uuid-unknown", HOST_A), undefined);
+    const accepted = map.checkin("uuid-s1", HOST_A);
+    assertEquals(accepted?.sessionId, "s1");
+    assertEquals(accepted?.lastCheckinAt, T0 + 30_000);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("prune forgets stale sessions and persists it", () => {
+  inTempDir((dir) => {
+    const path = `${dir}/gateway.db`;
+    const { map, store, logs, clock } = harness(openSqliteStore(path));
+    map.put(session("quiet"));
+    map.put(session("talking"));
+    map.put(session("quiet-bob", { user: "bob" }));
+    clock.now = T0 + 30_000;
+    map.checkin("uuid-talking", HOST_A);
+    clock.now = T0 + STALE_MS + 1;
+    assertEquals(map.prune(), 2);
+    assertEquals(ids(map.all()), ["talking"]);
+    assertEquals(map.ofUser("bob"), []);
+    const reasons = logs.filter((r) => r.msg === "session ended")
+      .map((r) => String(r.reason));
+    assertEquals(reasons.length, 2);
+    for (const reason of reasons) {
+      assertMatch(reason, /no licence check-in for 45 s/);
+    }
+    // The surviving check-in was flushed by prune.
+    assertEquals(stored(store).get("talking")?.lastCheckinAt, T0 + 30_000);
+    assertEquals(map.prune(), 0);
+    store.close();
+
+    const reopened = openSqliteStore(path);
+    try {
+      assertEquals([...stored(reopened).keys()], ["talking"]);
+    } finally {
+      reopened.close();
+    }
+  });
+});
+
+Deno.test("flush writes check-in times in one batch", () => {
+  const { map, store, clock } = harness();
+  try {
+    for (const id of ["s1", "s2", "s3", "s4"]) map.put(session(id));
+    assertEquals(store.writes.putSession, 4);
+    map.flush();
+    assertEquals(store.writes.putSessions, 0, "nothing to write yet");
+
+    clock.now = T0 + 5_000;
+    map.checkin("uuid-s1", HOST_A);
+    map.checkin("uuid-s2", HOST_A);
+    map.checkin("uuid-s3", HOST_A);
+    clock.now = T0 + 6_000;
+    map.checkin("uuid-s1", HOST_A); // The same session twice: written once.
+    // Check-ins alone do not write.
+    assertEquals(store.writes.putSession, 4);
+    assertEquals(store.writes.putSessions, 0);
+    assertEquals(stored(store).get("s1")?.lastCheckinAt, undefined);
+
+    map.flush();
+    assertEquals(store.writes.putSessions, 1);
+    assertEquals(store.writes.batchSizes, [3]);
+    const after = stored(store);
+    assertEquals(after.get("s1")?.lastCheckinAt, T0 + 6_000);
+    assertEquals(after.get("s2")?.lastCheckinAt, T0 + 5_000);
+    assertEquals(after.get("s3")?.lastCheckinAt, T0 + 5_000);
+    assertEquals(after.get("s4")?.lastCheckinAt, undefined);
+
+    // Flushed once, nothing pending; a deleted dirty session is skipped.
+    map.flush();
+    assertEquals(store.writes.putSessions, 1);
+    map.checkin("uuid-s4", HOST_A);
+    map.delete("s4", "test");
+    map.flush();
+    assertEquals(stored(store).has("s4"), false);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a map re-created on the same store restores sessions", () => {
+  inTempDir((dir) => {
+    const path = `${dir}/gateway.db`;
+    const first = harness(openSqliteStore(path));
+    first.map.put(session("s1"));
+    first.map.put(session("s2", { user: "bob", serverUrl: HOST_B }));
+    first.store.close();
+
+    // Restarted long after the sessions' last sign of life.
+    const later = T0 + 3_600_000;
+    const second = harness(openSqliteStore(path), later);
+    try {
+      assertEquals(second.map.size, 2);
+      assertEquals(ids(second.map.ofUser("alice")), ["s1"]);
+      assertEquals(second.map.getByUuid("uuid-s2")?.serverUrl, HOST_B);
+      assertEquals(second.map.get("s1")?.lastCheckinAt, later);
+      assertEquals(second.map.liveCount(), 2);
+      // The fresh window runs out like any other.
+      second.clock.now = later + STALE_MS + 1;
+      assertEquals(second.map.liveCount(), 0);
+      assertEquals(second.map.prune(), 2);
+    } finally {
+      second.store.close();
+    }
+  });
+});

@@ -1,0 +1,261 @@
+/**
+ * The SQLite gateway store (`node:sqlite`, one file): hosts, sessions and
+ * settings round trip, replace and delete; `putSessions` writes a batch in
+ * one transaction (a failing batch leaves nothing behind); a reopened file
+ * keeps everything; a file written with a newer schema version is refused
+ * with a clear error and left untouched.
+ *
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+import { resourcesSchema } from "../../mod/config/mod.ts";
+import { type GatewayStore, openSqliteStore } from "../../mod/gateway/store.ts";
+import type { HostRecord, SessionRecord } from "../../mod/gateway/types.ts";
+import { assert, assertEquals, assertThrows } from "../support/assert.ts";
+
+/** Runs `fn` with a new temporary folder that is removed afterwards. */
+function inTempDir(fn: (dir: string) => void): void {
+  const dir = Deno.makeTempDirSync({ prefix: "webstream-test-" });
+  try {
+    fn(dir);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+function host(name: string, draining = false): HostRecord {
+  const serverUrl = `http://${name}.test:8080`;
+  return {
+    serverUrl,
+    registration: {
+      serverUrl,
+      maxSessions: 8,
+      instanceType: "m5.large",
+      ec2InstanceId: "i-0abc",
+      tags: ["eu"],
+      capabilities: ["linux", "xvfb"],
+      version: "0.1.0",
+    },
+    registeredAt: 1_700_000_000_000,
+    heartbeat: {
+      serverUrl,
+      status: "Healthy",
+      activeSessions: 3,
+      maxSessions: 8,
+      instanceType: "m5.large",
+      tags: ["eu"],
+      cpuUsage: 12.5,
+      memoryUsage: 40,
+      timestamp: "2024-01-01T00:00:00.000Z",
+      receivedAt: 1_700_000_001_000,
+    },
+    draining,
+    unregistered: false,
+  };
+}
+
+function session(id: string, user = "alice"): SessionRecord {
+  return {
+    sessionId: id,
+    sessionUuid: `uuid-${id}`,
+    user,
+    credentials: "user",
+    serverUrl: "http://a.test:8080",
+    host: "10.0.0.5",
+    port: 20010,
+    path: "/stream",
+    kind: "app",
+    workspaceIds: ["calc", "editor"],
+    resources: resourcesSchema.parse({ fileUpload: true }),
+    createdAt: 1_700_000_000_000,
+    lastLaunchAt: 1_700_000_002_000,
+    lastCheckinAt: 1_700_000_003_000,
+  };
+}
+
+function byKey<T>(items: T[], key: (item: T) => string): T[] {
+  return [...items].sort((a, b) => key(a).localeCompare(key(b)));
+}
+
+function exercise(store: GatewayStore): void {
+  // Hosts: insert, replace, delete.
+  assertEquals(store.loadHosts(), []);
+  store.putHost(host("a"));
+  store.putHost(host("b"));
+  store.putHost(host("a", true));
+  assertEquals(byKey(store.loadHosts(), (h) => h.serverUrl), [
+    host("a", true),
+    host("b"),
+  ]);
+  store.deleteHost(host("b").serverUrl);
+  store.deleteHost("http://never.test");
+  assertEquals(store.loadHosts(), [host("a", true)]);
+
+  // Sessions: single puts, a batch, replace, delete.
+  assertEquals(store.loadSessions(), []);
+  store.putSession(session("s1"));
+  store.putSessions([session("s2"), session("s3", "bob")]);
+  store.putSession({ ...session("s1"), lastCheckinAt: 42 });
+  store.deleteSession("s2");
+  store.putSessions([]);
+  assertEquals(byKey(store.loadSessions(), (s) => s.sessionId), [
+    { ...session("s1"), lastCheckinAt: 42 },
+    session("s3", "bob"),
+  ]);
+
+  // Settings.
+  assertEquals(store.getSetting("cookieSecret"), undefined);
+  store.putSetting("cookieSecret", "first");
+  store.putSetting("cookieSecret", "second");
+  store.putSetting("other", "");
+  assertEquals(store.getSetting("cookieSecret"), "second");
+  assertEquals(store.getSetting("other"), "");
+}
+
+Deno.test("in-memory store round trips", () => {
+  const store = openSqliteStore(":memory:");
+  try {
+    exercise(store);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a file store keeps everything when reopened", () => {
+  inTempDir((dir) => {
+    const path = `${dir}/gateway.db`;
+    const first = openSqliteStore(path);
+    exercise(first);
+    first.close();
+
+    const second = openSqliteStore(path);
+    try {
+      assertEquals(second.loadHosts(), [host("a", true)]);
+      assertEquals(byKey(second.loadSessions(), (s) => s.sessionId), [
+        { ...session("s1"), lastCheckinAt: 42 },
+        session("s3", "bob"),
+      ]);
+      assertEquals(second.getSetting("cookieSecret"), "second");
+      // And it still writes.
+      second.putSession(session("s4"));
+    } finally {
+      second.close();
+    }
+    const third = openSqliteStore(path);
+    try {
+      assertEquals(third.loadSessions().length, 3);
+    } finally {
+      third.close();
+    }
+  });
+});
+
+Deno.test("putSessions is one transaction", () => {
+  inTempDir((dir) => {
+    const path = `${dir}/gateway.db`;
+    const store = openSqliteStore(path);
+    try {
+      store.putSession(session("kept"));
+      // The third record cannot be serialised (a BigInt): the batch fails
+      // part-way and the first two must not be written either.
+      const broken = { ...session("s3"), port: 1n } as unknown as SessionRecord;
+      assertThrows(() =>
+        store.putSessions([
+          { ...session("kept"), user: "changed" },
+          session("s2"),
+          broken,
+        ])
+      );
+      assertEquals(store.loadSessions(), [session("kept")]);
+      // The store is usable after the rollback.
+      store.putSessions([session("s2"), session("s3")]);
+      assertEquals(store.loadSessions().length, 3);
+    } finally {
+      store.close();
+    }
+    const reopened = openSqliteStore(path);
+    try {
+      assertEquals(reopened.loadSessions().length, 3);
+    } finally {
+      reopened.close();
+    }
+  });
+});
+
+Deno.test("a file from a newer schema version is refused", () => {
+  inTempDir((dir) => {
+    const path = `${dir}/newer.db`;
+    const db = new DatabaseSync(path);
+    db.exec("CREATE TABLE future (x TEXT); PRAGMA user_version = 99;");
+    db.close();
+
+    assertThrows(
+      () => openSqliteStore(path),
+      Error,
+      /newer\.db was written by a newer webstream \(schema 99\)/,
+    );
+
+    // Refused means untouched: no tables of ours, the version kept.
+    const check = new DatabaseSync(path);
+    try {
+      const version = check.prepare("PRAGMA user_version").get() as {
+        user_version: number;
+      };
+      assertEquals(Number(version.user_version), 99);
+      const tables = check.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+      ).all().map((row) => String(row.name));
+      assertEquals(tables, ["future"]);
+    } finally {
+      check.close();
+    }
+  });
+});
+
+Deno.test("a new file is stamped with the current schema version", () => {
+  inTempDir((dir) => {
+    const path = `${dir}/fresh.db`;
+    openSqliteStore(path).close();
+    const check = new DatabaseSync(path);
+    try {
+      const version = check.prepare("PRAGMA user_version").get() as {
+        user_version: number;
+      };
+      assertEquals(Number(version.user_version), 1);
+    } finally {
+      check.close();
+    }
+    // The current version opens again without complaint.
+    openSqliteStore(path).close();
+  });
+});
+
+Deno.test("putHosts writes a batch in one transaction", () => {
+  const store = openSqliteStore(":memory:");
+  try {
+    const hosts = ["a", "b", "c"].map((n) => host(n, false));
+    store.putHosts(hosts);
+    assertEquals(
+      store.loadHosts().map((h) => h.serverUrl).sort(),
+      hosts.map((h) => h.serverUrl).sort(),
+    );
+    const bad = {
+      ...host("d", false),
+      serverUrl: undefined,
+    } as unknown as HostRecord;
+    let failed = false;
+    try {
+      store.putHosts([host("e", false), bad]);
+    } catch {
+      failed = true;
+    }
+    assert(failed, "a batch with an invalid host must fail");
+    assertEquals(
+      store.loadHosts().length,
+      3,
+      "nothing of a failed batch is written",
+    );
+  } finally {
+    store.close();
+  }
+});

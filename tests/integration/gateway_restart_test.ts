@@ -1,0 +1,300 @@
+/**
+ * A real gateway restarted (stopped by its PID, started again on the same
+ * state store) with a live session on a real host: `/resolveSession` still
+ * resolves it with the contract's fields, the host is known without
+ * registering again, the user's cookie still works and the session
+ * reconnects. And licences: with `licence.maxConcurrentSessions` 1 a second
+ * new session is refused with 429 and a clear message; the real streamer's
+ * check-ins keep a session live, and once the host recycles the session its
+ * check-ins stop and the gateway forgets it after `licence.staleAfter`.
+ *
+ * @module
+ */
+import {
+  assert,
+  assertEquals,
+  assertGreater,
+  assertMatch,
+} from "../support/assert.ts";
+import {
+  AdminClient,
+  type AdminSession,
+  launchHost,
+  pingOver,
+  resolveSession,
+  signIn,
+  startGateway,
+  Teardown,
+  type TestGateway,
+  writeGatewayConfig,
+} from "../support/gateway.ts";
+import { waitFor } from "../support/wait.ts";
+import type { TestSocket } from "../support/ws.ts";
+
+/** Waits until the session's `lastCheckinAt` is later than `after` (ms). */
+function checkinAfter(
+  admin: AdminClient,
+  sessionId: string,
+  after: number,
+): Promise<AdminSession> {
+  return waitFor(async () => {
+    const session = await admin.session(sessionId);
+    return session?.lastCheckinAt && Date.parse(session.lastCheckinAt) > after
+      ? session
+      : undefined;
+  }, { what: "a licence check-in", intervalMs: 100 });
+}
+
+Deno.test({
+  name:
+    "gateway restart: sessions resolve and reconnect, hosts stay known; licence limit",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const teardown = new Teardown();
+    try {
+      const config = await writeGatewayConfig({
+        users: ["alice", "bob"],
+        workspaces: [{ id: "desk", name: "Desktop", kind: "desktop" }],
+        licence: {
+          maxConcurrentSessions: 1,
+          checkinInterval: 1,
+          staleAfter: 10,
+        },
+      });
+      teardown.defer(() => config.remove());
+      let gateway: TestGateway = await startGateway(config);
+      teardown.defer(() => gateway.stop());
+      const admin = new AdminClient(gateway.url);
+      const host = await launchHost(teardown, gateway.url, { slots: 2 });
+      await admin.waitForHealthy([host]);
+      const alice = await signIn(gateway.url, "alice");
+      const bob = await signIn(gateway.url, "bob");
+
+      const launched = await alice.launchOk("desk");
+      let viewer: TestSocket | undefined = await alice.openRelay(
+        launched.sessionId,
+        launched.token,
+      );
+      teardown.defer(() => viewer?.close());
+      const sessionUuid = await pingOver(viewer);
+      const port = host.config.base + 10 * host.slotOf(launched.sessionId)!;
+
+      await t.step("the streamer checks its licence in", async () => {
+        const first = await checkinAfter(admin, launched.sessionId, 0);
+        await checkinAfter(
+          admin,
+          launched.sessionId,
+          Date.parse(first.lastCheckinAt!),
+        );
+      });
+
+      await t.step(
+        "beyond licence.maxConcurrentSessions a new session is refused with 429",
+        async () => {
+          const refused = await bob.launch("desk");
+          assertEquals(refused.status, 429, JSON.stringify(refused.body));
+          assertEquals(
+            refused.body.error,
+            "the licence allows 1 concurrent sessions and all are in use; try again later",
+          );
+          assertMatch(refused.headers.get("retry-after") ?? "", /^\d+$/);
+          const decision = await admin.placement(
+            String(refused.body.decisionId),
+          );
+          assertEquals(decision.outcome, "refused");
+          // The session in use is unaffected.
+          assertEquals((await admin.sessions()).length, 1);
+        },
+      );
+
+      const registeredAt = (await admin.host(host.serverUrl)).registeredAt;
+      const registrations = () =>
+        host.process.logs.filter((r) => r.msg === "registered with gateway")
+          .length;
+      assertEquals(registrations(), 1);
+      let restartedAt = 0;
+
+      await t.step(
+        "the gateway stops by its PID and starts again",
+        async () => {
+          const status = await gateway.stop();
+          assertEquals(status.code, 0);
+          await viewer!.closed;
+          viewer = undefined;
+          // Down long enough for the host's heartbeats to fail.
+          const failures = () =>
+            host.process.logs.filter((r) => r.msg === "heartbeat failed")
+              .length;
+          const before = failures();
+          await waitFor(() => failures() > before, {
+            what: "a failed heartbeat",
+          });
+          gateway = await startGateway(config);
+          restartedAt = Date.now();
+        },
+      );
+
+      await t.step("the host is known without registering again", async () => {
+        const known = await admin.host(host.serverUrl);
+        assertEquals(known.registeredAt, registeredAt);
+        assertEquals(known.state, "Healthy");
+        await host.process.waitForLog((r) =>
+          r.msg === "heartbeats reach the gateway again"
+        );
+        await admin.waitForHost(
+          host.serverUrl,
+          (h) => Date.parse(h.lastHeartbeat ?? "") > restartedAt,
+        );
+        assertEquals(registrations(), 1);
+        assert(
+          !host.process.logs.some((r) =>
+            r.msg === "gateway does not know this host; registering again"
+          ),
+        );
+      });
+
+      await t.step(
+        "/resolveSession still resolves the session, with the contract's fields",
+        async () => {
+          const http = await resolveSession(gateway.url, launched.sessionId);
+          assertEquals(http.status, 200, http.body);
+          assertEquals(JSON.parse(http.body), {
+            SessionId: sessionUuid,
+            TransportProtocol: "HTTP",
+            DcvServerEndpoint: "127.0.0.1",
+            Port: port,
+            WebUrlPath: "/stream",
+          });
+          const quic = await resolveSession(
+            gateway.url,
+            launched.sessionId,
+            "QUIC",
+          );
+          assertEquals(JSON.parse(quic.body).TransportProtocol, "QUIC");
+          assertEquals(
+            await resolveSession(gateway.url, crypto.randomUUID()),
+            { status: 404, body: "Session id not found" },
+          );
+          assertEquals(
+            await resolveSession(gateway.url, launched.sessionId, "TCP"),
+            { status: 400, body: "Invalid transport parameter: TCP" },
+          );
+        },
+      );
+
+      await t.step(
+        "the user's cookie still works and the session reconnects",
+        async () => {
+          const me = await (await alice.fetch("/api/me")).json();
+          assertEquals(me.user, "alice");
+          const again = await alice.launchOk("desk", launched.sessionId);
+          assertEquals(again.outcome, "reconnect");
+          assertEquals(
+            (await admin.session(launched.sessionId))?.sessionUuid,
+            sessionUuid,
+          );
+          assertEquals(await alice.ping(again), sessionUuid);
+          // Check-ins reach the restarted gateway, and it still counts the licence.
+          await checkinAfter(admin, launched.sessionId, restartedAt);
+          assertEquals((await bob.launch("desk")).status, 429);
+        },
+      );
+    } finally {
+      await teardown.run();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "gateway licence: check-ins keep a session live; a recycled session's stop and it goes",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const teardown = new Teardown();
+    try {
+      const staleAfter = 3;
+      const config = await writeGatewayConfig({
+        users: ["alice"],
+        workspaces: [{ id: "desk", name: "Desktop", kind: "desktop" }],
+        licence: { checkinInterval: 1, staleAfter },
+      });
+      teardown.defer(() => config.remove());
+      const gateway = await startGateway(config);
+      teardown.defer(() => gateway.stop());
+      const admin = new AdminClient(gateway.url);
+      const host = await launchHost(teardown, gateway.url, {
+        slots: 1,
+        settings: { reconnectGracePeriod: 2 },
+      });
+      await admin.waitForHealthy([host]);
+      const alice = await signIn(gateway.url, "alice");
+      const launched = await alice.launchOk("desk");
+      const viewer = await alice.openRelay(launched.sessionId, launched.token);
+      teardown.defer(() => viewer.close());
+      await pingOver(viewer);
+
+      let lastCheckin = 0;
+      await t.step(
+        "the streamer's check-ins keep the session live past staleAfter",
+        async () => {
+          const launchedAt = Date.parse(
+            (await admin.session(launched.sessionId))!.lastLaunchAt,
+          );
+          const seen = new Set<string>();
+          await waitFor(async () => {
+            const session = await admin.session(launched.sessionId);
+            assert(session, "the session is still known");
+            assert(session.live, "the session is still live");
+            if (session.lastCheckinAt) seen.add(session.lastCheckinAt);
+            return Date.now() - launchedAt > (staleAfter + 2) * 1000;
+          }, { what: "time past staleAfter", intervalMs: 200 });
+          assertGreater(seen.size, 1, "lastCheckinAt advanced");
+          assert(
+            host.process.logs.some((r) =>
+              r.msg === "session allocated" &&
+              r.sessionId === launched.sessionId
+            ),
+          );
+        },
+      );
+
+      await t.step(
+        "once the host recycles the session, the gateway forgets it after staleAfter",
+        async () => {
+          await viewer.close();
+          await host.process.waitForLog((r) =>
+            r.msg === "recycling session" &&
+            r.sessionId === launched.sessionId &&
+            /grace period/.test(String(r.reason))
+          );
+          await waitFor(async () => {
+            const session = await admin.session(launched.sessionId);
+            if (session?.lastCheckinAt) {
+              lastCheckin = Date.parse(session.lastCheckinAt);
+            }
+            return !session;
+          }, { what: "the session to leave the gateway", intervalMs: 100 });
+          const ended = await gateway.process.waitForLog((r) =>
+            r.msg === "session ended" && r.sessionId === launched.sessionId
+          );
+          assertMatch(String(ended.reason), /no licence check-in for 3 s/);
+          // Not before staleAfter had passed since the last check-in.
+          assertGreater(
+            Date.parse(String(ended.time)) - lastCheckin,
+            staleAfter * 1000 - 1,
+          );
+          assertEquals(
+            (await resolveSession(gateway.url, launched.sessionId)).status,
+            404,
+          );
+          const mine = await (await alice.fetch("/api/sessions")).json();
+          assertEquals(mine, []);
+        },
+      );
+    } finally {
+      await teardown.run();
+    }
+  },
+});

@@ -1,0 +1,414 @@
+/**
+ * The streamer's licence check-ins against a loopback gateway: the first
+ * after `firstDelayMs`, each a POST of `{ sessionUuid, serverUrl }`; the
+ * interval the gateway answers is followed; 403 ends the session at once,
+ * three 404s in a row end it (a 200 in between resets the count); a gateway
+ * that cannot be reached or fails never ends it; `stop()` stops posting; and
+ * `caCertificate` lets it check in with a gateway serving HTTPS under a
+ * self-signed certificate.
+ */
+import {
+  MAX_UNKNOWN,
+  startLicenceCheckins,
+} from "../../mod/streamer/licence.ts";
+import { createLogger, type Logger } from "../../mod/log/mod.ts";
+import { assert, assertEquals } from "../support/assert.ts";
+import { selfSignedCertificate } from "../support/tls.ts";
+import { waitFor } from "../support/wait.ts";
+
+const SESSION = "8a6f8f7e-3f5c-4f52-9a57-1f1f0f3c9b10";
+const SERVER = "http://10.0.0.5:9005";
+
+interface Checkin {
+  /** Parsed body. */
+  body: Record<string, unknown>;
+  /** Path requested. */
+  path: string;
+  /** Method. */
+  method: string;
+  /** Content-Type sent. */
+  contentType: string | null;
+  /** performance.now() at arrival. */
+  at: number;
+}
+
+interface LicenceServer {
+  url: string;
+  checkins: Checkin[];
+  /** The answer to the n-th check-in (0-based); replaceable. */
+  answer: (n: number) => Response;
+  stop(): Promise<void>;
+}
+
+function startServer(
+  answer: (n: number) => Response,
+  tls?: { cert: string; key: string },
+): LicenceServer {
+  const checkins: Checkin[] = [];
+  const state: LicenceServer = {
+    url: "",
+    checkins,
+    answer,
+    stop: () => server.shutdown(),
+  };
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {}, ...tls },
+    async (request) => {
+      const at = performance.now();
+      checkins.push({
+        body: await request.json().catch(() => ({})),
+        path: new URL(request.url).pathname,
+        method: request.method,
+        contentType: request.headers.get("content-type"),
+        at,
+      });
+      return state.answer(checkins.length - 1);
+    },
+  );
+  state.url = `${
+    tls ? "https://localhost" : "http://127.0.0.1"
+  }:${server.addr.port}`;
+  return state;
+}
+
+function capture(): { logger: Logger; records: Record<string, unknown>[] } {
+  const records: Record<string, unknown>[] = [];
+  return {
+    records,
+    logger: createLogger({
+      format: "json",
+      level: "debug",
+      sink: (line) => records.push(JSON.parse(line)),
+    }),
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `{ ok, interval }` as the gateway answers, with the interval in seconds. */
+const ok = (interval: number) => Response.json({ ok: true, interval });
+
+Deno.test("waits firstDelayMs, then posts { sessionUuid, serverUrl }", async () => {
+  const server = startServer(() => ok(60));
+  const refused: string[] = [];
+  const started = performance.now();
+  const checkins = startLicenceCheckins({
+    gatewayUrl: `${server.url}/`,
+    serverUrl: SERVER,
+    sessionUuid: SESSION,
+    onRefused: (reason) => refused.push(reason),
+    logger: capture().logger,
+    firstDelayMs: 300,
+    intervalMs: 60_000,
+  });
+  try {
+    const [first] = await waitFor(() =>
+      server.checkins.length ? server.checkins : undefined
+    );
+    assert(
+      first.at - started >= 295,
+      `the first check-in came ${first.at - started} ms after the start`,
+    );
+    assertEquals(first.method, "POST");
+    assertEquals(first.path, "/gateway/licence/checkin");
+    assertEquals(first.contentType, "application/json");
+    assertEquals(first.body, { sessionUuid: SESSION, serverUrl: SERVER });
+    assertEquals(refused, []);
+  } finally {
+    checkins.stop();
+    await server.stop();
+  }
+});
+
+Deno.test("follows the interval the gateway answers", async () => {
+  // 50 ms between check-ins until the fifth answer says a minute.
+  const server = startServer((n) => ok(n < 4 ? 0.05 : 60));
+  const checkins = startLicenceCheckins({
+    gatewayUrl: server.url,
+    serverUrl: SERVER,
+    sessionUuid: SESSION,
+    onRefused: () => {},
+    logger: capture().logger,
+    firstDelayMs: 0,
+    intervalMs: 60_000,
+  });
+  try {
+    // With the configured minute, a second check-in would never come.
+    await waitFor(() => server.checkins.length >= 5);
+    const times = server.checkins.map((c) => c.at);
+    for (let i = 1; i < 5; i++) {
+      assert(times[i] - times[i - 1] >= 45, `gap ${times[i] - times[i - 1]}`);
+    }
+    await sleep(400);
+    assertEquals(server.checkins.length, 5, "a minute now");
+  } finally {
+    checkins.stop();
+    await server.stop();
+  }
+});
+
+Deno.test("a 403 ends the session at once", async () => {
+  const server = startServer(() =>
+    Response.json({ error: "licence limit reached", interval: 0.02 }, {
+      status: 403,
+    })
+  );
+  const refused: string[] = [];
+  const checkins = startLicenceCheckins({
+    gatewayUrl: server.url,
+    serverUrl: SERVER,
+    sessionUuid: SESSION,
+    onRefused: (reason) => refused.push(reason),
+    logger: capture().logger,
+    firstDelayMs: 0,
+  });
+  try {
+    await waitFor(() => refused.length);
+    assertEquals(refused, ["licence refused: licence limit reached"]);
+    assertEquals(server.checkins.length, 1);
+    await sleep(300);
+    assertEquals(server.checkins.length, 1, "no check-ins after a refusal");
+    assertEquals(refused.length, 1);
+  } finally {
+    checkins.stop();
+    await server.stop();
+  }
+});
+
+Deno.test("three 404s in a row end the session", async () => {
+  assertEquals(MAX_UNKNOWN, 3);
+  const server = startServer(() =>
+    Response.json({ error: "unknown session", interval: 0.02 }, {
+      status: 404,
+    })
+  );
+  const refused: { reason: string; after: number }[] = [];
+  const checkins = startLicenceCheckins({
+    gatewayUrl: server.url,
+    serverUrl: SERVER,
+    sessionUuid: SESSION,
+    onRefused: (reason) =>
+      refused.push({ reason, after: server.checkins.length }),
+    logger: capture().logger,
+    firstDelayMs: 0,
+  });
+  try {
+    await waitFor(() => refused.length);
+    assertEquals(refused, [{
+      reason: "the gateway does not know this session",
+      after: 3,
+    }]);
+    await sleep(300);
+    assertEquals(server.checkins.length, 3);
+    assertEquals(refused.length, 1);
+  } finally {
+    checkins.stop();
+    await server.stop();
+  }
+});
+
+Deno.test("a 200 between 404s resets the count", async () => {
+  // 404, 404, 200, 404, 404, 404: only the sixth ends the session.
+  const server = startServer((n) =>
+    n === 2 ? ok(0.02) : Response.json({ interval: 0.02 }, { status: 404 })
+  );
+  const refused: number[] = [];
+  const checkins = startLicenceCheckins({
+    gatewayUrl: server.url,
+    serverUrl: SERVER,
+    sessionUuid: SESSION,
+    onRefused: () => refused.push(server.checkins.length),
+    logger: capture().logger,
+    firstDelayMs: 0,
+  });
+  try {
+    await waitFor(() => refused.length);
+    assertEquals(refused, [6]);
+  } finally {
+    checkins.stop();
+    await server.stop();
+  }
+});
+
+Deno.test("a gateway that cannot be reached or fails never ends the session", async (t) => {
+  await t.step("connections closed at once", async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    let connections = 0;
+    const accepting = (async () => {
+      for await (const conn of listener) {
+        connections++;
+        conn.close();
+      }
+    })();
+    const { logger, records } = capture();
+    const refused: string[] = [];
+    const checkins = startLicenceCheckins({
+      gatewayUrl: `http://127.0.0.1:${listener.addr.port}`,
+      serverUrl: SERVER,
+      sessionUuid: SESSION,
+      onRefused: (reason) => refused.push(reason),
+      logger,
+      firstDelayMs: 0,
+      intervalMs: 20,
+    });
+    try {
+      await waitFor(() => connections >= 6);
+      assertEquals(refused, []);
+      // Said once, not at every failure.
+      const warnings = records.filter((r) =>
+        r.msg === "licence check-in failed; the session continues"
+      );
+      assertEquals(warnings.length, 1);
+    } finally {
+      checkins.stop();
+      listener.close();
+      await accepting.catch(() => {});
+    }
+  });
+
+  await t.step("nothing listening", async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = listener.addr.port;
+    listener.close();
+    const refused: string[] = [];
+    const { logger, records } = capture();
+    const checkins = startLicenceCheckins({
+      gatewayUrl: `http://127.0.0.1:${port}`,
+      serverUrl: SERVER,
+      sessionUuid: SESSION,
+      onRefused: (reason) => refused.push(reason),
+      logger,
+      firstDelayMs: 0,
+      intervalMs: 20,
+    });
+    try {
+      await waitFor(() => records.length);
+      await sleep(200);
+      assertEquals(refused, []);
+    } finally {
+      checkins.stop();
+    }
+  });
+
+  await t.step("500s", async () => {
+    const server = startServer(() =>
+      Response.json({ error: "database down" }, { status: 500 })
+    );
+    const refused: string[] = [];
+    const checkins = startLicenceCheckins({
+      gatewayUrl: server.url,
+      serverUrl: SERVER,
+      sessionUuid: SESSION,
+      onRefused: (reason) => refused.push(reason),
+      logger: capture().logger,
+      firstDelayMs: 0,
+      intervalMs: 20,
+    });
+    try {
+      await waitFor(() => server.checkins.length >= 6);
+      assertEquals(refused, []);
+    } finally {
+      checkins.stop();
+      await server.stop();
+    }
+  });
+});
+
+Deno.test("stop() stops posting, even before the first check-in", async (t) => {
+  await t.step("while checking in", async () => {
+    const server = startServer(() => ok(0.02));
+    const checkins = startLicenceCheckins({
+      gatewayUrl: server.url,
+      serverUrl: SERVER,
+      sessionUuid: SESSION,
+      onRefused: () => {},
+      logger: capture().logger,
+      firstDelayMs: 0,
+    });
+    try {
+      await waitFor(() => server.checkins.length >= 3);
+      checkins.stop();
+      await sleep(100); // a check-in already on its way may still land
+      const count = server.checkins.length;
+      await sleep(300);
+      assertEquals(server.checkins.length, count);
+    } finally {
+      checkins.stop();
+      await server.stop();
+    }
+  });
+  await t.step("before the first", async () => {
+    const server = startServer(() => ok(0.02));
+    const checkins = startLicenceCheckins({
+      gatewayUrl: server.url,
+      serverUrl: SERVER,
+      sessionUuid: SESSION,
+      onRefused: () => {},
+      logger: capture().logger,
+      firstDelayMs: 100,
+    });
+    checkins.stop();
+    try {
+      await sleep(400);
+      assertEquals(server.checkins.length, 0);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+Deno.test({
+  name:
+    "caCertificate: check-ins reach a gateway serving HTTPS with a self-signed certificate",
+  async fn() {
+    const cert = await selfSignedCertificate();
+    const server = startServer(() => ok(0.02), {
+      cert: cert.cert,
+      key: cert.key,
+    });
+    const refused: string[] = [];
+    const trusted = startLicenceCheckins({
+      gatewayUrl: server.url,
+      serverUrl: SERVER,
+      sessionUuid: SESSION,
+      caCertificate: cert.certFile,
+      onRefused: (reason) => refused.push(reason),
+      logger: capture().logger,
+      firstDelayMs: 0,
+    });
+    try {
+      await waitFor(() => server.checkins.length >= 2);
+      assertEquals(server.checkins[0].body, {
+        sessionUuid: SESSION,
+        serverUrl: SERVER,
+      });
+    } finally {
+      trusted.stop();
+    }
+    await sleep(100); // the check-ins close their HTTP client as they end
+
+    // Without the CA the certificate is not trusted: nothing arrives, and
+    // the session is not ended for it.
+    const before = server.checkins.length;
+    const { logger, records } = capture();
+    const untrusted = startLicenceCheckins({
+      gatewayUrl: server.url,
+      serverUrl: SERVER,
+      sessionUuid: SESSION,
+      onRefused: (reason) => refused.push(reason),
+      logger,
+      firstDelayMs: 0,
+      intervalMs: 20,
+    });
+    try {
+      await waitFor(() => records.length);
+      await sleep(200);
+      assertEquals(server.checkins.length, before);
+      assertEquals(refused, []);
+    } finally {
+      untrusted.stop();
+      await server.stop();
+      await cert.remove();
+    }
+  },
+});
