@@ -50,6 +50,7 @@ export const placementSchema = z.object({
   }).strict().default({ sessionRatio: 0.9, cpuUsage: 90, memoryUsage: 90 }),
   maxConcurrentLogons: z.number().int().min(1).max(1000).default(2),
   hostAttempts: z.number().int().min(1).max(10).default(2),
+  hostTimeout: seconds.default(45),
 }).strict();
 
 /** `gateway.licence`: the concurrent-session limit and streamer check-ins. */
@@ -120,8 +121,6 @@ export const workspaceSchema = z.object({
 export const gatewayRoleShape = {
   port: z.number().int().min(1).max(65535).default(9000),
   listenAddress: z.string().min(1).optional(),
-  publicUrl: z.url({ protocol: /^https?$/, error: "an http(s) URL" })
-    .optional(),
   tls: tlsSchema.optional(),
   insecureHttp: z.boolean().default(false),
   healthCheck: healthCheckSchema.default(() => healthCheckSchema.parse({})),

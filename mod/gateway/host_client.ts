@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import type { Resources, Workspace } from "../config/mod.ts";
-import { bearer } from "../host/mod.ts";
+import { bearer, encodeHeaderValue } from "../host/mod.ts";
 
 /** What the gateway asks of a host. */
 export interface ConnectionRequest {
@@ -92,15 +92,17 @@ export async function getConnection(
   const headers: Record<string, string> = {
     "X-Session-ID": request.sessionId,
     "X-Workspace-ID": workspace.id,
-    "X-Workspace-Name": workspace.name,
+    "X-Workspace-Name": encodeHeaderValue(workspace.name),
     "X-Workspace-Type": workspace.kind,
     "X-Policy-JSON": policyFor(request.resources),
   };
   if (workspace.kind === "app") {
     headers["X-App-ID"] = workspace.id;
-    headers["X-App-Name"] = workspace.name;
+    headers["X-App-Name"] = encodeHeaderValue(workspace.name);
   }
-  if (request.command) headers["X-App-Command"] = request.command;
+  if (request.command) {
+    headers["X-App-Command"] = encodeHeaderValue(request.command);
+  }
   if (options.sharedSecret) {
     headers.Authorization = bearer(options.sharedSecret);
   }

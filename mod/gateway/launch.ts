@@ -13,9 +13,15 @@ import type { Logger } from "../log/mod.ts";
 import {
   type ConnectionAnswer,
   getConnection,
+  type HostCallOptions,
   HostError,
 } from "./host_client.ts";
-import { commandFor, place, type PlacementDecision } from "./placement.ts";
+import {
+  commandFor,
+  place,
+  type PlacementDecision,
+  sharingRefusal,
+} from "./placement.ts";
 import type { HostRegistry } from "./registry.ts";
 import type { SessionMap } from "./sessions.ts";
 import type { Identity, SessionRecord } from "./types.ts";
@@ -51,12 +57,12 @@ export interface LaunchResult {
 /** A launch that cannot be served; `status` is the HTTP status to answer. */
 export class LaunchError extends Error {
   /** HTTP status. */
-  readonly status: 400 | 403 | 404 | 429 | 503;
+  readonly status: 403 | 404 | 409 | 429 | 503;
   /** The decision log entry, when placement ran. */
   readonly decisionId?: string;
 
   constructor(
-    status: 400 | 403 | 404 | 429 | 503,
+    status: 403 | 404 | 409 | 429 | 503,
     message: string,
     decisionId?: string,
   ) {
@@ -86,7 +92,7 @@ export interface DecisionRecord {
   /** In words. */
   summary: string;
   /** Each placement round (one per host tried). */
-  rounds: PlacementDecision[];
+  rounds: LoggedRound[];
   /** Placement time in milliseconds (all rounds, without host calls). */
   placementMs: number;
 }
@@ -116,6 +122,9 @@ export class Launcher {
   readonly #onLaunch?: (record: DecisionRecord) => void;
   readonly #workspaces: Map<string, Workspace>;
   readonly #log = new Map<string, DecisionRecord>();
+  readonly #userQueue = new Map<string, Promise<unknown>>();
+  /** New sessions being started right now (they hold a licence already). */
+  #starting = 0;
   readonly #logSize: number;
 
   constructor(options: LauncherOptions) {
@@ -128,6 +137,14 @@ export class Launcher {
     this.#workspaces = new Map(
       options.config.gateway.workspaces.map((w) => [w.id, w]),
     );
+  }
+
+  /** How the gateway calls hosts. */
+  get #hostCall(): HostCallOptions {
+    return {
+      sharedSecret: this.#config.gateway.backend.sharedSecret,
+      timeoutMs: this.#config.gateway.placement.hostTimeout * 1000,
+    };
   }
 
   /** The workspaces `identity` may launch. */
@@ -172,8 +189,15 @@ export class Launcher {
       rounds: [],
       placementMs: 0,
     };
+    // One launch per user at a time: a double click, or two apps launched
+    // together, must find the session the other one created.
+    const previous = this.#userQueue.get(identity.user) ?? Promise.resolve();
+    const turn = previous.catch(() => {}).then(() =>
+      this.#launch(request, workspace, record)
+    );
+    this.#userQueue.set(identity.user, turn);
     try {
-      const result = await this.#launch(request, workspace, record);
+      const result = await turn;
       record.outcome = result.outcome;
       record.sessionId = result.sessionId;
       return { ...result, decisionId: record.id };
@@ -184,8 +208,14 @@ export class Launcher {
       if (error instanceof LaunchError) {
         throw new LaunchError(error.status, error.message, record.id);
       }
+      if (error instanceof HostError) {
+        throw new LaunchError(503, error.message, record.id);
+      }
       throw error;
     } finally {
+      if (this.#userQueue.get(identity.user) === turn) {
+        this.#userQueue.delete(identity.user);
+      }
       this.#remember(record);
       this.#onLaunch?.(record);
     }
@@ -205,6 +235,15 @@ export class Launcher {
         404,
         `no session "${request.sessionId}" of ${user}`,
       );
+    }
+    if (known && request.sessionId) {
+      const refusal = this.#intoRefusal(known, workspace);
+      if (refusal) {
+        throw new LaunchError(
+          409,
+          `${workspace.id} cannot run in session ${known.sessionId}: ${refusal}`,
+        );
+      }
     }
     if (known) {
       record.summary =
@@ -281,6 +320,30 @@ export class Launcher {
     );
   }
 
+  /**
+   * Why `workspace` cannot be launched into `session` when a launch names
+   * the session itself: a desktop only reconnects its own session, and a new
+   * app there must pass the session sharing rules.
+   */
+  #intoRefusal(
+    session: SessionRecord,
+    workspace: Workspace,
+  ): string | undefined {
+    if (workspace.kind === "desktop") {
+      return session.kind === "desktop" &&
+          session.workspaceIds[0] === workspace.id
+        ? undefined
+        : "it is not this desktop's session";
+    }
+    if (session.workspaceIds.includes(workspace.id)) return undefined;
+    return sharingRefusal(
+      workspace,
+      session,
+      this.#registry.get(session.serverUrl),
+      this.#config.gateway.placement,
+    );
+  }
+
   /** A live desktop session of this workspace the user already has. */
   #desktopToReuse(
     user: string,
@@ -294,7 +357,7 @@ export class Launcher {
 
   #checkLicence(): void {
     const limit = this.#config.gateway.licence.maxConcurrentSessions;
-    if (limit > 0 && this.#sessions.liveCount() >= limit) {
+    if (limit > 0 && this.#sessions.liveCount() + this.#starting >= limit) {
       throw new LaunchError(
         429,
         `the licence allows ${limit} concurrent sessions and all are in use; try again later`,
@@ -310,6 +373,7 @@ export class Launcher {
     const host = this.#registry.get(serverUrl)!;
     const sessionId = crypto.randomUUID();
     const done = this.#registry.beginLogon(serverUrl);
+    this.#starting++;
     let answer: ConnectionAnswer;
     try {
       answer = await getConnection(serverUrl, {
@@ -321,10 +385,12 @@ export class Launcher {
         resources: workspace.resources,
         width: request.width,
         height: request.height,
-      }, { sharedSecret: this.#config.gateway.backend.sharedSecret });
+      }, this.#hostCall);
     } finally {
       done();
+      this.#starting--;
     }
+    this.#registry.notePlaced(serverUrl);
     const now = Date.now();
     this.#sessions.put({
       sessionId,
@@ -375,7 +441,7 @@ export class Launcher {
       resources: session.resources,
       width: request.width,
       height: request.height,
-    }, { sharedSecret: this.#config.gateway.backend.sharedSecret });
+    }, this.#hostCall);
     const now = Date.now();
     const replaced = answer.sessionUuid !== session.sessionUuid;
     // A host that lost the session started a new one under the same id.
@@ -402,6 +468,9 @@ export class Launcher {
   }
 
   #remember(record: DecisionRecord): void {
+    // With a thousand hosts a full explanation is large: keep what was
+    // chosen, some candidates and exclusions, and count the rest by reason.
+    record.rounds = record.rounds.map((round) => compactRound(round));
     this.#log.set(record.id, record);
     while (this.#log.size > this.#logSize) {
       this.#log.delete(this.#log.keys().next().value!);
@@ -414,4 +483,40 @@ export function mayLaunch(identity: Identity, workspace: Workspace): boolean {
   if (!workspace.users.length && !workspace.groups.length) return true;
   return workspace.users.includes(identity.user) ||
     workspace.groups.some((g) => identity.groups.includes(g));
+}
+
+/** Verdicts of each kind kept in a logged placement round. */
+export const KEPT_VERDICTS = 25;
+
+/** A placement round as the decision log keeps it. */
+export interface LoggedRound extends PlacementDecision {
+  /** Host verdicts left out, counted by reason. */
+  omitted?: Record<string, number>;
+}
+
+function compactRound(round: PlacementDecision): LoggedRound {
+  if (round.hosts.length <= 3 * KEPT_VERDICTS) return round;
+  const chosen = round.hosts.filter((v) => v.verdict === "chosen");
+  const eligible = round.hosts.filter((v) => v.verdict === "eligible")
+    .sort((a, b) => (a.score ?? 0) - (b.score ?? 0));
+  const excluded = round.hosts.filter((v) => v.verdict === "excluded");
+  const omitted: Record<string, number> = {};
+  for (
+    const v of [
+      ...eligible.slice(KEPT_VERDICTS),
+      ...excluded.slice(KEPT_VERDICTS),
+    ]
+  ) {
+    const reason = v.verdict === "eligible" ? "eligible, not chosen" : v.reason;
+    omitted[reason] = (omitted[reason] ?? 0) + 1;
+  }
+  return {
+    ...round,
+    hosts: [
+      ...chosen,
+      ...eligible.slice(0, KEPT_VERDICTS),
+      ...excluded.slice(0, KEPT_VERDICTS),
+    ],
+    omitted,
+  };
 }

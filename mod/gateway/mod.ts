@@ -15,6 +15,7 @@ import { stopServer } from "../util/serve.ts";
 import { encodeBase64Url } from "../util/encoding.ts";
 import { adminApi } from "./api/admin_api.ts";
 import { hostApi } from "./api/host_api.ts";
+import { jsonOnly } from "./api/json.ts";
 import { resolverApi } from "./api/resolver.ts";
 import { userApi } from "./api/user_api.ts";
 import { createAuthenticator } from "./auth/mod.ts";
@@ -127,8 +128,21 @@ export async function startGateway(
     const monitor = startHealthMonitor(registry, { health: g.healthCheck });
     stop.unshift(() => monitor.stop());
     const prune = setInterval(() => {
-      sessions.prune();
-      registry.flush();
+      try {
+        const gone = registry.sweep({
+          unregisteredAfterMs: 10 * 60_000,
+          silentAfterMs: 24 * 3600_000,
+        });
+        for (const url of gone) {
+          sessions.deleteHost(url, "its host was forgotten");
+        }
+        sessions.prune();
+        registry.flush();
+      } catch (error) {
+        // A busy or full disk must not take the gateway down; the next
+        // round writes what this one could not.
+        logger.error("writing gateway state failed", { error });
+      }
     }, g.licence.checkinInterval * 1000);
     stop.unshift(() => {
       clearInterval(prune);
@@ -151,6 +165,9 @@ export async function startGateway(
         uptime: Math.round((Date.now() - startedAt) / 1000),
       });
     });
+    for (const path of ["/api/*", "/gateway/*", "/admin/api/*"]) {
+      app.use(path, jsonOnly());
+    }
     app.route(
       "/gateway",
       hostApi({
@@ -162,7 +179,7 @@ export async function startGateway(
         logger: logger.child("hosts"),
       }),
     );
-    app.route("/", resolverApi(sessions));
+    app.route("/", resolverApi(sessions, registry));
     app.route(
       "/",
       adminApi({

@@ -87,7 +87,9 @@ export function hostLoad(host: HostView): {
   max: number;
 } {
   const max = host.heartbeat?.maxSessions ?? host.registration.maxSessions;
-  const active = (host.heartbeat?.activeSessions ?? 0) + host.logonsInFlight;
+  // Sessions placed since the last heartbeat are not in its figures yet.
+  const active = (host.heartbeat?.activeSessions ?? 0) +
+    host.placedSinceHeartbeat + host.logonsInFlight;
   return {
     sessionRatio: max > 0 ? active / max : 1,
     cpu: (host.heartbeat?.cpuUsage ?? 0) / 100,
@@ -168,23 +170,61 @@ export function missingResources(
 /** Decides where a launch goes. */
 export function place(input: PlacementInput): PlacementDecision {
   const hostsByUrl = new Map(input.hosts.map((h) => [h.serverUrl, h]));
-  const shared = shareSession(input, hostsByUrl);
+  const { overloaded, ...shared } = shareSession(input, hostsByUrl);
   if (shared.outcome === "share") return shared;
-  const fresh = chooseHost(input);
+  // A session not shared because its host is overloaded means a new session
+  // on a different server (session_sharing.txt).
+  const fresh = chooseHost(input, overloaded);
   return { ...fresh, sessions: shared.sessions };
+}
+
+/**
+ * Why `session` cannot host the app `workspace` (the sharing rules), or
+ * undefined when it can. Also used when a launch names a session itself.
+ */
+export function sharingRefusal(
+  workspace: Workspace,
+  session: SessionRecord,
+  host: HostView | undefined,
+  settings: PlacementSettings,
+): string | undefined {
+  if (workspace.kind === "desktop") {
+    return "published desktops never share a session";
+  }
+  if (session.kind !== "app") {
+    return "a desktop session is not shared with apps";
+  }
+  const missing = missingResources(workspace.resources, session.resources);
+  if (missing.length) {
+    return `incompatible resources: the app needs ${missing.join(", ")}`;
+  }
+  if (session.credentials !== workspace.credentials) {
+    return `other credentials (${session.credentials}, the app uses ${workspace.credentials})`;
+  }
+  if (!host) return "its host is not registered";
+  if (host.state !== "Healthy") {
+    return `its host is ${host.state}: ${host.stateReason}`;
+  }
+  const lacks = missingFor(workspace, host);
+  if (lacks) return `the app is not on its host: ${lacks}`;
+  const overload = overloadOf(host, settings);
+  if (overload) return `its host is ${overload}`;
+  return undefined;
 }
 
 function shareSession(
   input: PlacementInput,
   hostsByUrl: Map<string, HostView>,
-): PlacementDecision {
+): PlacementDecision & { overloaded: Set<string> } {
   const { workspace, settings } = input;
+  const overloaded = new Set<string>();
   if (workspace.kind === "desktop") {
     return {
       outcome: "none",
       summary: "published desktops never share a session",
       sessions: [],
       hosts: [],
+      overloaded,
     };
   }
   const verdicts: Verdict[] = [];
@@ -198,35 +238,24 @@ function shareSession(
       reason: "",
     };
     verdicts.push(verdict);
-    const missing = missingResources(workspace.resources, session.resources);
-    if (session.kind !== "app") {
-      verdict.reason = "a desktop session is not shared with apps";
-    } else if (missing.length) {
-      verdict.reason = `incompatible resources: the app needs ${
-        missing.join(", ")
-      }`;
-    } else if (session.credentials !== workspace.credentials) {
-      verdict.reason =
-        `other credentials (${session.credentials}, the app uses ${workspace.credentials})`;
-    } else if (!host) {
-      verdict.reason = "its host is not registered";
-    } else if (host.state !== "Healthy") {
-      verdict.reason = `its host is ${host.state}: ${host.stateReason}`;
-    } else if (input.exclude?.has(host.serverUrl)) {
-      verdict.reason = "its host failed this launch";
-    } else {
-      const lacks = missingFor(workspace, host);
-      const overload = overloadOf(host, settings);
-      if (lacks) verdict.reason = `the app is not on its host: ${lacks}`;
-      else if (overload) verdict.reason = `its host is ${overload}`;
-      else {
-        verdict.verdict = "eligible";
-        const score = loadScore(host, settings);
-        verdict.score = round(score);
-        verdict.reason = "compatible";
-        if (!best || score < best.score) best = { verdict, score };
+    const refusal = input.exclude?.has(session.serverUrl)
+      ? "its host failed this launch"
+      : sharingRefusal(workspace, session, host, settings);
+    if (refusal) {
+      verdict.reason = refusal;
+      // Only a refusal for the load itself keeps the host out of the new
+      // round; other reasons leave load balancing as if it had no session.
+      const overload = host && overloadOf(host, settings);
+      if (overload && refusal === `its host is ${overload}`) {
+        overloaded.add(host.serverUrl);
       }
+      continue;
     }
+    const score = loadScore(host!, settings);
+    verdict.verdict = "eligible";
+    verdict.score = round(score);
+    verdict.reason = "compatible";
+    if (!best || score < best.score) best = { verdict, score };
   }
   if (!best) {
     return {
@@ -236,6 +265,7 @@ function shareSession(
         : "the user has no session to share",
       sessions: verdicts,
       hosts: [],
+      overloaded,
     };
   }
   best.verdict.verdict = "chosen";
@@ -248,10 +278,14 @@ function shareSession(
       `shares session ${best.verdict.sessionId} on ${best.verdict.serverUrl}`,
     sessions: verdicts,
     hosts: [],
+    overloaded,
   };
 }
 
-function chooseHost(input: PlacementInput): PlacementDecision {
+function chooseHost(
+  input: PlacementInput,
+  overloadedForSharing: ReadonlySet<string>,
+): PlacementDecision {
   const { workspace, settings } = input;
   const random = input.random ?? Math.random;
   const verdicts: Verdict[] = [];
@@ -269,6 +303,10 @@ function chooseHost(input: PlacementInput): PlacementDecision {
       verdict.reason = `${host.state}: ${host.stateReason}`;
     } else if (input.exclude?.has(host.serverUrl)) {
       verdict.reason = "failed to start a session for this launch";
+    } else if (overloadedForSharing.has(host.serverUrl)) {
+      verdict.reason = `${
+        overloadOf(host, settings)
+      }: the user's session there was not shared, so not here either`;
     } else if (lacks) {
       verdict.reason = lacks;
     } else if (load.active >= load.max) {

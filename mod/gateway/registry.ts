@@ -38,6 +38,10 @@ interface Entry {
   lastProbe?: ProbeResult;
   logonsInFlight: number;
   lastState?: HostState;
+  /** New sessions placed since the last heartbeat. */
+  placed: number;
+  /** False for a host restored from the store until it is heard from. */
+  verified: boolean;
 }
 
 /** The gateway's knowledge of its session hosts. */
@@ -63,6 +67,8 @@ export class HostRegistry {
         seenAt: restoredAt,
         probeFailures: 0,
         logonsInFlight: 0,
+        placed: 0,
+        verified: false,
       });
     }
   }
@@ -73,9 +79,10 @@ export class HostRegistry {
     const known = this.#entries.get(payload.serverUrl);
     const record: HostRecord = {
       serverUrl: payload.serverUrl,
-      registration: payload,
+      registration: { ...payload, tags: [...payload.tags] },
       registeredAt: now,
-      heartbeat: known?.record.heartbeat,
+      // A registration starts afresh: no figures until its first heartbeat.
+      heartbeat: undefined,
       draining: known?.record.draining ?? false,
       unregistered: false,
     };
@@ -86,6 +93,8 @@ export class HostRegistry {
       lastProbe: known?.lastProbe,
       logonsInFlight: known?.logonsInFlight ?? 0,
       lastState: known?.lastState,
+      placed: 0,
+      verified: true,
     };
     this.#entries.set(payload.serverUrl, entry);
     this.#store.putHost(record);
@@ -103,7 +112,11 @@ export class HostRegistry {
     if (!entry || entry.record.unregistered) return undefined;
     const now = this.#now();
     entry.record.heartbeat = { ...payload, receivedAt: now };
+    // The host's own tags win over what it registered with.
+    entry.record.registration.tags = payload.tags;
     entry.seenAt = now;
+    entry.placed = 0;
+    entry.verified = true;
     this.#dirty.add(payload.serverUrl);
     return this.#view(entry);
   }
@@ -113,6 +126,7 @@ export class HostRegistry {
     const entry = this.#entries.get(serverUrl);
     if (!entry) return false;
     entry.record.unregistered = true;
+    entry.record.unregisteredAt = this.#now();
     this.#store.putHost(entry.record);
     this.#logger.info("host unregistered", { serverUrl });
     return true;
@@ -136,7 +150,44 @@ export class HostRegistry {
     if (!entry) return;
     entry.lastProbe = result;
     entry.probeFailures = result.ok ? 0 : entry.probeFailures + 1;
+    if (result.ok) entry.verified = true;
     this.#view(entry); // logs a state change, if any
+  }
+
+  /** Counts a new session placed on a host, until its next heartbeat. */
+  notePlaced(serverUrl: string): void {
+    const entry = this.#entries.get(serverUrl);
+    if (entry) entry.placed++;
+  }
+
+  /**
+   * Forgets hosts that left: unregistered for `unregisteredAfterMs`, or
+   * silent (no heartbeat, no good probe) for `silentAfterMs`. Returns their
+   * URLs so their sessions can be forgotten too.
+   */
+  sweep(
+    options: { unregisteredAfterMs: number; silentAfterMs: number },
+  ): string[] {
+    const now = this.#now();
+    const gone: string[] = [];
+    for (const [url, entry] of this.#entries) {
+      const left = entry.record.unregistered
+        ? now - (entry.record.unregisteredAt ?? entry.record.registeredAt) >
+          options.unregisteredAfterMs
+        : now -
+            Math.max(
+              entry.seenAt,
+              entry.lastProbe?.ok ? entry.lastProbe.at : 0,
+            ) >
+          options.silentAfterMs;
+      if (!left) continue;
+      this.#entries.delete(url);
+      this.#dirty.delete(url);
+      this.#store.deleteHost(url);
+      this.#logger.info("host forgotten", { serverUrl: url });
+      gone.push(url);
+    }
+    return gone;
   }
 
   /** Counts a session start in flight on a host (for the logon cap). */
@@ -183,8 +234,14 @@ export class HostRegistry {
       const entry = this.#entries.get(url);
       return entry ? [entry.record] : [];
     });
+    const urls = [...this.#dirty];
     this.#dirty.clear();
-    this.#store.putHosts(records);
+    try {
+      this.#store.putHosts(records);
+    } catch (error) {
+      for (const url of urls) this.#dirty.add(url);
+      throw error;
+    }
   }
 
   /** How many hosts are known. */
@@ -212,6 +269,7 @@ export class HostRegistry {
       probeFailures: entry.probeFailures,
       lastProbe: entry.lastProbe,
       logonsInFlight: entry.logonsInFlight,
+      placedSinceHeartbeat: entry.placed,
     };
   }
 
@@ -219,6 +277,12 @@ export class HostRegistry {
     const h = this.#health;
     if (entry.record.unregistered) {
       return { state: "Unregistered", reason: "the host unregistered" };
+    }
+    if (!entry.verified) {
+      return {
+        state: "Unreachable",
+        reason: "not heard from since the gateway started",
+      };
     }
     if (entry.probeFailures >= h.failureThreshold) {
       return {
@@ -236,6 +300,13 @@ export class HostRegistry {
     }
     if (entry.record.draining) {
       return { state: "Draining", reason: "drained by an administrator" };
+    }
+    const reported = entry.record.heartbeat?.status;
+    if (reported === "draining" || reported === "starting") {
+      return {
+        state: "Draining",
+        reason: `the host reports it is ${reported}`,
+      };
     }
     return { state: "Healthy", reason: "answering probes and heartbeats" };
   }

@@ -159,8 +159,14 @@ export class SessionMap {
       const session = this.#byId.get(id);
       return session ? [session] : [];
     });
+    const ids = [...this.#dirty];
     this.#dirty.clear();
-    this.#store.putSessions(sessions);
+    try {
+      this.#store.putSessions(sessions);
+    } catch (error) {
+      for (const id of ids) this.#dirty.add(id);
+      throw error;
+    }
   }
 
   /** How many sessions are known. */

@@ -39,11 +39,30 @@ export interface GatewayStore {
 const SCHEMA_VERSION = 1;
 
 /**
+ * The store holds the cookie-signing secret: only this user may read it.
+ * SQLite gives its `-wal` and `-shm` files the database file's mode.
+ */
+function makePrivate(path: string): void {
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      Deno.chmodSync(file, 0o600);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      if (file === path) {
+        Deno.writeFileSync(path, new Uint8Array(), { mode: 0o600 });
+      }
+    }
+  }
+}
+
+/**
  * Opens (creating if needed) a SQLite store at `path`; `:memory:` keeps
  * everything in memory, for a gateway that may forget on restart.
  */
 export function openSqliteStore(path: string): GatewayStore {
+  if (path !== ":memory:") makePrivate(path);
   const db = new DatabaseSync(path);
+  db.exec("PRAGMA busy_timeout = 5000;");
   const version = Number(
     (db.prepare("PRAGMA user_version").get() as { user_version: number })
       .user_version,

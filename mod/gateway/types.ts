@@ -24,6 +24,8 @@ export interface HostRecord {
   draining: boolean;
   /** The host said goodbye (`/gateway/unregister`). */
   unregistered: boolean;
+  /** When it said goodbye. */
+  unregisteredAt?: number;
 }
 
 /** The result of one `/health` probe. */
@@ -50,6 +52,8 @@ export interface HostView extends HostRecord {
   lastProbe?: ProbeResult;
   /** Session starts the gateway has asked of it that have not answered yet. */
   logonsInFlight: number;
+  /** New sessions the gateway placed on it since its last heartbeat. */
+  placedSinceHeartbeat: number;
 }
 
 /** A user session the gateway placed (persisted). */

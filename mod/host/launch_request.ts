@@ -8,6 +8,7 @@
 import { z } from "zod";
 import type { LaunchRequest, SessionPolicy } from "../pool/mod.ts";
 import { formatIssues } from "../util/zod_issues.ts";
+import { decodeHeaderValue } from "./header_value.ts";
 
 /** `X-Policy-JSON`: what the session may do. Unknown properties are refused. */
 export const policySchema = z.object({
@@ -135,7 +136,7 @@ function prefixed(
       problems.push(`${name}: longer than ${MAX_HEADER} characters`);
       continue;
     }
-    out[name.slice(prefix.length)] = value;
+    out[name.slice(prefix.length)] = decodeHeaderValue(value);
   }
   return out;
 }

@@ -20,6 +20,7 @@ import { LaunchRequestError, parseLaunchRequest } from "./launch_request.ts";
 export { bearer, hasSharedSecret } from "./auth.ts";
 export { controlHandler } from "./control_route.ts";
 export * from "./launch_request.ts";
+export * from "./header_value.ts";
 
 /** The `/health` body, exactly as the seed names it. */
 export interface HealthBody {

@@ -32,6 +32,8 @@ export interface StreamerLicence {
   serverUrl: string;
   /** A CA certificate file (PEM) for the gateway, readable by pool users. */
   caCertificate?: string;
+  /** This session's licence proof (see `licenceProof`). */
+  proof?: string;
 }
 
 /** A running OS session with its streamer. */

@@ -21,6 +21,7 @@ import type {
   PlatformSession,
   StreamerLicence,
 } from "../platform/mod.ts";
+import { licenceProof } from "../registration/licence_proof.ts";
 import { delay, type Timer, withTimeout } from "../util/async.ts";
 import { accountName, streamerPort } from "./slots.ts";
 import { hashToken, newPassword, newToken } from "./tokens.ts";
@@ -66,6 +67,8 @@ export interface SessionPoolOptions {
   logger: Logger;
   /** Licence check-ins for the streamers, when a gateway is configured. */
   licence?: StreamerLicence;
+  /** The farm's shared secret, to give each streamer its licence proof. */
+  licenceSecret?: string;
   /** How long a streamer has to acknowledge a token. Default 3000 ms. */
   tokenAckTimeoutMs?: number;
 }
@@ -117,6 +120,7 @@ export class SessionPool implements StreamerDirectory {
   readonly #bindAddress: string;
   readonly #tokenAckTimeoutMs: number;
   readonly #licence?: StreamerLicence;
+  readonly #licenceSecret?: string;
   readonly #slots: Slot[];
   readonly #bySessionId = new Map<string, Slot>();
   readonly #pending = new Map<string, Promise<Allocation>>();
@@ -134,6 +138,7 @@ export class SessionPool implements StreamerDirectory {
     this.#bindAddress = options.bindAddress;
     this.#tokenAckTimeoutMs = options.tokenAckTimeoutMs ?? 3000;
     this.#licence = options.licence;
+    this.#licenceSecret = options.licenceSecret;
     const s = options.config.webstreamSettings;
     this.#slots = Array.from({ length: s.serverMaxSessionCount }, (_, i) => ({
       number: i + 1,
@@ -536,6 +541,11 @@ export class SessionPool implements StreamerDirectory {
     this.#setState(slot, "provisioning");
     slot.sessionUuid = crypto.randomUUID();
     slot.ready = deferred();
+    const proof = this.#licence && this.#licenceSecret
+      ? await licenceProof(this.#licenceSecret, slot.sessionUuid)
+      : undefined;
+    // A shutdown that began meanwhile has already passed this slot by.
+    this.#assertRunning();
     const starting = this.#platform.startSession({
       slot: slot.number,
       account: slot.account,
@@ -543,7 +553,7 @@ export class SessionPool implements StreamerDirectory {
       bindAddress: this.#bindAddress,
       controlUrl: this.#controlUrl,
       screen: s.screen,
-      licence: this.#licence,
+      licence: this.#licence && { ...this.#licence, proof },
     });
     slot.starting = starting;
     try {

@@ -16,6 +16,7 @@ import { delay } from "../util/async.ts";
 import type { LoadSample } from "./system_load.ts";
 
 export * from "./instance_metadata.ts";
+export * from "./licence_proof.ts";
 export * from "./system_load.ts";
 
 /** `POST /gateway/register` body, as the seed names it. */

@@ -30,7 +30,14 @@ export function relayWebSocket(
 ): void {
   const maxQueued = options.maxQueuedBytes ?? 1 << 20;
   const maxBuffered = options.maxBufferedBytes ?? 32 << 20;
-  const upstream = new WebSocket(upstreamUrl);
+  let upstream: WebSocket;
+  try {
+    upstream = new WebSocket(upstreamUrl);
+  } catch (error) {
+    options.logger.warn("relay target is not a WebSocket URL", { error });
+    browser.onopen = () => closeQuietly(browser, 1011, "session not reachable");
+    return;
+  }
   upstream.binaryType = "arraybuffer";
   browser.binaryType = "arraybuffer";
   const queue: Data[] = [];
@@ -41,6 +48,9 @@ export function relayWebSocket(
     const bytes = size(event.data);
     count?.("to_host", wireSize(event.data));
     if (upstream.readyState === WebSocket.OPEN) {
+      if (upstream.bufferedAmount > maxBuffered) {
+        return closeBoth(1013, "the session cannot keep up");
+      }
       return upstream.send(event.data);
     }
     queued += bytes;

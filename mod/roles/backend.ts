@@ -60,6 +60,7 @@ export async function startBackend(
         caCertificate: backend.caCertificate,
       }
       : undefined,
+    licenceSecret: backend.sharedSecret,
   });
   const app = createHostApp({
     pool,

@@ -100,6 +100,8 @@ export interface SessionPoolSetup {
   logger: Logger;
   /** Licence check-ins for streamers, when a gateway is configured. */
   licence?: StreamerLicence;
+  /** The farm's shared secret (for the streamers' licence proofs). */
+  licenceSecret?: string;
 }
 
 /** The platform for this OS and a session pool on it, as configured. */
@@ -120,6 +122,7 @@ export function createSessionPool(
     bindAddress: setup.bindAddress,
     logger: setup.logger.child("pool"),
     licence: setup.licence,
+    licenceSecret: setup.licenceSecret,
   });
   return { platform, pool };
 }

@@ -1,6 +1,6 @@
 /**
  * The streamer's licence check-ins: `POST {gatewayUrl}/gateway/licence/checkin`
- * with `{ sessionUuid, serverUrl }` every 15 s (or the interval the gateway
+ * with `{ sessionUuid, serverUrl, proof }` every 15 s (or the interval the gateway
  * answers with) while the session is allocated. A gateway that refuses the
  * session (403, or 404 three times in a row: it never placed or already
  * ended it) ends the session; a gateway that cannot be reached does not.
@@ -20,6 +20,8 @@ export interface LicenceCheckinOptions {
   caCertificate?: string;
   /** The session checked in. */
   sessionUuid: string;
+  /** Its licence proof from the host, when it has one. */
+  proof?: string;
   /** Called once when the gateway refuses the session. */
   onRefused: (reason: string) => void;
   /** Logger. */
@@ -62,6 +64,7 @@ export function startLicenceCheckins(
       let interval = options.intervalMs ?? 15_000;
       let unknown = 0;
       let unreachable = 0;
+      let rejected = 0;
       await delay(options.firstDelayMs ?? 2000, { signal: stopping.signal });
       while (!stopping.signal.aborted) {
         try {
@@ -72,6 +75,7 @@ export function startLicenceCheckins(
             body: JSON.stringify({
               sessionUuid: options.sessionUuid,
               serverUrl: options.serverUrl,
+              proof: options.proof,
             }),
             signal: AbortSignal.any([
               stopping.signal,
@@ -84,7 +88,12 @@ export function startLicenceCheckins(
           }
           unreachable = 0;
           if (response.ok) unknown = 0;
-          else if (response.status === 403) {
+          else if (response.status === 400 && !rejected++) {
+            // Nothing will change on its own (no proof given, say): say so.
+            logger.error("the gateway rejects this streamer's check-ins", {
+              error: body.error,
+            });
+          } else if (response.status === 403) {
             return options.onRefused(`licence refused: ${body.error ?? "403"}`);
           } else if (response.status === 404 && ++unknown >= MAX_UNKNOWN) {
             return options.onRefused("the gateway does not know this session");

@@ -19,6 +19,7 @@ import {
 } from "../control/codec.ts";
 import { hashToken } from "../control/token_hash.ts";
 import type { Logger } from "../log/mod.ts";
+import { LICENCE_PROOF_ENV } from "../registration/licence_proof.ts";
 import { stopServer } from "../util/serve.ts";
 import { CommandLineError, splitCommandLine } from "./command_line.ts";
 import { type LicenceCheckins, startLicenceCheckins } from "./licence.ts";
@@ -179,6 +180,7 @@ export async function runStreamer(
         if (options.licence && !checkins) {
           checkins = startLicenceCheckins({
             ...options.licence,
+            proof: Deno.env.get(LICENCE_PROOF_ENV),
             sessionUuid,
             logger,
             onRefused: (reason) => {

@@ -2,10 +2,11 @@
  * `getConnection`, the gateway's call to a session host, against a scripted
  * host on loopback: the exact headers it sends (session, workspace, app
  * context only for apps, the policy from the resources, the shared secret)
- * and the browser size; a validated answer; and the HostError for each way a
- * host can fail — 5xx, a timeout and a refused connection may succeed on
- * another host (retryable), a 4xx may not, an answer missing fields is not
- * trusted.
+ * and the browser size; names and commands outside ASCII as RFC 2047
+ * encoded words the host decodes; a validated answer; and the HostError for
+ * each way a host can fail — 5xx, a timeout and a refused connection may
+ * succeed on another host (retryable), a 4xx may not, an answer missing
+ * fields is not trusted.
  */
 import { type Workspace, workspaceSchema } from "../../mod/config/mod.ts";
 import {
@@ -19,6 +20,7 @@ import {
   assertMatch,
   assertRejects,
 } from "../support/assert.ts";
+import { encodeHeaderValue, parseLaunchRequest } from "../../mod/host/mod.ts";
 import { freePort } from "../support/ports.ts";
 import { startScriptedHost } from "../support/scripted_host.ts";
 
@@ -260,6 +262,40 @@ Deno.test("an answer that is not what the contract says is a HostError", async (
       const answer = await getConnection(host.url, request);
       assert(answer.token.length >= 16);
     });
+  } finally {
+    await host.stop();
+  }
+});
+
+Deno.test("names and commands outside ASCII travel encoded, and the host reads them back", async () => {
+  const host = startScriptedHost();
+  try {
+    const buero: Workspace = workspaceSchema.parse({
+      id: "buero",
+      name: "Büro-Rechner ✓",
+      kind: "app",
+      command: { linux: "xcalc -title «Büro»" },
+    });
+    await getConnection(host.url, {
+      sessionId: "s-6",
+      workspace: buero,
+      command: "xcalc -title «Büro»",
+      resources: buero.resources,
+    });
+    const { headers } = host.requests[0];
+    for (const name of ["x-workspace-name", "x-app-name", "x-app-command"]) {
+      assertMatch(headers.get(name)!, /^=\?utf-8\?b\?[A-Za-z0-9+/=]+\?=$/);
+    }
+    assertEquals(
+      headers.get("x-workspace-name"),
+      encodeHeaderValue("Büro-Rechner ✓"),
+    );
+    // What the host makes of them.
+    const request = parseLaunchRequest(headers, new URLSearchParams());
+    assertEquals(request.workspace.name, "Büro-Rechner ✓");
+    assertEquals(request.app.name, "Büro-Rechner ✓");
+    assertEquals(request.app.command, "xcalc -title «Büro»");
+    assertEquals(request.app.id, "buero");
   } finally {
     await host.stop();
   }

@@ -5,12 +5,22 @@
  * other host would fix, every host failing; the licence limit (429 for a new
  * session, while reconnects, desktop relaunches and shared launches still
  * work); desktop relaunches; reconnects to another user's session; a host
- * that lost a session and started a new one under the same id; and the
- * decision log with its rounds and its cap.
+ * that lost a session and started a new one under the same id; the
+ * decision log with its rounds, its cap and its compaction of rounds over
+ * many hosts. Also: one user's launches run one at a time (a double-clicked
+ * desktop gives one session) while other users' run alongside; the licence
+ * limit counts sessions still starting; a launch naming a session must pass
+ * the sharing rules there (409, no host call); host calls time out after
+ * `placement.hostTimeout`; a new session counts on its host until the next
+ * heartbeat.
  */
 import type { Identity } from "../../mod/gateway/types.ts";
-import { HostError } from "../../mod/gateway/host_client.ts";
-import { LaunchError, mayLaunch } from "../../mod/gateway/launch.ts";
+import {
+  KEPT_VERDICTS,
+  LaunchError,
+  type LaunchResult,
+  mayLaunch,
+} from "../../mod/gateway/launch.ts";
 import { workspaceSchema } from "../../mod/config/mod.ts";
 import {
   assert,
@@ -29,12 +39,14 @@ import {
   type ScriptedHost,
   startScriptedHost,
 } from "../support/scripted_host.ts";
+import { waitFor } from "../support/wait.ts";
 
 const alice: Identity = { user: "alice", groups: [], admin: false };
 const bob: Identity = { user: "bob", groups: [], admin: false };
 
 const WORKSPACES = [
   { id: "desktop", name: "Desktop", kind: "desktop" },
+  { id: "desktop-2", name: "Second desktop", kind: "desktop" },
   {
     id: "terminal",
     name: "Terminal",
@@ -49,7 +61,25 @@ const WORKSPACES = [
     command: { linux: "glxgears" },
     requiredTags: ["gpu"],
   },
+  {
+    id: "service-tool",
+    name: "Service tool",
+    kind: "app",
+    command: { linux: "xclock" },
+    credentials: "service",
+  },
 ];
+
+/** A host script that answers normally after `ms`. */
+function slowly(ms: number): () => Promise<undefined> {
+  return () =>
+    new Promise((resolve) => setTimeout(() => resolve(undefined), ms));
+}
+
+/** An identity for user `name`. */
+function user(name: string): Identity {
+  return { user: name, groups: [], admin: false };
+}
 
 interface Harness {
   parts: GatewayParts;
@@ -141,15 +171,18 @@ Deno.test("a host refusing with a 4xx is not retried on another host", async () 
   const h = start();
   try {
     h.a.script = () => Response.json({ error: "bad policy" }, { status: 400 });
+    // The host's error becomes a launch error the API can answer (503).
     const error = await assertRejects(
       () => h.parts.launcher.launch({ identity: alice, workspaceId: "editor" }),
-      HostError,
-      /answered 400: bad policy/,
-    );
-    assertEquals((error as HostError).retryable, false);
+      LaunchError,
+      /answered 400: bad policy$/,
+    ) as LaunchError;
+    assertEquals(error.status, 503);
+    assertEquals(h.a.requests.length, 1);
     assertEquals(h.b.requests.length, 0);
     assertEquals(h.parts.sessions.size, 0);
     const [decision] = h.parts.launcher.decisions();
+    assertEquals(decision.id, error.decisionId);
     assertEquals(decision.outcome, "refused");
     // The log says why it was refused, the rounds where it was headed.
     assertMatch(decision.summary, /answered 400: bad policy$/);
@@ -528,4 +561,287 @@ Deno.test("mayLaunch: no users and no groups is everyone; otherwise either match
   assert(!mayLaunch(alice, eng));
   assert(mayLaunch({ ...alice, groups: ["ops", "eng"] }, eng));
   assert(mayLaunch({ user: "carol", groups: [], admin: false }, eng));
+});
+
+Deno.test("concurrent launches of one desktop by one user give one session", async () => {
+  const h = start();
+  try {
+    // A slow host: the second launch arrives while the first is starting.
+    h.a.script = slowly(150);
+    const results = await Promise.all([
+      h.parts.launcher.launch({ identity: alice, workspaceId: "desktop" }),
+      h.parts.launcher.launch({ identity: alice, workspaceId: "desktop" }),
+    ]);
+    assertEquals(results.map((r) => r.outcome), ["new", "reconnect"]);
+    assertEquals(results[1].sessionId, results[0].sessionId);
+    assertEquals(h.parts.sessions.size, 1);
+    assertEquals(
+      h.a.requests.map((r) => r.headers.get("x-session-id")),
+      [results[0].sessionId, results[0].sessionId],
+    );
+    assertEquals(h.b.requests.length, 0);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("one user's launches wait for each other, other users' do not", async () => {
+  const h = start();
+  try {
+    let inFlight = 0;
+    let most = 0;
+    h.a.script = async () => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      inFlight--;
+      return undefined;
+    };
+    // A launch that fails does not hold up the user's next one.
+    const [failed, ...launched] = await Promise.allSettled([
+      h.parts.launcher.launch({ identity: alice, workspaceId: "gpu-app" }),
+      h.parts.launcher.launch({ identity: alice, workspaceId: "terminal" }),
+      h.parts.launcher.launch({ identity: bob, workspaceId: "terminal" }),
+    ]);
+    assertEquals(failed.status, "rejected");
+    assertEquals(launched.map((r) => r.status), ["fulfilled", "fulfilled"]);
+    assertEquals(most, 2, "alice's and bob's launches ran side by side");
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("the licence limit holds under concurrent launches", async () => {
+  const h = start({ licence: { maxConcurrentSessions: 2 } });
+  try {
+    h.a.script = slowly(150);
+    h.b.script = slowly(150);
+    const results = await Promise.allSettled(
+      ["u1", "u2", "u3", "u4", "u5"].map((name) =>
+        h.parts.launcher.launch({
+          identity: user(name),
+          workspaceId: "desktop",
+        })
+      ),
+    );
+    const placed = results.filter((r) => r.status === "fulfilled");
+    const refused = results.flatMap((r) =>
+      r.status === "rejected" ? [r.reason as LaunchError] : []
+    );
+    assertEquals(placed.length, 2);
+    assertEquals(refused.length, 3);
+    for (const error of refused) {
+      assert(error instanceof LaunchError, String(error));
+      assertEquals(error.status, 429);
+    }
+    assertEquals(h.parts.sessions.size, 2);
+    assertEquals(h.a.requests.length + h.b.requests.length, 2);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a launch naming a session must fit in it (409), without calling the host", async (t) => {
+  const h = start();
+  try {
+    const app = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "terminal",
+    });
+    const desktop = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "desktop",
+    });
+    const calls = h.a.requests.length + h.b.requests.length;
+    const refuse = async (
+      workspaceId: string,
+      sessionId: string,
+      reason: string,
+    ) => {
+      const error = await assertRejects(
+        () =>
+          h.parts.launcher.launch({ identity: alice, workspaceId, sessionId }),
+        LaunchError,
+      ) as LaunchError;
+      assertEquals(error.status, 409);
+      assertEquals(
+        error.message,
+        `${workspaceId} cannot run in session ${sessionId}: ${reason}`,
+      );
+      assert(error.decisionId, "the refusal is in the decision log");
+      assertEquals(
+        h.parts.launcher.decision(error.decisionId)?.outcome,
+        "refused",
+      );
+    };
+
+    await t.step("an app the session's host does not have", async () => {
+      await refuse(
+        "gpu-app",
+        app.sessionId,
+        "the app is not on its host: lacks tags gpu",
+      );
+    });
+    await t.step("an app with other credentials", async () => {
+      await refuse(
+        "service-tool",
+        app.sessionId,
+        "other credentials (user, the app uses service)",
+      );
+    });
+    await t.step("an app in a desktop session", async () => {
+      await refuse(
+        "editor",
+        desktop.sessionId,
+        "a desktop session is not shared with apps",
+      );
+    });
+    await t.step("a desktop with an app session's id", async () => {
+      await refuse(
+        "desktop",
+        app.sessionId,
+        "it is not this desktop's session",
+      );
+    });
+    await t.step("a desktop with another desktop's session id", async () => {
+      await refuse(
+        "desktop-2",
+        desktop.sessionId,
+        "it is not this desktop's session",
+      );
+    });
+    await t.step("an app on a host now overloaded", async () => {
+      addHost(h.parts.registry, h.a.url, { activeSessions: 9 });
+      await refuse(
+        "editor",
+        app.sessionId,
+        "its host is overloaded: 9/10 sessions ≥ 90%",
+      );
+      addHost(h.parts.registry, h.a.url);
+    });
+    assertEquals(h.a.requests.length + h.b.requests.length, calls);
+    assertEquals(h.parts.sessions.get(app.sessionId)!.workspaceIds, [
+      "terminal",
+    ]);
+
+    await t.step("what fits is launched there", async () => {
+      const own = await h.parts.launcher.launch({
+        identity: alice,
+        workspaceId: "desktop",
+        sessionId: desktop.sessionId,
+      });
+      assertEquals(own.outcome, "reconnect");
+      const editor = await h.parts.launcher.launch({
+        identity: alice,
+        workspaceId: "editor",
+        sessionId: app.sessionId,
+      });
+      assertEquals(editor.outcome, "reconnect");
+      assertEquals(editor.sessionId, app.sessionId);
+      assertEquals(h.parts.sessions.get(app.sessionId)!.workspaceIds, [
+        "terminal",
+        "editor",
+      ]);
+      assertEquals(h.a.requests.at(-1)!.headers.get("x-app-command"), "gedit");
+    });
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("host calls give up after placement.hostTimeout", async () => {
+  const h = start({ placement: { hostTimeout: 0.5 } });
+  try {
+    // Host a never answers; the launch moves on to b.
+    h.a.script = (_request, host) => host.hang();
+    const started = performance.now();
+    let result: LaunchResult | undefined;
+    const launch = h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "terminal",
+    }).then((r) => result = r);
+    // A deadline on a hang only: the 30 s default would blow it.
+    await waitFor(() => result, {
+      timeoutMs: 15_000,
+      what: "the launch to give up on the silent host",
+    });
+    await launch;
+    assert(performance.now() - started >= 450, "not before hostTimeout");
+    assertEquals(result!.outcome, "new");
+    assertEquals(h.parts.sessions.get(result!.sessionId)!.serverUrl, h.b.url);
+    assertEquals(h.a.requests.length, 1);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a new session counts on its host until the host's next heartbeat", async () => {
+  const h = start();
+  try {
+    await h.parts.launcher.launch({ identity: alice, workspaceId: "terminal" });
+    assertEquals(h.parts.registry.get(h.a.url)!.placedSinceHeartbeat, 1);
+    // Sharing and reconnecting start no session.
+    await h.parts.launcher.launch({ identity: alice, workspaceId: "editor" });
+    assertEquals(h.parts.registry.get(h.a.url)!.placedSinceHeartbeat, 1);
+    await h.parts.launcher.launch({ identity: bob, workspaceId: "desktop" });
+    assertEquals(h.parts.registry.get(h.a.url)!.placedSinceHeartbeat, 2);
+    assertEquals(h.parts.registry.get(h.b.url)!.placedSinceHeartbeat, 0);
+    addHost(h.parts.registry, h.a.url, { activeSessions: 2, cpuUsage: 1 });
+    assertEquals(h.parts.registry.get(h.a.url)!.placedSinceHeartbeat, 0);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("the decision log compacts a round over many hosts, counting the rest", async () => {
+  const h = start();
+  try {
+    // a (idle) is chosen; b and 40 more are eligible; 30 drained and 20 full
+    // hosts are excluded: 92 verdicts in all.
+    const fake = (n: number) => `http://10.255.0.${n}:9005`;
+    for (let n = 1; n <= 90; n++) {
+      const full = n > 70;
+      addHost(h.parts.registry, fake(n), {
+        activeSessions: full ? 10 : 5,
+        cpuUsage: 60,
+      });
+      if (n > 40 && !full) h.parts.registry.setDraining(fake(n), true);
+    }
+    const result = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "desktop",
+    });
+    assertEquals(h.parts.sessions.get(result.sessionId)!.serverUrl, h.a.url);
+    const [round] = h.parts.launcher.decision(result.decisionId)!.rounds;
+    const kept = (verdict: string) =>
+      round.hosts.filter((v) => v.verdict === verdict);
+    assertEquals(kept("chosen").map((v) => v.serverUrl), [h.a.url]);
+    assertEquals(kept("eligible").length, KEPT_VERDICTS);
+    assertEquals(kept("excluded").length, KEPT_VERDICTS);
+    // The least loaded candidates are the ones kept.
+    assert(kept("eligible").some((v) => v.serverUrl === h.b.url));
+    assertEquals(round.omitted, {
+      "eligible, not chosen": 41 - KEPT_VERDICTS,
+      "Draining: drained by an administrator": 30 - KEPT_VERDICTS,
+      "full: 10/10 sessions": 20,
+    });
+    const total = round.hosts.length +
+      Object.values(round.omitted!).reduce((a, b) => a + b, 0);
+    assertEquals(total, 92);
+
+    // A small round is kept whole.
+    const small = start();
+    try {
+      const one = await small.parts.launcher.launch({
+        identity: alice,
+        workspaceId: "desktop",
+      });
+      const [whole] = small.parts.launcher.decision(one.decisionId)!.rounds;
+      assertEquals(whole.hosts.length, 2);
+      assertEquals(whole.omitted, undefined);
+    } finally {
+      await small.stop();
+    }
+  } finally {
+    await h.stop();
+  }
 });

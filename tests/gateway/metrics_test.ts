@@ -46,6 +46,7 @@ function host(name: string, state: HostState, active: number): HostView {
     stateReason: "test",
     probeFailures: 0,
     logonsInFlight: 0,
+    placedSinceHeartbeat: 0,
   };
 }
 

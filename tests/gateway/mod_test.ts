@@ -3,9 +3,10 @@
  * farm's shared secret and without TLS or `insecureHttp`, with messages
  * naming the settings; it serves HTTPS with a self-signed certificate (and
  * the sign-in cookie is then `Secure`); its state (a registered host, a
- * session, the cookie secret) survives a stop and a start on the same
- * store; `/health` sums up hosts and sessions; `/` is the portal and
- * `/admin` the admin page.
+ * store (restored hosts are Unreachable until probed; one that is gone
+ * stays so, gets no sessions and its sessions do not resolve); `/health`
+ * sums up hosts and sessions; `/` is the portal and `/admin` the admin page;
+ * API POSTs must be `application/json` (415) of at most 64 KiB (413).
  */
 import { startGateway } from "../../mod/gateway/mod.ts";
 import {
@@ -28,6 +29,7 @@ import {
 import { freePort } from "../support/ports.ts";
 import { startScriptedHost } from "../support/scripted_host.ts";
 import { selfSignedCertificate } from "../support/tls.ts";
+import { waitFor } from "../support/wait.ts";
 
 const HTTPDOCS = new URL("../../httpdocs/", import.meta.url).pathname;
 
@@ -45,7 +47,10 @@ async function section(
     auth: {
       users: [await userEntry("alice", "alice-password", { admin: true })],
     },
-    workspaces: [{ id: "desktop", name: "Desktop", kind: "desktop" }],
+    workspaces: [
+      { id: "desktop", name: "Desktop", kind: "desktop" },
+      { id: "desktop-2", name: "Second desktop", kind: "desktop" },
+    ],
     ...extra,
   };
 }
@@ -181,12 +186,25 @@ Deno.test({
 
         gateway = await startGateway(config, options);
         try {
-          const hosts = await (await fetch(`${base}/admin/api/hosts`, {
-            headers: admin,
-          })).json();
+          const listHosts = async () =>
+            await (await fetch(`${base}/admin/api/hosts`, {
+              headers: admin,
+            })).json();
+          const hosts = await listHosts();
           assertEquals(hosts.length, 1);
           assertEquals(hosts[0].serverUrl, host.url);
-          assertEquals(hosts[0].state, "Healthy");
+          // Unreachable until heard from; the first probe goes out at once.
+          if (hosts[0].state !== "Healthy") {
+            assertEquals(hosts[0].state, "Unreachable");
+            assertEquals(
+              hosts[0].stateReason,
+              "not heard from since the gateway started",
+            );
+          }
+          await waitFor(
+            async () => (await listHosts())[0].state === "Healthy",
+            { what: "the restored host's first good probe" },
+          );
           const sessions = await (await fetch(`${base}/admin/api/sessions`, {
             headers: admin,
           })).json();
@@ -336,4 +354,203 @@ Deno.test("a taken port fails the start", async () => {
     });
     await gateway.stop();
   });
+});
+
+Deno.test("API POSTs must be JSON (415) of at most 64 KiB (413)", async (t) => {
+  await withTempDir(async (dir) => {
+    const gateway = await startGateway(gatewayConfig(await section(dir)), {
+      logger: quietLogger,
+      staticRoot: HTTPDOCS,
+    });
+    const base = `http://127.0.0.1:${gateway.port}`;
+    const post = async (
+      path: string,
+      body: string,
+      headers: Record<string, string>,
+    ) => {
+      const response = await fetch(`${base}${path}`, {
+        method: "POST",
+        headers,
+        body,
+      });
+      return { status: response.status, body: await response.json() };
+    };
+    const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+    const signin = JSON.stringify({
+      user: "alice",
+      password: "alice-password",
+    });
+    const drain = JSON.stringify({
+      serverUrl: "http://10.0.0.9:9005",
+      draining: true,
+    });
+    const cases: [string, string, Record<string, string>][] = [
+      ["/api/signin", signin, {}],
+      ["/api/signout", "{}", {}],
+      ["/admin/api/hosts/drain", drain, admin],
+      ["/gateway/register", "{}", { Authorization: `Bearer ${SECRET}` }],
+    ];
+    try {
+      await t.step("another content type → 415", async () => {
+        for (const [path, body, headers] of cases) {
+          for (
+            const type of [
+              undefined,
+              "text/plain",
+              "application/x-www-form-urlencoded",
+              "multipart/form-data; boundary=x",
+              "application/jsonx",
+            ]
+          ) {
+            const answer = await post(
+              path,
+              body,
+              type ? { ...headers, "Content-Type": type } : headers,
+            );
+            assertEquals(answer.status, 415, `${path} as ${type}`);
+            assertEquals(answer.body, {
+              error: "the body must be sent as application/json",
+            });
+          }
+        }
+      });
+
+      await t.step("application/json, with or without a charset", async () => {
+        for (
+          const type of ["application/json", "Application/JSON; charset=utf-8"]
+        ) {
+          const signedIn = await post("/api/signin", signin, {
+            "Content-Type": type,
+          });
+          assertEquals(signedIn.status, 200, type);
+          assertEquals(signedIn.body.user, "alice");
+        }
+        const unknownHost = await post("/admin/api/hosts/drain", drain, {
+          ...admin,
+          "Content-Type": "application/json",
+        });
+        assertEquals(unknownHost.status, 404, "reached the route");
+      });
+
+      await t.step("a body over 64 KiB → 413", async () => {
+        const json = { "Content-Type": "application/json" };
+        // A sign-in body of exactly `size` bytes (a very long password).
+        const padding = (size: number) => {
+          const empty = JSON.stringify({ user: "alice", password: "" });
+          return JSON.stringify({
+            user: "alice",
+            password: "x".repeat(size - empty.length),
+          });
+        };
+        const limit = 64 * 1024;
+        const atLimit = padding(limit);
+        assertEquals(atLimit.length, limit);
+        // Exactly 64 KiB is read (and refused by the schema: 400).
+        assertEquals((await post("/api/signin", atLimit, json)).status, 400);
+        for (const [path, , headers] of cases) {
+          const answer = await post(path, padding(limit + 1), {
+            ...headers,
+            ...json,
+          });
+          assertEquals(answer.status, 413, path);
+          assertEquals(answer.body, {
+            error: "the body is larger than 65536 bytes",
+          });
+        }
+      });
+
+      await t.step("GETs and the resolver are not affected", async () => {
+        const health = await fetch(`${base}/health`);
+        assertEquals(health.status, 200);
+        await health.body?.cancel();
+        const resolved = await fetch(
+          `${base}/resolveSession?sessionId=x&transport=HTTP`,
+          { method: "POST" },
+        );
+        assertEquals(resolved.status, 404);
+        await resolved.body?.cancel();
+      });
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+Deno.test({
+  name: "a restored host that is gone stays Unreachable and gets no sessions",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const host = startScriptedHost();
+    let hostStopped = false;
+    try {
+      await withTempDir(async (dir) => {
+        const config = gatewayConfig(await section(dir));
+        const options = { logger: quietLogger, staticRoot: HTTPDOCS };
+        const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+        let gateway = await startGateway(config, options);
+        const base = `http://127.0.0.1:${gateway.port}`;
+        let cookie: string;
+        let sessionId: string;
+        try {
+          await postJson(
+            `${base}/gateway/register`,
+            registerPayload(host.url),
+            {
+              Authorization: `Bearer ${SECRET}`,
+            },
+          );
+          cookie = await signIn(base, "alice", "alice-password");
+          const launched = await postJson(`${base}/api/launch`, {
+            workspaceId: "desktop",
+          }, { Cookie: cookie });
+          assertEquals(launched.status, 200, JSON.stringify(launched.body));
+          sessionId = String(launched.body.sessionId);
+        } finally {
+          await gateway.stop();
+        }
+        // The host goes away while the gateway is down.
+        await host.stop();
+        hostStopped = true;
+
+        gateway = await startGateway(config, options);
+        try {
+          const listHosts = async () =>
+            await (await fetch(`${base}/admin/api/hosts`, {
+              headers: admin,
+            })).json();
+          // Its first probe fails; it stays as it was restored.
+          const [probed] = await waitFor(async () => {
+            const hosts = await listHosts();
+            return hosts[0]?.lastProbe ? hosts : undefined;
+          }, { what: "the first probe of the restored host" });
+          assertEquals(probed.lastProbe.ok, false);
+          assertEquals(probed.state, "Unreachable");
+          assertEquals(
+            probed.stateReason,
+            "not heard from since the gateway started",
+          );
+          // Its session has no destination, and nothing is placed on it.
+          const resolved = await fetch(
+            `${base}/resolveSession?sessionId=${sessionId}&transport=HTTP`,
+            { method: "POST" },
+          );
+          assertEquals(resolved.status, 404);
+          await resolved.body?.cancel();
+          const launched = await postJson(`${base}/api/launch`, {
+            workspaceId: "desktop-2",
+          }, { Cookie: cookie });
+          assertEquals(launched.status, 503);
+          assertMatch(
+            String(launched.body.error),
+            /not heard from since the gateway started/,
+          );
+        } finally {
+          await gateway.stop();
+        }
+      });
+    } finally {
+      if (!hostStopped) await host.stop();
+    }
+  },
 });

@@ -7,8 +7,11 @@
  * (only Healthy hosts with the required tags, room and logon capacity, not
  * CPU/memory overloaded; breadth picks the lowest weighted score, depth the
  * fullest host with room; ties broken by the injected random source; the
- * `exclude` set), with a reason on every verdict and a summary. Ends with a
- * decision over 1,000 hosts and a user with many sessions.
+ * `exclude` set), with a reason on every verdict and a summary; a decision
+ * over 1,000 hosts and a user with many sessions. Then: a host whose session
+ * was not shared because it is overloaded takes no new session in the same
+ * decision (other refusals do not exclude it); sessions placed since the
+ * last heartbeat count as load; `sharingRefusal` gives each reason.
  *
  * @module
  */
@@ -21,10 +24,12 @@ import {
   workspaceSchema,
 } from "../../mod/config/mod.ts";
 import {
+  hostLoad,
   loadScore,
   place,
   type PlacementDecision,
   type PlacementInput,
+  sharingRefusal,
   type Verdict,
 } from "../../mod/gateway/placement.ts";
 import type {
@@ -45,6 +50,7 @@ interface HostOptions {
   tags?: string[];
   capabilities?: string[];
   logons?: number;
+  placed?: number;
 }
 
 function url(name: string): string {
@@ -91,6 +97,7 @@ function makeHost(name: string, options: HostOptions = {}): HostView {
     }[state],
     probeFailures: state === "Unreachable" ? 3 : 0,
     logonsInFlight: options.logons ?? 0,
+    placedSinceHeartbeat: options.placed ?? 0,
   };
 }
 
@@ -704,4 +711,157 @@ Deno.test("placement over 1,000 hosts and many sessions", () => {
     eligibleHosts.length,
   );
   assertEquals(loadScore(byUrl.get(fresh.serverUrl!)!, SETTINGS), lowest);
+});
+
+Deno.test("a host not shared for overload takes no new session either", async (t) => {
+  // Depth-first would pick the fullest host with room: the busy one.
+  const depth: PlacementSettings = { ...SETTINGS, strategy: "depth" };
+
+  await t.step("the session's host is excluded from the new round", () => {
+    const session = makeSession("busy");
+    const decision = decide({
+      settings: depth,
+      hosts: [makeHost("busy", { active: 9 }), makeHost("idle", { active: 2 })],
+      sessions: [session],
+    });
+    assertMatch(sessionVerdict(decision, session).reason, /overloaded: 9\/10/);
+    assertEquals(decision.outcome, "new");
+    assertEquals(decision.serverUrl, url("idle"));
+    const busy = hostVerdict(decision, "busy");
+    assertEquals(busy.verdict, "excluded");
+    assertEquals(
+      busy.reason,
+      "overloaded: 9/10 sessions ≥ 90%: the user's session there was not shared, so not here either",
+    );
+  });
+
+  await t.step("with no other host there is nowhere to go", () => {
+    const decision = decide({
+      settings: depth,
+      hosts: [makeHost("busy", { active: 9 })],
+      sessions: [makeSession("busy")],
+    });
+    assertEquals(decision.outcome, "none");
+  });
+
+  await t.step("without the user's session there, it takes one", () => {
+    const decision = decide({
+      settings: depth,
+      hosts: [makeHost("busy", { active: 9 }), makeHost("idle", { active: 2 })],
+    });
+    assertEquals(decision.serverUrl, url("busy"));
+  });
+
+  await t.step("a session refused for another reason does not exclude", () => {
+    // Other credentials, not the load, kept this session from being shared:
+    // load balancing then runs as if there were no session.
+    const session = makeSession("busy", { credentials: "service" });
+    const decision = decide({
+      settings: depth,
+      hosts: [makeHost("busy", { active: 9 }), makeHost("idle", { active: 2 })],
+      sessions: [session],
+    });
+    assertMatch(sessionVerdict(decision, session).reason, /other credentials/);
+    assertEquals(decision.outcome, "new");
+    assertEquals(decision.serverUrl, url("busy"));
+  });
+});
+
+Deno.test("sessions placed since the last heartbeat count as load", async (t) => {
+  await t.step("in hostLoad", () => {
+    const load = hostLoad(makeHost("a", { active: 3, placed: 2, logons: 1 }));
+    assertEquals([load.active, load.max, load.sessionRatio], [6, 10, 0.6]);
+  });
+
+  await t.step("for sharing: 7 reported + 2 placed is overloaded", () => {
+    const session = makeSession("a");
+    const decision = decide({
+      hosts: [makeHost("a", { active: 7, placed: 2 }), makeHost("b")],
+      sessions: [session],
+    });
+    assertMatch(
+      sessionVerdict(decision, session).reason,
+      /overloaded: 9\/10 sessions/,
+    );
+    assertEquals(decision.serverUrl, url("b"));
+  });
+
+  await t.step("for room: 8 reported + 2 placed is full", () => {
+    const decision = decide({
+      workspace: DESKTOP,
+      hosts: [makeHost("a", { active: 8, placed: 2 })],
+    });
+    assertEquals(decision.outcome, "none");
+    assertEquals(hostVerdict(decision, "a").reason, "full: 10/10 sessions");
+  });
+
+  await t.step("for breadth: the host just given sessions is not idle", () => {
+    const decision = decide({
+      workspace: DESKTOP,
+      hosts: [
+        makeHost("a", { active: 1, placed: 3 }),
+        makeHost("b", {
+          active: 3,
+        }),
+      ],
+    });
+    assertEquals(decision.serverUrl, url("b"));
+    assertEquals(hostVerdict(decision, "a").score, 0.2);
+  });
+});
+
+Deno.test("sharingRefusal: why a session cannot take an app", () => {
+  const host = makeHost("a");
+  const session = makeSession("a");
+  assertEquals(sharingRefusal(app(), session, host, SETTINGS), undefined);
+  const cases: [string, string | undefined][] = [
+    [
+      "published desktops never share a session",
+      sharingRefusal(DESKTOP, session, host, SETTINGS),
+    ],
+    [
+      "a desktop session is not shared with apps",
+      sharingRefusal(app(), { ...session, kind: "desktop" }, host, SETTINGS),
+    ],
+    [
+      "incompatible resources: the app needs printing",
+      sharingRefusal(
+        app({ resources: { printing: true } }),
+        session,
+        host,
+        SETTINGS,
+      ),
+    ],
+    [
+      "other credentials (service, the app uses user)",
+      sharingRefusal(
+        app(),
+        { ...session, credentials: "service" },
+        host,
+        SETTINGS,
+      ),
+    ],
+    [
+      "its host is not registered",
+      sharingRefusal(app(), session, undefined, SETTINGS),
+    ],
+    [
+      "its host is Draining: drained by an administrator",
+      sharingRefusal(
+        app(),
+        session,
+        makeHost("a", { state: "Draining" }),
+        SETTINGS,
+      ),
+    ],
+    [
+      "the app is not on its host: lacks tags gpu",
+      sharingRefusal(app({ requiredTags: ["gpu"] }), session, host, SETTINGS),
+    ],
+    [
+      "its host is overloaded: CPU 95% ≥ 90%",
+      sharingRefusal(app(), session, makeHost("a", { cpu: 95 }), SETTINGS),
+    ],
+  ];
+  for (const [expected, actual] of cases) assertEquals(actual, expected);
 });

@@ -4,9 +4,14 @@
  * (`failureThreshold` failed probes → Unreachable and one good probe → Healthy;
  * `missedHeartbeats` × `heartbeatInterval` of silence → Unreachable; drain →
  * Draining; unregister → Unregistered, after which heartbeats get undefined,
- * i.e. 404); a registry re-created on the same store file restores hosts with
- * a fresh heartbeat window and their drain flags; `beginLogon` counting with
- * an idempotent release; state changes logged.
+ * i.e. 404); a registration starts afresh (no old heartbeat); a registry
+ * re-created on the same store file restores hosts Unreachable until a good
+ * probe or a heartbeat, then with a fresh heartbeat window and their drain
+ * flags; a heartbeat reporting draining or starting → Draining; heartbeat
+ * tags replace registered ones; `notePlaced` counts until the next
+ * heartbeat; `sweep` forgets long-unregistered and silent hosts (in the
+ * store too); a failed `flush` is retried by the next; `beginLogon` counting
+ * with an idempotent release; state changes logged.
  *
  * @module
  */
@@ -124,10 +129,12 @@ Deno.test("register, heartbeat, list", () => {
     assertEquals(registry.heartbeat(heartbeat("stranger")), undefined);
     assertEquals(registry.get("http://stranger.test:8080"), undefined);
 
-    // A second registration keeps the last heartbeat and is logged as such.
+    // A second registration starts afresh (no figures until its next
+    // heartbeat) and is logged as such.
     registry.register(registration("a", 6));
     assertEquals(registry.get(view.serverUrl)?.registration.maxSessions, 6);
-    assertEquals(registry.get(view.serverUrl)?.heartbeat?.activeSessions, 3);
+    assertEquals(registry.get(view.serverUrl)?.heartbeat, undefined);
+    assertEquals(store.loadHosts()[0].heartbeat, undefined);
     assert(logs.some((r) => r.msg === "host registered again"));
 
     registry.register(registration("b"));
@@ -291,15 +298,35 @@ Deno.test("a registry re-created on the same store restores hosts", () => {
     first.registry.unregister("http://c.test:8080");
     first.store.close();
 
-    // Restarted an hour later: without a fresh window every host would be
-    // Unreachable at once.
+    // Restarted an hour later: nothing is known of the hosts until they are
+    // heard from, so none takes sessions yet.
     const later = T0 + 3_600_000;
     const second = harness(openSqliteStore(path), later);
     try {
-      const states = Object.fromEntries(
-        second.registry.list().map((h) => [h.serverUrl, h.state]),
+      const states = () =>
+        Object.fromEntries(
+          second.registry.list().map((h) => [h.serverUrl, h.state]),
+        );
+      assertEquals(states(), {
+        "http://a.test:8080": "Unreachable",
+        "http://b.test:8080": "Unreachable",
+        "http://c.test:8080": "Unregistered",
+      });
+      assertEquals(
+        second.registry.get("http://a.test:8080")?.stateReason,
+        "not heard from since the gateway started",
       );
-      assertEquals(states, {
+      // A failed probe changes nothing; a good probe (a) or a heartbeat (b)
+      // does, within a fresh heartbeat window.
+      second.registry.recordProbe("http://a.test:8080", failedProbe(later));
+      assertEquals(states()["http://a.test:8080"], "Unreachable");
+      second.registry.recordProbe("http://a.test:8080", {
+        at: later,
+        ok: true,
+        latencyMs: 2,
+      });
+      assert(second.registry.heartbeat(heartbeat("b")));
+      assertEquals(states(), {
         "http://a.test:8080": "Healthy",
         "http://b.test:8080": "Draining",
         "http://c.test:8080": "Unregistered",
@@ -369,4 +396,160 @@ Deno.test("flush writes the latest heartbeats, so a restart keeps load figures",
       second.store.close();
     }
   });
+});
+
+Deno.test("notePlaced counts new sessions until the next heartbeat", () => {
+  const { registry, store } = harness();
+  try {
+    const url = registry.register(registration("a")).serverUrl;
+    registry.heartbeat(heartbeat("a", 1));
+    assertEquals(registry.get(url)?.placedSinceHeartbeat, 0);
+    registry.notePlaced(url);
+    registry.notePlaced(url);
+    assertEquals(registry.get(url)?.placedSinceHeartbeat, 2);
+    assertEquals(registry.list()[0].placedSinceHeartbeat, 2);
+    // The heartbeat's own figures include them now.
+    registry.heartbeat(heartbeat("a", 3));
+    assertEquals(registry.get(url)?.placedSinceHeartbeat, 0);
+    registry.notePlaced(url);
+    // A registration starts afresh too.
+    registry.register(registration("a"));
+    assertEquals(registry.get(url)?.placedSinceHeartbeat, 0);
+    // Unknown hosts: nothing happens.
+    registry.notePlaced("http://stranger.test");
+    assertEquals(registry.size, 1);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a host reporting draining or starting is Draining", () => {
+  const { registry, store } = harness();
+  try {
+    const url = registry.register(registration("a")).serverUrl;
+    for (const status of ["draining", "starting"]) {
+      registry.heartbeat({ ...heartbeat("a"), status });
+      const view = registry.get(url)!;
+      assertEquals(view.state, "Draining", status);
+      assertEquals(view.stateReason, `the host reports it is ${status}`);
+      assertEquals(view.draining, false, "not an administrator's drain");
+    }
+    registry.heartbeat({ ...heartbeat("a"), status: "healthy" });
+    assertEquals(registry.get(url)?.state, "Healthy");
+    // An administrator's drain is named as such.
+    registry.setDraining(url, true);
+    registry.heartbeat({ ...heartbeat("a"), status: "draining" });
+    assertEquals(registry.get(url)?.stateReason, "drained by an administrator");
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("heartbeat tags replace the registration's tags", () => {
+  const { registry, store } = harness();
+  try {
+    const url = registry.register(registration("a")).serverUrl;
+    assertEquals(registry.get(url)?.registration.tags, ["eu"]);
+    registry.heartbeat({ ...heartbeat("a"), tags: ["gpu", "us"] });
+    assertEquals(registry.get(url)?.registration.tags, ["gpu", "us"]);
+    registry.heartbeat({ ...heartbeat("a"), tags: [] });
+    assertEquals(registry.get(url)?.registration.tags, []);
+    // And they are what a restart finds.
+    registry.flush();
+    assertEquals(store.loadHosts()[0].registration.tags, []);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("sweep forgets hosts long unregistered or silent, in the store too", () => {
+  const { registry, store, logs, clock } = harness();
+  const MINUTE = 60_000;
+  const DAY = 24 * 60 * MINUTE;
+  const limits = { unregisteredAfterMs: 10 * MINUTE, silentAfterMs: DAY };
+  const url = (name: string) => `http://${name}.test:8080`;
+  try {
+    for (const name of ["beating", "silent", "probed", "gone"]) {
+      registry.register(registration(name));
+    }
+    // Unregistered five minutes after registering: the ten minutes count
+    // from the goodbye.
+    clock.now = T0 + 5 * MINUTE;
+    registry.unregister(url("gone"));
+    assertEquals(registry.get(url("gone"))?.unregisteredAt, clock.now);
+    assertEquals(
+      store.loadHosts().find((h) => h.serverUrl === url("gone"))
+        ?.unregisteredAt,
+      clock.now,
+    );
+
+    // Exactly at a limit nothing is forgotten.
+    clock.now = T0 + 15 * MINUTE;
+    assertEquals(registry.sweep(limits), []);
+    clock.now += 1;
+    assertEquals(registry.sweep(limits), [url("gone")]);
+    assertEquals(registry.get(url("gone")), undefined);
+    assertEquals(registry.size, 3);
+
+    // A day on: one host heartbeats, one only answers probes, one is silent.
+    clock.now = T0 + DAY;
+    registry.heartbeat(heartbeat("beating"));
+    registry.recordProbe(url("probed"), {
+      at: clock.now,
+      ok: true,
+      latencyMs: 1,
+    });
+    registry.recordProbe(url("silent"), failedProbe(clock.now));
+    clock.now = T0 + DAY + 1;
+    assertEquals(registry.sweep(limits), [url("silent")]);
+    assertEquals(
+      registry.list().map((h) => h.serverUrl).sort(),
+      [url("beating"), url("probed")],
+    );
+    assertEquals(
+      store.loadHosts().map((h) => h.serverUrl).sort(),
+      [url("beating"), url("probed")],
+      "the store forgot them too",
+    );
+    // A forgotten host must register again.
+    assertEquals(registry.heartbeat(heartbeat("silent")), undefined);
+    assertEquals(
+      logs.filter((r) => r.msg === "host forgotten").map((r) => r.serverUrl),
+      [url("gone"), url("silent")],
+    );
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a flush that fails is written by the next one", () => {
+  const real = openSqliteStore(":memory:");
+  let failing = false;
+  // The real store, but its batch write fails while `failing` (a full disk).
+  const store: GatewayStore = {
+    ...real,
+    putHosts(hosts) {
+      if (failing) throw new Error("database or disk is full");
+      real.putHosts(hosts);
+    },
+  };
+  const { registry } = harness(store);
+  try {
+    registry.register(registration("a"));
+    registry.heartbeat(heartbeat("a", 3));
+    failing = true;
+    let thrown: unknown;
+    try {
+      registry.flush();
+    } catch (error) {
+      thrown = error;
+    }
+    assertMatch(String(thrown), /disk is full/);
+    assertEquals(real.loadHosts()[0].heartbeat, undefined);
+    failing = false;
+    registry.flush();
+    assertEquals(real.loadHosts()[0].heartbeat?.activeSessions, 3);
+  } finally {
+    real.close();
+  }
 });

@@ -3,8 +3,9 @@
  * put/get/getByUuid/ofUser/all/delete/deleteHost and their indexes;
  * liveness from `lastCheckinAt` or `lastLaunchAt` against `staleAfter`;
  * a check-in naming the wrong host is refused; prune forgets stale sessions
- * and persists that; flush writes check-in times in one batch; a map
- * re-created on the same store file restores sessions with a fresh window.
+ * and persists that; flush writes check-in times in one batch (and a failed
+ * flush is written by the next); a map re-created on the same store file
+ * restores sessions with a fresh window.
  *
  * @module
  */
@@ -309,4 +310,36 @@ Deno.test("a map re-created on the same store restores sessions", () => {
       second.store.close();
     }
   });
+});
+
+Deno.test("a flush that fails is written by the next one", () => {
+  const real = openSqliteStore(":memory:");
+  let failing = false;
+  // The real store, but its batch write fails while `failing` (a full disk).
+  const { map, clock } = harness({
+    ...real,
+    putSessions(sessions) {
+      if (failing) throw new Error("database or disk is full");
+      real.putSessions(sessions);
+    },
+  });
+  try {
+    map.put(session("s1"));
+    clock.now = T0 + 5_000;
+    map.checkin("uuid-s1", HOST_A);
+    failing = true;
+    let thrown: unknown;
+    try {
+      map.flush();
+    } catch (error) {
+      thrown = error;
+    }
+    assertMatch(String(thrown), /disk is full/);
+    assertEquals(stored(real).get("s1")?.lastCheckinAt, undefined);
+    failing = false;
+    map.flush();
+    assertEquals(stored(real).get("s1")?.lastCheckinAt, T0 + 5_000);
+  } finally {
+    real.close();
+  }
 });

@@ -1,9 +1,10 @@
 /**
  * The SQLite gateway store (`node:sqlite`, one file): hosts, sessions and
- * settings round trip, replace and delete; `putSessions` writes a batch in
- * one transaction (a failing batch leaves nothing behind); a reopened file
- * keeps everything; a file written with a newer schema version is refused
- * with a clear error and left untouched.
+ * settings round trip, replace and delete; `putSessions` and `putHosts`
+ * write a batch in one transaction (a failing batch leaves nothing behind);
+ * a reopened file keeps everything; a file written with a newer schema
+ * version is refused with a clear error and left untouched; the file and its
+ * WAL are mode 0600 (an existing open file is made private).
  *
  * @module
  */
@@ -258,4 +259,46 @@ Deno.test("putHosts writes a batch in one transaction", () => {
   } finally {
     store.close();
   }
+});
+
+Deno.test("the store file and its WAL are readable by this user only", () => {
+  inTempDir((dir) => {
+    const path = `${dir}/gateway.db`;
+    const store = openSqliteStore(path);
+    try {
+      // A write in WAL mode creates the -wal (and -shm) files.
+      store.putSetting("cookieSecret", "secret");
+      for (const file of [path, `${path}-wal`]) {
+        assertEquals(Deno.statSync(file).mode! & 0o777, 0o600, file);
+      }
+    } finally {
+      store.close();
+    }
+  });
+});
+
+Deno.test("an existing store file (and WAL) open to others is made private", () => {
+  inTempDir((dir) => {
+    const path = `${dir}/gateway.db`;
+    // Written by an older release, readable by everyone; a connection kept
+    // open leaves its -wal file behind, readable by everyone too.
+    const old = new DatabaseSync(path);
+    old.exec(
+      "PRAGMA journal_mode = WAL; CREATE TABLE t (x); INSERT INTO t VALUES (1);",
+    );
+    Deno.chmodSync(path, 0o644);
+    Deno.chmodSync(`${path}-wal`, 0o644);
+    try {
+      const store = openSqliteStore(path);
+      try {
+        for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+          assertEquals(Deno.statSync(file).mode! & 0o777, 0o600, file);
+        }
+      } finally {
+        store.close();
+      }
+    } finally {
+      old.close();
+    }
+  });
 });

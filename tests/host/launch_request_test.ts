@@ -1,13 +1,14 @@
 /**
  * Tests for reading a `/getConnection` request: `X-Session-ID` (required,
  * format), `?width=&height=` (bounds, integers only), `X-Workspace-*` and
- * `X-App-*` collected under their lowercased suffix, `X-Workspace-Type`,
- * `X-Policy-JSON` (defaults when missing; invalid JSON, wrong types and
- * unknown keys refused), and several problems reported together in a
- * LaunchRequestError naming each header and field.
+ * `X-App-*` collected under their lowercased suffix (encoded words decoded),
+ * `X-Workspace-Type`, `X-Policy-JSON` (defaults when missing; invalid JSON,
+ * wrong types and unknown keys refused), and several problems reported
+ * together in a LaunchRequestError naming each header and field.
  *
  * @module
  */
+import { encodeHeaderValue } from "../../mod/host/header_value.ts";
 import {
   LaunchRequestError,
   parseLaunchRequest,
@@ -159,6 +160,33 @@ Deno.test("X-Workspace-* and X-App-* are collected under lowercased suffixes", (
     "custom-field": "v",
   });
   assertEquals(request.app, { command: "xterm -fa Mono", name: "Terminal" });
+});
+
+Deno.test("encoded X-Workspace-* and X-App-* values are decoded", () => {
+  const command = "xterm -T «Büro» -e 'less ~/Übersicht.txt'";
+  const request = parse({
+    "X-Session-ID": "s",
+    "X-Workspace-Name": encodeHeaderValue("Büro-Desktop"),
+    "X-Workspace-Type": "app",
+    "X-App-Name": encodeHeaderValue("Rechner ✓"),
+    "X-App-Command": encodeHeaderValue(command),
+    "X-App-ID": "calc",
+  });
+  assertEquals(request.workspace, {
+    name: "Büro-Desktop",
+    type: "app",
+  });
+  assertEquals(request.app, {
+    name: "Rechner ✓",
+    command,
+    id: "calc",
+  });
+  // What is not an encoded word is taken as it came.
+  assertEquals(
+    parse({ "X-Session-ID": "s", "X-App-Command": "=?utf-8?b?%%%?=" }).app
+      .command,
+    "=?utf-8?b?%%%?=",
+  );
 });
 
 Deno.test("an oversized X-Workspace-* or X-App-* header is refused by name", () => {

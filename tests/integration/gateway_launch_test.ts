@@ -4,7 +4,8 @@
  * in, launches a desktop and pings its streamer through the gateway's
  * `/ws/:sessionId` relay; relaunching with the session id reconnects to the
  * same host and pool session; the browser-facing token is good once; a
- * second launch of the same desktop reconnects; the admin placements API
+ * second launch of the same desktop reconnects, and two launches of it sent
+ * at once make one session; the admin placements API
  * explains every launch; a host stopped with SIGTERM leaves the gateway.
  *
  * @module
@@ -297,6 +298,48 @@ Deno.test({
             red.summary,
             `new session on ${hosts[2].serverUrl} (breadth-first)`,
           );
+        },
+      );
+
+      await t.step(
+        "two launches of one desktop at once make one session",
+        async () => {
+          const allocations = () =>
+            hosts.flatMap((h) => h.process.logs).filter((r) =>
+              r.msg === "session allocated"
+            ).length;
+          const before = allocations();
+          // Bob double-clicks: both requests are in flight together.
+          const answers = await Promise.all([
+            bob.launch("desk"),
+            bob.launch("desk"),
+          ]);
+          for (const answer of answers) {
+            assertEquals(answer.status, 200, JSON.stringify(answer.body));
+          }
+          const [one, two] = answers.map((a) => a.body as unknown as Launched);
+          assertEquals(one.sessionId, two.sessionId);
+          assertEquals([one.outcome, two.outcome].sort(), ["new", "reconnect"]);
+          assertNotEquals(one.token, two.token);
+          // Bob's sessions: his app (red-notes) and one desktop.
+          const mine: { sessionId: string; kind: string }[] =
+            await (await bob.fetch("/api/sessions")).json();
+          assertEquals(
+            mine.filter((s) => s.kind === "desktop").map((s) => s.sessionId),
+            [one.sessionId],
+          );
+          assertEquals(mine.length, 2);
+          const session = await admin.session(one.sessionId);
+          assert(session);
+          const host = hostOf(session.serverUrl);
+          // The host started one session and was asked back into it once.
+          await host.process.waitForLog((r) =>
+            r.msg === "session reconnected" && r.sessionId === one.sessionId
+          );
+          assert(host.slotOf(one.sessionId));
+          assertEquals(allocations(), before + 1);
+          const later = one.outcome === "reconnect" ? one : two;
+          assertEquals(await bob.ping(later), session.sessionUuid);
         },
       );
 

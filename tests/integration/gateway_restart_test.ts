@@ -5,8 +5,12 @@
  * registering again, the user's cookie still works and the session
  * reconnects. And licences: with `licence.maxConcurrentSessions` 1 a second
  * new session is refused with 429 and a clear message; the real streamer's
- * check-ins keep a session live, and once the host recycles the session its
- * check-ins stop and the gateway forgets it after `licence.staleAfter`.
+ * check-ins keep a session live, carrying the licence proof the host put in
+ * its environment (not on its command line), while check-ins, metrics and
+ * activity posted with a wrong proof are refused with 403 (no proof: 400;
+ * not JSON: 415); once the host recycles the session its check-ins stop and
+ * the gateway forgets it after `licence.staleAfter`. A restored host is
+ * Unreachable until the restarted gateway has heard from it.
  *
  * @module
  */
@@ -22,14 +26,34 @@ import {
   launchHost,
   pingOver,
   resolveSession,
+  SHARED_SECRET,
   signIn,
   startGateway,
   Teardown,
   type TestGateway,
   writeGatewayConfig,
 } from "../support/gateway.ts";
+import {
+  LICENCE_PROOF_ENV,
+  licenceProof,
+} from "../../mod/registration/licence_proof.ts";
+import { findStreamer } from "../support/proc.ts";
 import { waitFor } from "../support/wait.ts";
 import type { TestSocket } from "../support/ws.ts";
+
+/** `POST path` on the gateway with a JSON body; status and JSON answer. */
+async function postJson(
+  gatewayUrl: string,
+  path: string,
+  body: unknown,
+): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${gatewayUrl}${path}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
 
 /** Waits until the session's `lastCheckinAt` is later than `after` (ms). */
 function checkinAfter(
@@ -130,15 +154,33 @@ Deno.test({
           await waitFor(() => failures() > before, {
             what: "a failed heartbeat",
           });
-          gateway = await startGateway(config);
           restartedAt = Date.now();
+          gateway = await startGateway(config);
         },
       );
 
       await t.step("the host is known without registering again", async () => {
         const known = await admin.host(host.serverUrl);
         assertEquals(known.registeredAt, registeredAt);
-        assertEquals(known.state, "Healthy");
+        // Restored from the store, it is not trusted until heard from: a
+        // good probe (the first runs at once) or a heartbeat.
+        if (known.state !== "Healthy") {
+          assertEquals(known.state, "Unreachable");
+          assertEquals(
+            known.stateReason,
+            "not heard from since the gateway started",
+          );
+          assertEquals(known.lastProbe, null);
+        }
+        const healthy = await admin.waitForHost(
+          host.serverUrl,
+          (h) => h.state === "Healthy",
+        );
+        assert(
+          healthy.lastProbe?.ok ||
+            Date.parse(healthy.lastHeartbeat ?? "") > restartedAt,
+          "Healthy only once probed or heard from",
+        );
         await host.process.waitForLog((r) =>
           r.msg === "heartbeats reach the gateway again"
         );
@@ -257,6 +299,86 @@ Deno.test({
               r.sessionId === launched.sessionId
             ),
           );
+        },
+      );
+
+      await t.step(
+        "the streamer's proof comes from its environment; a wrong proof is refused",
+        async () => {
+          const { sessionUuid } = (await admin.session(launched.sessionId))!;
+          const proof = await licenceProof(SHARED_SECRET, sessionUuid);
+          const resolved = await resolveSession(
+            gateway.url,
+            launched.sessionId,
+          );
+          assertEquals(resolved.status, 200, resolved.body);
+          const streamer = await findStreamer(JSON.parse(resolved.body).Port);
+          assert(streamer, "the session's streamer runs");
+          const environ = await Deno.readTextFile(
+            `/proc/${streamer.pid}/environ`,
+          );
+          assert(
+            environ.split("\0").includes(`${LICENCE_PROOF_ENV}=${proof}`),
+            "the host gave the streamer its session's proof",
+          );
+          assert(!streamer.argv.join(" ").includes(proof), "never in argv");
+
+          const claim = { sessionUuid, serverUrl: host.serverUrl };
+          // Another session's proof, and a made-up one.
+          const others = [
+            await licenceProof(SHARED_SECRET, crypto.randomUUID()),
+            await licenceProof("another-secret", sessionUuid),
+            "0".repeat(64),
+          ];
+          for (const wrong of others) {
+            assertEquals(
+              await postJson(gateway.url, "/gateway/licence/checkin", {
+                ...claim,
+                proof: wrong,
+              }),
+              { status: 403, body: { error: "invalid licence proof" } },
+            );
+          }
+          const forged = { ...claim, proof: others[0] };
+          assertEquals(
+            (await postJson(gateway.url, "/gateway/metrics", {
+              ...forged,
+              fps: 30,
+            })).status,
+            403,
+          );
+          assertEquals(
+            (await postJson(gateway.url, "/gateway/activity", {
+              ...forged,
+              event: "upload",
+            })).status,
+            403,
+          );
+          const missing = await postJson(
+            gateway.url,
+            "/gateway/licence/checkin",
+            claim,
+          );
+          assertEquals(missing.status, 400, JSON.stringify(missing.body));
+          const notJson = await fetch(
+            `${gateway.url}/gateway/licence/checkin`,
+            {
+              method: "POST",
+              headers: { "Content-Type": "text/plain" },
+              body: JSON.stringify({ ...claim, proof }),
+            },
+          );
+          assertEquals(notJson.status, 415);
+          await notJson.body?.cancel();
+
+          // The real streamer's check-ins go on being accepted.
+          const session = await checkinAfter(
+            admin,
+            launched.sessionId,
+            Date.now(),
+          );
+          assert(session.live);
+          assertEquals(session.sessionUuid, sessionUuid);
         },
       );
 

@@ -4,14 +4,19 @@
  * host really starts it in that session, as the pool user, under the same
  * streamer); and each reason not to share: incompatible resource
  * requirements, the app not on the session's host, other credentials, a
- * published desktop, an overloaded host; and of several candidate sessions
- * the one on the least-loaded host is chosen, following the load.
+ * published desktop, an overloaded host (whose user session not shared
+ * also keeps the new session off that host: it goes to another host, or is
+ * refused with 503 saying why when there is none); a launch naming a session
+ * its app cannot run in is refused with 409 before any host is asked; and
+ * of several candidate sessions the one on the least-loaded host is chosen,
+ * following the load.
  *
  * @module
  */
 import { assert, assertEquals, assertNotEquals } from "../support/assert.ts";
 import {
   AdminClient,
+  type AdminSession,
   type GatewayConfigOptions,
   type Launched,
   launchHost,
@@ -22,6 +27,7 @@ import {
   startGateway,
   Teardown,
   type TestGateway,
+  type TestHost,
   uidOf,
   type UserClient,
   writeGatewayConfig,
@@ -261,6 +267,70 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "a launch naming a session its app cannot run in is refused with 409",
+        async () => {
+          const logCount = (host: TestHost, msg: string) =>
+            host.process.logs.filter((r) =>
+              r.msg === msg && r.sessionId === a.sessionId
+            ).length;
+          const before = await admin.sessions();
+          const reconnects = logCount(plain, "session reconnected");
+          const allocations = gpu.process.logs.filter((r) =>
+            r.msg === "session allocated"
+          ).length;
+          const refusals: [string, string][] = [
+            ["app-gpu", "the app is not on its host: lacks tags gpu"],
+            ["app-upload", "incompatible resources: the app needs fileUpload"],
+            ["app-creds", "other credentials (user, the app uses admin)"],
+            ["desk", "it is not this desktop's session"],
+          ];
+          for (const [workspace, reason] of refusals) {
+            const refused = await alice.launch(workspace, a.sessionId);
+            assertEquals(refused.status, 409, JSON.stringify(refused.body));
+            assertEquals(
+              refused.body.error,
+              `${workspace} cannot run in session ${a.sessionId}: ${reason}`,
+            );
+            const decision = await admin.placement(
+              String(refused.body.decisionId),
+            );
+            assertEquals(decision.outcome, "refused");
+            assertEquals(decision.rounds, [], "nothing was placed");
+          }
+          // An app the session already runs reconnects: the host is asked
+          // once, for it and none of the refused launches.
+          const ok = await alice.launchOk("app-b", a.sessionId);
+          assertEquals(ok.outcome, "reconnect");
+          await plain.process.waitForLog(() =>
+            logCount(plain, "session reconnected") > reconnects
+          );
+          assertEquals(logCount(plain, "session reconnected"), reconnects + 1);
+          assertEquals(
+            gpu.process.logs.filter((r) => r.msg === "session allocated")
+              .length,
+            allocations,
+          );
+          // The same sessions, each running the same apps.
+          const shape = (list: AdminSession[]) =>
+            list.map((s) => ({
+              sessionId: s.sessionId,
+              sessionUuid: s.sessionUuid,
+              serverUrl: s.serverUrl,
+              workspaceIds: s.workspaceIds,
+            })).sort((x, y) => x.sessionId.localeCompare(y.sessionId));
+          assertEquals(shape(await admin.sessions()), shape(before));
+          assertEquals(
+            (await admin.session(a.sessionId))?.workspaceIds,
+            ["app-a", "app-b"],
+          );
+          const running = (await liveProcesses()).filter((p) =>
+            p.argv.join(" ") === appGpu.command.linux
+          );
+          assertEquals(running.length, 1, "app-gpu runs only where launched");
+        },
+      );
+
       let desk!: Launched;
       await t.step("a published desktop never shares", async () => {
         await admin.waitForActive(plain.serverUrl, 3);
@@ -293,10 +363,11 @@ Deno.test({
 });
 
 Deno.test({
-  name: "gateway sharing: not on an overloaded host",
+  name:
+    "gateway sharing: not on an overloaded host, nor a new session there instead",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
+  async fn(t) {
     const teardown = new Teardown();
     try {
       const appB = app("app-b");
@@ -309,11 +380,7 @@ Deno.test({
         slots: 2,
         tags: ["one"],
       });
-      const two = await launchHost(teardown, gateway.url, {
-        slots: 2,
-        tags: ["two"],
-      });
-      await admin.waitForHealthy([one, two]);
+      await admin.waitForHealthy([one]);
       const bob = await signIn(gateway.url, "bob");
 
       const first = await bob.launchOk("app-one");
@@ -323,29 +390,71 @@ Deno.test({
       );
       // One session of two slots: 50 %, over the 40 % limit.
       await admin.waitForActive(one.serverUrl, 1);
-
-      const b = await bob.launchOk("app-b");
-      assertEquals(b.outcome, "new");
-      assertNotEquals(b.sessionId, first.sessionId);
-      assertEquals(await verdictOn(admin, b, first.sessionId), {
+      const notShared = {
         sessionId: first.sessionId,
         serverUrl: one.serverUrl,
         verdict: "excluded",
         reason: "its host is overloaded: 1/2 sessions ≥ 40%",
-      });
-      // A new session only needs room: the busy host stayed a candidate.
-      const decision = await admin.placement(b.decisionId);
-      const hosts = Object.fromEntries(
-        decision.rounds[0].hosts.map((v) => [v.serverUrl, v]),
+      };
+      // session_sharing.txt: not shared because the host is overloaded
+      // means a new session on a different server.
+      const notThere = {
+        serverUrl: one.serverUrl,
+        verdict: "excluded",
+        reason:
+          "overloaded: 1/2 sessions ≥ 40%: the user's session there was not shared, so not here either",
+      };
+
+      await t.step(
+        "alone, the overloaded host is refused with 503 saying why",
+        async () => {
+          const refused = await bob.launch("app-b");
+          assertEquals(refused.status, 503, JSON.stringify(refused.body));
+          assertEquals(refused.headers.get("retry-after"), "10");
+          assertEquals(
+            refused.body.error,
+            `no host can take app-b (${one.serverUrl}: ${notThere.reason})`,
+          );
+          const decision = await admin.placement(
+            String(refused.body.decisionId),
+          );
+          assertEquals(decision.outcome, "refused");
+          assertEquals(decision.rounds.length, 1);
+          assertEquals(decision.rounds[0].sessions, [notShared]);
+          assertEquals(decision.rounds[0].hosts, [notThere]);
+          // Nothing was started: still the one session, running app-one.
+          const sessions = await admin.sessions();
+          assertEquals(sessions.map((s) => s.sessionId), [first.sessionId]);
+          assertEquals(sessions[0].workspaceIds, ["app-one"]);
+        },
       );
-      assertEquals(hosts[one.serverUrl].verdict, "eligible");
-      assertEquals(hosts[one.serverUrl].score, 0.5);
-      assertEquals(hosts[two.serverUrl].verdict, "chosen");
-      assertEquals(
-        (await admin.session(b.sessionId))?.serverUrl,
-        two.serverUrl,
+
+      await t.step(
+        "with a host that is not overloaded, the new session goes there",
+        async () => {
+          const two = await launchHost(teardown, gateway.url, {
+            slots: 2,
+            tags: ["two"],
+          });
+          await admin.waitForHealthy([two]);
+          const b = await bob.launchOk("app-b");
+          assertEquals(b.outcome, "new");
+          assertNotEquals(b.sessionId, first.sessionId);
+          const decision = await admin.placement(b.decisionId);
+          assertEquals(decision.rounds.length, 1);
+          assertEquals(decision.rounds[0].sessions, [notShared]);
+          const hosts = Object.fromEntries(
+            decision.rounds[0].hosts.map((v) => [v.serverUrl, v]),
+          );
+          assertEquals(hosts[one.serverUrl], notThere);
+          assertEquals(hosts[two.serverUrl].verdict, "chosen");
+          assertEquals(
+            (await admin.session(b.sessionId))?.serverUrl,
+            two.serverUrl,
+          );
+          await assertAppIn(gateway.url, b.sessionId, appB.command.linux);
+        },
       );
-      await assertAppIn(gateway.url, b.sessionId, appB.command.linux);
     } finally {
       await teardown.run();
     }

@@ -3,6 +3,9 @@
  * for the OS (the real Linux platform runs in tests/integration/) and the
  * test plays each streamer through the control-channel interface the pool
  * exposes, so every transition and failure path can be provoked on demand.
+ * With a gateway and the farm's secret, each session's streamer is given
+ * the licence proof of its own session id (and a shutdown during that
+ * starts nothing).
  */
 import { parseConfig } from "../../mod/config/mod.ts";
 import { createLogger } from "../../mod/log/mod.ts";
@@ -12,7 +15,9 @@ import {
   PoolExhaustedError,
   PoolUnavailableError,
   SessionPool,
+  type SessionPoolOptions,
 } from "../../mod/pool/mod.ts";
+import { licenceProof } from "../../mod/registration/licence_proof.ts";
 import {
   assert,
   assertEquals,
@@ -35,6 +40,7 @@ const logger = createLogger({
 function makePool(
   settings: Record<string, unknown> = {},
   extra: Record<string, unknown> = {},
+  options: Pick<SessionPoolOptions, "licence" | "licenceSecret"> = {},
 ) {
   const config = parseConfig({
     webstreamSettings: {
@@ -56,6 +62,7 @@ function makePool(
     bindAddress: "127.0.0.1",
     logger,
     tokenAckTimeoutMs: 200,
+    ...options,
   });
   const streamers = new Map<string, FakeStreamer>();
   /** Connects a streamer for `account` once its session has started. */
@@ -485,4 +492,81 @@ Deno.test("nothing new starts once shutdown has begun", async () => {
     "a session was started after shutdown",
   );
   assertEquals(pool.snapshot()[0].state, "free");
+});
+
+const LICENCE = {
+  gatewayUrl: "http://127.0.0.1:9000",
+  serverUrl: "http://127.0.0.1:9005",
+};
+const LICENCE_SECRET = "farm-secret-for-pool-tests";
+
+Deno.test("each session's streamer is given its own licence proof", async () => {
+  const { pool, platform, connect } = makePool({ warmSessionCount: 2 }, {}, {
+    licence: LICENCE,
+    licenceSecret: LICENCE_SECRET,
+  });
+  await pool.start();
+  const s1 = await connect("webs01");
+  await connect("webs02");
+  /** The proof slot `n`'s streamer must have for its current session. */
+  const expected = async (n: number) => {
+    const uuid = pool.snapshot()[n - 1].sessionUuid;
+    assert(uuid, `slot ${n} has a session`);
+    return await licenceProof(LICENCE_SECRET, uuid);
+  };
+  assertEquals(platform.specs.map((s) => s.slot).sort(), [1, 2]);
+  for (const spec of platform.specs) {
+    assertEquals(spec.licence, {
+      ...LICENCE,
+      proof: await expected(spec.slot),
+    });
+  }
+  assert(platform.specs[0].licence!.proof !== platform.specs[1].licence!.proof);
+
+  // A recycled slot runs a new session: a new id, so a new proof.
+  pool.detach(s1);
+  await waitFor(() => platform.specs.filter((s) => s.slot === 1).length === 2, {
+    what: "slot 1 to start again",
+  });
+  const again = platform.specs.filter((s) => s.slot === 1);
+  assert(again[1].licence!.proof !== again[0].licence!.proof);
+  assertEquals(again[1].licence!.proof, await expected(1));
+  await pool.shutdown();
+});
+
+Deno.test("without the shared secret (or a gateway) no proof is given", async () => {
+  for (
+    const options of [
+      { licence: LICENCE },
+      { licenceSecret: LICENCE_SECRET },
+    ]
+  ) {
+    const { pool, platform, connect } = makePool({}, {}, options);
+    await pool.start();
+    await connect("webs01");
+    assertEquals(platform.specs[0].licence?.proof, undefined);
+    assertEquals(
+      platform.specs[0].licence,
+      options.licence ? { ...LICENCE, proof: undefined } : undefined,
+    );
+    await pool.shutdown();
+  }
+});
+
+Deno.test("a shutdown while a proof is being made starts no session", async () => {
+  const { pool, platform } = makePool({ warmSessionCount: 2 }, {}, {
+    licence: LICENCE,
+    licenceSecret: LICENCE_SECRET,
+  });
+  await pool.start();
+  // The warm slots are computing their proofs right now.
+  await pool.shutdown();
+  await new Promise((r) => setTimeout(r, 300));
+  const ended = platform.calls.filter((c) => c.startsWith("end ")).length;
+  assertEquals(
+    platform.sessions.length,
+    ended,
+    "a session was started after shutdown and never ended",
+  );
+  assert(pool.snapshot().every((s) => s.state === "free"));
 });

@@ -1,12 +1,15 @@
 /**
  * The `-sm` relay between a browser socket and a streamer socket, with real
  * loopback WebSockets on both sides: both directions, text and binary,
- * messages sent before the streamer side opens, and close propagation.
+ * messages sent before the streamer side opens, and close propagation; a
+ * target that is no WebSocket URL closes the browser with 1011; a viewer or
+ * a streamer that stops reading is cut off (1013) rather than buffered
+ * without bound.
  */
 import { createLogger } from "../../mod/log/mod.ts";
 import { relayWebSocket } from "../../mod/relay/mod.ts";
 import { stopServer } from "../../mod/util/serve.ts";
-import { assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../support/assert.ts";
 import { freePort } from "../support/ports.ts";
 import { openSocket } from "../support/ws.ts";
 import { waitFor } from "../support/wait.ts";
@@ -202,5 +205,101 @@ Deno.test("a browser that stops reading is cut off instead of buffered without b
     conn.close();
     await r.stop();
     await stopServer(flood, { timeoutMs: 500 });
+  }
+});
+
+Deno.test("a target that is not a WebSocket URL closes the browser socket with 1011", async () => {
+  for (const target of ["not a url", "ws://bad host:9010/stream"]) {
+    const r = relay(target);
+    try {
+      // Bounded: a relay that throws instead never answers the upgrade.
+      let outcome: CloseEvent | Error | undefined;
+      openSocket(r.url).then((ws) => ws.closed).then(
+        (event) => outcome = event,
+        (error) => outcome = error,
+      );
+      const event = await waitFor(() => outcome, {
+        what: "the browser socket to close",
+      });
+      assert(event instanceof CloseEvent, String(event));
+      assertEquals([event.code, event.reason], [1011, "session not reachable"]);
+    } finally {
+      await r.stop();
+    }
+  }
+});
+
+/**
+ * A streamer that completes the WebSocket handshake and then never reads:
+ * what the relay sends it piles up.
+ */
+function deafStreamer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      const buffer = new Uint8Array(4096);
+      const n = await conn.read(buffer) ?? 0;
+      const request = new TextDecoder().decode(buffer.subarray(0, n));
+      const key = request.match(/sec-websocket-key:\s*(\S+)/i)?.[1] ?? "";
+      const digest = await crypto.subtle.digest(
+        "SHA-1",
+        new TextEncoder().encode(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`),
+      );
+      const accept = btoa(String.fromCharCode(...new Uint8Array(digest)));
+      await conn.write(new TextEncoder().encode(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
+          `Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      ));
+    }
+  })().catch(() => {});
+  const { port } = listener.addr as Deno.NetAddr;
+  return {
+    url: `ws://127.0.0.1:${port}/stream`,
+    connected: () => conns.length > 0,
+    stop() {
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // Closed already.
+        }
+      }
+      listener.close();
+    },
+  };
+}
+
+Deno.test("a streamer that stops reading is cut off instead of buffered without bound", async () => {
+  const deaf = deafStreamer();
+  const r = relay(deaf.url, undefined, 4 << 20);
+  try {
+    const ws = await openSocket(r.url);
+    await waitFor(deaf.connected, { what: "the relay to reach the streamer" });
+    // The browser sends 1 MiB messages until the relay gives up.
+    const chunk = new Uint8Array(1 << 20);
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (ws.socket.readyState !== WebSocket.OPEN || sent >= 500) {
+        return clearInterval(timer);
+      }
+      ws.socket.send(chunk);
+      sent++;
+    }, 2);
+    let closed: CloseEvent | undefined;
+    ws.closed.then((event) => closed = event);
+    const event = await waitFor(() => closed, {
+      what: "the relay to give up on the streamer",
+    });
+    clearInterval(timer);
+    assertEquals([event.code, event.reason], [
+      1013,
+      "the session cannot keep up",
+    ]);
+    assert(sent < 500, "the relay gave up before the browser stopped");
+  } finally {
+    await r.stop();
+    deaf.stop();
   }
 });

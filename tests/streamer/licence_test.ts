@@ -1,7 +1,7 @@
 /**
  * The streamer's licence check-ins against a loopback gateway: the first
- * after `firstDelayMs`, each a POST of `{ sessionUuid, serverUrl }`; the
- * interval the gateway answers is followed; 403 ends the session at once,
+ * after `firstDelayMs`, each a POST of `{ sessionUuid, serverUrl, proof }`;
+ * the interval the gateway answers is followed; 403 ends the session at once,
  * three 404s in a row end it (a 200 in between resets the count); a gateway
  * that cannot be reached or fails never ends it; `stop()` stops posting; and
  * `caCertificate` lets it check in with a gateway serving HTTPS under a
@@ -18,6 +18,7 @@ import { waitFor } from "../support/wait.ts";
 
 const SESSION = "8a6f8f7e-3f5c-4f52-9a57-1f1f0f3c9b10";
 const SERVER = "http://10.0.0.5:9005";
+const PROOF = "5e".repeat(32);
 
 interface Checkin {
   /** Parsed body. */
@@ -88,7 +89,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** `{ ok, interval }` as the gateway answers, with the interval in seconds. */
 const ok = (interval: number) => Response.json({ ok: true, interval });
 
-Deno.test("waits firstDelayMs, then posts { sessionUuid, serverUrl }", async () => {
+Deno.test("waits firstDelayMs, then posts { sessionUuid, serverUrl, proof }", async () => {
   const server = startServer(() => ok(60));
   const refused: string[] = [];
   const started = performance.now();
@@ -96,6 +97,7 @@ Deno.test("waits firstDelayMs, then posts { sessionUuid, serverUrl }", async () 
     gatewayUrl: `${server.url}/`,
     serverUrl: SERVER,
     sessionUuid: SESSION,
+    proof: PROOF,
     onRefused: (reason) => refused.push(reason),
     logger: capture().logger,
     firstDelayMs: 300,
@@ -112,7 +114,11 @@ Deno.test("waits firstDelayMs, then posts { sessionUuid, serverUrl }", async () 
     assertEquals(first.method, "POST");
     assertEquals(first.path, "/gateway/licence/checkin");
     assertEquals(first.contentType, "application/json");
-    assertEquals(first.body, { sessionUuid: SESSION, serverUrl: SERVER });
+    assertEquals(first.body, {
+      sessionUuid: SESSION,
+      serverUrl: SERVER,
+      proof: PROOF,
+    });
     assertEquals(refused, []);
   } finally {
     checkins.stop();

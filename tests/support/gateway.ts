@@ -624,17 +624,27 @@ export async function pingOver(ws: TestSocket): Promise<string> {
   return String(hello.sessionUuid);
 }
 
-/** Signs `user` in with {@linkcode PASSWORD}; the cookie is kept. */
+/**
+ * Signs `user` in with {@linkcode PASSWORD}; the cookie is kept. A sign-in
+ * the gateway is too busy for (503) is tried again.
+ */
 export async function signIn(
   gatewayUrl: string,
   user: string,
   password = PASSWORD,
 ): Promise<UserClient> {
-  const response = await fetch(`${gatewayUrl}/api/signin`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ user, password }),
-  });
+  // The gateway turns away more than a few password checks at once (503,
+  // Retry-After): try again, as a browser would.
+  const response = await waitFor(async () => {
+    const answer = await fetch(`${gatewayUrl}/api/signin`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ user, password }),
+    });
+    if (answer.status !== 503) return answer;
+    await answer.body?.cancel();
+    return undefined;
+  }, { what: `the gateway to check ${user}'s password`, intervalMs: 200 });
   const body = await response.json();
   assertEquals(response.status, 200, `sign-in of ${user}: ${body.error}`);
   const cookie = response.headers.getSetCookie()

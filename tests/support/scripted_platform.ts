@@ -1,7 +1,8 @@
 /**
  * Test doubles for the pool's two collaborators, for unit tests of the pool
  * state machine and the HTTP layer on top of it: a platform that records
- * every call (sessions start at once and end on request) and a streamer link
+ * every call and session spec (sessions start at once and end on request)
+ * and a streamer link
  * that records what the pool sends and acknowledges tokens. Integration tests
  * use the real Linux platform and real streamers instead.
  *
@@ -29,6 +30,8 @@ export class ScriptedPlatform implements Platform {
   readonly capabilities = ["scripted"];
   readonly calls: string[] = [];
   readonly sessions: FakeSession[] = [];
+  /** Every session spec asked for, in order (recorded on the call). */
+  readonly specs: SessionSpec[] = [];
   failCleanups = 0;
   startDelay = Promise.resolve();
 
@@ -50,6 +53,7 @@ export class ScriptedPlatform implements Platform {
     return Promise.resolve();
   }
   async startSession(spec: SessionSpec): Promise<PlatformSession> {
+    this.specs.push(spec);
     await this.startDelay;
     this.calls.push(`start ${spec.account} ${spec.streamerPort}`);
     const ended = Promise.withResolvers<string>();

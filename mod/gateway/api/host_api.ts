@@ -7,11 +7,12 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import type { Config } from "../../config/mod.ts";
 import { hasSharedSecret } from "../../host/mod.ts";
 import type { Logger } from "../../log/mod.ts";
+import { verifyLicenceProof } from "../../registration/licence_proof.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import type { HostRegistry } from "../registry.ts";
 import type { SessionMap } from "../sessions.ts";
@@ -48,16 +49,23 @@ export const heartbeatSchema = z.object({
 /** `POST /gateway/unregister`. */
 export const unregisterSchema = z.object({ serverUrl });
 
+const proof = z.string().regex(
+  /^[0-9a-f]{64}$/,
+  "a licence proof (64 hex digits)",
+);
+
 /** A streamer's licence check-in. */
 export const checkinSchema = z.object({
   sessionUuid: z.string().uuid(),
   serverUrl,
+  proof,
 });
 
 /** A streamer's metrics report. */
 export const metricsReportSchema = z.object({
   sessionUuid: z.string().uuid(),
   serverUrl,
+  proof,
   fps: z.number().min(0).max(1000).optional(),
   bytes: z.number().int().min(0).optional(),
   latencyMs: z.number().min(0).max(600_000).optional(),
@@ -68,6 +76,7 @@ export const metricsReportSchema = z.object({
 export const activitySchema = z.object({
   sessionUuid: z.string().uuid(),
   serverUrl,
+  proof,
   event: z.enum(["session_start", "session_end", "app_launch", "upload"]),
   detail: z.string().max(1000).optional(),
 });
@@ -134,9 +143,24 @@ export function hostApi(options: HostApiOptions): Hono {
     return c.json({ ok: true });
   });
 
+  /** 403 unless the streamer's proof matches its session id. */
+  const refuseProof = async (
+    c: Context,
+    claim: { sessionUuid: string; proof: string },
+  ): Promise<Response | undefined> => {
+    if (
+      secret && await verifyLicenceProof(secret, claim.sessionUuid, claim.proof)
+    ) {
+      return undefined;
+    }
+    return c.json({ error: "invalid licence proof" }, 403);
+  };
+
   app.post("/licence/checkin", async (c) => {
     const body = await readJson(c, checkinSchema);
     if (!body.ok) return body.response;
+    const refused = await refuseProof(c, body.value);
+    if (refused) return refused;
     const { sessionUuid, serverUrl } = body.value;
     const session = sessions.checkin(sessionUuid, serverUrl);
     if (!session) {
@@ -152,7 +176,9 @@ export function hostApi(options: HostApiOptions): Hono {
   app.post("/metrics", async (c) => {
     const body = await readJson(c, metricsReportSchema);
     if (!body.ok) return body.response;
-    const { sessionUuid, serverUrl, ...report } = body.value;
+    const refused = await refuseProof(c, body.value);
+    if (refused) return refused;
+    const { sessionUuid, serverUrl, proof: _, ...report } = body.value;
     const session = sessions.getByUuid(sessionUuid);
     if (
       !session || session.serverUrl !== serverUrl || !sessions.isLive(session)
@@ -166,6 +192,8 @@ export function hostApi(options: HostApiOptions): Hono {
   app.post("/activity", async (c) => {
     const body = await readJson(c, activitySchema);
     if (!body.ok) return body.response;
+    const refused = await refuseProof(c, body.value);
+    if (refused) return refused;
     const { sessionUuid, serverUrl, event, detail } = body.value;
     const session = sessions.getByUuid(sessionUuid);
     if (

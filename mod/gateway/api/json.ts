@@ -1,10 +1,14 @@
 /**
- * Reading a JSON request body through a zod schema: 400 with one line per
- * problem (the field named) when it does not fit.
+ * JSON request bodies: a guard that bounds their size and insists on
+ * `Content-Type: application/json` for every state-changing request (so no
+ * other site can send one from a browser without a CORS preflight, which the
+ * gateway never grants), and reading one through a zod schema with a 400
+ * naming each field that does not fit.
  *
  * @module
  */
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
 import { formatIssues } from "../../util/zod_issues.ts";
 
@@ -30,5 +34,31 @@ export async function readJson<T extends z.ZodType>(
   return {
     ok: false,
     response: c.json({ error: problems.join("; "), problems }, 400),
+  };
+}
+
+/** The largest JSON body accepted. */
+export const MAX_JSON_BODY = 64 * 1024;
+
+/**
+ * Middleware for API routes: POST bodies must be JSON (415 otherwise) and at
+ * most {@linkcode MAX_JSON_BODY} bytes (413 otherwise).
+ */
+export function jsonOnly(): MiddlewareHandler {
+  const limit = bodyLimit({
+    maxSize: MAX_JSON_BODY,
+    onError: (c) =>
+      c.json({ error: `the body is larger than ${MAX_JSON_BODY} bytes` }, 413),
+  });
+  return async (c, next) => {
+    if (c.req.method !== "POST") return await next();
+    const type = c.req.header("content-type") ?? "";
+    if (!/^application\/json\s*(;|$)/i.test(type)) {
+      return c.json(
+        { error: "the body must be sent as application/json" },
+        415,
+      );
+    }
+    return await limit(c, next);
   };
 }

@@ -10,6 +10,7 @@
  * @module
  */
 import { Hono } from "hono";
+import type { HostRegistry } from "../registry.ts";
 import type { SessionMap } from "../sessions.ts";
 
 /** The resolver's answer, with the contract's field names. */
@@ -22,7 +23,10 @@ export interface ResolvedSession {
 }
 
 /** The `/resolveSession` route. */
-export function resolverApi(sessions: SessionMap): Hono {
+export function resolverApi(
+  sessions: SessionMap,
+  registry: HostRegistry,
+): Hono {
   const app = new Hono();
   app.post("/resolveSession", (c) => {
     const sessionId = c.req.query("sessionId");
@@ -32,7 +36,12 @@ export function resolverApi(sessions: SessionMap): Hono {
       return c.text(`Invalid transport parameter: ${transport ?? ""}`, 400);
     }
     const session = sessions.get(sessionId);
-    if (!session || !sessions.isLive(session)) {
+    const state = session && registry.get(session.serverUrl)?.state;
+    // No destination: an unknown or ended session, or a host that is gone.
+    if (
+      !session || !sessions.isLive(session) || state === undefined ||
+      state === "Unreachable" || state === "Unregistered"
+    ) {
       return c.text("Session id not found", 404);
     }
     const body: ResolvedSession = {

@@ -10,11 +10,10 @@ import { z } from "zod";
 import type { Logger } from "../../log/mod.ts";
 import { relayWebSocket } from "../../relay/mod.ts";
 import type { Authenticator } from "../auth/mod.ts";
-import { HostError } from "../host_client.ts";
 import { type Launcher, LaunchError } from "../launch.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import type { SessionMap } from "../sessions.ts";
-import type { Identity } from "../types.ts";
+import type { Identity, SessionRecord } from "../types.ts";
 import { readJson } from "./json.ts";
 
 const signInSchema = z.object({
@@ -61,6 +60,10 @@ export function userApi(options: UserApiOptions): Hono<Env> {
     const body = await readJson(c, signInSchema);
     if (!body.ok) return body.response;
     const result = await auth.signIn(c, body.value.user, body.value.password);
+    if (result === "busy") {
+      c.header("Retry-After", "1");
+      return c.json({ error: "too many sign-ins at once; try again" }, 503);
+    }
     if (result === "locked") {
       return c.json(
         { error: "too many failed sign-ins; wait a few minutes" },
@@ -118,10 +121,6 @@ export function userApi(options: UserApiOptions): Hono<Env> {
           error.status,
         );
       }
-      if (error instanceof HostError) {
-        c.header("Retry-After", "10");
-        return c.json({ error: error.message }, 503);
-      }
       throw error;
     }
   });
@@ -134,23 +133,34 @@ export function userApi(options: UserApiOptions): Hono<Env> {
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       return c.json({ error: "expected a WebSocket upgrade" }, 426);
     }
-    const token = c.req.query("token") ?? "";
-    const host = session.host.includes(":")
-      ? `[${session.host}]`
-      : session.host;
+    const target = streamerUrl(session, c.req.query("token") ?? "");
+    if (!target) {
+      return c.json({ error: "the session's address is invalid" }, 502);
+    }
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
-    relayWebSocket(
-      socket,
-      `ws://${host}:${session.port}${session.path}?token=${
-        encodeURIComponent(token)
-      }`,
-      {
-        logger,
-        count: (direction, bytes) => metrics.proxied(direction, bytes),
-      },
-    );
+    relayWebSocket(socket, target, {
+      logger,
+      count: (direction, bytes) => metrics.proxied(direction, bytes),
+    });
     return response;
   });
 
   return app;
+}
+
+/** The streamer's WebSocket URL for a session; undefined if it makes none. */
+export function streamerUrl(
+  session: Pick<SessionRecord, "host" | "port" | "path">,
+  token: string,
+): string | undefined {
+  // Hosts may come bracketed (an IPv6 literal from a URL) or bare.
+  const bare = session.host.replace(/^\[(.*)\]$/, "$1");
+  const host = bare.includes(":") ? `[${bare}]` : bare;
+  try {
+    const url = new URL(`ws://${host}:${session.port}${session.path}`);
+    url.searchParams.set("token", token);
+    return url.href;
+  } catch {
+    return undefined;
+  }
 }

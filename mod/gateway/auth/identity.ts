@@ -34,14 +34,15 @@ export interface Authenticator {
   identify(c: Context): Promise<Identity | undefined>;
   /**
    * Checks a password and sets the cookie. Resolves with the identity, with
-   * `"locked"` after too many failures, or undefined for a wrong name or
-   * password (the same answer for both).
+   * `"locked"` after too many failures from that address, `"busy"` when too
+   * many checks run at once, or undefined for a wrong name or password (the
+   * same answer for both).
    */
   signIn(
     c: Context,
     user: string,
     password: string,
-  ): Promise<Identity | "locked" | undefined>;
+  ): Promise<Identity | "locked" | "busy" | undefined>;
   /** Clears the cookie. */
   signOut(c: Context): void;
 }
@@ -54,6 +55,8 @@ interface CookieBody {
 }
 
 const MAX_FAILURES = 5;
+const MAX_CONCURRENT_CHECKS = 4;
+const MAX_TRACKED = 10_000;
 const FAILURE_WINDOW_MS = 5 * 60_000;
 
 /** Creates the gateway's authenticator. */
@@ -67,19 +70,39 @@ export function createAuthenticator(
   );
   const failures = new Map<string, number[]>();
 
-  function recentFailures(user: string): number[] {
+  let checking = 0;
+
+  /** Failures of `key` (user name and client address) in the window. */
+  function recentFailures(key: string): number[] {
     const cutoff = now() - FAILURE_WINDOW_MS;
-    const list = (failures.get(user) ?? []).filter((t) => t > cutoff);
-    if (list.length) failures.set(user, list);
-    else failures.delete(user);
+    const list = (failures.get(key) ?? []).filter((t) => t > cutoff);
+    if (list.length) failures.set(key, list);
+    else failures.delete(key);
     return list;
+  }
+
+  /** Keeps the failure table bounded however many names are tried. */
+  function sweepFailures(): void {
+    if (failures.size < MAX_TRACKED) return;
+    for (const key of [...failures.keys()]) recentFailures(key);
+    // Still full: forget the oldest entries.
+    for (const key of failures.keys()) {
+      if (failures.size < MAX_TRACKED) break;
+      failures.delete(key);
+    }
+  }
+
+  function normalizeAddress(address: string): string {
+    return address.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1");
   }
 
   function fromHeader(c: Context): Identity | undefined {
     const trusted = settings.trustedHeader;
     if (!trusted) return undefined;
-    const remote = getConnInfo(c).remote.address ?? "";
-    if (!trusted.trustedProxies.includes(remote)) return undefined;
+    const remote = normalizeAddress(getConnInfo(c).remote.address ?? "");
+    if (!trusted.trustedProxies.map(normalizeAddress).includes(remote)) {
+      return undefined;
+    }
     const user = c.req.header(trusted.user)?.trim();
     if (!user) return undefined;
     const groups = trusted.groups
@@ -113,18 +136,28 @@ export function createAuthenticator(
     },
 
     async signIn(c, user, password) {
-      if (recentFailures(user).length >= MAX_FAILURES) return "locked";
+      // Lockout per name and client address: a stranger elsewhere cannot
+      // lock a user out.
+      const client = normalizeAddress(getConnInfo(c).remote.address ?? "");
+      const key = `${user}\n${client}`;
+      if (recentFailures(key).length >= MAX_FAILURES) return "locked";
+      // Each check costs 16 MiB and ~50 ms of scrypt: only a few at once.
+      if (checking >= MAX_CONCURRENT_CHECKS) return "busy";
       const known = users.get(user);
-      // A wrong name costs as much as a wrong password.
-      const ok = await verifyPassword(
-        password,
-        known?.passwordHash ?? DUMMY_HASH,
-      );
+      checking++;
+      let ok: boolean;
+      try {
+        // A wrong name costs as much as a wrong password.
+        ok = await verifyPassword(password, known?.passwordHash ?? DUMMY_HASH);
+      } finally {
+        checking--;
+      }
       if (!known || !ok) {
-        failures.set(user, [...recentFailures(user), now()]);
+        sweepFailures();
+        failures.set(key, [...recentFailures(key), now()]);
         return undefined;
       }
-      failures.delete(user);
+      failures.delete(key);
       const body: CookieBody = {
         u: known.name,
         g: known.groups,

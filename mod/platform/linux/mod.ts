@@ -7,6 +7,7 @@
  * @module
  */
 import type { Logger } from "../../log/mod.ts";
+import { LICENCE_PROOF_ENV } from "../../registration/licence_proof.ts";
 import type {
   Hygiene,
   Platform,
@@ -275,6 +276,9 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
             ...baseEnv,
             ...env,
             DISPLAY: display,
+            ...(spec.licence?.proof
+              ? { [LICENCE_PROOF_ENV]: spec.licence.proof }
+              : {}),
             ...passThroughEnv(),
           },
           clearEnv: true,

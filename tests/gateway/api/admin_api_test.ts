@@ -189,7 +189,9 @@ Deno.test("hosts: the list with load and state, drain and undrain", async (t) =>
       maxSessions: 8,
       cpuUsage: 33,
       memoryUsage: 44,
-    }, { tags: ["gpu"], capabilities: ["linux", "autocad"] });
+      // The tags a host heartbeats with are its tags.
+      tags: ["gpu"],
+    }, { tags: ["registered"], capabilities: ["linux", "autocad"] });
     h.parts.registry.register({
       serverUrl: other,
       maxSessions: 4,

@@ -5,11 +5,14 @@
  * missing or mistyped field, 404 for hosts the gateway does not know;
  * unregister ends the host's sessions; streamers' licence check-ins (200 with
  * the interval for a live session of that host, 404 with the interval
- * otherwise), metrics and activity reports for live sessions only.
+ * otherwise), metrics and activity reports for live sessions only, each
+ * needing the session's licence proof (400 without one, 403 for a wrong one,
+ * and always 403 when the gateway has no shared secret).
  */
 import { Hono } from "hono";
 import { hostApi } from "../../../mod/gateway/api/host_api.ts";
 import { createLogger } from "../../../mod/log/mod.ts";
+import { licenceProof } from "../../../mod/registration/licence_proof.ts";
 import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
 import {
   gatewayConfig,
@@ -27,6 +30,9 @@ import { HEARTBEAT_KEYS, REGISTER_KEYS } from "../../support/fake_gateway.ts";
 const HOST = "http://10.0.0.5:9005";
 const OTHER = "http://10.0.0.6:9005";
 const AUTH = { Authorization: `Bearer ${SECRET}` };
+
+/** The proof a streamer of `sessionUuid` is given by its host. */
+const proofOf = (sessionUuid: string) => licenceProof(SECRET, sessionUuid);
 
 interface Harness {
   parts: GatewayParts;
@@ -300,6 +306,7 @@ Deno.test("licence check-ins: 200 with the interval for a live session of that h
       const answer = await h.post("licence/checkin", {
         sessionUuid: session.sessionUuid,
         serverUrl: HOST,
+        proof: await proofOf(session.sessionUuid),
       }, {});
       assertEquals(answer.status, 200);
       assertEquals(answer.body, { ok: true, interval: 7 });
@@ -314,6 +321,7 @@ Deno.test("licence check-ins: 200 with the interval for a live session of that h
         const answer = await h.post("licence/checkin", {
           sessionUuid: session.sessionUuid,
           serverUrl: HOST,
+          proof: await proofOf(session.sessionUuid),
         }, {});
         assertEquals(answer.status, 200);
       }
@@ -321,9 +329,11 @@ Deno.test("licence check-ins: 200 with the interval for a live session of that h
       assertEquals(h.parts.sessions.prune(), 0);
     });
     await t.step("an unknown session → 404 with the interval", async () => {
+      const sessionUuid = crypto.randomUUID();
       const answer = await h.post("licence/checkin", {
-        sessionUuid: crypto.randomUUID(),
+        sessionUuid,
         serverUrl: HOST,
+        proof: await proofOf(sessionUuid),
       }, {});
       assertEquals(answer.status, 404);
       assertEquals(answer.body, { error: "unknown session", interval: 7 });
@@ -334,6 +344,7 @@ Deno.test("licence check-ins: 200 with the interval for a live session of that h
       const answer = await h.post("licence/checkin", {
         sessionUuid: session.sessionUuid,
         serverUrl: OTHER,
+        proof: await proofOf(session.sessionUuid),
       }, {});
       assertEquals(answer.status, 404);
       assertEquals(answer.body.interval, 7);
@@ -347,6 +358,7 @@ Deno.test("licence check-ins: 200 with the interval for a live session of that h
       const answer = await h.post("licence/checkin", {
         sessionUuid: "not-a-uuid",
         serverUrl: HOST,
+        proof: await proofOf("not-a-uuid"),
       }, {});
       assertEquals(answer.status, 400);
       const problems = answer.body.problems as string[];
@@ -354,6 +366,7 @@ Deno.test("licence check-ins: 200 with the interval for a live session of that h
       assertMatch(problems[0], /^sessionUuid: /);
       const missing = await h.post("licence/checkin", {
         sessionUuid: session.sessionUuid,
+        proof: await proofOf(session.sessionUuid),
       }, {});
       assertEquals(missing.status, 400);
       assertMatch((missing.body.problems as string[])[0], /^serverUrl: /);
@@ -371,6 +384,7 @@ Deno.test("metrics reports are taken for live sessions of that host only", async
     const report = {
       sessionUuid: session.sessionUuid,
       serverUrl: HOST,
+      proof: await proofOf(session.sessionUuid),
       fps: 24,
       bytes: 123_456,
       latencyMs: 40,
@@ -385,9 +399,11 @@ Deno.test("metrics reports are taken for live sessions of that host only", async
     assertMatch(text, /^webstream_input_events_total 9$/m);
     assertMatch(text, /^webstream_stream_latency_seconds_sum 0\.04$/m);
 
+    const stranger = crypto.randomUUID();
     const unknown = await h.post("metrics", {
       ...report,
-      sessionUuid: crypto.randomUUID(),
+      sessionUuid: stranger,
+      proof: await proofOf(stranger),
     }, {});
     assertEquals(unknown.status, 404);
     const elsewhere = await h.post("metrics", {
@@ -419,6 +435,7 @@ Deno.test("activity events are taken for live sessions of that host only", async
     const event = {
       sessionUuid: session.sessionUuid,
       serverUrl: HOST,
+      proof: await proofOf(session.sessionUuid),
       event: "app_launch",
       detail: "xterm",
     };
@@ -438,10 +455,12 @@ Deno.test("activity events are taken for live sessions of that host only", async
       (await h.post("activity", { ...event, serverUrl: OTHER }, {})).status,
       404,
     );
+    const stranger = crypto.randomUUID();
     assertEquals(
       (await h.post("activity", {
         ...event,
-        sessionUuid: crypto.randomUUID(),
+        sessionUuid: stranger,
+        proof: await proofOf(stranger),
       }, {})).status,
       404,
     );
@@ -456,5 +475,97 @@ Deno.test("activity events are taken for live sessions of that host only", async
     );
   } finally {
     await h.stop();
+  }
+});
+
+Deno.test("check-ins, metrics and activity need the session's licence proof", async (t) => {
+  const h = start();
+  try {
+    const session = sessionRecord({ serverUrl: HOST });
+    const other = sessionRecord({ serverUrl: HOST });
+    h.parts.sessions.put(session);
+    h.parts.sessions.put(other);
+    const right = await proofOf(session.sessionUuid);
+    const bodies: Record<string, Record<string, unknown>> = {
+      "licence/checkin": { sessionUuid: session.sessionUuid, serverUrl: HOST },
+      metrics: { sessionUuid: session.sessionUuid, serverUrl: HOST, fps: 30 },
+      activity: {
+        sessionUuid: session.sessionUuid,
+        serverUrl: HOST,
+        event: "upload",
+      },
+    };
+    const wrong: [string, string][] = [
+      ["another session's proof", await proofOf(other.sessionUuid)],
+      [
+        "a proof under another secret",
+        await licenceProof("another-farm-secret", session.sessionUuid),
+      ],
+      ["a made-up proof", "0".repeat(64)],
+    ];
+    for (const [path, body] of Object.entries(bodies)) {
+      await t.step(`${path}: a missing or malformed proof → 400`, async () => {
+        for (const proof of [undefined, "", "abc", right.toUpperCase(), 42]) {
+          const answer = await h.post(path, { ...body, proof }, {});
+          assertEquals(answer.status, 400, String(proof));
+          const problems = answer.body.problems as string[];
+          assertEquals(problems.length, 1, problems.join("\n"));
+          assertMatch(problems[0], /^proof: /);
+        }
+      });
+      await t.step(`${path}: a wrong proof → 403`, async () => {
+        for (const [what, proof] of wrong) {
+          const answer = await h.post(path, { ...body, proof }, {});
+          assertEquals(answer.status, 403, what);
+          assertEquals(answer.body, { error: "invalid licence proof" });
+        }
+      });
+      await t.step(`${path}: the right proof → 200`, async () => {
+        const answer = await h.post(path, { ...body, proof: right }, {});
+        assertEquals(answer.status, 200, JSON.stringify(answer.body));
+      });
+    }
+    // Only the proven requests counted.
+    const text = await metricsText(h.parts);
+    assertMatch(text, /^webstream_stream_fps_count 1$/m);
+    assertMatch(text, /^webstream_activity_events_total\{event="upload"\} 1$/m);
+    assertEquals(
+      h.parts.sessions.get(other.sessionId)!.lastCheckinAt,
+      undefined,
+    );
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("without a shared secret no proof is accepted", async () => {
+  const parts = gatewayParts(gatewayConfig({
+    backend: { sharedSecret: undefined },
+  }));
+  const app = new Hono();
+  app.route(
+    "/gateway",
+    hostApi({
+      config: parts.config,
+      registry: parts.registry,
+      sessions: parts.sessions,
+      metrics: parts.metrics,
+      probe: () => {},
+      logger: createLogger({ sink: () => {} }),
+    }),
+  );
+  const served = serveApp(app);
+  try {
+    const session = sessionRecord({ serverUrl: HOST });
+    parts.sessions.put(session);
+    const answer = await postJson(`${served.url}/gateway/licence/checkin`, {
+      sessionUuid: session.sessionUuid,
+      serverUrl: HOST,
+      proof: await proofOf(session.sessionUuid),
+    });
+    assertEquals(answer.status, 403);
+  } finally {
+    await served.stop();
+    parts.close();
   }
 });

@@ -2,11 +2,17 @@
  * `readJson`: a request body read through a zod schema on a real loopback
  * server — the parsed value when it fits, 400 "the body must be JSON" for
  * what is not JSON, and 400 with one problem per field (named, with what was
- * expected and what came) when it does not fit.
+ * expected and what came) when it does not fit. `jsonOnly`: POSTs that are
+ * not `application/json` are a 415, bodies over 64 KiB (with a length or
+ * streamed) a 413, other methods pass.
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { readJson } from "../../../mod/gateway/api/json.ts";
+import {
+  jsonOnly,
+  MAX_JSON_BODY,
+  readJson,
+} from "../../../mod/gateway/api/json.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 import { postJson, serveApp } from "../../support/gateway_parts.ts";
 
@@ -97,6 +103,85 @@ Deno.test("readJson: each missing or mistyped field is a problem naming it", asy
         "(top level): expected object, got a list ([1,2])",
       ]);
     });
+  } finally {
+    await served.stop();
+  }
+});
+
+/** An app with `jsonOnly()` in front of an echo and a GET. */
+function guarded(): Hono {
+  const app = new Hono();
+  app.use("*", jsonOnly());
+  app.post(
+    "/echo",
+    async (c) => c.json({ length: (await c.req.text()).length }),
+  );
+  app.get("/page", (c) => c.text("a page"));
+  return app;
+}
+
+Deno.test("jsonOnly: POSTs must be application/json", async () => {
+  const served = serveApp(guarded());
+  try {
+    for (
+      const type of [
+        null,
+        "text/plain",
+        "text/json",
+        "application/json-patch+json",
+      ]
+    ) {
+      const response = await fetch(`${served.url}/echo`, {
+        method: "POST",
+        headers: type ? { "Content-Type": type } : {},
+        body: "{}",
+      });
+      assertEquals(response.status, 415, String(type));
+      assertEquals(await response.json(), {
+        error: "the body must be sent as application/json",
+      });
+    }
+    const ok = await postJson(`${served.url}/echo`, { a: 1 });
+    assertEquals(ok.status, 200);
+    assertEquals(ok.body, { length: 7 });
+    // Other methods pass untouched.
+    const page = await fetch(`${served.url}/page`);
+    assertEquals(await page.text(), "a page");
+  } finally {
+    await served.stop();
+  }
+});
+
+Deno.test("jsonOnly: a body over MAX_JSON_BODY is a 413, streamed or not", async () => {
+  const served = serveApp(guarded());
+  try {
+    assertEquals(MAX_JSON_BODY, 64 * 1024);
+    const exact = await postJson(
+      `${served.url}/echo`,
+      "x".repeat(MAX_JSON_BODY),
+    );
+    assertEquals(exact.body, { length: MAX_JSON_BODY });
+    const over = await postJson(
+      `${served.url}/echo`,
+      "x".repeat(MAX_JSON_BODY + 1),
+    );
+    assertEquals(over.status, 413);
+    assertEquals(over.body, { error: "the body is larger than 65536 bytes" });
+    // Without a Content-Length (chunked), the count is kept as it streams.
+    const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
+    let sent = 0;
+    const response = await fetch(`${served.url}/echo`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: new ReadableStream({
+        pull(controller) {
+          if (sent++ < 5) controller.enqueue(chunk);
+          else controller.close();
+        },
+      }),
+    });
+    assertEquals(response.status, 413);
+    await response.body?.cancel();
   } finally {
     await served.stop();
   }

@@ -6,14 +6,17 @@
  * DcvServerEndpoint, Port, WebUrlPath }` (SessionId being the host's internal
  * id for the client-facing one), 404 for unknown or ended sessions, and 400
  * for a missing sessionId or a transport other than `HTTP` or `QUIC`;
- * `clientIpAddress` is optional and may be IPv4 or IPv6.
+ * `clientIpAddress` is optional and may be IPv4 or IPv6. A session whose host
+ * is Unreachable, Unregistered or unknown has no destination: 404 too.
  */
 import { resolverApi } from "../../../mod/gateway/api/resolver.ts";
 import { assertEquals, assertMatch } from "../../support/assert.ts";
 import {
+  addHost,
   gatewayConfig,
   type GatewayParts,
   gatewayParts,
+  heartbeatPayload,
   serveApp,
   type ServedApp,
   sessionRecord,
@@ -27,9 +30,17 @@ const KEYS = [
   "WebUrlPath",
 ];
 
+/** The host `sessionRecord()` places sessions on. */
+const HOST = sessionRecord().serverUrl;
+
+/** A resolver whose sessions' host is registered and Healthy. */
 function start(): { parts: GatewayParts; served: ServedApp } {
   const parts = gatewayParts(gatewayConfig({ licence: { staleAfter: 30 } }));
-  return { parts, served: serveApp(resolverApi(parts.sessions)) };
+  addHost(parts.registry, HOST);
+  return {
+    parts,
+    served: serveApp(resolverApi(parts.sessions, parts.registry)),
+  };
 }
 
 /** POSTs /resolveSession with `query` as the contract's gateway sends it. */
@@ -136,6 +147,8 @@ Deno.test("unknown and ended sessions are a 404", async () => {
     });
     assertEquals(live.status, 200);
     parts.clock.now = session.lastLaunchAt + 31_000;
+    // The host kept heartbeating meanwhile.
+    parts.registry.heartbeat(heartbeatPayload(HOST));
     const stale = await resolve(served, {
       sessionId: session.sessionId,
       transport: "QUIC",
@@ -226,6 +239,59 @@ Deno.test("only POST resolves", async () => {
       transport: "HTTP",
     }, "GET");
     assertEquals(answer.status, 404);
+  } finally {
+    await served.stop();
+    parts.close();
+  }
+});
+
+Deno.test("a session whose host is Unreachable, Unregistered or unknown is a 404", async () => {
+  const { parts, served } = start();
+  try {
+    const session = sessionRecord();
+    parts.sessions.put(session);
+    const query = { sessionId: session.sessionId, transport: "HTTP" };
+    assertEquals((await resolve(served, query)).status, 200);
+
+    // Health probes fail: no destination until one succeeds.
+    for (
+      let n = 0;
+      n < parts.config.gateway.healthCheck.failureThreshold;
+      n++
+    ) {
+      parts.registry.recordProbe(HOST, {
+        at: parts.clock.now,
+        ok: false,
+        latencyMs: 1,
+        error: "connection refused",
+      });
+    }
+    assertEquals(parts.registry.get(HOST)?.state, "Unreachable");
+    const unreachable = await resolve(served, query);
+    assertEquals(unreachable.status, 404);
+    assertEquals(unreachable.text, "Session id not found");
+    parts.registry.recordProbe(HOST, {
+      at: parts.clock.now,
+      ok: true,
+      latencyMs: 1,
+    });
+    assertEquals((await resolve(served, query)).status, 200);
+
+    // A drained host still serves its sessions.
+    parts.registry.setDraining(HOST, true);
+    assertEquals((await resolve(served, query)).status, 200);
+
+    parts.registry.unregister(HOST);
+    assertEquals((await resolve(served, query)).status, 404);
+
+    // A session on a host the gateway never knew.
+    const orphan = sessionRecord({ serverUrl: "http://10.9.9.9:9005" });
+    parts.sessions.put(orphan);
+    const unknown = await resolve(served, {
+      sessionId: orphan.sessionId,
+      transport: "QUIC",
+    });
+    assertEquals(unknown.status, 404);
   } finally {
     await served.stop();
     parts.close();

@@ -1,15 +1,18 @@
 /**
  * The browser's API on a loopback server over real gateway parts: sign-in
- * (the cookie's attributes, wrong passwords, lock-out) and sign-out,
+ * (the cookie's attributes, wrong passwords, lock-out, 503 with Retry-After
+ * when too many password checks run at once) and sign-out,
  * `/api/me` 401 when signed out, workspaces filtered by users and groups,
  * launch errors (unknown workspace 404, not allowed 403, a bad body 400
  * naming the field, no host 503), a launch against a scripted host with the
  * user's sessions, and the WebSocket relay `/ws/:sessionId`: relayed to the
  * session's streamer for its owner, refused for another user's session and
- * for a request that is not an upgrade.
+ * for a request that is not an upgrade, a 502 for a session whose address
+ * makes no URL; `streamerUrl` brackets IPv6 literals exactly once.
  */
 import { Hono } from "hono";
-import { userApi } from "../../../mod/gateway/api/user_api.ts";
+import { streamerUrl, userApi } from "../../../mod/gateway/api/user_api.ts";
+import { hashPassword } from "../../../mod/gateway/auth/password.ts";
 import {
   assert,
   assertEquals,
@@ -24,6 +27,7 @@ import {
   postJson,
   quietLogger,
   serveApp,
+  sessionRecord,
   signIn,
   userEntry,
 } from "../../support/gateway_parts.ts";
@@ -34,6 +38,8 @@ import {
 
 interface Harness {
   parts: GatewayParts;
+  /** The app, to call in-process. */
+  app: Hono;
   url: string;
   host: ScriptedHost;
   get(path: string, cookie?: string): Promise<Response>;
@@ -95,6 +101,7 @@ async function start(): Promise<Harness> {
     cookie ? { Cookie: cookie } : {};
   return {
     parts,
+    app,
     url: served.url,
     host,
     get: (path, cookie) =>
@@ -144,7 +151,8 @@ Deno.test("sign in, who am I, sign out", async () => {
 
     const out = await fetch(`${h.url}/api/signout`, {
       method: "POST",
-      headers: { Cookie: cookie },
+      headers: { Cookie: cookie, "Content-Type": "application/json" },
+      body: "{}",
     });
     assertEquals(out.status, 204);
     const cleared = out.headers.getSetCookie()[0];
@@ -184,7 +192,8 @@ Deno.test("wrong sign-ins: one answer for a wrong name or password, a bad body n
     assertEquals(bad.status, 400);
     assertEquals(bad.body.problems, ["password: expected string, got nothing"]);
 
-    // Four more failures (five in all) lock the name, even for the right password.
+    // Four more failures (five in all) lock the name at this address, even
+    // for the right password.
     for (let i = 0; i < 4; i++) {
       const again = await h.post("/api/signin", {
         user: "alice",
@@ -435,4 +444,103 @@ Deno.test({
       await h.stop();
     }
   },
+});
+
+Deno.test("too many sign-ins at once: 503 with Retry-After: 1", async () => {
+  // A real scrypt cost keeps the first four checks running.
+  const parts = gatewayParts(gatewayConfig({
+    auth: {
+      users: [{
+        name: "dave",
+        passwordHash: await hashPassword("dave-password"),
+        groups: [],
+        admin: false,
+      }],
+    },
+  }));
+  try {
+    const app = userApi({
+      auth: parts.auth,
+      launcher: parts.launcher,
+      sessions: parts.sessions,
+      metrics: parts.metrics,
+      logger: quietLogger,
+    });
+    const env = {
+      remoteAddr: { hostname: "192.0.2.5", port: 40000, transport: "tcp" },
+    };
+    // In-process, so all five are under way before any check ends.
+    const responses = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        app.fetch(
+          new Request("http://gateway.test/api/signin", {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ user: "dave", password: "dave-password" }),
+          }),
+          env,
+        )),
+    );
+    assertEquals(responses.map((r) => r.status), [200, 200, 200, 200, 503]);
+    assertEquals(responses[4].headers.get("retry-after"), "1");
+    assertEquals(await responses[4].json(), {
+      error: "too many sign-ins at once; try again",
+    });
+    assertEquals(responses[4].headers.getSetCookie(), []);
+    for (const response of responses.slice(0, 4)) {
+      assertEquals((await response.json()).user, "dave");
+    }
+  } finally {
+    parts.close();
+  }
+});
+
+Deno.test("streamerUrl: the session's WebSocket URL, IPv6 bracketed once", () => {
+  const at = (host: string) =>
+    streamerUrl({ host, port: 9010, path: "/stream" }, "t0k/en=");
+  assertEquals(at("10.0.0.5"), "ws://10.0.0.5:9010/stream?token=t0k%2Fen%3D");
+  assertEquals(at("[::1]"), "ws://[::1]:9010/stream?token=t0k%2Fen%3D");
+  assertEquals(at("::1"), "ws://[::1]:9010/stream?token=t0k%2Fen%3D");
+  assertEquals(
+    at("2001:db8::5"),
+    "ws://[2001:db8::5]:9010/stream?token=t0k%2Fen%3D",
+  );
+  assertEquals(
+    at("host-7.farm.test"),
+    "ws://host-7.farm.test:9010/stream?token=t0k%2Fen%3D",
+  );
+  assertEquals(
+    streamerUrl({ host: "10.0.0.5", port: 9010, path: "/s" }, ""),
+    "ws://10.0.0.5:9010/s?token=",
+  );
+  for (const invalid of ["bad host", "[::1", "::1]", "[[::1]]"]) {
+    assertEquals(at(invalid), undefined, JSON.stringify(invalid));
+  }
+});
+
+Deno.test("a session with an invalid address is a 502, not a relay", async () => {
+  const h = await start();
+  try {
+    const alice = await signIn(h.url, "alice", "alice-password");
+    const session = sessionRecord({ user: "alice", host: "not a host" });
+    h.parts.sessions.put(session);
+    const response = await h.app.fetch(
+      new Request(`http://gateway.test/ws/${session.sessionId}?token=x`, {
+        headers: {
+          Cookie: alice,
+          Upgrade: "websocket",
+          Connection: "Upgrade",
+          "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+          "Sec-WebSocket-Version": "13",
+        },
+      }),
+      { remoteAddr: { hostname: "127.0.0.1", port: 40000, transport: "tcp" } },
+    );
+    assertEquals(response.status, 502);
+    assertEquals(await response.json(), {
+      error: "the session's address is invalid",
+    });
+  } finally {
+    await h.stop();
+  }
 });

@@ -4,10 +4,13 @@
  * `identify` reads back; tampered, foreign-signed and expired cookies (clock
  * injected) are refused, as is the cookie of a user no longer configured;
  * a wrong password and an unknown name get the same answer and no cookie;
- * five failures lock a name until the window passes; sign-out clears the
- * cookie; a trusted header is believed only from a listed proxy address, with
- * groups from the groups header; the admin flag comes from the configured
- * user, never from the cookie.
+ * five failures lock a name at that client address (only) until the window
+ * passes; more than four password checks at once get "busy" (not counted as
+ * failures); the failure table is bounded, forgetting its oldest entries;
+ * sign-out clears the cookie; a trusted header is believed only from a listed
+ * proxy address (IPv4-mapped IPv6 forms included), with groups from the
+ * groups header; the admin flag comes from the configured user, never from
+ * the cookie.
  *
  * @module
  */
@@ -421,4 +424,166 @@ Deno.test("the admin flag comes from the configuration, not the cookie", async (
   await withServed({}, async (served) => {
     assertEquals((await served.me(cookie))?.admin, false);
   });
+});
+
+/** An authenticator behind a Hono app called in-process from any address. */
+function direct(settings: AuthSettings = authSettings()) {
+  const clock = { now: T0 };
+  const auth = createAuthenticator({
+    settings,
+    cookieSecret: SECRET,
+    secureCookie: false,
+    now: () => clock.now,
+  });
+  const app = new Hono();
+  // The credentials come in headers so that a call reaches signIn() before
+  // its first await: calls made in one turn are all in flight together.
+  app.post("/signin", async (c) =>
+    c.json({
+      result: (await auth.signIn(
+        c,
+        c.req.header("x-user") ?? "",
+        c.req.header("x-password") ?? "",
+      )) ?? null,
+    }));
+  app.get(
+    "/me",
+    async (c) => c.json({ identity: (await auth.identify(c)) ?? null }),
+  );
+  const call = async (
+    request: Request,
+    address: string,
+  ): Promise<Record<string, unknown>> => {
+    const env = {
+      remoteAddr: { hostname: address, port: 40000, transport: "tcp" },
+    };
+    return await (await app.fetch(request, env)).json();
+  };
+  return {
+    clock,
+    signIn: async (user: string, password: string, address = "127.0.0.1") =>
+      (await call(
+        new Request("http://gateway.test/signin", {
+          method: "POST",
+          headers: { "x-user": user, "x-password": password },
+        }),
+        address,
+      )).result as Identity | "locked" | "busy" | null,
+    me: async (headers: HeadersInit, address: string) =>
+      (await call(new Request("http://gateway.test/me", { headers }), address))
+        .identity as Identity | null,
+  };
+}
+
+Deno.test("more than four password checks at once: the fifth is told busy", async () => {
+  const gateway = direct();
+  const results = await Promise.all(
+    Array.from({ length: 5 }, () => gateway.signIn("bob", BOB_PASSWORD)),
+  );
+  assertEquals(results.map((r) => typeof r === "object" ? r?.user : r), [
+    "bob",
+    "bob",
+    "bob",
+    "bob",
+    "busy",
+  ]);
+  // Once they are done, checks run again.
+  assertEquals(
+    ((await gateway.signIn("bob", BOB_PASSWORD)) as Identity).user,
+    "bob",
+  );
+  // Being told "busy" is not a failed sign-in: five of them lock nothing.
+  for (let n = 0; n < 5; n++) {
+    const round = await Promise.all([
+      ...Array.from({ length: 4 }, () => gateway.signIn("bob", BOB_PASSWORD)),
+      gateway.signIn("alice", "a wrong password", "192.0.2.9"),
+    ]);
+    assertEquals(round[4], "busy");
+  }
+  const alice = await gateway.signIn("alice", ALICE_PASSWORD, "192.0.2.9");
+  assertEquals((alice as Identity).user, "alice");
+});
+
+Deno.test("a lock-out holds for the name at that address only", async () => {
+  const gateway = direct();
+  for (let n = 1; n <= 5; n++) {
+    assertEquals(
+      await gateway.signIn("alice", `guess ${n}`, "192.0.2.1"),
+      null,
+    );
+  }
+  assertEquals(
+    await gateway.signIn("alice", ALICE_PASSWORD, "192.0.2.1"),
+    "locked",
+  );
+  // The same address written as an IPv4-mapped IPv6 address is the same.
+  assertEquals(
+    await gateway.signIn("alice", ALICE_PASSWORD, "::ffff:192.0.2.1"),
+    "locked",
+  );
+  // Someone elsewhere cannot lock alice out.
+  const elsewhere = await gateway.signIn("alice", ALICE_PASSWORD, "192.0.2.2");
+  assertEquals((elsewhere as Identity).user, "alice");
+  const v6 = await gateway.signIn("alice", ALICE_PASSWORD, "2001:db8::7");
+  assertEquals((v6 as Identity).user, "alice");
+  // Other names at the locked address are not affected either.
+  assertEquals(
+    ((await gateway.signIn("bob", BOB_PASSWORD, "192.0.2.1")) as Identity).user,
+    "bob",
+  );
+});
+
+Deno.test("the failure table is bounded: the oldest entries go first", async () => {
+  // A cheap hash keeps 10,000 failed checks quick.
+  const cheap: GatewayUser = {
+    name: "cheap",
+    passwordHash: await hashPassword("cheap-password", { N: 2, r: 1, p: 1 }),
+    groups: [],
+    admin: false,
+  };
+  const gateway = direct(authSettings({ users: [cheap] }));
+  for (let n = 1; n <= 5; n++) {
+    await gateway.signIn("cheap", "wrong", "10.0.0.1");
+  }
+  assertEquals(
+    await gateway.signIn("cheap", "cheap-password", "10.0.0.1"),
+    "locked",
+  );
+  // 10,000 more addresses fail once each, four at a time.
+  for (let i = 0; i < 10_000; i += 4) {
+    await Promise.all([0, 1, 2, 3].map((j) => {
+      const n = i + j;
+      return gateway.signIn("cheap", "wrong", `10.1.${n >> 8}.${n & 255}`);
+    }));
+  }
+  // The first address was the oldest entry: forgotten, so no longer locked.
+  const back = await gateway.signIn("cheap", "cheap-password", "10.0.0.1");
+  assertEquals((back as Identity).user, "cheap");
+  // Recent entries are still there.
+  for (let n = 1; n <= 4; n++) {
+    await gateway.signIn("cheap", "wrong", "10.1.39.15");
+  }
+  assertEquals(
+    await gateway.signIn("cheap", "cheap-password", "10.1.39.15"),
+    "locked",
+  );
+});
+
+Deno.test("a trusted proxy matches its IPv4-mapped IPv6 form", async () => {
+  const header = { user: "X-Forwarded-User", trustedProxies: ["1.2.3.4"] };
+  const gateway = direct(authSettings({ trustedHeader: header }));
+  const carol = { "X-Forwarded-User": "carol" };
+  for (const address of ["1.2.3.4", "::ffff:1.2.3.4", "::FFFF:1.2.3.4"]) {
+    assertEquals((await gateway.me(carol, address))?.user, "carol", address);
+  }
+  for (
+    const address of ["1.2.3.5", "::ffff:1.2.3.5", "::1"]
+  ) {
+    assertEquals(await gateway.me(carol, address), null, address);
+  }
+  // And the other way round: the proxy listed in its mapped form.
+  const mapped = direct(authSettings({
+    trustedHeader: { ...header, trustedProxies: ["::ffff:1.2.3.4"] },
+  }));
+  assertEquals((await mapped.me(carol, "1.2.3.4"))?.user, "carol");
 });

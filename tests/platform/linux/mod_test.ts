@@ -5,14 +5,16 @@
  *
  * - accountMode `system` (root): real pool users are created (and a
  *   non-pool user of the same name is refused), the streamer runs as the
- *   pool user in its home with a working `DISPLAY`, its control connection
+ *   pool user in its home with a working `DISPLAY` (and its licence proof
+ *   in its environment, never on its command line), its control connection
  *   verifies as the account while the test's own does not, `endSession` ends
  *   the streamer, Xvfb and every process of the user, a killed Xvfb ends the
  *   session with a reason naming the display, `cleanAccount` rebuilds the
  *   home and applies restrictions, and `removeAccount` deletes the user.
  * - accountMode `current`: the same session life cycle as this process's
- *   user, with homes under a temporary runtime directory, and restrictions
- *   reported as not applied.
+ *   user (the licence proof again in the environment only), with homes
+ *   under a temporary runtime directory, and restrictions reported as not
+ *   applied.
  *
  * @module
  */
@@ -48,6 +50,7 @@ import type {
   Platform,
   PlatformSession,
   SessionSpec,
+  StreamerLicence,
 } from "../../../mod/platform/types.ts";
 
 const ROOT = Deno.uid() === 0;
@@ -256,6 +259,7 @@ function spec(
   slot: number,
   account: string,
   controlUrl: string,
+  licence?: StreamerLicence,
 ): SessionSpec {
   return {
     slot,
@@ -264,7 +268,36 @@ function spec(
     bindAddress: "127.0.0.1",
     controlUrl,
     screen: SCREEN,
+    licence,
   };
+}
+
+/**
+ * Licence check-in settings with a proof. The gateway URL is a closed
+ * loopback port: no session is allocated, so nothing is ever sent there.
+ */
+function licenceFor(slot: number): StreamerLicence {
+  return {
+    gatewayUrl: `http://127.0.0.1:${freePort()}`,
+    serverUrl: "http://127.0.0.1:9005",
+    proof: `${slot}`.repeat(64).slice(0, 64),
+  };
+}
+
+/** Asserts the streamer got its proof in its environment, never in argv. */
+async function assertProofInEnvironment(
+  streamer: ProcInfo,
+  licence: StreamerLicence,
+): Promise<void> {
+  const args = streamer.argv;
+  assertEquals(args[args.indexOf("-gateway-url") + 1], licence.gatewayUrl);
+  assertEquals(args[args.indexOf("-server-url") + 1], licence.serverUrl);
+  assert(
+    !args.some((a) => a.includes(licence.proof!)),
+    `the proof is on the command line: ${args.join(" ")}`,
+  );
+  const env = await environOf(streamer.pid);
+  assertEquals(env.WEBSTREAM_LICENCE_PROOF, licence.proof);
 }
 
 // ------------------------------------------------------------ non-root ----
@@ -393,7 +426,7 @@ Deno.test({
 
       const account = accounts[0];
       const user = (await lookupUser(account))!;
-      const first = spec(1, account, control.url);
+      const first = spec(1, account, control.url, licenceFor(1));
       let session!: PlatformSession;
       let streamer!: ProcInfo;
       let xvfb!: ProcInfo;
@@ -419,6 +452,7 @@ Deno.test({
             await Deno.readLink(`/proc/${streamer.pid}/cwd`),
             user.home,
           );
+          await assertProofInEnvironment(streamer, first.licence!);
         },
       );
 
@@ -688,7 +722,7 @@ Deno.test({
     const rig = await setUpPlatform("current");
     const { dir, skeleton, runtimeDir, control, platform, sessions } = rig;
     const home = `${runtimeDir}/homes/${account}`;
-    const spec1 = spec(1, account, control.url);
+    const spec1 = spec(1, account, control.url, licenceFor(1));
     const spec2 = spec(2, account, control.url);
     const specs = [spec1, spec2];
     try {
@@ -732,6 +766,7 @@ Deno.test({
           assertEquals(env.HOME, home);
           // The own user keeps this process's Deno cache (no refetching).
           assertEquals(env.DENO_DIR, ownDenoDirectory());
+          await assertProofInEnvironment(streamer, spec1.licence!);
           const info = await xdpyinfo(env.DISPLAY, env.XAUTHORITY);
           assert(info.ok, info.stderr);
           assertMatch(info.stdout, /dimensions:\s+800x600 pixels/);
