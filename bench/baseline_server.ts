@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { serveChild, startChildServer } from "./child_server.ts";
 
 const startedAt = Date.now();
 
@@ -74,66 +75,12 @@ export interface BaselineServer {
 
 /** Starts the baseline server as a child process on a free loopback port. */
 export async function startBaselineServer(): Promise<BaselineServer> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-prompt", new URL(import.meta.url).pathname],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  let exited = false;
-  child.status.then(() => exited = true);
-  const stop = async (): Promise<void> => {
-    if (!exited) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-    }
-    // A graceful stop that hangs is cut short.
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }, 5000);
-    await child.status;
-    clearTimeout(timer);
-  };
-  try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("the baseline server exited before listening");
-      text += value;
-    }
-    // Keep draining stdout so the child never blocks on a full pipe.
-    (async () => {
-      while (!(await reader.read()).done) { /* discard */ }
-    })().catch(() => {});
-    const { port } = JSON.parse(text.slice(0, text.indexOf("\n")));
-    return { pid: child.pid, url: `http://127.0.0.1:${port}`, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  const { pid, port, stop } = await startChildServer(
+    new URL(import.meta.url),
+  );
+  return { pid, url: `http://127.0.0.1:${port}`, stop };
 }
 
 if (import.meta.main) {
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: Number(Deno.args[0] ?? 0),
-    onListen: ({ port }) => console.log(JSON.stringify({ port })),
-  }, baselineHandler);
-  const shutdown = (): void => {
-    server.shutdown();
-  };
-  Deno.addSignalListener("SIGTERM", shutdown);
-  Deno.addSignalListener("SIGINT", shutdown);
-  await server.finished;
-  Deno.exit(0);
+  await serveChild(baselineHandler, Number(Deno.args[0] ?? 0));
 }

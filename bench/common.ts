@@ -183,6 +183,16 @@ export async function timedGet<T = Record<string, unknown>>(
   }
 }
 
+/** What every benchmark run is given, besides its own options. */
+export interface BenchRunOptions {
+  /** Ends the run early (Ctrl-C). */
+  signal: AbortSignal;
+  /** Whether the run was interrupted (see `startHost`). */
+  interrupted: () => boolean;
+  /** Progress output. */
+  progress?: (line: string) => void;
+}
+
 /** A random id for `X-Session-ID`. */
 export function sessionId(kind: string, n: number): string {
   return `bench-${kind}-${n}-${crypto.randomUUID().slice(0, 8)}`;
@@ -279,7 +289,7 @@ export async function startHost(options: HostOptions): Promise<BenchHost> {
   let process: WebstreamProcess | undefined;
   const stop = async (): Promise<void> => {
     try {
-      if (process) await stopProcess(process, options.interrupted());
+      if (process) await stopProcess(process, options.interrupted(), "host");
     } finally {
       try {
         await sweepPoolUsers(prefix);
@@ -294,18 +304,7 @@ export async function startHost(options: HostOptions): Promise<BenchHost> {
       env: { WEBSTREAM_LOG_LEVEL: "debug" },
     });
     const url = `http://127.0.0.1:${cfg.httpPort}`;
-    const exited = process.status.then((s) => {
-      throw new Error(`the host exited early (code ${s.code})`);
-    });
-    exited.catch(() => {});
-    await Promise.race([
-      exited,
-      until(async () => {
-        const response = await fetch(`${url}/health`);
-        const body = await response.json();
-        return body.status === "healthy";
-      }, { what: "the host's /health", signal: options.signal }),
-    ]);
+    await waitHealthy(process, url, { name: "host", signal: options.signal });
     return {
       process,
       url,
@@ -320,19 +319,45 @@ export async function startHost(options: HostOptions): Promise<BenchHost> {
 }
 
 /**
- * Stops a webstream process by its PID: SIGTERM, then SIGKILL if it hangs.
- * After a Ctrl-C the host got the SIGINT too and is shutting down on its own;
- * a second signal would kill it half-way, so then it is only waited for.
+ * Waits until the webstream process at `url` says it is healthy; rejects at
+ * once if it exits first (with its last log records if `logTail`).
  */
-async function stopProcess(
+export async function waitHealthy(
+  process: WebstreamProcess,
+  url: string,
+  options: { name: string; signal: AbortSignal; logTail?: boolean },
+): Promise<void> {
+  const exited = process.status.then((s) => {
+    const tail = options.logTail
+      ? `: ${process.logs.slice(-3).map((r) => JSON.stringify(r)).join(" ")}`
+      : "";
+    throw new Error(`the ${options.name} exited early (code ${s.code})${tail}`);
+  });
+  exited.catch(() => {});
+  await Promise.race([
+    exited,
+    until(async () => {
+      const response = await fetch(`${url}/health`);
+      const body = await response.json();
+      return body.status === "healthy";
+    }, { what: `the ${options.name}'s /health`, signal: options.signal }),
+  ]);
+}
+
+/**
+ * Stops a webstream process (the `name` in messages) by its PID: SIGTERM,
+ * then SIGKILL if it hangs. After a Ctrl-C it got the SIGINT too and is
+ * shutting down on its own; a second signal would kill it half-way, so then
+ * it is only waited for.
+ */
+export async function stopProcess(
   process: WebstreamProcess,
   interrupted: boolean,
+  name = "process",
 ): Promise<void> {
   let exited = false;
   process.status.then(() => exited = true, () => exited = true);
-  if (interrupted) {
-    await sleep(300);
-  }
+  if (interrupted) await sleep(300);
   const selfStopping = process.logs.some((r) => r.msg === "shutting down");
   if (!exited && !selfStopping) {
     try {
@@ -349,7 +374,7 @@ async function stopProcess(
   const outcome = await Promise.race([process.status, timeout]);
   cancel.abort();
   if (outcome === "timeout") {
-    console.error(`host ${process.pid} did not stop in 30 s; killing it`);
+    console.error(`${name} ${process.pid} did not stop in 30 s; killing it`);
     try {
       Deno.kill(process.pid, "SIGKILL");
     } catch {

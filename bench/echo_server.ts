@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { serveChild } from "./child_server.ts";
 
 /** Upgrades every request and echoes every message. */
 export function echoHandler(request: Request): Response {
@@ -65,16 +66,5 @@ export function bareRelayHandler(target: string): Deno.ServeHandler {
 if (import.meta.main) {
   // `echo_server.ts` echoes; `echo_server.ts relay ws://…` relays there.
   const relay = Deno.args[0] === "relay" ? Deno.args[1] : undefined;
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen: ({ port }) => console.log(JSON.stringify({ port })),
-  }, relay ? bareRelayHandler(relay) : echoHandler);
-  const shutdown = (): void => {
-    server.shutdown();
-  };
-  Deno.addSignalListener("SIGTERM", shutdown);
-  Deno.addSignalListener("SIGINT", shutdown);
-  await server.finished;
-  Deno.exit(0);
+  await serveChild(relay ? bareRelayHandler(relay) : echoHandler);
 }

@@ -27,49 +27,38 @@
  */
 import type { BaselineServer } from "./baseline_server.ts";
 import { startBaselineServer } from "./baseline_server.ts";
-import { sleep } from "./common.ts";
+import { type BenchRunOptions, sleep } from "./common.ts";
 import {
   ADMIN_TOKEN,
+  benchRun,
   eachLimited,
   GATEWAY_SECRET,
+  type LoadAmount,
   memoryMb,
   runLoad,
   startGatewayProcess,
+  writeSessions,
 } from "./gateway_common.ts";
 import type { LoadFigures } from "./health_bench.ts";
 import { benchWorkspaces } from "./placement_bench.ts";
-import { openSqliteStore } from "../mod/gateway/store.ts";
 import type { SessionRecord } from "../mod/gateway/types.ts";
 import type {
   HeartbeatPayload,
   RegisterPayload,
 } from "../mod/registration/mod.ts";
+import { sessionRecord } from "../tests/support/gateway_parts.ts";
 import { freePort } from "../tests/support/ports.ts";
 
-/** Options for {@linkcode runGatewayBench}. */
-export interface GatewayBenchOptions {
+/** Options for {@linkcode runGatewayBench} (the load: `/resolveSession`). */
+export interface GatewayBenchOptions extends BenchRunOptions, LoadAmount {
   /** Simulated hosts. */
   hosts: number;
   /** Seeded sessions. */
   sessions: number;
   /** Users the sessions belong to. */
   users: number;
-  /** Measured `/resolveSession` requests per target. */
-  requests: number;
-  /** Alternating rounds per target. */
-  rounds: number;
-  /** Unmeasured requests per target first. */
-  warmup: number;
-  /** Concurrent client loops. */
-  concurrency: number;
-  /** The bare baseline server. */
+  /** The bare baseline server (its `/resolveSession`). */
   baseline: BaselineServer;
-  /** Ends the run early (Ctrl-C). */
-  signal: AbortSignal;
-  /** Whether the run was interrupted. */
-  interrupted: () => boolean;
-  /** Progress output. */
-  progress?: (line: string) => void;
 }
 
 /** Everything {@linkcode runGatewayBench} measured. */
@@ -108,13 +97,10 @@ export async function runGatewayBench(
 ): Promise<GatewayResult> {
   const { signal } = options;
   const progress = options.progress ?? (() => {});
-  const dir = await Deno.makeTempDir({ prefix: "webstream-bench-" });
-  const cleanup: (() => Promise<void>)[] = [
-    () => Deno.remove(dir, { recursive: true }),
-  ];
+  const { dir, cleanup } = await benchRun("gateway benchmark cleanup");
   try {
     const hostsServer = await startBaselineServer();
-    cleanup.unshift(() => hostsServer.stop());
+    cleanup.defer(() => hostsServer.stop());
     const closedPort = freePort();
     const registrations: RegisterPayload[] = [];
     for (let n = 0; n < options.hosts; n++) {
@@ -159,7 +145,7 @@ export async function runGatewayBench(
         workspaces: benchWorkspaces(),
       },
     });
-    cleanup.unshift(() => gateway.stop());
+    cleanup.defer(() => gateway.stop());
     const startSeconds = (performance.now() - startAt) / 1000;
     const loaded = gateway.process.logs.find((r) =>
       r.msg === "gateway listening"
@@ -177,7 +163,7 @@ export async function runGatewayBench(
       Authorization: `Bearer ${GATEWAY_SECRET}`,
     };
     const client = Deno.createHttpClient({});
-    cleanup.unshift(() => Promise.resolve(client.close()));
+    cleanup.defer(() => Promise.resolve(client.close()));
     const post = async (path: string, body: unknown, headers = auth) => {
       signal.throwIfAborted();
       const response = await fetch(`${gateway.url}${path}`, {
@@ -230,7 +216,7 @@ export async function runGatewayBench(
         await sleep(gap, beating.signal).catch(() => {});
       }
     })();
-    cleanup.unshift(async () => {
+    cleanup.defer(async () => {
       beating.abort();
       await beats;
     });
@@ -302,11 +288,7 @@ export async function runGatewayBench(
       requests: Math.ceil(options.requests / options.rounds) * options.rounds,
     };
   } finally {
-    for (const step of cleanup) {
-      await step().catch((error) =>
-        console.error("gateway benchmark cleanup:", error)
-      );
-    }
+    await cleanup.run();
   }
 }
 
@@ -321,15 +303,11 @@ function seedSessions(
   for (let i = 0; i < options.sessions; i++) {
     const host = hosts[i % hosts.length];
     const desktop = i % 3 === 0;
-    records.push({
-      sessionId: crypto.randomUUID(),
-      sessionUuid: crypto.randomUUID(),
+    records.push(sessionRecord({
       user: `user${(i * 7919) % options.users}`,
-      credentials: "user",
       serverUrl: host.serverUrl,
       host: "127.0.0.1",
       port: 20010 + (i % 50) * 10,
-      path: "/stream",
       kind: desktop ? "desktop" : "app",
       workspaceIds: [desktop ? "desktop" : "notepad"],
       resources: {
@@ -341,14 +319,9 @@ function seedSessions(
       createdAt: now - 600_000,
       lastLaunchAt: now - 60_000,
       lastCheckinAt: now - 5_000,
-    });
+    }));
   }
-  const store = openSqliteStore(storePath);
-  try {
-    store.putSessions(records);
-  } finally {
-    store.close();
-  }
+  writeSessions(storePath, records);
   return records.map((r) => r.sessionId);
 }
 

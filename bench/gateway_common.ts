@@ -1,24 +1,63 @@
 /**
- * What the gateway benchmarks share: starting and stopping a real
- * `webstream -gateway` process (its configuration and state store in a
- * temporary folder), loopback child servers, the memory and CPU time of a
- * process (from `/proc`), signing in, and request load in alternating rounds.
+ * What the gateway benchmarks share: a run's temporary folder and the
+ * cleanups that run whatever happened; starting and stopping a real
+ * `webstream -gateway` process (its configuration and state store in the
+ * run's folder) and seeding its sessions; the memory and CPU time of a
+ * process (from `/proc`); signing in; and request load in alternating rounds
+ * (which the `/health` benchmark uses too).
  *
  * @module
  */
 import { stringify } from "yaml";
+import { openSqliteStore } from "../mod/gateway/store.ts";
+import type { SessionRecord } from "../mod/gateway/types.ts";
 import { freePort } from "../tests/support/ports.ts";
 import {
   startWebstream,
   type WebstreamProcess,
 } from "../tests/support/webstream_process.ts";
-import { SECRET, sleep, summarize, until } from "./common.ts";
+import { SECRET, stopProcess, summarize, waitHealthy } from "./common.ts";
 import type { LoadFigures } from "./health_bench.ts";
 
 /** The shared secret of the benchmark gateways: the benchmark hosts' own. */
 export const GATEWAY_SECRET = SECRET;
 /** The admin token of the benchmark gateways. */
 export const ADMIN_TOKEN = "bench-admin-token-0123456789";
+
+// ---- a run's folder and cleanups ----
+
+/** The steps that undo a benchmark run: newest first, each failure logged. */
+export class Cleanup {
+  #steps: (() => Promise<unknown>)[] = [];
+
+  /** `label` starts the line that logs a failed step. */
+  constructor(readonly label: string) {}
+
+  /** Adds a step, to run before those added so far. */
+  defer(step: () => Promise<unknown>): void {
+    this.#steps.unshift(step);
+  }
+
+  /** Runs every step; one that fails is logged and the rest still run. */
+  async run(): Promise<void> {
+    for (const step of this.#steps.splice(0)) {
+      await step().catch((error) => console.error(`${this.label}:`, error));
+    }
+  }
+}
+
+/**
+ * A temporary folder for a benchmark run and its cleanup, whose last step
+ * removes the folder.
+ */
+export async function benchRun(
+  label: string,
+): Promise<{ dir: string; cleanup: Cleanup }> {
+  const dir = await Deno.makeTempDir({ prefix: "webstream-bench-" });
+  const cleanup = new Cleanup(label);
+  cleanup.defer(() => Deno.remove(dir, { recursive: true }));
+  return { dir, cleanup };
+}
 
 // ---- the gateway process ----
 
@@ -72,21 +111,11 @@ export async function startGatewayProcess(
   const url = `http://127.0.0.1:${port}`;
   const stop = (): Promise<void> => stopProcess(process, options.interrupted());
   try {
-    const exited = process.status.then((s) => {
-      const last = process.logs.slice(-3).map((r) => JSON.stringify(r));
-      throw new Error(
-        `the gateway exited early (code ${s.code}): ${last.join(" ")}`,
-      );
+    await waitHealthy(process, url, {
+      name: "gateway",
+      signal: options.signal,
+      logTail: true,
     });
-    exited.catch(() => {});
-    await Promise.race([
-      exited,
-      until(async () => {
-        const response = await fetch(`${url}/health`);
-        const body = await response.json();
-        return body.status === "healthy";
-      }, { what: "the gateway's /health", signal: options.signal }),
-    ]);
     return { process, url, pid: process.pid, stop };
   } catch (error) {
     await stop();
@@ -94,108 +123,18 @@ export async function startGatewayProcess(
   }
 }
 
-/**
- * Stops a webstream process by its PID: SIGTERM, then SIGKILL if it hangs.
- * After a Ctrl-C it got the SIGINT too and is stopping on its own, so it is
- * only waited for.
- */
-export async function stopProcess(
-  process: WebstreamProcess,
-  interrupted: boolean,
-): Promise<void> {
-  let exited = false;
-  process.status.then(() => exited = true, () => exited = true);
-  if (interrupted) await sleep(300);
-  const selfStopping = process.logs.some((r) => r.msg === "shutting down");
-  if (!exited && !selfStopping) {
-    try {
-      Deno.kill(process.pid, "SIGTERM");
-    } catch {
-      // Already gone.
-    }
-  }
-  const cancel = new AbortController();
-  const timeout = sleep(30_000, cancel.signal).then(
-    () => "timeout" as const,
-    () => "cancelled" as const,
-  );
-  const outcome = await Promise.race([process.status, timeout]);
-  cancel.abort();
-  if (outcome === "timeout") {
-    console.error(`process ${process.pid} did not stop in 30 s; killing it`);
-    try {
-      Deno.kill(process.pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-    await process.status;
-  }
-}
+// ---- the state store ----
 
-// ---- child servers ----
-
-/** A loopback server running as a child process. */
-export interface ChildServer {
-  /** Its PID. */
-  pid: number;
-  /** Its port. */
-  port: number;
-  /** Stops it by its PID. */
-  stop(): Promise<void>;
-}
-
-/**
- * Runs `deno run -A script` as a child process that prints `{"port":N}` on
- * stdout once it listens (as `baseline_server.ts` and `echo_server.ts` do).
- */
-export async function startChildServer(
-  script: URL,
-  args: string[] = [],
-): Promise<ChildServer> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-prompt", script.pathname, ...args],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  let exited = false;
-  child.status.then(() => exited = true);
-  const stop = async (): Promise<void> => {
-    if (!exited) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-    }
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }, 5000);
-    await child.status;
-    clearTimeout(timer);
-  };
+/** Writes `records` into the (new) gateway store at `storePath`. */
+export function writeSessions(
+  storePath: string,
+  records: SessionRecord[],
+): void {
+  const store = openSqliteStore(storePath);
   try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`${script.pathname} exited before listening`);
-      text += value;
-    }
-    (async () => {
-      while (!(await reader.read()).done) { /* discard */ }
-    })().catch(() => {});
-    const { port } = JSON.parse(text.slice(0, text.indexOf("\n")));
-    return { pid: child.pid, port, stop };
-  } catch (error) {
-    await stop();
-    throw error;
+    store.putSessions(records);
+  } finally {
+    store.close();
   }
 }
 
@@ -312,8 +251,8 @@ async function loadRound(
   }
 }
 
-/** Options for {@linkcode runLoad}. */
-export interface LoadOptions {
+/** How much load {@linkcode runLoad} sends to each target. */
+export interface LoadAmount {
   /** Measured requests per target (over all rounds). */
   requests: number;
   /** Alternating rounds per target. */
@@ -322,6 +261,10 @@ export interface LoadOptions {
   warmup: number;
   /** Concurrent client loops. */
   concurrency: number;
+}
+
+/** Options for {@linkcode runLoad}. */
+export interface LoadOptions extends LoadAmount {
   /** Ends the run early. */
   signal: AbortSignal;
   /** Progress output. */

@@ -19,6 +19,7 @@
 import type { BaselineServer } from "./baseline_server.ts";
 import {
   type BenchHost,
+  type BenchRunOptions,
   SECRET,
   sessionId,
   sleep,
@@ -31,7 +32,7 @@ import {
 import { openSocket } from "../tests/support/ws.ts";
 
 /** Options for {@linkcode runGetConnectionBench}. */
-export interface GetConnectionBenchOptions {
+export interface GetConnectionBenchOptions extends BenchRunOptions {
   /** Warm samples. */
   warmSamples: number;
   /** Cold samples. */
@@ -40,14 +41,8 @@ export interface GetConnectionBenchOptions {
   baselineSamples: number;
   /** The baseline server. */
   baseline: BaselineServer;
-  /** Ends the run early (Ctrl-C). */
-  signal: AbortSignal;
-  /** Whether the run was interrupted (see `startHost`). */
-  interrupted: () => boolean;
   /** Pause before each sample once the pool rests, ms. Default 100. */
   settleMs?: number;
-  /** Progress output. */
-  progress?: (line: string) => void;
 }
 
 /** The figures of one kind of launch. */

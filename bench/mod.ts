@@ -402,6 +402,48 @@ function printProxy(r: ProxyResult): void {
   }
 }
 
+/** A whole number. */
+function whole(value: number): string {
+  return value.toFixed(0);
+}
+
+/** Whole microseconds. */
+function micros(value: number): string {
+  return `${value.toFixed(0)} µs`;
+}
+
+/**
+ * A summary row: `value` and `baseline` shown with `format`, their ratio,
+ * then the target and verdict if there are any.
+ */
+function compared(
+  measure: string,
+  value: number,
+  baseline: number,
+  format: (value: number) => string,
+  target = "",
+  judged = "",
+): string[] {
+  return [
+    measure,
+    format(value),
+    format(baseline),
+    ratio(value, baseline),
+    target,
+    judged,
+  ];
+}
+
+/** A summary row with no baseline: `shown`, then any target and verdict. */
+function alone(
+  measure: string,
+  shown: string,
+  target = "",
+  judged = "",
+): string[] {
+  return [measure, shown, "", "", target, judged];
+}
+
 /** What the gateway benchmarks measured, for the summary. */
 interface GatewayFigures {
   placement?: PlacementResult;
@@ -415,82 +457,72 @@ function gatewayRows(g: GatewayFigures): string[][] {
   if (g.placement) {
     const p = g.placement;
     rows.push(
-      [
+      compared(
         "placement decision p99",
-        fine(p.decision.p99),
-        fine(p.baseline.p99),
-        ratio(p.decision.p99, p.baseline.p99),
+        p.decision.p99,
+        p.baseline.p99,
+        fine,
         `< ${ms(t.placementP99)}`,
         verdict(p.decision.p99, t.placementP99),
-      ],
-      [
+      ),
+      compared(
         "placement decision p50",
-        fine(p.decision.p50),
-        fine(p.baseline.p50),
-        ratio(p.decision.p50, p.baseline.p50),
-        "",
-        "",
-      ],
-      ["place() alone p99", fine(p.placeOnly.p99), "", "", "", ""],
+        p.decision.p50,
+        p.baseline.p50,
+        fine,
+      ),
+      alone("place() alone p99", fine(p.placeOnly.p99)),
     );
   }
   if (g.gateway) {
     const r = g.gateway;
     rows.push(
-      [
+      compared(
         "/resolveSession req/s under load",
-        r.gateway.rps.toFixed(0),
-        r.baseline.rps.toFixed(0),
-        ratio(r.gateway.rps, r.baseline.rps),
+        r.gateway.rps,
+        r.baseline.rps,
+        whole,
         `≥ ×${t.resolveRatio.toFixed(2)}`,
         atLeast(r.gateway.rps / r.baseline.rps, t.resolveRatio),
-      ],
-      [
+      ),
+      compared(
         "/resolveSession p99 under load",
-        ms(r.gateway.latency.p99),
-        ms(r.baseline.latency.p99),
-        ratio(r.gateway.latency.p99, r.baseline.latency.p99),
-        "",
-        "",
-      ],
-      [
+        r.gateway.latency.p99,
+        r.baseline.latency.p99,
+        ms,
+      ),
+      compared(
         "/resolveSession server CPU/request",
-        `${r.gateway.cpuPerRequestUs.toFixed(0)} µs`,
-        `${r.baseline.cpuPerRequestUs.toFixed(0)} µs`,
-        ratio(r.gateway.cpuPerRequestUs, r.baseline.cpuPerRequestUs),
-        "",
-        "",
-      ],
-      [
+        r.gateway.cpuPerRequestUs,
+        r.baseline.cpuPerRequestUs,
+        micros,
+      ),
+      alone(
         "gateway memory (peak RSS)",
         `${r.memoryAfterLoad.peak.toFixed(0)} MB`,
-        "",
-        "",
         `< ${t.memoryMb} MB`,
         verdict(r.memoryAfterLoad.peak, t.memoryMb),
-      ],
+      ),
     );
   }
   if (g.proxy) {
     const r = g.proxy;
     const added = r.echo.proxy.p50 - r.echo.direct.p50;
     rows.push(
-      [
+      compared(
         "WebSocket proxy MB/s (vs direct)",
-        r.throughput.proxy.toFixed(0),
-        r.throughput.direct.toFixed(0),
-        ratio(r.throughput.proxy, r.throughput.direct),
+        r.throughput.proxy,
+        r.throughput.direct,
+        whole,
         `≥ ×${t.proxyRatio.toFixed(2)}`,
         atLeast(r.throughput.proxy / r.throughput.direct, t.proxyRatio),
-      ],
-      [
+      ),
+      compared(
         "WebSocket proxy MB/s (vs bare relay)",
-        r.throughput.proxy.toFixed(0),
-        r.throughput.bareRelay.toFixed(0),
-        ratio(r.throughput.proxy, r.throughput.bareRelay),
-        "",
-        "",
-      ],
+        r.throughput.proxy,
+        r.throughput.bareRelay,
+        whole,
+      ),
       [
         "WebSocket added p50 round trip (echo)",
         `+${fine(added)}`,
@@ -533,74 +565,52 @@ function printSummary(
   if (gc) {
     const b = gc.baseline.p50;
     rows.push(
-      [
+      compared(
         "warm /getConnection p50",
-        ms(gc.warm.allocation.p50),
-        ms(b),
-        ratio(gc.warm.allocation.p50, b),
+        gc.warm.allocation.p50,
+        b,
+        ms,
         `< ${ms(TARGETS.warm)}`,
         verdict(gc.warm.allocation.p50, TARGETS.warm),
-      ],
-      [
-        "warm ready to stream p50",
-        ms(gc.warm.readyToStream.p50),
-        "",
-        "",
-        "",
-        "",
-      ],
-      [
+      ),
+      alone("warm ready to stream p50", ms(gc.warm.readyToStream.p50)),
+      compared(
         "cold /getConnection p50",
-        ms(gc.cold.allocation.p50),
-        ms(b),
-        ratio(gc.cold.allocation.p50, b),
+        gc.cold.allocation.p50,
+        b,
+        ms,
         `< ${ms(TARGETS.cold)}`,
         verdict(gc.cold.allocation.p50, TARGETS.cold),
-      ],
-      [
-        "cold ready to stream p50",
-        ms(gc.cold.readyToStream.p50),
-        "",
-        "",
-        "",
-        "",
-      ],
+      ),
+      alone("cold ready to stream p50", ms(gc.cold.readyToStream.p50)),
     );
   }
   if (health) {
     rows.push(
-      [
+      compared(
         "/health req/s under load",
-        health.host.rps.toFixed(0),
-        health.baseline.rps.toFixed(0),
-        ratio(health.host.rps, health.baseline.rps),
-        "",
-        "",
-      ],
-      [
+        health.host.rps,
+        health.baseline.rps,
+        whole,
+      ),
+      compared(
         "/health p50 under load",
-        ms(health.host.latency.p50),
-        ms(health.baseline.latency.p50),
-        ratio(health.host.latency.p50, health.baseline.latency.p50),
-        "",
-        "",
-      ],
-      [
+        health.host.latency.p50,
+        health.baseline.latency.p50,
+        ms,
+      ),
+      compared(
         "/health p99 under load",
-        ms(health.host.latency.p99),
-        ms(health.baseline.latency.p99),
-        ratio(health.host.latency.p99, health.baseline.latency.p99),
-        "",
-        "",
-      ],
-      [
+        health.host.latency.p99,
+        health.baseline.latency.p99,
+        ms,
+      ),
+      compared(
         "/health server CPU/request",
-        `${health.host.cpuPerRequestUs.toFixed(0)} µs`,
-        `${health.baseline.cpuPerRequestUs.toFixed(0)} µs`,
-        ratio(health.host.cpuPerRequestUs, health.baseline.cpuPerRequestUs),
-        "",
-        "",
-      ],
+        health.host.cpuPerRequestUs,
+        health.baseline.cpuPerRequestUs,
+        micros,
+      ),
     );
   }
   // The gateway's part, under its own header row.
@@ -616,7 +626,7 @@ function printSummary(
   const all = [...rows, ...(gatewayPart.length ? [gatewayHeader] : [])];
   all.push(...gatewayPart);
   for (const failure of failures) {
-    all.push([failure, "", "", "", "", "FAILED TO RUN"]);
+    all.push(alone(failure, "", "", "FAILED TO RUN"));
   }
   const widths = all[0].map((_, i) => Math.max(...all.map((r) => r[i].length)));
   const format = (r: string[]): string =>

@@ -28,27 +28,28 @@
  * @module
  */
 import { hashPassword } from "../mod/gateway/auth/password.ts";
-import { openSqliteStore } from "../mod/gateway/store.ts";
-import type { SessionRecord } from "../mod/gateway/types.ts";
 import {
   type BenchHost,
+  type BenchRunOptions,
   startHost,
   type Stats,
   summarize,
   until,
 } from "./common.ts";
+import { type ChildServer, startChildServer } from "./child_server.ts";
 import {
   ADMIN_TOKEN,
-  type ChildServer,
+  benchRun,
   cpuSeconds,
   type GatewayProcess,
   signIn,
-  startChildServer,
   startGatewayProcess,
+  writeSessions,
 } from "./gateway_common.ts";
+import { sessionRecord } from "../tests/support/gateway_parts.ts";
 
 /** Options for {@linkcode runProxyBench}. */
-export interface ProxyBenchOptions {
+export interface ProxyBenchOptions extends BenchRunOptions {
   /** Alternating rounds (direct, bare relay, gateway) against the echo server. */
   rounds: number;
   /** Bytes echoed per round and path. */
@@ -63,12 +64,6 @@ export interface ProxyBenchOptions {
   streamerRounds: number;
   /** Streamer pings per round and path. */
   streamerPings: number;
-  /** Ends the run early (Ctrl-C). */
-  signal: AbortSignal;
-  /** Whether the run was interrupted. */
-  interrupted: () => boolean;
-  /** Progress output. */
-  progress?: (line: string) => void;
 }
 
 /** Direct and proxied figures of one measure. */
@@ -116,15 +111,12 @@ export async function runProxyBench(
   const progress = options.progress ?? (() => {});
   const messageBytes = options.messageBytes ?? 64 * 1024;
   const window = options.window ?? 8;
-  const dir = await Deno.makeTempDir({ prefix: "webstream-bench-" });
-  const cleanup: (() => Promise<void>)[] = [
-    () => Deno.remove(dir, { recursive: true }),
-  ];
+  const { dir, cleanup } = await benchRun("proxy benchmark cleanup");
   try {
     const echo: ChildServer = await startChildServer(
       new URL("./echo_server.ts", import.meta.url),
     );
-    cleanup.unshift(() => echo.stop());
+    cleanup.defer(() => echo.stop());
 
     // The session the gateway will relay: pointing at the echo server.
     const storePath = `${dir}/gateway.sqlite`;
@@ -148,7 +140,7 @@ export async function runProxyBench(
         workspaces: [{ id: "desktop", name: "Desktop", kind: "desktop" }],
       },
     });
-    cleanup.unshift(() => gateway.stop());
+    cleanup.defer(() => gateway.stop());
     const cookie = await signIn(gateway.url, USER, PASSWORD);
     const gatewayWs = gateway.url.replace(/^http/, "ws");
 
@@ -158,7 +150,7 @@ export async function runProxyBench(
       new URL("./echo_server.ts", import.meta.url),
       ["relay", directUrl],
     );
-    cleanup.unshift(() => bare.stop());
+    cleanup.defer(() => bare.stop());
 
     const paths: {
       name: PathName;
@@ -264,11 +256,7 @@ export async function runProxyBench(
     }
     return result;
   } finally {
-    for (const step of cleanup) {
-      await step().catch((error) =>
-        console.error("proxy benchmark cleanup:", error)
-      );
-    }
+    await cleanup.run();
   }
 }
 
@@ -279,33 +267,18 @@ function seedEchoSession(
   port: number,
 ): void {
   const now = Date.now();
-  const record: SessionRecord = {
+  writeSessions(storePath, [sessionRecord({
     sessionId,
-    sessionUuid: crypto.randomUUID(),
     user: USER,
-    credentials: "user",
     serverUrl: `http://127.0.0.1:${port}`,
     host: "127.0.0.1",
     port,
-    path: "/stream",
     kind: "desktop",
     workspaceIds: ["desktop"],
-    resources: {
-      clipboard: true,
-      fileUpload: false,
-      fileDownload: false,
-      printing: false,
-    },
     createdAt: now,
     lastLaunchAt: now,
     lastCheckinAt: now,
-  };
-  const store = openSqliteStore(storePath);
-  try {
-    store.putSession(record);
-  } finally {
-    store.close();
-  }
+  })]);
 }
 
 /**

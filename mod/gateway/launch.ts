@@ -22,7 +22,7 @@ import {
   type PlacementDecision,
   sharingRefusal,
 } from "./placement.ts";
-import type { HostRegistry } from "./registry.ts";
+import type { HostRegistry, LogonOutcome } from "./registry.ts";
 import type { SessionMap } from "./sessions.ts";
 import type { Identity, SessionRecord } from "./types.ts";
 
@@ -375,6 +375,7 @@ export class Launcher {
     const done = this.#registry.beginLogon(serverUrl);
     this.#starting++;
     let answer: ConnectionAnswer;
+    let outcome: LogonOutcome = "failed";
     try {
       answer = await getConnection(serverUrl, {
         sessionId,
@@ -386,11 +387,11 @@ export class Launcher {
         width: request.width,
         height: request.height,
       }, this.#hostCall);
+      outcome = "placed";
     } finally {
-      done();
+      done(outcome);
       this.#starting--;
     }
-    this.#registry.notePlaced(serverUrl);
     const now = Date.now();
     this.#sessions.put({
       sessionId,

@@ -40,9 +40,14 @@ interface Entry {
   lastState?: HostState;
   /** New sessions placed since the last heartbeat. */
   placed: number;
+  /** Serial of the last heartbeat (0: none since registration). */
+  heartbeatSerial: number;
   /** False for a host restored from the store until it is heard from. */
   verified: boolean;
 }
+
+/** How a logon begun with {@linkcode HostRegistry.beginLogon} ended. */
+export type LogonOutcome = "placed" | "failed";
 
 /** The gateway's knowledge of its session hosts. */
 export class HostRegistry {
@@ -53,6 +58,8 @@ export class HostRegistry {
   readonly #health: HealthCheckSettings;
   readonly #logger: Logger;
   readonly #now: () => number;
+  /** Counts heartbeats received, to order them against logons. */
+  #heartbeatSerial = 0;
 
   constructor(options: HostRegistryOptions) {
     this.#store = options.store;
@@ -68,6 +75,7 @@ export class HostRegistry {
         probeFailures: 0,
         logonsInFlight: 0,
         placed: 0,
+        heartbeatSerial: 0,
         verified: false,
       });
     }
@@ -94,6 +102,7 @@ export class HostRegistry {
       logonsInFlight: known?.logonsInFlight ?? 0,
       lastState: known?.lastState,
       placed: 0,
+      heartbeatSerial: 0,
       verified: true,
     };
     this.#entries.set(payload.serverUrl, entry);
@@ -116,6 +125,7 @@ export class HostRegistry {
     entry.record.registration.tags = payload.tags;
     entry.seenAt = now;
     entry.placed = 0;
+    entry.heartbeatSerial = ++this.#heartbeatSerial;
     entry.verified = true;
     this.#dirty.add(payload.serverUrl);
     return this.#view(entry);
@@ -154,12 +164,6 @@ export class HostRegistry {
     this.#view(entry); // logs a state change, if any
   }
 
-  /** Counts a new session placed on a host, until its next heartbeat. */
-  notePlaced(serverUrl: string): void {
-    const entry = this.#entries.get(serverUrl);
-    if (entry) entry.placed++;
-  }
-
   /**
    * Forgets hosts that left: unregistered for `unregisteredAfterMs`, or
    * silent (no heartbeat, no good probe) for `silentAfterMs`. Returns their
@@ -190,19 +194,31 @@ export class HostRegistry {
     return gone;
   }
 
-  /** Counts a session start in flight on a host (for the logon cap). */
-  beginLogon(serverUrl: string): () => void {
+  /**
+   * Counts a session start in flight on a host (for the logon cap). Call the
+   * returned function when it ends: with `"placed"` the new session counts on
+   * the host until its next heartbeat, unless a heartbeat arrived while the
+   * logon was under way; that one may already include the session, and
+   * counting it twice would refuse launches on a host with room. (If it did
+   * not, the host itself refuses when full and the launch goes elsewhere.)
+   */
+  beginLogon(serverUrl: string): (outcome: LogonOutcome) => void {
     const entry = this.#entries.get(serverUrl);
     if (!entry) return () => {};
     entry.logonsInFlight++;
+    const startedAfter = this.#heartbeatSerial;
     let done = false;
-    return () => {
+    return (outcome) => {
       if (done) return;
       done = true;
       // A re-registration replaces the entry (carrying the count over), so
       // release on the current one, not the one captured here.
       const current = this.#entries.get(serverUrl);
-      if (current && current.logonsInFlight > 0) current.logonsInFlight--;
+      if (!current) return;
+      if (current.logonsInFlight > 0) current.logonsInFlight--;
+      if (outcome === "placed" && current.heartbeatSerial <= startedAfter) {
+        current.placed++;
+      }
     };
   }
 

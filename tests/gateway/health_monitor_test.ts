@@ -16,8 +16,8 @@ import type { HealthCheckSettings } from "../../mod/config/mod.ts";
 import { startHealthMonitor } from "../../mod/gateway/health_monitor.ts";
 import { HostRegistry } from "../../mod/gateway/registry.ts";
 import { openSqliteStore } from "../../mod/gateway/store.ts";
-import { createLogger } from "../../mod/log/mod.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { captureLogs } from "../support/log.ts";
 import { freePort } from "../support/ports.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -103,15 +103,8 @@ function settings(
 
 function makeRegistry(health: HealthCheckSettings) {
   const store = openSqliteStore(":memory:");
-  const logs: Record<string, unknown>[] = [];
-  const registry = new HostRegistry({
-    store,
-    health,
-    logger: createLogger({
-      format: "json",
-      sink: (line) => logs.push(JSON.parse(line)),
-    }),
-  });
+  const { logger, records: logs } = captureLogs();
+  const registry = new HostRegistry({ store, health, logger });
   return { registry, store, logs };
 }
 

@@ -10,6 +10,7 @@
  */
 import { type Workspace, workspaceSchema } from "../../mod/config/mod.ts";
 import {
+  type ConnectionRequest,
   getConnection,
   HostError,
   policyFor,
@@ -22,7 +23,7 @@ import {
 } from "../support/assert.ts";
 import { encodeHeaderValue, parseLaunchRequest } from "../../mod/host/mod.ts";
 import { freePort } from "../support/ports.ts";
-import { startScriptedHost } from "../support/scripted_host.ts";
+import { withScriptedHost } from "../support/scripted_host.ts";
 
 const desktop: Workspace = workspaceSchema.parse({
   id: "desktop",
@@ -37,6 +38,15 @@ const terminal: Workspace = workspaceSchema.parse({
   command: { linux: "xterm -e top" },
 });
 
+/** A request to launch `workspace` (with its own resources) as `sessionId`. */
+function launch(
+  workspace: Workspace,
+  sessionId: string,
+  extra: Pick<ConnectionRequest, "command" | "width" | "height"> = {},
+): ConnectionRequest {
+  return { sessionId, workspace, resources: workspace.resources, ...extra };
+}
+
 /** Header names the gateway sets (lowercase, sorted). */
 function contextHeaders(headers: Headers): string[] {
   return [...headers.keys()]
@@ -44,16 +54,13 @@ function contextHeaders(headers: Headers): string[] {
     .sort();
 }
 
-Deno.test("a desktop: session, workspace, policy and secret headers, and the size", async () => {
-  const host = startScriptedHost();
-  try {
-    const answer = await getConnection(host.url, {
-      sessionId: "client-facing-1",
-      workspace: desktop,
-      resources: desktop.resources,
-      width: 1280,
-      height: 720,
-    }, { sharedSecret: "farm-secret-123" });
+Deno.test("a desktop: session, workspace, policy and secret headers, and the size", () =>
+  withScriptedHost(async (host) => {
+    const answer = await getConnection(
+      host.url,
+      launch(desktop, "client-facing-1", { width: 1280, height: 720 }),
+      { sharedSecret: "farm-secret-123" },
+    );
     assertEquals(host.requests.length, 1);
     const { url, headers } = host.requests[0];
     assertEquals(url.pathname, "/getConnection");
@@ -83,20 +90,14 @@ Deno.test("a desktop: session, workspace, policy and secret headers, and the siz
     assertEquals(answer.sessionUuid, host.uuidOf("client-facing-1"));
     assertEquals(answer.port, host.port);
     assertEquals(answer.reconnect, false);
-  } finally {
-    await host.stop();
-  }
-});
+  }));
 
-Deno.test("an app: X-App-ID, -Name and -Command; no secret and no size when not given", async () => {
-  const host = startScriptedHost();
-  try {
-    await getConnection(`${host.url}/`, {
-      sessionId: "s-2",
-      workspace: terminal,
-      command: "xterm -e top",
-      resources: terminal.resources,
-    });
+Deno.test("an app: X-App-ID, -Name and -Command; no secret and no size when not given", () =>
+  withScriptedHost(async (host) => {
+    await getConnection(
+      `${host.url}/`,
+      launch(terminal, "s-2", { command: "xterm -e top" }),
+    );
     const { url, headers } = host.requests[0];
     assertEquals(url.pathname, "/getConnection", "a trailing slash is fine");
     assertEquals(url.search, "");
@@ -118,27 +119,15 @@ Deno.test("an app: X-App-ID, -Name and -Command; no secret and no size when not 
     assertEquals(JSON.parse(headers.get("x-policy-json")!).clipboard, "both");
 
     // Reconnecting to an app already running sends no command.
-    const again = await getConnection(host.url, {
-      sessionId: "s-2",
-      workspace: terminal,
-      resources: terminal.resources,
-    });
+    const again = await getConnection(host.url, launch(terminal, "s-2"));
     assertEquals(host.requests[1].headers.get("x-app-command"), null);
     assertEquals(host.requests[1].headers.get("x-app-id"), "terminal");
     assertEquals(again.reconnect, true);
-  } finally {
-    await host.stop();
-  }
-});
+  }));
 
-Deno.test("5xx, a timeout and a refused connection are retryable HostErrors", async (t) => {
-  const host = startScriptedHost();
-  const request = {
-    sessionId: "s-3",
-    workspace: desktop,
-    resources: desktop.resources,
-  };
-  try {
+Deno.test("5xx, a timeout and a refused connection are retryable HostErrors", (t) =>
+  withScriptedHost(async (host) => {
+    const request = launch(desktop, "s-3");
     await t.step("503 with the host's reason", async () => {
       host.script = () =>
         Response.json({ error: "no free session" }, { status: 503 });
@@ -182,49 +171,32 @@ Deno.test("5xx, a timeout and a refused connection are retryable HostErrors", as
       assertEquals(error.retryable, true);
       assertMatch(error.message, new RegExp(`^${closed} did not answer: `));
     });
-  } finally {
-    await host.stop();
-  }
-});
+  }));
 
-Deno.test("400 and 401 are HostErrors that another host would not fix", async () => {
-  const host = startScriptedHost();
-  try {
+Deno.test("400 and 401 are HostErrors that another host would not fix", () =>
+  withScriptedHost(async (host) => {
     for (const status of [400, 401, 403, 404]) {
       host.script = () =>
         Response.json({ error: `nope ${status}` }, { status });
       const error = await assertRejects(
-        () =>
-          getConnection(host.url, {
-            sessionId: "s-4",
-            workspace: desktop,
-            resources: desktop.resources,
-          }),
+        () => getConnection(host.url, launch(desktop, "s-4")),
         HostError,
       ) as HostError;
       assertEquals(error.status, status);
       assertEquals(error.retryable, false, String(status));
       assertMatch(error.message, new RegExp(`answered ${status}: nope`));
     }
-  } finally {
-    await host.stop();
-  }
-});
+  }));
 
-Deno.test("an answer that is not what the contract says is a HostError", async (t) => {
-  const host = startScriptedHost();
-  const request = {
-    sessionId: "s-5",
-    workspace: desktop,
-    resources: desktop.resources,
-  };
-  const valid = async () =>
-    await host.answer(
-      new Request(host.url, {
-        headers: { "X-Session-ID": "s-5" },
-      }),
-    ).json();
-  try {
+Deno.test("an answer that is not what the contract says is a HostError", (t) =>
+  withScriptedHost(async (host) => {
+    const request = launch(desktop, "s-5");
+    const valid = async () =>
+      await host.answer(
+        new Request(host.url, {
+          headers: { "X-Session-ID": "s-5" },
+        }),
+      ).json();
     const broken: [string, (body: Record<string, unknown>) => unknown][] = [
       ["no token", (b) => ({ ...b, token: undefined })],
       ["no port", (b) => ({ ...b, port: undefined })],
@@ -262,26 +234,20 @@ Deno.test("an answer that is not what the contract says is a HostError", async (
       const answer = await getConnection(host.url, request);
       assert(answer.token.length >= 16);
     });
-  } finally {
-    await host.stop();
-  }
-});
+  }));
 
-Deno.test("names and commands outside ASCII travel encoded, and the host reads them back", async () => {
-  const host = startScriptedHost();
-  try {
+Deno.test("names and commands outside ASCII travel encoded, and the host reads them back", () =>
+  withScriptedHost(async (host) => {
     const buero: Workspace = workspaceSchema.parse({
       id: "buero",
       name: "Büro-Rechner ✓",
       kind: "app",
       command: { linux: "xcalc -title «Büro»" },
     });
-    await getConnection(host.url, {
-      sessionId: "s-6",
-      workspace: buero,
-      command: "xcalc -title «Büro»",
-      resources: buero.resources,
-    });
+    await getConnection(
+      host.url,
+      launch(buero, "s-6", { command: "xcalc -title «Büro»" }),
+    );
     const { headers } = host.requests[0];
     for (const name of ["x-workspace-name", "x-app-name", "x-app-command"]) {
       assertMatch(headers.get(name)!, /^=\?utf-8\?b\?[A-Za-z0-9+/=]+\?=$/);
@@ -296,7 +262,4 @@ Deno.test("names and commands outside ASCII travel encoded, and the host reads t
     assertEquals(request.app.name, "Büro-Rechner ✓");
     assertEquals(request.app.command, "xcalc -title «Büro»");
     assertEquals(request.app.id, "buero");
-  } finally {
-    await host.stop();
-  }
-});
+  }));

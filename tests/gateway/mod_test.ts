@@ -8,6 +8,7 @@
  * sums up hosts and sessions; `/` is the portal and `/admin` the admin page;
  * API POSTs must be `application/json` (415) of at most 64 KiB (413).
  */
+import type { Config } from "../../mod/config/mod.ts";
 import { startGateway } from "../../mod/gateway/mod.ts";
 import {
   assert,
@@ -32,6 +33,64 @@ import { selfSignedCertificate } from "../support/tls.ts";
 import { waitFor } from "../support/wait.ts";
 
 const HTTPDOCS = new URL("../../httpdocs/", import.meta.url).pathname;
+
+/** `startGateway` options: no logs, the real pages. */
+const OPTIONS = { logger: quietLogger, staticRoot: HTTPDOCS };
+
+/** The admin token's `Authorization` header. */
+const ADMIN = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+
+/**
+ * Starts a gateway on `config`, launches alice's desktop on the host at
+ * `hostUrl` (see {@linkcode registerAndLaunch}) and stops it again: what a
+ * restarted gateway should restore. Resolves with the first gateway's scheme
+ * and base URL, alice's cookie and the session.
+ */
+async function launchThenStop(
+  config: Config,
+  hostUrl: string,
+): Promise<
+  { scheme: string; base: string; cookie: string; sessionId: string }
+> {
+  const gateway = await startGateway(config, OPTIONS);
+  const base = `http://127.0.0.1:${gateway.port}`;
+  try {
+    return {
+      scheme: gateway.scheme,
+      base,
+      ...await registerAndLaunch(base, hostUrl),
+    };
+  } finally {
+    await gateway.stop();
+  }
+}
+
+/**
+ * Registers the host at `hostUrl` with the gateway at `base`, signs alice in
+ * and launches her desktop there; resolves with her cookie and the session.
+ */
+async function registerAndLaunch(
+  base: string,
+  hostUrl: string,
+): Promise<{ cookie: string; sessionId: string }> {
+  const registered = await postJson(
+    `${base}/gateway/register`,
+    registerPayload(hostUrl),
+    { Authorization: `Bearer ${SECRET}` },
+  );
+  assertEquals(registered.status, 200);
+  const cookie = await signIn(base, "alice", "alice-password");
+  const launched = await postJson(`${base}/api/launch`, {
+    workspaceId: "desktop",
+  }, { Cookie: cookie });
+  assertEquals(launched.status, 200, JSON.stringify(launched.body));
+  return { cookie, sessionId: String(launched.body.sessionId) };
+}
+
+/** The admin API's JSON at `path` (hosts, sessions) on the gateway at `base`. */
+async function adminGet(base: string, path: string) {
+  return await (await fetch(`${base}${path}`, { headers: ADMIN })).json();
+}
 
 /** A gateway section on a free loopback port with its store in `dir`. */
 async function section(
@@ -63,7 +122,7 @@ Deno.test("refuses to start without the farm's shared secret", async () => {
     });
     assertEquals(config.gateway.backend.sharedSecret, undefined);
     await assertRejects(
-      () => startGateway(config, { logger: quietLogger, staticRoot: HTTPDOCS }),
+      () => startGateway(config, OPTIONS),
       Error,
       /^gateway\.backend\.sharedSecret \(or WEBSTREAM_GATEWAY_SECRET\) is required: hosts register with it/,
     );
@@ -75,7 +134,7 @@ Deno.test("refuses to start without TLS unless insecureHttp says so", async () =
   await withTempDir(async (dir) => {
     const config = gatewayConfig(await section(dir, { insecureHttp: false }));
     await assertRejects(
-      () => startGateway(config, { logger: quietLogger, staticRoot: HTTPDOCS }),
+      () => startGateway(config, OPTIONS),
       Error,
       /^gateway\.tls \(certificate and key\) is required; set gateway\.insecureHttp: true to serve plain HTTP$/,
     );
@@ -94,10 +153,7 @@ Deno.test("serves HTTPS with its certificate, and the cookie is Secure", async (
           tls: { certificate: cert.certFile, key: cert.keyFile },
         }),
       );
-      const gateway = await startGateway(config, {
-        logger: quietLogger,
-        staticRoot: HTTPDOCS,
-      });
+      const gateway = await startGateway(config, OPTIONS);
       try {
         assertEquals(gateway.scheme, "https");
         assertEquals(gateway.port, config.gateway.port);
@@ -158,38 +214,17 @@ Deno.test({
     try {
       await withTempDir(async (dir) => {
         const config = gatewayConfig(await section(dir));
-        const options = { logger: quietLogger, staticRoot: HTTPDOCS };
-        const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
-        let gateway = await startGateway(config, options);
-        const base = `http://127.0.0.1:${gateway.port}`;
-        let cookie: string;
-        let sessionId: string;
-        try {
-          assertEquals(gateway.scheme, "http");
-          const registered = await postJson(
-            `${base}/gateway/register`,
-            registerPayload(host.url),
-            { Authorization: `Bearer ${SECRET}` },
-          );
-          assertEquals(registered.status, 200);
-          cookie = await signIn(base, "alice", "alice-password");
-          const launched = await postJson(`${base}/api/launch`, {
-            workspaceId: "desktop",
-          }, { Cookie: cookie });
-          assertEquals(launched.status, 200, JSON.stringify(launched.body));
-          sessionId = String(launched.body.sessionId);
-        } finally {
-          await gateway.stop();
-        }
+        const { scheme, base, cookie, sessionId } = await launchThenStop(
+          config,
+          host.url,
+        );
+        assertEquals(scheme, "http");
         await assertRejects(() => fetch(`${base}/health`));
         assert(await exists(config.gateway.storePath!));
 
-        gateway = await startGateway(config, options);
+        const gateway = await startGateway(config, OPTIONS);
         try {
-          const listHosts = async () =>
-            await (await fetch(`${base}/admin/api/hosts`, {
-              headers: admin,
-            })).json();
+          const listHosts = () => adminGet(base, "/admin/api/hosts");
           const hosts = await listHosts();
           assertEquals(hosts.length, 1);
           assertEquals(hosts[0].serverUrl, host.url);
@@ -205,9 +240,7 @@ Deno.test({
             async () => (await listHosts())[0].state === "Healthy",
             { what: "the restored host's first good probe" },
           );
-          const sessions = await (await fetch(`${base}/admin/api/sessions`, {
-            headers: admin,
-          })).json();
+          const sessions = await adminGet(base, "/admin/api/sessions");
           assertEquals(sessions.length, 1);
           assertEquals(sessions[0].sessionId, sessionId);
           assertEquals(sessions[0].sessionUuid, host.uuidOf(sessionId));
@@ -252,10 +285,10 @@ Deno.test({
     const host = startScriptedHost();
     try {
       await withTempDir(async (dir) => {
-        const gateway = await startGateway(gatewayConfig(await section(dir)), {
-          logger: quietLogger,
-          staticRoot: HTTPDOCS,
-        });
+        const gateway = await startGateway(
+          gatewayConfig(await section(dir)),
+          OPTIONS,
+        );
         const base = `http://127.0.0.1:${gateway.port}`;
         try {
           let body = await (await fetch(`${base}/health`)).json();
@@ -272,17 +305,7 @@ Deno.test({
           assert(!Number.isNaN(Date.parse(body.timestamp)));
           assertEquals(typeof body.uptime, "number");
 
-          await postJson(
-            `${base}/gateway/register`,
-            registerPayload(host.url),
-            {
-              Authorization: `Bearer ${SECRET}`,
-            },
-          );
-          const cookie = await signIn(base, "alice", "alice-password");
-          await postJson(`${base}/api/launch`, { workspaceId: "desktop" }, {
-            Cookie: cookie,
-          });
+          await registerAndLaunch(base, host.url);
           body = await (await fetch(`${base}/health`)).json();
           assertEquals(body.hosts, { total: 1, healthy: 1 });
           assertEquals(body.sessions, 1);
@@ -298,10 +321,10 @@ Deno.test({
 
 Deno.test("/ is the portal, /admin the admin page, other files are static", async () => {
   await withTempDir(async (dir) => {
-    const gateway = await startGateway(gatewayConfig(await section(dir)), {
-      logger: quietLogger,
-      staticRoot: HTTPDOCS,
-    });
+    const gateway = await startGateway(
+      gatewayConfig(await section(dir)),
+      OPTIONS,
+    );
     const base = `http://127.0.0.1:${gateway.port}`;
     try {
       const pages: [string, string][] = [
@@ -340,28 +363,24 @@ Deno.test("a taken port fails the start", async () => {
     });
     try {
       await assertRejects(
-        () =>
-          startGateway(config, { logger: quietLogger, staticRoot: HTTPDOCS }),
+        () => startGateway(config, OPTIONS),
         Deno.errors.AddrInUse,
       );
     } finally {
       blocker.close();
     }
     // Nothing was left holding the store: it starts cleanly now.
-    const gateway = await startGateway(config, {
-      logger: quietLogger,
-      staticRoot: HTTPDOCS,
-    });
+    const gateway = await startGateway(config, OPTIONS);
     await gateway.stop();
   });
 });
 
 Deno.test("API POSTs must be JSON (415) of at most 64 KiB (413)", async (t) => {
   await withTempDir(async (dir) => {
-    const gateway = await startGateway(gatewayConfig(await section(dir)), {
-      logger: quietLogger,
-      staticRoot: HTTPDOCS,
-    });
+    const gateway = await startGateway(
+      gatewayConfig(await section(dir)),
+      OPTIONS,
+    );
     const base = `http://127.0.0.1:${gateway.port}`;
     const post = async (
       path: string,
@@ -375,7 +394,6 @@ Deno.test("API POSTs must be JSON (415) of at most 64 KiB (413)", async (t) => {
       });
       return { status: response.status, body: await response.json() };
     };
-    const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
     const signin = JSON.stringify({
       user: "alice",
       password: "alice-password",
@@ -387,7 +405,7 @@ Deno.test("API POSTs must be JSON (415) of at most 64 KiB (413)", async (t) => {
     const cases: [string, string, Record<string, string>][] = [
       ["/api/signin", signin, {}],
       ["/api/signout", "{}", {}],
-      ["/admin/api/hosts/drain", drain, admin],
+      ["/admin/api/hosts/drain", drain, ADMIN],
       ["/gateway/register", "{}", { Authorization: `Bearer ${SECRET}` }],
     ];
     try {
@@ -426,7 +444,7 @@ Deno.test("API POSTs must be JSON (415) of at most 64 KiB (413)", async (t) => {
           assertEquals(signedIn.body.user, "alice");
         }
         const unknownHost = await post("/admin/api/hosts/drain", drain, {
-          ...admin,
+          ...ADMIN,
           "Content-Type": "application/json",
         });
         assertEquals(unknownHost.status, 404, "reached the route");
@@ -486,39 +504,17 @@ Deno.test({
     try {
       await withTempDir(async (dir) => {
         const config = gatewayConfig(await section(dir));
-        const options = { logger: quietLogger, staticRoot: HTTPDOCS };
-        const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
-        let gateway = await startGateway(config, options);
-        const base = `http://127.0.0.1:${gateway.port}`;
-        let cookie: string;
-        let sessionId: string;
-        try {
-          await postJson(
-            `${base}/gateway/register`,
-            registerPayload(host.url),
-            {
-              Authorization: `Bearer ${SECRET}`,
-            },
-          );
-          cookie = await signIn(base, "alice", "alice-password");
-          const launched = await postJson(`${base}/api/launch`, {
-            workspaceId: "desktop",
-          }, { Cookie: cookie });
-          assertEquals(launched.status, 200, JSON.stringify(launched.body));
-          sessionId = String(launched.body.sessionId);
-        } finally {
-          await gateway.stop();
-        }
+        const { base, cookie, sessionId } = await launchThenStop(
+          config,
+          host.url,
+        );
         // The host goes away while the gateway is down.
         await host.stop();
         hostStopped = true;
 
-        gateway = await startGateway(config, options);
+        const gateway = await startGateway(config, OPTIONS);
         try {
-          const listHosts = async () =>
-            await (await fetch(`${base}/admin/api/hosts`, {
-              headers: admin,
-            })).json();
+          const listHosts = () => adminGet(base, "/admin/api/hosts");
           // Its first probe fails; it stays as it was restored.
           const [probed] = await waitFor(async () => {
             const hosts = await listHosts();

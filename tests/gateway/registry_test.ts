@@ -8,7 +8,7 @@
  * re-created on the same store file restores hosts Unreachable until a good
  * probe or a heartbeat, then with a fresh heartbeat window and their drain
  * flags; a heartbeat reporting draining or starting → Draining; heartbeat
- * tags replace registered ones; `notePlaced` counts until the next
+ * tags replace registered ones; `beginLogon` placements count until the next
  * heartbeat; `sweep` forgets long-unregistered and silent hosts (in the
  * store too); a failed `flush` is retried by the next; `beginLogon` counting
  * with an idempotent release; state changes logged.
@@ -21,22 +21,13 @@ import {
 } from "../../mod/config/mod.ts";
 import { HostRegistry } from "../../mod/gateway/registry.ts";
 import { type GatewayStore, openSqliteStore } from "../../mod/gateway/store.ts";
-import { createLogger } from "../../mod/log/mod.ts";
 import type {
   HeartbeatPayload,
   RegisterPayload,
 } from "../../mod/registration/mod.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-
-/** Runs `fn` with a new temporary folder that is removed afterwards. */
-function inTempDir(fn: (dir: string) => void): void {
-  const dir = Deno.makeTempDirSync({ prefix: "webstream-test-" });
-  try {
-    fn(dir);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
+import { captureLogs } from "../support/log.ts";
+import { withTempDirSync } from "../support/fs.ts";
 
 // interval 5, timeout 6, failureThreshold 3, heartbeatInterval 10, missed 3.
 const HEALTH: HealthCheckSettings = healthCheckSchema.parse({});
@@ -54,16 +45,12 @@ function harness(
   store: GatewayStore = openSqliteStore(":memory:"),
   start = T0,
 ): Harness {
-  const logs: Record<string, unknown>[] = [];
+  const { logger, records: logs } = captureLogs("debug");
   const clock = { now: start };
   const registry = new HostRegistry({
     store,
     health: HEALTH,
-    logger: createLogger({
-      format: "json",
-      level: "debug",
-      sink: (line) => logs.push(JSON.parse(line)),
-    }),
+    logger,
     now: () => clock.now,
   });
   return { registry, store, logs, clock };
@@ -288,7 +275,7 @@ Deno.test("unregister", () => {
 });
 
 Deno.test("a registry re-created on the same store restores hosts", () => {
-  inTempDir((dir) => {
+  withTempDirSync((dir) => {
     const path = `${dir}/gateway.db`;
     const first = harness(openSqliteStore(path));
     first.registry.register(registration("a"));
@@ -358,18 +345,18 @@ Deno.test("beginLogon counts logons in flight", () => {
     const first = registry.beginLogon(url);
     const second = registry.beginLogon(url);
     assertEquals(registry.get(url)?.logonsInFlight, 2);
-    first();
-    first(); // Releasing twice counts once.
+    first("failed");
+    first("failed"); // Releasing twice counts once.
     assertEquals(registry.get(url)?.logonsInFlight, 1);
     // A re-registration does not forget logons under way.
     registry.register(registration("a"));
     assertEquals(registry.get(url)?.logonsInFlight, 1);
-    second();
-    second();
+    second("failed");
+    second("placed");
     assertEquals(registry.get(url)?.logonsInFlight, 0);
     // Unknown hosts: a harmless release.
     const none = registry.beginLogon("http://stranger.test");
-    none();
+    none("failed");
     assertEquals(registry.get(url)?.logonsInFlight, 0);
   } finally {
     store.close();
@@ -377,7 +364,7 @@ Deno.test("beginLogon counts logons in flight", () => {
 });
 
 Deno.test("flush writes the latest heartbeats, so a restart keeps load figures", () => {
-  inTempDir((dir) => {
+  withTempDirSync((dir) => {
     const path = `${dir}/gateway.db`;
     const first = harness(openSqliteStore(path));
     first.registry.register(registration("a"));
@@ -398,26 +385,40 @@ Deno.test("flush writes the latest heartbeats, so a restart keeps load figures",
   });
 });
 
-Deno.test("notePlaced counts new sessions until the next heartbeat", () => {
+Deno.test("a placed logon counts until the next heartbeat, unless one came during it", () => {
   const { registry, store } = harness();
   try {
     const url = registry.register(registration("a")).serverUrl;
     registry.heartbeat(heartbeat("a", 1));
     assertEquals(registry.get(url)?.placedSinceHeartbeat, 0);
-    registry.notePlaced(url);
-    registry.notePlaced(url);
+    registry.beginLogon(url)("placed");
+    registry.beginLogon(url)("placed");
+    registry.beginLogon(url)("failed");
     assertEquals(registry.get(url)?.placedSinceHeartbeat, 2);
     assertEquals(registry.list()[0].placedSinceHeartbeat, 2);
     // The heartbeat's own figures include them now.
     registry.heartbeat(heartbeat("a", 3));
     assertEquals(registry.get(url)?.placedSinceHeartbeat, 0);
-    registry.notePlaced(url);
-    // A registration starts afresh too.
+    // A heartbeat during a logon may already count its session: not twice.
+    const during = registry.beginLogon(url);
+    registry.heartbeat(heartbeat("a", 4));
+    during("placed");
+    assertEquals(registry.get(url)?.placedSinceHeartbeat, 0);
+    // Another host's heartbeat does not matter.
+    registry.register(registration("b"));
+    const other = registry.beginLogon(url);
+    registry.heartbeat(heartbeat("b", 1));
+    other("placed");
+    assertEquals(registry.get(url)?.placedSinceHeartbeat, 1);
+    // A registration starts afresh, and a logon ending after it counts.
+    const across = registry.beginLogon(url);
     registry.register(registration("a"));
     assertEquals(registry.get(url)?.placedSinceHeartbeat, 0);
+    across("placed");
+    assertEquals(registry.get(url)?.placedSinceHeartbeat, 1);
     // Unknown hosts: nothing happens.
-    registry.notePlaced("http://stranger.test");
-    assertEquals(registry.size, 1);
+    registry.beginLogon("http://stranger.test")("placed");
+    assertEquals(registry.size, 2);
   } finally {
     store.close();
   }

@@ -13,18 +13,9 @@ import { resourcesSchema } from "../../mod/config/mod.ts";
 import { SessionMap } from "../../mod/gateway/sessions.ts";
 import { type GatewayStore, openSqliteStore } from "../../mod/gateway/store.ts";
 import type { SessionRecord } from "../../mod/gateway/types.ts";
-import { createLogger } from "../../mod/log/mod.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-
-/** Runs `fn` with a new temporary folder that is removed afterwards. */
-function inTempDir(fn: (dir: string) => void): void {
-  const dir = Deno.makeTempDirSync({ prefix: "webstream-test-" });
-  try {
-    fn(dir);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
+import { captureLogs } from "../support/log.ts";
+import { withTempDirSync } from "../support/fs.ts";
 
 const T0 = 1_700_000_000_000;
 const STALE_AFTER = 45;
@@ -65,16 +56,13 @@ function harness(
   store: GatewayStore = openSqliteStore(":memory:"),
   start = T0,
 ): Harness {
-  const logs: Record<string, unknown>[] = [];
+  const { logger, records: logs } = captureLogs();
   const clock = { now: start };
   const counted = counting(store);
   const map = new SessionMap({
     store: counted,
     staleAfter: STALE_AFTER,
-    logger: createLogger({
-      format: "json",
-      sink: (line) => logs.push(JSON.parse(line)),
-    }),
+    logger,
     now: () => clock.now,
   });
   return { map, store: counted, logs, clock };
@@ -213,7 +201,7 @@ Deno.test("a check-in for the wrong host is refused", () => {
 });
 
 Deno.test("prune forgets stale sessions and persists it", () => {
-  inTempDir((dir) => {
+  withTempDirSync((dir) => {
     const path = `${dir}/gateway.db`;
     const { map, store, logs, clock } = harness(openSqliteStore(path));
     map.put(session("quiet"));
@@ -286,7 +274,7 @@ Deno.test("flush writes check-in times in one batch", () => {
 });
 
 Deno.test("a map re-created on the same store restores sessions", () => {
-  inTempDir((dir) => {
+  withTempDirSync((dir) => {
     const path = `${dir}/gateway.db`;
     const first = harness(openSqliteStore(path));
     first.map.put(session("s1"));

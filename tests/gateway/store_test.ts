@@ -13,16 +13,7 @@ import { resourcesSchema } from "../../mod/config/mod.ts";
 import { type GatewayStore, openSqliteStore } from "../../mod/gateway/store.ts";
 import type { HostRecord, SessionRecord } from "../../mod/gateway/types.ts";
 import { assert, assertEquals, assertThrows } from "../support/assert.ts";
-
-/** Runs `fn` with a new temporary folder that is removed afterwards. */
-function inTempDir(fn: (dir: string) => void): void {
-  const dir = Deno.makeTempDirSync({ prefix: "webstream-test-" });
-  try {
-    fn(dir);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
+import { withTempDirSync } from "../support/fs.ts";
 
 function host(name: string, draining = false): HostRecord {
   const serverUrl = `http://${name}.test:8080`;
@@ -123,7 +114,7 @@ Deno.test("in-memory store round trips", () => {
 });
 
 Deno.test("a file store keeps everything when reopened", () => {
-  inTempDir((dir) => {
+  withTempDirSync((dir) => {
     const path = `${dir}/gateway.db`;
     const first = openSqliteStore(path);
     exercise(first);
@@ -152,7 +143,7 @@ Deno.test("a file store keeps everything when reopened", () => {
 });
 
 Deno.test("putSessions is one transaction", () => {
-  inTempDir((dir) => {
+  withTempDirSync((dir) => {
     const path = `${dir}/gateway.db`;
     const store = openSqliteStore(path);
     try {
@@ -184,7 +175,7 @@ Deno.test("putSessions is one transaction", () => {
 });
 
 Deno.test("a file from a newer schema version is refused", () => {
-  inTempDir((dir) => {
+  withTempDirSync((dir) => {
     const path = `${dir}/newer.db`;
     const db = new DatabaseSync(path);
     db.exec("CREATE TABLE future (x TEXT); PRAGMA user_version = 99;");
@@ -214,7 +205,7 @@ Deno.test("a file from a newer schema version is refused", () => {
 });
 
 Deno.test("a new file is stamped with the current schema version", () => {
-  inTempDir((dir) => {
+  withTempDirSync((dir) => {
     const path = `${dir}/fresh.db`;
     openSqliteStore(path).close();
     const check = new DatabaseSync(path);
@@ -262,7 +253,7 @@ Deno.test("putHosts writes a batch in one transaction", () => {
 });
 
 Deno.test("the store file and its WAL are readable by this user only", () => {
-  inTempDir((dir) => {
+  withTempDirSync((dir) => {
     const path = `${dir}/gateway.db`;
     const store = openSqliteStore(path);
     try {
@@ -278,7 +269,7 @@ Deno.test("the store file and its WAL are readable by this user only", () => {
 });
 
 Deno.test("an existing store file (and WAL) open to others is made private", () => {
-  inTempDir((dir) => {
+  withTempDirSync((dir) => {
     const path = `${dir}/gateway.db`;
     // Written by an older release, readable by everyone; a connection kept
     // open leaves its -wal file behind, readable by everyone too.

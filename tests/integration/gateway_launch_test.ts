@@ -21,7 +21,6 @@ import {
   AdminClient,
   type Launched,
   launchHost,
-  openSocketWith,
   signIn,
   sleepCommand,
   startGateway,
@@ -31,6 +30,7 @@ import {
 } from "../support/gateway.ts";
 import { poolUsers } from "../support/pool_users.ts";
 import { waitFor } from "../support/wait.ts";
+import { openSocket } from "../support/ws.ts";
 
 const ROOT = Deno.uid() === 0;
 
@@ -160,7 +160,7 @@ Deno.test({
         const url = `${
           gateway.url.replace("http", "ws")
         }/ws/${first.sessionId}`;
-        await assertRejects(() => openSocketWith(url, {}));
+        await assertRejects(() => openSocket(url));
         const relaunch = await alice.launchOk("desk", first.sessionId);
         // Bob is signed in, but it is not his session.
         await assertRejects(() =>

@@ -8,7 +8,6 @@
  * starts nothing).
  */
 import { parseConfig } from "../../mod/config/mod.ts";
-import { createLogger } from "../../mod/log/mod.ts";
 import {
   hashToken,
   type LaunchRequest,
@@ -24,18 +23,14 @@ import {
   assertMatch,
   assertRejects,
 } from "../support/assert.ts";
+import { captureLogs } from "../support/log.ts";
 import { waitFor } from "../support/wait.ts";
 import {
   FakeStreamer,
   ScriptedPlatform,
 } from "../support/scripted_platform.ts";
 
-const logs: Record<string, unknown>[] = [];
-const logger = createLogger({
-  format: "json",
-  level: "debug",
-  sink: (line) => logs.push(JSON.parse(line)),
-});
+const { logger, records: logs } = captureLogs("debug");
 
 function makePool(
   settings: Record<string, unknown> = {},

@@ -8,11 +8,13 @@
  * self-signed certificate.
  */
 import {
+  type LicenceCheckinOptions,
+  type LicenceCheckins,
   MAX_UNKNOWN,
   startLicenceCheckins,
 } from "../../mod/streamer/licence.ts";
-import { createLogger, type Logger } from "../../mod/log/mod.ts";
 import { assert, assertEquals } from "../support/assert.ts";
+import { captureLogs } from "../support/log.ts";
 import { selfSignedCertificate } from "../support/tls.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -72,19 +74,48 @@ function startServer(
   return state;
 }
 
-function capture(): { logger: Logger; records: Record<string, unknown>[] } {
-  const records: Record<string, unknown>[] = [];
-  return {
-    records,
-    logger: createLogger({
-      format: "json",
-      level: "debug",
-      sink: (line) => records.push(JSON.parse(line)),
-    }),
-  };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Check-ins of SESSION on SERVER to `gatewayUrl`: the first at once, refusals
+ * ignored, logs kept nowhere, unless `options` say otherwise.
+ */
+function checkIn(
+  gatewayUrl: string,
+  options: Partial<LicenceCheckinOptions> = {},
+): LicenceCheckins {
+  return startLicenceCheckins({
+    gatewayUrl,
+    serverUrl: SERVER,
+    sessionUuid: SESSION,
+    onRefused: () => {},
+    logger: captureLogs("debug").logger,
+    firstDelayMs: 0,
+    ...options,
+  });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Checks in every 20 ms to `gatewayUrl`, which cannot be reached, until the
+ * failure is logged and 200 ms more have passed; resolves with the refusals
+ * (a gateway out of reach must cause none).
+ */
+async function refusalsWhileUnreachable(gatewayUrl: string): Promise<string[]> {
+  const refused: string[] = [];
+  const { logger, records } = captureLogs("debug");
+  const checkins = checkIn(gatewayUrl, {
+    onRefused: (reason) => refused.push(reason),
+    logger,
+    intervalMs: 20,
+  });
+  try {
+    await waitFor(() => records.length);
+    await sleep(200);
+  } finally {
+    checkins.stop();
+  }
+  return refused;
+}
 
 /** `{ ok, interval }` as the gateway answers, with the interval in seconds. */
 const ok = (interval: number) => Response.json({ ok: true, interval });
@@ -93,13 +124,9 @@ Deno.test("waits firstDelayMs, then posts { sessionUuid, serverUrl, proof }", as
   const server = startServer(() => ok(60));
   const refused: string[] = [];
   const started = performance.now();
-  const checkins = startLicenceCheckins({
-    gatewayUrl: `${server.url}/`,
-    serverUrl: SERVER,
-    sessionUuid: SESSION,
+  const checkins = checkIn(`${server.url}/`, {
     proof: PROOF,
     onRefused: (reason) => refused.push(reason),
-    logger: capture().logger,
     firstDelayMs: 300,
     intervalMs: 60_000,
   });
@@ -129,15 +156,7 @@ Deno.test("waits firstDelayMs, then posts { sessionUuid, serverUrl, proof }", as
 Deno.test("follows the interval the gateway answers", async () => {
   // 50 ms between check-ins until the fifth answer says a minute.
   const server = startServer((n) => ok(n < 4 ? 0.05 : 60));
-  const checkins = startLicenceCheckins({
-    gatewayUrl: server.url,
-    serverUrl: SERVER,
-    sessionUuid: SESSION,
-    onRefused: () => {},
-    logger: capture().logger,
-    firstDelayMs: 0,
-    intervalMs: 60_000,
-  });
+  const checkins = checkIn(server.url, { intervalMs: 60_000 });
   try {
     // With the configured minute, a second check-in would never come.
     await waitFor(() => server.checkins.length >= 5);
@@ -160,13 +179,8 @@ Deno.test("a 403 ends the session at once", async () => {
     })
   );
   const refused: string[] = [];
-  const checkins = startLicenceCheckins({
-    gatewayUrl: server.url,
-    serverUrl: SERVER,
-    sessionUuid: SESSION,
+  const checkins = checkIn(server.url, {
     onRefused: (reason) => refused.push(reason),
-    logger: capture().logger,
-    firstDelayMs: 0,
   });
   try {
     await waitFor(() => refused.length);
@@ -189,14 +203,9 @@ Deno.test("three 404s in a row end the session", async () => {
     })
   );
   const refused: { reason: string; after: number }[] = [];
-  const checkins = startLicenceCheckins({
-    gatewayUrl: server.url,
-    serverUrl: SERVER,
-    sessionUuid: SESSION,
+  const checkins = checkIn(server.url, {
     onRefused: (reason) =>
       refused.push({ reason, after: server.checkins.length }),
-    logger: capture().logger,
-    firstDelayMs: 0,
   });
   try {
     await waitFor(() => refused.length);
@@ -219,13 +228,8 @@ Deno.test("a 200 between 404s resets the count", async () => {
     n === 2 ? ok(0.02) : Response.json({ interval: 0.02 }, { status: 404 })
   );
   const refused: number[] = [];
-  const checkins = startLicenceCheckins({
-    gatewayUrl: server.url,
-    serverUrl: SERVER,
-    sessionUuid: SESSION,
+  const checkins = checkIn(server.url, {
     onRefused: () => refused.push(server.checkins.length),
-    logger: capture().logger,
-    firstDelayMs: 0,
   });
   try {
     await waitFor(() => refused.length);
@@ -246,15 +250,11 @@ Deno.test("a gateway that cannot be reached or fails never ends the session", as
         conn.close();
       }
     })();
-    const { logger, records } = capture();
+    const { logger, records } = captureLogs("debug");
     const refused: string[] = [];
-    const checkins = startLicenceCheckins({
-      gatewayUrl: `http://127.0.0.1:${listener.addr.port}`,
-      serverUrl: SERVER,
-      sessionUuid: SESSION,
+    const checkins = checkIn(`http://127.0.0.1:${listener.addr.port}`, {
       onRefused: (reason) => refused.push(reason),
       logger,
-      firstDelayMs: 0,
       intervalMs: 20,
     });
     try {
@@ -276,24 +276,10 @@ Deno.test("a gateway that cannot be reached or fails never ends the session", as
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = listener.addr.port;
     listener.close();
-    const refused: string[] = [];
-    const { logger, records } = capture();
-    const checkins = startLicenceCheckins({
-      gatewayUrl: `http://127.0.0.1:${port}`,
-      serverUrl: SERVER,
-      sessionUuid: SESSION,
-      onRefused: (reason) => refused.push(reason),
-      logger,
-      firstDelayMs: 0,
-      intervalMs: 20,
-    });
-    try {
-      await waitFor(() => records.length);
-      await sleep(200);
-      assertEquals(refused, []);
-    } finally {
-      checkins.stop();
-    }
+    assertEquals(
+      await refusalsWhileUnreachable(`http://127.0.0.1:${port}`),
+      [],
+    );
   });
 
   await t.step("500s", async () => {
@@ -301,13 +287,8 @@ Deno.test("a gateway that cannot be reached or fails never ends the session", as
       Response.json({ error: "database down" }, { status: 500 })
     );
     const refused: string[] = [];
-    const checkins = startLicenceCheckins({
-      gatewayUrl: server.url,
-      serverUrl: SERVER,
-      sessionUuid: SESSION,
+    const checkins = checkIn(server.url, {
       onRefused: (reason) => refused.push(reason),
-      logger: capture().logger,
-      firstDelayMs: 0,
       intervalMs: 20,
     });
     try {
@@ -323,14 +304,7 @@ Deno.test("a gateway that cannot be reached or fails never ends the session", as
 Deno.test("stop() stops posting, even before the first check-in", async (t) => {
   await t.step("while checking in", async () => {
     const server = startServer(() => ok(0.02));
-    const checkins = startLicenceCheckins({
-      gatewayUrl: server.url,
-      serverUrl: SERVER,
-      sessionUuid: SESSION,
-      onRefused: () => {},
-      logger: capture().logger,
-      firstDelayMs: 0,
-    });
+    const checkins = checkIn(server.url);
     try {
       await waitFor(() => server.checkins.length >= 3);
       checkins.stop();
@@ -345,14 +319,7 @@ Deno.test("stop() stops posting, even before the first check-in", async (t) => {
   });
   await t.step("before the first", async () => {
     const server = startServer(() => ok(0.02));
-    const checkins = startLicenceCheckins({
-      gatewayUrl: server.url,
-      serverUrl: SERVER,
-      sessionUuid: SESSION,
-      onRefused: () => {},
-      logger: capture().logger,
-      firstDelayMs: 100,
-    });
+    const checkins = checkIn(server.url, { firstDelayMs: 100 });
     checkins.stop();
     try {
       await sleep(400);
@@ -372,47 +339,30 @@ Deno.test({
       cert: cert.cert,
       key: cert.key,
     });
-    const refused: string[] = [];
-    const trusted = startLicenceCheckins({
-      gatewayUrl: server.url,
-      serverUrl: SERVER,
-      sessionUuid: SESSION,
-      caCertificate: cert.certFile,
-      onRefused: (reason) => refused.push(reason),
-      logger: capture().logger,
-      firstDelayMs: 0,
-    });
     try {
-      await waitFor(() => server.checkins.length >= 2);
-      assertEquals(server.checkins[0].body, {
-        sessionUuid: SESSION,
-        serverUrl: SERVER,
+      const refused: string[] = [];
+      const trusted = checkIn(server.url, {
+        caCertificate: cert.certFile,
+        onRefused: (reason) => refused.push(reason),
       });
-    } finally {
-      trusted.stop();
-    }
-    await sleep(100); // the check-ins close their HTTP client as they end
-
-    // Without the CA the certificate is not trusted: nothing arrives, and
-    // the session is not ended for it.
-    const before = server.checkins.length;
-    const { logger, records } = capture();
-    const untrusted = startLicenceCheckins({
-      gatewayUrl: server.url,
-      serverUrl: SERVER,
-      sessionUuid: SESSION,
-      onRefused: (reason) => refused.push(reason),
-      logger,
-      firstDelayMs: 0,
-      intervalMs: 20,
-    });
-    try {
-      await waitFor(() => records.length);
-      await sleep(200);
-      assertEquals(server.checkins.length, before);
+      try {
+        await waitFor(() => server.checkins.length >= 2);
+        assertEquals(server.checkins[0].body, {
+          sessionUuid: SESSION,
+          serverUrl: SERVER,
+        });
+      } finally {
+        trusted.stop();
+      }
+      await sleep(100); // the check-ins close their HTTP client as they end
       assertEquals(refused, []);
+
+      // Without the CA the certificate is not trusted: nothing arrives, and
+      // the session is not ended for it.
+      const before = server.checkins.length;
+      assertEquals(await refusalsWhileUnreachable(server.url), []);
+      assertEquals(server.checkins.length, before);
     } finally {
-      untrusted.stop();
       await server.stop();
       await cert.remove();
     }

@@ -1,6 +1,7 @@
 /**
  * Files in tests: whether a path exists (without following a final link),
- * and a temporary folder that is removed when the test's work is done.
+ * and a temporary folder that is removed when the test's work is done (for
+ * async or sync work).
  *
  * @module
  */
@@ -39,5 +40,15 @@ export async function withTempDir(
     await fn(dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** As {@linkcode withTempDir}, for work that is synchronous. */
+export function withTempDirSync(fn: (dir: string) => void): void {
+  const dir = Deno.makeTempDirSync({ prefix: "webstream-test-" });
+  try {
+    fn(dir);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 }

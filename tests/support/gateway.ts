@@ -16,7 +16,7 @@ import { assertEquals } from "./assert.ts";
 import { type TestConfig, writeTestConfig } from "./config.ts";
 import { poolUserProcesses, poolUsers } from "./pool_users.ts";
 import { freePort } from "./ports.ts";
-import type { TestSocket } from "./ws.ts";
+import { openSocket, type TestSocket } from "./ws.ts";
 import { waitFor, type WaitOptions } from "./wait.ts";
 import { startWebstream, type WebstreamProcess } from "./webstream_process.ts";
 
@@ -594,7 +594,7 @@ export class UserClient {
     const url = `${this.url.replace(/^http/, "ws")}/ws/${sessionId}?token=${
       encodeURIComponent(token)
     }`;
-    return openSocketWith(url, { headers: { Cookie: this.cookie } });
+    return openSocket(url, undefined, { Cookie: this.cookie });
   }
 
   /**
@@ -672,65 +672,4 @@ export async function uidOf(pid: number): Promise<number> {
 /** A unique `/bin/sleep` command line for an app (found later by it). */
 export function sleepCommand(): string {
   return `/bin/sleep ${100_000 + Math.floor(Math.random() * 800_000)}`;
-}
-
-// ---------------------------------------------------------------------------
-// WebSocket with headers
-
-/**
- * Opens `url` with WebSocket `options` (such as a `Cookie` header); rejects
- * if the connection fails or closes before opening. As `openSocket` in
- * `ws.ts`, which takes no headers.
- */
-export function openSocketWith(
-  url: string,
-  options: WebSocketOptions,
-): Promise<TestSocket> {
-  const socket = new WebSocket(url, options);
-  socket.binaryType = "arraybuffer";
-  const queue: (string | ArrayBuffer)[] = [];
-  const waiters: ((data: string | ArrayBuffer) => void)[] = [];
-  const closed = Promise.withResolvers<CloseEvent>();
-  socket.onmessage = (event) => {
-    const waiter = waiters.shift();
-    if (waiter) waiter(event.data);
-    else queue.push(event.data);
-  };
-  socket.onclose = (event) => closed.resolve(event);
-  const next = (timeoutMs = 10_000): Promise<string | ArrayBuffer> => {
-    const queued = queue.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error("no message in time")),
-        timeoutMs,
-      );
-      closed.promise.then((e) => {
-        clearTimeout(timer);
-        reject(new Error(`socket closed (${e.code} ${e.reason})`));
-      });
-      waiters.push((data) => {
-        clearTimeout(timer);
-        resolve(data);
-      });
-    });
-  };
-  return new Promise((resolve, reject) => {
-    socket.onopen = () =>
-      resolve({
-        socket,
-        next,
-        nextJson: async (timeoutMs) =>
-          JSON.parse(String(await next(timeoutMs))),
-        closed: closed.promise,
-        async close() {
-          if (socket.readyState !== WebSocket.CLOSED) socket.close();
-          await closed.promise;
-        },
-      });
-    socket.onerror = () => {};
-    closed.promise.then((event) =>
-      reject(new Error(`connection failed (${event.code})`))
-    );
-  });
 }

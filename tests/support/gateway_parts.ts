@@ -2,13 +2,15 @@
  * The gateway's parts wired for API and launch tests, without `startGateway`:
  * a parsed configuration with a shared secret, a real HostRegistry and
  * SessionMap on an in-memory SQLite store (with a clock the test moves),
- * metrics, a Launcher and an authenticator; a Hono app served on loopback;
- * the seed's register and heartbeat payloads; users with password hashes;
- * and signing in over HTTP to get the session cookie.
+ * metrics, a Launcher and an authenticator; the user API over them; a Hono
+ * app served on loopback (with a scripted host beside it); the seed's
+ * register and heartbeat payloads; users with password hashes; and signing
+ * in over HTTP to get the session cookie.
  *
  * @module
  */
 import { type Config, parseConfig } from "../../mod/config/mod.ts";
+import { userApi } from "../../mod/gateway/api/user_api.ts";
 import {
   type Authenticator,
   createAuthenticator,
@@ -29,6 +31,7 @@ import type {
   RegisterPayload,
 } from "../../mod/registration/mod.ts";
 import { stopServer } from "../../mod/util/serve.ts";
+import { type ScriptedHost, startScriptedHost } from "./scripted_host.ts";
 
 /** The farm's shared secret in these tests. */
 export const SECRET = "farm-secret-for-tests";
@@ -237,6 +240,45 @@ export function serveApp(app: { fetch: Deno.ServeHandler }): ServedApp {
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
     stop: () => stopServer(server).then(() => {}),
+  };
+}
+
+/** The browser's API over `parts`, as `startGateway` mounts it. */
+export function partsUserApi(parts: GatewayParts): ReturnType<typeof userApi> {
+  return userApi({
+    auth: parts.auth,
+    launcher: parts.launcher,
+    sessions: parts.sessions,
+    metrics: parts.metrics,
+    logger: quietLogger,
+  });
+}
+
+/** An app over gateway parts on loopback, with a scripted host beside it. */
+export interface ServedParts {
+  /** The app's base URL. */
+  url: string;
+  /** A scripted host to register and launch on. */
+  host: ScriptedHost;
+  /** Stops the server and the host, then closes the parts' store. */
+  stop(): Promise<void>;
+}
+
+/** Serves `app` (over `parts`) on loopback and starts a scripted host. */
+export function serveWithHost(
+  parts: GatewayParts,
+  app: { fetch: Deno.ServeHandler },
+): ServedParts {
+  const served = serveApp(app);
+  const host = startScriptedHost();
+  return {
+    url: served.url,
+    host,
+    async stop() {
+      await served.stop();
+      await host.stop();
+      parts.close();
+    },
   };
 }
 

@@ -116,3 +116,15 @@ export function startScriptedHost(script?: HostScript): ScriptedHost {
   host.url = `http://127.0.0.1:${port}`;
   return host;
 }
+
+/** Runs `fn` with a scripted host that is stopped afterwards. */
+export async function withScriptedHost(
+  fn: (host: ScriptedHost) => Promise<void>,
+): Promise<void> {
+  const host = startScriptedHost();
+  try {
+    await fn(host);
+  } finally {
+    await host.stop();
+  }
+}

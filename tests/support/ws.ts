@@ -19,12 +19,19 @@ export interface TestSocket {
   close(): Promise<void>;
 }
 
-/** Opens `url`; rejects if the connection fails or closes before opening. */
+/**
+ * Opens `url`, with handshake `headers` if given (such as a `Cookie`; Deno
+ * accepts them in the WebSocket options); rejects if the connection fails or
+ * closes before opening.
+ */
 export function openSocket(
   url: string,
   protocols?: string[],
+  headers?: HeadersInit,
 ): Promise<TestSocket> {
-  const socket = new WebSocket(url, protocols);
+  const socket = headers === undefined
+    ? new WebSocket(url, protocols)
+    : new WebSocket(url, { protocols, headers });
   socket.binaryType = "arraybuffer";
   const queue: (string | ArrayBuffer)[] = [];
   const waiters: ((data: string | ArrayBuffer) => void)[] = [];

@@ -8,7 +8,6 @@
  */
 import { Hono } from "hono";
 import { adminApi } from "../../../mod/gateway/api/admin_api.ts";
-import { userApi } from "../../../mod/gateway/api/user_api.ts";
 import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
 import {
   addHost,
@@ -16,17 +15,14 @@ import {
   gatewayConfig,
   type GatewayParts,
   gatewayParts,
+  partsUserApi,
   postJson,
-  quietLogger,
-  serveApp,
+  serveWithHost,
   sessionRecord,
   signIn,
   userEntry,
 } from "../../support/gateway_parts.ts";
-import {
-  type ScriptedHost,
-  startScriptedHost,
-} from "../../support/scripted_host.ts";
+import type { ScriptedHost } from "../../support/scripted_host.ts";
 
 const ADMIN_PATHS = [
   "/admin/api/hosts",
@@ -75,30 +71,16 @@ async function start(
       metrics: parts.metrics,
     }),
   );
-  app.route(
-    "/",
-    userApi({
-      auth: parts.auth,
-      launcher: parts.launcher,
-      sessions: parts.sessions,
-      metrics: parts.metrics,
-      logger: quietLogger,
-    }),
-  );
-  const served = serveApp(app);
-  const host = startScriptedHost();
+  app.route("/", partsUserApi(parts));
+  const served = serveWithHost(parts, app);
   return {
     parts,
     url: served.url,
-    host,
+    host: served.host,
     admin: await signIn(served.url, "alice", "alice-password"),
     user: await signIn(served.url, "bob", "bob-password"),
     get: (path, headers = {}) => fetch(`${served.url}${path}`, { headers }),
-    async stop() {
-      await served.stop();
-      await host.stop();
-      parts.close();
-    },
+    stop: served.stop,
   };
 }
 

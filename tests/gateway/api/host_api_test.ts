@@ -11,9 +11,9 @@
  */
 import { Hono } from "hono";
 import { hostApi } from "../../../mod/gateway/api/host_api.ts";
-import { createLogger } from "../../../mod/log/mod.ts";
 import { licenceProof } from "../../../mod/registration/licence_proof.ts";
 import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
+import { captureLogs } from "../../support/log.ts";
 import {
   gatewayConfig,
   type GatewayParts,
@@ -34,6 +34,11 @@ const AUTH = { Authorization: `Bearer ${SECRET}` };
 /** The proof a streamer of `sessionUuid` is given by its host. */
 const proofOf = (sessionUuid: string) => licenceProof(SECRET, sessionUuid);
 
+/** What a streamer's report names: its session, its host, and its proof. */
+async function proven(sessionUuid: string, serverUrl = HOST) {
+  return { sessionUuid, serverUrl, proof: await proofOf(sessionUuid) };
+}
+
 interface Harness {
   parts: GatewayParts;
   url: string;
@@ -44,15 +49,19 @@ interface Harness {
     body: unknown,
     headers?: Record<string, string>,
   ): ReturnType<typeof postJson>;
+  /** A streamer's licence check-in (streamers send no shared secret). */
+  checkin(body: unknown): ReturnType<typeof postJson>;
   stop(): Promise<void>;
 }
 
-function start(): Harness {
+/** The host API over gateway parts with `gateway` settings, on loopback. */
+function start(gateway: Record<string, unknown> = {}): Harness {
   const parts = gatewayParts(gatewayConfig({
     licence: { checkinInterval: 7, staleAfter: 30 },
+    ...gateway,
   }));
   const probes: string[] = [];
-  const logs: Record<string, unknown>[] = [];
+  const { logger, records: logs } = captureLogs();
   const app = new Hono();
   app.route(
     "/gateway",
@@ -62,10 +71,7 @@ function start(): Harness {
       sessions: parts.sessions,
       metrics: parts.metrics,
       probe: (url) => probes.push(url),
-      logger: createLogger({
-        format: "json",
-        sink: (line) => logs.push(JSON.parse(line)),
-      }),
+      logger,
     }),
   );
   const served = serveApp(app);
@@ -76,6 +82,7 @@ function start(): Harness {
     logs,
     post: (path, body, headers = AUTH) =>
       postJson(`${served.url}/gateway/${path}`, body, headers),
+    checkin: (body) => postJson(`${served.url}/gateway/licence/checkin`, body),
     async stop() {
       await served.stop();
       parts.close();
@@ -303,11 +310,7 @@ Deno.test("licence check-ins: 200 with the interval for a live session of that h
     h.parts.sessions.put(session);
     await t.step("a live session", async () => {
       h.parts.clock.now += 5_000;
-      const answer = await h.post("licence/checkin", {
-        sessionUuid: session.sessionUuid,
-        serverUrl: HOST,
-        proof: await proofOf(session.sessionUuid),
-      }, {});
+      const answer = await h.checkin(await proven(session.sessionUuid));
       assertEquals(answer.status, 200);
       assertEquals(answer.body, { ok: true, interval: 7 });
       assertEquals(
@@ -318,11 +321,7 @@ Deno.test("licence check-ins: 200 with the interval for a live session of that h
     await t.step("check-ins keep a session live past staleAfter", async () => {
       for (let i = 0; i < 3; i++) {
         h.parts.clock.now += 20_000;
-        const answer = await h.post("licence/checkin", {
-          sessionUuid: session.sessionUuid,
-          serverUrl: HOST,
-          proof: await proofOf(session.sessionUuid),
-        }, {});
+        const answer = await h.checkin(await proven(session.sessionUuid));
         assertEquals(answer.status, 200);
       }
       assert(h.parts.sessions.isLive(session));
@@ -330,22 +329,14 @@ Deno.test("licence check-ins: 200 with the interval for a live session of that h
     });
     await t.step("an unknown session → 404 with the interval", async () => {
       const sessionUuid = crypto.randomUUID();
-      const answer = await h.post("licence/checkin", {
-        sessionUuid,
-        serverUrl: HOST,
-        proof: await proofOf(sessionUuid),
-      }, {});
+      const answer = await h.checkin(await proven(sessionUuid));
       assertEquals(answer.status, 404);
       assertEquals(answer.body, { error: "unknown session", interval: 7 });
     });
     await t.step("another host's session → 404", async () => {
       const before = h.parts.sessions.get(session.sessionId)!.lastCheckinAt;
       h.parts.clock.now += 1_000;
-      const answer = await h.post("licence/checkin", {
-        sessionUuid: session.sessionUuid,
-        serverUrl: OTHER,
-        proof: await proofOf(session.sessionUuid),
-      }, {});
+      const answer = await h.checkin(await proven(session.sessionUuid, OTHER));
       assertEquals(answer.status, 404);
       assertEquals(answer.body.interval, 7);
       assertEquals(
@@ -355,19 +346,15 @@ Deno.test("licence check-ins: 200 with the interval for a live session of that h
       );
     });
     await t.step("a malformed check-in → 400 naming the field", async () => {
-      const answer = await h.post("licence/checkin", {
-        sessionUuid: "not-a-uuid",
-        serverUrl: HOST,
-        proof: await proofOf("not-a-uuid"),
-      }, {});
+      const answer = await h.checkin(await proven("not-a-uuid"));
       assertEquals(answer.status, 400);
       const problems = answer.body.problems as string[];
       assertEquals(problems.length, 1);
       assertMatch(problems[0], /^sessionUuid: /);
-      const missing = await h.post("licence/checkin", {
+      const missing = await h.checkin({
         sessionUuid: session.sessionUuid,
         proof: await proofOf(session.sessionUuid),
-      }, {});
+      });
       assertEquals(missing.status, 400);
       assertMatch((missing.body.problems as string[])[0], /^serverUrl: /);
     });
@@ -382,9 +369,7 @@ Deno.test("metrics reports are taken for live sessions of that host only", async
     const session = sessionRecord({ serverUrl: HOST });
     h.parts.sessions.put(session);
     const report = {
-      sessionUuid: session.sessionUuid,
-      serverUrl: HOST,
-      proof: await proofOf(session.sessionUuid),
+      ...await proven(session.sessionUuid),
       fps: 24,
       bytes: 123_456,
       latencyMs: 40,
@@ -402,8 +387,7 @@ Deno.test("metrics reports are taken for live sessions of that host only", async
     const stranger = crypto.randomUUID();
     const unknown = await h.post("metrics", {
       ...report,
-      sessionUuid: stranger,
-      proof: await proofOf(stranger),
+      ...await proven(stranger),
     }, {});
     assertEquals(unknown.status, 404);
     const elsewhere = await h.post("metrics", {
@@ -433,9 +417,7 @@ Deno.test("activity events are taken for live sessions of that host only", async
     const session = sessionRecord({ serverUrl: HOST, user: "carol" });
     h.parts.sessions.put(session);
     const event = {
-      sessionUuid: session.sessionUuid,
-      serverUrl: HOST,
-      proof: await proofOf(session.sessionUuid),
+      ...await proven(session.sessionUuid),
       event: "app_launch",
       detail: "xterm",
     };
@@ -459,8 +441,7 @@ Deno.test("activity events are taken for live sessions of that host only", async
     assertEquals(
       (await h.post("activity", {
         ...event,
-        sessionUuid: stranger,
-        proof: await proofOf(stranger),
+        ...await proven(stranger),
       }, {})).status,
       404,
     );
@@ -539,33 +520,13 @@ Deno.test("check-ins, metrics and activity need the session's licence proof", as
 });
 
 Deno.test("without a shared secret no proof is accepted", async () => {
-  const parts = gatewayParts(gatewayConfig({
-    backend: { sharedSecret: undefined },
-  }));
-  const app = new Hono();
-  app.route(
-    "/gateway",
-    hostApi({
-      config: parts.config,
-      registry: parts.registry,
-      sessions: parts.sessions,
-      metrics: parts.metrics,
-      probe: () => {},
-      logger: createLogger({ sink: () => {} }),
-    }),
-  );
-  const served = serveApp(app);
+  const h = start({ backend: { sharedSecret: undefined } });
   try {
     const session = sessionRecord({ serverUrl: HOST });
-    parts.sessions.put(session);
-    const answer = await postJson(`${served.url}/gateway/licence/checkin`, {
-      sessionUuid: session.sessionUuid,
-      serverUrl: HOST,
-      proof: await proofOf(session.sessionUuid),
-    });
+    h.parts.sessions.put(session);
+    const answer = await h.checkin(await proven(session.sessionUuid));
     assertEquals(answer.status, 403);
   } finally {
-    await served.stop();
-    parts.close();
+    await h.stop();
   }
 });

@@ -11,7 +11,7 @@
  * makes no URL; `streamerUrl` brackets IPv6 literals exactly once.
  */
 import { Hono } from "hono";
-import { streamerUrl, userApi } from "../../../mod/gateway/api/user_api.ts";
+import { streamerUrl } from "../../../mod/gateway/api/user_api.ts";
 import { hashPassword } from "../../../mod/gateway/auth/password.ts";
 import {
   assert,
@@ -24,17 +24,14 @@ import {
   gatewayConfig,
   type GatewayParts,
   gatewayParts,
+  partsUserApi,
   postJson,
-  quietLogger,
-  serveApp,
+  serveWithHost,
   sessionRecord,
   signIn,
   userEntry,
 } from "../../support/gateway_parts.ts";
-import {
-  type ScriptedHost,
-  startScriptedHost,
-} from "../../support/scripted_host.ts";
+import type { ScriptedHost } from "../../support/scripted_host.ts";
 
 interface Harness {
   parts: GatewayParts;
@@ -85,34 +82,20 @@ async function start(): Promise<Harness> {
     ],
   }));
   const app = new Hono();
-  app.route(
-    "/",
-    userApi({
-      auth: parts.auth,
-      launcher: parts.launcher,
-      sessions: parts.sessions,
-      metrics: parts.metrics,
-      logger: quietLogger,
-    }),
-  );
-  const served = serveApp(app);
-  const host = startScriptedHost();
+  app.route("/", partsUserApi(parts));
+  const served = serveWithHost(parts, app);
   const cookies = (cookie?: string): Record<string, string> =>
     cookie ? { Cookie: cookie } : {};
   return {
     parts,
     app,
     url: served.url,
-    host,
+    host: served.host,
     get: (path, cookie) =>
       fetch(`${served.url}${path}`, { headers: cookies(cookie) }),
     post: (path, body, cookie) =>
       postJson(`${served.url}${path}`, body, cookies(cookie)),
-    async stop() {
-      await served.stop();
-      await host.stop();
-      parts.close();
-    },
+    stop: served.stop,
   };
 }
 
@@ -459,13 +442,7 @@ Deno.test("too many sign-ins at once: 503 with Retry-After: 1", async () => {
     },
   }));
   try {
-    const app = userApi({
-      auth: parts.auth,
-      launcher: parts.launcher,
-      sessions: parts.sessions,
-      metrics: parts.metrics,
-      logger: quietLogger,
-    });
+    const app = partsUserApi(parts);
     const env = {
       remoteAddr: { hostname: "192.0.2.5", port: 40000, transport: "tcp" },
     };
