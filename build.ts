@@ -59,6 +59,9 @@ export function compileArgs(target: Target): string[] {
     "--no-prompt",
     "--include",
     "httpdocs",
+    // Workers are not in the module graph: the tile encoder's must be added.
+    "--include",
+    "mod/streamer/encode/worker.ts",
     "--target",
     target.triple,
     "--output",

@@ -36,6 +36,13 @@ export async function main(args: string[]): Promise<number> {
       });
       return result.code;
     }
+    case "file-dialog": {
+      const { runFileDialog } = await import("./mod/streamer/file_dialog.ts");
+      const result = await runFileDialog(command);
+      if (result.path) console.log(result.path);
+      if (result.error) console.error(`webstream file-dialog: ${result.error}`);
+      return result.code;
+    }
     case "config-check": {
       const { loadConfig, redactConfig, ConfigError } = await import(
         "./mod/config/mod.ts"

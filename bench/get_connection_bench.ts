@@ -29,7 +29,7 @@ import {
   timedGet,
   until,
 } from "./common.ts";
-import { openSocket } from "../tests/support/ws.ts";
+import { nextStreamerMessage, openSocket } from "../tests/support/ws.ts";
 
 /** Options for {@linkcode runGetConnectionBench}. */
 export interface GetConnectionBenchOptions extends BenchRunOptions {
@@ -192,10 +192,10 @@ async function measureLaunches(
     );
     let opened: number;
     try {
-      const hello = await ws.nextJson();
+      const { hello } = await nextStreamerMessage(ws, "hello");
       opened = performance.now() - start;
-      if (hello.type !== "hello" || hello.sessionUuid !== c.sessionUuid) {
-        throw new Error(`unexpected first message ${JSON.stringify(hello)}`);
+      if (hello.sessionUuid !== c.sessionUuid) {
+        throw new Error(`hello for another session ${hello.sessionUuid}`);
       }
     } finally {
       await ws.close();

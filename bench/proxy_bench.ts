@@ -27,6 +27,10 @@
  *
  * @module
  */
+import {
+  decodeStreamerMessage,
+  encodeClientMessage,
+} from "../httpdocs/session/protocol.js";
 import { hashPassword } from "../mod/gateway/auth/password.ts";
 import {
   type BenchHost,
@@ -357,17 +361,19 @@ async function streamerLatency(
           name === "proxy" ? { cookie } : undefined,
         );
         try {
-          const hello = JSON.parse(String(await client.next(signal)));
-          if (hello.type !== "hello") {
-            throw new Error(
-              `unexpected first message ${JSON.stringify(hello)}`,
+          const read = async () =>
+            decodeStreamerMessage(
+              new Uint8Array(await client.next(signal) as ArrayBuffer),
             );
+          const hello = await read();
+          if (hello.type !== "hello") {
+            throw new Error(`unexpected first message ${hello.type}`);
           }
           const ping = async (n: number): Promise<number> => {
             const t0 = performance.now();
-            client.send(JSON.stringify({ type: "ping", id: n }));
+            client.send(encodeClientMessage({ type: "ping", id: n }));
             for (;;) {
-              const message = JSON.parse(String(await client.next(signal)));
+              const message = await read();
               if (message.type === "pong" && message.id === n) {
                 return performance.now() - t0;
               }

@@ -1,13 +1,15 @@
 // @ts-check
 /// <reference lib="dom" />
 /**
- * Direct launch page: asks this host for a session (`/getConnection`) and
- * opens the streamer's WebSocket (through the `-sm` relay when the host runs
- * standalone), then measures a ping round trip. The full viewer comes with
- * the media protocol.
+ * Direct launch page (a host under `-sm` or `-backend`): asks this host for a
+ * session (`/getConnection`) and opens the session view full-window, through
+ * the `-sm` relay when the host runs standalone. Every reconnect asks
+ * `/getConnection` again with the same `X-Session-ID`, which returns the same
+ * session with a fresh single-use token.
  *
  * @module
  */
+import { openSession, TunnelEndedError } from "./session/view.js";
 
 const statusLine =
   /** @type {HTMLElement} */ (document.getElementById("host-status"));
@@ -31,6 +33,18 @@ function show(text) {
   output.textContent = text;
 }
 
+/**
+ * The host's size limits for the launch request.
+ *
+ * @param {{ width: number, height: number }} size
+ */
+function clampSize({ width, height }) {
+  return {
+    width: Math.max(320, Math.min(7680, Math.floor(width))),
+    height: Math.max(200, Math.min(4320, Math.floor(height))),
+  };
+}
+
 async function checkHealth() {
   try {
     const response = await fetch("/health");
@@ -44,48 +58,79 @@ async function checkHealth() {
   }
 }
 
+/**
+ * Asks the host for a connection; answers the body, or throws.
+ *
+ * @param {{ width: number, height: number }} size
+ */
+async function getConnection(size) {
+  const { width, height } = clampSize(size);
+  const response = await fetch(
+    `/getConnection?width=${width}&height=${height}`,
+    { headers: { "X-Session-ID": sessionId() } },
+  );
+  const body = await response.json().catch(() => ({}));
+  if (response.ok) return body;
+  const message = `Could not start a session: ${
+    body.error ?? response.statusText
+  }`;
+  // 503: busy or starting, worth retrying; other refusals are final.
+  if (response.status === 503) throw new Error(message);
+  throw new TunnelEndedError(message);
+}
+
+/** @param {any} body */
+function socketUrl(body) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const token = encodeURIComponent(body.token);
+  return body.relay
+    ? `${scheme}://${location.hostname}:${body.relay.port}${body.relay.path}?token=${token}`
+    : `${scheme}://${body.host}:${body.port}${body.path}?token=${token}`;
+}
+
 async function launch() {
   button.disabled = true;
   show("Starting a session…");
-  const query = `?width=${innerWidth}&height=${innerHeight}`;
-  const response = await fetch(`/getConnection${query}`, {
-    headers: { "X-Session-ID": sessionId() },
-  });
-  const body = await response.json();
-  if (!response.ok) {
-    show(`Could not start a session: ${body.error}`);
+  const size = { width: innerWidth, height: innerHeight };
+  /** @type {any} */
+  let first;
+  try {
+    first = await getConnection(size);
+  } catch (error) {
+    show(error instanceof Error ? error.message : String(error));
     button.disabled = false;
     return;
   }
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const token = encodeURIComponent(body.token);
-  const url = body.relay
-    ? `${scheme}://${location.hostname}:${body.relay.port}${body.relay.path}?token=${token}`
-    : `${scheme}://${body.host}:${body.port}${body.path}?token=${token}`;
-  const socket = new WebSocket(url);
-  let sentAt = 0;
-  socket.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    if (message.type === "hello") {
-      sentAt = performance.now();
-      socket.send(JSON.stringify({ type: "ping", id: 1 }));
-    } else if (message.type === "pong") {
-      const rtt = (performance.now() - sentAt).toFixed(1);
-      show(
-        `Connected to session ${body.sessionUuid}\n` +
-          `pool account ${body.username}, slot ${body.slot}\n` +
-          `round trip ${rtt} ms${body.reconnect ? " (reconnected)" : ""}`,
-      );
+  show(
+    `Connected to session ${first.sessionUuid}\n` +
+      `pool account ${first.username}, slot ${first.slot}` +
+      (first.reconnect ? " (reconnected)" : ""),
+  );
+  const container = document.createElement("div");
+  container.id = "viewer";
+  container.className = "ws-fullwindow";
+  document.body.append(container);
+  openSession(container, {
+    title: `Session ${first.slot ?? ""}`.trim(),
+    // The first connect uses the answer above; later ones ask again.
+    connect: async (view) => {
+      const body = first ?? await getConnection(view);
+      first = undefined;
+      return socketUrl(body);
+    },
+    onclose: () => {
+      container.remove();
+      button.disabled = false;
+      show("Session closed.");
       checkHealth();
-    }
-  };
-  socket.onclose = (event) => {
-    show(`Session connection closed (${event.code} ${event.reason})`);
-    button.disabled = false;
-  };
+    },
+  });
 }
 
 button.addEventListener("click", () => {
-  launch().catch((error) => show(`Launch failed: ${error}`));
+  launch().catch((error) => {
+    show(`Launch failed: ${error}`);
+    button.disabled = false;
+  });
 });
 checkHealth();

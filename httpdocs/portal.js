@@ -2,12 +2,12 @@
 /// <reference lib="dom" />
 /**
  * The gateway's portal: sign in, list the workspaces the user may launch and
- * the user's live sessions, launch or reconnect, and open the session's
- * WebSocket through the gateway (then measure a ping; the full viewer comes
- * with the media protocol).
+ * the user's live sessions, launch or reconnect, and open the session view
+ * full-window over the page (its WebSocket goes through the gateway).
  *
  * @module
  */
+import { openSession, TunnelEndedError } from "./session/view.js";
 
 /** @param {string} id */
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -74,43 +74,84 @@ async function listSessions() {
   );
 }
 
+/**
+ * The gateway's size limits for the launch request.
+ *
+ * @param {{ width: number, height: number }} size
+ */
+function clampSize({ width, height }) {
+  return {
+    width: Math.max(320, Math.min(7680, Math.floor(width))),
+    height: Math.max(200, Math.min(4320, Math.floor(height))),
+  };
+}
+
+/**
+ * Asks the gateway for a launch (or a reconnect); answers its body or throws.
+ *
+ * @param {{ workspaceId: string, sessionId?: string }} request
+ * @param {{ width: number, height: number }} size
+ */
+async function requestLaunch(request, size) {
+  const result = await api("/api/launch", { ...request, ...clampSize(size) });
+  if (result.ok) return result.data;
+  const message = `Could not launch: ${result.data.error}`;
+  // Busy (503) or over the licence limit for now (429): retry; anything
+  // else (the session is gone, not allowed…) ends the view.
+  if (result.status === 503 || result.status === 429) {
+    throw new Error(message);
+  }
+  throw new TunnelEndedError(message);
+}
+
+/** @param {string} websocketPath @param {string} token */
+function socketUrl(websocketPath, token) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${location.host}${websocketPath}?token=${
+    encodeURIComponent(token)
+  }`;
+}
+
 /** @param {{ workspaceId: string, sessionId?: string }} request */
 async function launch(request) {
   show("Starting…");
-  const result = await api("/api/launch", {
-    ...request,
-    width: Math.max(320, Math.min(7680, innerWidth)),
-    height: Math.max(200, Math.min(4320, innerHeight)),
-  });
-  if (!result.ok) {
-    show(`Could not launch: ${result.data.error}`);
+  /** @type {any} */
+  let first;
+  try {
+    first = await requestLaunch(request, {
+      width: innerWidth,
+      height: innerHeight,
+    });
+  } catch (error) {
+    show(error instanceof Error ? error.message : String(error));
     return;
   }
-  const { sessionId, websocketPath, token, outcome } = result.data;
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(
-    `${scheme}://${location.host}${websocketPath}?token=${
-      encodeURIComponent(token)
-    }`,
-  );
-  let sentAt = 0;
-  socket.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    if (message.type === "hello") {
-      sentAt = performance.now();
-      socket.send(JSON.stringify({ type: "ping", id: 1 }));
-    } else if (message.type === "pong") {
-      show(
-        `Connected to session ${sessionId} (${outcome})\n` +
-          `round trip through the gateway ${
-            (performance.now() - sentAt).toFixed(1)
-          } ms`,
-      );
+  const { sessionId, outcome } = first;
+  show(`Connected to session ${sessionId} (${outcome})`);
+  listSessions();
+  const container = document.createElement("div");
+  container.id = "viewer";
+  container.className = "ws-fullwindow";
+  document.body.append(container);
+  openSession(container, {
+    title: request.workspaceId,
+    // Tokens are single-use: every reconnect launches again, naming the
+    // session so the gateway reconnects to it.
+    connect: async (view) => {
+      const body = first ??
+        await requestLaunch(
+          { workspaceId: request.workspaceId, sessionId },
+          view,
+        );
+      first = undefined;
+      return socketUrl(body.websocketPath, body.token);
+    },
+    onclose: () => {
+      container.remove();
+      show(`Session ${sessionId} closed.`);
       listSessions();
-    }
-  };
-  socket.onclose = (event) =>
-    show(`Session connection closed (${event.code} ${event.reason})`);
+    },
+  });
 }
 
 $("signin").addEventListener("submit", async (event) => {

@@ -25,13 +25,15 @@ Deno.test("targets: all by default, or one by name", () => {
   );
 });
 
-Deno.test("deno compile embeds the web client and names the target", () => {
+Deno.test("deno compile embeds the web client and the encoder worker, and names the target", () => {
   assertEquals(compileArgs(TARGETS.windows), [
     "compile",
     "--allow-all",
     "--no-prompt",
     "--include",
     "httpdocs",
+    "--include",
+    "mod/streamer/encode/worker.ts",
     "--target",
     "x86_64-pc-windows-msvc",
     "--output",

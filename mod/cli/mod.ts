@@ -23,7 +23,10 @@ export type CliCommand =
     bind: string;
     user?: string;
     licence?: { gatewayUrl: string; serverUrl: string; caCertificate?: string };
-  };
+    /** `-reporting JSON`: the host's metrics and activity settings. */
+    reporting?: string;
+  }
+  | { kind: "file-dialog"; title?: string; timeout?: number };
 
 /** A command line that cannot be understood; the CLI prints it and exits 2. */
 export class UsageError extends Error {
@@ -41,14 +44,16 @@ export const USAGE = `Usage:
   webstream -farm [-config FILE]                       gateway + one host on this machine, to try it out
   webstream streamer -control URL -port N [-bind ADDR] [-user NAME]
                      [-gateway-url URL -server-url URL [-gateway-ca FILE]]
-                                                       streamer (started by the session manager)
+                     [-reporting JSON]                 streamer (started by the session manager)
+  webstream file-dialog [-title TEXT] [-timeout S]     inside a session: ask the browser for a
+                                                       file, print where the upload landed
   webstream config check FILE                          validate a configuration file
   webstream hash-password                              hash a password read from stdin
   webstream -help | -version
 
 Options may be written with one dash or two (-backend, --backend).`;
 
-const SUBCOMMANDS = ["streamer", "config", "hash-password"];
+const SUBCOMMANDS = ["streamer", "config", "hash-password", "file-dialog"];
 const TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Turns `-backend` into `--backend`; leaves `-h`, values and `--x` alone. */
@@ -86,6 +91,9 @@ export function parseCli(args: readonly string[]): CliCommand {
         "gateway-url": { type: "string" },
         "server-url": { type: "string" },
         "gateway-ca": { type: "string" },
+        reporting: { type: "string" },
+        title: { type: "string" },
+        timeout: { type: "string" },
       },
     });
   } catch (error) {
@@ -141,6 +149,7 @@ export function parseCli(args: readonly string[]): CliCommand {
       "gateway-url",
       "server-url",
       "gateway-ca",
+      "reporting",
     ]);
     noPositionals(positionals.slice(1));
     if (!values.control) throw new UsageError("streamer needs -control URL");
@@ -156,7 +165,22 @@ export function parseCli(args: readonly string[]): CliCommand {
         values["server-url"],
         values["gateway-ca"],
       ),
+      reporting: values.reporting,
     };
+  }
+  if (sub === "file-dialog") {
+    only(["title", "timeout"]);
+    noPositionals(positionals.slice(1));
+    let timeout: number | undefined;
+    if (values.timeout !== undefined) {
+      timeout = Number(values.timeout);
+      if (!Number.isInteger(timeout) || timeout < 1 || timeout > 86_400) {
+        throw new UsageError(
+          `-timeout must be whole seconds from 1 to 86400, got "${values.timeout}"`,
+        );
+      }
+    }
+    return { kind: "file-dialog", title: values.title, timeout };
   }
   if (sub === "hash-password") {
     only([]);

@@ -5,7 +5,9 @@
  * `REQUEST_SESSION_INFO:{username}`, `SESSION_INFO:{sessionUuid}|{commandLineParams}`
  * and `FILE_UPLOAD_COMPLETE:{dialogGuid}|{filePath}`. webstream adds four
  * messages of the same `TYPE:payload` shape (see `docs/protocol.md`): arming a
- * one-time connection token and reporting a viewer's arrival and departure.
+ * one-time connection token, the viewer settings that come with it (policy and
+ * screen size), reporting a viewer's arrival and departure, and an upload that
+ * landed (which the manager answers with `FILE_UPLOAD_COMPLETE`).
  *
  * @module
  */
@@ -53,14 +55,36 @@ export interface ClientDisconnected {
   sessionUuid: string;
 }
 
+/**
+ * What the next viewer may do and the screen size it asked for (manager →
+ * streamer, before each `CONNECTION_TOKEN`). `settings` is JSON; the streamer
+ * validates it.
+ */
+export interface ViewerSettings {
+  type: "VIEWER_SETTINGS";
+  sessionUuid: string;
+  settings: string;
+}
+/** An upload for a waiting file dialog has landed (streamer → manager). */
+export interface UploadLanded {
+  type: "UPLOAD_LANDED";
+  dialogGuid: string;
+  filePath: string;
+}
+
 /** Messages a streamer sends. */
 export type StreamerMessage =
   | RequestSessionInfo
   | TokenArmed
   | ClientConnected
-  | ClientDisconnected;
+  | ClientDisconnected
+  | UploadLanded;
 /** Messages the session manager sends. */
-export type ManagerMessage = SessionInfo | FileUploadComplete | ConnectionToken;
+export type ManagerMessage =
+  | SessionInfo
+  | FileUploadComplete
+  | ConnectionToken
+  | ViewerSettings;
 /** Any control message. */
 export type ControlMessage = StreamerMessage | ManagerMessage;
 
@@ -91,11 +115,13 @@ const FROM_STREAMER = new Set([
   "TOKEN_ARMED",
   "CLIENT_CONNECTED",
   "CLIENT_DISCONNECTED",
+  "UPLOAD_LANDED",
 ]);
 const FROM_MANAGER = new Set([
   "SESSION_INFO",
   "FILE_UPLOAD_COMPLETE",
   "CONNECTION_TOKEN",
+  "VIEWER_SETTINGS",
 ]);
 
 /** Encodes a control message as its wire text, validating every field. */
@@ -112,7 +138,10 @@ function render(message: ControlMessage): string {
     case "SESSION_INFO":
       return `SESSION_INFO:${message.sessionUuid}|${message.commandLineParams}`;
     case "FILE_UPLOAD_COMPLETE":
-      return `FILE_UPLOAD_COMPLETE:${message.dialogGuid}|${message.filePath}`;
+    case "UPLOAD_LANDED":
+      return `${message.type}:${message.dialogGuid}|${message.filePath}`;
+    case "VIEWER_SETTINGS":
+      return `VIEWER_SETTINGS:${message.sessionUuid}|${message.settings}`;
     case "CONNECTION_TOKEN":
       return `CONNECTION_TOKEN:${message.sessionUuid}|${message.tokenHash}|${message.ttlSeconds}`;
     case "TOKEN_ARMED":
@@ -176,7 +205,8 @@ export function decodeControl(
         commandLineParams: params,
       };
     }
-    case "FILE_UPLOAD_COMPLETE": {
+    case "FILE_UPLOAD_COMPLETE":
+    case "UPLOAD_LANDED": {
       const [guid, path] = pair(payload, "dialogGuid|filePath");
       if (!path || CONTROL_CHARS.test(path)) {
         throw new ControlCodecError(
@@ -197,6 +227,17 @@ export function decodeControl(
         sessionUuid: field(uuid, UUID, "sessionUuid"),
         tokenHash: field(hash, SHA256_HEX, "tokenHash"),
         ttlSeconds: Number(field(ttl, TTL, "ttlSeconds")),
+      };
+    }
+    case "VIEWER_SETTINGS": {
+      const [uuid, settings] = pair(payload, "sessionUuid|settings");
+      if (CONTROL_CHARS.test(settings)) {
+        throw new ControlCodecError("settings contain control characters");
+      }
+      return {
+        type,
+        sessionUuid: field(uuid, UUID, "sessionUuid"),
+        settings,
       };
     }
     case "TOKEN_ARMED":

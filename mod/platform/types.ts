@@ -22,6 +22,23 @@ export interface SessionSpec {
   screen: { width: number; height: number; depth: number };
   /** Where the streamer checks its licence in, when a gateway is configured. */
   licence?: StreamerLicence;
+  /** What the streamer reports to the gateway (with `licence` only). */
+  reporting?: StreamerReporting;
+}
+
+/** The host's `metrics` and `activityLogging` sections, for its streamers. */
+export interface StreamerReporting {
+  /** `metrics`. */
+  metrics: {
+    enabled: boolean;
+    interval: number;
+    report: ("fps" | "bandwidth" | "latency" | "input")[];
+  };
+  /** `activityLogging`. */
+  activityLogging: {
+    enabled: boolean;
+    events: ("session_start" | "session_end" | "app_launch" | "upload")[];
+  };
 }
 
 /** What a streamer needs for licence check-ins with the gateway. */

@@ -351,6 +351,18 @@ export class SessionPool implements StreamerDirectory {
           this.#armGrace(slot);
         }
         return;
+      case "UPLOAD_LANDED":
+        // The manager completes the waiting dialog (the seed's message).
+        this.#logger.info("upload landed", {
+          slot: slot.number,
+          dialogGuid: message.dialogGuid,
+        });
+        link.send({
+          type: "FILE_UPLOAD_COMPLETE",
+          dialogGuid: message.dialogGuid,
+          filePath: message.filePath,
+        });
+        return;
       default:
         link.close(`unexpected ${message.type}`);
     }
@@ -376,7 +388,7 @@ export class SessionPool implements StreamerDirectory {
       let slot: Slot | undefined;
       try {
         slot = await this.#claim(request);
-        const allocation = await this.#issueToken(slot, false);
+        const allocation = await this.#issueToken(slot, request, false);
         this.#launchApp(slot, request);
         this.#armGrace(slot);
         this.#logger.info("session allocated", {
@@ -464,7 +476,7 @@ export class SessionPool implements StreamerDirectory {
 
   async #reconnect(slot: Slot, request: LaunchRequest): Promise<Allocation> {
     try {
-      const allocation = await this.#issueToken(slot, true);
+      const allocation = await this.#issueToken(slot, request, true);
       this.#launchApp(slot, request);
       if (!slot.clientConnected) this.#armGrace(slot);
       this.#logger.info("session reconnected", {
@@ -480,7 +492,11 @@ export class SessionPool implements StreamerDirectory {
     }
   }
 
-  async #issueToken(slot: Slot, reconnect: boolean): Promise<Allocation> {
+  async #issueToken(
+    slot: Slot,
+    request: LaunchRequest,
+    reconnect: boolean,
+  ): Promise<Allocation> {
     const ttlSeconds = Math.ceil(
       this.#config.webstreamSettings.connectionTokenTtl,
     );
@@ -489,6 +505,17 @@ export class SessionPool implements StreamerDirectory {
     const ack = deferred<void>();
     slot.pendingTokens.set(tokenHash, ack);
     try {
+      // The viewer's policy and size go first: the streamer applies them to
+      // the viewer that presents this token.
+      slot.link?.send({
+        type: "VIEWER_SETTINGS",
+        sessionUuid: slot.sessionUuid!,
+        settings: JSON.stringify({
+          policy: request.policy,
+          width: request.width,
+          height: request.height,
+        }),
+      });
       const sent = slot.link?.send({
         type: "CONNECTION_TOKEN",
         sessionUuid: slot.sessionUuid!,
@@ -554,6 +581,10 @@ export class SessionPool implements StreamerDirectory {
       controlUrl: this.#controlUrl,
       screen: s.screen,
       licence: this.#licence && { ...this.#licence, proof },
+      reporting: this.#licence && {
+        metrics: this.#config.metrics,
+        activityLogging: this.#config.activityLogging,
+      },
     });
     slot.starting = starting;
     try {

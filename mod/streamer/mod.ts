@@ -3,9 +3,13 @@
  * session manager's `/control`, identifies itself with
  * `REQUEST_SESSION_INFO:{username}`, applies `SESSION_INFO` (starting the
  * session's app when a command line comes with it), then serves viewers on
- * its port. A viewer must present a one-time token the session manager armed;
- * one viewer at a time (a new one replaces the old, e.g. after a network
- * drop). When the control channel closes, the streamer exits.
+ * its port with `webstream/1` (screen, input, clipboard, uploads). A viewer
+ * must present a one-time token the session manager armed, and gets the
+ * policy armed with it; one viewer at a time (a new one replaces the old,
+ * e.g. after a network drop) unless the policy allows shadowing. It checks
+ * in with the gateway's licence endpoint and reports metrics and activity as
+ * the host is configured. When the control channel closes, the streamer
+ * exits.
  *
  * @module
  */
@@ -21,10 +25,25 @@ import { hashToken } from "../control/token_hash.ts";
 import type { Logger } from "../log/mod.ts";
 import { LICENCE_PROOF_ENV } from "../registration/licence_proof.ts";
 import { stopServer } from "../util/serve.ts";
+import { X11Clipboard } from "./clipboard.ts";
 import { CommandLineError, splitCommandLine } from "./command_line.ts";
+import { TileEncoder } from "./encode/mod.ts";
+import { FILE_DIALOG_SOCKET_ENV, FileDialogServer } from "./file_dialog.ts";
 import { type LicenceCheckins, startLicenceCheckins } from "./licence.ts";
+import {
+  type Reporting,
+  reportingSchema,
+  type ReportingSettings,
+  startReporting,
+} from "./reporting.ts";
+import { openSessionScreen, type SessionScreen } from "./screen.ts";
 import { TokenStore } from "./token_store.ts";
-import { decodeViewerMessage, sendViewer, VIEWER_PROTOCOL } from "./viewer.ts";
+import { Viewer, type ViewerContext } from "./viewer.ts";
+import {
+  parseViewerSettings,
+  RESTRICTIVE,
+  type ViewerSettings,
+} from "./viewer_settings.ts";
 
 /** Options for {@linkcode runStreamer}. */
 export interface StreamerOptions {
@@ -38,6 +57,12 @@ export interface StreamerOptions {
   user?: string;
   /** Licence check-ins with the gateway, when one is configured. */
   licence?: { gatewayUrl: string; serverUrl: string; caCertificate?: string };
+  /** `-reporting JSON`: metrics and activity settings (with `licence`). */
+  reporting?: string;
+  /** Opens the session's screen. Default: this platform's (tests may pass their own display's). */
+  openScreen?: () => SessionScreen;
+  /** Media flow control (tests). */
+  media?: ViewerContext["media"];
   /** Logger. */
   logger: Logger;
 }
@@ -56,13 +81,36 @@ export async function runStreamer(
 ): Promise<StreamerExit> {
   const { logger } = options;
   const username = options.user ?? userInfo().username;
-  const tokens = new TokenStore();
+  const tokens = new TokenStore<ViewerSettings>();
   const apps = new Set<Deno.ChildProcess>();
+  const viewers = new Set<Viewer>();
   const exit = Promise.withResolvers<StreamerExit>();
+  const clipboard = new X11Clipboard();
   let sessionUuid: string | undefined;
   let server: Deno.HttpServer | undefined;
-  let viewer: WebSocket | undefined;
   let checkins: LicenceCheckins | undefined;
+  let reporting: Reporting | undefined;
+  let screen: SessionScreen | undefined;
+  let dialogs: FileDialogServer | undefined;
+  let nextSettings: ViewerSettings | undefined;
+  let sessionStarted = false;
+  let inputEvents = 0;
+  let sampledAt = performance.now();
+
+  let reportingSettings: ReportingSettings | undefined;
+  if (options.reporting && options.licence) {
+    const parsed = reportingSchema.safeParse(
+      (() => {
+        try {
+          return JSON.parse(options.reporting!);
+        } catch {
+          return undefined;
+        }
+      })(),
+    );
+    if (parsed.success) reportingSettings = parsed.data;
+    else logger.error("invalid -reporting settings; not reporting");
+  }
 
   // A client may only close with 1000 or 3000-4999: webstream uses 4000 + the
   // matching server code (4008 policy violation, 4011 internal error).
@@ -85,7 +133,10 @@ export async function runStreamer(
     try {
       const child = new Deno.Command(argv[0], {
         args: argv.slice(1),
-        env: appEnv(),
+        env: {
+          ...appEnv(),
+          ...(dialogs ? { [FILE_DIALOG_SOCKET_ENV]: dialogs.path } : {}),
+        },
         clearEnv: true,
         stdin: "null",
         stdout: "null",
@@ -93,6 +144,7 @@ export async function runStreamer(
       }).spawn();
       apps.add(child);
       logger.info("app started", { program: argv[0], pid: child.pid });
+      reporting?.activity("app_launch", argv[0]);
       child.status.then((status) => {
         apps.delete(child);
         logger.info("app exited", { program: argv[0], code: status.code });
@@ -117,40 +169,123 @@ export async function runStreamer(
         return new Response("expected a WebSocket upgrade", { status: 426 });
       }
       const token = url.searchParams.get("token");
-      if (!token || !tokens.consume(await hashToken(token))) {
+      const redeemed = token
+        ? tokens.redeem(await hashToken(token))
+        : undefined;
+      if (!redeemed) {
         logger.warn("viewer refused: invalid or used token");
         return new Response("invalid connection token", { status: 401 });
       }
       const { socket, response } = Deno.upgradeWebSocket(request);
-      attachViewer(socket);
+      attachViewer(socket, redeemed.value ?? RESTRICTIVE);
       return response;
     });
   }
 
-  function attachViewer(socket: WebSocket): void {
-    const previous = viewer;
-    viewer = socket;
-    if (previous) previous.close(4000, "replaced by a newer connection");
+  function openScreen(): SessionScreen {
+    screen ??= (options.openScreen ?? openSessionScreen)();
+    return screen;
+  }
+
+  function attachViewer(socket: WebSocket, settings: ViewerSettings): void {
+    // One viewer at a time (a new one replaces the old, e.g. after a network
+    // drop), unless the policy allows shadowing.
+    if (!settings.policy.shadowing) {
+      for (const old of viewers) {
+        old.close(4000, "replaced by a newer connection");
+      }
+    }
     socket.onopen = () => {
-      sendViewer(socket, {
-        type: "hello",
-        protocol: VIEWER_PROTOCOL,
-        sessionUuid: sessionUuid!,
-      });
-      send({ type: "CLIENT_CONNECTED", sessionUuid: sessionUuid! });
-    };
-    socket.onmessage = (event) => {
-      const message = decodeViewerMessage(event.data);
-      if (message?.type === "ping") {
-        sendViewer(socket, { type: "pong", id: message.id, time: Date.now() });
+      try {
+        startViewer(socket, settings);
+      } catch (error) {
+        logger.error("cannot start streaming to the viewer", { error });
+        socket.close(4011, "the session's screen is unavailable");
       }
     };
-    socket.onclose = () => {
-      if (viewer !== socket) return;
-      viewer = undefined;
-      send({ type: "CLIENT_DISCONNECTED", sessionUuid: sessionUuid! });
-    };
     socket.onerror = () => {};
+  }
+
+  function startViewer(socket: WebSocket, settings: ViewerSettings): void {
+    {
+      const shared = openScreen();
+      const encoder = new TileEncoder();
+      const viewer = new Viewer(socket, {
+        settings,
+        context: {
+          sessionUuid: sessionUuid!,
+          screen: shared,
+          encoder,
+          clipboard,
+          dialogs,
+          logger,
+          media: options.media,
+          onInput: () => inputEvents++,
+          onUpload: (file) =>
+            reporting?.activity("upload", `${file.size} bytes`),
+          onLanded: (file) =>
+            send({
+              type: "UPLOAD_LANDED",
+              dialogGuid: file.dialogGuid!,
+              filePath: file.path,
+            }),
+        },
+      });
+      viewers.add(viewer);
+      socket.addEventListener("close", () => {
+        viewers.delete(viewer);
+        viewer.close();
+        encoder.close();
+        if (!viewers.size) {
+          send({ type: "CLIENT_DISCONNECTED", sessionUuid: sessionUuid! });
+        }
+      });
+      viewer.start();
+      send({ type: "CLIENT_CONNECTED", sessionUuid: sessionUuid! });
+      if (!sessionStarted) {
+        sessionStarted = true;
+        reporting?.activity("session_start");
+      }
+    }
+  }
+
+  function sample() {
+    const now = performance.now();
+    const seconds = Math.max(0.001, (now - sampledAt) / 1000);
+    sampledAt = now;
+    let frames = 0, bytes = 0, acked = 0, ackMs = 0;
+    for (const viewer of viewers) {
+      const stats = viewer.media?.takeStats();
+      if (!stats) continue;
+      frames += stats.frames;
+      bytes += stats.bytes;
+      acked += stats.acked;
+      ackMs += stats.ackMsTotal;
+    }
+    const events = inputEvents;
+    inputEvents = 0;
+    return {
+      fps: frames / seconds,
+      bytes,
+      latencyMs: acked ? ackMs / acked : undefined,
+      inputEvents: events,
+    };
+  }
+
+  function startDialogs(): void {
+    try {
+      dialogs = new FileDialogServer({
+        logger,
+        onRequest: (dialog) => {
+          for (const viewer of viewers) {
+            viewer.askForFile(dialog);
+            break; // one viewer answers
+          }
+        },
+      });
+    } catch (error) {
+      logger.warn("file dialogs unavailable", { error });
+    }
   }
 
   function handle(message: ManagerMessage): void {
@@ -166,15 +301,28 @@ export async function runStreamer(
             control.close(4011, "streamer cannot listen");
             return;
           }
+          startDialogs();
         } else if (sessionUuid !== message.sessionUuid) {
           logger.warn("SESSION_INFO for another session ignored");
           return;
         }
         if (message.commandLineParams) launch(message.commandLineParams);
         return;
+      case "VIEWER_SETTINGS": {
+        if (message.sessionUuid !== sessionUuid) return;
+        const parsed = parseViewerSettings(message.settings);
+        if (!parsed.ok) {
+          logger.error("invalid viewer settings; restrictive policy applies", {
+            reason: parsed.error,
+          });
+        }
+        nextSettings = parsed.ok ? parsed.value : RESTRICTIVE;
+        return;
+      }
       case "CONNECTION_TOKEN":
         if (message.sessionUuid !== sessionUuid) return;
-        tokens.arm(message.tokenHash, message.ttlSeconds);
+        tokens.arm(message.tokenHash, message.ttlSeconds, nextSettings);
+        nextSettings = undefined;
         send({ type: "TOKEN_ARMED", tokenHash: message.tokenHash });
         // The session is in use from its first token on: check in.
         if (options.licence && !checkins) {
@@ -189,12 +337,24 @@ export async function runStreamer(
             },
           });
         }
+        if (options.licence && reportingSettings && !reporting) {
+          reporting = startReporting({
+            ...options.licence,
+            proof: Deno.env.get(LICENCE_PROOF_ENV),
+            sessionUuid,
+            settings: reportingSettings,
+            sample,
+            logger,
+          });
+        }
         return;
       case "FILE_UPLOAD_COMPLETE":
-        logger.info("file upload complete", {
-          dialogGuid: message.dialogGuid,
-          filePath: message.filePath,
-        });
+        logger.info("file upload complete", { dialogGuid: message.dialogGuid });
+        if (!dialogs?.complete(message.dialogGuid, message.filePath)) {
+          logger.warn("no dialog waits for this upload", {
+            dialogGuid: message.dialogGuid,
+          });
+        }
         return;
     }
   }
@@ -221,8 +381,13 @@ export async function runStreamer(
 
   const result = await exit.promise;
   checkins?.stop();
-  viewer?.close(1001, "session ended");
+  if (sessionStarted) reporting?.activity("session_end");
+  await reporting?.stop();
+  for (const viewer of viewers) viewer.close(1001, "session ended");
   if (server) await stopServer(server, { timeoutMs: 1000 });
+  dialogs?.close();
+  clipboard.close();
+  screen?.close();
   for (const app of apps) {
     try {
       app.kill("SIGTERM");

@@ -1,13 +1,19 @@
 /**
- * The streamer's armed connection tokens: SHA-256 hashes with an expiry. A
- * token is accepted once; afterwards, or after it expires, it is refused.
+ * The streamer's armed connection tokens: SHA-256 hashes with an expiry, each
+ * with what came with it (the viewer's settings). A token is accepted once;
+ * afterwards, or after it expires, it is refused.
  *
  * @module
  */
 
-/** Armed one-time tokens. */
-export class TokenStore {
-  readonly #expiry = new Map<string, number>();
+interface Armed<T> {
+  expires: number;
+  value?: T;
+}
+
+/** Armed one-time tokens, each optionally carrying a value. */
+export class TokenStore<T = unknown> {
+  readonly #armed = new Map<string, Armed<T>>();
   readonly #now: () => number;
 
   /** `now` is injectable for tests of expiry. */
@@ -15,29 +21,41 @@ export class TokenStore {
     this.#now = now;
   }
 
-  /** Arms a token hash for `ttlSeconds`. */
-  arm(tokenHash: string, ttlSeconds: number): void {
+  /** Arms a token hash for `ttlSeconds`, with an optional value. */
+  arm(tokenHash: string, ttlSeconds: number, value?: T): void {
     this.#prune();
-    this.#expiry.set(tokenHash, this.#now() + ttlSeconds * 1000);
+    this.#armed.set(tokenHash, {
+      expires: this.#now() + ttlSeconds * 1000,
+      value,
+    });
   }
 
   /** Accepts and forgets an armed, unexpired token hash. */
   consume(tokenHash: string): boolean {
-    const expires = this.#expiry.get(tokenHash);
-    this.#expiry.delete(tokenHash);
-    return expires !== undefined && expires > this.#now();
+    return this.redeem(tokenHash) !== undefined;
+  }
+
+  /**
+   * Like {@linkcode TokenStore.consume}, returning what the token was armed
+   * with (`{ value }`), or undefined when refused.
+   */
+  redeem(tokenHash: string): { value?: T } | undefined {
+    const armed = this.#armed.get(tokenHash);
+    this.#armed.delete(tokenHash);
+    if (!armed || armed.expires <= this.#now()) return undefined;
+    return { value: armed.value };
   }
 
   /** Number of tokens still armed. */
   get size(): number {
     this.#prune();
-    return this.#expiry.size;
+    return this.#armed.size;
   }
 
   #prune(): void {
     const now = this.#now();
-    for (const [hash, expires] of this.#expiry) {
-      if (expires <= now) this.#expiry.delete(hash);
+    for (const [hash, armed] of this.#armed) {
+      if (armed.expires <= now) this.#armed.delete(hash);
     }
   }
 }

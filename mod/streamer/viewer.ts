@@ -1,44 +1,307 @@
 /**
- * The streamer's browser-facing WebSocket (`/stream?token=…`). Until media
- * arrives (a later protocol version), a viewer receives `hello` and may
- * `ping`; the messages are JSON text, documented in `docs/protocol.md`.
+ * One viewer's WebSocket (`/stream?token=…`) speaking `webstream/1`
+ * (`httpdocs/session/protocol.js`, documented in `docs/protocol.md`): hello,
+ * then frames and cursor from a {@linkcode MediaStream}; input, resize,
+ * clipboard, pings and uploads back. Every inbound message is decoded by the
+ * protocol codec; a malformed one closes the socket with 4008 and names what
+ * was wrong, and nothing else in the session is affected.
  *
  * @module
  */
+import {
+  decodeClientMessage,
+  encodeStreamerMessage,
+  PROTOCOL,
+  ProtocolError,
+  type StreamerMessage,
+} from "../../httpdocs/session/protocol.js";
+import type { Logger } from "../log/mod.ts";
+import type { FileDialogServer, PendingDialog } from "./file_dialog.ts";
+import type { X11Clipboard } from "./clipboard.ts";
+import { MediaStream } from "./media.ts";
+import type { TileEncoder } from "./encode/mod.ts";
+import type { SessionScreen } from "./screen.ts";
+import { type LandedFile, UploadError, UploadReceiver } from "./upload.ts";
+import { clipboardDirections, type ViewerSettings } from "./viewer_settings.ts";
 
-/** Protocol name sent in `hello`. */
-export const VIEWER_PROTOCOL = "webstream/0";
-
-/** A message from the streamer to the viewer. */
-export type ViewerOutbound =
-  | { type: "hello"; protocol: string; sessionUuid: string }
-  | { type: "pong"; id: unknown; time: number }
-  | { type: "error"; message: string };
-
-/** A message from the viewer, once decoded. */
-export type ViewerInbound = { type: "ping"; id: unknown };
-
-/** Decodes a viewer message; undefined for anything not understood. */
-export function decodeViewerMessage(data: unknown): ViewerInbound | undefined {
-  if (typeof data !== "string" || data.length > 4096) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch {
-    return undefined;
-  }
-  if (
-    value && typeof value === "object" &&
-    (value as { type?: unknown }).type === "ping"
-  ) {
-    return { type: "ping", id: (value as { id?: unknown }).id ?? null };
-  }
-  return undefined;
+/** What a viewer works with; shared by the streamer's viewers. */
+export interface ViewerContext {
+  /** The session. */
+  sessionUuid: string;
+  /** The screen. */
+  screen: SessionScreen;
+  /** The tile encoder. */
+  encoder: TileEncoder;
+  /** The X clipboard. */
+  clipboard: X11Clipboard;
+  /** File dialogs waiting in the session. */
+  dialogs?: FileDialogServer;
+  /** An upload for a dialog landed: tell the session manager. */
+  onLanded: (file: LandedFile) => void;
+  /** Counts input events (for metrics). */
+  onInput: () => void;
+  /** An upload landed (activity). */
+  onUpload: (file: LandedFile) => void;
+  /** Logger. */
+  logger: Logger;
+  /** Options for the media stream (tests). */
+  media?: { maxInFlight?: number; maxBuffered?: number };
 }
 
-/** Sends a message if the socket is open. */
-export function sendViewer(socket: WebSocket, message: ViewerOutbound): void {
-  if (socket.readyState === WebSocket.OPEN) {
-    socket.send(JSON.stringify(message));
+/** A connected viewer. */
+export class Viewer {
+  readonly socket: WebSocket;
+  readonly settings: ViewerSettings;
+  readonly #ctx: ViewerContext;
+  readonly #uploads: UploadReceiver;
+  readonly #clip: { toSession: boolean; fromSession: boolean };
+  #media?: MediaStream;
+  #closed = false;
+  /** Serializes upload steps: chunks must be written in order. */
+  #uploadQueue: Promise<void> = Promise.resolve();
+
+  constructor(
+    socket: WebSocket,
+    options: { settings: ViewerSettings; context: ViewerContext },
+  ) {
+    this.socket = socket;
+    this.settings = options.settings;
+    this.#ctx = options.context;
+    this.#uploads = new UploadReceiver();
+    this.#clip = clipboardDirections(options.settings.policy);
+    socket.binaryType = "arraybuffer";
+    socket.addEventListener("message", (event) => this.#onMessage(event.data));
+  }
+
+  /** The media stream, once started. */
+  get media(): MediaStream | undefined {
+    return this.#media;
+  }
+
+  /** Sends hello and starts streaming (call when the socket is open). */
+  start(): void {
+    const { screen, encoder, sessionUuid } = this.#ctx;
+    const { width, height } = this.settings;
+    const media = new MediaStream({
+      capture: screen.capture,
+      encoder,
+      send: (bytes) => this.#sendBytes(bytes),
+      buffered: () => this.socket.bufferedAmount,
+      ...this.#ctx.media,
+      onClipboardChange: () => this.#clipboardChanged(),
+      onError: (error) => {
+        this.#ctx.logger.error("screen capture failed", { error });
+        this.close(4011, "screen capture failed");
+      },
+    });
+    this.#media = media;
+    encoder.reset();
+    const viewport = width && height
+      ? screen.resize({ width, height })
+      : { width: screen.capture.width, height: screen.capture.height };
+    media.setViewport(viewport);
+    this.send({
+      type: "hello",
+      hello: {
+        protocol: PROTOCOL,
+        sessionUuid,
+        ...media.viewport,
+        clipboard: this.#clip,
+        upload: this.settings.policy.fileUpload,
+        maxWidth: screen.capture.width,
+        maxHeight: screen.capture.height,
+      },
+    });
+    media.start();
+    for (const dialog of this.#ctx.dialogs?.pending() ?? []) {
+      this.askForFile(dialog);
+    }
+    // What the session already holds is offered at once.
+    if (this.#clip.fromSession) this.#clipboardChanged();
+  }
+
+  /** Asks the viewer for a file for a waiting dialog. */
+  askForFile(dialog: PendingDialog): void {
+    if (!this.settings.policy.fileUpload) {
+      this.#ctx.dialogs?.cancel(dialog.dialogGuid, "uploads are not allowed");
+      return;
+    }
+    this.send({
+      type: "fileRequest",
+      request: { dialogGuid: dialog.dialogGuid, title: dialog.title },
+    });
+  }
+
+  /** Sends a protocol message if the socket is open. */
+  send(message: StreamerMessage): void {
+    this.#sendBytes(encodeStreamerMessage(message));
+  }
+
+  /** Stops streaming and releases input; the socket is closed with `code`. */
+  close(code = 1000, reason = ""): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#media?.stop();
+    try {
+      this.#ctx.screen.input.releaseAll();
+    } catch (error) {
+      this.#ctx.logger.warn("cannot release input", { error });
+    }
+    this.#uploadQueue = this.#uploadQueue.then(() => this.#uploads.abortAll());
+    if (
+      this.socket.readyState === WebSocket.OPEN ||
+      this.socket.readyState === WebSocket.CONNECTING
+    ) {
+      this.socket.close(code, reason);
+    }
+  }
+
+  #sendBytes(bytes: Uint8Array): void {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(bytes);
+  }
+
+  #onMessage(data: unknown): void {
+    if (this.#closed) return;
+    if (!(data instanceof ArrayBuffer)) {
+      return this.#refuse("text frames are not part of webstream/1");
+    }
+    let message;
+    try {
+      message = decodeClientMessage(new Uint8Array(data));
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      return this.#refuse(error.message);
+    }
+    const { input } = this.#ctx.screen;
+    switch (message.type) {
+      case "ack":
+        return this.#media?.ack(message.frameId);
+      case "pointer":
+        this.#ctx.onInput();
+        return input.pointer(message.x, message.y, message.buttons);
+      case "wheel":
+        this.#ctx.onInput();
+        return input.wheel(message.dx, message.dy);
+      case "key":
+        this.#ctx.onInput();
+        return input.key(message.code, message.key, message.down);
+      case "releaseAll":
+        return input.releaseAll();
+      case "resize": {
+        const viewport = this.#ctx.screen.resize(message);
+        const applied = this.#media?.setViewport(viewport);
+        if (applied) this.send({ type: "screen", screen: applied });
+        return;
+      }
+      case "ping":
+        return this.send({ type: "pong", id: message.id, time: Date.now() });
+      case "clipboard":
+        if (!this.#clip.toSession) {
+          return this.#notice(
+            "warn",
+            "clipboard to the session is not allowed",
+          );
+        }
+        this.#ctx.clipboard.write(message.text).catch((error) =>
+          this.#ctx.logger.warn("cannot set the clipboard", { error })
+        );
+        return;
+      case "uploadStart":
+      case "uploadChunk":
+      case "uploadEnd":
+        return this.#upload(message);
+      case "fileCancel":
+        this.#ctx.dialogs?.cancel(message.dialogGuid, "cancelled by the user");
+        return;
+    }
+  }
+
+  #upload(
+    message:
+      | {
+        type: "uploadStart";
+        uploadId: number;
+        name: string;
+        size: number;
+        dialogGuid?: string;
+      }
+      | { type: "uploadChunk"; uploadId: number; data: Uint8Array }
+      | { type: "uploadEnd"; uploadId: number },
+  ): void {
+    const uploadId = message.uploadId;
+    if (!this.settings.policy.fileUpload) {
+      if (message.type === "uploadStart") {
+        this.send({
+          type: "uploadResult",
+          result: { uploadId, ok: false, error: "uploads are not allowed" },
+        });
+      }
+      return;
+    }
+    // The chunk's bytes are a view of the message: copy before queueing.
+    const data = message.type === "uploadChunk"
+      ? message.data.slice()
+      : undefined;
+    this.#uploadQueue = this.#uploadQueue.then(async () => {
+      try {
+        if (message.type === "uploadStart") {
+          if (
+            message.dialogGuid && !this.#ctx.dialogs?.has(message.dialogGuid)
+          ) {
+            throw new UploadError("no file dialog is waiting for this upload");
+          }
+          await this.#uploads.start(uploadId, message);
+        } else if (message.type === "uploadChunk") {
+          await this.#uploads.chunk(uploadId, data!);
+        } else {
+          const landed = await this.#uploads.end(uploadId);
+          this.#ctx.logger.info("upload landed", {
+            size: landed.size,
+            dialog: landed.dialogGuid !== undefined,
+          });
+          this.#ctx.onUpload(landed);
+          if (landed.dialogGuid) this.#ctx.onLanded(landed);
+          this.send({
+            type: "uploadResult",
+            result: { uploadId, ok: true, path: landed.path },
+          });
+        }
+      } catch (error) {
+        if (!(error instanceof UploadError)) {
+          this.#ctx.logger.error("upload failed", { error });
+        }
+        await this.#uploads.abort(uploadId);
+        this.send({
+          type: "uploadResult",
+          result: {
+            uploadId,
+            ok: false,
+            error: error instanceof UploadError
+              ? error.message
+              : "the upload could not be written",
+          },
+        });
+      }
+    });
+  }
+
+  #clipboardChanged(): void {
+    if (!this.#clip.fromSession) return;
+    this.#ctx.clipboard.readChange().then((text) => {
+      if (text !== undefined && !this.#closed) {
+        this.send({ type: "clipboard", text });
+      }
+    }).catch((error) =>
+      this.#ctx.logger.warn("cannot read the clipboard", { error })
+    );
+  }
+
+  #notice(level: "info" | "warn" | "error", text: string): void {
+    this.send({ type: "notice", notice: { level, text } });
+  }
+
+  #refuse(reason: string): void {
+    this.#ctx.logger.warn("viewer sent a malformed message", { reason });
+    this.close(4008, reason.slice(0, 120));
   }
 }

@@ -188,6 +188,7 @@ Deno.test("parseCli: streamer with its options", async (t) => {
         bind: "127.0.0.1",
         user: undefined,
         licence: undefined,
+        reporting: undefined,
       },
     );
   });
@@ -205,6 +206,8 @@ Deno.test("parseCli: streamer with its options", async (t) => {
         "--server-url=http://10.0.0.7:9005",
         "-gateway-ca",
         "/etc/webstream/ca.pem",
+        "-reporting",
+        '{"metrics":{}}',
       ]),
       {
         kind: "streamer",
@@ -217,8 +220,29 @@ Deno.test("parseCli: streamer with its options", async (t) => {
           serverUrl: "http://10.0.0.7:9005",
           caCertificate: "/etc/webstream/ca.pem",
         },
+        reporting: '{"metrics":{}}',
       },
     );
+  });
+  await t.step("file-dialog: title and timeout", () => {
+    assertEquals(parseCli(["file-dialog"]), {
+      kind: "file-dialog",
+      title: undefined,
+      timeout: undefined,
+    });
+    assertEquals(
+      parseCli(["file-dialog", "-title", "Pick", "-timeout", "30"]),
+      {
+        kind: "file-dialog",
+        title: "Pick",
+        timeout: 30,
+      },
+    );
+    usageError(
+      ["file-dialog", "-timeout", "0"],
+      /-timeout must be whole seconds/,
+    );
+    usageError(["file-dialog", "-port", "1"], /-port/);
   });
   await t.step("licence check-ins need both URLs, as http(s)", () => {
     usageError(

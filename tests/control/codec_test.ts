@@ -60,6 +60,16 @@ Deno.test("every message survives a round trip", () => {
     { type: "TOKEN_ARMED", tokenHash: HASH },
     { type: "CLIENT_CONNECTED", sessionUuid: UUID },
     { type: "CLIENT_DISCONNECTED", sessionUuid: UUID },
+    {
+      type: "VIEWER_SETTINGS",
+      sessionUuid: UUID,
+      settings: '{"policy":{"clipboard":"both"},"width":1280}',
+    },
+    {
+      type: "UPLOAD_LANDED",
+      dialogGuid: UUID,
+      filePath: "/home/webs01/Uploads/a|b.txt",
+    },
   ];
   for (const message of messages) {
     assertEquals(decodeControl(encodeControl(message)), message);
@@ -93,6 +103,9 @@ Deno.test("malformed input is refused with a reason", () => {
     [`FILE_UPLOAD_COMPLETE:${UUID}|`, /filePath/],
     [`FILE_UPLOAD_COMPLETE:${UUID}|/tmp/a\nb`, /filePath/],
     [`CONNECTION_TOKEN:${UUID}|${HASH}`, /ttlSeconds/],
+    [`VIEWER_SETTINGS:not-a-uuid|{}`, /invalid sessionUuid/],
+    [`VIEWER_SETTINGS:${UUID}|{"a":"\u0001"}`, /control characters/],
+    [`UPLOAD_LANDED:${UUID}|`, /filePath must be non-empty/],
     [`CONNECTION_TOKEN:${UUID}|${HASH}|0`, /invalid ttlSeconds/],
     [`CONNECTION_TOKEN:${UUID}|${HASH.toUpperCase()}|5`, /invalid tokenHash/],
     ["TOKEN_ARMED:abc", /invalid tokenHash/],

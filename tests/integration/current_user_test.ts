@@ -6,7 +6,7 @@
 import { assertEquals } from "../support/assert.ts";
 import { writeTestConfig } from "../support/config.ts";
 import { poolUsers, streamerPid } from "../support/pool_users.ts";
-import { openSocket } from "../support/ws.ts";
+import { nextStreamerMessage, openSocket } from "../support/ws.ts";
 import { waitFor } from "../support/wait.ts";
 import { startWebstream } from "../support/webstream_process.ts";
 
@@ -51,7 +51,10 @@ Deno.test({
           encodeURIComponent(body.token)
         }`,
       );
-      assertEquals((await ws.nextJson()).type, "hello");
+      assertEquals(
+        (await nextStreamerMessage(ws, "hello")).hello.sessionUuid,
+        body.sessionUuid,
+      );
       await ws.close();
       // Grace period over: recycled, and the home is rebuilt without the file.
       await host.waitForLog((r) =>

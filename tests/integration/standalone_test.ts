@@ -7,7 +7,11 @@
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { writeTestConfig } from "../support/config.ts";
 import { poolUsers } from "../support/pool_users.ts";
-import { openSocket } from "../support/ws.ts";
+import {
+  helloAndPing,
+  nextStreamerMessage,
+  openSocket,
+} from "../support/ws.ts";
 import { waitFor } from "../support/wait.ts";
 import { startWebstream } from "../support/webstream_process.ts";
 
@@ -60,14 +64,8 @@ Deno.test({
               encodeURIComponent(body.token)
             }`;
           const ws = await openSocket(url);
-          const hello = await ws.nextJson();
-          assertEquals(hello, {
-            type: "hello",
-            protocol: "webstream/0",
-            sessionUuid: body.sessionUuid,
-          });
-          ws.socket.send(JSON.stringify({ type: "ping", id: 1 }));
-          assertEquals((await ws.nextJson()).type, "pong");
+          const hello = await helloAndPing(ws);
+          assertEquals(hello.sessionUuid, body.sessionUuid);
           await ws.close();
 
           // The token was used up; a reconnect gets a fresh one.
@@ -86,7 +84,10 @@ Deno.test({
               encodeURIComponent(again.token)
             }`,
           );
-          assertEquals((await back.nextJson()).type, "hello");
+          assertEquals(
+            (await nextStreamerMessage(back, "hello")).hello.sessionUuid,
+            body.sessionUuid,
+          );
           await back.close();
         },
       );

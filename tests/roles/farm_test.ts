@@ -8,6 +8,7 @@
  * its streamer through the gateway's relay and sees the streamer's licence
  * check-ins arrive; then it stops cleanly.
  */
+import { decodeStreamerMessage } from "../../httpdocs/session/protocol.js";
 import {
   type Config,
   parseConfig,
@@ -199,14 +200,17 @@ Deno.test({
         }`,
         { headers: { Cookie: cookie } },
       );
-      const hello = await new Promise<Record<string, unknown>>(
+      ws.binaryType = "arraybuffer";
+      const first = await new Promise<ArrayBuffer>(
         (resolve, reject) => {
-          ws.onmessage = (event) => resolve(JSON.parse(String(event.data)));
+          ws.onmessage = (event) => resolve(event.data);
           ws.onerror = () => {};
           ws.onclose = (e) => reject(new Error(`relay closed (${e.code})`));
         },
       );
-      assertEquals(hello.type, "hello");
+      const message = decodeStreamerMessage(new Uint8Array(first));
+      assert(message.type === "hello", message.type);
+      const hello = message.hello;
       const sessions = await (await fetch(`${base}/admin/api/sessions`, {
         headers: { Cookie: cookie },
       })).json();

@@ -7,10 +7,21 @@
  */
 import { hashToken } from "../../mod/control/mod.ts";
 import { createLogger } from "../../mod/log/mod.ts";
-import { runStreamer, type StreamerExit } from "../../mod/streamer/mod.ts";
+import {
+  runStreamer,
+  type StreamerExit,
+  type StreamerOptions,
+} from "../../mod/streamer/mod.ts";
+import { openSessionScreen } from "../../mod/streamer/screen.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { freePort } from "../support/ports.ts";
-import { openSocket, type TestSocket } from "../support/ws.ts";
+import {
+  nextStreamerMessage,
+  openSocket,
+  sendClient,
+  type TestSocket,
+} from "../support/ws.ts";
+import { withXvfb } from "../support/x11_draw.ts";
 import { waitFor } from "../support/wait.ts";
 
 const UUID = "3f2b8c1e-9d4a-4e6b-8a7c-0123456789ab";
@@ -38,7 +49,10 @@ interface Harness {
  * Starts a streamer on `port` (default: a free one) against a control server
  * of the test's, and waits for its REQUEST_SESSION_INFO.
  */
-async function start(port: number = freePort()): Promise<Harness> {
+async function start(
+  port: number = freePort(),
+  extra: Partial<StreamerOptions> = {},
+): Promise<Harness> {
   const received: string[] = [];
   const sockets: WebSocket[] = [];
   const server = Deno.serve({
@@ -57,6 +71,7 @@ async function start(port: number = freePort()): Promise<Harness> {
     bind: "127.0.0.1",
     user: "webs01",
     logger,
+    ...extra,
   });
   await waitFor(() => received.length >= 1, { what: "REQUEST_SESSION_INFO" });
   const h: Harness = {
@@ -95,8 +110,20 @@ async function refused(url: string): Promise<boolean> {
   }
 }
 
-Deno.test("handshake, tokens, viewers and viewer events", async () => {
-  const h = await start();
+Deno.test({
+  name: "handshake, tokens, viewers and viewer events",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withXvfb({ width: 800, height: 600 }, async (screen) => {
+      await viewerEvents(screen.display);
+    }),
+});
+
+async function viewerEvents(display: string): Promise<void> {
+  const h = await start(undefined, {
+    openScreen: () => openSessionScreen({ display }),
+  });
   try {
     assertEquals(h.received[0], "REQUEST_SESSION_INFO:webs01");
     h.send(`SESSION_INFO:${UUID}|`);
@@ -116,48 +143,69 @@ Deno.test("handshake, tokens, viewers and viewer events", async () => {
 
     await h.armToken("token-one");
     const first = await h.viewer("token-one");
-    assertEquals(await first.nextJson(), {
-      type: "hello",
-      protocol: "webstream/0",
-      sessionUuid: UUID,
-    });
+    const { hello } = await nextStreamerMessage(first, "hello");
+    assertEquals(hello.sessionUuid, UUID);
+    // No VIEWER_SETTINGS came with this token: the restrictive policy.
+    assertEquals(hello.clipboard, { toSession: false, fromSession: false });
+    assertEquals(hello.upload, false);
+    assertEquals([hello.width, hello.height], [800, 600]);
     await waitFor(() => h.received.includes(`CLIENT_CONNECTED:${UUID}`));
-    first.socket.send(JSON.stringify({ type: "ping", id: "p1" }));
-    const pong = await first.nextJson();
-    assertEquals(pong.type, "pong");
-    assertEquals(pong.id, "p1");
-    first.socket.send("not json");
-    first.socket.send(JSON.stringify({ type: "ping", id: 2 }));
-    assertEquals(
-      (await first.nextJson()).id,
-      2,
-      "junk is ignored, the viewer stays",
-    );
+    // The screen follows: a first frame covers the whole viewport.
+    const { frame } = await nextStreamerMessage(first, "frame");
+    assert(frame.tiles.length > 0);
+    sendClient(first, { type: "ping", id: 41 });
+    assertEquals((await nextStreamerMessage(first, "pong")).id, 41);
 
     // A used token is refused.
     assert(await refused(`ws://127.0.0.1:${h.port}/stream?token=token-one`));
 
     // A newer viewer replaces the older one (one viewer at a time).
+    h.send(
+      `VIEWER_SETTINGS:${UUID}|${
+        JSON.stringify({
+          policy: {
+            clipboard: "both",
+            fileUpload: true,
+            fileDownload: false,
+            printing: false,
+            shadowing: false,
+          },
+          width: 640,
+          height: 480,
+        })
+      }`,
+    );
     await h.armToken("token-two");
     const second = await h.viewer("token-two");
-    await second.nextJson();
+    const hello2 = (await nextStreamerMessage(second, "hello")).hello;
+    assertEquals(hello2.clipboard, { toSession: true, fromSession: true });
+    assertEquals(hello2.upload, true);
+    // Debian's Xvfb cannot resize: a 640×480 viewport of the 800×600 screen.
+    assertEquals([hello2.width, hello2.height], [640, 480]);
     const replaced = await first.closed;
     assertEquals(replaced.code, 4000);
     const disconnects = () =>
       h.received.filter((m) => m === `CLIENT_DISCONNECTED:${UUID}`).length;
     assertEquals(disconnects(), 0, "a replaced viewer is not a disconnect");
 
-    await second.close();
+    // A malformed message closes that viewer with 4008, naming the problem.
+    second.socket.send("not binary");
+    const malformed = await second.closed;
+    assertEquals(malformed.code, 4008);
+    assertMatch(malformed.reason, /text frames/);
     await waitFor(() => disconnects() === 1, { what: "CLIENT_DISCONNECTED" });
 
     // An expired token is refused.
     await h.armToken("token-three", 1);
     await new Promise((r) => setTimeout(r, 1100));
     assert(await refused(`ws://127.0.0.1:${h.port}/stream?token=token-three`));
+  } catch (error) {
+    console.error(logs.slice(-15));
+    throw error;
   } finally {
     await h.stop();
   }
-});
+}
 
 Deno.test("SESSION_INFO with a command line starts the app without webstream's env", async () => {
   const dir = await Deno.makeTempDir();
@@ -174,7 +222,12 @@ Deno.test("SESSION_INFO with a command line starts the app without webstream's e
         what: "the app's output",
       },
     );
-    assert(!/^WEBSTREAM_/m.test(env), "webstream variables reached the app");
+    assert(
+      !/^WEBSTREAM_(?!FILE_DIALOG_SOCKET=)/m.test(env),
+      "webstream variables reached the app",
+    );
+    // Except where `webstream file-dialog` finds the streamer.
+    assert(/^WEBSTREAM_FILE_DIALOG_SOCKET=\//m.test(env));
     assert(/^PATH=/m.test(env));
     assertEquals((await Deno.readTextFile(`${dir}/args`)).trim(), "a b c");
     // A command line that cannot be split is logged, nothing else happens.

@@ -16,7 +16,7 @@ import { assertEquals } from "./assert.ts";
 import { type TestConfig, writeTestConfig } from "./config.ts";
 import { poolUserProcesses, poolUsers } from "./pool_users.ts";
 import { freePort } from "./ports.ts";
-import { openSocket, type TestSocket } from "./ws.ts";
+import { helloAndPing, openSocket, type TestSocket } from "./ws.ts";
 import { waitFor, type WaitOptions } from "./wait.ts";
 import { startWebstream, type WebstreamProcess } from "./webstream_process.ts";
 
@@ -614,14 +614,8 @@ export class UserClient {
 
 /** Checks a streamer's hello and a ping over `ws`; resolves with the hello's sessionUuid. */
 export async function pingOver(ws: TestSocket): Promise<string> {
-  const hello = await ws.nextJson();
-  assertEquals(hello.type, "hello", JSON.stringify(hello));
-  const id = Math.floor(Math.random() * 1e6);
-  ws.socket.send(JSON.stringify({ type: "ping", id }));
-  const pong = await ws.nextJson();
-  assertEquals(pong.type, "pong");
-  assertEquals(pong.id, id);
-  return String(hello.sessionUuid);
+  const hello = await helloAndPing(ws);
+  return hello.sessionUuid;
 }
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 import { assertEquals } from "./assert.ts";
-import { openSocket } from "./ws.ts";
+import { helloAndPing, openSocket } from "./ws.ts";
 
 /** Options for {@linkcode getConnection}. */
 export interface GetConnectionInit {
@@ -61,12 +61,7 @@ export async function pingStreamer(
       encodeURIComponent(String(connection.token))
     }`,
   );
-  const hello = await ws.nextJson();
-  assertEquals(hello.type, "hello");
+  const hello = await helloAndPing(ws);
   assertEquals(hello.sessionUuid, connection.sessionUuid);
-  ws.socket.send(JSON.stringify({ type: "ping", id: 7 }));
-  const pong = await ws.nextJson();
-  assertEquals(pong.type, "pong");
-  assertEquals(pong.id, 7);
   await ws.close();
 }

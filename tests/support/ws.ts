@@ -4,6 +4,13 @@
  *
  * @module
  */
+import {
+  type ClientMessage,
+  decodeStreamerMessage,
+  encodeClientMessage,
+  PROTOCOL,
+  type StreamerMessage,
+} from "../../httpdocs/session/protocol.js";
 
 /** A WebSocket with a queue of received messages. */
 export interface TestSocket {
@@ -79,4 +86,53 @@ export function openSocket(
       reject(new Error(`connection failed (${event.code})`))
     );
   });
+}
+
+/** A `webstream/1` message from the streamer, of type `T`. */
+export type StreamerMessageOf<T extends StreamerMessage["type"]> = Extract<
+  StreamerMessage,
+  { type: T }
+>;
+
+/**
+ * Reads `webstream/1` messages from `ws` until one of `type` arrives (frames,
+ * cursors and anything else before it are skipped).
+ */
+export async function nextStreamerMessage<T extends StreamerMessage["type"]>(
+  ws: TestSocket,
+  type: T,
+  options: { timeoutMs?: number } = {},
+): Promise<StreamerMessageOf<T>> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  while (true) {
+    const data = await ws.next(Math.max(1, deadline - Date.now()));
+    if (typeof data === "string") {
+      throw new Error(`expected binary webstream/1, got text: ${data}`);
+    }
+    const message = decodeStreamerMessage(new Uint8Array(data));
+    if (message.type === type) return message as StreamerMessageOf<T>;
+  }
+}
+
+/** Sends a `webstream/1` message to the streamer. */
+export function sendClient(ws: TestSocket, message: ClientMessage): void {
+  ws.socket.send(encodeClientMessage(message));
+}
+
+/**
+ * The `webstream/1` greeting and a ping: checks `hello` (its protocol) and
+ * that the ping is answered; resolves with the hello.
+ */
+export async function helloAndPing(
+  ws: TestSocket,
+): Promise<StreamerMessageOf<"hello">["hello"]> {
+  const { hello } = await nextStreamerMessage(ws, "hello");
+  if (hello.protocol !== PROTOCOL) {
+    throw new Error(`protocol ${hello.protocol}, expected ${PROTOCOL}`);
+  }
+  const id = Math.floor(Math.random() * 1e9);
+  sendClient(ws, { type: "ping", id });
+  const pong = await nextStreamerMessage(ws, "pong");
+  if (pong.id !== id) throw new Error(`pong ${pong.id}, expected ${id}`);
+  return hello;
 }

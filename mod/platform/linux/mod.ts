@@ -270,6 +270,9 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
             // this process's user need their account named.
             ...(mode === "current" ? ["-user", spec.account] : []),
             ...licenceArgs(spec.licence),
+            ...(spec.reporting
+              ? ["-reporting", JSON.stringify(spec.reporting)]
+              : []),
           ],
           cwd: user.home,
           env: {

@@ -48,6 +48,8 @@ export const STAGED_ENTRIES = [
   "deno.lock",
   "mod",
   "ffi",
+  // The streamer speaks the protocol the web client defines.
+  "httpdocs",
 ];
 
 /** Prepares and returns how streamers are started. */

@@ -1,0 +1,387 @@
+// @ts-check
+/**
+ * The session's protocol state, between the tunnel and the display: decodes
+ * what the streamer sends (`protocol.js`), acknowledges each frame once the
+ * display has drawn it, keeps the remote screen size following the view
+ * (RESIZE), measures latency (PING every 2 s), carries the clipboard both
+ * ways as the session's `hello` allows, and uploads files in chunks without
+ * flooding the socket.
+ *
+ * @module
+ */
+import {
+  decodeStreamerMessage,
+  encodeClientMessage,
+  MAX_CHUNK,
+  MAX_FILE_NAME,
+  MAX_JSON,
+  PROTOCOL,
+  ProtocolError,
+} from "./protocol.js";
+
+/**
+ * @typedef {import("./protocol.js").ClientMessage} ClientMessage
+ * @typedef {import("./protocol.js").Hello} Hello
+ * @typedef {import("./protocol.js").FileRequest} FileRequest
+ * @typedef {import("./protocol.js").UploadResult} UploadResult
+ * @typedef {import("./protocol.js").Notice} Notice
+ * @typedef {import("./tunnel.js").Tunnel} Tunnel
+ * What the client needs of the display (display.js implements it; typed
+ * here structurally so this module stays free of DOM-only types).
+ * @typedef {{ width: number, height: number,
+ *   resize(width: number, height: number): void,
+ *   draw(frame: import("./protocol.js").Frame): Promise<unknown>,
+ *   setCursor(cursor: import("./protocol.js").Cursor): Promise<unknown> }} Display
+ */
+
+/** Interval of latency pings, ms. */
+export const PING_INTERVAL_MS = 2000;
+/** Quiet time after the last view size change before RESIZE is sent, ms. */
+export const RESIZE_DEBOUNCE_MS = 300;
+/** Upload chunks wait while the socket holds more than this many bytes. */
+export const UPLOAD_BUFFER_LIMIT = 1024 * 1024;
+
+/**
+ * What the page hears from the client.
+ *
+ * @typedef {{
+ *   hello?: (hello: Hello) => void,
+ *   clipboard?: (text: string) => void,
+ *   fileRequest?: (request: FileRequest) => void,
+ *   uploadProgress?: (upload: { uploadId: number, name: string, sent: number, size: number }) => void,
+ *   uploadResult?: (result: UploadResult) => void,
+ *   notice?: (notice: Notice) => void,
+ *   stats?: () => void,
+ * }} ClientEvents
+ */
+
+/** The protocol state of one session (across reconnects). */
+export class SessionClient {
+  /** The latest `hello`, undefined before the first. @type {Hello | undefined} */
+  hello;
+  /** Frames drawn and acknowledged. */
+  framesDrawn = 0;
+  /** Frames drawn in the last full second. */
+  fps = 0;
+  /** Latest ping round trip, ms. @type {number | undefined} */
+  latencyMs;
+  /** The last clipboard text the session sent. @type {string | undefined} */
+  lastClipboard;
+
+  /** @type {Tunnel} */
+  #tunnel;
+  /** @type {Display} */
+  #display;
+  /** @type {ClientEvents} */
+  #events;
+  /** Counts connections, so late acks never reach a newer socket. */
+  #generation = 0;
+  #pingId = 0;
+  /** @type {Map<number, number>} */
+  #pings = new Map();
+  /** @type {ReturnType<typeof setInterval> | undefined} */
+  #pingTimer;
+  /** @type {ReturnType<typeof setInterval> | undefined} */
+  #fpsTimer;
+  #framesAtLastSecond = 0;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #resizeTimer;
+  /** @type {{ width: number, height: number } | undefined} */
+  #viewSize;
+  /** The size last asked for on this connection, so it is asked once. */
+  #requested = "";
+  #uploadId = 0;
+  /** @type {Map<number, { name: string, resolve: (r: UploadResult) => void }>} */
+  #uploads = new Map();
+
+  /**
+   * @param {Tunnel} tunnel
+   * @param {Display} display
+   * @param {ClientEvents} [events]
+   */
+  constructor(tunnel, display, events = {}) {
+    this.#tunnel = tunnel;
+    this.#display = display;
+    this.#events = events;
+    tunnel.onmessage = (bytes) => this.#receive(bytes);
+    this.#fpsTimer = setInterval(() => {
+      this.fps = this.framesDrawn - this.#framesAtLastSecond;
+      this.#framesAtLastSecond = this.framesDrawn;
+      this.#events.stats?.();
+    }, 1000);
+  }
+
+  /** Whether the session accepts uploads. */
+  get canUpload() {
+    return this.hello?.upload === true;
+  }
+
+  /** Whether the session takes clipboard text from the browser. */
+  get clipboardToSession() {
+    return this.hello?.clipboard?.toSession === true;
+  }
+
+  /** Whether the session gives its clipboard to the browser. */
+  get clipboardFromSession() {
+    return this.hello?.clipboard?.fromSession === true;
+  }
+
+  /**
+   * Sends one message if connected.
+   *
+   * @param {ClientMessage} message
+   * @returns {boolean}
+   */
+  send(message) {
+    return this.#tunnel.send(encodeClientMessage(message));
+  }
+
+  /** The tunnel (re)connected: a new hello is on its way. */
+  connected() {
+    this.#generation++;
+    this.#requested = "";
+    this.#pings.clear();
+    clearInterval(this.#pingTimer);
+    this.#pingTimer = setInterval(() => this.ping(), PING_INTERVAL_MS);
+  }
+
+  /** The tunnel lost its socket. */
+  disconnected() {
+    this.#generation++;
+    clearInterval(this.#pingTimer);
+    this.#pingTimer = undefined;
+    // A chunked upload cannot continue on another connection.
+    for (const [uploadId, upload] of this.#uploads) {
+      upload.resolve({ uploadId, ok: false, error: "connection lost" });
+    }
+    this.#uploads.clear();
+  }
+
+  /** Stops timers. */
+  destroy() {
+    this.disconnected();
+    clearInterval(this.#fpsTimer);
+    clearTimeout(this.#resizeTimer);
+  }
+
+  /** Sends a PING now. */
+  ping() {
+    const id = ++this.#pingId;
+    if (this.send({ type: "ping", id })) this.#pings.set(id, performance.now());
+    // Unanswered pings must not pile up.
+    for (const old of this.#pings.keys()) {
+      if (old < id - 10) this.#pings.delete(old);
+    }
+  }
+
+  /**
+   * The view (the area the screen is shown in) changed size: after a quiet
+   * period, ask the session to follow.
+   *
+   * @param {number} width CSS pixels
+   * @param {number} height CSS pixels
+   */
+  viewResized(width, height) {
+    this.#viewSize = { width: Math.floor(width), height: Math.floor(height) };
+    clearTimeout(this.#resizeTimer);
+    this.#resizeTimer = setTimeout(
+      () => this.#sendResize(),
+      RESIZE_DEBOUNCE_MS,
+    );
+  }
+
+  /**
+   * Sends clipboard text to the session, when its policy allows.
+   *
+   * @param {string} text
+   * @returns {boolean} whether it was sent
+   */
+  sendClipboard(text) {
+    if (!this.clipboardToSession) return false;
+    const bytes = encodeClientMessage({ type: "clipboard", text });
+    // The streamer refuses (and drops the connection over) larger JSON.
+    if (bytes.length - 1 > MAX_JSON) {
+      this.#events.notice?.({
+        level: "warn",
+        text: "The clipboard text is too large to send to the session.",
+      });
+      return false;
+    }
+    return this.#tunnel.send(bytes);
+  }
+
+  /**
+   * Declines a session's file request.
+   *
+   * @param {string} dialogGuid
+   */
+  cancelFileRequest(dialogGuid) {
+    this.send({ type: "fileCancel", dialogGuid });
+  }
+
+  /**
+   * Uploads a file: UPLOAD_START, chunks of at most MAX_CHUNK bytes (each
+   * after the socket drained below a bound), UPLOAD_END; resolves with the
+   * session's UPLOAD_RESULT (or a local failure).
+   *
+   * @param {Blob & { name?: string }} file
+   * @param {{ dialogGuid?: string }} [options]
+   * @returns {Promise<UploadResult>}
+   */
+  async upload(file, options = {}) {
+    const uploadId = ++this.#uploadId;
+    const name = fileName(file.name ?? "upload");
+    if (!this.canUpload) {
+      return { uploadId, ok: false, error: "uploads are not allowed" };
+    }
+    const generation = this.#generation;
+    const { promise, resolve } = Promise.withResolvers();
+    this.#uploads.set(uploadId, { name, resolve });
+    const lost = () => generation !== this.#generation;
+    if (
+      !this.send({
+        type: "uploadStart",
+        uploadId,
+        name,
+        size: file.size,
+        dialogGuid: options.dialogGuid,
+      })
+    ) {
+      this.#uploads.delete(uploadId);
+      return { uploadId, ok: false, error: "not connected" };
+    }
+    let sent = 0;
+    while (sent < file.size) {
+      while (this.#tunnel.bufferedAmount > UPLOAD_BUFFER_LIMIT && !lost()) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      if (lost()) return promise;
+      const end = Math.min(file.size, sent + MAX_CHUNK);
+      const data = new Uint8Array(await file.slice(sent, end).arrayBuffer());
+      if (lost()) return promise;
+      this.send({ type: "uploadChunk", uploadId, data });
+      sent = end;
+      this.#events.uploadProgress?.({ uploadId, name, sent, size: file.size });
+    }
+    this.send({ type: "uploadEnd", uploadId });
+    return promise;
+  }
+
+  #sendResize() {
+    const view = this.#viewSize;
+    const hello = this.hello;
+    if (!view || !hello || !this.#tunnel.open) return;
+    const width = Math.max(1, Math.min(hello.maxWidth || 65535, view.width));
+    const height = Math.max(1, Math.min(hello.maxHeight || 65535, view.height));
+    const key = `${width}x${height}`;
+    const current = `${this.#display.width}x${this.#display.height}`;
+    if (key === current || key === this.#requested) return;
+    if (this.send({ type: "resize", width, height })) this.#requested = key;
+  }
+
+  /** @param {Uint8Array} bytes */
+  #receive(bytes) {
+    let message;
+    try {
+      message = decodeStreamerMessage(bytes);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      console.error("webstream:", error.message);
+      this.#tunnel.close(`protocol error: ${error.message}`, 4002);
+      return;
+    }
+    switch (message.type) {
+      case "hello": {
+        const hello = message.hello;
+        if (hello.protocol !== PROTOCOL) {
+          this.#tunnel.close(
+            `the session speaks ${hello.protocol}, this page ${PROTOCOL}`,
+            4002,
+          );
+          return;
+        }
+        this.hello = hello;
+        this.#display.resize(hello.width, hello.height);
+        this.#events.hello?.(hello);
+        this.ping();
+        // The view may have changed size while (re)connecting.
+        if (this.#viewSize) this.#sendResize();
+        return;
+      }
+      case "screen":
+        this.#requested = "";
+        this.#display.resize(message.screen.width, message.screen.height);
+        return;
+      case "frame": {
+        const generation = this.#generation;
+        const { frameId } = message.frame;
+        this.#display.draw(message.frame).then(() => {
+          if (generation !== this.#generation) return;
+          this.framesDrawn++;
+          this.send({ type: "ack", frameId });
+        });
+        return;
+      }
+      case "cursor":
+        this.#display.setCursor(message.cursor).catch((error) => {
+          console.warn("webstream: cursor not shown", error);
+        });
+        return;
+      case "clipboard":
+        if (!this.clipboardFromSession) return;
+        this.lastClipboard = message.text;
+        // Only works while the page has focus and the permission; the
+        // page's clipboard panel always shows the text.
+        // (Typed loosely: this module is also checked outside the DOM lib.)
+        /** @type {{ clipboard?: { writeText(t: string): Promise<void> } }} */ (
+          /** @type {unknown} */ (navigator)
+        ).clipboard?.writeText(message.text).catch(() => {});
+        this.#events.clipboard?.(message.text);
+        return;
+      case "pong": {
+        const sentAt = this.#pings.get(message.id);
+        if (sentAt === undefined) return;
+        this.#pings.delete(message.id);
+        this.latencyMs = performance.now() - sentAt;
+        this.#events.stats?.();
+        return;
+      }
+      case "fileRequest":
+        if (!this.canUpload) {
+          this.cancelFileRequest(message.request.dialogGuid);
+          return;
+        }
+        this.#events.fileRequest?.(message.request);
+        return;
+      case "uploadResult": {
+        // A pending upload hears its result through upload()'s promise.
+        const upload = this.#uploads.get(message.result.uploadId);
+        this.#uploads.delete(message.result.uploadId);
+        if (upload) upload.resolve(message.result);
+        else this.#events.uploadResult?.(message.result);
+        return;
+      }
+      case "notice":
+        this.#events.notice?.(message.notice);
+        return;
+    }
+  }
+}
+
+/**
+ * A file name the protocol accepts: at most MAX_FILE_NAME characters,
+ * keeping the extension.
+ *
+ * @param {string} name
+ * @returns {string}
+ */
+export function fileName(name) {
+  // Path separators and control characters have no place in a file name.
+  const clean =
+    [...name].map((c) => c < " " || c === "/" || c === "\\" ? "_" : c)
+      .join("") || "upload";
+  if (clean.length <= MAX_FILE_NAME) return clean;
+  const dot = clean.lastIndexOf(".");
+  const ext = dot > 0 && clean.length - dot <= 16 ? clean.slice(dot) : "";
+  return clean.slice(0, MAX_FILE_NAME - ext.length) + ext;
+}

@@ -1,0 +1,590 @@
+// @ts-check
+/**
+ * The streamer ⇄ browser protocol, `webstream/1`: one codec used by both
+ * ends (the streamer imports this file; the browser loads it as is). Every
+ * message is a binary WebSocket frame: one type byte, then the payload.
+ * Numbers are little-endian. Small structured messages carry UTF-8 JSON after
+ * the type byte; media and input carry fixed binary layouts. The layouts are
+ * documented in `docs/protocol.md`.
+ *
+ * @module
+ */
+
+/** Protocol name and version, sent in `hello`. */
+export const PROTOCOL = "webstream/1";
+
+/** Streamer → browser message types. */
+export const S = Object.freeze({
+  HELLO: 0x01,
+  SCREEN: 0x02,
+  FRAME: 0x03,
+  CURSOR: 0x04,
+  CLIPBOARD: 0x05,
+  PONG: 0x06,
+  FILE_REQUEST: 0x07,
+  UPLOAD_RESULT: 0x08,
+  NOTICE: 0x09,
+});
+
+/** Browser → streamer message types. */
+export const C = Object.freeze({
+  ACK: 0x81,
+  POINTER: 0x82,
+  WHEEL: 0x83,
+  KEY: 0x84,
+  RESIZE: 0x85,
+  CLIPBOARD: 0x86,
+  PING: 0x87,
+  UPLOAD_START: 0x88,
+  UPLOAD_CHUNK: 0x89,
+  UPLOAD_END: 0x8a,
+  FILE_CANCEL: 0x8b,
+  RELEASE_ALL: 0x8c,
+});
+
+/** Tile encodings. */
+export const ENCODING = Object.freeze({
+  /** Lossy: a JPEG image of the tile. */
+  JPEG: 0,
+  /** Lossless: a PNG image of the tile. */
+  PNG: 1,
+  /** One colour: 4 bytes R, G, B, 255. */
+  SOLID: 2,
+});
+
+/** MIME types of the image encodings. */
+export const ENCODING_MIME = Object.freeze({ 0: "image/jpeg", 1: "image/png" });
+
+/** Pointer button bits in `POINTER.buttons` (browser `MouseEvent.buttons`). */
+export const BUTTON = Object.freeze({
+  LEFT: 1,
+  RIGHT: 2,
+  MIDDLE: 4,
+  BACK: 8,
+  FORWARD: 16,
+});
+
+/** Largest upload chunk payload, in bytes. */
+export const MAX_CHUNK = 256 * 1024;
+
+/** Largest JSON payload accepted, in bytes (clipboard text included). */
+export const MAX_JSON = 1024 * 1024;
+
+/**
+ * @typedef {{ protocol: string, sessionUuid: string, width: number,
+ *   height: number, clipboard: { toSession: boolean, fromSession: boolean },
+ *   upload: boolean, maxWidth: number, maxHeight: number }} Hello
+ * @typedef {{ width: number, height: number }} Screen
+ * @typedef {{ x: number, y: number, width: number, height: number,
+ *   encoding: number, data: Uint8Array }} Tile
+ * @typedef {{ frameId: number, tiles: Tile[] }} Frame
+ * @typedef {{ hotX: number, hotY: number, width: number, height: number,
+ *   rgba: Uint8Array }} Cursor
+ * @typedef {{ dialogGuid: string, title: string }} FileRequest
+ * @typedef {{ uploadId: number, ok: boolean, path?: string,
+ *   error?: string }} UploadResult
+ * @typedef {{ level: "info" | "warn" | "error", text: string }} Notice
+ *
+ * @typedef {{ type: "hello", hello: Hello }
+ *   | { type: "screen", screen: Screen }
+ *   | { type: "frame", frame: Frame }
+ *   | { type: "cursor", cursor: Cursor }
+ *   | { type: "clipboard", text: string }
+ *   | { type: "pong", id: number, time: number }
+ *   | { type: "fileRequest", request: FileRequest }
+ *   | { type: "uploadResult", result: UploadResult }
+ *   | { type: "notice", notice: Notice }} StreamerMessage
+ *
+ * @typedef {{ type: "ack", frameId: number }
+ *   | { type: "pointer", x: number, y: number, buttons: number }
+ *   | { type: "wheel", dx: number, dy: number }
+ *   | { type: "key", down: boolean, code: string, key: string }
+ *   | { type: "resize", width: number, height: number }
+ *   | { type: "clipboard", text: string }
+ *   | { type: "ping", id: number }
+ *   | { type: "uploadStart", uploadId: number, name: string, size: number,
+ *       dialogGuid?: string }
+ *   | { type: "uploadChunk", uploadId: number, data: Uint8Array }
+ *   | { type: "uploadEnd", uploadId: number }
+ *   | { type: "fileCancel", dialogGuid: string }
+ *   | { type: "releaseAll" }} ClientMessage
+ */
+
+/** A message that does not follow the protocol. */
+export class ProtocolError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * @param {number} type
+ * @param {unknown} value
+ * @returns {Uint8Array}
+ */
+function jsonMessage(type, value) {
+  const body = encoder.encode(JSON.stringify(value));
+  const out = new Uint8Array(1 + body.length);
+  out[0] = type;
+  out.set(body, 1);
+  return out;
+}
+
+/**
+ * @param {Uint8Array} bytes
+ * @param {string} what
+ * @returns {Record<string, unknown>}
+ */
+function readJson(bytes, what) {
+  if (bytes.length - 1 > MAX_JSON) {
+    throw new ProtocolError(`${what}: larger than ${MAX_JSON} bytes`);
+  }
+  let value;
+  try {
+    value = JSON.parse(decoder.decode(bytes.subarray(1)));
+  } catch {
+    throw new ProtocolError(`${what}: not UTF-8 JSON`);
+  }
+  if (!value || typeof value !== "object" || Array.isArray(value)) {
+    throw new ProtocolError(`${what}: expected a JSON object`);
+  }
+  return value;
+}
+
+/**
+ * @param {Record<string, unknown>} value
+ * @param {string} field
+ * @param {string} what
+ * @param {{ max?: number }} [options]
+ * @returns {string}
+ */
+function str(value, field, what, options = {}) {
+  const v = value[field];
+  if (typeof v !== "string") {
+    throw new ProtocolError(`${what}: ${field} must be a string`);
+  }
+  if (options.max !== undefined && v.length > options.max) {
+    throw new ProtocolError(
+      `${what}: ${field} longer than ${options.max} characters`,
+    );
+  }
+  return v;
+}
+
+/**
+ * @param {Record<string, unknown>} value
+ * @param {string} field
+ * @param {string} what
+ * @param {{ min?: number, max?: number }} [options]
+ * @returns {number}
+ */
+function int(value, field, what, options = {}) {
+  const v = value[field];
+  const min = options.min ?? 0;
+  const max = options.max ?? Number.MAX_SAFE_INTEGER;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new ProtocolError(
+      `${what}: ${field} must be an integer from ${min} to ${max}`,
+    );
+  }
+  return v;
+}
+
+/**
+ * @param {Uint8Array} bytes
+ * @param {number} length
+ * @param {string} what
+ */
+function need(bytes, length, what) {
+  if (bytes.length < length) {
+    throw new ProtocolError(
+      `${what}: ${bytes.length} bytes, at least ${length} expected`,
+    );
+  }
+}
+
+/** @param {Uint8Array} bytes */
+function view(bytes) {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Encodes a streamer → browser message.
+ *
+ * @param {StreamerMessage} message
+ * @returns {Uint8Array}
+ */
+export function encodeStreamerMessage(message) {
+  switch (message.type) {
+    case "hello":
+      return jsonMessage(S.HELLO, message.hello);
+    case "screen":
+      return jsonMessage(S.SCREEN, message.screen);
+    case "clipboard":
+      return jsonMessage(S.CLIPBOARD, { text: message.text });
+    case "pong":
+      return jsonMessage(S.PONG, { id: message.id, time: message.time });
+    case "fileRequest":
+      return jsonMessage(S.FILE_REQUEST, message.request);
+    case "uploadResult":
+      return jsonMessage(S.UPLOAD_RESULT, message.result);
+    case "notice":
+      return jsonMessage(S.NOTICE, message.notice);
+    case "frame":
+      return encodeFrame(message.frame);
+    case "cursor": {
+      const { hotX, hotY, width, height, rgba } = message.cursor;
+      const out = new Uint8Array(9 + rgba.length);
+      const dv = view(out);
+      out[0] = S.CURSOR;
+      dv.setUint16(1, hotX, true);
+      dv.setUint16(3, hotY, true);
+      dv.setUint16(5, width, true);
+      dv.setUint16(7, height, true);
+      out.set(rgba, 9);
+      return out;
+    }
+  }
+}
+
+/** Bytes before the first tile of a frame. */
+const FRAME_HEADER = 7;
+/** Bytes of a tile header. */
+const TILE_HEADER = 13;
+
+/**
+ * Encodes a frame: type, u32 frameId, u16 tile count, then per tile u16 x,
+ * y, width, height, u8 encoding, u32 length and the bytes.
+ *
+ * @param {Frame} frame
+ * @returns {Uint8Array}
+ */
+function encodeFrame(frame) {
+  let size = FRAME_HEADER;
+  for (const tile of frame.tiles) size += TILE_HEADER + tile.data.length;
+  const out = new Uint8Array(size);
+  const dv = view(out);
+  out[0] = S.FRAME;
+  dv.setUint32(1, frame.frameId, true);
+  dv.setUint16(5, frame.tiles.length, true);
+  let at = FRAME_HEADER;
+  for (const tile of frame.tiles) {
+    dv.setUint16(at, tile.x, true);
+    dv.setUint16(at + 2, tile.y, true);
+    dv.setUint16(at + 4, tile.width, true);
+    dv.setUint16(at + 6, tile.height, true);
+    out[at + 8] = tile.encoding;
+    dv.setUint32(at + 9, tile.data.length, true);
+    out.set(tile.data, at + TILE_HEADER);
+    at += TILE_HEADER + tile.data.length;
+  }
+  return out;
+}
+
+/**
+ * Decodes a streamer → browser message (the browser's side).
+ *
+ * @param {Uint8Array} bytes
+ * @returns {StreamerMessage}
+ */
+export function decodeStreamerMessage(bytes) {
+  need(bytes, 1, "message");
+  switch (bytes[0]) {
+    case S.HELLO: {
+      const v = readJson(bytes, "hello");
+      return { type: "hello", hello: /** @type {Hello} */ (v) };
+    }
+    case S.SCREEN: {
+      const v = readJson(bytes, "screen");
+      return {
+        type: "screen",
+        screen: {
+          width: int(v, "width", "screen", { min: 1, max: 65535 }),
+          height: int(v, "height", "screen", { min: 1, max: 65535 }),
+        },
+      };
+    }
+    case S.CLIPBOARD:
+      return {
+        type: "clipboard",
+        text: str(readJson(bytes, "clipboard"), "text", "clipboard"),
+      };
+    case S.PONG: {
+      const v = readJson(bytes, "pong");
+      return {
+        type: "pong",
+        id: int(v, "id", "pong"),
+        time: int(v, "time", "pong"),
+      };
+    }
+    case S.FILE_REQUEST: {
+      const v = readJson(bytes, "fileRequest");
+      return {
+        type: "fileRequest",
+        request: {
+          dialogGuid: str(v, "dialogGuid", "fileRequest"),
+          title: str(v, "title", "fileRequest"),
+        },
+      };
+    }
+    case S.UPLOAD_RESULT: {
+      const v = readJson(bytes, "uploadResult");
+      return {
+        type: "uploadResult",
+        result: /** @type {UploadResult} */ (v),
+      };
+    }
+    case S.NOTICE: {
+      const v = readJson(bytes, "notice");
+      return { type: "notice", notice: /** @type {Notice} */ (v) };
+    }
+    case S.CURSOR: {
+      need(bytes, 9, "cursor");
+      const dv = view(bytes);
+      const width = dv.getUint16(5, true);
+      const height = dv.getUint16(7, true);
+      need(bytes, 9 + width * height * 4, "cursor");
+      return {
+        type: "cursor",
+        cursor: {
+          hotX: dv.getUint16(1, true),
+          hotY: dv.getUint16(3, true),
+          width,
+          height,
+          rgba: bytes.subarray(9, 9 + width * height * 4),
+        },
+      };
+    }
+    case S.FRAME: {
+      need(bytes, FRAME_HEADER, "frame");
+      const dv = view(bytes);
+      const frameId = dv.getUint32(1, true);
+      const count = dv.getUint16(5, true);
+      /** @type {Tile[]} */
+      const tiles = [];
+      let at = FRAME_HEADER;
+      for (let i = 0; i < count; i++) {
+        need(bytes, at + TILE_HEADER, "frame tile");
+        const length = dv.getUint32(at + 9, true);
+        need(bytes, at + TILE_HEADER + length, "frame tile data");
+        tiles.push({
+          x: dv.getUint16(at, true),
+          y: dv.getUint16(at + 2, true),
+          width: dv.getUint16(at + 4, true),
+          height: dv.getUint16(at + 6, true),
+          encoding: bytes[at + 8],
+          data: bytes.subarray(at + TILE_HEADER, at + TILE_HEADER + length),
+        });
+        at += TILE_HEADER + length;
+      }
+      return { type: "frame", frame: { frameId, tiles } };
+    }
+    default:
+      throw new ProtocolError(`unknown streamer message type ${bytes[0]}`);
+  }
+}
+
+/**
+ * Encodes a browser → streamer message.
+ *
+ * @param {ClientMessage} message
+ * @returns {Uint8Array}
+ */
+export function encodeClientMessage(message) {
+  switch (message.type) {
+    case "ack":
+      return fixed(C.ACK, 4, (dv) => dv.setUint32(1, message.frameId, true));
+    case "pointer":
+      return fixed(C.POINTER, 5, (dv) => {
+        dv.setUint16(1, clampU16(message.x), true);
+        dv.setUint16(3, clampU16(message.y), true);
+        dv.setUint8(5, message.buttons & 0x1f);
+      });
+    case "wheel":
+      return fixed(C.WHEEL, 4, (dv) => {
+        dv.setInt16(1, clampI16(message.dx), true);
+        dv.setInt16(3, clampI16(message.dy), true);
+      });
+    case "key": {
+      const code = encoder.encode(message.code.slice(0, 64));
+      const key = encoder.encode(message.key.slice(0, 64));
+      const out = new Uint8Array(3 + code.length + key.length);
+      out[0] = C.KEY;
+      out[1] = message.down ? 1 : 0;
+      out[2] = code.length;
+      out.set(code, 3);
+      out.set(key, 3 + code.length);
+      return out;
+    }
+    case "resize":
+      return fixed(C.RESIZE, 4, (dv) => {
+        dv.setUint16(1, clampU16(message.width), true);
+        dv.setUint16(3, clampU16(message.height), true);
+      });
+    case "clipboard":
+      return jsonMessage(C.CLIPBOARD, { text: message.text });
+    case "ping":
+      return jsonMessage(C.PING, { id: message.id });
+    case "uploadStart":
+      return jsonMessage(C.UPLOAD_START, {
+        uploadId: message.uploadId,
+        name: message.name,
+        size: message.size,
+        dialogGuid: message.dialogGuid,
+      });
+    case "uploadChunk": {
+      const out = new Uint8Array(5 + message.data.length);
+      out[0] = C.UPLOAD_CHUNK;
+      view(out).setUint32(1, message.uploadId, true);
+      out.set(message.data, 5);
+      return out;
+    }
+    case "uploadEnd":
+      return fixed(
+        C.UPLOAD_END,
+        4,
+        (dv) => dv.setUint32(1, message.uploadId, true),
+      );
+    case "fileCancel":
+      return jsonMessage(C.FILE_CANCEL, { dialogGuid: message.dialogGuid });
+    case "releaseAll":
+      return new Uint8Array([C.RELEASE_ALL]);
+  }
+}
+
+/**
+ * @param {number} type
+ * @param {number} size payload bytes
+ * @param {(dv: DataView) => void} fill
+ * @returns {Uint8Array}
+ */
+function fixed(type, size, fill) {
+  const out = new Uint8Array(1 + size);
+  out[0] = type;
+  fill(view(out));
+  return out;
+}
+
+/** @param {number} n */
+function clampU16(n) {
+  return Math.max(0, Math.min(65535, Math.round(n)));
+}
+
+/** @param {number} n */
+function clampI16(n) {
+  return Math.max(-32768, Math.min(32767, Math.round(n)));
+}
+
+/** Longest file name accepted in `uploadStart`. */
+export const MAX_FILE_NAME = 255;
+
+/**
+ * Decodes a browser → streamer message (the streamer's side). Throws a
+ * {@linkcode ProtocolError} naming what was wrong.
+ *
+ * @param {Uint8Array} bytes
+ * @returns {ClientMessage}
+ */
+export function decodeClientMessage(bytes) {
+  need(bytes, 1, "message");
+  const dv = view(bytes);
+  switch (bytes[0]) {
+    case C.ACK:
+      need(bytes, 5, "ack");
+      return { type: "ack", frameId: dv.getUint32(1, true) };
+    case C.POINTER:
+      need(bytes, 6, "pointer");
+      return {
+        type: "pointer",
+        x: dv.getUint16(1, true),
+        y: dv.getUint16(3, true),
+        buttons: bytes[5] & 0x1f,
+      };
+    case C.WHEEL:
+      need(bytes, 5, "wheel");
+      return {
+        type: "wheel",
+        dx: dv.getInt16(1, true),
+        dy: dv.getInt16(3, true),
+      };
+    case C.KEY: {
+      need(bytes, 3, "key");
+      const codeLength = bytes[2];
+      need(bytes, 3 + codeLength, "key");
+      if (bytes.length > 3 + 64 + 64 * 4) {
+        throw new ProtocolError("key: longer than a key event can be");
+      }
+      let code, key;
+      try {
+        code = decoder.decode(bytes.subarray(3, 3 + codeLength));
+        key = decoder.decode(bytes.subarray(3 + codeLength));
+      } catch {
+        throw new ProtocolError("key: code and key must be UTF-8");
+      }
+      return { type: "key", down: bytes[1] === 1, code, key };
+    }
+    case C.RESIZE: {
+      need(bytes, 5, "resize");
+      const width = dv.getUint16(1, true);
+      const height = dv.getUint16(3, true);
+      if (!width || !height) {
+        throw new ProtocolError("resize: width and height must be above 0");
+      }
+      return { type: "resize", width, height };
+    }
+    case C.CLIPBOARD:
+      return {
+        type: "clipboard",
+        text: str(readJson(bytes, "clipboard"), "text", "clipboard"),
+      };
+    case C.PING:
+      return { type: "ping", id: int(readJson(bytes, "ping"), "id", "ping") };
+    case C.UPLOAD_START: {
+      const v = readJson(bytes, "uploadStart");
+      const dialogGuid = v.dialogGuid === undefined
+        ? undefined
+        : str(v, "dialogGuid", "uploadStart", { max: 100 });
+      return {
+        type: "uploadStart",
+        uploadId: int(v, "uploadId", "uploadStart", { max: 0xffffffff }),
+        name: str(v, "name", "uploadStart", { max: MAX_FILE_NAME }),
+        size: int(v, "size", "uploadStart"),
+        dialogGuid,
+      };
+    }
+    case C.UPLOAD_CHUNK:
+      need(bytes, 5, "uploadChunk");
+      if (bytes.length - 5 > MAX_CHUNK) {
+        throw new ProtocolError(`uploadChunk: larger than ${MAX_CHUNK} bytes`);
+      }
+      return {
+        type: "uploadChunk",
+        uploadId: dv.getUint32(1, true),
+        data: bytes.subarray(5),
+      };
+    case C.UPLOAD_END:
+      need(bytes, 5, "uploadEnd");
+      return { type: "uploadEnd", uploadId: dv.getUint32(1, true) };
+    case C.FILE_CANCEL:
+      return {
+        type: "fileCancel",
+        dialogGuid: str(
+          readJson(bytes, "fileCancel"),
+          "dialogGuid",
+          "fileCancel",
+          {
+            max: 100,
+          },
+        ),
+      };
+    case C.RELEASE_ALL:
+      return { type: "releaseAll" };
+    default:
+      throw new ProtocolError(`unknown message type ${bytes[0]}`);
+  }
+}

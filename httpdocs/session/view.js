@@ -1,0 +1,471 @@
+// @ts-check
+/// <reference lib="dom" />
+/**
+ * The session view: builds the canvas, the status overlay, the toolbar
+ * (title, fps and latency, upload, clipboard, disconnect) and the clipboard
+ * panel inside a container, and wires tunnel → client → display and input.
+ * Pages call {@linkcode openSession} with a `connect` callback that returns
+ * a fresh WebSocket URL for every (re)connect.
+ *
+ * For tests, the open session is also `window.webstream.session`.
+ *
+ * @module
+ */
+import { SessionClient } from "./client.js";
+import { Display } from "./display.js";
+import { Input } from "./input.js";
+import { Tunnel, TunnelEndedError } from "./tunnel.js";
+
+export { TunnelEndedError };
+
+/**
+ * @typedef {import("./tunnel.js").TunnelState} TunnelState
+ * @typedef {import("./protocol.js").FileRequest} FileRequest
+ * @typedef {import("./protocol.js").UploadResult} UploadResult
+ */
+
+/**
+ * Options of {@linkcode openSession}.
+ *
+ * @typedef {{
+ *   connect: (size: { width: number, height: number }) => Promise<string>,
+ *   title?: string,
+ *   onclose?: () => void,
+ *   minDelayMs?: number,
+ *   maxDelayMs?: number,
+ * }} SessionOptions
+ */
+
+/**
+ * An open session view. State is read-only; `close()` ends it.
+ *
+ * @typedef {{
+ *   readonly status: TunnelState["state"],
+ *   readonly state: TunnelState,
+ *   readonly fps: number,
+ *   readonly latencyMs: number | undefined,
+ *   readonly framesDrawn: number,
+ *   readonly lastClipboard: string | undefined,
+ *   readonly screen: { width: number, height: number },
+ *   readonly hello: import("./protocol.js").Hello | undefined,
+ *   readonly connects: number,
+ *   readPixels: (x: number, y: number, width: number, height: number) => Promise<Uint8ClampedArray>,
+ *   viewSize: () => { width: number, height: number },
+ *   close: (reason?: string) => void,
+ * }} Session
+ */
+
+/**
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Record<string, string>} [attributes]
+ * @param {(Node | string)[]} [children]
+ * @returns {HTMLElementTagNameMap[K]}
+ */
+function h(tag, attributes = {}, children = []) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    element.setAttribute(name, value);
+  }
+  element.append(...children);
+  return element;
+}
+
+/**
+ * Opens a session view in `container` (which it fills) and starts
+ * connecting.
+ *
+ * @param {HTMLElement} container
+ * @param {SessionOptions} options
+ * @returns {Session}
+ */
+export function openSession(container, options) {
+  const canvas = h("canvas", {
+    class: "ws-canvas",
+    tabindex: "0",
+    "aria-label": "remote session",
+  });
+  const stage = h("div", { class: "ws-stage" }, [canvas]);
+  const statusText = h("p", { class: "ws-status-text" });
+  const closeButton = h("button", { type: "button", class: "ws-close" }, [
+    "Close",
+  ]);
+  closeButton.hidden = true;
+  const fileTitle = h("p", { class: "ws-file-title" });
+  const fileInput = h("input", { type: "file", class: "ws-file-input" });
+  const fileCancel = h("button", { type: "button", class: "ws-file-cancel" }, [
+    "Cancel",
+  ]);
+  const filePrompt = h("div", { class: "ws-file-request", role: "dialog" }, [
+    h("p", {}, ["The session asks for a file:"]),
+    fileTitle,
+    fileInput,
+    fileCancel,
+  ]);
+  filePrompt.hidden = true;
+  const overlay = h("div", { class: "ws-overlay", role: "status" }, [
+    h("div", { class: "ws-overlay-box" }, [
+      statusText,
+      closeButton,
+      filePrompt,
+    ]),
+  ]);
+  const stats = h("span", { class: "ws-stats" }, ["–"]);
+  const uploadInput = h("input", {
+    type: "file",
+    class: "ws-upload-input",
+    multiple: "",
+  });
+  uploadInput.hidden = true;
+  const uploadButton = h("button", { type: "button", class: "ws-upload" }, [
+    "Upload",
+  ]);
+  uploadButton.hidden = true;
+  const clipboardButton = h(
+    "button",
+    { type: "button", class: "ws-clipboard-toggle" },
+    ["Clipboard"],
+  );
+  const disconnectButton = h(
+    "button",
+    { type: "button", class: "ws-disconnect" },
+    ["Disconnect"],
+  );
+  const clipboardText = h("textarea", {
+    class: "ws-clipboard-text",
+    rows: "5",
+    "aria-label": "clipboard",
+  });
+  const clipboardSend = h("button", {
+    type: "button",
+    class: "ws-clipboard-send",
+  }, [
+    "Send to session",
+  ]);
+  const clipboardPanel = h("div", { class: "ws-clipboard" }, [
+    clipboardText,
+    clipboardSend,
+  ]);
+  clipboardPanel.hidden = true;
+  const toasts = h("div", { class: "ws-toasts", "aria-live": "polite" });
+  const toolbar = h("div", { class: "ws-toolbar" }, [
+    h("span", { class: "ws-title" }, [options.title ?? "webstream"]),
+    stats,
+    uploadButton,
+    uploadInput,
+    clipboardButton,
+    disconnectButton,
+  ]);
+  const root = h("div", { class: "ws-session" }, [
+    stage,
+    overlay,
+    toolbar,
+    clipboardPanel,
+    toasts,
+  ]);
+  container.append(root);
+
+  const display = new Display(canvas);
+  /** @type {TunnelState} */
+  let state = { state: "connecting", attempt: 0 };
+  let connects = 0;
+  let helloSeen = false;
+  let closed = false;
+  /** @type {ReturnType<typeof setInterval> | undefined} */
+  let countdown;
+  /** @type {FileRequest[]} */
+  const fileRequests = [];
+
+  const viewSize = () => ({
+    width: Math.max(1, Math.floor(stage.clientWidth)),
+    height: Math.max(1, Math.floor(stage.clientHeight)),
+  });
+
+  const tunnel = new Tunnel({
+    connect: () => {
+      connects++;
+      return options.connect(viewSize());
+    },
+    minDelayMs: options.minDelayMs,
+    maxDelayMs: options.maxDelayMs,
+  });
+  const client = new SessionClient(tunnel, display, {
+    hello: (hello) => {
+      helloSeen = true;
+      uploadButton.hidden = !hello.upload;
+      clipboardSend.disabled = !hello.clipboard?.toSession;
+      showStatus();
+    },
+    clipboard: (text) => {
+      clipboardText.value = text;
+    },
+    fileRequest: (request) => {
+      fileRequests.push(request);
+      showFileRequest();
+    },
+    uploadProgress: ({ uploadId, name, sent, size }) => {
+      toast(`upload-${uploadId}`, `Uploading ${name}: ${percent(sent, size)}`);
+    },
+    uploadResult: (result) => showUploadResult(result, ""),
+    notice: (notice) => toast("", notice.text, notice.level),
+    stats: () => {
+      const latency = client.latencyMs === undefined
+        ? "–"
+        : `${Math.round(client.latencyMs)} ms`;
+      stats.textContent = `${client.fps} fps · ${latency}`;
+    },
+  });
+  const input = new Input(canvas, {
+    send: (message) => client.send(message),
+    screen: () => ({ width: display.width, height: display.height }),
+  });
+
+  function layout() {
+    const { width, height } = viewSize();
+    const sw = display.width || width;
+    const sh = display.height || height;
+    // 1 CSS pixel = 1 remote pixel when it fits; scaled down to fit if not.
+    const scale = Math.min(1, width / sw, height / sh);
+    canvas.style.width = `${Math.floor(sw * scale)}px`;
+    canvas.style.height = `${Math.floor(sh * scale)}px`;
+  }
+  display.onresize = layout;
+  const observer = new ResizeObserver(() => {
+    layout();
+    const { width, height } = viewSize();
+    client.viewResized(width, height);
+  });
+  observer.observe(stage);
+
+  function showStatus() {
+    clearInterval(countdown);
+    const connected = state.state === "connected" && helloSeen;
+    overlay.hidden = connected && !fileRequests.length;
+    statusText.hidden = connected;
+    closeButton.hidden = state.state !== "ended";
+    root.dataset.status = state.state;
+    switch (state.state) {
+      case "connecting":
+        statusText.textContent = state.attempt
+          ? `Reconnecting (attempt ${state.attempt})…`
+          : "Connecting…";
+        break;
+      case "connected":
+        statusText.textContent = "Waiting for the session…";
+        break;
+      case "reconnecting": {
+        const { attempt } = state;
+        const until = performance.now() + state.delayMs;
+        const tick = () => {
+          const seconds = Math.max(
+            0,
+            Math.ceil((until - performance.now()) / 1000),
+          );
+          statusText.textContent =
+            `Connection lost. Reconnecting in ${seconds} s (attempt ${attempt})…`;
+        };
+        tick();
+        countdown = setInterval(tick, 250);
+        break;
+      }
+      case "ended":
+        statusText.textContent = `Session ended: ${state.reason}`;
+        filePrompt.hidden = true;
+        break;
+    }
+  }
+
+  tunnel.onstate = (next) => {
+    state = next;
+    if (next.state === "connected") {
+      helloSeen = false;
+      client.connected();
+    } else {
+      client.disconnected();
+    }
+    if (next.state === "ended") {
+      input.releaseAll();
+      fileRequests.length = 0;
+    }
+    showStatus();
+  };
+
+  function showFileRequest() {
+    const request = fileRequests[0];
+    filePrompt.hidden = !request;
+    if (request) {
+      fileTitle.textContent = request.title || "Choose a file";
+      fileInput.value = "";
+    }
+    showStatus();
+  }
+
+  fileInput.addEventListener("change", () => {
+    const request = fileRequests.shift();
+    const file = fileInput.files?.[0];
+    showFileRequest();
+    if (request && file) {
+      startUpload(file, request.dialogGuid);
+    } else if (request) {
+      client.cancelFileRequest(request.dialogGuid);
+    }
+  });
+  fileCancel.addEventListener("click", () => {
+    const request = fileRequests.shift();
+    if (request) client.cancelFileRequest(request.dialogGuid);
+    showFileRequest();
+    canvas.focus();
+  });
+
+  /**
+   * @param {File} file
+   * @param {string} [dialogGuid]
+   */
+  function startUpload(file, dialogGuid) {
+    client.upload(file, { dialogGuid }).then((result) =>
+      showUploadResult(result, `upload-${result.uploadId}`)
+    );
+  }
+
+  /**
+   * @param {UploadResult} result
+   * @param {string} key
+   */
+  function showUploadResult(result, key) {
+    if (result.ok) {
+      toast(key, `Uploaded ${result.path ?? "the file"}`, "info");
+    } else {
+      toast(key, `Upload failed: ${result.error ?? "refused"}`, "error");
+    }
+  }
+
+  /**
+   * Shows a short message; one with the same key replaces the previous.
+   *
+   * @param {string} key
+   * @param {string} text
+   * @param {string} [level]
+   */
+  function toast(key, text, level = "info") {
+    let item = key
+      ? /** @type {HTMLElement | null} */ (
+        toasts.querySelector(`[data-key="${key}"]`)
+      )
+      : null;
+    if (!item) {
+      item = h("p", { class: "ws-toast" });
+      if (key) item.dataset.key = key;
+      toasts.append(item);
+    }
+    item.className = `ws-toast ${level}`;
+    item.textContent = text;
+    const shown = item;
+    clearTimeout(Number(shown.dataset.timer));
+    shown.dataset.timer = String(setTimeout(() => shown.remove(), 8000));
+  }
+
+  uploadButton.addEventListener("click", () => uploadInput.click());
+  uploadInput.addEventListener("change", () => {
+    for (const file of uploadInput.files ?? []) startUpload(file);
+    uploadInput.value = "";
+    canvas.focus();
+  });
+  stage.addEventListener("dragover", (event) => {
+    if (!client.canUpload) return;
+    event.preventDefault();
+    if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
+  });
+  stage.addEventListener("drop", (event) => {
+    if (!client.canUpload) return;
+    event.preventDefault();
+    for (const file of event.dataTransfer?.files ?? []) startUpload(file);
+  });
+
+  clipboardButton.addEventListener("click", () => {
+    clipboardPanel.hidden = !clipboardPanel.hidden;
+  });
+  clipboardSend.addEventListener("click", () => {
+    if (client.sendClipboard(clipboardText.value)) {
+      toast("clipboard", "Clipboard sent to the session");
+    }
+    canvas.focus();
+  });
+  root.addEventListener("paste", (event) => {
+    // Pasting into the panel edits the panel.
+    if (event.target === clipboardText) return;
+    const text = event.clipboardData?.getData("text/plain");
+    if (text === undefined) return;
+    event.preventDefault();
+    clipboardText.value = text;
+    client.sendClipboard(text);
+  });
+  disconnectButton.addEventListener("click", () => close("disconnected"));
+  closeButton.addEventListener("click", () => destroy());
+
+  /** @param {string} [reason] */
+  function close(reason = "disconnected") {
+    tunnel.close(reason);
+  }
+
+  function destroy() {
+    if (closed) return;
+    closed = true;
+    tunnel.close("closed");
+    clearInterval(countdown);
+    observer.disconnect();
+    input.destroy();
+    client.destroy();
+    display.destroy();
+    root.remove();
+    options.onclose?.();
+  }
+
+  /** @type {Session} */
+  const session = {
+    get status() {
+      return state.state;
+    },
+    get state() {
+      return state;
+    },
+    get fps() {
+      return client.fps;
+    },
+    get latencyMs() {
+      return client.latencyMs;
+    },
+    get framesDrawn() {
+      return client.framesDrawn;
+    },
+    get lastClipboard() {
+      return client.lastClipboard;
+    },
+    get screen() {
+      return { width: display.width, height: display.height };
+    },
+    get hello() {
+      return client.hello;
+    },
+    get connects() {
+      return connects;
+    },
+    readPixels: (x, y, width, height) =>
+      display.readPixels(x, y, width, height),
+    viewSize,
+    close,
+  };
+  /** @type {any} */ (globalThis).webstream = { session };
+  layout();
+  showStatus();
+  tunnel.start();
+  canvas.focus({ preventScroll: true });
+  return session;
+}
+
+/**
+ * @param {number} part
+ * @param {number} whole
+ */
+function percent(part, whole) {
+  return whole ? `${Math.floor(part * 100 / whole)} %` : "100 %";
+}

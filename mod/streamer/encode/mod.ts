@@ -1,0 +1,409 @@
+/**
+ * The streamer's tile encoder: splits each captured BGRX frame into tiles
+ * (64×64 by default; the right and bottom edges are smaller), finds the tiles
+ * that changed since they were last sent, and encodes them for the
+ * `webstream/1` protocol (`httpdocs/session/protocol.js` `Tile`).
+ *
+ * ## What is sent
+ *
+ * - **Changed tiles only.** Each candidate tile is compared, pixel by pixel
+ *   and ignoring the unused 4th byte, with a private copy of what was last
+ *   sent; a sent tile updates the copy. The first encode, the first after
+ *   {@linkcode TileEncoder.reset} and the first after a size change send
+ *   every tile.
+ * - **Damage hints.** With `hints`, only tiles that meet a hint rectangle are
+ *   compared; a change elsewhere goes unnoticed — until the next *full
+ *   compare*: after `fullCompareEvery - 1` (default 29) hinted encodes the
+ *   next encode compares every tile, so a missed damage event cannot leave
+ *   the viewer stale for more than `fullCompareEvery` encodes. No `hints`
+ *   means a full compare; `[]` means "nothing damaged" (no compare, but
+ *   refinements and the full-compare count still advance).
+ * - **Per-tile encoding.** A single-colour tile is `SOLID`. A tile that
+ *   changed in at least `lossyAfter` (default 3) of the last 8 encodes is a
+ *   fast-changing region (video, scrolling, animation) and goes `JPEG`.
+ *   Anything else — static content, text, UI — goes `PNG` (lossless).
+ * - **Refinement.** A tile last sent as JPEG that then stays unchanged for
+ *   `refineAfter` (default 3) encodes is sent once more as PNG, so static
+ *   content always ends up pixel-exact. Refinements count encodes, not
+ *   time: the streamer should keep calling `encode` (with `[]` hints if
+ *   nothing was damaged) while {@linkcode TileEncoder.pendingRefinements} is
+ *   above zero.
+ *
+ * JPEG and PNG encoding runs on Deno module workers (pixels transferred both
+ * ways) or, with `workers: 0`, on the calling thread; the comparison runs on
+ * the calling thread. The tiles come back in row-major order and the codecs
+ * are deterministic, so the result is the same either way. One encode runs
+ * at a time (calls queue behind each other) and each awaits its own tiles, so
+ * memory stays bounded by about two frames.
+ *
+ * @module
+ */
+import { ENCODING, type Tile } from "../../../httpdocs/session/protocol.js";
+import { encodeTile, type TileJob } from "./codecs.ts";
+import { WorkerPool } from "./pool.ts";
+import {
+  clipRect,
+  copyTile,
+  extractTile,
+  frameWords,
+  type Rect,
+  solidColour,
+  tileDiffers,
+  type WordImage,
+} from "./tiles.ts";
+
+export type { Rect } from "./tiles.ts";
+export type { Tile } from "../../../httpdocs/session/protocol.js";
+
+/** Widest JPEG run of adjacent tiles, in pixels. */
+const MAX_RUN_WIDTH = 1024;
+
+/** Settings of a {@linkcode TileEncoder}. */
+export interface EncoderOptions {
+  /** Tile edge in pixels (8–1024). Default 64. */
+  tileSize?: number;
+  /** JPEG quality, 1–100. Default 70. */
+  jpegQuality?: number;
+  /**
+   * Encoding workers: default 1 on 2 or fewer CPUs, else min(4, CPUs − 1);
+   * 0 encodes on the calling thread.
+   */
+  workers?: number;
+  /** Changes in the last 8 encodes that make a tile go JPEG (1–8). Default 3. */
+  lossyAfter?: number;
+  /** Unchanged encodes before a JPEG tile is re-sent as PNG (≥ 1). Default 3. */
+  refineAfter?: number;
+  /** At least every this many encodes, compare every tile (≥ 1). Default 30. */
+  fullCompareEvery?: number;
+}
+
+/** One frame's worth of encoded tiles and what they are. */
+export interface EncodedUpdate {
+  /** The tiles to send, in row-major order. */
+  tiles: Tile[];
+  /** Tiles whose pixels changed (refinements not included). */
+  changedTiles: number;
+  /** Bytes of tile data (headers not included). */
+  bytes: number;
+  /** `JPEG` tiles. */
+  lossy: number;
+  /** `PNG` tiles (refinements included). */
+  lossless: number;
+  /** `SOLID` tiles. */
+  solid: number;
+  /** `PNG` tiles re-sending unchanged content that was sent as JPEG. */
+  refinements: number;
+}
+
+/** A captured frame: BGRX, `stride` bytes from one row to the next. */
+export interface Frame {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** Bytes per row (at least `width * 4`). */
+  stride: number;
+  /** The pixels. */
+  data: Uint8Array;
+}
+
+/** The default worker count for `cpus` CPUs. */
+export function defaultWorkers(cpus: number): number {
+  return cpus <= 2 ? 1 : Math.min(4, cpus - 1);
+}
+
+/** Bits set in the low 8 bits of `n`. */
+function popcount8(n: number): number {
+  n = n - ((n >> 1) & 0x55);
+  n = (n & 0x33) + ((n >> 2) & 0x33);
+  return (n + (n >> 4)) & 0x0f;
+}
+
+function intOption(
+  value: number | undefined,
+  fallback: number,
+  range: { name: string; min: number; max: number },
+): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < range.min || v > range.max) {
+    throw new RangeError(
+      `${range.name} must be an integer from ${range.min} to ${range.max}, got ${value}`,
+    );
+  }
+  return v;
+}
+
+/** Per-screen state, rebuilt on the first encode and on a size change. */
+interface ScreenState {
+  width: number;
+  height: number;
+  cols: number;
+  rows: number;
+  /** The last-sent pixels, packed (stride = width). */
+  sent: WordImage;
+  /** Per tile: bit i set = changed i encodes ago (bit 0 = this one). */
+  history: Uint8Array;
+  /** Per tile: 1 when last sent as JPEG and not refined yet. */
+  lossy: Uint8Array;
+  /** Per tile: encodes since the last change (saturating). */
+  unchanged: Uint16Array;
+  /** Hinted encodes since the last full compare. */
+  sinceFull: number;
+  /** Every tile goes out on the next encode. */
+  sendAll: boolean;
+}
+
+/** Finds and encodes the tiles of a screen that changed. */
+export class TileEncoder {
+  readonly #tileSize: number;
+  readonly #quality: number;
+  readonly #lossyAfter: number;
+  readonly #refineAfter: number;
+  readonly #fullEvery: number;
+  readonly #pool: WorkerPool | undefined;
+  #state: ScreenState | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  /** An encoder; workers start with the first encode that needs them. */
+  constructor(options: EncoderOptions = {}) {
+    this.#tileSize = intOption(options.tileSize, 64, {
+      name: "tileSize",
+      min: 8,
+      max: 1024,
+    });
+    this.#quality = intOption(options.jpegQuality, 70, {
+      name: "jpegQuality",
+      min: 1,
+      max: 100,
+    });
+    this.#lossyAfter = intOption(options.lossyAfter, 3, {
+      name: "lossyAfter",
+      min: 1,
+      max: 8,
+    });
+    this.#refineAfter = intOption(options.refineAfter, 3, {
+      name: "refineAfter",
+      min: 1,
+      max: 1000,
+    });
+    this.#fullEvery = intOption(options.fullCompareEvery, 30, {
+      name: "fullCompareEvery",
+      min: 1,
+      max: 1_000_000,
+    });
+    const workers = intOption(
+      options.workers,
+      defaultWorkers(navigator.hardwareConcurrency || 1),
+      { name: "workers", min: 0, max: 64 },
+    );
+    this.#pool = workers > 0 ? new WorkerPool(workers) : undefined;
+  }
+
+  /** Encoding workers (0: the calling thread encodes). */
+  get workers(): number {
+    return this.#pool?.size ?? 0;
+  }
+
+  /** Workers running now (they start on first use). */
+  get runningWorkers(): number {
+    return this.#pool?.running ?? 0;
+  }
+
+  /** Tiles sent as JPEG that still await their lossless refinement. */
+  get pendingRefinements(): number {
+    return this.#state?.lossy.reduce((n, v) => n + v, 0) ?? 0;
+  }
+
+  /**
+   * Compares `frame` with what was last sent, within the `hints` rectangles
+   * (undefined: the whole screen), and returns the changed tiles encoded.
+   */
+  encode(frame: Frame, hints?: Rect[]): Promise<EncodedUpdate> {
+    const run = this.#queue.then(() => this.#encode(frame, hints));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Forgets what was sent: the next encode sends every tile. */
+  reset(): void {
+    if (this.#state) this.#state.sendAll = true;
+  }
+
+  /** Stops the workers; encodes in flight and later reject. */
+  close(): void {
+    this.#closed = true;
+    this.#pool?.close();
+  }
+
+  async #encode(frame: Frame, hints?: Rect[]): Promise<EncodedUpdate> {
+    if (this.#closed) throw new Error("tile encoder is closed");
+    checkFrame(frame);
+    const state = this.#screen(frame.width, frame.height);
+    const current = frameWords(frame);
+    const size = this.#tileSize;
+    const { cols, rows } = state;
+
+    // Which tiles to compare this time.
+    let compareAll = state.sendAll || hints === undefined ||
+      state.sinceFull + 1 >= this.#fullEvery;
+    let candidates: Uint8Array | undefined;
+    if (!compareAll) {
+      candidates = new Uint8Array(cols * rows);
+      for (const hint of hints ?? []) {
+        const r = clipRect(hint, state.width, state.height);
+        if (!r) continue;
+        const c1 = Math.ceil((r.x + r.width) / size);
+        const r1 = Math.ceil((r.y + r.height) / size);
+        for (let ty = Math.floor(r.y / size); ty < r1; ty++) {
+          candidates.fill(
+            1,
+            ty * cols + Math.floor(r.x / size),
+            ty * cols + c1,
+          );
+        }
+      }
+      if (candidates.every((c) => c === 1)) compareAll = true;
+    }
+    state.sinceFull = compareAll ? 0 : state.sinceFull + 1;
+
+    const update: EncodedUpdate = {
+      tiles: [],
+      changedTiles: 0,
+      bytes: 0,
+      lossy: 0,
+      lossless: 0,
+      solid: 0,
+      refinements: 0,
+    };
+    const jobTiles: Tile[] = [];
+    for (let ty = 0, t = 0; ty < rows; ty++) {
+      // JPEG tiles side by side in a row become one wider JPEG: one encoder
+      // call per run costs far less than one per tile (and compresses better).
+      let run: Tile | undefined;
+      for (let tx = 0; tx < cols; tx++, t++) {
+        const x = tx * size;
+        const y = ty * size;
+        const rect = {
+          x,
+          y,
+          width: Math.min(size, state.width - x),
+          height: Math.min(size, state.height - y),
+        };
+        const compare = compareAll || candidates?.[t] === 1;
+        const differs = compare && tileDiffers(current, state.sent, rect);
+        // After reset() every tile goes out, but only real changes count
+        // towards "fast-changing".
+        const changed = state.sendAll || differs;
+        state.history[t] = ((state.history[t] << 1) | (differs ? 1 : 0)) &
+          0xff;
+        let encoding: number;
+        if (changed) {
+          copyTile(current, state.sent, rect);
+          state.unchanged[t] = 0;
+          update.changedTiles++;
+          const colour = solidColour(state.sent, rect);
+          if (colour) {
+            state.lossy[t] = 0;
+            update.solid++;
+            update.bytes += colour.length;
+            update.tiles.push({
+              ...rect,
+              encoding: ENCODING.SOLID,
+              data: colour,
+            });
+            continue;
+          }
+          encoding = popcount8(state.history[t]) >= this.#lossyAfter
+            ? ENCODING.JPEG
+            : ENCODING.PNG;
+        } else {
+          if (state.unchanged[t] < 0xffff) state.unchanged[t]++;
+          if (!state.lossy[t] || state.unchanged[t] < this.#refineAfter) {
+            continue;
+          }
+          encoding = ENCODING.PNG;
+          update.refinements++;
+        }
+        state.lossy[t] = encoding === ENCODING.JPEG ? 1 : 0;
+        if (encoding === ENCODING.JPEG) update.lossy++;
+        else update.lossless++;
+        if (
+          encoding === ENCODING.JPEG && run && run.x + run.width === rect.x &&
+          run.width + rect.width <= MAX_RUN_WIDTH
+        ) {
+          run.width += rect.width;
+          continue;
+        }
+        const tile: Tile = { ...rect, encoding, data: new Uint8Array(0) };
+        run = encoding === ENCODING.JPEG ? tile : undefined;
+        update.tiles.push(tile);
+        jobTiles.push(tile);
+      }
+    }
+    state.sendAll = false;
+    const jobs: TileJob[] = jobTiles.map((tile) => ({
+      encoding: tile.encoding,
+      width: tile.width,
+      height: tile.height,
+      quality: this.#quality,
+      pixels: extractTile(state.sent, tile),
+    }));
+
+    let results: Uint8Array[];
+    try {
+      results = this.#pool
+        ? await this.#pool.encode(jobs)
+        : await encodeLocally(jobs);
+    } catch (error) {
+      // These tiles are in the sent copy but never went out: start over.
+      this.reset();
+      throw error;
+    }
+    for (let i = 0; i < jobTiles.length; i++) {
+      jobTiles[i].data = results[i];
+      update.bytes += results[i].length;
+    }
+    return update;
+  }
+
+  #screen(width: number, height: number): ScreenState {
+    const s = this.#state;
+    if (s && s.width === width && s.height === height) return s;
+    const cols = Math.ceil(width / this.#tileSize);
+    const rows = Math.ceil(height / this.#tileSize);
+    this.#state = {
+      width,
+      height,
+      cols,
+      rows,
+      sent: { words: new Uint32Array(width * height), stride: width },
+      history: new Uint8Array(cols * rows),
+      lossy: new Uint8Array(cols * rows),
+      unchanged: new Uint16Array(cols * rows),
+      sinceFull: 0,
+      sendAll: true,
+    };
+    return this.#state;
+  }
+}
+
+async function encodeLocally(jobs: TileJob[]): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for (const job of jobs) out.push(await encodeTile(job));
+  return out;
+}
+
+function checkFrame(frame: Frame): void {
+  const { width, height, stride, data } = frame;
+  const ok = Number.isInteger(width) && Number.isInteger(height) &&
+    Number.isInteger(stride) && width >= 1 && height >= 1 &&
+    width <= 65535 && height <= 65535 && stride >= width * 4 &&
+    data instanceof Uint8Array &&
+    data.length >= stride * (height - 1) + width * 4;
+  if (!ok) {
+    throw new RangeError(
+      `bad frame: ${width}×${height}, stride ${stride}, ${data?.length} bytes`,
+    );
+  }
+}

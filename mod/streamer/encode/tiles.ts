@@ -1,0 +1,137 @@
+/**
+ * Pixel work on the calling thread for the tile encoder: comparing a tile
+ * of the frame with the last-sent copy, copying it, extracting packed tile
+ * pixels and detecting single-colour tiles.
+ *
+ * Pixels are handled as 32-bit words (`Uint32Array`), which on little-endian
+ * machines (x86-64, ARM64: every target) puts the unused 4th BGRX byte in the
+ * top 8 bits; `RGB_MASK` drops it.
+ *
+ * @module
+ */
+
+/** The colour bits of a BGRX word on a little-endian machine. */
+export const RGB_MASK = 0x00ffffff;
+
+/** A rectangle in pixels. */
+export interface Rect {
+  /** Left edge. */
+  x: number;
+  /** Top edge. */
+  y: number;
+  /** Width. */
+  width: number;
+  /** Height. */
+  height: number;
+}
+
+/** 32-bit words of a frame, rows `stride` words apart. */
+export interface WordImage {
+  /** The pixels. */
+  words: Uint32Array;
+  /** Words from one row to the next. */
+  stride: number;
+}
+
+/**
+ * The frame as 32-bit words: a view when the data and stride are 4-byte
+ * aligned (the normal case, no copy), else a packed copy.
+ */
+export function frameWords(
+  frame: { width: number; height: number; stride: number; data: Uint8Array },
+): WordImage {
+  const { width, height, stride, data } = frame;
+  if (data.byteOffset % 4 === 0 && stride % 4 === 0) {
+    const words = new Uint32Array(
+      data.buffer,
+      data.byteOffset,
+      Math.floor(data.byteLength / 4),
+    );
+    return { words, stride: stride / 4 };
+  }
+  const packed = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    packed.set(
+      data.subarray(y * stride, y * stride + width * 4),
+      y * width * 4,
+    );
+  }
+  return { words: new Uint32Array(packed.buffer), stride: width };
+}
+
+/** Whether the tile `rect` differs between two images, ignoring the 4th byte. */
+export function tileDiffers(a: WordImage, b: WordImage, rect: Rect): boolean {
+  const { x, y, width, height } = rect;
+  const aw = a.words;
+  const bw = b.words;
+  for (let r = 0; r < height; r++) {
+    let i = (y + r) * a.stride + x;
+    let j = (y + r) * b.stride + x;
+    for (const end = i + width; i < end; i++, j++) {
+      const d = aw[i] ^ bw[j];
+      if (d !== 0 && (d & RGB_MASK) !== 0) return true;
+    }
+  }
+  return false;
+}
+
+/** Copies the tile `rect` from `from` into `to` (same coordinates). */
+export function copyTile(from: WordImage, to: WordImage, rect: Rect): void {
+  const { x, y, width, height } = rect;
+  for (let r = 0; r < height; r++) {
+    const i = (y + r) * from.stride + x;
+    to.words.set(from.words.subarray(i, i + width), (y + r) * to.stride + x);
+  }
+}
+
+/** The tile `rect` as packed BGRX bytes (`width * 4` per row, a new buffer). */
+export function extractTile(from: WordImage, rect: Rect): Uint8Array {
+  const { x, y, width, height } = rect;
+  const out = new Uint32Array(width * height);
+  for (let r = 0; r < height; r++) {
+    const i = (y + r) * from.stride + x;
+    out.set(from.words.subarray(i, i + width), r * width);
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/**
+ * The colour of the tile `rect` as 4 bytes R, G, B, 255 when every pixel has
+ * the same colour, else undefined.
+ */
+export function solidColour(
+  from: WordImage,
+  rect: Rect,
+): Uint8Array | undefined {
+  const { x, y, width, height } = rect;
+  const w = from.words;
+  const first = w[y * from.stride + x] & RGB_MASK;
+  for (let r = 0; r < height; r++) {
+    let i = (y + r) * from.stride + x;
+    for (const end = i + width; i < end; i++) {
+      if ((w[i] & RGB_MASK) !== first) return undefined;
+    }
+  }
+  return Uint8Array.of(first >> 16, (first >> 8) & 255, first & 255, 255);
+}
+
+/**
+ * The intersection of `rect` with a `width`×`height` screen, in whole
+ * pixels, or undefined when it is empty.
+ */
+export function clipRect(
+  rect: Rect,
+  width: number,
+  height: number,
+): Rect | undefined {
+  const values = [rect.x, rect.y, rect.width, rect.height];
+  if (!values.every(Number.isFinite)) {
+    throw new RangeError(`damage hint is not finite: ${JSON.stringify(rect)}`);
+  }
+  const x0 = Math.max(0, Math.floor(rect.x));
+  const y0 = Math.max(0, Math.floor(rect.y));
+  const x1 = Math.min(width, Math.ceil(rect.x + rect.width));
+  const y1 = Math.min(height, Math.ceil(rect.y + rect.height));
+  if (x1 <= x0 || y1 <= y0) return undefined;
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}

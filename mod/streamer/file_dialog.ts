@@ -1,0 +1,281 @@
+/**
+ * Headless file dialogs. An application in the session runs
+ * `webstream file-dialog`; it connects to the streamer over a Unix socket in
+ * the session's runtime folder (only the session user can reach it), the
+ * streamer asks the browser for a file (`FILE_REQUEST`), the browser uploads
+ * it, and when the session manager's `FILE_UPLOAD_COMPLETE` for that dialog
+ * arrives the dialog prints the landed path and exits 0. Exit 1: the user
+ * cancelled; 2: usage; 3: no streamer or timed out.
+ *
+ * Wire format on the socket: one JSON object per line. Dialog → streamer
+ * `{"title": "…"}`; streamer → dialog `{"dialogGuid": "…"}` at once, then
+ * `{"path": "…"}` or `{"cancelled": true, "reason": "…"}`.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { Logger } from "../log/mod.ts";
+
+/** Environment variable naming the socket, set for apps the streamer starts. */
+export const FILE_DIALOG_SOCKET_ENV = "WEBSTREAM_FILE_DIALOG_SOCKET";
+
+/** The socket's file name inside `$XDG_RUNTIME_DIR` (or `$HOME`). */
+export const FILE_DIALOG_SOCKET_NAME = "webstream-file-dialog.sock";
+
+/** Where the streamer listens, from the session's environment. */
+export function fileDialogSocketPath(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): string {
+  if (env[FILE_DIALOG_SOCKET_ENV]) return env[FILE_DIALOG_SOCKET_ENV]!;
+  const dir = env.XDG_RUNTIME_DIR ?? env.HOME ?? "/tmp";
+  return `${dir}/${FILE_DIALOG_SOCKET_NAME}`;
+}
+
+const requestSchema = z.object({ title: z.string().max(200).optional() });
+
+/** A dialog waiting for a file. */
+export interface PendingDialog {
+  /** Its GUID (the seed's `dialogGuid`). */
+  dialogGuid: string;
+  /** What to show the user. */
+  title: string;
+}
+
+/** Options for {@linkcode FileDialogServer}. */
+export interface FileDialogServerOptions {
+  /** Socket path. Default {@linkcode fileDialogSocketPath}(). */
+  path?: string;
+  /** A dialog opened: ask the browser. */
+  onRequest: (dialog: PendingDialog) => void;
+  /** Logger. */
+  logger: Logger;
+}
+
+/** The streamer's side: accepts dialogs and completes them. */
+export class FileDialogServer {
+  readonly path: string;
+  readonly #listener: Deno.Listener;
+  readonly #waiting = new Map<
+    string,
+    { dialog: PendingDialog; conn: Deno.Conn }
+  >();
+  readonly #options: FileDialogServerOptions;
+
+  constructor(options: FileDialogServerOptions) {
+    this.#options = options;
+    this.path = options.path ?? fileDialogSocketPath();
+    try {
+      Deno.removeSync(this.path);
+    } catch {
+      // Not there: fine.
+    }
+    this.#listener = Deno.listen({ transport: "unix", path: this.path });
+    Deno.chmodSync(this.path, 0o600);
+    this.#accept();
+  }
+
+  /** Dialogs still waiting (to ask a viewer that connects later). */
+  pending(): PendingDialog[] {
+    return [...this.#waiting.values()].map((w) => w.dialog);
+  }
+
+  /** Whether `dialogGuid` is waiting. */
+  has(dialogGuid: string): boolean {
+    return this.#waiting.has(dialogGuid);
+  }
+
+  /** Completes a dialog with the landed file's path. */
+  complete(dialogGuid: string, path: string): boolean {
+    return this.#finish(dialogGuid, { path });
+  }
+
+  /** Ends a dialog without a file. */
+  cancel(dialogGuid: string, reason: string): boolean {
+    return this.#finish(dialogGuid, { cancelled: true, reason });
+  }
+
+  /** Stops listening; waiting dialogs are cancelled. */
+  close(): void {
+    for (const guid of [...this.#waiting.keys()]) {
+      this.cancel(guid, "the session ended");
+    }
+    try {
+      this.#listener.close();
+    } catch {
+      // Closed already.
+    }
+    try {
+      Deno.removeSync(this.path);
+    } catch {
+      // Gone already.
+    }
+  }
+
+  #finish(dialogGuid: string, answer: Record<string, unknown>): boolean {
+    const waiting = this.#waiting.get(dialogGuid);
+    if (!waiting) return false;
+    this.#waiting.delete(dialogGuid);
+    writeLine(waiting.conn, answer).finally(() => safeClose(waiting.conn));
+    return true;
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const conn of this.#listener) this.#serve(conn);
+    } catch {
+      // Listener closed.
+    }
+  }
+
+  async #serve(conn: Deno.Conn): Promise<void> {
+    const line = await readLine(conn, 4096);
+    let request: z.infer<typeof requestSchema>;
+    try {
+      request = requestSchema.parse(JSON.parse(line ?? ""));
+    } catch {
+      await writeLine(conn, { error: 'expected one JSON line: {"title"}' });
+      return safeClose(conn);
+    }
+    const dialog = {
+      dialogGuid: crypto.randomUUID(),
+      title: request.title ?? "Choose a file to upload",
+    };
+    this.#waiting.set(dialog.dialogGuid, { dialog, conn });
+    await writeLine(conn, { dialogGuid: dialog.dialogGuid });
+    this.#options.logger.info("file dialog opened", {
+      dialogGuid: dialog.dialogGuid,
+    });
+    this.#options.onRequest(dialog);
+    // The dialog process going away cancels it.
+    readLine(conn, 1).then(() => {
+      if (this.#waiting.get(dialog.dialogGuid)?.conn === conn) {
+        this.#waiting.delete(dialog.dialogGuid);
+        safeClose(conn);
+      }
+    });
+  }
+}
+
+/** Options for {@linkcode runFileDialog}. */
+export interface FileDialogOptions {
+  /** Title shown in the browser. */
+  title?: string;
+  /** Seconds to wait for the user. Default 600. */
+  timeout?: number;
+  /** Socket path. Default {@linkcode fileDialogSocketPath}(). */
+  path?: string;
+}
+
+/** Outcome of `webstream file-dialog`: what to print and the exit code. */
+export interface FileDialogResult {
+  /** Exit code: 0 a file landed, 1 cancelled, 3 unavailable or timed out. */
+  code: number;
+  /** The landed file's path (printed on stdout). */
+  path?: string;
+  /** Why there is no file (printed on stderr). */
+  error?: string;
+}
+
+/** The dialog's side: asks the streamer and waits for the file. */
+export async function runFileDialog(
+  options: FileDialogOptions = {},
+): Promise<FileDialogResult> {
+  const path = options.path ?? fileDialogSocketPath();
+  let conn: Deno.UnixConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path });
+  } catch (error) {
+    return {
+      code: 3,
+      error: `no webstream streamer in this session (${path}: ${
+        (error as Error).message
+      })`,
+    };
+  }
+  const timer = setTimeout(
+    () => safeClose(conn),
+    (options.timeout ?? 600) * 1000,
+  );
+  try {
+    await writeLine(conn, { title: options.title });
+    const lines = lineReader(conn);
+    const first = await lines.next();
+    if (first.done) return { code: 3, error: "the streamer went away" };
+    const opened = JSON.parse(first.value);
+    if (opened.error) return { code: 3, error: String(opened.error) };
+    const answer = await lines.next();
+    if (answer.done) {
+      return { code: 3, error: "timed out or the streamer went away" };
+    }
+    const result = JSON.parse(answer.value);
+    if (typeof result.path === "string") return { code: 0, path: result.path };
+    return { code: 1, error: String(result.reason ?? "cancelled") };
+  } finally {
+    clearTimeout(timer);
+    safeClose(conn);
+  }
+}
+
+async function* lineReader(conn: Deno.Conn): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  const chunk = new Uint8Array(4096);
+  while (true) {
+    let n: number | null;
+    try {
+      n = await conn.read(chunk);
+    } catch {
+      return;
+    }
+    if (n === null) return;
+    buffer += decoder.decode(chunk.subarray(0, n), { stream: true });
+    let nl;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      yield buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+    }
+    if (buffer.length > 65_536) return;
+  }
+}
+
+async function readLine(
+  conn: Deno.Conn,
+  max: number,
+): Promise<string | undefined> {
+  const decoder = new TextDecoder();
+  let text = "";
+  const chunk = new Uint8Array(Math.max(1, Math.min(max, 4096)));
+  while (text.length < max) {
+    let n: number | null;
+    try {
+      n = await conn.read(chunk);
+    } catch {
+      return undefined;
+    }
+    if (n === null) return text || undefined;
+    text += decoder.decode(chunk.subarray(0, n));
+    const nl = text.indexOf("\n");
+    if (nl >= 0) return text.slice(0, nl);
+  }
+  return text;
+}
+
+async function writeLine(conn: Deno.Conn, value: unknown): Promise<void> {
+  const bytes = new TextEncoder().encode(`${JSON.stringify(value)}\n`);
+  try {
+    let written = 0;
+    while (written < bytes.length) {
+      written += await conn.write(bytes.subarray(written));
+    }
+  } catch {
+    // The other side went away.
+  }
+}
+
+function safeClose(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Closed already.
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * The screen pipeline of one viewer: poll the capture for damage, grab,
+ * encode the changed tiles, send a frame. Flow control: at most
+ * `maxInFlight` frames wait for the viewer's acknowledgement and the socket
+ * holds at most `maxBuffered` bytes; while either is full, damage only
+ * accumulates (as a bounded list of rectangles), so a slow viewer gets fewer,
+ * newer frames and never a growing queue.
+ *
+ * The viewer sees a top-left viewport of the X screen: the screen itself
+ * when RandR can resize it, otherwise the requested size within it.
+ *
+ * @module
+ */
+import type {
+  CapturedFrame,
+  Rect,
+  ScreenCapture,
+} from "../platform/capture.ts";
+import { encodeStreamerMessage } from "../../httpdocs/session/protocol.js";
+import type { TileEncoder } from "./encode/mod.ts";
+
+/** Damage rectangles kept before they are merged into their bounding box. */
+const MAX_RECTS = 64;
+
+/** Grabs failing in a row before the stream gives up. */
+const MAX_GRAB_FAILURES = 10;
+
+/** Quiet time before lossy tiles are refined to lossless. */
+const REFINE_AFTER_MS = 150;
+
+/** Options for {@linkcode MediaStream}. */
+export interface MediaStreamOptions {
+  /** The session's screen. */
+  capture: ScreenCapture;
+  /** The tile encoder (owned by the caller). */
+  encoder: TileEncoder;
+  /** Sends one protocol message to the viewer. */
+  send: (bytes: Uint8Array) => void;
+  /** Bytes waiting in the viewer's socket. */
+  buffered: () => number;
+  /** Frames sent but not acknowledged, at most. Default 2. */
+  maxInFlight?: number;
+  /** Socket bytes waiting, at most, before a new frame. Default 4 MiB. */
+  maxBuffered?: number;
+  /** Polls per second. Default 60. */
+  pollRate?: number;
+  /** Whole-screen comparisons when idle, one every this many ms. Default 1000. */
+  fullCheckMs?: number;
+  /** The X clipboard changed. */
+  onClipboardChange?: () => void;
+  /** Reports an error that stopped the stream. */
+  onError?: (error: Error) => void;
+}
+
+/** Frame statistics, read and reset by {@linkcode MediaStream.takeStats}. */
+export interface MediaStats {
+  /** Frames sent. */
+  frames: number;
+  /** Bytes sent (frames and cursors). */
+  bytes: number;
+  /** Frames acknowledged. */
+  acked: number;
+  /** Sum of send → acknowledgement times, ms. */
+  ackMsTotal: number;
+  /** Tiles sent lossy, lossless and solid. */
+  lossy: number;
+  lossless: number;
+  solid: number;
+}
+
+function emptyStats(): MediaStats {
+  return {
+    frames: 0,
+    bytes: 0,
+    acked: 0,
+    ackMsTotal: 0,
+    lossy: 0,
+    lossless: 0,
+    solid: 0,
+  };
+}
+
+/** Streams one screen to one viewer. */
+export class MediaStream {
+  readonly #o: Required<
+    Omit<MediaStreamOptions, "onClipboardChange" | "onError">
+  >;
+  readonly #onClipboardChange?: () => void;
+  readonly #onError?: (error: Error) => void;
+  readonly #inFlight = new Map<number, number>();
+  #damage: Rect[] = [];
+  #full = true;
+  #frameId = 0;
+  #timer?: ReturnType<typeof setInterval>;
+  #busy = false;
+  #stopped = false;
+  #lastCheck = 0;
+  #lastFrame = 0;
+  #grabFailures = 0;
+  #cursorSerial = -1;
+  #viewport: { width: number; height: number };
+  #stats = emptyStats();
+  /** Totals since the start, for tests and the viewer's own figures. */
+  readonly totals = emptyStats();
+
+  constructor(options: MediaStreamOptions) {
+    this.#o = {
+      maxInFlight: 2,
+      maxBuffered: 4 * 1024 * 1024,
+      pollRate: 60,
+      fullCheckMs: 1000,
+      ...options,
+    };
+    this.#onClipboardChange = options.onClipboardChange;
+    this.#onError = options.onError;
+    const { width, height } = options.capture;
+    this.#viewport = { width, height };
+  }
+
+  /** The size the viewer sees. */
+  get viewport(): { width: number; height: number } {
+    return { ...this.#viewport };
+  }
+
+  /** Frames waiting for acknowledgement. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Starts polling. */
+  start(): void {
+    if (this.#timer !== undefined || this.#stopped) return;
+    this.#sendCursor(true);
+    this.#timer = setInterval(
+      () => this.#tick(),
+      Math.max(1, Math.round(1000 / this.#o.pollRate)),
+    );
+    this.#tick();
+  }
+
+  /** Stops for good. */
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** The viewer drew frame `frameId`. */
+  ack(frameId: number): void {
+    const sentAt = this.#inFlight.get(frameId);
+    if (sentAt === undefined) return;
+    // Acknowledgements come in order: earlier frames are done too.
+    for (const id of [...this.#inFlight.keys()]) {
+      if (id <= frameId) this.#inFlight.delete(id);
+    }
+    const ms = performance.now() - sentAt;
+    for (const s of [this.#stats, this.totals]) {
+      s.acked++;
+      s.ackMsTotal += ms;
+    }
+    this.#tick();
+  }
+
+  /**
+   * Sets the viewport (after a resize); everything is sent again. The size
+   * is clipped to the capture's screen.
+   */
+  setViewport(size: { width: number; height: number }): {
+    width: number;
+    height: number;
+  } {
+    const { capture } = this.#o;
+    this.#viewport = {
+      width: Math.max(1, Math.min(size.width, capture.width)),
+      height: Math.max(1, Math.min(size.height, capture.height)),
+    };
+    this.refresh();
+    return this.viewport;
+  }
+
+  /** Sends the whole viewport again with the next frame. */
+  refresh(): void {
+    this.#full = true;
+    this.#damage = [];
+    this.#o.encoder.reset();
+  }
+
+  /** Figures since the last call. */
+  takeStats(): MediaStats {
+    const stats = this.#stats;
+    this.#stats = emptyStats();
+    return stats;
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
+    let events;
+    try {
+      events = this.#o.capture.poll();
+    } catch (error) {
+      return this.#fail(error as Error);
+    }
+    if (events.resized) {
+      // The screen changed under us: keep the viewport inside it.
+      this.setViewport(this.#viewport);
+    }
+    for (const rect of events.damage) this.#addDamage(rect);
+    if (events.cursorChanged) this.#sendCursor(false);
+    if (events.clipboardChanged) this.#onClipboardChange?.();
+    const now = performance.now();
+    const idle = !this.#full && !this.#damage.length;
+    const idleCheck = idle && now - this.#lastCheck >= this.#o.fullCheckMs;
+    // Tiles last sent lossy get their exact version once they settle.
+    const refine = idle && this.#o.encoder.pendingRefinements > 0 &&
+      now - this.#lastFrame >= REFINE_AFTER_MS;
+    if (idle && !idleCheck && !refine) return;
+    if (this.#busy) return;
+    if (this.#inFlight.size >= this.#o.maxInFlight) return;
+    if (this.#o.buffered() > this.#o.maxBuffered) return;
+    this.#busy = true;
+    const hints = this.#full || idleCheck
+      ? undefined
+      : refine && idle
+      ? []
+      : this.#damage;
+    this.#frame(hints).catch((error) => this.#fail(error)).finally(() => {
+      this.#busy = false;
+    });
+  }
+
+  async #frame(hints: Rect[] | undefined): Promise<void> {
+    const { capture, encoder } = this.#o;
+    this.#full = false;
+    this.#damage = [];
+    if (!hints) this.#lastCheck = performance.now();
+    this.#lastFrame = performance.now();
+    let grabbed: CapturedFrame;
+    try {
+      grabbed = capture.grab();
+      this.#grabFailures = 0;
+    } catch (error) {
+      // Right after a resize the server's notice may not have been polled
+      // yet: try again after the next poll, and give up only if it persists.
+      if (++this.#grabFailures >= MAX_GRAB_FAILURES) throw error;
+      this.#full = true;
+      return;
+    }
+    const frame: CapturedFrame = {
+      ...grabbed,
+      width: Math.min(this.#viewport.width, grabbed.width),
+      height: Math.min(this.#viewport.height, grabbed.height),
+    };
+    const update = await encoder.encode(frame, hints);
+    if (this.#stopped || !update.tiles.length) return;
+    const frameId = ++this.#frameId >>> 0;
+    const bytes = encodeStreamerMessage({
+      type: "frame",
+      frame: { frameId, tiles: update.tiles },
+    });
+    this.#inFlight.set(frameId, performance.now());
+    this.#o.send(bytes);
+    for (const s of [this.#stats, this.totals]) {
+      s.frames++;
+      s.bytes += bytes.length;
+      s.lossy += update.lossy;
+      s.lossless += update.lossless;
+      s.solid += update.solid;
+    }
+  }
+
+  #addDamage(rect: Rect): void {
+    const v = this.#viewport;
+    const x = Math.max(0, rect.x);
+    const y = Math.max(0, rect.y);
+    const right = Math.min(v.width, rect.x + rect.width);
+    const bottom = Math.min(v.height, rect.y + rect.height);
+    if (right <= x || bottom <= y) return;
+    this.#damage.push({ x, y, width: right - x, height: bottom - y });
+    if (this.#damage.length > MAX_RECTS) {
+      this.#damage = [boundingBox(this.#damage)];
+    }
+  }
+
+  #sendCursor(force: boolean): void {
+    let shape;
+    try {
+      shape = this.#o.capture.cursor();
+    } catch {
+      return;
+    }
+    if (!shape || (!force && shape.serial === this.#cursorSerial)) return;
+    this.#cursorSerial = shape.serial;
+    const bytes = encodeStreamerMessage({
+      type: "cursor",
+      cursor: {
+        hotX: shape.hotX,
+        hotY: shape.hotY,
+        width: shape.width,
+        height: shape.height,
+        rgba: shape.rgba,
+      },
+    });
+    this.#o.send(bytes);
+    this.#stats.bytes += bytes.length;
+    this.totals.bytes += bytes.length;
+  }
+
+  #fail(error: Error): void {
+    if (this.#stopped) return;
+    this.stop();
+    this.#onError?.(error);
+  }
+}
+
+/** The smallest rectangle holding all of `rects`. */
+export function boundingBox(rects: readonly Rect[]): Rect {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const r of rects) {
+    x0 = Math.min(x0, r.x);
+    y0 = Math.min(y0, r.y);
+    x1 = Math.max(x1, r.x + r.width);
+    y1 = Math.max(y1, r.y + r.height);
+  }
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}

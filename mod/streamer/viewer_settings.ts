@@ -1,0 +1,68 @@
+/**
+ * `VIEWER_SETTINGS`: what the viewer presenting the next token may do
+ * (`X-Policy-JSON` as the host validated it) and the screen size it asked
+ * for. Validated again here, at the streamer's edge; anything invalid falls
+ * back to the most restrictive policy.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+const policySchema = z.object({
+  clipboard: z.enum(["none", "to-session", "from-session", "both"]),
+  fileUpload: z.boolean(),
+  fileDownload: z.boolean(),
+  printing: z.boolean(),
+  shadowing: z.boolean(),
+});
+
+const settingsSchema = z.object({
+  policy: policySchema,
+  width: z.number().int().min(1).max(65535).optional(),
+  height: z.number().int().min(1).max(65535).optional(),
+});
+
+/** Settings for one viewer. */
+export type ViewerSettings = z.infer<typeof settingsSchema>;
+
+/** The policy for a viewer whose settings did not arrive or were invalid. */
+export const RESTRICTIVE: ViewerSettings = {
+  policy: {
+    clipboard: "none",
+    fileUpload: false,
+    fileDownload: false,
+    printing: false,
+    shadowing: false,
+  },
+};
+
+/** Parses the JSON of `VIEWER_SETTINGS`; an error names what was wrong. */
+export function parseViewerSettings(
+  json: string,
+): { ok: true; value: ViewerSettings } | { ok: false; error: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (error) {
+    return { ok: false, error: `not JSON: ${(error as Error).message}` };
+  }
+  const result = settingsSchema.safeParse(raw);
+  if (result.success) return { ok: true, value: result.data };
+  return {
+    ok: false,
+    error: result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`)
+      .join("; "),
+  };
+}
+
+/** Clipboard directions a policy allows. */
+export function clipboardDirections(
+  policy: ViewerSettings["policy"],
+): { toSession: boolean; fromSession: boolean } {
+  return {
+    toSession: policy.clipboard === "both" ||
+      policy.clipboard === "to-session",
+    fromSession: policy.clipboard === "both" ||
+      policy.clipboard === "from-session",
+  };
+}

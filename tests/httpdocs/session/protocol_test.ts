@@ -1,0 +1,420 @@
+/**
+ * The `webstream/1` codec (`httpdocs/session/protocol.js`), run in Deno:
+ * every streamer and browser message survives an encode/decode round trip
+ * with its exact layout (type bytes, little-endian numbers); values outside
+ * a field's range are clamped on encode; malformed input (truncated, unknown
+ * type, bad JSON, wrong field types, oversize chunks and names, zero-sized
+ * resize, bad UTF-8) is refused with a ProtocolError.
+ *
+ * @module
+ */
+import {
+  C,
+  type ClientMessage,
+  decodeClientMessage,
+  decodeStreamerMessage,
+  encodeClientMessage,
+  encodeStreamerMessage,
+  ENCODING,
+  MAX_CHUNK,
+  MAX_FILE_NAME,
+  MAX_JSON,
+  PROTOCOL,
+  ProtocolError,
+  S,
+  type StreamerMessage,
+} from "../../../httpdocs/session/protocol.js";
+import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
+
+const encoder = new TextEncoder();
+
+function json(type: number, value: unknown): Uint8Array {
+  const body = encoder.encode(JSON.stringify(value));
+  const out = new Uint8Array(1 + body.length);
+  out[0] = type;
+  out.set(body, 1);
+  return out;
+}
+
+Deno.test("every streamer message survives a round trip", () => {
+  const messages: StreamerMessage[] = [
+    {
+      type: "hello",
+      hello: {
+        protocol: PROTOCOL,
+        sessionUuid: "6f1c7a52-8a0e-4d3f-9f49-1b1f8c3c2d10",
+        width: 1280,
+        height: 800,
+        clipboard: { toSession: true, fromSession: false },
+        upload: true,
+        maxWidth: 1920,
+        maxHeight: 1200,
+      },
+    },
+    { type: "screen", screen: { width: 1024, height: 768 } },
+    {
+      type: "frame",
+      frame: {
+        frameId: 0xfffffffe,
+        tiles: [
+          {
+            x: 0,
+            y: 64,
+            width: 64,
+            height: 64,
+            encoding: ENCODING.JPEG,
+            data: Uint8Array.of(0xff, 0xd8, 1, 2, 3),
+          },
+          {
+            x: 65535,
+            y: 1,
+            width: 1,
+            height: 2,
+            encoding: ENCODING.PNG,
+            data: Uint8Array.of(0x89, 0x50),
+          },
+          {
+            x: 3,
+            y: 4,
+            width: 5,
+            height: 6,
+            encoding: ENCODING.SOLID,
+            data: Uint8Array.of(1, 2, 3, 255),
+          },
+        ],
+      },
+    },
+    { type: "frame", frame: { frameId: 7, tiles: [] } },
+    {
+      type: "cursor",
+      cursor: {
+        hotX: 1,
+        hotY: 2,
+        width: 2,
+        height: 1,
+        rgba: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8),
+      },
+    },
+    {
+      type: "cursor",
+      cursor: { hotX: 0, hotY: 0, width: 0, height: 0, rgba: new Uint8Array() },
+    },
+    { type: "clipboard", text: "héllo\n✓ 🎉" },
+    { type: "pong", id: 42, time: 1_763_700_000_000 },
+    { type: "fileRequest", request: { dialogGuid: "{A-B}", title: "Open" } },
+    {
+      type: "uploadResult",
+      result: { uploadId: 3, ok: true, path: "/home/u/Uploads/a.txt" },
+    },
+    { type: "uploadResult", result: { uploadId: 4, ok: false, error: "full" } },
+    { type: "notice", notice: { level: "warn", text: "licence ends soon" } },
+  ];
+  for (const message of messages) {
+    const bytes = encodeStreamerMessage(message);
+    assertEquals(decodeStreamerMessage(bytes), message, message.type);
+  }
+});
+
+Deno.test("streamer message layouts are little-endian with the documented type bytes", () => {
+  const frame = encodeStreamerMessage({
+    type: "frame",
+    frame: {
+      frameId: 0x01020304,
+      tiles: [{
+        x: 0x0102,
+        y: 3,
+        width: 16,
+        height: 8,
+        encoding: ENCODING.SOLID,
+        data: Uint8Array.of(9, 8, 7, 255),
+      }],
+    },
+  });
+  assertEquals(
+    Array.from(frame),
+    [
+      S.FRAME,
+      4,
+      3,
+      2,
+      1,
+      1,
+      0,
+      2,
+      1,
+      3,
+      0,
+      16,
+      0,
+      8,
+      0,
+      2,
+      4,
+      0,
+      0,
+      0,
+      9,
+      8,
+      7,
+      255,
+    ],
+  );
+  const cursor = encodeStreamerMessage({
+    type: "cursor",
+    cursor: {
+      hotX: 1,
+      hotY: 0x0203,
+      width: 1,
+      height: 1,
+      rgba: Uint8Array.of(5, 6, 7, 8),
+    },
+  });
+  assertEquals(Array.from(cursor), [
+    S.CURSOR,
+    1,
+    0,
+    3,
+    2,
+    1,
+    0,
+    1,
+    0,
+    5,
+    6,
+    7,
+    8,
+  ]);
+  const screen = encodeStreamerMessage({
+    type: "screen",
+    screen: { width: 1, height: 2 },
+  });
+  assertEquals(screen[0], S.SCREEN);
+  assertEquals(JSON.parse(new TextDecoder().decode(screen.subarray(1))), {
+    width: 1,
+    height: 2,
+  });
+});
+
+Deno.test("every browser message survives a round trip", () => {
+  const messages: ClientMessage[] = [
+    { type: "ack", frameId: 0xffffffff },
+    { type: "pointer", x: 65535, y: 0, buttons: 31 },
+    { type: "wheel", dx: -3, dy: 32767 },
+    { type: "key", down: true, code: "KeyA", key: "a" },
+    { type: "key", down: false, code: "Digit2", key: "é" },
+    { type: "key", down: true, code: "", key: "😀" },
+    { type: "resize", width: 1920, height: 1080 },
+    { type: "clipboard", text: "ünïcode ✓" },
+    { type: "ping", id: 9 },
+    {
+      type: "uploadStart",
+      uploadId: 1,
+      name: "a b.txt",
+      size: 0,
+      dialogGuid: undefined,
+    },
+    {
+      type: "uploadStart",
+      uploadId: 2,
+      name: "x",
+      size: 1e9,
+      dialogGuid: "{G}",
+    },
+    {
+      type: "uploadChunk",
+      uploadId: 2,
+      data: new Uint8Array(MAX_CHUNK).fill(7),
+    },
+    { type: "uploadChunk", uploadId: 3, data: new Uint8Array() },
+    { type: "uploadEnd", uploadId: 2 },
+    { type: "fileCancel", dialogGuid: "{G}" },
+    { type: "releaseAll" },
+  ];
+  for (const message of messages) {
+    const bytes = encodeClientMessage(message);
+    assertEquals(decodeClientMessage(bytes), message, message.type);
+  }
+});
+
+Deno.test("browser message layouts and clamping", () => {
+  assertEquals(
+    Array.from(encodeClientMessage({ type: "ack", frameId: 0x01020304 })),
+    [C.ACK, 4, 3, 2, 1],
+  );
+  assertEquals(
+    Array.from(
+      encodeClientMessage({ type: "pointer", x: 0x0102, y: 3, buttons: 0xff }),
+    ),
+    [C.POINTER, 2, 1, 3, 0, 0x1f],
+  );
+  // Out-of-range values are clamped, not wrapped.
+  assertEquals(
+    decodeClientMessage(
+      encodeClientMessage({ type: "pointer", x: -5, y: 70000.4, buttons: 1 }),
+    ),
+    { type: "pointer", x: 0, y: 65535, buttons: 1 },
+  );
+  assertEquals(
+    decodeClientMessage(
+      encodeClientMessage({ type: "wheel", dx: -40000, dy: 1.6 }),
+    ),
+    { type: "wheel", dx: -32768, dy: 2 },
+  );
+  assertEquals(
+    Array.from(encodeClientMessage({ type: "wheel", dx: -1, dy: 1 })),
+    [C.WHEEL, 0xff, 0xff, 1, 0],
+  );
+  assertEquals(
+    Array.from(
+      encodeClientMessage({ type: "key", down: true, code: "KeyQ", key: "q" }),
+    ),
+    [C.KEY, 1, 4, ...encoder.encode("KeyQ"), ...encoder.encode("q")],
+  );
+  // Overlong code and key are cut to what the decoder accepts.
+  const long = decodeClientMessage(
+    encodeClientMessage({
+      type: "key",
+      down: true,
+      code: "C".repeat(100),
+      key: "🎉".repeat(100),
+    }),
+  );
+  assertEquals(long.type === "key" && long.code.length, 64);
+  assertEquals(Array.from(encodeClientMessage({ type: "releaseAll" })), [
+    C.RELEASE_ALL,
+  ]);
+  assertEquals(
+    Array.from(
+      encodeClientMessage({
+        type: "uploadChunk",
+        uploadId: 0x0102,
+        data: Uint8Array.of(9),
+      }),
+    ),
+    [C.UPLOAD_CHUNK, 2, 1, 0, 0, 9],
+  );
+});
+
+Deno.test("malformed streamer messages are refused with a ProtocolError", () => {
+  const bad: [string, Uint8Array][] = [
+    ["empty", new Uint8Array()],
+    ["unknown type", Uint8Array.of(0x7f)],
+    ["hello not JSON", Uint8Array.of(S.HELLO, 0x7b)],
+    ["hello not an object", json(S.HELLO, [1])],
+    ["screen width 0", json(S.SCREEN, { width: 0, height: 1 })],
+    ["screen width fractional", json(S.SCREEN, { width: 1.5, height: 1 })],
+    ["screen height text", json(S.SCREEN, { width: 1, height: "2" })],
+    ["clipboard without text", json(S.CLIPBOARD, { text: 1 })],
+    ["pong without id", json(S.PONG, { time: 1 })],
+    ["fileRequest without title", json(S.FILE_REQUEST, { dialogGuid: "g" })],
+    ["bad UTF-8", Uint8Array.of(S.CLIPBOARD, 0xff, 0xfe)],
+    ["short frame", Uint8Array.of(S.FRAME, 1, 0, 0)],
+    ["frame missing a tile", Uint8Array.of(S.FRAME, 1, 0, 0, 0, 1, 0)],
+    [
+      "tile data cut short",
+      Uint8Array.of(
+        S.FRAME,
+        1,
+        0,
+        0,
+        0,
+        1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0,
+        1,
+        0,
+        2,
+        4,
+        0,
+        0,
+        0,
+        1,
+      ),
+    ],
+    ["short cursor", Uint8Array.of(S.CURSOR, 0, 0, 0)],
+    [
+      "cursor pixels cut short",
+      Uint8Array.of(S.CURSOR, 0, 0, 0, 0, 2, 0, 2, 0, 1, 2, 3),
+    ],
+  ];
+  for (const [what, bytes] of bad) {
+    let error: unknown;
+    try {
+      decodeStreamerMessage(bytes);
+    } catch (thrown) {
+      error = thrown;
+    }
+    assert(error instanceof ProtocolError, `${what}: ${error}`);
+  }
+});
+
+Deno.test("malformed browser messages are refused with a ProtocolError", () => {
+  const bad: [string, Uint8Array, RegExp][] = [
+    ["empty", new Uint8Array(), /message/],
+    ["unknown type", Uint8Array.of(0x99), /unknown/],
+    ["short ack", Uint8Array.of(C.ACK, 1, 2, 3), /ack/],
+    ["short pointer", Uint8Array.of(C.POINTER, 1, 0, 1, 0), /pointer/],
+    ["short wheel", Uint8Array.of(C.WHEEL, 1), /wheel/],
+    ["key code longer than the message", Uint8Array.of(C.KEY, 1, 9, 65), /key/],
+    ["key not UTF-8", Uint8Array.of(C.KEY, 1, 1, 0xff), /UTF-8/],
+    [
+      "key too long",
+      new Uint8Array(3 + 64 + 256 + 1).fill(65).fill(C.KEY, 0, 1).fill(0, 1, 3),
+      /longer/,
+    ],
+    ["resize to zero", Uint8Array.of(C.RESIZE, 0, 0, 1, 0), /above 0/],
+    ["short resize", Uint8Array.of(C.RESIZE, 1, 0), /resize/],
+    ["clipboard not JSON", Uint8Array.of(C.CLIPBOARD, 0x5b), /JSON/],
+    [
+      "clipboard over MAX_JSON",
+      json(C.CLIPBOARD, { text: "x".repeat(MAX_JSON) }),
+      /larger/,
+    ],
+    ["ping id negative", json(C.PING, { id: -1 }), /id/],
+    [
+      "upload name too long",
+      json(C.UPLOAD_START, {
+        uploadId: 1,
+        name: "n".repeat(MAX_FILE_NAME + 1),
+        size: 1,
+      }),
+      /name/,
+    ],
+    [
+      "upload size missing",
+      json(C.UPLOAD_START, { uploadId: 1, name: "n" }),
+      /size/,
+    ],
+    [
+      "upload id too large",
+      json(C.UPLOAD_START, { uploadId: 2 ** 32, name: "n", size: 1 }),
+      /uploadId/,
+    ],
+    [
+      "dialogGuid not a string",
+      json(C.UPLOAD_START, { uploadId: 1, name: "n", size: 1, dialogGuid: 5 }),
+      /dialogGuid/,
+    ],
+    [
+      "chunk too large",
+      new Uint8Array(5 + MAX_CHUNK + 1).fill(C.UPLOAD_CHUNK, 0, 1),
+      /larger/,
+    ],
+    ["short chunk", Uint8Array.of(C.UPLOAD_CHUNK, 1, 0), /uploadChunk/],
+    ["short upload end", Uint8Array.of(C.UPLOAD_END), /uploadEnd/],
+    ["fileCancel without guid", json(C.FILE_CANCEL, {}), /dialogGuid/],
+  ];
+  for (const [what, bytes, pattern] of bad) {
+    const error = assertThrows(() => decodeClientMessage(bytes), ProtocolError);
+    assertEquals(
+      pattern.test(error.message),
+      true,
+      `${what}: ${error.message}`,
+    );
+  }
+});

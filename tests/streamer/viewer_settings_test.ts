@@ -1,0 +1,64 @@
+/**
+ * `VIEWER_SETTINGS` JSON: a valid policy and size parse; invalid JSON or an
+ * invalid field is refused with what was wrong; clipboard directions follow
+ * the policy.
+ *
+ * @module
+ */
+import {
+  clipboardDirections,
+  parseViewerSettings,
+  RESTRICTIVE,
+} from "../../mod/streamer/viewer_settings.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+
+const POLICY = {
+  clipboard: "both",
+  fileUpload: true,
+  fileDownload: false,
+  printing: false,
+  shadowing: false,
+} as const;
+
+Deno.test("valid settings parse", () => {
+  const parsed = parseViewerSettings(
+    JSON.stringify({ policy: POLICY, width: 1280, height: 720 }),
+  );
+  assert(parsed.ok);
+  assertEquals(parsed.value, { policy: POLICY, width: 1280, height: 720 });
+  const noSize = parseViewerSettings(JSON.stringify({ policy: POLICY }));
+  assert(noSize.ok);
+  assertEquals(noSize.value.width, undefined);
+});
+
+Deno.test("invalid settings name what was wrong", () => {
+  const notJson = parseViewerSettings("{");
+  assert(!notJson.ok);
+  assertMatch(notJson.error, /not JSON/);
+  const bad = parseViewerSettings(
+    JSON.stringify({ policy: { ...POLICY, clipboard: "sideways" }, width: 0 }),
+  );
+  assert(!bad.ok);
+  assertMatch(bad.error, /policy\.clipboard/);
+  assertMatch(bad.error, /width/);
+});
+
+Deno.test("clipboard directions follow the policy; the fallback allows nothing", () => {
+  assertEquals(clipboardDirections({ ...POLICY, clipboard: "both" }), {
+    toSession: true,
+    fromSession: true,
+  });
+  assertEquals(clipboardDirections({ ...POLICY, clipboard: "to-session" }), {
+    toSession: true,
+    fromSession: false,
+  });
+  assertEquals(clipboardDirections({ ...POLICY, clipboard: "from-session" }), {
+    toSession: false,
+    fromSession: true,
+  });
+  assertEquals(clipboardDirections(RESTRICTIVE.policy), {
+    toSession: false,
+    fromSession: false,
+  });
+  assertEquals(RESTRICTIVE.policy.fileUpload, false);
+});
