@@ -1,0 +1,157 @@
+/**
+ * One viewer over a real loopback WebSocket, with the real screen (Xvfb),
+ * encoder and clipboard: hello states what the policy allows; a resize is
+ * answered with SCREEN; an upload the policy forbids, or one naming a dialog
+ * nobody waits for, is refused with UPLOAD_RESULT; an allowed upload lands
+ * and is reported; a malformed message closes the socket with 4008 naming
+ * the problem.
+ *
+ * @module
+ */
+import { createLogger } from "../../mod/log/mod.ts";
+import { X11Clipboard } from "../../mod/streamer/clipboard.ts";
+import { TileEncoder } from "../../mod/streamer/encode/mod.ts";
+import { openSessionScreen } from "../../mod/streamer/screen.ts";
+import { type LandedFile } from "../../mod/streamer/upload.ts";
+import { Viewer } from "../../mod/streamer/viewer.ts";
+import type { ViewerSettings } from "../../mod/streamer/viewer_settings.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { withTempDir } from "../support/fs.ts";
+import {
+  nextStreamerMessage,
+  openSocket,
+  sendClient,
+  type TestSocket,
+} from "../support/ws.ts";
+import { withXvfb } from "../support/x11_draw.ts";
+
+const logger = createLogger({ format: "json", sink: () => {} });
+
+function policy(fileUpload: boolean): ViewerSettings["policy"] {
+  return {
+    clipboard: "to-session",
+    fileUpload,
+    fileDownload: false,
+    printing: false,
+    shadowing: false,
+  };
+}
+
+async function withViewer(
+  display: string,
+  settings: ViewerSettings,
+  fn: (ws: TestSocket, landed: LandedFile[]) => Promise<void>,
+): Promise<void> {
+  const screen = openSessionScreen({ display });
+  const encoder = new TileEncoder({ workers: 0 });
+  const clipboard = new X11Clipboard();
+  const landed: LandedFile[] = [];
+  let viewer: Viewer | undefined;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) => {
+      const { socket, response } = Deno.upgradeWebSocket(request);
+      viewer = new Viewer(socket, {
+        settings,
+        context: {
+          sessionUuid: "3f2b8c1e-9d4a-4e6b-8a7c-0123456789ab",
+          screen,
+          encoder,
+          clipboard,
+          logger,
+          onInput: () => {},
+          onUpload: (file) => landed.push(file),
+          onLanded: () => {},
+        },
+      });
+      socket.onopen = () => viewer!.start();
+      return response;
+    },
+  );
+  const ws = await openSocket(`ws://127.0.0.1:${server.addr.port}/`);
+  try {
+    await fn(ws, landed);
+  } finally {
+    viewer?.close();
+    await ws.close();
+    await server.shutdown();
+    encoder.close();
+    clipboard.close();
+    screen.close();
+  }
+}
+
+Deno.test({
+  name: "a viewer: hello, resize, uploads by policy, malformed messages",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withXvfb({ width: 1024, height: 768 }, (x) =>
+      withTempDir(async (home) => {
+        const savedHome = Deno.env.get("HOME");
+        Deno.env.set("HOME", home);
+        try {
+          await withViewer(x.display, { policy: policy(false) }, async (ws) => {
+            const { hello } = await nextStreamerMessage(ws, "hello");
+            assertEquals(hello.upload, false);
+            assertEquals(hello.clipboard, {
+              toSession: true,
+              fromSession: false,
+            });
+            assertEquals([hello.width, hello.height], [1024, 768]);
+            sendClient(ws, { type: "resize", width: 640, height: 480 });
+            const { screen } = await nextStreamerMessage(ws, "screen");
+            assertEquals(screen, { width: 640, height: 480 });
+            sendClient(ws, {
+              type: "uploadStart",
+              uploadId: 1,
+              name: "x.txt",
+              size: 1,
+            });
+            const refused = await nextStreamerMessage(ws, "uploadResult");
+            assertEquals(refused.result.ok, false);
+            assertMatch(refused.result.error!, /not allowed/);
+            ws.socket.send(new Uint8Array([0x7f]));
+            const closed = await ws.closed;
+            assertEquals(closed.code, 4008);
+            assertMatch(closed.reason, /unknown message type 127/);
+          });
+          await withViewer(
+            x.display,
+            { policy: policy(true) },
+            async (ws, landed) => {
+              await nextStreamerMessage(ws, "hello");
+              sendClient(ws, {
+                type: "uploadStart",
+                uploadId: 2,
+                name: "a.txt",
+                size: 5,
+                dialogGuid: "0d5b3c2a-1111-2222-3333-444455556666",
+              });
+              const noDialog = await nextStreamerMessage(ws, "uploadResult");
+              assertMatch(noDialog.result.error!, /no file dialog is waiting/);
+              sendClient(ws, {
+                type: "uploadStart",
+                uploadId: 3,
+                name: "a.txt",
+                size: 5,
+              });
+              sendClient(ws, {
+                type: "uploadChunk",
+                uploadId: 3,
+                data: new TextEncoder().encode("hello"),
+              });
+              sendClient(ws, { type: "uploadEnd", uploadId: 3 });
+              const ok = await nextStreamerMessage(ws, "uploadResult");
+              assert(ok.result.ok, JSON.stringify(ok.result));
+              assertEquals(ok.result.path, `${home}/Uploads/a.txt`);
+              assertEquals(await Deno.readTextFile(ok.result.path!), "hello");
+              assertEquals(landed.map((f) => f.size), [5]);
+            },
+          );
+        } finally {
+          if (savedHome === undefined) Deno.env.delete("HOME");
+          else Deno.env.set("HOME", savedHome);
+        }
+      })),
+});
