@@ -72,6 +72,14 @@ Deno.test({
         "several hosts register and are probed Healthy",
         async () => {
           await admin.waitForHealthy(hosts);
+          // A registered host is Healthy at once; its first probe follows.
+          for (const host of hosts) {
+            await admin.waitForHost(
+              host.serverUrl,
+              (h) => h.lastProbe?.ok === true,
+              { what: "a good probe" },
+            );
+          }
           const listed = await admin.hosts();
           assertEquals(listed.length, 3);
           for (const [i, tag] of ["blue", "green", "red"].entries()) {

@@ -40,6 +40,7 @@
  */
 import { ENCODING, type Tile } from "../../../httpdocs/session/protocol.js";
 import { encodeTile, type TileJob } from "./codecs.ts";
+import { nativeJpegEncoder } from "./native_jpeg.ts";
 import { WorkerPool } from "./pool.ts";
 import {
   clipRect,
@@ -75,6 +76,11 @@ export interface EncoderOptions {
   refineAfter?: number;
   /** At least every this many encodes, compare every tile (≥ 1). Default 30. */
   fullCompareEvery?: number;
+  /**
+   * Encode JPEG with the native libjpeg-turbo (`sharp`) when it loads, on
+   * its own threads. Default true; false always uses mozjpeg (WebAssembly).
+   */
+  nativeJpeg?: boolean;
 }
 
 /** One frame's worth of encoded tiles and what they are. */
@@ -157,6 +163,7 @@ interface ScreenState {
 export class TileEncoder {
   readonly #tileSize: number;
   readonly #quality: number;
+  readonly #nativeJpeg: boolean;
   readonly #lossyAfter: number;
   readonly #refineAfter: number;
   readonly #fullEvery: number;
@@ -167,6 +174,7 @@ export class TileEncoder {
 
   /** An encoder; workers start with the first encode that needs them. */
   constructor(options: EncoderOptions = {}) {
+    this.#nativeJpeg = options.nativeJpeg ?? true;
     this.#tileSize = intOption(options.tileSize, 64, {
       name: "tileSize",
       min: 8,
@@ -352,9 +360,19 @@ export class TileEncoder {
 
     let results: Uint8Array[];
     try {
-      results = this.#pool
-        ? await this.#pool.encode(jobs)
-        : await encodeLocally(jobs);
+      const native = this.#nativeJpeg ? await nativeJpegEncoder() : undefined;
+      const isNative = (job: TileJob) =>
+        native !== undefined && job.encoding === ENCODING.JPEG;
+      const others = jobs.filter((job) => !isNative(job));
+      const [encoded, nativeResults] = await Promise.all([
+        this.#pool ? this.#pool.encode(others) : encodeLocally(others),
+        Promise.all(jobs.filter(isNative).map((job) => native!(job))),
+      ]);
+      // Back in tile order.
+      let o = 0, n = 0;
+      results = jobs.map((job) =>
+        isNative(job) ? nativeResults[n++] : encoded[o++]
+      );
     } catch (error) {
       // These tiles are in the sent copy but never went out: start over.
       this.reset();
