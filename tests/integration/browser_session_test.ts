@@ -31,6 +31,7 @@ import {
 } from "../support/browser.ts";
 import { runCommand } from "../support/command.ts";
 import {
+  ADMIN_TOKEN,
   AdminClient,
   launchHost,
   resolveSession,
@@ -286,6 +287,11 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
     const host = await launchHost(teardown, gateway.url, {
       slots: 2,
       settings: { warmSessionCount: 1 },
+      // The streamers report to the gateway's metrics engine.
+      sections: {
+        metrics: { enabled: true, interval: 1 },
+        activityLogging: { enabled: true },
+      },
     });
     await new AdminClient(gateway.url).waitForHealthy([host]);
     // A failed step shows what the host and its streamers logged.
@@ -643,6 +649,32 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
         }
         assertEquals(names, [], "nothing landed");
         await bobPage.context().close();
+      },
+    );
+
+    await step(
+      "streamers report metrics and activity to the gateway",
+      async () => {
+        const counter = (text: string, name: string): number =>
+          [...text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, "gm"))]
+            .reduce((sum, m) => sum + Number(m[2]), 0);
+        let text = "";
+        await waitFor(async () => {
+          const response = await fetch(`${gateway.url}/metrics`, {
+            headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+          });
+          text = await response.text();
+          return counter(text, "webstream_stream_bytes_total") > 0 &&
+            counter(text, "webstream_input_events_total") > 0;
+        }, { what: "streamer metrics at the gateway" });
+        assertMatch(
+          text,
+          /^webstream_activity_events_total\{event="session_start"\} [1-9]/m,
+        );
+        assertMatch(
+          text,
+          /^webstream_activity_events_total\{event="upload"\} [1-9]/m,
+        );
       },
     );
 

@@ -248,6 +248,8 @@ export interface HostConfigOptions {
   settings?: Record<string, unknown>;
   /** Extra `gateway.backend`. */
   backend?: Record<string, unknown>;
+  /** Extra top-level sections (`metrics`, `activityLogging`, …). */
+  sections?: Record<string, unknown>;
 }
 
 /**
@@ -266,6 +268,7 @@ export function writeHostConfig(
       ...options.backend,
     },
     settings: { warmSessionCount: 0, ...options.settings },
+    sections: options.sections,
   });
 }
 
