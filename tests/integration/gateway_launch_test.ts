@@ -94,10 +94,13 @@ Deno.test({
             );
             assertMatch(host.version, /^\d+\.\d+\.\d+/);
             assert(host.lastProbe?.ok, JSON.stringify(host.lastProbe));
-            assert(
-              hosts[i].process.logs.some((r) =>
-                r.msg === "registered with gateway"
-              ),
+            // The host logs it once the gateway's answer is in.
+            await waitFor(
+              () =>
+                hosts[i].process.logs.some((r) =>
+                  r.msg === "registered with gateway"
+                ),
+              { what: "the host's registered log line" },
             );
           }
           // Heartbeats arrive, not only the registration.
