@@ -282,14 +282,27 @@ export function windowSize(
   };
 }
 
+/** Where the pointer is, from `XQueryPointer`. */
+export interface PointerState {
+  /** Root-window x. */
+  x: number;
+  /** Root-window y. */
+  y: number;
+  /** Modifier and button state mask (Button1Mask = 0x100 …). */
+  mask: number;
+  /** The child of `window` under the pointer, 0n for none. */
+  child: bigint;
+}
+
 /**
- * The pointer's position on the screen (root coordinates) and the modifier
- * and button state mask, asked of the server (a round trip).
+ * The pointer's position on the screen (root coordinates), the modifier and
+ * button state mask and the child window under it, asked of the server (a
+ * round trip). `window` defaults to the root.
  */
 export function queryPointer(
   display: XDisplay,
-  window: bigint,
-): { x: number; y: number; mask: number } {
+  window: bigint = display.root,
+): PointerState {
   const o = outs(7);
   const at = (i: number): Uint8Array => o.bytes.subarray(8 * i, 8 * i + 8);
   ximage().XQueryPointer(
@@ -307,6 +320,7 @@ export function queryPointer(
     x: o.view.getInt32(16, true),
     y: o.view.getInt32(24, true),
     mask: o.view.getUint32(48, true),
+    child: o.view.getBigUint64(8, true),
   };
 }
 

@@ -1,8 +1,8 @@
 /**
- * libX11's keyboard-mapping calls (and `XQueryPointer`): reading which
- * keysyms each keycode carries, binding keysyms to a spare keycode, and
- * asking where the pointer is. The Linux input sink uses them to type
- * characters the X layout lacks.
+ * libX11's keyboard-mapping calls: reading which keysyms each keycode
+ * carries and binding keysyms to a spare keycode. The Linux input sink uses
+ * them to type characters the X layout lacks. (Where the pointer is:
+ * `queryPointer` in `image.ts`.)
  *
  * The mapping is always read from the server (`XGetKeyboardMapping`), never
  * from Xlib's cache, which only refreshes when the connection reads its
@@ -29,20 +29,6 @@ const SYMBOLS = {
   XKeysymToKeycode: { parameters: ["pointer", "u64"], result: "u8" },
   XStringToKeysym: { parameters: ["buffer"], result: "u64" },
   XKeysymToString: { parameters: ["u64"], result: "pointer" },
-  XQueryPointer: {
-    parameters: [
-      "pointer",
-      "u64",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-    ],
-    result: "i32",
-  },
   XFree: { parameters: ["pointer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -196,40 +182,4 @@ export function keysymName(keysym: number): string | undefined {
   const pointer = keyboardLibrary().XKeysymToString(BigInt(keysym));
   // Xlib owns this string (static or cached): never free it.
   return pointer ? Deno.UnsafePointerView.getCString(pointer) : undefined;
-}
-
-/** Where the pointer is, from `XQueryPointer` on the root window. */
-export interface PointerState {
-  /** Root-window x. */
-  x: number;
-  /** Root-window y. */
-  y: number;
-  /** Modifier and button state mask (Button1Mask = 0x100 …). */
-  mask: number;
-  /** The root's child window under the pointer, 0n for none. */
-  child: bigint;
-}
-
-/** The pointer's position and button/modifier state now. */
-export function queryPointer(display: XDisplay): PointerState {
-  const windows = new BigUint64Array(2);
-  const ints = new Int32Array(5);
-  const slot = (i: number) => new Uint8Array(ints.buffer, i * 4, 4);
-  keyboardLibrary().XQueryPointer(
-    display.pointer,
-    display.root,
-    new Uint8Array(windows.buffer, 0, 8),
-    new Uint8Array(windows.buffer, 8, 8),
-    slot(0),
-    slot(1),
-    slot(2),
-    slot(3),
-    slot(4),
-  );
-  return {
-    x: ints[0],
-    y: ints[1],
-    mask: ints[4] >>> 0,
-    child: windows[1],
-  };
 }

@@ -11,6 +11,7 @@
  * @module
  */
 import { loadLibrary, type XDisplay, xlib } from "./display.ts";
+import { windowSize } from "./image.ts";
 
 const SYMBOLS = {
   XRRQueryExtension: {
@@ -78,20 +79,6 @@ const SYMBOLS = {
 const XLIB_EXTRA = {
   XGetErrorText: {
     parameters: ["pointer", "i32", "buffer", "i32"],
-    result: "i32",
-  },
-  XGetGeometry: {
-    parameters: [
-      "pointer",
-      "u64",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-    ],
     result: "i32",
   },
   XDisplayWidthMM: { parameters: ["pointer", "i32"], result: "i32" },
@@ -460,23 +447,10 @@ export function screenSize(
   display: XDisplay,
 ): { width: number; height: number; mmWidth: number; mmHeight: number } {
   const x = xlibExtra();
-  const root = new BigUint64Array(1);
-  const ints = new Int32Array(6);
-  const slot = (i: number) => new Uint8Array(ints.buffer, i * 4, 4);
-  x.XGetGeometry(
-    display.pointer,
-    display.root,
-    new Uint8Array(root.buffer),
-    slot(0),
-    slot(1),
-    slot(2),
-    slot(3),
-    slot(4),
-    slot(5),
-  );
+  const { width, height } = windowSize(display, display.root);
   return {
-    width: ints[2],
-    height: ints[3],
+    width,
+    height,
     // Xlib's copy; only used to keep the DPI when resizing.
     mmWidth: x.XDisplayWidthMM(display.pointer, display.screen),
     mmHeight: x.XDisplayHeightMM(display.pointer, display.screen),

@@ -21,7 +21,7 @@ import { Buffer } from "node:buffer";
 // The project's import map has no entry for test-only packages.
 import { decode } from "fast-png";
 import { XDisplay } from "../../ffi/x11/display.ts";
-import { queryPointer } from "../../ffi/x11/keyboard.ts";
+import { queryPointer } from "../../ffi/x11/image.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import {
   hasChromium,

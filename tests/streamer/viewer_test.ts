@@ -12,7 +12,7 @@ import { createLogger } from "../../mod/log/mod.ts";
 import { X11Clipboard } from "../../mod/streamer/clipboard.ts";
 import { TileEncoder } from "../../mod/streamer/encode/mod.ts";
 import { openSessionScreen } from "../../mod/streamer/screen.ts";
-import { type LandedFile } from "../../mod/streamer/upload.ts";
+import type { LandedFile } from "../../mod/streamer/upload.ts";
 import { Viewer } from "../../mod/streamer/viewer.ts";
 import type { ViewerSettings } from "../../mod/streamer/viewer_settings.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";

@@ -169,6 +169,9 @@ Deno.test({
         painter.warp(123, 45);
         const at = queryPointer(display, display.root);
         assertEquals({ x: at.x, y: at.y }, { x: 123, y: 45 });
+        assertEquals(at.child, 0n, "no window is mapped");
+        // The root is the default window.
+        assertEquals(queryPointer(display).x, 123);
         painter.warp(7, 140);
         const again = queryPointer(display, display.root);
         assertEquals({ x: again.x, y: again.y }, { x: 7, y: 140 });

@@ -2,8 +2,8 @@
  * Tests for `ffi/x11/keyboard.ts` against a real Xvfb (default XKB "evdev"
  * rules, US layout): the keycode range, the mapping read from the server
  * (letters on levels 0 and 1, empty spare keycodes), binding a keysym to a
- * spare keycode and reading it back, keysym names, Xlib's keysym → keycode
- * lookup and `XQueryPointer`.
+ * spare keycode and reading it back, keysym names and Xlib's keysym →
+ * keycode lookup.
  *
  * @module
  */
@@ -18,9 +18,7 @@ import {
   keysymName,
   keysymToKeycode,
   NO_SYMBOL,
-  queryPointer,
 } from "../../../ffi/x11/keyboard.ts";
-import { XTest } from "../../../ffi/x11/xtest.ts";
 import { stopProcessGroup } from "../../../mod/platform/linux/processes.ts";
 import {
   encodeXauthority,
@@ -110,12 +108,4 @@ xTest("keyboard: keysym names and Xlib's keycode lookup", (display) => {
   assertEquals(keysymToKeycode(display, 0x61), 38);
   assertEquals(keysymToKeycode(display, 0xff0d), 36);
   assertEquals(keysymToKeycode(display, 0x10020ac), 0, "no U+20AC key");
-});
-
-xTest("keyboard: XQueryPointer follows the pointer", (display) => {
-  new XTest(display).motion(17, 403);
-  display.sync();
-  const state = queryPointer(display);
-  assertEquals([state.x, state.y], [17, 403]);
-  assertEquals(state.child, 0n, "no window is mapped");
 });

@@ -9,7 +9,7 @@
 import { assert, assertEquals } from "../../support/assert.ts";
 import { withTempDir } from "../../support/fs.ts";
 import { XDisplay } from "../../../ffi/x11/display.ts";
-import { queryPointer } from "../../../ffi/x11/keyboard.ts";
+import { queryPointer } from "../../../ffi/x11/image.ts";
 import { queryXTest, XTest } from "../../../ffi/x11/xtest.ts";
 import { stopProcessGroup } from "../../../mod/platform/linux/processes.ts";
 import {

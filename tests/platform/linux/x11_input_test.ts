@@ -15,7 +15,8 @@ import { assert, assertEquals } from "../../support/assert.ts";
 import { withTempDir } from "../../support/fs.ts";
 import { waitFor } from "../../support/wait.ts";
 import { XDisplay } from "../../../ffi/x11/display.ts";
-import { getKeyboardMapping, queryPointer } from "../../../ffi/x11/keyboard.ts";
+import { getKeyboardMapping } from "../../../ffi/x11/keyboard.ts";
+import { queryPointer } from "../../../ffi/x11/image.ts";
 import { stopProcessGroup } from "../../../mod/platform/linux/processes.ts";
 import {
   encodeXauthority,
