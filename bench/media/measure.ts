@@ -27,7 +27,7 @@
  *
  * @module
  */
-import type { Page } from "./browser.ts";
+import type { Page } from "../../tests/support/browser.ts";
 import { groupCpuSeconds } from "./process.ts";
 
 /** Counters a client page keeps. */

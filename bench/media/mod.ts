@@ -1,8 +1,9 @@
 /**
  * # Media benchmark: webstream against x11vnc + noVNC
  *
- * One 1920×1080×24 Xvfb display, one headless Chromium (`browser.ts`:
- * playwright-core driving `/usr/bin/chromium`), and the same workload for
+ * One 1920×1080×24 Xvfb display, one headless Chromium
+ * (`tests/support/browser.ts`: playwright-core driving `/usr/bin/chromium`,
+ * with Ctrl-C left to this run's cleanup), and the same workload for
  * both sides, one after the other in the same run:
  *
  * - a key echo window (`key_echo.ts`, 128×128 at (64, 64)) that changes
@@ -41,7 +42,7 @@ import {
   type TargetFigures,
 } from "./measure.ts";
 import { startNoVnc } from "./novnc.ts";
-import { launchBenchBrowser } from "./browser.ts";
+import { launchBrowser } from "../../tests/support/browser.ts";
 
 export type { MediaStats, MediaTarget, TargetFigures } from "./measure.ts";
 
@@ -129,7 +130,8 @@ export async function runMediaBench(
     cleanups.push(() => echo.stop());
 
     // Stopped by its PID even if Playwright's close hangs.
-    const browser = await launchBenchBrowser();
+    // Ctrl-C is ours: the run stops its servers and display first.
+    const browser = await launchBrowser({ handleSignals: false });
     cleanups.push(() => browser.close());
 
     const context: MeasureContext = {

@@ -30,7 +30,7 @@
  *
  * @module
  */
-import type { Page } from "./browser.ts";
+import type { Page } from "../../tests/support/browser.ts";
 import { freePort } from "../../tests/support/ports.ts";
 import type { XTarget } from "./animation.ts";
 import { type GroupProcess, spawnGroup } from "./process.ts";

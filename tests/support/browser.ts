@@ -40,11 +40,27 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
+/** Options for {@linkcode launchBrowser}. */
+export interface LaunchBrowserOptions {
+  /**
+   * Let Playwright handle SIGINT/SIGTERM/SIGHUP. Default true. Its SIGINT
+   * handler closes the browser and exits the process, so a program with its
+   * own cleanup on Ctrl-C (the media benchmark) turns it off.
+   */
+  handleSignals?: boolean;
+}
+
 /** Launches headless Chromium. */
-export async function launchBrowser(): Promise<TestBrowser> {
+export async function launchBrowser(
+  options: LaunchBrowserOptions = {},
+): Promise<TestBrowser> {
+  const handleSignals = options.handleSignals ?? true;
   const server = await chromium.launchServer({
     executablePath: CHROMIUM,
     headless: true,
+    handleSIGINT: handleSignals,
+    handleSIGTERM: handleSignals,
+    handleSIGHUP: handleSignals,
     args: [
       "--no-sandbox",
       "--disable-gpu",
