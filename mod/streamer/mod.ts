@@ -37,6 +37,7 @@ import {
   startReporting,
 } from "./reporting.ts";
 import { openSessionScreen, type SessionScreen } from "./screen.ts";
+import { SharedCapture } from "./shared_capture.ts";
 import { TokenStore } from "./token_store.ts";
 import { Viewer, type ViewerContext } from "./viewer.ts";
 import {
@@ -91,6 +92,7 @@ export async function runStreamer(
   let checkins: LicenceCheckins | undefined;
   let reporting: Reporting | undefined;
   let screen: SessionScreen | undefined;
+  let captures: SharedCapture | undefined;
   let dialogs: FileDialogServer | undefined;
   let nextSettings: ViewerSettings | undefined;
   let sessionStarted = false;
@@ -182,9 +184,12 @@ export async function runStreamer(
     });
   }
 
-  function openScreen(): SessionScreen {
-    screen ??= (options.openScreen ?? openSessionScreen)();
-    return screen;
+  function openScreen(): { screen: SessionScreen; captures: SharedCapture } {
+    if (!screen) {
+      screen = (options.openScreen ?? openSessionScreen)();
+      captures = new SharedCapture(screen.capture);
+    }
+    return { screen, captures: captures! };
   }
 
   function attachViewer(socket: WebSocket, settings: ViewerSettings): void {
@@ -214,7 +219,8 @@ export async function runStreamer(
         settings,
         context: {
           sessionUuid: sessionUuid!,
-          screen: shared,
+          screen: shared.screen,
+          captures: shared.captures,
           encoder,
           clipboard,
           dialogs,

@@ -6,6 +6,7 @@
  * @module
  */
 import { XDisplay } from "../../ffi/x11/display.ts";
+import { screenSize } from "../../ffi/x11/randr.ts";
 import type { ScreenCapture } from "../platform/capture.ts";
 import type { InputSink } from "../platform/input.ts";
 import { openX11Capture } from "../platform/linux/x11_capture.ts";
@@ -75,7 +76,8 @@ export function openSessionScreen(
       if (result.applied) {
         return { width: result.width, height: result.height, applied: true };
       }
-      const screen = display.size();
+      // Asked of the server: Xlib's own copy lags behind RandR changes.
+      const screen = screenSize(display);
       return {
         width: Math.min(wanted.width, screen.width),
         height: Math.min(wanted.height, screen.height),

@@ -16,11 +16,13 @@ import {
   type StreamerMessage,
 } from "../../httpdocs/session/protocol.js";
 import type { Logger } from "../log/mod.ts";
+import type { ScreenCapture } from "../platform/capture.ts";
 import type { FileDialogServer, PendingDialog } from "./file_dialog.ts";
 import type { X11Clipboard } from "./clipboard.ts";
 import { MediaStream } from "./media.ts";
 import type { TileEncoder } from "./encode/mod.ts";
 import type { SessionScreen } from "./screen.ts";
+import type { SharedCapture } from "./shared_capture.ts";
 import { type LandedFile, UploadError, UploadReceiver } from "./upload.ts";
 import { clipboardDirections, type ViewerSettings } from "./viewer_settings.ts";
 
@@ -30,6 +32,8 @@ export interface ViewerContext {
   sessionUuid: string;
   /** The screen. */
   screen: SessionScreen;
+  /** The screen's capture, shared with other viewers. */
+  captures: SharedCapture;
   /** The tile encoder. */
   encoder: TileEncoder;
   /** The X clipboard. */
@@ -56,6 +60,7 @@ export class Viewer {
   readonly #uploads: UploadReceiver;
   readonly #clip: { toSession: boolean; fromSession: boolean };
   #media?: MediaStream;
+  #capture?: ScreenCapture;
   #closed = false;
   /** Serializes upload steps: chunks must be written in order. */
   #uploadQueue: Promise<void> = Promise.resolve();
@@ -82,8 +87,9 @@ export class Viewer {
   start(): void {
     const { screen, encoder, sessionUuid } = this.#ctx;
     const { width, height } = this.settings;
+    this.#capture = this.#ctx.captures.view();
     const media = new MediaStream({
-      capture: screen.capture,
+      capture: this.#capture,
       encoder,
       send: (bytes) => this.#sendBytes(bytes),
       buffered: () => this.socket.bufferedAmount,
@@ -142,6 +148,7 @@ export class Viewer {
     if (this.#closed) return;
     this.#closed = true;
     this.#media?.stop();
+    this.#capture?.close();
     try {
       this.#ctx.screen.input.releaseAll();
     } catch (error) {

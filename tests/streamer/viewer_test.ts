@@ -13,6 +13,7 @@ import { X11Clipboard } from "../../mod/streamer/clipboard.ts";
 import { TileEncoder } from "../../mod/streamer/encode/mod.ts";
 import { openSessionScreen } from "../../mod/streamer/screen.ts";
 import type { LandedFile } from "../../mod/streamer/upload.ts";
+import { SharedCapture } from "../../mod/streamer/shared_capture.ts";
 import { Viewer } from "../../mod/streamer/viewer.ts";
 import type { ViewerSettings } from "../../mod/streamer/viewer_settings.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
@@ -43,6 +44,7 @@ async function withViewer(
   fn: (ws: TestSocket, landed: LandedFile[]) => Promise<void>,
 ): Promise<void> {
   const screen = openSessionScreen({ display });
+  const captures = new SharedCapture(screen.capture);
   const encoder = new TileEncoder({ workers: 0 });
   const clipboard = new X11Clipboard();
   const landed: LandedFile[] = [];
@@ -56,6 +58,7 @@ async function withViewer(
         context: {
           sessionUuid: "3f2b8c1e-9d4a-4e6b-8a7c-0123456789ab",
           screen,
+          captures,
           encoder,
           clipboard,
           logger,
