@@ -14,6 +14,7 @@ import { hashToken } from "../../mod/control/token_hash.ts";
 import { encodeControl } from "../../mod/control/codec.ts";
 import type { MediaTarget } from "./measure.ts";
 import type { XTarget } from "./animation.ts";
+import { freePort } from "../../tests/support/ports.ts";
 import { spawnGroup } from "./process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -47,7 +48,7 @@ export async function webstreamTarget(
   x: XTarget,
 ): Promise<MediaTarget> {
   const sessionUuid = crypto.randomUUID();
-  const streamerPort = await freePort();
+  const streamerPort = freePort();
   let control: WebSocket | undefined;
   const armed = new Map<string, () => void>();
   const ready = Promise.withResolvers<void>();
@@ -181,11 +182,4 @@ export async function webstreamTarget(
       await server.shutdown();
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return await Promise.resolve(port);
 }

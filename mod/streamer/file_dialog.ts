@@ -128,7 +128,9 @@ export class FileDialogServer {
   }
 
   async #serve(conn: Deno.Conn): Promise<void> {
-    const line = await readLine(conn, 4096);
+    // A dialog's request is one short line.
+    const lines = lineReader(conn, 4096);
+    const line = (await lines.next()).value;
     let request: z.infer<typeof requestSchema>;
     try {
       request = requestSchema.parse(JSON.parse(line ?? ""));
@@ -147,7 +149,7 @@ export class FileDialogServer {
     });
     this.#options.onRequest(dialog);
     // The dialog process going away cancels it.
-    readLine(conn, 1).then(() => {
+    lines.next().then(() => {
       if (this.#waiting.get(dialog.dialogGuid)?.conn === conn) {
         this.#waiting.delete(dialog.dialogGuid);
         safeClose(conn);
@@ -216,7 +218,11 @@ export async function runFileDialog(
   }
 }
 
-async function* lineReader(conn: Deno.Conn): AsyncGenerator<string> {
+/** Lines from `conn`; ends when it closes or a line passes `maxLine`. */
+async function* lineReader(
+  conn: Deno.Conn,
+  maxLine = 65_536,
+): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let buffer = "";
   const chunk = new Uint8Array(4096);
@@ -234,30 +240,8 @@ async function* lineReader(conn: Deno.Conn): AsyncGenerator<string> {
       yield buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
     }
-    if (buffer.length > 65_536) return;
+    if (buffer.length > maxLine) return;
   }
-}
-
-async function readLine(
-  conn: Deno.Conn,
-  max: number,
-): Promise<string | undefined> {
-  const decoder = new TextDecoder();
-  let text = "";
-  const chunk = new Uint8Array(Math.max(1, Math.min(max, 4096)));
-  while (text.length < max) {
-    let n: number | null;
-    try {
-      n = await conn.read(chunk);
-    } catch {
-      return undefined;
-    }
-    if (n === null) return text || undefined;
-    text += decoder.decode(chunk.subarray(0, n));
-    const nl = text.indexOf("\n");
-    if (nl >= 0) return text.slice(0, nl);
-  }
-  return text;
 }
 
 async function writeLine(conn: Deno.Conn, value: unknown): Promise<void> {
