@@ -29,6 +29,8 @@
  */
 import type { Page } from "../../tests/support/browser.ts";
 import { groupCpuSeconds } from "./process.ts";
+import { sleep } from "../common.ts";
+import type { CapacityFigures, CapacityTarget } from "./capacity.ts";
 
 /** Counters a client page keeps. */
 export interface MediaStats {
@@ -70,6 +72,11 @@ export interface MediaTarget {
   stats?(page: Page): Promise<MediaStats>;
   /** Gives the client the keyboard focus. Default: focus the canvas. */
   focus?(page: Page): Promise<void>;
+  /**
+   * The streamer, for the one-core capacity measurement
+   * ({@link ./capacity.ts}); webstream only.
+   */
+  capacity?: CapacityTarget;
   /** Stops whatever was started for this target. */
   stop(): Promise<void>;
 }
@@ -110,6 +117,8 @@ export interface TargetFigures {
   latencyLoad: LatencyFigures;
   /** The target's own byte count differed from the WebSocket count. */
   bytesNote?: string;
+  /** The streamer's frames per second within one core, when measured. */
+  capacity?: CapacityFigures;
 }
 
 /** Durations and counts of a measurement. */
@@ -212,21 +221,6 @@ function defaultStats(page: Page): Promise<MediaStats> {
     "({ framesDrawn: window.webstream.session.stats.framesDrawn, " +
       "bytesReceived: window.webstream.session.stats.bytesReceived })",
   ) as Promise<MediaStats>;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    function onAbort(): void {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 async function wsBytes(page: Page): Promise<number> {

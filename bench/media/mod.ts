@@ -42,6 +42,7 @@ import {
   type TargetFigures,
 } from "./measure.ts";
 import { startNoVnc } from "./novnc.ts";
+import { measureCapacity } from "./capacity.ts";
 import { launchBrowser } from "../../tests/support/browser.ts";
 
 export type { MediaStats, MediaTarget, TargetFigures } from "./measure.ts";
@@ -50,6 +51,8 @@ export type { MediaStats, MediaTarget, TargetFigures } from "./measure.ts";
 export const SCREEN = { width: 1920, height: 1080 } as const;
 /** The animation's target rate, frames per second. */
 export const TARGET_FPS = 60;
+/** The issue's target: frames per second at 1080p within one core. */
+export const ONE_CORE_TARGET_FPS = 30;
 /** The key echo window. */
 export const KEY_RECT = { x: 64, y: 64, width: 128, height: 128 } as const;
 
@@ -147,11 +150,25 @@ export async function runMediaBench(
     const measure = async (target: MediaTarget): Promise<TargetFigures> => {
       try {
         const page = await browser.newPage({ ...SCREEN });
+        let figures: TargetFigures;
         try {
-          return await measureTarget(page, target, context, sizes);
+          figures = await measureTarget(page, target, context, sizes);
         } finally {
           await page.context().close();
         }
+        if (target.capacity) {
+          // The page is gone: the streamer serves only the pinned viewer.
+          progress(`  ${target.name}: one core, no browser`);
+          await drawFirstFrame(x);
+          figures.capacity = await measureCapacity(target.capacity, {
+            screen: SCREEN,
+            animate: context.animate,
+            warmupMs: sizes.warmupMs,
+            windowMs: sizes.animationMs,
+            signal,
+          });
+        }
+        return figures;
       } finally {
         await target.stop();
       }
@@ -244,6 +261,18 @@ function printTarget(f: TargetFigures, targetFps: number): void {
   console.log(
     `  key-to-screen, under animation: ${latencyLine(f.latencyLoad)}`,
   );
+  if (f.capacity) {
+    const c = f.capacity;
+    console.log(
+      `  one core (streamer pinned to CPU ${c.cpu}, a viewer that acknowledges at once, no browser): ${
+        c.fps.toFixed(1)
+      } frames/s (the workload drew ${c.producedFps.toFixed(1)}; ${
+        ratio(c.fps, ONE_CORE_TARGET_FPS)
+      } the ${ONE_CORE_TARGET_FPS} fps target), ${
+        kilobytes(c.bytesPerFrame)
+      }/frame, streamer CPU ${c.cpuPercent.toFixed(0)} % of a core`,
+    );
+  }
   if (f.bytesNote) console.log(`  note: ${f.bytesNote}`);
 }
 
@@ -284,6 +313,11 @@ export function printMedia(figures: MediaFigures): void {
       ["connect bytes", (f) => f.connectBytes, kilobytes],
       ["key-to-screen p50, idle", (f) => p50(f, false), ms],
       ["key-to-screen p50, animation", (f) => p50(f, true), ms],
+      [
+        "frames/s within one core (no browser)",
+        (f) => f.capacity?.fps ?? NaN,
+        (v) => Number.isNaN(v) ? "n/a" : v.toFixed(1),
+      ],
     ];
   const table: string[][] = [[
     "measure",

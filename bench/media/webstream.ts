@@ -78,35 +78,11 @@ export async function webstreamTarget(
       return response;
     }
     if (url.pathname === "/token") {
-      const token = crypto.randomUUID();
-      const tokenHash = await hashToken(token);
-      const done = new Promise<void>((resolve) =>
-        armed.set(tokenHash, resolve)
-      );
-      control!.send(encodeControl({
-        type: "VIEWER_SETTINGS",
-        sessionUuid,
-        settings: JSON.stringify({
-          policy: {
-            clipboard: "both",
-            fileUpload: true,
-            fileDownload: false,
-            printing: false,
-            shadowing: false,
-          },
+      return Response.json({
+        url: await viewerUrl({
           width: Number(url.searchParams.get("width")) || undefined,
           height: Number(url.searchParams.get("height")) || undefined,
         }),
-      }));
-      control!.send(encodeControl({
-        type: "CONNECTION_TOKEN",
-        sessionUuid,
-        tokenHash,
-        ttlSeconds: 60,
-      }));
-      await done;
-      return Response.json({
-        url: `ws://127.0.0.1:${streamerPort}/stream?token=${token}`,
       });
     }
     if (url.pathname === "/" || url.pathname === "/bench.html") {
@@ -124,6 +100,37 @@ export async function webstreamTarget(
       return new Response("not found", { status: 404 });
     }
   });
+
+  /** Arms a one-time token (as the pool does) and gives its viewer URL. */
+  async function viewerUrl(
+    size: { width?: number; height?: number },
+  ): Promise<string> {
+    const token = crypto.randomUUID();
+    const tokenHash = await hashToken(token);
+    const done = new Promise<void>((resolve) => armed.set(tokenHash, resolve));
+    control!.send(encodeControl({
+      type: "VIEWER_SETTINGS",
+      sessionUuid,
+      settings: JSON.stringify({
+        policy: {
+          clipboard: "both",
+          fileUpload: true,
+          fileDownload: false,
+          printing: false,
+          shadowing: false,
+        },
+        ...size,
+      }),
+    }));
+    control!.send(encodeControl({
+      type: "CONNECTION_TOKEN",
+      sessionUuid,
+      tokenHash,
+      ttlSeconds: 60,
+    }));
+    await done;
+    return `ws://127.0.0.1:${streamerPort}/stream?token=${token}`;
+  }
 
   const streamer = spawnGroup(Deno.execPath(), [
     "run",
@@ -154,6 +161,7 @@ export async function webstreamTarget(
     url: `http://127.0.0.1:${server.addr.port}/bench.html`,
     canvas: "#viewer canvas",
     pids: [streamer.pid],
+    capacity: { pid: streamer.pid, viewerUrl },
     async ready(page) {
       await page.waitForFunction(
         "(window.webstream?.session?.framesDrawn ?? 0) > 0",

@@ -38,16 +38,27 @@ let queue = Promise.resolve();
 
 scope.onmessage = (/** @type {MessageEvent} */ event) => {
   const request = /** @type {WorkerRequest} */ (event.data);
-  queue = queue.then(() => handle(request)).catch((error) => {
+  // A frame's tiles start decoding as soon as it arrives (the browser
+  // decodes on its own threads), so the next frame decodes while this one
+  // is drawn; drawing and everything else stay in arrival order.
+  const decoded = request.type === "frame"
+    ? decodeFrame(request.frame)
+    : undefined;
+  queue = queue.then(() => handle(request, decoded)).catch((error) => {
     console.error("webstream display worker:", error);
   });
 };
 
 /**
+ * @typedef {{ images: (ImageBitmap | undefined)[], errors: number }} Decoded
+ */
+
+/**
  * @param {WorkerRequest} request
+ * @param {Promise<Decoded> | undefined} decoded the frame's tiles, decoding
  * @returns {Promise<void> | void}
  */
-function handle(request) {
+function handle(request, decoded) {
   switch (request.type) {
     case "init":
       canvas = request.canvas;
@@ -65,7 +76,7 @@ function handle(request) {
       context.fillRect(0, 0, request.width, request.height);
       return;
     case "frame":
-      return drawFrame(request.seq, request.frame);
+      return decoded?.then((d) => drawFrame(request.seq, request.frame, d));
     case "read": {
       const { id, x, y, width, height } = request;
       if (!context) {
@@ -78,13 +89,12 @@ function handle(request) {
 }
 
 /**
- * Decodes every tile of a frame, then draws them all in one task, so a frame
- * never shows half drawn.
+ * Decodes every image tile of a frame (solid tiles need no decoding).
  *
- * @param {number} seq
  * @param {Frame} frame
+ * @returns {Promise<Decoded>}
  */
-async function drawFrame(seq, frame) {
+async function decodeFrame(frame) {
   let errors = 0;
   const images = await Promise.all(frame.tiles.map(async (tile) => {
     if (tile.encoding === ENCODING.SOLID) return undefined;
@@ -104,12 +114,25 @@ async function drawFrame(seq, frame) {
       return undefined;
     }
   }));
+  return { images, errors };
+}
+
+/**
+ * Draws a decoded frame's tiles in one task, so a frame never shows half
+ * drawn, and reports it drawn.
+ *
+ * @param {number} seq
+ * @param {Frame} frame
+ * @param {Decoded} decoded
+ */
+function drawFrame(seq, frame, decoded) {
+  const { images } = decoded;
+  let { errors } = decoded;
   if (context) {
     frame.tiles.forEach((tile, i) => {
       const image = images[i];
       if (image) {
         context?.drawImage(image, tile.x, tile.y, tile.width, tile.height);
-        image.close();
       } else if (tile.encoding === ENCODING.SOLID && tile.data.length >= 3) {
         const [r, g, b] = tile.data;
         /** @type {OffscreenCanvasRenderingContext2D} */ (context).fillStyle =
@@ -120,5 +143,6 @@ async function drawFrame(seq, frame) {
       }
     });
   }
+  for (const image of images) image?.close();
   scope.postMessage({ drawn: frame.frameId, seq, errors });
 }

@@ -9,10 +9,12 @@
  *
  * @module
  */
-import type { TileJob } from "./codecs.ts";
 
-/** Encodes one BGRX tile job as JPEG. */
-export type NativeJpeg = (job: TileJob) => Promise<Uint8Array>;
+/** Encodes packed RGB pixels (`width * 3` bytes per row) as JPEG. */
+export type NativeJpeg = (
+  rgb: Uint8Array,
+  options: { width: number; height: number; quality: number },
+) => Promise<Uint8Array>;
 
 let loading: Promise<NativeJpeg | undefined> | undefined;
 
@@ -27,16 +29,16 @@ async function load(): Promise<NativeJpeg | undefined> {
     const { default: sharp } = await import("sharp");
     // libvips caches operations by default; frames never repeat.
     sharp.cache(false);
-    return async (job) => {
-      const { width, height, pixels } = job;
-      const rgb = new Uint8Array(width * height * 3);
-      for (let i = 0, o = 0; o < rgb.length; i += 4, o += 3) {
-        rgb[o] = pixels[i + 2];
-        rgb[o + 1] = pixels[i + 1];
-        rgb[o + 2] = pixels[i];
+    return async (rgb, { width, height, quality }) => {
+      if (rgb.length !== width * height * 3) {
+        throw new RangeError(
+          `JPEG of ${width}×${height} needs ${
+            width * height * 3
+          } RGB bytes, got ${rgb.length}`,
+        );
       }
       const out = await sharp(rgb, { raw: { width, height, channels: 3 } })
-        .jpeg({ quality: job.quality, chromaSubsampling: "4:2:0" })
+        .jpeg({ quality, chromaSubsampling: "4:2:0", optimiseCoding: false })
         .toBuffer();
       return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     };

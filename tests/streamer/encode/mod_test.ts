@@ -394,16 +394,51 @@ Deno.test("bad frames and options are refused", async () => {
 Deno.test("adjacent fast-changing tiles in a row go out as one wider JPEG", async () => {
   const encoder = new TileEncoder({ workers: 0, lossyAfter: 2 });
   try {
-    // A 1280×64 band that changes every time: 20 tiles in one tile row.
+    // A 2560×64 band that changes every time: 40 tiles in one tile row.
     let last;
     for (let t = 0; t < 3; t++) {
-      const frame = photoLike(1280, 64, t);
+      const frame = photoLike(2560, 64, t);
       last = await encoder.encode(frame);
       await assertTilesMatch(last.tiles, frame);
     }
-    assertEquals(last!.lossy, 20, "every tile counts as lossy");
-    // Runs are at most 1024 pixels wide: 1024 + 256.
-    assertEquals(positions(last!), ["0,0 1024×64", "1024,0 256×64"]);
+    assertEquals(last!.lossy, 40, "every tile counts as lossy");
+    // Runs are at most 2048 pixels wide: 2048 + 512.
+    assertEquals(positions(last!), ["0,0 2048×64", "2048,0 512×64"]);
+    assert(last!.tiles.every((tile) => tile.encoding === ENCODING.JPEG));
+  } finally {
+    encoder.close();
+  }
+});
+
+Deno.test("runs of consecutive rows stack into blocks at most 512 tall", async () => {
+  const encoder = new TileEncoder({ workers: 0, lossyAfter: 2 });
+  try {
+    // 640×700 changing everywhere except one tile at (128, 576): rows 0–8
+    // are whole-width runs, row 9 is split around the still tile.
+    const still = makeFrame(64, 64, (x, y) => [x * 4, y * 4, 9]);
+    const frameAt = (t: number) => {
+      const frame = photoLike(640, 700, t);
+      for (let y = 0; y < 64; y++) {
+        frame.data.set(
+          still.data.subarray(y * 256, y * 256 + 256),
+          (576 + y) * frame.stride + 128 * 4,
+        );
+      }
+      return frame;
+    };
+    let last;
+    for (let t = 0; t < 3; t++) {
+      const frame = frameAt(t);
+      last = await encoder.encode(frame);
+      await assertTilesMatch(last.tiles, frame);
+    }
+    assertEquals(positions(last!), [
+      "0,0 640×512", // rows 0–7 (eight rows of 64: the 512 limit)
+      "0,512 640×64", // row 8 starts a new block
+      "0,576 128×64", // row 9: left of the still tile…
+      "192,576 448×64", // …and right of it
+      "0,640 640×60", // row 10, the last, is 60 tall
+    ]);
     assert(last!.tiles.every((tile) => tile.encoding === ENCODING.JPEG));
   } finally {
     encoder.close();

@@ -9,7 +9,7 @@ import { ENCODING } from "../../../httpdocs/session/protocol.js";
 import { encodeJpeg } from "../../../mod/streamer/encode/codecs.ts";
 import { TileEncoder } from "../../../mod/streamer/encode/mod.ts";
 import { nativeJpegEncoder } from "../../../mod/streamer/encode/native_jpeg.ts";
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../support/assert.ts";
 import { decodeTile, frameRgb, makeFrame, meanAbsError } from "./support.ts";
 
 const frame = makeFrame(
@@ -22,6 +22,8 @@ Deno.test("native JPEG decodes close to the tile, like mozjpeg's", async () => {
   const native = await nativeJpegEncoder();
   assert(native, "sharp loads on this platform");
   const job = {
+    x: 0,
+    y: 0,
     encoding: ENCODING.JPEG,
     width: 96,
     height: 64,
@@ -29,9 +31,14 @@ Deno.test("native JPEG decodes close to the tile, like mozjpeg's", async () => {
     pixels: frame.data,
   };
   const want = frameRgb(frame, { x: 0, y: 0, width: 96, height: 64 });
+  await assertRejects(
+    () => native(want.subarray(3), job),
+    RangeError,
+    /needs 18432 RGB bytes/,
+  );
   for (
     const bytes of [
-      await native(job),
+      await native(frameRgb(frame, job), job),
       await encodeJpeg(frame.data, job, { quality: 80 }),
     ]
   ) {

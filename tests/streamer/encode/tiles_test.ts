@@ -9,12 +9,13 @@ import { assertEquals, assertThrows } from "../../support/assert.ts";
 import {
   clipRect,
   copyTile,
+  extractRgb,
   extractTile,
   frameWords,
   solidColour,
   tileDiffers,
 } from "../../../mod/streamer/encode/tiles.ts";
-import { makeFrame, setPixel } from "./support.ts";
+import { frameRgb, makeFrame, setPixel } from "./support.ts";
 
 const gradient = (x: number, y: number): [number, number, number] => [
   x * 10,
@@ -50,6 +51,43 @@ Deno.test("copyTile and extractTile move exactly the tile", () => {
     30,
     70,
   ]);
+});
+
+Deno.test("extractRgb gives the tile's R, G, B bytes, padded stride or not", () => {
+  const rect = { x: 5, y: 2, width: 3, height: 4 };
+  for (
+    const frame of [
+      makeFrame(8, 6, gradient),
+      makeFrame(8, 6, gradient, { junk: 9, stride: 40 }),
+    ]
+  ) {
+    const rgb = extractRgb(frameWords(frame), rect);
+    assertEquals(rgb.length, 3 * 4 * 3);
+    assertEquals([...rgb], [...frameRgb(frame, rect)]);
+  }
+  // Every width and offset: whole words where a row allows, bytes elsewhere.
+  const wide = makeFrame(23, 5, (x, y) => [x * 11, y * 50 + x, 255 - x * 7], {
+    junk: 0xee,
+  });
+  for (let w = 1; w <= 13; w++) {
+    for (const x of [0, 1, 3, 10]) {
+      const r = { x, y: 1, width: w, height: 4 };
+      assertEquals(
+        [...extractRgb(frameWords(wide), r)],
+        [...frameRgb(wide, r)],
+        `${w} wide at ${x}`,
+      );
+    }
+  }
+  // Row 1, column 2 of the tile is pixel (7, 3): R, G, B = 70, 30, 10.
+  assertEquals([
+    ...extractRgb(frameWords(makeFrame(8, 6, gradient)), {
+      x: 7,
+      y: 3,
+      width: 1,
+      height: 1,
+    }),
+  ], [70, 30, 10]);
 });
 
 Deno.test("solidColour gives R, G, B, 255 or undefined", () => {
