@@ -26,7 +26,11 @@
  * @module
  */
 import { XDisplay } from "../../ffi/x11/display.ts";
-import { createPixmap, freePixmap, Painter } from "./x11_draw.ts";
+import {
+  createPixmap,
+  freePixmap,
+  GraphicsContext,
+} from "../../ffi/x11/draw.ts";
 import { type GroupProcess, spawnScript } from "./process.ts";
 
 /** A running animation process. */
@@ -143,7 +147,7 @@ async function main(args: string[]): Promise<void> {
 
   const display = XDisplay.open();
   const { width, height } = display.size();
-  const painter = new Painter(display);
+  const painter = new GraphicsContext(display);
   const source = createPixmap(display, { width: width * 2, height });
   const pixels = pattern(width, height);
   for (const dx of [0, width]) {

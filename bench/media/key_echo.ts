@@ -21,11 +21,11 @@ import {
   EVENT,
   EXPOSURE_MASK,
   focusWindow,
+  GraphicsContext,
   KEY_PRESS_MASK,
   mapRaised,
-  Painter,
   STRUCTURE_NOTIFY_MASK,
-} from "./x11_draw.ts";
+} from "../../ffi/x11/draw.ts";
 import { spawnScript } from "./process.ts";
 import type { XTarget } from "./animation.ts";
 
@@ -88,7 +88,7 @@ function main(args: string[]): void {
     background: KEY_COLOURS[0],
     events: KEY_PRESS_MASK | EXPOSURE_MASK | STRUCTURE_NOTIFY_MASK,
   });
-  const painter = new Painter(display, window);
+  const painter = new GraphicsContext(display, window);
   mapRaised(display, window);
   const event = new Uint8Array(XEVENT_SIZE);
   const type = (): number => new DataView(event.buffer).getInt32(0, true);

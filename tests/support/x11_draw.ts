@@ -2,12 +2,22 @@
  * Real X11 screens for capture tests: a private Xvfb with its own cookie
  * (this process's `XAUTHORITY` points at it while the test runs, so in-process
  * Xlib connections authenticate), and drawing on its root window from a
- * separate client connection (`XFillRectangle`), as another application
+ * separate client connection (`ffi/x11/draw.ts`), as another application
  * would.
  *
  * @module
  */
-import { cString, loadLibrary, XDisplay } from "../../ffi/x11/display.ts";
+import { XDisplay } from "../../ffi/x11/display.ts";
+import {
+  createWindow,
+  defineFontCursor,
+  GraphicsContext,
+  mapWindow,
+  sendEvent,
+  setSelectionOwner,
+  STRUCTURE_NOTIFY_MASK,
+  warpPointer,
+} from "../../ffi/x11/draw.ts";
 import { stopProcessGroup } from "../../mod/platform/linux/processes.ts";
 import { encodeXauthority, newCookie } from "../../mod/platform/linux/xauth.ts";
 import { withTimeout } from "../../mod/util/async.ts";
@@ -143,67 +153,6 @@ export function cLayout(
   return { ...out, size: Math.ceil(at / largest) * largest };
 }
 
-const SYMBOLS = {
-  XCreateGC: {
-    parameters: ["pointer", "u64", "u64", "pointer"],
-    result: "pointer",
-  },
-  XSetForeground: { parameters: ["pointer", "pointer", "u64"], result: "i32" },
-  XFillRectangle: {
-    parameters: ["pointer", "u64", "pointer", "i32", "i32", "u32", "u32"],
-    result: "i32",
-  },
-  XFreeGC: { parameters: ["pointer", "pointer"], result: "i32" },
-  XCreateSimpleWindow: {
-    parameters: [
-      "pointer",
-      "u64",
-      "i32",
-      "i32",
-      "u32",
-      "u32",
-      "u32",
-      "u64",
-      "u64",
-    ],
-    result: "u64",
-  },
-  XMapWindow: { parameters: ["pointer", "u64"], result: "i32" },
-  XDestroyWindow: { parameters: ["pointer", "u64"], result: "i32" },
-  XWarpPointer: {
-    parameters: [
-      "pointer",
-      "u64",
-      "u64",
-      "i32",
-      "i32",
-      "u32",
-      "u32",
-      "i32",
-      "i32",
-    ],
-    result: "i32",
-  },
-  XSetSelectionOwner: {
-    parameters: ["pointer", "u64", "u64", "u64"],
-    result: "i32",
-  },
-  XInternAtom: { parameters: ["pointer", "buffer", "i32"], result: "u64" },
-  XSendEvent: {
-    parameters: ["pointer", "u64", "i32", "i64", "buffer"],
-    result: "i32",
-  },
-  XCreateFontCursor: { parameters: ["pointer", "u32"], result: "u64" },
-  XDefineCursor: { parameters: ["pointer", "u64", "u64"], result: "i32" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-let library: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
-
-function x11(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
-  library ??= loadLibrary(["libX11.so.6"], SYMBOLS, { package: "libx11-6" });
-  return library.symbols;
-}
-
 /** `0xRRGGBB` as BGRX bytes. */
 export function bgrx(rgb: number): [number, number, number] {
   return [rgb & 0xff, (rgb >> 8) & 0xff, (rgb >> 16) & 0xff];
@@ -223,20 +172,13 @@ export class Painter {
     rect: { x: number; y: number; width: number; height: number },
     rgb: number,
   ): void {
-    const x = x11();
-    const gc = x.XCreateGC(this.display.pointer, this.display.root, 0n, null);
-    if (!gc) throw new Error("XCreateGC failed");
-    x.XSetForeground(this.display.pointer, gc, BigInt(rgb));
-    x.XFillRectangle(
-      this.display.pointer,
-      this.display.root,
-      gc,
-      rect.x,
-      rect.y,
-      rect.width,
-      rect.height,
-    );
-    x.XFreeGC(this.display.pointer, gc);
+    const gc = new GraphicsContext(this.display);
+    try {
+      gc.colour(rgb);
+      gc.rect(this.display.root, rect);
+    } finally {
+      gc.free();
+    }
     this.display.sync();
   }
 
@@ -245,36 +187,18 @@ export class Painter {
     rect: { x: number; y: number; width: number; height: number },
     rgb: number,
   ): bigint {
-    const x = x11();
-    const id = x.XCreateSimpleWindow(
-      this.display.pointer,
-      this.display.root,
-      rect.x,
-      rect.y,
-      rect.width,
-      rect.height,
-      0,
-      0n,
-      BigInt(rgb),
-    );
-    x.XMapWindow(this.display.pointer, id);
+    const id = createWindow(this.display, rect, {
+      background: rgb,
+      events: 0n,
+    });
+    mapWindow(this.display, id);
     this.display.sync();
     return id;
   }
 
   /** Moves the pointer to (`px`, `py`) on the screen. */
   warp(px: number, py: number): void {
-    x11().XWarpPointer(
-      this.display.pointer,
-      0n,
-      this.display.root,
-      0,
-      0,
-      0,
-      0,
-      px,
-      py,
-    );
+    warpPointer(this.display, { x: px, y: py });
     this.display.sync();
   }
 
@@ -285,9 +209,7 @@ export class Painter {
    * cursor has disconnected (as after `xsetroot -cursor_name`).
    */
   defineCursor(shape: number): void {
-    const x = x11();
-    const cursor = x.XCreateFontCursor(this.display.pointer, shape);
-    x.XDefineCursor(this.display.pointer, this.display.root, cursor);
+    defineFontCursor(this.display, this.display.root, shape);
     this.display.sync();
   }
 
@@ -304,32 +226,21 @@ export class Painter {
     view.setBigUint64(40, this.display.root, true); // window
     view.setInt32(56, width, true);
     view.setInt32(60, height, true);
-    x11().XSendEvent(
-      this.display.pointer,
-      this.display.root,
-      0,
-      1n << 17n,
+    sendEvent(this.display, this.display.root, {
+      mask: STRUCTURE_NOTIFY_MASK,
       event,
-    );
+    });
     this.display.sync();
   }
 
   /** Makes a new window of this client the owner of `selection`. */
   ownSelection(selection: string): void {
-    const x = x11();
-    const owner = x.XCreateSimpleWindow(
-      this.display.pointer,
-      this.display.root,
-      0,
-      0,
-      1,
-      1,
-      0,
-      0n,
-      0n,
+    const owner = createWindow(
+      this.display,
+      { x: 0, y: 0, width: 1, height: 1 },
+      { background: 0, events: 0n },
     );
-    const atom = x.XInternAtom(this.display.pointer, cString(selection), 0);
-    x.XSetSelectionOwner(this.display.pointer, atom, owner, 0n);
+    setSelectionOwner(this.display, selection, owner);
     this.display.sync();
   }
 

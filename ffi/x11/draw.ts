@@ -1,16 +1,18 @@
 /**
- * The few libX11 drawing and window calls the media benchmark's X clients
- * need (the animation workload and the key echo window), on top of
- * `ffi/x11/display.ts`: graphics contexts, filled rectangles and arcs,
- * server-side pixmaps filled once with `XPutImage` and copied with
- * `XCopyArea`, and a plain input-only-by-keys window.
+ * libX11 drawing and window calls for X clients of our own: the test
+ * suite's painters and the media benchmark's workload (the animation and
+ * the key echo window). On top of `display.ts`: graphics contexts, filled
+ * rectangles and arcs, server-side pixmaps filled with `XPutImage` and
+ * copied with `XCopyArea`, simple windows, focus, pointer warps, font
+ * cursors, selection ownership and synthetic events. The streamer itself
+ * never draws.
  *
  * Everything runs synchronously on the calling thread, like the rest of the
  * project's Xlib bindings.
  *
  * @module
  */
-import { loadLibrary, type XDisplay } from "../../ffi/x11/display.ts";
+import { cString, loadLibrary, type XDisplay } from "./display.ts";
 
 const SYMBOLS = {
   XCreateGC: {
@@ -110,6 +112,32 @@ const SYMBOLS = {
     parameters: ["pointer", "u64", "i32", "u64"],
     result: "i32",
   },
+  XMapWindow: { parameters: ["pointer", "u64"], result: "i32" },
+  XWarpPointer: {
+    parameters: [
+      "pointer",
+      "u64",
+      "u64",
+      "i32",
+      "i32",
+      "u32",
+      "u32",
+      "i32",
+      "i32",
+    ],
+    result: "i32",
+  },
+  XSetSelectionOwner: {
+    parameters: ["pointer", "u64", "u64", "u64"],
+    result: "i32",
+  },
+  XInternAtom: { parameters: ["pointer", "buffer", "i32"], result: "u64" },
+  XSendEvent: {
+    parameters: ["pointer", "u64", "i32", "i64", "buffer"],
+    result: "i32",
+  },
+  XCreateFontCursor: { parameters: ["pointer", "u32"], result: "u64" },
+  XDefineCursor: { parameters: ["pointer", "u64", "u64"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -136,7 +164,7 @@ const REVERT_TO_PARENT = 2;
 const CURRENT_TIME = 0n;
 
 /** A graphics context drawing on one display. */
-export class Painter {
+export class GraphicsContext {
   readonly #display: XDisplay;
   readonly #gc: Deno.PointerObject;
   #freed = false;
@@ -320,4 +348,52 @@ export function focusWindow(display: XDisplay, window: bigint): void {
 /** Destroys a window. */
 export function destroyWindow(display: XDisplay, window: bigint): void {
   x().XDestroyWindow(display.pointer, window);
+}
+
+/** Maps a window (without raising it). */
+export function mapWindow(display: XDisplay, window: bigint): void {
+  x().XMapWindow(display.pointer, window);
+}
+
+/** Moves the pointer to (`px`, `py`) on the root window. */
+export function warpPointer(
+  display: XDisplay,
+  to: { x: number; y: number },
+): void {
+  x().XWarpPointer(display.pointer, 0n, display.root, 0, 0, 0, 0, to.x, to.y);
+}
+
+/**
+ * Sets `window`'s cursor to glyph `shape` of the cursor font (150 is
+ * `XC_watch`, 68 `XC_left_ptr`).
+ */
+export function defineFontCursor(
+  display: XDisplay,
+  window: bigint,
+  shape: number,
+): void {
+  const cursor = x().XCreateFontCursor(display.pointer, shape);
+  x().XDefineCursor(display.pointer, window, cursor);
+}
+
+/** Makes `owner` the owner of the selection named `selection`. */
+export function setSelectionOwner(
+  display: XDisplay,
+  selection: string,
+  owner: bigint,
+): void {
+  const atom = x().XInternAtom(display.pointer, cString(selection), 0);
+  x().XSetSelectionOwner(display.pointer, atom, owner, CURRENT_TIME);
+}
+
+/**
+ * Sends `event` (an `XEvent`, 192 bytes) to `window` for the listeners of
+ * `mask`, as any client may.
+ */
+export function sendEvent(
+  display: XDisplay,
+  window: bigint,
+  options: { mask: bigint; event: Uint8Array<ArrayBuffer> },
+): void {
+  x().XSendEvent(display.pointer, window, 0, options.mask, options.event);
 }
