@@ -19,7 +19,7 @@ import type { Logger } from "../log/mod.ts";
 /** Environment variable naming the socket, set for apps the streamer starts. */
 export const FILE_DIALOG_SOCKET_ENV = "WEBSTREAM_FILE_DIALOG_SOCKET";
 
-/** The socket's file name inside `$XDG_RUNTIME_DIR` (or `$HOME`). */
+/** The socket's file name inside `$XDG_RUNTIME_DIR` (or `$HOME`, or `%USERPROFILE%`). */
 export const FILE_DIALOG_SOCKET_NAME = "webstream-file-dialog.sock";
 
 /** Where the streamer listens, from the session's environment. */
@@ -27,7 +27,7 @@ export function fileDialogSocketPath(
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): string {
   if (env[FILE_DIALOG_SOCKET_ENV]) return env[FILE_DIALOG_SOCKET_ENV]!;
-  const dir = env.XDG_RUNTIME_DIR ?? env.HOME ?? "/tmp";
+  const dir = env.XDG_RUNTIME_DIR ?? env.HOME ?? env.USERPROFILE ?? "/tmp";
   return `${dir}/${FILE_DIALOG_SOCKET_NAME}`;
 }
 

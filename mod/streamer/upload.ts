@@ -44,7 +44,7 @@ interface Active {
 
 /** Options for {@linkcode UploadReceiver}. */
 export interface UploadReceiverOptions {
-  /** Folder files land in. Default `$HOME/Uploads`. */
+  /** Folder files land in. Default {@linkcode defaultUploadDirectory}. */
   directory?: string;
   /** Largest file, bytes. Default {@linkcode MAX_UPLOAD_BYTES}. */
   maxBytes?: number;
@@ -57,8 +57,7 @@ export class UploadReceiver {
   readonly #active = new Map<number, Active>();
 
   constructor(options: UploadReceiverOptions = {}) {
-    this.directory = options.directory ??
-      `${Deno.env.get("HOME") ?? "/tmp"}/Uploads`;
+    this.directory = options.directory ?? defaultUploadDirectory();
     this.#maxBytes = options.maxBytes ?? MAX_UPLOAD_BYTES;
   }
 
@@ -190,4 +189,14 @@ export function safeFileName(name: string): string {
   safe = safe.replace(/^\.+/, "");
   if (safe.length > 200) safe = safe.slice(-200);
   return safe || "upload";
+}
+
+/**
+ * The session user's `Uploads` folder: under `$HOME` (Linux) or
+ * `%USERPROFILE%` (Windows).
+ */
+export function defaultUploadDirectory(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): string {
+  return `${env.HOME ?? env.USERPROFILE ?? "/tmp"}/Uploads`;
 }

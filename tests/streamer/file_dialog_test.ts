@@ -45,6 +45,11 @@ Deno.test("the socket path comes from the environment", () => {
     fileDialogSocketPath({ HOME: "/home/u" }),
     `/home/u/${FILE_DIALOG_SOCKET_NAME}`,
   );
+  // Windows has no HOME: the profile folder.
+  assertEquals(
+    fileDialogSocketPath({ USERPROFILE: "C:\\Users\\webs01" }),
+    `C:\\Users\\webs01/${FILE_DIALOG_SOCKET_NAME}`,
+  );
 });
 
 Deno.test("webstream file-dialog prints the landed path; cancel exits 1", async () => {

@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  defaultUploadDirectory,
   MAX_CONCURRENT_UPLOADS,
   safeFileName,
   UploadError,
@@ -105,4 +106,16 @@ Deno.test("safeFileName keeps the last component, without dots or control charac
   assertEquals(safeFileName("../.."), "upload");
   assert(safeFileName("x".repeat(300) + ".pdf").endsWith(".pdf"));
   assertEquals(safeFileName("x".repeat(300)).length, 200);
+});
+
+Deno.test("uploads land in the user's home: HOME, or USERPROFILE on Windows", () => {
+  assertEquals(
+    defaultUploadDirectory({ HOME: "/home/webs01", USERPROFILE: "C:\\x" }),
+    "/home/webs01/Uploads",
+  );
+  assertEquals(
+    defaultUploadDirectory({ USERPROFILE: "C:\\Users\\webs01" }),
+    "C:\\Users\\webs01/Uploads",
+  );
+  assertEquals(defaultUploadDirectory({}), "/tmp/Uploads");
 });
