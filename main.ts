@@ -5,8 +5,14 @@
  *
  * @module
  */
-import { parseCli, USAGE, UsageError } from "./mod/cli/mod.ts";
-import { createLogger } from "./mod/log/mod.ts";
+import {
+  parseCli,
+  type RoleCommand,
+  USAGE,
+  UsageError,
+} from "./mod/cli/mod.ts";
+import { createLogger, type Logger } from "./mod/log/mod.ts";
+import type { RoleHandle } from "./mod/roles/common.ts";
 
 /** Runs webstream with `args` and returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -65,6 +71,22 @@ export async function main(args: string[]): Promise<number> {
     case "backend":
     case "sm":
       return await serve(command);
+    case "install-service":
+    case "uninstall-service":
+    case "run-service": {
+      const service = await import("./mod/service/mod.ts");
+      const result = command.kind === "install-service"
+        ? await service.installService(command.role)
+        : command.kind === "uninstall-service"
+        ? await service.uninstallService()
+        : await service.runService(command.role, {
+          start: (logger) => startRole(command.role, logger),
+        });
+      if (result.message) {
+        (result.code === 0 ? console.log : console.error)(result.message);
+      }
+      return result.code;
+    }
   }
 }
 
@@ -101,37 +123,45 @@ async function hashPasswordCommand(): Promise<number> {
   return 0;
 }
 
-async function serve(
-  command: { kind: "backend"; config?: string; tags: string[] } | {
-    kind: "sm" | "gateway" | "farm";
-    config?: string;
-  },
-): Promise<number> {
-  const logger = createLogger({ component: command.kind });
-  const { loadConfig, ConfigError } = await import("./mod/config/mod.ts");
-  let config;
-  try {
-    config = await loadConfig(command.config);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    return 1;
-  }
+/**
+ * Starts a server role from its configuration.
+ *
+ * @throws {ConfigError} when the configuration is invalid; whatever the
+ *   role's start throws otherwise.
+ */
+async function startRole(
+  command: RoleCommand,
+  logger: Logger,
+): Promise<RoleHandle> {
+  const { loadConfig } = await import("./mod/config/mod.ts");
+  const config = await loadConfig(command.config);
   const roles = await import("./mod/roles/mod.ts");
+  return command.kind === "backend"
+    ? await roles.startBackend(config, { tags: command.tags, logger })
+    : command.kind === "gateway"
+    ? await roles.startGatewayRole(config, { logger })
+    : command.kind === "farm"
+    ? await roles.startFarm(config, { logger })
+    : await roles.startStandalone(config, { logger });
+}
+
+/** Runs a role in the foreground until SIGINT/SIGTERM (SIGBREAK on Windows). */
+async function serve(command: RoleCommand): Promise<number> {
+  const logger = createLogger({ component: command.kind });
   let handle;
   try {
-    handle = command.kind === "backend"
-      ? await roles.startBackend(config, { tags: command.tags, logger })
-      : command.kind === "gateway"
-      ? await roles.startGatewayRole(config, { logger })
-      : command.kind === "farm"
-      ? await roles.startFarm(config, { logger })
-      : await roles.startStandalone(config, { logger });
+    handle = await startRole(command, logger);
   } catch (error) {
-    logger.error("could not start", { error });
+    const { ConfigError } = await import("./mod/config/mod.ts");
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+    } else {
+      logger.error("could not start", { error });
+    }
     return 1;
   }
-  const signal = await roles.waitForShutdownSignal();
+  const { waitForShutdownSignal } = await import("./mod/roles/mod.ts");
+  const signal = await waitForShutdownSignal();
   logger.info("shutting down", { signal });
   await handle.stop();
   return 0;

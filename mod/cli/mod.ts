@@ -6,14 +6,27 @@
  */
 import { parseArgs } from "node:util";
 
+/** A server role with its options (`-backend -tags gpu -config FILE`). */
+export type RoleCommand =
+  | { kind: "backend"; config?: string; tags: string[] }
+  | { kind: "sm"; config?: string }
+  | { kind: "gateway"; config?: string }
+  | { kind: "farm"; config?: string };
+
+/**
+ * The roles that can run as a Windows service. `-farm` cannot: it is the
+ * try-it-out mode, gateway and host in one process with defaults.
+ */
+export type ServiceRoleCommand = Exclude<RoleCommand, { kind: "farm" }>;
+
 /** A parsed command line: which role to run, with its options. */
 export type CliCommand =
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "backend"; config?: string; tags: string[] }
-  | { kind: "sm"; config?: string }
-  | { kind: "gateway"; config?: string }
-  | { kind: "farm"; config?: string }
+  | RoleCommand
+  | { kind: "install-service"; role: ServiceRoleCommand }
+  | { kind: "uninstall-service" }
+  | { kind: "run-service"; role: ServiceRoleCommand }
   | { kind: "config-check"; file: string }
   | { kind: "hash-password" }
   | {
@@ -49,11 +62,18 @@ export const USAGE = `Usage:
                                                        file, print where the upload landed
   webstream config check FILE                          validate a configuration file
   webstream hash-password                              hash a password read from stdin
+  webstream install-service -backend [-tags TAG,TAG…] [-config FILE]
+                                                       Windows: install the "webstream" service
+                                                       (also -sm or -gateway instead of -backend)
+  webstream uninstall-service                          Windows: stop and remove the service
+  webstream run-service -backend …                     what the Windows service runs (not by hand)
   webstream -help | -version
 
 Options may be written with one dash or two (-backend, --backend).`;
 
 const SUBCOMMANDS = ["streamer", "config", "hash-password", "file-dialog"];
+/** Subcommands that take a role flag. */
+const SERVICE_SUBCOMMANDS = ["install-service", "run-service"];
 const TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Turns `-backend` into `--backend`; leaves `-h`, values and `--x` alone. */
@@ -107,6 +127,20 @@ export function parseCli(args: readonly string[]): CliCommand {
     values[r]
   );
   const sub = positionals[0];
+  if (sub && SERVICE_SUBCOMMANDS.includes(sub)) {
+    return parseServiceCommand(sub as "install-service" | "run-service", {
+      values,
+      positionals,
+    });
+  }
+  if (sub === "uninstall-service") {
+    const extra = [...roles, ...Object.keys(values)][0];
+    if (extra) {
+      throw new UsageError(`-${extra} does not apply to uninstall-service`);
+    }
+    noPositionals(positionals.slice(1));
+    return { kind: "uninstall-service" };
+  }
   if (roles.length === 1 && sub && !SUBCOMMANDS.includes(sub)) {
     throw new UsageError(`unexpected argument "${sub}"`);
   }
@@ -202,6 +236,48 @@ export function parseCli(args: readonly string[]): CliCommand {
   }
   if (sub) throw new UsageError(`unknown command "${sub}"`);
   throw new UsageError("no role given");
+}
+
+/** What `parseArgs` returned, for the subcommand parsers. */
+interface Parsed {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/** `install-service` / `run-service` with exactly one service role. */
+function parseServiceCommand(
+  kind: "install-service" | "run-service",
+  { values, positionals }: Parsed,
+): CliCommand {
+  noPositionals(positionals.slice(1));
+  if (values.farm) {
+    throw new UsageError(
+      `-farm cannot run as a service (it is for trying webstream out); ` +
+        `use -backend, -sm or -gateway with ${kind}`,
+    );
+  }
+  const roles = (["backend", "sm", "gateway"] as const).filter((r) =>
+    values[r]
+  );
+  if (roles.length === 0) {
+    throw new UsageError(`${kind} needs a role: -backend, -sm or -gateway`);
+  }
+  if (roles.length > 1) {
+    throw new UsageError(
+      `choose one role, got ${roles.map((r) => `-${r}`).join(" and ")}`,
+    );
+  }
+  const role = roles[0];
+  const allowed = [role, "config", ...(role === "backend" ? ["tags"] : [])];
+  const extra = Object.keys(values).find((k) => !allowed.includes(k));
+  if (extra) {
+    throw new UsageError(`-${extra} does not apply to ${kind} -${role}`);
+  }
+  const config = values.config as string | undefined;
+  const parsedRole: ServiceRoleCommand = role === "backend"
+    ? { kind: "backend", config, tags: parseTags(values.tags as string) }
+    : { kind: role, config };
+  return { kind, role: parsedRole };
 }
 
 function noPositionals(rest: readonly string[]): void {

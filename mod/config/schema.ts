@@ -8,6 +8,10 @@
  * @module
  */
 import { z } from "zod";
+import {
+  DEFAULT_RDP_CLIENT,
+  RDP_ARGUMENT_PLACEHOLDERS,
+} from "../platform/windows/rdp_client.ts";
 import { gatewayRoleShape } from "./gateway_schema.ts";
 
 const port = z.number().int().min(1).max(65535);
@@ -45,6 +49,59 @@ export const screenSchema = z.object({
   depth: z.literal([16, 24]).default(24),
 }).strict();
 
+/**
+ * A string checked for the RDP client's `{name}` placeholders: only those in
+ * `allowed`, with a reason for `{password}` where it is not allowed, and no
+ * NUL (it cannot be passed to a process).
+ */
+function rdpTemplate(allowed: readonly string[], where: string) {
+  return z.string().superRefine((text, ctx) => {
+    if (text.includes("\0")) {
+      ctx.addIssue({ code: "custom", message: "contains a NUL character" });
+    }
+    for (const [, name] of text.matchAll(/\{(\w+)\}/g)) {
+      if (allowed.includes(name)) continue;
+      ctx.addIssue({
+        code: "custom",
+        message: name === "password"
+          ? `{password} is not allowed in ${where}: every local user can ` +
+            `read a process's command line; the password is written to the ` +
+            `client's standard input (rdpClient.stdin)`
+          : allowed.length
+          ? `unknown placeholder {${name}} (${where} may use ${
+            allowed.map((a) => `{${a}}`).join(", ")
+          })`
+          : `${where} takes no placeholders, got {${name}}`,
+      });
+    }
+  });
+}
+
+/**
+ * `webstreamSettings.windows.rdpClient`: the loopback RDP client that logs a
+ * slot's account on. Each part defaults to FreeRDP's (`wfreerdp.exe`).
+ */
+export const rdpClientSchema = z.object({
+  command: rdpTemplate([], "the command").min(1, "a non-empty command")
+    .default(DEFAULT_RDP_CLIENT.command),
+  args: z.array(rdpTemplate(RDP_ARGUMENT_PLACEHOLDERS, "the arguments"))
+    .default(() => [...DEFAULT_RDP_CLIENT.args]),
+  stdin: rdpTemplate(
+    [...RDP_ARGUMENT_PLACEHOLDERS, "password"],
+    "standard input",
+  ).default(DEFAULT_RDP_CLIENT.stdin),
+}).strict();
+
+/**
+ * `webstreamSettings.windows`: settings of the Windows platform, validated
+ * everywhere and used only on Windows hosts.
+ */
+export const windowsSettingsSchema = z.object({
+  rdpClient: rdpClientSchema.default(() => rdpClientSchema.parse({})),
+  logonTimeout: seconds.default(60),
+  logoffTimeout: seconds.default(30),
+}).strict();
+
 /** `webstreamSettings`: the local session pool. */
 export const settingsSchema = z.object({
   serverMaxSessionCount: z.number().int().min(1).max(99).default(4),
@@ -64,6 +121,7 @@ export const settingsSchema = z.object({
   removeAccountsOnExit: z.boolean().default(false),
   runtimeDirectory: z.string().min(1).optional(),
   screen: screenSchema.default({ width: 1920, height: 1080, depth: 24 }),
+  windows: windowsSettingsSchema.default(() => windowsSettingsSchema.parse({})),
 }).strict();
 
 /** One entry of `filesystemRestrictions`: a path the pool users may not use. */
@@ -181,3 +239,5 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type FilesystemRestriction = z.infer<typeof restrictionSchema>;
 /** A validated `profileCleanup` section. */
 export type ProfileCleanup = z.infer<typeof profileCleanupSchema>;
+/** A validated `webstreamSettings.windows` section. */
+export type WindowsSettings = z.infer<typeof windowsSettingsSchema>;

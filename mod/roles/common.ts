@@ -10,6 +10,7 @@ import { isLoopback } from "../control/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import {
   createPlatform,
+  type CreatePlatformOptions,
   type Platform,
   type StreamerLicence,
 } from "../platform/mod.ts";
@@ -104,17 +105,55 @@ export interface SessionPoolSetup {
   licenceSecret?: string;
 }
 
+/**
+ * The {@linkcode createPlatform} options for `config`: the pool settings,
+ * and `webstreamSettings.windows` with its seconds in milliseconds.
+ */
+export function platformOptions(
+  config: Config,
+  logger: Logger,
+): CreatePlatformOptions {
+  const settings = config.webstreamSettings;
+  const windows = settings.windows;
+  return {
+    accountMode: settings.poolAccounts,
+    runtimeDirectory: settings.runtimeDirectory,
+    logger,
+    windows: {
+      rdpClient: windows.rdpClient,
+      logonTimeoutMs: windows.logonTimeout * 1000,
+      logoffTimeoutMs: windows.logoffTimeout * 1000,
+    },
+  };
+}
+
+/**
+ * A warning for a `provisioningTimeout` no longer than the Windows logon
+ * timeout: provisioning covers the logon and the streamer's start, and a
+ * first logon (which builds the profile) would be cut short by the pool.
+ */
+export function windowsTimeoutWarning(config: Config): string | undefined {
+  const { provisioningTimeout, windows } = config.webstreamSettings;
+  if (provisioningTimeout > windows.logonTimeout) return undefined;
+  return `webstreamSettings.provisioningTimeout (${provisioningTimeout} s) ` +
+    `is not longer than webstreamSettings.windows.logonTimeout ` +
+    `(${windows.logonTimeout} s): a first logon, which builds the profile, ` +
+    `can be cut short; raise provisioningTimeout (e.g. to ` +
+    `${windows.logonTimeout + 30})`;
+}
+
 /** The platform for this OS and a session pool on it, as configured. */
 export function createSessionPool(
   config: Config,
   setup: SessionPoolSetup,
 ): { platform: Platform; pool: SessionPool } {
-  const settings = config.webstreamSettings;
-  const platform = createPlatform({
-    accountMode: settings.poolAccounts,
-    runtimeDirectory: settings.runtimeDirectory,
-    logger: setup.logger.child("platform"),
-  });
+  const platform = createPlatform(
+    platformOptions(config, setup.logger.child("platform")),
+  );
+  if (platform.name === "windows") {
+    const warning = windowsTimeoutWarning(config);
+    if (warning) setup.logger.warn(warning);
+  }
   const pool = new SessionPool({
     config,
     platform,

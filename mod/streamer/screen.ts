@@ -1,7 +1,9 @@
 /**
  * The session's screen as the streamer uses it: capture, input and resize
  * for this platform, opened once per streamer and shared by its viewers. On
- * Linux: X11 through `ffi/x11/` (MIT-SHM capture, XTest input, RandR).
+ * Linux: X11 through `ffi/x11/` (MIT-SHM capture, XTest input, RandR). On
+ * Windows: GDI capture and SendInput through `ffi/windows/`; the screen is
+ * not resized.
  *
  * @module
  */
@@ -12,6 +14,12 @@ import type { InputSink } from "../platform/input.ts";
 import { openX11Capture } from "../platform/linux/x11_capture.ts";
 import { openX11Input } from "../platform/linux/x11_input.ts";
 import { resizeScreen } from "../platform/linux/x11_resize.ts";
+import {
+  openGdiCapture,
+  openWindowsGraphics,
+  type WindowsGraphicsLibraries,
+} from "../platform/windows/gdi_capture.ts";
+import { openSendInput } from "../platform/windows/send_input.ts";
 
 /** Smallest viewport a viewer may ask for. */
 export const MIN_SIZE = { width: 320, height: 200 } as const;
@@ -41,15 +49,14 @@ export interface SessionScreenOptions {
   display?: string;
 }
 
-/** Opens this session's screen (`$DISPLAY` on Linux). */
+/**
+ * Opens this session's screen (`$DISPLAY` on Linux, the calling thread's
+ * desktop on Windows).
+ */
 export function openSessionScreen(
   options: SessionScreenOptions = {},
 ): SessionScreen {
-  if (Deno.build.os === "windows") {
-    throw new Error(
-      "screen capture on Windows comes with the Windows platform",
-    );
-  }
+  if (Deno.build.os === "windows") return openWindowsSessionScreen();
   const { display: name } = options;
   const capture = openX11Capture({ display: name });
   let input: InputSink | undefined;
@@ -89,6 +96,54 @@ export function openSessionScreen(
       sink.close();
       capture.close();
       display.close();
+    },
+  };
+}
+
+/** Options for {@linkcode openWindowsSessionScreen}. */
+export interface WindowsSessionScreenOptions {
+  /** The DLLs; default: opened with `Deno.dlopen` (Windows only). */
+  libraries?: WindowsGraphicsLibraries;
+}
+
+/**
+ * The Windows session screen: a GDI capture of the virtual screen and a
+ * SendInput sink, on the calling thread. The capture's polls keep this
+ * thread on the input desktop, which is where SendInput then injects.
+ */
+export function openWindowsSessionScreen(
+  options: WindowsSessionScreenOptions = {},
+): SessionScreen {
+  const libraries = options.libraries ?? openWindowsGraphics();
+  const capture = openGdiCapture({ libraries });
+  let input;
+  try {
+    input = openSendInput({ libraries });
+  } catch (error) {
+    capture.close();
+    throw error;
+  }
+  return {
+    capture,
+    input,
+    resize(size) {
+      // The RDP session's resolution belongs to its (loopback) RDP client;
+      // changing it from inside the session is not done here, so viewers
+      // get the requested size within the screen.
+      const wanted = {
+        width: Math.max(MIN_SIZE.width, size.width),
+        height: Math.max(MIN_SIZE.height, size.height),
+      };
+      return {
+        width: Math.min(wanted.width, capture.width),
+        height: Math.min(wanted.height, capture.height),
+        applied: false,
+      };
+    },
+    close() {
+      input.releaseAll();
+      input.close();
+      capture.close();
     },
   };
 }

@@ -313,6 +313,91 @@ Deno.test("parseCli: config check FILE", () => {
   usageError(["config", "lint", "f.yaml"], /unknown config command "lint"/);
 });
 
+Deno.test("parseCli: install-service and run-service take one service role", async (t) => {
+  for (const kind of ["install-service", "run-service"] as const) {
+    for (const dash of ["-", "--"]) {
+      await t.step(`${kind} ${dash}backend ${dash}tags ${dash}config`, () => {
+        assertEquals(
+          parseCli([
+            kind,
+            `${dash}backend`,
+            `${dash}tags`,
+            "gpu,autocad",
+            `${dash}config`,
+            "C:\\Program Files\\webstream\\w.yaml",
+          ]),
+          {
+            kind,
+            role: {
+              kind: "backend",
+              config: "C:\\Program Files\\webstream\\w.yaml",
+              tags: ["gpu", "autocad"],
+            },
+          },
+        );
+      });
+      await t.step(`${kind} ${dash}sm / ${dash}gateway`, () => {
+        assertEquals(parseCli([kind, `${dash}sm`]), {
+          kind,
+          role: { kind: "sm", config: undefined },
+        });
+        assertEquals(parseCli([`${dash}gateway`, kind]), {
+          kind,
+          role: { kind: "gateway", config: undefined },
+        });
+      });
+    }
+  }
+  await t.step("--tags= spelling, role flag before the command", () => {
+    assertEquals(parseCli(["-backend", "install-service", "--tags=gpu"]), {
+      kind: "install-service",
+      role: { kind: "backend", config: undefined, tags: ["gpu"] },
+    });
+  });
+});
+
+Deno.test("parseCli: service commands refuse what cannot be a service", () => {
+  usageError(
+    ["install-service"],
+    /install-service needs a role: -backend, -sm or -gateway/,
+  );
+  usageError(["run-service"], /run-service needs a role/);
+  usageError(
+    ["install-service", "-farm"],
+    /-farm cannot run as a service \(it is for trying webstream out\)/,
+  );
+  usageError(
+    ["install-service", "-backend", "-sm"],
+    /choose one role, got -backend and -sm/,
+  );
+  usageError(
+    ["install-service", "-sm", "-tags", "gpu"],
+    /-tags does not apply to install-service -sm/,
+  );
+  usageError(
+    ["run-service", "-backend", "-port", "1"],
+    /-port does not apply to run-service -backend/,
+  );
+  usageError(
+    ["install-service", "-backend", "extra"],
+    /unexpected argument "extra"/,
+  );
+  usageError(["install-service", "-backend", "-tags", "a b"], /-tags: "a b"/);
+});
+
+Deno.test("parseCli: uninstall-service takes nothing", () => {
+  assertEquals(parseCli(["uninstall-service"]), { kind: "uninstall-service" });
+  usageError(
+    ["uninstall-service", "-backend"],
+    /-backend does not apply to uninstall-service/,
+  );
+  usageError(
+    ["uninstall-service", "-config", "a.yaml"],
+    /-config does not apply to uninstall-service/,
+  );
+  usageError(["uninstall-service", "now"], /unexpected argument "now"/);
+});
+
 Deno.test("USAGE names every role and both dash spellings", () => {
   for (
     const word of [
@@ -325,6 +410,9 @@ Deno.test("USAGE names every role and both dash spellings", () => {
       "-version",
       "-tags",
       "--backend",
+      "install-service -backend",
+      "uninstall-service",
+      "run-service",
     ]
   ) {
     assert(USAGE.includes(word), `USAGE mentions ${word}`);

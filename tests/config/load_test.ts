@@ -195,6 +195,23 @@ Deno.test("parseConfig: every problem is one line `path: expected …, got …`"
   );
 });
 
+Deno.test("parseConfig: webstreamSettings.windows problems name the field", () => {
+  const error = configError(() =>
+    parseConfig({
+      webstreamSettings: {
+        windows: {
+          rdpClient: { args: ["/u:{account}", "/p:{password}"] },
+          logonTimeout: "long",
+        },
+      },
+    }, { env: NO_ENV })
+  );
+  assertEquals([...error.problems].sort(), [
+    'webstreamSettings.windows.logonTimeout: expected number, got string "long"',
+    "webstreamSettings.windows.rdpClient.args[1]: {password} is not allowed in the arguments: every local user can read a process's command line; the password is written to the client's standard input (rdpClient.stdin)",
+  ]);
+});
+
 Deno.test("parseConfig: unknown properties are refused by name", () => {
   const error = configError(() =>
     parseConfig({

@@ -3,7 +3,8 @@
  * 9005, heartbeat 10 s, base port 9000, registration retried every 30 s up to
  * 10 times), the seed's property names, refusal of unknown properties, the
  * per-field bounds and the cross-field checks (port range, advertised port
- * colliding with a streamer port).
+ * colliding with a streamer port), and `webstreamSettings.windows` (the RDP
+ * client's placeholders, `{password}` kept off its command line).
  *
  * @module
  */
@@ -13,9 +14,12 @@ import {
   configSchema,
   metricsSchema,
   profileCleanupSchema,
+  rdpClientSchema,
   restrictionSchema,
   settingsSchema,
+  windowsSettingsSchema,
 } from "../../mod/config/schema.ts";
+import { DEFAULT_RDP_CLIENT } from "../../mod/platform/windows/rdp_client.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 
 /** The issues of an input that must not validate, as `path: message`. */
@@ -345,4 +349,113 @@ Deno.test("restrictionSchema: deny defaults to everything, recursive to false", 
     { path: "/srv/x", deny: ["write"], recursive: true },
   );
   assert(!restrictionSchema.safeParse({ path: "" }).success);
+});
+
+Deno.test("webstreamSettings.windows: defaults are FreeRDP's client, 60 s logon, 30 s logoff", () => {
+  const windows = configSchema.parse({}).webstreamSettings.windows;
+  assertEquals(windows, windowsSettingsSchema.parse({}));
+  assertEquals(windows.logonTimeout, 60);
+  assertEquals(windows.logoffTimeout, 30);
+  assertEquals(windows.rdpClient, {
+    command: DEFAULT_RDP_CLIENT.command,
+    args: [...DEFAULT_RDP_CLIENT.args],
+    stdin: DEFAULT_RDP_CLIENT.stdin,
+  });
+  // The defaults are copies: changing a parsed config leaves them alone.
+  windows.rdpClient.args.push("/extra");
+  assertEquals(
+    configSchema.parse({}).webstreamSettings.windows.rdpClient.args,
+    [...DEFAULT_RDP_CLIENT.args],
+  );
+});
+
+Deno.test("webstreamSettings.windows: a configured client and timeouts are kept", () => {
+  const config = configSchema.parse({
+    webstreamSettings: {
+      provisioningTimeout: 120,
+      windows: {
+        rdpClient: {
+          command: "C:\\Program Files\\FreeRDP\\wfreerdp.exe",
+          args: ["/v:{server}", "/u:{account}", "/w:{width}", "/h:{height}"],
+          stdin: "{password}\r\n",
+        },
+        logonTimeout: 90,
+        logoffTimeout: 20,
+      },
+    },
+  });
+  assertEquals(config.webstreamSettings.windows, {
+    rdpClient: {
+      command: "C:\\Program Files\\FreeRDP\\wfreerdp.exe",
+      args: ["/v:{server}", "/u:{account}", "/w:{width}", "/h:{height}"],
+      stdin: "{password}\r\n",
+    },
+    logonTimeout: 90,
+    logoffTimeout: 20,
+  });
+  // Only the command given: FreeRDP's arguments and standard input.
+  assertEquals(
+    rdpClientSchema.parse({ command: "D:\\rdp\\wfreerdp.exe" }).args,
+    [...DEFAULT_RDP_CLIENT.args],
+  );
+});
+
+Deno.test("webstreamSettings.windows: refusals name the field", async (t) => {
+  const windows = (w: unknown) => ({ webstreamSettings: { windows: w } });
+  const at = "webstreamSettings.windows";
+  await t.step("{password} in an argument: the password goes on stdin", () => {
+    const [problem, ...rest] = failures(
+      windows({ rdpClient: { args: ["/v:{server}", "/p:{password}"] } }),
+    );
+    assertEquals(rest, []);
+    assert(problem.startsWith(`${at}.rdpClient.args.1: {password} is not `));
+    assert(problem.includes("standard input (rdpClient.stdin)"), problem);
+  });
+  await t.step("an unknown placeholder, in args or stdin", () => {
+    assertEquals(
+      failures(windows({
+        rdpClient: { args: ["/d:{realm}"], stdin: "{password}{pin}\n" },
+      })),
+      [
+        `${at}.rdpClient.args.0: unknown placeholder {realm} (the arguments may use {server}, {account}, {domain}, {width}, {height})`,
+        `${at}.rdpClient.stdin: unknown placeholder {pin} (standard input may use {server}, {account}, {domain}, {width}, {height}, {password})`,
+      ],
+    );
+  });
+  await t.step("the command: not empty, no placeholder, no NUL", () => {
+    assertEquals(failingPaths(windows({ rdpClient: { command: "" } })), [
+      `${at}.rdpClient.command`,
+    ]);
+    assertEquals(
+      failures(windows({ rdpClient: { command: "{password}.exe" } })),
+      [
+        `${at}.rdpClient.command: {password} is not allowed in the command: every local user can read a process's command line; the password is written to the client's standard input (rdpClient.stdin)`,
+      ],
+    );
+    assertEquals(
+      failures(windows({ rdpClient: { command: "rdp\0.exe" } })),
+      [`${at}.rdpClient.command: contains a NUL character`],
+    );
+  });
+  await t.step("types, bounds and unknown properties", () => {
+    assertEquals(
+      failingPaths(windows({
+        rdpClient: { args: "/v:{server}", port: 3389 },
+        logonTimeout: 0,
+        logoffTimeout: "30",
+        pollInterval: 1,
+      })).sort(),
+      [
+        at,
+        `${at}.logoffTimeout`,
+        `${at}.logonTimeout`,
+        `${at}.rdpClient`,
+        `${at}.rdpClient.args`,
+      ],
+    );
+    assertEquals(failingPaths(windows("yes")), [at]);
+  });
+  await t.step("validated on every OS, though only Windows uses it", () => {
+    assert(!configSchema.safeParse(windows({ logonTimeout: -1 })).success);
+  });
 });

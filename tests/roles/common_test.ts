@@ -1,11 +1,18 @@
-/** What the server roles share: bind addresses, the web client folder, signals. */
+/**
+ * What the server roles share: bind addresses, the web client folder,
+ * signals, and the platform options built from the configuration.
+ */
+import { parseConfig } from "../../mod/config/mod.ts";
+import { createLogger } from "../../mod/log/mod.ts";
 import {
   bindAddress,
   DEFAULT_HTTPDOCS,
   localAddress,
+  platformOptions,
   requireSecretBeyondLoopback,
   staticRoot,
   waitForShutdownSignal,
+  windowsTimeoutWarning,
 } from "../../mod/roles/common.ts";
 import { assert, assertEquals, assertThrows } from "../support/assert.ts";
 
@@ -58,4 +65,62 @@ Deno.test("the shared secret is required only beyond loopback", () => {
       /sharedSecret \(or WEBSTREAM_GATEWAY_SECRET\) is required/,
     );
   }
+});
+
+Deno.test("platformOptions: the pool settings, and webstreamSettings.windows in milliseconds", () => {
+  const logger = createLogger({ sink: () => {} });
+  const config = parseConfig({
+    webstreamSettings: {
+      poolAccounts: "system",
+      runtimeDirectory: "/srv/webstream",
+      windows: {
+        rdpClient: { command: "C:\\FreeRDP\\wfreerdp.exe" },
+        logonTimeout: 90,
+        logoffTimeout: 12.5,
+      },
+    },
+  }, { env: {} });
+  const options = platformOptions(config, logger);
+  assertEquals(options, {
+    accountMode: "system",
+    runtimeDirectory: "/srv/webstream",
+    logger,
+    windows: {
+      rdpClient: config.webstreamSettings.windows.rdpClient,
+      logonTimeoutMs: 90_000,
+      logoffTimeoutMs: 12_500,
+    },
+  });
+  assertEquals(
+    options.windows?.rdpClient?.command,
+    "C:\\FreeRDP\\wfreerdp.exe",
+  );
+  // Without a windows section: the schema's defaults, 60 s and 30 s.
+  const defaults = platformOptions(parseConfig({}, { env: {} }), logger);
+  assertEquals(defaults.windows?.logonTimeoutMs, 60_000);
+  assertEquals(defaults.windows?.logoffTimeoutMs, 30_000);
+  assertEquals(defaults.windows?.rdpClient?.command, "wfreerdp.exe");
+});
+
+Deno.test("windowsTimeoutWarning: provisioningTimeout must outlast the Windows logon", () => {
+  const warning = (settings: Record<string, unknown>) =>
+    windowsTimeoutWarning(
+      parseConfig({ webstreamSettings: settings }, { env: {} }),
+    );
+  const defaults = warning({});
+  assert(defaults !== undefined, "the defaults (30 s < 60 s) warn");
+  assert(
+    defaults.startsWith(
+      "webstreamSettings.provisioningTimeout (30 s) is not longer than " +
+        "webstreamSettings.windows.logonTimeout (60 s)",
+    ),
+    defaults,
+  );
+  assert(defaults.includes("raise provisioningTimeout (e.g. to 90)"));
+  assert(warning({ provisioningTimeout: 60 }) !== undefined);
+  assertEquals(warning({ provisioningTimeout: 90 }), undefined);
+  assertEquals(
+    warning({ provisioningTimeout: 40, windows: { logonTimeout: 30 } }),
+    undefined,
+  );
 });

@@ -7,7 +7,6 @@
  * @module
  */
 import type { Logger } from "../../log/mod.ts";
-import { LICENCE_PROOF_ENV } from "../../registration/licence_proof.ts";
 import type {
   Hygiene,
   Platform,
@@ -15,6 +14,7 @@ import type {
   SessionListing,
   SessionSpec,
 } from "../types.ts";
+import { streamerArgs, streamerEnv } from "../streamer_command.ts";
 import {
   createPoolUser,
   deleteUser,
@@ -259,30 +259,18 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
         streamer = new Deno.Command(command.command, {
           args: [
             ...command.prefix,
-            "streamer",
-            "-control",
-            spec.controlUrl,
-            "-port",
-            String(spec.streamerPort),
-            "-bind",
-            spec.bindAddress,
             // A real pool user identifies by its OS user name; slots sharing
             // this process's user need their account named.
-            ...(mode === "current" ? ["-user", spec.account] : []),
-            ...licenceArgs(spec.licence),
-            ...(spec.reporting
-              ? ["-reporting", JSON.stringify(spec.reporting)]
-              : []),
+            ...streamerArgs(spec, {
+              user: mode === "current" ? spec.account : undefined,
+            }),
           ],
           cwd: user.home,
           env: {
             ...baseEnv,
             ...env,
             DISPLAY: display,
-            ...(spec.licence?.proof
-              ? { [LICENCE_PROOF_ENV]: spec.licence.proof }
-              : {}),
-            ...passThroughEnv(),
+            ...streamerEnv(spec),
           },
           clearEnv: true,
           detached: true,
@@ -445,28 +433,6 @@ async function endRecordedSession(
     }
   }
   await Deno.remove(`${sessionDir}/pids`).catch(() => {});
-}
-
-/** The streamer's licence check-in arguments. */
-function licenceArgs(licence: SessionSpec["licence"]): string[] {
-  if (!licence) return [];
-  return [
-    "-gateway-url",
-    licence.gatewayUrl,
-    "-server-url",
-    licence.serverUrl,
-    ...(licence.caCertificate ? ["-gateway-ca", licence.caCertificate] : []),
-  ];
-}
-
-/** Variables a streamer inherits from the session manager (logging only). */
-function passThroughEnv(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of ["WEBSTREAM_LOG_LEVEL", "NO_COLOR"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) out[name] = value;
-  }
-  return out;
 }
 
 function exitText(status: Deno.CommandStatus): string {

@@ -1,0 +1,180 @@
+/**
+ * kernel32: the last-error value, handles, local memory and processes.
+ *
+ * Every binding module in `ffi/windows/` follows the same shape: a
+ * `…_SYMBOLS` table (exported, so tests can check parameter types and
+ * which calls are `nonblocking`), a `…Symbols` type for the raw functions,
+ * an `open…()` that `Deno.dlopen`s the DLL (Windows only), and typed
+ * wrappers that take the raw functions — the real DLL's or, in tests, a fake
+ * that implements the same C contract over real memory.
+ *
+ * @module
+ */
+import { Win32Error } from "./errors.ts";
+import { fromWide, wide } from "./strings.ts";
+
+/** kernel32's symbols used by webstream. */
+export const KERNEL32_SYMBOLS = {
+  GetLastError: { parameters: [], result: "u32" },
+  CloseHandle: { parameters: ["pointer"], result: "i32" },
+  LocalFree: { parameters: ["pointer"], result: "pointer" },
+  OpenProcess: { parameters: ["u32", "i32", "u32"], result: "pointer" },
+  TerminateProcess: { parameters: ["pointer", "u32"], result: "i32" },
+  GetExitCodeProcess: { parameters: ["pointer", "buffer"], result: "i32" },
+  // Waits: blocks for up to its timeout.
+  WaitForSingleObject: {
+    parameters: ["pointer", "u32"],
+    result: "u32",
+    nonblocking: true,
+  },
+  ProcessIdToSessionId: { parameters: ["u32", "buffer"], result: "i32" },
+  GetCurrentProcess: { parameters: [], result: "pointer" },
+  GetCurrentProcessId: { parameters: [], result: "u32" },
+  // (LPCWSTR lpSrc, LPWSTR lpDst, DWORD nSize) -> DWORD characters.
+  ExpandEnvironmentStringsW: {
+    parameters: ["buffer", "buffer", "u32"],
+    result: "u32",
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The raw kernel32 functions. */
+export type Kernel32Symbols = Deno.DynamicLibrary<
+  typeof KERNEL32_SYMBOLS
+>["symbols"];
+
+/** `WAIT_OBJECT_0`: the object was signalled. */
+export const WAIT_OBJECT_0 = 0;
+/** `WAIT_TIMEOUT`. */
+export const WAIT_TIMEOUT = 258;
+/** `WAIT_FAILED`. */
+export const WAIT_FAILED = 0xffffffff;
+/** `STILL_ACTIVE`: a running process's exit code. */
+export const STILL_ACTIVE = 259;
+/** Longest string ExpandEnvironmentStringsW returns, its NUL included. */
+export const MAX_EXPANDED_CHARS = 32767;
+/** `PROCESS_TERMINATE | PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE`. */
+export const PROCESS_CONTROL = 0x0001 | 0x1000 | 0x00100000;
+
+/** Opens kernel32.dll (Windows only). */
+export function openKernel32(): Kernel32Symbols {
+  return Deno.dlopen("kernel32.dll", KERNEL32_SYMBOLS).symbols;
+}
+
+/**
+ * Typed kernel32 calls. `fail(fn)` builds the error for a synchronous call
+ * that failed, reading `GetLastError` at once on the same thread.
+ */
+export class Kernel32 {
+  readonly #k: Kernel32Symbols;
+
+  /** Wraps raw kernel32 functions. */
+  constructor(symbols: Kernel32Symbols) {
+    this.#k = symbols;
+  }
+
+  /** The error for a failed synchronous call, with its last-error code. */
+  fail(fn: string): Win32Error {
+    return new Win32Error(fn, this.#k.GetLastError());
+  }
+
+  /** Closes a handle (null is ignored). */
+  closeHandle(handle: Deno.PointerValue): void {
+    if (handle === null) return;
+    if (!this.#k.CloseHandle(handle)) throw this.fail("CloseHandle");
+  }
+
+  /** Frees memory the system allocated with LocalAlloc (null is ignored). */
+  localFree(pointer: Deno.PointerValue): void {
+    if (pointer !== null) this.#k.LocalFree(pointer);
+  }
+
+  /** Opens a process to wait for, query and terminate it. */
+  openProcess(pid: number): Deno.PointerValue {
+    const handle = this.#k.OpenProcess(PROCESS_CONTROL, 0, pid);
+    if (handle === null) throw this.fail("OpenProcess");
+    return handle;
+  }
+
+  /** Ends a process with `exitCode`. */
+  terminateProcess(handle: Deno.PointerValue, exitCode: number): void {
+    if (!this.#k.TerminateProcess(handle, exitCode)) {
+      throw this.fail("TerminateProcess");
+    }
+  }
+
+  /**
+   * The process's exit code, undefined while it runs. A process that ended
+   * with code 259 looks running here: once a wait has seen its handle
+   * signalled, read {@linkcode Kernel32.exitCodeRaw} instead.
+   */
+  exitCode(handle: Deno.PointerValue): number | undefined {
+    const code = this.exitCodeRaw(handle);
+    return code === STILL_ACTIVE ? undefined : code;
+  }
+
+  /**
+   * The DWORD GetExitCodeProcess reports, as it is: `STILL_ACTIVE` (259)
+   * both for a running process and for one that returned 259. After
+   * {@linkcode Kernel32.wait} returned true it is the real exit code.
+   */
+  exitCodeRaw(handle: Deno.PointerValue): number {
+    const out = new Uint8Array(4);
+    if (!this.#k.GetExitCodeProcess(handle, out)) {
+      throw this.fail("GetExitCodeProcess");
+    }
+    return new DataView(out.buffer).getUint32(0, true);
+  }
+
+  /**
+   * Waits up to `timeoutMs` for a handle to be signalled, off the event
+   * loop; true when it was, false on timeout.
+   */
+  async wait(handle: Deno.PointerValue, timeoutMs: number): Promise<boolean> {
+    const result = await this.#k.WaitForSingleObject(
+      handle,
+      Math.max(0, Math.min(0xfffffffe, Math.round(timeoutMs))),
+    );
+    if (result === WAIT_OBJECT_0) return true;
+    if (result === WAIT_TIMEOUT) return false;
+    // WAIT_FAILED's code is on the pool thread that waited.
+    throw new Win32Error("WaitForSingleObject", undefined);
+  }
+
+  /**
+   * `text` with each `%NAME%` replaced by this process's environment
+   * variable (names compare case-insensitively; unknown ones stay as they
+   * are): for REG_EXPAND_SZ data such as `%SystemDrive%\Users\x`.
+   */
+  expandEnvironment(text: string): string {
+    const source = wide(text);
+    // Expansion usually lengthens: start with room for that.
+    let chars = Math.min(
+      MAX_EXPANDED_CHARS,
+      Math.max(260, text.length * 2 + 1),
+    );
+    for (let attempt = 1;; attempt++) {
+      const out = new Uint8Array(chars * 2);
+      const result = this.#k.ExpandEnvironmentStringsW(source, out, chars);
+      if (result === 0) throw this.fail("ExpandEnvironmentStringsW");
+      // Success: the characters stored, NUL included; else the size needed.
+      if (result <= chars) return fromWide(out);
+      if (result > MAX_EXPANDED_CHARS || attempt >= 3) {
+        throw new RangeError(
+          `ExpandEnvironmentStringsW needs ${result} characters for ${
+            JSON.stringify(text)
+          }`,
+        );
+      }
+      chars = result;
+    }
+  }
+
+  /** The Remote Desktop Services session a process runs in. */
+  processSessionId(pid: number): number {
+    const out = new Uint8Array(4);
+    if (!this.#k.ProcessIdToSessionId(pid, out)) {
+      throw this.fail("ProcessIdToSessionId");
+    }
+    return new DataView(out.buffer).getUint32(0, true);
+  }
+}

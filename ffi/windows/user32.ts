@@ -1,0 +1,540 @@
+/**
+ * user32: the streamer's screen metrics, input injection (SendInput),
+ * keyboard layout queries, cursor image, and the input desktop.
+ *
+ * ## Threads and desktops
+ *
+ * Every call here works on the calling thread's desktop (and its keyboard
+ * layout): `GetDC(NULL)` is that desktop's screen, `SendInput` goes to the
+ * input desktop only when the thread is attached to it, `SetThreadDesktop`
+ * changes the thread itself. None of them may run on Deno's blocking pool,
+ * so no symbol here is `nonblocking` (a test pins that), and every failure
+ * reads `GetLastError` at once through {@linkcode Kernel32.fail}.
+ *
+ * When Windows switches the input desktop (the lock screen, a UAC prompt on
+ * the secure desktop, Ctrl+Alt+Del), the streamer's thread stays on the old
+ * one: captures show the old desktop and `SendInput` is refused. The thread
+ * must `OpenInputDesktop` + `SetThreadDesktop` to follow
+ * (`mod/platform/windows/gdi_capture.ts` does it on every poll). The
+ * `Winlogon` (secure) desktop only opens for LocalSystem; a streamer running
+ * as the session's user gets `ERROR_ACCESS_DENIED` and cannot show or drive
+ * UAC prompts. `SetThreadDesktop` also fails while the thread owns windows
+ * or hooks on its current desktop.
+ *
+ * @module
+ */
+import type { Kernel32 } from "./kernel32.ts";
+import {
+  defineStruct,
+  defineUnion,
+  encodeStruct,
+  OutParam,
+  pointerAt,
+  readField,
+  viewOf,
+  writeField,
+} from "./struct.ts";
+import { fromWide } from "./strings.ts";
+
+/** user32's symbols used by the streamer. Thread-bound: none is `nonblocking`. */
+export const USER32_SYMBOLS = {
+  GetDC: { parameters: ["pointer"], result: "pointer" },
+  ReleaseDC: { parameters: ["pointer", "pointer"], result: "i32" },
+  GetSystemMetrics: { parameters: ["i32"], result: "i32" },
+  SendInput: { parameters: ["u32", "buffer", "i32"], result: "u32" },
+  MapVirtualKeyW: { parameters: ["u32", "u32"], result: "u32" },
+  VkKeyScanW: { parameters: ["u16"], result: "i16" },
+  GetCursorInfo: { parameters: ["buffer"], result: "i32" },
+  GetIconInfo: { parameters: ["pointer", "buffer"], result: "i32" },
+  OpenInputDesktop: { parameters: ["u32", "i32", "u32"], result: "pointer" },
+  SetThreadDesktop: { parameters: ["pointer"], result: "i32" },
+  CloseDesktop: { parameters: ["pointer"], result: "i32" },
+  GetUserObjectInformationW: {
+    parameters: ["pointer", "i32", "buffer", "u32", "buffer"],
+    result: "i32",
+  },
+  // Windows 10 1703+; older systems fall back to SetProcessDPIAware.
+  SetProcessDpiAwarenessContext: {
+    parameters: ["pointer"],
+    result: "i32",
+    optional: true,
+  },
+  SetProcessDPIAware: { parameters: [], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The raw user32 functions. */
+export type User32Symbols = Deno.DynamicLibrary<
+  typeof USER32_SYMBOLS
+>["symbols"];
+
+/** Opens user32.dll (Windows only). */
+export function openUser32(): User32Symbols {
+  return Deno.dlopen("user32.dll", USER32_SYMBOLS).symbols;
+}
+
+// GetSystemMetrics indexes (winuser.h).
+/** `SM_CXSCREEN`: primary monitor width. */
+export const SM_CXSCREEN = 0;
+/** `SM_CYSCREEN`: primary monitor height. */
+export const SM_CYSCREEN = 1;
+/** `SM_XVIRTUALSCREEN`: left of the virtual screen (all monitors). */
+export const SM_XVIRTUALSCREEN = 76;
+/** `SM_YVIRTUALSCREEN`: top of the virtual screen. */
+export const SM_YVIRTUALSCREEN = 77;
+/** `SM_CXVIRTUALSCREEN`: width of the virtual screen. */
+export const SM_CXVIRTUALSCREEN = 78;
+/** `SM_CYVIRTUALSCREEN`: height of the virtual screen. */
+export const SM_CYVIRTUALSCREEN = 79;
+/** `SM_CMONITORS`: display monitors on the desktop. */
+export const SM_CMONITORS = 80;
+/** `SM_REMOTESESSION`: nonzero in a Remote Desktop session. */
+export const SM_REMOTESESSION = 0x1000;
+
+/** `INPUT.type` values (winuser.h). */
+export const INPUT_TYPE = Object.freeze({ MOUSE: 0, KEYBOARD: 1, HARDWARE: 2 });
+
+/** `KEYBDINPUT.dwFlags` (winuser.h). */
+export const KEYEVENTF = Object.freeze({
+  EXTENDEDKEY: 0x0001,
+  KEYUP: 0x0002,
+  UNICODE: 0x0004,
+  SCANCODE: 0x0008,
+});
+
+/** `MOUSEINPUT.dwFlags` (winuser.h). */
+export const MOUSEEVENTF = Object.freeze({
+  MOVE: 0x0001,
+  LEFTDOWN: 0x0002,
+  LEFTUP: 0x0004,
+  RIGHTDOWN: 0x0008,
+  RIGHTUP: 0x0010,
+  MIDDLEDOWN: 0x0020,
+  MIDDLEUP: 0x0040,
+  XDOWN: 0x0080,
+  XUP: 0x0100,
+  WHEEL: 0x0800,
+  HWHEEL: 0x1000,
+  MOVE_NOCOALESCE: 0x2000,
+  VIRTUALDESK: 0x4000,
+  ABSOLUTE: 0x8000,
+});
+
+/** `XBUTTON1` / `XBUTTON2` in `mouseData` with `MOUSEEVENTF_XDOWN/XUP`. */
+export const XBUTTON1 = 0x0001;
+/** `XBUTTON2`. */
+export const XBUTTON2 = 0x0002;
+/** `WHEEL_DELTA`: one wheel notch. */
+export const WHEEL_DELTA = 120;
+
+/** `MapVirtualKeyW` translation types (winuser.h). */
+export const MAPVK = Object.freeze({
+  VK_TO_VSC: 0,
+  VSC_TO_VK: 1,
+  VK_TO_CHAR: 2,
+  VSC_TO_VK_EX: 3,
+  VK_TO_VSC_EX: 4,
+});
+
+/** `CURSORINFO.flags`: the cursor is showing. */
+export const CURSOR_SHOWING = 0x00000001;
+/** `CURSORINFO.flags`: touch/pen input suppresses the cursor (Windows 8+). */
+export const CURSOR_SUPPRESSED = 0x00000002;
+
+/** Desktop access rights (winuser.h). */
+export const DESKTOP_ACCESS = Object.freeze({
+  READOBJECTS: 0x0001,
+  CREATEWINDOW: 0x0002,
+  CREATEMENU: 0x0004,
+  HOOKCONTROL: 0x0008,
+  JOURNALRECORD: 0x0010,
+  JOURNALPLAYBACK: 0x0020,
+  ENUMERATE: 0x0040,
+  WRITEOBJECTS: 0x0080,
+  SWITCHDESKTOP: 0x0100,
+});
+/** `GENERIC_WRITE` (winnt.h). */
+export const GENERIC_WRITE = 0x40000000;
+/**
+ * What the streamer asks of the input desktop: read it (capture), write to
+ * it (input), and attach the thread (the rights VNC servers use).
+ */
+export const STREAMER_DESKTOP_ACCESS = DESKTOP_ACCESS.READOBJECTS |
+  DESKTOP_ACCESS.CREATEWINDOW | DESKTOP_ACCESS.CREATEMENU |
+  DESKTOP_ACCESS.HOOKCONTROL | DESKTOP_ACCESS.ENUMERATE |
+  DESKTOP_ACCESS.WRITEOBJECTS | DESKTOP_ACCESS.SWITCHDESKTOP | GENERIC_WRITE;
+
+/** `UOI_NAME`: `GetUserObjectInformationW` index of the object's name. */
+export const UOI_NAME = 2;
+
+/** `DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2`, the handle value `-4`. */
+export const DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2 = -4n;
+
+/** `POINT` (8 bytes). */
+export const POINT = defineStruct({ x: "i32", y: "i32" });
+
+/** `MOUSEINPUT` (32 bytes on x64: `dwExtraInfo` is pointer-sized at 24). */
+export const MOUSEINPUT = defineStruct({
+  dx: "i32",
+  dy: "i32",
+  mouseData: "u32",
+  dwFlags: "u32",
+  time: "u32",
+  dwExtraInfo: "ptr",
+});
+
+/** `KEYBDINPUT` (24 bytes on x64: `dwExtraInfo` at 16). */
+export const KEYBDINPUT = defineStruct({
+  wVk: "u16",
+  wScan: "u16",
+  dwFlags: "u32",
+  time: "u32",
+  dwExtraInfo: "ptr",
+});
+
+/** `HARDWAREINPUT` (8 bytes). */
+export const HARDWAREINPUT = defineStruct({
+  uMsg: "u32",
+  wParamL: "u16",
+  wParamH: "u16",
+});
+
+/** The anonymous union of `INPUT` (32 bytes, 8-aligned). */
+export const INPUT_UNION = defineUnion({
+  mi: MOUSEINPUT,
+  ki: KEYBDINPUT,
+  hi: HARDWAREINPUT,
+});
+
+/** `INPUT` (40 bytes on x64: the union at 8). */
+export const INPUT = defineStruct({ type: "u32", u: INPUT_UNION });
+
+/** `CURSORINFO` (24 bytes: `hCursor` at 8, `ptScreenPos` at 16). */
+export const CURSORINFO = defineStruct({
+  cbSize: "u32",
+  flags: "u32",
+  hCursor: "ptr",
+  ptScreenPos: POINT,
+});
+
+/** `ICONINFO` (32 bytes: `hbmMask` at 16, `hbmColor` at 24). */
+export const ICONINFO = defineStruct({
+  fIcon: "i32",
+  xHotspot: "u32",
+  yHotspot: "u32",
+  hbmMask: "ptr",
+  hbmColor: "ptr",
+});
+
+/** One synthesized mouse event (a `MOUSEINPUT`). */
+export interface MouseInput {
+  /** Discriminant. */
+  type: "mouse";
+  /** `dx` (normalized 0–65535 with `MOUSEEVENTF_ABSOLUTE`). */
+  dx?: number;
+  /** `dy`. */
+  dy?: number;
+  /** `mouseData`: signed wheel delta, or the X button. */
+  mouseData?: number;
+  /** `MOUSEEVENTF_*`. */
+  flags: number;
+}
+
+/** One synthesized key event (a `KEYBDINPUT`). */
+export interface KeyboardInput {
+  /** Discriminant. */
+  type: "keyboard";
+  /** `wVk` (0 with `KEYEVENTF_SCANCODE` or `KEYEVENTF_UNICODE`). */
+  vk?: number;
+  /** `wScan`: the scan code, or a UTF-16 code unit with `KEYEVENTF_UNICODE`. */
+  scan?: number;
+  /** `KEYEVENTF_*`. */
+  flags: number;
+}
+
+/** An event for {@linkcode User32.sendInput}. */
+export type InputRecord = MouseInput | KeyboardInput;
+
+/** Encodes events as a packed `INPUT[]`, ready for `SendInput`. */
+export function encodeInputs(records: readonly InputRecord[]): Uint8Array {
+  const bytes = new Uint8Array(INPUT.size * records.length);
+  const view = viewOf(bytes);
+  records.forEach((record, i) => {
+    const base = i * INPUT.size;
+    const u = base + INPUT.offsets.u;
+    if (record.type === "mouse") {
+      writeField(view, INPUT, "type", INPUT_TYPE.MOUSE, { base });
+      writeField(view, MOUSEINPUT, "dx", record.dx ?? 0, { base: u });
+      writeField(view, MOUSEINPUT, "dy", record.dy ?? 0, { base: u });
+      // A DWORD holding a signed delta (negative = wheel toward the user).
+      writeField(view, MOUSEINPUT, "mouseData", (record.mouseData ?? 0) >>> 0, {
+        base: u,
+      });
+      writeField(view, MOUSEINPUT, "dwFlags", record.flags, { base: u });
+    } else {
+      writeField(view, INPUT, "type", INPUT_TYPE.KEYBOARD, { base });
+      writeField(view, KEYBDINPUT, "wVk", record.vk ?? 0, { base: u });
+      writeField(view, KEYBDINPUT, "wScan", record.scan ?? 0, { base: u });
+      writeField(view, KEYBDINPUT, "dwFlags", record.flags, { base: u });
+    }
+  });
+  return bytes;
+}
+
+/** Decodes a packed `INPUT[]` (the inverse of {@linkcode encodeInputs}). */
+export function decodeInputs(bytes: Uint8Array, count: number): InputRecord[] {
+  const view = viewOf(bytes);
+  const out: InputRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const base = i * INPUT.size;
+    const u = base + INPUT.offsets.u;
+    const type = readField(view, INPUT, "type", { base });
+    if (type === INPUT_TYPE.MOUSE) {
+      out.push({
+        type: "mouse",
+        dx: Number(readField(view, MOUSEINPUT, "dx", { base: u })),
+        dy: Number(readField(view, MOUSEINPUT, "dy", { base: u })),
+        mouseData: view.getInt32(u + MOUSEINPUT.offsets.mouseData, true),
+        flags: Number(readField(view, MOUSEINPUT, "dwFlags", { base: u })),
+      });
+    } else if (type === INPUT_TYPE.KEYBOARD) {
+      out.push({
+        type: "keyboard",
+        vk: Number(readField(view, KEYBDINPUT, "wVk", { base: u })),
+        scan: Number(readField(view, KEYBDINPUT, "wScan", { base: u })),
+        flags: Number(readField(view, KEYBDINPUT, "dwFlags", { base: u })),
+      });
+    } else {
+      throw new TypeError(`INPUT ${i} has type ${type}`);
+    }
+  }
+  return out;
+}
+
+/** The virtual screen (every monitor) in desktop coordinates. */
+export interface VirtualScreen {
+  /** Left edge (negative when a monitor sits left of the primary). */
+  x: number;
+  /** Top edge. */
+  y: number;
+  /** Width. */
+  width: number;
+  /** Height. */
+  height: number;
+}
+
+/** What `GetCursorInfo` says. */
+export interface CursorInfo {
+  /** `CURSOR_SHOWING` is set. */
+  showing: boolean;
+  /** The raw `flags`. */
+  flags: number;
+  /** The cursor handle (null when hidden). */
+  cursor: Deno.PointerValue;
+  /** The handle's value, for comparisons (0n when hidden). */
+  handle: bigint;
+  /** Position in desktop coordinates. */
+  x: number;
+  /** Position in desktop coordinates. */
+  y: number;
+}
+
+/** What `GetIconInfo` says. The caller owns (and deletes) both bitmaps. */
+export interface IconInfo {
+  /** An icon, not a cursor. */
+  isIcon: boolean;
+  /** Hotspot x. */
+  hotX: number;
+  /** Hotspot y. */
+  hotY: number;
+  /** The AND mask (for monochrome cursors, AND over XOR: twice as tall). */
+  mask: Deno.PointerValue;
+  /** The colour bitmap; null for a monochrome cursor. */
+  color: Deno.PointerValue;
+}
+
+/** Typed user32 calls (synchronous; errors read `GetLastError` at once). */
+export class User32 {
+  readonly #u: User32Symbols;
+  readonly #k: Kernel32;
+
+  /** Wraps raw user32 functions; `kernel32` reads the last error. */
+  constructor(symbols: User32Symbols, kernel32: Kernel32) {
+    this.#u = symbols;
+    this.#k = kernel32;
+  }
+
+  /** The kernel32 wrapper this one reports errors through. */
+  get kernel32(): Kernel32 {
+    return this.#k;
+  }
+
+  /** The device context of the thread's desktop's whole screen. */
+  screenDC(): Deno.PointerValue {
+    const dc = this.#u.GetDC(null);
+    if (dc === null) throw this.#k.fail("GetDC");
+    return dc;
+  }
+
+  /** Releases a DC from {@linkcode screenDC}; false when it was not released. */
+  releaseDC(dc: Deno.PointerValue): boolean {
+    return this.#u.ReleaseDC(null, dc) === 1;
+  }
+
+  /** `GetSystemMetrics(index)` (0 when unknown: it sets no error). */
+  metric(index: number): number {
+    return this.#u.GetSystemMetrics(index);
+  }
+
+  /**
+   * The virtual screen; the primary monitor from the origin when the
+   * virtual-screen metrics are missing.
+   */
+  virtualScreen(): VirtualScreen {
+    const width = this.metric(SM_CXVIRTUALSCREEN);
+    const height = this.metric(SM_CYVIRTUALSCREEN);
+    if (width > 0 && height > 0) {
+      return {
+        x: this.metric(SM_XVIRTUALSCREEN),
+        y: this.metric(SM_YVIRTUALSCREEN),
+        width,
+        height,
+      };
+    }
+    return {
+      x: 0,
+      y: 0,
+      width: this.metric(SM_CXSCREEN),
+      height: this.metric(SM_CYSCREEN),
+    };
+  }
+
+  /**
+   * Injects `records` in one `SendInput` call (so nothing interleaves with
+   * them). Throws `Win32Error` unless all were inserted; note that
+   * UIPI blocking is not reported at all (see SendInput's documentation).
+   */
+  sendInput(records: readonly InputRecord[]): void {
+    if (records.length === 0) return;
+    const inserted = this.#u.SendInput(
+      records.length,
+      encodeInputs(records),
+      INPUT.size,
+    );
+    if (inserted !== records.length) throw this.#k.fail("SendInput");
+  }
+
+  /** `MapVirtualKeyW(code, mapType)`: 0 when there is no translation. */
+  mapVirtualKey(code: number, mapType: number): number {
+    return this.#u.MapVirtualKeyW(code, mapType);
+  }
+
+  /**
+   * The virtual key and shift state (bit 0 Shift, 1 Ctrl, 2 Alt) that type
+   * the UTF-16 code unit `unit` in the thread's keyboard layout, or
+   * undefined when the layout cannot type it.
+   */
+  vkKeyScan(unit: number): { vk: number; shift: number } | undefined {
+    const result = this.#u.VkKeyScanW(unit);
+    if (result === -1) return undefined;
+    const bits = result & 0xffff;
+    return { vk: bits & 0xff, shift: bits >> 8 };
+  }
+
+  /** The current cursor (`GetCursorInfo`). */
+  cursorInfo(): CursorInfo {
+    const bytes = encodeStruct(CURSORINFO, { cbSize: CURSORINFO.size });
+    if (!this.#u.GetCursorInfo(bytes)) throw this.#k.fail("GetCursorInfo");
+    const view = viewOf(bytes);
+    const flags = Number(readField(view, CURSORINFO, "flags"));
+    const handle = readField(view, CURSORINFO, "hCursor") as bigint;
+    const point = CURSORINFO.offsets.ptScreenPos;
+    return {
+      showing: (flags & CURSOR_SHOWING) !== 0,
+      flags,
+      cursor: pointerAt(handle),
+      handle,
+      x: view.getInt32(point + POINT.offsets.x, true),
+      y: view.getInt32(point + POINT.offsets.y, true),
+    };
+  }
+
+  /** A cursor's bitmaps and hotspot; delete both bitmaps afterwards. */
+  iconInfo(cursor: Deno.PointerValue): IconInfo {
+    const bytes = encodeStruct(ICONINFO);
+    if (!this.#u.GetIconInfo(cursor, bytes)) throw this.#k.fail("GetIconInfo");
+    const view = viewOf(bytes);
+    return {
+      isIcon: readField(view, ICONINFO, "fIcon") !== 0,
+      hotX: Number(readField(view, ICONINFO, "xHotspot")),
+      hotY: Number(readField(view, ICONINFO, "yHotspot")),
+      mask: pointerAt(readField(view, ICONINFO, "hbmMask")),
+      color: pointerAt(readField(view, ICONINFO, "hbmColor")),
+    };
+  }
+
+  /**
+   * Opens the desktop receiving input now. Throws `Win32Error`
+   * (`ERROR_ACCESS_DENIED` for the secure desktop unless LocalSystem).
+   */
+  openInputDesktop(
+    access: number = STREAMER_DESKTOP_ACCESS,
+  ): Deno.PointerValue {
+    const desktop = this.#u.OpenInputDesktop(0, 0, access);
+    if (desktop === null) throw this.#k.fail("OpenInputDesktop");
+    return desktop;
+  }
+
+  /** Attaches the calling thread to `desktop`. */
+  setThreadDesktop(desktop: Deno.PointerValue): void {
+    if (!this.#u.SetThreadDesktop(desktop)) {
+      throw this.#k.fail("SetThreadDesktop");
+    }
+  }
+
+  /** Closes a desktop handle (fails while a thread of ours uses it). */
+  closeDesktop(desktop: Deno.PointerValue): void {
+    if (!this.#u.CloseDesktop(desktop)) throw this.#k.fail("CloseDesktop");
+  }
+
+  /** A desktop's or window station's name (`UOI_NAME`). */
+  objectName(handle: Deno.PointerValue): string {
+    let size = 128;
+    for (let attempt = 1;; attempt++) {
+      const bytes = new Uint8Array(size);
+      const needed = new OutParam();
+      if (
+        this.#u.GetUserObjectInformationW(
+          handle,
+          UOI_NAME,
+          bytes,
+          bytes.length,
+          needed.bytes,
+        )
+      ) {
+        return fromWide(bytes);
+      }
+      // The code is only reported (it may have been overwritten before this
+      // read); a buffer too small shows as a needed size, in bytes, above it.
+      const error = this.#k.fail("GetUserObjectInformationW");
+      if (needed.u32() <= size || attempt >= 3) throw error;
+      size = needed.u32();
+    }
+  }
+
+  /**
+   * Makes the process per-monitor DPI aware, so metrics, the screen DC and
+   * cursor positions are in physical pixels rather than scaled ones. False
+   * when it was already set (by the manifest or an earlier call) or refused.
+   */
+  setDpiAware(): boolean {
+    const setContext = this.#u.SetProcessDpiAwarenessContext;
+    if (setContext) {
+      return setContext(
+        pointerAt(
+          BigInt.asUintN(64, DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2),
+        ),
+      ) !== 0;
+    }
+    return this.#u.SetProcessDPIAware() !== 0;
+  }
+}

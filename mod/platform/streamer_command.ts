@@ -1,0 +1,68 @@
+/**
+ * The streamer's command line and extra environment, shared by every
+ * platform so a streamer is started the same way on Linux and Windows:
+ * `streamer -control URL -port N -bind ADDR` plus the licence check-in and
+ * reporting arguments. The licence proof travels in the environment, never
+ * on a command line (other local users can read command lines).
+ *
+ * @module
+ */
+import { LICENCE_PROOF_ENV } from "../registration/licence_proof.ts";
+import type { SessionSpec } from "./types.ts";
+
+/** Options for {@linkcode streamerArgs}. */
+export interface StreamerArgsOptions {
+  /**
+   * The pool account to identify as, for slots that share this process's
+   * user; a streamer running as its pool account identifies by its OS user.
+   */
+  user?: string;
+}
+
+/** The arguments after the self-command prefix: `streamer -control … -port … -bind …`. */
+export function streamerArgs(
+  spec: SessionSpec,
+  options: StreamerArgsOptions = {},
+): string[] {
+  return [
+    "streamer",
+    "-control",
+    spec.controlUrl,
+    "-port",
+    String(spec.streamerPort),
+    "-bind",
+    spec.bindAddress,
+    ...(options.user ? ["-user", options.user] : []),
+    ...licenceArgs(spec.licence),
+    ...(spec.reporting ? ["-reporting", JSON.stringify(spec.reporting)] : []),
+  ];
+}
+
+/** The streamer's licence check-in arguments (none without a licence). */
+export function licenceArgs(licence: SessionSpec["licence"]): string[] {
+  if (!licence) return [];
+  return [
+    "-gateway-url",
+    licence.gatewayUrl,
+    "-server-url",
+    licence.serverUrl,
+    ...(licence.caCertificate ? ["-gateway-ca", licence.caCertificate] : []),
+  ];
+}
+
+/** Variables a streamer inherits from the session manager (logging only). */
+export const PASS_THROUGH_ENV = ["WEBSTREAM_LOG_LEVEL", "NO_COLOR"] as const;
+
+/**
+ * The environment a streamer gets on top of its session's own: its licence
+ * proof (when there is one) and the session manager's logging variables.
+ */
+export function streamerEnv(spec: SessionSpec): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (spec.licence?.proof) out[LICENCE_PROOF_ENV] = spec.licence.proof;
+  for (const name of PASS_THROUGH_ENV) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}

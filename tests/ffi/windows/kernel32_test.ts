@@ -1,0 +1,254 @@
+/**
+ * Tests for `ffi/windows/kernel32.ts` against the fake kernel32: failures
+ * carry the last error set by the failing call, exit codes map STILL_ACTIVE
+ * to "running" (the raw code keeps a real 259 after a wait), waits map WAIT_OBJECT_0 / WAIT_TIMEOUT / WAIT_FAILED (whose
+ * code is not readable off-thread), environment-string expansion with its
+ * buffer sizing, and only WaitForSingleObject is nonblocking.
+ *
+ * @module
+ */
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertThrows,
+} from "../../support/assert.ts";
+import { Win32Error } from "../../../ffi/windows/errors.ts";
+import {
+  Kernel32,
+  KERNEL32_SYMBOLS,
+  PROCESS_CONTROL,
+  STILL_ACTIVE,
+  WAIT_FAILED,
+  WAIT_OBJECT_0,
+  WAIT_TIMEOUT,
+} from "../../../ffi/windows/kernel32.ts";
+import { addressOfPointer, pointerAt } from "../../../ffi/windows/struct.ts";
+import {
+  CURRENT_PROCESS_PSEUDO_HANDLE,
+  FakeKernel32,
+  INFINITE,
+} from "../../support/windows/fake_kernel32.ts";
+
+function setup() {
+  const fake = new FakeKernel32();
+  return { fake, k32: new Kernel32(fake.symbols) };
+}
+
+function nonblockingNames(table: Record<string, object>): string[] {
+  return Object.entries(table)
+    .filter(([, d]) => "nonblocking" in d && d.nonblocking === true)
+    .map(([name]) => name)
+    .sort();
+}
+
+Deno.test("kernel32: only WaitForSingleObject is nonblocking", () => {
+  assertEquals(nonblockingNames(KERNEL32_SYMBOLS), ["WaitForSingleObject"]);
+});
+
+Deno.test("kernel32: SDK constants", () => {
+  assertEquals(
+    [WAIT_OBJECT_0, WAIT_TIMEOUT, WAIT_FAILED, STILL_ACTIVE],
+    [0, 258, 0xffffffff, 259],
+  );
+  // PROCESS_TERMINATE | PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE
+  assertEquals(PROCESS_CONTROL, 0x00101001);
+});
+
+Deno.test("kernel32: fail(fn) reads the last error at once", () => {
+  const { fake, k32 } = setup();
+  fake.lastError = 5;
+  const e = k32.fail("Something");
+  assertEquals([e.function, e.code, e.codeName], [
+    "Something",
+    5,
+    "ERROR_ACCESS_DENIED",
+  ]);
+  assertEquals(fake.getLastErrorCalls, 1);
+});
+
+Deno.test("kernel32: closeHandle closes, ignores null, throws on a bad handle", () => {
+  const { fake, k32 } = setup();
+  const h = fake.createHandle("token");
+  k32.closeHandle(h);
+  assert(fake.handles("token")[0].closed);
+  k32.closeHandle(null);
+  assertThrows(
+    () => k32.closeHandle(h),
+    Win32Error,
+    /CloseHandle failed: ERROR_INVALID_HANDLE \(6\)/,
+  );
+  assertThrows(
+    () => k32.closeHandle(pointerAt(0x999999n)),
+    Win32Error,
+    /ERROR_INVALID_HANDLE/,
+  );
+});
+
+Deno.test("kernel32: localFree frees exactly once and ignores null", () => {
+  const { fake, k32 } = setup();
+  const block = fake.localHeap.alloc(16, "test");
+  k32.localFree(null);
+  k32.localFree(pointerAt(block.address));
+  fake.localHeap.assertAllFreed();
+  assertThrows(() => k32.localFree(pointerAt(block.address)), Error, /twice/);
+});
+
+Deno.test("kernel32: openProcess returns a handle or the last error", () => {
+  const { fake, k32 } = setup();
+  fake.addProcess({ pid: 10, sessionId: 2 });
+  fake.addProcess({ pid: 11, sessionId: 0, accessDenied: true });
+  const h = k32.openProcess(10);
+  assertEquals(fake.handle(h, "process")?.data.pid, 10);
+  assertThrows(
+    () => k32.openProcess(99),
+    Win32Error,
+    /OpenProcess failed: ERROR_INVALID_PARAMETER \(87\)/,
+  );
+  assertThrows(
+    () => k32.openProcess(11),
+    Win32Error,
+    /OpenProcess failed: ERROR_ACCESS_DENIED \(5\)/,
+  );
+  k32.closeHandle(h);
+  fake.assertAllClosed();
+});
+
+Deno.test("kernel32: exitCode is undefined while running (STILL_ACTIVE)", () => {
+  const { fake, k32 } = setup();
+  fake.addProcess({ pid: 10, sessionId: 2 });
+  const h = k32.openProcess(10);
+  assertEquals(k32.exitCode(h), undefined);
+  k32.terminateProcess(h, 7);
+  assertEquals(k32.exitCode(h), 7);
+  // A second terminate of an ended process is refused.
+  assertThrows(
+    () => k32.terminateProcess(h, 1),
+    Win32Error,
+    /TerminateProcess failed: ERROR_ACCESS_DENIED/,
+  );
+  k32.closeHandle(h);
+  assertThrows(
+    () => k32.exitCode(h),
+    Win32Error,
+    /GetExitCodeProcess failed: ERROR_INVALID_HANDLE/,
+  );
+});
+
+Deno.test("kernel32: exitCodeRaw reports 259 as it is; exitCode cannot tell it from running", async () => {
+  const { fake, k32 } = setup();
+  fake.addProcess({ pid: 11, sessionId: 2 });
+  const h = k32.openProcess(11);
+  assertEquals(k32.exitCodeRaw(h), STILL_ACTIVE);
+  fake.exitProcess(11, STILL_ACTIVE); // the process returned 259
+  assertEquals(await k32.wait(h, 0), true);
+  assertEquals(k32.exitCodeRaw(h), 259);
+  assertEquals(k32.exitCode(h), undefined, "ambiguous without the wait");
+  k32.closeHandle(h);
+  assertThrows(
+    () => k32.exitCodeRaw(h),
+    Win32Error,
+    /GetExitCodeProcess failed: ERROR_INVALID_HANDLE/,
+  );
+});
+
+Deno.test("kernel32: wait maps WAIT_OBJECT_0, WAIT_TIMEOUT and WAIT_FAILED", async () => {
+  const { fake, k32 } = setup();
+  fake.addProcess({ pid: 10, sessionId: 2 });
+  const h = k32.openProcess(10);
+  assertEquals(await k32.wait(h, 50), false); // WAIT_TIMEOUT
+  const waiting = k32.wait(h, Infinity);
+  fake.exitProcess(10, 0);
+  assertEquals(await waiting, true); // WAIT_OBJECT_0
+  assertEquals(await k32.wait(h, 0), true);
+  // Timeouts are clamped below INFINITE and rounded.
+  assertEquals(fake.waits, [50, 0xfffffffe, 0]);
+  assert(fake.waits.every((t) => t !== INFINITE));
+  k32.closeHandle(h);
+  fake.lastError = 0;
+  const calls = fake.getLastErrorCalls;
+  const e = await assertRejects(
+    () => k32.wait(h, 10),
+    Win32Error,
+    /WaitForSingleObject failed \(its error code is not readable/,
+  );
+  // The code stayed on the pool thread; the wrapper did not read another's.
+  assertEquals((e as Win32Error).code, undefined);
+  assertEquals(fake.getLastErrorCalls, calls);
+  assertEquals(fake.poolLastError, 6);
+});
+
+Deno.test("kernel32: processSessionId reads the session or fails", () => {
+  const { fake, k32 } = setup();
+  fake.addProcess({ pid: 10, sessionId: 3 });
+  assertEquals(k32.processSessionId(10), 3);
+  assertThrows(
+    () => k32.processSessionId(11),
+    Win32Error,
+    /ProcessIdToSessionId failed: ERROR_INVALID_PARAMETER \(87\)/,
+  );
+});
+
+Deno.test("kernel32 fake: pseudo-handle and current process id", () => {
+  const { fake } = setup();
+  const self = fake.symbols.GetCurrentProcess();
+  assertEquals(addressOfPointer(self), CURRENT_PROCESS_PSEUDO_HANDLE);
+  assertEquals(fake.symbols.CloseHandle(self), 1);
+  assertEquals(fake.symbols.GetCurrentProcessId(), fake.currentProcessId);
+});
+
+Deno.test("kernel32: expandEnvironment expands %NAME% and leaves unknown names", () => {
+  const { k32 } = setup();
+  assertEquals(
+    k32.expandEnvironment("%SystemDrive%\\Users\\webs01"),
+    "C:\\Users\\webs01",
+  );
+  assertEquals(k32.expandEnvironment("%systemroot%"), "C:\\Windows");
+  assertEquals(k32.expandEnvironment("100%"), "100%");
+  assertEquals(k32.expandEnvironment("%Nope%\\x"), "%Nope%\\x");
+  assertEquals(k32.expandEnvironment(""), "");
+  assertEquals(k32.expandEnvironment("plain"), "plain");
+  assertThrows(() => k32.expandEnvironment("a\0b"), TypeError, /NUL/);
+});
+
+Deno.test("kernel32: expandEnvironment grows the buffer to the size reported", () => {
+  const { fake, k32 } = setup();
+  const long = "x".repeat(1000);
+  fake.environment.set("LONG", long);
+  const calls: number[] = [];
+  const expand = fake.symbols.ExpandEnvironmentStringsW;
+  const k = new Kernel32({
+    ...fake.symbols,
+    ExpandEnvironmentStringsW: (source, destination, size) => {
+      calls.push(size);
+      return expand(source, destination, size);
+    },
+  });
+  assertEquals(k.expandEnvironment("%LONG%%LONG%\\y"), `${long}${long}\\y`);
+  // 260 characters first, then exactly what the call asked for.
+  assertEquals(calls, [260, 2003]);
+  assertEquals(k32.expandEnvironment("%LONG%"), long);
+});
+
+Deno.test("kernel32: a failed expandEnvironment carries its last error", () => {
+  const { fake } = setup();
+  const k = new Kernel32({
+    ...fake.symbols,
+    ExpandEnvironmentStringsW: () => fake.fail(8),
+  });
+  assertThrows(
+    () => k.expandEnvironment("%SystemDrive%"),
+    Win32Error,
+    /ExpandEnvironmentStringsW failed: ERROR_NOT_ENOUGH_MEMORY \(8\)/,
+  );
+  // A size that keeps growing past the limit is refused.
+  const growing = new Kernel32({
+    ...fake.symbols,
+    ExpandEnvironmentStringsW: (_s, _d, size) => size + 1,
+  });
+  assertThrows(
+    () => growing.expandEnvironment("x"),
+    RangeError,
+    /ExpandEnvironmentStringsW needs/,
+  );
+});
