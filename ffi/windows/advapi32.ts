@@ -31,6 +31,7 @@ import {
   writeField,
 } from "./struct.ts";
 import { fromWide, readWide, wide } from "./strings.ts";
+import { checkSid } from "./sid.ts";
 
 /** advapi32's symbols used by webstream (the service control manager aside). */
 export const ADVAPI32_SYMBOLS = {
@@ -248,8 +249,6 @@ export const LOCAL_SYSTEM_SID = "S-1-5-18";
 export const ADMINISTRATORS_SID = "S-1-5-32-544";
 /** `SECURITY_MAX_SID_SIZE`. */
 export const SECURITY_MAX_SID_SIZE = 68;
-/** `SID_MAX_SUB_AUTHORITIES`. */
-export const SID_MAX_SUB_AUTHORITIES = 15;
 
 /** `SE_FILE_OBJECT` (SE_OBJECT_TYPE). */
 export const SE_FILE_OBJECT = 1;
@@ -550,20 +549,6 @@ export function quoteCommandLine(argv: readonly string[]): string {
 
 // ---------------------------------------------------------------------------
 // SIDs and ACLs in memory.
-
-/** Throws unless `sid` is a well-formed binary SID (revision 1, 0–15 sub-authorities, exact length). */
-export function validateSid(sid: Uint8Array): void {
-  if (
-    sid.byteLength < 8 || sid[0] !== 1 ||
-    sid[1] > SID_MAX_SUB_AUTHORITIES || sid.byteLength !== 8 + 4 * sid[1]
-  ) {
-    throw new TypeError(
-      `not a binary SID (${sid.byteLength} bytes, revision ${sid[0]}, ${
-        sid[1]
-      } sub-authorities)`,
-    );
-  }
-}
 
 /** One ACE of an ACL. */
 export interface AccessEntry {
@@ -1131,7 +1116,7 @@ export class Advapi32 {
 
   /** `S-1-5-…` for a binary SID. */
   sidToString(sid: Uint8Array): string {
-    validateSid(sid);
+    checkSid(sid);
     const out = new OutParam();
     if (!this.#a.ConvertSidToStringSidW(sid, out.bytes)) {
       throw this.#k.fail("ConvertSidToStringSidW");
@@ -1150,7 +1135,7 @@ export class Advapi32 {
    * ERROR_NONE_MAPPED for an unknown SID.
    */
   lookupSid(sid: Uint8Array): AccountName {
-    validateSid(sid);
+    checkSid(sid);
     let nameUnits = 64;
     let domainUnits = 64;
     for (let attempt = 0;; attempt++) {
@@ -1256,7 +1241,7 @@ export class Advapi32 {
     sid: Uint8Array,
     options: DenyOptions,
   ): Promise<boolean> {
-    validateSid(sid);
+    checkSid(sid);
     const mask = denyMask(options.deny);
     const inheritance = options.recursive
       ? SUB_CONTAINERS_AND_OBJECTS_INHERIT
@@ -1320,7 +1305,7 @@ export class Advapi32 {
     sid: Uint8Array,
     options: { allowed?: boolean } = {},
   ): Promise<boolean> {
-    validateSid(sid);
+    checkSid(sid);
     const { dacl, protectedDacl } = this.#readDacl(path);
     if (dacl === null) return false;
     const acl = parseAcl(dacl);

@@ -11,12 +11,13 @@
  * Struct layouts and constants are those of `lmaccess.h` / `lmcons.h` /
  * `lmerr.h` for 64-bit Windows.
  *
- * Binary SIDs (`PSID`) are handled as bytes: {@linkcode sidFromString} and
- * {@linkcode sidToString} convert the `S-1-5-32-555` form without a DLL.
+ * Binary SIDs (`PSID`) are handled as bytes (`sid.ts` converts the
+ * `S-1-5-32-555` form without a DLL).
  *
  * @module
  */
 import { NetApiError } from "./errors.ts";
+import { isValidSid } from "./sid.ts";
 import { readWide, wide } from "./strings.ts";
 import {
   addressOf,
@@ -255,57 +256,6 @@ function checkFlags(flags: number): number {
     throw new TypeError(`invalid account flags: ${flags}`);
   }
   return flags;
-}
-
-/** `SID_MAX_SUB_AUTHORITIES`. */
-const MAX_SUB_AUTHORITIES = 15;
-
-/**
- * Whether `bytes` is exactly one well-formed binary SID: revision 1, at
- * most 15 sub-authorities, length `8 + 4 × count`.
- */
-export function isValidSid(bytes: Uint8Array): boolean {
-  return bytes.byteLength >= 8 && bytes[0] === 1 &&
-    bytes[1] <= MAX_SUB_AUTHORITIES && bytes.byteLength === 8 + 4 * bytes[1];
-}
-
-/** A binary SID (`PSID` bytes) from its string form, e.g. `S-1-5-32-555`. */
-export function sidFromString(sid: string): Uint8Array<ArrayBuffer> {
-  const m = /^S-1-(\d+)((?:-\d+)*)$/i.exec(sid);
-  if (!m) throw new TypeError(`invalid SID string ${JSON.stringify(sid)}`);
-  const authority = BigInt(m[1]);
-  const subs = m[2] ? m[2].slice(1).split("-").map(Number) : [];
-  if (authority >= 1n << 48n) {
-    throw new TypeError(`invalid SID string ${sid}: authority too large`);
-  }
-  if (subs.length > MAX_SUB_AUTHORITIES || subs.some((s) => s > 0xffffffff)) {
-    throw new TypeError(
-      `invalid SID string ${sid}: too many or too large sub-authorities`,
-    );
-  }
-  const bytes = new Uint8Array(8 + 4 * subs.length);
-  const view = viewOf(bytes);
-  bytes[0] = 1;
-  bytes[1] = subs.length;
-  // The identifier authority is 6 bytes big-endian; sub-authorities are LE.
-  for (let i = 0; i < 6; i++) {
-    bytes[2 + i] = Number((authority >> BigInt(8 * (5 - i))) & 0xffn);
-  }
-  subs.forEach((s, i) => view.setUint32(8 + 4 * i, s, true));
-  return bytes;
-}
-
-/** The string form (`S-1-5-32-555`) of a binary SID. */
-export function sidToString(bytes: Uint8Array): string {
-  if (!isValidSid(bytes)) throw new TypeError("not a valid binary SID");
-  let authority = 0n;
-  for (let i = 0; i < 6; i++) {
-    authority = (authority << 8n) | BigInt(bytes[2 + i]);
-  }
-  const view = viewOf(bytes);
-  const subs: number[] = [];
-  for (let i = 0; i < bytes[1]; i++) subs.push(view.getUint32(8 + 4 * i, true));
-  return ["S", "1", authority.toString(), ...subs].join("-");
 }
 
 /** A new account for {@linkcode NetApi32.addUser}. */

@@ -19,7 +19,6 @@ import {
   checkPassword,
   ERROR_MEMBER_IN_ALIAS,
   ERROR_NO_SUCH_ALIAS,
-  isValidSid,
   LOCALGROUP_MEMBERS_INFO_0,
   NERR_GROUP_NOT_FOUND,
   NERR_USER_EXISTS,
@@ -28,9 +27,6 @@ import {
   NETAPI32_SYMBOLS,
   type NetApi32Symbols,
   POOL_ACCOUNT_FLAGS,
-  REMOTE_DESKTOP_USERS_SID,
-  sidFromString,
-  sidToString,
   UF_ACCOUNTDISABLE,
   UF_DONT_EXPIRE_PASSWD,
   UF_NORMAL_ACCOUNT,
@@ -45,6 +41,7 @@ import {
   USER_PRIV_GUEST,
   USER_PRIV_USER,
 } from "../../../ffi/windows/netapi32.ts";
+import { sidFromString } from "../../../ffi/windows/sid.ts";
 import { writeU32 } from "../../support/windows/fake_kernel32.ts";
 import {
   FakeNetApi32,
@@ -157,29 +154,6 @@ Deno.test("netapi32: passwords are checked without being echoed", () => {
   );
   assert(!e.message.includes("secret"));
   assertThrows(() => checkPassword("a\0b"), TypeError, /NUL/);
-});
-
-Deno.test("netapi32: SIDs convert between string and binary forms", () => {
-  const rdu = sidFromString(REMOTE_DESKTOP_USERS_SID);
-  assertEquals(
-    [...rdu],
-    [1, 2, 0, 0, 0, 0, 0, 5, 0x20, 0, 0, 0, 0x2b, 2, 0, 0],
-  );
-  assertEquals(sidToString(rdu), "S-1-5-32-555");
-  const user = "S-1-5-21-1111111111-2222222222-3333333333-1001";
-  assertEquals(sidToString(sidFromString(user)), user);
-  assertEquals(sidToString(sidFromString("S-1-0")), "S-1-0");
-  assert(isValidSid(rdu));
-  assert(!isValidSid(rdu.subarray(0, 12)));
-  assert(!isValidSid(new Uint8Array([2, 0, 0, 0, 0, 0, 0, 5])));
-  assertThrows(() => sidFromString("S-2-5"), TypeError, /invalid SID string/);
-  assertThrows(() => sidFromString("S-1-5-x"), TypeError, /invalid SID/);
-  assertThrows(
-    () => sidFromString("S-1-5-4294967296"),
-    TypeError,
-    /too large/,
-  );
-  assertThrows(() => sidToString(new Uint8Array(3)), TypeError, /not a valid/);
 });
 
 Deno.test("netapi32: addUser lays out USER_INFO_1 the fake can read", async () => {

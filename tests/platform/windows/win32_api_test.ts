@@ -23,9 +23,9 @@ import {
   NetApi32,
   POOL_ACCOUNT_FLAGS,
   REMOTE_DESKTOP_USERS_SID,
-  sidFromString,
   UF_ACCOUNTDISABLE,
 } from "../../../ffi/windows/netapi32.ts";
+import { sidFromString } from "../../../ffi/windows/sid.ts";
 import { wide } from "../../../ffi/windows/strings.ts";
 import { UserEnv } from "../../../ffi/windows/userenv.ts";
 import { WTS_CONNECTSTATE, WtsApi32 } from "../../../ffi/windows/wtsapi32.ts";

@@ -32,12 +32,11 @@ import {
 import { NetApiError, Win32Error } from "../../../ffi/windows/errors.ts";
 import {
   REMOTE_DESKTOP_USERS_SID,
-  sidFromString,
-  sidToString,
   UF_ACCOUNTDISABLE,
   UF_LOCKOUT,
   UF_SCRIPT,
 } from "../../../ffi/windows/netapi32.ts";
+import { sidFromString, sidToString } from "../../../ffi/windows/sid.ts";
 import type {
   NewUser,
   UserToken,

@@ -20,19 +20,21 @@ import {
   ERROR_INVALID_PARAMETER,
   ERROR_MEMBER_IN_ALIAS,
   ERROR_NO_SUCH_MEMBER,
-  isValidSid,
   LOCALGROUP_MEMBERS_INFO_0,
   NERR_GROUP_NOT_FOUND,
   NERR_USER_EXISTS,
   NERR_USER_NOT_FOUND,
-  sidFromString,
-  sidToString,
   UF_SCRIPT,
   USER_INFO_1,
   USER_INFO_1003,
   USER_INFO_1008,
   USER_PRIV_USER,
 } from "../../../ffi/windows/netapi32.ts";
+import {
+  isValidSid,
+  sidFromString,
+  sidToString,
+} from "../../../ffi/windows/sid.ts";
 import { readWide, wide } from "../../../ffi/windows/strings.ts";
 import {
   copyFrom,
