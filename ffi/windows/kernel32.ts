@@ -1,5 +1,6 @@
 /**
- * kernel32: the last-error value, handles, local memory and processes.
+ * kernel32: the last-error value, handles, local and global memory, and
+ * processes.
  *
  * Every binding module in `ffi/windows/` follows the same shape: a
  * `…_SYMBOLS` table (exported, so tests can check parameter types and
@@ -35,6 +36,13 @@ export const KERNEL32_SYMBOLS = {
     parameters: ["buffer", "buffer", "u32"],
     result: "u32",
   },
+  // Global memory, for clipboard data: (UINT uFlags, SIZE_T dwBytes) -> HGLOBAL.
+  GlobalAlloc: { parameters: ["u32", "usize"], result: "pointer" },
+  GlobalLock: { parameters: ["pointer"], result: "pointer" },
+  GlobalUnlock: { parameters: ["pointer"], result: "i32" },
+  // NULL on success, the handle itself on failure.
+  GlobalFree: { parameters: ["pointer"], result: "pointer" },
+  GlobalSize: { parameters: ["pointer"], result: "usize" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The raw kernel32 functions. */
@@ -54,6 +62,11 @@ export const STILL_ACTIVE = 259;
 export const MAX_EXPANDED_CHARS = 32767;
 /** `PROCESS_TERMINATE | PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE`. */
 export const PROCESS_CONTROL = 0x0001 | 0x1000 | 0x00100000;
+
+/** `GMEM_MOVEABLE` (winbase.h): a handle, not a pointer; `GlobalLock` maps it. */
+export const GMEM_MOVEABLE = 0x0002;
+/** `GMEM_ZEROINIT` (winbase.h). */
+export const GMEM_ZEROINIT = 0x0040;
 
 /** Opens kernel32.dll (Windows only). */
 export function openKernel32(): Kernel32Symbols {
@@ -176,5 +189,50 @@ export class Kernel32 {
       throw this.fail("ProcessIdToSessionId");
     }
     return new DataView(out.buffer).getUint32(0, true);
+  }
+
+  /**
+   * `GlobalAlloc(flags, bytes)`: a global memory block, e.g. for
+   * `SetClipboardData` (which wants `GMEM_MOVEABLE`). Free it with
+   * {@linkcode Kernel32.globalFree} unless the system took it over.
+   */
+  globalAlloc(flags: number, bytes: number): Deno.PointerValue {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) {
+      throw new RangeError(`GlobalAlloc: bad size ${bytes}`);
+    }
+    const handle = this.#k.GlobalAlloc(flags, BigInt(bytes));
+    if (handle === null) throw this.fail("GlobalAlloc");
+    return handle;
+  }
+
+  /** Maps a global block to its memory (locks a moveable one once more). */
+  globalLock(handle: Deno.PointerValue): Deno.PointerValue {
+    const pointer = this.#k.GlobalLock(handle);
+    if (pointer === null) throw this.fail("GlobalLock");
+    return pointer;
+  }
+
+  /**
+   * Drops one lock of a global block. Never throws: its failure and "now
+   * unlocked" both return 0, told apart only by a last-error value that
+   * may be stale by the time it is read (see `errors.ts`), and neither
+   * leaves the caller anything to do.
+   */
+  globalUnlock(handle: Deno.PointerValue): void {
+    this.#k.GlobalUnlock(handle);
+  }
+
+  /** Frees a global block (null is ignored). */
+  globalFree(handle: Deno.PointerValue): void {
+    if (handle === null) return;
+    if (this.#k.GlobalFree(handle) !== null) throw this.fail("GlobalFree");
+  }
+
+  /**
+   * The size of a global block in bytes (at least what was asked for); 0
+   * for an invalid or discarded one.
+   */
+  globalSize(handle: Deno.PointerValue): number {
+    return Number(this.#k.GlobalSize(handle));
   }
 }

@@ -1,6 +1,7 @@
 /**
  * user32: the streamer's screen metrics, input injection (SendInput),
- * keyboard layout queries, cursor image, and the input desktop.
+ * keyboard layout queries, cursor image, the input desktop, and the
+ * clipboard (with the message-only window that owns what we put there).
  *
  * ## Threads and desktops
  *
@@ -21,6 +22,24 @@
  * UAC prompts. `SetThreadDesktop` also fails while the thread owns windows
  * or hooks on its current desktop.
  *
+ * ## The clipboard
+ *
+ * The clipboard belongs to the window station (every desktop of the
+ * session shares it); it is opened by one thread at a time, and
+ * `OpenClipboard` fails while another application has it open — with
+ * `ERROR_ACCESS_DENIED`, or without setting the last error at all (Wine's
+ * conformance tests, which pass on Windows, accept both), so callers retry
+ * on any failure. `GetClipboardSequenceNumber` needs neither a window nor
+ * an open clipboard. Setting data needs an owner window: per the
+ * documentation, after `OpenClipboard(NULL)` `EmptyClipboard` makes the
+ * owner NULL and `SetClipboardData` fails. {@linkcode User32.createMessageWindow}
+ * makes a message-only window of the system class `STATIC` for that. The
+ * owner is sent `WM_DESTROYCLIPBOARD` (a real cross-thread *send*: the
+ * sender waits) when another application empties the clipboard, so a
+ * window that outlives the write on a thread that pumps no messages would
+ * stall that application; see `mod/platform/windows/win32_clipboard.ts`
+ * for how the streamer avoids it.
+ *
  * @module
  */
 import type { Kernel32 } from "./kernel32.ts";
@@ -34,7 +53,7 @@ import {
   viewOf,
   writeField,
 } from "./struct.ts";
-import { fromWide } from "./strings.ts";
+import { fromWide, wide } from "./strings.ts";
 
 /** user32's symbols used by the streamer. Thread-bound: none is `nonblocking`. */
 export const USER32_SYMBOLS = {
@@ -60,7 +79,49 @@ export const USER32_SYMBOLS = {
     optional: true,
   },
   SetProcessDPIAware: { parameters: [], result: "i32" },
+  // The clipboard (winuser.h). All thread-bound: the clipboard is opened
+  // by, and the owner window belongs to, the calling thread.
+  GetClipboardSequenceNumber: { parameters: [], result: "u32" },
+  OpenClipboard: { parameters: ["pointer"], result: "i32" },
+  CloseClipboard: { parameters: [], result: "i32" },
+  EmptyClipboard: { parameters: [], result: "i32" },
+  IsClipboardFormatAvailable: { parameters: ["u32"], result: "i32" },
+  // (UINT uFormat) -> HANDLE, owned by the clipboard.
+  GetClipboardData: { parameters: ["u32"], result: "pointer" },
+  // (UINT uFormat, HANDLE hMem) -> HANDLE; the system owns hMem on success.
+  SetClipboardData: { parameters: ["u32", "pointer"], result: "pointer" },
+  // (DWORD dwExStyle, LPCWSTR lpClassName, LPCWSTR lpWindowName, DWORD
+  // dwStyle, int X, int Y, int nWidth, int nHeight, HWND hWndParent, HMENU
+  // hMenu, HINSTANCE hInstance, LPVOID lpParam) -> HWND.
+  CreateWindowExW: {
+    parameters: [
+      "u32",
+      "buffer",
+      "buffer",
+      "u32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+    ],
+    result: "pointer",
+  },
+  DestroyWindow: { parameters: ["pointer"], result: "i32" },
+  // (LPMSG lpMsg, HWND hWnd, UINT wMsgFilterMin, UINT wMsgFilterMax, UINT
+  // wRemoveMsg) -> BOOL. Also runs the thread's pending incoming sent
+  // messages before it looks at posted ones.
+  PeekMessageW: {
+    parameters: ["buffer", "pointer", "u32", "u32", "u32"],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
+
+/** The class name of message-only windows: a system class every process has. */
+const STATIC_CLASS = wide("STATIC");
 
 /** The raw user32 functions. */
 export type User32Symbols = Deno.DynamicLibrary<
@@ -169,8 +230,36 @@ export const UOI_NAME = 2;
 /** `DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2`, the handle value `-4`. */
 export const DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2 = -4n;
 
+/** `CF_TEXT`: ANSI text (winuser.h standard clipboard formats). */
+export const CF_TEXT = 1;
+/** `CF_UNICODETEXT`: NUL-terminated UTF-16 text, lines ending CR LF. */
+export const CF_UNICODETEXT = 13;
+
+/** `HWND_MESSAGE`, `(HWND)-3`: the parent of message-only windows. */
+export const HWND_MESSAGE = -3n;
+
+/** `PeekMessageW` removal flags (winuser.h). */
+export const PM = Object.freeze({ NOREMOVE: 0, REMOVE: 1, NOYIELD: 2 });
+
+/** `WM_DESTROYCLIPBOARD`: sent to the owner when the clipboard is emptied. */
+export const WM_DESTROYCLIPBOARD = 0x0307;
+
 /** `POINT` (8 bytes). */
 export const POINT = defineStruct({ x: "i32", y: "i32" });
+
+/**
+ * `MSG` (48 bytes on x64: `wParam` at 16, `lParam` at 24, `time` at 32,
+ * `pt` at 36, then 4 bytes of tail padding; `lPrivate` exists only under
+ * `_MAC`).
+ */
+export const MSG = defineStruct({
+  hwnd: "ptr",
+  message: "u32",
+  wParam: "u64",
+  lParam: "i64",
+  time: "u32",
+  pt: POINT,
+});
 
 /** `MOUSEINPUT` (32 bytes on x64: `dwExtraInfo` is pointer-sized at 24). */
 export const MOUSEINPUT = defineStruct({
@@ -350,6 +439,18 @@ export interface IconInfo {
   mask: Deno.PointerValue;
   /** The colour bitmap; null for a monochrome cursor. */
   color: Deno.PointerValue;
+}
+
+/** A message `PeekMessageW` returned (`MSG`). */
+export interface WindowMessage {
+  /** The window it is for (0n: a thread message). */
+  hwnd: bigint;
+  /** `WM_*`. */
+  message: number;
+  /** `wParam`. */
+  wParam: bigint;
+  /** `lParam`. */
+  lParam: bigint;
 }
 
 /** Typed user32 calls (synchronous; errors read `GetLastError` at once). */
@@ -536,5 +637,123 @@ export class User32 {
       ) !== 0;
     }
     return this.#u.SetProcessDPIAware() !== 0;
+  }
+  /**
+   * `GetClipboardSequenceNumber`: changes whenever the clipboard is
+   * emptied or data is set (0 without clipboard access to the window
+   * station). No window, no open clipboard, no message loop.
+   */
+  clipboardSequenceNumber(): number {
+    return this.#u.GetClipboardSequenceNumber();
+  }
+
+  /**
+   * Opens the clipboard for this thread, `owner` becoming its owner at
+   * the next {@linkcode User32.emptyClipboard}. Throws `Win32Error` when
+   * another thread or application has it open; the code read then may be
+   * `ERROR_ACCESS_DENIED` or stale (Windows does not always set one).
+   */
+  openClipboard(owner: Deno.PointerValue): void {
+    if (!this.#u.OpenClipboard(owner)) throw this.#k.fail("OpenClipboard");
+  }
+
+  /** Closes the clipboard this thread opened. */
+  closeClipboard(): void {
+    if (!this.#u.CloseClipboard()) throw this.#k.fail("CloseClipboard");
+  }
+
+  /** Empties the open clipboard; the opening window becomes its owner. */
+  emptyClipboard(): void {
+    if (!this.#u.EmptyClipboard()) throw this.#k.fail("EmptyClipboard");
+  }
+
+  /** Whether the clipboard holds (or can synthesize) `format`. */
+  isClipboardFormatAvailable(format: number): boolean {
+    return this.#u.IsClipboardFormatAvailable(format) !== 0;
+  }
+
+  /**
+   * The open clipboard's data in `format`, or null when there is none (or
+   * its owner failed to render it): Windows 11 then sets
+   * `ERROR_NOT_FOUND`, earlier versions nothing, so null is not an error.
+   * The handle stays the clipboard's: read it, never free it, and unlock
+   * it before closing the clipboard.
+   */
+  clipboardData(format: number): Deno.PointerValue {
+    return this.#u.GetClipboardData(format);
+  }
+
+  /**
+   * Puts `memory` (a `GMEM_MOVEABLE` block) on the open clipboard as
+   * `format`. On success the system owns the block: do not free it, nor
+   * write to it after the clipboard is closed. On failure (thrown) it is
+   * still the caller's to free.
+   */
+  setClipboardData(format: number, memory: Deno.PointerValue): void {
+    if (memory === null) {
+      // NULL asks for delayed rendering, which needs a window procedure.
+      throw new TypeError("SetClipboardData: no memory block");
+    }
+    if (this.#u.SetClipboardData(format, memory) === null) {
+      throw this.#k.fail("SetClipboardData");
+    }
+  }
+
+  /**
+   * A message-only window (class `STATIC`, parent `HWND_MESSAGE`): never
+   * shown, never enumerated, not sent broadcasts. It belongs to the
+   * calling thread, which then cannot `SetThreadDesktop` until
+   * {@linkcode User32.destroyWindow}.
+   */
+  createMessageWindow(): Deno.PointerValue {
+    const window = this.#u.CreateWindowExW(
+      0,
+      STATIC_CLASS,
+      null,
+      0,
+      0,
+      0,
+      0,
+      0,
+      pointerAt(BigInt.asUintN(64, HWND_MESSAGE)),
+      null,
+      null,
+      null,
+    );
+    if (window === null) throw this.#k.fail("CreateWindowExW");
+    return window;
+  }
+
+  /** Destroys a window of this thread. */
+  destroyWindow(window: Deno.PointerValue): void {
+    if (!this.#u.DestroyWindow(window)) throw this.#k.fail("DestroyWindow");
+  }
+
+  /**
+   * `PeekMessageW` for `window` (null: any window of the thread, and
+   * thread messages). Before looking, Windows runs the thread's pending
+   * incoming sent messages through their window procedures, which is what
+   * releases their senders. Undefined when nothing (matching) is posted.
+   */
+  peekMessage(
+    window: Deno.PointerValue,
+    options: { remove?: boolean } = {},
+  ): WindowMessage | undefined {
+    const bytes = encodeStruct(MSG);
+    const found = this.#u.PeekMessageW(
+      bytes,
+      window,
+      0,
+      0,
+      (options.remove ?? true) ? PM.REMOVE : PM.NOREMOVE,
+    );
+    if (!found) return undefined;
+    const view = viewOf(bytes);
+    return {
+      hwnd: readField(view, MSG, "hwnd") as bigint,
+      message: Number(readField(view, MSG, "message")),
+      wParam: BigInt(readField(view, MSG, "wParam")),
+      lParam: BigInt(readField(view, MSG, "lParam")),
+    };
   }
 }

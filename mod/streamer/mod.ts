@@ -25,7 +25,7 @@ import { hashToken } from "../control/token_hash.ts";
 import type { Logger } from "../log/mod.ts";
 import { LICENCE_PROOF_ENV } from "../registration/licence_proof.ts";
 import { stopServer } from "../util/serve.ts";
-import { X11Clipboard } from "./clipboard.ts";
+import { openSessionClipboard } from "./clipboard.ts";
 import { CommandLineError, splitCommandLine } from "./command_line.ts";
 import { TileEncoder } from "./encode/mod.ts";
 import { FILE_DIALOG_SOCKET_ENV, FileDialogServer } from "./file_dialog.ts";
@@ -86,7 +86,7 @@ export async function runStreamer(
   const apps = new Set<Deno.ChildProcess>();
   const viewers = new Set<Viewer>();
   const exit = Promise.withResolvers<StreamerExit>();
-  const clipboard = new X11Clipboard();
+  const clipboard = openSessionClipboard();
   let sessionUuid: string | undefined;
   let server: Deno.HttpServer | undefined;
   let checkins: LicenceCheckins | undefined;

@@ -18,7 +18,7 @@ import {
 import type { Logger } from "../log/mod.ts";
 import type { ScreenCapture } from "../platform/capture.ts";
 import type { FileDialogServer, PendingDialog } from "./file_dialog.ts";
-import type { X11Clipboard } from "./clipboard.ts";
+import type { SessionClipboard } from "./clipboard.ts";
 import { MediaStream } from "./media.ts";
 import type { TileEncoder } from "./encode/mod.ts";
 import type { SessionScreen } from "./screen.ts";
@@ -36,8 +36,8 @@ export interface ViewerContext {
   captures: SharedCapture;
   /** The tile encoder. */
   encoder: TileEncoder;
-  /** The X clipboard. */
-  clipboard: X11Clipboard;
+  /** The session's clipboard (X11 or Win32). */
+  clipboard: SessionClipboard;
   /** File dialogs waiting in the session. */
   dialogs?: FileDialogServer;
   /** An upload for a dialog landed: tell the session manager. */

@@ -12,8 +12,12 @@
  * - Resize: the virtual-screen metrics are read on every poll.
  * - Cursor: `GetCursorInfo` on every poll; a new cursor handle is a cursor
  *   change, and `cursor()` builds the image from `GetIconInfo`'s bitmaps.
- * - Clipboard: no change notices yet (`clipboardChanged` is always false;
- *   they need a clipboard-format listener window and a message loop).
+ * - Clipboard: `GetClipboardSequenceNumber` on every poll; a new number is
+ *   `clipboardChanged` (read with `win32_clipboard.ts`). It needs no
+ *   window and no message loop: a clipboard-format listener window would
+ *   need this thread to pump messages, and a thread owning a window cannot
+ *   follow the input desktop. Our own writes change the number too; the
+ *   clipboard's `readChange()` filters them out.
  * - The input desktop: each poll follows the desktop receiving input
  *   (`OpenInputDesktop` + `SetThreadDesktop`, see `ffi/windows/user32.ts`),
  *   so the lock screen and other desktops are captured and injected into by
@@ -196,6 +200,7 @@ export class GdiCapture implements ScreenCapture {
   /** The pixels of the last grab, screen-sized, reused. */
   #pixels = new Uint8Array(0);
   #cursorHandle = 0n;
+  #clipboardSequence: number;
   #cursor: { handle: bigint; shape: CursorShape } | undefined;
   #serial = 0;
   #closed = false;
@@ -213,6 +218,8 @@ export class GdiCapture implements ScreenCapture {
     this.#screen = user32.virtualScreen();
     this.#setUp();
     this.#cursorHandle = this.#readCursor()?.handle ?? 0n;
+    // What is on the clipboard at the start is read by each new viewer.
+    this.#clipboardSequence = user32.clipboardSequenceNumber();
   }
 
   get width(): number {
@@ -286,6 +293,11 @@ export class GdiCapture implements ScreenCapture {
     if (handle !== undefined && handle !== this.#cursorHandle) {
       this.#cursorHandle = handle;
       events.cursorChanged = true;
+    }
+    const sequence = this.#user32.clipboardSequenceNumber();
+    if (sequence !== this.#clipboardSequence) {
+      this.#clipboardSequence = sequence;
+      events.clipboardChanged = true;
     }
     // No damage notices in GDI: everything may have changed.
     events.damage = [fullScreen(this)];

@@ -3,7 +3,8 @@
  * carry the last error set by the failing call, exit codes map STILL_ACTIVE
  * to "running" (the raw code keeps a real 259 after a wait), waits map WAIT_OBJECT_0 / WAIT_TIMEOUT / WAIT_FAILED (whose
  * code is not readable off-thread), environment-string expansion with its
- * buffer sizing, and only WaitForSingleObject is nonblocking.
+ * buffer sizing, global memory (moveable blocks locked to real memory, freed
+ * once), and only WaitForSingleObject is nonblocking.
  *
  * @module
  */
@@ -15,6 +16,8 @@ import {
 } from "../../support/assert.ts";
 import { Win32Error } from "../../../ffi/windows/errors.ts";
 import {
+  GMEM_MOVEABLE,
+  GMEM_ZEROINIT,
   Kernel32,
   KERNEL32_SYMBOLS,
   PROCESS_CONTROL,
@@ -26,6 +29,7 @@ import {
 import { addressOfPointer, pointerAt } from "../../../ffi/windows/struct.ts";
 import {
   CURRENT_PROCESS_PSEUDO_HANDLE,
+  ERROR_DISCARDED,
   FakeKernel32,
   INFINITE,
 } from "../../support/windows/fake_kernel32.ts";
@@ -251,4 +255,68 @@ Deno.test("kernel32: a failed expandEnvironment carries its last error", () => {
     RangeError,
     /ExpandEnvironmentStringsW needs/,
   );
+});
+
+Deno.test("kernel32: global memory constants and parameter types", () => {
+  assertEquals([GMEM_MOVEABLE, GMEM_ZEROINIT], [0x0002, 0x0040]);
+  assertEquals(KERNEL32_SYMBOLS.GlobalAlloc.parameters, ["u32", "usize"]);
+  assertEquals(KERNEL32_SYMBOLS.GlobalSize.result, "usize");
+  assertEquals(KERNEL32_SYMBOLS.GlobalUnlock.result, "i32");
+  assertEquals(KERNEL32_SYMBOLS.GlobalFree.result, "pointer");
+});
+
+Deno.test("kernel32: a moveable block is locked to real memory and freed once", () => {
+  const { fake, k32 } = setup();
+  const handle = k32.globalAlloc(GMEM_MOVEABLE, 6);
+  assertEquals(k32.globalSize(handle), 6);
+  const pointer = k32.globalLock(handle);
+  // A moveable block's handle is not its memory.
+  assert(addressOfPointer(pointer) !== addressOfPointer(handle));
+  new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(pointer!, 6)).set([
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+  ]);
+  k32.globalUnlock(handle);
+  const block = fake.global(handle)!;
+  assertEquals([block.locks, [...block.bytes]], [0, [1, 2, 3, 4, 5, 6]]);
+  // An unlock too many is only reported by GlobalUnlock: never thrown.
+  k32.globalUnlock(handle);
+  k32.globalFree(handle);
+  assertEquals(k32.globalSize(handle), 0);
+  fake.assertGlobalsFreed();
+  assertThrows(() => k32.globalFree(handle), Error, /freed twice/);
+  k32.globalFree(null);
+});
+
+Deno.test("kernel32: global memory failures carry their last error", () => {
+  const { fake, k32 } = setup();
+  assertThrows(() => k32.globalAlloc(GMEM_MOVEABLE, -1), RangeError);
+  // A zero-size moveable block is discarded: it cannot be locked.
+  const empty = k32.globalAlloc(GMEM_MOVEABLE, 0);
+  const discarded = assertThrows(
+    () => k32.globalLock(empty),
+    Win32Error,
+  ) as Win32Error;
+  assertEquals(discarded.code, ERROR_DISCARDED);
+  assertEquals(k32.globalSize(empty), 0);
+  k32.globalFree(empty);
+  const failing = new Kernel32({
+    ...fake.symbols,
+    GlobalAlloc: () => {
+      fake.lastError = 8;
+      return null;
+    },
+  });
+  assertThrows(
+    () => failing.globalAlloc(GMEM_MOVEABLE, 4),
+    Win32Error,
+    /GlobalAlloc failed: ERROR_NOT_ENOUGH_MEMORY \(8\)/,
+  );
+  const unknown = pointerAt(0x1234n);
+  assertThrows(() => k32.globalFree(unknown), Win32Error, /GlobalFree/);
+  assertEquals(k32.globalSize(unknown), 0);
 });

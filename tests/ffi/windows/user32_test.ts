@@ -11,6 +11,8 @@ import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
 import { Kernel32 } from "../../../ffi/windows/kernel32.ts";
 import { Win32Error } from "../../../ffi/windows/errors.ts";
 import {
+  CF_TEXT,
+  CF_UNICODETEXT,
   CURSOR_SHOWING,
   CURSORINFO,
   decodeInputs,
@@ -18,6 +20,7 @@ import {
   encodeInputs,
   GENERIC_WRITE,
   HARDWAREINPUT,
+  HWND_MESSAGE,
   ICONINFO,
   INPUT,
   INPUT_TYPE,
@@ -27,6 +30,8 @@ import {
   MAPVK,
   MOUSEEVENTF,
   MOUSEINPUT,
+  MSG,
+  PM,
   POINT,
   SM_CMONITORS,
   SM_CXSCREEN,
@@ -42,10 +47,18 @@ import {
   USER32_SYMBOLS,
   type User32Symbols,
   WHEEL_DELTA,
+  WM_DESTROYCLIPBOARD,
   XBUTTON1,
   XBUTTON2,
 } from "../../../ffi/windows/user32.ts";
-import { FakeDisplay } from "../../support/windows/fake_user32.ts";
+import {
+  ERROR_CLIPBOARD_NOT_OPEN,
+  ERROR_INVALID_WINDOW_HANDLE,
+  FAKE_HWND_MESSAGE,
+  FakeDisplay,
+} from "../../support/windows/fake_user32.ts";
+import { addressOfPointer } from "../../../ffi/windows/struct.ts";
+import { fromWide } from "../../../ffi/windows/strings.ts";
 
 function setUp(
   width = 64,
@@ -338,4 +351,128 @@ Deno.test("screenDC and releaseDC pair up", () => {
   assertEquals(user32.releaseDC(dc), true);
   assertEquals(display.liveObjects(), []);
   assertEquals(user32.releaseDC(dc), false);
+});
+
+Deno.test("MSG and the clipboard constants match the x64 SDK", () => {
+  // tagMSG: 44 bytes of fields, padded to 8 (lPrivate exists only on _MAC).
+  assertEquals([MSG.size, MSG.align], [48, 8]);
+  assertEquals(MSG.offsets, {
+    hwnd: 0,
+    message: 8,
+    wParam: 16,
+    lParam: 24,
+    time: 32,
+    pt: 36,
+  });
+  assertEquals([CF_TEXT, CF_UNICODETEXT, WM_DESTROYCLIPBOARD], [1, 13, 0x307]);
+  assertEquals(PM, { NOREMOVE: 0, REMOVE: 1, NOYIELD: 2 });
+  assertEquals(BigInt.asUintN(64, HWND_MESSAGE), 0xfffffffffffffffdn);
+  assertEquals(USER32_SYMBOLS.CreateWindowExW.parameters, [
+    "u32",
+    "buffer",
+    "buffer",
+    "u32",
+    "i32",
+    "i32",
+    "i32",
+    "i32",
+    "pointer",
+    "pointer",
+    "pointer",
+    "pointer",
+  ]);
+  assertEquals(USER32_SYMBOLS.PeekMessageW.parameters, [
+    "buffer",
+    "pointer",
+    "u32",
+    "u32",
+    "u32",
+  ]);
+  assertEquals(USER32_SYMBOLS.SetClipboardData.parameters, ["u32", "pointer"]);
+  assertEquals(USER32_SYMBOLS.GetClipboardData.result, "pointer");
+  assertEquals(USER32_SYMBOLS.GetClipboardSequenceNumber.result, "u32");
+});
+
+Deno.test("clipboard calls: failures carry their last error; no data is not an error", () => {
+  const { display, user32 } = setUp();
+  assertEquals(user32.clipboardSequenceNumber(), display.clipboardSequence);
+  const notOpen = assertThrows(
+    () => user32.emptyClipboard(),
+    Win32Error,
+    /EmptyClipboard failed: ERROR_CLIPBOARD_NOT_OPEN \(1418\)/,
+  ) as Win32Error;
+  assertEquals(notOpen.code, ERROR_CLIPBOARD_NOT_OPEN);
+  assertThrows(() => user32.closeClipboard(), Win32Error, /CloseClipboard/);
+  user32.openClipboard(null);
+  assertEquals(user32.isClipboardFormatAvailable(CF_UNICODETEXT), false);
+  assertEquals(user32.clipboardData(CF_UNICODETEXT), null);
+  assertThrows(
+    () => user32.setClipboardData(CF_UNICODETEXT, null),
+    TypeError,
+    /no memory block/,
+  );
+  user32.closeClipboard();
+  display.otherAppOpens();
+  const held = assertThrows(
+    () => user32.openClipboard(null),
+    Win32Error,
+    /OpenClipboard failed: ERROR_ACCESS_DENIED/,
+  ) as Win32Error;
+  assertEquals(held.function, "OpenClipboard");
+});
+
+Deno.test("createMessageWindow makes a STATIC window under HWND_MESSAGE", () => {
+  let className = "";
+  let parent = 0n;
+  const seen: { display?: FakeDisplay } = {};
+  const { display, user32 } = setUp(8, 8, {
+    CreateWindowExW: (...args) => {
+      className = fromWide(new Uint8Array(args[1] as Uint8Array));
+      parent = addressOfPointer(args[8]);
+      return seen.display!.user32.CreateWindowExW(...args);
+    },
+  });
+  seen.display = display;
+  const window = user32.createMessageWindow();
+  assertEquals([className, parent], ["STATIC", FAKE_HWND_MESSAGE]);
+  assertEquals(
+    display.windows.get(addressOfPointer(window))?.messageOnly,
+    true,
+  );
+  // A thread owning a window cannot switch desktops until it is destroyed.
+  const desktop = user32.openInputDesktop();
+  assertThrows(
+    () => user32.setThreadDesktop(desktop),
+    Win32Error,
+    /ERROR_BUSY/,
+  );
+  user32.destroyWindow(window);
+  user32.setThreadDesktop(desktop);
+  const gone = assertThrows(
+    () => user32.destroyWindow(window),
+    Win32Error,
+  ) as Win32Error;
+  assertEquals(gone.code, ERROR_INVALID_WINDOW_HANDLE);
+});
+
+Deno.test("peekMessage reads MSG from memory, for one window, removing by default", () => {
+  const { display, user32 } = setUp();
+  display.cursor.x = 7;
+  const a = user32.createMessageWindow();
+  const b = user32.createMessageWindow();
+  display.postMessage(addressOfPointer(b), 0x0401);
+  display.postMessage(addressOfPointer(a), 0x0400);
+  assertEquals(user32.peekMessage(a, { remove: false }), {
+    hwnd: addressOfPointer(a),
+    message: 0x0400,
+    wParam: 0n,
+    lParam: 0n,
+  });
+  assertEquals(display.messages.length, 2, "PM_NOREMOVE keeps it");
+  assertEquals(user32.peekMessage(a)?.message, 0x0400);
+  assertEquals(user32.peekMessage(a), undefined);
+  assertEquals(user32.peekMessage(null)?.message, 0x0401);
+  assertEquals(display.messages, []);
+  user32.destroyWindow(a);
+  user32.destroyWindow(b);
 });

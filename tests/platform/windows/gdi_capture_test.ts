@@ -4,8 +4,9 @@
  * reused buffer (re-created on resize); polls report the whole screen as
  * damage, resizes and cursor changes; cursor images are built from the
  * icon bitmaps (which are deleted); the thread follows the input desktop
- * and survives the secure one; nothing leaks; and the real tile encoder
- * takes a GDI frame.
+ * and survives the secure one; a new clipboard sequence number is one
+ * clipboard change; nothing leaks; and the real tile encoder takes a GDI
+ * frame.
  *
  * @module
  */
@@ -363,6 +364,24 @@ Deno.test("the tile encoder takes a frame from the GDI capture", async () => {
     );
   } finally {
     encoder.close();
+    capture.close();
+  }
+});
+
+Deno.test("a new clipboard sequence number is one clipboard change, no window needed", () => {
+  const display = new FakeDisplay(4, 4);
+  display.otherAppCopies("before the capture");
+  const capture = open(display);
+  try {
+    // What was there at the start is not a change: viewers read it anyway.
+    assertEquals(capture.poll().clipboardChanged, false);
+    display.otherAppCopies("copied in the session");
+    assertEquals(capture.poll().clipboardChanged, true);
+    assertEquals(capture.poll().clipboardChanged, false);
+    display.otherAppEmpties();
+    assertEquals(capture.poll().clipboardChanged, true);
+    assertEquals(display.windowHistory, [], "no window, no message loop");
+  } finally {
     capture.close();
   }
 });

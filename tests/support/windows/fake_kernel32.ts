@@ -46,6 +46,11 @@ export const INFINITE = 0xffffffff;
 /** The address `GetCurrentProcess()` returns: the pseudo-handle `(HANDLE)-1`. */
 export const CURRENT_PROCESS_PSEUDO_HANDLE = 0xffffffffffffffffn;
 
+/** `ERROR_NOT_LOCKED`: GlobalUnlock of a block not locked. */
+export const ERROR_NOT_LOCKED = 158;
+/** `ERROR_DISCARDED`: GlobalLock of a discarded (zero-size moveable) block. */
+export const ERROR_DISCARDED = 157;
+
 /** What a fake receives for a `buffer` parameter. */
 export type BufferArg = Deno.ToNativeType<"buffer">;
 
@@ -214,6 +219,32 @@ export class FakeHeap {
   }
 }
 
+/**
+ * A `GlobalAlloc` block of the fake. `GMEM_MOVEABLE` blocks have a handle
+ * of their own that `GlobalLock` maps to the memory (counting locks);
+ * fixed ones are their own address. Whoever owns a block frees it: the
+ * application with `GlobalFree`, or the system once `SetClipboardData`
+ * took it (then a `GlobalFree` by the application is a bug, and throws).
+ */
+export interface FakeGlobal {
+  /** The `HGLOBAL` value. */
+  readonly handle: bigint;
+  /** The memory (kept referenced so its address stays valid). */
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  /** `GMEM_MOVEABLE`. */
+  readonly moveable: boolean;
+  /** A zero-size moveable block: discarded (`GlobalLock` fails). */
+  readonly discarded: boolean;
+  /** What allocated it, for messages. */
+  readonly what: string;
+  /** The lock count of a moveable block. */
+  locks: number;
+  /** Who frees it. */
+  owner: "app" | "system";
+  /** Freed already. */
+  freed: boolean;
+}
+
 /** An object in the fake handle table. */
 export interface FakeHandle {
   /** The handle value. */
@@ -272,12 +303,17 @@ export class FakeKernel32 {
   ]);
   /** Every `WaitForSingleObject` timeout passed, in order. */
   readonly waits: number[] = [];
+  /** Misuses of global memory seen (they also throw at once). */
+  readonly globalViolations: string[] = [];
   /** The raw functions, as the wrapper sees them. */
   readonly symbols: Kernel32Symbols;
 
   readonly #handles = new Map<bigint, FakeHandle>();
   #nextHandle = 0x100n;
   readonly #waiters = new Map<number, Array<() => void>>();
+  readonly #globals = new Map<bigint, FakeGlobal>();
+  // Far from the other fake handle ranges, and 16-aligned like real ones.
+  #nextGlobal = 0x5_0000_0010n;
 
   constructor() {
     this.symbols = this.#makeSymbols();
@@ -332,6 +368,71 @@ export class FakeKernel32 {
         }`,
       );
     }
+  }
+
+  /** Allocates a global block as `GlobalAlloc(flags, size)` does. */
+  allocGlobal(
+    size: number,
+    options: { moveable?: boolean; what?: string; owner?: "app" | "system" } =
+      {},
+  ): FakeGlobal {
+    const moveable = options.moveable ?? true;
+    const bytes = new Uint8Array(Math.max(1, size));
+    const handle = moveable ? this.#nextGlobal : addressOf(bytes);
+    if (moveable) this.#nextGlobal += 16n;
+    const block: FakeGlobal = {
+      handle,
+      bytes: size === 0 && moveable ? new Uint8Array(0) : bytes,
+      moveable,
+      discarded: size === 0 && moveable,
+      what: options.what ?? "GlobalAlloc",
+      locks: 0,
+      owner: options.owner ?? "app",
+      freed: false,
+    };
+    this.#globals.set(handle, block);
+    return block;
+  }
+
+  /** The live (not freed) global block `pointer` names, if any. */
+  global(pointer: Deno.PointerValue): FakeGlobal | undefined {
+    if (pointer === null) return undefined;
+    const block = this.#globals.get(addressOfPointer(pointer));
+    return block && !block.freed ? block : undefined;
+  }
+
+  /** Every global block ever allocated. */
+  globals(): FakeGlobal[] {
+    return [...this.#globals.values()];
+  }
+
+  /** The system frees a block it owns (the clipboard was emptied). */
+  systemFreeGlobal(handle: bigint): void {
+    const block = this.#globals.get(handle);
+    if (!block || block.freed || block.owner !== "system") {
+      throw new Error(
+        `fake: the system frees 0x${handle.toString(16)}, not its block`,
+      );
+    }
+    block.freed = true;
+    block.bytes.fill(0xdd); // poison: a read after free shows up
+  }
+
+  /** Throws unless every block the application owns was freed. */
+  assertGlobalsFreed(): void {
+    const leaked = this.globals().filter((b) => b.owner === "app" && !b.freed);
+    if (leaked.length) {
+      throw new Error(
+        `${leaked.length} global block(s) not freed: ${
+          leaked.map((b) => b.what).join(", ")
+        }`,
+      );
+    }
+  }
+
+  #globalViolation(message: string): never {
+    this.globalViolations.push(message);
+    throw new Error(`fake: ${message}`);
   }
 
   /** Adds a running process. */
@@ -448,6 +549,66 @@ export class FakeKernel32 {
         if (!p) return this.fail(ERROR_INVALID_PARAMETER);
         writeU32(out, p.sessionId);
         return 1;
+      },
+      GlobalAlloc: (flags, size) => {
+        const block = this.allocGlobal(Number(size), {
+          moveable: (flags & 0x0002) !== 0,
+        });
+        return pointerAt(block.handle);
+      },
+      GlobalLock: (handle) => {
+        const block = this.global(handle);
+        if (!block) {
+          this.fail(ERROR_INVALID_HANDLE);
+          return null;
+        }
+        if (block.discarded) {
+          this.fail(ERROR_DISCARDED);
+          return null;
+        }
+        if (block.moveable) block.locks++;
+        return pointerAt(addressOf(block.bytes));
+      },
+      GlobalUnlock: (handle) => {
+        const block = this.global(handle);
+        if (!block) return this.fail(ERROR_INVALID_HANDLE);
+        if (!block.moveable || block.locks === 0) {
+          return this.fail(ERROR_NOT_LOCKED);
+        }
+        block.locks--;
+        if (block.locks > 0) return 1;
+        // Unlocked: 0, and the last error says NO_ERROR.
+        this.lastError = 0;
+        return 0;
+      },
+      GlobalFree: (handle) => {
+        if (handle === null) return null;
+        const block = this.#globals.get(addressOfPointer(handle));
+        if (!block) {
+          this.fail(ERROR_INVALID_HANDLE);
+          return handle;
+        }
+        if (block.freed) {
+          this.#globalViolation(
+            `GlobalFree: ${block.what}'s block freed twice`,
+          );
+        }
+        if (block.owner === "system") {
+          this.#globalViolation(
+            `GlobalFree of ${block.what}'s block, which the system owns since SetClipboardData`,
+          );
+        }
+        block.freed = true;
+        block.bytes.fill(0xdd);
+        return null;
+      },
+      GlobalSize: (handle) => {
+        const block = this.global(handle);
+        if (!block) {
+          this.fail(ERROR_INVALID_HANDLE);
+          return 0n;
+        }
+        return BigInt(block.discarded ? 0 : block.bytes.byteLength);
       },
       GetCurrentProcess: () => pointerAt(CURRENT_PROCESS_PSEUDO_HANDLE),
       GetCurrentProcessId: () => this.currentProcessId,

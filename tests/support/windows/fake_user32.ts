@@ -12,6 +12,20 @@
  * `ICONINFO` at theirs. Failures set the shared {@linkcode FakeKernel32}'s
  * last error, as the synchronous calls they are.
  *
+ * The clipboard: a sequence number bumped by every empty and every data
+ * set; an owner window; `CF_UNICODETEXT` and other formats as global
+ * memory blocks of the shared {@linkcode FakeKernel32} (`SetClipboardData`
+ * takes the caller's block over; emptying frees it as the system); one
+ * opener at a time, with "another application" that can hold it open
+ * (`OpenClipboard` then fails with `ERROR_ACCESS_DENIED`, or sets no error
+ * at all, as Windows may), copy text or empty it. `SetClipboardData` fails
+ * without an owner window, as documented. Windows: `CreateWindowExW` makes
+ * `STATIC` windows (message-only under `HWND_MESSAGE`); while the thread
+ * owns one, `SetThreadDesktop` fails. Messages: "another application" can
+ * post to a window or send to it (the send waits until `PeekMessageW` runs
+ * it, or the window is destroyed); `PeekMessageW` fills `MSG` at the x64
+ * offsets (hwnd @0, message @8, wParam @16, lParam @24, time @32, pt @36).
+ *
  * @module
  */
 import type { User32Symbols } from "../../../ffi/windows/user32.ts";
@@ -27,6 +41,7 @@ import {
   ERROR_INVALID_HANDLE,
   ERROR_INVALID_PARAMETER,
   FakeKernel32,
+  readWideArg,
 } from "./fake_kernel32.ts";
 
 /** `ERROR_BUSY`: a desktop in use cannot be closed or left. */
@@ -46,6 +61,54 @@ export type FakeInputEvent =
     flags: number;
   }
   | { type: "keyboard"; vk: number; scan: number; flags: number };
+
+/** `ERROR_INVALID_WINDOW_HANDLE`. */
+export const ERROR_INVALID_WINDOW_HANDLE = 1400;
+/** `ERROR_CANNOT_FIND_WND_CLASS`. */
+export const ERROR_CANNOT_FIND_WND_CLASS = 1407;
+/** `ERROR_CLIPBOARD_NOT_OPEN`. */
+export const ERROR_CLIPBOARD_NOT_OPEN = 1418;
+/** `ERROR_NOT_FOUND` (GetClipboardData of a missing format, Windows 11). */
+export const ERROR_NOT_FOUND = 1168;
+/** `HWND_MESSAGE` as an address: `(HWND)-3`. */
+export const FAKE_HWND_MESSAGE = 0xfffffffffffffffdn;
+/** The window of "another application" that copies (not ours). */
+export const OTHER_APP_WINDOW = 0x0abc_0010n;
+/** `CF_UNICODETEXT`. */
+const CF_UNICODETEXT = 13;
+/** `WM_DESTROYCLIPBOARD`. */
+const WM_DESTROYCLIPBOARD = 0x0307;
+
+/** A window of the (one) thread. */
+export interface FakeWindow {
+  /** Its handle. */
+  readonly hwnd: bigint;
+  /** Its class name as given. */
+  readonly className: string;
+  /** Made with parent `HWND_MESSAGE`. */
+  readonly messageOnly: boolean;
+  /** Messages its window procedure ran (sent ones, via PeekMessageW). */
+  readonly received: number[];
+}
+
+/** A message for one of the thread's windows. */
+export interface FakeMessage {
+  /** The window. */
+  readonly hwnd: bigint;
+  /** `WM_*`. */
+  readonly message: number;
+  /** `wParam`. */
+  readonly wParam: bigint;
+  /** `lParam`. */
+  readonly lParam: bigint;
+  /** Sent (the sender waits) rather than posted. */
+  readonly sent: boolean;
+  /**
+   * A sent message's outcome: "waiting" until the thread runs it
+   * ("answered") or its window is destroyed ("receiver gone").
+   */
+  state: "waiting" | "answered" | "receiver gone" | "posted";
+}
 
 /** A bitmap in the fake GDI. */
 export interface FakeBitmap {
@@ -226,6 +289,31 @@ export class FakeDisplay {
   readonly desktops: Map<bigint, string> = new Map();
   /** The handle the thread's desktop was set from (0n: the initial one). */
   threadDesktopHandle = 0n;
+  /** Clipboard sequence number: +1 on every empty and every data set. */
+  clipboardSequence = 1;
+  /** The clipboard owner window (0n: none). */
+  clipboardOwner = 0n;
+  /** Clipboard data: format → global block handle (the system owns them). */
+  readonly clipboardData: Map<number, bigint> = new Map();
+  /** Who has the clipboard open: we (with a window or 0n), or another app. */
+  clipboardOpen: { by: "us"; window: bigint } | { by: "other" } | undefined;
+  /**
+   * How many more of our `OpenClipboard` calls another application's
+   * holding makes fail (`Infinity`: until {@linkcode FakeDisplay.otherAppCloses}).
+   */
+  otherAppHolds = 0;
+  /** The last error a refused `OpenClipboard` sets; undefined: none at all. */
+  openClipboardError: number | undefined = ERROR_ACCESS_DENIED;
+  /** Our `OpenClipboard` calls. */
+  openClipboardCalls = 0;
+  /** Called after our `CloseClipboard` succeeded (to race another app in). */
+  onClipboardClosed: (() => void) | undefined;
+  /** The thread's windows by handle. */
+  readonly windows: Map<bigint, FakeWindow> = new Map();
+  /** Every window ever created, destroyed ones included. */
+  readonly windowHistory: FakeWindow[] = [];
+  /** The thread's message queue (posted and sent), oldest first. */
+  readonly messages: FakeMessage[] = [];
   /** The raw user32 functions over this display. */
   readonly user32: User32Symbols;
   /** The stock monochrome bitmap new memory DCs hold. */
@@ -335,6 +423,132 @@ export class FakeDisplay {
 
   #fail(code: number): 0 {
     return this.kernel32.fail(code);
+  }
+
+  /** The text on the clipboard (`CF_UNICODETEXT` up to its NUL), if any. */
+  clipboardText(): string | undefined {
+    const handle = this.clipboardData.get(CF_UNICODETEXT);
+    if (handle === undefined) return undefined;
+    const block = this.kernel32.global(pointerAt(handle));
+    if (!block) throw new Error("fake: clipboard data was freed");
+    const units = new Uint16Array(
+      block.bytes.buffer,
+      block.bytes.byteOffset,
+      block.bytes.byteLength >> 1,
+    );
+    const end = units.indexOf(0);
+    let text = "";
+    // In chunks: spreading half a million arguments overflows the stack.
+    for (let i = 0; i < (end < 0 ? units.length : end); i += 4096) {
+      text += String.fromCharCode(
+        ...units.subarray(i, Math.min(i + 4096, end < 0 ? units.length : end)),
+      );
+    }
+    return text;
+  }
+
+  /** Another application opens the clipboard and keeps it open. */
+  otherAppOpens(): void {
+    if (this.clipboardOpen) throw new Error("fake: the clipboard is open");
+    this.clipboardOpen = { by: "other" };
+    this.otherAppHolds = Infinity;
+  }
+
+  /** Another application closes the clipboard it held. */
+  otherAppCloses(): void {
+    if (this.clipboardOpen?.by === "other") this.clipboardOpen = undefined;
+    this.otherAppHolds = 0;
+  }
+
+  /** Another application empties the clipboard (owning it afterwards). */
+  otherAppEmpties(): void {
+    if (this.clipboardOpen?.by === "us") {
+      throw new Error("fake: another app cannot open the clipboard we hold");
+    }
+    this.#empty(OTHER_APP_WINDOW, { byUs: false });
+  }
+
+  /**
+   * Another application copies `text`: it empties the clipboard and sets
+   * `CF_UNICODETEXT` (memory the reader sees as a fixed block, as Windows
+   * hands another process's data).
+   */
+  otherAppCopies(text: string): void {
+    this.otherAppEmpties();
+    const block = this.kernel32.allocGlobal((text.length + 1) * 2, {
+      moveable: false,
+      owner: "system",
+      what: "another app's text",
+    });
+    const units = new Uint16Array(block.bytes.buffer);
+    for (let i = 0; i < text.length; i++) units[i] = text.charCodeAt(i);
+    this.clipboardData.set(CF_UNICODETEXT, block.handle);
+    this.clipboardSequence++;
+  }
+
+  /** Another application posts a message to one of our windows. */
+  postMessage(hwnd: bigint, message: number): FakeMessage {
+    const entry: FakeMessage = {
+      hwnd,
+      message,
+      wParam: 0n,
+      lParam: 0n,
+      sent: false,
+      state: "posted",
+    };
+    this.messages.push(entry);
+    return entry;
+  }
+
+  /** Sent messages whose senders still wait. */
+  waitingSenders(): FakeMessage[] {
+    return this.messages.filter((m) => m.sent && m.state === "waiting");
+  }
+
+  /** EmptyClipboard by `newOwner`: the old owner is told, the data freed. */
+  #empty(newOwner: bigint, options: { byUs: boolean }): void {
+    const old = this.clipboardOwner;
+    const oldWindow = this.windows.get(old);
+    if (oldWindow && options.byUs) {
+      // Sent on the same thread: the window procedure runs at once.
+      oldWindow.received.push(WM_DESTROYCLIPBOARD);
+    } else if (oldWindow) {
+      // From another thread: a real send, whose sender waits for us.
+      this.messages.push({
+        hwnd: old,
+        message: WM_DESTROYCLIPBOARD,
+        wParam: 0n,
+        lParam: 0n,
+        sent: true,
+        state: "waiting",
+      });
+    }
+    for (const handle of this.clipboardData.values()) {
+      this.kernel32.systemFreeGlobal(handle);
+    }
+    this.clipboardData.clear();
+    this.clipboardOwner = newOwner;
+    this.clipboardSequence++;
+  }
+
+  /** Runs the pending sent messages of the thread (PeekMessage does). */
+  #runSentMessages(): void {
+    for (const m of this.messages) {
+      if (m.sent && m.state === "waiting") {
+        this.windows.get(m.hwnd)?.received.push(m.message);
+        m.state = "answered";
+      }
+    }
+    this.#prune();
+  }
+
+  #prune(): void {
+    const keep = this.messages.filter((m) => m.state === "posted");
+    this.messages.splice(0, this.messages.length, ...keep);
+  }
+
+  #clipboardOpenByUs(): boolean {
+    return this.clipboardOpen?.by === "us";
   }
 
   #makeSymbols(): User32Symbols {
@@ -482,7 +696,9 @@ export class FakeDisplay {
           ? undefined
           : this.desktops.get(addressOfPointer(desktop));
         if (name === undefined) return this.#fail(ERROR_INVALID_HANDLE);
-        if (this.threadOwnsWindows) return this.#fail(ERROR_BUSY);
+        if (this.threadOwnsWindows || this.windows.size > 0) {
+          return this.#fail(ERROR_BUSY);
+        }
         this.threadDesktop = name;
         this.threadDesktopHandle = addressOfPointer(desktop);
         return 1;
@@ -519,6 +735,166 @@ export class FakeDisplay {
           : this.#fail(ERROR_ACCESS_DENIED);
       },
       SetProcessDPIAware: () => 1,
+      GetClipboardSequenceNumber: () => this.clipboardSequence,
+      OpenClipboard: (hwnd) => {
+        const window = hwnd === null ? 0n : addressOfPointer(hwnd);
+        if (window !== 0n && !this.windows.has(window)) {
+          return this.#fail(ERROR_INVALID_WINDOW_HANDLE);
+        }
+        this.openClipboardCalls++;
+        if (this.otherAppHolds > 0 || this.clipboardOpen?.by === "other") {
+          this.otherAppHolds--;
+          // Windows may fail here without setting a last error.
+          if (this.openClipboardError === undefined) return 0;
+          return this.#fail(this.openClipboardError);
+        }
+        if (this.clipboardOpen?.by === "us") {
+          // The same thread may open it again, with the same window only.
+          if (this.clipboardOpen.window !== window) {
+            return this.#fail(ERROR_ACCESS_DENIED);
+          }
+          return 1;
+        }
+        this.clipboardOpen = { by: "us", window };
+        return 1;
+      },
+      CloseClipboard: () => {
+        if (!this.#clipboardOpenByUs()) {
+          return this.#fail(ERROR_CLIPBOARD_NOT_OPEN);
+        }
+        for (const handle of this.clipboardData.values()) {
+          const block = this.kernel32.global(pointerAt(handle));
+          if (block?.moveable && block.locks > 0) {
+            this.violations.push(
+              `CloseClipboard with ${block.what}'s clipboard data still locked`,
+            );
+          }
+        }
+        this.clipboardOpen = undefined;
+        this.onClipboardClosed?.();
+        return 1;
+      },
+      EmptyClipboard: () => {
+        if (this.clipboardOpen?.by !== "us") {
+          return this.#fail(ERROR_CLIPBOARD_NOT_OPEN);
+        }
+        this.#empty(this.clipboardOpen.window, { byUs: true });
+        return 1;
+      },
+      IsClipboardFormatAvailable: (format) =>
+        this.clipboardData.has(format) ? 1 : 0,
+      GetClipboardData: (format) => {
+        if (!this.#clipboardOpenByUs()) {
+          this.#fail(ERROR_CLIPBOARD_NOT_OPEN);
+          return null;
+        }
+        const handle = this.clipboardData.get(format);
+        if (handle === undefined) {
+          this.#fail(ERROR_NOT_FOUND);
+          return null;
+        }
+        return pointerAt(handle);
+      },
+      SetClipboardData: (format, memory) => {
+        if (!this.#clipboardOpenByUs()) {
+          this.#fail(ERROR_CLIPBOARD_NOT_OPEN);
+          return null;
+        }
+        if (memory === null) {
+          throw new Error("fake: delayed rendering is not modelled");
+        }
+        // Documented: after OpenClipboard(NULL), EmptyClipboard leaves a
+        // NULL owner and SetClipboardData fails.
+        if (this.clipboardOwner === 0n) {
+          this.#fail(ERROR_CLIPBOARD_NOT_OPEN);
+          return null;
+        }
+        const block = this.kernel32.global(memory);
+        if (!block || block.owner !== "app" || block.discarded) {
+          this.#fail(ERROR_INVALID_HANDLE);
+          return null;
+        }
+        block.owner = "system";
+        const previous = this.clipboardData.get(format);
+        if (previous !== undefined) this.kernel32.systemFreeGlobal(previous);
+        this.clipboardData.set(format, block.handle);
+        this.clipboardSequence++;
+        return memory;
+      },
+      CreateWindowExW: (
+        _exStyle,
+        className,
+        _windowName,
+        _style,
+        _x,
+        _y,
+        _width,
+        _height,
+        parent,
+      ) => {
+        if (className === null) {
+          this.#fail(ERROR_INVALID_PARAMETER);
+          return null;
+        }
+        const name = readWideArg(className);
+        if (name.toUpperCase() !== "STATIC") {
+          this.#fail(ERROR_CANNOT_FIND_WND_CLASS);
+          return null;
+        }
+        const window: FakeWindow = {
+          hwnd: this.newHandle(),
+          className: name,
+          messageOnly: parent !== null &&
+            addressOfPointer(parent) === FAKE_HWND_MESSAGE,
+          received: [],
+        };
+        this.windows.set(window.hwnd, window);
+        this.windowHistory.push(window);
+        return pointerAt(window.hwnd);
+      },
+      DestroyWindow: (hwnd) => {
+        const window = hwnd === null ? 0n : addressOfPointer(hwnd);
+        if (!this.windows.delete(window)) {
+          return this.#fail(ERROR_INVALID_WINDOW_HANDLE);
+        }
+        // The data stays; only the owner (and an open clipboard) goes.
+        if (this.clipboardOwner === window) this.clipboardOwner = 0n;
+        if (
+          this.clipboardOpen?.by === "us" &&
+          this.clipboardOpen.window === window
+        ) {
+          this.clipboardOpen = undefined;
+        }
+        for (const m of this.messages) {
+          if (m.hwnd !== window) continue;
+          m.state = m.sent ? "receiver gone" : m.state;
+        }
+        const keep = this.messages.filter((m) =>
+          m.hwnd !== window && m.state !== "receiver gone"
+        );
+        this.messages.splice(0, this.messages.length, ...keep);
+        return 1;
+      },
+      PeekMessageW: (msg, hwnd, min, max, remove) => {
+        const memory = view(realMemory(msg, 48));
+        this.#runSentMessages();
+        const window = hwnd === null ? undefined : addressOfPointer(hwnd);
+        const index = this.messages.findIndex((m) =>
+          (window === undefined || m.hwnd === window) &&
+          ((min === 0 && max === 0) || (m.message >= min && m.message <= max))
+        );
+        if (index < 0) return 0;
+        const m = this.messages[index];
+        memory.setBigUint64(0, m.hwnd, true);
+        memory.setUint32(8, m.message, true);
+        memory.setBigUint64(16, m.wParam, true);
+        memory.setBigInt64(24, m.lParam, true);
+        memory.setUint32(32, 0, true);
+        memory.setInt32(36, this.cursor.x, true);
+        memory.setInt32(40, this.cursor.y, true);
+        if (remove & 1) this.messages.splice(index, 1);
+        return 1;
+      },
     };
   }
 }
