@@ -11,6 +11,13 @@
  * `{"title": "…"}`; streamer → dialog `{"dialogGuid": "…"}` at once, then
  * `{"path": "…"}` or `{"cancelled": true, "reason": "…"}`.
  *
+ * Deno has no Unix sockets on Windows (denoland/deno#18236). There the
+ * streamer listens on loopback TCP instead and writes, at the same path, a
+ * rendezvous file `{"port": N, "secret": "…"}` readable by the session user
+ * only (the profile's own permissions; mode 0600 elsewhere); the dialog
+ * reads it and sends the secret in its request, since any local user can
+ * reach a loopback port.
+ *
  * @module
  */
 import { z } from "zod";
@@ -31,7 +38,25 @@ export function fileDialogSocketPath(
   return `${dir}/${FILE_DIALOG_SOCKET_NAME}`;
 }
 
-const requestSchema = z.object({ title: z.string().max(200).optional() });
+const requestSchema = z.object({
+  title: z.string().max(200).optional(),
+  secret: z.string().max(128).optional(),
+});
+
+const rendezvousSchema = z.object({
+  port: z.number().int().min(1).max(65535),
+  secret: z.string().min(16).max(128),
+});
+
+/** How the streamer listens: a Unix socket, or loopback TCP with a secret. */
+export type FileDialogTransport = "unix" | "tcp";
+
+/** The transport for this OS: TCP where Deno has no Unix sockets (Windows). */
+export function defaultFileDialogTransport(
+  os: typeof Deno.build.os = Deno.build.os,
+): FileDialogTransport {
+  return os === "windows" ? "tcp" : "unix";
+}
 
 /** A dialog waiting for a file. */
 export interface PendingDialog {
@@ -43,8 +68,10 @@ export interface PendingDialog {
 
 /** Options for {@linkcode FileDialogServer}. */
 export interface FileDialogServerOptions {
-  /** Socket path. Default {@linkcode fileDialogSocketPath}(). */
+  /** Socket (or rendezvous file) path. Default {@linkcode fileDialogSocketPath}(). */
   path?: string;
+  /** Default {@linkcode defaultFileDialogTransport}(). */
+  transport?: FileDialogTransport;
   /** A dialog opened: ask the browser. */
   onRequest: (dialog: PendingDialog) => void;
   /** Logger. */
@@ -61,6 +88,8 @@ export class FileDialogServer {
   >();
   readonly #options: FileDialogServerOptions;
 
+  readonly #secret: string | undefined;
+
   constructor(options: FileDialogServerOptions) {
     this.#options = options;
     this.path = options.path ?? fileDialogSocketPath();
@@ -69,8 +98,22 @@ export class FileDialogServer {
     } catch {
       // Not there: fine.
     }
-    this.#listener = Deno.listen({ transport: "unix", path: this.path });
-    Deno.chmodSync(this.path, 0o600);
+    if ((options.transport ?? defaultFileDialogTransport()) === "unix") {
+      this.#listener = Deno.listen({ transport: "unix", path: this.path });
+      Deno.chmodSync(this.path, 0o600);
+    } else {
+      this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      this.#secret = randomSecret();
+      try {
+        writeRendezvous(this.path, {
+          port: (this.#listener.addr as Deno.NetAddr).port,
+          secret: this.#secret,
+        });
+      } catch (error) {
+        this.#listener.close();
+        throw error;
+      }
+    }
     this.#accept();
   }
 
@@ -138,6 +181,12 @@ export class FileDialogServer {
       await writeLine(conn, { error: 'expected one JSON line: {"title"}' });
       return safeClose(conn);
     }
+    if (
+      this.#secret !== undefined && !sameSecret(request.secret, this.#secret)
+    ) {
+      await writeLine(conn, { error: "wrong or missing secret" });
+      return safeClose(conn);
+    }
     const dialog = {
       dialogGuid: crypto.randomUUID(),
       title: request.title ?? "Choose a file to upload",
@@ -164,7 +213,7 @@ export interface FileDialogOptions {
   title?: string;
   /** Seconds to wait for the user. Default 600. */
   timeout?: number;
-  /** Socket path. Default {@linkcode fileDialogSocketPath}(). */
+  /** Socket (or rendezvous file) path. Default {@linkcode fileDialogSocketPath}(). */
   path?: string;
 }
 
@@ -183,9 +232,14 @@ export async function runFileDialog(
   options: FileDialogOptions = {},
 ): Promise<FileDialogResult> {
   const path = options.path ?? fileDialogSocketPath();
-  let conn: Deno.UnixConn;
+  let conn: Deno.Conn;
+  let secret: string | undefined;
   try {
-    conn = await Deno.connect({ transport: "unix", path });
+    const rendezvous = readRendezvous(path);
+    secret = rendezvous?.secret;
+    conn = rendezvous
+      ? await Deno.connect({ hostname: "127.0.0.1", port: rendezvous.port })
+      : await Deno.connect({ transport: "unix", path });
   } catch (error) {
     return {
       code: 3,
@@ -199,7 +253,7 @@ export async function runFileDialog(
     (options.timeout ?? 600) * 1000,
   );
   try {
-    await writeLine(conn, { title: options.title });
+    await writeLine(conn, { title: options.title, secret });
     const lines = lineReader(conn);
     const first = await lines.next();
     if (first.done) return { code: 3, error: "the streamer went away" };
@@ -216,6 +270,57 @@ export async function runFileDialog(
     clearTimeout(timer);
     safeClose(conn);
   }
+}
+
+function randomSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Compares without an early exit, so the time says nothing of the secret. */
+function sameSecret(given: string | undefined, secret: string): boolean {
+  if (given === undefined || given.length !== secret.length) return false;
+  let diff = 0;
+  for (let i = 0; i < secret.length; i++) {
+    diff |= given.charCodeAt(i) ^ secret.charCodeAt(i);
+  }
+  return diff === 0;
+}
+
+/** Writes the rendezvous file whole (a temp file renamed into place). */
+function writeRendezvous(
+  path: string,
+  value: z.infer<typeof rendezvousSchema>,
+): void {
+  const temp = `${path}.${crypto.randomUUID()}.tmp`;
+  try {
+    Deno.writeTextFileSync(temp, JSON.stringify(value), {
+      mode: 0o600,
+      createNew: true,
+    });
+    Deno.renameSync(temp, path);
+  } catch (error) {
+    try {
+      Deno.removeSync(temp);
+    } catch {
+      // Never made.
+    }
+    throw error;
+  }
+}
+
+/** The rendezvous at `path`, or undefined when it is not a rendezvous file (a socket). */
+function readRendezvous(
+  path: string,
+): z.infer<typeof rendezvousSchema> | undefined {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch {
+    return undefined;
+  }
+  if (!info.isFile || info.size > 4096) return undefined;
+  return rendezvousSchema.parse(JSON.parse(Deno.readTextFileSync(path)));
 }
 
 /** Lines from `conn`; ends when it closes or a line passes `maxLine`. */

@@ -3,12 +3,15 @@
  * `webstream file-dialog` command (main.ts in a child process): the streamer
  * side hears the request, completing it prints the path (exit 0), cancelling
  * exits 1, no streamer exits 3; the socket is private to its user; a
- * malformed request is answered with an error and nothing else changes.
+ * malformed request is answered with an error and nothing else changes;
+ * over loopback TCP (Windows has no Unix sockets in Deno) the rendezvous
+ * file is private and a request without the secret is refused.
  *
  * @module
  */
 import { createLogger } from "../../mod/log/mod.ts";
 import {
+  defaultFileDialogTransport,
   FILE_DIALOG_SOCKET_ENV,
   FILE_DIALOG_SOCKET_NAME,
   FileDialogServer,
@@ -131,5 +134,64 @@ Deno.test("no streamer: exit 3; a dialog that goes away is forgotten", async () 
     } finally {
       server.close();
     }
+  });
+});
+
+Deno.test("over loopback TCP (Windows' transport): a private rendezvous file and a secret", async () => {
+  assertEquals(defaultFileDialogTransport("windows"), "tcp");
+  assertEquals(defaultFileDialogTransport("linux"), "unix");
+  await withTempDir(async (dir) => {
+    const requests: PendingDialog[] = [];
+    const server = new FileDialogServer({
+      path: `${dir}/dialog.sock`,
+      transport: "tcp",
+      logger,
+      onRequest: (d) => requests.push(d),
+    });
+    try {
+      const info = await Deno.stat(server.path);
+      assert(info.isFile, "a rendezvous file, not a socket");
+      assertEquals(info.mode! & 0o777, 0o600);
+      const { port, secret } = JSON.parse(await Deno.readTextFile(server.path));
+      assert(Number.isInteger(port) && port > 0);
+      assertMatch(secret, /^[0-9a-f]{48}$/);
+
+      // The real command finds the port and proves it knows the secret.
+      const child = fileDialogProcess(server.path, ["-title", "Pick"]);
+      await waitFor(() => requests.length === 1, { what: "the request" });
+      assertEquals(requests[0].title, "Pick");
+      server.complete(requests[0].dialogGuid, "C:/Users/webs01/Uploads/a.txt");
+      const out = await child.output();
+      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      assertEquals(
+        new TextDecoder().decode(out.stdout),
+        "C:/Users/webs01/Uploads/a.txt\n",
+      );
+
+      // Another local user can reach the port, but not without the secret.
+      for (
+        const request of [{ title: "x" }, {
+          title: "x",
+          secret: "0".repeat(48),
+        }]
+      ) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        await conn.write(
+          new TextEncoder().encode(JSON.stringify(request) + "\n"),
+        );
+        const buf = new Uint8Array(200);
+        const n = await conn.read(buf);
+        assertMatch(
+          new TextDecoder().decode(buf.subarray(0, n!)),
+          /wrong or missing secret/,
+        );
+        conn.close();
+      }
+      assertEquals(requests.length, 1, "refused requests open no dialog");
+    } finally {
+      server.close();
+    }
+    // The rendezvous file is gone with the server.
+    assertEquals(await Deno.stat(`${dir}/dialog.sock`).catch(() => null), null);
   });
 });
