@@ -1,6 +1,6 @@
 /**
- * kernel32: the last-error value, handles, local and global memory, and
- * processes.
+ * kernel32: the last-error value, handles, local and global memory,
+ * processes, and job objects.
  *
  * Every binding module in `ffi/windows/` follows the same shape: a
  * `…_SYMBOLS` table (exported, so tests can check parameter types and
@@ -13,6 +13,7 @@
  */
 import { Win32Error } from "./errors.ts";
 import { fromWide, wide } from "./strings.ts";
+import { defineStruct, viewOf, writeField } from "./struct.ts";
 
 /** kernel32's symbols used by webstream. */
 export const KERNEL32_SYMBOLS = {
@@ -43,6 +44,19 @@ export const KERNEL32_SYMBOLS = {
   // NULL on success, the handle itself on failure.
   GlobalFree: { parameters: ["pointer"], result: "pointer" },
   GlobalSize: { parameters: ["pointer"], result: "usize" },
+  // Job objects (jobapi2.h). All three return at once.
+  // (LPSECURITY_ATTRIBUTES, LPCWSTR lpName) -> HANDLE; both NULL here.
+  CreateJobObjectW: { parameters: ["pointer", "pointer"], result: "pointer" },
+  // (HANDLE hJob, JOBOBJECTINFOCLASS, LPVOID info, DWORD length) -> BOOL.
+  SetInformationJobObject: {
+    parameters: ["pointer", "i32", "buffer", "u32"],
+    result: "i32",
+  },
+  // (HANDLE hJob, HANDLE hProcess) -> BOOL.
+  AssignProcessToJobObject: {
+    parameters: ["pointer", "pointer"],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The raw kernel32 functions. */
@@ -60,8 +74,64 @@ export const WAIT_FAILED = 0xffffffff;
 export const STILL_ACTIVE = 259;
 /** Longest string ExpandEnvironmentStringsW returns, its NUL included. */
 export const MAX_EXPANDED_CHARS = 32767;
+/** `PROCESS_TERMINATE` (winnt.h). */
+export const PROCESS_TERMINATE = 0x0001;
+/** `PROCESS_SET_QUOTA` (winnt.h). */
+export const PROCESS_SET_QUOTA = 0x0100;
 /** `PROCESS_TERMINATE | PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE`. */
 export const PROCESS_CONTROL = 0x0001 | 0x1000 | 0x00100000;
+/**
+ * The rights `AssignProcessToJobObject` needs on the process handle:
+ * `PROCESS_SET_QUOTA | PROCESS_TERMINATE`.
+ */
+export const PROCESS_JOB_ASSIGN = PROCESS_SET_QUOTA | PROCESS_TERMINATE;
+
+/**
+ * `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE` (winnt.h): every process in the job
+ * is terminated when the job's last handle is closed.
+ */
+export const JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE = 0x00002000;
+/**
+ * `JobObjectExtendedLimitInformation` (winnt.h `JOBOBJECTINFOCLASS`): the
+ * information is a `JOBOBJECT_EXTENDED_LIMIT_INFORMATION`.
+ */
+export const JOB_OBJECT_EXTENDED_LIMIT_INFORMATION_CLASS = 9;
+
+/** `IO_COUNTERS` (winnt.h): six ULONGLONG counters, 48 bytes. */
+export const IO_COUNTERS = defineStruct({
+  ReadOperationCount: "u64",
+  WriteOperationCount: "u64",
+  OtherOperationCount: "u64",
+  ReadTransferCount: "u64",
+  WriteTransferCount: "u64",
+  OtherTransferCount: "u64",
+});
+
+/**
+ * `JOBOBJECT_BASIC_LIMIT_INFORMATION` (winnt.h): 64 bytes on x64,
+ * `LimitFlags` at 16 (after two LARGE_INTEGER time limits).
+ */
+export const JOBOBJECT_BASIC_LIMIT_INFORMATION = defineStruct({
+  PerProcessUserTimeLimit: "i64",
+  PerJobUserTimeLimit: "i64",
+  LimitFlags: "u32",
+  MinimumWorkingSetSize: "u64", // SIZE_T
+  MaximumWorkingSetSize: "u64", // SIZE_T
+  ActiveProcessLimit: "u32",
+  Affinity: "u64", // ULONG_PTR
+  PriorityClass: "u32",
+  SchedulingClass: "u32",
+});
+
+/** `JOBOBJECT_EXTENDED_LIMIT_INFORMATION` (winnt.h): 144 bytes on x64. */
+export const JOBOBJECT_EXTENDED_LIMIT_INFORMATION = defineStruct({
+  BasicLimitInformation: JOBOBJECT_BASIC_LIMIT_INFORMATION,
+  IoInfo: IO_COUNTERS,
+  ProcessMemoryLimit: "u64", // SIZE_T
+  JobMemoryLimit: "u64",
+  PeakProcessMemoryUsed: "u64",
+  PeakJobMemoryUsed: "u64",
+});
 
 /** `GMEM_MOVEABLE` (winbase.h): a handle, not a pointer; `GlobalLock` maps it. */
 export const GMEM_MOVEABLE = 0x0002;
@@ -101,11 +171,70 @@ export class Kernel32 {
     if (pointer !== null) this.#k.LocalFree(pointer);
   }
 
-  /** Opens a process to wait for, query and terminate it. */
-  openProcess(pid: number): Deno.PointerValue {
-    const handle = this.#k.OpenProcess(PROCESS_CONTROL, 0, pid);
+  /**
+   * Opens a process (not inheritable) with `access`: by default
+   * {@linkcode PROCESS_CONTROL}, to wait for, query and terminate it;
+   * {@linkcode PROCESS_JOB_ASSIGN} to put it in a job.
+   */
+  openProcess(
+    pid: number,
+    options: { access?: number } = {},
+  ): Deno.PointerValue {
+    const handle = this.#k.OpenProcess(
+      options.access ?? PROCESS_CONTROL,
+      0,
+      pid,
+    );
     if (handle === null) throw this.fail("OpenProcess");
     return handle;
+  }
+
+  /**
+   * A new anonymous job object whose processes are all terminated when its
+   * last handle is closed — explicitly, or by Windows when this process
+   * ends, however it ends. The handle is not inheritable (NULL security
+   * attributes), so no child keeps the job alive; close it only to kill
+   * the job's processes.
+   */
+  createKillOnCloseJob(): Deno.PointerValue {
+    const job = this.#k.CreateJobObjectW(null, null);
+    if (job === null) throw this.fail("CreateJobObjectW");
+    const info = new Uint8Array(JOBOBJECT_EXTENDED_LIMIT_INFORMATION.size);
+    writeField(
+      viewOf(info),
+      JOBOBJECT_BASIC_LIMIT_INFORMATION,
+      "LimitFlags",
+      JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+      {
+        base: JOBOBJECT_EXTENDED_LIMIT_INFORMATION.offsets
+          .BasicLimitInformation,
+      },
+    );
+    if (
+      !this.#k.SetInformationJobObject(
+        job,
+        JOB_OBJECT_EXTENDED_LIMIT_INFORMATION_CLASS,
+        info,
+        info.byteLength,
+      )
+    ) {
+      // Read the code before CloseHandle can overwrite it.
+      const error = this.fail("SetInformationJobObject");
+      this.#k.CloseHandle(job);
+      throw error;
+    }
+    return job;
+  }
+
+  /**
+   * Puts a process in a job: from then on it (and every process it starts)
+   * lives no longer than the job. `processHandle` needs
+   * {@linkcode PROCESS_JOB_ASSIGN}; it may be closed afterwards.
+   */
+  assignToJob(job: Deno.PointerValue, processHandle: Deno.PointerValue): void {
+    if (!this.#k.AssignProcessToJobObject(job, processHandle)) {
+      throw this.fail("AssignProcessToJobObject");
+    }
   }
 
   /** Ends a process with `exitCode`. */

@@ -111,6 +111,7 @@ function minimalApi(): WindowsApi {
     enablePrivileges: () => Promise.resolve(),
     groupName: () => Promise.resolve("Remote Desktop Users"),
     protectFolder: () => Promise.resolve(),
+    createProcessJob: () => Promise.resolve({ killOnClose: true }),
     getUser: () => Promise.resolve(undefined),
     addUser: () => Promise.resolve(),
     accountSid: () =>

@@ -75,6 +75,16 @@ export interface UserToken {
   readonly sessionId: number;
 }
 
+/**
+ * A job object whose processes Windows kills when its last handle closes —
+ * when this process ends, however it ends (opaque; never closed while the
+ * service runs: closing it kills them).
+ */
+export interface ProcessJob {
+  /** Always true: what the job does when it is closed. */
+  readonly killOnClose: true;
+}
+
 /** What to start in a user's session. */
 export interface UserProcessOptions {
   /** Program (an absolute path) and arguments. */
@@ -259,6 +269,28 @@ export interface WindowsApi {
 
   /** Closes a token. `Kernel32.closeHandle`: CloseHandle. */
   closeHandle(token: UserToken): void;
+
+  /**
+   * Creates a job object with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE` whose
+   * handle (not inheritable) is kept for the rest of this process's life:
+   * when the process ends, a crash included, Windows closes it and kills
+   * every process in the job.
+   *
+   * `Kernel32.createKillOnCloseJob`: CreateJobObjectW(NULL, NULL),
+   * SetInformationJobObject(JobObjectExtendedLimitInformation,
+   * JOBOBJECT_EXTENDED_LIMIT_INFORMATION), CloseHandle on failure.
+   */
+  createProcessJob(): Promise<ProcessJob>;
+
+  /**
+   * Puts the process `pid` (and whatever it starts from then on) in `job`.
+   * Rejects for a process that has exited or cannot be opened.
+   *
+   * `Kernel32.openProcess` (OpenProcess with PROCESS_SET_QUOTA |
+   * PROCESS_TERMINATE), `Kernel32.assignToJob` (AssignProcessToJobObject),
+   * `Kernel32.closeHandle` of the process handle.
+   */
+  assignToJob(job: ProcessJob, pid: number): Promise<void>;
 
   /**
    * The WTS session a process runs in.

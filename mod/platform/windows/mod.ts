@@ -9,6 +9,16 @@
  * the registry keys a tenant could use to reach the next tenant are reset;
  * `filesystemRestrictions` become NTFS DENY ACEs.
  *
+ * Every RDP client is put, right after it starts, in a job object created
+ * by `prepare()` with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`. Its handle is
+ * never closed, so when the service process ends for any reason, a crash
+ * included, Windows closes it and kills the clients: no loopback connection
+ * outlives the service. Between the spawn and the assignment (a few
+ * synchronous calls) a client is outside the job; if the service dies in
+ * exactly that window the client is left, and the next start's logoff of
+ * the account's leftover sessions ends its session, after which the client
+ * is expected to exit (not verified on Windows).
+ *
  * Needs: the service running as LocalSystem (the privileges in
  * {@linkcode PLATFORM_PRIVILEGES}), a Windows Server with the Remote Desktop
  * Session Host role (client editions allow one session at a time), and the
@@ -42,6 +52,7 @@ import type {
 import {
   type HiveRestore,
   PLATFORM_PRIVILEGES,
+  type ProcessJob,
   type UserInfo,
   type UserProcess,
   type WindowsApi,
@@ -170,12 +181,41 @@ export function createWindowsPlatform(
   // (ACEs of a deleted SID would linger as "Account Unknown").
   const restricted = new Map<string, Set<string>>();
   let rduGroup: string | undefined;
+  // Kept for the process's life: closing it would kill every RDP client.
+  let job: ProcessJob | undefined;
   let streamer: SelfCommand | undefined;
   let skeletonWarned = false;
 
-  function requirePrepared(): string {
-    if (!rduGroup) throw new Error("platform not prepared");
-    return rduGroup;
+  function requirePrepared(): { group: string; job: ProcessJob } {
+    if (!rduGroup || !job) throw new Error("platform not prepared");
+    return { group: rduGroup, job };
+  }
+
+  /**
+   * Puts a client that has just started in the job, so that it dies with
+   * the service. A client that cannot be put there is stopped: an orphan
+   * that would outlive a crash is worse than a failed start.
+   */
+  async function confine(
+    client: RdpProcess,
+    account: string,
+    into: ProcessJob,
+  ): Promise<void> {
+    try {
+      await api.assignToJob(into, client.pid);
+    } catch (error) {
+      logger.error(
+        "could not put an RDP client in the service's job object; stopping it",
+        { account, pid: client.pid, error },
+      );
+      await client.stop();
+      await logoffAll(account, "after a failed start").catch(() => {});
+      throw new Error(
+        `the RDP client for ${account} (pid ${client.pid}) could not be ` +
+          "put in the service's job object, so it would outlive a crash of " +
+          `the service; it was stopped: ${(error as Error).message}`,
+      );
+    }
   }
 
   function adopt(name: string, user: UserInfo): void {
@@ -363,6 +403,17 @@ export function createWindowsPlatform(
             `and Administrators: ${(error as Error).message}`,
         );
       }
+      try {
+        // Once per process: a second job would be as good, but the first
+        // must stay open anyway.
+        job ??= await api.createProcessJob();
+      } catch (error) {
+        rduGroup = undefined;
+        throw new Error(
+          "could not create the job object that ends the RDP clients with " +
+            `the service: ${(error as Error).message}`,
+        );
+      }
       if (/[\\/]/.test(rdpClient.command)) {
         try {
           await Deno.stat(rdpClient.command);
@@ -386,7 +437,7 @@ export function createWindowsPlatform(
     },
 
     async ensureAccount(name, password) {
-      const group = requirePrepared();
+      const { group } = requirePrepared();
       validateAccountName(name);
       const effective = effectivePassword(name, password);
       const existing = await api.getUser(name);
@@ -451,7 +502,7 @@ export function createWindowsPlatform(
     },
 
     async startSession(spec: SessionSpec) {
-      requirePrepared();
+      const { job: into } = requirePrepared();
       const { account } = spec;
       const password = passwords.get(account);
       if (!password) {
@@ -473,6 +524,8 @@ export function createWindowsPlatform(
         }),
         cwd: runtimeDir,
       });
+      // At once: until then a crash of the service would leave it running.
+      await confine(client, account, into);
       let id: number;
       let streamerProcess: UserProcess;
       try {

@@ -16,7 +16,11 @@ import {
   type RegistryRoot,
 } from "../../../ffi/windows/advapi32.ts";
 import { IpHlpApi, openIpHlpApi } from "../../../ffi/windows/iphlpapi.ts";
-import { Kernel32, openKernel32 } from "../../../ffi/windows/kernel32.ts";
+import {
+  Kernel32,
+  openKernel32,
+  PROCESS_JOB_ASSIGN,
+} from "../../../ffi/windows/kernel32.ts";
 import { NetApi32, openNetApi32 } from "../../../ffi/windows/netapi32.ts";
 import { wideList } from "../../../ffi/windows/strings.ts";
 import {
@@ -28,6 +32,7 @@ import { openWtsApi32, WtsApi32 } from "../../../ffi/windows/wtsapi32.ts";
 import {
   type HiveOwner,
   type HiveRestore,
+  type ProcessJob,
   type UserProcess,
   type UserToken,
   type WindowsApi,
@@ -73,6 +78,10 @@ interface Win32Token extends UserToken {
   readonly handle: Deno.PointerValue;
 }
 
+interface Win32Job extends ProcessJob {
+  readonly handle: Deno.PointerValue;
+}
+
 /**
  * Opens kernel32, netapi32, wtsapi32, userenv, advapi32 and iphlpapi and
  * returns the real API (Windows only: it `dlopen`s the DLLs).
@@ -102,6 +111,12 @@ export function createWin32Api(
   function tokenHandle(token: UserToken): Deno.PointerValue {
     const handle = (token as Win32Token).handle;
     if (handle === undefined) throw new TypeError("not a token of this API");
+    return handle;
+  }
+
+  function jobHandle(job: ProcessJob): Deno.PointerValue {
+    const handle = (job as Win32Job).handle;
+    if (handle === undefined) throw new TypeError("not a job of this API");
     return handle;
   }
 
@@ -267,6 +282,38 @@ export function createWin32Api(
 
     closeHandle(token) {
       kernel32.closeHandle(tokenHandle(token));
+    },
+
+    createProcessJob() {
+      return attempt(() => {
+        // The handle lives as long as the returned object is used; it is
+        // never closed: the process's end closes it.
+        const job: Win32Job = {
+          killOnClose: true,
+          handle: kernel32.createKillOnCloseJob(),
+        };
+        return job;
+      });
+    },
+
+    assignToJob(job, pid) {
+      return attempt(() => {
+        const handle = jobHandle(job);
+        // The pid is our child's, whose handle Deno holds until it has
+        // been reaped: it cannot have been reused by another process.
+        const process = kernel32.openProcess(pid, {
+          access: PROCESS_JOB_ASSIGN,
+        });
+        try {
+          kernel32.assignToJob(handle, process);
+        } finally {
+          try {
+            kernel32.closeHandle(process);
+          } catch {
+            // The assignment's outcome is what the caller needs.
+          }
+        }
+      });
     },
 
     startProcessAsUser(token, process) {

@@ -4,7 +4,10 @@
  * to "running" (the raw code keeps a real 259 after a wait), waits map WAIT_OBJECT_0 / WAIT_TIMEOUT / WAIT_FAILED (whose
  * code is not readable off-thread), environment-string expansion with its
  * buffer sizing, global memory (moveable blocks locked to real memory, freed
- * once), and only WaitForSingleObject is nonblocking.
+ * once), job objects (JOBOBJECT_EXTENDED_LIMIT_INFORMATION's layout, a
+ * kill-on-close job killing its processes when its handle closes or this
+ * process ends, the rights assignment needs), and only WaitForSingleObject
+ * is nonblocking.
  *
  * @module
  */
@@ -18,9 +21,17 @@ import { Win32Error } from "../../../ffi/windows/errors.ts";
 import {
   GMEM_MOVEABLE,
   GMEM_ZEROINIT,
+  IO_COUNTERS,
+  JOB_OBJECT_EXTENDED_LIMIT_INFORMATION_CLASS,
+  JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+  JOBOBJECT_BASIC_LIMIT_INFORMATION,
+  JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
   Kernel32,
   KERNEL32_SYMBOLS,
   PROCESS_CONTROL,
+  PROCESS_JOB_ASSIGN,
+  PROCESS_SET_QUOTA,
+  PROCESS_TERMINATE,
   STILL_ACTIVE,
   WAIT_FAILED,
   WAIT_OBJECT_0,
@@ -28,10 +39,12 @@ import {
 } from "../../../ffi/windows/kernel32.ts";
 import { addressOfPointer, pointerAt } from "../../../ffi/windows/struct.ts";
 import {
+  bufferBytes,
   CURRENT_PROCESS_PSEUDO_HANDLE,
   ERROR_DISCARDED,
   FakeKernel32,
   INFINITE,
+  JOB_KILL_EXIT_CODE,
 } from "../../support/windows/fake_kernel32.ts";
 
 function setup() {
@@ -319,4 +332,198 @@ Deno.test("kernel32: global memory failures carry their last error", () => {
   const unknown = pointerAt(0x1234n);
   assertThrows(() => k32.globalFree(unknown), Win32Error, /GlobalFree/);
   assertEquals(k32.globalSize(unknown), 0);
+});
+
+Deno.test("kernel32: job object constants and layouts match the SDK (x64)", () => {
+  assertEquals(JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE, 0x2000);
+  assertEquals(JOB_OBJECT_EXTENDED_LIMIT_INFORMATION_CLASS, 9);
+  assertEquals([PROCESS_TERMINATE, PROCESS_SET_QUOTA], [0x0001, 0x0100]);
+  assertEquals(PROCESS_JOB_ASSIGN, 0x0101);
+  assertEquals(IO_COUNTERS.size, 48);
+  const basic = JOBOBJECT_BASIC_LIMIT_INFORMATION;
+  assertEquals(basic.size, 64);
+  assertEquals(basic.offsets, {
+    PerProcessUserTimeLimit: 0,
+    PerJobUserTimeLimit: 8,
+    LimitFlags: 16,
+    MinimumWorkingSetSize: 24,
+    MaximumWorkingSetSize: 32,
+    ActiveProcessLimit: 40,
+    Affinity: 48,
+    PriorityClass: 56,
+    SchedulingClass: 60,
+  });
+  const extended = JOBOBJECT_EXTENDED_LIMIT_INFORMATION;
+  assertEquals(extended.size, 144);
+  assertEquals(extended.offsets, {
+    BasicLimitInformation: 0,
+    IoInfo: 64,
+    ProcessMemoryLimit: 112,
+    JobMemoryLimit: 120,
+    PeakProcessMemoryUsed: 128,
+    PeakJobMemoryUsed: 136,
+  });
+  assertEquals(KERNEL32_SYMBOLS.CreateJobObjectW, {
+    parameters: ["pointer", "pointer"],
+    result: "pointer",
+  });
+  assertEquals(KERNEL32_SYMBOLS.SetInformationJobObject, {
+    parameters: ["pointer", "i32", "buffer", "u32"],
+    result: "i32",
+  });
+  assertEquals(KERNEL32_SYMBOLS.AssignProcessToJobObject, {
+    parameters: ["pointer", "pointer"],
+    result: "i32",
+  });
+});
+
+Deno.test("kernel32: createKillOnCloseJob sets only KILL_ON_JOB_CLOSE, in a 144-byte block", () => {
+  const { fake } = setup();
+  const seen: { infoClass: number; length: number; bytes: number[] }[] = [];
+  const k = new Kernel32({
+    ...fake.symbols,
+    SetInformationJobObject: (job, infoClass, info, length) => {
+      seen.push({ infoClass, length, bytes: [...bufferBytes(info)] });
+      return fake.symbols.SetInformationJobObject(job, infoClass, info, length);
+    },
+  });
+  const job = k.createKillOnCloseJob();
+  assertEquals(fake.job(job)?.limitFlags, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE);
+  assertEquals(seen.length, 1);
+  assertEquals([seen[0].infoClass, seen[0].length], [9, 144]);
+  const expected = new Array(144).fill(0);
+  expected[17] = 0x20; // 0x2000 little-endian at offset 16
+  assertEquals(seen[0].bytes, expected);
+  k.closeHandle(job);
+  fake.assertAllClosed();
+});
+
+Deno.test("kernel32: a failing CreateJobObjectW carries its last error", () => {
+  const { fake } = setup();
+  const k = new Kernel32({
+    ...fake.symbols,
+    CreateJobObjectW: () => {
+      fake.lastError = 8;
+      return null;
+    },
+  });
+  assertThrows(
+    () => k.createKillOnCloseJob(),
+    Win32Error,
+    /CreateJobObjectW failed: ERROR_NOT_ENOUGH_MEMORY \(8\)/,
+  );
+});
+
+Deno.test("kernel32: a failing SetInformationJobObject keeps its code and closes the job", () => {
+  const { fake } = setup();
+  const k = new Kernel32({
+    ...fake.symbols,
+    SetInformationJobObject: () => fake.fail(87),
+    // A CloseHandle that leaves another last error behind.
+    CloseHandle: (handle) => {
+      const ok = fake.symbols.CloseHandle(handle);
+      fake.lastError = 0;
+      return ok;
+    },
+  });
+  assertThrows(
+    () => k.createKillOnCloseJob(),
+    Win32Error,
+    /SetInformationJobObject failed: ERROR_INVALID_PARAMETER \(87\)/,
+  );
+  assertEquals(fake.handles("job").length, 1);
+  fake.assertAllClosed("job");
+});
+
+Deno.test("kernel32: openProcess asks for PROCESS_CONTROL unless told otherwise", () => {
+  const { fake, k32 } = setup();
+  fake.addProcess({ pid: 10, sessionId: 0 });
+  const control = k32.openProcess(10);
+  const assign = k32.openProcess(10, { access: PROCESS_JOB_ASSIGN });
+  assertEquals(fake.handle(control)?.data.access, PROCESS_CONTROL);
+  assertEquals(fake.handle(assign)?.data.access, PROCESS_JOB_ASSIGN);
+  k32.closeHandle(control);
+  k32.closeHandle(assign);
+});
+
+Deno.test("kernel32: closing a kill-on-close job kills its processes, and only them", () => {
+  const { fake, k32 } = setup();
+  fake.addProcess({ pid: 20, sessionId: 0 });
+  fake.addProcess({ pid: 21, sessionId: 0 });
+  fake.addProcess({ pid: 22, sessionId: 0 }); // never assigned
+  const job = k32.createKillOnCloseJob();
+  for (const pid of [20, 21]) {
+    const process = k32.openProcess(pid, { access: PROCESS_JOB_ASSIGN });
+    k32.assignToJob(job, process);
+    // Membership is the process's, not the handle's.
+    k32.closeHandle(process);
+  }
+  fake.exitProcess(21, 4); // ended on its own meanwhile
+  assertEquals([...fake.job(job)!.members], [20, 21]);
+  assertEquals(fake.processes.get(20)!.exitCode, undefined);
+  k32.closeHandle(job);
+  assertEquals(fake.job(job)!.killed, [20]);
+  assertEquals(fake.processes.get(20)!.exitCode, JOB_KILL_EXIT_CODE);
+  assertEquals(fake.processes.get(21)!.exitCode, 4);
+  assertEquals(fake.processes.get(22)!.exitCode, undefined);
+  fake.assertAllClosed();
+});
+
+Deno.test("kernel32: when this process ends, Windows closes its job handle and the job's processes die", () => {
+  const { fake, k32 } = setup();
+  fake.addProcess({ pid: 30, sessionId: 0 });
+  const job = k32.createKillOnCloseJob();
+  const process = k32.openProcess(30, { access: PROCESS_JOB_ASSIGN });
+  k32.assignToJob(job, process);
+  k32.closeHandle(process);
+  // Never closed by the program: a crash.
+  assertEquals(fake.endThisProcess(), [30]);
+  assertEquals(fake.processes.get(30)!.exitCode, JOB_KILL_EXIT_CODE);
+});
+
+Deno.test("kernel32: a job without KILL_ON_JOB_CLOSE leaves its processes running (fake fidelity)", () => {
+  const { fake, k32 } = setup();
+  fake.addProcess({ pid: 31, sessionId: 0 });
+  const job = fake.symbols.CreateJobObjectW(null, null);
+  const process = k32.openProcess(31, { access: PROCESS_JOB_ASSIGN });
+  k32.assignToJob(job, process);
+  k32.closeHandle(process);
+  k32.closeHandle(job);
+  assertEquals(fake.processes.get(31)!.exitCode, undefined);
+});
+
+Deno.test("kernel32: assignToJob needs PROCESS_SET_QUOTA | PROCESS_TERMINATE, a live process, a job", () => {
+  const { fake, k32 } = setup();
+  fake.addProcess({ pid: 40, sessionId: 0 });
+  fake.addProcess({ pid: 41, sessionId: 0 });
+  const job = k32.createKillOnCloseJob();
+  // PROCESS_CONTROL has PROCESS_TERMINATE but not PROCESS_SET_QUOTA.
+  const control = k32.openProcess(40);
+  assertThrows(
+    () => k32.assignToJob(job, control),
+    Win32Error,
+    /AssignProcessToJobObject failed: ERROR_ACCESS_DENIED \(5\)/,
+  );
+  const ended = k32.openProcess(41, { access: PROCESS_JOB_ASSIGN });
+  fake.exitProcess(41, 0);
+  assertThrows(
+    () => k32.assignToJob(job, ended),
+    Win32Error,
+    /AssignProcessToJobObject failed: ERROR_ACCESS_DENIED/,
+  );
+  const assign = k32.openProcess(40, { access: PROCESS_JOB_ASSIGN });
+  assertThrows(
+    () => k32.assignToJob(assign, assign),
+    Win32Error,
+    /AssignProcessToJobObject failed: ERROR_INVALID_HANDLE \(6\)/,
+  );
+  k32.closeHandle(job);
+  assertThrows(
+    () => k32.assignToJob(job, assign),
+    Win32Error,
+    /ERROR_INVALID_HANDLE/,
+  );
+  assertEquals(fake.job(job)!.members.size, 0);
+  for (const h of [control, ended, assign]) k32.closeHandle(h);
+  fake.assertAllClosed();
 });

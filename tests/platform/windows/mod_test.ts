@@ -7,7 +7,9 @@
  * RDP client or streamer or a vanished WTS session ending the session, the
  * logon timeout, idempotent accounts and restrictions, registry restore for
  * kept profiles, failing logoffs and profile deletions, leftovers from an
- * earlier run, two accounts at once, and the real session pool driving it.
+ * earlier run, two accounts at once, the real session pool driving it, and
+ * the kill-on-close job every RDP client is put in at once (a crash of the
+ * service kills them; a client that cannot be put there is stopped).
  *
  * @module
  */
@@ -30,6 +32,7 @@ import {
   UF_LOCKOUT,
 } from "../../../ffi/windows/netapi32.ts";
 import { PLATFORM_PRIVILEGES } from "../../../mod/platform/windows/api.ts";
+import { rdpLaunch } from "../../../mod/platform/windows/rdp_client.ts";
 import {
   createWindowsPlatform,
   POOL_COMMENT,
@@ -347,6 +350,41 @@ Deno.test("prepare: the runtime folder is created and restricted to SYSTEM and A
   } finally {
     await Deno.remove(base, { recursive: true });
   }
+});
+
+Deno.test("prepare: creates one job object, kept across a second prepare", async () => {
+  await withWindows(async ({ machine, platform }) => {
+    assertEquals(machine.calls.slice(0, 4), [
+      "enablePrivileges",
+      "groupName",
+      "protectFolder",
+      "createProcessJob",
+    ]);
+    await platform.prepare();
+    assertEquals(machine.jobs.length, 1);
+    assertEquals(machine.jobs[0].closed, false);
+  });
+});
+
+Deno.test("prepare: a job object that cannot be created fails it", async () => {
+  await withWindows(async ({ machine, platform }) => {
+    machine.failNext(
+      "createProcessJob",
+      new Win32Error("CreateJobObjectW", 8),
+    );
+    await assertRejects(
+      () => platform.prepare(),
+      Error,
+      /could not create the job object that ends the RDP clients with the service: CreateJobObjectW failed: ERROR_NOT_ENOUGH_MEMORY \(8\)/,
+    );
+    await assertRejects(
+      () => platform.ensureAccount("webs01", PASSWORD),
+      Error,
+      /not prepared/,
+    );
+    await platform.prepare(); // a retry that succeeds
+    assertEquals(machine.jobs.length, 1);
+  }, { prepare: false });
 });
 
 Deno.test("prepare: a runtime folder that cannot be restricted fails it, naming the folder", async () => {
@@ -825,5 +863,147 @@ Deno.test("the session pool drives the Windows platform through a slot's life", 
     await pool.shutdown();
     assertEquals(machine.sessions.has(Number(slot.display)), false);
     assertEquals(machine.runningClients(), []);
+  });
+});
+
+Deno.test("every RDP client is put in the job right after its launch", async () => {
+  let callsAtLaunch: number[] = [];
+  let machine!: FakeWindowsMachine;
+  await withWindows(async (world) => {
+    machine = world.machine;
+    const { platform } = world;
+    await platform.ensureAccount("webs01", PASSWORD);
+    await platform.ensureAccount("webs02", "Other-Passw0rd-2");
+    const one = await platform.startSession(spec(1));
+    const two = await platform.startSession(spec(2));
+    const [job] = machine.jobs;
+    assertEquals(machine.jobs.length, 1, "one job for all clients");
+    assertEquals(job.members.length, 2);
+    assertEquals(
+      [...job.members].sort(),
+      [...machine.runningClients()].sort(),
+    );
+    // The first API call after each launch is the assignment.
+    assertEquals(
+      callsAtLaunch.map((at) => machine.calls[at]),
+      ["assignToJob", "assignToJob"],
+    );
+    await platform.endSession(one);
+    await platform.endSession(two);
+    assertEquals(job.closed, false, "the job outlives the sessions");
+  }, {
+    launcher: (launch) => {
+      callsAtLaunch = [...callsAtLaunch, machine.calls.length];
+      return machine.rdpLauncher(launch);
+    },
+  });
+});
+
+Deno.test("a crash of the service kills its RDP clients; the next start logs their sessions off", async () => {
+  const machine = new FakeWindowsMachine();
+  const dir = await Deno.makeTempDir({ prefix: "webstream-windows-" });
+  const logs = captureLogs("debug");
+  const start = () =>
+    createWindowsPlatform({
+      api: machine.api,
+      accountMode: "auto",
+      runtimeDirectory: dir,
+      logger: logs.logger,
+      rdpClient: standInRdpClient(),
+      launcher: machine.rdpLauncher,
+      streamerCommand: STREAMER,
+      pollIntervalMs: 20,
+      logonTimeoutMs: 20_000,
+      logoffTimeoutMs: 5_000,
+    });
+  try {
+    const before = start();
+    await before.prepare();
+    await before.ensureAccount("webs01", PASSWORD);
+    await before.ensureAccount("webs02", "Other-Passw0rd-2");
+    const one = await before.startSession(spec(1));
+    const two = await before.startSession(spec(2));
+    const clients = machine.runningClients();
+    // A client that never made it into the job (the spawn-to-assignment
+    // window): the crash cannot reach it.
+    const stray = machine.rdpLauncher(rdpLaunch(standInRdpClient(), {
+      server: "127.0.0.2",
+      account: "someone",
+      domain: "WSHOST",
+      password: "Unknown-Passw0rd",
+      width: 800,
+      height: 600,
+    }));
+    // Refused (no such account): it waits at its credential prompt.
+    await waitFor(() => machine.logons.find((l) => l.user === "someone"));
+
+    const killed = await machine.crash();
+    assertEquals(killed.sort(), [...clients].sort());
+    assertEquals(machine.runningClients(), [stray.pid]);
+    assertMatch(await one.ended, /^RDP client exited \(signal SIGKILL\)$/);
+    assertMatch(await two.ended, /^RDP client exited \(signal SIGKILL\)$/);
+    // As on Windows: the connection is gone, the logged-on session stays.
+    for (const session of [one, two]) {
+      assertEquals(
+        machine.sessions.get(Number(session.id))!.state,
+        "disconnected",
+      );
+    }
+
+    // The service is started again: a new job, the old sessions logged
+    // off before the new logon.
+    const after = start();
+    await after.prepare();
+    assertEquals(machine.jobs.map((j) => j.closed), [true, false]);
+    await after.ensureAccount("webs01", PASSWORD);
+    const again = await after.startSession(spec(1));
+    assertEquals(machine.sessions.has(Number(one.id)), false);
+    assertEquals(machine.jobs[1].members, [
+      machine.runningClients().find((pid) => pid !== stray.pid)!,
+    ]);
+    await after.endSession(again);
+    await after.endAccountProcesses("webs02");
+    assertEquals(machine.sessions.has(Number(two.id)), false);
+    // The dead service's own watchers see their sessions gone.
+    await before.endSession(one);
+    await before.endSession(two);
+    await stray.stop();
+  } finally {
+    await machine.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an RDP client that cannot be put in the job is stopped and the start fails", async () => {
+  await withWindows(async ({ machine, platform, logs }) => {
+    await platform.ensureAccount("webs01", PASSWORD);
+    machine.failNext(
+      "assignToJob",
+      new Win32Error("AssignProcessToJobObject", 5),
+    );
+    await assertRejects(
+      () => platform.startSession(spec(1)),
+      Error,
+      /the RDP client for webs01 \(pid \d+\) could not be put in the service's job object, so it would outlive a crash of the service; it was stopped: AssignProcessToJobObject failed: ERROR_ACCESS_DENIED \(5\)/,
+    );
+    assertEquals(machine.runningClients(), []);
+    assertEquals(machine.launches.length, 1);
+    assertEquals(await platform.listSessions(), []);
+    assertEquals(
+      [...machine.sessions.values()].filter((s) => s.id > 1 && s.id < 65536),
+      [],
+      "no session of the account is left",
+    );
+    const record = logs.records.find((r) =>
+      /could not put an RDP client in the service's job object/.test(
+        String(r.msg),
+      )
+    );
+    assertEquals(record?.level, "error");
+    assertEquals(record?.account, "webs01");
+    // The next start works.
+    const session = await platform.startSession(spec(1));
+    assertEquals(machine.jobs[0].members.length, 1);
+    await platform.endSession(session);
   });
 });

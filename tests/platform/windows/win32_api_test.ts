@@ -6,8 +6,9 @@
  * streamer started with the user's token and merged environment, process
  * waits (an exit code of 259 included), the owners of TCP connections
  * (iphlpapi), DENY ACEs, protected folders, profiles (a failed deletion
- * decided by the ProfileList key), and the registry restore of a loaded
- * and an unloaded hive, found through the profile's ProfileList record.
+ * decided by the ProfileList key), the registry restore of a loaded
+ * and an unloaded hive, found through the profile's ProfileList record, and
+ * the kill-on-close job the RDP clients are put in.
  *
  * @module
  */
@@ -18,7 +19,11 @@ import {
 } from "../../../ffi/windows/advapi32.ts";
 import { Win32Error } from "../../../ffi/windows/errors.ts";
 import { IpHlpApi } from "../../../ffi/windows/iphlpapi.ts";
-import { Kernel32 } from "../../../ffi/windows/kernel32.ts";
+import {
+  JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+  Kernel32,
+  PROCESS_JOB_ASSIGN,
+} from "../../../ffi/windows/kernel32.ts";
 import {
   NetApi32,
   POOL_ACCOUNT_FLAGS,
@@ -41,6 +46,7 @@ import {
   assertMatch,
   assertRejects,
 } from "../../support/assert.ts";
+import { pointerAt } from "../../../ffi/windows/struct.ts";
 import {
   FakeAdvapi32,
   FakeKey,
@@ -48,7 +54,10 @@ import {
   HKU,
 } from "../../support/windows/fake_advapi32.ts";
 import { FakeIpHlpApi } from "../../support/windows/fake_iphlpapi.ts";
-import { FakeKernel32 } from "../../support/windows/fake_kernel32.ts";
+import {
+  FakeKernel32,
+  JOB_KILL_EXIT_CODE,
+} from "../../support/windows/fake_kernel32.ts";
 import { FakeNetApi32 } from "../../support/windows/fake_netapi32.ts";
 import { FakeUserEnv } from "../../support/windows/fake_userenv.ts";
 import { FakeWtsApi32 } from "../../support/windows/fake_wtsapi32.ts";
@@ -510,4 +519,58 @@ Deno.test("restoreHive: the profile folder comes from ProfileList, expanded", as
   );
   assertEquals(adv.createdHiveFiles, []);
   kernel.assertAllClosed("hkey");
+});
+
+Deno.test("process job: kill-on-close, clients assigned by pid with the rights it needs, handles closed", async () => {
+  const { api, kernel } = setup();
+  kernel.addProcess({ pid: 500, sessionId: 0 });
+  kernel.addProcess({ pid: 501, sessionId: 0 });
+  kernel.addProcess({ pid: 502, sessionId: 0 }); // not ours to kill
+  const job = await api.createProcessJob();
+  assertEquals(job.killOnClose, true);
+  const [jobHandle] = kernel.handles("job");
+  assertEquals(
+    kernel.job(pointerAt(jobHandle.address))?.limitFlags,
+    JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+  );
+  await api.assignToJob(job, 500);
+  await api.assignToJob(job, 501);
+  assertEquals(
+    kernel.handles("process").map((h) => [h.data.pid, h.data.access]),
+    [[500, PROCESS_JOB_ASSIGN], [501, PROCESS_JOB_ASSIGN]],
+  );
+  // Only the job's handle stays open: the process handles were closed.
+  assertEquals(
+    kernel.handles().filter((h) => !h.closed).map((h) => h.kind),
+    ["job"],
+  );
+  // The service crashes: Windows closes the job's handle.
+  assertEquals(kernel.endThisProcess(), [500, 501]);
+  assertEquals(kernel.processes.get(500)!.exitCode, JOB_KILL_EXIT_CODE);
+  assertEquals(kernel.processes.get(502)!.exitCode, undefined);
+});
+
+Deno.test("process job: an exited or unknown process, or a foreign job, is refused", async () => {
+  const { api, kernel } = setup();
+  kernel.addProcess({ pid: 600, sessionId: 0 });
+  const job = await api.createProcessJob();
+  kernel.exitProcess(600, 0);
+  await assertRejects(
+    () => api.assignToJob(job, 600),
+    Win32Error,
+    /AssignProcessToJobObject failed: ERROR_ACCESS_DENIED \(5\)/,
+  );
+  await assertRejects(
+    () => api.assignToJob(job, 601),
+    Win32Error,
+    /OpenProcess failed: ERROR_INVALID_PARAMETER \(87\)/,
+  );
+  await assertRejects(
+    () => api.assignToJob({ killOnClose: true }, 600),
+    TypeError,
+    /not a job of this API/,
+  );
+  // The failed assignment's process handle was closed all the same.
+  assertEquals(kernel.handles("process").every((h) => h.closed), true);
+  assertEquals(kernel.handles("job").filter((h) => !h.closed).length, 1);
 });

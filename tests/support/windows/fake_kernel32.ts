@@ -4,7 +4,8 @@
  * function allowed to free it, checked exactly-once), buffer helpers for
  * out-parameters, and {@linkcode FakeKernel32} with a settable last-error
  * value and a handle table other fakes put their objects in (tokens,
- * processes, services…).
+ * processes, services…), and job objects that kill their processes when
+ * their handle is closed (`JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`).
  *
  * Fakes implement the same C contract as the DLL over real memory: `buffer`
  * arguments arrive as the caller's `Uint8Array`, pointers as
@@ -23,6 +24,9 @@
  */
 import type { Kernel32Symbols } from "../../../ffi/windows/kernel32.ts";
 import {
+  JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+  PROCESS_SET_QUOTA,
+  PROCESS_TERMINATE,
   STILL_ACTIVE,
   WAIT_FAILED,
   WAIT_OBJECT_0,
@@ -45,6 +49,22 @@ export const ERROR_INVALID_PARAMETER = 87;
 export const INFINITE = 0xffffffff;
 /** The address `GetCurrentProcess()` returns: the pseudo-handle `(HANDLE)-1`. */
 export const CURRENT_PROCESS_PSEUDO_HANDLE = 0xffffffffffffffffn;
+
+/** `ERROR_BAD_LENGTH`: an information block of the wrong size. */
+export const ERROR_BAD_LENGTH = 24;
+/** `JobObjectExtendedLimitInformation`, written out independently of the binding. */
+const EXTENDED_LIMIT_CLASS = 9;
+/** `sizeof(JOBOBJECT_EXTENDED_LIMIT_INFORMATION)` on x64 (winnt.h). */
+const EXTENDED_LIMIT_SIZE = 144;
+/** Offset of `BasicLimitInformation.LimitFlags` in it. */
+const LIMIT_FLAGS_OFFSET = 16;
+/** `JOB_OBJECT_EXTENDED_LIMIT_VALID_FLAGS` (winnt.h). */
+const EXTENDED_LIMIT_VALID_FLAGS = 0x00003fff;
+/**
+ * The exit code the fake gives processes a closing job kills (the code
+ * Windows uses is not part of any contract webstream relies on).
+ */
+export const JOB_KILL_EXIT_CODE = 0;
 
 /** `ERROR_NOT_LOCKED`: GlobalUnlock of a block not locked. */
 export const ERROR_NOT_LOCKED = 158;
@@ -269,6 +289,16 @@ export interface FakeProcess {
   accessDenied?: boolean;
 }
 
+/** A job object of the fake (the `data` of its `"job"` handle). */
+export interface FakeJob {
+  /** `BasicLimitInformation.LimitFlags` as last set. */
+  limitFlags: number;
+  /** Pids ever assigned (ended ones included). */
+  readonly members: Set<number>;
+  /** Pids terminated because the job's handle was closed. */
+  readonly killed: number[];
+}
+
 /**
  * A fake kernel32: `symbols` implements {@linkcode Kernel32Symbols}. Other
  * fakes share one instance: they set `lastError` on synchronous failures,
@@ -441,6 +471,42 @@ export class FakeKernel32 {
     return process;
   }
 
+  /** The job behind a `"job"` handle (closed ones included), if any. */
+  job(pointer: Deno.PointerValue): FakeJob | undefined {
+    const h = this.#handles.get(addressOfPointer(pointer));
+    return h?.kind === "job" ? h.data as unknown as FakeJob : undefined;
+  }
+
+  /**
+   * This process ends (a crash included): Windows closes every handle it
+   * held, so each kill-on-close job kills its processes. Returns the pids
+   * killed.
+   */
+  endThisProcess(): number[] {
+    const killed: number[] = [];
+    for (const h of this.handles()) {
+      if (h.closed) continue;
+      h.closed = true;
+      if (h.kind === "job") killed.push(...this.#jobClosed(h));
+    }
+    return killed;
+  }
+
+  #jobClosed(h: FakeHandle): number[] {
+    const job = h.data as unknown as FakeJob;
+    if (!(job.limitFlags & JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE)) return [];
+    const killed: number[] = [];
+    for (const pid of job.members) {
+      const p = this.processes.get(pid);
+      if (p && p.exitCode === undefined) {
+        this.exitProcess(pid, JOB_KILL_EXIT_CODE);
+        killed.push(pid);
+      }
+    }
+    job.killed.push(...killed);
+    return killed;
+  }
+
   /** Ends a process: sets its exit code and signals its waiters. */
   exitProcess(pid: number, exitCode: number): void {
     const p = this.processes.get(pid);
@@ -493,6 +559,8 @@ export class FakeKernel32 {
         const h = this.handle(handle);
         if (!h) return this.fail(ERROR_INVALID_HANDLE);
         h.closed = true;
+        // The fake never duplicates handles: this was the job's last one.
+        if (h.kind === "job") this.#jobClosed(h);
         return 1;
       },
       LocalFree: (pointer) => {
@@ -500,7 +568,7 @@ export class FakeKernel32 {
         this.localHeap.free(pointer);
         return null;
       },
-      OpenProcess: (_access, _inherit, pid) => {
+      OpenProcess: (access, _inherit, pid) => {
         const p = this.processes.get(pid);
         if (!p) {
           this.fail(ERROR_INVALID_PARAMETER);
@@ -510,7 +578,7 @@ export class FakeKernel32 {
           this.fail(ERROR_ACCESS_DENIED);
           return null;
         }
-        return this.createHandle("process", { pid });
+        return this.createHandle("process", { pid, access });
       },
       TerminateProcess: (handle, exitCode) => {
         const p = this.#processOf(handle);
@@ -609,6 +677,51 @@ export class FakeKernel32 {
           return 0n;
         }
         return BigInt(block.discarded ? 0 : block.bytes.byteLength);
+      },
+      CreateJobObjectW: (attributes, name) => {
+        // webstream creates anonymous, non-inheritable jobs only.
+        if (attributes !== null || name !== null) {
+          throw new Error("fake: CreateJobObjectW wants NULL, NULL");
+        }
+        const job: FakeJob = { limitFlags: 0, members: new Set(), killed: [] };
+        return this.createHandle(
+          "job",
+          job as unknown as Record<string, unknown>,
+        );
+      },
+      SetInformationJobObject: (handle, infoClass, info, length) => {
+        const job = this.handle(handle, "job");
+        if (!job) return this.fail(ERROR_INVALID_HANDLE);
+        if (infoClass !== EXTENDED_LIMIT_CLASS) {
+          return this.fail(ERROR_INVALID_PARAMETER);
+        }
+        const bytes = bufferBytes(info);
+        if (length !== EXTENDED_LIMIT_SIZE || bytes.byteLength < length) {
+          return this.fail(ERROR_BAD_LENGTH);
+        }
+        const flags = readU32(bytes, { offset: LIMIT_FLAGS_OFFSET });
+        if (flags & ~EXTENDED_LIMIT_VALID_FLAGS) {
+          return this.fail(ERROR_INVALID_PARAMETER);
+        }
+        (job.data as unknown as FakeJob).limitFlags = flags;
+        return 1;
+      },
+      AssignProcessToJobObject: (jobHandle, processHandle) => {
+        const job = this.handle(jobHandle, "job");
+        const h = this.handle(processHandle, "process");
+        if (!job || !h) return this.fail(ERROR_INVALID_HANDLE);
+        // Handles made by CreateProcess* carry every right (no `access`).
+        const access = (h.data.access as number | undefined) ??
+          0x001fffff;
+        const needed = PROCESS_SET_QUOTA | PROCESS_TERMINATE;
+        if ((access & needed) !== needed) return this.fail(ERROR_ACCESS_DENIED);
+        const p = this.processes.get(h.data.pid as number);
+        // A process that has ended cannot join a job.
+        if (!p || p.exitCode !== undefined) {
+          return this.fail(ERROR_ACCESS_DENIED);
+        }
+        (job.data as unknown as FakeJob).members.add(p.pid);
+        return 1;
       },
       GetCurrentProcess: () => pointerAt(CURRENT_PROCESS_PSEUDO_HANDLE),
       GetCurrentProcessId: () => this.currentProcessId,

@@ -19,6 +19,13 @@
  * credential prompt; the client exiting disconnects the session; a logoff
  * makes the server drop the client.
  *
+ * Job objects: {@linkcode FakeWindowsMachine.jobs} records the kill-on-close
+ * jobs the platform creates and the pids assigned to each;
+ * {@linkcode FakeWindowsMachine.crash} plays the service process dying —
+ * Windows closes its job handles, and every process still in one is
+ * terminated (the RDP clients, real children here, are SIGKILLed), while
+ * processes outside any job live on.
+ *
  * Failures are injected with {@linkcode FakeWindowsMachine.failNext}.
  *
  * @module
@@ -39,6 +46,7 @@ import {
 import { sidFromString, sidToString } from "../../../ffi/windows/sid.ts";
 import type {
   NewUser,
+  ProcessJob,
   UserToken,
   WindowsApi,
   WtsState,
@@ -188,6 +196,16 @@ interface FakeClient {
   exited: boolean;
 }
 
+/** A job object the platform created. */
+export interface FakeProcessJob extends ProcessJob {
+  /** Its handle was closed (the service process ended). */
+  closed: boolean;
+  /** Pids assigned to it, in order. */
+  readonly members: number[];
+  /** Pids it killed when it was closed. */
+  readonly killed: number[];
+}
+
 interface Token extends UserToken {
   user: string;
   closed: boolean;
@@ -239,6 +257,8 @@ export class FakeWindowsMachine {
    * them itself.
    */
   readonly protectedFolders: string[] = [];
+  /** Job objects created, in order. */
+  readonly jobs: FakeProcessJob[] = [];
 
   readonly #clients = new Map<number, FakeClient>();
   readonly #exits = new Map<number, PromiseWithResolvers<number>>();
@@ -357,6 +377,39 @@ export class FakeWindowsMachine {
     return [...this.#clients.values()].filter((c) => !c.exited).map((c) =>
       c.pid
     );
+  }
+
+  /**
+   * The service process dies (a crash, a kill, or an exit without cleanup):
+   * Windows closes its handles, so each open kill-on-close job terminates
+   * the processes still in it. Resolves, once they have exited, with the
+   * pids killed. RDP clients not in a job keep running.
+   */
+  async crash(): Promise<number[]> {
+    const killed: number[] = [];
+    const exits: Promise<unknown>[] = [];
+    for (const job of this.jobs) {
+      if (job.closed) continue;
+      job.closed = true;
+      for (const pid of job.members) {
+        const client = this.#clients.get(pid);
+        if (client && !client.exited && client.process) {
+          // TerminateProcess: no chance to clean up, as SIGKILL.
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch {
+            continue; // exited meanwhile
+          }
+          exits.push(client.process.exited);
+        } else if (this.processes.get(pid)?.exitCode === undefined) {
+          this.exitProcess(pid, 0);
+        } else continue;
+        job.killed.push(pid);
+        killed.push(pid);
+      }
+    }
+    await Promise.all(exits);
+    return killed;
   }
 
   /** Waits for every RDP client to exit and clears pending timers. */
@@ -698,6 +751,36 @@ export class FakeWindowsMachine {
           wait: () => exit.promise,
           kill: () => this.exitProcess(pid, 1),
         };
+      },
+
+      createProcessJob: () => {
+        const job: FakeProcessJob = {
+          killOnClose: true,
+          closed: false,
+          members: [],
+          killed: [],
+        };
+        this.jobs.push(job);
+        return job;
+      },
+
+      assignToJob: (job, pid) => {
+        const fake = job as FakeProcessJob;
+        if (!this.jobs.includes(fake) || fake.closed) {
+          throw new Win32Error(
+            "AssignProcessToJobObject",
+            ERROR_INVALID_HANDLE,
+          );
+        }
+        const client = this.#clients.get(pid);
+        const process = this.processes.get(pid);
+        const running = client
+          ? !client.exited
+          : process !== undefined && process.exitCode === undefined;
+        if (!running) {
+          throw new Win32Error("OpenProcess", ERROR_INVALID_PARAMETER);
+        }
+        if (!fake.members.includes(pid)) fake.members.push(pid);
       },
 
       processSessionId: (pid) => {
