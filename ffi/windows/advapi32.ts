@@ -572,8 +572,8 @@ export function parseAcl(
   if (acl.byteLength < ACL.size) {
     throw new RangeError("ACL shorter than its header");
   }
-  const size = readField(view, ACL, "AclSize") as number;
-  const count = readField(view, ACL, "AceCount") as number;
+  const size = readField(view, ACL, { field: "AclSize" }) as number;
+  const count = readField(view, ACL, { field: "AceCount" }) as number;
   if (size < ACL.size || size > acl.byteLength) {
     throw new RangeError(`ACL size ${size} out of bounds`);
   }
@@ -583,11 +583,16 @@ export function parseAcl(
     if (at + ACE_HEADER.size > size) {
       throw new RangeError(`ACE ${i} out of bounds`);
     }
-    const type = readField(view, ACE_HEADER, "AceType", { base: at }) as number;
-    const flags = readField(view, ACE_HEADER, "AceFlags", {
+    const type = readField(view, ACE_HEADER, {
+      field: "AceType",
       base: at,
     }) as number;
-    const aceSize = readField(view, ACE_HEADER, "AceSize", {
+    const flags = readField(view, ACE_HEADER, {
+      field: "AceFlags",
+      base: at,
+    }) as number;
+    const aceSize = readField(view, ACE_HEADER, {
+      field: "AceSize",
       base: at,
     }) as number;
     if (aceSize < ACE_HEADER.size || at + aceSize > size) {
@@ -599,7 +604,10 @@ export function parseAcl(
       (type === ACCESS_ALLOWED_ACE_TYPE || type === ACCESS_DENIED_ACE_TYPE) &&
       aceSize >= ACCESS_ACE.offsets.SidStart + 8
     ) {
-      entry.mask = readField(view, ACCESS_ACE, "Mask", { base: at }) as number;
+      entry.mask = readField(view, ACCESS_ACE, {
+        field: "Mask",
+        base: at,
+      }) as number;
       const sidAt = ACCESS_ACE.offsets.SidStart;
       const sidLength = 8 + 4 * raw[sidAt + 1];
       if (sidAt + sidLength <= aceSize) {
@@ -609,7 +617,10 @@ export function parseAcl(
     entries.push(entry);
     at += aceSize;
   }
-  return { revision: readField(view, ACL, "AclRevision") as number, entries };
+  return {
+    revision: readField(view, ACL, { field: "AclRevision" }) as number,
+    entries,
+  };
 }
 
 /** An ACL of `entries` (their raw bytes, in order), sized exactly. */
@@ -647,7 +658,10 @@ function isExplicitFor(e: AccessEntry, sid: Uint8Array, type: number): boolean {
 /** A copy of the ACL at `pointer` (its AclSize bytes). */
 function readAcl(pointer: Deno.PointerValue): Uint8Array<ArrayBuffer> {
   const header = copyFrom(pointer, ACL.size);
-  return copyFrom(pointer, readField(viewOf(header), ACL, "AclSize") as number);
+  return copyFrom(
+    pointer,
+    readField(viewOf(header), ACL, { field: "AclSize" }) as number,
+  );
 }
 
 /** One privilege of a token: its LUID (8 bytes) and `SE_PRIVILEGE_*` attributes. */
@@ -664,7 +678,9 @@ export function parseTokenPrivileges(bytes: Uint8Array): TokenPrivilege[] {
     throw new RangeError("TOKEN_PRIVILEGES shorter than its count");
   }
   const view = viewOf(bytes);
-  const count = readField(view, TOKEN_PRIVILEGES, "PrivilegeCount") as number;
+  const count = readField(view, TOKEN_PRIVILEGES, {
+    field: "PrivilegeCount",
+  }) as number;
   const first = TOKEN_PRIVILEGES.offsets.Privileges;
   const stride = LUID_AND_ATTRIBUTES.size;
   if (first + count * stride > bytes.byteLength) {
@@ -677,7 +693,8 @@ export function parseTokenPrivileges(bytes: Uint8Array): TokenPrivilege[] {
     const luidAt = base + LUID_AND_ATTRIBUTES.offsets.Luid;
     return {
       luid: bytes.slice(luidAt, luidAt + LUID.size),
-      attributes: readField(view, LUID_AND_ATTRIBUTES, "Attributes", {
+      attributes: readField(view, LUID_AND_ATTRIBUTES, {
+        field: "Attributes",
         base,
       }) as number,
     };
@@ -707,32 +724,42 @@ function encodeExplicitAccess(
   entries.forEach((entry, i) => {
     const base = i * EXPLICIT_ACCESS_W.size;
     const at = { base };
-    writeField(
-      view,
-      EXPLICIT_ACCESS_W,
-      "grfAccessPermissions",
-      entry.mask >>> 0,
-      at,
-    );
-    writeField(view, EXPLICIT_ACCESS_W, "grfAccessMode", entry.mode, at);
-    writeField(
-      view,
-      EXPLICIT_ACCESS_W,
-      "grfInheritance",
-      entry.inheritance,
-      at,
-    );
+    writeField(view, EXPLICIT_ACCESS_W, {
+      field: "grfAccessPermissions",
+      value: entry.mask >>> 0,
+      ...at,
+    });
+    writeField(view, EXPLICIT_ACCESS_W, {
+      field: "grfAccessMode",
+      value: entry.mode,
+      ...at,
+    });
+    writeField(view, EXPLICIT_ACCESS_W, {
+      field: "grfInheritance",
+      value: entry.inheritance,
+      ...at,
+    });
     const trustee = { base: base + EXPLICIT_ACCESS_W.offsets.Trustee };
-    writeField(
-      view,
-      TRUSTEE_W,
-      "MultipleTrusteeOperation",
-      NO_MULTIPLE_TRUSTEE,
-      trustee,
-    );
-    writeField(view, TRUSTEE_W, "TrusteeForm", TRUSTEE_IS_SID, trustee);
-    writeField(view, TRUSTEE_W, "TrusteeType", entry.trusteeType, trustee);
-    writeField(view, TRUSTEE_W, "ptstrName", addressOf(entry.sid), trustee);
+    writeField(view, TRUSTEE_W, {
+      field: "MultipleTrusteeOperation",
+      value: NO_MULTIPLE_TRUSTEE,
+      ...trustee,
+    });
+    writeField(view, TRUSTEE_W, {
+      field: "TrusteeForm",
+      value: TRUSTEE_IS_SID,
+      ...trustee,
+    });
+    writeField(view, TRUSTEE_W, {
+      field: "TrusteeType",
+      value: entry.trusteeType,
+      ...trustee,
+    });
+    writeField(view, TRUSTEE_W, {
+      field: "ptstrName",
+      value: addressOf(entry.sid),
+      ...trustee,
+    });
   });
   return out;
 }
@@ -989,7 +1016,9 @@ export class Advapi32 {
     );
     if (!ok) throw about(this.#k.fail("CreateProcessAsUserW"), program);
     const view = viewOf(info);
-    const thread = pointerAt(readField(view, PROCESS_INFORMATION, "hThread"));
+    const thread = pointerAt(
+      readField(view, PROCESS_INFORMATION, { field: "hThread" }),
+    );
     try {
       this.#k.closeHandle(thread);
     } catch {
@@ -997,9 +1026,11 @@ export class Advapi32 {
     }
     keepAlive(env, desktop, application, cwd, commandLine);
     return {
-      pid: readField(view, PROCESS_INFORMATION, "dwProcessId") as number,
+      pid: readField(view, PROCESS_INFORMATION, {
+        field: "dwProcessId",
+      }) as number,
       processHandle: pointerAt(
-        readField(view, PROCESS_INFORMATION, "hProcess"),
+        readField(view, PROCESS_INFORMATION, { field: "hProcess" }),
       ),
     };
   }
@@ -1038,13 +1069,11 @@ export class Advapi32 {
       const privileges = encodeStruct(TOKEN_PRIVILEGES, { PrivilegeCount: 1 });
       const entry = TOKEN_PRIVILEGES.offsets.Privileges;
       privileges.set(luid, entry + LUID_AND_ATTRIBUTES.offsets.Luid);
-      writeField(
-        viewOf(privileges),
-        LUID_AND_ATTRIBUTES,
-        "Attributes",
-        SE_PRIVILEGE_ENABLED,
-        { base: entry },
-      );
+      writeField(viewOf(privileges), LUID_AND_ATTRIBUTES, {
+        field: "Attributes",
+        value: SE_PRIVILEGE_ENABLED,
+        base: entry,
+      });
       if (!this.#a.AdjustTokenPrivileges(token, 0, privileges, 0, null, null)) {
         throw about(this.#k.fail("AdjustTokenPrivileges"), name);
       }

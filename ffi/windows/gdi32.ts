@@ -121,12 +121,12 @@ export function topDownInfo(width: number, height: number): Uint8Array {
   const bytes = new Uint8Array(BITMAPINFO_ROOM);
   const view = viewOf(bytes);
   const h = BITMAPINFOHEADER;
-  writeField(view, h, "biSize", h.size);
-  writeField(view, h, "biWidth", width);
-  writeField(view, h, "biHeight", -height);
-  writeField(view, h, "biPlanes", 1);
-  writeField(view, h, "biBitCount", 32);
-  writeField(view, h, "biCompression", BI_RGB);
+  writeField(view, h, { field: "biSize", value: h.size });
+  writeField(view, h, { field: "biWidth", value: width });
+  writeField(view, h, { field: "biHeight", value: -height });
+  writeField(view, h, { field: "biPlanes", value: 1 });
+  writeField(view, h, { field: "biBitCount", value: 32 });
+  writeField(view, h, { field: "biCompression", value: BI_RGB });
   return bytes;
 }
 
@@ -245,9 +245,9 @@ export class Gdi32 {
     }
     const view = viewOf(bytes);
     return {
-      width: Number(readField(view, BITMAP, "bmWidth")),
-      height: Math.abs(Number(readField(view, BITMAP, "bmHeight"))),
-      bitsPixel: Number(readField(view, BITMAP, "bmBitsPixel")),
+      width: Number(readField(view, BITMAP, { field: "bmWidth" })),
+      height: Math.abs(Number(readField(view, BITMAP, { field: "bmHeight" }))),
+      bitsPixel: Number(readField(view, BITMAP, { field: "bmBitsPixel" })),
     };
   }
 }

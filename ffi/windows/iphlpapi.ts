@@ -414,7 +414,10 @@ function readIpv4Table(table: Uint8Array): TcpConnection[] {
   const o = MIB_TCPROW_OWNER_PID.offsets;
   return rows.map((base) => ({
     state: stateName(
-      readField(view, MIB_TCPROW_OWNER_PID, "dwState", { base }) as number,
+      readField(view, MIB_TCPROW_OWNER_PID, {
+        field: "dwState",
+        base,
+      }) as number,
     ),
     local: {
       address: formatIp(
@@ -428,7 +431,8 @@ function readIpv4Table(table: Uint8Array): TcpConnection[] {
       ),
       port: portAt(view, base + o.dwRemotePort),
     },
-    pid: readField(view, MIB_TCPROW_OWNER_PID, "dwOwningPid", {
+    pid: readField(view, MIB_TCPROW_OWNER_PID, {
+      field: "dwOwningPid",
       base,
     }) as number,
   }));
@@ -445,7 +449,10 @@ function readIpv6Table(table: Uint8Array): TcpConnection[] {
   const o = MIB_TCP6ROW_OWNER_PID.offsets;
   return rows.map((base) => ({
     state: stateName(
-      readField(view, MIB_TCP6ROW_OWNER_PID, "dwState", { base }) as number,
+      readField(view, MIB_TCP6ROW_OWNER_PID, {
+        field: "dwState",
+        base,
+      }) as number,
     ),
     local: {
       address: formatIp(
@@ -462,7 +469,8 @@ function readIpv6Table(table: Uint8Array): TcpConnection[] {
       port: portAt(view, base + o.dwRemotePort),
       scopeId: view.getUint32(base + o.dwRemoteScopeId, false),
     },
-    pid: readField(view, MIB_TCP6ROW_OWNER_PID, "dwOwningPid", {
+    pid: readField(view, MIB_TCP6ROW_OWNER_PID, {
+      field: "dwOwningPid",
       base,
     }) as number,
   }));

@@ -200,16 +200,12 @@ export class Kernel32 {
     const job = this.#k.CreateJobObjectW(null, null);
     if (job === null) throw this.fail("CreateJobObjectW");
     const info = new Uint8Array(JOBOBJECT_EXTENDED_LIMIT_INFORMATION.size);
-    writeField(
-      viewOf(info),
-      JOBOBJECT_BASIC_LIMIT_INFORMATION,
-      "LimitFlags",
-      JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
-      {
-        base: JOBOBJECT_EXTENDED_LIMIT_INFORMATION.offsets
-          .BasicLimitInformation,
-      },
-    );
+    writeField(viewOf(info), JOBOBJECT_BASIC_LIMIT_INFORMATION, {
+      field: "LimitFlags",
+      value: JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+      base: JOBOBJECT_EXTENDED_LIMIT_INFORMATION.offsets
+        .BasicLimitInformation,
+    });
     if (
       !this.#k.SetInformationJobObject(
         job,

@@ -739,8 +739,12 @@ export class ServiceManager {
     const view = viewOf(actions);
     policy.delaysMs.forEach((delay, i) => {
       const base = i * SC_ACTION.size;
-      writeField(view, SC_ACTION, "Type", SC_ACTION_RESTART, { base });
-      writeField(view, SC_ACTION, "Delay", delay, { base });
+      writeField(view, SC_ACTION, {
+        field: "Type",
+        value: SC_ACTION_RESTART,
+        base,
+      });
+      writeField(view, SC_ACTION, { field: "Delay", value: delay, base });
     });
     const info = encodeStruct(SERVICE_FAILURE_ACTIONSW, {
       dwResetPeriod: policy.resetPeriodS,
@@ -800,7 +804,7 @@ function statusFrom(
   const view = viewOf(bytes);
   const field = (name: keyof typeof SERVICE_STATUS_PROCESS.offsets): number =>
     name in layout.offsets
-      ? Number(readField(view, SERVICE_STATUS_PROCESS, name))
+      ? Number(readField(view, SERVICE_STATUS_PROCESS, { field: name }))
       : 0;
   const stateCode = field("dwCurrentState");
   return {
@@ -892,13 +896,14 @@ export async function runAsService(
   // One entry and the NULL entry that ends the table.
   const table = new Uint8Array(SERVICE_TABLE_ENTRYW.size * 2);
   const view = viewOf(table);
-  writeField(view, SERVICE_TABLE_ENTRYW, "lpServiceName", addressOf(nameW));
-  writeField(
-    view,
-    SERVICE_TABLE_ENTRYW,
-    "lpServiceProc",
-    addressOfPointer(serviceMain.pointer),
-  );
+  writeField(view, SERVICE_TABLE_ENTRYW, {
+    field: "lpServiceName",
+    value: addressOf(nameW),
+  });
+  writeField(view, SERVICE_TABLE_ENTRYW, {
+    field: "lpServiceProc",
+    value: addressOfPointer(serviceMain.pointer),
+  });
 
   let dispatcherReturned = false;
   const dispatcher = api.services.StartServiceCtrlDispatcherW(table).then(

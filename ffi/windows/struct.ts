@@ -115,16 +115,21 @@ export type StructValues<N extends string> = Partial<
   Record<N, number | bigint>
 >;
 
-/**
- * Reads a scalar field of `layout` at `base` (the struct's byte offset in
- * `view`).
- */
+/** Which field to read, and where the struct starts in the view. */
+export interface FieldAt<N extends string> {
+  /** The field. */
+  field: N;
+  /** The struct's byte offset in the view. Default 0. */
+  base?: number;
+}
+
+/** Reads a scalar field of `layout` (the struct at `base` in `view`). */
 export function readField<N extends string>(
   view: DataView,
   layout: StructLayout<N>,
-  field: N,
-  options: { base?: number } = {},
+  options: FieldAt<N>,
 ): number | bigint {
+  const { field } = options;
   const at = (options.base ?? 0) + layout.offsets[field];
   const type = layout.types[field];
   if (typeof type !== "string") {
@@ -149,14 +154,13 @@ export function readField<N extends string>(
   }
 }
 
-/** Writes a scalar field of `layout` at `base` in `view`. */
+/** Writes `value` into a scalar field of `layout` (the struct at `base` in `view`). */
 export function writeField<N extends string>(
   view: DataView,
   layout: StructLayout<N>,
-  field: N,
-  value: number | bigint,
-  options: { base?: number } = {},
+  options: FieldAt<N> & { value: number | bigint },
 ): void {
+  const { field, value } = options;
   const at = (options.base ?? 0) + layout.offsets[field];
   const type = layout.types[field];
   if (typeof type !== "string") {
@@ -188,7 +192,7 @@ export function readStruct<N extends string>(
   const out = {} as Record<N, number | bigint>;
   for (const name of Object.keys(layout.offsets) as N[]) {
     if (typeof layout.types[name] === "string") {
-      out[name] = readField(view, layout, name, options);
+      out[name] = readField(view, layout, { field: name, base: options.base });
     }
   }
   return out;
@@ -206,7 +210,10 @@ export function encodeStruct<N extends string>(
   const view = new DataView(bytes.buffer);
   for (const [name, value] of Object.entries(values)) {
     if (value !== undefined) {
-      writeField(view, layout, name as N, value as number | bigint);
+      writeField(view, layout, {
+        field: name as N,
+        value: value as number | bigint,
+      });
     }
   }
   return bytes;

@@ -351,19 +351,49 @@ export function encodeInputs(records: readonly InputRecord[]): Uint8Array {
     const base = i * INPUT.size;
     const u = base + INPUT.offsets.u;
     if (record.type === "mouse") {
-      writeField(view, INPUT, "type", INPUT_TYPE.MOUSE, { base });
-      writeField(view, MOUSEINPUT, "dx", record.dx ?? 0, { base: u });
-      writeField(view, MOUSEINPUT, "dy", record.dy ?? 0, { base: u });
-      // A DWORD holding a signed delta (negative = wheel toward the user).
-      writeField(view, MOUSEINPUT, "mouseData", (record.mouseData ?? 0) >>> 0, {
+      writeField(view, INPUT, { field: "type", value: INPUT_TYPE.MOUSE, base });
+      writeField(view, MOUSEINPUT, {
+        field: "dx",
+        value: record.dx ?? 0,
         base: u,
       });
-      writeField(view, MOUSEINPUT, "dwFlags", record.flags, { base: u });
+      writeField(view, MOUSEINPUT, {
+        field: "dy",
+        value: record.dy ?? 0,
+        base: u,
+      });
+      // A DWORD holding a signed delta (negative = wheel toward the user).
+      writeField(view, MOUSEINPUT, {
+        field: "mouseData",
+        value: (record.mouseData ?? 0) >>> 0,
+        base: u,
+      });
+      writeField(view, MOUSEINPUT, {
+        field: "dwFlags",
+        value: record.flags,
+        base: u,
+      });
     } else {
-      writeField(view, INPUT, "type", INPUT_TYPE.KEYBOARD, { base });
-      writeField(view, KEYBDINPUT, "wVk", record.vk ?? 0, { base: u });
-      writeField(view, KEYBDINPUT, "wScan", record.scan ?? 0, { base: u });
-      writeField(view, KEYBDINPUT, "dwFlags", record.flags, { base: u });
+      writeField(view, INPUT, {
+        field: "type",
+        value: INPUT_TYPE.KEYBOARD,
+        base,
+      });
+      writeField(view, KEYBDINPUT, {
+        field: "wVk",
+        value: record.vk ?? 0,
+        base: u,
+      });
+      writeField(view, KEYBDINPUT, {
+        field: "wScan",
+        value: record.scan ?? 0,
+        base: u,
+      });
+      writeField(view, KEYBDINPUT, {
+        field: "dwFlags",
+        value: record.flags,
+        base: u,
+      });
     }
   });
   return bytes;
@@ -376,21 +406,25 @@ export function decodeInputs(bytes: Uint8Array, count: number): InputRecord[] {
   for (let i = 0; i < count; i++) {
     const base = i * INPUT.size;
     const u = base + INPUT.offsets.u;
-    const type = readField(view, INPUT, "type", { base });
+    const type = readField(view, INPUT, { field: "type", base });
     if (type === INPUT_TYPE.MOUSE) {
       out.push({
         type: "mouse",
-        dx: Number(readField(view, MOUSEINPUT, "dx", { base: u })),
-        dy: Number(readField(view, MOUSEINPUT, "dy", { base: u })),
+        dx: Number(readField(view, MOUSEINPUT, { field: "dx", base: u })),
+        dy: Number(readField(view, MOUSEINPUT, { field: "dy", base: u })),
         mouseData: view.getInt32(u + MOUSEINPUT.offsets.mouseData, true),
-        flags: Number(readField(view, MOUSEINPUT, "dwFlags", { base: u })),
+        flags: Number(
+          readField(view, MOUSEINPUT, { field: "dwFlags", base: u }),
+        ),
       });
     } else if (type === INPUT_TYPE.KEYBOARD) {
       out.push({
         type: "keyboard",
-        vk: Number(readField(view, KEYBDINPUT, "wVk", { base: u })),
-        scan: Number(readField(view, KEYBDINPUT, "wScan", { base: u })),
-        flags: Number(readField(view, KEYBDINPUT, "dwFlags", { base: u })),
+        vk: Number(readField(view, KEYBDINPUT, { field: "wVk", base: u })),
+        scan: Number(readField(view, KEYBDINPUT, { field: "wScan", base: u })),
+        flags: Number(
+          readField(view, KEYBDINPUT, { field: "dwFlags", base: u }),
+        ),
       });
     } else {
       throw new TypeError(`INPUT ${i} has type ${type}`);
@@ -546,8 +580,8 @@ export class User32 {
     const bytes = encodeStruct(CURSORINFO, { cbSize: CURSORINFO.size });
     if (!this.#u.GetCursorInfo(bytes)) throw this.#k.fail("GetCursorInfo");
     const view = viewOf(bytes);
-    const flags = Number(readField(view, CURSORINFO, "flags"));
-    const handle = readField(view, CURSORINFO, "hCursor") as bigint;
+    const flags = Number(readField(view, CURSORINFO, { field: "flags" }));
+    const handle = readField(view, CURSORINFO, { field: "hCursor" }) as bigint;
     const point = CURSORINFO.offsets.ptScreenPos;
     return {
       showing: (flags & CURSOR_SHOWING) !== 0,
@@ -565,11 +599,11 @@ export class User32 {
     if (!this.#u.GetIconInfo(cursor, bytes)) throw this.#k.fail("GetIconInfo");
     const view = viewOf(bytes);
     return {
-      isIcon: readField(view, ICONINFO, "fIcon") !== 0,
-      hotX: Number(readField(view, ICONINFO, "xHotspot")),
-      hotY: Number(readField(view, ICONINFO, "yHotspot")),
-      mask: pointerAt(readField(view, ICONINFO, "hbmMask")),
-      color: pointerAt(readField(view, ICONINFO, "hbmColor")),
+      isIcon: readField(view, ICONINFO, { field: "fIcon" }) !== 0,
+      hotX: Number(readField(view, ICONINFO, { field: "xHotspot" })),
+      hotY: Number(readField(view, ICONINFO, { field: "yHotspot" })),
+      mask: pointerAt(readField(view, ICONINFO, { field: "hbmMask" })),
+      color: pointerAt(readField(view, ICONINFO, { field: "hbmColor" })),
     };
   }
 
@@ -750,10 +784,10 @@ export class User32 {
     if (!found) return undefined;
     const view = viewOf(bytes);
     return {
-      hwnd: readField(view, MSG, "hwnd") as bigint,
-      message: Number(readField(view, MSG, "message")),
-      wParam: BigInt(readField(view, MSG, "wParam")),
-      lParam: BigInt(readField(view, MSG, "lParam")),
+      hwnd: readField(view, MSG, { field: "hwnd" }) as bigint,
+      message: Number(readField(view, MSG, { field: "message" })),
+      wParam: BigInt(readField(view, MSG, { field: "wParam" })),
+      lParam: BigInt(readField(view, MSG, { field: "lParam" })),
     };
   }
 }

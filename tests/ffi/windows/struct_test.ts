@@ -85,11 +85,14 @@ Deno.test("fields read and write little-endian, 64-bit ones as bigints", () => {
   });
   // A struct at an offset in a larger buffer.
   const two = new Uint8Array(s.size * 2);
-  writeField(viewOf(two), s, "c", 7, { base: s.size });
-  assertEquals(readField(viewOf(two), s, "c", { base: s.size }), 7);
-  assertEquals(readField(viewOf(two), s, "c"), 0);
+  writeField(viewOf(two), s, { field: "c", value: 7, base: s.size });
+  assertEquals(readField(viewOf(two), s, { field: "c", base: s.size }), 7);
+  assertEquals(readField(viewOf(two), s, { field: "c" }), 0);
   const nested = defineStruct({ inner: s });
-  assertThrows(() => readField(viewOf(two), nested, "inner"), TypeError);
+  assertThrows(
+    () => readField(viewOf(two), nested, { field: "inner" }),
+    TypeError,
+  );
 });
 
 Deno.test("addresses point at the bytes; out-parameters read back", () => {

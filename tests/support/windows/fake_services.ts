@@ -598,7 +598,9 @@ export class FakeServices {
         const at = Deno.UnsafePointer.of(info);
         if (level === SERVICE_CONFIG_DESCRIPTION) {
           const struct = viewOf(copyFrom(at, SERVICE_DESCRIPTIONW.size));
-          const text = readField(struct, SERVICE_DESCRIPTIONW, "lpDescription");
+          const text = readField(struct, SERVICE_DESCRIPTIONW, {
+            field: "lpDescription",
+          });
           // NULL leaves the description unchanged.
           if (text) h.service!.description = readWide(pointerAt(text));
           return 1;
@@ -614,10 +616,16 @@ export class FakeServices {
             : undefined;
           const actions = Array.from({ length: count }, (_, i) => ({
             type: Number(
-              readField(raw!, SC_ACTION, "Type", { base: i * SC_ACTION.size }),
+              readField(raw!, SC_ACTION, {
+                field: "Type",
+                base: i * SC_ACTION.size,
+              }),
             ),
             delay: Number(
-              readField(raw!, SC_ACTION, "Delay", { base: i * SC_ACTION.size }),
+              readField(raw!, SC_ACTION, {
+                field: "Delay",
+                base: i * SC_ACTION.size,
+              }),
             ),
           }));
           if (
@@ -637,11 +645,13 @@ export class FakeServices {
           return 1;
         }
         if (level === SERVICE_CONFIG_PRESHUTDOWN_INFO) {
-          const timeout = Number(readField(
-            viewOf(copyFrom(at, SERVICE_PRESHUTDOWN_INFO.size)),
-            SERVICE_PRESHUTDOWN_INFO,
-            "dwPreshutdownTimeout",
-          ));
+          const timeout = Number(
+            readField(
+              viewOf(copyFrom(at, SERVICE_PRESHUTDOWN_INFO.size)),
+              SERVICE_PRESHUTDOWN_INFO,
+              { field: "dwPreshutdownTimeout" },
+            ),
+          );
           h.service!.preshutdownTimeout = timeout;
           return 1;
         }
@@ -853,10 +863,12 @@ function readTable(
     base + SERVICE_TABLE_ENTRYW.size <= bytes.byteLength;
     base += SERVICE_TABLE_ENTRYW.size
   ) {
-    const name = readField(view, SERVICE_TABLE_ENTRYW, "lpServiceName", {
+    const name = readField(view, SERVICE_TABLE_ENTRYW, {
+      field: "lpServiceName",
       base,
     }) as bigint;
-    const proc = readField(view, SERVICE_TABLE_ENTRYW, "lpServiceProc", {
+    const proc = readField(view, SERVICE_TABLE_ENTRYW, {
+      field: "lpServiceProc",
       base,
     }) as bigint;
     if (name === 0n && proc === 0n) return entries;
