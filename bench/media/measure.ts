@@ -277,9 +277,9 @@ async function latency(
 export async function measureTarget(
   page: Page,
   target: MediaTarget,
-  context: MeasureContext,
-  sizes: MeasureSizes,
+  options: { context: MeasureContext; sizes: MeasureSizes },
 ): Promise<TargetFigures> {
+  const { context, sizes } = options;
   const { signal, progress } = context;
   const stats = (): Promise<MediaStats> => (target.stats ?? defaultStats)(page);
   await installPageHelpers(page);

@@ -152,7 +152,7 @@ export async function runMediaBench(
         const page = await browser.newPage({ ...SCREEN });
         let figures: TargetFigures;
         try {
-          figures = await measureTarget(page, target, context, sizes);
+          figures = await measureTarget(page, target, { context, sizes });
         } finally {
           await page.context().close();
         }

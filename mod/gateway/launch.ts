@@ -336,12 +336,10 @@ export class Launcher {
         : "it is not this desktop's session";
     }
     if (session.workspaceIds.includes(workspace.id)) return undefined;
-    return sharingRefusal(
-      workspace,
-      session,
-      this.#registry.get(session.serverUrl),
-      this.#config.gateway.placement,
-    );
+    return sharingRefusal(workspace, session, {
+      host: this.#registry.get(session.serverUrl),
+      settings: this.#config.gateway.placement,
+    });
   }
 
   /** A live desktop session of this workspace the user already has. */

@@ -185,9 +185,9 @@ export function place(input: PlacementInput): PlacementDecision {
 export function sharingRefusal(
   workspace: Workspace,
   session: SessionRecord,
-  host: HostView | undefined,
-  settings: PlacementSettings,
+  options: { host: HostView | undefined; settings: PlacementSettings },
 ): string | undefined {
+  const { host, settings } = options;
   if (workspace.kind === "desktop") {
     return "published desktops never share a session";
   }
@@ -240,7 +240,7 @@ function shareSession(
     verdicts.push(verdict);
     const refusal = input.exclude?.has(session.serverUrl)
       ? "its host failed this launch"
-      : sharingRefusal(workspace, session, host, settings);
+      : sharingRefusal(workspace, session, { host, settings });
     if (refusal) {
       verdict.reason = refusal;
       // Only a refusal for the load itself keeps the host out of the new

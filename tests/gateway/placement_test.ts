@@ -813,54 +813,60 @@ Deno.test("sessions placed since the last heartbeat count as load", async (t) =>
 Deno.test("sharingRefusal: why a session cannot take an app", () => {
   const host = makeHost("a");
   const session = makeSession("a");
-  assertEquals(sharingRefusal(app(), session, host, SETTINGS), undefined);
+  assertEquals(
+    sharingRefusal(app(), session, { host, settings: SETTINGS }),
+    undefined,
+  );
   const cases: [string, string | undefined][] = [
     [
       "published desktops never share a session",
-      sharingRefusal(DESKTOP, session, host, SETTINGS),
+      sharingRefusal(DESKTOP, session, { host, settings: SETTINGS }),
     ],
     [
       "a desktop session is not shared with apps",
-      sharingRefusal(app(), { ...session, kind: "desktop" }, host, SETTINGS),
+      sharingRefusal(app(), { ...session, kind: "desktop" }, {
+        host,
+        settings: SETTINGS,
+      }),
     ],
     [
       "incompatible resources: the app needs printing",
-      sharingRefusal(
-        app({ resources: { printing: true } }),
-        session,
+      sharingRefusal(app({ resources: { printing: true } }), session, {
         host,
-        SETTINGS,
-      ),
+        settings: SETTINGS,
+      }),
     ],
     [
       "other credentials (service, the app uses user)",
-      sharingRefusal(
-        app(),
-        { ...session, credentials: "service" },
+      sharingRefusal(app(), { ...session, credentials: "service" }, {
         host,
-        SETTINGS,
-      ),
+        settings: SETTINGS,
+      }),
     ],
     [
       "its host is not registered",
-      sharingRefusal(app(), session, undefined, SETTINGS),
+      sharingRefusal(app(), session, { host: undefined, settings: SETTINGS }),
     ],
     [
       "its host is Draining: drained by an administrator",
-      sharingRefusal(
-        app(),
-        session,
-        makeHost("a", { state: "Draining" }),
-        SETTINGS,
-      ),
+      sharingRefusal(app(), session, {
+        host: makeHost("a", { state: "Draining" }),
+        settings: SETTINGS,
+      }),
     ],
     [
       "the app is not on its host: lacks tags gpu",
-      sharingRefusal(app({ requiredTags: ["gpu"] }), session, host, SETTINGS),
+      sharingRefusal(app({ requiredTags: ["gpu"] }), session, {
+        host,
+        settings: SETTINGS,
+      }),
     ],
     [
       "its host is overloaded: CPU 95% ≥ 90%",
-      sharingRefusal(app(), session, makeHost("a", { cpu: 95 }), SETTINGS),
+      sharingRefusal(app(), session, {
+        host: makeHost("a", { cpu: 95 }),
+        settings: SETTINGS,
+      }),
     ],
   ];
   for (const [expected, actual] of cases) assertEquals(actual, expected);
