@@ -118,12 +118,13 @@ export function overloadOf(
       Math.round(limits.sessionRatio * 100)
     }%`;
   }
-  if (load.cpu * 100 >= limits.cpuUsage) {
+  // 100 % switches a limit off: a fully busy host still takes sessions.
+  if (limits.cpuUsage < 100 && load.cpu * 100 >= limits.cpuUsage) {
     return `overloaded: CPU ${
       Math.round(load.cpu * 100)
     }% ≥ ${limits.cpuUsage}%`;
   }
-  if (load.memory * 100 >= limits.memoryUsage) {
+  if (limits.memoryUsage < 100 && load.memory * 100 >= limits.memoryUsage) {
     return `overloaded: memory ${
       Math.round(load.memory * 100)
     }% ≥ ${limits.memoryUsage}%`;

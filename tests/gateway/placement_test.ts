@@ -26,6 +26,7 @@ import {
 import {
   hostLoad,
   loadScore,
+  overloadOf,
   place,
   type PlacementDecision,
   type PlacementInput,
@@ -354,6 +355,13 @@ Deno.test("session sharing", async (t) => {
       sessions: [session],
     });
     assertEquals(decision.outcome, "share");
+    // A limit of 100 % is no limit: a fully busy host still shares.
+    const unlimited = placementSchema.parse({
+      overload: { cpuUsage: 100, memoryUsage: 100 },
+    });
+    const saturated = makeHost("busy", { cpu: 100, memory: 100 });
+    assertEquals(overloadOf(saturated, unlimited), undefined);
+    assertMatch(overloadOf(saturated, SETTINGS)!, /CPU 100% ≥ 90%/);
   });
 
   await t.step("an unhealthy, draining or unknown host excludes", () => {

@@ -92,12 +92,32 @@ function read<T>(page: Page, expression: string): Promise<T> {
   return page.evaluate(expression) as Promise<T>;
 }
 
-function waitPage(
+/**
+ * Waits until `expression` is true in the page. The deadline only bounds a
+ * hang (CI machines are shared): on a timeout the error says where the
+ * session view was.
+ */
+async function waitPage(
   page: Page,
   expression: string,
   what = expression,
 ): Promise<unknown> {
-  return waitFor(() => read(page, expression), { what, timeoutMs: 30_000 });
+  try {
+    return await waitFor(() => read(page, expression), {
+      what,
+      timeoutMs: 60_000,
+    });
+  } catch (error) {
+    const state = await read(
+      page,
+      "JSON.stringify({ status: window.webstream?.session?.status, " +
+        "hello: !!window.webstream?.session?.hello, " +
+        "overlay: document.querySelector('.ws-overlay')?.textContent, " +
+        "framesDrawn: window.webstream?.session?.framesDrawn, " +
+        "url: location.href, text: document.body.innerText.slice(0, 400) })",
+    ).catch((e) => `unreadable: ${e}`);
+    throw new Error(`${(error as Error).message}; the page: ${state}`);
+  }
 }
 
 /** One pixel of the browser's canvas, from the display's read-back. */
