@@ -113,6 +113,24 @@ export async function withXvfb(
   }, { prefix: "webstream-x11-", mode: 0o755 });
 }
 
+/**
+ * {@linkcode withXvfb} with an Xlib connection to the new screen, closed
+ * before the server stops.
+ */
+export async function withXDisplay(
+  options: TestXvfbOptions,
+  fn: (display: XDisplay, screen: TestScreen) => void | Promise<void>,
+): Promise<void> {
+  await withXvfb(options, async (screen) => {
+    const display = XDisplay.open(screen.display);
+    try {
+      await fn(display, screen);
+    } finally {
+      display.close();
+    }
+  });
+}
+
 /** The first line of `stream` (the rest is read and dropped). */
 async function readLine(stream: ReadableStream<Uint8Array>): Promise<number> {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();

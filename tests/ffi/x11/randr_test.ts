@@ -10,8 +10,8 @@
  * @module
  */
 import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
-import { withTempDir } from "../../support/fs.ts";
 import { xdpyinfo } from "../../support/x11.ts";
+import { withXDisplay } from "../../support/x11_draw.ts";
 import { XDisplay } from "../../../ffi/x11/display.ts";
 import {
   addOutputMode,
@@ -25,12 +25,6 @@ import {
   setScreenSize,
   trapErrors,
 } from "../../../ffi/x11/randr.ts";
-import { stopProcessGroup } from "../../../mod/platform/linux/processes.ts";
-import {
-  encodeXauthority,
-  newCookie,
-} from "../../../mod/platform/linux/xauth.ts";
-import { startXvfb } from "../../../mod/platform/linux/xvfb.ts";
 
 /** Runs `fn` with a connection to a fresh 1024×768 Xvfb. */
 async function withDisplay(
@@ -39,26 +33,11 @@ async function withDisplay(
     env: { name: string; authFile: string },
   ) => void | Promise<void>,
 ): Promise<void> {
-  await withTempDir(async (dir) => {
-    const authFile = `${dir}/Xauthority`;
-    await Deno.writeFile(authFile, encodeXauthority([{ cookie: newCookie() }]));
-    const server = await startXvfb({
-      authFile,
-      screen: { width: 1024, height: 768, depth: 24 },
-    });
-    const previous = Deno.env.get("XAUTHORITY");
-    Deno.env.set("XAUTHORITY", authFile);
-    let display: XDisplay | undefined;
-    try {
-      display = XDisplay.open(`:${server.display}`);
-      await fn(display, { name: `:${server.display}`, authFile });
-    } finally {
-      display?.close();
-      if (previous === undefined) Deno.env.delete("XAUTHORITY");
-      else Deno.env.set("XAUTHORITY", previous);
-      await stopProcessGroup(server.child, { graceMs: 2_000 });
-    }
-  }, { prefix: "webstream-randr-" });
+  await withXDisplay(
+    { width: 1024, height: 768 },
+    (display, screen) =>
+      fn(display, { name: screen.display, authFile: screen.authFile }),
+  );
 }
 
 function xTest(

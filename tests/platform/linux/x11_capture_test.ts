@@ -22,7 +22,12 @@ import {
 import { runCommand } from "../../support/command.ts";
 import { withTestUser } from "../../support/pool_users.ts";
 import { waitFor } from "../../support/wait.ts";
-import { bgrx, Painter, withXvfb } from "../../support/x11_draw.ts";
+import {
+  bgrx,
+  Painter,
+  type TestScreen,
+  withXvfb,
+} from "../../support/x11_draw.ts";
 import { X11Error } from "../../../ffi/x11/display.ts";
 import type {
   CapturedFrame,
@@ -66,6 +71,23 @@ async function withCapture(
   }
 }
 
+/** A capture of `screen` and a painter drawing on it, both closed afterwards. */
+async function withPainterCapture(
+  screen: TestScreen,
+  options: { noShm?: boolean },
+  fn: (capture: ScreenCapture, painter: Painter) => void | Promise<void>,
+): Promise<void> {
+  const painter = new Painter(screen.display);
+  try {
+    await withCapture(
+      { display: screen.display, ...options },
+      (capture) => fn(capture, painter),
+    );
+  } finally {
+    painter.close();
+  }
+}
+
 for (const noShm of [false, true]) {
   const method = noShm ? "getimage" : "shm";
 
@@ -74,60 +96,55 @@ for (const noShm of [false, true]) {
     ...XVFB,
     fn: () =>
       withXvfb({ width: 320, height: 240 }, async (screen) => {
-        const painter = new Painter(screen.display);
-        try {
-          await withCapture({ display: screen.display, noShm }, async (c) => {
-            assertEquals(c.method, method);
-            assertEquals({ w: c.width, h: c.height }, { w: 320, h: 240 });
-            assert(c.damageAvailable);
-            const set = await runCommand("xsetroot", {
-              args: ["-solid", "#336699"],
-              env: screen.env,
-            });
-            assert(set.ok, set.stderr);
-            const whole = c.grab();
-            assertEquals(
-              { w: whole.width, h: whole.height, s: whole.stride },
-              { w: 320, h: 240, s: 1280 },
-            );
-            assert(whole.data.length >= 1280 * 240);
-            for (const [x, y] of [[0, 0], [319, 0], [0, 239], [319, 239]]) {
-              assertEquals(px(whole, x, y), [0x99, 0x66, 0x33]);
-            }
-            painter.fill({ x: 100, y: 50, width: 20, height: 10 }, 0xff8000);
-            // The previous frame may be overwritten now: grab again.
-            const after = c.grab();
-            assertEquals(px(after, 100, 50), bgrx(0xff8000));
-            assertEquals(px(after, 119, 59), bgrx(0xff8000));
-            assertEquals(px(after, 99, 50), bgrx(0x336699));
-            assertEquals(px(after, 120, 59), bgrx(0x336699));
-            assertEquals(px(after, 100, 60), bgrx(0x336699));
-            // One reused buffer, no new allocation per grab.
-            assertEquals(after.data.buffer, whole.data.buffer);
-
-            const region = c.grab({ x: 98, y: 49, width: 4, height: 3 });
-            assertEquals(
-              { w: region.width, h: region.height, s: region.stride },
-              { w: 4, h: 3, s: 16 },
-            );
-            assertEquals(region.data.length, 48);
-            assertEquals(px(region, 0, 0), bgrx(0x336699));
-            assertEquals(px(region, 1, 0), bgrx(0x336699));
-            assertEquals(px(region, 2, 1), bgrx(0xff8000));
-            assertEquals(px(region, 3, 2), bgrx(0xff8000));
-            assertEquals(px(region, 1, 1), bgrx(0x336699));
-            // And the whole screen again after a region.
-            assertEquals(px(c.grab(), 319, 239), bgrx(0x336699));
+        await withPainterCapture(screen, { noShm }, async (c, painter) => {
+          assertEquals(c.method, method);
+          assertEquals({ w: c.width, h: c.height }, { w: 320, h: 240 });
+          assert(c.damageAvailable);
+          const set = await runCommand("xsetroot", {
+            args: ["-solid", "#336699"],
+            env: screen.env,
           });
-          // Closed: no shared segment made by this process is left.
-          const segments = await Deno.readTextFile("/proc/sysvipc/shm");
-          const mine = segments.trim().split("\n").slice(1).filter((line) =>
-            Number(line.trim().split(/\s+/)[4]) === Deno.pid
+          assert(set.ok, set.stderr);
+          const whole = c.grab();
+          assertEquals(
+            { w: whole.width, h: whole.height, s: whole.stride },
+            { w: 320, h: 240, s: 1280 },
           );
-          assertEquals(mine, []);
-        } finally {
-          painter.close();
-        }
+          assert(whole.data.length >= 1280 * 240);
+          for (const [x, y] of [[0, 0], [319, 0], [0, 239], [319, 239]]) {
+            assertEquals(px(whole, x, y), [0x99, 0x66, 0x33]);
+          }
+          painter.fill({ x: 100, y: 50, width: 20, height: 10 }, 0xff8000);
+          // The previous frame may be overwritten now: grab again.
+          const after = c.grab();
+          assertEquals(px(after, 100, 50), bgrx(0xff8000));
+          assertEquals(px(after, 119, 59), bgrx(0xff8000));
+          assertEquals(px(after, 99, 50), bgrx(0x336699));
+          assertEquals(px(after, 120, 59), bgrx(0x336699));
+          assertEquals(px(after, 100, 60), bgrx(0x336699));
+          // One reused buffer, no new allocation per grab.
+          assertEquals(after.data.buffer, whole.data.buffer);
+
+          const region = c.grab({ x: 98, y: 49, width: 4, height: 3 });
+          assertEquals(
+            { w: region.width, h: region.height, s: region.stride },
+            { w: 4, h: 3, s: 16 },
+          );
+          assertEquals(region.data.length, 48);
+          assertEquals(px(region, 0, 0), bgrx(0x336699));
+          assertEquals(px(region, 1, 0), bgrx(0x336699));
+          assertEquals(px(region, 2, 1), bgrx(0xff8000));
+          assertEquals(px(region, 3, 2), bgrx(0xff8000));
+          assertEquals(px(region, 1, 1), bgrx(0x336699));
+          // And the whole screen again after a region.
+          assertEquals(px(c.grab(), 319, 239), bgrx(0x336699));
+        });
+        // Closed: no shared segment made by this process is left.
+        const segments = await Deno.readTextFile("/proc/sysvipc/shm");
+        const mine = segments.trim().split("\n").slice(1).filter((line) =>
+          Number(line.trim().split(/\s+/)[4]) === Deno.pid
+        );
+        assertEquals(mine, []);
       }),
   });
 
@@ -136,39 +153,34 @@ for (const noShm of [false, true]) {
     ...XVFB,
     fn: () =>
       withXvfb({ width: 320, height: 240 }, async (screen) => {
-        const painter = new Painter(screen.display);
-        try {
-          await withCapture({ display: screen.display, noShm }, async (c) => {
-            // Everything is new at first.
-            assertEquals(c.poll().damage, [
-              { x: 0, y: 0, width: 320, height: 240 },
-            ]);
-            assertEquals(c.poll(), {
-              damage: [],
-              cursorChanged: false,
-              clipboardChanged: false,
-              resized: false,
-            });
-            const area = { x: 30, y: 40, width: 50, height: 20 };
-            painter.fill(area, 0x00ff00);
-            const damage = await waitFor(() => {
-              const rects = c.poll().damage;
-              return rects.length ? rects : undefined;
-            }, { what: "damage", timeoutMs: 10_000 });
-            assert(covers(damage, area), JSON.stringify(damage));
-            assert(
-              !covers(damage, { x: 0, y: 0, width: 320, height: 240 }),
-              "damage should not be the whole screen",
-            );
-            // A grab is not damage; nothing changed since.
-            c.grab();
-            painter.display.sync();
-            assertEquals(c.poll().damage, []);
-            assertEquals(c.poll().damage, []);
+        await withPainterCapture(screen, { noShm }, async (c, painter) => {
+          // Everything is new at first.
+          assertEquals(c.poll().damage, [
+            { x: 0, y: 0, width: 320, height: 240 },
+          ]);
+          assertEquals(c.poll(), {
+            damage: [],
+            cursorChanged: false,
+            clipboardChanged: false,
+            resized: false,
           });
-        } finally {
-          painter.close();
-        }
+          const area = { x: 30, y: 40, width: 50, height: 20 };
+          painter.fill(area, 0x00ff00);
+          const damage = await waitFor(() => {
+            const rects = c.poll().damage;
+            return rects.length ? rects : undefined;
+          }, { what: "damage", timeoutMs: 10_000 });
+          assert(covers(damage, area), JSON.stringify(damage));
+          assert(
+            !covers(damage, { x: 0, y: 0, width: 320, height: 240 }),
+            "damage should not be the whole screen",
+          );
+          // A grab is not damage; nothing changed since.
+          c.grab();
+          painter.display.sync();
+          assertEquals(c.poll().damage, []);
+          assertEquals(c.poll().damage, []);
+        });
       }),
   });
 }
@@ -178,45 +190,40 @@ Deno.test({
   ...XVFB,
   fn: () =>
     withXvfb({ width: 200, height: 150 }, async (screen) => {
-      const painter = new Painter(screen.display);
-      try {
-        await withCapture({ display: screen.display }, async (c) => {
-          c.poll();
-          const first = c.cursor();
-          assert(first, "no cursor");
-          assert(first.width > 0 && first.width <= 64);
-          assert(first.height > 0 && first.height <= 64);
-          assert(first.hotX < first.width && first.hotY < first.height);
-          assertEquals(first.rgba.length, first.width * first.height * 4);
-          assert(first.rgba.some((v, i) => i % 4 === 3 && v === 255));
-          assertEquals(c.poll().cursorChanged, false);
+      await withPainterCapture(screen, {}, async (c, painter) => {
+        c.poll();
+        const first = c.cursor();
+        assert(first, "no cursor");
+        assert(first.width > 0 && first.width <= 64);
+        assert(first.height > 0 && first.height <= 64);
+        assert(first.hotX < first.width && first.hotY < first.height);
+        assertEquals(first.rgba.length, first.width * first.height * 4);
+        assert(first.rgba.some((v, i) => i % 4 === 3 && v === 255));
+        assertEquals(c.poll().cursorChanged, false);
 
-          painter.defineCursor(68);
-          const changed = await waitFor(() => c.poll().cursorChanged, {
-            what: "cursorChanged",
-            timeoutMs: 10_000,
-          });
-          assert(changed);
-          const second = c.cursor();
-          assert(second);
-          assertNotEquals(second.serial, first.serial);
-          assertEquals(c.poll().cursorChanged, false);
-
-          const set = await runCommand("xsetroot", {
-            args: ["-cursor_name", "watch"],
-            env: screen.env,
-          });
-          assert(set.ok, set.stderr);
-          assert(
-            await waitFor(() => c.poll().cursorChanged, {
-              what: "cursorChanged after xsetroot",
-              timeoutMs: 10_000,
-            }),
-          );
+        painter.defineCursor(68);
+        const changed = await waitFor(() => c.poll().cursorChanged, {
+          what: "cursorChanged",
+          timeoutMs: 10_000,
         });
-      } finally {
-        painter.close();
-      }
+        assert(changed);
+        const second = c.cursor();
+        assert(second);
+        assertNotEquals(second.serial, first.serial);
+        assertEquals(c.poll().cursorChanged, false);
+
+        const set = await runCommand("xsetroot", {
+          args: ["-cursor_name", "watch"],
+          env: screen.env,
+        });
+        assert(set.ok, set.stderr);
+        assert(
+          await waitFor(() => c.poll().cursorChanged, {
+            what: "cursorChanged after xsetroot",
+            timeoutMs: 10_000,
+          }),
+        );
+      });
     }),
 });
 
@@ -271,17 +278,12 @@ Deno.test({
   ...XVFB,
   fn: () =>
     withXvfb({ width: 300, height: 200 }, async (screen) => {
-      const painter = new Painter(screen.display);
-      try {
-        await withCapture({ display: screen.display }, (c) => {
-          painter.warp(250, 10);
-          assertEquals(c.pointer(), { x: 250, y: 10 });
-          painter.warp(3, 199);
-          assertEquals(c.pointer(), { x: 3, y: 199 });
-        });
-      } finally {
-        painter.close();
-      }
+      await withPainterCapture(screen, {}, (c, painter) => {
+        painter.warp(250, 10);
+        assertEquals(c.pointer(), { x: 250, y: 10 });
+        painter.warp(3, 199);
+        assertEquals(c.pointer(), { x: 3, y: 199 });
+      });
     }),
 });
 
@@ -290,22 +292,17 @@ Deno.test({
   ...XVFB,
   fn: () =>
     withXvfb({ width: 160, height: 120 }, async (screen) => {
-      const painter = new Painter(screen.display);
-      try {
-        await withCapture({ display: screen.display }, async (c) => {
-          c.poll();
-          painter.fakeRootConfigure(80, 60);
-          // The event arrives; the root's geometry is asked and unchanged.
-          await new Promise((r) => setTimeout(r, 50));
-          const events = c.poll();
-          assertEquals(events.resized, false);
-          assertEquals(events.damage, []);
-          assertEquals({ w: c.width, h: c.height }, { w: 160, h: 120 });
-          assertEquals(c.grab().width, 160);
-        });
-      } finally {
-        painter.close();
-      }
+      await withPainterCapture(screen, {}, async (c, painter) => {
+        c.poll();
+        painter.fakeRootConfigure(80, 60);
+        // The event arrives; the root's geometry is asked and unchanged.
+        await new Promise((r) => setTimeout(r, 50));
+        const events = c.poll();
+        assertEquals(events.resized, false);
+        assertEquals(events.damage, []);
+        assertEquals({ w: c.width, h: c.height }, { w: 160, h: 120 });
+        assertEquals(c.grab().width, 160);
+      });
     }),
 });
 
@@ -333,16 +330,11 @@ Deno.test({
     withXvfb(
       { width: 100, height: 80, disable: ["MIT-SHM"] },
       async (screen) => {
-        const painter = new Painter(screen.display);
-        try {
-          await withCapture({ display: screen.display }, (c) => {
-            assertEquals(c.method, "getimage");
-            painter.fill({ x: 0, y: 0, width: 100, height: 80 }, 0x123456);
-            assertEquals(px(c.grab(), 99, 79), bgrx(0x123456));
-          });
-        } finally {
-          painter.close();
-        }
+        await withPainterCapture(screen, {}, (c, painter) => {
+          assertEquals(c.method, "getimage");
+          painter.fill({ x: 0, y: 0, width: 100, height: 80 }, 0x123456);
+          assertEquals(px(c.grab(), 99, 79), bgrx(0x123456));
+        });
       },
     ),
 });
@@ -356,16 +348,11 @@ Deno.test({
       "cap",
       (user) =>
         withXvfb({ width: 100, height: 80, user }, async (screen) => {
-          const painter = new Painter(screen.display);
-          try {
-            await withCapture({ display: screen.display }, (c) => {
-              assertEquals(c.method, "getimage");
-              painter.fill({ x: 10, y: 10, width: 5, height: 5 }, 0xabcdef);
-              assertEquals(px(c.grab(), 12, 12), bgrx(0xabcdef));
-            });
-          } finally {
-            painter.close();
-          }
+          await withPainterCapture(screen, {}, (c, painter) => {
+            assertEquals(c.method, "getimage");
+            painter.fill({ x: 10, y: 10, width: 5, height: 5 }, 0xabcdef);
+            assertEquals(px(c.grab(), 12, 12), bgrx(0xabcdef));
+          });
         }),
     ),
 });

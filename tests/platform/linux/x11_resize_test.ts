@@ -9,16 +9,10 @@
  * @module
  */
 import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
-import { withTempDir } from "../../support/fs.ts";
 import { xdpyinfo } from "../../support/x11.ts";
+import { withXDisplay } from "../../support/x11_draw.ts";
 import { XDisplay } from "../../../ffi/x11/display.ts";
 import { ScreenResources, screenSize } from "../../../ffi/x11/randr.ts";
-import { stopProcessGroup } from "../../../mod/platform/linux/processes.ts";
-import {
-  encodeXauthority,
-  newCookie,
-} from "../../../mod/platform/linux/xauth.ts";
-import { startXvfb } from "../../../mod/platform/linux/xvfb.ts";
 import { resizeScreen } from "../../../mod/platform/linux/x11_resize.ts";
 
 interface Env {
@@ -30,26 +24,11 @@ interface Env {
 async function withDisplay(
   fn: (display: XDisplay, env: Env) => void | Promise<void>,
 ): Promise<void> {
-  await withTempDir(async (dir) => {
-    const authFile = `${dir}/Xauthority`;
-    await Deno.writeFile(authFile, encodeXauthority([{ cookie: newCookie() }]));
-    const server = await startXvfb({
-      authFile,
-      screen: { width: 2560, height: 1600, depth: 24 },
-    });
-    const previous = Deno.env.get("XAUTHORITY");
-    Deno.env.set("XAUTHORITY", authFile);
-    let display: XDisplay | undefined;
-    try {
-      display = XDisplay.open(`:${server.display}`);
-      await fn(display, { name: `:${server.display}`, authFile });
-    } finally {
-      display?.close();
-      if (previous === undefined) Deno.env.delete("XAUTHORITY");
-      else Deno.env.set("XAUTHORITY", previous);
-      await stopProcessGroup(server.child, { graceMs: 2_000 });
-    }
-  }, { prefix: "webstream-resize-" });
+  await withXDisplay(
+    { width: 2560, height: 1600 },
+    (display, screen) =>
+      fn(display, { name: screen.display, authFile: screen.authFile }),
+  );
 }
 
 function xTest(
