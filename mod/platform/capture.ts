@@ -108,6 +108,27 @@ export function regionInside(
     y + height <= screen.height;
 }
 
+/**
+ * The area a `grab(region)` asks for: `region`, or the whole screen when it
+ * is absent.
+ *
+ * @throws {RangeError} naming the region when it is not inside the screen.
+ */
+export function grabArea(
+  region: Rect | undefined,
+  screen: { width: number; height: number },
+): Rect {
+  const area = region ?? fullScreen(screen);
+  if (!regionInside(area, screen)) {
+    throw new RangeError(
+      `region ${
+        JSON.stringify(area)
+      } is not inside the ${screen.width}x${screen.height} screen`,
+    );
+  }
+  return area;
+}
+
 /** The whole screen as a rectangle. */
 export function fullScreen(screen: { width: number; height: number }): Rect {
   return { x: 0, y: 0, width: screen.width, height: screen.height };

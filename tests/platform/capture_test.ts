@@ -5,8 +5,12 @@
  *
  * @module
  */
-import { assertEquals } from "../support/assert.ts";
-import { fullScreen, regionInside } from "../../mod/platform/capture.ts";
+import { assertEquals, assertThrows } from "../support/assert.ts";
+import {
+  fullScreen,
+  grabArea,
+  regionInside,
+} from "../../mod/platform/capture.ts";
 
 const SCREEN = { width: 1920, height: 1080 };
 
@@ -47,4 +51,15 @@ Deno.test("fullScreen is the whole screen at the origin", () => {
   // Any object with a size will do, such as a capture.
   const capture = { width: 8, height: 6, method: "shm" };
   assertEquals(fullScreen(capture), { x: 0, y: 0, width: 8, height: 6 });
+});
+
+Deno.test("grabArea: the region, or the whole screen; off the screen is refused", () => {
+  const region = { x: 64, y: 64, width: 64, height: 64 };
+  assertEquals(grabArea(region, SCREEN), region);
+  assertEquals(grabArea(undefined, SCREEN), fullScreen(SCREEN));
+  assertThrows(
+    () => grabArea({ x: 1900, y: 0, width: 64, height: 64 }, SCREEN),
+    RangeError,
+    /region \{"x":1900,"y":0,"width":64,"height":64\} is not inside the 1920x1080 screen/,
+  );
 });

@@ -51,8 +51,8 @@ import {
   type CaptureOptions,
   type CursorShape,
   fullScreen,
+  grabArea,
   type Rect,
-  regionInside,
   type ScreenCapture,
 } from "../capture.ts";
 
@@ -231,14 +231,7 @@ class X11Capture implements ScreenCapture {
 
   grab(region?: Rect): CapturedFrame {
     this.#assertOpen();
-    const area = region ?? fullScreen(this);
-    if (!regionInside(area, this)) {
-      throw new RangeError(
-        `region ${
-          JSON.stringify(area)
-        } is not inside the ${this.#width}x${this.#height} screen`,
-      );
-    }
+    const area = grabArea(region, this);
     if (this.#shm) {
       const stride = this.#shm.get(this.#root, area);
       if (stride === undefined) throw new X11Error("XShmGetImage failed");

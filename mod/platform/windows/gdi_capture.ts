@@ -53,8 +53,8 @@ import {
   type CaptureEvents,
   type CursorShape,
   fullScreen,
+  grabArea,
   type Rect,
-  regionInside,
   type ScreenCapture,
 } from "../capture.ts";
 
@@ -306,14 +306,7 @@ export class GdiCapture implements ScreenCapture {
 
   grab(region?: Rect): CapturedFrame {
     this.#assertOpen();
-    const area = region ?? fullScreen(this);
-    if (!regionInside(area, this)) {
-      throw new RangeError(
-        `region ${
-          JSON.stringify(area)
-        } is not inside the ${this.width}x${this.height} screen`,
-      );
-    }
+    const area = grabArea(region, this);
     const { width, height } = this.#screen;
     const previous = this.#gdi.selectObject(this.#memoryDC, this.#bitmap);
     let copied = true;
