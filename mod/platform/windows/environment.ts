@@ -2,7 +2,8 @@
  * Environment blocks for `CreateProcessAsUserW`: the user's own block (from
  * `CreateEnvironmentBlock`) with webstream's variables added. Windows
  * variable names are case-insensitive, and the block must be sorted by name,
- * case-insensitively, in Unicode order without regard to locale.
+ * case-insensitively, in Unicode order without regard to locale. Also
+ * this computer's name, read from the environment.
  *
  * @module
  */
@@ -40,4 +41,17 @@ export function mergeEnvironment(
     const x = entryName(a).toUpperCase(), y = entryName(b).toUpperCase();
     return x < y ? -1 : x > y ? 1 : 0;
   });
+}
+
+/**
+ * This computer's NetBIOS name, the domain of its local accounts:
+ * `COMPUTERNAME` (set for every Windows process), else the host name's first
+ * label; undefined when neither can be read.
+ */
+export function localComputerName(): string | undefined {
+  try {
+    return Deno.env.get("COMPUTERNAME") ?? Deno.hostname().split(".")[0];
+  } catch {
+    return undefined;
+  }
 }

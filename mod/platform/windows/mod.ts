@@ -58,6 +58,7 @@ import {
   type WindowsApi,
   type WtsSession,
 } from "./api.ts";
+import { localComputerName } from "./environment.ts";
 import {
   DEFAULT_RDP_CLIENT,
   LOOPBACK_RDP_SERVER,
@@ -517,7 +518,7 @@ export function createWindowsPlatform(
         ...rdpLaunch(rdpClient, {
           server: LOOPBACK_RDP_SERVER,
           account,
-          domain: computerName(),
+          domain: localComputerName() ?? ".",
           password,
           width: spec.screen.width,
           height: spec.screen.height,
@@ -747,9 +748,4 @@ function defaultRuntimeDirectory(): string {
     // No env permission: the documented default.
   }
   return `${base}\\webstream`;
-}
-
-/** This computer's NetBIOS name: the domain of its local accounts. */
-function computerName(): string {
-  return Deno.env.get("COMPUTERNAME") ?? Deno.hostname().split(".")[0];
 }

@@ -39,7 +39,11 @@ import {
   WTS_STATES,
   type WtsSession,
 } from "./api.ts";
-import { entryName, mergeEnvironment } from "./environment.ts";
+import {
+  entryName,
+  localComputerName,
+  mergeEnvironment,
+} from "./environment.ts";
 
 /** The wrappers the real API delegates to. */
 export interface Win32Bindings {
@@ -105,7 +109,7 @@ export function createWin32Api(
 ): WindowsApi {
   const { kernel32, netapi32, wtsapi32, userenv, advapi32, iphlpapi } =
     bindings;
-  const computerName = options.computerName ?? environment("COMPUTERNAME");
+  const computerName = options.computerName ?? localComputerName();
   const fileExists = options.fileExists ?? statExists;
 
   function tokenHandle(token: UserToken): Deno.PointerValue {
@@ -387,14 +391,6 @@ function attempt<T>(fn: () => T): Promise<T> {
     return Promise.resolve(fn());
   } catch (error) {
     return Promise.reject(error);
-  }
-}
-
-function environment(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
   }
 }
 

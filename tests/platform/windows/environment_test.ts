@@ -7,6 +7,7 @@
  */
 import {
   entryName,
+  localComputerName,
   mergeEnvironment,
 } from "../../../mod/platform/windows/environment.ts";
 import { assertEquals, assertThrows } from "../../support/assert.ts";
@@ -46,4 +47,17 @@ Deno.test("mergeEnvironment: refuses names and values a block cannot hold", () =
     Error,
     /A contains a NUL/,
   );
+});
+
+Deno.test("localComputerName: COMPUTERNAME, else the host name's first label", () => {
+  const saved = Deno.env.get("COMPUTERNAME");
+  try {
+    Deno.env.set("COMPUTERNAME", "WSHOST");
+    assertEquals(localComputerName(), "WSHOST");
+    Deno.env.delete("COMPUTERNAME");
+    assertEquals(localComputerName(), Deno.hostname().split(".")[0]);
+  } finally {
+    if (saved === undefined) Deno.env.delete("COMPUTERNAME");
+    else Deno.env.set("COMPUTERNAME", saved);
+  }
 });

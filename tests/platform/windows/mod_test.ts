@@ -33,6 +33,7 @@ import {
 } from "../../../ffi/windows/netapi32.ts";
 import { PLATFORM_PRIVILEGES } from "../../../mod/platform/windows/api.ts";
 import { rdpLaunch } from "../../../mod/platform/windows/rdp_client.ts";
+import { localComputerName } from "../../../mod/platform/windows/environment.ts";
 import {
   createWindowsPlatform,
   POOL_COMMENT,
@@ -179,7 +180,7 @@ Deno.test("life cycle: account, session, logoff, hygiene, removal", async () => 
     assertEquals(launch.args.slice(-9), [
       "/v:127.0.0.2",
       "/u:webs01",
-      `/d:${Deno.env.get("COMPUTERNAME") ?? Deno.hostname().split(".")[0]}`,
+      `/d:${localComputerName()}`,
       "/from-stdin:force",
       "/cert:ignore",
       "/size:800x600",
