@@ -12,7 +12,7 @@
 import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
 import { xdpyinfo } from "../../support/x11.ts";
 import { withXDisplay } from "../../support/x11_draw.ts";
-import { XDisplay } from "../../../ffi/x11/display.ts";
+import type { XDisplay } from "../../../ffi/x11/display.ts";
 import {
   addOutputMode,
   createMode,

@@ -11,7 +11,7 @@
 import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
 import { xdpyinfo } from "../../support/x11.ts";
 import { withXDisplay } from "../../support/x11_draw.ts";
-import { XDisplay } from "../../../ffi/x11/display.ts";
+import type { XDisplay } from "../../../ffi/x11/display.ts";
 import { ScreenResources, screenSize } from "../../../ffi/x11/randr.ts";
 import { resizeScreen } from "../../../mod/platform/linux/x11_resize.ts";
 
