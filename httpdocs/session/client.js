@@ -12,6 +12,7 @@
 import {
   decodeStreamerMessage,
   encodeClientMessage,
+  ENCODING_NAME,
   MAX_CHUNK,
   MAX_FILE_NAME,
   MAX_JSON,
@@ -67,6 +68,11 @@ export class SessionClient {
   latencyMs;
   /** The last clipboard text the session sent. @type {string | undefined} */
   lastClipboard;
+  /**
+   * Tiles received by encoding name (`JPEG`, `PNG`, `SOLID`, `COPY`), for
+   * statistics. @type {Record<string, number>}
+   */
+  tilesReceived = {};
 
   /** @type {Tunnel} */
   #tunnel;
@@ -315,6 +321,10 @@ export class SessionClient {
       case "frame": {
         const generation = this.#generation;
         const { frameId } = message.frame;
+        for (const tile of message.frame.tiles) {
+          const name = ENCODING_NAME[tile.encoding] ?? String(tile.encoding);
+          this.tilesReceived[name] = (this.tilesReceived[name] ?? 0) + 1;
+        }
         this.#display.draw(message.frame).then(() => {
           if (generation !== this.#generation) return;
           this.framesDrawn++;

@@ -97,7 +97,9 @@ function handle(request, decoded) {
 async function decodeFrame(frame) {
   let errors = 0;
   const images = await Promise.all(frame.tiles.map(async (tile) => {
-    if (tile.encoding === ENCODING.SOLID) return undefined;
+    if (tile.encoding === ENCODING.SOLID || tile.encoding === ENCODING.COPY) {
+      return undefined;
+    }
     const type = ENCODING_MIME[/** @type {0 | 1} */ (tile.encoding)];
     if (!type) {
       errors++;
@@ -117,6 +119,75 @@ async function decodeFrame(frame) {
   return { images, errors };
 }
 
+/** Scratch surface for copies (grown as needed, never shrunk). */
+/** @type {OffscreenCanvas | undefined} */
+let scratch;
+
+/**
+ * Draws a frame's `COPY` tiles: each reads the picture as it was before any
+ * of them, so their sources are taken into a scratch surface first.
+ * Returns how many were malformed.
+ *
+ * @param {OffscreenCanvasRenderingContext2D} context
+ * @param {Frame["tiles"]} tiles
+ * @returns {number}
+ */
+function drawCopies(context, tiles) {
+  /** @type {{ x: number, y: number, width: number, height: number, sx: number, sy: number }[]} */
+  const copies = [];
+  let errors = 0;
+  for (const tile of tiles) {
+    if (tile.encoding !== ENCODING.COPY) continue;
+    if (tile.data.length < 4) {
+      errors++;
+      continue;
+    }
+    const dv = new DataView(
+      tile.data.buffer,
+      tile.data.byteOffset,
+      tile.data.byteLength,
+    );
+    copies.push({
+      ...tile,
+      sx: dv.getUint16(0, true),
+      sy: dv.getUint16(2, true),
+    });
+  }
+  if (!copies.length) return errors;
+  let x0 = Infinity, y0 = Infinity, x1 = 0, y1 = 0;
+  for (const c of copies) {
+    x0 = Math.min(x0, c.sx);
+    y0 = Math.min(y0, c.sy);
+    x1 = Math.max(x1, c.sx + c.width);
+    y1 = Math.max(y1, c.sy + c.height);
+  }
+  const w = x1 - x0, h = y1 - y0;
+  if (!scratch || scratch.width < w || scratch.height < h) {
+    scratch = new OffscreenCanvas(
+      Math.max(w, scratch?.width ?? 0),
+      Math.max(h, scratch?.height ?? 0),
+    );
+  }
+  const s = /** @type {OffscreenCanvasRenderingContext2D} */ (
+    scratch.getContext("2d", { alpha: false })
+  );
+  s.drawImage(context.canvas, x0, y0, w, h, 0, 0, w, h);
+  for (const c of copies) {
+    context.drawImage(
+      scratch,
+      c.sx - x0,
+      c.sy - y0,
+      c.width,
+      c.height,
+      c.x,
+      c.y,
+      c.width,
+      c.height,
+    );
+  }
+  return errors;
+}
+
 /**
  * Draws a decoded frame's tiles in one task, so a frame never shows half
  * drawn, and reports it drawn.
@@ -129,8 +200,10 @@ function drawFrame(seq, frame, decoded) {
   const { images } = decoded;
   let { errors } = decoded;
   if (context) {
+    errors += drawCopies(context, frame.tiles);
     frame.tiles.forEach((tile, i) => {
       const image = images[i];
+      if (tile.encoding === ENCODING.COPY) return;
       if (image) {
         context?.drawImage(image, tile.x, tile.y, tile.width, tile.height);
       } else if (tile.encoding === ENCODING.SOLID && tile.data.length >= 3) {

@@ -50,7 +50,20 @@ export const ENCODING = Object.freeze({
   PNG: 1,
   /** One colour: 4 bytes R, G, B, 255. */
   SOLID: 2,
+  /**
+   * Pixels the viewer already has: u16 source x, u16 source y. Every copy
+   * of a frame reads the picture as it was before the frame; copies come
+   * before the frame's other tiles.
+   */
+  COPY: 3,
 });
+
+/** Names of the encodings, by number (for statistics and messages). */
+export const ENCODING_NAME = Object.freeze(
+  /** @type {Record<number, string>} */ (Object.fromEntries(
+    Object.entries(ENCODING).map(([name, value]) => [value, name]),
+  )),
+);
 
 /** MIME types of the image encodings. */
 export const ENCODING_MIME = Object.freeze({ 0: "image/jpeg", 1: "image/png" });

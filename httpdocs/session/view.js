@@ -45,6 +45,7 @@ export { TunnelEndedError };
  *   readonly fps: number,
  *   readonly latencyMs: number | undefined,
  *   readonly framesDrawn: number,
+ *   readonly tilesReceived: Record<string, number>,
  *   readonly lastClipboard: string | undefined,
  *   readonly screen: { width: number, height: number },
  *   readonly hello: import("./protocol.js").Hello | undefined,
@@ -436,6 +437,9 @@ export function openSession(container, options) {
     },
     get framesDrawn() {
       return client.framesDrawn;
+    },
+    get tilesReceived() {
+      return { ...client.tilesReceived };
     },
     get lastClipboard() {
       return client.lastClipboard;

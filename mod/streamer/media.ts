@@ -18,6 +18,9 @@ import type {
 } from "../platform/capture.ts";
 import { encodeStreamerMessage } from "../../httpdocs/session/protocol.js";
 import type { TileEncoder } from "./encode/mod.ts";
+import { boundingBox } from "./encode/tiles.ts";
+
+export { boundingBox };
 
 /** Damage rectangles kept before they are merged into their bounding box. */
 const MAX_RECTS = 64;
@@ -310,16 +313,4 @@ export class MediaStream {
     this.stop();
     this.#onError?.(error);
   }
-}
-
-/** The smallest rectangle holding all of `rects`. */
-export function boundingBox(rects: readonly Rect[]): Rect {
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  for (const r of rects) {
-    x0 = Math.min(x0, r.x);
-    y0 = Math.min(y0, r.y);
-    x1 = Math.max(x1, r.x + r.width);
-    y1 = Math.max(y1, r.y + r.height);
-  }
-  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }

@@ -44,13 +44,22 @@
 import { ENCODING, type Tile } from "../../../httpdocs/session/protocol.js";
 import { encodeTile, type TileJob } from "./codecs.ts";
 import { nativeJpegEncoder } from "./native_jpeg.ts";
+import {
+  applyCopies,
+  type CopyRect,
+  findCopies,
+  type Motion,
+} from "./motion.ts";
 import { WorkerPool } from "./pool.ts";
 import {
+  boundingBox,
   clipRect,
   copyTile,
+  diffBounds,
   extractRgb,
   extractTile,
   frameWords,
+  hasManyColours,
   type Rect,
   solidColour,
   tileDiffers,
@@ -72,6 +81,22 @@ const MAX_RUN_WIDTH = 2048;
  * calls).
  */
 const MAX_BLOCK_HEIGHT = 512;
+
+/**
+ * Colours a fast-changing tile needs before it goes lossy: text and UI
+ * (a few colours, anti-aliasing included) stay exact and compress well as
+ * palette PNG however often they change; photos and video have thousands.
+ */
+const LOSSY_MIN_COLOURS = 64;
+
+/**
+ * Encodes in a row without a move found before move detection rests, for
+ * twice as many encodes as the last rest, from 2 up to 64 (a video or an
+ * animation never moves as a whole: no need to search its every frame; a
+ * 1080p search costs about 11 ms).
+ */
+const MOTION_MISSES = 3;
+const MOTION_REST_MAX = 64;
 
 /** Settings of a {@linkcode TileEncoder}. */
 export interface EncoderOptions {
@@ -113,6 +138,10 @@ export interface EncodedUpdate {
   solid: number;
   /** `PNG` tiles re-sending unchanged content that was sent as JPEG. */
   refinements: number;
+  /** `COPY` tiles: pixels the viewer copies from its own picture. */
+  copies: number;
+  /** Pixels those copies cover. */
+  copiedPixels: number;
 }
 
 /** A captured frame: BGRX, `stride` bytes from one row to the next. */
@@ -171,6 +200,14 @@ interface ScreenState {
   sinceFull: number;
   /** Every tile goes out on the next encode. */
   sendAll: boolean;
+  /** Move searches in a row that found nothing. */
+  motionMisses: number;
+  /** Encodes left before move detection runs again. */
+  motionRest: number;
+  /** Length of the last rest (doubles while searches keep failing). */
+  motionRestLength: number;
+  /** The move found by the last encode, if it found one. */
+  lastMotion: Motion | undefined;
 }
 
 /** Finds and encodes the tiles of a screen that changed. */
@@ -297,11 +334,26 @@ export class TileEncoder {
       lossless: 0,
       solid: 0,
       refinements: 0,
+      copies: 0,
+      copiedPixels: 0,
     };
+    // Content that moved (scrolling, a dragged window) is copied by the
+    // viewer from its own picture; the sent copy follows, so the compare
+    // below only finds what is really new.
+    const copies = state.sendAll ? [] : this.#findCopies(state, current, hints);
+    if (copies.length) {
+      applyCopies(state.sent, copies);
+      update.copies = copies.length;
+      for (const c of copies) update.copiedPixels += c.width * c.height;
+    }
     for (let ty = 0, t = 0; ty < rows; ty++) {
       // JPEG tiles side by side in a row become one wider JPEG: one encoder
       // call per run costs far less than one per tile (and compresses better).
       let run: Tile | undefined;
+      // Lossless tiles side by side likewise share one PNG (their changed
+      // rows and columns only), and the column of the run's last tile.
+      let pngRun: Tile | undefined;
+      let pngRunEnd = -1;
       // Changed tiles are copied into the sent copy after the row, adjacent
       // ones together (fewer, longer copies).
       const copies: Rect[] = [];
@@ -340,7 +392,8 @@ export class TileEncoder {
             });
             continue;
           }
-          encoding = popcount8(state.history[t]) >= this.#lossyAfter
+          encoding = popcount8(state.history[t]) >= this.#lossyAfter &&
+              hasManyColours(current, rect, LOSSY_MIN_COLOURS)
             ? ENCODING.JPEG
             : ENCODING.PNG;
         } else {
@@ -361,15 +414,53 @@ export class TileEncoder {
           run.width += rect.width;
           continue;
         }
+        if (encoding === ENCODING.PNG) {
+          // Only the rows and columns that changed (a new line of text is a
+          // strip, not a tile); the sent copy has the rest already.
+          const bounds = differs && !state.sendAll
+            ? diffBounds(current, state.sent, rect) ?? rect
+            : rect;
+          if (
+            pngRun && pngRunEnd === tx - 1 &&
+            bounds.x + bounds.width - pngRun.x <= MAX_RUN_WIDTH
+          ) {
+            const bottom = Math.max(
+              pngRun.y + pngRun.height,
+              bounds.y + bounds.height,
+            );
+            pngRun.y = Math.min(pngRun.y, bounds.y);
+            pngRun.height = bottom - pngRun.y;
+            pngRun.width = bounds.x + bounds.width - pngRun.x;
+            pngRunEnd = tx;
+            run = undefined;
+            continue;
+          }
+          const tile: Tile = { ...bounds, encoding, data: new Uint8Array(0) };
+          pngRun = tile;
+          pngRunEnd = tx;
+          run = undefined;
+          update.tiles.push(tile);
+          continue;
+        }
         const tile: Tile = { ...rect, encoding, data: new Uint8Array(0) };
-        run = encoding === ENCODING.JPEG ? tile : undefined;
+        run = tile;
         update.tiles.push(tile);
       }
       for (const c of copies) copyTile(current, state.sent, c);
     }
     state.sendAll = false;
     update.tiles = stackRuns(update.tiles, MAX_BLOCK_HEIGHT);
-    const jobTiles = update.tiles.filter((t) => t.encoding !== ENCODING.SOLID);
+    const copyTiles = copies.map((c): Tile => ({
+      x: c.x,
+      y: c.y,
+      width: c.width,
+      height: c.height,
+      encoding: ENCODING.COPY,
+      data: copySource(c),
+    }));
+    const jobTiles = update.tiles.filter((t) =>
+      t.encoding === ENCODING.JPEG || t.encoding === ENCODING.PNG
+    );
 
     let results: Uint8Array[];
     try {
@@ -412,7 +503,47 @@ export class TileEncoder {
       jobTiles[i].data = results[i];
       update.bytes += results[i].length;
     }
+    // Copies first: they read the picture as it was before this frame.
+    update.tiles = [...copyTiles, ...update.tiles];
+    for (const c of copyTiles) update.bytes += c.data.length;
     return update;
+  }
+
+  /** The copies that explain a move within the damaged area, if any. */
+  #findCopies(
+    state: ScreenState,
+    current: WordImage,
+    hints: Rect[] | undefined,
+  ): CopyRect[] {
+    if (state.motionRest > 0) {
+      state.motionRest--;
+      return [];
+    }
+    const area = hints === undefined
+      ? { x: 0, y: 0, width: state.width, height: state.height }
+      : hintsBounds(hints, state.width, state.height);
+    if (!area) return [];
+    const found = findCopies(current, state.sent, {
+      area,
+      width: state.width,
+      height: state.height,
+      previous: state.lastMotion,
+    });
+    state.lastMotion = found?.motion;
+    if (found) {
+      state.motionMisses = 0;
+      state.motionRestLength = 1;
+      return found.copies;
+    }
+    if (++state.motionMisses >= MOTION_MISSES) {
+      state.motionMisses = 0;
+      state.motionRestLength = Math.min(
+        MOTION_REST_MAX,
+        state.motionRestLength * 2,
+      );
+      state.motionRest = state.motionRestLength;
+    }
+    return [];
   }
 
   #screen(width: number, height: number): ScreenState {
@@ -431,6 +562,10 @@ export class TileEncoder {
       unchanged: new Uint16Array(cols * rows),
       sinceFull: 0,
       sendAll: true,
+      motionMisses: 0,
+      motionRest: 0,
+      motionRestLength: 1,
+      lastMotion: undefined,
     };
     return this.#state;
   }
@@ -463,6 +598,27 @@ export function stackRuns(tiles: Tile[], maxHeight: number): Tile[] {
     out.push(tile);
   }
   return out;
+}
+
+/** The bounding box of `hints` on a `width`×`height` screen. */
+function hintsBounds(
+  hints: readonly Rect[],
+  width: number,
+  height: number,
+): Rect | undefined {
+  const clipped = hints.map((h) => clipRect(h, width, height)).filter((
+    r,
+  ): r is Rect => r !== undefined);
+  return clipped.length ? boundingBox(clipped) : undefined;
+}
+
+/** A `COPY` tile's data: u16 source x, u16 source y. */
+function copySource(copy: CopyRect): Uint8Array {
+  const data = new Uint8Array(4);
+  const dv = new DataView(data.buffer);
+  dv.setUint16(0, copy.srcX, true);
+  dv.setUint16(2, copy.srcY, true);
+  return data;
 }
 
 async function encodeLocally(jobs: TileJob[]): Promise<Uint8Array[]> {

@@ -181,3 +181,84 @@ export function clipRect(
   if (x1 <= x0 || y1 <= y0) return undefined;
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
+
+/**
+ * The smallest rectangle within `rect` holding every pixel that differs
+ * between `a` and `b` (ignoring the 4th byte), or undefined when none does.
+ */
+export function diffBounds(
+  a: WordImage,
+  b: WordImage,
+  rect: Rect,
+): Rect | undefined {
+  const { x, y, width, height } = rect;
+  const aw = a.words, bw = b.words;
+  let top = -1, bottom = -1, left = width, right = -1;
+  for (let r = 0; r < height; r++) {
+    const i0 = (y + r) * a.stride + x;
+    const j0 = (y + r) * b.stride + x;
+    let first = -1, last = -1;
+    for (let c = 0; c < width; c++) {
+      if (((aw[i0 + c] ^ bw[j0 + c]) & RGB_MASK) !== 0) {
+        if (first < 0) first = c;
+        last = c;
+      }
+    }
+    if (first < 0) continue;
+    if (top < 0) top = r;
+    bottom = r;
+    left = Math.min(left, first);
+    right = Math.max(right, last);
+  }
+  if (top < 0) return undefined;
+  return {
+    x: x + left,
+    y: y + top,
+    width: right - left + 1,
+    height: bottom - top + 1,
+  };
+}
+
+/**
+ * Whether the tile `rect` of `from` has at least `limit` distinct colours
+ * (at most 512). Stops counting as soon as it knows.
+ */
+export function hasManyColours(
+  from: WordImage,
+  rect: Rect,
+  limit: number,
+): boolean {
+  // Open addressing over a power-of-two table twice the limit's size.
+  const size = 1 << Math.ceil(Math.log2(Math.max(2, limit) * 2));
+  const table = new Int32Array(size).fill(-1);
+  const mask = size - 1;
+  const w = from.words;
+  let count = 0;
+  let last = -1;
+  for (let r = 0; r < rect.height; r++) {
+    let i = (rect.y + r) * from.stride + rect.x;
+    for (const end = i + rect.width; i < end; i++) {
+      const c = w[i] & RGB_MASK;
+      if (c === last) continue;
+      last = c;
+      let k = Math.imul(c, 0x9e3779b1) >>> 0 & mask;
+      while (table[k] !== -1 && table[k] !== c) k = (k + 1) & mask;
+      if (table[k] === c) continue;
+      table[k] = c;
+      if (++count >= limit) return true;
+    }
+  }
+  return false;
+}
+
+/** The smallest rectangle holding all of `rects` (at least one). */
+export function boundingBox(rects: readonly Rect[]): Rect {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const r of rects) {
+    x0 = Math.min(x0, r.x);
+    y0 = Math.min(y0, r.y);
+    x1 = Math.max(x1, r.x + r.width);
+    y1 = Math.max(y1, r.y + r.height);
+  }
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}

@@ -83,14 +83,8 @@ Deno.test("the first encode sends every tile, edge tiles smaller, exact", async 
   try {
     const frame = textLike(150, 100);
     const update = await encoder.encode(frame);
-    assertEquals(positions(update), [
-      "0,0 64×64",
-      "64,0 64×64",
-      "128,0 22×64",
-      "0,64 64×36",
-      "64,64 64×36",
-      "128,64 22×36",
-    ]);
+    // Lossless tiles side by side share one PNG per tile row.
+    assertEquals(positions(update), ["0,0 150×64", "0,64 150×36"]);
     assertEquals(update.changedTiles, 6);
     assertEquals(update.lossless, 6, "the first frame is lossless");
     assertEquals(update.lossy + update.solid + update.refinements, 0);
@@ -108,14 +102,14 @@ Deno.test("the first encode sends every tile, edge tiles smaller, exact", async 
   }
 });
 
-Deno.test("one changed pixel sends exactly its tile; the 4th byte is ignored", async () => {
+Deno.test("one changed pixel sends exactly that pixel; the 4th byte is ignored", async () => {
   const encoder = new TileEncoder({ workers: 0, tileSize: 32 });
   try {
     const frame = textLike(200, 90);
     await encoder.encode(frame);
     setPixel(frame, { x: 100, y: 40 }, [255, 0, 0]);
     const update = await encoder.encode(frame);
-    assertEquals(positions(update), ["96,32 32×32"]);
+    assertEquals(positions(update), ["100,40 1×1"]);
     assertEquals(update.changedTiles, 1);
     assertEquals(update.tiles[0].encoding, ENCODING.PNG);
     await assertTilesMatch(update.tiles, frame);
@@ -125,7 +119,7 @@ Deno.test("one changed pixel sends exactly its tile; the 4th byte is ignored", a
     // A change in the last pixel of the bottom-right (edge) tile.
     setPixel(frame, { x: 199, y: 89 }, [1, 2, 3]);
     const edge = await encoder.encode(frame);
-    assertEquals(positions(edge), ["192,64 8×26"]);
+    assertEquals(positions(edge), ["199,89 1×1"]);
     await assertTilesMatch(edge.tiles, frame);
   } finally {
     encoder.close();
@@ -183,7 +177,7 @@ Deno.test("a fast-changing tile goes JPEG, then gets one lossless refinement", a
       encodings.push(update.tiles.map((tile) => tile.encoding));
     }
     const { PNG, JPEG } = ENCODING;
-    assertEquals(encodings, [[PNG, PNG], [PNG], [JPEG], [JPEG], [JPEG]]);
+    assertEquals(encodings, [[PNG], [PNG], [JPEG], [JPEG], [JPEG]]);
     assertEquals(encoder.pendingRefinements, 1);
     // It stops changing: two quiet encodes, then the refinement.
     const still = frameAt(4);
@@ -213,7 +207,7 @@ Deno.test("hints restrict the compare until the periodic full compare", async (t
       const update = await encoder.encode(frame, [
         { x: 60, y: 0, width: 20, height: 20 }, // meets tiles 0,0 and 64,0
       ]);
-      assertEquals(positions(update), ["64,0 64×64"]);
+      assertEquals(positions(update), ["70,10 1×1"]);
     });
     await t.step(
       "a change outside the hints waits for the full compare",
@@ -227,13 +221,13 @@ Deno.test("hints restrict the compare until the periodic full compare", async (t
           assertEquals(missed.tiles, [], `hinted encode ${i + 2}`);
         }
         const found = await encoder.encode(frame, []);
-        assertEquals(positions(found), ["192,64 64×64"]);
+        assertEquals(positions(found), ["200,100 1×1"]);
         await assertTilesMatch(found.tiles, frame);
       },
     );
     await t.step("no hints means a full compare", async () => {
       setPixel(frame, { x: 5, y: 120 }, [0, 0, 255]);
-      assertEquals(positions(await encoder.encode(frame)), ["0,64 64×64"]);
+      assertEquals(positions(await encoder.encode(frame)), ["5,120 1×1"]);
     });
     await t.step("hints are clipped to the screen", async () => {
       setPixel(frame, { x: 255, y: 127 }, [9, 9, 9]);
@@ -241,7 +235,7 @@ Deno.test("hints restrict the compare until the periodic full compare", async (t
         { x: 250, y: 120, width: 500, height: 500 },
         { x: -50, y: -50, width: 10, height: 10 },
       ]);
-      assertEquals(positions(update), ["192,64 64×64"]);
+      assertEquals(positions(update), ["255,127 1×1"]);
       await assertRejects(
         () => encoder.encode(frame, [{ x: NaN, y: 0, width: 1, height: 1 }]),
         RangeError,
@@ -258,11 +252,11 @@ Deno.test("reset() and a size change send every tile again", async () => {
     await encoder.encode(textLike(128, 128));
     encoder.reset();
     const again = await encoder.encode(textLike(128, 128));
-    assertEquals(again.tiles.length, 4);
+    assertEquals(again.tiles.length, 2, "two tile rows");
     assertEquals(again.changedTiles, 4);
     const resized = textLike(100, 50, 3);
     const update = await encoder.encode(resized);
-    assertEquals(positions(update), ["0,0 64×50", "64,0 36×50"]);
+    assertEquals(positions(update), ["0,0 100×50"]);
     await assertTilesMatch(update.tiles, resized);
   } finally {
     encoder.close();
@@ -276,7 +270,7 @@ Deno.test("padded strides and unaligned buffers are read correctly", async () =>
       stride: 37 * 4 + 12,
     });
     const update = await encoder.encode(padded);
-    assertEquals(update.tiles.length, 6);
+    assertEquals(update.tiles.length, 2, "one run per tile row");
     await assertTilesMatch(update.tiles, padded);
     // The same pixels at an odd offset with an odd stride.
     const odd = makeFrame(37, 21, (x, y) => [x * 6, y * 11, 77], {
@@ -288,7 +282,7 @@ Deno.test("padded strides and unaligned buffers are read correctly", async () =>
     assertEquals((await encoder.encode(unaligned)).tiles, []);
     setPixel(unaligned, { x: 36, y: 20 }, [1, 1, 1]);
     const changed = await encoder.encode(unaligned);
-    assertEquals(positions(changed), ["32,16 5×5"]);
+    assertEquals(positions(changed), ["36,20 1×1"]);
     await assertTilesMatch(changed.tiles, unaligned);
   } finally {
     encoder.close();
@@ -322,7 +316,8 @@ Deno.test("workers and no workers give identical tiles", async () => {
 Deno.test("close() stops the workers; encode then rejects", async () => {
   const encoder = new TileEncoder({ workers: 2 });
   assertEquals(encoder.runningWorkers, 0, "workers start on first use");
-  await encoder.encode(textLike(256, 64));
+  // Two tile rows: two PNG runs, one per worker.
+  await encoder.encode(textLike(256, 128));
   assertEquals(encoder.runningWorkers, 2);
   encoder.close();
   assertEquals(encoder.runningWorkers, 0);
@@ -351,7 +346,7 @@ Deno.test("concurrent encode calls run one after the other", async () => {
       encoder.encode(frame),
       encoder.encode(frame),
     ]);
-    assertEquals(first.tiles.length, 2);
+    assertEquals(first.tiles.length, 1, "one PNG run");
     assertEquals(second.tiles, [], "the second saw the first's state");
   } finally {
     encoder.close();

@@ -143,3 +143,49 @@ export function seeded(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * What a viewer shows, as RGB: applies frames' tiles as the web client does
+ * (`COPY` tiles first, each reading the picture as it was before the frame).
+ */
+export class ViewerPicture {
+  /** Width in pixels. */
+  readonly width: number;
+  /** Height in pixels. */
+  readonly height: number;
+  /** RGB, 3 bytes per pixel. */
+  readonly rgb: Uint8Array;
+
+  constructor(width: number, height: number) {
+    this.width = width;
+    this.height = height;
+    this.rgb = new Uint8Array(width * height * 3);
+  }
+
+  /** Applies one frame's tiles. */
+  async apply(tiles: readonly Tile[]): Promise<void> {
+    const before = this.rgb.slice();
+    for (const tile of tiles) {
+      if (tile.encoding !== ENCODING.COPY) continue;
+      const dv = new DataView(tile.data.buffer, tile.data.byteOffset, 4);
+      const sx = dv.getUint16(0, true), sy = dv.getUint16(2, true);
+      for (let r = 0; r < tile.height; r++) {
+        const from = ((sy + r) * this.width + sx) * 3;
+        this.rgb.set(
+          before.subarray(from, from + tile.width * 3),
+          ((tile.y + r) * this.width + tile.x) * 3,
+        );
+      }
+    }
+    for (const tile of tiles) {
+      if (tile.encoding === ENCODING.COPY) continue;
+      const decoded = await decodeTile(tile);
+      for (let r = 0; r < tile.height; r++) {
+        this.rgb.set(
+          decoded.rgb.subarray(r * tile.width * 3, (r + 1) * tile.width * 3),
+          ((tile.y + r) * this.width + tile.x) * 3,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,417 @@
+/**
+ * Move detection for the tile encoder: finds content that moved between
+ * what the viewer holds (the encoder's last-sent copy) and the new frame
+ * (a scrolled text area, a dragged window), so the viewer can copy pixels it
+ * already has instead of receiving them again. Pure: no I/O, no clock.
+ *
+ * How (the idea of x11vnc's scroll detection and of rsync's rolling
+ * checksum, in two dimensions):
+ *
+ * 1. **Anchors.** A few textured 32-pixel row segments of the new frame
+ *    inside the damaged area that the viewer does not already show there.
+ * 2. **Search.** One pass of a rolling hash over every 32-pixel window of
+ *    the last-sent copy within the same area; a window whose hash (and then
+ *    pixels) equals an anchor votes for that anchor's displacement.
+ * 3. **Verify.** For the displacement with the most anchors behind it,
+ *    every 16×16 block of the area is compared exactly with the last-sent
+ *    pixels it would be copied from; matching blocks that the viewer does
+ *    not already show become copy rectangles (runs of blocks merged).
+ *
+ * A copy is only ever proposed where the pixels match exactly, so a wrong
+ * guess costs time, never correctness.
+ *
+ * @module
+ */
+import { type Rect, RGB_MASK, type WordImage } from "./tiles.ts";
+
+/** Pixels per anchor segment and per hashed window. */
+const SEGMENT = 32;
+
+/** Edge of the blocks compared when verifying a move. */
+const BLOCK = 16;
+
+/** Anchors taken at most, and per row. */
+const MAX_ANCHORS = 48;
+const ANCHORS_PER_ROW = 3;
+
+/** Colour changes along a segment for it to be distinctive enough. */
+const MIN_TEXTURE = 4;
+
+/** Largest area searched, in pixels (a 1080p screen fits twice). */
+const MAX_SEARCH_AREA = 4_200_000;
+
+/** Multiplier of the polynomial rolling hash (odd, well mixed). */
+const P = 0x01000193;
+
+/** P^(SEGMENT-1), for removing the oldest pixel from the rolling hash. */
+const P_OUT = (() => {
+  let p = 1;
+  for (let i = 0; i < SEGMENT - 1; i++) p = Math.imul(p, P);
+  return p;
+})();
+
+/** A displacement: content at (x, y) in the old picture is now at (x + dx, y + dy). */
+export interface Motion {
+  /** Horizontal displacement in pixels. */
+  dx: number;
+  /** Vertical displacement in pixels. */
+  dy: number;
+}
+
+/** A copy from the viewer's own picture: `width`×`height` from (`srcX`, `srcY`) to (`x`, `y`). */
+export interface CopyRect extends Rect {
+  /** Left edge of the source. */
+  srcX: number;
+  /** Top edge of the source. */
+  srcY: number;
+}
+
+/** Options for {@linkcode findCopies}. */
+export interface FindCopiesOptions {
+  /** Screen width (sources stay inside it). */
+  width: number;
+  /** Screen height. */
+  height: number;
+  /** Fewest pixels a result may copy, else none. Default 1024 (four blocks). */
+  minPixels?: number;
+  /**
+   * The move found last time, tried first: a drag or a steady scroll keeps
+   * its displacement from frame to frame, and checking one costs a fraction
+   * of a search.
+   */
+  previous?: Motion;
+}
+
+/** What {@linkcode findCopies} found: the move and its copy rectangles. */
+export interface MoveFound {
+  /** The displacement. */
+  motion: Motion;
+  /** Destination rectangles with their sources, disjoint. */
+  copies: CopyRect[];
+  /** Pixels copied. */
+  pixels: number;
+}
+
+/**
+ * Finds the dominant move within `area` from `sent` (what the viewer holds)
+ * to `current` (the new frame), and the rectangles it explains exactly.
+ * Returns undefined when nothing moved (or too little to be worth a copy).
+ */
+export function findCopies(
+  current: WordImage,
+  sent: WordImage,
+  options: FindCopiesOptions & { area: Rect },
+): MoveFound | undefined {
+  const { area, previous } = options;
+  if (area.width < SEGMENT || area.height < 2) return undefined;
+  if (area.width * area.height > MAX_SEARCH_AREA) return undefined;
+  const minPixels = options.minPixels ?? 1024;
+  const explain = (motion: Motion): MoveFound | undefined => {
+    const copies = copyRects(current, sent, { ...options, motion });
+    let pixels = 0;
+    for (const c of copies) pixels += c.width * c.height;
+    return pixels >= minPixels ? { motion, copies, pixels } : undefined;
+  };
+  if (previous) {
+    // Kept when it still explains a good part of the damage.
+    const again = explain(previous);
+    if (again && again.pixels * 4 >= area.width * area.height) return again;
+  }
+  // Scrolling is the common move and rows find it cheaply; anything else
+  // (a dragged window) takes the two-dimensional search.
+  const vertical = findScroll(current, sent, area);
+  const scrolled = vertical && explain(vertical);
+  if (scrolled) return scrolled;
+  const motion = findMotion(current, sent, area);
+  return motion && explain(motion);
+}
+
+/**
+ * A vertical move within `area`, found by hashing its rows: rows of the new
+ * frame that the viewer shows elsewhere vote for the distance. Rows of one
+ * colour say nothing and are left out. Exported for tests.
+ */
+export function findScroll(
+  current: WordImage,
+  sent: WordImage,
+  area: Rect,
+): Motion | undefined {
+  const sentRows = new Map<number, number[]>();
+  for (let y = area.y; y < area.y + area.height; y++) {
+    const h = rowHash(sent, area, y);
+    if (h === undefined) continue;
+    const list = sentRows.get(h);
+    if (list) list.push(y);
+    else sentRows.set(h, [y]);
+  }
+  const votes = new Map<number, number>();
+  for (let y = area.y; y < area.y + area.height; y++) {
+    const h = rowHash(current, area, y);
+    if (h === undefined) continue;
+    const from = sentRows.get(h);
+    // A row repeated many times (a rule, a blank line with a cursor) is
+    // no evidence of where it came from.
+    if (!from || from.length > 8) continue;
+    for (const ys of from) {
+      if (ys !== y) votes.set(y - ys, (votes.get(y - ys) ?? 0) + 1);
+    }
+  }
+  let best = 0, bestVotes = 0;
+  for (const [dy, n] of votes) {
+    if (n > bestVotes || (n === bestVotes && Math.abs(dy) < Math.abs(best))) {
+      best = dy;
+      bestVotes = n;
+    }
+  }
+  return bestVotes >= 2 ? { dx: 0, dy: best } : undefined;
+}
+
+/** The hash of row `y` of `image` across `area`, or undefined for one colour. */
+function rowHash(image: WordImage, area: Rect, y: number): number | undefined {
+  const w = image.words;
+  let i = y * image.stride + area.x;
+  const first = w[i] & RGB_MASK;
+  let h = 0, varied = 0;
+  for (const end = i + area.width; i < end; i++) {
+    const v = w[i] & RGB_MASK;
+    varied |= v ^ first;
+    h = (Math.imul(h, P) + v) | 0;
+  }
+  return varied === 0 ? undefined : h;
+}
+
+/**
+ * The displacement most anchors in `area` agree on, or undefined. Exported
+ * for tests; {@linkcode findCopies} is the entry point.
+ */
+export function findMotion(
+  current: WordImage,
+  sent: WordImage,
+  area: Rect,
+): Motion | undefined {
+  const anchors = pickAnchors(current, sent, area);
+  if (!anchors.length) return undefined;
+  // A 64 Ki-entry filter keeps the per-pixel cost to one array read.
+  const filter = new Uint8Array(65536);
+  const byHash = new Map<number, number[]>();
+  for (let a = 0; a < anchors.length; a++) {
+    const h = anchors[a].hash;
+    filter[h & 0xffff] = 1;
+    const list = byHash.get(h);
+    if (list) list.push(a);
+    else byHash.set(h, [a]);
+  }
+  // Votes per displacement, each anchor counted once per displacement.
+  const votes = new Map<number, number>();
+  const voted = new Set<number>();
+  const sw = sent.words;
+  const x1 = area.x + area.width;
+  for (let y = area.y; y < area.y + area.height; y++) {
+    const row = y * sent.stride;
+    let h = 0;
+    for (let x = area.x; x < area.x + SEGMENT; x++) {
+      h = (Math.imul(h, P) + (sw[row + x] & RGB_MASK)) | 0;
+    }
+    for (let x = area.x;; x++) {
+      if (filter[h & 0xffff] === 1) {
+        const hits = byHash.get(h);
+        if (hits) {
+          for (const a of hits) {
+            const anchor = anchors[a];
+            const dx = anchor.x - x;
+            const dy = anchor.y - y;
+            if (dx === 0 && dy === 0) continue;
+            if (!segmentEquals(current, sent, anchor, { x, y })) continue;
+            const key = (dy + 32768) * 65536 + (dx + 32768);
+            const once = key * MAX_ANCHORS + a;
+            if (voted.has(once)) continue;
+            voted.add(once);
+            votes.set(key, (votes.get(key) ?? 0) + 1);
+          }
+        }
+      }
+      if (x + SEGMENT >= x1) break;
+      const out = sw[row + x] & RGB_MASK;
+      const next = sw[row + x + SEGMENT] & RGB_MASK;
+      h = (Math.imul(h - Math.imul(out, P_OUT), P) + next) | 0;
+    }
+  }
+  // Most anchors win; on a tie the shorter move (repeated content such as
+  // identical lines makes far matches; scrolling is the common case).
+  let best = -1, bestVotes = 0, bestLength = Infinity;
+  for (const [key, n] of votes) {
+    const length = Math.abs((key % 65536) - 32768) +
+      Math.abs(Math.floor(key / 65536) - 32768);
+    if (n > bestVotes || (n === bestVotes && length < bestLength)) {
+      best = key;
+      bestVotes = n;
+      bestLength = length;
+    }
+  }
+  // One anchor alone may be a coincidence of repeated content, unless it
+  // was the only one there was.
+  if (best < 0 || (bestVotes < 2 && anchors.length > 1)) return undefined;
+  return {
+    dx: (best % 65536) - 32768,
+    dy: Math.floor(best / 65536) - 32768,
+  };
+}
+
+interface Anchor {
+  x: number;
+  y: number;
+  hash: number;
+}
+
+/** Textured segments of `current` in `area` that `sent` does not show there. */
+function pickAnchors(
+  current: WordImage,
+  sent: WordImage,
+  area: Rect,
+): Anchor[] {
+  const anchors: Anchor[] = [];
+  const rows = Math.min(area.height, Math.ceil(MAX_ANCHORS / ANCHORS_PER_ROW));
+  const step = area.height / rows;
+  const cw = current.words;
+  for (let r = 0; r < rows && anchors.length < MAX_ANCHORS; r++) {
+    const y = area.y + Math.floor(r * step + step / 2);
+    const row = y * current.stride;
+    let taken = 0;
+    for (
+      let x = area.x;
+      x + SEGMENT <= area.x + area.width && taken < ANCHORS_PER_ROW;
+      x += SEGMENT
+    ) {
+      let changes = 0;
+      let h = 0;
+      let prev = cw[row + x] & RGB_MASK;
+      for (let i = 0; i < SEGMENT; i++) {
+        const v = cw[row + x + i] & RGB_MASK;
+        if (v !== prev) changes++;
+        prev = v;
+        h = (Math.imul(h, P) + v) | 0;
+      }
+      if (changes < MIN_TEXTURE) continue;
+      // Already what the viewer shows here: not evidence of a move.
+      if (segmentEquals(current, sent, { x, y }, { x, y })) continue;
+      anchors.push({ x, y, hash: h });
+      taken++;
+    }
+  }
+  return anchors;
+}
+
+/** Whether the segment of `current` at `at` equals the segment of `sent` at `from`. */
+function segmentEquals(
+  current: WordImage,
+  sent: WordImage,
+  at: { x: number; y: number },
+  from: { x: number; y: number },
+): boolean {
+  let i = at.y * current.stride + at.x;
+  let j = from.y * sent.stride + from.x;
+  const cw = current.words, sw = sent.words;
+  for (const end = i + SEGMENT; i < end; i++, j++) {
+    if (((cw[i] ^ sw[j]) & RGB_MASK) !== 0) return false;
+  }
+  return true;
+}
+
+/**
+ * The rectangles of `area` whose pixels in `current` equal the pixels of
+ * `sent` displaced by `motion`, and which `sent` does not already show:
+ * 16×16 blocks (clipped to the area), merged into runs per block row and
+ * runs of equal extent stacked. Exported for tests.
+ */
+export function copyRects(
+  current: WordImage,
+  sent: WordImage,
+  options: { area: Rect; motion: Motion; width: number; height: number },
+): CopyRect[] {
+  const { area, motion: { dx, dy }, width, height } = options;
+  const out: CopyRect[] = [];
+  // Open stacks by "x,width": the last rectangle of each, to grow downwards.
+  let open = new Map<number, CopyRect>();
+  for (let by = area.y; by < area.y + area.height; by += BLOCK) {
+    const bh = Math.min(BLOCK, area.y + area.height - by);
+    const nextOpen = new Map<number, CopyRect>();
+    let run: Rect | undefined;
+    const flush = () => {
+      if (!run) return;
+      const key = run.x * 65536 + run.width;
+      const above = open.get(key);
+      if (above && above.y + above.height === run.y) {
+        above.height += run.height;
+        nextOpen.set(key, above);
+      } else {
+        const rect = { ...run, srcX: run.x - dx, srcY: run.y - dy };
+        out.push(rect);
+        nextOpen.set(key, rect);
+      }
+      run = undefined;
+    };
+    for (let bx = area.x; bx < area.x + area.width; bx += BLOCK) {
+      const bw = Math.min(BLOCK, area.x + area.width - bx);
+      const block = { x: bx, y: by, width: bw, height: bh };
+      const sx = bx - dx, sy = by - dy;
+      const inside = sx >= 0 && sy >= 0 && sx + bw <= width &&
+        sy + bh <= height;
+      const copy = inside && blockMatches(current, sent, block, { dx, dy }) &&
+        !blockMatches(current, sent, block, { dx: 0, dy: 0 });
+      if (copy) {
+        if (run && run.x + run.width === bx) run.width += bw;
+        else {
+          flush();
+          run = { ...block };
+        }
+      } else flush();
+    }
+    flush();
+    open = nextOpen;
+  }
+  return out;
+}
+
+/** Whether `current` in `block` equals `sent` in `block` moved back by `shift`. */
+function blockMatches(
+  current: WordImage,
+  sent: WordImage,
+  block: Rect,
+  shift: Motion,
+): boolean {
+  const cw = current.words, sw = sent.words;
+  for (let r = 0; r < block.height; r++) {
+    let i = (block.y + r) * current.stride + block.x;
+    let j = (block.y + r - shift.dy) * sent.stride + block.x - shift.dx;
+    for (const end = i + block.width; i < end; i++, j++) {
+      if (((cw[i] ^ sw[j]) & RGB_MASK) !== 0) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Applies `copies` to `image` as the viewer does: every copy reads the
+ * picture as it was before any of them.
+ */
+export function applyCopies(
+  image: WordImage,
+  copies: readonly CopyRect[],
+): void {
+  const sources = copies.map((c) => {
+    const pixels = new Uint32Array(c.width * c.height);
+    for (let r = 0; r < c.height; r++) {
+      const i = (c.srcY + r) * image.stride + c.srcX;
+      pixels.set(image.words.subarray(i, i + c.width), r * c.width);
+    }
+    return pixels;
+  });
+  copies.forEach((c, k) => {
+    for (let r = 0; r < c.height; r++) {
+      image.words.set(
+        sources[k].subarray(r * c.width, (r + 1) * c.width),
+        (c.y + r) * image.stride + c.x,
+      );
+    }
+  });
+}
