@@ -11,7 +11,7 @@
  */
 
 /** Protocol name and version, sent in `hello`. */
-export const PROTOCOL = "webstream/1";
+export const PROTOCOL = "webstream/2";
 
 /** Streamer → browser message types. */
 export const S = Object.freeze({
@@ -24,6 +24,8 @@ export const S = Object.freeze({
   FILE_REQUEST: 0x07,
   UPLOAD_RESULT: 0x08,
   NOTICE: 0x09,
+  VIDEO: 0x0a,
+  AUDIO: 0x0b,
 });
 
 /** Browser → streamer message types. */
@@ -40,6 +42,9 @@ export const C = Object.freeze({
   UPLOAD_END: 0x8a,
   FILE_CANCEL: 0x8b,
   RELEASE_ALL: 0x8c,
+  CAPS: 0x8d,
+  KEYFRAME: 0x8e,
+  AUDIO_STATE: 0x8f,
 });
 
 /** Tile encodings. */
@@ -83,10 +88,20 @@ export const MAX_CHUNK = 256 * 1024;
 /** Largest JSON payload accepted, in bytes (clipboard text included). */
 export const MAX_JSON = 1024 * 1024;
 
+/** Video flag: the access unit is a keyframe (IDR, with SPS and PPS). */
+export const VIDEO_KEYFRAME = 1;
+
+/** Longest codec string in `VIDEO` and `CAPS`. */
+export const MAX_CODEC = 64;
+
+/** Most codec strings a `CAPS` may list. */
+export const MAX_CODECS = 16;
+
 /**
  * @typedef {{ protocol: string, sessionUuid: string, width: number,
  *   height: number, clipboard: { toSession: boolean, fromSession: boolean },
- *   upload: boolean, maxWidth: number, maxHeight: number }} Hello
+ *   upload: boolean, maxWidth: number, maxHeight: number,
+ *   video: boolean, audio: boolean }} Hello
  * @typedef {{ width: number, height: number }} Screen
  * @typedef {{ x: number, y: number, width: number, height: number,
  *   encoding: number, data: Uint8Array }} Tile
@@ -97,6 +112,11 @@ export const MAX_JSON = 1024 * 1024;
  * @typedef {{ uploadId: number, ok: boolean, path?: string,
  *   error?: string }} UploadResult
  * @typedef {{ level: "info" | "warn" | "error", text: string }} Notice
+ * @typedef {{ frameId: number, x: number, y: number, width: number,
+ *   height: number, keyframe: boolean, codec: string,
+ *   data: Uint8Array }} VideoFrameMessage
+ * @typedef {{ timestampUs: number, data: Uint8Array }} AudioPacket
+ * @typedef {{ video: string[], audio: boolean }} Caps
  *
  * @typedef {{ type: "hello", hello: Hello }
  *   | { type: "screen", screen: Screen }
@@ -106,7 +126,9 @@ export const MAX_JSON = 1024 * 1024;
  *   | { type: "pong", id: number, time: number }
  *   | { type: "fileRequest", request: FileRequest }
  *   | { type: "uploadResult", result: UploadResult }
- *   | { type: "notice", notice: Notice }} StreamerMessage
+ *   | { type: "notice", notice: Notice }
+ *   | { type: "video", video: VideoFrameMessage }
+ *   | { type: "audio", audio: AudioPacket }} StreamerMessage
  *
  * @typedef {{ type: "ack", frameId: number }
  *   | { type: "pointer", x: number, y: number, buttons: number }
@@ -120,7 +142,10 @@ export const MAX_JSON = 1024 * 1024;
  *   | { type: "uploadChunk", uploadId: number, data: Uint8Array }
  *   | { type: "uploadEnd", uploadId: number }
  *   | { type: "fileCancel", dialogGuid: string }
- *   | { type: "releaseAll" }} ClientMessage
+ *   | { type: "releaseAll" }
+ *   | { type: "caps", caps: Caps }
+ *   | { type: "keyframe" }
+ *   | { type: "audioState", on: boolean }} ClientMessage
  */
 
 /** A message that does not follow the protocol. */
@@ -250,6 +275,16 @@ export function encodeStreamerMessage(message) {
       return jsonMessage(S.NOTICE, message.notice);
     case "frame":
       return encodeFrame(message.frame);
+    case "video":
+      return encodeVideo(message.video);
+    case "audio": {
+      const { timestampUs, data } = message.audio;
+      const out = new Uint8Array(9 + data.length);
+      out[0] = S.AUDIO;
+      view(out).setFloat64(1, timestampUs, true);
+      out.set(data, 9);
+      return out;
+    }
     case "cursor": {
       const { hotX, hotY, width, height, rgba } = message.cursor;
       const out = new Uint8Array(9 + rgba.length);
@@ -296,6 +331,33 @@ function encodeFrame(frame) {
     out.set(tile.data, at + TILE_HEADER);
     at += TILE_HEADER + tile.data.length;
   }
+  return out;
+}
+
+/** Bytes of a `VIDEO` message before its codec string. */
+const VIDEO_HEADER = 15;
+
+/**
+ * Encodes a video frame: type, u32 frameId, u16 x, y, width, height, u8
+ * flags, u8 codec length, the codec (ASCII), then the access unit.
+ *
+ * @param {VideoFrameMessage} video
+ * @returns {Uint8Array}
+ */
+function encodeVideo(video) {
+  const codec = encoder.encode(video.codec.slice(0, MAX_CODEC));
+  const out = new Uint8Array(VIDEO_HEADER + codec.length + video.data.length);
+  const dv = view(out);
+  out[0] = S.VIDEO;
+  dv.setUint32(1, video.frameId, true);
+  dv.setUint16(5, video.x, true);
+  dv.setUint16(7, video.y, true);
+  dv.setUint16(9, video.width, true);
+  dv.setUint16(11, video.height, true);
+  out[13] = video.keyframe ? VIDEO_KEYFRAME : 0;
+  out[14] = codec.length;
+  out.set(codec, VIDEO_HEADER);
+  out.set(video.data, VIDEO_HEADER + codec.length);
   return out;
 }
 
@@ -397,6 +459,38 @@ export function decodeStreamerMessage(bytes) {
       }
       return { type: "frame", frame: { frameId, tiles } };
     }
+    case S.VIDEO: {
+      need(bytes, VIDEO_HEADER, "video");
+      const dv = view(bytes);
+      const codecEnd = VIDEO_HEADER + bytes[14];
+      need(bytes, codecEnd, "video codec");
+      const width = dv.getUint16(9, true);
+      const height = dv.getUint16(11, true);
+      if (!width || !height) {
+        throw new ProtocolError("video: width and height must be above 0");
+      }
+      return {
+        type: "video",
+        video: {
+          frameId: dv.getUint32(1, true),
+          x: dv.getUint16(5, true),
+          y: dv.getUint16(7, true),
+          width,
+          height,
+          keyframe: (bytes[13] & VIDEO_KEYFRAME) !== 0,
+          codec: String.fromCharCode(...bytes.subarray(VIDEO_HEADER, codecEnd)),
+          data: bytes.subarray(codecEnd),
+        },
+      };
+    }
+    case S.AUDIO: {
+      need(bytes, 10, "audio");
+      const timestampUs = view(bytes).getFloat64(1, true);
+      if (!Number.isFinite(timestampUs)) {
+        throw new ProtocolError("audio: the timestamp must be finite");
+      }
+      return { type: "audio", audio: { timestampUs, data: bytes.subarray(9) } };
+    }
     default:
       throw new ProtocolError(`unknown streamer message type ${bytes[0]}`);
   }
@@ -467,6 +561,12 @@ export function encodeClientMessage(message) {
       return jsonMessage(C.FILE_CANCEL, { dialogGuid: message.dialogGuid });
     case "releaseAll":
       return new Uint8Array([C.RELEASE_ALL]);
+    case "caps":
+      return jsonMessage(C.CAPS, message.caps);
+    case "keyframe":
+      return new Uint8Array([C.KEYFRAME]);
+    case "audioState":
+      return new Uint8Array([C.AUDIO_STATE, message.on ? 1 : 0]);
   }
 }
 
@@ -597,6 +697,33 @@ export function decodeClientMessage(bytes) {
       };
     case C.RELEASE_ALL:
       return { type: "releaseAll" };
+    case C.CAPS: {
+      const v = readJson(bytes, "caps");
+      const video = v.video;
+      if (
+        !Array.isArray(video) || video.length > MAX_CODECS ||
+        !video.every((c) =>
+          typeof c === "string" && c.length <= MAX_CODEC &&
+          /^[\x20-\x7e]*$/.test(c)
+        )
+      ) {
+        throw new ProtocolError(
+          `caps: video must be a list of at most ${MAX_CODECS} codec strings (ASCII, at most ${MAX_CODEC} characters)`,
+        );
+      }
+      if (typeof v.audio !== "boolean") {
+        throw new ProtocolError("caps: audio must be true or false");
+      }
+      return { type: "caps", caps: { video, audio: v.audio } };
+    }
+    case C.KEYFRAME:
+      return { type: "keyframe" };
+    case C.AUDIO_STATE:
+      need(bytes, 2, "audioState");
+      if (bytes[1] > 1) {
+        throw new ProtocolError("audioState: expected 0 (off) or 1 (on)");
+      }
+      return { type: "audioState", on: bytes[1] === 1 };
     default:
       throw new ProtocolError(`unknown message type ${bytes[0]}`);
   }

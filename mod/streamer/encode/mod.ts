@@ -60,6 +60,7 @@ import {
   extractTile,
   frameWords,
   hasManyColours,
+  intersects,
   type Rect,
   solidColour,
   tileDiffers,
@@ -144,6 +145,16 @@ export interface EncodedUpdate {
   copiedPixels: number;
 }
 
+/** Options for one {@linkcode TileEncoder.encode}. */
+export interface EncodeOptions {
+  /**
+   * Leave the tiles meeting this rectangle alone: the viewer gets that
+   * region another way (video). They are neither compared nor sent, and
+   * once no longer excluded they are sent again, lossless.
+   */
+  exclude?: Rect;
+}
+
 /** A captured frame: BGRX, `stride` bytes from one row to the next. */
 export interface Frame {
   /** Width in pixels. */
@@ -186,6 +197,7 @@ function intOption(
 interface ScreenState {
   width: number;
   height: number;
+  tileSize: number;
   cols: number;
   rows: number;
   /** The last-sent pixels, packed (stride = width). */
@@ -196,6 +208,8 @@ interface ScreenState {
   lossy: Uint8Array;
   /** Per tile: encodes since the last change (saturating). */
   unchanged: Uint16Array;
+  /** Per tile: 1 when the viewer shows something else there (video). */
+  stale: Uint8Array;
   /** Hinted encodes since the last full compare. */
   sinceFull: number;
   /** Every tile goes out on the next encode. */
@@ -278,8 +292,12 @@ export class TileEncoder {
    * Compares `frame` with what was last sent, within the `hints` rectangles
    * (undefined: the whole screen), and returns the changed tiles encoded.
    */
-  encode(frame: Frame, hints?: Rect[]): Promise<EncodedUpdate> {
-    const run = this.#queue.then(() => this.#encode(frame, hints));
+  encode(
+    frame: Frame,
+    hints?: Rect[],
+    options: EncodeOptions = {},
+  ): Promise<EncodedUpdate> {
+    const run = this.#queue.then(() => this.#encode(frame, hints, options));
     this.#queue = run.catch(() => {});
     return run;
   }
@@ -295,7 +313,11 @@ export class TileEncoder {
     this.#pool?.close();
   }
 
-  async #encode(frame: Frame, hints?: Rect[]): Promise<EncodedUpdate> {
+  async #encode(
+    frame: Frame,
+    hints: Rect[] | undefined,
+    options: EncodeOptions,
+  ): Promise<EncodedUpdate> {
     if (this.#closed) throw new Error("tile encoder is closed");
     checkFrame(frame);
     const state = this.#screen(frame.width, frame.height);
@@ -340,7 +362,16 @@ export class TileEncoder {
     // Content that moved (scrolling, a dragged window) is copied by the
     // viewer from its own picture; the sent copy follows, so the compare
     // below only finds what is really new.
-    const copies = state.sendAll ? [] : this.#findCopies(state, current, hints);
+    const exclude = options.exclude &&
+      clipRect(options.exclude, state.width, state.height);
+    if (state.sendAll) state.stale.fill(0);
+    if (exclude) markTiles(state, exclude, 1);
+    const copies = state.sendAll
+      ? []
+      : this.#findCopies(state, current, hints).filter((c) =>
+        !touchesStale(state, c) &&
+        !touchesStale(state, { ...c, x: c.srcX, y: c.srcY })
+      );
     if (copies.length) {
       applyCopies(state.sent, copies);
       update.copies = copies.length;
@@ -366,11 +397,15 @@ export class TileEncoder {
           width: Math.min(size, state.width - x),
           height: Math.min(size, state.height - y),
         };
+        if (exclude && intersects(rect, exclude)) continue;
+        // The viewer shows video here: paint it over, lossless.
+        const paintOver = state.stale[t] === 1;
+        state.stale[t] = 0;
         const compare = compareAll || candidates?.[t] === 1;
         const differs = compare && tileDiffers(current, state.sent, rect);
         // After reset() every tile goes out, but only real changes count
         // towards "fast-changing".
-        const changed = state.sendAll || differs;
+        const changed = state.sendAll || differs || paintOver;
         state.history[t] = ((state.history[t] << 1) | (differs ? 1 : 0)) &
           0xff;
         let encoding: number;
@@ -392,7 +427,8 @@ export class TileEncoder {
             });
             continue;
           }
-          encoding = popcount8(state.history[t]) >= this.#lossyAfter &&
+          encoding = !paintOver &&
+              popcount8(state.history[t]) >= this.#lossyAfter &&
               hasManyColours(current, rect, LOSSY_MIN_COLOURS)
             ? ENCODING.JPEG
             : ENCODING.PNG;
@@ -417,7 +453,7 @@ export class TileEncoder {
         if (encoding === ENCODING.PNG) {
           // Only the rows and columns that changed (a new line of text is a
           // strip, not a tile); the sent copy has the rest already.
-          const bounds = differs && !state.sendAll
+          const bounds = differs && !state.sendAll && !paintOver
             ? diffBounds(current, state.sent, rect) ?? rect
             : rect;
           if (
@@ -554,12 +590,14 @@ export class TileEncoder {
     this.#state = {
       width,
       height,
+      tileSize: this.#tileSize,
       cols,
       rows,
       sent: { words: new Uint32Array(width * height), stride: width },
       history: new Uint8Array(cols * rows),
       lossy: new Uint8Array(cols * rows),
       unchanged: new Uint16Array(cols * rows),
+      stale: new Uint8Array(cols * rows),
       sinceFull: 0,
       sendAll: true,
       motionMisses: 0,
@@ -598,6 +636,36 @@ export function stackRuns(tiles: Tile[], maxHeight: number): Tile[] {
     out.push(tile);
   }
   return out;
+}
+
+/** Sets the `stale` flag of every tile meeting `rect`. */
+function markTiles(state: ScreenState, rect: Rect, value: number): void {
+  forTiles(state, rect, (t) => {
+    state.stale[t] = value;
+    return false;
+  });
+}
+
+/** Whether any tile meeting `rect` is stale. */
+function touchesStale(state: ScreenState, rect: Rect): boolean {
+  return forTiles(state, rect, (t) => state.stale[t] === 1);
+}
+
+/** Calls `fn` for each tile meeting `rect` until it returns true. */
+function forTiles(
+  state: ScreenState,
+  rect: Rect,
+  fn: (tile: number) => boolean,
+): boolean {
+  const size = state.tileSize;
+  const c0 = Math.max(0, Math.floor(rect.x / size));
+  const c1 = Math.min(state.cols, Math.ceil((rect.x + rect.width) / size));
+  const r0 = Math.max(0, Math.floor(rect.y / size));
+  const r1 = Math.min(state.rows, Math.ceil((rect.y + rect.height) / size));
+  for (let r = r0; r < r1; r++) {
+    for (let c = c0; c < c1; c++) if (fn(r * state.cols + c)) return true;
+  }
+  return false;
 }
 
 /** The bounding box of `hints` on a `width`×`height` screen. */

@@ -262,3 +262,9 @@ export function boundingBox(rects: readonly Rect[]): Rect {
   }
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
+
+/** Whether two rectangles share a pixel. */
+export function intersects(a: Rect, b: Rect): boolean {
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height &&
+    b.y < a.y + a.height;
+}

@@ -49,6 +49,8 @@ Deno.test("every streamer message survives a round trip", () => {
         upload: true,
         maxWidth: 1920,
         maxHeight: 1200,
+        video: true,
+        audio: false,
       },
     },
     { type: "screen", screen: { width: 1024, height: 768 } },
@@ -108,6 +110,50 @@ Deno.test("every streamer message survives a round trip", () => {
     },
     { type: "uploadResult", result: { uploadId: 4, ok: false, error: "full" } },
     { type: "notice", notice: { level: "warn", text: "licence ends soon" } },
+    {
+      type: "frame",
+      frame: {
+        frameId: 8,
+        tiles: [{
+          x: 0,
+          y: 16,
+          width: 640,
+          height: 400,
+          encoding: ENCODING.COPY,
+          data: Uint8Array.of(0, 0, 32, 0),
+        }],
+      },
+    },
+    {
+      type: "video",
+      video: {
+        frameId: 9,
+        x: 320,
+        y: 180,
+        width: 1280,
+        height: 720,
+        keyframe: true,
+        codec: "avc1.42C028",
+        data: Uint8Array.of(0, 0, 0, 1, 0x67, 0x42),
+      },
+    },
+    {
+      type: "video",
+      video: {
+        frameId: 10,
+        x: 0,
+        y: 0,
+        width: 2,
+        height: 2,
+        keyframe: false,
+        codec: "",
+        data: new Uint8Array(),
+      },
+    },
+    {
+      type: "audio",
+      audio: { timestampUs: 123_456_789, data: Uint8Array.of(0xfc, 1) },
+    },
   ];
   for (const message of messages) {
     const bytes = encodeStreamerMessage(message);
@@ -195,8 +241,67 @@ Deno.test("streamer message layouts are little-endian with the documented type b
   });
 });
 
+Deno.test("video and audio layouts are as documented", () => {
+  const video = encodeStreamerMessage({
+    type: "video",
+    video: {
+      frameId: 0x01020304,
+      x: 0x0102,
+      y: 3,
+      width: 4,
+      height: 2,
+      keyframe: true,
+      codec: "ab",
+      data: Uint8Array.of(9, 8),
+    },
+  });
+  assertEquals(Array.from(video), [
+    S.VIDEO,
+    4,
+    3,
+    2,
+    1,
+    2,
+    1,
+    3,
+    0,
+    4,
+    0,
+    2,
+    0,
+    1, // keyframe
+    2, // codec length
+    0x61,
+    0x62,
+    9,
+    8,
+  ]);
+  const audio = encodeStreamerMessage({
+    type: "audio",
+    audio: { timestampUs: 1.5, data: Uint8Array.of(7) },
+  });
+  assertEquals(audio[0], S.AUDIO);
+  assertEquals(new DataView(audio.buffer).getFloat64(1, true), 1.5);
+  assertEquals(audio[9], 7);
+  assertEquals(
+    Array.from(encodeClientMessage({ type: "audioState", on: true })),
+    [C.AUDIO_STATE, 1],
+  );
+  assertEquals(Array.from(encodeClientMessage({ type: "keyframe" })), [
+    C.KEYFRAME,
+  ]);
+});
+
 Deno.test("every browser message survives a round trip", () => {
   const messages: ClientMessage[] = [
+    {
+      type: "caps",
+      caps: { video: ["avc1.42C028", "avc1.640028"], audio: true },
+    },
+    { type: "caps", caps: { video: [], audio: false } },
+    { type: "keyframe" },
+    { type: "audioState", on: false },
+    { type: "audioState", on: true },
     { type: "ack", frameId: 0xffffffff },
     { type: "pointer", x: 65535, y: 0, buttons: 31 },
     { type: "wheel", dx: -3, dy: 32767 },
@@ -341,6 +446,20 @@ Deno.test("malformed streamer messages are refused with a ProtocolError", () => 
       "cursor pixels cut short",
       Uint8Array.of(S.CURSOR, 0, 0, 0, 0, 2, 0, 2, 0, 1, 2, 3),
     ],
+    ["short video", Uint8Array.of(S.VIDEO, 1, 0, 0, 0, 0, 0)],
+    [
+      "video codec cut short",
+      Uint8Array.of(S.VIDEO, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 2, 0, 1, 9, 0x61),
+    ],
+    [
+      "video of zero width",
+      Uint8Array.of(S.VIDEO, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1, 0),
+    ],
+    ["short audio", Uint8Array.of(S.AUDIO, 0, 0, 0, 0, 0, 0, 0, 0)],
+    [
+      "audio timestamp not finite",
+      Uint8Array.of(S.AUDIO, 0, 0, 0, 0, 0, 0, 0xf8, 0x7f, 1),
+    ],
   ];
   for (const [what, bytes] of bad) {
     let error: unknown;
@@ -368,6 +487,25 @@ Deno.test("malformed browser messages are refused with a ProtocolError", () => {
       /longer/,
     ],
     ["resize to zero", Uint8Array.of(C.RESIZE, 0, 0, 1, 0), /above 0/],
+    ["caps not JSON", Uint8Array.of(C.CAPS, 0x7b), /caps/],
+    [
+      "caps video not a list",
+      json(C.CAPS, { video: "avc1", audio: true }),
+      /video/,
+    ],
+    [
+      "caps with too many codecs",
+      json(C.CAPS, { video: new Array(17).fill("avc1.42C028"), audio: true }),
+      /at most 16/,
+    ],
+    [
+      "caps codec not ASCII",
+      json(C.CAPS, { video: ["avc1.\u00e9"], audio: true }),
+      /ASCII/,
+    ],
+    ["caps without audio", json(C.CAPS, { video: [] }), /audio/],
+    ["short audioState", Uint8Array.of(C.AUDIO_STATE), /audioState/],
+    ["audioState 2", Uint8Array.of(C.AUDIO_STATE, 2), /0 \(off\) or 1/],
     ["short resize", Uint8Array.of(C.RESIZE, 1, 0), /resize/],
     ["clipboard not JSON", Uint8Array.of(C.CLIPBOARD, 0x5b), /JSON/],
     [

@@ -439,3 +439,36 @@ Deno.test("runs of consecutive rows stack into blocks at most 512 tall", async (
     encoder.close();
   }
 });
+
+Deno.test("an excluded region is left alone, then painted over lossless", async () => {
+  const encoder = new TileEncoder({ workers: 0 });
+  try {
+    const frame = textLike(256, 128);
+    await encoder.encode(frame);
+    const region = { x: 64, y: 0, width: 128, height: 64 };
+    // Changes inside the region (video) are not sent as tiles…
+    for (let t = 0; t < 4; t++) {
+      const moving = photoLike(128, 64, t);
+      for (let y = 0; y < 64; y++) {
+        frame.data.set(
+          moving.data.subarray(y * 512, y * 512 + 512),
+          y * frame.stride + 64 * 4,
+        );
+      }
+      setPixel(frame, { x: 10, y: 100 + t }, [255, 0, 0]);
+      const update = await encoder.encode(frame, undefined, {
+        exclude: region,
+      });
+      assertEquals(positions(update), [`10,${100 + t} 1×1`], `frame ${t}`);
+    }
+    // …and once the region is back, its tiles go out exact, even though
+    // the encoder's copy may hold the same pixels.
+    const after = await encoder.encode(frame, []);
+    assertEquals(positions(after), ["64,0 128×64"]);
+    assertEquals(after.tiles[0].encoding, ENCODING.PNG);
+    await assertTilesMatch(after.tiles, frame);
+    assertEquals((await encoder.encode(frame)).tiles, [], "painted once");
+  } finally {
+    encoder.close();
+  }
+});

@@ -1,0 +1,24 @@
+import { startStreamerPage } from "../support/streamer_page.ts";
+import { withXvfb } from "../support/x11_draw.ts";
+import { stopProcessGroup } from "../../mod/platform/linux/processes.ts";
+import { decodeStreamerMessage, encodeClientMessage } from "../../httpdocs/session/protocol.js";
+const rate = Number(Deno.args[0] ?? 20);
+await withXvfb({ width: 1920, height: 1080 }, async (screen) => {
+  const sp = await startStreamerPage({ env: screen.env });
+  const ws = new WebSocket(await sp.viewerUrl({ width: 1920, height: 1080 }));
+  ws.binaryType = "arraybuffer";
+  let bytes = 0, frames = 0; const enc: Record<number, number> = {};
+  ws.onmessage = (e) => { const b = new Uint8Array(e.data); bytes += b.length; const m = decodeStreamerMessage(b); if (m.type === "frame") { frames++; for (const t of m.frame.tiles) enc[t.encoding] = (enc[t.encoding] ?? 0) + 1; ws.send(encodeClientMessage({ type: "ack", frameId: m.frame.frameId })); } };
+  await new Promise((r) => setTimeout(r, 3000));
+  const script = `i=0; while true; do echo "line $i: lorem ipsum dolor sit amet, consectetur adipiscing elit $((i * 7919)) sed do eiusmod"; i=$((i+1)); sleep ${1 / rate}; done`;
+  const xterm = new Deno.Command("xterm", { args: ["-geometry", "200x60+0+0", "-e", "sh", "-c", script], env: screen.env, detached: true, stdin: "null", stdout: "null", stderr: "null" }).spawn();
+  await new Promise((r) => setTimeout(r, 5000));
+  bytes = 0; frames = 0; for (const k in enc) delete enc[k];
+  const cpu = () => { const f = Deno.readTextFileSync(`/proc/${sp.pid}/stat`).split(") ")[1].split(" "); return (Number(f[11]) + Number(f[12])) / 100; };
+  const cpu0 = cpu();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, 10000));
+  const secs = (performance.now() - t0) / 1000;
+  console.log({ cpu: ((cpu() - cpu0) / secs * 100).toFixed(0) + "%", rate, bytesPerSec: Math.round(bytes / secs), bytesPerLine: Math.round(bytes / secs / rate), fps: (frames / secs).toFixed(1), enc });
+  ws.close(); await stopProcessGroup(xterm); await sp.stop();
+});
