@@ -10,8 +10,9 @@
  *   `encode(…, { keyframe: true })`): no periodic IDR, no scene-cut
  *   detection; SPS and PPS go before every IDR, so any keyframe is a
  *   starting point for a new decoder;
- * - average bitrate with a VBV cap (`vbv-maxrate` = the target, a buffer of
- *   {@linkcode H264EncoderOptions.vbvSeconds}), changeable live with
+ * - constant quality (CRF 23) under a VBV cap (`vbv-maxrate` = the target
+ *   bitrate, a buffer of {@linkcode H264EncoderOptions.vbvSeconds}), or
+ *   average bitrate under the same cap, changeable live with
  *   {@linkcode H264Encoder.setBitrate};
  * - BT.601 limited-range colour (see `i420.ts`), signalled in the VUI.
  *
@@ -23,6 +24,8 @@
 import {
   openX264,
   X264_PARAM,
+  X264_RC_ABR,
+  X264_RC_CRF,
   X264_TYPE_AUTO,
   X264_TYPE_IDR,
   X264Encoder,
@@ -57,6 +60,16 @@ export interface H264EncoderOptions {
   threads?: number;
   /** VBV buffer in seconds of the target bitrate. Default 0.5. */
   vbvSeconds?: number;
+  /**
+   * Rate control under the VBV cap: "crf" (default) codes at constant
+   * quality {@linkcode H264EncoderOptions.crf} and spends less than the
+   * target when the screen allows (a still screen costs next to nothing);
+   * "abr" aims at the target on average, so a still screen keeps being
+   * refined with the bits it is given.
+   */
+  rateControl?: "crf" | "abr";
+  /** Quality for "crf" (0–51, lower is better). Default 23. */
+  crf?: number;
 }
 
 /** One encoded frame. */
@@ -157,6 +170,7 @@ export class H264Encoder {
   readonly #encoder: X264Encoder;
   readonly #picture: X264Picture;
   readonly #vbvSeconds: number;
+  readonly #abr: boolean;
   #bitrate: number;
   #keyframeWanted = false;
   #frames = 0;
@@ -173,6 +187,7 @@ export class H264Encoder {
     this.codedHeight = even(this.height);
     this.#bitrate = Math.round(positive(options.bitrate, "bitrate"));
     this.#vbvSeconds = positive(options.vbvSeconds ?? 0.5, "vbvSeconds");
+    this.#abr = options.rateControl === "abr";
     const fps = positive(options.fps ?? 30, "fps");
     const threads = Math.round(positive(options.threads ?? 1, "threads"));
     const param = new X264Param(symbols)
@@ -197,6 +212,7 @@ export class H264Encoder {
       ["log", "0"],
     ];
     for (const [name, value] of settings) param.parse(name, value);
+    if (!this.#abr) param.parse("crf", String(options.crf ?? 23));
     this.#applyBitrate(param, this.#bitrate);
     param.setSize(this.codedWidth, this.codedHeight);
     param.applyProfile(options.profile ?? "baseline");
@@ -283,15 +299,22 @@ export class H264Encoder {
     this.#param.cleanup();
   }
 
-  /** ABR at `kbps` with the VBV capping it (what reconfig can change live). */
+  /**
+   * The VBV cap at `kbps` (and for ABR the average too): what reconfig can
+   * change live.
+   */
   #applyBitrate(param: X264Param, kbps: number): void {
-    param.parse("bitrate", String(kbps));
+    if (this.#abr) param.parse("bitrate", String(kbps));
     param.parse("vbv-maxrate", String(kbps));
     param.parse(
       "vbv-bufsize",
       String(Math.max(1, Math.round(kbps * this.#vbvSeconds))),
     );
-    if (param.int(X264_PARAM.rc_i_bitrate) !== kbps) {
+    const method = this.#abr ? X264_RC_ABR : X264_RC_CRF;
+    if (
+      param.int(X264_PARAM.rc_i_vbv_max_bitrate) !== kbps ||
+      param.int(X264_PARAM.rc_i_rc_method) !== method
+    ) {
       throw new Error(`x264 did not take the bitrate ${kbps}`);
     }
   }

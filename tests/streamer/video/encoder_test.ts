@@ -5,7 +5,7 @@
  * request (`requestKeyframe()` or `{ keyframe: true }`), every frame gives
  * one access unit, odd sizes are coded padded to even, regions larger or
  * smaller than the picture are accepted, and `setBitrate` moves the size of
- * frames of noise. Also the pure helpers: `codecFromSps` and `splitAnnexB`.
+ * frames of noise; a still screen costs next to nothing under CRF. Also the pure helpers: `codecFromSps` and `splitAnnexB`.
  * (Decoding and colours are checked in Chromium by
  * tests/httpdocs/video_test.ts.)
  *
@@ -278,3 +278,36 @@ Deno.test("bad sizes and bitrates are refused", OPTIONS, () => {
     encoder.close();
   }
 });
+
+Deno.test(
+  "a still screen costs next to nothing once refined (CRF); ABR works too",
+  OPTIONS,
+  () => {
+    const frame = frameOf(320, 240, 0);
+    const crf = new H264Encoder({ width: 320, height: 240, bitrate: 1000 });
+    const abr = new H264Encoder({
+      width: 320,
+      height: 240,
+      bitrate: 1000,
+      rateControl: "abr",
+    });
+    try {
+      const sizes = (encoder: H264Encoder) =>
+        Array.from({ length: 30 }, () => encoder.encode(frame)!.data.length);
+      const still = sizes(crf).slice(-10);
+      // Under 5% of the target's share of a frame (1000 kbit/s at 30 fps).
+      const share = 1000 * 1000 / 8 / 30;
+      assert(
+        still.every((n) => n < share / 20),
+        `still frames of ${still} bytes`,
+      );
+      const first = abr.encode(frame);
+      assert(first?.keyframe);
+      abr.setBitrate(200);
+      assertEquals(abr.bitrate, 200);
+    } finally {
+      crf.close();
+      abr.close();
+    }
+  },
+);
