@@ -32,6 +32,7 @@ import {
  * @typedef {{ width: number, height: number,
  *   resize(width: number, height: number): void,
  *   draw(frame: import("./protocol.js").Frame): Promise<unknown>,
+ *   drawVideo(video: import("./protocol.js").VideoFrameMessage): Promise<unknown>,
  *   setCursor(cursor: import("./protocol.js").Cursor): Promise<unknown> }} Display
  */
 
@@ -53,6 +54,8 @@ export const UPLOAD_BUFFER_LIMIT = 1024 * 1024;
  *   uploadResult?: (result: UploadResult) => void,
  *   notice?: (notice: Notice) => void,
  *   stats?: () => void,
+ *   capabilities?: (hello: Hello) => Promise<import("./protocol.js").Caps>,
+ *   audio?: (packet: import("./protocol.js").AudioPacket) => void,
  * }} ClientEvents
  */
 
@@ -285,6 +288,34 @@ export class SessionClient {
     if (this.send({ type: "resize", width, height })) this.#requested = key;
   }
 
+  /** Asks the streamer for a video keyframe (the decoder lost its place). */
+  requestKeyframe() {
+    this.send({ type: "keyframe" });
+  }
+
+  /**
+   * Tells the streamer whether to send sound (the page plays it).
+   *
+   * @param {boolean} on
+   */
+  setAudio(on) {
+    this.send({ type: "audioState", on });
+  }
+
+  /**
+   * Tells the streamer what this page decodes.
+   *
+   * @param {Hello} hello
+   */
+  #sendCaps(hello) {
+    const generation = this.#generation;
+    const ask = this.#events.capabilities ??
+      (() => Promise.resolve({ video: [], audio: false }));
+    ask(hello).then((caps) => {
+      if (generation === this.#generation) this.send({ type: "caps", caps });
+    }).catch((error) => console.warn("webstream: no capabilities", error));
+  }
+
   /** @param {Uint8Array} bytes */
   #receive(bytes) {
     let message;
@@ -309,6 +340,7 @@ export class SessionClient {
         this.hello = hello;
         this.#display.resize(hello.width, hello.height);
         this.#events.hello?.(hello);
+        this.#sendCaps(hello);
         this.ping();
         // The view may have changed size while (re)connecting.
         if (this.#viewSize) this.#sendResize();
@@ -332,6 +364,20 @@ export class SessionClient {
         });
         return;
       }
+      case "video": {
+        const generation = this.#generation;
+        const { frameId } = message.video;
+        this.tilesReceived.VIDEO = (this.tilesReceived.VIDEO ?? 0) + 1;
+        this.#display.drawVideo(message.video).then(() => {
+          if (generation !== this.#generation) return;
+          this.framesDrawn++;
+          this.send({ type: "ack", frameId });
+        });
+        return;
+      }
+      case "audio":
+        this.#events.audio?.(message.audio);
+        return;
       case "cursor":
         this.#display.setCursor(message.cursor).catch((error) => {
           console.warn("webstream: cursor not shown", error);

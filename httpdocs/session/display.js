@@ -12,6 +12,7 @@
 /**
  * @typedef {import("./protocol.js").Frame} Frame
  * @typedef {import("./protocol.js").Cursor} Cursor
+ * @typedef {import("./protocol.js").VideoFrameMessage} VideoFrameMessage
  */
 
 /** A canvas drawn by a worker. */
@@ -24,6 +25,15 @@ export class Display {
   height = 0;
   /** Called after each resize. @type {(width: number, height: number) => void} */
   onresize = () => {};
+  /**
+   * Called when video cannot be decoded until a keyframe arrives.
+   * @type {(reason: string) => void}
+   */
+  onneedkeyframe = () => {};
+  /** Video frames decoded and drawn (for statistics and tests). */
+  videoFramesShown = 0;
+  /** Draws that were video frames. @type {Set<number>} */
+  #videoSeqs = new Set();
 
   /** @type {Worker} */
   #worker;
@@ -81,6 +91,25 @@ export class Display {
       buffers.add(/** @type {ArrayBuffer} */ (tile.data.buffer));
     }
     this.#worker.postMessage({ type: "frame", seq, frame }, [...buffers]);
+    return promise;
+  }
+
+  /**
+   * Hands a video frame to the worker; resolves once it is drawn (or
+   * dropped: a frame that cannot be decoded is reported through
+   * `onneedkeyframe`). Its bytes are transferred.
+   *
+   * @param {VideoFrameMessage} video
+   * @returns {Promise<void>}
+   */
+  drawVideo(video) {
+    const seq = ++this.#seq;
+    const { promise, resolve } = Promise.withResolvers();
+    this.#drawn.set(seq, () => resolve(undefined));
+    this.#videoSeqs.add(seq);
+    this.#worker.postMessage({ type: "video", seq, video }, [
+      /** @type {ArrayBuffer} */ (video.data.buffer),
+    ]);
     return promise;
   }
 
@@ -146,7 +175,12 @@ export class Display {
 
   /** @param {any} data */
   #answer(data) {
-    if (typeof data?.seq === "number") {
+    if (typeof data?.needKeyframe === "string") {
+      this.onneedkeyframe(data.needKeyframe);
+    } else if (typeof data?.seq === "number") {
+      if (this.#videoSeqs.delete(data.seq) && !data.errors) {
+        this.videoFramesShown++;
+      }
       if (data.errors) {
         console.warn(
           `webstream: ${data.errors} tile(s) of frame ${data.drawn} not drawn`,

@@ -13,12 +13,14 @@
  * @module
  */
 import { ENCODING, ENCODING_MIME } from "./protocol.js";
+import { VideoLayer } from "./video.js";
 
 /**
  * @typedef {import("./protocol.js").Frame} Frame
  * @typedef {{ type: "init", canvas: OffscreenCanvas }
  *   | { type: "resize", width: number, height: number }
  *   | { type: "frame", seq: number, frame: Frame }
+ *   | { type: "video", seq: number, video: import("./protocol.js").VideoFrameMessage }
  *   | { type: "read", id: number, x: number, y: number, width: number,
  *       height: number }} WorkerRequest
  */
@@ -44,7 +46,14 @@ scope.onmessage = (/** @type {MessageEvent} */ event) => {
   const decoded = request.type === "frame"
     ? decodeFrame(request.frame)
     : undefined;
-  queue = queue.then(() => handle(request, decoded)).catch((error) => {
+  const picture = request.type === "video"
+    ? decodeVideo(request.video).then((frame) => () =>
+      drawVideo(request, frame)
+    )
+    : undefined;
+  queue = queue.then(() =>
+    picture ? picture.then((draw) => draw()) : handle(request, decoded)
+  ).catch((error) => {
     console.error("webstream display worker:", error);
   });
 };
@@ -86,6 +95,51 @@ function handle(request, decoded) {
       return scope.postMessage({ read: id, pixels }, [pixels.buffer]);
     }
   }
+}
+
+/** The video decoder, made for the codec the stream uses. @type {VideoLayer | undefined} */
+let video;
+
+/**
+ * Starts decoding a video frame (in arrival order, so the decoder sees the
+ * stream in order); resolves with the picture, or undefined when it cannot
+ * be decoded (the page is told a keyframe is needed).
+ *
+ * @param {import("./protocol.js").VideoFrameMessage} message
+ * @returns {Promise<VideoFrame | undefined>}
+ */
+function decodeVideo(message) {
+  if (!video || video.codec !== message.codec) {
+    video?.close();
+    video = new VideoLayer(message.codec, {
+      onNeedKeyframe: (reason) => scope.postMessage({ needKeyframe: reason }),
+    });
+  }
+  return video.decode({
+    data: message.data,
+    keyframe: message.keyframe,
+    timestamp: message.frameId * 1000,
+  }).catch(() => undefined);
+}
+
+/**
+ * Draws a decoded video frame at its place, cropped to its size (the coded
+ * picture may be padded), and reports it drawn.
+ *
+ * @param {{ seq: number, video: import("./protocol.js").VideoFrameMessage }} request
+ * @param {VideoFrame | undefined} frame
+ */
+function drawVideo(request, frame) {
+  const { x, y, width, height, frameId } = request.video;
+  if (frame && context) {
+    context.drawImage(frame, 0, 0, width, height, x, y, width, height);
+  }
+  frame?.close();
+  scope.postMessage({
+    drawn: frameId,
+    seq: request.seq,
+    errors: frame ? 0 : 1,
+  });
 }
 
 /**

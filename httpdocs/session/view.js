@@ -15,6 +15,7 @@ import { SessionClient } from "./client.js";
 import { Display } from "./display.js";
 import { Input } from "./input.js";
 import { Tunnel, TunnelEndedError } from "./tunnel.js";
+import { videoSupport } from "./video.js";
 
 export { TunnelEndedError };
 
@@ -46,6 +47,7 @@ export { TunnelEndedError };
  *   readonly latencyMs: number | undefined,
  *   readonly framesDrawn: number,
  *   readonly tilesReceived: Record<string, number>,
+ *   readonly videoFramesShown: number,
  *   readonly lastClipboard: string | undefined,
  *   readonly screen: { width: number, height: number },
  *   readonly hello: import("./protocol.js").Hello | undefined,
@@ -167,6 +169,10 @@ export function openSession(container, options) {
   container.append(root);
 
   const display = new Display(canvas);
+  /** @type {Promise<string[]> | undefined} */
+  let supported;
+  /** The H.264 codecs this browser decodes (asked once). */
+  const codecs = () => supported ??= videoSupport();
   /** @type {TunnelState} */
   let state = { state: "connecting", attempt: 0 };
   let connects = 0;
@@ -209,6 +215,10 @@ export function openSession(container, options) {
     },
     uploadResult: (result) => showUploadResult(result, ""),
     notice: (notice) => toast("", notice.text, notice.level),
+    capabilities: async (hello) => ({
+      video: hello.video ? await codecs() : [],
+      audio: false,
+    }),
     stats: () => {
       const latency = client.latencyMs === undefined
         ? "–"
@@ -216,6 +226,7 @@ export function openSession(container, options) {
       stats.textContent = `${client.fps} fps · ${latency}`;
     },
   });
+  display.onneedkeyframe = () => client.requestKeyframe();
   const input = new Input(canvas, {
     send: (message) => client.send(message),
     screen: () => ({ width: display.width, height: display.height }),
@@ -440,6 +451,9 @@ export function openSession(container, options) {
     },
     get tilesReceived() {
       return { ...client.tilesReceived };
+    },
+    get videoFramesShown() {
+      return display.videoFramesShown;
     },
     get lastClipboard() {
       return client.lastClipboard;

@@ -9,6 +9,10 @@
  * The viewer sees a top-left viewport of the X screen: the screen itself
  * when RandR can resize it, otherwise the requested size within it.
  *
+ * With video enabled (the viewer decodes H.264), a region in sustained
+ * motion goes out as `VIDEO` frames from a {@linkcode VideoStream} while the
+ * tiles carry the rest; both share the frame ids and the flow control.
+ *
  * @module
  */
 import type {
@@ -19,6 +23,8 @@ import type {
 import { encodeStreamerMessage } from "../../httpdocs/session/protocol.js";
 import type { TileEncoder } from "./encode/mod.ts";
 import { boundingBox } from "./encode/tiles.ts";
+import { ENCODING } from "../../httpdocs/session/protocol.js";
+import { VideoStream, type VideoStreamOptions } from "./video/stream.ts";
 
 export { boundingBox };
 
@@ -51,6 +57,8 @@ export interface MediaStreamOptions {
   fullCheckMs?: number;
   /** The X clipboard changed. */
   onClipboardChange?: () => void;
+  /** Video starts, stops, or cannot be used (for logs). */
+  onVideo?: (event: { action: string; reason: string }) => void;
   /** Reports an error that stopped the stream. */
   onError?: (error: Error) => void;
 }
@@ -69,6 +77,10 @@ export interface MediaStats {
   lossy: number;
   lossless: number;
   solid: number;
+  /** `COPY` tiles sent. */
+  copies: number;
+  /** `VIDEO` frames sent. */
+  videoFrames: number;
 }
 
 function emptyStats(): MediaStats {
@@ -80,15 +92,21 @@ function emptyStats(): MediaStats {
     lossy: 0,
     lossless: 0,
     solid: 0,
+    copies: 0,
+    videoFrames: 0,
   };
 }
 
 /** Streams one screen to one viewer. */
 export class MediaStream {
   readonly #o: Required<
-    Omit<MediaStreamOptions, "onClipboardChange" | "onError">
+    Omit<MediaStreamOptions, "onClipboardChange" | "onError" | "onVideo">
   >;
   readonly #onClipboardChange?: () => void;
+  readonly #onVideo?: MediaStreamOptions["onVideo"];
+  #video?: VideoStream;
+  /** Frame ids that are video frames (for the bitrate adaptation). */
+  readonly #videoIds = new Set<number>();
   readonly #onError?: (error: Error) => void;
   readonly #inFlight = new Map<number, number>();
   #damage: Rect[] = [];
@@ -115,6 +133,7 @@ export class MediaStream {
       ...options,
     };
     this.#onClipboardChange = options.onClipboardChange;
+    this.#onVideo = options.onVideo;
     this.#onError = options.onError;
     const { width, height } = options.capture;
     this.#viewport = { width, height };
@@ -123,6 +142,32 @@ export class MediaStream {
   /** The size the viewer sees. */
   get viewport(): { width: number; height: number } {
     return { ...this.#viewport };
+  }
+
+  /** The region streamed as video now, if any. */
+  get videoRegion(): Rect | undefined {
+    return this.#video?.region;
+  }
+
+  /**
+   * Lets sustained motion go out as video, in a codec of `codecs` (what
+   * the viewer decodes). Options are for tests and benchmarks.
+   */
+  enableVideo(
+    codecs: readonly string[],
+    options: Omit<VideoStreamOptions, "codecs" | "screen"> = {},
+  ): void {
+    this.#video?.stop();
+    this.#video = new VideoStream({
+      ...options,
+      codecs,
+      screen: this.#viewport,
+    });
+  }
+
+  /** The viewer needs a video keyframe. */
+  requestKeyframe(): void {
+    this.#video?.requestKeyframe();
   }
 
   /** Frames waiting for acknowledgement. */
@@ -144,6 +189,7 @@ export class MediaStream {
   /** Stops for good. */
   stop(): void {
     this.#stopped = true;
+    this.#video?.stop();
     clearInterval(this.#timer);
     this.#timer = undefined;
   }
@@ -156,7 +202,12 @@ export class MediaStream {
     for (const id of [...this.#inFlight.keys()]) {
       if (id <= frameId) this.#inFlight.delete(id);
     }
-    const ms = performance.now() - sentAt;
+    const now = performance.now();
+    const ms = now - sentAt;
+    if (this.#videoIds.delete(frameId)) this.#video?.acknowledged(ms, now);
+    for (const id of this.#videoIds) {
+      if (id < frameId) this.#videoIds.delete(id);
+    }
     for (const s of [this.#stats, this.totals]) {
       s.acked++;
       s.ackMsTotal += ms;
@@ -186,6 +237,8 @@ export class MediaStream {
     this.#full = true;
     this.#damage = [];
     this.#o.encoder.reset();
+    // A new picture size: video starts over if the motion goes on.
+    this.#video?.stop();
   }
 
   /** Figures since the last call. */
@@ -253,21 +306,84 @@ export class MediaStream {
       width: Math.min(this.#viewport.width, grabbed.width),
       height: Math.min(this.#viewport.height, grabbed.height),
     };
-    const update = await encoder.encode(frame, hints);
-    if (this.#stopped || !update.tiles.length) return;
-    const frameId = ++this.#frameId >>> 0;
-    const bytes = encodeStreamerMessage({
-      type: "frame",
-      frame: { frameId, tiles: update.tiles },
-    });
-    this.#inFlight.set(frameId, performance.now());
+    const video = this.#video;
+    const exclude = video?.region;
+    const update = await encoder.encode(frame, hints, { exclude });
+    if (this.#stopped) return;
+    if (update.tiles.length) {
+      this.#sendFrame(
+        encodeStreamerMessage({
+          type: "frame",
+          frame: { frameId: this.#nextFrameId(), tiles: update.tiles },
+        }),
+        update,
+      );
+    }
+    if (!video) return;
+    const now = performance.now();
+    const lossy = update.tiles.filter((t) => t.encoding === ENCODING.JPEG);
+    let decision;
+    try {
+      decision = video.observe({ lossy, damage: hints }, now);
+    } catch (error) {
+      // The encoder would not open, or the viewer cannot decode it: tiles
+      // only from now on.
+      this.#video = undefined;
+      this.#onVideo?.({
+        action: "unavailable",
+        reason: (error as Error).message,
+      });
+      return;
+    }
+    if (decision.action === "stop") {
+      // The next encode paints the region over, lossless.
+      this.#addDamage(decision.region);
+    }
+    if (decision.action !== "none") this.#onVideo?.(decision);
+    // The video region was grabbed with this frame, and (when video just
+    // started) sent as tiles too: the keyframe replaces them.
+    const out = video.encode(frame, { damage: hints, now });
+    if (!out) return;
+    const frameId = this.#nextFrameId();
+    this.#videoIds.add(frameId);
+    this.#sendFrame(
+      encodeStreamerMessage({
+        type: "video",
+        video: {
+          frameId,
+          ...out.region,
+          keyframe: out.keyframe,
+          codec: out.codec,
+          data: out.data,
+        },
+      }),
+      undefined,
+    );
+  }
+
+  #nextFrameId(): number {
+    this.#frameId = (this.#frameId + 1) >>> 0;
+    return this.#frameId;
+  }
+
+  /** Sends a `FRAME` or `VIDEO` message and counts it. */
+  #sendFrame(
+    bytes: Uint8Array,
+    update:
+      | { lossy: number; lossless: number; solid: number; copies: number }
+      | undefined,
+  ): void {
+    this.#inFlight.set(this.#frameId, performance.now());
     this.#o.send(bytes);
     for (const s of [this.#stats, this.totals]) {
       s.frames++;
       s.bytes += bytes.length;
-      s.lossy += update.lossy;
-      s.lossless += update.lossless;
-      s.solid += update.solid;
+      if (update) {
+        s.lossy += update.lossy;
+        s.lossless += update.lossless;
+        s.solid += update.solid;
+        s.copies += update.copies;
+      } else s.videoFrames++;
     }
   }
 

@@ -39,6 +39,7 @@ import {
 import { openSessionScreen, type SessionScreen } from "./screen.ts";
 import { SharedCapture } from "./shared_capture.ts";
 import { TokenStore } from "./token_store.ts";
+import { videoAvailable } from "./video/encoder.ts";
 import { Viewer, type ViewerContext } from "./viewer.ts";
 import {
   parseViewerSettings,
@@ -226,6 +227,7 @@ export async function runStreamer(
           dialogs,
           logger,
           media: options.media,
+          videoAvailable: canEncodeVideo(),
           onInput: () => inputEvents++,
           onUpload: (file) =>
             reporting?.activity("upload", `${file.size} bytes`),
@@ -403,6 +405,14 @@ export async function runStreamer(
   }
   logger.info("streamer stopping", { reason: result.reason });
   return result;
+}
+
+let videoChecked: boolean | undefined;
+
+/** Whether libx264 loads here (asked once). */
+function canEncodeVideo(): boolean {
+  videoChecked ??= videoAvailable();
+  return videoChecked;
 }
 
 /** The session's environment, minus webstream's own variables. */

@@ -50,6 +50,8 @@ export interface ViewerContext {
   logger: Logger;
   /** Options for the media stream (tests). */
   media?: { maxInFlight?: number; maxBuffered?: number };
+  /** Whether this streamer can encode video (libx264 loads). */
+  videoAvailable: boolean;
 }
 
 /** A connected viewer. */
@@ -95,6 +97,7 @@ export class Viewer {
       buffered: () => this.socket.bufferedAmount,
       ...this.#ctx.media,
       onClipboardChange: () => this.#clipboardChanged(),
+      onVideo: (event) => this.#ctx.logger.info(`video ${event.action}`, event),
       onError: (error) => {
         this.#ctx.logger.error("screen capture failed", { error });
         this.close(4011, "screen capture failed");
@@ -116,6 +119,8 @@ export class Viewer {
         upload: this.settings.policy.fileUpload,
         maxWidth: screen.capture.width,
         maxHeight: screen.capture.height,
+        video: this.#ctx.videoAvailable,
+        audio: false,
       },
     });
     media.start();
@@ -219,6 +224,15 @@ export class Viewer {
         return this.#upload(message);
       case "fileCancel":
         this.#ctx.dialogs?.cancel(message.dialogGuid, "cancelled by the user");
+        return;
+      case "caps":
+        if (this.#ctx.videoAvailable && message.caps.video.length) {
+          this.#media?.enableVideo(message.caps.video);
+        }
+        return;
+      case "keyframe":
+        return this.#media?.requestKeyframe();
+      case "audioState":
         return;
     }
   }

@@ -38,6 +38,8 @@ export function defaultHello(overrides: Partial<Hello> = {}): Hello {
     upload: true,
     maxWidth: 1920,
     maxHeight: 1200,
+    video: false,
+    audio: false,
     ...overrides,
   };
 }

@@ -5,11 +5,16 @@
  * instructions plus the new lines, and once it stops the canvas equals the
  * session's pixels exactly.
  *
- * Needs the Debian packages chromium, xvfb and xterm.
+ * A full-motion region goes out as H.264 (libx264 in the streamer), is
+ * decoded by WebCodecs in Chromium, and once the motion stops the region is
+ * painted over so the canvas is exact again.
+ *
+ * Needs the Debian packages chromium, xvfb, xterm and libx264-164.
  *
  * @module
  */
 import { XDisplay } from "../../ffi/x11/display.ts";
+import { GraphicsContext } from "../../ffi/x11/draw.ts";
 import { copyPixels, destroyImage, getImage } from "../../ffi/x11/image.ts";
 import { stopProcessGroup } from "../../mod/platform/linux/processes.ts";
 import { assert } from "../support/assert.ts";
@@ -126,6 +131,73 @@ Deno.test(
         await browser.close();
         await streamer.stop();
         if (xterm) await stopProcessGroup(xterm);
+      }
+    });
+  },
+);
+
+/** A photographic picture that changes with `t` (BGRX). */
+function photo(width: number, height: number, t: number) {
+  const pixels = new Uint8Array(new ArrayBuffer(width * height * 4));
+  let seed = t * 7919 + 1;
+  for (let y = 0, i = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, i += 4) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      const noise = (seed >>> 24) & 15;
+      pixels[i] = (128 + 100 * Math.sin((x + t * 9) / 23) + noise) & 255;
+      pixels[i + 1] = (x * 2 + y + t * 5 + noise) & 255;
+      pixels[i + 2] = (128 + 90 * Math.cos((y - t * 4) / 17) + noise) & 255;
+    }
+  }
+  return pixels;
+}
+
+Deno.test(
+  "a full-motion region goes out as H.264, then ends exact",
+  OPTIONS,
+  async () => {
+    await withXvfb({ ...SCREEN }, async (screen) => {
+      const streamer = await startStreamerPage({ env: screen.env });
+      const browser = await launchBrowser();
+      const x = XDisplay.open(screen.display);
+      const gc = new GraphicsContext(x);
+      const region = { width: 384, height: 256, dx: 96, dy: 64 };
+      let t = 0;
+      const draw = () => {
+        gc.putImage(x.root, photo(region.width, region.height, t++), region);
+        x.sync();
+      };
+      let timer: ReturnType<typeof setInterval> | undefined;
+      try {
+        const page = await browser.newPage(SCREEN);
+        await page.goto(streamer.url);
+        await waitFor(
+          () => read<number>(page, "webstream.session?.framesDrawn ?? 0"),
+          { what: "a first frame", timeoutMs: 30_000 },
+        );
+        timer = setInterval(draw, 33);
+        await waitFor(
+          () => read<number>(page, "webstream.session.videoFramesShown >= 15"),
+          { what: "video frames decoded in the browser", timeoutMs: 60_000 },
+        );
+        clearInterval(timer);
+        timer = undefined;
+        // Motion stopped: the region is painted over, lossless.
+        await waitFor(
+          async () => (await differingPixels(page, screen.display)) === 0,
+          { what: "the canvas to equal the screen", timeoutMs: 60_000 },
+        );
+        const tiles = await read<Record<string, number>>(
+          page,
+          "webstream.session.tilesReceived",
+        );
+        assert((tiles.VIDEO ?? 0) >= 15, JSON.stringify(tiles));
+      } finally {
+        if (timer !== undefined) clearInterval(timer);
+        gc.free();
+        x.close();
+        await browser.close();
+        await streamer.stop();
       }
     });
   },

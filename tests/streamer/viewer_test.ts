@@ -65,6 +65,7 @@ async function withViewer(
           onInput: () => {},
           onUpload: (file) => landed.push(file),
           onLanded: () => {},
+          videoAvailable: false,
         },
       });
       socket.onopen = () => viewer!.start();
