@@ -2,9 +2,11 @@
  * A session's own PulseAudio server: one null sink named `webstream` (what
  * the session's apps play into; the streamer records its monitor) and one
  * private native-protocol socket, `<directory>/native`. No system or user
- * configuration is read: the daemon settings and the startup script are
- * generated into `directory`, so a distribution's `default.pa` (hardware
- * sinks, network modules, D-Bus) never applies.
+ * configuration is read (no `default.pa`, an empty `daemon.conf`): the two
+ * modules are loaded from the command line, so a distribution's setup
+ * (hardware sinks, network modules, D-Bus) never applies. Nothing is
+ * written for it either: the daemon makes its own private `directory`, so
+ * root never writes into a folder a pool user owns.
  *
  * The server runs in the foreground as the session's user, leading its own
  * process group like Xvfb and the streamer, and is stopped by that group.
@@ -32,9 +34,8 @@ export const MONITOR_SOURCE = `${SINK_NAME}.monitor`;
 /** Options for {@linkcode startPulseAudio}. */
 export interface PulseAudioOptions {
   /**
-   * Folder for the server's socket and generated configuration; created by
-   * this call and must not exist (so nothing placed there beforehand is
-   * trusted).
+   * Folder for the server's socket, made by the daemon (mode 0700; one that
+   * exists must be the server user's, or the daemon refuses it).
    */
   directory: string;
   /** Run as this user and group (root only). */
@@ -83,25 +84,13 @@ export async function startPulseAudio(
   if (new TextEncoder().encode(socket).length > MAX_SOCKET_PATH) {
     throw new Error(`PulseAudio socket path too long: ${socket}`);
   }
+  // Module arguments are split on white space and quotes.
+  if (/[\s"']/.test(socket)) {
+    throw new Error(`PulseAudio socket path has a space or quote: ${socket}`);
+  }
   const rate = options.sampleRate ?? 48_000;
   if (!Number.isInteger(rate) || rate < 8000 || rate > 192_000) {
     throw new Error(`invalid sample rate ${rate}`);
-  }
-  // A fresh folder (mkdir fails on anything already there, links included),
-  // written while it is still ours, then handed over: file first, like the
-  // session's Xauthority.
-  await Deno.mkdir(dir, { mode: 0o700 });
-  const script = `${dir}/session.pa`;
-  const daemonConf = `${dir}/daemon.conf`;
-  await Deno.writeTextFile(script, sessionScript(socket, rate), {
-    mode: 0o600,
-  });
-  await Deno.writeTextFile(daemonConf, daemonSettings(rate), { mode: 0o600 });
-  if (options.uid !== undefined) {
-    const gid = options.gid ?? null;
-    await Deno.chown(script, options.uid, gid);
-    await Deno.chown(daemonConf, options.uid, gid);
-    await Deno.chown(dir, options.uid, gid);
   }
   const child = new Deno.Command(options.command ?? "pulseaudio", {
     args: [
@@ -120,8 +109,14 @@ export async function startPulseAudio(
       "--log-target=stderr",
       "--log-level=error",
       "-n",
-      "-F",
-      script,
+      // The only sink, so the default one.
+      "-L",
+      `module-null-sink sink_name=${SINK_NAME} rate=${rate} channels=2 ` +
+      `sink_properties=device.description=${SINK_NAME}`,
+      // Last, so once the socket answers the sink is there.
+      "-L",
+      `module-native-protocol-unix socket=${socket} auth-anonymous=0 ` +
+      "auth-cookie-enabled=0",
     ],
     uid: options.uid,
     gid: options.gid,
@@ -130,8 +125,8 @@ export async function startPulseAudio(
       ...options.env,
       PULSE_RUNTIME_PATH: dir,
       PULSE_STATE_PATH: dir,
-      // The daemon.conf to read instead of /etc/pulse's and the user's.
-      PULSE_CONFIG: daemonConf,
+      // Read instead of /etc/pulse/daemon.conf and the user's.
+      PULSE_CONFIG: "/dev/null",
     },
     clearEnv: options.env !== undefined,
     detached: true,
@@ -150,31 +145,6 @@ export async function startPulseAudio(
     );
   }
   return { server: `unix:${socket}`, socket, pid: child.pid, child, stop };
-}
-
-/**
- * The startup script. The socket comes last, so once it answers the sink
- * exists and is the default.
- */
-function sessionScript(socket: string, rate: number): string {
-  return [
-    `load-module module-null-sink sink_name=${SINK_NAME} rate=${rate} ` +
-    "channels=2 sink_properties=device.description=webstream",
-    `set-default-sink ${SINK_NAME}`,
-    `load-module module-native-protocol-unix socket=${socket} ` +
-    "auth-anonymous=0 auth-cookie-enabled=0",
-    "",
-  ].join("\n");
-}
-
-/** Daemon settings: the sink's rate as the default, so nothing resamples twice. */
-function daemonSettings(rate: number): string {
-  return [
-    `default-sample-rate = ${rate}`,
-    "default-sample-channels = 2",
-    "flat-volumes = no",
-    "",
-  ].join("\n");
 }
 
 /**

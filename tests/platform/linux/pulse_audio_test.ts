@@ -5,9 +5,9 @@
  * played with `paplay` comes out of the session sound capture
  * (`mod/streamer/audio/mod.ts`) as Opus packets that decode (with
  * `ffi/opus/mod.ts`) to a signal where 440 Hz dominates; `stop()` ends the
- * daemon's process group; a start that fails (folder already there, daemon
- * that exits) is an error with no process left; and (root) a server for a
- * test user runs with that uid. The capture latency (paplay start to first
+ * daemon's process group; a start that fails (daemon that exits, a socket
+ * path it cannot take) is an error with no process left; and (root) a
+ * server for a test user runs with that uid and lets in only that user. The capture latency (paplay start to first
  * packet) and the bitrate are printed, not asserted.
  *
  * @module
@@ -70,9 +70,10 @@ Deno.test("startPulseAudio: a private server with the webstream sink", async () 
     assert(info.ok, info.stderr);
     assertMatch(info.stdout, /Default Sink: webstream\n/);
     assertMatch(info.stdout, /Default Source: webstream\.monitor\n/);
-    assertMatch(info.stdout, /Default Sample Specification: s16le 2ch 48000Hz/);
     const sinks = await pactl(server.server, "list", "short", "sinks");
-    assertEquals(sinks.stdout.trim().split("\n").length, 1);
+    const lines = sinks.stdout.trim().split("\n");
+    assertEquals(lines.length, 1);
+    assertMatch(lines[0], /^\d+\twebstream\t.*s16le 2ch 48000Hz/);
     // No app can load a module (a TCP listener, say) into it.
     const load = await pactl(
       server.server,
@@ -151,10 +152,10 @@ Deno.test("a played 440 Hz tone comes out of the capture as Opus", async () => {
 
 Deno.test("startPulseAudio: a failed start is an error and leaves nothing", async () => {
   await withTempDir(async (dir) => {
-    await Deno.mkdir(`${dir}/pulse`);
     await assertRejects(
-      () => startPulseAudio({ directory: `${dir}/pulse`, env: ENV }),
-      Deno.errors.AlreadyExists,
+      () => startPulseAudio({ directory: `${dir}/a b`, env: ENV }),
+      Error,
+      /space or quote/,
     );
     const error = await assertRejects(
       () =>
@@ -185,7 +186,8 @@ Deno.test({
   fn: () =>
     withTestUser("pa", (user) =>
       withTempDir(async (dir) => {
-        await Deno.chmod(dir, 0o755);
+        // Like a session folder: the user's, and the daemon makes its own in it.
+        await Deno.chown(dir, user.uid, user.gid);
         const server = await startPulseAudio({
           directory: `${dir}/pulse`,
           uid: user.uid,
