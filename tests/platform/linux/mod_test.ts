@@ -7,12 +7,15 @@
  *   non-pool user of the same name is refused), the streamer runs as the
  *   pool user in its home with a working `DISPLAY` (and its licence proof
  *   in its environment, never on its command line), its control connection
- *   verifies as the account while the test's own does not, `endSession` ends
- *   the streamer, Xvfb and every process of the user, a killed Xvfb ends the
- *   session with a reason naming the display, `cleanAccount` rebuilds the
- *   home and applies restrictions, and `removeAccount` deletes the user.
+ *   verifies as the account while the test's own does not, the session has
+ *   its own PulseAudio as the user (`PULSE_SERVER` in the streamer's
+ *   environment), `endSession` ends the streamer, Xvfb and every process of
+ *   the user, a killed Xvfb ends the session with a reason naming the
+ *   display, `cleanAccount` rebuilds the home and applies restrictions, and
+ *   `removeAccount` deletes the user.
  * - accountMode `current`: the same session life cycle as this process's
- *   user (the licence proof again in the environment only), with homes
+ *   user (the licence proof again in the environment only; PulseAudio ended
+ *   with the session, and by a later run after a crash), with homes
  *   under a temporary runtime directory, and restrictions reported as not
  *   applied.
  *
@@ -143,6 +146,18 @@ async function findXvfb(
   const auth = `${runtimeDir}/sessions/${account}/Xauthority`;
   return (await liveProcesses()).find((p) =>
     p.argv[0]?.endsWith("Xvfb") && p.argv.includes(auth)
+  );
+}
+
+/** The session PulseAudio of `account` under `runtimeDir`. */
+async function findPulseAudio(
+  runtimeDir: string,
+  account: string,
+): Promise<ProcInfo | undefined> {
+  const socket = `socket=${runtimeDir}/sessions/${account}/pulse/native`;
+  return (await liveProcesses()).find((p) =>
+    p.argv[0]?.endsWith("pulseaudio") &&
+    p.argv.some((a) => a.includes(socket))
   );
 }
 
@@ -478,6 +493,26 @@ Deno.test({
         assertEquals(auth.mode! & 0o777, 0o600);
       });
 
+      await t.step("the session has its own sound server", async () => {
+        const env = await environOf(streamer.pid);
+        assertEquals(
+          env.PULSE_SERVER,
+          `unix:${runtimeDir}/sessions/${account}/pulse/native`,
+        );
+        const pulse = await findPulseAudio(runtimeDir, account);
+        assertEquals(pulse?.uid, user.uid);
+        // Its clients are the pool user's.
+        const info = await runCommand("pactl", {
+          args: [`--server=${env.PULSE_SERVER}`, "info"],
+          uid: user.uid,
+          gid: user.gid,
+          env: { PATH: "/usr/bin:/bin", HOME: user.home },
+          clearEnv: true,
+        });
+        assert(info.ok, info.stderr);
+        assertMatch(info.stdout, /Default Sink: webstream\n/);
+      });
+
       await t.step("listSessions lists it alive", async () => {
         assertEquals(await platform.listSessions(), [
           { id: session.id, account, alive: true },
@@ -766,6 +801,10 @@ Deno.test({
           assertEquals(env.HOME, home);
           // The own user keeps this process's Deno cache (no refetching).
           assertEquals(env.DENO_DIR, ownDenoDirectory());
+          assertEquals(
+            env.PULSE_SERVER,
+            `unix:${runtimeDir}/sessions/${account}/pulse/native`,
+          );
           await assertProofInEnvironment(streamer, spec1.licence!);
           const info = await xdpyinfo(env.DISPLAY, env.XAUTHORITY);
           assert(info.ok, info.stderr);
@@ -785,20 +824,26 @@ Deno.test({
         },
       );
 
-      await t.step("endSession ends the streamer and Xvfb", async () => {
-        const xvfb = (await findXvfb(runtimeDir, account))!;
-        assert(xvfb, "Xvfb process found");
-        await platform.endSession(session);
-        assertMatch(await session.ended, /exited/);
-        assertEquals(await alive(streamer.pid), false);
-        assertEquals(await alive(xvfb.pid), false);
-        assertEquals(await platform.listSessions(), []);
-        // The control connection went with the streamer.
-        const claim = await control.claimFrom(account);
-        await waitFor(() => claim.socket.readyState === WebSocket.CLOSED, {
-          what: "the streamer's control connection to close",
-        });
-      });
+      await t.step(
+        "endSession ends the streamer, PulseAudio and Xvfb",
+        async () => {
+          const xvfb = (await findXvfb(runtimeDir, account))!;
+          assert(xvfb, "Xvfb process found");
+          const pulse = (await findPulseAudio(runtimeDir, account))!;
+          assert(pulse, "PulseAudio process found");
+          await platform.endSession(session);
+          assertMatch(await session.ended, /exited/);
+          assertEquals(await alive(streamer.pid), false);
+          assertEquals(await alive(xvfb.pid), false);
+          assertEquals(await alive(pulse.pid), false);
+          assertEquals(await platform.listSessions(), []);
+          // The control connection went with the streamer.
+          const claim = await control.claimFrom(account);
+          await waitFor(() => claim.socket.readyState === WebSocket.CLOSED, {
+            what: "the streamer's control connection to close",
+          });
+        },
+      );
 
       await t.step(
         "a session whose Xvfb dies ends naming the display",
@@ -826,6 +871,8 @@ Deno.test({
           const orphan = await rig.startSession(spec2);
           const xvfb = (await findXvfb(runtimeDir, account))!;
           assert(xvfb, "Xvfb process found");
+          const pulse = (await findPulseAudio(runtimeDir, account))!;
+          assert(pulse, "PulseAudio process found");
           // A fresh platform on the same runtime folder, as after a crash.
           const { logger } = quietLogger();
           const next = createLinuxPlatform({
@@ -836,7 +883,8 @@ Deno.test({
           await next.endAccountProcesses(account);
           await waitFor(
             async () =>
-              !(await alive(xvfb.pid)) && !(await alive(orphan.streamer.pid)),
+              !(await alive(xvfb.pid)) && !(await alive(orphan.streamer.pid)) &&
+              !(await alive(pulse.pid)),
             {
               what: "the orphaned session to end",
             },
