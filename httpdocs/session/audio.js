@@ -263,7 +263,8 @@ export class AudioPlayer {
         channels.push(plane);
       }
       if (this.#node) this.#post(channels);
-      else this.#early.push(channels);
+      // Until the worklet loads keep only the latest ~200 ms.
+      else if (this.#early.push(channels) > 20) this.#early.shift();
     } finally {
       data.close();
     }

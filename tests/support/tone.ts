@@ -83,12 +83,21 @@ export function firstChannel(
   return out;
 }
 
+/** Options for {@linkcode powerAt} and {@linkcode dominance}. */
+export interface ToneOptions {
+  /** Sample rate. Default 48000. */
+  sampleRate?: number;
+  /** For `dominance`: the frequencies to compare with. */
+  others?: number[];
+}
+
 /** The power of `signal` at `frequency` (Goertzel), normalised by length². */
 export function powerAt(
   signal: ArrayLike<number>,
   frequency: number,
-  sampleRate = 48_000,
+  options: ToneOptions = {},
 ): number {
+  const sampleRate = options.sampleRate ?? 48_000;
   const coefficient = 2 * Math.cos(2 * Math.PI * frequency / sampleRate);
   let s1 = 0;
   let s2 = 0;
@@ -108,11 +117,11 @@ export function powerAt(
 export function dominance(
   signal: ArrayLike<number>,
   frequency: number,
-  others: number[] = [220, 330, 550, 660, 880, 1000, 2000],
-  sampleRate = 48_000,
+  options: ToneOptions = {},
 ): number {
-  const at = powerAt(signal, frequency, sampleRate);
-  const rest = Math.max(...others.map((f) => powerAt(signal, f, sampleRate)));
+  const others = options.others ?? [220, 330, 550, 660, 880, 1000, 2000];
+  const at = powerAt(signal, frequency, options);
+  const rest = Math.max(...others.map((f) => powerAt(signal, f, options)));
   return at / Math.max(rest, 1e-12);
 }
 
