@@ -17,7 +17,8 @@
  *   user (the licence proof again in the environment only; PulseAudio ended
  *   with the session, and by a later run after a crash), with homes
  *   under a temporary runtime directory, and restrictions reported as not
- *   applied.
+ *   applied; a session whose PulseAudio cannot start still starts, without
+ *   `PULSE_SERVER`, and the platform logs why.
  *
  * @module
  */
@@ -201,6 +202,8 @@ interface PlatformRig {
   runtimeDir: string;
   control: ControlServer;
   platform: Platform;
+  /** The platform's log lines (JSON). */
+  logs: string[];
   /** Sessions that {@linkcode PlatformRig.stop} ends. */
   sessions: PlatformSession[];
   /**
@@ -227,6 +230,7 @@ interface StartedSession {
  */
 async function setUpPlatform(
   accountMode: "system" | "current",
+  runtimeName = "runtime",
 ): Promise<PlatformRig> {
   const dir = await Deno.makeTempDir({ prefix: "webstream-platform-" });
   await Deno.chmod(dir, 0o755);
@@ -234,9 +238,9 @@ async function setUpPlatform(
   await Deno.mkdir(`${skeleton}/Desktop`, { recursive: true });
   await Deno.writeTextFile(`${skeleton}/.bashrc`, "# webstream skel\n");
   await Deno.writeTextFile(`${skeleton}/Desktop/welcome.txt`, "hello\n");
-  const runtimeDir = `${dir}/runtime`;
+  const runtimeDir = `${dir}/${runtimeName}`;
   const control = startControlServer();
-  const { logger } = quietLogger();
+  const { logger, lines: logs } = quietLogger();
   const platform = createLinuxPlatform({
     accountMode,
     runtimeDirectory: runtimeDir,
@@ -250,6 +254,7 @@ async function setUpPlatform(
     runtimeDir,
     control,
     platform,
+    logs,
     sessions,
     async startSession(spec) {
       const session = await platform.startSession(spec);
@@ -939,6 +944,41 @@ Deno.test({
           ports.includes(p.argv[p.argv.indexOf("-port") + 1]))
       );
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a session whose PulseAudio cannot start still starts, without sound",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const account = `${testUsername()}02`;
+    // A runtime folder so deep that no Unix socket path fits under it.
+    const rig = await setUpPlatform("current", "r".repeat(90));
+    const spec1 = spec(1, account, rig.control.url);
+    try {
+      await rig.platform.prepare();
+      await rig.platform.ensureAccount(account, "Unused-Passw0rd");
+      const { session, streamer } = await rig.startSession(spec1);
+      const env = await environOf(streamer.pid);
+      assertEquals(env.PULSE_SERVER, undefined);
+      assertEquals(await findPulseAudio(rig.runtimeDir, account), undefined);
+      const warnings = rig.logs.map((l) => JSON.parse(l)).filter((r) =>
+        r.msg === "session has no sound: PulseAudio did not start"
+      );
+      assertEquals(warnings.length, 1);
+      assertMatch(warnings[0].error, /socket path too long/);
+      await rig.platform.endSession(session);
+      assertEquals(await alive(streamer.pid), false);
+    } finally {
+      await rig.stop();
+      const port = String(spec1.streamerPort);
+      await killMatching((p) =>
+        p.argv.some((a) => a.includes(rig.runtimeDir)) ||
+        (p.argv.includes("streamer") && p.argv.includes(port))
+      );
+      await Deno.remove(rig.dir, { recursive: true });
     }
   },
 });
