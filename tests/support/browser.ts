@@ -48,6 +48,11 @@ export interface LaunchBrowserOptions {
    * own cleanup on Ctrl-C (the media benchmark) turns it off.
    */
   handleSignals?: boolean;
+  /**
+   * More Chromium switches, e.g. `--autoplay-policy=no-user-gesture-required`
+   * for a page that plays sound with no user gesture.
+   */
+  args?: string[];
 }
 
 /** Launches headless Chromium. */
@@ -69,6 +74,7 @@ export async function launchBrowser(
       // Screenshots compare exact colours: no colour management.
       "--force-color-profile=srgb",
       "--disable-crash-reporter",
+      ...(options.args ?? []),
     ],
   });
   const pid = server.process().pid;

@@ -27,6 +27,7 @@ import {
 import { hasCommand } from "./exec.ts";
 import { applyRestrictions, purgeTemp, rebuildHome } from "./hygiene.ts";
 import { socketOwnerUid } from "./peer_uid.ts";
+import { type PulseAudioServer, startPulseAudio } from "./pulse_audio.ts";
 import {
   endUserProcesses,
   signalGroup,
@@ -56,6 +57,8 @@ interface Running {
   alive: boolean;
   xvfb: Deno.ChildProcess;
   streamer: Deno.ChildProcess;
+  /** The session's sound server; none when PulseAudio is missing or failed. */
+  audio?: PulseAudioServer;
   uid: number;
 }
 
@@ -90,6 +93,7 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
   const running = new Map<PlatformSession, Running>();
   const accounts = new Map<string, Account>();
   let streamerRuntime: StreamerRuntime | undefined;
+  let soundInstalled = false;
   // useradd/userdel/chpasswd lock /etc/passwd; run them one at a time.
   let accountQueue: Promise<unknown> = Promise.resolve();
   const serially = <T>(task: () => Promise<T>): Promise<T> => {
@@ -138,6 +142,28 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
     }
   }
 
+  /** The session's PulseAudio, or none (no sound, logged) if it fails. */
+  async function startSound(
+    sessionDir: string,
+    env: Record<string, string>,
+    ids: { uid?: number; gid?: number },
+  ): Promise<PulseAudioServer | undefined> {
+    if (!soundInstalled) return undefined;
+    try {
+      // `$XDG_RUNTIME_DIR/pulse/native`: where PulseAudio clients look anyway.
+      return await startPulseAudio({
+        directory: `${sessionDir}/pulse`,
+        env,
+        ...ids,
+      });
+    } catch (error) {
+      logger.warn("session has no sound: PulseAudio did not start", {
+        error: (error as Error).message,
+      });
+      return undefined;
+    }
+  }
+
   return {
     name: "linux",
     accountMode: mode,
@@ -163,6 +189,13 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
         await Deno.chmod(runtimeDir, 0o755);
         await Deno.mkdir("/tmp/.X11-unix", { recursive: true });
         await Deno.chmod("/tmp/.X11-unix", 0o1777);
+      }
+      soundInstalled = await hasCommand("pulseaudio");
+      if (!soundInstalled) {
+        logger.warn(
+          "pulseaudio is not installed (Debian package pulseaudio): " +
+            "sessions have no sound",
+        );
       }
       streamerRuntime = await prepareStreamerRuntime({
         otherUsers: mode === "system",
@@ -253,6 +286,7 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
         ...ids,
       });
       const display = `:${xvfb.display}`;
+      const audio = await startSound(sessionDir, baseEnv, ids);
       let streamer: Deno.ChildProcess;
       try {
         const { command, env } = streamerRuntime;
@@ -270,6 +304,7 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
             ...baseEnv,
             ...env,
             DISPLAY: display,
+            ...(audio ? { PULSE_SERVER: audio.server } : {}),
             ...streamerEnv(spec),
           },
           clearEnv: true,
@@ -280,6 +315,7 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
           ...ids,
         }).spawn();
       } catch (error) {
+        await audio?.stop();
         await stopProcessGroup(xvfb.child);
         throw error;
       }
@@ -288,7 +324,9 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
         // (Never written as root: the folder belongs to the pool user then.)
         await Deno.writeTextFile(
           `${sessionDir}/pids`,
-          `${xvfb.child.pid}\n${streamer.pid}\n`,
+          [xvfb.child.pid, streamer.pid, audio?.pid]
+            .filter((pid) => pid !== undefined).map((pid) => `${pid}\n`)
+            .join(""),
         );
       }
       const ended = Promise.race([
@@ -308,6 +346,7 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
         alive: true,
         xvfb: xvfb.child,
         streamer,
+        audio,
         uid: user.uid,
       };
       running.set(session, entry);
@@ -319,6 +358,7 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
       const entry = running.get(session);
       if (!entry) return;
       await stopProcessGroup(entry.streamer);
+      await entry.audio?.stop();
       await stopProcessGroup(entry.xvfb);
       if (mode === "system") await endUserProcesses(entry.uid);
       running.delete(session);

@@ -6,6 +6,7 @@
  * @module
  */
 import { withTimeout } from "../../util/async.ts";
+import { keepTail } from "./output_tail.ts";
 
 /** Options for {@linkcode startXvfb}. */
 export interface XvfbOptions {
@@ -58,7 +59,7 @@ export async function startXvfb(options: XvfbOptions): Promise<XvfbServer> {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const stderr = tail(child.stderr);
+  const stderr = keepTail(child.stderr);
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   try {
     const display = await withTimeout(
@@ -103,22 +104,4 @@ async function drain(
   } catch {
     // The pipe broke when the process died.
   }
-}
-
-/** Keeps the last 4 KiB of a stream; the returned function reads it. */
-function tail(stream: ReadableStream<Uint8Array>): () => Promise<string> {
-  let kept = "";
-  const done = (async () => {
-    try {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        kept = (kept + chunk).slice(-4096);
-      }
-    } catch {
-      // The pipe broke when the process died.
-    }
-  })();
-  return async () => {
-    await withTimeout(done, 200).catch(() => {});
-    return kept;
-  };
 }

@@ -7,14 +7,18 @@
  *   non-pool user of the same name is refused), the streamer runs as the
  *   pool user in its home with a working `DISPLAY` (and its licence proof
  *   in its environment, never on its command line), its control connection
- *   verifies as the account while the test's own does not, `endSession` ends
- *   the streamer, Xvfb and every process of the user, a killed Xvfb ends the
- *   session with a reason naming the display, `cleanAccount` rebuilds the
- *   home and applies restrictions, and `removeAccount` deletes the user.
+ *   verifies as the account while the test's own does not, the session has
+ *   its own PulseAudio as the user (`PULSE_SERVER` in the streamer's
+ *   environment), `endSession` ends the streamer, Xvfb and every process of
+ *   the user, a killed Xvfb ends the session with a reason naming the
+ *   display, `cleanAccount` rebuilds the home and applies restrictions, and
+ *   `removeAccount` deletes the user.
  * - accountMode `current`: the same session life cycle as this process's
- *   user (the licence proof again in the environment only), with homes
+ *   user (the licence proof again in the environment only; PulseAudio ended
+ *   with the session, and by a later run after a crash), with homes
  *   under a temporary runtime directory, and restrictions reported as not
- *   applied.
+ *   applied; a session whose PulseAudio cannot start still starts, without
+ *   `PULSE_SERVER`, and the platform logs why.
  *
  * @module
  */
@@ -146,6 +150,18 @@ async function findXvfb(
   );
 }
 
+/** The session PulseAudio of `account` under `runtimeDir`. */
+async function findPulseAudio(
+  runtimeDir: string,
+  account: string,
+): Promise<ProcInfo | undefined> {
+  const socket = `socket=${runtimeDir}/sessions/${account}/pulse/native`;
+  return (await liveProcesses()).find((p) =>
+    p.argv[0]?.endsWith("pulseaudio") &&
+    p.argv.some((a) => a.includes(socket))
+  );
+}
+
 async function environOf(pid: number): Promise<Record<string, string>> {
   const text = await Deno.readTextFile(`/proc/${pid}/environ`);
   const env: Record<string, string> = {};
@@ -186,6 +202,8 @@ interface PlatformRig {
   runtimeDir: string;
   control: ControlServer;
   platform: Platform;
+  /** The platform's log lines (JSON). */
+  logs: string[];
   /** Sessions that {@linkcode PlatformRig.stop} ends. */
   sessions: PlatformSession[];
   /**
@@ -212,6 +230,7 @@ interface StartedSession {
  */
 async function setUpPlatform(
   accountMode: "system" | "current",
+  runtimeName = "runtime",
 ): Promise<PlatformRig> {
   const dir = await Deno.makeTempDir({ prefix: "webstream-platform-" });
   await Deno.chmod(dir, 0o755);
@@ -219,9 +238,9 @@ async function setUpPlatform(
   await Deno.mkdir(`${skeleton}/Desktop`, { recursive: true });
   await Deno.writeTextFile(`${skeleton}/.bashrc`, "# webstream skel\n");
   await Deno.writeTextFile(`${skeleton}/Desktop/welcome.txt`, "hello\n");
-  const runtimeDir = `${dir}/runtime`;
+  const runtimeDir = `${dir}/${runtimeName}`;
   const control = startControlServer();
-  const { logger } = quietLogger();
+  const { logger, lines: logs } = quietLogger();
   const platform = createLinuxPlatform({
     accountMode,
     runtimeDirectory: runtimeDir,
@@ -235,6 +254,7 @@ async function setUpPlatform(
     runtimeDir,
     control,
     platform,
+    logs,
     sessions,
     async startSession(spec) {
       const session = await platform.startSession(spec);
@@ -476,6 +496,26 @@ Deno.test({
         const auth = await Deno.stat(env.XAUTHORITY);
         assertEquals(auth.uid, user.uid);
         assertEquals(auth.mode! & 0o777, 0o600);
+      });
+
+      await t.step("the session has its own sound server", async () => {
+        const env = await environOf(streamer.pid);
+        assertEquals(
+          env.PULSE_SERVER,
+          `unix:${runtimeDir}/sessions/${account}/pulse/native`,
+        );
+        const pulse = await findPulseAudio(runtimeDir, account);
+        assertEquals(pulse?.uid, user.uid);
+        // Its clients are the pool user's.
+        const info = await runCommand("pactl", {
+          args: [`--server=${env.PULSE_SERVER}`, "info"],
+          uid: user.uid,
+          gid: user.gid,
+          env: { PATH: "/usr/bin:/bin", HOME: user.home },
+          clearEnv: true,
+        });
+        assert(info.ok, info.stderr);
+        assertMatch(info.stdout, /Default Sink: webstream\n/);
       });
 
       await t.step("listSessions lists it alive", async () => {
@@ -766,6 +806,10 @@ Deno.test({
           assertEquals(env.HOME, home);
           // The own user keeps this process's Deno cache (no refetching).
           assertEquals(env.DENO_DIR, ownDenoDirectory());
+          assertEquals(
+            env.PULSE_SERVER,
+            `unix:${runtimeDir}/sessions/${account}/pulse/native`,
+          );
           await assertProofInEnvironment(streamer, spec1.licence!);
           const info = await xdpyinfo(env.DISPLAY, env.XAUTHORITY);
           assert(info.ok, info.stderr);
@@ -785,20 +829,26 @@ Deno.test({
         },
       );
 
-      await t.step("endSession ends the streamer and Xvfb", async () => {
-        const xvfb = (await findXvfb(runtimeDir, account))!;
-        assert(xvfb, "Xvfb process found");
-        await platform.endSession(session);
-        assertMatch(await session.ended, /exited/);
-        assertEquals(await alive(streamer.pid), false);
-        assertEquals(await alive(xvfb.pid), false);
-        assertEquals(await platform.listSessions(), []);
-        // The control connection went with the streamer.
-        const claim = await control.claimFrom(account);
-        await waitFor(() => claim.socket.readyState === WebSocket.CLOSED, {
-          what: "the streamer's control connection to close",
-        });
-      });
+      await t.step(
+        "endSession ends the streamer, PulseAudio and Xvfb",
+        async () => {
+          const xvfb = (await findXvfb(runtimeDir, account))!;
+          assert(xvfb, "Xvfb process found");
+          const pulse = (await findPulseAudio(runtimeDir, account))!;
+          assert(pulse, "PulseAudio process found");
+          await platform.endSession(session);
+          assertMatch(await session.ended, /exited/);
+          assertEquals(await alive(streamer.pid), false);
+          assertEquals(await alive(xvfb.pid), false);
+          assertEquals(await alive(pulse.pid), false);
+          assertEquals(await platform.listSessions(), []);
+          // The control connection went with the streamer.
+          const claim = await control.claimFrom(account);
+          await waitFor(() => claim.socket.readyState === WebSocket.CLOSED, {
+            what: "the streamer's control connection to close",
+          });
+        },
+      );
 
       await t.step(
         "a session whose Xvfb dies ends naming the display",
@@ -826,6 +876,8 @@ Deno.test({
           const orphan = await rig.startSession(spec2);
           const xvfb = (await findXvfb(runtimeDir, account))!;
           assert(xvfb, "Xvfb process found");
+          const pulse = (await findPulseAudio(runtimeDir, account))!;
+          assert(pulse, "PulseAudio process found");
           // A fresh platform on the same runtime folder, as after a crash.
           const { logger } = quietLogger();
           const next = createLinuxPlatform({
@@ -836,7 +888,8 @@ Deno.test({
           await next.endAccountProcesses(account);
           await waitFor(
             async () =>
-              !(await alive(xvfb.pid)) && !(await alive(orphan.streamer.pid)),
+              !(await alive(xvfb.pid)) && !(await alive(orphan.streamer.pid)) &&
+              !(await alive(pulse.pid)),
             {
               what: "the orphaned session to end",
             },
@@ -891,6 +944,41 @@ Deno.test({
           ports.includes(p.argv[p.argv.indexOf("-port") + 1]))
       );
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a session whose PulseAudio cannot start still starts, without sound",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const account = `${testUsername()}02`;
+    // A runtime folder so deep that no Unix socket path fits under it.
+    const rig = await setUpPlatform("current", "r".repeat(90));
+    const spec1 = spec(1, account, rig.control.url);
+    try {
+      await rig.platform.prepare();
+      await rig.platform.ensureAccount(account, "Unused-Passw0rd");
+      const { session, streamer } = await rig.startSession(spec1);
+      const env = await environOf(streamer.pid);
+      assertEquals(env.PULSE_SERVER, undefined);
+      assertEquals(await findPulseAudio(rig.runtimeDir, account), undefined);
+      const warnings = rig.logs.map((l) => JSON.parse(l)).filter((r) =>
+        r.msg === "session has no sound: PulseAudio did not start"
+      );
+      assertEquals(warnings.length, 1);
+      assertMatch(warnings[0].error, /socket path too long/);
+      await rig.platform.endSession(session);
+      assertEquals(await alive(streamer.pid), false);
+    } finally {
+      await rig.stop();
+      const port = String(spec1.streamerPort);
+      await killMatching((p) =>
+        p.argv.some((a) => a.includes(rig.runtimeDir)) ||
+        (p.argv.includes("streamer") && p.argv.includes(port))
+      );
+      await Deno.remove(rig.dir, { recursive: true });
     }
   },
 });
