@@ -315,6 +315,7 @@ function seedSessions(
         fileUpload: i % 4 === 0,
         fileDownload: false,
         printing: false,
+        audio: true,
       },
       createdAt: now - 600_000,
       lastLaunchAt: now - 60_000,

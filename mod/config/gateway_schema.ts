@@ -89,6 +89,8 @@ export const resourcesSchema = z.object({
   fileUpload: z.boolean().default(false),
   fileDownload: z.boolean().default(false),
   printing: z.boolean().default(false),
+  /** The session's sound plays in the browser. */
+  audio: z.boolean().default(true),
 }).strict();
 
 /** A published app or desktop. */

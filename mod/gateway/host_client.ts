@@ -71,6 +71,7 @@ export function policyFor(resources: Resources): string {
     fileDownload: resources.fileDownload,
     printing: resources.printing,
     shadowing: false,
+    audio: resources.audio,
   });
 }
 

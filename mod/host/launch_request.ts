@@ -19,6 +19,7 @@ export const policySchema = z.object({
   fileDownload: z.boolean().default(false),
   printing: z.boolean().default(false),
   shadowing: z.boolean().default(false),
+  audio: z.boolean().default(true),
 }).strict();
 
 const SESSION_ID = /^[A-Za-z0-9._:@-]{1,128}$/;

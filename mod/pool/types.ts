@@ -26,6 +26,8 @@ export interface SessionPolicy {
   printing: boolean;
   /** Other viewers may watch the session. */
   shadowing: boolean;
+  /** The session's sound plays in the browser. */
+  audio: boolean;
 }
 
 /** A workspace launch, as the gateway describes it in `/getConnection`. */

@@ -89,6 +89,7 @@ function request(
       fileDownload: false,
       printing: false,
       shadowing: false,
+      audio: true,
     },
   };
 }

@@ -216,6 +216,7 @@ export function sessionRecord(
       fileUpload: false,
       fileDownload: false,
       printing: false,
+      audio: true,
     },
     createdAt: now,
     lastLaunchAt: now,
