@@ -18,6 +18,7 @@ import {
   H264Encoder,
   videoAvailable,
 } from "../../mod/streamer/video/encoder.ts";
+import { conversionAccelerated } from "../../mod/streamer/video/i420.ts";
 
 const OPTIONS = {
   ignore: !hasChromium() || !videoAvailable(),
@@ -215,45 +216,50 @@ async function withPage(run: (page: Page) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test(
-  "H.264 from H264Encoder decodes in Chromium with the source's colours",
-  OPTIONS,
-  async () => {
-    const encoder = new H264Encoder({
-      width: WIDTH,
-      height: HEIGHT,
-      bitrate: 2000,
-    });
-    const chunks: PageChunk[] = [];
-    const frameCount = 6;
-    try {
-      for (let n = 0; n < frameCount; n++) {
-        if (n === 4) encoder.requestKeyframe();
-        const out = encoder.encode(paint(n));
-        assert(out, `frame ${n} produced no access unit`);
-        assertEquals(out.keyframe, n === 0 || n === 4, `frame ${n} keyframe`);
-        chunks.push(chunk(out.data, out.keyframe));
+for (const accelerate of [false, ...conversionAccelerated() ? [true] : []]) {
+  Deno.test(
+    `H.264 from H264Encoder decodes in Chromium with the source's colours (${
+      accelerate ? "libyuv" : "TypeScript"
+    } conversion)`,
+    OPTIONS,
+    async () => {
+      const encoder = new H264Encoder({
+        width: WIDTH,
+        height: HEIGHT,
+        bitrate: 2000,
+        accelerate,
+      });
+      const chunks: PageChunk[] = [];
+      const frameCount = 6;
+      try {
+        for (let n = 0; n < frameCount; n++) {
+          if (n === 4) encoder.requestKeyframe();
+          const out = encoder.encode(paint(n));
+          assert(out, `frame ${n} produced no access unit`);
+          assertEquals(out.keyframe, n === 0 || n === 4, `frame ${n} keyframe`);
+          chunks.push(chunk(out.data, out.keyframe));
+        }
+      } finally {
+        encoder.close();
       }
-    } finally {
-      encoder.close();
-    }
-    await withPage(async (page) => {
-      const result = await decodeInPage(page, {
-        codec: encoder.codec,
-        chunks,
-        centres: CENTRES,
+      await withPage(async (page) => {
+        const result = await decodeInPage(page, {
+          codec: encoder.codec,
+          chunks,
+          centres: CENTRES,
+        });
+        assertEquals(result.supported, [encoder.codec]);
+        assertEquals(result.needKeyframe, []);
+        assertEquals(result.frames.length, frameCount);
+        result.frames.forEach((frame, n) => {
+          assert(frame.ok, `frame ${n}: ${frame.error}`);
+          assertEquals([frame.width, frame.height], [WIDTH, HEIGHT]);
+          assertColours(frame.colours!, n);
+        });
       });
-      assertEquals(result.supported, [encoder.codec]);
-      assertEquals(result.needKeyframe, []);
-      assertEquals(result.frames.length, frameCount);
-      result.frames.forEach((frame, n) => {
-        assert(frame.ok, `frame ${n}: ${frame.error}`);
-        assertEquals([frame.width, frame.height], [WIDTH, HEIGHT]);
-        assertColours(frame.colours!, n);
-      });
-    });
-  },
-);
+    },
+  );
+}
 
 Deno.test(
   "VideoLayer reports need-keyframe for a delta first and a keyframe it cannot decode, and recovers",

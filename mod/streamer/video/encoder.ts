@@ -70,6 +70,11 @@ export interface H264EncoderOptions {
   rateControl?: "crf" | "abr";
   /** Quality for "crf" (0–51, lower is better). Default 23. */
   crf?: number;
+  /**
+   * Convert colours with libyuv when installed (default true; see
+   * `i420.ts`); false always uses the TypeScript loop.
+   */
+  accelerate?: boolean;
 }
 
 /** One encoded frame. */
@@ -171,6 +176,7 @@ export class H264Encoder {
   readonly #picture: X264Picture;
   readonly #vbvSeconds: number;
   readonly #abr: boolean;
+  readonly #accelerate: boolean;
   #bitrate: number;
   #keyframeWanted = false;
   #frames = 0;
@@ -188,6 +194,7 @@ export class H264Encoder {
     this.#bitrate = Math.round(positive(options.bitrate, "bitrate"));
     this.#vbvSeconds = positive(options.vbvSeconds ?? 0.5, "vbvSeconds");
     this.#abr = options.rateControl === "abr";
+    this.#accelerate = options.accelerate ?? true;
     const fps = positive(options.fps ?? 30, "fps");
     const threads = Math.round(positive(options.threads ?? 1, "threads"));
     const param = new X264Param(symbols)
@@ -269,7 +276,7 @@ export class H264Encoder {
       y: picture.y,
       u: picture.u,
       v: picture.v,
-    }, { region });
+    }, { region, accelerate: this.#accelerate });
     const keyframe = options.keyframe === true || this.#keyframeWanted;
     picture.type = keyframe ? X264_TYPE_IDR : X264_TYPE_AUTO;
     picture.pts = this.#frames++;
