@@ -8,7 +8,9 @@
  * colour conversion, its signalling, the Annex B stream and the decoder
  * wiring together. Also: a delta before any keyframe and a keyframe the
  * decoder fails on report "need keyframe" (once per loss), deltas are
- * refused until the next keyframe, and that keyframe recovers.
+ * refused until the next keyframe, and that keyframe recovers; an odd-sized
+ * 720p picture comes out padded to 1280×720 with its colours (padding
+ * included); `videoSupport()` lists the codecs offered.
  *
  * @module
  */
@@ -31,7 +33,6 @@ const HTTPDOCS = new URL("../../httpdocs/", import.meta.url);
 /** 4 × 2 blocks of 64×64 pixels: macroblock-aligned, so edges stay sharp. */
 const WIDTH = 256;
 const HEIGHT = 128;
-const BLOCK = 64;
 const PALETTE: [number, number, number][] = [
   [255, 0, 0],
   [0, 255, 0],
@@ -50,19 +51,24 @@ function colourOf(block: number, frame: number): [number, number, number] {
   return PALETTE[(block + frame) % PALETTE.length];
 }
 
-/** A BGRX frame of the blocks, rows padded (stride > width × 4). */
-function paint(frame: number): {
+/** Block size of a 4 × 2 grid over `width × height`. */
+function blockSize(width: number, height: number): [number, number] {
+  return [Math.ceil(width / 4), Math.ceil(height / 2)];
+}
+
+/** A BGRX frame of the 4 × 2 blocks, rows padded (stride > width × 4). */
+function paint(frame: number, width = WIDTH, height = HEIGHT): {
   width: number;
   height: number;
   stride: number;
   data: Uint8Array;
 } {
-  const stride = WIDTH * 4 + 32;
-  const data = new Uint8Array(stride * HEIGHT);
-  for (let y = 0; y < HEIGHT; y++) {
-    for (let x = 0; x < WIDTH; x++) {
-      const block = Math.floor(y / BLOCK) * (WIDTH / BLOCK) +
-        Math.floor(x / BLOCK);
+  const stride = width * 4 + 32;
+  const data = new Uint8Array(stride * height);
+  const [bw, bh] = blockSize(width, height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const block = Math.floor(y / bh) * 4 + Math.floor(x / bw);
       const [r, g, b] = colourOf(block, frame);
       const at = y * stride + x * 4;
       data[at] = b;
@@ -71,7 +77,7 @@ function paint(frame: number): {
       data[at + 3] = 0xff;
     }
   }
-  return { width: WIDTH, height: HEIGHT, stride, data };
+  return { width, height, stride, data };
 }
 
 /** Serves a blank page and httpdocs/session/ on 127.0.0.1. */
@@ -182,10 +188,14 @@ async function decodeInPage(
   );
 }
 
-const CENTRES = Array.from({ length: 8 }, (_, block) => [
-  (block % 4) * BLOCK + BLOCK / 2,
-  Math.floor(block / 4) * BLOCK + BLOCK / 2,
-]);
+/** The centre of each block. */
+function centres(width = WIDTH, height = HEIGHT): number[][] {
+  const [bw, bh] = blockSize(width, height);
+  return Array.from({ length: 8 }, (_, block) => [
+    (block % 4) * bw + (bw >> 1),
+    Math.floor(block / 4) * bh + (bh >> 1),
+  ]);
+}
 
 /** Every block's decoded colour is within {@linkcode TOLERANCE} of frame `n`'s. */
 function assertColours(colours: number[][], n: number): void {
@@ -246,7 +256,7 @@ for (const accelerate of [false, ...conversionAccelerated() ? [true] : []]) {
         const result = await decodeInPage(page, {
           codec: encoder.codec,
           chunks,
-          centres: CENTRES,
+          centres: centres(),
         });
         assertEquals(result.supported, [encoder.codec]);
         assertEquals(result.needKeyframe, []);
@@ -289,7 +299,7 @@ Deno.test(
           chunk(delta.data, false),
           chunk(key2.data, true),
         ],
-        centres: CENTRES,
+        centres: centres(),
       });
       assertEquals(result.frames.map((f) => f.ok ? "ok" : f.error), [
         "need keyframe",
@@ -305,6 +315,65 @@ Deno.test(
         "decoder error: Decoding error.",
       ]);
       assertColours(result.frames[5].colours!, 2);
+    });
+  },
+);
+
+Deno.test(
+  "an odd-sized 720p picture decodes padded to even, with its colours",
+  OPTIONS,
+  async () => {
+    const encoder = new H264Encoder({
+      width: 1279,
+      height: 719,
+      bitrate: 3000,
+    });
+    const chunks: PageChunk[] = [];
+    try {
+      for (let n = 0; n < 3; n++) {
+        const out = encoder.encode(paint(n, 1279, 719));
+        assert(out);
+        chunks.push(chunk(out.data, out.keyframe));
+      }
+    } finally {
+      encoder.close();
+    }
+    await withPage(async (page) => {
+      const result = await decodeInPage(page, {
+        codec: encoder.codec,
+        chunks,
+        // …and the padding: the bottom-right corner repeats block 7.
+        centres: [...centres(1279, 719), [1276, 716]],
+      });
+      assertEquals(result.supported, [encoder.codec]);
+      result.frames.forEach((frame, n) => {
+        assert(frame.ok, `frame ${n}: ${frame.error}`);
+        assertEquals([frame.width, frame.height], [1280, 720]);
+        const corner = frame.colours!.pop()!;
+        assertColours(frame.colours!, n);
+        // Index 0 of frame n + 7 is block 7 of frame n.
+        assertColours([corner], n + 7);
+      });
+    });
+  },
+);
+
+Deno.test(
+  "videoSupport: Chromium decodes the Constrained Baseline and High codecs offered",
+  OPTIONS,
+  async () => {
+    await withPage(async (page) => {
+      const { supported, all, bogus } = await page.evaluate(async () => {
+        const { H264_CODECS, videoSupport } = await import("/session/video.js");
+        return {
+          supported: await videoSupport(),
+          all: [...H264_CODECS],
+          // An unknown codec string is left out, not an error.
+          bogus: await videoSupport(["avc1.FFFFFF", "nonsense"]),
+        };
+      });
+      assertEquals(supported, all);
+      assertEquals(bogus, []);
     });
   },
 );
