@@ -220,13 +220,18 @@ export class H264Encoder {
       // Errors only: x264's informational lines would go to stderr.
       ["log", "0"],
     ];
-    for (const [name, value] of settings) param.parse(name, value);
-    if (!this.#abr) param.parse("crf", String(options.crf ?? 23));
-    this.#applyBitrate(param, this.#bitrate);
-    param.setSize(this.codedWidth, this.codedHeight);
-    param.applyProfile(options.profile ?? "baseline");
+    try {
+      for (const [name, value] of settings) param.parse(name, value);
+      if (!this.#abr) param.parse("crf", String(options.crf ?? 23));
+      this.#applyBitrate(param, this.#bitrate);
+      param.setSize(this.codedWidth, this.codedHeight);
+      param.applyProfile(options.profile ?? "baseline");
+      this.#encoder = new X264Encoder(param, symbols);
+    } catch (error) {
+      param.cleanup();
+      throw error;
+    }
     this.#param = param;
-    this.#encoder = new X264Encoder(param, symbols);
     try {
       this.#picture = new X264Picture(
         this.codedWidth,
