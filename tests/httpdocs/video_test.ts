@@ -105,6 +105,8 @@ function serve(): Deno.HttpServer<Deno.NetAddr> {
 interface PageChunk {
   data: number[];
   keyframe: boolean;
+  /** Switch the layer to this codec first. */
+  codec?: string;
 }
 
 interface PageResult {
@@ -145,6 +147,7 @@ async function decodeInPage(
       for (let i = 0; i < chunks.length; i++) {
         const data = new Uint8Array(chunks[i].data);
         try {
+          if (chunks[i].codec) layer.setCodec(chunks[i].codec);
           const frame = await layer.decode({
             data,
             keyframe: chunks[i].keyframe,
@@ -374,6 +377,49 @@ Deno.test(
       });
       assertEquals(supported, all);
       assertEquals(bogus, []);
+    });
+  },
+);
+
+Deno.test(
+  "VideoLayer switches codec for a stream of another size at its keyframe",
+  OPTIONS,
+  async () => {
+    const small = new H264Encoder({
+      width: WIDTH,
+      height: HEIGHT,
+      bitrate: 1000,
+    });
+    const large = new H264Encoder({ width: 1280, height: 720, bitrate: 3000 });
+    let chunks: PageChunk[];
+    try {
+      assert(small.codec !== large.codec, `${small.codec} ${large.codec}`);
+      const a = small.encode(paint(0))!;
+      const b = small.encode(paint(1))!;
+      const c = large.encode(paint(2, 1280, 720))!;
+      const d = large.encode(paint(3, 1280, 720))!;
+      chunks = [
+        chunk(a.data, true),
+        chunk(b.data, false),
+        // A delta of the new stream before its keyframe is refused.
+        { ...chunk(d.data, false), codec: large.codec },
+        chunk(c.data, true),
+        chunk(d.data, false),
+      ];
+    } finally {
+      small.close();
+      large.close();
+    }
+    await withPage(async (page) => {
+      const result = await decodeInPage(page, {
+        codec: small.codec,
+        chunks,
+        centres: centres(),
+      });
+      assertEquals(
+        result.frames.map((f) => f.ok ? `${f.width}×${f.height}` : f.error),
+        ["256×128", "256×128", "need keyframe", "1280×720", "1280×720"],
+      );
     });
   },
 );
