@@ -87,9 +87,12 @@
  * } x264_nal_t;
  * ```
  *
- * Every call is short and runs on the calling thread (nothing is
- * `nonblocking`): an encoder belongs to one thread, and its input planes are
- * copied by x264 before `x264_encoder_encode` returns.
+ * Calls run on the calling thread, except {@linkcode X264Encoder.encodeAsync}:
+ * the same `x264_encoder_encode` marked `nonblocking`, so a 10–20 ms encode
+ * of a large frame runs on Deno's blocking thread pool while the event loop
+ * goes on. An encoder does one call at a time (it refuses others while an
+ * asynchronous encode is in flight, and defers `close()` until it is done);
+ * its input planes are copied by x264 before the encode call returns.
  *
  * @module
  */
@@ -196,6 +199,13 @@ export const X264_SYMBOLS = {
   x264_encoder_encode: {
     parameters: ["pointer", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
+  },
+  // The same call on Deno's blocking thread pool, for encodeAsync().
+  x264_encoder_encode_nonblocking: {
+    name: "x264_encoder_encode",
+    parameters: ["pointer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+    nonblocking: true,
   },
   x264_encoder_delayed_frames: { parameters: ["pointer"], result: "i32" },
   x264_encoder_close: { parameters: ["pointer"], result: "void" },
@@ -483,6 +493,8 @@ export class X264Encoder {
   readonly #count = new Int32Array(1);
   readonly #out = new Uint8Array(STRUCT_BUFFER);
   readonly #outView = new DataView(this.#out.buffer);
+  #busy = false;
+  #closeWhenIdle = false;
 
   /** `x264_encoder_open` with `param` (copied by x264). */
   constructor(param: X264Param, symbols: X264Symbols = openX264()) {
@@ -497,13 +509,18 @@ export class X264Encoder {
     }
   }
 
-  /** Whether {@linkcode X264Encoder.close} has run. */
+  /** Whether {@linkcode X264Encoder.close} has been called. */
   get closed(): boolean {
-    return this.#handle === null;
+    return this.#handle === null || this.#closeWhenIdle;
   }
 
   #live(): Deno.PointerObject {
-    if (!this.#handle) throw new X264Error("the x264 encoder is closed");
+    if (!this.#handle || this.#closeWhenIdle) {
+      throw new X264Error("the x264 encoder is closed");
+    }
+    if (this.#busy) {
+      throw new X264Error("the x264 encoder is busy with an encodeAsync()");
+    }
     return this.#handle;
   }
 
@@ -519,6 +536,38 @@ export class X264Encoder {
       picture.bytes,
       this.#out,
     );
+    return this.#output(size);
+  }
+
+  /**
+   * {@linkcode X264Encoder.encode} off the event loop: the call runs on
+   * Deno's blocking thread pool. `picture` must not change until the promise
+   * settles; no other call may be made on this encoder meanwhile.
+   */
+  async encodeAsync(picture: X264Picture): Promise<X264Output | undefined> {
+    const handle = this.#live();
+    this.#busy = true;
+    try {
+      const size = await this.#symbols.x264_encoder_encode_nonblocking(
+        handle,
+        this.#nals,
+        this.#count,
+        picture.bytes,
+        this.#out,
+      );
+      return this.#output(size);
+    } finally {
+      this.#busy = false;
+      if (this.#closeWhenIdle) this.close();
+    }
+  }
+
+  /** Whether an {@linkcode X264Encoder.encodeAsync} is in flight. */
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  #output(size: number): X264Output | undefined {
     if (size < 0) throw new X264Error(`x264_encoder_encode failed (${size})`);
     if (size === 0) return undefined;
     const { data, nalTypes } = this.#collect(size);
@@ -564,11 +613,19 @@ export class X264Encoder {
     return this.#symbols.x264_encoder_delayed_frames(this.#live());
   }
 
-  /** `x264_encoder_close`; later calls do nothing. */
+  /**
+   * `x264_encoder_close`, once an encode in flight is done; later calls do
+   * nothing.
+   */
   close(): void {
     if (!this.#handle) return;
+    if (this.#busy) {
+      this.#closeWhenIdle = true;
+      return;
+    }
     this.#symbols.x264_encoder_close(this.#handle);
     this.#handle = null;
+    this.#closeWhenIdle = false;
   }
 
   /** Copies out the NAL units of the last call (sequential in memory). */

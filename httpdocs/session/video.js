@@ -101,6 +101,22 @@ export class VideoLayer {
     this.#onNeedKeyframe = options.onNeedKeyframe ?? (() => {});
   }
 
+  /**
+   * Switches to another codec string (the stream's size or profile
+   * changed): the next chunk must be a keyframe, which starts a decoder
+   * configured for `codec`. Pending decodes of the old stream reject.
+   *
+   * @param {string} codec
+   */
+  setCodec(codec) {
+    if (codec === this.codec) return;
+    this.codec = codec;
+    this.#rejectPending(new Error("the codec changed"));
+    this.#closeDecoder();
+    this.#needKeyframe = true;
+    this.#reported = false;
+  }
+
   /** Whether the next chunk must be a keyframe. */
   get needsKeyframe() {
     return this.#needKeyframe;

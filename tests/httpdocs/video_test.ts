@@ -8,7 +8,9 @@
  * colour conversion, its signalling, the Annex B stream and the decoder
  * wiring together. Also: a delta before any keyframe and a keyframe the
  * decoder fails on report "need keyframe" (once per loss), deltas are
- * refused until the next keyframe, and that keyframe recovers.
+ * refused until the next keyframe, and that keyframe recovers; an odd-sized
+ * 720p picture comes out padded to 1280×720 with its colours (padding
+ * included); `videoSupport()` lists the codecs offered.
  *
  * @module
  */
@@ -18,6 +20,7 @@ import {
   H264Encoder,
   videoAvailable,
 } from "../../mod/streamer/video/encoder.ts";
+import { conversionAccelerated } from "../../mod/streamer/video/i420.ts";
 
 const OPTIONS = {
   ignore: !hasChromium() || !videoAvailable(),
@@ -30,7 +33,6 @@ const HTTPDOCS = new URL("../../httpdocs/", import.meta.url);
 /** 4 × 2 blocks of 64×64 pixels: macroblock-aligned, so edges stay sharp. */
 const WIDTH = 256;
 const HEIGHT = 128;
-const BLOCK = 64;
 const PALETTE: [number, number, number][] = [
   [255, 0, 0],
   [0, 255, 0],
@@ -49,19 +51,24 @@ function colourOf(block: number, frame: number): [number, number, number] {
   return PALETTE[(block + frame) % PALETTE.length];
 }
 
-/** A BGRX frame of the blocks, rows padded (stride > width × 4). */
-function paint(frame: number): {
+/** Block size of a 4 × 2 grid over `width × height`. */
+function blockSize(width: number, height: number): [number, number] {
+  return [Math.ceil(width / 4), Math.ceil(height / 2)];
+}
+
+/** A BGRX frame of the 4 × 2 blocks, rows padded (stride > width × 4). */
+function paint(frame: number, width = WIDTH, height = HEIGHT): {
   width: number;
   height: number;
   stride: number;
   data: Uint8Array;
 } {
-  const stride = WIDTH * 4 + 32;
-  const data = new Uint8Array(stride * HEIGHT);
-  for (let y = 0; y < HEIGHT; y++) {
-    for (let x = 0; x < WIDTH; x++) {
-      const block = Math.floor(y / BLOCK) * (WIDTH / BLOCK) +
-        Math.floor(x / BLOCK);
+  const stride = width * 4 + 32;
+  const data = new Uint8Array(stride * height);
+  const [bw, bh] = blockSize(width, height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const block = Math.floor(y / bh) * 4 + Math.floor(x / bw);
       const [r, g, b] = colourOf(block, frame);
       const at = y * stride + x * 4;
       data[at] = b;
@@ -70,7 +77,7 @@ function paint(frame: number): {
       data[at + 3] = 0xff;
     }
   }
-  return { width: WIDTH, height: HEIGHT, stride, data };
+  return { width, height, stride, data };
 }
 
 /** Serves a blank page and httpdocs/session/ on 127.0.0.1. */
@@ -98,6 +105,8 @@ function serve(): Deno.HttpServer<Deno.NetAddr> {
 interface PageChunk {
   data: number[];
   keyframe: boolean;
+  /** Switch the layer to this codec first. */
+  codec?: string;
 }
 
 interface PageResult {
@@ -138,6 +147,7 @@ async function decodeInPage(
       for (let i = 0; i < chunks.length; i++) {
         const data = new Uint8Array(chunks[i].data);
         try {
+          if (chunks[i].codec) layer.setCodec(chunks[i].codec);
           const frame = await layer.decode({
             data,
             keyframe: chunks[i].keyframe,
@@ -181,10 +191,14 @@ async function decodeInPage(
   );
 }
 
-const CENTRES = Array.from({ length: 8 }, (_, block) => [
-  (block % 4) * BLOCK + BLOCK / 2,
-  Math.floor(block / 4) * BLOCK + BLOCK / 2,
-]);
+/** The centre of each block. */
+function centres(width = WIDTH, height = HEIGHT): number[][] {
+  const [bw, bh] = blockSize(width, height);
+  return Array.from({ length: 8 }, (_, block) => [
+    (block % 4) * bw + (bw >> 1),
+    Math.floor(block / 4) * bh + (bh >> 1),
+  ]);
+}
 
 /** Every block's decoded colour is within {@linkcode TOLERANCE} of frame `n`'s. */
 function assertColours(colours: number[][], n: number): void {
@@ -215,45 +229,50 @@ async function withPage(run: (page: Page) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test(
-  "H.264 from H264Encoder decodes in Chromium with the source's colours",
-  OPTIONS,
-  async () => {
-    const encoder = new H264Encoder({
-      width: WIDTH,
-      height: HEIGHT,
-      bitrate: 2000,
-    });
-    const chunks: PageChunk[] = [];
-    const frameCount = 6;
-    try {
-      for (let n = 0; n < frameCount; n++) {
-        if (n === 4) encoder.requestKeyframe();
-        const out = encoder.encode(paint(n));
-        assert(out, `frame ${n} produced no access unit`);
-        assertEquals(out.keyframe, n === 0 || n === 4, `frame ${n} keyframe`);
-        chunks.push(chunk(out.data, out.keyframe));
+for (const accelerate of [false, ...conversionAccelerated() ? [true] : []]) {
+  Deno.test(
+    `H.264 from H264Encoder decodes in Chromium with the source's colours (${
+      accelerate ? "libyuv" : "TypeScript"
+    } conversion)`,
+    OPTIONS,
+    async () => {
+      const encoder = new H264Encoder({
+        width: WIDTH,
+        height: HEIGHT,
+        bitrate: 2000,
+        accelerate,
+      });
+      const chunks: PageChunk[] = [];
+      const frameCount = 6;
+      try {
+        for (let n = 0; n < frameCount; n++) {
+          if (n === 4) encoder.requestKeyframe();
+          const out = encoder.encode(paint(n));
+          assert(out, `frame ${n} produced no access unit`);
+          assertEquals(out.keyframe, n === 0 || n === 4, `frame ${n} keyframe`);
+          chunks.push(chunk(out.data, out.keyframe));
+        }
+      } finally {
+        encoder.close();
       }
-    } finally {
-      encoder.close();
-    }
-    await withPage(async (page) => {
-      const result = await decodeInPage(page, {
-        codec: encoder.codec,
-        chunks,
-        centres: CENTRES,
+      await withPage(async (page) => {
+        const result = await decodeInPage(page, {
+          codec: encoder.codec,
+          chunks,
+          centres: centres(),
+        });
+        assertEquals(result.supported, [encoder.codec]);
+        assertEquals(result.needKeyframe, []);
+        assertEquals(result.frames.length, frameCount);
+        result.frames.forEach((frame, n) => {
+          assert(frame.ok, `frame ${n}: ${frame.error}`);
+          assertEquals([frame.width, frame.height], [WIDTH, HEIGHT]);
+          assertColours(frame.colours!, n);
+        });
       });
-      assertEquals(result.supported, [encoder.codec]);
-      assertEquals(result.needKeyframe, []);
-      assertEquals(result.frames.length, frameCount);
-      result.frames.forEach((frame, n) => {
-        assert(frame.ok, `frame ${n}: ${frame.error}`);
-        assertEquals([frame.width, frame.height], [WIDTH, HEIGHT]);
-        assertColours(frame.colours!, n);
-      });
-    });
-  },
-);
+    },
+  );
+}
 
 Deno.test(
   "VideoLayer reports need-keyframe for a delta first and a keyframe it cannot decode, and recovers",
@@ -283,7 +302,7 @@ Deno.test(
           chunk(delta.data, false),
           chunk(key2.data, true),
         ],
-        centres: CENTRES,
+        centres: centres(),
       });
       assertEquals(result.frames.map((f) => f.ok ? "ok" : f.error), [
         "need keyframe",
@@ -299,6 +318,108 @@ Deno.test(
         "decoder error: Decoding error.",
       ]);
       assertColours(result.frames[5].colours!, 2);
+    });
+  },
+);
+
+Deno.test(
+  "an odd-sized 720p picture decodes padded to even, with its colours",
+  OPTIONS,
+  async () => {
+    const encoder = new H264Encoder({
+      width: 1279,
+      height: 719,
+      bitrate: 3000,
+    });
+    const chunks: PageChunk[] = [];
+    try {
+      for (let n = 0; n < 3; n++) {
+        const out = encoder.encode(paint(n, 1279, 719));
+        assert(out);
+        chunks.push(chunk(out.data, out.keyframe));
+      }
+    } finally {
+      encoder.close();
+    }
+    await withPage(async (page) => {
+      const result = await decodeInPage(page, {
+        codec: encoder.codec,
+        chunks,
+        // …and the padding: the bottom-right corner repeats block 7.
+        centres: [...centres(1279, 719), [1276, 716]],
+      });
+      assertEquals(result.supported, [encoder.codec]);
+      result.frames.forEach((frame, n) => {
+        assert(frame.ok, `frame ${n}: ${frame.error}`);
+        assertEquals([frame.width, frame.height], [1280, 720]);
+        const corner = frame.colours!.pop()!;
+        assertColours(frame.colours!, n);
+        // Index 0 of frame n + 7 is block 7 of frame n.
+        assertColours([corner], n + 7);
+      });
+    });
+  },
+);
+
+Deno.test(
+  "videoSupport: Chromium decodes the Constrained Baseline and High codecs offered",
+  OPTIONS,
+  async () => {
+    await withPage(async (page) => {
+      const { supported, all, bogus } = await page.evaluate(async () => {
+        const { H264_CODECS, videoSupport } = await import("/session/video.js");
+        return {
+          supported: await videoSupport(),
+          all: [...H264_CODECS],
+          // An unknown codec string is left out, not an error.
+          bogus: await videoSupport(["avc1.FFFFFF", "nonsense"]),
+        };
+      });
+      assertEquals(supported, all);
+      assertEquals(bogus, []);
+    });
+  },
+);
+
+Deno.test(
+  "VideoLayer switches codec for a stream of another size at its keyframe",
+  OPTIONS,
+  async () => {
+    const small = new H264Encoder({
+      width: WIDTH,
+      height: HEIGHT,
+      bitrate: 1000,
+    });
+    const large = new H264Encoder({ width: 1280, height: 720, bitrate: 3000 });
+    let chunks: PageChunk[];
+    try {
+      assert(small.codec !== large.codec, `${small.codec} ${large.codec}`);
+      const a = small.encode(paint(0))!;
+      const b = small.encode(paint(1))!;
+      const c = large.encode(paint(2, 1280, 720))!;
+      const d = large.encode(paint(3, 1280, 720))!;
+      chunks = [
+        chunk(a.data, true),
+        chunk(b.data, false),
+        // A delta of the new stream before its keyframe is refused.
+        { ...chunk(d.data, false), codec: large.codec },
+        chunk(c.data, true),
+        chunk(d.data, false),
+      ];
+    } finally {
+      small.close();
+      large.close();
+    }
+    await withPage(async (page) => {
+      const result = await decodeInPage(page, {
+        codec: small.codec,
+        chunks,
+        centres: centres(),
+      });
+      assertEquals(
+        result.frames.map((f) => f.ok ? `${f.width}×${f.height}` : f.error),
+        ["256×128", "256×128", "need keyframe", "1280×720", "1280×720"],
+      );
     });
   },
 );

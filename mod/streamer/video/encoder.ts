@@ -29,6 +29,7 @@ import {
   X264_TYPE_AUTO,
   X264_TYPE_IDR,
   X264Encoder,
+  type X264Output,
   X264Param,
   X264Picture,
   type X264Symbols,
@@ -70,6 +71,11 @@ export interface H264EncoderOptions {
   rateControl?: "crf" | "abr";
   /** Quality for "crf" (0–51, lower is better). Default 23. */
   crf?: number;
+  /**
+   * Convert colours with libyuv when installed (default true; see
+   * `i420.ts`); false always uses the TypeScript loop.
+   */
+  accelerate?: boolean;
 }
 
 /** One encoded frame. */
@@ -171,8 +177,10 @@ export class H264Encoder {
   readonly #picture: X264Picture;
   readonly #vbvSeconds: number;
   readonly #abr: boolean;
+  readonly #accelerate: boolean;
   #bitrate: number;
   #keyframeWanted = false;
+  #bitratePending = false;
   #frames = 0;
 
   /**
@@ -188,6 +196,7 @@ export class H264Encoder {
     this.#bitrate = Math.round(positive(options.bitrate, "bitrate"));
     this.#vbvSeconds = positive(options.vbvSeconds ?? 0.5, "vbvSeconds");
     this.#abr = options.rateControl === "abr";
+    this.#accelerate = options.accelerate ?? true;
     const fps = positive(options.fps ?? 30, "fps");
     const threads = Math.round(positive(options.threads ?? 1, "threads"));
     const param = new X264Param(symbols)
@@ -211,13 +220,18 @@ export class H264Encoder {
       // Errors only: x264's informational lines would go to stderr.
       ["log", "0"],
     ];
-    for (const [name, value] of settings) param.parse(name, value);
-    if (!this.#abr) param.parse("crf", String(options.crf ?? 23));
-    this.#applyBitrate(param, this.#bitrate);
-    param.setSize(this.codedWidth, this.codedHeight);
-    param.applyProfile(options.profile ?? "baseline");
+    try {
+      for (const [name, value] of settings) param.parse(name, value);
+      if (!this.#abr) param.parse("crf", String(options.crf ?? 23));
+      this.#applyBitrate(param, this.#bitrate);
+      param.setSize(this.codedWidth, this.codedHeight);
+      param.applyProfile(options.profile ?? "baseline");
+      this.#encoder = new X264Encoder(param, symbols);
+    } catch (error) {
+      param.cleanup();
+      throw error;
+    }
     this.#param = param;
-    this.#encoder = new X264Encoder(param, symbols);
     try {
       this.#picture = new X264Picture(
         this.codedWidth,
@@ -261,7 +275,40 @@ export class H264Encoder {
     region?: Region,
     options: EncodeOptions = {},
   ): EncodedVideo | undefined {
+    const keyframe = this.#prepare(frame, region, options);
+    return this.#result(keyframe, this.#encoder.encode(this.#picture));
+  }
+
+  /**
+   * {@linkcode H264Encoder.encode} with x264's part (most of the time) off
+   * the event loop, on Deno's blocking thread pool; the colour conversion
+   * runs before it returns, so `frame` may change as soon as the promise
+   * exists. One at a time: a call while another is in flight throws.
+   */
+  async encodeAsync(
+    frame: BgrxFrame,
+    region?: Region,
+    options: EncodeOptions = {},
+  ): Promise<EncodedVideo | undefined> {
+    const keyframe = this.#prepare(frame, region, options);
+    return this.#result(
+      keyframe,
+      await this.#encoder.encodeAsync(this.#picture),
+    );
+  }
+
+  /** Converts `frame` into the picture and sets its type; whether it is an IDR. */
+  #prepare(
+    frame: BgrxFrame,
+    region: Region | undefined,
+    options: EncodeOptions,
+  ): boolean {
     if (this.closed) throw new Error("the H.264 encoder is closed");
+    // The picture's planes belong to x264 until an encode in flight is done.
+    if (this.#encoder.busy) {
+      throw new Error("the H.264 encoder is busy with an encodeAsync()");
+    }
+    if (this.#bitratePending) this.#reconfigBitrate();
     const picture = this.#picture;
     bgrxToI420(frame, {
       width: this.codedWidth,
@@ -269,11 +316,17 @@ export class H264Encoder {
       y: picture.y,
       u: picture.u,
       v: picture.v,
-    }, { region });
+    }, { region, accelerate: this.#accelerate });
     const keyframe = options.keyframe === true || this.#keyframeWanted;
     picture.type = keyframe ? X264_TYPE_IDR : X264_TYPE_AUTO;
     picture.pts = this.#frames++;
-    const out = this.#encoder.encode(picture);
+    return keyframe;
+  }
+
+  #result(
+    keyframe: boolean,
+    out: X264Output | undefined,
+  ): EncodedVideo | undefined {
     if (keyframe && out) this.#keyframeWanted = false;
     return out && { data: out.data, keyframe: out.keyframe };
   }
@@ -283,13 +336,23 @@ export class H264Encoder {
     this.#keyframeWanted = true;
   }
 
-  /** Changes the target bitrate (kbit/s) from the next frame on. */
+  /**
+   * Changes the target bitrate (kbit/s) from the next frame on (at once, or
+   * when the next frame starts if an encodeAsync() is in flight).
+   */
   setBitrate(kbps: number): void {
     const bitrate = Math.round(positive(kbps, "bitrate"));
     if (bitrate === this.#bitrate) return;
-    this.#applyBitrate(this.#param, bitrate);
-    this.#encoder.reconfig(this.#param);
     this.#bitrate = bitrate;
+    // x264 takes no calls while an encodeAsync() runs: the next frame applies it.
+    if (this.#encoder.busy) this.#bitratePending = true;
+    else this.#reconfigBitrate();
+  }
+
+  #reconfigBitrate(): void {
+    this.#bitratePending = false;
+    this.#applyBitrate(this.#param, this.#bitrate);
+    this.#encoder.reconfig(this.#param);
   }
 
   /** Frees the encoder; later calls do nothing. */

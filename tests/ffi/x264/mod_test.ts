@@ -234,3 +234,43 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "encodeAsync gives the same access units as encode, one call at a time, and defers close",
+  OPTIONS,
+  async () => {
+    const width = 320, height = 240;
+    const syncParam = streamingParam(width, height, 800);
+    const asyncParam = streamingParam(width, height, 800);
+    const sync = new X264Encoder(syncParam);
+    const async = new X264Encoder(asyncParam);
+    const syncPicture = new X264Picture(width, height);
+    const asyncPicture = new X264Picture(width, height);
+    try {
+      for (let n = 0; n < 5; n++) {
+        paint(syncPicture, n);
+        paint(asyncPicture, n);
+        const expected = sync.encode(syncPicture);
+        const pending = async.encodeAsync(asyncPicture);
+        assert(async.busy);
+        assertThrows(() => async.encode(asyncPicture), X264Error, /busy/);
+        assertThrows(() => async.reconfig(asyncParam), X264Error, /busy/);
+        const got = await pending;
+        assert(!async.busy);
+        assertEquals(got?.data, expected?.data, `frame ${n}`);
+        assertEquals(got?.keyframe, n === 0);
+      }
+      // close() while an encode is in flight waits for it.
+      const last = async.encodeAsync(asyncPicture);
+      async.close();
+      assert(async.closed);
+      assert((await last)?.data.length);
+      assertThrows(() => async.encode(asyncPicture), X264Error, /closed/);
+    } finally {
+      sync.close();
+      async.close();
+      syncParam.cleanup();
+      asyncParam.cleanup();
+    }
+  },
+);

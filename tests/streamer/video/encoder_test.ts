@@ -311,3 +311,40 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "encodeAsync: one frame in flight at a time, keyframes and bitrate changes still apply",
+  OPTIONS,
+  async () => {
+    const encoder = new H264Encoder({ width: 320, height: 240, bitrate: 500 });
+    try {
+      const first = encoder.encodeAsync(frameOf(320, 240, 0));
+      assertThrows(
+        () => encoder.encode(frameOf(320, 240, 1)),
+        Error,
+        /busy/,
+      );
+      // A bitrate change while busy waits for the next frame.
+      encoder.setBitrate(300);
+      assertEquals(encoder.bitrate, 300);
+      encoder.requestKeyframe();
+      assert((await first)?.keyframe);
+      const kinds: string[] = [];
+      for (let n = 1; n < 5; n++) {
+        const out = await encoder.encodeAsync(frameOf(320, 240, n), undefined, {
+          keyframe: n === 3,
+        });
+        assert(out, `frame ${n} was held back`);
+        kinds.push(out.keyframe ? "I" : "P");
+      }
+      // The keyframe requested during the first frame's encode came next.
+      assertEquals(kinds.join(""), "IPIP");
+      const last = encoder.encodeAsync(frameOf(320, 240, 5));
+      encoder.close();
+      assert(encoder.closed);
+      assert(await last);
+    } finally {
+      encoder.close();
+    }
+  },
+);
