@@ -84,6 +84,7 @@ Deno.test("a desktop: session, workspace, policy and secret headers, and the siz
       fileDownload: false,
       printing: false,
       shadowing: false,
+      audio: true,
     });
     // The validated answer, as the host gave it.
     assertEquals(answer.sessionId, "client-facing-1");

@@ -24,6 +24,7 @@ const DEFAULT_POLICY = {
   fileDownload: false,
   printing: false,
   shadowing: false,
+  audio: true,
 };
 
 /** Parses a request made of `headers` and `query`. */
