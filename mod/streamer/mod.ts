@@ -22,10 +22,14 @@ import {
   type StreamerMessage,
 } from "../control/codec.ts";
 import { hashToken } from "../control/token_hash.ts";
+import {
+  openSessionDevices,
+  type SessionDevices,
+  type SessionScreen,
+} from "../devices/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { LICENCE_PROOF_ENV } from "../registration/licence_proof.ts";
 import { stopServer } from "../util/serve.ts";
-import { openSessionClipboard } from "./clipboard.ts";
 import { CommandLineError, splitCommandLine } from "./command_line.ts";
 import { TileEncoder } from "./encode/mod.ts";
 import { FILE_DIALOG_SOCKET_ENV, FileDialogServer } from "./file_dialog.ts";
@@ -36,7 +40,6 @@ import {
   type ReportingSettings,
   startReporting,
 } from "./reporting.ts";
-import { openSessionScreen, type SessionScreen } from "./screen.ts";
 import { SharedCapture } from "./shared_capture.ts";
 import { TokenStore } from "./token_store.ts";
 import { Viewer, type ViewerContext } from "./viewer.ts";
@@ -60,8 +63,12 @@ export interface StreamerOptions {
   licence?: { gatewayUrl: string; serverUrl: string; caCertificate?: string };
   /** `-reporting JSON`: metrics and activity settings (with `licence`). */
   reporting?: string;
-  /** Opens the session's screen. Default: this platform's (tests may pass their own display's). */
-  openScreen?: () => SessionScreen;
+  /**
+   * The session's screen and clipboard; closed when the streamer stops.
+   * Default: this OS's ({@linkcode openSessionDevices}; tests may pass
+   * their own display's).
+   */
+  devices?: SessionDevices;
   /** Media flow control (tests). */
   media?: ViewerContext["media"];
   /** Logger. */
@@ -86,7 +93,8 @@ export async function runStreamer(
   const apps = new Set<Deno.ChildProcess>();
   const viewers = new Set<Viewer>();
   const exit = Promise.withResolvers<StreamerExit>();
-  const clipboard = openSessionClipboard();
+  const devices = options.devices ?? openSessionDevices();
+  const clipboard = devices.clipboard;
   let sessionUuid: string | undefined;
   let server: Deno.HttpServer | undefined;
   let checkins: LicenceCheckins | undefined;
@@ -186,7 +194,7 @@ export async function runStreamer(
 
   function openScreen(): { screen: SessionScreen; captures: SharedCapture } {
     if (!screen) {
-      screen = (options.openScreen ?? openSessionScreen)();
+      screen = devices.screen();
       captures = new SharedCapture(screen.capture);
     }
     return { screen, captures: captures! };
@@ -392,8 +400,7 @@ export async function runStreamer(
   for (const viewer of viewers) viewer.close(1001, "session ended");
   if (server) await stopServer(server, { timeoutMs: 1000 });
   dialogs?.close();
-  clipboard.close();
-  screen?.close();
+  devices.close();
   for (const app of apps) {
     try {
       app.kill("SIGTERM");

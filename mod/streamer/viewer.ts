@@ -16,12 +16,12 @@ import {
   type StreamerMessage,
 } from "../../httpdocs/session/protocol.js";
 import type { Logger } from "../log/mod.ts";
-import type { ScreenCapture } from "../platform/capture.ts";
+import type { ScreenCapture } from "../devices/capture.ts";
 import type { FileDialogServer, PendingDialog } from "./file_dialog.ts";
-import type { SessionClipboard } from "./clipboard.ts";
+import type { SessionClipboard } from "../devices/clipboard.ts";
 import { MediaStream } from "./media.ts";
 import type { TileEncoder } from "./encode/mod.ts";
-import type { SessionScreen } from "./screen.ts";
+import type { SessionScreen } from "../devices/screen.ts";
 import type { SharedCapture } from "./shared_capture.ts";
 import { type LandedFile, UploadError, UploadReceiver } from "./upload.ts";
 import { clipboardDirections, type ViewerSettings } from "./viewer_settings.ts";
