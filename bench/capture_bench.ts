@@ -10,8 +10,8 @@
  * @module
  */
 import { Painter, withXvfb } from "../tests/support/x11_draw.ts";
-import { openX11Capture } from "../mod/platform/linux/x11_capture.ts";
-import type { ScreenCapture } from "../mod/platform/capture.ts";
+import { openX11Capture } from "../mod/devices/linux/x11_capture.ts";
+import type { ScreenCapture } from "../mod/devices/capture.ts";
 import { ms, ratio } from "./common.ts";
 
 /** Options for {@linkcode runCaptureBench}. */

@@ -16,7 +16,7 @@
  * the secure desktop, Ctrl+Alt+Del), the streamer's thread stays on the old
  * one: captures show the old desktop and `SendInput` is refused. The thread
  * must `OpenInputDesktop` + `SetThreadDesktop` to follow
- * (`mod/platform/windows/gdi_capture.ts` does it on every poll). The
+ * (`mod/devices/windows/gdi_capture.ts` does it on every poll). The
  * `Winlogon` (secure) desktop only opens for LocalSystem; a streamer running
  * as the session's user gets `ERROR_ACCESS_DENIED` and cannot show or drive
  * UAC prompts. `SetThreadDesktop` also fails while the thread owns windows
@@ -37,7 +37,7 @@
  * owner is sent `WM_DESTROYCLIPBOARD` (a real cross-thread *send*: the
  * sender waits) when another application empties the clipboard, so a
  * window that outlives the write on a thread that pumps no messages would
- * stall that application; see `mod/platform/windows/win32_clipboard.ts`
+ * stall that application; see `mod/devices/windows/win32_clipboard.ts`
  * for how the streamer avoids it.
  *
  * @module

@@ -15,11 +15,7 @@
  *
  * @module
  */
-import type {
-  CapturedFrame,
-  Rect,
-  ScreenCapture,
-} from "../platform/capture.ts";
+import type { CapturedFrame, Rect, ScreenCapture } from "../devices/capture.ts";
 import { encodeStreamerMessage } from "../../httpdocs/session/protocol.js";
 import type { TileEncoder } from "./encode/mod.ts";
 import { boundingBox } from "./encode/tiles.ts";

@@ -13,7 +13,7 @@ import type {
   CursorShape,
   Rect,
   ScreenCapture,
-} from "../platform/capture.ts";
+} from "../devices/capture.ts";
 import { boundingBox } from "./media.ts";
 
 /** Rectangles a view keeps before they become their bounding box. */

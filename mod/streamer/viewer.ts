@@ -16,15 +16,19 @@ import {
   type StreamerMessage,
 } from "../../httpdocs/session/protocol.js";
 import type { Logger } from "../log/mod.ts";
-import type { ScreenCapture } from "../platform/capture.ts";
+import type { ScreenCapture } from "../devices/capture.ts";
 import type { FileDialogServer, PendingDialog } from "./file_dialog.ts";
-import type { SessionClipboard } from "./clipboard.ts";
+import type { SessionClipboard } from "../devices/clipboard.ts";
+import type { SessionSound } from "./session_sound.ts";
 import { MediaStream } from "./media.ts";
 import type { TileEncoder } from "./encode/mod.ts";
-import type { SessionScreen } from "./screen.ts";
+import type { SessionScreen } from "../devices/screen.ts";
 import type { SharedCapture } from "./shared_capture.ts";
 import { type LandedFile, UploadError, UploadReceiver } from "./upload.ts";
 import { clipboardDirections, type ViewerSettings } from "./viewer_settings.ts";
+
+/** Socket bytes waiting beyond which sound packets are dropped. */
+const AUDIO_MAX_BUFFERED = 256 * 1024;
 
 /** What a viewer works with; shared by the streamer's viewers. */
 export interface ViewerContext {
@@ -52,6 +56,8 @@ export interface ViewerContext {
   media?: { maxInFlight?: number; maxBuffered?: number };
   /** Whether this streamer can encode video (libx264 loads). */
   videoAvailable: boolean;
+  /** The session's sound, if it has any. */
+  sound?: SessionSound;
 }
 
 /** A connected viewer. */
@@ -62,6 +68,10 @@ export class Viewer {
   readonly #uploads: UploadReceiver;
   readonly #clip: { toSession: boolean; fromSession: boolean };
   #media?: MediaStream;
+  /** Stops this viewer's sound, while it listens. */
+  #unlisten?: () => void;
+  /** Sound packets not sent because the socket was backed up. */
+  audioDropped = 0;
   #capture?: ScreenCapture;
   #closed = false;
   /** Serializes upload steps: chunks must be written in order. */
@@ -120,7 +130,7 @@ export class Viewer {
         maxWidth: screen.capture.width,
         maxHeight: screen.capture.height,
         video: this.#ctx.videoAvailable,
-        audio: false,
+        audio: this.#audioAllowed,
       },
     });
     media.start();
@@ -153,6 +163,8 @@ export class Viewer {
     if (this.#closed) return;
     this.#closed = true;
     this.#media?.stop();
+    this.#unlisten?.();
+    this.#unlisten = undefined;
     this.#capture?.close();
     try {
       this.#ctx.screen.input.releaseAll();
@@ -233,7 +245,7 @@ export class Viewer {
       case "keyframe":
         return this.#media?.requestKeyframe();
       case "audioState":
-        return;
+        return this.#listen(message.on);
     }
   }
 
@@ -304,6 +316,32 @@ export class Viewer {
         });
       }
     });
+  }
+
+  /** Whether this viewer may hear the session. */
+  get #audioAllowed(): boolean {
+    return this.settings.policy.audio && this.#ctx.sound?.available === true;
+  }
+
+  /** Starts or stops sending the session's sound (the page plays it or not). */
+  #listen(on: boolean): void {
+    if (on && this.#audioAllowed && !this.#unlisten) {
+      this.#unlisten = this.#ctx.sound!.listen((packet) => {
+        // A viewer that falls behind loses sound, never picture: late audio
+        // is worthless and a queue would only delay the screen.
+        if (this.socket.bufferedAmount > AUDIO_MAX_BUFFERED) {
+          this.audioDropped++;
+          return;
+        }
+        this.send({
+          type: "audio",
+          audio: { timestampUs: packet.timestampUs, data: packet.data },
+        });
+      });
+    } else if (!on) {
+      this.#unlisten?.();
+      this.#unlisten = undefined;
+    }
   }
 
   #clipboardChanged(): void {

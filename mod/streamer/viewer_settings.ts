@@ -14,6 +14,8 @@ const policySchema = z.object({
   fileDownload: z.boolean(),
   printing: z.boolean(),
   shadowing: z.boolean(),
+  // Hosts before sound sent no audio field: no sound for them.
+  audio: z.boolean().default(false),
 });
 
 const settingsSchema = z.object({
@@ -33,6 +35,7 @@ export const RESTRICTIVE: ViewerSettings = {
     fileDownload: false,
     printing: false,
     shadowing: false,
+    audio: false,
   },
 };
 

@@ -8,7 +8,7 @@
  * @module
  */
 import { decodeStreamerMessage } from "../../httpdocs/session/protocol.js";
-import { openX11Capture } from "../../mod/platform/linux/x11_capture.ts";
+import { openX11Capture } from "../../mod/devices/linux/x11_capture.ts";
 import { TileEncoder } from "../../mod/streamer/encode/mod.ts";
 import { boundingBox, MediaStream } from "../../mod/streamer/media.ts";
 import { decode as decodePng } from "fast-png";

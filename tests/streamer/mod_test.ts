@@ -12,12 +12,13 @@ import {
   type StreamerExit,
   type StreamerOptions,
 } from "../../mod/streamer/mod.ts";
-import { openSessionScreen } from "../../mod/streamer/screen.ts";
+import { openSessionDevices } from "../../mod/devices/mod.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { freePort } from "../support/ports.ts";
 import {
   nextStreamerMessage,
   openSocket,
+  refused,
   sendClient,
   type TestSocket,
 } from "../support/ws.ts";
@@ -100,16 +101,6 @@ async function start(
   return h;
 }
 
-async function refused(url: string): Promise<boolean> {
-  try {
-    const ws = await openSocket(url);
-    await ws.close();
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 Deno.test({
   name: "handshake, tokens, viewers and viewer events",
   sanitizeOps: false,
@@ -122,7 +113,7 @@ Deno.test({
 
 async function viewerEvents(display: string): Promise<void> {
   const h = await start(undefined, {
-    openScreen: () => openSessionScreen({ display }),
+    devices: openSessionDevices({ display }),
   });
   try {
     assertEquals(h.received[0], "REQUEST_SESSION_INFO:webs01");

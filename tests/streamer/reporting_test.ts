@@ -13,31 +13,11 @@ import {
 } from "../../mod/streamer/reporting.ts";
 import { createLogger } from "../../mod/log/mod.ts";
 import { assert, assertEquals } from "../support/assert.ts";
+import { recordingGateway } from "../support/recording_gateway.ts";
 import { waitFor } from "../support/wait.ts";
 
 const logger = createLogger({ format: "json", sink: () => {} });
 const UUID = "3f2b8c1e-9d4a-4e6b-8a7c-0123456789ab";
-
-interface Seen {
-  path: string;
-  body: Record<string, unknown>;
-}
-
-function recorder(): { url: string; seen: Seen[]; stop(): Promise<void> } {
-  const seen: Seen[] = [];
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    async (req) => {
-      seen.push({ path: new URL(req.url).pathname, body: await req.json() });
-      return Response.json({ ok: true });
-    },
-  );
-  return {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    seen,
-    stop: () => server.shutdown(),
-  };
-}
 
 function settings(
   overrides: Partial<ReportingSettings> = {},
@@ -50,7 +30,7 @@ function settings(
 }
 
 Deno.test("metrics carry the named figures; activity only the named events", async () => {
-  const gateway = recorder();
+  const gateway = recordingGateway();
   let samples = 0;
   const reporting = startReporting({
     gatewayUrl: `${gateway.url}/`,
@@ -91,7 +71,7 @@ Deno.test("metrics carry the named figures; activity only the named events", asy
 });
 
 Deno.test("disabled sections send nothing; an unreachable gateway is survived", async () => {
-  const gateway = recorder();
+  const gateway = recordingGateway();
   const quiet = startReporting({
     gatewayUrl: gateway.url,
     serverUrl: "http://host.test:9005",

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { openX11Capture } from "../../mod/platform/linux/x11_capture.ts";
+import { openX11Capture } from "../../mod/devices/linux/x11_capture.ts";
 import { boundingBox } from "../../mod/streamer/media.ts";
 import { SharedCapture } from "../../mod/streamer/shared_capture.ts";
-import type { Rect, ScreenCapture } from "../../mod/platform/capture.ts";
+import type { Rect, ScreenCapture } from "../../mod/devices/capture.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { waitFor } from "../support/wait.ts";
 import { Painter, withXvfb } from "../support/x11_draw.ts";

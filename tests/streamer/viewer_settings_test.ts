@@ -18,6 +18,7 @@ const POLICY = {
   fileDownload: false,
   printing: false,
   shadowing: false,
+  audio: true,
 } as const;
 
 Deno.test("valid settings parse", () => {
@@ -29,6 +30,11 @@ Deno.test("valid settings parse", () => {
   const noSize = parseViewerSettings(JSON.stringify({ policy: POLICY }));
   assert(noSize.ok);
   assertEquals(noSize.value.width, undefined);
+  // A host from before sound sends no audio field: no sound.
+  const { audio: _, ...older } = POLICY;
+  const old = parseViewerSettings(JSON.stringify({ policy: older }));
+  assert(old.ok);
+  assertEquals(old.value.policy.audio, false);
 });
 
 Deno.test("invalid settings name what was wrong", () => {

@@ -9,9 +9,9 @@
  * @module
  */
 import { createLogger } from "../../mod/log/mod.ts";
-import { X11Clipboard } from "../../mod/streamer/clipboard.ts";
+import { X11Clipboard } from "../../mod/devices/linux/x11_clipboard.ts";
 import { TileEncoder } from "../../mod/streamer/encode/mod.ts";
-import { openSessionScreen } from "../../mod/streamer/screen.ts";
+import { openSessionScreen } from "../../mod/devices/mod.ts";
 import type { LandedFile } from "../../mod/streamer/upload.ts";
 import { SharedCapture } from "../../mod/streamer/shared_capture.ts";
 import { Viewer } from "../../mod/streamer/viewer.ts";
@@ -35,6 +35,7 @@ function policy(fileUpload: boolean): ViewerSettings["policy"] {
     fileDownload: false,
     printing: false,
     shadowing: false,
+    audio: false,
   };
 }
 

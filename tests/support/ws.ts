@@ -88,6 +88,17 @@ export function openSocket(
   });
 }
 
+/** Whether opening a WebSocket to `url` fails (if it opens, it is closed). */
+export async function refused(url: string): Promise<boolean> {
+  try {
+    const ws = await openSocket(url);
+    await ws.close();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** A `webstream/1` message from the streamer, of type `T`. */
 export type StreamerMessageOf<T extends StreamerMessage["type"]> = Extract<
   StreamerMessage,

@@ -18,7 +18,7 @@ import {
   REPORT,
   XDAMAGE_NOTIFY,
 } from "../../../ffi/x11/damage.ts";
-import type { Rect } from "../../../mod/platform/capture.ts";
+import type { Rect } from "../../../mod/devices/capture.ts";
 
 const XVFB = { sanitizeOps: false, sanitizeResources: false };
 

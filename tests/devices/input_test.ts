@@ -1,5 +1,5 @@
 /**
- * Tests for `mod/platform/input.ts`: the browser button bits, the presses
+ * Tests for `mod/devices/input.ts`: the browser button bits, the presses
  * and releases between two button states, and pointer coordinate clamping.
  *
  * @module
@@ -10,7 +10,7 @@ import {
   buttonChanges,
   BUTTONS,
   clampCoordinate,
-} from "../../mod/platform/input.ts";
+} from "../../mod/devices/input.ts";
 
 Deno.test("input: button bits are those of MouseEvent.buttons", () => {
   assertEquals(BUTTONS, {

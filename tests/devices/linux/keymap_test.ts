@@ -1,5 +1,5 @@
 /**
- * Tests for `mod/platform/linux/keymap.ts`: the `KeyboardEvent.code` →
+ * Tests for `mod/devices/linux/keymap.ts`: the `KeyboardEvent.code` →
  * evdev table holds every common key with distinct keycodes, characters and
  * keysyms convert both ways, and against a real Xvfb's keymap (XKB "evdev"
  * rules, US layout) the X keycode (evdev + 8) of each code carries the
@@ -22,7 +22,7 @@ import {
   keysymForCharacter,
   NAMED_KEYSYMS,
   x11Keycode,
-} from "../../../mod/platform/linux/keymap.ts";
+} from "../../../mod/devices/linux/keymap.ts";
 import { stopProcessGroup } from "../../../mod/platform/linux/processes.ts";
 import {
   encodeXauthority,

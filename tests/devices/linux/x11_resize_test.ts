@@ -1,5 +1,5 @@
 /**
- * Tests for `mod/platform/linux/x11_resize.ts` on a real Xvfb started at
+ * Tests for `mod/devices/linux/x11_resize.ts` on a real Xvfb started at
  * 2560×1600: shrinking to 1280×720 and growing back, a change growing one
  * side and shrinking the other, each seen by a fresh `xdpyinfo` client; a
  * request beyond the server's range is clamped and reported, an invalid or
@@ -13,7 +13,7 @@ import { xdpyinfo } from "../../support/x11.ts";
 import { withXDisplay } from "../../support/x11_draw.ts";
 import type { XDisplay } from "../../../ffi/x11/display.ts";
 import { ScreenResources, screenSize } from "../../../ffi/x11/randr.ts";
-import { resizeScreen } from "../../../mod/platform/linux/x11_resize.ts";
+import { resizeScreen } from "../../../mod/devices/linux/x11_resize.ts";
 
 interface Env {
   name: string;

@@ -1,20 +1,14 @@
 /**
  * The X clipboard through real xclip on a real Xvfb: text set is readable by
  * other clients; our own text is not reported back as a change; another
- * client's text is; close() ends our xclip owner. And the streamer's
- * factory picks the X11 clipboard on Linux, the Win32 one on Windows.
+ * client's text is; close() ends our xclip owner.
  *
  * @module
  */
-import {
-  openSessionClipboard,
-  X11Clipboard,
-} from "../../mod/streamer/clipboard.ts";
-import { Win32Clipboard } from "../../mod/platform/windows/win32_clipboard.ts";
-import { assert, assertEquals } from "../support/assert.ts";
-import { FakeDisplay } from "../support/windows/fake_user32.ts";
-import { waitFor } from "../support/wait.ts";
-import { withXvfb } from "../support/x11_draw.ts";
+import { X11Clipboard } from "../../../mod/devices/linux/x11_clipboard.ts";
+import { assertEquals } from "../../support/assert.ts";
+import { waitFor } from "../../support/wait.ts";
+import { withXvfb } from "../../support/x11_draw.ts";
 
 async function xclipOut(env: Record<string, string>): Promise<string> {
   const out = await new Deno.Command("xclip", {
@@ -72,31 +66,4 @@ Deno.test({
       }
     });
   },
-});
-
-Deno.test("the streamer's clipboard is X11's on Linux and Win32's on Windows", async () => {
-  const here = openSessionClipboard();
-  assert(
-    Deno.build.os === "windows"
-      ? here instanceof Win32Clipboard
-      : here instanceof X11Clipboard,
-  );
-  here.close();
-  const linux = openSessionClipboard({ os: "linux" });
-  assert(linux instanceof X11Clipboard);
-  linux.close();
-  // Windows, over the fake DLLs: the same interface, the Win32 clipboard.
-  const display = new FakeDisplay(4, 4);
-  const windows = openSessionClipboard({
-    os: "windows",
-    libraries: {
-      user32: display.user32,
-      kernel32: display.kernel32.symbols,
-    },
-  });
-  assert(windows instanceof Win32Clipboard);
-  await windows.write("through the interface");
-  assertEquals(display.clipboardText(), "through the interface");
-  assertEquals(await windows.readChange(), undefined);
-  windows.close();
 });

@@ -1,7 +1,7 @@
 /**
  * The session's clipboard as the streamer uses it, independent of the
- * platform: text only. On Linux it is `mod/streamer/clipboard.ts`'s
- * `X11Clipboard` (xclip); on Windows `windows/win32_clipboard.ts`. Changes
+ * OS: text only. On Linux it is `linux/x11_clipboard.ts`'s `X11Clipboard`
+ * (xclip); on Windows `windows/win32_clipboard.ts`. Changes
  * made by the session's apps are noticed by the screen capture (its
  * `poll()`'s `clipboardChanged`), then read with `readChange()`.
  *

@@ -1,8 +1,8 @@
 /**
  * The streamer's input injection, independent of the platform: the browser's
  * pointer, wheel and key events go into an {@linkcode InputSink}. Linux
- * implements it with XTEST (`linux/x11_input.ts`); Windows will with
- * SendInput.
+ * implements it with XTEST (`linux/x11_input.ts`), Windows with SendInput
+ * (`windows/send_input.ts`).
  *
  * @module
  */

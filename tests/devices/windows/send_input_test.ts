@@ -1,5 +1,5 @@
 /**
- * Tests for `mod/platform/windows/send_input.ts` over the fake user32,
+ * Tests for `mod/devices/windows/send_input.ts` over the fake user32,
  * whose SendInput decodes the INPUT array from memory: each browser event
  * becomes the right INPUT structs in one call; keys go by scan code (with
  * the extended flag; the numpad always), else as Unicode characters the
@@ -23,8 +23,8 @@ import {
   normalize,
   openSendInput,
   type SendInputSink,
-} from "../../../mod/platform/windows/send_input.ts";
-import { BUTTONS } from "../../../mod/platform/input.ts";
+} from "../../../mod/devices/windows/send_input.ts";
+import { BUTTONS } from "../../../mod/devices/input.ts";
 import {
   FakeDisplay,
   type FakeInputEvent,

@@ -1,5 +1,5 @@
 /**
- * Tests for `mod/platform/windows/virtual_keys.ts`: scan codes (set 1, as
+ * Tests for `mod/devices/windows/virtual_keys.ts`: scan codes (set 1, as
  * Chromium's table has them for Windows) and US-position virtual keys for
  * letters, digits, F1–F24, OEM punctuation, the numpad, modifiers,
  * navigation and media keys; the extended-key flag exactly where the
@@ -9,7 +9,7 @@
  * @module
  */
 import { assert, assertEquals } from "../../support/assert.ts";
-import { EVDEV_KEYCODES } from "../../../mod/platform/linux/keymap.ts";
+import { EVDEV_KEYCODES } from "../../../mod/devices/linux/keymap.ts";
 import {
   isCharacter,
   namedVirtualKey,
@@ -17,7 +17,7 @@ import {
   VIRTUAL_KEYS,
   virtualKey,
   VK,
-} from "../../../mod/platform/windows/virtual_keys.ts";
+} from "../../../mod/devices/windows/virtual_keys.ts";
 
 function entry(code: string): [number, number, boolean] {
   const k = virtualKey(code);

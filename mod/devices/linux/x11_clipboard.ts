@@ -1,48 +1,17 @@
 /**
- * The session's clipboard for the streamer: {@linkcode openSessionClipboard}
- * picks this platform's {@linkcode SessionClipboard} — on Windows the Win32
- * clipboard (`mod/platform/windows/win32_clipboard.ts`), elsewhere the X
- * CLIPBOARD selection through `xclip` (Debian package `xclip`): serving a
+ * The session's clipboard on X11 ({@linkcode SessionClipboard}): the X
+ * CLIPBOARD selection through `xclip` (Debian package `xclip`). Serving a
  * selection means answering other clients' requests for as long as we own
  * it, which xclip already does well in its own process. Changes by the
- * session's apps are noticed by the capture (XFixes on X11, the clipboard
- * sequence number on Windows: its `clipboardChanged`), then read here.
+ * session's apps are noticed by the capture (XFixes: its
+ * `clipboardChanged`), then read here.
  *
  * @module
  */
-import { MAX_CLIPBOARD, type SessionClipboard } from "../platform/clipboard.ts";
-import {
-  openWin32Clipboard,
-  type Win32ClipboardLibraries,
-} from "../platform/windows/win32_clipboard.ts";
-
-export { MAX_CLIPBOARD, type SessionClipboard };
-
-/** Options for {@linkcode openSessionClipboard}. */
-export interface SessionClipboardOptions {
-  /** The platform. Default `Deno.build.os`. */
-  os?: typeof Deno.build.os;
-  /** Not Windows: the xclip executable. Default `xclip`. */
-  xclip?: string;
-  /** Windows: the DLLs. Default: opened with `Deno.dlopen`. */
-  libraries?: Win32ClipboardLibraries;
-}
-
-/**
- * This session's clipboard: the Win32 clipboard on Windows, the X
- * CLIPBOARD selection (through xclip) elsewhere.
- */
-export function openSessionClipboard(
-  options: SessionClipboardOptions = {},
-): SessionClipboard {
-  if ((options.os ?? Deno.build.os) === "windows") {
-    return openWin32Clipboard({ libraries: options.libraries });
-  }
-  return new X11Clipboard({ xclip: options.xclip });
-}
+import { MAX_CLIPBOARD, type SessionClipboard } from "../clipboard.ts";
 
 /** Options for {@linkcode X11Clipboard}. */
-export interface ClipboardOptions {
+export interface X11ClipboardOptions {
   /** The xclip executable. Default `xclip`. */
   xclip?: string;
 }
@@ -54,7 +23,7 @@ export class X11Clipboard implements SessionClipboard {
   /** The text we set last: its change notification is not news. */
   #ours?: string;
 
-  constructor(options: ClipboardOptions = {}) {
+  constructor(options: X11ClipboardOptions = {}) {
     this.#xclip = options.xclip ?? "xclip";
   }
 

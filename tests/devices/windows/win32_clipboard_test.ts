@@ -1,5 +1,5 @@
 /**
- * Tests for `mod/platform/windows/win32_clipboard.ts` over the fake display
+ * Tests for `mod/devices/windows/win32_clipboard.ts` over the fake display
  * and kernel32 (real memory): text round-trips as CF_UNICODETEXT with CR LF
  * line ends; our own text is not reported back while another app's change
  * is seen through the sequence number in the GDI capture's poll() and read;
@@ -25,15 +25,15 @@ import {
   type User32Symbols,
 } from "../../../ffi/windows/user32.ts";
 import { pointerAt } from "../../../ffi/windows/struct.ts";
-import { MAX_CLIPBOARD } from "../../../mod/platform/clipboard.ts";
-import { openGdiCapture } from "../../../mod/platform/windows/gdi_capture.ts";
+import { MAX_CLIPBOARD } from "../../../mod/devices/clipboard.ts";
+import { openGdiCapture } from "../../../mod/devices/windows/gdi_capture.ts";
 import {
   ClipboardBusyError,
   fromWindowsText,
   openWin32Clipboard,
   toWindowsText,
   type Win32ClipboardOptions,
-} from "../../../mod/platform/windows/win32_clipboard.ts";
+} from "../../../mod/devices/windows/win32_clipboard.ts";
 import { fakeGraphicsLibraries } from "../../support/windows/fake_gdi32.ts";
 import {
   ERROR_CLIPBOARD_NOT_OPEN,

@@ -1,5 +1,5 @@
 /**
- * Tests for `mod/platform/linux/x11_input.ts` on a real Xvfb, with real X
+ * Tests for `mod/devices/linux/x11_input.ts` on a real Xvfb, with real X
  * clients reading the injected input: the pointer lands exactly where sent
  * and is clamped to the screen; clicks and wheel notches reach `xev` as
  * ButtonPress/ButtonRelease with the right button numbers and coordinates;
@@ -26,7 +26,7 @@ import { startXvfb } from "../../../mod/platform/linux/xvfb.ts";
 import {
   openX11Input,
   X11Input,
-} from "../../../mod/platform/linux/x11_input.ts";
+} from "../../../mod/devices/linux/x11_input.ts";
 
 interface Env {
   dir: string;

@@ -1,5 +1,5 @@
 /**
- * Tests for `mod/platform/linux/x11_capture.ts` on real Xvfb servers, for
+ * Tests for `mod/devices/linux/x11_capture.ts` on real Xvfb servers, for
  * both pixel paths (MIT-SHM and XGetImage): exact BGRX bytes of a root
  * painted by `xsetroot -solid` and of rectangles drawn by another client,
  * whole-screen and region grabs (the SHM frame a view over one reused
@@ -33,8 +33,8 @@ import type {
   CapturedFrame,
   Rect,
   ScreenCapture,
-} from "../../../mod/platform/capture.ts";
-import { openX11Capture } from "../../../mod/platform/linux/x11_capture.ts";
+} from "../../../mod/devices/capture.ts";
+import { openX11Capture } from "../../../mod/devices/linux/x11_capture.ts";
 
 const XVFB = { sanitizeOps: false, sanitizeResources: false };
 

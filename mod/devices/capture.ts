@@ -1,7 +1,7 @@
 /**
  * Screen capture for the streamer, independent of the platform: the Linux
  * implementation is `linux/x11_capture.ts` (X11 with MIT-SHM, DAMAGE and
- * XFIXES); a Windows one will implement the same interface.
+ * XFIXES), the Windows one `windows/gdi_capture.ts` (GDI).
  *
  * Pixels are 32-bit BGRX everywhere (byte 0 blue, 1 green, 2 red, 3 unused),
  * rows `stride` bytes apart.

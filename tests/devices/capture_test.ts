@@ -1,5 +1,5 @@
 /**
- * Tests for `mod/platform/capture.ts`: the platform-neutral helpers every
+ * Tests for `mod/devices/capture.ts`: the platform-neutral helpers every
  * capture uses to validate a grab region (inside the screen, non-empty,
  * whole pixels) and to name the whole screen.
  *
@@ -10,7 +10,7 @@ import {
   fullScreen,
   grabArea,
   regionInside,
-} from "../../mod/platform/capture.ts";
+} from "../../mod/devices/capture.ts";
 
 const SCREEN = { width: 1920, height: 1080 };
 

@@ -1,5 +1,5 @@
 /**
- * Tests for `mod/platform/windows/gdi_capture.ts` over the fake display:
+ * Tests for `mod/devices/windows/gdi_capture.ts` over the fake display:
  * grabs return the screen's exact pixels with the right stride into one
  * reused buffer (re-created on resize); polls report the whole screen as
  * damage, resizes and cursor changes; cursor images are built from the
@@ -22,7 +22,7 @@ import {
   type GdiCaptureOptions,
   monochromeCursor,
   openGdiCapture,
-} from "../../../mod/platform/windows/gdi_capture.ts";
+} from "../../../mod/devices/windows/gdi_capture.ts";
 import { TileEncoder } from "../../../mod/streamer/encode/mod.ts";
 import { ENCODING } from "../../../httpdocs/session/protocol.js";
 import { FakeDisplay } from "../../support/windows/fake_user32.ts";

@@ -1,0 +1,90 @@
+/**
+ * The session's apps: started from the command line `SESSION_INFO` carries
+ * (split like a shell would, without one), in the session's environment
+ * minus webstream's own variables, tracked while they run and stopped
+ * (SIGTERM) when the streamer ends.
+ *
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import { CommandLineError, splitCommandLine } from "./command_line.ts";
+
+/** Options for {@linkcode Apps}. */
+export interface AppsOptions {
+  /** Logger. */
+  logger: Logger;
+  /** An app started (activity reporting). */
+  onStarted?: (program: string) => void;
+}
+
+/** The apps started in the session. */
+export class Apps {
+  readonly #running = new Set<Deno.ChildProcess>();
+  readonly #options: AppsOptions;
+
+  /** Tracks nothing yet. */
+  constructor(options: AppsOptions) {
+    this.#options = options;
+  }
+
+  /** How many started apps still run. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /**
+   * Starts the app `commandLine` names, with {@linkcode appEnvironment}
+   * plus `env`. A command line that cannot be split, or a program that
+   * cannot start, is logged; an empty one does nothing.
+   */
+  start(commandLine: string, env: Record<string, string> = {}): void {
+    const { logger } = this.#options;
+    let argv: string[];
+    try {
+      argv = splitCommandLine(commandLine);
+    } catch (error) {
+      if (!(error instanceof CommandLineError)) throw error;
+      return logger.error("cannot start app", { reason: error.message });
+    }
+    if (!argv.length) return;
+    try {
+      const child = new Deno.Command(argv[0], {
+        args: argv.slice(1),
+        env: { ...appEnvironment(), ...env },
+        clearEnv: true,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      this.#running.add(child);
+      logger.info("app started", { program: argv[0], pid: child.pid });
+      this.#options.onStarted?.(argv[0]);
+      child.status.then((status) => {
+        this.#running.delete(child);
+        logger.info("app exited", { program: argv[0], code: status.code });
+      });
+    } catch (error) {
+      logger.error("cannot start app", { program: argv[0], error });
+    }
+  }
+
+  /** Sends SIGTERM to every app still running. */
+  stopAll(): void {
+    for (const app of this.#running) {
+      try {
+        app.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}
+
+/** The session's environment, minus webstream's own variables. */
+export function appEnvironment(): Record<string, string> {
+  const env = Deno.env.toObject();
+  for (const name of Object.keys(env)) {
+    if (name.startsWith("WEBSTREAM_") || name === "DENO_DIR") delete env[name];
+  }
+  return env;
+}

@@ -1,0 +1,286 @@
+/**
+ * The session as the session manager drives it over `/control`: the first
+ * `SESSION_INFO` gives the streamer its identity, and it starts serving
+ * viewers (`viewer_server.ts`) and file dialogs; each `SESSION_INFO` may
+ * start an app; `VIEWER_SETTINGS` then `CONNECTION_TOKEN` arm a token with
+ * the next viewer's policy (and start the session's reporting);
+ * `FILE_UPLOAD_COMPLETE` completes a waiting file dialog. Messages for
+ * another session are ignored.
+ *
+ * {@linkcode StreamerSession.handlers} are the control channel's handlers;
+ * what the session tells the manager goes out through the
+ * {@linkcode ControlLink} it is given.
+ *
+ * @module
+ */
+import type {
+  ConnectionToken,
+  FileUploadComplete,
+  SessionInfo,
+  StreamerMessage,
+  ViewerSettings as ViewerSettingsMessage,
+} from "../control/codec.ts";
+import type { SessionDevices, SessionScreen } from "../devices/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { Apps } from "./apps.ts";
+import type { ControlHandlers } from "./control_channel.ts";
+import { FILE_DIALOG_SOCKET_ENV, FileDialogServer } from "./file_dialog.ts";
+import type { SessionMetrics } from "./session_metrics.ts";
+import type { SessionReporting } from "./session_reporting.ts";
+import type { SessionSound } from "./session_sound.ts";
+import { SharedCapture } from "./shared_capture.ts";
+import { TokenStore } from "./token_store.ts";
+import type { Viewer, ViewerContext } from "./viewer.ts";
+import { serveViewers, type ViewerServer } from "./viewer_server.ts";
+import {
+  parseViewerSettings,
+  RESTRICTIVE,
+  type ViewerSettings,
+} from "./viewer_settings.ts";
+
+/** What the session needs of the control channel. */
+export interface ControlLink {
+  /** Sends a message to the session manager (dropped when closed). */
+  send(message: StreamerMessage): void;
+  /** Closes the channel, which ends the streamer. */
+  close(code: number, reason: string): void;
+}
+
+/** Options for {@linkcode StreamerSession}. */
+export interface StreamerSessionOptions {
+  /** Address to bind the viewer endpoint to. */
+  bind: string;
+  /** Port to serve viewers on. */
+  port: number;
+  /** The control channel. */
+  control: ControlLink;
+  /** The session's screen and clipboard. */
+  devices: SessionDevices;
+  /** The session's apps. */
+  apps: Apps;
+  /** Check-ins and reports. */
+  reporting: SessionReporting;
+  /** Metrics figures (input events are counted here). */
+  metrics: SessionMetrics;
+  /** Media flow control (tests). */
+  media?: ViewerContext["media"];
+  /** The session's sound. */
+  sound: SessionSound;
+  /** Whether viewers may get video (libx264 loads here). */
+  videoAvailable: boolean;
+  /** Logger. */
+  logger: Logger;
+}
+
+/**
+ * Where the session stands: waiting for its identity, serving viewers, or
+ * identified but unable to listen (the streamer is ending).
+ */
+type State =
+  | { phase: "waiting" }
+  | {
+    phase: "serving";
+    sessionUuid: string;
+    viewers: ViewerServer;
+    dialogs?: FileDialogServer;
+    /** `VIEWER_SETTINGS` for the next token. */
+    nextSettings?: ViewerSettings;
+  }
+  | { phase: "failed"; sessionUuid: string };
+
+/** One streamer's session; see the module documentation. */
+export class StreamerSession {
+  /** The control channel's handlers: the manager's messages, applied. */
+  readonly handlers: ControlHandlers;
+  readonly #options: StreamerSessionOptions;
+  readonly #tokens = new TokenStore<ViewerSettings>();
+  readonly #screen: () => { screen: SessionScreen; captures: SharedCapture };
+  #state: State = { phase: "waiting" };
+
+  /** Waits for `SESSION_INFO`. */
+  constructor(options: StreamerSessionOptions) {
+    this.#options = options;
+    this.#screen = screenSharing(options.devices);
+    this.handlers = {
+      SESSION_INFO: (message) => this.#sessionInfo(message),
+      VIEWER_SETTINGS: (message) => this.#viewerSettings(message),
+      CONNECTION_TOKEN: (message) => this.#connectionToken(message),
+      FILE_UPLOAD_COMPLETE: (message) => this.#uploadComplete(message),
+    };
+  }
+
+  /** Whether `SESSION_INFO` has given the session its identity. */
+  get identified(): boolean {
+    return this.#state.phase !== "waiting";
+  }
+
+  /** The connected viewers. */
+  get viewers(): Iterable<Viewer> {
+    return this.#state.phase === "serving" ? this.#state.viewers.viewers : [];
+  }
+
+  /** Closes the viewers (1001), stops serving and ends the file dialogs. */
+  async close(): Promise<void> {
+    const state = this.#state;
+    if (state.phase !== "serving") return;
+    await state.viewers.close();
+    state.dialogs?.close();
+  }
+
+  #sessionInfo(message: SessionInfo): void {
+    const state = this.#state;
+    if (state.phase === "waiting") this.#identify(message.sessionUuid);
+    else if (state.sessionUuid !== message.sessionUuid) {
+      this.#options.logger.warn("SESSION_INFO for another session ignored");
+      return;
+    }
+    const now = this.#state;
+    if (now.phase !== "serving" || !message.commandLineParams) return;
+    this.#options.apps.start(
+      message.commandLineParams,
+      now.dialogs ? { [FILE_DIALOG_SOCKET_ENV]: now.dialogs.path } : {},
+    );
+  }
+
+  /** The first SESSION_INFO: serve viewers, and file dialogs for the apps. */
+  #identify(sessionUuid: string): void {
+    const { control, logger } = this.#options;
+    logger.info("session identity received", { sessionUuid });
+    let viewers: ViewerServer;
+    try {
+      viewers = serveViewers({
+        bind: this.#options.bind,
+        port: this.#options.port,
+        tokens: this.#tokens,
+        context: () => this.#viewerContext(sessionUuid),
+        onConnected: () => {
+          control.send({ type: "CLIENT_CONNECTED", sessionUuid });
+          this.#options.reporting.viewerConnected();
+        },
+        onDisconnected: () =>
+          control.send({ type: "CLIENT_DISCONNECTED", sessionUuid }),
+        logger,
+      });
+    } catch (error) {
+      logger.error("cannot listen", { port: this.#options.port, error });
+      this.#state = { phase: "failed", sessionUuid };
+      control.close(4011, "streamer cannot listen");
+      return;
+    }
+    this.#state = {
+      phase: "serving",
+      sessionUuid,
+      viewers,
+      dialogs: startDialogs(viewers, logger),
+    };
+  }
+
+  #viewerContext(sessionUuid: string): Omit<ViewerContext, "encoder"> {
+    const { control, devices, metrics, reporting } = this.#options;
+    const state = this.#state;
+    return {
+      sessionUuid,
+      ...this.#screen(),
+      clipboard: devices.clipboard,
+      dialogs: state.phase === "serving" ? state.dialogs : undefined,
+      logger: this.#options.logger,
+      media: this.#options.media,
+      sound: this.#options.sound,
+      videoAvailable: this.#options.videoAvailable,
+      onInput: () => metrics.countInput(),
+      onUpload: (file) => reporting.activity("upload", `${file.size} bytes`),
+      onLanded: (file) =>
+        control.send({
+          type: "UPLOAD_LANDED",
+          dialogGuid: file.dialogGuid!,
+          filePath: file.path,
+        }),
+    };
+  }
+
+  #viewerSettings(
+    message: ViewerSettingsMessage,
+  ): void {
+    const state = this.#state;
+    if (state.phase !== "serving") return;
+    if (message.sessionUuid !== state.sessionUuid) return;
+    const parsed = parseViewerSettings(message.settings);
+    if (!parsed.ok) {
+      this.#options.logger.error(
+        "invalid viewer settings; restrictive policy applies",
+        { reason: parsed.error },
+      );
+    }
+    state.nextSettings = parsed.ok ? parsed.value : RESTRICTIVE;
+  }
+
+  #connectionToken(
+    message: ConnectionToken,
+  ): void {
+    const state = this.#state;
+    if (state.phase !== "serving") return;
+    if (message.sessionUuid !== state.sessionUuid) return;
+    this.#tokens.arm(message.tokenHash, message.ttlSeconds, state.nextSettings);
+    state.nextSettings = undefined;
+    this.#options.control.send({
+      type: "TOKEN_ARMED",
+      tokenHash: message.tokenHash,
+    });
+    // The session is in use from its first token on: check in.
+    this.#options.reporting.start(state.sessionUuid);
+  }
+
+  #uploadComplete(
+    message: FileUploadComplete,
+  ): void {
+    const { dialogGuid } = message;
+    const { logger } = this.#options;
+    logger.info("file upload complete", { dialogGuid });
+    const state = this.#state;
+    const dialogs = state.phase === "serving" ? state.dialogs : undefined;
+    if (!dialogs?.complete(dialogGuid, message.filePath)) {
+      logger.warn("no dialog waits for this upload", { dialogGuid });
+    }
+  }
+}
+
+/**
+ * The session's screen with one capture its viewers share, both opened on
+ * first use.
+ */
+function screenSharing(
+  devices: SessionDevices,
+): () => { screen: SessionScreen; captures: SharedCapture } {
+  let shared: { screen: SessionScreen; captures: SharedCapture } | undefined;
+  return () => {
+    if (!shared) {
+      const screen = devices.screen();
+      shared = { screen, captures: new SharedCapture(screen.capture) };
+    }
+    return shared;
+  };
+}
+
+/**
+ * File dialogs for the session's apps (`webstream file-dialog`), answered
+ * by the first viewer; undefined when they cannot be offered.
+ */
+function startDialogs(
+  viewers: ViewerServer,
+  logger: Logger,
+): FileDialogServer | undefined {
+  try {
+    return new FileDialogServer({
+      logger,
+      onRequest: (dialog) => {
+        for (const viewer of viewers.viewers) {
+          viewer.askForFile(dialog);
+          break; // one viewer answers
+        }
+      },
+    });
+  } catch (error) {
+    logger.warn("file dialogs unavailable", { error });
+    return undefined;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Tests for `mod/streamer/apps.ts`: an app starts from a command line with
+ * the session's environment minus webstream's own variables (plus what the
+ * caller adds), is tracked while it runs and stopped by `stopAll()`; a
+ * command line that cannot be split, or a program that does not exist, is
+ * logged and nothing runs.
+ *
+ * @module
+ */
+import { appEnvironment, Apps } from "../../mod/streamer/apps.ts";
+import { assert, assertEquals } from "../support/assert.ts";
+import { withTempDir } from "../support/fs.ts";
+import { captureLogs } from "../support/log.ts";
+import { waitFor } from "../support/wait.ts";
+
+Deno.test("the app environment drops webstream's variables and DENO_DIR", () => {
+  Deno.env.set("WEBSTREAM_APPS_TEST", "secret");
+  try {
+    const env = appEnvironment();
+    assertEquals(env.WEBSTREAM_APPS_TEST, undefined);
+    assertEquals(env.DENO_DIR, undefined);
+    assertEquals(env.PATH, Deno.env.get("PATH"));
+  } finally {
+    Deno.env.delete("WEBSTREAM_APPS_TEST");
+  }
+});
+
+Deno.test("an app starts with its arguments and environment, and is reported", async () => {
+  await withTempDir(async (dir) => {
+    const { logger } = captureLogs();
+    const started: string[] = [];
+    const apps = new Apps({ logger, onStarted: (p) => started.push(p) });
+    apps.start(
+      `/bin/sh -c 'echo "$0 $1 $EXTRA" > "${dir}/out"' "a b" c`,
+      { EXTRA: "added" },
+    );
+    assertEquals(started, ["/bin/sh"]);
+    const out = await waitFor(
+      () => Deno.readTextFile(`${dir}/out`).catch(() => ""),
+      { what: "the app's output" },
+    );
+    assertEquals(out.trim(), "a b c added");
+    await waitFor(() => apps.running === 0, { what: "the app to exit" });
+  });
+});
+
+Deno.test("stopAll ends the apps still running", async () => {
+  const { logger, records } = captureLogs();
+  const apps = new Apps({ logger });
+  apps.start("sleep 30");
+  assertEquals(apps.running, 1);
+  apps.stopAll();
+  await waitFor(() => apps.running === 0, { what: "sleep to end" });
+  assert(records.some((r) => r.msg === "app exited" && r.program === "sleep"));
+  apps.stopAll(); // nothing left: a no-op
+});
+
+Deno.test("unsplittable, empty and missing command lines start nothing", () => {
+  const { logger, records } = captureLogs();
+  const started: string[] = [];
+  const apps = new Apps({ logger, onStarted: (p) => started.push(p) });
+  apps.start("sh -c 'unterminated");
+  apps.start("   ");
+  apps.start("/nonexistent/webstream-app");
+  assertEquals(started, []);
+  assertEquals(apps.running, 0);
+  const errors = records.filter((r) => r.msg === "cannot start app");
+  assertEquals(errors.length, 2);
+  assert(/unterminated/.test(String(errors[0].reason)));
+  assertEquals(errors[1].program, "/nonexistent/webstream-app");
+});

@@ -1,0 +1,139 @@
+/**
+ * Tests for `mod/streamer/session.ts` with a recording control link: before
+ * `SESSION_INFO` nothing is armed; the identity starts the viewer endpoint;
+ * tokens for this session are armed (and answered with `TOKEN_ARMED`),
+ * those for another are ignored; a port that is taken closes the control
+ * channel with 4011; an upload nobody waits for is logged.
+ *
+ * @module
+ */
+import { SessionSound } from "../../mod/streamer/session_sound.ts";
+import type { StreamerMessage } from "../../mod/control/codec.ts";
+import { hashToken } from "../../mod/control/token_hash.ts";
+import {
+  type SessionClipboard,
+  sessionDevices,
+} from "../../mod/devices/mod.ts";
+import { Apps } from "../../mod/streamer/apps.ts";
+import { StreamerSession } from "../../mod/streamer/session.ts";
+import { SessionMetrics } from "../../mod/streamer/session_metrics.ts";
+import { SessionReporting } from "../../mod/streamer/session_reporting.ts";
+import { assert, assertEquals } from "../support/assert.ts";
+import { captureLogs } from "../support/log.ts";
+import { freePort } from "../support/ports.ts";
+import { openSocket } from "../support/ws.ts";
+import { waitFor } from "../support/wait.ts";
+
+const UUID = "3f2b8c1e-9d4a-4e6b-8a7c-0123456789ab";
+const OTHER = "00000000-0000-4000-8000-000000000000";
+
+/** A session on `port` whose screen cannot be opened, and what it sent. */
+function harness(port: number) {
+  const { logger, records } = captureLogs();
+  const sent: StreamerMessage[] = [];
+  const closes: [number, string][] = [];
+  const metrics = new SessionMetrics();
+  const devices = sessionDevices({
+    close: () => {},
+  } as unknown as SessionClipboard, () => {
+    throw new Error("no screen in this test");
+  });
+  const session = new StreamerSession({
+    bind: "127.0.0.1",
+    port,
+    control: {
+      send: (message) => void sent.push(message),
+      close: (code, reason) => void closes.push([code, reason]),
+    },
+    devices,
+    apps: new Apps({ logger }),
+    reporting: new SessionReporting({
+      sample: () => metrics.sample([]),
+      onRefused: () => {},
+      logger,
+    }),
+    metrics,
+    sound: new SessionSound({ server: undefined, logger }),
+    videoAvailable: false,
+    logger,
+  });
+  return { session, sent, closes, records };
+}
+
+Deno.test("the session arms tokens for itself once identified", async () => {
+  const port = freePort();
+  const { session, sent, records } = harness(port);
+  const { handlers } = session;
+  const tokenHash = await hashToken("token-one");
+  try {
+    // Not identified yet: nothing is armed.
+    handlers.CONNECTION_TOKEN({
+      type: "CONNECTION_TOKEN",
+      sessionUuid: UUID,
+      tokenHash,
+      ttlSeconds: 60,
+    });
+    assertEquals(sent, []);
+    assertEquals(session.identified, false);
+
+    handlers.SESSION_INFO({
+      type: "SESSION_INFO",
+      sessionUuid: UUID,
+      commandLineParams: "",
+    });
+    assert(session.identified);
+    await waitFor(() => records.some((r) => r.msg === "streamer listening"));
+
+    // Settings that do not parse: logged, the restrictive policy applies.
+    handlers.VIEWER_SETTINGS({
+      type: "VIEWER_SETTINGS",
+      sessionUuid: UUID,
+      settings: "{",
+    });
+    assert(records.some((r) => r.level === "error"));
+    // Another session's token is ignored; ours is armed.
+    for (const sessionUuid of [OTHER, UUID]) {
+      handlers.CONNECTION_TOKEN({
+        type: "CONNECTION_TOKEN",
+        sessionUuid,
+        tokenHash,
+        ttlSeconds: 60,
+      });
+    }
+    assertEquals(sent, [{ type: "TOKEN_ARMED", tokenHash }]);
+    // The token is redeemed by a viewer (whose screen then fails: 4011).
+    const ws = await openSocket(
+      `ws://127.0.0.1:${port}/stream?token=token-one`,
+    );
+    assertEquals((await ws.closed).code, 4011);
+    assertEquals([...session.viewers], []);
+
+    handlers.FILE_UPLOAD_COMPLETE({
+      type: "FILE_UPLOAD_COMPLETE",
+      dialogGuid: crypto.randomUUID(),
+      filePath: "/tmp/nothing",
+    });
+    assert(records.some((r) => r.msg === "no dialog waits for this upload"));
+  } finally {
+    await session.close();
+  }
+});
+
+Deno.test("a session whose port is taken closes the control channel", async () => {
+  const blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { session, closes, records } = harness(blocker.addr.port);
+  try {
+    session.handlers.SESSION_INFO({
+      type: "SESSION_INFO",
+      sessionUuid: UUID,
+      commandLineParams: "/bin/true",
+    });
+    assertEquals(closes, [[4011, "streamer cannot listen"]]);
+    assert(session.identified);
+    assert(records.some((r) => r.msg === "cannot listen"));
+    assert(!records.some((r) => r.msg === "app started"));
+  } finally {
+    await session.close();
+    blocker.close();
+  }
+});
