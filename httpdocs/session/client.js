@@ -76,6 +76,8 @@ export class SessionClient {
    * statistics. @type {Record<string, number>}
    */
   tilesReceived = {};
+  /** Sound packets received. */
+  audioPacketsReceived = 0;
 
   /** @type {Tunnel} */
   #tunnel;
@@ -376,6 +378,7 @@ export class SessionClient {
         return;
       }
       case "audio":
+        this.audioPacketsReceived++;
         this.#events.audio?.(message.audio);
         return;
       case "cursor":

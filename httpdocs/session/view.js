@@ -16,6 +16,7 @@ import { Display } from "./display.js";
 import { Input } from "./input.js";
 import { Tunnel, TunnelEndedError } from "./tunnel.js";
 import { videoSupport } from "./video.js";
+import { SoundControls } from "./sound_controls.js";
 
 export { TunnelEndedError };
 
@@ -48,6 +49,8 @@ export { TunnelEndedError };
  *   readonly framesDrawn: number,
  *   readonly tilesReceived: Record<string, number>,
  *   readonly videoFramesShown: number,
+ *   readonly audioPacketsReceived: number,
+ *   readonly sound: SoundControls,
  *   readonly lastClipboard: string | undefined,
  *   readonly screen: { width: number, height: number },
  *   readonly hello: import("./protocol.js").Hello | undefined,
@@ -151,9 +154,11 @@ export function openSession(container, options) {
   ]);
   clipboardPanel.hidden = true;
   const toasts = h("div", { class: "ws-toasts", "aria-live": "polite" });
+  const sound = new SoundControls({ setAudio: (on) => client.setAudio(on) });
   const toolbar = h("div", { class: "ws-toolbar" }, [
     h("span", { class: "ws-title" }, [options.title ?? "webstream"]),
     stats,
+    sound.element,
     uploadButton,
     uploadInput,
     clipboardButton,
@@ -200,6 +205,7 @@ export function openSession(container, options) {
     hello: (hello) => {
       helloSeen = true;
       uploadButton.hidden = !hello.upload;
+      sound.offered(hello.audio);
       clipboardSend.disabled = !hello.clipboard?.toSession;
       showStatus();
     },
@@ -217,8 +223,9 @@ export function openSession(container, options) {
     notice: (notice) => toast("", notice.text, notice.level),
     capabilities: async (hello) => ({
       video: hello.video ? await codecs() : [],
-      audio: false,
+      audio: hello.audio && sound.supported,
     }),
+    audio: (packet) => sound.push(packet),
     stats: () => {
       const latency = client.latencyMs === undefined
         ? "–"
@@ -412,6 +419,10 @@ export function openSession(container, options) {
     client.sendClipboard(text);
   });
   disconnectButton.addEventListener("click", () => close("disconnected"));
+  // Browsers play sound only after the user interacts with the page.
+  for (const type of ["pointerdown", "keydown"]) {
+    root.addEventListener(type, () => sound.unlock(), { capture: true });
+  }
   closeButton.addEventListener("click", () => destroy());
 
   /** @param {string} [reason] */
@@ -426,6 +437,7 @@ export function openSession(container, options) {
     clearInterval(countdown);
     observer.disconnect();
     input.destroy();
+    sound.close();
     client.destroy();
     display.destroy();
     root.remove();
@@ -454,6 +466,12 @@ export function openSession(container, options) {
     },
     get videoFramesShown() {
       return display.videoFramesShown;
+    },
+    get audioPacketsReceived() {
+      return client.audioPacketsReceived;
+    },
+    get sound() {
+      return sound;
     },
     get lastClipboard() {
       return client.lastClipboard;

@@ -9,14 +9,28 @@
  * decoded by WebCodecs in Chromium, and once the motion stops the region is
  * painted over so the canvas is exact again.
  *
- * Needs the Debian packages chromium, xvfb, xterm and libx264-164.
+ * A 440 Hz tone played in the session (`paplay` into the session's own
+ * PulseAudio) is heard in Chromium (the player's analyser peaks at 440 Hz);
+ * a viewer whose policy has no sound gets no sound packet even when it asks.
+ *
+ * Needs the Debian packages chromium, xvfb, xterm, libx264-164, libopus0,
+ * pulseaudio and pulseaudio-utils.
  *
  * @module
  */
 import { XDisplay } from "../../ffi/x11/display.ts";
 import { GraphicsContext } from "../../ffi/x11/draw.ts";
 import { copyPixels, destroyImage, getImage } from "../../ffi/x11/image.ts";
+import { startPulseAudio } from "../../mod/platform/linux/pulse_audio.ts";
 import { stopProcessGroup } from "../../mod/platform/linux/processes.ts";
+import {
+  C,
+  decodeStreamerMessage,
+  encodeClientMessage,
+  S,
+} from "../../httpdocs/session/protocol.js";
+import { withTempDir } from "../support/fs.ts";
+import { sine, wavFile } from "../support/tone.ts";
 import { assert } from "../support/assert.ts";
 import { hasChromium, launchBrowser, type Page } from "../support/browser.ts";
 import { startStreamerPage } from "../support/streamer_page.ts";
@@ -199,6 +213,115 @@ Deno.test(
         await browser.close();
         await streamer.stop();
       }
+    });
+  },
+);
+
+Deno.test(
+  "a tone played in the session is heard in the browser; no sound without the policy",
+  OPTIONS,
+  async () => {
+    await withXvfb({ ...SCREEN }, async (screen) => {
+      await withTempDir(async (dir) => {
+        const pulse = await startPulseAudio({
+          directory: `${dir}/pulse`,
+          env: { PATH: "/usr/bin:/bin", HOME: dir },
+        });
+        const tone = `${dir}/tone.wav`;
+        await Deno.writeFile(
+          tone,
+          wavFile(sine(440, 4 * 48_000, { amplitude: 12000 })),
+        );
+        const play = () =>
+          new Deno.Command("paplay", {
+            args: [`--server=${pulse.server}`, tone],
+            stdin: "null",
+            stdout: "null",
+            stderr: "null",
+          }).spawn();
+        const env = { ...screen.env, PULSE_SERVER: pulse.server };
+        const streamer = await startStreamerPage({ env });
+        const silent = await startStreamerPage({
+          env,
+          policy: { audio: false },
+        });
+        const browser = await launchBrowser({
+          args: ["--autoplay-policy=no-user-gesture-required"],
+        });
+        const players: Deno.ChildProcess[] = [];
+        try {
+          const page = await browser.newPage(SCREEN);
+          await page.goto(streamer.url);
+          await waitFor(
+            () =>
+              read<boolean>(page, "webstream.session?.hello?.audio === true"),
+            { what: "a hello offering sound", timeoutMs: 30_000 },
+          );
+          // The first gesture lets the page play sound.
+          await page.mouse.click(5, 5);
+          players.push(play());
+          await waitFor(
+            async () => {
+              const level = await read<{ peakHz: number; rms: number } | null>(
+                page,
+                "webstream.session.sound.player?.level() ?? null",
+              );
+              return level !== null && Math.abs(level.peakHz - 440) < 10 &&
+                level.rms > 0.01;
+            },
+            { what: "440 Hz in the browser", timeoutMs: 60_000 },
+          );
+
+          // A viewer without the sound policy: no hello offer, and nothing
+          // sent when it asks anyway.
+          const ws = new WebSocket(await silent.viewerUrl());
+          ws.binaryType = "arraybuffer";
+          let audio = 0;
+          let hello: Record<string, unknown> | undefined;
+          ws.onmessage = (event) => {
+            const bytes = new Uint8Array(event.data);
+            if (bytes[0] === S.AUDIO) audio++;
+            const message = decodeStreamerMessage(bytes);
+            if (message.type === "hello") hello = message.hello;
+            if (message.type === "frame") {
+              ws.send(encodeClientMessage({
+                type: "ack",
+                frameId: message.frame.frameId,
+              }));
+            }
+          };
+          await waitFor(() => hello !== undefined, { what: "hello" });
+          assert(hello!.audio === false, "no sound offered");
+          ws.send(encodeClientMessage({
+            type: "caps",
+            caps: { video: [], audio: true },
+          }));
+          ws.send(Uint8Array.of(C.AUDIO_STATE, 1));
+          await players[0].status;
+          players.push(play());
+          await new Promise((resolve) => setTimeout(resolve, 1500));
+          ws.close();
+          assert(audio === 0, `${audio} sound packets sent against the policy`);
+          const received = await read<number>(
+            page,
+            "webstream.session.audioPacketsReceived",
+          );
+          assert(received > 50, `the listening page got sound: ${received}`);
+        } finally {
+          for (const p of players) {
+            try {
+              p.kill("SIGKILL");
+            } catch {
+              // Already ended.
+            }
+            await p.status;
+          }
+          await browser.close();
+          await silent.stop();
+          await streamer.stop();
+          await pulse.stop();
+        }
+      });
     });
   },
 );
