@@ -9,7 +9,7 @@
  * compositing share the cores with the streamer, so the frames a page
  * draws there say as much about the browser as about the streamer. The
  * viewer here is a plain WebSocket client in the benchmark's process
- * speaking `webstream/1`; the streamer, X server and animation are the
+ * speaking `webstream/2`; the streamer, X server and animation are the
  * same real processes as in the browser measurement.
  *
  * @module

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * The streamer ⇄ browser protocol, `webstream/1`: one codec used by both
+ * The streamer ⇄ browser protocol, `webstream/2`: one codec used by both
  * ends (the streamer imports this file; the browser loads it as is). Every
  * message is a binary WebSocket frame: one type byte, then the payload.
  * Numbers are little-endian. Small structured messages carry UTF-8 JSON after

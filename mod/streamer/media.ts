@@ -338,8 +338,8 @@ export class MediaStream {
     if (decision.action !== "none") this.#onVideo?.(decision);
     // The video region was grabbed with this frame, and (when video just
     // started) sent as tiles too: the keyframe replaces them.
-    const out = video.encode(frame, { damage: hints, now });
-    if (!out) return;
+    const out = await video.encode(frame, { damage: hints, now });
+    if (!out || this.#stopped) return;
     const frameId = this.#nextFrameId();
     this.#videoIds.add(frameId);
     this.#sendFrame(

@@ -3,7 +3,7 @@
  * session manager's `/control`, identifies itself with
  * `REQUEST_SESSION_INFO:{username}`, applies `SESSION_INFO` (starting the
  * session's app when a command line comes with it), then serves viewers on
- * its port with `webstream/1` (screen, input, clipboard, uploads). A viewer
+ * its port with `webstream/2` (screen, input, clipboard, uploads). A viewer
  * must present a one-time token the session manager armed, and gets the
  * policy armed with it; one viewer at a time (a new one replaces the old,
  * e.g. after a network drop) unless the policy allows shadowing. It checks

@@ -1,5 +1,5 @@
 /**
- * One viewer's WebSocket (`/stream?token=…`) speaking `webstream/1`
+ * One viewer's WebSocket (`/stream?token=…`) speaking `webstream/2`
  * (`httpdocs/session/protocol.js`, documented in `docs/protocol.md`): hello,
  * then frames and cursor from a {@linkcode MediaStream}; input, resize,
  * clipboard, pings and uploads back. Every inbound message is decoded by the
@@ -187,7 +187,7 @@ export class Viewer {
   #onMessage(data: unknown): void {
     if (this.#closed) return;
     if (!(data instanceof ArrayBuffer)) {
-      return this.#refuse("text frames are not part of webstream/1");
+      return this.#refuse("text frames are not part of webstream/2");
     }
     let message;
     try {

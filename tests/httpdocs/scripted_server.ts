@@ -1,5 +1,5 @@
 /**
- * A small scripted `webstream/1` server for browser tests of the web client:
+ * A small scripted `webstream/2` server for browser tests of the web client:
  * serves `httpdocs/` (plus pages and routes a test adds), hands out
  * single-use connection tokens, and plays the streamer's part on `/stream`
  * with the real codec (`httpdocs/session/protocol.js`): it sends `hello` on

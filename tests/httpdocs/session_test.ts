@@ -1,6 +1,6 @@
 /**
  * The browser session view (`httpdocs/session/`) in real headless Chromium
- * against a scripted `webstream/1` server: PNG and SOLID tiles reach the
+ * against a scripted `webstream/2` server: PNG and SOLID tiles reach the
  * canvas (screenshots and the display's read-back agree) and every frame is
  * acknowledged; SCREEN resizes and scales the canvas; the remote cursor
  * becomes the canvas' CSS cursor; keyboard, mouse and wheel produce KEY,

@@ -99,14 +99,14 @@ export async function refused(url: string): Promise<boolean> {
   }
 }
 
-/** A `webstream/1` message from the streamer, of type `T`. */
+/** A `webstream/2` message from the streamer, of type `T`. */
 export type StreamerMessageOf<T extends StreamerMessage["type"]> = Extract<
   StreamerMessage,
   { type: T }
 >;
 
 /**
- * Reads `webstream/1` messages from `ws` until one of `type` arrives (frames,
+ * Reads `webstream/2` messages from `ws` until one of `type` arrives (frames,
  * cursors and anything else before it are skipped).
  */
 export async function nextStreamerMessage<T extends StreamerMessage["type"]>(
@@ -118,20 +118,20 @@ export async function nextStreamerMessage<T extends StreamerMessage["type"]>(
   while (true) {
     const data = await ws.next(Math.max(1, deadline - Date.now()));
     if (typeof data === "string") {
-      throw new Error(`expected binary webstream/1, got text: ${data}`);
+      throw new Error(`expected binary webstream/2, got text: ${data}`);
     }
     const message = decodeStreamerMessage(new Uint8Array(data));
     if (message.type === type) return message as StreamerMessageOf<T>;
   }
 }
 
-/** Sends a `webstream/1` message to the streamer. */
+/** Sends a `webstream/2` message to the streamer. */
 export function sendClient(ws: TestSocket, message: ClientMessage): void {
   ws.socket.send(encodeClientMessage(message));
 }
 
 /**
- * The `webstream/1` greeting and a ping: checks `hello` (its protocol) and
+ * The `webstream/2` greeting and a ping: checks `hello` (its protocol) and
  * that the ping is answered; resolves with the hello.
  */
 export async function helloAndPing(

@@ -2,7 +2,7 @@
  * The streamer's tile encoder: splits each captured BGRX frame into tiles
  * (64×64 by default; the right and bottom edges are smaller), finds the tiles
  * that changed since they were last sent, and encodes them for the
- * `webstream/1` protocol (`httpdocs/session/protocol.js` `Tile`).
+ * `webstream/2` protocol (`httpdocs/session/protocol.js` `Tile`).
  *
  * ## What is sent
  *

@@ -355,12 +355,12 @@ Deno.test("the tile encoder takes a frame from the GDI capture", async () => {
       const decoded = await decodeTile(tile);
       assertEquals(decoded.rgb, frameRgb(frame, tile));
     }
-    // A change in one tile only: the full compare finds just that one.
+    // A change in one tile only: the full compare finds just those pixels.
     display.paint({ x: 130, y: 70, width: 2, height: 2 }, [0, 0, 255]);
     const next = await encoder.encode(capture.grab(), capture.poll().damage);
     assertEquals(
-      next.tiles.map((t) => [t.x, t.y]),
-      [[128, 64]],
+      next.tiles.map((t) => [t.x, t.y, t.width, t.height]),
+      [[130, 70, 2, 2]],
     );
   } finally {
     encoder.close();

@@ -1,5 +1,5 @@
 /**
- * The `webstream/1` codec (`httpdocs/session/protocol.js`), run in Deno:
+ * The `webstream/2` codec (`httpdocs/session/protocol.js`), run in Deno:
  * every streamer and browser message survives an encode/decode round trip
  * with its exact layout (type bytes, little-endian numbers); values outside
  * a field's range are clamped on encode; malformed input (truncated, unknown
