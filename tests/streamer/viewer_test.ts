@@ -160,3 +160,38 @@ Deno.test({
         }
       })),
 });
+
+Deno.test({
+  name:
+    "webstream/2 messages: caps, keyframe and audioState; a malformed caps closes only that viewer",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withXvfb({ width: 640, height: 480 }, async (x) => {
+      await withViewer(x.display, { policy: policy(false) }, async (ws) => {
+        const { hello } = await nextStreamerMessage(ws, "hello");
+        // No libx264 offered here, no sound: the viewer is told so.
+        assertEquals([hello.video, hello.audio], [false, false]);
+        sendClient(ws, {
+          type: "caps",
+          caps: { video: ["avc1.42C028"], audio: true },
+        });
+        sendClient(ws, { type: "keyframe" });
+        sendClient(ws, { type: "audioState", on: true });
+        // Still served: a ping is answered.
+        sendClient(ws, { type: "ping", id: 5 });
+        assertEquals((await nextStreamerMessage(ws, "pong")).id, 5);
+        ws.socket.send(
+          new Uint8Array([0x8d, ...new TextEncoder().encode('{"video":1}')]),
+        );
+        const closed = await ws.closed;
+        assertEquals(closed.code, 4008);
+        assertMatch(closed.reason, /caps: video must be a list/);
+      });
+      // The session goes on: the next viewer is served.
+      await withViewer(x.display, { policy: policy(false) }, async (ws) => {
+        const { hello } = await nextStreamerMessage(ws, "hello");
+        assertEquals(hello.protocol, "webstream/2");
+      });
+    }),
+});
