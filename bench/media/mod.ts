@@ -89,6 +89,7 @@ export const FULL: MeasureSizes = {
   warmupMs: 2_000,
   windowMs: 10_000,
   pressesLoad: 20,
+  latencyBudgetMs: 25_000,
 };
 
 /** `--quick`: a smoke run (about a minute and a half). */
@@ -98,6 +99,7 @@ export const QUICK: MeasureSizes = {
   warmupMs: 1_500,
   windowMs: 3_000,
   pressesLoad: 5,
+  latencyBudgetMs: 10_000,
 };
 
 /** Options for {@linkcode runMediaBench}. */
