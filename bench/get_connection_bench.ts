@@ -53,19 +53,37 @@ export interface LaunchFigures {
   streamOpen: Stats;
   /** From sending `/getConnection` to the `hello`. */
   readyToStream: Stats;
+  /**
+   * Launches retried because the pool recycled the session before the
+   * viewer's WebSocket reached its streamer (see `GRACE_SECONDS`).
+   */
+  recycled: number;
 }
 
 /** Everything {@linkcode runGetConnectionBench} measured. */
 export interface GetConnectionResult {
   /** The baseline server's `/getConnection`-like answer. */
   baseline: Stats;
-  /** Launches onto a ready session. */
-  warm: LaunchFigures;
-  /** Launches that start a session. */
-  cold: LaunchFigures;
+  /** Launches onto a ready session (absent when they failed). */
+  warm?: LaunchFigures;
+  /** Launches that start a session (absent when they failed). */
+  cold?: LaunchFigures;
+  /** Why warm or cold launches failed: one failing keeps the other. */
+  errors: { warm?: string; cold?: string };
 }
 
-const GRACE_SECONDS = 0.3;
+/**
+ * The reconnect grace period: after a sample's viewer closes, the session
+ * is recycled this soon, so the next sample starts sooner. The pool arms
+ * the same timer when it answers `/getConnection`, until the streamer
+ * reports the viewer; on a loaded machine a viewer can miss it, the
+ * session is recycled under it and its socket closes before `hello`.
+ * Such a launch is retried (and counted) rather than ending the run.
+ */
+const GRACE_SECONDS = 0.5;
+
+/** Launches in a row that may be recycled before the run gives up. */
+const MAX_RECYCLED_IN_A_ROW = 5;
 
 /** Runs the warm, cold and baseline `/getConnection` measurements. */
 export async function runGetConnectionBench(
@@ -88,8 +106,12 @@ export async function runGetConnectionBench(
     baseline.push(r.elapsed);
   }
 
+  const result: GetConnectionResult = {
+    baseline: summarize(baseline),
+    errors: {},
+  };
   progress(`warm /getConnection: ${options.warmSamples} samples`);
-  const warm = await withHost(
+  result.warm = await withHost(
     { slots: 2, warm: 1, grace: GRACE_SECONDS, ...hostOptions },
     (host) =>
       measureLaunches(host, "warm", options.warmSamples, {
@@ -101,10 +123,14 @@ export async function runGetConnectionBench(
           s.filter((x) => x === "ready").length === 1 &&
           s.filter((x) => x === "free").length === s.length - 1,
       }),
-  );
+  ).catch((error) => {
+    signal.throwIfAborted();
+    result.errors.warm = String(error);
+    return undefined;
+  });
 
   progress(`cold /getConnection: ${options.coldSamples} samples`);
-  const cold = await withHost(
+  result.cold = await withHost(
     { slots: 1, warm: 0, grace: GRACE_SECONDS, ...hostOptions },
     (host) =>
       measureLaunches(host, "cold", options.coldSamples, {
@@ -113,9 +139,12 @@ export async function runGetConnectionBench(
         progress,
         resting: (s) => s.every((x) => x === "free"),
       }),
-  );
-
-  return { baseline: summarize(baseline), warm, cold };
+  ).catch((error) => {
+    signal.throwIfAborted();
+    result.errors.cold = String(error);
+    return undefined;
+  });
+  return result;
 }
 
 function launchHeaders(id: string): Record<string, string> {
@@ -155,6 +184,8 @@ async function measureLaunches(
   const allocation: number[] = [];
   const streamOpen: number[] = [];
   const readyToStream: number[] = [];
+  let recycled = 0;
+  let recycledInARow = 0;
   const resting = async (): Promise<boolean> => {
     if (!options.resting(host.slots.states())) return false;
     const response = await fetch(`${host.url}/health`);
@@ -172,9 +203,10 @@ async function measureLaunches(
       await sleep(options.settleMs, signal);
     } while (!options.resting(host.slots.states()));
 
+    const id = sessionId(kind, i);
     const answer = await timedGet(
       `${host.url}/getConnection`,
-      launchHeaders(sessionId(kind, i)),
+      launchHeaders(id),
     );
     if (answer.status !== 200) {
       throw new Error(
@@ -197,9 +229,26 @@ async function measureLaunches(
       if (hello.sessionUuid !== c.sessionUuid) {
         throw new Error(`hello for another session ${hello.sessionUuid}`);
       }
+    } catch (error) {
+      const reason = await recycleReason(host, id);
+      if (reason === undefined || ++recycledInARow > MAX_RECYCLED_IN_A_ROW) {
+        throw new Error(
+          `${kind} sample ${i + 1}: ${(error as Error).message}${
+            reason === undefined ? "" : ` (session recycled: ${reason})`
+          }`,
+        );
+      }
+      recycled++;
+      options.progress(
+        `  ${kind} ${i + 1}/${samples}: session recycled before the viewer ` +
+          `connected (${reason}); retrying`,
+      );
+      i--;
+      continue;
     } finally {
       await ws.close();
     }
+    recycledInARow = 0;
     streamOpen.push(opened);
     readyToStream.push(answer.elapsed + opened);
     allocation.push(answer.elapsed);
@@ -213,5 +262,25 @@ async function measureLaunches(
     allocation: summarize(allocation),
     streamOpen: summarize(streamOpen),
     readyToStream: summarize(readyToStream),
+    recycled,
   };
+}
+
+/**
+ * Why the host recycled session `id`, if it did (its debug log says; the
+ * record may reach us a moment after the socket closed).
+ */
+async function recycleReason(
+  host: BenchHost,
+  id: string,
+): Promise<string | undefined> {
+  const deadline = Date.now() + 2000;
+  do {
+    const record = host.process.logs.find((r) =>
+      r.msg === "recycling session" && r.sessionId === id
+    );
+    if (record) return String(record.reason);
+    await sleep(50);
+  } while (Date.now() < deadline);
+  return undefined;
 }

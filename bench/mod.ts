@@ -223,11 +223,19 @@ function line(label: string, s: Stats, baseline?: Stats): string {
 function printGetConnection(r: GetConnectionResult): void {
   console.log("\n/getConnection (each sample on a fresh connection)");
   console.log(line("  baseline /getConnection-like", r.baseline));
-  const kinds: [string, LaunchFigures, number][] = [
+  const kinds: [
+    "warm" | "cold",
+    LaunchFigures | undefined,
+    number,
+  ][] = [
     ["warm", r.warm, TARGETS.warm],
     ["cold", r.cold, TARGETS.cold],
   ];
   for (const [kind, f, target] of kinds) {
+    if (!f) {
+      console.log(`  ${kind} launches failed: ${r.errors[kind]}`);
+      continue;
+    }
     console.log(
       `${line(`  ${kind} /getConnection`, f.allocation, r.baseline)} — ` +
         `target < ${ms(target)}: ${verdict(f.allocation.p50, target)}`,
@@ -236,6 +244,11 @@ function printGetConnection(r: GetConnectionResult): void {
     console.log(
       line(`  ${kind} ready to stream (request → hello)`, f.readyToStream),
     );
+    if (f.recycled) {
+      console.log(
+        `  ${kind}: ${f.recycled} launches retried (the session was recycled before the viewer connected)`,
+      );
+    }
   }
 }
 
@@ -564,26 +577,24 @@ function printSummary(
   ]];
   if (gc) {
     const b = gc.baseline.p50;
-    rows.push(
-      compared(
-        "warm /getConnection p50",
-        gc.warm.allocation.p50,
-        b,
-        ms,
-        `< ${ms(TARGETS.warm)}`,
-        verdict(gc.warm.allocation.p50, TARGETS.warm),
-      ),
-      alone("warm ready to stream p50", ms(gc.warm.readyToStream.p50)),
-      compared(
-        "cold /getConnection p50",
-        gc.cold.allocation.p50,
-        b,
-        ms,
-        `< ${ms(TARGETS.cold)}`,
-        verdict(gc.cold.allocation.p50, TARGETS.cold),
-      ),
-      alone("cold ready to stream p50", ms(gc.cold.readyToStream.p50)),
-    );
+    for (const kind of ["warm", "cold"] as const) {
+      const f = gc[kind];
+      if (!f) {
+        rows.push(alone(`${kind} /getConnection`, "", "", "FAILED TO RUN"));
+        continue;
+      }
+      rows.push(
+        compared(
+          `${kind} /getConnection p50`,
+          f.allocation.p50,
+          b,
+          ms,
+          `< ${ms(TARGETS[kind])}`,
+          verdict(f.allocation.p50, TARGETS[kind]),
+        ),
+        alone(`${kind} ready to stream p50`, ms(f.readyToStream.p50)),
+      );
+    }
   }
   if (health) {
     rows.push(
@@ -686,6 +697,7 @@ export async function runBenchmarks(args: string[]): Promise<number> {
     try {
       gc = await runGetConnectionBench({ ...common, ...sizes });
       printGetConnection(gc);
+      if (!gc.warm || !gc.cold) failures.push("/getConnection");
     } catch (error) {
       if (interrupted()) throw error;
       console.error("the /getConnection benchmark failed:", error);

@@ -379,9 +379,12 @@ async function streamerLatency(
               }
             }
           };
-          for (let i = 0; i < 10; i++) await ping(-1 - i);
+          // PING ids must be non-negative integers (the streamer closes
+          // with 4008 otherwise): the warm-up takes the first ten.
+          const warmup = 10;
+          for (let i = 0; i < warmup; i++) await ping(i);
           for (let i = 0; i < options.streamerPings; i++) {
-            rtts[name].push(await ping(i));
+            rtts[name].push(await ping(warmup + i));
           }
           progress(
             `  streamer ping round ${round}/${options.streamerRounds} ${name}: p50 ${

@@ -20,7 +20,11 @@
  * (from frame 0) and exits: `--frames 1` resets the screen to a known
  * picture.
  *
- * Usage: `deno run -A bench/media/animation.ts [--fps 60] [--frames N]`
+ * `--region X,Y,W,H` draws only inside that rectangle (a "video" on an
+ * otherwise static screen).
+ *
+ * Usage: `deno run -A bench/media/animation.ts [--fps 60] [--frames N]
+ * [--region X,Y,W,H]`
  * with `DISPLAY` (and `XAUTHORITY`) set.
  *
  * @module
@@ -55,12 +59,32 @@ function env(x: XTarget): Record<string, string> {
   return { DISPLAY: x.display, XAUTHORITY: x.authFile };
 }
 
-/** Starts the animation at `fps` and resolves once its first frame is drawn. */
+/** A rectangle of the screen the animation is restricted to. */
+export interface Region {
+  /** Left edge. */
+  x: number;
+  /** Top edge. */
+  y: number;
+  /** Width (at most the screen's). */
+  width: number;
+  /** Height. */
+  height: number;
+}
+
+/**
+ * Starts the animation at `fps` (on the whole screen, or only inside
+ * `region`) and resolves once its first frame is drawn.
+ */
 export async function spawnAnimation(
   x: XTarget,
-  options: { fps: number },
+  options: { fps: number; region?: Region },
 ): Promise<Animation> {
-  const child = spawnScript("./animation.ts", ["--fps", String(options.fps)], {
+  const r = options.region;
+  const child = spawnScript("./animation.ts", [
+    "--fps",
+    String(options.fps),
+    ...(r ? ["--region", `${r.x},${r.y},${r.width},${r.height}`] : []),
+  ], {
     ...env(x),
   });
   let frames = 0;
@@ -147,16 +171,22 @@ async function main(args: string[]): Promise<void> {
 
   const display = XDisplay.open();
   const { width, height } = display.size();
+  // The drawn rectangle: the whole screen unless `--region x,y,w,h`.
+  const at = args.indexOf("--region");
+  const [rx, ry, rw, rh] = at >= 0
+    ? args[at + 1].split(",").map(Number)
+    : [0, 0, width, height];
   const painter = new GraphicsContext(display);
   const source = createPixmap(display, { width: width * 2, height });
   const pixels = pattern(width, height);
   for (const dx of [0, width]) {
     painter.putImage(source, pixels, { width, height, dx, dy: 0 });
   }
-  const strip = Math.ceil(height / STRIPS);
+  const strip = Math.ceil(rh / STRIPS);
   const shapes = Array.from({ length: SHAPES }, (_, i) => ({
-    x: (i * 397) % width,
-    y: (i * 211) % height,
+    // Inside a region from the start (the full screen keeps its frame 0).
+    x: rx + (i * 397) % (at >= 0 ? rw - 240 : rw),
+    y: ry + (i * 211) % (at >= 0 ? rh - 240 : rh),
     vx: (i % 2 ? 1 : -1) * (3 + (i % 5) * 2),
     vy: (i % 3 ? 1 : -1) * (2 + (i % 4) * 2),
     size: 80 + (i * 37) % 160,
@@ -175,19 +205,19 @@ async function main(args: string[]): Promise<void> {
       const y = s * strip;
       painter.copy(source, display.root, {
         sx,
-        sy: y,
-        width,
-        height: Math.min(strip, height - y),
-        dx: 0,
-        dy: y,
+        sy: ry + y,
+        width: rw,
+        height: Math.min(strip, rh - y),
+        dx: rx,
+        dy: ry + y,
       });
     }
     for (const [i, shape] of shapes.entries()) {
       if (frame > 0) {
         shape.x += shape.vx;
         shape.y += shape.vy;
-        if (shape.x < 0 || shape.x + shape.size > width) shape.vx *= -1;
-        if (shape.y < 0 || shape.y + shape.size > height) shape.vy *= -1;
+        if (shape.x < rx || shape.x + shape.size > rx + rw) shape.vx *= -1;
+        if (shape.y < ry || shape.y + shape.size > ry + rh) shape.vy *= -1;
       }
       painter.colour(hue(((frame * 0.01) + i / SHAPES) % 1));
       const r = {

@@ -21,14 +21,18 @@
  *   Latency = that rAF callback's `performance.now()` − the keydown time,
  *   both in the page's clock. The rAF loop is what a user sees (frames are
  *   presented at rAF), so the resolution is one display frame (~16.7 ms).
- * - **Animation**: frames and bytes delivered per second over a window
- *   while the workload runs, against the frames the workload drew in the
- *   same window; the server-side processes' CPU time over it.
+ * - **Workloads** (`workloads.ts`), each from the same reset screen:
+ *   frames drawn and bytes received per second over a window while the
+ *   workload runs (after a warm-up), against what the workload produced;
+ *   the server-side processes' CPU time over it (the target's `pids`:
+ *   the streamer, or x11vnc + websockify; never Xvfb nor the workload's
+ *   own processes), and the browser's (every process descended from
+ *   Chromium's main process: renderers, GPU, utility processes).
  *
  * @module
  */
 import type { Page } from "../../tests/support/browser.ts";
-import { groupCpuSeconds } from "./process.ts";
+import { groupCpuSeconds, treeCpuSeconds } from "./process.ts";
 import { sleep } from "../common.ts";
 import type { CapacityFigures, CapacityTarget } from "./capacity.ts";
 
@@ -89,7 +93,54 @@ export interface LatencyFigures {
   missed: number;
 }
 
-/** What {@linkcode measureTarget} measured. */
+/** A running workload. */
+export interface RunningWorkload {
+  /** What the workload produced so far (frames, moves), when it counts. */
+  frames?(): number;
+  /**
+   * Input the measuring side sends through the page while the workload
+   * runs (typing): runs for `ms`, resolves with the keys sent.
+   */
+  drive?(page: Page, options: { ms: number; signal: AbortSignal }): Promise<
+    number
+  >;
+  /** Stops every process of the workload. */
+  stop(): Promise<void>;
+}
+
+/** One workload of the benchmark, run the same way for every side. */
+export interface Workload {
+  /** Short id (`a20`, `b`, …) for tables and `--only` (by its letter). */
+  id: string;
+  /** What it does, for the output. */
+  title: string;
+  /** Sets up its windows and starts it. */
+  start(): Promise<RunningWorkload>;
+  /** Key-to-screen latency is also measured while it runs. */
+  latencyUnderLoad?: boolean;
+}
+
+/** What one workload's window measured on one side. */
+export interface WindowFigures {
+  /** The window's length, seconds. */
+  seconds: number;
+  /** Frames per second the page drew. */
+  fps: number;
+  /** Bytes received per second (in the page). */
+  bytesPerSecond: number;
+  /** Bytes received per drawn frame. */
+  bytesPerFrame: number;
+  /** Frames (moves) per second the workload produced, when it counts. */
+  producedFps?: number;
+  /** Keys typed per second, when it types. */
+  keysPerSecond?: number;
+  /** Server-side CPU, % of one core (when `pids` were given). */
+  serverCpuPercent?: number;
+  /** The browser's CPU (all its processes), % of one core. */
+  browserCpuPercent?: number;
+}
+
+/** What {@linkcode measureSession} measured. */
 export interface TargetFigures {
   /** The target's name. */
   name: string;
@@ -103,18 +154,12 @@ export interface TargetFigures {
   idleFramesPerSecond: number;
   /** Key-to-screen latency on an idle screen. */
   latencyIdle: LatencyFigures;
-  /** Frames per second the workload drew during the animation window. */
-  producedFps: number;
-  /** Frames per second the page drew. */
-  fps: number;
-  /** Bytes received per drawn frame. */
-  bytesPerFrame: number;
-  /** Bytes received per second. */
-  bytesPerSecond: number;
-  /** Server-side CPU, % of one core (when `pids` were given). */
-  serverCpuPercent?: number;
-  /** Key-to-screen latency while the animation runs. */
-  latencyLoad: LatencyFigures;
+  /** Key-to-screen latency under the load workload, when it ran. */
+  latencyLoad?: LatencyFigures;
+  /** Per workload id. */
+  workloads: Record<string, WindowFigures>;
+  /** Why a workload failed, per id. */
+  errors: Record<string, string>;
   /** The target's own byte count differed from the WebSocket count. */
   bytesNote?: string;
   /** The streamer's frames per second within one core, when measured. */
@@ -127,22 +172,28 @@ export interface MeasureSizes {
   idleMs: number;
   /** Key presses on the idle screen. */
   pressesIdle: number;
-  /** Animation running before the window opens, ms. */
+  /** Workload running before its window opens, ms. */
   warmupMs: number;
-  /** Animation window, ms. */
-  animationMs: number;
-  /** Key presses under animation. */
+  /** Each workload's window, ms. */
+  windowMs: number;
+  /** Key presses under load. */
   pressesLoad: number;
+  /** Longest a latency series may take, ms (it stops there). */
+  latencyBudgetMs: number;
 }
 
-/** The screen, the key echo window, and how to run the workload. */
+/** The screen, the key echo window, the workloads. */
 export interface MeasureContext {
   /** Screen size. */
   screen: { width: number; height: number };
   /** A pixel inside the key echo window. */
   keyPixel: { x: number; y: number };
-  /** Starts the animation; resolves with its frame counter and stop. */
-  animate(): Promise<{ frames(): number; stop(): Promise<void> }>;
+  /** The workloads, in order. */
+  workloads: Workload[];
+  /** Puts the screen back to its starting picture (before each workload). */
+  reset(): Promise<void>;
+  /** The browser's main process (its tree's CPU is counted). */
+  browserPid?: number;
   /** Progress output. */
   progress(line: string): void;
   /** Ends the run early. */
@@ -250,11 +301,14 @@ async function latency(
   page: Page,
   target: MediaTarget,
   context: MeasureContext,
-  presses: number,
+  options: { presses: number; budgetMs: number },
 ): Promise<LatencyFigures> {
   const figures: LatencyFigures = { samples: [], missed: 0 };
   const { x, y } = context.keyPixel;
-  for (let i = 0; i < presses; i++) {
+  // A page that misses presses under load takes up to 5 s each: the
+  // series stops at its time budget with what it has.
+  const end = performance.now() + options.budgetMs;
+  for (let i = 0; i < options.presses && performance.now() < end; i++) {
     context.signal.throwIfAborted();
     await page.evaluate(
       `window.__mediaBench.arm(${
@@ -273,8 +327,12 @@ async function latency(
   return figures;
 }
 
-/** Measures `target` in a fresh page of `page`'s browser context. */
-export async function measureTarget(
+/**
+ * Measures `target` in `page` (fresh, of its own browser context):
+ * connect, idle, key-to-screen latency on the idle screen, then every
+ * workload of the context in turn, each from the reset screen.
+ */
+export async function measureSession(
   page: Page,
   target: MediaTarget,
   options: { context: MeasureContext; sizes: MeasureSizes },
@@ -284,6 +342,7 @@ export async function measureTarget(
   const stats = (): Promise<MediaStats> => (target.stats ?? defaultStats)(page);
   await installPageHelpers(page);
   await target.prepare?.(page);
+  await context.reset();
   const loadStart = performance.now();
   await page.goto(target.url);
   if (target.ready) await target.ready(page);
@@ -309,59 +368,109 @@ export async function measureTarget(
   const idleSeconds = (performance.now() - it0) / 1000;
 
   progress(`  ${target.name}: key-to-screen latency, idle`);
-  const latencyIdle = await latency(page, target, context, sizes.pressesIdle);
+  const latencyIdle = await latency(page, target, context, {
+    presses: sizes.pressesIdle,
+    budgetMs: sizes.latencyBudgetMs,
+  });
 
-  progress(`  ${target.name}: animation`);
-  const animation = await context.animate();
-  try {
-    await sleep(sizes.warmupMs, signal);
-    const pids = target.pids ?? [];
-    const a0 = await stats();
-    const p0 = animation.frames();
-    const c0 = pids.length ? await groupCpuSeconds(pids) : 0;
-    const t0 = performance.now();
-    await sleep(sizes.animationMs, signal);
-    // The wrapper's count brackets the target's (separate evaluations,
-    // which a busy page can delay by a long time).
-    const before = await wsBytes(page);
-    const a1 = await stats();
-    const after = await wsBytes(page);
-    const p1 = animation.frames();
-    const c1 = pids.length ? await groupCpuSeconds(pids) : 0;
-    const seconds = (performance.now() - t0) / 1000;
-
-    progress(`  ${target.name}: key-to-screen latency, under animation`);
-    const latencyLoad = await latency(
-      page,
-      target,
-      context,
-      sizes.pressesLoad,
-    );
-
-    const frames = a1.framesDrawn - a0.framesDrawn;
-    const bytes = a1.bytesReceived - a0.bytesReceived;
-    const bytesNote =
-      a1.bytesReceived < 0.95 * before || a1.bytesReceived > 1.05 * after
-        ? `the page counted ${a1.bytesReceived} bytes since it loaded, ` +
-          `the WebSocket wrapper ${before}–${after}`
-        : undefined;
-    return {
-      name: target.name,
-      connectBytes,
-      connectSeconds,
-      idleBytesPerSecond: (i1.bytesReceived - i0.bytesReceived) /
-        idleSeconds,
-      idleFramesPerSecond: (i1.framesDrawn - i0.framesDrawn) / idleSeconds,
-      latencyIdle,
-      producedFps: (p1 - p0) / seconds,
-      fps: frames / seconds,
-      bytesPerFrame: frames ? bytes / frames : 0,
-      bytesPerSecond: bytes / seconds,
-      serverCpuPercent: pids.length ? (c1 - c0) / seconds * 100 : undefined,
-      latencyLoad,
-      bytesNote,
-    };
-  } finally {
-    await animation.stop();
+  const figures: TargetFigures = {
+    name: target.name,
+    connectBytes,
+    connectSeconds,
+    idleBytesPerSecond: (i1.bytesReceived - i0.bytesReceived) / idleSeconds,
+    idleFramesPerSecond: (i1.framesDrawn - i0.framesDrawn) / idleSeconds,
+    latencyIdle,
+    workloads: {},
+    errors: {},
+  };
+  for (const workload of context.workloads) {
+    signal.throwIfAborted();
+    progress(`  ${target.name}: ${workload.id}, ${workload.title}`);
+    try {
+      await context.reset();
+      await settle(page, signal);
+      const running = await workload.start();
+      try {
+        figures.workloads[workload.id] = await measureWindow(page, target, {
+          context,
+          sizes,
+          running,
+        });
+        if (workload.latencyUnderLoad) {
+          progress(`  ${target.name}: key-to-screen latency, under load`);
+          figures.latencyLoad = await latency(page, target, context, {
+            presses: sizes.pressesLoad,
+            budgetMs: sizes.latencyBudgetMs,
+          });
+        }
+      } finally {
+        await running.stop();
+      }
+    } catch (error) {
+      signal.throwIfAborted();
+      figures.errors[workload.id] = String(error);
+      progress(`  ${target.name}: ${workload.id} failed: ${error}`);
+    }
   }
+  // The wrapper's count against the target's own (both since the load).
+  const before = await wsBytes(page);
+  const own = (await stats()).bytesReceived;
+  const after = await wsBytes(page);
+  if (own < 0.95 * before || own > 1.05 * after) {
+    figures.bytesNote = `the page counted ${own} bytes since it loaded, ` +
+      `the WebSocket wrapper ${before}–${after}`;
+  }
+  return figures;
+}
+
+async function measureWindow(
+  page: Page,
+  target: MediaTarget,
+  options: {
+    context: MeasureContext;
+    sizes: MeasureSizes;
+    running: RunningWorkload;
+  },
+): Promise<WindowFigures> {
+  const { context, sizes, running } = options;
+  const { signal } = context;
+  const stats = (): Promise<MediaStats> => (target.stats ?? defaultStats)(page);
+  const pids = target.pids ?? [];
+  const browser = context.browserPid;
+  // Typing covers the warm-up too, so the window sees a steady rate.
+  const driving = running.drive?.(page, {
+    ms: sizes.warmupMs + sizes.windowMs + 500,
+    signal,
+  });
+  // An abort while the window sleeps must not leave it unhandled.
+  driving?.catch(() => {});
+  await sleep(sizes.warmupMs, signal);
+  const a0 = await stats();
+  const p0 = running.frames?.();
+  const c0 = pids.length ? await groupCpuSeconds(pids) : 0;
+  const b0 = browser ? await treeCpuSeconds(browser) : 0;
+  const t0 = performance.now();
+  await sleep(sizes.windowMs, signal);
+  const a1 = await stats();
+  const p1 = running.frames?.();
+  const c1 = pids.length ? await groupCpuSeconds(pids) : 0;
+  const b1 = browser ? await treeCpuSeconds(browser) : 0;
+  const seconds = (performance.now() - t0) / 1000;
+  const keys = driving ? await driving : undefined;
+  const frames = a1.framesDrawn - a0.framesDrawn;
+  const bytes = a1.bytesReceived - a0.bytesReceived;
+  return {
+    seconds,
+    fps: frames / seconds,
+    bytesPerSecond: bytes / seconds,
+    bytesPerFrame: frames ? bytes / frames : 0,
+    producedFps: p0 !== undefined && p1 !== undefined
+      ? (p1 - p0) / seconds
+      : undefined,
+    keysPerSecond: keys === undefined
+      ? undefined
+      : keys / ((sizes.warmupMs + sizes.windowMs + 500) / 1000),
+    serverCpuPercent: pids.length ? (c1 - c0) / seconds * 100 : undefined,
+    browserCpuPercent: browser ? (b1 - b0) / seconds * 100 : undefined,
+  };
 }

@@ -163,3 +163,43 @@ export async function groupCpuSeconds(groups: number[]): Promise<number> {
   }
   return ticks / clockTicks;
 }
+
+/**
+ * CPU seconds (user + system, including reaped children) of process `root`
+ * and all its descendants (a browser's renderers, GPU and utility
+ * processes), found through each process's parent in `/proc`.
+ */
+export async function treeCpuSeconds(root: number): Promise<number> {
+  if (clockTicks === undefined) await groupCpuSeconds([]);
+  const parents = new Map<number, number>();
+  const ticks = new Map<number, number>();
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let stat: string;
+    try {
+      stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
+    } catch {
+      continue; // Exited meanwhile.
+    }
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const pid = Number(entry.name);
+    parents.set(pid, Number(fields[1]));
+    ticks.set(
+      pid,
+      Number(fields[11]) + Number(fields[12]) + Number(fields[13]) +
+        Number(fields[14]),
+    );
+  }
+  let total = 0;
+  for (const [pid, count] of ticks) {
+    // Walk up to the root (or to init): a descendant counts.
+    for (let p: number | undefined = pid; p !== undefined && p > 1;) {
+      if (p === root) {
+        total += count;
+        break;
+      }
+      p = parents.get(p);
+    }
+  }
+  return total / clockTicks!;
+}
