@@ -9,14 +9,17 @@
  * compositing share the cores with the streamer, so the frames a page
  * draws there say as much about the browser as about the streamer. The
  * viewer here is a plain WebSocket client in the benchmark's process
- * speaking `webstream/2`; the streamer, X server and animation are the
- * same real processes as in the browser measurement.
+ * speaking `webstream/2`, offering the H.264 codecs a browser offers (so
+ * the streamer may switch the animation to video, as it does for a page);
+ * the streamer, X server and animation are the same real processes as in
+ * the browser measurement.
  *
  * @module
  */
 import {
   decodeStreamerMessage,
   encodeClientMessage,
+  H264_CODECS,
 } from "../../httpdocs/session/protocol.js";
 import { groupCpuSeconds } from "./process.ts";
 import { sleep } from "../common.ts";
@@ -90,12 +93,22 @@ export async function measureCapacity(
   socket.onmessage = (event) => {
     if (!(event.data instanceof ArrayBuffer)) return;
     const message = decodeStreamerMessage(new Uint8Array(event.data));
-    if (message.type !== "frame") return;
+    if (message.type === "hello") {
+      socket.send(encodeClientMessage({
+        type: "caps",
+        caps: { video: [...H264_CODECS], audio: false },
+      }));
+      return;
+    }
+    const frameId = message.type === "frame"
+      ? message.frame.frameId
+      : message.type === "video"
+      ? message.video.frameId
+      : undefined;
+    if (frameId === undefined) return;
     frames++;
     bytes += event.data.byteLength;
-    socket.send(
-      encodeClientMessage({ type: "ack", frameId: message.frame.frameId }),
-    );
+    socket.send(encodeClientMessage({ type: "ack", frameId }));
   };
   const animation = await options.animate();
   try {

@@ -88,6 +88,21 @@ export const MAX_CHUNK = 256 * 1024;
 /** Largest JSON payload accepted, in bytes (clipboard text included). */
 export const MAX_JSON = 1024 * 1024;
 
+/**
+ * The H.264 codec strings a page asks its decoder about and offers in
+ * `CAPS`, most preferred first: Constrained Baseline (what the streamer
+ * sends by default) at levels 3.1, 4.0, 4.2 and 5.1, then High at 4.0 and
+ * 5.1.
+ */
+export const H264_CODECS = Object.freeze([
+  "avc1.42C01F",
+  "avc1.42C028",
+  "avc1.42C02A",
+  "avc1.42C033",
+  "avc1.640028",
+  "avc1.640033",
+]);
+
 /** Video flag: the access unit is a keyframe (IDR, with SPS and PPS). */
 export const VIDEO_KEYFRAME = 1;
 

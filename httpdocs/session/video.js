@@ -13,19 +13,9 @@
  * @module
  */
 
-/**
- * Codec strings worth asking about, most preferred first: Constrained
- * Baseline (what the streamer sends by default) at levels 3.1, 4.0, 4.2 and
- * 5.1, then High at 4.0 and 5.1.
- */
-export const H264_CODECS = Object.freeze([
-  "avc1.42C01F",
-  "avc1.42C028",
-  "avc1.42C02A",
-  "avc1.42C033",
-  "avc1.640028",
-  "avc1.640033",
-]);
+import { H264_CODECS } from "./protocol.js";
+
+export { H264_CODECS };
 
 /**
  * One encoded frame.
