@@ -18,7 +18,7 @@
 import type { CapturedFrame, Rect, ScreenCapture } from "../devices/capture.ts";
 import { encodeStreamerMessage } from "../../httpdocs/session/protocol.js";
 import type { TileEncoder } from "./encode/mod.ts";
-import { boundingBox } from "./encode/tiles.ts";
+import { boundingBox, contains, intersects } from "./encode/tiles.ts";
 import { ENCODING } from "../../httpdocs/session/protocol.js";
 import { VideoStream, type VideoStreamOptions } from "./video/stream.ts";
 
@@ -109,6 +109,7 @@ export class MediaStream {
   #full = true;
   #frameId = 0;
   #timer?: ReturnType<typeof setInterval>;
+  #tickTimer?: ReturnType<typeof setTimeout>;
   #busy = false;
   #stopped = false;
   #lastCheck = 0;
@@ -187,6 +188,7 @@ export class MediaStream {
     this.#stopped = true;
     this.#video?.stop();
     clearInterval(this.#timer);
+    clearTimeout(this.#tickTimer);
     this.#timer = undefined;
   }
 
@@ -260,6 +262,9 @@ export class MediaStream {
     if (events.cursorChanged) this.#sendCursor(false);
     if (events.clipboardChanged) this.#onClipboardChange?.();
     const now = performance.now();
+    // Damage only inside the video region waits for the video frame clock.
+    const wait = this.#videoWait(now);
+    if (wait > 0) return this.#tickIn(wait);
     const idle = !this.#full && !this.#damage.length;
     const idleCheck = idle && now - this.#lastCheck >= this.#o.fullCheckMs;
     // Tiles last sent lossy get their exact version once they settle.
@@ -277,13 +282,41 @@ export class MediaStream {
       : this.#damage;
     this.#frame(hints).catch((error) => this.#fail(error)).finally(() => {
       this.#busy = false;
+      // Damage that came in meanwhile goes out now, not at the next poll:
+      // a frame that took longer than a poll interval would otherwise
+      // halve the rate.
+      if (this.#damage.length && !this.#stopped) this.#tickIn(0);
     });
+  }
+
+  /** One extra tick after `ms` (besides the polls), at most one pending. */
+  #tickIn(ms: number): void {
+    if (this.#tickTimer !== undefined) return;
+    this.#tickTimer = setTimeout(() => {
+      this.#tickTimer = undefined;
+      this.#tick();
+    }, ms);
+  }
+
+  /**
+   * Ms to wait when every pending change is inside the video region and
+   * its next frame is not due yet; 0 otherwise.
+   */
+  #videoWait(now: number): number {
+    const region = this.#video?.region;
+    if (!region || this.#full || !this.#damage.length) return 0;
+    if (!this.#damage.every((d) => contains(region, d))) return 0;
+    return this.#video!.dueIn(now);
   }
 
   async #frame(hints: Rect[] | undefined): Promise<void> {
     const { capture, encoder } = this.#o;
     this.#full = false;
-    this.#damage = [];
+    // Changes in the video region keep for its next frame if it is not due.
+    const region = this.#video?.region;
+    this.#damage = region && this.#video!.dueIn(performance.now()) > 0
+      ? this.#damage.filter((d) => intersects(d, region))
+      : [];
     if (!hints) this.#lastCheck = performance.now();
     this.#lastFrame = performance.now();
     let grabbed: CapturedFrame;

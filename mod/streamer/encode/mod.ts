@@ -54,6 +54,7 @@ import { WorkerPool } from "./pool.ts";
 import {
   boundingBox,
   clipRect,
+  contains,
   copyTile,
   diffBounds,
   extractRgb,
@@ -366,12 +367,13 @@ export class TileEncoder {
       clipRect(options.exclude, state.width, state.height);
     if (state.sendAll) state.stale.fill(0);
     if (exclude) markTiles(state, exclude, 1);
-    const copies = state.sendAll
-      ? []
-      : this.#findCopies(state, current, hints).filter((c) =>
-        !touchesStale(state, c) &&
-        !touchesStale(state, { ...c, x: c.srcX, y: c.srcY })
-      );
+    const copies = state.sendAll ? [] : this.#findCopies(state, current, {
+      hints,
+      exclude: exclude ?? undefined,
+    }).filter((c) =>
+      !touchesStale(state, c) &&
+      !touchesStale(state, { ...c, x: c.srcX, y: c.srcY })
+    );
     if (copies.length) {
       applyCopies(state.sent, copies);
       update.copies = copies.length;
@@ -545,19 +547,25 @@ export class TileEncoder {
     return update;
   }
 
-  /** The copies that explain a move within the damaged area, if any. */
+  /**
+   * The copies that explain a move within the damaged area, if any. Damage
+   * inside the excluded (video) region is not searched: that is video's.
+   */
   #findCopies(
     state: ScreenState,
     current: WordImage,
-    hints: Rect[] | undefined,
+    options: { hints: Rect[] | undefined; exclude: Rect | undefined },
   ): CopyRect[] {
     if (state.motionRest > 0) {
       state.motionRest--;
       return [];
     }
-    const area = hints === undefined
-      ? { x: 0, y: 0, width: state.width, height: state.height }
-      : hintsBounds(hints, state.width, state.height);
+    const { exclude } = options;
+    const screen = { x: 0, y: 0, width: state.width, height: state.height };
+    const hints = (options.hints ?? [screen]).filter((h) =>
+      !exclude || !contains(exclude, h)
+    );
+    const area = hintsBounds(hints, state.width, state.height);
     if (!area) return [];
     const found = findCopies(current, state.sent, {
       area,

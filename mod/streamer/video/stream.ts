@@ -100,7 +100,8 @@ export class VideoStream {
   #kbps = 0;
   #cap = 0;
   #keyframe = false;
-  #lastFrame = -Infinity;
+  /** When the next video frame is due (a frame clock, so lateness evens out). */
+  #nextDue = -Infinity;
   #lastChange = -Infinity;
   #fastSince = -Infinity;
   /** Frames sent as video since the start. */
@@ -110,7 +111,7 @@ export class VideoStream {
     this.#tracker = new VideoRegionTracker(options);
     this.#codecs = options.codecs;
     this.#maxKbps = options.maxKbps;
-    this.#minInterval = 1000 / (options.maxFps ?? 30) - 2;
+    this.#minInterval = 1000 / (options.maxFps ?? 30);
     this.#open = options.openEncoder ?? openH264;
   }
 
@@ -167,10 +168,13 @@ export class VideoStream {
     const moved = options.damage === undefined ||
       options.damage.some((d) => intersects(d, region));
     if (!moved && !this.#keyframe) return undefined;
-    if (options.now - this.#lastFrame < this.#minInterval) return undefined;
+    if (this.dueIn(options.now) > 0) return undefined;
     const keyframe = this.#keyframe;
     this.#keyframe = false;
-    this.#lastFrame = options.now;
+    this.#nextDue = Math.max(
+      this.#nextDue + this.#minInterval,
+      options.now - this.#minInterval / 2,
+    );
     const out = await encoder.encodeAsync(frame, region, { keyframe });
     if (!out) return undefined;
     this.frames++;
@@ -180,6 +184,14 @@ export class VideoStream {
       codec: encoder.codec,
       data: out.data,
     };
+  }
+
+  /** Ms until the next video frame may go (0: now, or no video). */
+  dueIn(now: number): number {
+    if (!this.#encoder) return 0;
+    // Within a millisecond counts as due: timers fire a little late or early.
+    const wait = this.#nextDue - now;
+    return wait > 1 ? wait : 0;
   }
 
   /** The viewer needs a keyframe (a new decoder, a decoding error). */
@@ -238,6 +250,7 @@ export class VideoStream {
     this.#encoder = encoder;
     this.#region = { ...region };
     this.#keyframe = true;
+    this.#nextDue = -Infinity;
     this.#lastChange = -Infinity;
     this.#fastSince = -Infinity;
   }
