@@ -171,9 +171,12 @@ export class VideoStream {
     if (this.dueIn(options.now) > 0) return undefined;
     const keyframe = this.#keyframe;
     this.#keyframe = false;
+    // On time or a little late: the next is one interval after this one
+    // was due, so the rate holds; far behind: start the clock again.
+    const due = this.#nextDue === -Infinity ? options.now : this.#nextDue;
     this.#nextDue = Math.max(
-      this.#nextDue + this.#minInterval,
-      options.now - this.#minInterval / 2,
+      due + this.#minInterval,
+      options.now + this.#minInterval / 2,
     );
     const out = await encoder.encodeAsync(frame, region, { keyframe });
     if (!out) return undefined;
