@@ -379,6 +379,9 @@ export class TileEncoder {
       update.copies = copies.length;
       for (const c of copies) update.copiedPixels += c.width * c.height;
     }
+    // Tiles inside a copy were verified equal pixel by pixel when the copy
+    // was found: no need to compare them again.
+    const copied = copies.length ? coveredTiles(state, copies) : undefined;
     for (let ty = 0, t = 0; ty < rows; ty++) {
       // JPEG tiles side by side in a row become one wider JPEG: one encoder
       // call per run costs far less than one per tile (and compresses better).
@@ -403,7 +406,8 @@ export class TileEncoder {
         // The viewer shows video here: paint it over, lossless.
         const paintOver = state.stale[t] === 1;
         state.stale[t] = 0;
-        const compare = compareAll || candidates?.[t] === 1;
+        const compare = (compareAll || candidates?.[t] === 1) &&
+          copied?.[t] !== 1;
         const differs = compare && tileDiffers(current, state.sent, rect);
         // After reset() every tile goes out, but only real changes count
         // towards "fast-changing".
@@ -644,6 +648,27 @@ export function stackRuns(tiles: Tile[], maxHeight: number): Tile[] {
     out.push(tile);
   }
   return out;
+}
+
+/** Per tile, 1 when the tile lies wholly inside one of `rects`. */
+function coveredTiles(state: ScreenState, rects: readonly Rect[]): Uint8Array {
+  const covered = new Uint8Array(state.cols * state.rows);
+  const size = state.tileSize;
+  for (const r of rects) {
+    const c0 = Math.ceil(r.x / size);
+    const r0 = Math.ceil(r.y / size);
+    for (let row = r0; row < state.rows; row++) {
+      const y = row * size;
+      const bottom = Math.min(y + size, state.height);
+      if (bottom > r.y + r.height) break;
+      for (let col = c0; col < state.cols; col++) {
+        const x = col * size;
+        if (Math.min(x + size, state.width) > r.x + r.width) break;
+        covered[row * state.cols + col] = 1;
+      }
+    }
+  }
+  return covered;
 }
 
 /** Sets the `stale` flag of every tile meeting `rect`. */
