@@ -78,6 +78,8 @@ export class SessionClient {
   tilesReceived = {};
   /** Sound packets received. */
   audioPacketsReceived = 0;
+  /** Sound bytes received (messages whole). */
+  audioBytesReceived = 0;
 
   /** @type {Tunnel} */
   #tunnel;
@@ -379,6 +381,7 @@ export class SessionClient {
       }
       case "audio":
         this.audioPacketsReceived++;
+        this.audioBytesReceived += bytes.length;
         this.#events.audio?.(message.audio);
         return;
       case "cursor":

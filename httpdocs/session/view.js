@@ -50,6 +50,7 @@ export { TunnelEndedError };
  *   readonly tilesReceived: Record<string, number>,
  *   readonly videoFramesShown: number,
  *   readonly audioPacketsReceived: number,
+ *   readonly audioBytesReceived: number,
  *   readonly sound: SoundControls,
  *   readonly lastClipboard: string | undefined,
  *   readonly screen: { width: number, height: number },
@@ -469,6 +470,9 @@ export function openSession(container, options) {
     },
     get audioPacketsReceived() {
       return client.audioPacketsReceived;
+    },
+    get audioBytesReceived() {
+      return client.audioBytesReceived;
     },
     get sound() {
       return sound;
