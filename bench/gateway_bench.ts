@@ -316,6 +316,7 @@ function seedSessions(
         fileDownload: false,
         printing: false,
         audio: true,
+        videoMaxKbps: 8000,
       },
       createdAt: now - 600_000,
       lastLaunchAt: now - 60_000,

@@ -91,6 +91,8 @@ export const resourcesSchema = z.object({
   printing: z.boolean().default(false),
   /** The session's sound plays in the browser. */
   audio: z.boolean().default(true),
+  /** Most kbit/s a viewer's video may take; 0: no video, tiles only. */
+  videoMaxKbps: z.number().int().min(0).max(100_000).default(8000),
 }).strict();
 
 /** A published app or desktop. */

@@ -72,6 +72,7 @@ export function policyFor(resources: Resources): string {
     printing: resources.printing,
     shadowing: false,
     audio: resources.audio,
+    videoMaxKbps: resources.videoMaxKbps,
   });
 }
 

@@ -20,6 +20,7 @@ export const policySchema = z.object({
   printing: z.boolean().default(false),
   shadowing: z.boolean().default(false),
   audio: z.boolean().default(true),
+  videoMaxKbps: z.number().int().min(0).max(100_000).default(8000),
 }).strict();
 
 const SESSION_ID = /^[A-Za-z0-9._:@-]{1,128}$/;

@@ -28,6 +28,8 @@ export interface SessionPolicy {
   shadowing: boolean;
   /** The session's sound plays in the browser. */
   audio: boolean;
+  /** Most kbit/s a viewer's video may take; 0: tiles only. */
+  videoMaxKbps: number;
 }
 
 /** A workspace launch, as the gateway describes it in `/getConnection`. */

@@ -129,7 +129,7 @@ export class Viewer {
         upload: this.settings.policy.fileUpload,
         maxWidth: screen.capture.width,
         maxHeight: screen.capture.height,
-        video: this.#ctx.videoAvailable,
+        video: this.#videoAllowed,
         audio: this.#audioAllowed,
       },
     });
@@ -238,8 +238,10 @@ export class Viewer {
         this.#ctx.dialogs?.cancel(message.dialogGuid, "cancelled by the user");
         return;
       case "caps":
-        if (this.#ctx.videoAvailable && message.caps.video.length) {
-          this.#media?.enableVideo(message.caps.video);
+        if (this.#videoAllowed && message.caps.video.length) {
+          this.#media?.enableVideo(message.caps.video, {
+            maxKbps: this.settings.policy.videoMaxKbps,
+          });
         }
         return;
       case "keyframe":
@@ -316,6 +318,11 @@ export class Viewer {
         });
       }
     });
+  }
+
+  /** Whether this viewer may get video. */
+  get #videoAllowed(): boolean {
+    return this.#ctx.videoAvailable && this.settings.policy.videoMaxKbps > 0;
   }
 
   /** Whether this viewer may hear the session. */

@@ -16,6 +16,7 @@ const policySchema = z.object({
   shadowing: z.boolean(),
   // Hosts before sound sent no audio field: no sound for them.
   audio: z.boolean().default(false),
+  videoMaxKbps: z.number().int().min(0).max(100_000).default(8000),
 });
 
 const settingsSchema = z.object({
@@ -36,6 +37,7 @@ export const RESTRICTIVE: ViewerSettings = {
     printing: false,
     shadowing: false,
     audio: false,
+    videoMaxKbps: 0,
   },
 };
 

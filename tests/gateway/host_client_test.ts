@@ -85,6 +85,7 @@ Deno.test("a desktop: session, workspace, policy and secret headers, and the siz
       printing: false,
       shadowing: false,
       audio: true,
+      videoMaxKbps: 8000,
     });
     // The validated answer, as the host gave it.
     assertEquals(answer.sessionId, "client-facing-1");

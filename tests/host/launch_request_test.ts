@@ -25,6 +25,7 @@ const DEFAULT_POLICY = {
   printing: false,
   shadowing: false,
   audio: true,
+  videoMaxKbps: 8000,
 };
 
 /** Parses a request made of `headers` and `query`. */

@@ -90,6 +90,7 @@ function request(
       printing: false,
       shadowing: false,
       audio: true,
+      videoMaxKbps: 8000,
     },
   };
 }

@@ -36,6 +36,7 @@ function settings(shadowing: boolean): ViewerSettings {
       printing: false,
       shadowing,
       audio: false,
+      videoMaxKbps: 0,
     },
   };
 }

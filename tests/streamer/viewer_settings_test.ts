@@ -19,6 +19,7 @@ const POLICY = {
   printing: false,
   shadowing: false,
   audio: true,
+  videoMaxKbps: 4000,
 } as const;
 
 Deno.test("valid settings parse", () => {

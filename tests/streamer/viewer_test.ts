@@ -36,6 +36,7 @@ function policy(fileUpload: boolean): ViewerSettings["policy"] {
     printing: false,
     shadowing: false,
     audio: false,
+    videoMaxKbps: 0,
   };
 }
 

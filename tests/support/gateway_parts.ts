@@ -217,6 +217,7 @@ export function sessionRecord(
       fileDownload: false,
       printing: false,
       audio: true,
+      videoMaxKbps: 8000,
     },
     createdAt: now,
     lastLaunchAt: now,

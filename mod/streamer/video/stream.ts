@@ -65,7 +65,10 @@ export interface VideoEncoderPort {
 export interface VideoStreamOptions extends VideoRegionOptions {
   /** Codec strings the viewer decodes (from its `CAPS`). */
   codecs: readonly string[];
-  /** Bitrate cap, kbit/s. Default {@linkcode defaultVideoCap} of the region. */
+  /**
+   * Most kbit/s (the workspace's policy). The cap is the lower of this and
+   * {@linkcode defaultVideoCap} of the region.
+   */
   maxKbps?: number;
   /** Video frames per second, at most. Default 30. */
   maxFps?: number;
@@ -232,7 +235,10 @@ export class VideoStream {
   }
 
   #start(region: Rect): void {
-    this.#cap = this.#maxKbps ?? defaultVideoCap(region);
+    this.#cap = Math.max(
+      MIN_KBPS,
+      Math.min(this.#maxKbps ?? Infinity, defaultVideoCap(region)),
+    );
     this.#kbps = this.#cap;
     let encoder: VideoEncoderPort;
     try {
