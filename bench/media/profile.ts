@@ -13,9 +13,12 @@
  * also reads the whole process's CPU time (`utime + stime` of
  * `/proc/PID/stat`: every thread — the isolates, libuv's pool where sharp
  * encodes JPEG, x264's threads, V8's GC helpers) over the same window, so
- * the isolates' share of it shows. Native code a function calls through FFI
- * (XShmGetImage, x264, libyuv) is counted as that JS function's self time:
- * a synchronous FFI call is a sample of its caller.
+ * the isolates' share of it shows. A sample in native code with no script
+ * (a synchronous FFI symbol such as XShmGetImage or libyuv's conversion, an
+ * op) is counted under its nearest JavaScript caller's category and named
+ * `native ← caller`, so FFI time lands in its pipeline stage. Lines are those
+ * of the emitted (type-stripped) JavaScript, so they are only shown for
+ * anonymous functions, to tell them apart.
  *
  * @module
  */
@@ -34,6 +37,7 @@ export const CATEGORIES = [
   "protocol/socket",
   "streamer (other)",
   "Deno runtime",
+  "inspector",
   "GC",
   "(program)",
   "other",
@@ -60,7 +64,11 @@ const callFrameSchema = z.object({
 });
 
 const profileSchema = z.object({
-  nodes: z.array(z.object({ id: z.number(), callFrame: callFrameSchema })),
+  nodes: z.array(z.object({
+    id: z.number(),
+    callFrame: callFrameSchema,
+    children: z.array(z.number()).optional(),
+  })),
   startTime: z.number(),
   endTime: z.number(),
   samples: z.array(z.number()).default([]),
@@ -173,6 +181,10 @@ export function categorize(frame: CallFrame): Category {
   if (name === "(idle)") return "idle";
   if (name === "(garbage collector)") return "GC";
   if (name === "(program)" || name === "(root)") return "(program)";
+  // The profiler's own cost: with a session attached Deno reports events.
+  if (name.startsWith("op_inspector") || url.includes("inspector")) {
+    return "inspector";
+  }
   if (
     url.includes("/ffi/x11/") || url.includes("/devices/linux/x11_") ||
     url.includes("/streamer/shared_capture.ts") ||
@@ -227,6 +239,18 @@ export function summarizeProfile(
   options: { thread: string },
 ): ThreadProfile {
   const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  const parents = new Map<number, number>();
+  for (const node of profile.nodes) {
+    for (const child of node.children ?? []) parents.set(child, node.id);
+  }
+  // Native code without a script counts for its nearest script caller.
+  const caller = (id: number): CallFrame | undefined => {
+    for (let p = parents.get(id); p !== undefined; p = parents.get(p)) {
+      const frame = frames.get(p)!;
+      if (frame.url) return frame;
+    }
+    return undefined;
+  };
   const categories = Object.fromEntries(
     CATEGORIES.map((c) => [c, 0]),
   ) as Record<Category, number>;
@@ -244,8 +268,11 @@ export function summarizeProfile(
   };
   const { samples, timeDeltas } = profile;
   for (let i = 0; i < samples.length; i++) {
-    const frame = frames.get(samples[i]);
-    if (!frame) continue;
+    const sampled = frames.get(samples[i]);
+    if (!sampled) continue;
+    const native = !sampled.url && !sampled.functionName.startsWith("(") &&
+      !sampled.functionName.startsWith("op_inspector");
+    const frame = native ? caller(samples[i]) ?? sampled : sampled;
     // V8's delta at i is the time before sample i: sample i's time is the
     // next delta (the last one takes the time to the profile's end).
     const us = i + 1 < samples.length ? timeDeltas[i + 1] : Math.max(
@@ -260,9 +287,9 @@ export function summarizeProfile(
       continue;
     }
     const file = shortUrl(frame.url);
-    const name = `${frame.functionName || "(anonymous)"} (${file}:${
-      frame.lineNumber + 1
-    })`;
+    const name = `${native ? `${sampled.functionName || "native"} ← ` : ""}${
+      frame.functionName || `(anonymous):${frame.lineNumber + 1}`
+    } (${file})`;
     add(functions, name, category, ms);
     add(files, file, category, ms);
   }

@@ -78,9 +78,41 @@ Deno.test("self time is the delta after each sample", () => {
   assertEquals(thread.activeMs, 7);
   assertEquals(
     thread.functions[0].name,
-    "tileDiffers (mod/streamer/encode/tiles.ts:10)",
+    "tileDiffers (mod/streamer/encode/tiles.ts)",
   );
   assertEquals(thread.files[0].name, "mod/streamer/encode/tiles.ts");
+});
+
+Deno.test("native code without a script counts for its caller", () => {
+  const profile: CpuProfile = {
+    nodes: [
+      {
+        id: 1,
+        callFrame: { functionName: "(root)", url: "", lineNumber: -1 },
+        children: [2],
+      },
+      {
+        id: 2,
+        callFrame: {
+          functionName: "grab",
+          url: `${ROOT}mod/devices/linux/x11_capture.ts`,
+          lineNumber: 3,
+        },
+        children: [3],
+      },
+      { id: 3, callFrame: { functionName: "", url: "", lineNumber: -1 } },
+    ],
+    startTime: 0,
+    endTime: 4_000,
+    samples: [3, 3],
+    timeDeltas: [0, 2_000],
+  };
+  const thread = summarizeProfile(profile, { thread: "main" });
+  assertEquals(thread.categories.capture, 4);
+  assertEquals(
+    thread.functions[0].name,
+    "native ← grab (mod/devices/linux/x11_capture.ts)",
+  );
 });
 
 Deno.test("a process with a worker is profiled in both isolates", async () => {
