@@ -138,6 +138,11 @@ export interface WindowProfile {
   processCpuSeconds: number;
   /** The main isolate first, then every worker that was attached. */
   threads: ThreadProfile[];
+  /**
+   * The process's CPU seconds per OS thread name (`/proc/PID/task/*\/comm`;
+   * threads of one name summed), most first.
+   */
+  osThreads: { name: string; seconds: number }[];
 }
 
 /** A connection to a streamer's inspector that profiles windows. */
@@ -173,6 +178,44 @@ export async function processCpuSeconds(pid: number): Promise<number> {
   // Fields after the command name: state (1st), …, utime (12th), stime.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
+/** User + system CPU seconds per thread of process `pid`, by thread id. */
+async function taskCpuSeconds(
+  pid: number,
+): Promise<Map<string, { name: string; seconds: number }>> {
+  if (clockTicks === undefined) await processCpuSeconds(pid);
+  const tasks = new Map<string, { name: string; seconds: number }>();
+  for await (const entry of Deno.readDir(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = await Deno.readTextFile(`/proc/${pid}/task/${entry.name}/stat`);
+    } catch {
+      continue; // Ended meanwhile.
+    }
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    tasks.set(entry.name, {
+      name,
+      seconds: (Number(fields[11]) + Number(fields[12])) / clockTicks!,
+    });
+  }
+  return tasks;
+}
+
+/** CPU seconds per thread name between two {@linkcode taskCpuSeconds}. */
+function taskDelta(
+  before: Map<string, { name: string; seconds: number }>,
+  after: Map<string, { name: string; seconds: number }>,
+): { name: string; seconds: number }[] {
+  const byName = new Map<string, number>();
+  for (const [tid, { name, seconds }] of after) {
+    // A thread born in the window counts from zero.
+    const used = seconds - (before.get(tid)?.seconds ?? 0);
+    byName.set(name, (byName.get(name) ?? 0) + used);
+  }
+  return [...byName].map(([name, seconds]) => ({ name, seconds }))
+    .sort((a, b) => b.seconds - a.seconds);
 }
 
 /** The pipeline stage a sampled function belongs to. */
@@ -393,6 +436,7 @@ export async function connectProfiler(
   // Sessions profiling this window: undefined is the main isolate.
   let profiled: (string | undefined)[] = [];
   let cpu0 = 0;
+  let tasks0 = new Map<string, { name: string; seconds: number }>();
   let t0 = 0;
   async function startOne(sessionId?: string): Promise<void> {
     await send("Profiler.enable", {}, sessionId);
@@ -408,10 +452,12 @@ export async function connectProfiler(
       profiled = [undefined, ...workers.keys()];
       await Promise.all(profiled.map((s) => startOne(s)));
       cpu0 = await processCpuSeconds(options.pid);
+      tasks0 = await taskCpuSeconds(options.pid);
       t0 = performance.now();
     },
     async stop() {
       const cpu1 = await processCpuSeconds(options.pid);
+      const osThreads = taskDelta(tasks0, await taskCpuSeconds(options.pid));
       const seconds = (performance.now() - t0) / 1000;
       const threads: ThreadProfile[] = [];
       for (const sessionId of profiled) {
@@ -425,7 +471,12 @@ export async function connectProfiler(
           thread: sessionId === undefined ? "main" : workers.get(sessionId)!,
         }));
       }
-      return { seconds, processCpuSeconds: cpu1 - cpu0, threads };
+      return {
+        seconds,
+        processCpuSeconds: cpu1 - cpu0,
+        threads,
+        osThreads,
+      };
     },
     close() {
       socket.close();
@@ -467,6 +518,15 @@ export function formatWindowProfile(
       }); ` +
       `the rest is native threads (sharp/libuv, x264, GC helpers) and the inspector`,
   );
+  const busy = profile.osThreads.filter((t) => t.seconds > 0);
+  if (busy.length) {
+    lines.push(
+      `  OS threads (ms/s): ${
+        busy.slice(0, 8).map((t) => `${t.name} ${perSecond(t.seconds * 1000)}`)
+          .join(", ")
+      }`,
+    );
+  }
   for (const thread of profile.threads) {
     lines.push(
       `  ${thread.thread}: active ${
