@@ -567,6 +567,14 @@ export function formatWindowProfile(
     if (functions.length > 1) {
       lines.push(...pad(functions).map((l) => `    ${l}`));
     }
+    if (thread.files.length) {
+      lines.push(
+        `    top files (self, ms/s): ${
+          thread.files.slice(0, 6)
+            .map((f) => `${f.name} ${perSecond(f.ms)}`).join(", ")
+        }`,
+      );
+    }
   }
   return lines;
 }
