@@ -35,6 +35,7 @@ import type { Page } from "../../tests/support/browser.ts";
 import { groupCpuSeconds, treeCpuSeconds } from "./process.ts";
 import { sleep } from "../common.ts";
 import type { CapacityFigures, CapacityTarget } from "./capacity.ts";
+import type { StreamerProfiler, WindowProfile } from "./profile.ts";
 
 /** Counters a client page keeps. */
 export interface MediaStats {
@@ -81,6 +82,11 @@ export interface MediaTarget {
    * ({@link ./capacity.ts}); webstream only.
    */
   capacity?: CapacityTarget;
+  /**
+   * Profiles the server over each workload's window ({@link ./profile.ts});
+   * webstream with `--profile` only.
+   */
+  profiler?: StreamerProfiler;
   /** Stops whatever was started for this target. */
   stop(): Promise<void>;
 }
@@ -138,6 +144,8 @@ export interface WindowFigures {
   serverCpuPercent?: number;
   /** The browser's CPU (all its processes), % of one core. */
   browserCpuPercent?: number;
+  /** Where the server's CPU went, when the target has a profiler. */
+  profile?: WindowProfile;
 }
 
 /** What {@linkcode measureSession} measured. */
@@ -449,8 +457,10 @@ async function measureWindow(
   const p0 = running.frames?.();
   const c0 = pids.length ? await groupCpuSeconds(pids) : 0;
   const b0 = browser ? await treeCpuSeconds(browser) : 0;
+  await target.profiler?.start();
   const t0 = performance.now();
   await sleep(sizes.windowMs, signal);
+  const profile = await target.profiler?.stop();
   const a1 = await stats();
   const p1 = running.frames?.();
   const c1 = pids.length ? await groupCpuSeconds(pids) : 0;
@@ -472,5 +482,6 @@ async function measureWindow(
       : keys / ((sizes.warmupMs + sizes.windowMs + 500) / 1000),
     serverCpuPercent: pids.length ? (c1 - c0) / seconds * 100 : undefined,
     browserCpuPercent: browser ? (b1 - b0) / seconds * 100 : undefined,
+    profile,
   };
 }

@@ -26,9 +26,13 @@
  * ({@link ./novnc.ts} says how it is started); every figure is printed as
  * webstream/noVNC too, and a summary checks the issue's targets.
  *
- * `deno run -A bench/media/mod.ts [--quick] [--only a,b] [--novnc-only]`:
- * `--quick` is a smoke run (3 s windows); `--only` runs the workloads of
- * the given letters; `--novnc-only` the noVNC side alone. A full run takes
+ * `deno run -A bench/media/mod.ts [--quick] [--only a,b] [--novnc-only]
+ * [--profile]`: `--quick` is a smoke run (3 s windows); `--only` runs the
+ * workloads of the given letters; `--novnc-only` the noVNC side alone;
+ * `--profile` starts webstream's streamer with its V8 inspector and prints,
+ * per workload, where its CPU went over the same window
+ * ({@link ./profile.ts}; sampling costs the streamer some CPU, so its
+ * figures are a little worse than without). A full run takes
  * about five minutes. Needs the Debian packages xvfb, x11vnc, websockify,
  * novnc, xterm, vim and chromium.
  *
@@ -54,6 +58,7 @@ import { startNoVnc } from "./novnc.ts";
 import { measureCapacity } from "./capacity.ts";
 import { launchBrowser } from "../../tests/support/browser.ts";
 import { ANIMATION_FPS, mediaWorkloads } from "./workloads.ts";
+import { formatWindowProfile } from "./profile.ts";
 
 export type { MediaStats, MediaTarget, TargetFigures } from "./measure.ts";
 
@@ -389,6 +394,11 @@ export function printMedia(figures: MediaFigures): void {
     for (const f of [novnc, webstream]) {
       if (f?.errors[id]) console.log(`  ${f.name} failed: ${f.errors[id]}`);
     }
+    const profile = webstream?.workloads[id]?.profile;
+    if (profile) {
+      console.log(`\n  where webstream's CPU went in (${id}):`);
+      for (const line of formatWindowProfile(profile)) console.log(line);
+    }
   }
 
   console.log("\nSession (connect, idle, key-to-screen)");
@@ -540,18 +550,21 @@ function printSummary(figures: MediaFigures): void {
   printTable(table.map((r) => r.map((cell) => String(cell ?? "n/a"))));
 }
 
-/** The command line: `[--quick] [--only a,b] [--novnc-only]`. */
-function parseArgs(
-  args: string[],
-): { quick: boolean; novncOnly: boolean; only?: string[] } | undefined {
-  const result: { quick: boolean; novncOnly: boolean; only?: string[] } = {
-    quick: false,
-    novncOnly: false,
-  };
+interface Args {
+  quick: boolean;
+  novncOnly: boolean;
+  profile: boolean;
+  only?: string[];
+}
+
+/** The command line: `[--quick] [--only a,b] [--novnc-only] [--profile]`. */
+function parseArgs(args: string[]): Args | undefined {
+  const result: Args = { quick: false, novncOnly: false, profile: false };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--quick") result.quick = true;
     else if (arg === "--novnc-only") result.novncOnly = true;
+    else if (arg === "--profile") result.profile = true;
     else if (arg === "--only" || arg.startsWith("--only=")) {
       const list = arg === "--only" ? args[++i] : arg.slice("--only=".length);
       const letters = (list ?? "").split(",").map((l) => l.trim())
@@ -569,7 +582,7 @@ if (import.meta.main) {
   const parsed = parseArgs(Deno.args);
   if (!parsed) {
     console.error(
-      "usage: bench/media/mod.ts [--quick] [--only a,b,c,d,e] [--novnc-only]",
+      "usage: bench/media/mod.ts [--quick] [--only a,b,c,d,e] [--novnc-only] [--profile]",
     );
     Deno.exit(2);
   }
@@ -582,7 +595,10 @@ if (import.meta.main) {
       quick: parsed.quick,
       only: parsed.only,
       signal: controller.signal,
-      webstream: parsed.novncOnly ? undefined : webstreamTarget,
+      webstream: parsed.novncOnly
+        ? undefined
+        : (display, x) =>
+          webstreamTarget(display, x, { profile: parsed.profile }),
     });
     Deno.exit(0);
   } catch (error) {

@@ -11,15 +11,38 @@
 import type { MediaTarget } from "./measure.ts";
 import type { XTarget } from "./animation.ts";
 import { startStreamerPage } from "../../tests/support/streamer_page.ts";
+import { freePort } from "../../tests/support/ports.ts";
+import { connectProfiler, type StreamerProfiler } from "./profile.ts";
+
+/** Options for {@linkcode webstreamTarget}. */
+export interface WebstreamTargetOptions {
+  /**
+   * Starts the streamer with its V8 inspector on a loopback port and
+   * profiles every workload window ({@link ./profile.ts}).
+   */
+  profile?: boolean;
+}
 
 /** Starts webstream on `display`; the returned target streams it. */
 export async function webstreamTarget(
   display: string,
   x: XTarget,
+  options: WebstreamTargetOptions = {},
 ): Promise<MediaTarget> {
+  const inspect = options.profile ? freePort() : undefined;
   const streamer = await startStreamerPage({
     env: { DISPLAY: display, XAUTHORITY: x.authFile },
+    inspect,
   });
+  let profiler: StreamerProfiler | undefined;
+  if (inspect !== undefined) {
+    try {
+      profiler = await connectProfiler(inspect, { pid: streamer.pid });
+    } catch (error) {
+      await streamer.stop();
+      throw error;
+    }
+  }
   return {
     name: "webstream",
     url: streamer.url,
@@ -48,6 +71,10 @@ export async function webstreamTarget(
         };
       });
     },
-    stop: () => streamer.stop(),
+    profiler,
+    stop: async () => {
+      profiler?.close();
+      await streamer.stop();
+    },
   };
 }

@@ -55,6 +55,11 @@ export interface StreamerPageOptions {
   env: Record<string, string>;
   /** The policy every viewer gets. */
   policy?: PagePolicy;
+  /**
+   * Starts the streamer's deno with `--inspect=127.0.0.1:PORT` on this port
+   * (for profiling: `bench/media/profile.ts`). Absent: no inspector.
+   */
+  inspect?: number;
 }
 
 /** A running streamer and the page that shows it. */
@@ -162,6 +167,9 @@ export async function startStreamerPage(
       "run",
       "-A",
       "--no-check",
+      ...(options.inspect === undefined
+        ? []
+        : [`--inspect=127.0.0.1:${options.inspect}`]),
       `${ROOT}main.ts`,
       "streamer",
       "-control",
