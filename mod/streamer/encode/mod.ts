@@ -49,6 +49,7 @@ import {
   type CopyRect,
   findCopies,
   type Motion,
+  type RowCache,
 } from "./motion.ts";
 import { WorkerPool } from "./pool.ts";
 import {
@@ -85,11 +86,12 @@ const MAX_RUN_WIDTH = 2048;
 const MAX_BLOCK_HEIGHT = 512;
 
 /**
- * Colours a fast-changing tile needs before it goes lossy: text and UI
- * (a few colours, anti-aliasing included) stay exact and compress well as
- * palette PNG however often they change; photos and video have thousands.
+ * Colours a fast-changing tile needs before it goes lossy: more than a
+ * palette PNG holds. Text and UI (anti-aliased text has tens to a hundred
+ * or so greys in a tile) stay exact and compress well as palette PNG
+ * however often they change; photos and video have thousands.
  */
-const LOSSY_MIN_COLOURS = 64;
+const LOSSY_MIN_COLOURS = 257;
 
 /**
  * Encodes in a row without a move found before move detection rests, for
@@ -223,6 +225,8 @@ interface ScreenState {
   motionRestLength: number;
   /** The move found by the last encode, if it found one. */
   lastMotion: Motion | undefined;
+  /** Row hashes the move search keeps between encodes. */
+  rowCache: RowCache;
 }
 
 /** Finds and encodes the tiles of a screen that changed. */
@@ -576,6 +580,7 @@ export class TileEncoder {
       width: state.width,
       height: state.height,
       previous: state.lastMotion,
+      cache: state.rowCache,
     });
     state.lastMotion = found?.motion;
     if (found) {
@@ -616,6 +621,7 @@ export class TileEncoder {
       motionRest: 0,
       motionRestLength: 1,
       lastMotion: undefined,
+      rowCache: {},
     };
     return this.#state;
   }

@@ -80,6 +80,31 @@ export interface FindCopiesOptions {
    * of a search.
    */
   previous?: Motion;
+  /**
+   * Row hashes kept from the last search: this frame's rows are hashed
+   * anyway, and after the encode the viewer holds them, so the next search
+   * over the same area need not hash the sent picture again.
+   */
+  cache?: RowCache;
+}
+
+/** Hashes of an image's rows across an area. */
+export interface RowHashes {
+  /** The area hashed. */
+  area: Rect;
+  /** Per row from `area.y`: its hash (0 when the row is one colour). */
+  hashes: Int32Array;
+  /** Per row: 1 when it has more than one colour. */
+  varied: Uint8Array;
+}
+
+/**
+ * What {@linkcode findCopies} keeps between frames: the rows of the last
+ * frame it looked at, which the viewer holds once that frame is sent.
+ */
+export interface RowCache {
+  /** The last frame's row hashes, if it hashed rows. */
+  rows?: RowHashes;
 }
 
 /** What {@linkcode findCopies} found: the move and its copy rectangles. */
@@ -102,7 +127,10 @@ export function findCopies(
   sent: WordImage,
   options: FindCopiesOptions & { area: Rect },
 ): MoveFound | undefined {
-  const { area, previous } = options;
+  const { area, previous, cache } = options;
+  // Whatever happens, the rows kept are only good if this search hashes.
+  const kept = cache?.rows;
+  if (cache) cache.rows = undefined;
   if (area.width < SEGMENT || area.height < 2) return undefined;
   if (area.width * area.height > MAX_SEARCH_AREA) return undefined;
   const minPixels = options.minPixels ?? 1024;
@@ -119,7 +147,12 @@ export function findCopies(
   }
   // Scrolling is the common move and rows find it cheaply; anything else
   // (a dragged window) takes the two-dimensional search.
-  const vertical = findScroll(current, sent, area);
+  const currentRows = hashRows(current, area);
+  if (cache) cache.rows = currentRows;
+  const sentRows = kept && sameRect(kept.area, area)
+    ? kept
+    : hashRows(sent, area);
+  const vertical = findScroll(currentRows, sentRows);
   const scrolled = vertical && explain(vertical);
   if (scrolled) return scrolled;
   const motion = findMotion(current, sent, area);
@@ -132,23 +165,23 @@ export function findCopies(
  * colour say nothing and are left out. Exported for tests.
  */
 export function findScroll(
-  current: WordImage,
-  sent: WordImage,
-  area: Rect,
+  current: RowHashes,
+  sent: RowHashes,
 ): Motion | undefined {
+  const top = sent.area.y;
   const sentRows = new Map<number, number[]>();
-  for (let y = area.y; y < area.y + area.height; y++) {
-    const h = rowHash(sent, area, y);
-    if (h === undefined) continue;
+  for (let r = 0; r < sent.hashes.length; r++) {
+    if (!sent.varied[r]) continue;
+    const h = sent.hashes[r];
     const list = sentRows.get(h);
-    if (list) list.push(y);
-    else sentRows.set(h, [y]);
+    if (list) list.push(top + r);
+    else sentRows.set(h, [top + r]);
   }
   const votes = new Map<number, number>();
-  for (let y = area.y; y < area.y + area.height; y++) {
-    const h = rowHash(current, area, y);
-    if (h === undefined) continue;
-    const from = sentRows.get(h);
+  for (let r = 0; r < current.hashes.length; r++) {
+    if (!current.varied[r]) continue;
+    const y = current.area.y + r;
+    const from = sentRows.get(current.hashes[r]);
     // A row repeated many times (a rule, a blank line with a cursor) is
     // no evidence of where it came from.
     if (!from || from.length > 8) continue;
@@ -166,18 +199,33 @@ export function findScroll(
   return bestVotes >= 2 ? { dx: 0, dy: best } : undefined;
 }
 
-/** The hash of row `y` of `image` across `area`, or undefined for one colour. */
-function rowHash(image: WordImage, area: Rect, y: number): number | undefined {
+/**
+ * The hashes of `image`'s rows across `area`. Every other pixel is hashed:
+ * a hash only proposes a move, which is then checked pixel by pixel, and
+ * this runs over every damaged row of two pictures per frame.
+ */
+export function hashRows(image: WordImage, area: Rect): RowHashes {
+  const hashes = new Int32Array(area.height);
+  const varied = new Uint8Array(area.height);
   const w = image.words;
-  let i = y * image.stride + area.x;
-  const first = w[i] & RGB_MASK;
-  let h = 0, varied = 0;
-  for (const end = i + area.width; i < end; i++) {
-    const v = w[i] & RGB_MASK;
-    varied |= v ^ first;
-    h = (Math.imul(h, P) + v) | 0;
+  for (let r = 0; r < area.height; r++) {
+    let i = (area.y + r) * image.stride + area.x;
+    const first = w[i] & RGB_MASK;
+    let h = 0, differs = 0;
+    for (const end = i + area.width; i < end; i += 2) {
+      const v = w[i] & RGB_MASK;
+      differs |= v ^ first;
+      h = (Math.imul(h, P) + v) | 0;
+    }
+    hashes[r] = h;
+    varied[r] = differs === 0 ? 0 : 1;
   }
-  return varied === 0 ? undefined : h;
+  return { area: { ...area }, hashes, varied };
+}
+
+function sameRect(a: Rect, b: Rect): boolean {
+  return a.x === b.x && a.y === b.y && a.width === b.width &&
+    a.height === b.height;
 }
 
 /**
