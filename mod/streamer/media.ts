@@ -49,6 +49,13 @@ export interface MediaStreamOptions {
   maxBuffered?: number;
   /** Polls per second. Default 60. */
   pollRate?: number;
+  /**
+   * Frames per second at most. Default 30: changes that come faster (a
+   * terminal scrolling line by line, an app drawing in several steps) are
+   * sent together, which costs less than each step on its own; the first
+   * change after a quiet moment still goes out at once.
+   */
+  maxFps?: number;
   /** Whole-screen comparisons when idle, one every this many ms. Default 1000. */
   fullCheckMs?: number;
   /** The X clipboard changed. */
@@ -126,6 +133,7 @@ export class MediaStream {
       maxInFlight: 2,
       maxBuffered: 4 * 1024 * 1024,
       pollRate: 60,
+      maxFps: 30,
       fullCheckMs: 1000,
       ...options,
     };
@@ -262,9 +270,15 @@ export class MediaStream {
     if (events.cursorChanged) this.#sendCursor(false);
     if (events.clipboardChanged) this.#onClipboardChange?.();
     const now = performance.now();
-    // Damage only inside the video region waits for the video frame clock.
-    const wait = this.#videoWait(now);
-    if (wait > 0) return this.#tickIn(wait);
+    // Damage only inside the video region waits for the video frame clock;
+    // other damage waits for the frame interval.
+    const wait = Math.max(
+      this.#videoWait(now),
+      this.#damage.length && !this.#full
+        ? this.#lastFrame + 1000 / this.#o.maxFps - now
+        : 0,
+    );
+    if (wait > 1) return this.#tickIn(wait);
     const idle = !this.#full && !this.#damage.length;
     const idleCheck = idle && now - this.#lastCheck >= this.#o.fullCheckMs;
     // Tiles last sent lossy get their exact version once they settle.

@@ -656,25 +656,42 @@ export function stackRuns(tiles: Tile[], maxHeight: number): Tile[] {
   return out;
 }
 
-/** Per tile, 1 when the tile lies wholly inside one of `rects`. */
+/**
+ * Per tile, 1 when `rects` (disjoint, as copies are) cover it wholly: the
+ * areas they share with the tile add up to the tile's.
+ */
 function coveredTiles(state: ScreenState, rects: readonly Rect[]): Uint8Array {
-  const covered = new Uint8Array(state.cols * state.rows);
-  const size = state.tileSize;
+  const shared = new Float64Array(state.cols * state.rows);
   for (const r of rects) {
-    const c0 = Math.ceil(r.x / size);
-    const r0 = Math.ceil(r.y / size);
-    for (let row = r0; row < state.rows; row++) {
-      const y = row * size;
-      const bottom = Math.min(y + size, state.height);
-      if (bottom > r.y + r.height) break;
-      for (let col = c0; col < state.cols; col++) {
-        const x = col * size;
-        if (Math.min(x + size, state.width) > r.x + r.width) break;
-        covered[row * state.cols + col] = 1;
-      }
-    }
+    forTiles(state, r, (t) => {
+      const tile = tileRect(state, t);
+      const w = Math.min(tile.x + tile.width, r.x + r.width) -
+        Math.max(tile.x, r.x);
+      const h = Math.min(tile.y + tile.height, r.y + r.height) -
+        Math.max(tile.y, r.y);
+      shared[t] += w * h;
+      return false;
+    });
+  }
+  const covered = new Uint8Array(shared.length);
+  for (let t = 0; t < shared.length; t++) {
+    const tile = tileRect(state, t);
+    if (shared[t] === tile.width * tile.height) covered[t] = 1;
   }
   return covered;
+}
+
+/** The rectangle of tile `t`. */
+function tileRect(state: ScreenState, t: number): Rect {
+  const size = state.tileSize;
+  const x = (t % state.cols) * size;
+  const y = Math.floor(t / state.cols) * size;
+  return {
+    x,
+    y,
+    width: Math.min(size, state.width - x),
+    height: Math.min(size, state.height - y),
+  };
 }
 
 /** Sets the `stale` flag of every tile meeting `rect`. */

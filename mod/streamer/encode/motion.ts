@@ -140,7 +140,7 @@ export function findCopies(
     for (const c of copies) pixels += c.width * c.height;
     return pixels >= minPixels ? { motion, copies, pixels } : undefined;
   };
-  if (previous) {
+  if (previous && plausible(current, sent, { ...options, motion: previous })) {
     // Kept when it still explains a good part of the damage.
     const again = explain(previous);
     if (again && again.pixels * 4 >= area.width * area.height) return again;
@@ -157,6 +157,38 @@ export function findCopies(
   if (scrolled) return scrolled;
   const motion = findMotion(current, sent, area);
   return motion && explain(motion);
+}
+
+/**
+ * Whether `motion` explains at least a quarter of 16 rows sampled across
+ * `area`: a cheap look before verifying it block by block.
+ */
+function plausible(
+  current: WordImage,
+  sent: WordImage,
+  options: { area: Rect; motion: Motion; width: number; height: number },
+): boolean {
+  const { area, motion: { dx, dy }, width, height } = options;
+  const x0 = Math.max(area.x, dx),
+    x1 = Math.min(area.x + area.width, width + dx);
+  if (x1 - x0 < SEGMENT) return false;
+  const samples = Math.min(16, area.height);
+  let matches = 0;
+  for (let k = 0; k < samples; k++) {
+    const y = area.y + Math.floor((k + 0.5) * area.height / samples);
+    if (y - dy < 0 || y - dy >= height) continue;
+    let i = y * current.stride + x0;
+    let j = (y - dy) * sent.stride + x0 - dx;
+    let equal = true;
+    for (const end = i + (x1 - x0); i < end; i++, j++) {
+      if (((current.words[i] ^ sent.words[j]) & RGB_MASK) !== 0) {
+        equal = false;
+        break;
+      }
+    }
+    if (equal) matches++;
+  }
+  return matches * 4 >= samples;
 }
 
 /**
@@ -384,8 +416,13 @@ export function copyRects(
     const bh = Math.min(BLOCK, area.y + area.height - by);
     const nextOpen = new Map<number, CopyRect>();
     let run: Rect | undefined;
+    // Whether the run holds a block the viewer does not show already.
+    let useful = false;
     const flush = () => {
-      if (!run) return;
+      if (!run || !useful) {
+        run = undefined;
+        return;
+      }
       const key = run.x * 65536 + run.width;
       const above = open.get(key);
       if (above && above.y + above.height === run.y) {
@@ -404,13 +441,19 @@ export function copyRects(
       const sx = bx - dx, sy = by - dy;
       const inside = sx >= 0 && sy >= 0 && sx + bw <= width &&
         sy + bh <= height;
-      const copy = inside && blockMatches(current, sent, block, { dx, dy }) &&
-        !blockMatches(current, sent, block, { dx: 0, dy: 0 });
+      // Blocks the viewer already shows as they should be join a run (fewer,
+      // larger copies; tiles wholly inside copies need no compare), but a
+      // run of only those is no copy at all.
+      const copy = inside && blockMatches(current, sent, block, { dx, dy });
       if (copy) {
-        if (run && run.x + run.width === bx) run.width += bw;
-        else {
+        const needed = !blockMatches(current, sent, block, { dx: 0, dy: 0 });
+        if (run && run.x + run.width === bx) {
+          run.width += bw;
+          useful ||= needed;
+        } else {
           flush();
           run = { ...block };
+          useful = needed;
         }
       } else flush();
     }
