@@ -1,6 +1,6 @@
 /**
  * Image codecs for one tile: JPEG through MozJPEG (`@jsquash/jpeg`, Wasm)
- * and PNG through `fast-png`, from packed BGRX pixels (4 bytes per pixel,
+ * and PNG through `png.ts` (native zlib), from packed BGRX pixels (4 bytes per pixel,
  * rows `width * 4` bytes apart; the 4th byte is ignored). The colour
  * conversion to RGB(A) happens here. Both encoders are deterministic, so the
  * same tile gives the same bytes on any thread. See `docs/dependencies.md`
@@ -9,9 +9,9 @@
  * @module
  */
 import encodeMozjpeg, { init as initMozjpeg } from "@jsquash/jpeg/encode.js";
-import { encode as encodePngImage } from "fast-png";
 import { ENCODING } from "../../../httpdocs/session/protocol.js";
 import { mozjpegEncoderModule } from "./mozjpeg_wasm.js";
+import { type PngImage, writePng } from "./png.ts";
 
 let mozjpegReady: Promise<void> | undefined;
 
@@ -68,19 +68,16 @@ export function encodePng(
   const { width, height } = size;
   checkSize(bgrx, width, height);
   const indexed = toIndexed(bgrx, width, height);
-  if (indexed) {
-    return encodePngImage(indexed, { zlib: { level: PNG_ZLIB_LEVEL } });
-  }
+  if (indexed) return writePng(indexed, { level: PNG_ZLIB_LEVEL });
   const rgb = new Uint8Array(width * height * 3);
   for (let i = 0, o = 0; o < rgb.length; i += 4, o += 3) {
     rgb[o] = bgrx[i + 2];
     rgb[o + 1] = bgrx[i + 1];
     rgb[o + 2] = bgrx[i];
   }
-  return encodePngImage(
-    { width, height, data: rgb, channels: 3, depth: 8 },
-    { zlib: { level: PNG_ZLIB_LEVEL } },
-  );
+  return writePng({ kind: "rgb", width, height, rows: rgb }, {
+    level: PNG_ZLIB_LEVEL,
+  });
 }
 
 function checkSize(bgrx: Uint8Array, width: number, height: number): void {
@@ -97,56 +94,62 @@ function checkSize(bgrx: Uint8Array, width: number, height: number): void {
 }
 
 /** The exact palette image of `bgrx`, or undefined beyond 256 colours. */
-function toIndexed(bgrx: Uint8Array, width: number, height: number):
-  | {
-    width: number;
-    height: number;
-    data: Uint8Array;
-    channels: 1;
-    depth: 1 | 2 | 4 | 8;
-    palette: number[][];
-  }
-  | undefined {
+function toIndexed(
+  bgrx: Uint8Array,
+  width: number,
+  height: number,
+): PngImage | undefined {
   const pixels = width * height;
+  // Whole pixels at once where the buffer allows (workers hand over
+  // fresh, aligned buffers).
+  const aligned = bgrx.byteOffset % 4 === 0;
+  const words = aligned
+    ? new Uint32Array(bgrx.buffer, bgrx.byteOffset, pixels)
+    : undefined;
   const index = new Uint8Array(pixels);
-  const colours = new Map<number, number>();
+  // Open addressing over 1024 slots: colour → palette index (a Map per
+  // pixel run costs more than the rest of the encode).
+  const keys = new Int32Array(1024).fill(-1);
+  const values = new Uint8Array(1024);
+  const palette: number[] = [];
   let last = -1;
   let lastIndex = 0;
   for (let p = 0, i = 0; p < pixels; p++, i += 4) {
-    const c = (bgrx[i + 2] << 16) | (bgrx[i + 1] << 8) | bgrx[i];
+    const c = words
+      ? words[p] & 0xffffff
+      : (bgrx[i + 2] << 16) | (bgrx[i + 1] << 8) | bgrx[i];
     if (c !== last) {
-      let k = colours.get(c);
-      if (k === undefined) {
-        if (colours.size === 256) return undefined;
-        k = colours.size;
-        colours.set(c, k);
+      let k = Math.imul(c, 0x9e3779b1) >>> 22;
+      while (keys[k] !== -1 && keys[k] !== c) k = (k + 1) & 1023;
+      if (keys[k] === -1) {
+        if (palette.length === 256) return undefined;
+        keys[k] = c;
+        values[k] = palette.length;
+        palette.push(c);
       }
       last = c;
-      lastIndex = k;
+      lastIndex = values[k];
     }
     index[p] = lastIndex;
   }
-  const n = colours.size;
+  const n = palette.length;
   const depth = n <= 2 ? 1 : n <= 4 ? 2 : n <= 16 ? 4 : 8;
-  let data = index;
+  let rows = index;
   if (depth < 8) {
     // PNG packs sub-byte samples from the high bits, each row byte-aligned.
     const rowBytes = Math.ceil(width * depth / 8);
     const perByte = 8 / depth;
-    data = new Uint8Array(rowBytes * height);
+    rows = new Uint8Array(rowBytes * height);
     for (let y = 0; y < height; y++) {
       const row = y * rowBytes;
       const from = y * width;
       for (let x = 0; x < width; x++) {
         const shift = 8 - depth * (1 + (x % perByte));
-        data[row + Math.floor(x / perByte)] |= index[from + x] << shift;
+        rows[row + Math.floor(x / perByte)] |= index[from + x] << shift;
       }
     }
   }
-  const palette = [...colours.keys()].map((
-    c,
-  ) => [c >> 16, (c >> 8) & 255, c & 255]);
-  return { width, height, data, channels: 1, depth, palette };
+  return { kind: "palette", width, height, depth, palette, rows };
 }
 
 /** One tile to encode, as posted to a worker (the pixels are transferred). */

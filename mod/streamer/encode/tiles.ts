@@ -228,10 +228,12 @@ export function hasManyColours(
   rect: Rect,
   limit: number,
 ): boolean {
-  // Open addressing over a power-of-two table twice the limit's size.
-  const size = 1 << Math.ceil(Math.log2(Math.max(2, limit) * 2));
-  const table = new Int32Array(size).fill(-1);
-  const mask = size - 1;
+  // Open addressing over a power-of-two table twice the limit's size,
+  // slots from the product's high bits (its low bits depend only on the
+  // colour's low bits: blue).
+  const bits = Math.ceil(Math.log2(Math.max(2, limit) * 2));
+  const table = new Int32Array(1 << bits).fill(-1);
+  const mask = (1 << bits) - 1;
   const w = from.words;
   let count = 0;
   let last = -1;
@@ -241,7 +243,7 @@ export function hasManyColours(
       const c = w[i] & RGB_MASK;
       if (c === last) continue;
       last = c;
-      let k = Math.imul(c, 0x9e3779b1) >>> 0 & mask;
+      let k = Math.imul(c, 0x9e3779b1) >>> (32 - bits);
       while (table[k] !== -1 && table[k] !== c) k = (k + 1) & mask;
       if (table[k] === c) continue;
       table[k] = c;
