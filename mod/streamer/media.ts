@@ -117,6 +117,8 @@ export class MediaStream {
   #frameId = 0;
   #timer?: ReturnType<typeof setInterval>;
   #tickTimer?: ReturnType<typeof setTimeout>;
+  /** Smoothed ms a tile encode takes. */
+  #tileCostMs = 0;
   #busy = false;
   #stopped = false;
   #lastCheck = 0;
@@ -275,7 +277,7 @@ export class MediaStream {
     const wait = Math.max(
       this.#videoWait(now),
       this.#damage.length && !this.#full
-        ? this.#lastFrame + 1000 / this.#o.maxFps - now
+        ? this.#lastFrame + this.#frameInterval() - now
         : 0,
     );
     if (wait > 1) return this.#tickIn(wait);
@@ -301,6 +303,18 @@ export class MediaStream {
       // halve the rate.
       if (this.#damage.length && !this.#stopped) this.#tickIn(0);
     });
+  }
+
+  /**
+   * Ms from one frame to the next, at least: the frame rate's interval, or
+   * three times what encoding a frame's tiles costs now, so tile encoding
+   * takes at most about a third of the streamer's time. A terminal
+   * scrolling thousands of lines a second (every frame new text) gets
+   * about ten frames a second; text at reading speed, typing and dragged
+   * windows cost a few ms a frame and keep the full rate.
+   */
+  #frameInterval(): number {
+    return Math.max(1000 / this.#o.maxFps, 3 * this.#tileCostMs);
   }
 
   /** One extra tick after `ms` (besides the polls), at most one pending. */
@@ -351,7 +365,12 @@ export class MediaStream {
     };
     const video = this.#video;
     const exclude = video?.region;
+    const started = performance.now();
     const update = await encoder.encode(frame, hints, { exclude });
+    // What tile encoding costs now (smoothed): heavy content gets fewer
+    // frames rather than a busier streamer.
+    this.#tileCostMs = this.#tileCostMs * 0.7 +
+      (performance.now() - started) * 0.3;
     if (this.#stopped) return;
     if (update.tiles.length) {
       this.#sendFrame(
