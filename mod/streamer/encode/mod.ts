@@ -225,6 +225,8 @@ interface ScreenState {
   motionRestLength: number;
   /** The move found by the last encode, if it found one. */
   lastMotion: Motion | undefined;
+  /** The move found the encode before that. */
+  motionBefore: Motion | undefined;
   /** Row hashes the move search keeps between encodes. */
   rowCache: RowCache;
 }
@@ -580,8 +582,10 @@ export class TileEncoder {
       width: state.width,
       height: state.height,
       previous: state.lastMotion,
+      before: state.motionBefore,
       cache: state.rowCache,
     });
+    state.motionBefore = found ? state.lastMotion : undefined;
     state.lastMotion = found?.motion;
     if (found) {
       state.motionMisses = 0;
@@ -621,6 +625,7 @@ export class TileEncoder {
       motionRest: 0,
       motionRestLength: 1,
       lastMotion: undefined,
+      motionBefore: undefined,
       rowCache: {},
     };
     return this.#state;

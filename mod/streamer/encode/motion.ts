@@ -80,6 +80,8 @@ export interface FindCopiesOptions {
    * of a search.
    */
   previous?: Motion;
+  /** The move found the time before `previous` (for its course). */
+  before?: Motion;
   /**
    * Row hashes kept from the last search: this frame's rows are hashed
    * anyway, and after the encode the viewer holds them, so the next search
@@ -140,9 +142,18 @@ export function findCopies(
     for (const c of copies) pixels += c.width * c.height;
     return pixels >= minPixels ? { motion, copies, pixels } : undefined;
   };
-  if (previous && plausible(current, sent, { ...options, motion: previous })) {
-    // Kept when it still explains a good part of the damage.
-    const again = explain(previous);
+  if (previous) {
+    // The best of the likely moves, kept when it explains a good part of
+    // the damage.
+    let best: Motion | undefined, bestScore = 0.25;
+    for (const motion of candidates(previous, options.before)) {
+      const score = plausibility(current, sent, { ...options, motion });
+      if (score > bestScore) {
+        best = motion;
+        bestScore = score;
+      }
+    }
+    const again = best && explain(best);
     if (again && again.pixels * 4 >= area.width * area.height) return again;
   }
   // Scrolling is the common move and rows find it cheaply; anything else
@@ -160,35 +171,55 @@ export function findCopies(
 }
 
 /**
- * Whether `motion` explains at least a quarter of 16 rows sampled across
- * `area`: a cheap look before verifying it block by block.
+ * How well `motion` explains 16 rows sampled across `area`: of the 32-pixel
+ * segments there that the viewer does not show already, the share that the
+ * move explains (0 to 1). A cheap look before verifying a move block by
+ * block; segments, not whole rows, so a dragged window (whose rows also
+ * cross what it uncovered) scores too.
  */
-function plausible(
+function plausibility(
   current: WordImage,
   sent: WordImage,
   options: { area: Rect; motion: Motion; width: number; height: number },
-): boolean {
+): number {
   const { area, motion: { dx, dy }, width, height } = options;
-  const x0 = Math.max(area.x, dx),
-    x1 = Math.min(area.x + area.width, width + dx);
-  if (x1 - x0 < SEGMENT) return false;
+  const x0 = Math.max(area.x, dx);
+  const x1 = Math.min(area.x + area.width, width + dx);
   const samples = Math.min(16, area.height);
-  let matches = 0;
+  let changed = 0, explained = 0;
   for (let k = 0; k < samples; k++) {
     const y = area.y + Math.floor((k + 0.5) * area.height / samples);
     if (y - dy < 0 || y - dy >= height) continue;
-    let i = y * current.stride + x0;
-    let j = (y - dy) * sent.stride + x0 - dx;
-    let equal = true;
-    for (const end = i + (x1 - x0); i < end; i++, j++) {
-      if (((current.words[i] ^ sent.words[j]) & RGB_MASK) !== 0) {
-        equal = false;
-        break;
+    for (let x = x0; x + SEGMENT <= x1; x += SEGMENT) {
+      const at = { x, y };
+      if (segmentEquals(current, sent, at, at)) continue;
+      changed++;
+      if (segmentEquals(current, sent, at, { x: x - dx, y: y - dy })) {
+        explained++;
       }
     }
-    if (equal) matches++;
   }
-  return matches * 4 >= samples;
+  return changed ? explained / changed : 0;
+}
+
+/**
+ * Moves worth a cheap look before any search: the last one, the next on
+ * its course (a drag keeps its speed from frame to frame), and that one's
+ * neighbours within 2 pixels.
+ */
+function candidates(previous: Motion, before: Motion | undefined): Motion[] {
+  const out = [previous];
+  if (!before) return out;
+  const px = 2 * previous.dx - before.dx, py = 2 * previous.dy - before.dy;
+  for (let oy = -2; oy <= 2; oy++) {
+    for (let ox = -2; ox <= 2; ox++) {
+      const c = { dx: px + ox, dy: py + oy };
+      if ((c.dx || c.dy) && (c.dx !== previous.dx || c.dy !== previous.dy)) {
+        out.push(c);
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -446,14 +477,15 @@ export function copyRects(
       // run of only those is no copy at all.
       const copy = inside && blockMatches(current, sent, block, { dx, dy });
       if (copy) {
-        const needed = !blockMatches(current, sent, block, { dx: 0, dy: 0 });
         if (run && run.x + run.width === bx) {
           run.width += bw;
-          useful ||= needed;
+          // Once the run is worth a copy, whether this block is needed
+          // changes nothing: no need to look.
+          useful ||= !blockMatches(current, sent, block, { dx: 0, dy: 0 });
         } else {
           flush();
           run = { ...block };
-          useful = needed;
+          useful = !blockMatches(current, sent, block, { dx: 0, dy: 0 });
         }
       } else flush();
     }
