@@ -213,6 +213,10 @@ interface ScreenState {
   unchanged: Uint16Array;
   /** Per tile: 1 when the viewer shows something else there (video). */
   stale: Uint8Array;
+  /** Per tile: the last colour count's verdict (1: photographic)… */
+  photo: Uint8Array;
+  /** …and how many more encodes it is trusted for. */
+  photoTrust: Uint8Array;
   /** Hinted encodes since the last full compare. */
   sinceFull: number;
   /** Every tile goes out on the next encode. */
@@ -441,7 +445,11 @@ export class TileEncoder {
           }
           encoding = !paintOver &&
               popcount8(state.history[t]) >= this.#lossyAfter &&
-              hasManyColours(current, rect, LOSSY_MIN_COLOURS)
+              photographic(
+                state,
+                t,
+                () => hasManyColours(current, rect, LOSSY_MIN_COLOURS),
+              )
             ? ENCODING.JPEG
             : ENCODING.PNG;
         } else {
@@ -619,6 +627,8 @@ export class TileEncoder {
       lossy: new Uint8Array(cols * rows),
       unchanged: new Uint16Array(cols * rows),
       stale: new Uint8Array(cols * rows),
+      photo: new Uint8Array(cols * rows),
+      photoTrust: new Uint8Array(cols * rows),
       sinceFull: 0,
       sendAll: true,
       motionMisses: 0,
@@ -697,6 +707,28 @@ function tileRect(state: ScreenState, t: number): Rect {
     width: Math.min(size, state.width - x),
     height: Math.min(size, state.height - y),
   };
+}
+
+/**
+ * Encodes a tile's colour-count verdict is reused for: what a region shows
+ * (text, a photo) rarely flips from one frame to the next, and counting a
+ * changing text tile's colours every frame costs more than its compare.
+ */
+const PHOTO_TRUST = 8;
+
+/** Whether tile `t` is photographic, counting (with `count`) only now and then. */
+function photographic(
+  state: ScreenState,
+  t: number,
+  count: () => boolean,
+): boolean {
+  if (state.photoTrust[t] > 0) {
+    state.photoTrust[t]--;
+    return state.photo[t] === 1;
+  }
+  state.photo[t] = count() ? 1 : 0;
+  state.photoTrust[t] = PHOTO_TRUST;
+  return state.photo[t] === 1;
 }
 
 /** Sets the `stale` flag of every tile meeting `rect`. */
