@@ -272,14 +272,12 @@ export class MediaStream {
     if (events.cursorChanged) this.#sendCursor(false);
     if (events.clipboardChanged) this.#onClipboardChange?.();
     const now = performance.now();
-    // Damage only inside the video region waits for the video frame clock;
-    // other damage waits for the frame interval.
-    const wait = Math.max(
-      this.#videoWait(now),
-      this.#damage.length && !this.#full
+    // Damage only inside the video region waits for the video frame clock
+    // (which keeps its own rate); other damage for the frame interval.
+    const wait = this.#videoWait(now) ??
+      (this.#damage.length && !this.#full
         ? this.#lastFrame + this.#frameInterval() - now
-        : 0,
-    );
+        : 0);
     if (wait > 1) return this.#tickIn(wait);
     const idle = !this.#full && !this.#damage.length;
     const idleCheck = idle && now - this.#lastCheck >= this.#o.fullCheckMs;
@@ -327,13 +325,13 @@ export class MediaStream {
   }
 
   /**
-   * Ms to wait when every pending change is inside the video region and
-   * its next frame is not due yet; 0 otherwise.
+   * When every pending change is inside the video region: ms until its
+   * next frame is due (0: now). Otherwise undefined.
    */
-  #videoWait(now: number): number {
+  #videoWait(now: number): number | undefined {
     const region = this.#video?.region;
-    if (!region || this.#full || !this.#damage.length) return 0;
-    if (!this.#damage.every((d) => contains(region, d))) return 0;
+    if (!region || this.#full || !this.#damage.length) return undefined;
+    if (!this.#damage.every((d) => contains(region, d))) return undefined;
     return this.#video!.dueIn(now);
   }
 
