@@ -22,7 +22,8 @@
  * neither Xvfb nor the workload's processes on either side) and the
  * browser's CPU (all of Chromium's processes), and key-to-screen latency
  * under (d). For webstream also the one-core capacity on (d)
- * ({@link ./capacity.ts}). noVNC is the baseline measured in the same run
+ * ({@link ./capacity.ts}) and, last, sound ({@link ./sound.ts}: tone onset
+ * from the session to the page, bitrate; letter `s`). noVNC is the baseline measured in the same run
  * ({@link ./novnc.ts} says how it is started); every figure is printed as
  * webstream/noVNC too, and a summary checks the issue's targets.
  *
@@ -34,7 +35,7 @@
  * ({@link ./profile.ts}; sampling costs the streamer some CPU, so its
  * figures are a little worse than without). A full run takes
  * about five minutes. Needs the Debian packages xvfb, x11vnc, websockify,
- * novnc, xterm, vim and chromium.
+ * novnc, xterm, vim, chromium, pulseaudio and pulseaudio-utils.
  *
  * @module
  */
@@ -55,6 +56,7 @@ import {
   type Workload,
 } from "./measure.ts";
 import { startNoVnc } from "./novnc.ts";
+import { measureSound, printSound } from "./sound.ts";
 import { measureCapacity } from "./capacity.ts";
 import { launchBrowser } from "../../tests/support/browser.ts";
 import { ANIMATION_FPS, mediaWorkloads } from "./workloads.ts";
@@ -569,7 +571,7 @@ function parseArgs(args: string[]): Args | undefined {
       const list = arg === "--only" ? args[++i] : arg.slice("--only=".length);
       const letters = (list ?? "").split(",").map((l) => l.trim())
         .filter(Boolean);
-      if (!letters.length || letters.some((l) => !/^[a-e]$/.test(l))) {
+      if (!letters.length || letters.some((l) => !/^[a-es]$/.test(l))) {
         return undefined;
       }
       result.only = letters;
@@ -582,7 +584,7 @@ if (import.meta.main) {
   const parsed = parseArgs(Deno.args);
   if (!parsed) {
     console.error(
-      "usage: bench/media/mod.ts [--quick] [--only a,b,c,d,e] [--novnc-only] [--profile]",
+      "usage: bench/media/mod.ts [--quick] [--only a,b,c,d,e,s] [--novnc-only] [--profile]",
     );
     Deno.exit(2);
   }
@@ -591,15 +593,27 @@ if (import.meta.main) {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    await runMediaBench({
-      quick: parsed.quick,
-      only: parsed.only,
-      signal: controller.signal,
-      webstream: parsed.novncOnly
-        ? undefined
-        : (display, x) =>
-          webstreamTarget(display, x, { profile: parsed.profile }),
-    });
+    const screenLetters = parsed.only?.filter((l) => l !== "s");
+    if (!parsed.only || screenLetters?.length) {
+      await runMediaBench({
+        quick: parsed.quick,
+        only: screenLetters,
+        signal: controller.signal,
+        webstream: parsed.novncOnly
+          ? undefined
+          : (display, x) =>
+            webstreamTarget(display, x, { profile: parsed.profile }),
+      });
+    }
+    // Sound (webstream only: noVNC has none), "s" in --only.
+    if (!parsed.novncOnly && (!parsed.only || parsed.only.includes("s"))) {
+      printSound(
+        await measureSound({
+          trials: parsed.quick ? 4 : 12,
+          progress: (line) => console.log(`  ${line}`),
+        }),
+      );
+    }
     Deno.exit(0);
   } catch (error) {
     if (controller.signal.aborted) {
