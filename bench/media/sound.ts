@@ -22,12 +22,10 @@
  *
  * @module
  */
-import { startPulseAudio } from "../../mod/platform/linux/pulse_audio.ts";
 import { stopProcessGroup } from "../../mod/platform/linux/processes.ts";
 import { launchBrowser, type Page } from "../../tests/support/browser.ts";
-import { withTempDir } from "../../tests/support/fs.ts";
 import { startStreamerPage } from "../../tests/support/streamer_page.ts";
-import { sine, wavFile } from "../../tests/support/tone.ts";
+import { withSessionSound } from "../../tests/support/session_sound.ts";
 import { withXvfb } from "../../tests/support/x11_draw.ts";
 import { sleep, summarize } from "../common.ts";
 
@@ -59,16 +57,7 @@ export async function measureSound(
   const log = options.progress ?? (() => {});
   let figures: SoundFigures | undefined;
   await withXvfb({ width: 640, height: 480 }, async (screen) => {
-    await withTempDir(async (dir) => {
-      const pulse = await startPulseAudio({
-        directory: `${dir}/pulse`,
-        env: { PATH: "/usr/bin:/bin", HOME: dir },
-      });
-      const tone = `${dir}/tone.wav`;
-      await Deno.writeFile(
-        tone,
-        wavFile(sine(440, TONE_MS * 48, { amplitude: 12000 })),
-      );
+    await withSessionSound({ toneMs: TONE_MS }, async ({ pulse, play }) => {
       const streamer = await startStreamerPage({
         env: { ...screen.env, PULSE_SERVER: pulse.server },
       });
@@ -85,7 +74,6 @@ export async function measureSound(
           { timeout: 30_000 },
         );
         await page.mouse.click(5, 5); // the gesture that lets it play
-        const play = () => playTone(pulse.server, tone);
         // The first recording of an idle null sink starts late: warm up.
         log("sound: warming up");
         await play().status;
@@ -116,7 +104,6 @@ export async function measureSound(
       } finally {
         await browser.close();
         await streamer.stop();
-        await pulse.stop();
       }
     });
   });
@@ -146,15 +133,6 @@ sound received per stream            ${
 
 function fmt(ms: number): string {
   return `${ms.toFixed(0)} ms`.padEnd(8);
-}
-
-function playTone(server: string, file: string): Deno.ChildProcess {
-  return new Deno.Command("paplay", {
-    args: [`--server=${server}`, file],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
 }
 
 /**

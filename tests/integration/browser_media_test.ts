@@ -21,7 +21,6 @@
 import { XDisplay } from "../../ffi/x11/display.ts";
 import { GraphicsContext } from "../../ffi/x11/draw.ts";
 import { copyPixels, destroyImage, getImage } from "../../ffi/x11/image.ts";
-import { startPulseAudio } from "../../mod/platform/linux/pulse_audio.ts";
 import { stopProcessGroup } from "../../mod/platform/linux/processes.ts";
 import {
   C,
@@ -29,8 +28,7 @@ import {
   encodeClientMessage,
   S,
 } from "../../httpdocs/session/protocol.js";
-import { withTempDir } from "../support/fs.ts";
-import { sine, wavFile } from "../support/tone.ts";
+import { withSessionSound } from "../support/session_sound.ts";
 import { assert } from "../support/assert.ts";
 import { hasChromium, launchBrowser, type Page } from "../support/browser.ts";
 import { startStreamerPage } from "../support/streamer_page.ts";
@@ -222,23 +220,7 @@ Deno.test(
   OPTIONS,
   async () => {
     await withXvfb({ ...SCREEN }, async (screen) => {
-      await withTempDir(async (dir) => {
-        const pulse = await startPulseAudio({
-          directory: `${dir}/pulse`,
-          env: { PATH: "/usr/bin:/bin", HOME: dir },
-        });
-        const tone = `${dir}/tone.wav`;
-        await Deno.writeFile(
-          tone,
-          wavFile(sine(440, 4 * 48_000, { amplitude: 12000 })),
-        );
-        const play = () =>
-          new Deno.Command("paplay", {
-            args: [`--server=${pulse.server}`, tone],
-            stdin: "null",
-            stdout: "null",
-            stderr: "null",
-          }).spawn();
+      await withSessionSound({ toneMs: 4000 }, async ({ pulse, play }) => {
         const env = { ...screen.env, PULSE_SERVER: pulse.server };
         const streamer = await startStreamerPage({ env });
         const silent = await startStreamerPage({
@@ -248,6 +230,7 @@ Deno.test(
         const browser = await launchBrowser({
           args: ["--autoplay-policy=no-user-gesture-required"],
         });
+        // The session sound stops any player still running.
         const players: Deno.ChildProcess[] = [];
         try {
           const page = await browser.newPage(SCREEN);
@@ -308,18 +291,9 @@ Deno.test(
           );
           assert(received > 50, `the listening page got sound: ${received}`);
         } finally {
-          for (const p of players) {
-            try {
-              p.kill("SIGKILL");
-            } catch {
-              // Already ended.
-            }
-            await p.status;
-          }
           await browser.close();
           await silent.stop();
           await streamer.stop();
-          await pulse.stop();
         }
       });
     });
