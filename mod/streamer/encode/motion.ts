@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { bytesEqual } from "../../../ffi/libc/mod.ts";
 import { type Rect, RGB_MASK, type WordImage } from "./tiles.ts";
 
 /** Pixels per anchor segment and per hashed window. */
@@ -441,10 +442,16 @@ export function copyRects(
 ): CopyRect[] {
   const { area, motion: { dx, dy }, width, height } = options;
   const out: CopyRect[] = [];
+  const sameRows = shiftedRowsEqual(current, sent, options);
   // Open stacks by "x,width": the last rectangle of each, to grow downwards.
   let open = new Map<number, CopyRect>();
   for (let by = area.y; by < area.y + area.height; by += BLOCK) {
     const bh = Math.min(BLOCK, area.y + area.height - by);
+    // A band whose rows all match whole needs no block-by-block look.
+    let bandMatches = true;
+    for (let y = by; y < by + bh && bandMatches; y++) {
+      bandMatches = sameRows[y - area.y] === 1;
+    }
     const nextOpen = new Map<number, CopyRect>();
     let run: Rect | undefined;
     // Whether the run holds a block the viewer does not show already.
@@ -475,7 +482,8 @@ export function copyRects(
       // Blocks the viewer already shows as they should be join a run (fewer,
       // larger copies; tiles wholly inside copies need no compare), but a
       // run of only those is no copy at all.
-      const copy = inside && blockMatches(current, sent, block, { dx, dy });
+      const copy = inside &&
+        (bandMatches || blockMatches(current, sent, block, { dx, dy }));
       if (copy) {
         if (run && run.x + run.width === bx) {
           run.width += bw;
@@ -493,6 +501,45 @@ export function copyRects(
     open = nextOpen;
   }
   return out;
+}
+
+/**
+ * Per row of `area`: 1 when the row, across the columns whose source lies
+ * on the screen, equals `sent`'s row it would come from (native `memcmp`
+ * over the words, 4th byte included: a difference there only sends the row
+ * to the block-by-block look).
+ */
+function shiftedRowsEqual(
+  current: WordImage,
+  sent: WordImage,
+  options: { area: Rect; motion: Motion; width: number; height: number },
+): Uint8Array {
+  const { area, motion: { dx, dy }, width, height } = options;
+  const equal = new Uint8Array(area.height);
+  const x0 = Math.max(area.x, dx);
+  const x1 = Math.min(area.x + area.width, width + dx);
+  if (x1 <= x0) return equal;
+  const cb = new Uint8Array(
+    current.words.buffer,
+    current.words.byteOffset,
+    current.words.byteLength,
+  );
+  const sb = new Uint8Array(
+    sent.words.buffer,
+    sent.words.byteOffset,
+    sent.words.byteLength,
+  );
+  const bytes = (x1 - x0) * 4;
+  for (let r = 0; r < area.height; r++) {
+    const y = area.y + r;
+    if (y - dy < 0 || y - dy >= height) continue;
+    const i = (y * current.stride + x0) * 4;
+    const j = ((y - dy) * sent.stride + x0 - dx) * 4;
+    if (bytesEqual(cb.subarray(i, i + bytes), sb.subarray(j, j + bytes))) {
+      equal[r] = 1;
+    }
+  }
+  return equal;
 }
 
 /** Whether `current` in `block` equals `sent` in `block` moved back by `shift`. */
