@@ -193,24 +193,38 @@ export function diffBounds(
 ): Rect | undefined {
   const { x, y, width, height } = rect;
   const aw = a.words, bw = b.words;
-  let top = -1, bottom = -1, left = width, right = -1;
-  for (let r = 0; r < height; r++) {
-    const i0 = (y + r) * a.stride + x;
-    const j0 = (y + r) * b.stride + x;
-    let first = -1, last = -1;
-    for (let c = 0; c < width; c++) {
-      if (((aw[i0 + c] ^ bw[j0 + c]) & RGB_MASK) !== 0) {
-        if (first < 0) first = c;
-        last = c;
+  const differs = (r: number, c: number) =>
+    ((aw[(y + r) * a.stride + x + c] ^ bw[(y + r) * b.stride + x + c]) &
+      RGB_MASK) !== 0;
+  const rowDiffers = (r: number) => {
+    for (let c = 0; c < width; c++) if (differs(r, c)) return true;
+    return false;
+  };
+  // Each edge is searched from its own side and stops at the first
+  // difference, so a wholly changed tile costs a few rows, not all pixels.
+  let top = 0;
+  while (top < height && !rowDiffers(top)) top++;
+  if (top === height) return undefined;
+  let bottom = height - 1;
+  while (!rowDiffers(bottom)) bottom--;
+  let left = width - 1, right = 0;
+  for (let r = top; r <= bottom; r++) {
+    for (let c = 0; c < left; c++) {
+      if (differs(r, c)) {
+        left = c;
+        break;
       }
     }
-    if (first < 0) continue;
-    if (top < 0) top = r;
-    bottom = r;
-    left = Math.min(left, first);
-    right = Math.max(right, last);
+    for (let c = width - 1; c > right; c--) {
+      if (differs(r, c)) {
+        right = c;
+        break;
+      }
+    }
   }
-  if (top < 0) return undefined;
+  // A row with its only difference at `left` (or `right`) is caught by the
+  // loops' bounds: make sure both edges hold a difference.
+  if (right < left) right = left;
   return {
     x: x + left,
     y: y + top,

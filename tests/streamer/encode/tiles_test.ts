@@ -9,6 +9,7 @@ import { assertEquals, assertThrows } from "../../support/assert.ts";
 import {
   clipRect,
   copyTile,
+  diffBounds,
   extractRgb,
   extractTile,
   frameWords,
@@ -148,4 +149,36 @@ Deno.test("frameWords views aligned frames and packs unaligned ones", () => {
   assertEquals(packed.stride, 5);
   const rect = { x: 0, y: 0, width: 5, height: 3 };
   assertEquals(tileDiffers(view, packed, rect), false);
+});
+
+Deno.test("diffBounds is the bounding box of the differing pixels", () => {
+  const size = 16;
+  const a = frameWords(makeFrame(size, size, gradient));
+  let seed = 7;
+  const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+  for (let trial = 0; trial < 200; trial++) {
+    const b = { words: a.words.slice(), stride: a.stride };
+    const changed = next() % 5;
+    let x0 = size, y0 = size, x1 = -1, y1 = -1;
+    for (let k = 0; k < changed; k++) {
+      const x = next() % size, y = next() % size;
+      b.words[y * size + x] ^= 0x010101;
+      x0 = Math.min(x0, x);
+      y0 = Math.min(y0, y);
+      x1 = Math.max(x1, x);
+      y1 = Math.max(y1, y);
+    }
+    const rect = { x: 0, y: 0, width: size, height: size };
+    const want = x1 < 0
+      ? undefined
+      : { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+    assertEquals(diffBounds(a, b, rect), want, `trial ${trial}`);
+  }
+  // The 4th byte is not a difference.
+  const c = { words: a.words.slice(), stride: a.stride };
+  c.words[5] ^= 0xff000000;
+  assertEquals(
+    diffBounds(a, c, { x: 0, y: 0, width: size, height: size }),
+    undefined,
+  );
 });
