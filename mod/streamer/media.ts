@@ -305,14 +305,14 @@ export class MediaStream {
 
   /**
    * Ms from one frame to the next, at least: the frame rate's interval, or
-   * three times what encoding a frame's tiles costs now, so tile encoding
-   * takes at most about a third of the streamer's time. A terminal
-   * scrolling thousands of lines a second (every frame new text) gets
-   * about ten frames a second; text at reading speed, typing and dragged
-   * windows cost a few ms a frame and keep the full rate.
+   * four times what encoding a frame's tiles costs now, so tile encoding
+   * takes at most about a quarter of a core however heavy the content. A
+   * terminal scrolling thousands of lines a second (every frame new text)
+   * gets about ten frames a second, as VNC does; typing and dragged windows
+   * cost a few ms a frame and keep the full rate.
    */
   #frameInterval(): number {
-    return Math.max(1000 / this.#o.maxFps, 3 * this.#tileCostMs);
+    return Math.max(1000 / this.#o.maxFps, 4 * this.#tileCostMs);
   }
 
   /** One extra tick after `ms` (besides the polls), at most one pending. */
