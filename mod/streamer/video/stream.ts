@@ -70,7 +70,11 @@ export interface VideoStreamOptions extends VideoRegionOptions {
    * {@linkcode defaultVideoCap} of the region.
    */
   maxKbps?: number;
-  /** Video frames per second, at most. Default 30. */
+  /**
+   * Video frames per second, at most. Default 60: motion as smooth as the
+   * source, while the bitrate cap holds per second (x264 plans for this
+   * rate) and flow control gives a slower viewer fewer frames.
+   */
   maxFps?: number;
   /** Opens an encoder for a region. Default: libx264 (`H264Encoder`). */
   openEncoder?: (
@@ -97,6 +101,7 @@ export class VideoStream {
   readonly #codecs: readonly string[];
   readonly #maxKbps: number | undefined;
   readonly #minInterval: number;
+  readonly #fps: number;
   readonly #open: NonNullable<VideoStreamOptions["openEncoder"]>;
   #encoder: VideoEncoderPort | undefined;
   #region: Rect | undefined;
@@ -114,7 +119,8 @@ export class VideoStream {
     this.#tracker = new VideoRegionTracker(options);
     this.#codecs = options.codecs;
     this.#maxKbps = options.maxKbps;
-    this.#minInterval = 1000 / (options.maxFps ?? 30);
+    this.#fps = options.maxFps ?? 60;
+    this.#minInterval = 1000 / this.#fps;
     this.#open = options.openEncoder ?? openH264;
   }
 
@@ -242,7 +248,7 @@ export class VideoStream {
     this.#kbps = this.#cap;
     let encoder: VideoEncoderPort;
     try {
-      encoder = this.#open(region, { kbps: this.#kbps, fps: 30 });
+      encoder = this.#open(region, { kbps: this.#kbps, fps: this.#fps });
     } catch (error) {
       this.#tracker.reset();
       throw error;
