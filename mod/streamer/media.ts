@@ -119,6 +119,8 @@ export class MediaStream {
   #tickTimer?: ReturnType<typeof setTimeout>;
   /** Smoothed ms a tile encode takes. */
   #tileCostMs = 0;
+  /** Whether the last encode sent lossy tiles (motion). */
+  #lossyLast = false;
   #busy = false;
   #stopped = false;
   #lastCheck = 0;
@@ -312,6 +314,9 @@ export class MediaStream {
    * cost a few ms a frame and keep the full rate.
    */
   #frameInterval(): number {
+    // Motion (lossy tiles now, video soon, or video already with its own
+    // clock) keeps the plain rate: the cost rule is for lossless churn.
+    if (this.#video?.region || this.#lossyLast) return 1000 / this.#o.maxFps;
     return Math.max(1000 / this.#o.maxFps, 4 * this.#tileCostMs);
   }
 
@@ -369,6 +374,7 @@ export class MediaStream {
     // frames rather than a busier streamer.
     this.#tileCostMs = this.#tileCostMs * 0.7 +
       (performance.now() - started) * 0.3;
+    this.#lossyLast = update.lossy > 0;
     if (this.#stopped) return;
     if (update.tiles.length) {
       this.#sendFrame(

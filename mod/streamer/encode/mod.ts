@@ -86,12 +86,13 @@ const MAX_RUN_WIDTH = 2048;
 const MAX_BLOCK_HEIGHT = 512;
 
 /**
- * Colours a fast-changing tile needs before it goes lossy: more than a
- * palette PNG holds. Text and UI (anti-aliased text has tens to a hundred
- * or so greys in a tile) stay exact and compress well as palette PNG
- * however often they change; photos and video have thousands.
+ * Colours a fast-changing tile needs before it goes lossy (and so, when it
+ * lasts, to video). Text and UI stay exact however often they change:
+ * anti-aliased text has tens to a hundred or so greys in a 64 × 64 tile,
+ * coloured (syntax-highlighted, ANSI) text up to a few hundred; photos,
+ * video and rendered scenes have a thousand and more.
  */
-const LOSSY_MIN_COLOURS = 257;
+const LOSSY_MIN_COLOURS = 512;
 
 /**
  * Encodes in a row without a move found before move detection rests, for
