@@ -20,6 +20,8 @@
  * @module
  */
 import { ms, ratio, summarize } from "./common.ts";
+import { cpuSeconds } from "./proc_stat.ts";
+import { sine, wavFile } from "../tests/support/tone.ts";
 import { OpusEncoder } from "../ffi/opus/mod.ts";
 import { startPulseAudio } from "../mod/platform/linux/pulse_audio.ts";
 import { AudioStream } from "../mod/streamer/audio/mod.ts";
@@ -44,14 +46,6 @@ export interface AudioBenchResult {
   idleBytesPerSecond: number;
   /** CPU (this process and parec) while idle, % of one core. */
   idleCpuPercent: number;
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number | "self"): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // utime and stime, fields 14 and 15, in clock ticks (100 per second).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Music-like stereo PCM: `frames` frames of `samples` samples each. */
@@ -80,32 +74,6 @@ function meanTime(n: number, fn: (i: number) => void): number {
   const start = performance.now();
   for (let i = 0; i < n; i++) fn(i);
   return (performance.now() - start) / n;
-}
-
-/** A 16-bit stereo 48 kHz WAV of a 440 Hz tone. */
-function toneWav(samples: number): Uint8Array {
-  const out = new Uint8Array(44 + samples * 4);
-  const view = new DataView(out.buffer);
-  const text = (at: number, s: string) =>
-    [...s].forEach((c, i) => out[at + i] = c.charCodeAt(0));
-  text(0, "RIFF");
-  view.setUint32(4, 36 + samples * 4, true);
-  text(8, "WAVEfmt ");
-  view.setUint32(16, 16, true);
-  view.setUint16(20, 1, true);
-  view.setUint16(22, 2, true);
-  view.setUint32(24, 48_000, true);
-  view.setUint32(28, 192_000, true);
-  view.setUint16(32, 4, true);
-  view.setUint16(34, 16, true);
-  text(36, "data");
-  view.setUint32(40, samples * 4, true);
-  for (let i = 0; i < samples; i++) {
-    const v = Math.round(8000 * Math.sin(2 * Math.PI * 440 * i / 48_000));
-    view.setInt16(44 + i * 4, v, true);
-    view.setInt16(46 + i * 4, v, true);
-  }
-  return out;
 }
 
 /** Resolves once `check()` holds (polled every 2 ms), or throws after `ms`. */
@@ -172,16 +140,17 @@ export async function runAudioBench(
     () => arrivals.push(performance.now()),
   );
   try {
-    await Deno.writeFile(`${dir}/tone.wav`, toneWav(9600));
+    await Deno.writeFile(`${dir}/tone.wav`, wavFile(sine(440, 9600)));
     stream.start();
     await until(() => stream.stats.frames > 0, 10_000);
     const idleFrom = stream.stats.bytes;
     const idleSeconds = options.quick ? 1 : 5;
     const parec = stream.capturePid!;
-    const cpuFrom = cpuSeconds("self") + cpuSeconds(parec);
+    const both = async () =>
+      await cpuSeconds(Deno.pid) + await cpuSeconds(parec);
+    const cpuFrom = await both();
     await new Promise((r) => setTimeout(r, idleSeconds * 1000));
-    result.idleCpuPercent = (cpuSeconds("self") + cpuSeconds(parec) -
-      cpuFrom) / idleSeconds * 100;
+    result.idleCpuPercent = (await both() - cpuFrom) / idleSeconds * 100;
     result.idleBytesPerSecond = (stream.stats.bytes - idleFrom) / idleSeconds;
     for (let trial = 0; trial < (options.quick ? 3 : 15); trial++) {
       const before = arrivals.length;

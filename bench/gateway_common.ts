@@ -17,6 +17,7 @@ import {
   type WebstreamProcess,
 } from "../tests/support/webstream_process.ts";
 import { SECRET, stopProcess, summarize, waitHealthy } from "./common.ts";
+import { cpuSeconds } from "./proc_stat.ts";
 import type { LoadFigures } from "./health_bench.ts";
 
 /** The shared secret of the benchmark gateways: the benchmark hosts' own. */
@@ -153,20 +154,7 @@ export async function memoryMb(
   return { rss: kb("VmRSS") * 1024 / 1e6, peak: kb("VmHWM") * 1024 / 1e6 };
 }
 
-let clockTicks: number | undefined;
-
-/** User + system CPU seconds of process `pid` so far. */
-export async function cpuSeconds(pid: number): Promise<number> {
-  if (clockTicks === undefined) {
-    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"] })
-      .output();
-    clockTicks = Number(new TextDecoder().decode(out.stdout).trim()) || 100;
-  }
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  // Fields after the command name: state is the first, utime the 12th.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-}
+export { cpuSeconds } from "./proc_stat.ts";
 
 // ---- signing in ----
 

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { clockTicks, type ProcStat, readStat } from "../proc_stat.ts";
 
 /** A child process started by {@linkcode spawnGroup}. */
 export interface GroupProcess {
@@ -132,36 +133,18 @@ export function spawnScript(
   );
 }
 
-let clockTicks: number | undefined;
-
 /**
  * CPU seconds (user + system, including reaped children) of every process
  * whose PID or process group is in `groups`.
  */
 export async function groupCpuSeconds(groups: number[]): Promise<number> {
-  if (clockTicks === undefined) {
-    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"] })
-      .output();
-    clockTicks = Number(new TextDecoder().decode(out.stdout).trim()) || 100;
-  }
   const wanted = new Set(groups);
   let ticks = 0;
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    let stat: string;
-    try {
-      stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
-    } catch {
-      continue; // Exited meanwhile.
-    }
-    // Fields after the command name: state, ppid, pgrp, …, utime (12th).
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const pgrp = Number(fields[2]);
-    if (!wanted.has(Number(entry.name)) && !wanted.has(pgrp)) continue;
-    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) +
-      Number(fields[14]);
+  for (const [pid, stat] of await allStats()) {
+    if (!wanted.has(pid) && !wanted.has(stat.pgrp)) continue;
+    ticks += stat.ticks + stat.childTicks;
   }
-  return ticks / clockTicks;
+  return ticks / await clockTicks();
 }
 
 /**
@@ -170,36 +153,28 @@ export async function groupCpuSeconds(groups: number[]): Promise<number> {
  * processes), found through each process's parent in `/proc`.
  */
 export async function treeCpuSeconds(root: number): Promise<number> {
-  if (clockTicks === undefined) await groupCpuSeconds([]);
-  const parents = new Map<number, number>();
-  const ticks = new Map<number, number>();
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    let stat: string;
-    try {
-      stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
-    } catch {
-      continue; // Exited meanwhile.
-    }
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const pid = Number(entry.name);
-    parents.set(pid, Number(fields[1]));
-    ticks.set(
-      pid,
-      Number(fields[11]) + Number(fields[12]) + Number(fields[13]) +
-        Number(fields[14]),
-    );
-  }
+  const stats = await allStats();
   let total = 0;
-  for (const [pid, count] of ticks) {
+  for (const [pid, stat] of stats) {
     // Walk up to the root (or to init): a descendant counts.
     for (let p: number | undefined = pid; p !== undefined && p > 1;) {
       if (p === root) {
-        total += count;
+        total += stat.ticks + stat.childTicks;
         break;
       }
-      p = parents.get(p);
+      p = stats.get(p)?.ppid;
     }
   }
-  return total / clockTicks!;
+  return total / await clockTicks();
+}
+
+/** The `stat` of every process now, by PID. */
+async function allStats(): Promise<Map<number, ProcStat>> {
+  const stats = new Map<number, ProcStat>();
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const stat = await readStat(`/proc/${entry.name}/stat`);
+    if (stat) stats.set(Number(entry.name), stat);
+  }
+  return stats;
 }

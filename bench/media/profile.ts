@@ -23,6 +23,7 @@
  * @module
  */
 import { z } from "zod";
+import { clockTicks, cpuSeconds, readStat } from "../proc_stat.ts";
 
 /** The pipeline stages a sampled function is counted under. */
 export const CATEGORIES = [
@@ -165,40 +166,16 @@ export interface ProfilerOptions {
   timeoutMs?: number;
 }
 
-let clockTicks: number | undefined;
-
-/** User + system CPU seconds of process `pid`, all its threads. */
-export async function processCpuSeconds(pid: number): Promise<number> {
-  if (clockTicks === undefined) {
-    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"] })
-      .output();
-    clockTicks = Number(new TextDecoder().decode(out.stdout).trim()) || 100;
-  }
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  // Fields after the command name: state (1st), …, utime (12th), stime.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-}
-
 /** User + system CPU seconds per thread of process `pid`, by thread id. */
 async function taskCpuSeconds(
   pid: number,
 ): Promise<Map<string, { name: string; seconds: number }>> {
-  if (clockTicks === undefined) await processCpuSeconds(pid);
+  const ticks = await clockTicks();
   const tasks = new Map<string, { name: string; seconds: number }>();
   for await (const entry of Deno.readDir(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = await Deno.readTextFile(`/proc/${pid}/task/${entry.name}/stat`);
-    } catch {
-      continue; // Ended meanwhile.
-    }
-    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    tasks.set(entry.name, {
-      name,
-      seconds: (Number(fields[11]) + Number(fields[12])) / clockTicks!,
-    });
+    const stat = await readStat(`/proc/${pid}/task/${entry.name}/stat`);
+    if (!stat) continue; // Ended meanwhile.
+    tasks.set(entry.name, { name: stat.name, seconds: stat.ticks / ticks });
   }
   return tasks;
 }
@@ -451,12 +428,12 @@ export async function connectProfiler(
     async start() {
       profiled = [undefined, ...workers.keys()];
       await Promise.all(profiled.map((s) => startOne(s)));
-      cpu0 = await processCpuSeconds(options.pid);
+      cpu0 = await cpuSeconds(options.pid);
       tasks0 = await taskCpuSeconds(options.pid);
       t0 = performance.now();
     },
     async stop() {
-      const cpu1 = await processCpuSeconds(options.pid);
+      const cpu1 = await cpuSeconds(options.pid);
       const osThreads = taskDelta(tasks0, await taskCpuSeconds(options.pid));
       const seconds = (performance.now() - t0) / 1000;
       const threads: ThreadProfile[] = [];

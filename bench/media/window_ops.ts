@@ -14,65 +14,24 @@
  *
  * @module
  */
-import { loadLibrary, XDisplay } from "../../ffi/x11/display.ts";
-import { focusWindow } from "../../ffi/x11/draw.ts";
-
-const SYMBOLS = {
-  XMoveWindow: {
-    parameters: ["pointer", "u64", "i32", "i32"],
-    result: "i32",
-  },
-  XGetGeometry: {
-    parameters: [
-      "pointer",
-      "u64",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-    ],
-    result: "i32",
-  },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-function windowSize(
-  display: XDisplay,
-  window: bigint,
-  x11: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"],
-): { width: number; height: number } {
-  const root = new BigUint64Array(1);
-  const ints = new Int32Array(2);
-  const sizes = new Uint32Array(4);
-  const ok = x11.XGetGeometry(
-    display.pointer,
-    window,
-    new Uint8Array(root.buffer),
-    new Uint8Array(ints.buffer, 0, 4),
-    new Uint8Array(ints.buffer, 4, 4),
-    new Uint8Array(sizes.buffer, 0, 4),
-    new Uint8Array(sizes.buffer, 4, 4),
-    new Uint8Array(sizes.buffer, 8, 4),
-    new Uint8Array(sizes.buffer, 12, 4),
-  );
-  if (!ok) throw new Error(`no window ${window}`);
-  return { width: sizes[0] + 2 * sizes[2], height: sizes[1] + 2 * sizes[2] };
-}
+import { XDisplay } from "../../ffi/x11/display.ts";
+import { focusWindow, moveWindow } from "../../ffi/x11/draw.ts";
+import { windowGeometry } from "../../ffi/x11/image.ts";
 
 async function drag(
   display: XDisplay,
   window: bigint,
   hz: number,
 ): Promise<void> {
-  const x11 = loadLibrary(["libX11.so.6", "libX11.so"], SYMBOLS, {
-    package: "libx11-6",
-  }).symbols;
   let stopping = false;
   Deno.addSignalListener("SIGTERM", () => stopping = true);
   const screen = display.size();
-  const size = windowSize(display, window, x11);
+  // The window's outer size: its border is drawn on each side.
+  const g = windowGeometry(display, window);
+  const size = {
+    width: g.width + 2 * g.border,
+    height: g.height + 2 * g.border,
+  };
   const rangeX = Math.max(0, screen.width - size.width);
   const rangeY = Math.max(0, screen.height - size.height);
   const period = 1000 / hz;
@@ -86,7 +45,7 @@ async function drag(
     const t = frame * step;
     const x = Math.round(rangeX * (0.5 + 0.5 * Math.sin(t)));
     const y = Math.round(rangeY * (0.5 + 0.5 * Math.sin(2 * t)));
-    x11.XMoveWindow(display.pointer, window, x, y);
+    moveWindow(display, window, { x, y });
     // The move is done (and the exposed root repainted) before the next.
     display.sync();
     frame++;

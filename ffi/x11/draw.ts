@@ -113,6 +113,10 @@ const SYMBOLS = {
     result: "i32",
   },
   XMapWindow: { parameters: ["pointer", "u64"], result: "i32" },
+  XMoveWindow: {
+    parameters: ["pointer", "u64", "i32", "i32"],
+    result: "i32",
+  },
   XWarpPointer: {
     parameters: [
       "pointer",
@@ -353,6 +357,15 @@ export function destroyWindow(display: XDisplay, window: bigint): void {
 /** Maps a window (without raising it). */
 export function mapWindow(display: XDisplay, window: bigint): void {
   x().XMapWindow(display.pointer, window);
+}
+
+/** Moves `window` so its top-left corner is at (`x`, `y`) of its parent. */
+export function moveWindow(
+  display: XDisplay,
+  window: bigint,
+  to: { x: number; y: number },
+): void {
+  x().XMoveWindow(display.pointer, window, to.x, to.y);
 }
 
 /** Moves the pointer to (`px`, `py`) on the root window. */

@@ -262,6 +262,25 @@ export function windowSize(
   display: XDisplay,
   window: bigint,
 ): { width: number; height: number } {
+  const { width, height } = windowGeometry(display, window);
+  return { width, height };
+}
+
+/** A window's size and border width, from `XGetGeometry`. */
+export interface WindowGeometry {
+  /** Width inside the border. */
+  width: number;
+  /** Height inside the border. */
+  height: number;
+  /** Border width (drawn on each side). */
+  border: number;
+}
+
+/** The size and border of `window` now, asked of the server (a round trip). */
+export function windowGeometry(
+  display: XDisplay,
+  window: bigint,
+): WindowGeometry {
   const o = outs(7);
   const at = (i: number): Uint8Array => o.bytes.subarray(8 * i, 8 * i + 8);
   const ok = ximage().XGetGeometry(
@@ -279,6 +298,7 @@ export function windowSize(
   return {
     width: o.view.getUint32(24, true),
     height: o.view.getUint32(32, true),
+    border: o.view.getUint32(40, true),
   };
 }
 

@@ -226,9 +226,9 @@ function candidates(previous: Motion, before: Motion | undefined): Motion[] {
 /**
  * A vertical move within `area`, found by hashing its rows: rows of the new
  * frame that the viewer shows elsewhere vote for the distance. Rows of one
- * colour say nothing and are left out. Exported for tests.
+ * colour say nothing and are left out.
  */
-export function findScroll(
+function findScroll(
   current: RowHashes,
   sent: RowHashes,
 ): Motion | undefined {
@@ -268,7 +268,7 @@ export function findScroll(
  * a hash only proposes a move, which is then checked pixel by pixel, and
  * this runs over every damaged row of two pictures per frame.
  */
-export function hashRows(image: WordImage, area: Rect): RowHashes {
+function hashRows(image: WordImage, area: Rect): RowHashes {
   const hashes = new Int32Array(area.height);
   const varied = new Uint8Array(area.height);
   const w = image.words;
