@@ -390,7 +390,10 @@ export class MediaStream {
     const lossy = update.tiles.filter((t) => t.encoding === ENCODING.JPEG);
     let decision;
     try {
-      decision = video.observe({ lossy, damage: hints }, now);
+      decision = video.observe(
+        { lossy, copied: update.copiedPixels, damage: hints },
+        now,
+      );
     } catch (error) {
       // The encoder would not open, or the viewer cannot decode it: tiles
       // only from now on.

@@ -23,7 +23,7 @@
  * @module
  */
 import { bytesEqual } from "../../../ffi/libc/mod.ts";
-import { type Rect, RGB_MASK, type WordImage } from "./tiles.ts";
+import { intersects, type Rect, RGB_MASK, type WordImage } from "./tiles.ts";
 
 /** Pixels per anchor segment and per hashed window. */
 const SEGMENT = 32;
@@ -452,6 +452,11 @@ export function copyRects(
     for (let y = by; y < by + bh && bandMatches; y++) {
       bandMatches = sameRows[y - area.y] === 1;
     }
+    // In such a band, whether the viewer's picture is stale anywhere in it
+    // (natively, whole rows): blocks need no look one by one. A stale column
+    // outside the run only costs a copy of pixels that were right already.
+    const bandStale = bandMatches &&
+      !unshiftedRowsEqual(current, sent, { area, y: by, height: bh });
     const nextOpen = new Map<number, CopyRect>();
     let run: Rect | undefined;
     // Whether the run holds a block the viewer does not show already.
@@ -489,11 +494,15 @@ export function copyRects(
           run.width += bw;
           // Once the run is worth a copy, whether this block is needed
           // changes nothing: no need to look.
-          useful ||= !blockMatches(current, sent, block, { dx: 0, dy: 0 });
+          useful ||= bandMatches
+            ? bandStale
+            : !blockMatches(current, sent, block, { dx: 0, dy: 0 });
         } else {
           flush();
           run = { ...block };
-          useful = !blockMatches(current, sent, block, { dx: 0, dy: 0 });
+          useful = bandMatches
+            ? bandStale
+            : !blockMatches(current, sent, block, { dx: 0, dy: 0 });
         }
       } else flush();
     }
@@ -519,16 +528,7 @@ function shiftedRowsEqual(
   const x0 = Math.max(area.x, dx);
   const x1 = Math.min(area.x + area.width, width + dx);
   if (x1 <= x0) return equal;
-  const cb = new Uint8Array(
-    current.words.buffer,
-    current.words.byteOffset,
-    current.words.byteLength,
-  );
-  const sb = new Uint8Array(
-    sent.words.buffer,
-    sent.words.byteOffset,
-    sent.words.byteLength,
-  );
+  const cb = bytesOf(current), sb = bytesOf(sent);
   const bytes = (x1 - x0) * 4;
   for (let r = 0; r < area.height; r++) {
     const y = area.y + r;
@@ -540,6 +540,34 @@ function shiftedRowsEqual(
     }
   }
   return equal;
+}
+
+/**
+ * Whether rows `y` to `y + height` of `current` equal `sent`'s same rows
+ * across `area`'s columns (native `memcmp`, 4th byte included: a
+ * difference there only makes a copy that was not needed).
+ */
+function unshiftedRowsEqual(
+  current: WordImage,
+  sent: WordImage,
+  options: { area: Rect; y: number; height: number },
+): boolean {
+  const { area, y, height } = options;
+  const cb = bytesOf(current), sb = bytesOf(sent);
+  const bytes = area.width * 4;
+  for (let r = y; r < y + height; r++) {
+    const i = (r * current.stride + area.x) * 4;
+    const j = (r * sent.stride + area.x) * 4;
+    if (!bytesEqual(cb.subarray(i, i + bytes), sb.subarray(j, j + bytes))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function bytesOf(image: WordImage): Uint8Array {
+  const w = image.words;
+  return new Uint8Array(w.buffer, w.byteOffset, w.byteLength);
 }
 
 /** Whether `current` in `block` equals `sent` in `block` moved back by `shift`. */
@@ -568,6 +596,13 @@ export function applyCopies(
   image: WordImage,
   copies: readonly CopyRect[],
 ): void {
+  if (readsUntouched(copies)) {
+    // No copy writes where another reads (a scroll, a dragged window):
+    // move each in place, one native memmove a row, rows in the order
+    // that never overwrites a row still to be read.
+    for (const c of copies) copyInPlace(image, c);
+    return;
+  }
   const sources = copies.map((c) => {
     const pixels = new Uint32Array(c.width * c.height);
     for (let r = 0; r < c.height; r++) {
@@ -584,4 +619,33 @@ export function applyCopies(
       );
     }
   });
+}
+
+/** Whether no copy's destination overlaps another copy's source. */
+function readsUntouched(copies: readonly CopyRect[]): boolean {
+  for (let i = 0; i < copies.length; i++) {
+    for (let j = 0; j < copies.length; j++) {
+      const src = copies[j];
+      if (
+        i !== j &&
+        intersects(copies[i], {
+          x: src.srcX,
+          y: src.srcY,
+          width: src.width,
+          height: src.height,
+        })
+      ) return false;
+    }
+  }
+  return true;
+}
+
+function copyInPlace(image: WordImage, c: CopyRect): void {
+  const { words, stride } = image;
+  const down = c.srcY < c.y;
+  for (let k = 0; k < c.height; k++) {
+    const r = down ? c.height - 1 - k : k;
+    const from = (c.srcY + r) * stride + c.srcX;
+    words.copyWithin((c.y + r) * stride + c.x, from, from + c.width);
+  }
 }

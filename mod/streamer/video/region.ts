@@ -4,7 +4,8 @@
  * sustained motion (a video, a 3D view, a full-screen animation) shows up
  * as lossy tiles — photographic content changing in most encodes — frame
  * after frame; once that has lasted {@linkcode VideoRegionOptions.startFrames}
- * encodes over at least {@linkcode VideoRegionOptions.minArea} pixels, its
+ * encodes over at least {@linkcode VideoRegionOptions.minArea} pixels (and
+ * more than the encode sent as copies: a scroll is not video), its
  * bounding box (whole tiles) goes to video. Video stops when nothing moved
  * in the region for {@linkcode VideoRegionOptions.stopAfterMs}, or when
  * sustained motion appears outside it (a moved or resized player), so a new
@@ -32,6 +33,12 @@ export interface VideoRegionOptions {
 export interface RegionObservation {
   /** Rectangles sent lossy (JPEG) by this encode. */
   lossy: readonly Rect[];
+  /**
+   * Pixels this encode sent as copies of what the viewer holds. Content
+   * that mostly moved (a scroll, a dragged window) is not motion for
+   * video: copies carry it for far less.
+   */
+  copied: number;
   /** Damage this encode looked at (undefined: the whole screen). */
   damage: readonly Rect[] | undefined;
   /** Now, in ms (any monotonic clock). */
@@ -74,7 +81,7 @@ export class VideoRegionTracker {
   observe(seen: RegionObservation): VideoDecision {
     const region = this.#region;
     const lossyArea = seen.lossy.reduce((n, r) => n + r.width * r.height, 0);
-    const moving = lossyArea >= this.#minArea;
+    const moving = lossyArea >= this.#minArea && lossyArea > seen.copied;
     this.#streak = moving ? this.#streak + 1 : 0;
     this.#candidate = moving
       ? union(this.#streak > 1 ? this.#candidate : undefined, seen.lossy)

@@ -17,6 +17,7 @@
 import { intersects, type Rect } from "../encode/tiles.ts";
 import { type EncodedVideo, H264Encoder } from "./encoder.ts";
 import {
+  type RegionObservation,
   type VideoDecision,
   type VideoRegionOptions,
   VideoRegionTracker,
@@ -143,7 +144,7 @@ export class VideoStream {
    * rethrown, for the caller to log once and stop offering video).
    */
   observe(
-    seen: { lossy: readonly Rect[]; damage: readonly Rect[] | undefined },
+    seen: Omit<RegionObservation, "now">,
     now: number,
   ): VideoDecision {
     const decision = this.#tracker.observe({ ...seen, now });

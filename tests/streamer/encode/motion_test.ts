@@ -153,3 +153,33 @@ Deno.test("applyCopies reads the picture as it was before any copy", () => {
   ]);
   assertEquals([...img.words.filter((_, i) => i % 4 === 0)], [0, 0, 1, 3]);
 });
+
+Deno.test("a copy overlapping its own source moves as if read first, any direction", () => {
+  const w = 12, h = 10;
+  const distinct = (x: number, y: number) => y * 100 + x;
+  for (const [dx, dy] of [[0, 3], [0, -3], [2, 0], [-2, 0], [3, 2], [-1, -3]]) {
+    const img = image(w, h, distinct);
+    // A 6 × 5 block at (3, 3) moved by (dx, dy): it overlaps its source.
+    const copy = {
+      x: 3 + dx,
+      y: 3 + dy,
+      width: 6,
+      height: 5,
+      srcX: 3,
+      srcY: 3,
+    };
+    applyCopies(img, [copy]);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const inside = x >= copy.x && x < copy.x + 6 && y >= copy.y &&
+          y < copy.y + 5;
+        const expected = inside ? distinct(x - dx, y - dy) : distinct(x, y);
+        assertEquals(
+          img.words[y * w + x],
+          expected,
+          `(${dx},${dy}) at ${x},${y}`,
+        );
+      }
+    }
+  }
+});

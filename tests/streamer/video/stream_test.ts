@@ -43,7 +43,7 @@ function started(codecs = ["avc1.42C028", "avc1.42C033"]) {
     stopAfterMs: 500,
   });
   for (let i = 0; i < 3; i++) {
-    video.observe({ lossy: [MOVING], damage: [MOVING] }, i * 33);
+    video.observe({ lossy: [MOVING], copied: 0, damage: [MOVING] }, i * 33);
   }
   return video;
 }
@@ -145,10 +145,10 @@ Deno.test("quiet in the region stops video", OPTIONS, async () => {
   try {
     await video.encode(frame(0), { damage: [MOVING], now: 100 });
     assertEquals(
-      video.observe({ lossy: [], damage: [] }, 400).action,
+      video.observe({ lossy: [], copied: 0, damage: [] }, 400).action,
       "none",
     );
-    const stop = video.observe({ lossy: [], damage: [] }, 700);
+    const stop = video.observe({ lossy: [], copied: 0, damage: [] }, 700);
     assertEquals(stop.action, "stop");
     assertEquals(video.region, undefined);
     assertEquals(video.kbps, 0);
