@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { serveStatic } from "hono/deno";
 import type { PeerVerifier } from "../control/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -13,6 +13,8 @@ import {
   PoolUnavailableError,
   type SessionPool,
 } from "../pool/mod.ts";
+import { type HostSessions, logOffSchema } from "../contract/mod.ts";
+import { formatIssues } from "../util/zod_issues.ts";
 import { hasSharedSecret } from "./auth.ts";
 import { controlHandler } from "./control_route.ts";
 import { LaunchRequestError, parseLaunchRequest } from "./launch_request.ts";
@@ -130,6 +132,41 @@ export function createHostApp(options: HostAppOptions): Hono {
         503,
       );
     }
+  });
+
+  // The gateway's view of this host's sessions (see mod/contract/sessions.ts).
+  const gatewayOnly: MiddlewareHandler = async (c, next) => {
+    c.header("Cache-Control", "no-store");
+    if (!hasSharedSecret(c.req.raw.headers, options.sharedSecret)) {
+      c.header("WWW-Authenticate", 'Bearer realm="webstream"');
+      return c.json({ error: "the gateway's shared secret is required" }, 401);
+    }
+    await next();
+  };
+  app.use("/sessions", gatewayOnly);
+  app.use("/sessions/*", gatewayOnly);
+
+  app.get("/sessions", (c) => {
+    const body: HostSessions = { sessions: pool.liveSessions() };
+    return c.json(body);
+  });
+
+  app.post("/sessions/:sessionUuid/logoff", async (c) => {
+    const raw = await c.req.json().catch(() => undefined);
+    const body = logOffSchema.safeParse(raw);
+    if (!body.success) {
+      const problems = formatIssues(body.error.issues, raw);
+      return c.json({ error: problems.join("; "), problems }, 400);
+    }
+    const sessionUuid = c.req.param("sessionUuid");
+    if (!await pool.logOff(sessionUuid, body.data.reason)) {
+      return c.json({ error: `no session ${sessionUuid} on this host` }, 404);
+    }
+    logger.info("session logged off", {
+      sessionUuid,
+      reason: body.data.reason,
+    });
+    return c.json({ ok: true });
   });
 
   if (options.control) {

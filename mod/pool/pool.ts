@@ -28,7 +28,9 @@ import { hashToken, newPassword, newToken } from "./tokens.ts";
 import type {
   Allocation,
   LaunchRequest,
+  LiveSession,
   PoolStats,
+  SessionEnd,
   SlotInfo,
   SlotState,
 } from "./types.ts";
@@ -71,6 +73,12 @@ export interface SessionPoolOptions {
   licenceSecret?: string;
   /** How long a streamer has to acknowledge a token. Default 3000 ms. */
   tokenAckTimeoutMs?: number;
+  /**
+   * Called when a session bound to a user session ends on this host (its
+   * display died, the grace period passed, it was logged off), so the
+   * gateway can be told at once.
+   */
+  onSessionEnd?: (end: SessionEnd) => void;
 }
 
 interface Deferred<T> {
@@ -121,6 +129,7 @@ export class SessionPool implements StreamerDirectory {
   readonly #tokenAckTimeoutMs: number;
   readonly #licence?: StreamerLicence;
   readonly #licenceSecret?: string;
+  readonly #onSessionEnd?: (end: SessionEnd) => void;
   readonly #slots: Slot[];
   readonly #bySessionId = new Map<string, Slot>();
   readonly #pending = new Map<string, Promise<Allocation>>();
@@ -139,6 +148,7 @@ export class SessionPool implements StreamerDirectory {
     this.#tokenAckTimeoutMs = options.tokenAckTimeoutMs ?? 3000;
     this.#licence = options.licence;
     this.#licenceSecret = options.licenceSecret;
+    this.#onSessionEnd = options.onSessionEnd;
     const s = options.config.webstreamSettings;
     this.#slots = Array.from({ length: s.serverMaxSessionCount }, (_, i) => ({
       number: i + 1,
@@ -255,6 +265,35 @@ export class SessionPool implements StreamerDirectory {
     const slot = this.#slots.find((s) => s.sessionUuid === sessionUuid);
     return slot?.link?.send({ type: "FILE_UPLOAD_COMPLETE", ...upload }) ??
       false;
+  }
+
+  /** The sessions bound to a user session (active or disconnected). */
+  liveSessions(): LiveSession[] {
+    return this.#slots.flatMap((slot) =>
+      (slot.state === "active" || slot.state === "disconnected") &&
+        slot.sessionUuid && slot.sessionId
+        ? [{
+          sessionUuid: slot.sessionUuid,
+          sessionId: slot.sessionId,
+          slot: slot.number,
+          clientConnected: slot.clientConnected,
+        }]
+        : []
+    );
+  }
+
+  /**
+   * Logs a bound session off: its apps and display end and the slot is
+   * recycled. False when no session with that UUID is bound.
+   */
+  async logOff(sessionUuid: string, reason: string): Promise<boolean> {
+    const slot = this.#slots.find((s) =>
+      s.sessionUuid === sessionUuid &&
+      (s.state === "active" || s.state === "disconnected")
+    );
+    if (!slot) return false;
+    await this.#recycle(slot, reason);
+    return true;
   }
 
   /** The slot bound to a pool session, if any (for the `-sm` relay). */
@@ -652,6 +691,14 @@ export class SessionPool implements StreamerDirectory {
       sessionId: slot.sessionId,
       reason,
     });
+    const bound = slot.state === "active" || slot.state === "disconnected";
+    if (bound && slot.sessionUuid && slot.sessionId) {
+      this.#onSessionEnd?.({
+        sessionUuid: slot.sessionUuid,
+        sessionId: slot.sessionId,
+        reason,
+      });
+    }
     this.#setState(slot, "recycling");
     clearTimeout(slot.graceTimer);
     slot.ready?.reject(new Error(reason));

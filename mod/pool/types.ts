@@ -99,3 +99,25 @@ export interface PoolStats {
   /** Slots a new launch could use (free, provisioning or ready, not reserved). */
   available: number;
 }
+
+/** A pool session bound to a user session: what the host tells its gateway. */
+export interface LiveSession {
+  /** The pool session's UUID. */
+  sessionUuid: string;
+  /** The gateway's session id bound to it. */
+  sessionId: string;
+  /** Slot number. */
+  slot: number;
+  /** Whether a viewer is connected now. */
+  clientConnected: boolean;
+}
+
+/** A bound session that ended on this host, and why (for logs). */
+export interface SessionEnd {
+  /** The pool session's UUID. */
+  sessionUuid: string;
+  /** The gateway's session id it was bound to. */
+  sessionId: string;
+  /** Why it ended. */
+  reason: string;
+}

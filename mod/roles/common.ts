@@ -14,7 +14,7 @@ import {
   type Platform,
   type StreamerLicence,
 } from "../platform/mod.ts";
-import { SessionPool } from "../pool/mod.ts";
+import { SessionPool, type SessionPoolOptions } from "../pool/mod.ts";
 
 /** The web client shipped with webstream (embedded in compiled builds). */
 export const DEFAULT_HTTPDOCS: string = fileURLToPath(
@@ -103,6 +103,8 @@ export interface SessionPoolSetup {
   licence?: StreamerLicence;
   /** The farm's shared secret (for the streamers' licence proofs). */
   licenceSecret?: string;
+  /** Told when a bound session ends on this host. */
+  onSessionEnd?: SessionPoolOptions["onSessionEnd"];
 }
 
 /**
@@ -162,6 +164,7 @@ export function createSessionPool(
     logger: setup.logger.child("pool"),
     licence: setup.licence,
     licenceSecret: setup.licenceSecret,
+    onSessionEnd: setup.onSessionEnd,
   });
   return { platform, pool };
 }
