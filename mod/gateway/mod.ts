@@ -21,6 +21,7 @@ import { userApi } from "./api/user_api.ts";
 import { createAuthenticator } from "./auth/mod.ts";
 import { startHealthMonitor } from "./health_monitor.ts";
 import { Launcher } from "./launch.ts";
+import { reconcileHost } from "./reconcile.ts";
 import { createGatewayMetrics } from "./metrics.ts";
 import { HostRegistry } from "./registry.ts";
 import { SessionMap } from "./sessions.ts";
@@ -127,6 +128,8 @@ export async function startGateway(
     });
     const monitor = startHealthMonitor(registry, { health: g.healthCheck });
     stop.unshift(() => monitor.stop());
+    const stopping = new AbortController();
+    stop.unshift(() => stopping.abort());
     const prune = setInterval(() => {
       try {
         const gone = registry.sweep({
@@ -176,6 +179,13 @@ export async function startGateway(
         sessions,
         metrics,
         probe: (url) => void monitor.probe(url),
+        reconcile: (url) =>
+          void reconcileHost(url, {
+            sessions,
+            sharedSecret: g.backend.sharedSecret,
+            logger: logger.child("hosts"),
+            signal: stopping.signal,
+          }),
         logger: logger.child("hosts"),
       }),
     );

@@ -124,6 +124,45 @@ export class SessionMap {
   }
 
   /**
+   * Ends the session `sessionUuid` of `serverUrl` (its host said it ended).
+   * False when this gateway has no such session of that host.
+   */
+  endOnHost(
+    serverUrl: string,
+    options: { sessionUuid: string; reason: string },
+  ): boolean {
+    const session = this.getByUuid(options.sessionUuid);
+    if (!session || session.serverUrl !== serverUrl) return false;
+    this.delete(session.sessionId, `ended on its host: ${options.reason}`);
+    return true;
+  }
+
+  /**
+   * Ends the sessions of `serverUrl` that its host no longer has: those not
+   * in `live` (the host's own list of session UUIDs), except any launched
+   * at or after `since` (the list was asked for then, and a launch may have
+   * been under way).
+   *
+   * @returns the number of sessions ended.
+   */
+  reconcile(
+    serverUrl: string,
+    options: { live: ReadonlySet<string>; since: number },
+  ): number {
+    let ended = 0;
+    for (const session of [...this.#byId.values()]) {
+      if (
+        session.serverUrl !== serverUrl ||
+        options.live.has(session.sessionUuid) ||
+        session.lastLaunchAt >= options.since
+      ) continue;
+      this.delete(session.sessionId, "its host no longer has it");
+      ended++;
+    }
+    return ended;
+  }
+
+  /**
    * Records a streamer's licence check-in. Undefined when no session of that
    * host has that internal id.
    */

@@ -10,12 +10,14 @@
  *
  * @module
  */
-import { bearer } from "../host/auth.ts";
 import type { Logger } from "../log/mod.ts";
 import { delay } from "../util/async.ts";
+import { postToGateway } from "./gateway_post.ts";
 import type { LoadSample } from "./system_load.ts";
 
+export * from "./gateway_post.ts";
 export * from "./instance_metadata.ts";
+export * from "./session_end_reporter.ts";
 export * from "./licence_proof.ts";
 export * from "./system_load.ts";
 
@@ -246,20 +248,12 @@ export class GatewayClient {
   }
 
   #post(path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
-    const { gatewayUrl, sharedSecret, requestTimeoutMs } = this.#options;
-    const headers: Record<string, string> = {
-      "Content-Type": "application/json",
-    };
-    if (sharedSecret) headers.Authorization = bearer(sharedSecret);
-    return fetch(`${gatewayUrl.replace(/\/$/, "")}/gateway/${path}`, {
-      client: this.#options.client,
-      method: "POST",
-      headers,
-      body: JSON.stringify(body),
+    return postToGateway(this.#options, path, {
+      body,
       signal: signal ??
         AbortSignal.any([
           this.#stop.signal,
-          AbortSignal.timeout(requestTimeoutMs),
+          AbortSignal.timeout(this.#options.requestTimeoutMs),
         ]),
     });
   }

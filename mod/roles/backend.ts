@@ -13,6 +13,7 @@ import {
   createLoadSampler,
   GatewayClient,
   readInstanceMetadata,
+  SessionEndReporter,
 } from "../registration/mod.ts";
 import { stopServer } from "../util/serve.ts";
 import { VERSION } from "../version.ts";
@@ -49,7 +50,28 @@ export async function startBackend(
   const local = `${localAddress(bind)}:${port}`;
   requireSecretBeyondLoopback(bind, backend.sharedSecret);
 
+  const gatewayHttp = backend.gatewayUrl && backend.caCertificate
+    ? Deno.createHttpClient({
+      caCerts: [await Deno.readTextFile(backend.caCertificate)],
+    })
+    : undefined;
+  const sessionEnds = backend.gatewayUrl
+    ? new SessionEndReporter({
+      gatewayUrl: backend.gatewayUrl,
+      sharedSecret: backend.sharedSecret,
+      client: gatewayHttp,
+      serverUrl: backend.advertisedUrl,
+      requestTimeoutMs: backend.requestTimeout * 1000,
+      logger: logger.child("gateway"),
+    })
+    : undefined;
   const { platform, pool } = createSessionPool(config, {
+    onSessionEnd: sessionEnds &&
+      ((end) =>
+        sessionEnds.report({
+          sessionUuid: end.sessionUuid,
+          reason: end.reason,
+        })),
     controlUrl: `ws://${local}/control`,
     bindAddress: bind,
     logger,
@@ -121,11 +143,7 @@ export async function startBackend(
       }),
       load: createLoadSampler(),
       logger: logger.child("gateway"),
-      client: backend.caCertificate
-        ? Deno.createHttpClient({
-          caCerts: [await Deno.readTextFile(backend.caCertificate)],
-        })
-        : undefined,
+      client: gatewayHttp,
     });
     gateway.start();
   } else {
@@ -138,6 +156,7 @@ export async function startBackend(
     async stop() {
       await gateway?.stop();
       await pool.shutdown();
+      await sessionEnds?.stop();
       await stopServer(server);
     },
   };

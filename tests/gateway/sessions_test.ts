@@ -331,3 +331,42 @@ Deno.test("a flush that fails is written by the next one", () => {
     real.close();
   }
 });
+
+Deno.test("endOnHost ends a session of that host only; reconcile keeps what the host has", () => {
+  const { map, store, logs } = harness();
+  try {
+    map.put(session("s1"));
+    map.put(session("s2"));
+    map.put(session("s3", { lastLaunchAt: T0 + 5_000 }));
+    map.put(session("b1", { serverUrl: HOST_B }));
+    assertEquals(
+      map.endOnHost(HOST_B, { sessionUuid: "uuid-s1", reason: "x" }),
+      false,
+    );
+    assertEquals(
+      map.endOnHost(HOST_A, { sessionUuid: "uuid-s1", reason: "display died" }),
+      true,
+    );
+    assert(
+      logs.some((l) =>
+        l.msg === "session ended" && l.sessionId === "s1" &&
+        l.reason === "ended on its host: display died"
+      ),
+    );
+    // HOST_A has s2 only; s3 was launched after the list was asked for.
+    const ended = map.reconcile(HOST_A, {
+      live: new Set(["uuid-s2"]),
+      since: T0 + 1_000,
+    });
+    assertEquals(ended, 0);
+    assertEquals(ids(map.all()), ["b1", "s2", "s3"]);
+    assertEquals(
+      map.reconcile(HOST_A, { live: new Set(), since: T0 + 1_000 }),
+      1,
+    );
+    assertEquals(ids(map.all()), ["b1", "s3"]);
+    assertEquals([...stored(store).keys()].sort(), ["b1", "s3"]);
+  } finally {
+    store.close();
+  }
+});

@@ -1,7 +1,8 @@
 /**
  * The host's HTTP surface on a real Deno.serve listener: `/health`,
  * `/getConnection` status mapping, the static web client (content types, no
- * path traversal, 404s) and `/control` access rules. The pool underneath is
+ * path traversal, 404s), `/control` access rules, and the gateway's
+ * `GET /sessions` and `POST /sessions/:uuid/logoff` (shared secret only). The pool underneath is
  * real; its platform is the scripted one from tests/support.
  */
 import { parseConfig } from "../../mod/config/mod.ts";
@@ -265,6 +266,62 @@ Deno.test("/control accepts local WebSockets only", async () => {
     const closed = await ws.closed;
     assertEquals(closed.code, 1008);
     assertMatch(closed.reason, /not awaiting a streamer/);
+  } finally {
+    await host.close();
+  }
+});
+
+Deno.test("/sessions lists bound sessions and logoff ends one, for the gateway only", async () => {
+  const host = await setup({ secret: SECRET });
+  const auth = { Authorization: `Bearer ${SECRET}` };
+  const list = async (headers: Record<string, string> = auth) => {
+    const response = await fetch(`${host.base}/sessions`, { headers });
+    return { status: response.status, body: await response.json() };
+  };
+  const logOff = async (
+    uuid: string,
+    body: unknown = { reason: "the user logged off" },
+    headers: Record<string, string> = auth,
+  ) => {
+    const response = await fetch(`${host.base}/sessions/${uuid}/logoff`, {
+      method: "POST",
+      headers: { ...headers, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json() };
+  };
+  try {
+    await host.ready();
+    assertEquals((await list()).body, { sessions: [] });
+    const launched = await fetch(`${host.base}/getConnection`, {
+      headers: { "X-Session-ID": "gw-1", ...auth },
+    }).then((r) => r.json());
+    assertEquals((await list({})).status, 401);
+    assertEquals((await list()).body, {
+      sessions: [{
+        sessionUuid: launched.sessionUuid,
+        sessionId: "gw-1",
+        slot: 1,
+        clientConnected: false,
+      }],
+    });
+
+    assertEquals((await logOff(launched.sessionUuid, {}, {})).status, 401);
+    const bad = await logOff(launched.sessionUuid, { reason: 7 });
+    assertEquals(bad.status, 400);
+    assertMatch(bad.body.error, /reason/);
+    const unknown = await logOff(crypto.randomUUID());
+    assertEquals(unknown.status, 404);
+    assertEquals((await list()).body.sessions.length, 1, "nothing ended yet");
+
+    const ended = await logOff(launched.sessionUuid);
+    assertEquals(ended, { status: 200, body: { ok: true } });
+    assertEquals((await list()).body, { sessions: [] });
+    assertEquals(
+      (await logOff(launched.sessionUuid)).status,
+      404,
+      "already gone",
+    );
   } finally {
     await host.close();
   }

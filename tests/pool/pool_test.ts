@@ -35,7 +35,10 @@ const { logger, records: logs } = captureLogs("debug");
 function makePool(
   settings: Record<string, unknown> = {},
   extra: Record<string, unknown> = {},
-  options: Pick<SessionPoolOptions, "licence" | "licenceSecret"> = {},
+  options: Pick<
+    SessionPoolOptions,
+    "licence" | "licenceSecret" | "onSessionEnd"
+  > = {},
 ) {
   const config = parseConfig({
     webstreamSettings: {
@@ -566,4 +569,58 @@ Deno.test("a shutdown while a proof is being made starts no session", async () =
     "a session was started after shutdown and never ended",
   );
   assert(pool.snapshot().every((s) => s.state === "free"));
+});
+
+Deno.test("bound sessions are listed, logged off, and each end reported once", async () => {
+  const ends: { sessionUuid: string; sessionId: string; reason: string }[] = [];
+  const { pool, platform, connect } = makePool(
+    { warmSessionCount: 2 },
+    {},
+    { onSessionEnd: (end) => ends.push(end) },
+  );
+  await pool.start();
+  const s1 = await connect("webs01");
+  await connect("webs02");
+  assertEquals(pool.liveSessions(), [], "warm sessions are not bound");
+  const a = await pool.allocate(request("gw-1"));
+  const b = await pool.allocate(request("gw-2"));
+  pool.message(s1, { type: "CLIENT_CONNECTED", sessionUuid: a.sessionUuid });
+  assertEquals(pool.liveSessions(), [
+    {
+      sessionUuid: a.sessionUuid,
+      sessionId: "gw-1",
+      slot: 1,
+      clientConnected: true,
+    },
+    {
+      sessionUuid: b.sessionUuid,
+      sessionId: "gw-2",
+      slot: 2,
+      clientConnected: false,
+    },
+  ]);
+
+  assertEquals(await pool.logOff(crypto.randomUUID(), "nobody"), false);
+  assertEquals(await pool.logOff(a.sessionUuid, "logged off by alice"), true);
+  assert(platform.calls.includes("end webs01"));
+  assertEquals(ends, [{
+    sessionUuid: a.sessionUuid,
+    sessionId: "gw-1",
+    reason: "logged off by alice",
+  }]);
+  assertEquals(pool.liveSessions().map((s) => s.sessionId), ["gw-2"]);
+  assertEquals(await pool.logOff(a.sessionUuid, "again"), false);
+
+  // A display that dies is an end too; a warm session that dies is not.
+  platform.sessions[1].end("display :2 exited");
+  await waitFor(() => ends.length === 2);
+  assertEquals(ends[1].sessionId, "gw-2");
+  await connect("webs01");
+  const warm = platform.sessions.findLast((x) => x.account === "webs01")!;
+  warm.end("display died while warm");
+  await waitFor(() =>
+    platform.calls.filter((c) => c === "end webs01").length >= 2
+  );
+  assertEquals(ends.length, 2);
+  await pool.shutdown();
 });

@@ -1,7 +1,10 @@
 /**
  * The gateway's side of the session host contract: `POST /gateway/register`,
  * `/gateway/heartbeat` and `/gateway/unregister` with the seed's payloads,
- * authenticated with the farm's shared secret; and what streamers send:
+ * authenticated with the farm's shared secret, beside them
+ * `/gateway/sessionEnded` (a host says a session ended, see
+ * `mod/contract/sessions.ts`) and a reconciliation with the host's own list
+ * of sessions on every registration; and what streamers send:
  * licence check-ins every 15 s, metrics and activity events, accepted for
  * live sessions only.
  *
@@ -10,6 +13,7 @@
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import type { Config } from "../../config/mod.ts";
+import { sessionEndedSchema } from "../../contract/mod.ts";
 import { hasSharedSecret } from "../../host/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import { verifyLicenceProof } from "../../registration/licence_proof.ts";
@@ -93,6 +97,8 @@ export interface HostApiOptions {
   metrics: GatewayMetrics;
   /** Probes a newly registered host at once. */
   probe: (serverUrl: string) => void;
+  /** Reconciles with a (re)registered host's own list of sessions. */
+  reconcile: (serverUrl: string) => void;
   /** Logger. */
   logger: Logger;
 }
@@ -106,7 +112,9 @@ export function hostApi(options: HostApiOptions): Hono {
 
   // The host contract needs the shared secret; streamers prove themselves by
   // naming a live session of their host instead.
-  for (const path of ["/register", "/heartbeat", "/unregister"]) {
+  for (
+    const path of ["/register", "/heartbeat", "/unregister", "/sessionEnded"]
+  ) {
     app.use(path, async (c, next) => {
       if (!hasSharedSecret(c.req.raw.headers, secret)) {
         return c.json({ error: "the farm's shared secret is required" }, 401);
@@ -120,7 +128,18 @@ export function hostApi(options: HostApiOptions): Hono {
     if (!body.ok) return body.response;
     const host = registry.register(body.value);
     options.probe(host.serverUrl);
+    options.reconcile(host.serverUrl);
     return c.json({ ok: true, state: host.state });
+  });
+
+  app.post("/sessionEnded", async (c) => {
+    const body = await readJson(c, sessionEndedSchema);
+    if (!body.ok) return body.response;
+    const { serverUrl, sessionUuid, reason } = body.value;
+    if (!sessions.endOnHost(serverUrl, { sessionUuid, reason })) {
+      return c.json({ error: "unknown session" }, 404);
+    }
+    return c.json({ ok: true });
   });
 
   app.post("/heartbeat", async (c) => {

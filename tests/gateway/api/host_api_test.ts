@@ -3,7 +3,9 @@
  * and session map: register, heartbeat and unregister with the seed's
  * payloads and the farm's shared secret (401 without it), 400 naming every
  * missing or mistyped field, 404 for hosts the gateway does not know;
- * unregister ends the host's sessions; streamers' licence check-ins (200 with
+ * unregister ends the host's sessions, and `sessionEnded` the one session
+ * its host says ended (404 for one it does not know, 401 without the
+ * secret, 400 naming bad fields); streamers' licence check-ins (200 with
  * the interval for a live session of that host, 404 with the interval
  * otherwise), metrics and activity reports for live sessions only, each
  * needing the session's licence proof (400 without one, 403 for a wrong one,
@@ -43,6 +45,7 @@ interface Harness {
   parts: GatewayParts;
   url: string;
   probes: string[];
+  reconciles: string[];
   logs: Record<string, unknown>[];
   post(
     path: string,
@@ -61,6 +64,7 @@ function start(gateway: Record<string, unknown> = {}): Harness {
     ...gateway,
   }));
   const probes: string[] = [];
+  const reconciles: string[] = [];
   const { logger, records: logs } = captureLogs();
   const app = new Hono();
   app.route(
@@ -71,6 +75,7 @@ function start(gateway: Record<string, unknown> = {}): Harness {
       sessions: parts.sessions,
       metrics: parts.metrics,
       probe: (url) => probes.push(url),
+      reconcile: (url) => reconciles.push(url),
       logger,
     }),
   );
@@ -79,6 +84,7 @@ function start(gateway: Record<string, unknown> = {}): Harness {
     parts,
     url: served.url,
     probes,
+    reconciles,
     logs,
     post: (path, body, headers = AUTH) =>
       postJson(`${served.url}/gateway/${path}`, body, headers),
@@ -103,6 +109,7 @@ Deno.test("register, heartbeat and unregister with the seed's payloads", async (
     assertEquals(registered.status, 200);
     assertEquals(registered.body, { ok: true, state: "Healthy" });
     assertEquals(h.probes, [HOST], "a new host is probed at once");
+    assertEquals(h.reconciles, [HOST], "and its sessions reconciled");
     const host = h.parts.registry.get(HOST)!;
     assertEquals(host.registration, register);
     assertEquals(host.unregistered, false);
@@ -526,6 +533,51 @@ Deno.test("without a shared secret no proof is accepted", async () => {
     h.parts.sessions.put(session);
     const answer = await h.checkin(await proven(session.sessionUuid));
     assertEquals(answer.status, 403);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("sessionEnded ends that session of that host at once", async () => {
+  const h = start();
+  try {
+    await h.post("register", registerPayload(HOST));
+    const ended = sessionRecord({ serverUrl: HOST });
+    const kept = sessionRecord({ serverUrl: HOST, user: "bob" });
+    const other = sessionRecord({ serverUrl: OTHER });
+    for (const s of [ended, kept, other]) h.parts.sessions.put(s);
+    const report = {
+      serverUrl: HOST,
+      sessionUuid: ended.sessionUuid,
+      reason: "display died",
+    };
+    assertEquals(
+      (await h.post("sessionEnded", report, {})).status,
+      401,
+      "hosts only",
+    );
+    assertEquals(h.parts.sessions.size, 3);
+    // Another host cannot end it.
+    assertEquals(
+      (await h.post("sessionEnded", { ...report, serverUrl: OTHER })).status,
+      404,
+    );
+    const answer = await h.post("sessionEnded", report);
+    assertEquals(answer.status, 200);
+    assertEquals(h.parts.sessions.get(ended.sessionId), undefined);
+    assertEquals(
+      h.parts.store.loadSessions().map((s) => s.sessionId).sort(),
+      [kept.sessionId, other.sessionId].sort(),
+    );
+    // Said twice (a retry whose answer was lost): nothing left to end.
+    assertEquals((await h.post("sessionEnded", report)).status, 404);
+    const bad = await h.post("sessionEnded", {
+      serverUrl: HOST,
+      sessionUuid: "nope",
+    });
+    assertEquals(bad.status, 400);
+    assertMatch(JSON.stringify(bad.body), /sessionUuid/);
+    assertMatch(JSON.stringify(bad.body), /reason/);
   } finally {
     await h.stop();
   }
