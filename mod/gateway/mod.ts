@@ -199,6 +199,8 @@ export async function startGateway(
         sessions,
         launcher,
         metrics,
+        sharedSecret: g.backend.sharedSecret,
+        logger: logger.child("admin"),
       }),
     );
     app.route(
@@ -208,6 +210,7 @@ export async function startGateway(
         launcher,
         sessions,
         metrics,
+        sharedSecret: g.backend.sharedSecret,
         logger: logger.child("user"),
       }),
     );

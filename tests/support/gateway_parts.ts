@@ -252,6 +252,7 @@ export function partsUserApi(parts: GatewayParts): ReturnType<typeof userApi> {
     launcher: parts.launcher,
     sessions: parts.sessions,
     metrics: parts.metrics,
+    sharedSecret: SECRET,
     logger: quietLogger,
   });
 }

@@ -1,6 +1,6 @@
 /**
  * The admin API: hosts with their load and state, drain and undrain, the
- * session map, and placement explanations. Callers are signed-in admins, or
+ * session map (and logging any session off), and placement explanations. Callers are signed-in admins, or
  * carry `Authorization: Bearer <gateway.adminToken>` (for scripts and
  * Prometheus, which also reads `/metrics` this way).
  *
@@ -8,12 +8,14 @@
  */
 import { type Context, Hono } from "hono";
 import { z } from "zod";
+import type { Logger } from "../../log/mod.ts";
 import { timingSafeEqual } from "../../util/encoding.ts";
 import type { Authenticator } from "../auth/mod.ts";
 import type { Launcher } from "../launch.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import { hostLoad } from "../placement.ts";
 import type { HostRegistry } from "../registry.ts";
+import { logOffSession } from "../log_off.ts";
 import type { SessionMap } from "../sessions.ts";
 import { readJson } from "./json.ts";
 
@@ -31,6 +33,10 @@ export interface AdminApiOptions {
   launcher: Launcher;
   /** Metrics. */
   metrics: GatewayMetrics;
+  /** The farm's shared secret (to log sessions off on their hosts). */
+  sharedSecret?: string;
+  /** Logger. */
+  logger: Logger;
 }
 
 const drainSchema = z.object({
@@ -120,6 +126,24 @@ export function adminApi(options: AdminApiOptions): Hono {
           : null,
       })),
     ));
+
+  app.post("/admin/api/sessions/:sessionId/logoff", async (c) => {
+    const session = sessions.get(c.req.param("sessionId"));
+    if (!session) return c.json({ error: "no such session" }, 404);
+    const result = await logOffSession(session, {
+      sessions,
+      sharedSecret: options.sharedSecret,
+      by: "an administrator",
+      logger: options.logger,
+    });
+    if (result.kind === "failed") {
+      return c.json(
+        { error: `the session's host could not end it: ${result.detail}` },
+        502,
+      );
+    }
+    return c.json({ ok: true });
+  });
 
   app.get(
     "/admin/api/placements",

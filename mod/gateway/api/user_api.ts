@@ -1,6 +1,7 @@
 /**
  * What the browser uses: sign-in and sign-out, the workspaces a user may
- * launch, launching, the user's sessions, and the WebSocket path that the
+ * launch, launching, the user's sessions (and logging one off), and the
+ * WebSocket path that the
  * gateway relays to the session's streamer.
  *
  * @module
@@ -11,6 +12,7 @@ import type { Logger } from "../../log/mod.ts";
 import { relayWebSocket } from "../../relay/mod.ts";
 import type { Authenticator } from "../auth/mod.ts";
 import { type Launcher, LaunchError } from "../launch.ts";
+import { logOffSession } from "../log_off.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import type { SessionMap } from "../sessions.ts";
 import type { Identity, SessionRecord } from "../types.ts";
@@ -38,6 +40,8 @@ export interface UserApiOptions {
   sessions: SessionMap;
   /** Metrics (proxy bytes). */
   metrics: GatewayMetrics;
+  /** The farm's shared secret (to log sessions off on their hosts). */
+  sharedSecret?: string;
   /** Logger. */
   logger: Logger;
 }
@@ -100,6 +104,27 @@ export function userApi(options: UserApiOptions): Hono<Env> {
         createdAt: new Date(s.createdAt).toISOString(),
       })),
     ));
+
+  app.post("/api/sessions/:sessionId/logoff", signedIn, async (c) => {
+    const user = c.get("identity").user;
+    const session = sessions.get(c.req.param("sessionId") ?? "");
+    if (!session || session.user !== user) {
+      return c.json({ error: "no such session" }, 404);
+    }
+    const result = await logOffSession(session, {
+      sessions,
+      sharedSecret: options.sharedSecret,
+      by: user,
+      logger,
+    });
+    if (result.kind === "failed") {
+      return c.json(
+        { error: `the session's host could not end it: ${result.detail}` },
+        502,
+      );
+    }
+    return c.json({ ok: true });
+  });
 
   app.post("/api/launch", signedIn, async (c) => {
     const body = await readJson(c, launchSchema);

@@ -4,7 +4,8 @@
  * token; the admin token and an admin's cookie both work; the hosts list
  * with its fields, drain and undrain (404 for an unknown host), the session
  * map, the placement decision log and one decision's explanation (after a
- * real launch against a scripted host), and the Prometheus exposition.
+ * real launch against a scripted host), logging any session off on its
+ * (real) host, and the Prometheus exposition.
  */
 import { Hono } from "hono";
 import { adminApi } from "../../../mod/gateway/api/admin_api.ts";
@@ -17,11 +18,14 @@ import {
   gatewayParts,
   partsUserApi,
   postJson,
+  quietLogger,
+  SECRET,
   serveWithHost,
   sessionRecord,
   signIn,
   userEntry,
 } from "../../support/gateway_parts.ts";
+import { startPoolHost } from "../../support/pool_host.ts";
 import type { ScriptedHost } from "../../support/scripted_host.ts";
 
 const ADMIN_PATHS = [
@@ -69,6 +73,8 @@ async function start(
       sessions: parts.sessions,
       launcher: parts.launcher,
       metrics: parts.metrics,
+      sharedSecret: SECRET,
+      logger: quietLogger,
     }),
   );
   app.route("/", partsUserApi(parts));
@@ -423,6 +429,38 @@ Deno.test("/metrics is the Prometheus exposition of the gateway", async () => {
     assertMatch(text, /^webstream_sessions 1$/m);
     assertMatch(text, /^webstream_licence_limit 0$/m);
   } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("sessions: an administrator logs any session off on its host", async () => {
+  const h = await start();
+  const host = await startPoolHost({ sharedSecret: SECRET });
+  try {
+    const launched = await host.launch("gw-carol");
+    const session = sessionRecord({
+      sessionId: "gw-carol",
+      sessionUuid: launched.sessionUuid,
+      serverUrl: host.url,
+      user: "carol",
+    });
+    h.parts.sessions.put(session);
+    const path = `${h.url}/admin/api/sessions/gw-carol/logoff`;
+    const asUser = await postJson(path, {}, { Cookie: h.user });
+    assertEquals(asUser.status, 401);
+    assertEquals(host.pool.liveSessions().length, 1);
+    const unknown = await postJson(
+      `${h.url}/admin/api/sessions/nope/logoff`,
+      {},
+      { Authorization: `Bearer ${ADMIN_TOKEN}` },
+    );
+    assertEquals(unknown.status, 404);
+    const ended = await postJson(path, {}, { Cookie: h.admin });
+    assertEquals(ended.status, 200);
+    assertEquals(host.pool.liveSessions(), [], "ended on its host");
+    assertEquals(h.parts.sessions.get("gw-carol"), undefined);
+  } finally {
+    await host.stop();
     await h.stop();
   }
 });

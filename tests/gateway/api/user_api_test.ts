@@ -8,7 +8,9 @@
  * user's sessions, and the WebSocket relay `/ws/:sessionId`: relayed to the
  * session's streamer for its owner, refused for another user's session and
  * for a request that is not an upgrade, a 502 for a session whose address
- * makes no URL; `streamerUrl` brackets IPv6 literals exactly once.
+ * makes no URL; logging one's own session off (ended on its real host,
+ * 404 for another user's, 502 and kept when the host cannot be reached);
+ * `streamerUrl` brackets IPv6 literals exactly once.
  */
 import { Hono } from "hono";
 import { streamerUrl } from "../../../mod/gateway/api/user_api.ts";
@@ -26,11 +28,14 @@ import {
   gatewayParts,
   partsUserApi,
   postJson,
+  SECRET,
   serveWithHost,
   sessionRecord,
   signIn,
   userEntry,
 } from "../../support/gateway_parts.ts";
+import { startPoolHost } from "../../support/pool_host.ts";
+import { freePort } from "../../support/ports.ts";
 import type { ScriptedHost } from "../../support/scripted_host.ts";
 
 interface Harness {
@@ -518,6 +523,58 @@ Deno.test("a session with an invalid address is a 502, not a relay", async () =>
       error: "the session's address is invalid",
     });
   } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a user logs their own session off on its host", async () => {
+  const h = await start();
+  const host = await startPoolHost({ sharedSecret: SECRET });
+  try {
+    const alice = await signIn(h.url, "alice", "alice-password");
+    const bob = await signIn(h.url, "bob", "bob-password");
+    const launched = await host.launch("gw-alice");
+    h.parts.sessions.put(sessionRecord({
+      sessionId: "gw-alice",
+      sessionUuid: launched.sessionUuid,
+      serverUrl: host.url,
+      user: "alice",
+    }));
+    const gone = `http://127.0.0.1:${freePort()}`;
+    h.parts.sessions.put(sessionRecord({
+      sessionId: "gw-unreachable",
+      serverUrl: gone,
+      user: "alice",
+    }));
+    assertEquals(
+      (await h.post("/api/sessions/gw-alice/logoff", {})).status,
+      401,
+    );
+    assertEquals(
+      (await h.post("/api/sessions/gw-alice/logoff", {}, bob)).status,
+      404,
+      "not bob's",
+    );
+    assertEquals(host.pool.liveSessions().length, 1);
+    const ended = await h.post("/api/sessions/gw-alice/logoff", {}, alice);
+    assertEquals(ended.status, 200);
+    assertEquals(host.pool.liveSessions(), []);
+    assertEquals(h.parts.sessions.get("gw-alice"), undefined);
+    const listed = await (await h.get("/api/sessions", alice)).json();
+    assertEquals(
+      listed.map((s: { sessionId: string }) => s.sessionId),
+      ["gw-unreachable"],
+    );
+    const failed = await h.post(
+      "/api/sessions/gw-unreachable/logoff",
+      {},
+      alice,
+    );
+    assertEquals(failed.status, 502);
+    assertMatch(String(failed.body.error), /could not end it/);
+    assert(h.parts.sessions.get("gw-unreachable"), "kept");
+  } finally {
+    await host.stop();
     await h.stop();
   }
 });
