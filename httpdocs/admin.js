@@ -2,7 +2,7 @@
 /// <reference lib="dom" />
 /**
  * The admin page: hosts with their load and state (drain/undrain), the live
- * session map, and placement decisions with their explanations. Signed-in
+ * session map (log any session off), and placement decisions with their explanations. Signed-in
  * administrators use their cookie; refreshed every 5 s.
  *
  * @module
@@ -78,16 +78,36 @@ async function refresh() {
       );
     }));
     body("#sessions").replaceChildren(
-      ...sessions.map((/** @type {any} */ s) =>
-        row(
+      ...sessions.map((/** @type {any} */ s) => {
+        const logOff = document.createElement("button");
+        logOff.textContent = "Log off";
+        logOff.className = "log-off";
+        logOff.dataset.session = s.sessionId;
+        logOff.addEventListener("click", async () => {
+          if (!confirm(`Log off ${s.user}'s session? Unsaved work is lost.`)) {
+            return;
+          }
+          logOff.disabled = true;
+          try {
+            await api(
+              `/admin/api/sessions/${encodeURIComponent(s.sessionId)}/logoff`,
+              {},
+            );
+          } catch (error) {
+            alert(`Could not log the session off: ${error}`);
+          }
+          refresh();
+        });
+        return row(
           s.sessionId.slice(0, 8),
           s.user,
           s.kind,
           s.workspaceIds.join(", "),
           s.serverUrl,
           s.live ? "yes" : "no",
-        )
-      ),
+          logOff,
+        );
+      }),
     );
     body("#placements").replaceChildren(
       ...placements.slice(0, 50).map((/** @type {any} */ p) => {

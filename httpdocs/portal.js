@@ -2,7 +2,7 @@
 /// <reference lib="dom" />
 /**
  * The gateway's portal: sign in, list the workspaces the user may launch and
- * the user's live sessions, launch or reconnect, and open the session view
+ * the user's live sessions, launch, reconnect or log off, and open the session view
  * full-window over the page (its WebSocket goes through the gateway).
  *
  * @module
@@ -68,10 +68,42 @@ async function listSessions() {
         () =>
           launch({ workspaceId: s.workspaceIds[0], sessionId: s.sessionId }),
       );
-      item.append(`${s.kind} session ${s.sessionId.slice(0, 8)} `, button);
+      const logOff = document.createElement("button");
+      logOff.textContent = "Log off";
+      logOff.className = "log-off";
+      logOff.addEventListener("click", async () => {
+        if (!confirm("Log off this session? Its apps close.")) return;
+        logOff.disabled = true;
+        try {
+          await logOffSession(s.sessionId);
+        } catch (error) {
+          show(error instanceof Error ? error.message : String(error));
+        }
+        listSessions();
+      });
+      item.append(
+        `${s.kind} session ${s.sessionId.slice(0, 8)} `,
+        button,
+        " ",
+        logOff,
+      );
       return item;
     }),
   );
+}
+
+/**
+ * Ends a session on its host (the gateway's log-off); throws with the
+ * gateway's reason when it could not.
+ *
+ * @param {string} sessionId
+ */
+async function logOffSession(sessionId) {
+  const result = await api(
+    `/api/sessions/${encodeURIComponent(sessionId)}/logoff`,
+    {},
+  );
+  if (!result.ok) throw new Error(`Could not log off: ${result.data.error}`);
 }
 
 /**
@@ -146,6 +178,7 @@ async function launch(request) {
       first = undefined;
       return socketUrl(body.websocketPath, body.token);
     },
+    logOff: () => logOffSession(sessionId),
     onclose: () => {
       container.remove();
       show(`Session ${sessionId} closed.`);

@@ -2,7 +2,8 @@
 /// <reference lib="dom" />
 /**
  * The session view: builds the canvas, the status overlay, the toolbar
- * (title, fps and latency, upload, clipboard, disconnect) and the clipboard
+ * (title, fps and latency, upload, clipboard, disconnect, and log off when
+ * the page can end the session: `logOff`) and the clipboard
  * panel inside a container, and wires tunnel → client → display and input.
  * Pages call {@linkcode openSession} with a `connect` callback that returns
  * a fresh WebSocket URL for every (re)connect.
@@ -33,6 +34,7 @@ export { TunnelEndedError };
  *   connect: (size: { width: number, height: number }) => Promise<string>,
  *   title?: string,
  *   onclose?: () => void,
+ *   logOff?: () => Promise<void>,
  *   minDelayMs?: number,
  *   maxDelayMs?: number,
  * }} SessionOptions
@@ -138,6 +140,12 @@ export function openSession(container, options) {
     { type: "button", class: "ws-disconnect" },
     ["Disconnect"],
   );
+  const logOffButton = h(
+    "button",
+    { type: "button", class: "ws-log-off" },
+    ["Log off"],
+  );
+  logOffButton.hidden = !options.logOff;
   const clipboardText = h("textarea", {
     class: "ws-clipboard-text",
     rows: "5",
@@ -164,6 +172,7 @@ export function openSession(container, options) {
     uploadInput,
     clipboardButton,
     disconnectButton,
+    logOffButton,
   ]);
   const root = h("div", { class: "ws-session" }, [
     stage,
@@ -420,6 +429,18 @@ export function openSession(container, options) {
     client.sendClipboard(text);
   });
   disconnectButton.addEventListener("click", () => close("disconnected"));
+  logOffButton.addEventListener("click", async () => {
+    if (!options.logOff) return;
+    if (!confirm("Log off? Your apps in this session close.")) return;
+    logOffButton.disabled = true;
+    try {
+      await options.logOff();
+      close("logged off");
+    } catch (error) {
+      toast("log-off", `Could not log off: ${error}`);
+      logOffButton.disabled = false;
+    }
+  });
   // Browsers play sound only after the user interacts with the page.
   for (const type of ["pointerdown", "keydown"]) {
     root.addEventListener(type, () => sound.unlock(), { capture: true });

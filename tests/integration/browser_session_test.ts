@@ -10,7 +10,8 @@
  * session; the clipboard travels both ways; `webstream file-dialog` in the
  * session asks the browser, and the chosen file lands with the same bytes;
  * a workspace whose policy forbids uploads has no upload button and refuses
- * a raw upload.
+ * a raw upload; Log off in the toolbar ends the session on its host (its
+ * display too) and at the gateway (the resolver answers 404).
  *
  * Needs the Debian packages chromium, xvfb, x11-utils (xdpyinfo),
  * x11-xserver-utils (xsetroot), xterm, xclip and iproute2 (ss).
@@ -35,6 +36,7 @@ import {
   AdminClient,
   launchHost,
   resolveSession,
+  SHARED_SECRET,
   signIn,
   startGateway,
   Teardown,
@@ -695,6 +697,61 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
           text,
           /^webstream_activity_events_total\{event="upload"\} [1-9]/m,
         );
+      },
+    );
+
+    await step(
+      "Log off in the toolbar ends the session on its host and at the gateway",
+      async () => {
+        const bobPage = await portal(browser, gateway.url, "bob");
+        bobPage.on(
+          "dialog",
+          (dialog: { accept(): Promise<void> }) => dialog.accept(),
+        );
+        await launchFromPortal(bobPage, "locked");
+        const bob = await signIn(gateway.url, "bob");
+        const mine: { sessionId: string }[] =
+          await (await bob.fetch("/api/sessions")).json();
+        assertEquals(mine.length, 1);
+        const bobEnv = await sessionEnv(gateway.url, mine[0].sessionId);
+        const hostSessions = async () => {
+          const response = await fetch(`${host.serverUrl}/sessions`, {
+            headers: { Authorization: `Bearer ${SHARED_SECRET}` },
+          });
+          return (await response.json()).sessions as {
+            sessionId: string;
+          }[];
+        };
+        assert(
+          (await hostSessions()).some((s) => s.sessionId === mine[0].sessionId),
+        );
+        await bobPage.locator(".ws-log-off").click();
+        await waitFor(
+          async () =>
+            (await resolveSession(gateway.url, mine[0].sessionId)).status ===
+              404,
+          { what: "the resolver to forget the logged-off session" },
+        );
+        assertEquals(await (await bob.fetch("/api/sessions")).json(), []);
+        assert(
+          !(await hostSessions()).some((s) =>
+            s.sessionId === mine[0].sessionId
+          ),
+          "ended on its host",
+        );
+        // Its display went with it.
+        await waitFor(
+          () => {
+            try {
+              withDisplay(bobEnv, () => {});
+              return false;
+            } catch {
+              return true;
+            }
+          },
+          { what: "the session's display to end" },
+        );
+        await bobPage.context().close();
       },
     );
 
