@@ -42,10 +42,7 @@ import {
 import type { LoadFigures } from "./health_bench.ts";
 import { benchWorkspaces } from "./placement_bench.ts";
 import type { SessionRecord } from "../mod/gateway/types.ts";
-import type {
-  HeartbeatPayload,
-  RegisterPayload,
-} from "../mod/registration/mod.ts";
+import type { HeartbeatPayload, RegisterPayload } from "../mod/contract/mod.ts";
 import { sessionRecord } from "../tests/support/gateway_parts.ts";
 import { freePort } from "../tests/support/ports.ts";
 

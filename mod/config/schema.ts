@@ -8,6 +8,7 @@
  * @module
  */
 import { z } from "zod";
+import { SCREEN_BOUNDS } from "../contract/limits.ts";
 import {
   DEFAULT_RDP_CLIENT,
   RDP_ARGUMENT_PLACEHOLDERS,
@@ -44,8 +45,12 @@ export const backendSchema = z.object({
 
 /** A screen geometry for new sessions. */
 export const screenSchema = z.object({
-  width: z.number().int().min(320).max(7680).default(1920),
-  height: z.number().int().min(200).max(4320).default(1080),
+  width: z.number().int().min(SCREEN_BOUNDS.width.min).max(
+    SCREEN_BOUNDS.width.max,
+  ).default(1920),
+  height: z.number().int().min(SCREEN_BOUNDS.height.min).max(
+    SCREEN_BOUNDS.height.max,
+  ).default(1080),
   depth: z.literal([16, 24]).default(24),
 }).strict();
 

@@ -4,4 +4,8 @@
  *
  * @module
  */
+export * from "./licence_proof.ts";
+export * from "./limits.ts";
+export * from "./registration.ts";
 export * from "./sessions.ts";
+export * from "./streamer_reports.ts";

@@ -14,7 +14,7 @@
  */
 import type { HealthCheckSettings } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import type { HeartbeatPayload, RegisterPayload } from "../registration/mod.ts";
+import type { HeartbeatPayload, RegisterPayload } from "../contract/mod.ts";
 import type { GatewayStore } from "./store.ts";
 import type { HostRecord, HostState, HostView, ProbeResult } from "./types.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Resources } from "../config/mod.ts";
-import type { HeartbeatPayload, RegisterPayload } from "../registration/mod.ts";
+import type { HeartbeatPayload, RegisterPayload } from "../contract/mod.ts";
 
 /** A host's health as the gateway judges it. */
 export type HostState = "Healthy" | "Unreachable" | "Draining" | "Unregistered";

@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from "zod";
+import { SCREEN_BOUNDS } from "../contract/limits.ts";
 import type { LaunchRequest, SessionPolicy } from "../pool/mod.ts";
 import { formatIssues } from "../util/zod_issues.ts";
 import { decodeHeaderValue } from "./header_value.ts";
@@ -27,10 +28,7 @@ const SESSION_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 const MAX_HEADER = 8192;
 
 /** Screen bounds accepted for `?width=&height=`. */
-export const SCREEN_BOUNDS = {
-  width: { min: 320, max: 7680 },
-  height: { min: 200, max: 4320 },
-} as const;
+export { SCREEN_BOUNDS };
 
 /** A request that cannot be served as sent; `problems` says why. */
 export class LaunchRequestError extends Error {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { LICENCE_PROOF_ENV } from "../registration/licence_proof.ts";
+import { LICENCE_PROOF_ENV } from "../contract/licence_proof.ts";
 import type { SessionSpec } from "./types.ts";
 
 /** Options for {@linkcode streamerArgs}. */

@@ -21,7 +21,7 @@ import type {
   PlatformSession,
   StreamerLicence,
 } from "../platform/mod.ts";
-import { licenceProof } from "../registration/licence_proof.ts";
+import { licenceProof } from "../contract/licence_proof.ts";
 import { delay, type Timer, withTimeout } from "../util/async.ts";
 import { accountName, streamerPort } from "./slots.ts";
 import { hashToken, newPassword, newToken } from "./tokens.ts";

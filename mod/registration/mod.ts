@@ -11,6 +11,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
+import type { HeartbeatPayload, RegisterPayload } from "../contract/mod.ts";
 import { delay } from "../util/async.ts";
 import { postToGateway } from "./gateway_post.ts";
 import type { LoadSample } from "./system_load.ts";
@@ -18,32 +19,7 @@ import type { LoadSample } from "./system_load.ts";
 export * from "./gateway_post.ts";
 export * from "./instance_metadata.ts";
 export * from "./session_end_reporter.ts";
-export * from "./licence_proof.ts";
 export * from "./system_load.ts";
-
-/** `POST /gateway/register` body, as the seed names it. */
-export interface RegisterPayload {
-  serverUrl: string;
-  maxSessions: number;
-  instanceType: string;
-  ec2InstanceId: string;
-  tags: string[];
-  capabilities: string[];
-  version: string;
-}
-
-/** `POST /gateway/heartbeat` body, as the seed names it. */
-export interface HeartbeatPayload {
-  serverUrl: string;
-  status: string;
-  activeSessions: number;
-  maxSessions: number;
-  instanceType: string;
-  tags: string[];
-  cpuUsage: number;
-  memoryUsage: number;
-  timestamp: string;
-}
 
 /** Options for {@linkcode GatewayClient}. */
 export interface GatewayClientOptions {

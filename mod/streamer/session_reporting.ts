@@ -9,7 +9,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { LICENCE_PROOF_ENV } from "../registration/licence_proof.ts";
+import { LICENCE_PROOF_ENV } from "../contract/licence_proof.ts";
 import { type LicenceCheckins, startLicenceCheckins } from "./licence.ts";
 import {
   type ActivityEvent,

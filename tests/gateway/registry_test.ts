@@ -24,7 +24,7 @@ import { type GatewayStore, openSqliteStore } from "../../mod/gateway/store.ts";
 import type {
   HeartbeatPayload,
   RegisterPayload,
-} from "../../mod/registration/mod.ts";
+} from "../../mod/contract/mod.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { captureLogs } from "../support/log.ts";
 import { withTempDirSync } from "../support/fs.ts";

@@ -36,7 +36,7 @@ import {
 import {
   LICENCE_PROOF_ENV,
   licenceProof,
-} from "../../mod/registration/licence_proof.ts";
+} from "../../mod/contract/licence_proof.ts";
 import { findStreamer } from "../support/proc.ts";
 import { waitFor } from "../support/wait.ts";
 import type { TestSocket } from "../support/ws.ts";

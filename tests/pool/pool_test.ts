@@ -16,7 +16,7 @@ import {
   SessionPool,
   type SessionPoolOptions,
 } from "../../mod/pool/mod.ts";
-import { licenceProof } from "../../mod/registration/licence_proof.ts";
+import { licenceProof } from "../../mod/contract/licence_proof.ts";
 import {
   assert,
   assertEquals,

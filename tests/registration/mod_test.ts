@@ -8,10 +8,10 @@
  *
  * @module
  */
+import type { RegisterPayload } from "../../mod/contract/mod.ts";
 import {
   GatewayClient,
   type GatewayClientOptions,
-  type RegisterPayload,
 } from "../../mod/registration/mod.ts";
 import { createLogger } from "../../mod/log/mod.ts";
 import { assert, assertEquals, assertGreater } from "../support/assert.ts";

@@ -29,7 +29,7 @@ import { createLogger, type Logger } from "../../mod/log/mod.ts";
 import type {
   HeartbeatPayload,
   RegisterPayload,
-} from "../../mod/registration/mod.ts";
+} from "../../mod/contract/mod.ts";
 import { stopServer } from "../../mod/util/serve.ts";
 import { type ScriptedHost, startScriptedHost } from "./scripted_host.ts";
 

@@ -11,79 +11,23 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import { z } from "zod";
 import type { Config } from "../../config/mod.ts";
-import { sessionEndedSchema } from "../../contract/mod.ts";
+import {
+  activitySchema,
+  checkinSchema,
+  heartbeatSchema,
+  metricsReportSchema,
+  registerSchema,
+  sessionEndedSchema,
+  unregisterSchema,
+} from "../../contract/mod.ts";
 import { hasSharedSecret } from "../../host/mod.ts";
 import type { Logger } from "../../log/mod.ts";
-import { verifyLicenceProof } from "../../registration/licence_proof.ts";
+import { verifyLicenceProof } from "../../contract/licence_proof.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import type { HostRegistry } from "../registry.ts";
 import type { SessionMap } from "../sessions.ts";
 import { readJson } from "./json.ts";
-
-const tag = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
-const serverUrl = z.url({ protocol: /^https?$/ });
-const percent = z.number().min(0).max(100);
-
-/** `POST /gateway/register`, as the seed names it. */
-export const registerSchema = z.object({
-  serverUrl,
-  maxSessions: z.number().int().min(1).max(100_000),
-  instanceType: z.string().min(1).max(100),
-  ec2InstanceId: z.string().min(1).max(100),
-  tags: z.array(tag).max(100),
-  capabilities: z.array(tag).max(200),
-  version: z.string().min(1).max(50),
-});
-
-/** `POST /gateway/heartbeat`, as the seed names it. */
-export const heartbeatSchema = z.object({
-  serverUrl,
-  status: z.string().min(1).max(50),
-  activeSessions: z.number().int().min(0).max(100_000),
-  maxSessions: z.number().int().min(1).max(100_000),
-  instanceType: z.string().min(1).max(100),
-  tags: z.array(tag).max(100),
-  cpuUsage: percent,
-  memoryUsage: percent,
-  timestamp: z.string().min(1).max(64),
-});
-
-/** `POST /gateway/unregister`. */
-export const unregisterSchema = z.object({ serverUrl });
-
-const proof = z.string().regex(
-  /^[0-9a-f]{64}$/,
-  "a licence proof (64 hex digits)",
-);
-
-/** A streamer's licence check-in. */
-export const checkinSchema = z.object({
-  sessionUuid: z.string().uuid(),
-  serverUrl,
-  proof,
-});
-
-/** A streamer's metrics report. */
-export const metricsReportSchema = z.object({
-  sessionUuid: z.string().uuid(),
-  serverUrl,
-  proof,
-  fps: z.number().min(0).max(1000).optional(),
-  bytes: z.number().int().min(0).optional(),
-  latencyMs: z.number().min(0).max(600_000).optional(),
-  inputEvents: z.number().int().min(0).optional(),
-});
-
-/** A streamer's activity event. */
-export const activitySchema = z.object({
-  sessionUuid: z.string().uuid(),
-  serverUrl,
-  proof,
-  event: z.enum(["session_start", "session_end", "app_launch", "upload"]),
-  detail: z.string().max(1000).optional(),
-});
 
 /** Options for {@linkcode hostApi}. */
 export interface HostApiOptions {

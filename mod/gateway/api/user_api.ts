@@ -8,6 +8,7 @@
  */
 import { type Context, Hono } from "hono";
 import { z } from "zod";
+import { SCREEN_BOUNDS } from "../../contract/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import { relayWebSocket } from "../../relay/mod.ts";
 import type { Authenticator } from "../auth/mod.ts";
@@ -26,8 +27,12 @@ const signInSchema = z.object({
 const launchSchema = z.object({
   workspaceId: z.string().min(1).max(64),
   sessionId: z.string().uuid().optional(),
-  width: z.number().int().min(320).max(7680).optional(),
-  height: z.number().int().min(200).max(4320).optional(),
+  width: z.number().int().min(SCREEN_BOUNDS.width.min).max(
+    SCREEN_BOUNDS.width.max,
+  ).optional(),
+  height: z.number().int().min(SCREEN_BOUNDS.height.min).max(
+    SCREEN_BOUNDS.height.max,
+  ).optional(),
 });
 
 /** Options for {@linkcode userApi}. */

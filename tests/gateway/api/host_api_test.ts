@@ -13,7 +13,7 @@
  */
 import { Hono } from "hono";
 import { hostApi } from "../../../mod/gateway/api/host_api.ts";
-import { licenceProof } from "../../../mod/registration/licence_proof.ts";
+import { licenceProof } from "../../../mod/contract/licence_proof.ts";
 import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
 import { captureLogs } from "../../support/log.ts";
 import {

@@ -13,7 +13,7 @@ import {
   LICENCE_PROOF_ENV,
   licenceProof,
   verifyLicenceProof,
-} from "../../mod/registration/licence_proof.ts";
+} from "../../mod/contract/licence_proof.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 
 const SECRET = "farm-secret-for-licence-proofs";
