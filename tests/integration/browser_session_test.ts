@@ -708,7 +708,15 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
           "dialog",
           (dialog: { accept(): Promise<void> }) => dialog.accept(),
         );
-        await launchFromPortal(bobPage, "locked");
+        // Bob's session from the step before: reconnect from the list.
+        await bobPage.locator("#session-list button", { hasText: "Reconnect" })
+          .first().click();
+        await waitPage(
+          bobPage,
+          "window.webstream?.session?.status === 'connected' && " +
+            "document.querySelector('.ws-overlay').hidden",
+          "bob's session view to reconnect",
+        );
         const bob = await signIn(gateway.url, "bob");
         const mine: { sessionId: string }[] =
           await (await bob.fetch("/api/sessions")).json();
