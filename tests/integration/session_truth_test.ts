@@ -51,7 +51,7 @@ async function sessionXvfb(
     .slice("XAUTHORITY=".length);
   // Its own X server: the one started with the session's cookie file.
   const xvfb = (await liveProcesses()).find(({ argv }) =>
-    argv[0].endsWith("Xvfb") && argv[argv.indexOf("-auth") + 1] === auth
+    argv[0]?.endsWith("Xvfb") && argv[argv.indexOf("-auth") + 1] === auth
   );
   assert(xvfb, `the Xvfb of ${sessionId}`);
   return xvfb.pid;
