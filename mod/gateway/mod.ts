@@ -18,7 +18,7 @@ import { hostApi } from "./api/host_api.ts";
 import { jsonOnly } from "./api/json.ts";
 import { resolverApi } from "./api/resolver.ts";
 import { userApi } from "./api/user_api.ts";
-import { createAuthenticator } from "./auth/mod.ts";
+import { createAuthenticator, Revocations } from "./auth/mod.ts";
 import { startHealthMonitor } from "./health_monitor.ts";
 import { Launcher } from "./launch.ts";
 import { createGatewayMetrics } from "./metrics.ts";
@@ -120,10 +120,12 @@ export async function startGateway(
       logger: logger.child("launch"),
       onLaunch: (record) => metrics.launch(record),
     });
+    const revocations = new Revocations({ store });
     const auth = createAuthenticator({
       settings: g.auth,
       cookieSecret,
       secureCookie: tls !== undefined,
+      revocations,
     });
     const monitor = startHealthMonitor(registry, { health: g.healthCheck });
     stop.unshift(() => monitor.stop());
@@ -138,6 +140,7 @@ export async function startGateway(
         }
         sessions.prune();
         registry.flush();
+        revocations.prune();
       } catch (error) {
         // A busy or full disk must not take the gateway down; the next
         // round writes what this one could not.
