@@ -2,8 +2,9 @@
 /// <reference lib="dom" />
 /**
  * The admin page: hosts with their load and state (drain/undrain), the live
- * session map (log any session off), and placement decisions with their explanations. Signed-in
- * administrators use their cookie; refreshed every 5 s.
+ * session map (log any session off), signing a user out everywhere, and
+ * placement decisions with their explanations. Signed-in administrators use
+ * their cookie; refreshed every 5 s.
  *
  * @module
  */
@@ -23,7 +24,10 @@ async function api(path, payload) {
       body: JSON.stringify(payload),
     },
   );
-  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(body.error ?? `${path}: ${response.status}`);
+  }
   return response.json();
 }
 
@@ -137,6 +141,26 @@ async function refresh() {
       `Sign in as an administrator on the portal first (${error})`;
   }
 }
+
+// Every sign-in of the user made before now stops working, on every gateway.
+const signOutForm = /** @type {HTMLFormElement} */ (
+  document.getElementById("signout-user")
+);
+signOutForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const result = /** @type {HTMLElement} */ (
+    document.getElementById("signout-result")
+  );
+  const user = String(new FormData(signOutForm).get("user") ?? "").trim();
+  try {
+    const answer = await api("/admin/api/users/signout", { user });
+    result.className = "";
+    result.textContent = `${answer.user} is signed out everywhere`;
+  } catch (error) {
+    result.className = "error";
+    result.textContent = String(/** @type {Error} */ (error).message);
+  }
+});
 
 refresh();
 setInterval(refresh, 5000);

@@ -22,8 +22,14 @@ import {
   type PlacementDecision,
   sharingRefusal,
 } from "./placement.ts";
+import { logOffHostSession } from "./host_sessions.ts";
 import type { HostRegistry, LogonOutcome } from "./registry.ts";
 import type { SessionMap } from "./sessions.ts";
+import {
+  storeErrorCause,
+  storeFailureMessage,
+  type StoreState,
+} from "./store_guard.ts";
 import type { Identity, SessionRecord } from "./types.ts";
 
 /** What a user asks for. */
@@ -109,6 +115,12 @@ export interface LauncherOptions {
   logger: Logger;
   /** Called after every launch (for metrics). */
   onLaunch?: (record: DecisionRecord) => void;
+  /**
+   * Whether the state store can be written, asked before a new session is
+   * started: a failing store refuses it (503) before any host is called.
+   * Default: always working.
+   */
+  storeState?: () => StoreState;
   /** Decisions kept for the admin API. Default 500. */
   decisionLogSize?: number;
 }
@@ -120,6 +132,7 @@ export class Launcher {
   readonly #sessions: SessionMap;
   readonly #logger: Logger;
   readonly #onLaunch?: (record: DecisionRecord) => void;
+  readonly #storeState: () => StoreState;
   readonly #workspaces: Map<string, Workspace>;
   readonly #log = new Map<string, DecisionRecord>();
   readonly #userQueue = new Map<string, Promise<unknown>>();
@@ -133,6 +146,7 @@ export class Launcher {
     this.#sessions = options.sessions;
     this.#logger = options.logger;
     this.#onLaunch = options.onLaunch;
+    this.#storeState = options.storeState ?? (() => ({ kind: "working" }));
     this.#logSize = options.decisionLogSize ?? 500;
     this.#workspaces = new Map(
       options.config.gateway.workspaces.map((w) => [w.id, w]),
@@ -293,6 +307,7 @@ export class Launcher {
       }
       if (decision.outcome === "none") break;
       this.#checkLicence();
+      this.#checkStore();
       try {
         return await this.#newSession(decision.serverUrl!, request, workspace);
       } catch (error) {
@@ -363,6 +378,14 @@ export class Launcher {
     }
   }
 
+  /** A new session needs the store: refused at once while it fails. */
+  #checkStore(): void {
+    const state = this.#storeState();
+    if (state.kind === "failing") {
+      throw new LaunchError(503, storeFailureMessage(state.cause));
+    }
+  }
+
   async #newSession(
     serverUrl: string,
     request: LaunchRequest,
@@ -385,27 +408,35 @@ export class Launcher {
         width: request.width,
         height: request.height,
       }, this.#hostCall);
+      const now = Date.now();
+      try {
+        this.#sessions.add({
+          sessionId,
+          sessionUuid: answer.sessionUuid,
+          user: request.identity.user,
+          credentials: workspace.credentials,
+          serverUrl,
+          host: answer.host,
+          port: answer.port,
+          path: answer.path,
+          kind: workspace.kind,
+          workspaceIds: [workspace.id],
+          resources: workspace.resources,
+          createdAt: now,
+          lastLaunchAt: now,
+        });
+      } catch (error) {
+        // Nobody may be sent to a session the gateway could not record: end
+        // it on its host, so it holds no slot there.
+        await this.#endUnrecorded(serverUrl, answer.sessionUuid, sessionId);
+        throw new LaunchError(503, storeFailureMessage(storeErrorCause(error)));
+      }
       outcome = "placed";
     } finally {
+      // Also releases the slot reserved on the host when it was not placed.
       done(outcome);
       this.#starting--;
     }
-    const now = Date.now();
-    this.#sessions.put({
-      sessionId,
-      sessionUuid: answer.sessionUuid,
-      user: request.identity.user,
-      credentials: workspace.credentials,
-      serverUrl,
-      host: answer.host,
-      port: answer.port,
-      path: answer.path,
-      kind: workspace.kind,
-      workspaceIds: [workspace.id],
-      resources: workspace.resources,
-      createdAt: now,
-      lastLaunchAt: now,
-    });
     this.#logger.info("session launched", {
       sessionId,
       user: request.identity.user,
@@ -418,6 +449,30 @@ export class Launcher {
       token: answer.token,
       outcome: "new",
     };
+  }
+
+  /** Logs off a session its host started but the gateway could not record. */
+  async #endUnrecorded(
+    serverUrl: string,
+    sessionUuid: string,
+    sessionId: string,
+  ): Promise<void> {
+    const ended = await logOffHostSession(serverUrl, sessionUuid, {
+      ...this.#hostCall,
+      reason: "the gateway could not record the session",
+    });
+    if (ended.kind === "failed") {
+      // The host ends it by itself when no viewer comes.
+      this.#logger.warn(
+        "a session the gateway could not record is left to its host",
+        {
+          sessionId,
+          sessionUuid,
+          serverUrl,
+          error: ended.detail,
+        },
+      );
+    }
   }
 
   /** Reconnects to `session`, starting `workspace` in it if it is a new app there. */

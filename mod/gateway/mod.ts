@@ -18,7 +18,7 @@ import { hostApi } from "./api/host_api.ts";
 import { jsonOnly } from "./api/json.ts";
 import { resolverApi } from "./api/resolver.ts";
 import { userApi } from "./api/user_api.ts";
-import { createAuthenticator } from "./auth/mod.ts";
+import { createAuthenticator, Revocations } from "./auth/mod.ts";
 import { startHealthMonitor } from "./health_monitor.ts";
 import { Launcher } from "./launch.ts";
 import { reconcileHost } from "./reconcile.ts";
@@ -26,6 +26,7 @@ import { createGatewayMetrics } from "./metrics.ts";
 import { HostRegistry } from "./registry.ts";
 import { SessionMap } from "./sessions.ts";
 import { type GatewayStore, openSqliteStore } from "./store.ts";
+import { GuardedStore, StoreUnavailableError } from "./store_guard.ts";
 
 export { type GatewayStore, openSqliteStore } from "./store.ts";
 export type * from "./types.ts";
@@ -94,10 +95,14 @@ export async function startGateway(
       mode: 0o700,
     });
   }
-  const store = openSqliteStore(storePath);
+  const sqlite = openSqliteStore(storePath);
+  // A failing disk must not stop reconnects, resolves or sign-outs: the
+  // guard serves from memory and writes what it could not later.
+  const store = new GuardedStore(sqlite, { logger: logger.child("store") });
   const stop: (() => Promise<void> | void)[] = [() => store.close()];
   try {
-    const cookieSecret = g.auth.cookieSecret ?? persistentSecret(store);
+    // At start the secret must reach the disk, or cookies die with a restart.
+    const cookieSecret = g.auth.cookieSecret ?? persistentSecret(sqlite);
     registerSecret(cookieSecret);
     const registry = new HostRegistry({
       store,
@@ -120,11 +125,14 @@ export async function startGateway(
       sessions,
       logger: logger.child("launch"),
       onLaunch: (record) => metrics.launch(record),
+      storeState: () => store.check(),
     });
+    const revocations = new Revocations({ store });
     const auth = createAuthenticator({
       settings: g.auth,
       cookieSecret,
       secureCookie: tls !== undefined,
+      revocations,
     });
     const monitor = startHealthMonitor(registry, { health: g.healthCheck });
     stop.unshift(() => monitor.stop());
@@ -141,10 +149,10 @@ export async function startGateway(
         }
         sessions.prune();
         registry.flush();
+        revocations.prune();
       } catch (error) {
-        // A busy or full disk must not take the gateway down; the next
-        // round writes what this one could not.
-        logger.error("writing gateway state failed", { error });
+        // Store failures are the guard's; this is anything else.
+        logger.error("pruning gateway state failed", { error });
       }
     }, g.licence.checkinInterval * 1000);
     stop.unshift(() => {
@@ -222,6 +230,10 @@ export async function startGateway(
     app.get("/*", serveStatic({ root }));
     app.notFound((c) => c.json({ error: "not found" }, 404));
     app.onError((error, c) => {
+      if (error instanceof StoreUnavailableError) {
+        c.header("Retry-After", "10");
+        return c.json({ error: error.message }, 503);
+      }
       logger.error("request failed", { path: c.req.path, error });
       return c.json({ error: "internal error" }, 500);
     });

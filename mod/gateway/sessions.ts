@@ -90,6 +90,20 @@ export class SessionMap {
     return this.#live(session, this.#now());
   }
 
+  /**
+   * Adds a session the gateway just created: stored before it is indexed,
+   * so a session that cannot be stored is not kept at all.
+   *
+   * @throws {Error} from the store ({@linkcode GatewayStore.insertSession}).
+   */
+  add(session: SessionRecord): void {
+    this.#store.insertSession(session);
+    const previous = this.#byId.get(session.sessionId);
+    if (previous) this.#unindex(previous);
+    this.#index(session);
+    this.#dirty.delete(session.sessionId);
+  }
+
   /** Adds or replaces a session (persisted at once). */
   put(session: SessionRecord): void {
     const previous = this.#byId.get(session.sessionId);

@@ -1,16 +1,38 @@
 /**
  * Where the gateway keeps what must survive a restart: registered hosts, the
- * session map and a few settings (such as the generated cookie secret). The
- * interface is what the rest of the gateway sees; this release implements it
- * with SQLite (`node:sqlite`) in one local file. A store shared by several
- * gateways can implement the same interface.
+ * session map, revoked sign-ins and a few settings (such as the generated
+ * cookie secret). The interface is what the rest of the gateway sees; this
+ * release implements it with SQLite (`node:sqlite`) in one local file. A
+ * store shared by several gateways can implement the same interface.
  *
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { HostRecord, SessionRecord } from "./types.ts";
 
-/** Persistent gateway state. Calls are synchronous and durable on return. */
+/**
+ * A revoked sign-in: one cookie (signed out), or every cookie of a user
+ * issued before a time (signed out everywhere). Kept until `expiresAt`, when
+ * the cookies it covers have expired anyway.
+ */
+export type Revocation =
+  | { kind: "signin"; id: string; expiresAt: number }
+  | { kind: "user"; user: string; before: number; expiresAt: number };
+
+/** A sign-in as a cookie names it, to check against the revocations. */
+export interface SignInRef {
+  /** The cookie's sign-in id. */
+  id: string;
+  /** Who signed in. */
+  user: string;
+  /** When (ms since the epoch). */
+  issuedAt: number;
+}
+
+/**
+ * Persistent gateway state. The SQLite store's calls are synchronous and
+ * durable on return (they throw when the write fails).
+ */
 export interface GatewayStore {
   /** Every stored host. */
   loadHosts(): HostRecord[];
@@ -26,8 +48,20 @@ export interface GatewayStore {
   putSession(session: SessionRecord): void;
   /** Inserts or replaces many sessions in one transaction. */
   putSessions(sessions: SessionRecord[]): void;
+  /**
+   * Stores a session the gateway just created. Unlike {@linkcode putSession}
+   * it is durable on return or throws, in every implementation: a new
+   * session nobody could find after a restart must not be handed out.
+   */
+  insertSession(session: SessionRecord): void;
   /** Forgets a session. */
   deleteSession(sessionId: string): void;
+  /** Records a revocation (a user's keeps the latest cutoff). */
+  putRevocation(revocation: Revocation): void;
+  /** True when a revocation covers `signIn`. */
+  isRevoked(signIn: SignInRef): boolean;
+  /** Forgets revocations that expired before `now`. */
+  pruneRevocations(now: number): void;
   /** A stored setting. */
   getSetting(key: string): string | undefined;
   /** Stores a setting. */
@@ -36,7 +70,38 @@ export interface GatewayStore {
   close(): void;
 }
 
-const SCHEMA_VERSION = 1;
+/**
+ * The schema, one step per version: a file at version N gets steps N+1… in
+ * one transaction. Steps are never edited once released, only added.
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: hosts, sessions, settings.
+  `CREATE TABLE IF NOT EXISTS hosts (
+     server_url TEXT PRIMARY KEY,
+     data TEXT NOT NULL
+   );
+   CREATE TABLE IF NOT EXISTS sessions (
+     session_id TEXT PRIMARY KEY,
+     data TEXT NOT NULL
+   );
+   CREATE TABLE IF NOT EXISTS settings (
+     key TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   );`,
+  // 2: revoked sign-ins (sign-out) and users signed out everywhere.
+  `CREATE TABLE revoked_signins (
+     id TEXT PRIMARY KEY,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE TABLE revoked_users (
+     user_name TEXT PRIMARY KEY,
+     issued_before INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`,
+];
+
+/** The schema version this release writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
  * The store holds the cookie-signing secret: only this user may read it.
@@ -55,6 +120,38 @@ function makePrivate(path: string): void {
   }
 }
 
+function userVersion(db: DatabaseSync): number {
+  const row = db.prepare("PRAGMA user_version").get() as {
+    user_version: number;
+  };
+  return Number(row.user_version);
+}
+
+function refuseNewer(path: string, version: number): void {
+  if (version > SCHEMA_VERSION) {
+    throw new Error(
+      `${path} was written by a newer webstream (schema ${version})`,
+    );
+  }
+}
+
+/** Brings the file up to {@linkcode SCHEMA_VERSION} in one transaction. */
+function migrate(path: string, db: DatabaseSync): void {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    // Read again under the lock: another gateway on the same file may have
+    // migrated it meanwhile.
+    const version = userVersion(db);
+    refuseNewer(path, version);
+    for (const step of MIGRATIONS.slice(version)) db.exec(step);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    db.exec("COMMIT");
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
+}
+
 /**
  * Opens (creating if needed) a SQLite store at `path`; `:memory:` keeps
  * everything in memory, for a gateway that may forget on restart.
@@ -62,34 +159,16 @@ function makePrivate(path: string): void {
 export function openSqliteStore(path: string): GatewayStore {
   if (path !== ":memory:") makePrivate(path);
   const db = new DatabaseSync(path);
-  db.exec("PRAGMA busy_timeout = 5000;");
-  const version = Number(
-    (db.prepare("PRAGMA user_version").get() as { user_version: number })
-      .user_version,
-  );
-  if (version > SCHEMA_VERSION) {
+  try {
+    db.exec("PRAGMA busy_timeout = 5000;");
+    refuseNewer(path, userVersion(db));
+    // Only now: a file from a newer webstream is left exactly as it was.
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    if (userVersion(db) < SCHEMA_VERSION) migrate(path, db);
+  } catch (error) {
     db.close();
-    throw new Error(
-      `${path} was written by a newer webstream (schema ${version})`,
-    );
+    throw error;
   }
-  // Only now: a file from a newer webstream is left exactly as it was.
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS hosts (
-      server_url TEXT PRIMARY KEY,
-      data TEXT NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS sessions (
-      session_id TEXT PRIMARY KEY,
-      data TEXT NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS settings (
-      key TEXT PRIMARY KEY,
-      value TEXT NOT NULL
-    );
-    PRAGMA user_version = ${SCHEMA_VERSION};
-  `);
   const statements = {
     hosts: db.prepare("SELECT data FROM hosts"),
     putHost: db.prepare(
@@ -108,6 +187,26 @@ export function openSqliteStore(path: string): GatewayStore {
       "INSERT INTO settings (key, value) VALUES (?, ?) " +
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     ),
+    revokeSignIn: db.prepare(
+      "INSERT INTO revoked_signins (id, expires_at) VALUES (?, ?) " +
+        "ON CONFLICT(id) DO UPDATE SET " +
+        "expires_at = max(expires_at, excluded.expires_at)",
+    ),
+    revokeUser: db.prepare(
+      "INSERT INTO revoked_users (user_name, issued_before, expires_at) " +
+        "VALUES (?, ?, ?) ON CONFLICT(user_name) DO UPDATE SET " +
+        "issued_before = max(issued_before, excluded.issued_before), " +
+        "expires_at = max(expires_at, excluded.expires_at)",
+    ),
+    isRevoked: db.prepare(
+      "SELECT 1 FROM revoked_signins WHERE id = ? " +
+        "UNION ALL SELECT 1 FROM revoked_users " +
+        "WHERE user_name = ? AND issued_before > ? LIMIT 1",
+    ),
+    pruneSignIns: db.prepare(
+      "DELETE FROM revoked_signins WHERE expires_at < ?",
+    ),
+    pruneUsers: db.prepare("DELETE FROM revoked_users WHERE expires_at < ?"),
   } satisfies Record<string, StatementSync>;
 
   const transaction = (work: () => void): void => {
@@ -149,8 +248,35 @@ export function openSqliteStore(path: string): GatewayStore {
         }
       });
     },
+    insertSession(session) {
+      statements.putSession.run(session.sessionId, JSON.stringify(session));
+    },
     deleteSession(sessionId) {
       statements.deleteSession.run(sessionId);
+    },
+    putRevocation(revocation) {
+      if (revocation.kind === "signin") {
+        statements.revokeSignIn.run(revocation.id, revocation.expiresAt);
+      } else {
+        statements.revokeUser.run(
+          revocation.user,
+          revocation.before,
+          revocation.expiresAt,
+        );
+      }
+    },
+    isRevoked(signIn) {
+      return statements.isRevoked.get(
+        signIn.id,
+        signIn.user,
+        signIn.issuedAt,
+      ) !== undefined;
+    },
+    pruneRevocations(now) {
+      transaction(() => {
+        statements.pruneSignIns.run(now);
+        statements.pruneUsers.run(now);
+      });
     },
     getSetting(key) {
       const row = statements.getSetting.get(key) as

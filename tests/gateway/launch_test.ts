@@ -12,11 +12,21 @@
  * limit counts sessions still starting; a launch naming a session must pass
  * the sharing rules there (409, no host call); host calls time out after
  * `placement.hostTimeout`; a new session counts on its host until the next
- * heartbeat.
+ * heartbeat. With the state store on a real full disk (a small tmpfs, as
+ * root): a new session the host started but the store could not take is a
+ * 503 naming the cause that holds no logon nor placement on its host, the
+ * next is refused before any host call, reconnects and shared launches still
+ * work, and launches work again once the disk has room.
  */
 import type { Identity } from "../../mod/gateway/types.ts";
+import { HostRegistry } from "../../mod/gateway/registry.ts";
+import { SessionMap } from "../../mod/gateway/sessions.ts";
+import { openSqliteStore } from "../../mod/gateway/store.ts";
+import { GuardedStore } from "../../mod/gateway/store_guard.ts";
+import { canMount, withSmallDisk } from "../support/full_disk.ts";
 import {
   KEPT_VERDICTS,
+  Launcher,
   LaunchError,
   type LaunchResult,
   mayLaunch,
@@ -34,6 +44,7 @@ import {
   type GatewayParts,
   gatewayParts,
   type GatewayPartsOptions,
+  quietLogger,
 } from "../support/gateway_parts.ts";
 import {
   type ScriptedHost,
@@ -844,4 +855,120 @@ Deno.test("the decision log compacts a round over many hosts, counting the rest"
   } finally {
     await h.stop();
   }
+});
+
+Deno.test({
+  name:
+    "a full store disk: new sessions 503 with the cause and hold nothing; the rest goes on",
+  ignore: !canMount(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withSmallDisk(async (disk) => {
+      const config = gatewayConfig({ workspaces: WORKSPACES });
+      const store = new GuardedStore(
+        openSqliteStore(`${disk.dir}/gateway.sqlite`),
+        { logger: quietLogger, retryIntervalMs: 3_600_000 },
+      );
+      const registry = new HostRegistry({
+        store,
+        health: config.gateway.healthCheck,
+        logger: quietLogger,
+      });
+      const sessions = new SessionMap({
+        store,
+        staleAfter: config.gateway.licence.staleAfter,
+        logger: quietLogger,
+      });
+      const launcher = new Launcher({
+        config,
+        registry,
+        sessions,
+        logger: quietLogger,
+        storeState: () => store.check(),
+      });
+      const host = startScriptedHost();
+      try {
+        addHost(registry, host.url);
+        const desk = await launcher.launch({
+          identity: alice,
+          workspaceId: "desktop",
+        });
+        const term = await launcher.launch({
+          identity: alice,
+          workspaceId: "terminal",
+        });
+        const placed = registry.get(host.url)!.placedSinceHeartbeat;
+        await disk.fill();
+        const cause =
+          "the gateway's state store cannot be written: database or disk is full";
+
+        // The host starts it; the store cannot take it.
+        let calls = host.requests.length;
+        const first = await assertRejects(
+          () => launcher.launch({ identity: bob, workspaceId: "desktop" }),
+          LaunchError,
+        ) as LaunchError;
+        assertEquals(first.status, 503);
+        assertEquals(first.message, cause);
+        assertEquals(host.requests.length, calls + 1);
+        assertEquals(sessions.size, 2);
+        const view = registry.get(host.url)!;
+        assertEquals(view.logonsInFlight, 0);
+        assertEquals(view.placedSinceHeartbeat, placed);
+        assertEquals(launcher.decision(first.decisionId!)?.outcome, "refused");
+
+        // Now known to fail: refused before any host call.
+        calls = host.requests.length;
+        const second = await assertRejects(
+          () => launcher.launch({ identity: bob, workspaceId: "terminal" }),
+          LaunchError,
+        ) as LaunchError;
+        assertEquals([second.status, second.message], [503, cause]);
+        assertEquals(host.requests.length, calls);
+
+        // Reconnects, desktop relaunches and shares need no new session.
+        const again = await launcher.launch({
+          identity: alice,
+          workspaceId: "desktop",
+          sessionId: desk.sessionId,
+        });
+        assertEquals(again.outcome, "reconnect");
+        const relaunch = await launcher.launch({
+          identity: alice,
+          workspaceId: "desktop",
+        });
+        assertEquals(relaunch.sessionId, desk.sessionId);
+        const shared = await launcher.launch({
+          identity: alice,
+          workspaceId: "editor",
+        });
+        assertEquals(shared.outcome, "share");
+        assertEquals(shared.sessionId, term.sessionId);
+
+        await disk.free();
+        assertEquals(store.retry(), { kind: "working" });
+        const later = await launcher.launch({
+          identity: bob,
+          workspaceId: "desktop",
+        });
+        assertEquals(later.outcome, "new");
+        // What was served from memory reached the disk too.
+        const check = openSqliteStore(`${disk.dir}/gateway.sqlite`);
+        try {
+          const stored = check.loadSessions();
+          assertEquals(stored.length, 3);
+          assertEquals(
+            stored.find((s) => s.sessionId === term.sessionId)?.workspaceIds,
+            ["terminal", "editor"],
+          );
+        } finally {
+          check.close();
+        }
+      } finally {
+        await host.stop();
+        store.close();
+      }
+    });
+  },
 });

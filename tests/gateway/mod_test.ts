@@ -6,7 +6,9 @@
  * store (restored hosts are Unreachable until probed; one that is gone
  * stays so, gets no sessions and its sessions do not resolve); `/health`
  * sums up hosts and sessions; `/` is the portal and `/admin` the admin page;
- * API POSTs must be `application/json` (415) of at most 64 KiB (413).
+ * API POSTs must be `application/json` (415) of at most 64 KiB (413); a
+ * signed-out cookie and the cookies of a user an administrator signed out
+ * everywhere stay refused after a restart on the same store (others' do not).
  */
 import type { Config } from "../../mod/config/mod.ts";
 import { startGateway } from "../../mod/gateway/mod.ts";

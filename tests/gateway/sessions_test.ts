@@ -5,7 +5,8 @@
  * a check-in naming the wrong host is refused; prune forgets stale sessions
  * and persists that; flush writes check-in times in one batch (and a failed
  * flush is written by the next); a map re-created on the same store file
- * restores sessions with a fresh window.
+ * restores sessions with a fresh window; `add` stores a new session before
+ * indexing it, and one the store (a real full disk) cannot take is not kept.
  *
  * @module
  */
@@ -16,6 +17,7 @@ import type { SessionRecord } from "../../mod/gateway/types.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { captureLogs } from "../support/log.ts";
 import { withTempDirSync } from "../support/fs.ts";
+import { canMount, withSmallDisk } from "../support/full_disk.ts";
 
 const T0 = 1_700_000_000_000;
 const STALE_AFTER = 45;
@@ -369,4 +371,40 @@ Deno.test("endOnHost ends a session of that host only; reconcile keeps what the 
   } finally {
     store.close();
   }
+});
+
+Deno.test({
+  name: "add stores a new session first; one the store cannot take is not kept",
+  ignore: !canMount(),
+  async fn() {
+    await withSmallDisk(async (disk) => {
+      const path = `${disk.dir}/gateway.sqlite`;
+      const store = openSqliteStore(path);
+      try {
+        const { map } = harness(store);
+        map.add(session("s1"));
+        assertEquals(map.get("s1")?.sessionId, "s1");
+        assertEquals([...stored(store).keys()], ["s1"]);
+
+        await disk.fill();
+        let thrown: unknown;
+        try {
+          map.add(session("s2", { user: "bob" }));
+        } catch (error) {
+          thrown = error;
+        }
+        assertMatch(String(thrown), /database or disk is full/);
+        assertEquals(map.get("s2"), undefined);
+        assertEquals(map.getByUuid("uuid-s2"), undefined);
+        assertEquals(map.ofUser("bob"), []);
+        assertEquals(map.size, 1);
+
+        await disk.free();
+        map.add(session("s2", { user: "bob" }));
+        assertEquals([...stored(store).keys()].sort(), ["s1", "s2"]);
+      } finally {
+        store.close();
+      }
+    });
+  },
 });

@@ -1,16 +1,22 @@
 /**
- * The SQLite gateway store (`node:sqlite`, one file): hosts, sessions and
- * settings round trip, replace and delete; `putSessions` and `putHosts`
- * write a batch in one transaction (a failing batch leaves nothing behind);
- * a reopened file keeps everything; a file written with a newer schema
- * version is refused with a clear error and left untouched; the file and its
- * WAL are mode 0600 (an existing open file is made private).
+ * The SQLite gateway store (`node:sqlite`, one file): hosts, sessions,
+ * settings and revocations round trip, replace and delete (a user's
+ * revocation keeps its latest cutoff; expired ones are pruned); `putSessions`
+ * and `putHosts` write a batch in one transaction (a failing batch leaves
+ * nothing behind); a reopened file keeps everything; a file of schema 1 is
+ * migrated to the current schema with its data kept; a file written with a
+ * newer schema version is refused with a clear error and left untouched; the
+ * file and its WAL are mode 0600 (an existing open file is made private).
  *
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
 import { resourcesSchema } from "../../mod/config/mod.ts";
-import { type GatewayStore, openSqliteStore } from "../../mod/gateway/store.ts";
+import {
+  type GatewayStore,
+  openSqliteStore,
+  SCHEMA_VERSION,
+} from "../../mod/gateway/store.ts";
 import type { HostRecord, SessionRecord } from "../../mod/gateway/types.ts";
 import { assert, assertEquals, assertThrows } from "../support/assert.ts";
 import { withTempDirSync } from "../support/fs.ts";
@@ -102,6 +108,49 @@ function exercise(store: GatewayStore): void {
   store.putSetting("other", "");
   assertEquals(store.getSetting("cookieSecret"), "second");
   assertEquals(store.getSetting("other"), "");
+
+  // A new session, durable on return.
+  store.insertSession(session("s5"));
+  assertEquals(
+    store.loadSessions().find((s) => s.sessionId === "s5"),
+    session("s5"),
+  );
+  store.deleteSession("s5");
+
+  // Revocations: one sign-in; a user's sign-ins before a time.
+  const signIn = (id: string, user: string, issuedAt: number) => ({
+    id,
+    user,
+    issuedAt,
+  });
+  store.putRevocation({ kind: "signin", id: "cookie-1", expiresAt: 5000 });
+  store.putRevocation({
+    kind: "user",
+    user: "bob",
+    before: 2000,
+    expiresAt: 9000,
+  });
+  // An earlier cutoff does not shorten a later one.
+  store.putRevocation({
+    kind: "user",
+    user: "bob",
+    before: 1000,
+    expiresAt: 8000,
+  });
+  assert(store.isRevoked(signIn("cookie-1", "alice", 1)));
+  assert(!store.isRevoked(signIn("cookie-2", "alice", 1)));
+  assert(store.isRevoked(signIn("cookie-3", "bob", 1999)));
+  assert(!store.isRevoked(signIn("cookie-4", "bob", 2000)));
+  assert(!store.isRevoked(signIn("cookie-5", "carol", 1)));
+  // Kept while a covered cookie may still be valid, then forgotten.
+  store.pruneRevocations(5000);
+  assert(store.isRevoked(signIn("cookie-1", "alice", 1)));
+  store.pruneRevocations(5001);
+  assert(!store.isRevoked(signIn("cookie-1", "alice", 1)));
+  assert(store.isRevoked(signIn("cookie-3", "bob", 1999)));
+  store.pruneRevocations(9001);
+  assert(!store.isRevoked(signIn("cookie-3", "bob", 1999)));
+  store.putRevocation({ kind: "signin", id: "cookie-9", expiresAt: 99_999 });
 }
 
 Deno.test("in-memory store round trips", () => {
@@ -128,6 +177,7 @@ Deno.test("a file store keeps everything when reopened", () => {
         session("s3", "bob"),
       ]);
       assertEquals(second.getSetting("cookieSecret"), "second");
+      assert(second.isRevoked({ id: "cookie-9", user: "x", issuedAt: 0 }));
       // And it still writes.
       second.putSession(session("s4"));
     } finally {
@@ -213,11 +263,54 @@ Deno.test("a new file is stamped with the current schema version", () => {
       const version = check.prepare("PRAGMA user_version").get() as {
         user_version: number;
       };
-      assertEquals(Number(version.user_version), 1);
+      assertEquals(Number(version.user_version), SCHEMA_VERSION);
+      assertEquals(SCHEMA_VERSION, 2);
     } finally {
       check.close();
     }
     // The current version opens again without complaint.
+    openSqliteStore(path).close();
+  });
+});
+
+Deno.test("a file of schema 1 is migrated, keeping its data", () => {
+  withTempDirSync((dir) => {
+    const path = `${dir}/v1.db`;
+    // Exactly what release schema 1 created.
+    const db = new DatabaseSync(path);
+    db.exec(`
+      PRAGMA journal_mode = WAL;
+      CREATE TABLE hosts (server_url TEXT PRIMARY KEY, data TEXT NOT NULL);
+      CREATE TABLE sessions (session_id TEXT PRIMARY KEY, data TEXT NOT NULL);
+      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      PRAGMA user_version = 1;
+    `);
+    db.prepare("INSERT INTO sessions VALUES (?, ?)").run(
+      "old",
+      JSON.stringify(session("old")),
+    );
+    db.prepare("INSERT INTO settings VALUES ('cookieSecret', 'kept')").run();
+    db.close();
+
+    const store = openSqliteStore(path);
+    try {
+      assertEquals(store.loadSessions(), [session("old")]);
+      assertEquals(store.getSetting("cookieSecret"), "kept");
+      store.putRevocation({ kind: "signin", id: "c", expiresAt: 10 });
+      assert(store.isRevoked({ id: "c", user: "alice", issuedAt: 0 }));
+    } finally {
+      store.close();
+    }
+    const check = new DatabaseSync(path);
+    try {
+      const version = check.prepare("PRAGMA user_version").get() as {
+        user_version: number;
+      };
+      assertEquals(Number(version.user_version), SCHEMA_VERSION);
+    } finally {
+      check.close();
+    }
+    // Opening it again does not migrate twice.
     openSqliteStore(path).close();
   });
 });

@@ -87,6 +87,8 @@ export interface GatewayConfigOptions {
   placement?: Record<string, unknown>;
   /** `gateway.licence`. */
   licence?: Record<string, unknown>;
+  /** `gateway.storePath`. Default `gateway.sqlite` in the config's folder. */
+  storePath?: string;
 }
 
 /** A written gateway configuration. */
@@ -111,7 +113,7 @@ export async function writeGatewayConfig(
 ): Promise<GatewayConfig> {
   const dir = await Deno.makeTempDir({ prefix: "webstream-gateway-test-" });
   const port = freePort();
-  const storePath = `${dir}/gateway.sqlite`;
+  const storePath = options.storePath ?? `${dir}/gateway.sqlite`;
   // A cheap scrypt cost: sign-ins stay quick; the format is the real one.
   const hash = await hashPassword(PASSWORD, { N: 1024 });
   const users = (options.users ?? ["alice", "bob"]).map((u) => {

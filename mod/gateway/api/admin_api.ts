@@ -1,6 +1,7 @@
 /**
  * The admin API: hosts with their load and state, drain and undrain, the
- * session map (and logging any session off), and placement explanations. Callers are signed-in admins, or
+ * session map (and logging any session off), placement explanations, and
+ * signing a user out everywhere. Callers are signed-in admins, or
  * carry `Authorization: Bearer <gateway.adminToken>` (for scripts and
  * Prometheus, which also reads `/metrics` this way).
  *
@@ -43,6 +44,8 @@ const drainSchema = z.object({
   serverUrl: z.string().min(1),
   draining: z.boolean(),
 });
+
+const signOutUserSchema = z.object({ user: z.string().min(1).max(64) });
 
 /** Routes under `/admin/api/` and `/metrics`. */
 export function adminApi(options: AdminApiOptions): Hono {
@@ -106,6 +109,23 @@ export function adminApi(options: AdminApiOptions): Hono {
     );
     if (!host) return c.json({ error: "unknown host" }, 404);
     return c.json({ serverUrl: host.serverUrl, state: host.state });
+  });
+
+  // Every sign-in of the user issued before now stops working, everywhere.
+  app.post("/admin/api/users/signout", async (c) => {
+    const body = await readJson(c, signOutUserSchema);
+    if (!body.ok) return body.response;
+    const before = auth.signOutEverywhere(body.value.user);
+    if (before === undefined) {
+      return c.json(
+        { error: `no user "${body.value.user}" in gateway.auth.users` },
+        404,
+      );
+    }
+    return c.json({
+      user: body.value.user,
+      signedOutBefore: new Date(before).toISOString(),
+    });
   });
 
   app.get("/admin/api/sessions", (c) =>

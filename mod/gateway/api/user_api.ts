@@ -84,8 +84,10 @@ export function userApi(options: UserApiOptions): Hono<Env> {
     return c.json(result);
   });
 
-  app.post("/api/signout", (c) => {
-    auth.signOut(c);
+  app.post("/api/signout", async (c) => {
+    // Revoked on the server too: the cookie is refused from now on.
+    const user = await auth.signOut(c);
+    if (user) logger.info("signed out", { user });
     return c.body(null, 204);
   });
 

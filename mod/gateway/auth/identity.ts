@@ -3,15 +3,21 @@
  * HTTP-only cookie that expires), or, behind an SSO proxy, the user a
  * trusted header names — but only when the request comes from one of the
  * configured proxies. Repeated failed sign-ins for a name are slowed down.
+ * Every sign-in has its own id, so signing out revokes that sign-in on the
+ * server (not only in the browser), and an administrator can revoke all of a
+ * user's sign-ins ({@linkcode Revocations}).
  *
  * @module
  */
 import type { Context } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import { getConnInfo } from "hono/deno";
+import { z } from "zod";
 import type { AuthSettings, GatewayUser } from "../../config/mod.ts";
+import { encodeBase64Url } from "../../util/encoding.ts";
 import type { Identity } from "../types.ts";
 import { verifyPassword } from "./password.ts";
+import { Revocations } from "./revocations.ts";
 
 /** The cookie holding the signed-in identity. */
 export const SESSION_COOKIE = "webstream_session";
@@ -24,6 +30,8 @@ export interface AuthenticatorOptions {
   cookieSecret: string;
   /** Mark the cookie `Secure` (the gateway serves HTTPS). */
   secureCookie: boolean;
+  /** Revoked sign-ins. Default: a list of this gateway's, in memory. */
+  revocations?: Revocations;
   /** Clock (ms). Default `Date.now`. */
   now?: () => number;
 }
@@ -43,16 +51,32 @@ export interface Authenticator {
     user: string,
     password: string,
   ): Promise<Identity | "locked" | "busy" | undefined>;
-  /** Clears the cookie. */
-  signOut(c: Context): void;
+  /**
+   * Revokes the caller's sign-in and clears the cookie. Resolves with who
+   * was signed in, if anyone (by cookie).
+   */
+  signOut(c: Context): Promise<string | undefined>;
+  /**
+   * Revokes every sign-in of `user` issued before now. Resolves with that
+   * time, or undefined when no such user is configured.
+   */
+  signOutEverywhere(user: string): number | undefined;
 }
 
-interface CookieBody {
-  u: string;
-  g: string[];
-  a: boolean;
-  exp: number;
-}
+/**
+ * What the signed cookie holds: user, groups, admin, expiry, and the sign-in's
+ * id and time. A cookie from before sign-ins had ids is not accepted.
+ */
+const cookieSchema = z.object({
+  u: z.string(),
+  g: z.array(z.string()),
+  a: z.boolean(),
+  exp: z.number(),
+  id: z.string().min(1),
+  iat: z.number(),
+});
+
+type CookieBody = z.infer<typeof cookieSchema>;
 
 const MAX_FAILURES = 5;
 const MAX_CONCURRENT_CHECKS = 4;
@@ -65,6 +89,8 @@ export function createAuthenticator(
 ): Authenticator {
   const { settings, cookieSecret, secureCookie } = options;
   const now = options.now ?? Date.now;
+  const revocations = options.revocations ?? new Revocations({ now });
+  const ttlMs = settings.sessionTtl * 1000;
   const users = new Map<string, GatewayUser>(
     settings.users.map((u) => [u.name, u]),
   );
@@ -112,19 +138,38 @@ export function createAuthenticator(
     return { user, groups, admin: users.get(user)?.admin ?? false };
   }
 
+  /** When a cookie stops being valid: a shortened `sessionTtl` counts too. */
+  function expiryOf(body: CookieBody): number {
+    return Math.min(body.exp, body.iat + ttlMs);
+  }
+
+  /** The signed cookie's sign-in, unless expired or revoked. */
+  async function validCookie(c: Context): Promise<CookieBody | undefined> {
+    const raw = await getSignedCookie(c, cookieSecret, SESSION_COOKIE);
+    if (!raw) return undefined;
+    let parsed;
+    try {
+      parsed = cookieSchema.safeParse(JSON.parse(raw));
+    } catch {
+      return undefined;
+    }
+    if (!parsed.success) return undefined;
+    const body = parsed.data;
+    if (expiryOf(body) < now()) return undefined;
+    if (
+      revocations.isRevoked({ id: body.id, user: body.u, issuedAt: body.iat })
+    ) {
+      return undefined;
+    }
+    return body;
+  }
+
   return {
     async identify(c) {
       const header = fromHeader(c);
       if (header) return header;
-      const raw = await getSignedCookie(c, cookieSecret, SESSION_COOKIE);
-      if (!raw) return undefined;
-      let body: CookieBody;
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        return undefined;
-      }
-      if (typeof body.exp !== "number" || body.exp < now()) return undefined;
+      const body = await validCookie(c);
+      if (!body) return undefined;
       // A user removed from the configuration is signed out.
       const known = users.get(body.u);
       if (!known && !settings.trustedHeader) return undefined;
@@ -158,11 +203,14 @@ export function createAuthenticator(
         return undefined;
       }
       failures.delete(key);
+      const issuedAt = now();
       const body: CookieBody = {
         u: known.name,
         g: known.groups,
         a: known.admin,
-        exp: now() + settings.sessionTtl * 1000,
+        exp: issuedAt + ttlMs,
+        id: encodeBase64Url(crypto.getRandomValues(new Uint8Array(16))),
+        iat: issuedAt,
       };
       await setSignedCookie(
         c,
@@ -180,8 +228,30 @@ export function createAuthenticator(
       return { user: known.name, groups: known.groups, admin: known.admin };
     },
 
-    signOut(c) {
+    async signOut(c) {
+      const body = await validCookie(c);
+      if (body) {
+        revocations.revoke({
+          kind: "signin",
+          id: body.id,
+          expiresAt: expiryOf(body),
+        });
+      }
       deleteCookie(c, SESSION_COOKIE, { path: "/", secure: secureCookie });
+      return body?.u;
+    },
+
+    signOutEverywhere(user) {
+      if (!users.has(user)) return undefined;
+      const before = now();
+      // Its cookies were issued before `before`, so expire within a lifetime.
+      revocations.revoke({
+        kind: "user",
+        user,
+        before,
+        expiresAt: before + ttlMs,
+      });
+      return before;
     },
   };
 }

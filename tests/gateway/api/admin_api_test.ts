@@ -5,7 +5,9 @@
  * with its fields, drain and undrain (404 for an unknown host), the session
  * map, the placement decision log and one decision's explanation (after a
  * real launch against a scripted host), logging any session off on its
- * (real) host, and the Prometheus exposition.
+ * (real) host, signing a user out everywhere (their cookies refused, other
+ * users' not; 404 for an unknown user, 400 for a bad body), and the
+ * Prometheus exposition.
  */
 import { Hono } from "hono";
 import { adminApi } from "../../../mod/gateway/api/admin_api.ts";
@@ -124,6 +126,10 @@ Deno.test("admin routes refuse callers without an administrator's credentials", 
           draining: true,
         }, headers);
         assertEquals(drain.status, 401);
+        const signOut = await postJson(`${h.url}/admin/api/users/signout`, {
+          user: "alice",
+        }, headers);
+        assertEquals(signOut.status, 401);
       });
     }
   } finally {
@@ -392,6 +398,54 @@ Deno.test("placements: the decision log and one decision's explanation", async (
     );
     assertEquals(missing.status, 404);
     assertEquals(await missing.json(), { error: "no such decision" });
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a user signed out everywhere: their cookies are refused, others' are not", async () => {
+  const h = await start();
+  try {
+    const bob2 = await signIn(h.url, "bob", "bob-password");
+    const me = async (cookie: string) =>
+      await status(await h.get("/api/me", { Cookie: cookie }));
+    assertEquals(await me(h.user), 200);
+    assertEquals(await me(bob2), 200);
+
+    const bad = await postJson(`${h.url}/admin/api/users/signout`, {
+      name: "bob",
+    }, { Cookie: h.admin });
+    assertEquals(bad.status, 400);
+    assertMatch(String(bad.body.error), /user/);
+    const unknown = await postJson(`${h.url}/admin/api/users/signout`, {
+      user: "mallory",
+    }, { Authorization: `Bearer ${ADMIN_TOKEN}` });
+    assertEquals(unknown.status, 404);
+    assertEquals(unknown.body, {
+      error: 'no user "mallory" in gateway.auth.users',
+    });
+
+    const before = Date.now();
+    const done = await postJson(`${h.url}/admin/api/users/signout`, {
+      user: "bob",
+    }, { Cookie: h.admin });
+    assertEquals(done.status, 200);
+    assertEquals(done.body.user, "bob");
+    const cutoff = Date.parse(String(done.body.signedOutBefore));
+    assert(cutoff >= before && cutoff <= Date.now(), String(cutoff));
+    // Both of bob's sign-ins are refused, everywhere.
+    assertEquals(await me(h.user), 401);
+    assertEquals(await me(bob2), 401);
+    const launch = await postJson(`${h.url}/api/launch`, {
+      workspaceId: "desktop",
+    }, { Cookie: h.user });
+    assertEquals(launch.status, 401);
+    // The administrator who did it, and other users, are still signed in.
+    assertEquals(await me(h.admin), 200);
+    // Bob can sign in again.
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const again = await signIn(h.url, "bob", "bob-password");
+    assertEquals(await me(again), 200);
   } finally {
     await h.stop();
   }

@@ -151,6 +151,10 @@ Deno.test("sign in, who am I, sign out", async () => {
     const after = await h.get("/api/me");
     assertEquals(after.status, 401);
     assertEquals(await after.json(), { error: "sign in first" });
+    // One that kept the cookie (or a copy of it) is refused too: revoked.
+    const kept = await h.get("/api/me", cookie);
+    assertEquals(kept.status, 401);
+    assertEquals(await kept.json(), { error: "sign in first" });
     const tampered = await h.get("/api/me", `${cookie.slice(0, -3)}abc`);
     assertEquals(tampered.status, 401);
     await tampered.body?.cancel();

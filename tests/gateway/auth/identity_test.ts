@@ -7,7 +7,13 @@
  * five failures lock a name at that client address (only) until the window
  * passes; more than four password checks at once get "busy" (not counted as
  * failures); the failure table is bounded, forgetting its oldest entries;
- * sign-out clears the cookie; a trusted header is believed only from a listed
+ * sign-out clears the cookie and revokes that sign-in (the old cookie is
+ * refused, other sign-ins are not); signing a user out everywhere refuses
+ * every cookie of theirs issued before, not other users' nor later ones;
+ * revocations kept in a shared SQLite store are honoured by a second
+ * authenticator on it (another gateway, or this one restarted); a shortened
+ * `sessionTtl` applies to cookies already issued; a cookie without a sign-in
+ * id (from an older release) is refused; a trusted header is believed only from a listed
  * proxy address (IPv4-mapped IPv6 forms included), with groups from the
  * groups header; the admin flag comes from the configured user, never from
  * the cookie.
@@ -15,19 +21,24 @@
  * @module
  */
 import { Hono } from "hono";
+import { DatabaseSync } from "node:sqlite";
 import {
   authSchema,
   type AuthSettings,
   type GatewayUser,
 } from "../../../mod/config/mod.ts";
+import { setSignedCookie } from "hono/cookie";
 import {
   type Authenticator,
   createAuthenticator,
   hashPassword,
+  Revocations,
   SESSION_COOKIE,
 } from "../../../mod/gateway/auth/mod.ts";
+import { openSqliteStore } from "../../../mod/gateway/store.ts";
 import type { Identity } from "../../../mod/gateway/types.ts";
 import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
+import { withTempDir } from "../../support/fs.ts";
 
 const SECRET = "0123456789abcdef0123456789abcdef-test-secret";
 const TTL = 3600;
@@ -62,6 +73,7 @@ function authSettings(overrides: Partial<AuthSettings> = {}): AuthSettings {
 interface Served {
   url: string;
   clock: { now: number };
+  auth: Authenticator;
   signIn(user: string, password: string): Promise<SignInResult>;
   me(cookie?: string, headers?: HeadersInit): Promise<Identity | null>;
   signOut(cookie: string): Promise<string[]>;
@@ -78,15 +90,20 @@ interface ServeOptions {
   settings?: AuthSettings;
   secret?: string;
   secureCookie?: boolean;
+  /** Revocations over a store, with the clock given here. */
+  revocations?: (now: () => number) => Revocations;
+  clock?: { now: number };
 }
 
 function serve(options: ServeOptions = {}): Served {
-  const clock = { now: T0 };
+  const clock = options.clock ?? { now: T0 };
+  const now = () => clock.now;
   const auth: Authenticator = createAuthenticator({
     settings: options.settings ?? authSettings(),
     cookieSecret: options.secret ?? SECRET,
     secureCookie: options.secureCookie ?? false,
-    now: () => clock.now,
+    revocations: options.revocations?.(now),
+    now,
   });
   const app = new Hono();
   app.post("/signin", async (c) => {
@@ -97,8 +114,19 @@ function serve(options: ServeOptions = {}): Served {
     "/me",
     async (c) => c.json({ identity: (await auth.identify(c)) ?? null }),
   );
-  app.post("/signout", (c) => {
-    auth.signOut(c);
+  app.post("/signout", async (c) => {
+    await auth.signOut(c);
+    return c.body(null, 204);
+  });
+  // A cookie as an older release wrote it: no sign-in id.
+  app.post("/legacy", async (c) => {
+    const body = { u: "bob", g: [], a: false, exp: clock.now + 60_000 };
+    await setSignedCookie(
+      c,
+      SESSION_COOKIE,
+      JSON.stringify(body),
+      options.secret ?? SECRET,
+    );
     return c.body(null, 204);
   });
   const server = Deno.serve(
@@ -109,6 +137,7 @@ function serve(options: ServeOptions = {}): Served {
   return {
     url,
     clock,
+    auth,
     async signIn(user, password) {
       const response = await fetch(`${url}/signin`, {
         method: "POST",
@@ -319,6 +348,129 @@ Deno.test("sign-out clears the cookie", async () => {
       assertEquals(await served.me(cleared.split(";")[0]), null);
     });
   }
+});
+
+Deno.test("sign-out revokes that sign-in: its cookie is refused afterwards", async () => {
+  await withServed({}, async (served) => {
+    const first = await served.signIn("alice", ALICE_PASSWORD);
+    const second = await served.signIn("alice", ALICE_PASSWORD);
+    assert(first.cookie && second.cookie);
+    assert(first.cookie !== second.cookie, "each sign-in has its own cookie");
+    // A browser that kept (or an attacker who copied) the cookie is refused.
+    await served.signOut(first.cookie);
+    assertEquals(await served.me(first.cookie), null);
+    // Signing out again with it changes nothing and does not fail.
+    await served.signOut(first.cookie);
+    // The other sign-in stands until it signs out too.
+    assertEquals((await served.me(second.cookie))?.user, "alice");
+    await served.signOut(second.cookie);
+    assertEquals(await served.me(second.cookie), null);
+    // And signing in again works.
+    const third = await served.signIn("alice", ALICE_PASSWORD);
+    assertEquals((await served.me(third.cookie))?.user, "alice");
+  });
+});
+
+Deno.test("a user signed out everywhere: their earlier cookies only", async () => {
+  await withServed({}, async (served) => {
+    const bob1 = await served.signIn("bob", BOB_PASSWORD);
+    served.clock.now += 1000;
+    const bob2 = await served.signIn("bob", BOB_PASSWORD);
+    const alice = await served.signIn("alice", ALICE_PASSWORD);
+    served.clock.now += 1;
+    assertEquals(served.auth.signOutEverywhere("bob"), served.clock.now);
+    assertEquals(await served.me(bob1.cookie), null);
+    assertEquals(await served.me(bob2.cookie), null);
+    assertEquals((await served.me(alice.cookie))?.user, "alice");
+    // A sign-in after it is good.
+    served.clock.now += 1;
+    const later = await served.signIn("bob", BOB_PASSWORD);
+    assertEquals((await served.me(later.cookie))?.user, "bob");
+    // A name not configured: nothing to sign out.
+    assertEquals(served.auth.signOutEverywhere("mallory"), undefined);
+  });
+});
+
+Deno.test("revocations in a shared store hold for another authenticator on it", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/gateway.sqlite`;
+    const clock = { now: T0 };
+    const stores = [openSqliteStore(path), openSqliteStore(path)];
+    const options = (i: number): ServeOptions => ({
+      clock,
+      revocations: (now) => new Revocations({ store: stores[i], now }),
+    });
+    try {
+      await withServed(options(0), async (one) => {
+        await withServed(options(1), async (two) => {
+          const a = await one.signIn("alice", ALICE_PASSWORD);
+          const b = await one.signIn("bob", BOB_PASSWORD);
+          const b2 = await two.signIn("bob", BOB_PASSWORD);
+          // The same cookie secret: either gateway knows every cookie.
+          assertEquals((await two.me(a.cookie))?.user, "alice");
+          await one.signOut(a.cookie!);
+          assertEquals(await two.me(a.cookie), null);
+          clock.now += 1;
+          two.auth.signOutEverywhere("bob");
+          assertEquals(await one.me(b.cookie), null);
+          assertEquals(await one.me(b2.cookie), null);
+
+          // Pruned only once the cookies would have expired anyway.
+          const revocations = new Revocations({
+            store: stores[0],
+            now: () => clock.now,
+          });
+          clock.now = T0 + TTL * 1000;
+          revocations.prune();
+          assertEquals(await two.me(a.cookie), null);
+          const count = (table: string) => {
+            const db = new DatabaseSync(path);
+            try {
+              const row = db.prepare(`SELECT count(*) AS n FROM ${table}`)
+                .get() as { n: number };
+              return Number(row.n);
+            } finally {
+              db.close();
+            }
+          };
+          assertEquals(count("revoked_signins"), 1);
+          assertEquals(count("revoked_users"), 1);
+          clock.now = T0 + TTL * 1000 + 2;
+          revocations.prune();
+          assertEquals(count("revoked_signins"), 0);
+          assertEquals(count("revoked_users"), 0);
+        });
+      });
+    } finally {
+      for (const store of stores) store.close();
+    }
+  });
+});
+
+Deno.test("a shortened sessionTtl applies to cookies already issued", async () => {
+  const clock = { now: T0 };
+  let cookie: string | undefined;
+  await withServed({ clock }, async (served) => {
+    cookie = (await served.signIn("bob", BOB_PASSWORD)).cookie;
+  });
+  // Restarted with a 60 s lifetime: the hour-long cookie lasts 60 s.
+  const settings = { ...authSettings(), sessionTtl: 60 };
+  await withServed({ clock, settings }, async (served) => {
+    clock.now = T0 + 60_000;
+    assertEquals((await served.me(cookie))?.user, "bob");
+    clock.now = T0 + 60_001;
+    assertEquals(await served.me(cookie), null);
+  });
+});
+
+Deno.test("a cookie without a sign-in id (an older release's) is refused", async () => {
+  await withServed({}, async (served) => {
+    const response = await fetch(`${served.url}/legacy`, { method: "POST" });
+    await response.body?.cancel();
+    const cookie = response.headers.getSetCookie()[0].split(";")[0];
+    assertMatch(decodeURIComponent(cookie), /"u":"bob"/);
+    assertEquals(await served.me(cookie), null);
+  });
 });
 
 Deno.test("a trusted header is believed only from a listed proxy", async (t) => {

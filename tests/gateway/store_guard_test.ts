@@ -1,0 +1,267 @@
+/**
+ * The guarded store over a real SQLite file on a real disk that fills up (a
+ * small tmpfs, as root): writes that fail are kept, the latest per record,
+ * and written once the disk has room again; a new session is refused with
+ * `StoreUnavailableError` naming the cause and nothing of it is kept; reads
+ * go on; the state is logged once when the store starts failing and once
+ * when it works again, never per write; `check()` retries at most once per
+ * gap; while failing, the guard retries by itself on its timer; `close()`
+ * writes what is kept or says how much was lost.
+ *
+ * @module
+ */
+import { resourcesSchema } from "../../mod/config/mod.ts";
+import { openSqliteStore } from "../../mod/gateway/store.ts";
+import {
+  GuardedStore,
+  storeFailureMessage,
+  StoreUnavailableError,
+} from "../../mod/gateway/store_guard.ts";
+import type { HostRecord, SessionRecord } from "../../mod/gateway/types.ts";
+import { assert, assertEquals, assertThrows } from "../support/assert.ts";
+import { canMount, withSmallDisk } from "../support/full_disk.ts";
+import { captureLogs } from "../support/log.ts";
+import { waitFor } from "../support/wait.ts";
+
+const OPTIONS = {
+  ignore: !canMount(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+};
+
+const FULL = "database or disk is full";
+
+function session(id: string, port = 20010): SessionRecord {
+  return {
+    sessionId: id,
+    sessionUuid: crypto.randomUUID(),
+    user: "alice",
+    credentials: "user",
+    serverUrl: "http://a.test:8080",
+    host: "10.0.0.5",
+    port,
+    path: "/stream",
+    kind: "desktop",
+    workspaceIds: ["desk"],
+    resources: resourcesSchema.parse({}),
+    createdAt: 1_700_000_000_000,
+    lastLaunchAt: 1_700_000_000_000,
+  };
+}
+
+function host(name: string, draining = false): HostRecord {
+  const serverUrl = `http://${name}.test:8080`;
+  return {
+    serverUrl,
+    registration: {
+      serverUrl,
+      maxSessions: 4,
+      instanceType: "m5.large",
+      ec2InstanceId: "i-0abc",
+      tags: [],
+      capabilities: [],
+      version: "0.1.0",
+    },
+    registeredAt: 1_700_000_000_000,
+    draining,
+    unregistered: false,
+  };
+}
+
+/** State-change records (error when failing, info when working again). */
+function stateLines(records: Record<string, unknown>[]): string[] {
+  return records
+    .filter((r) => /state store/.test(String(r.msg)))
+    .map((r) => `${r.level}: ${r.msg}`);
+}
+
+Deno.test(
+  "a full disk: writes are kept and written later, new sessions refused, one log line per change",
+  OPTIONS,
+  async () => {
+    await withSmallDisk(async (disk) => {
+      const path = `${disk.dir}/gateway.sqlite`;
+      const { logger, records } = captureLogs();
+      const clock = { now: 1_700_000_000_000 };
+      const guard = new GuardedStore(openSqliteStore(path), {
+        logger,
+        retryIntervalMs: 3_600_000, // this test retries by hand
+        now: () => clock.now,
+      });
+      try {
+        guard.putHost(host("a"));
+        guard.insertSession(session("s1"));
+        guard.putSession(session("s2"));
+        assertEquals(guard.state, { kind: "working" });
+
+        await disk.fill();
+        // Writes do not throw: they are kept.
+        guard.putSession(session("s1", 30_000));
+        assertEquals(guard.state.kind, "failing");
+        assertEquals(guard.state.kind === "failing" && guard.state.cause, FULL);
+        guard.putSession(session("s1", 30_001)); // the latest of s1 counts
+        guard.deleteSession("s2");
+        guard.putHosts([host("a", true), host("b")]);
+        guard.putSetting("k", "v");
+        guard.putRevocation({ kind: "signin", id: "c1", expiresAt: 1e15 });
+        guard.pruneRevocations(0);
+        assertEquals(guard.pending, 7);
+        // A new session is refused, and not kept.
+        const error = assertThrows(
+          () => guard.insertSession(session("s3")),
+          StoreUnavailableError,
+        );
+        assertEquals(error.message, storeFailureMessage(FULL));
+        assertEquals(
+          error.message,
+          "the gateway's state store cannot be written: database or disk is full",
+        );
+        assertEquals(guard.pending, 7);
+        // Reads still work.
+        assertEquals(guard.loadSessions().length, 2);
+        assert(!guard.isRevoked({ id: "c1", user: "alice", issuedAt: 0 }));
+        // Retrying on a full disk changes nothing.
+        assertEquals(guard.retry().kind, "failing");
+        assertEquals(guard.pending, 7);
+        // check() retries at most once a second (clock injected).
+        clock.now += 500;
+        assertEquals(guard.check().kind, "failing");
+        assertEquals(stateLines(records).length, 1);
+
+        await disk.free();
+        // Still failing until a retry: within the gap, check() does not.
+        assertEquals(guard.check().kind, "failing");
+        clock.now += 1000;
+        assertEquals(guard.check(), { kind: "working" });
+        assertEquals(guard.pending, 0);
+        assertEquals(stateLines(records), [
+          "error: the gateway's state store cannot be written; new sessions " +
+          "are refused, reconnects and resolves are served from memory until it can",
+          "info: the gateway's state store works again",
+        ]);
+        assertEquals(records[0].cause, FULL);
+
+        // Everything kept reached the file: read it with a second connection.
+        const check = openSqliteStore(path);
+        try {
+          assertEquals(
+            check.loadSessions().map((s) => [s.sessionId, s.port]),
+            [["s1", 30_001]],
+          );
+          assertEquals(
+            check.loadHosts().map((h) => [h.serverUrl, h.draining]).sort(),
+            [["http://a.test:8080", true], ["http://b.test:8080", false]],
+          );
+          assertEquals(check.getSetting("k"), "v");
+          assert(check.isRevoked({ id: "c1", user: "x", issuedAt: 0 }));
+        } finally {
+          check.close();
+        }
+        guard.insertSession(session("s3"));
+        assertEquals(guard.loadSessions().length, 2);
+      } finally {
+        guard.close();
+      }
+    });
+  },
+);
+
+Deno.test(
+  "a refused new session alone makes the store failing; a real write tells it works again",
+  OPTIONS,
+  async () => {
+    await withSmallDisk(async (disk) => {
+      const { logger, records } = captureLogs();
+      const guard = new GuardedStore(
+        openSqliteStore(`${disk.dir}/gateway.sqlite`),
+        { logger, retryIntervalMs: 3_600_000 },
+      );
+      try {
+        await disk.fill();
+        assertThrows(
+          () => guard.insertSession(session("s1")),
+          StoreUnavailableError,
+          /database or disk is full$/,
+        );
+        assertEquals(guard.pending, 0);
+        assertEquals(guard.retry().kind, "failing");
+        await disk.free();
+        assertEquals(guard.retry(), { kind: "working" });
+        assertEquals(stateLines(records).length, 2);
+        guard.insertSession(session("s1"));
+        assertEquals(guard.loadSessions().map((s) => s.sessionId), ["s1"]);
+      } finally {
+        guard.close();
+      }
+    });
+  },
+);
+
+Deno.test(
+  "while failing, the guard retries by itself and recovers",
+  OPTIONS,
+  async () => {
+    await withSmallDisk(async (disk) => {
+      const { logger, records } = captureLogs();
+      const guard = new GuardedStore(
+        openSqliteStore(`${disk.dir}/gateway.sqlite`),
+        { logger, retryIntervalMs: 100 },
+      );
+      try {
+        guard.putSession(session("s1"));
+        await disk.fill();
+        guard.putSession(session("s1", 30_000));
+        assertEquals(guard.state.kind, "failing");
+        await disk.free();
+        await waitFor(() => guard.state.kind === "working", {
+          what: "the guard's own retry",
+        });
+        assertEquals(guard.pending, 0);
+        assertEquals(guard.loadSessions()[0].port, 30_000);
+        assertEquals(stateLines(records).length, 2);
+      } finally {
+        guard.close();
+      }
+    });
+  },
+);
+
+Deno.test(
+  "close writes what is kept, or says how much is lost",
+  OPTIONS,
+  async () => {
+    await withSmallDisk(async (disk) => {
+      const path = `${disk.dir}/gateway.sqlite`;
+      const first = captureLogs();
+      const guard = new GuardedStore(openSqliteStore(path), {
+        logger: first.logger,
+        retryIntervalMs: 3_600_000,
+      });
+      await disk.fill();
+      guard.putSession(session("kept"));
+      await disk.free();
+      guard.close();
+      const reopened = openSqliteStore(path);
+      try {
+        assertEquals(reopened.loadSessions().map((s) => s.sessionId), ["kept"]);
+      } finally {
+        reopened.close();
+      }
+
+      const second = captureLogs();
+      const lossy = new GuardedStore(openSqliteStore(path), {
+        logger: second.logger,
+        retryIntervalMs: 3_600_000,
+      });
+      await disk.fill();
+      lossy.putSession(session("lost"));
+      lossy.putSession(session("lost-too"));
+      lossy.close();
+      const lost = second.records.find((r) =>
+        /lost at stop/.test(String(r.msg))
+      );
+      assertEquals(lost?.records, 2);
+      assertEquals(lost?.cause, FULL);
+    });
+  },
+);
