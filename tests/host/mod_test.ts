@@ -1,7 +1,8 @@
 /**
  * The host's HTTP surface on a real Deno.serve listener: `/health`,
  * `/getConnection` status mapping, the static web client (content types, no
- * path traversal, 404s) and `/control` access rules. The pool underneath is
+ * path traversal, 404s), `/control` access rules, and the log-off body
+ * bounded in size (413) and depth (400 before parsing). The pool underneath is
  * real; its platform is the scripted one from tests/support.
  */
 import { parseConfig } from "../../mod/config/mod.ts";
@@ -265,6 +266,59 @@ Deno.test("/control accepts local WebSockets only", async () => {
     const closed = await ws.closed;
     assertEquals(closed.code, 1008);
     assertMatch(closed.reason, /not awaiting a streamer/);
+  } finally {
+    await host.close();
+  }
+});
+
+Deno.test("POST /sessions/:uuid/logoff: JSON nested 3,000 deep is a 400; an ordinary body logs off", async () => {
+  const host = await setup({ secret: SECRET });
+  const logOff = (uuid: string, body: string) =>
+    fetch(`${host.base}/sessions/${uuid}/logoff`, {
+      method: "POST",
+      headers: {
+        Authorization: `Bearer ${SECRET}`,
+        "Content-Type": "application/json",
+      },
+      body,
+    });
+  try {
+    await host.ready();
+    const launched = await fetch(`${host.base}/getConnection`, {
+      headers: { "X-Session-ID": "a", Authorization: `Bearer ${SECRET}` },
+    });
+    assertEquals(launched.status, 200);
+    const { sessionUuid } = await launched.json();
+
+    const message = "JSON nested deeper than 64 levels";
+    for (
+      const body of [
+        "[".repeat(3000) + "]".repeat(3000),
+        '{"reason":' + "[".repeat(3000) + "]".repeat(3000) + "}",
+      ]
+    ) {
+      const deep = await logOff(sessionUuid, body);
+      assertEquals(deep.status, 400);
+      assertEquals(await deep.json(), { error: message, problems: [message] });
+    }
+    // Nothing was lost: the session is still there.
+    assertEquals(host.pool.liveSessions().map((s) => s.sessionUuid), [
+      sessionUuid,
+    ]);
+
+    const big = await logOff(
+      sessionUuid,
+      JSON.stringify({ reason: "x".repeat(64 * 1024) }),
+    );
+    assertEquals(big.status, 413);
+    assertEquals(await big.json(), {
+      error: "the body is larger than 65536 bytes",
+    });
+
+    const ok = await logOff(sessionUuid, JSON.stringify({ reason: "admin" }));
+    assertEquals(ok.status, 200);
+    assertEquals(await ok.json(), { ok: true });
+    assertEquals(host.pool.liveSessions(), []);
   } finally {
     await host.close();
   }
