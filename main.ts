@@ -145,7 +145,10 @@ async function startRole(
     : await roles.startStandalone(config, { logger });
 }
 
-/** Runs a role in the foreground until SIGINT/SIGTERM (SIGBREAK on Windows). */
+/**
+ * Runs a role in the foreground until SIGINT, SIGTERM or SIGHUP (SIGINT or
+ * SIGBREAK on Windows), then stops it cleanly.
+ */
 async function serve(command: RoleCommand): Promise<number> {
   const logger = createLogger({ component: command.kind });
   let handle;

@@ -2,7 +2,9 @@
  * Tests for the `webstream` command itself, run as a real child process
  * (`deno run -A main.ts …`): exit codes and output of usage errors, `-help`,
  * `-version`, `config check` on valid, invalid, YAML and JSON files (secrets
- * shown as `[redacted]`), and the not-yet-available `-gateway`.
+ * shown as `[redacted]`), and the not-yet-available `-gateway`; and what
+ * `deno task start` loads: main.ts's module graph (`deno info`) holds no
+ * test-only package such as playwright-core.
  *
  * @module
  */
@@ -219,5 +221,46 @@ Deno.test("webstream -backend with an invalid config exits 1 before starting", a
       run.stderr,
       /webstreamSettings\.basePortNumber: expected number, got string "x"/,
     );
+  });
+});
+
+/** The npm packages (names) in the module graph of `entry`, per `deno info`. */
+async function npmPackagesOf(entry: string): Promise<string[]> {
+  const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+  const out = await runCommand(Deno.execPath(), {
+    args: [
+      "info",
+      "--json",
+      `--lock=${root}/deno.lock`,
+      "--frozen",
+      `--config=${root}/deno.json`,
+      entry,
+    ],
+    env: { NO_COLOR: "1" },
+  });
+  assert(out.ok, out.stderr);
+  const graph = JSON.parse(out.stdout) as {
+    modules: { kind?: string; specifier: string }[];
+  };
+  const names = graph.modules.filter((m) => m.kind === "npm").map((m) =>
+    // npm:/name@version/path or npm:/@scope/name@version/path
+    m.specifier.slice("npm:/".length).match(/^(@[^/]+\/[^@/]+|[^@/]+)@/)![1]
+  );
+  return [...new Set(names)].sort();
+}
+
+Deno.test("deno task start loads no test-only package (playwright-core)", async () => {
+  const packages = await npmPackagesOf(MAIN);
+  assert(packages.includes("hono"), packages.join(" "));
+  assert(!packages.includes("playwright-core"), packages.join(" "));
+  assertEquals(
+    denoJson.tasks.start,
+    "deno run -A main.ts -farm",
+    "start runs main.ts",
+  );
+  // The check sees playwright-core where it is imported.
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/uses.ts`, 'import "playwright-core";\n');
+    assert((await npmPackagesOf(`${dir}/uses.ts`)).includes("playwright-core"));
   });
 });

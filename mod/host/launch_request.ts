@@ -1,15 +1,19 @@
 /**
- * Reads a `/getConnection` request: `X-Session-ID`, `?width=&height=`, the
- * `X-Workspace-*` and `X-App-*` headers and `X-Policy-JSON`, validated with
- * zod. Every problem is reported by name so the gateway's operator can fix it.
+ * Reads a `/getConnection` request: `X-Session-ID`, `?width=&height=` (each
+ * at most once), the `X-Workspace-*` and `X-App-*` headers (encoded words
+ * decoded, each within its length limit and free of control characters) and
+ * `X-Policy-JSON` (bounded in length and depth, validated with zod). Every
+ * problem is reported by name, all at once, so the gateway's operator can fix
+ * it; a request with any problem starts nothing.
  *
  * @module
  */
 import { z } from "zod";
 import { SCREEN_BOUNDS } from "../contract/limits.ts";
 import type { LaunchRequest, SessionPolicy } from "../pool/mod.ts";
+import { parseJson } from "../util/json_depth.ts";
 import { formatIssues } from "../util/zod_issues.ts";
-import { decodeHeaderValue } from "./header_value.ts";
+import { readHeaderValue } from "./header_value.ts";
 
 /** `X-Policy-JSON`: what the session may do. Unknown properties are refused. */
 export const policySchema = z.object({
@@ -25,7 +29,42 @@ export const policySchema = z.object({
 }).strict();
 
 const SESSION_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
-const MAX_HEADER = 8192;
+
+/**
+ * The longest value of each known `X-Workspace-*` and `X-App-*` header, in
+ * characters once decoded: ids and names well beyond what the gateway's
+ * configuration allows (64 and 100), a command as long as a configured one
+ * (8000). Other headers with those prefixes get
+ * {@linkcode OTHER_HEADER_LIMIT}.
+ */
+export const HEADER_LIMITS: Readonly<Record<string, number>> = {
+  "x-workspace-id": 128,
+  "x-workspace-name": 256,
+  "x-workspace-type": 16,
+  "x-app-id": 128,
+  "x-app-name": 256,
+  "x-app-command": 8000,
+};
+
+/** The longest value of any other `X-Workspace-*` or `X-App-*` header. */
+export const OTHER_HEADER_LIMIT = 1024;
+
+/** The longest `X-Policy-JSON` accepted, in characters. */
+export const MAX_POLICY_LENGTH = 4096;
+
+/** How each header is written in problems. */
+const HEADER_NAMES: Record<string, string> = {
+  "x-workspace-id": "X-Workspace-ID",
+  "x-app-id": "X-App-ID",
+};
+
+// C0 controls, DEL and C1 controls. A command may hold tabs and line breaks,
+// which split it into words like spaces (a YAML block scalar ends in one).
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL_IN_COMMAND =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 
 /** Screen bounds accepted for `?width=&height=`. */
 export { SCREEN_BOUNDS };
@@ -77,16 +116,13 @@ export function parseLaunchRequest(
 
   let policy: SessionPolicy = policySchema.parse({});
   const rawPolicy = headers.get("x-policy-json");
-  if (rawPolicy !== null) {
-    let json: unknown;
-    try {
-      json = JSON.parse(rawPolicy);
-    } catch (error) {
-      problems.push(
-        `X-Policy-JSON: not valid JSON (${(error as Error).message})`,
-      );
-    }
-    if (json !== undefined) {
+  if (rawPolicy !== null && rawPolicy.length > MAX_POLICY_LENGTH) {
+    problems.push(`X-Policy-JSON: longer than ${MAX_POLICY_LENGTH} characters`);
+  } else if (rawPolicy !== null) {
+    const parsed = parseJson(rawPolicy);
+    if (!parsed.ok) problems.push(`X-Policy-JSON: ${parsed.error}`);
+    else {
+      const json = parsed.value;
       const result = policySchema.safeParse(json);
       if (result.success) policy = result.data;
       else {
@@ -108,8 +144,13 @@ function dimension(
   name: "width" | "height",
   problems: string[],
 ): number | undefined {
-  const raw = query.get(name);
-  if (raw === null) return undefined;
+  const all = query.getAll(name);
+  if (all.length > 1) {
+    problems.push(`${name}: given ${all.length} times, expected at most once`);
+    return undefined;
+  }
+  const raw = all[0];
+  if (raw === undefined) return undefined;
   const { min, max } = SCREEN_BOUNDS[name];
   const value = Number(raw);
   if (!/^\d{1,5}$/.test(raw) || value < min || value > max) {
@@ -123,7 +164,11 @@ function dimension(
   return value;
 }
 
-/** The headers starting with `prefix`, keyed by their lowercased suffix. */
+/**
+ * The headers starting with `prefix`, decoded and keyed by their lowercased
+ * suffix. Each is refused by name when it is longer than its limit, is a
+ * malformed encoded word, or holds control characters.
+ */
 function prefixed(
   headers: Headers,
   prefix: string,
@@ -132,11 +177,45 @@ function prefixed(
   const out: Record<string, string> = {};
   for (const [name, value] of headers) {
     if (!name.startsWith(prefix) || name.length === prefix.length) continue;
-    if (value.length > MAX_HEADER) {
-      problems.push(`${name}: longer than ${MAX_HEADER} characters`);
+    const shown = headerName(name);
+    const limit = HEADER_LIMITS[name] ?? OTHER_HEADER_LIMIT;
+    const tooLong = `${shown}: longer than ${limit} characters`;
+    // Not even decoded when longer than any encoding of `limit` characters.
+    if (value.length > maxEncodedLength(limit)) {
+      problems.push(tooLong);
       continue;
     }
-    out[name.slice(prefix.length)] = decodeHeaderValue(value);
+    const read = readHeaderValue(value);
+    if (!read.ok) {
+      problems.push(`${shown}: ${read.error}`);
+      continue;
+    }
+    const text = read.value;
+    if ([...text].length > limit) {
+      problems.push(tooLong);
+      continue;
+    }
+    const control = (name === "x-app-command" ? CONTROL_IN_COMMAND : CONTROL)
+      .exec(text);
+    if (control) {
+      const code = control[0].charCodeAt(0).toString(16).toUpperCase();
+      problems.push(
+        `${shown}: contains a control character (U+${code.padStart(4, "0")})`,
+      );
+      continue;
+    }
+    out[name.slice(prefix.length)] = text;
   }
   return out;
+}
+
+/** `x-workspace-name` as it is usually written: `X-Workspace-Name`. */
+function headerName(name: string): string {
+  return HEADER_NAMES[name] ??
+    name.replace(/(^|-)([a-z])/g, (_, dash, c) => dash + c.toUpperCase());
+}
+
+/** The longest encoded word `limit` characters can take (4 UTF-8 bytes each). */
+function maxEncodedLength(limit: number): number {
+  return "=?utf-8?b??=".length + 4 * Math.ceil((4 * limit) / 3);
 }

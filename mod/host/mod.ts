@@ -5,6 +5,7 @@
  * @module
  */
 import { Hono, type MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { serveStatic } from "hono/deno";
 import type { PeerVerifier } from "../control/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -14,6 +15,7 @@ import {
   type SessionPool,
 } from "../pool/mod.ts";
 import { type HostSessions, logOffSchema } from "../contract/mod.ts";
+import { parseJson } from "../util/json_depth.ts";
 import { formatIssues } from "../util/zod_issues.ts";
 import { hasSharedSecret } from "./auth.ts";
 import { controlHandler } from "./control_route.ts";
@@ -23,6 +25,9 @@ export { bearer, hasSharedSecret } from "./auth.ts";
 export { controlHandler } from "./control_route.ts";
 export * from "./launch_request.ts";
 export * from "./header_value.ts";
+
+/** The largest JSON body the host reads. */
+export const MAX_JSON_BODY = 64 * 1024;
 
 /** The `/health` body, exactly as the seed names it. */
 export interface HealthBody {
@@ -143,6 +148,12 @@ export function createHostApp(options: HostAppOptions): Hono {
     }
     await next();
   };
+  // JSON bodies are bounded in size and (before parsing) in depth.
+  const jsonBodyLimit = bodyLimit({
+    maxSize: MAX_JSON_BODY,
+    onError: (c) =>
+      c.json({ error: `the body is larger than ${MAX_JSON_BODY} bytes` }, 413),
+  });
   app.use("/sessions", gatewayOnly);
   app.use("/sessions/*", gatewayOnly);
 
@@ -151,8 +162,12 @@ export function createHostApp(options: HostAppOptions): Hono {
     return c.json(body);
   });
 
-  app.post("/sessions/:sessionUuid/logoff", async (c) => {
-    const raw = await c.req.json().catch(() => undefined);
+  app.post("/sessions/:sessionUuid/logoff", jsonBodyLimit, async (c) => {
+    const parsed = parseJson(await c.req.text());
+    if (!parsed.ok && parsed.reason === "too-deep") {
+      return c.json({ error: parsed.error, problems: [parsed.error] }, 400);
+    }
+    const raw = parsed.ok ? parsed.value : undefined;
     const body = logOffSchema.safeParse(raw);
     if (!body.success) {
       const problems = formatIssues(body.error.issues, raw);

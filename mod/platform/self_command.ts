@@ -2,7 +2,9 @@
  * How to start this program again with other arguments (the session manager
  * starts `webstream streamer` in every session). A compiled `webstream`
  * re-runs itself; under `deno run` the same `main.ts` is run with the same
- * Deno and configuration.
+ * Deno and configuration, held to the project's lock file (`--frozen`) and
+ * to modules already in the Deno cache (`--cached-only`): a process webstream
+ * starts never fetches code, and never gets other versions than the lock's.
  *
  * @module
  */
@@ -47,11 +49,21 @@ export function selfCommand(options: SelfCommandOptions = {}): SelfCommand {
       "run",
       "--allow-all",
       "--no-prompt",
-      "--no-lock",
+      ...lockedOffline(root),
       `--config=${root}/deno.json`,
       `${root}/main.ts`,
     ],
     compiled: false,
     projectRoot: root,
   };
+}
+
+/**
+ * The flags that hold a `deno run` or `deno install` of the project at `root`
+ * to its lock file and to the Deno cache: `--lock=<root>/deno.lock --frozen
+ * --cached-only`. A module missing from the cache is an error, never a
+ * download.
+ */
+export function lockedOffline(root: string): string[] {
+  return [`--lock=${root}/deno.lock`, "--frozen", "--cached-only"];
 }

@@ -66,15 +66,33 @@ export function localAddress(bind: string): string {
   return bind.includes(":") ? `[${bind}]` : bind;
 }
 
-/** Resolves with the signal's name at the first SIGINT or SIGTERM. */
-export function waitForShutdownSignal(): Promise<string> {
-  const signals: Deno.Signal[] = Deno.build.os === "windows"
+/** The signals that shut a role down cleanly on this OS. */
+export const SHUTDOWN_SIGNALS: readonly Deno.Signal[] =
+  Deno.build.os === "windows"
     ? ["SIGINT", "SIGBREAK"]
-    : ["SIGINT", "SIGTERM"];
+    // SIGHUP: the terminal closed. Left to its default, it would end the
+    // process at once and leave its sessions' Xvfb servers behind.
+    : ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/**
+ * Resolves with the signal's name at the first of
+ * {@linkcode SHUTDOWN_SIGNALS} (SIGINT, SIGTERM or SIGHUP; on Windows SIGINT
+ * or SIGBREAK). Later hang-ups are ignored.
+ */
+export function waitForShutdownSignal(): Promise<string> {
   return new Promise((resolve) => {
-    const handlers = signals.map((signal) => {
+    let received = false;
+    const handlers = SHUTDOWN_SIGNALS.map((signal) => {
       const handler = (): void => {
-        handlers.forEach(([s, h]) => Deno.removeSignalListener(s, h));
+        if (received) return;
+        received = true;
+        // A second SIGINT or SIGTERM then ends the process at once (its
+        // default). A hang-up often comes twice (the terminal, then the
+        // shell passing it on): its listener stays, so a repeat cannot cut
+        // the clean shutdown short.
+        for (const [s, h] of handlers) {
+          if (s !== "SIGHUP") Deno.removeSignalListener(s, h);
+        }
         resolve(signal);
       };
       Deno.addSignalListener(signal, handler);

@@ -22,6 +22,7 @@
  */
 import { z } from "zod";
 import type { Logger } from "../log/mod.ts";
+import { parseJson } from "../util/json_depth.ts";
 
 /** Environment variable naming the socket, set for apps the streamer starts. */
 export const FILE_DIALOG_SOCKET_ENV = "WEBSTREAM_FILE_DIALOG_SOCKET";
@@ -174,13 +175,17 @@ export class FileDialogServer {
     // A dialog's request is one short line.
     const lines = lineReader(conn, 4096);
     const line = (await lines.next()).value;
-    let request: z.infer<typeof requestSchema>;
-    try {
-      request = requestSchema.parse(JSON.parse(line ?? ""));
-    } catch {
-      await writeLine(conn, { error: 'expected one JSON line: {"title"}' });
+    // Any app in the session may write here: depth is bounded before parsing.
+    const parsed = parseJson(line ?? "");
+    const checked = parsed.ok ? requestSchema.safeParse(parsed.value) : null;
+    if (!checked?.success) {
+      const error = !parsed.ok && parsed.reason === "too-deep"
+        ? parsed.error
+        : 'expected one JSON line: {"title"}';
+      await writeLine(conn, { error });
       return safeClose(conn);
     }
+    const request = checked.data;
     if (
       this.#secret !== undefined && !sameSecret(request.secret, this.#secret)
     ) {

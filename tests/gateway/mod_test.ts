@@ -6,7 +6,8 @@
  * store (restored hosts are Unreachable until probed; one that is gone
  * stays so, gets no sessions and its sessions do not resolve); `/health`
  * sums up hosts and sessions; `/` is the portal and `/admin` the admin page;
- * API POSTs must be `application/json` (415) of at most 64 KiB (413); a
+ * API POSTs must be `application/json` (415) of at most 64 KiB (413) and
+ * nested at most 64 deep (400, the unauthenticated sign-in included); a
  * signed-out cookie and the cookies of a user an administrator signed out
  * everywhere stay refused after a restart on the same store (others' do not).
  */
@@ -478,6 +479,30 @@ Deno.test("API POSTs must be JSON (415) of at most 64 KiB (413)", async (t) => {
           });
         }
       });
+
+      await t.step(
+        "JSON nested 3,000 deep → 400, before any walk",
+        async () => {
+          const json = { "Content-Type": "application/json" };
+          const deep = "[".repeat(3000) + "]".repeat(3000);
+          const deepObject = '{"a":'.repeat(3000) + "1" + "}".repeat(3000);
+          // Sign-out reads no body; every route that reads one refuses it.
+          const readers = cases.filter(([path]) => path !== "/api/signout");
+          for (const [path, , headers] of readers) {
+            for (const body of [deep, deepObject]) {
+              const answer = await post(path, body, { ...headers, ...json });
+              assertEquals(answer.status, 400, path);
+              assertEquals(answer.body, {
+                error: "JSON nested deeper than 64 levels",
+                problems: ["JSON nested deeper than 64 levels"],
+              });
+            }
+          }
+          // Alice can still sign in: nothing else was lost.
+          const signedIn = await post("/api/signin", signin, json);
+          assertEquals(signedIn.status, 200);
+        },
+      );
 
       await t.step("GETs and the resolver are not affected", async () => {
         const health = await fetch(`${base}/health`);

@@ -1,8 +1,10 @@
 /**
  * Tests for reading a `/getConnection` request: `X-Session-ID` (required,
- * format), `?width=&height=` (bounds, integers only), `X-Workspace-*` and
- * `X-App-*` collected under their lowercased suffix (encoded words decoded),
- * `X-Workspace-Type`, `X-Policy-JSON` (defaults when missing; invalid JSON,
+ * format), `?width=&height=` (bounds, integers only, at most once each),
+ * `X-Workspace-*` and `X-App-*` collected under their lowercased suffix
+ * (encoded words decoded; a malformed one, a value over its header's length
+ * limit or one holding control characters refused by name), `X-Workspace-Type`,
+ * `X-Policy-JSON` (defaults when missing; too long, too deep, invalid JSON,
  * wrong types and unknown keys refused), and several problems reported
  * together in a LaunchRequestError naming each header and field.
  *
@@ -10,7 +12,10 @@
  */
 import { encodeHeaderValue } from "../../mod/host/header_value.ts";
 import {
+  HEADER_LIMITS,
   LaunchRequestError,
+  MAX_POLICY_LENGTH,
+  OTHER_HEADER_LIMIT,
   parseLaunchRequest,
   policySchema,
   SCREEN_BOUNDS,
@@ -133,6 +138,19 @@ Deno.test("width and height", async (t) => {
       ]);
     }
   });
+  await t.step("each at most once", () => {
+    assertEquals(
+      problems({ "X-Session-ID": "s" }, "width=1280&width=1024&height=720"),
+      ["width: given 2 times, expected at most once"],
+    );
+    assertEquals(
+      problems(
+        { "X-Session-ID": "s" },
+        "width=1280&height=720&height=720&height=1",
+      ),
+      ["height: given 3 times, expected at most once"],
+    );
+  });
   await t.step("a long value is cut short in the problem", () => {
     const [problem] = problems(
       { "X-Session-ID": "s" },
@@ -183,24 +201,153 @@ Deno.test("encoded X-Workspace-* and X-App-* values are decoded", () => {
     command,
     id: "calc",
   });
-  // What is not an encoded word is taken as it came.
+  // What is not shaped like an encoded word is taken as it came.
   assertEquals(
-    parse({ "X-Session-ID": "s", "X-App-Command": "=?utf-8?b?%%%?=" }).app
-      .command,
-    "=?utf-8?b?%%%?=",
+    parse({ "X-Session-ID": "s", "X-App-Command": "echo =?x" }).app.command,
+    "echo =?x",
   );
 });
 
-Deno.test("an oversized X-Workspace-* or X-App-* header is refused by name", () => {
+Deno.test("a malformed encoded word is refused by name, never used literally", () => {
+  const malformed = "a malformed encoded word (expected =?utf-8?b?<base64>?=)";
   assertEquals(
-    problems({ "X-Session-ID": "s", "X-App-Command": "x".repeat(8193) }),
-    ["x-app-command: longer than 8192 characters"],
+    problems({
+      "X-Session-ID": "s",
+      "X-App-Command": "=?utf-8?b?%%%?=",
+      "X-Workspace-Name": "=?iso-8859-1?b?QvxybW8=?=",
+      "X-Workspace-ID": "=?utf-8?b?/w==?=",
+    }),
+    [
+      "X-Workspace-ID: a malformed encoded word (its bytes are not UTF-8)",
+      `X-Workspace-Name: ${malformed}`,
+      `X-App-Command: ${malformed}`,
+    ],
   );
-  assertEquals(
-    parse({ "X-Session-ID": "s", "X-App-Command": "x".repeat(8192) }).app
-      .command.length,
-    8192,
-  );
+});
+
+Deno.test("each X-Workspace-* and X-App-* header has a length limit, named in the problem", async (t) => {
+  assertEquals(HEADER_LIMITS, {
+    "x-workspace-id": 128,
+    "x-workspace-name": 256,
+    "x-workspace-type": 16,
+    "x-app-id": 128,
+    "x-app-name": 256,
+    "x-app-command": 8000,
+  });
+  assertEquals(OTHER_HEADER_LIMIT, 1024);
+  const names: [string, number][] = [
+    ["X-Workspace-ID", 128],
+    ["X-Workspace-Name", 256],
+    ["X-App-ID", 128],
+    ["X-App-Name", 256],
+    ["X-App-Command", 8000],
+    ["X-Workspace-Custom-Field", 1024],
+  ];
+  await t.step("a 5,000-character X-Workspace-Name is refused", () => {
+    assertEquals(
+      problems({ "X-Session-ID": "s", "X-Workspace-Name": "n".repeat(5000) }),
+      ["X-Workspace-Name: longer than 256 characters"],
+    );
+  });
+  await t.step("at the limit is accepted; one more is refused", () => {
+    for (const [name, limit] of names) {
+      const request = parse({ "X-Session-ID": "s", [name]: "v".repeat(limit) });
+      const [prefix, ...rest] = name.toLowerCase().split("-").slice(1);
+      const key = rest.join("-");
+      const values = prefix === "app" ? request.app : request.workspace;
+      assertEquals(values[key]?.length, limit, name);
+      assertEquals(
+        problems({ "X-Session-ID": "s", [name]: "v".repeat(limit + 1) }),
+        [`${name}: longer than ${limit} characters`],
+      );
+    }
+  });
+  await t.step("X-Workspace-Type: the limit, then the value", () => {
+    assertEquals(
+      problems({ "X-Session-ID": "s", "X-Workspace-Type": "d".repeat(17) }),
+      ["X-Workspace-Type: longer than 16 characters"],
+    );
+  });
+  await t.step("encoded values count their decoded characters", () => {
+    // 256 four-byte characters: 1024 UTF-8 bytes, ~1.4 KB encoded.
+    const name = "😀".repeat(256);
+    assertEquals(
+      parse({
+        "X-Session-ID": "s",
+        "X-Workspace-Name": encodeHeaderValue(name),
+      })
+        .workspace.name,
+      name,
+    );
+    assertEquals(
+      problems({
+        "X-Session-ID": "s",
+        "X-Workspace-Name": encodeHeaderValue(name + "😀"),
+      }),
+      ["X-Workspace-Name: longer than 256 characters"],
+    );
+    // Far beyond any encoding of the limit: refused without decoding.
+    assertEquals(
+      problems({
+        "X-Session-ID": "s",
+        "X-App-Name": `=?utf-8?b?${"A".repeat(40_000)}?=`,
+      }),
+      ["X-App-Name: longer than 256 characters"],
+    );
+  });
+});
+
+Deno.test("decoded X-Workspace-* and X-App-* values with control characters are refused", async (t) => {
+  await t.step("a command that decodes to NUL", () => {
+    assertEquals(
+      problems({
+        "X-Session-ID": "s",
+        "X-App-Command": encodeHeaderValue("xterm\0-e rm"),
+      }),
+      ["X-App-Command: contains a control character (U+0000)"],
+    );
+    assertEquals(
+      problems({
+        "X-Session-ID": "s",
+        "X-App-Command": encodeHeaderValue("\0"),
+      }),
+      ["X-App-Command: contains a control character (U+0000)"],
+    );
+  });
+  await t.step("other controls, in any header", () => {
+    const cases: [string, string, string][] = [
+      ["X-App-Command", "xterm\x1b[2J", "001B"],
+      ["X-App-Command", "xterm\x7f", "007F"],
+      ["X-App-Command", "xterm\u0085", "0085"],
+      ["X-Workspace-Name", "Büro\nDesktop", "000A"],
+      ["X-Workspace-Name", "tab\there", "0009"],
+      ["X-App-Name", "bell\x07", "0007"],
+      ["X-Workspace-ID", "id\r", "000D"],
+    ];
+    for (const [name, value, code] of cases) {
+      assertEquals(
+        problems({ "X-Session-ID": "s", [name]: encodeHeaderValue(value) }),
+        [`${name}: contains a control character (U+${code})`],
+        JSON.stringify(value),
+      );
+    }
+    // A plain header may carry a tab; it is refused all the same.
+    assertEquals(
+      problems({ "X-Session-ID": "s", "X-App-Name": "a\tb" }),
+      ["X-App-Name: contains a control character (U+0009)"],
+    );
+  });
+  await t.step("a command may hold tabs and line breaks (word breaks)", () => {
+    const command = "xterm\t-T x\r\n";
+    assertEquals(
+      parse({
+        "X-Session-ID": "s",
+        "X-App-Command": encodeHeaderValue(command),
+      })
+        .app.command,
+      command,
+    );
+  });
 });
 
 Deno.test("X-Workspace-Type is app or desktop", () => {
@@ -247,6 +394,23 @@ Deno.test("X-Policy-JSON", async (t) => {
     assertEquals(found.length, 1);
     assert(found[0].startsWith("X-Policy-JSON: not valid JSON ("), found[0]);
   });
+  await t.step("too long, or nested too deep", () => {
+    assertEquals(MAX_POLICY_LENGTH, 4096);
+    assertEquals(
+      problems({
+        "X-Session-ID": "s",
+        "X-Policy-JSON": JSON.stringify({ clipboard: "x".repeat(4096) }),
+      }),
+      ["X-Policy-JSON: longer than 4096 characters"],
+    );
+    assertEquals(
+      problems({
+        "X-Session-ID": "s",
+        "X-Policy-JSON": "[".repeat(2000) + "]".repeat(2000),
+      }),
+      ["X-Policy-JSON: JSON nested deeper than 64 levels"],
+    );
+  });
   await t.step("wrong types name the field", () => {
     assertEquals(
       problems({
@@ -290,14 +454,20 @@ Deno.test("several problems are reported together, each by name", () => {
   const found = problems(
     {
       "X-Workspace-Type": "vm",
+      "X-Workspace-Name": "n".repeat(5000),
+      "X-App-Command": encodeHeaderValue("a\0b"),
+      "X-App-Name": "=?utf-8?b?%%%?=",
       "X-Policy-JSON": '{"clipboard":1}',
     },
-    "width=10&height=abc",
+    "width=10&height=abc&height=720",
   );
   assertEquals(found, [
     "X-Session-ID header is required",
     'width: expected an integer from 320 to 7680, got "10"',
-    'height: expected an integer from 200 to 4320, got "abc"',
+    "height: given 2 times, expected at most once",
+    "X-Workspace-Name: longer than 256 characters",
+    "X-App-Command: contains a control character (U+0000)",
+    "X-App-Name: a malformed encoded word (expected =?utf-8?b?<base64>?=)",
     'X-Workspace-Type: expected "app" or "desktop", got "vm"',
     'X-Policy-JSON.clipboard: expected one of "none", "to-session", "from-session", "both", got number 1',
   ]);

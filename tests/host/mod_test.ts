@@ -1,12 +1,15 @@
 /**
  * The host's HTTP surface on a real Deno.serve listener: `/health`,
  * `/getConnection` status mapping, the static web client (content types, no
- * path traversal, 404s), `/control` access rules, and the gateway's
- * `GET /sessions` and `POST /sessions/:uuid/logoff` (shared secret only). The pool underneath is
+ * path traversal, 404s), `/control` access rules, `/getConnection`'s 400
+ * for bad headers (every problem named, nothing started), the gateway's
+ * `GET /sessions` and `POST /sessions/:uuid/logoff` (shared secret only), and
+ * the log-off body bounded in size (413) and depth (400 before parsing). The
+ * pool underneath is
  * real; its platform is the scripted one from tests/support.
  */
 import { parseConfig } from "../../mod/config/mod.ts";
-import { createHostApp } from "../../mod/host/mod.ts";
+import { createHostApp, encodeHeaderValue } from "../../mod/host/mod.ts";
 import { createLogger } from "../../mod/log/mod.ts";
 import { SessionPool } from "../../mod/pool/mod.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
@@ -321,6 +324,118 @@ Deno.test("/sessions lists bound sessions and logoff ends one, for the gateway o
       (await logOff(launched.sessionUuid)).status,
       404,
       "already gone",
+    );
+  } finally {
+    await host.close();
+  }
+});
+
+Deno.test("POST /sessions/:uuid/logoff: JSON nested 3,000 deep is a 400; an ordinary body logs off", async () => {
+  const host = await setup({ secret: SECRET });
+  const logOff = (uuid: string, body: string) =>
+    fetch(`${host.base}/sessions/${uuid}/logoff`, {
+      method: "POST",
+      headers: {
+        Authorization: `Bearer ${SECRET}`,
+        "Content-Type": "application/json",
+      },
+      body,
+    });
+  try {
+    await host.ready();
+    const launched = await fetch(`${host.base}/getConnection`, {
+      headers: { "X-Session-ID": "a", Authorization: `Bearer ${SECRET}` },
+    });
+    assertEquals(launched.status, 200);
+    const { sessionUuid } = await launched.json();
+
+    const message = "JSON nested deeper than 64 levels";
+    for (
+      const body of [
+        "[".repeat(3000) + "]".repeat(3000),
+        '{"reason":' + "[".repeat(3000) + "]".repeat(3000) + "}",
+      ]
+    ) {
+      const deep = await logOff(sessionUuid, body);
+      assertEquals(deep.status, 400);
+      assertEquals(await deep.json(), { error: message, problems: [message] });
+    }
+    // Nothing was lost: the session is still there.
+    assertEquals(host.pool.liveSessions().map((s) => s.sessionUuid), [
+      sessionUuid,
+    ]);
+
+    const big = await logOff(
+      sessionUuid,
+      JSON.stringify({ reason: "x".repeat(64 * 1024) }),
+    );
+    assertEquals(big.status, 413);
+    assertEquals(await big.json(), {
+      error: "the body is larger than 65536 bytes",
+    });
+
+    const ok = await logOff(sessionUuid, JSON.stringify({ reason: "admin" }));
+    assertEquals(ok.status, 200);
+    assertEquals(await ok.json(), { ok: true });
+    assertEquals(host.pool.liveSessions(), []);
+  } finally {
+    await host.close();
+  }
+});
+
+Deno.test("/getConnection refuses bad headers with a 400 naming each, before anything starts", async () => {
+  const host = await setup({ secret: SECRET });
+  const get = (headers: Record<string, string>, query = "") =>
+    fetch(`${host.base}/getConnection${query}`, {
+      headers: { Authorization: `Bearer ${SECRET}`, ...headers },
+    });
+  try {
+    const streamer = await host.ready();
+    // A command that decodes to NUL: refused, not tried (no 503).
+    const nul = await get({
+      "X-Session-ID": "a",
+      "X-App-Command": encodeHeaderValue("xterm\0"),
+    });
+    assertEquals(nul.status, 400);
+    assertEquals(await nul.json(), {
+      error: "X-App-Command: contains a control character (U+0000)",
+      problems: ["X-App-Command: contains a control character (U+0000)"],
+    });
+
+    // Every gap at once, each named.
+    const bad = await get({
+      "X-Session-ID": "a",
+      "X-Workspace-Name": "n".repeat(5000),
+      "X-App-Name": "=?utf-8?b?%%%?=",
+      "X-App-Command": "xterm",
+    }, "?width=1280&width=1024");
+    assertEquals(bad.status, 400);
+    const body = await bad.json();
+    assertEquals(body.problems, [
+      "width: given 2 times, expected at most once",
+      "X-Workspace-Name: longer than 256 characters",
+      "X-App-Name: a malformed encoded word (expected =?utf-8?b?<base64>?=)",
+    ]);
+    assertEquals(body.error, body.problems.join("; "));
+
+    // Nothing was started or bound; the pool still serves a good request.
+    assertEquals(
+      streamer.received.filter((m) => m.type === "SESSION_INFO"),
+      [],
+    );
+    assertEquals(host.pool.liveSessions(), []);
+    const ok = await get({
+      "X-Session-ID": "a",
+      "X-Workspace-Name": encodeHeaderValue("Büro"),
+      "X-App-Command": encodeHeaderValue("xterm -T Büro"),
+    }, "?width=1280&height=720");
+    assertEquals(ok.status, 200);
+    await ok.body?.cancel();
+    assertEquals(
+      streamer.received.filter((m) => m.type === "SESSION_INFO").map((m) =>
+        m.type === "SESSION_INFO" ? m.commandLineParams : ""
+      ),
+      ["xterm -T Büro"],
     );
   } finally {
     await host.close();

@@ -22,9 +22,11 @@ Deno.test({
     const host = startWebstream(["-backend", "-config", cfg.path]);
     try {
       const base = `http://127.0.0.1:${cfg.httpPort}`;
-      await waitFor(async () =>
-        (await (await fetch(`${base}/health`)).json()).sessions.available === 1
-      );
+      // Healthy: free slots count as available while the pool still starts.
+      await waitFor(async () => {
+        const health = await (await fetch(`${base}/health`)).json();
+        return health.status === "healthy" && health.sessions.available === 1;
+      });
       assertEquals(
         await poolUsers(cfg.username),
         [],

@@ -1,14 +1,20 @@
 /**
  * Tests for `mod/platform/self_command.ts` under `deno run` (how the tests
  * themselves run): the command is this Deno with `run --allow-all` on this
- * checkout's `main.ts` and `deno.json`, a staged project root can be given
- * instead, and the command line really starts webstream.
+ * checkout's `main.ts` and `deno.json`, held to its `deno.lock` (frozen) and
+ * to the Deno cache (`--cached-only`); a staged project root can be given
+ * instead (its own lock file then), and the command line really starts
+ * webstream.
  *
  * @module
  */
 import { assertEquals } from "../support/assert.ts";
 import { runCommand } from "../support/command.ts";
-import { isCompiled, selfCommand } from "../../mod/platform/self_command.ts";
+import {
+  isCompiled,
+  lockedOffline,
+  selfCommand,
+} from "../../mod/platform/self_command.ts";
 
 const CHECKOUT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -23,7 +29,9 @@ Deno.test("selfCommand: this Deno running this checkout's main.ts", () => {
       "run",
       "--allow-all",
       "--no-prompt",
-      "--no-lock",
+      `--lock=${CHECKOUT}/deno.lock`,
+      "--frozen",
+      "--cached-only",
       `--config=${CHECKOUT}/deno.json`,
       `${CHECKOUT}/main.ts`,
     ],
@@ -35,9 +43,17 @@ Deno.test("selfCommand: this Deno running this checkout's main.ts", () => {
 Deno.test("selfCommand: a given project root replaces the checkout", () => {
   const command = selfCommand({ projectRoot: "/srv/webstream-staged" });
   assertEquals(command.projectRoot, "/srv/webstream-staged");
-  assertEquals(command.prefix.slice(-2), [
+  assertEquals(command.prefix.slice(-5), [
+    "--lock=/srv/webstream-staged/deno.lock",
+    "--frozen",
+    "--cached-only",
     "--config=/srv/webstream-staged/deno.json",
     "/srv/webstream-staged/main.ts",
+  ]);
+  assertEquals(lockedOffline("/srv/x"), [
+    "--lock=/srv/x/deno.lock",
+    "--frozen",
+    "--cached-only",
   ]);
   assertEquals(command.command, Deno.execPath());
 });

@@ -10,6 +10,7 @@ import {
   localAddress,
   platformOptions,
   requireSecretBeyondLoopback,
+  SHUTDOWN_SIGNALS,
   staticRoot,
   waitForShutdownSignal,
   windowsTimeoutWarning,
@@ -48,6 +49,22 @@ Deno.test({
       const waiting = waitForShutdownSignal();
       Deno.kill(Deno.pid, "SIGTERM");
       assertEquals(await waiting, "SIGTERM");
+    } finally {
+      clearInterval(alive);
+    }
+  },
+});
+
+Deno.test({
+  name: "SIGHUP (the terminal closed) shuts down like SIGTERM",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    assertEquals(SHUTDOWN_SIGNALS, ["SIGINT", "SIGTERM", "SIGHUP"]);
+    const alive = setInterval(() => {}, 20);
+    try {
+      const waiting = waitForShutdownSignal();
+      Deno.kill(Deno.pid, "SIGHUP");
+      assertEquals(await waiting, "SIGHUP");
     } finally {
       clearInterval(alive);
     }

@@ -3,7 +3,8 @@
  * `webstream file-dialog` command (main.ts in a child process): the streamer
  * side hears the request, completing it prints the path (exit 0), cancelling
  * exits 1, no streamer exits 3; the socket is private to its user; a
- * malformed request is answered with an error and nothing else changes;
+ * malformed request (or one nested too deep) is answered with an error and
+ * nothing else changes;
  * over loopback TCP (Windows has no Unix sockets in Deno) the rendezvous
  * file is private and a request without the secret is refused.
  *
@@ -127,6 +128,17 @@ Deno.test("no streamer: exit 3; a dialog that goes away is forgotten", async () 
       const n = await conn.read(buf);
       assertMatch(new TextDecoder().decode(buf.subarray(0, n!)), /"error"/);
       conn.close();
+      // So does one nested too deep, refused before it is parsed.
+      const deep = await Deno.connect({ transport: "unix", path: server.path });
+      await deep.write(
+        new TextEncoder().encode("[".repeat(2000) + "]".repeat(2000) + "\n"),
+      );
+      const m = await deep.read(buf);
+      assertEquals(
+        JSON.parse(new TextDecoder().decode(buf.subarray(0, m!))),
+        { error: "JSON nested deeper than 64 levels" },
+      );
+      deep.close();
       const closing = runFileDialog({ path: server.path });
       await waitFor(() => requests.length === 2, { what: "a later request" });
       server.close();

@@ -1,7 +1,7 @@
 /**
  * The live processes of this machine as `/proc` shows them, for tests that
  * look for what a component started (or left behind) from outside it, such
- * as the streamer serving a port.
+ * as the streamer serving a port or the Xvfb servers a role started.
  *
  * @module
  */
@@ -50,4 +50,49 @@ export async function findStreamer(
     return argv.includes("streamer") && at >= 0 &&
       argv[at + 1] === String(port);
   });
+}
+
+/**
+ * The live descendants of `pid` (children, their children, …), found by
+ * their parent PIDs in `/proc`.
+ */
+export async function descendants(pid: number): Promise<ProcInfo[]> {
+  const parents = new Map<number, number>();
+  const all = await liveProcesses();
+  for (const { pid: child } of all) {
+    try {
+      const status = await Deno.readTextFile(`/proc/${child}/status`);
+      parents.set(child, Number(status.match(/^PPid:\s+(\d+)/m)![1]));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  const found = new Set([pid]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [child, parent] of parents) {
+      if (found.has(parent) && !found.has(child)) {
+        found.add(child);
+        grew = true;
+      }
+    }
+  }
+  return all.filter((p) => p.pid !== pid && found.has(p.pid));
+}
+
+/** True while `pid` is alive and still runs `argv` (not a reused PID). */
+export async function stillRunning(
+  pid: number,
+  argv: string[],
+): Promise<boolean> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    if (/^State:\s+Z/m.test(status)) return false;
+    const now = (await Deno.readTextFile(`/proc/${pid}/cmdline`))
+      .split("\0").filter(Boolean);
+    return now.join("\0") === argv.join("\0");
+  } catch {
+    return false;
+  }
 }

@@ -30,13 +30,37 @@ export interface WebstreamProcess {
   status: Promise<Deno.CommandStatus>;
 }
 
+/** Options for {@linkcode startWebstream}. */
+export interface StartWebstreamOptions {
+  /** Extra environment. */
+  env?: Record<string, string>;
+  /** Extra `deno run` flags (before `main.ts`). */
+  denoFlags?: string[];
+  /**
+   * A command that ends by exec-ing its arguments (so the PID stays the
+   * webstream process's), e.g. `unshare -n …`; the Deno command line is
+   * appended to it.
+   */
+  wrap?: string[];
+}
+
 /** Starts `webstream args…`. */
 export function startWebstream(
   args: string[],
-  options: { env?: Record<string, string> } = {},
+  options: StartWebstreamOptions = {},
 ): WebstreamProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-prompt", MAIN, ...args],
+  const argv = [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--no-prompt",
+    ...options.denoFlags ?? [],
+    MAIN,
+    ...args,
+  ];
+  const wrapped = [...options.wrap ?? [], ...argv];
+  const child = new Deno.Command(wrapped[0], {
+    args: wrapped.slice(1),
     env: { NO_COLOR: "1", ...options.env },
     stdin: "null",
     stdout: "piped",

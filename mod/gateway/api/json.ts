@@ -3,13 +3,15 @@
  * `Content-Type: application/json` for every state-changing request (so no
  * other site can send one from a browser without a CORS preflight, which the
  * gateway never grants), and reading one through a zod schema with a 400
- * naming each field that does not fit.
+ * naming each field that does not fit, or saying the JSON is nested too deep
+ * (decided on the text before it is parsed; see `util/json_depth.ts`).
  *
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
+import { parseJson } from "../../util/json_depth.ts";
 import { formatIssues } from "../../util/zod_issues.ts";
 
 /** The request body, validated; or the 400 response to return. */
@@ -19,15 +21,24 @@ export async function readJson<T extends z.ZodType>(
 ): Promise<
   { ok: true; value: z.infer<T> } | { ok: false; response: Response }
 > {
-  let body: unknown;
+  let text: string;
   try {
-    body = await c.req.json();
+    text = await c.req.text();
   } catch {
     return {
       ok: false,
       response: c.json({ error: "the body must be JSON", problems: [] }, 400),
     };
   }
+  // Depth is decided on the text: nothing recursive sees a too-deep body.
+  const parsed = parseJson(text);
+  if (!parsed.ok) {
+    const response = parsed.reason === "too-deep"
+      ? c.json({ error: parsed.error, problems: [parsed.error] }, 400)
+      : c.json({ error: "the body must be JSON", problems: [] }, 400);
+    return { ok: false, response };
+  }
+  const body = parsed.value;
   const result = schema.safeParse(body);
   if (result.success) return { ok: true, value: result.data };
   const problems = formatIssues(result.error.issues, body);

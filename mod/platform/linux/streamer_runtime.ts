@@ -1,14 +1,18 @@
 /**
  * Makes `webstream streamer` startable by pool users. A compiled executable
- * needs nothing. Under `deno run` as root, the pool users cannot read root's
- * Deno cache and may not reach the checkout, so the sources are staged where
- * every user can read them (when they are not already) and a shared, read-only
- * Deno cache is filled for them.
+ * needs nothing. Under `deno run`, streamers run from the Deno cache only,
+ * held to the project's lock file (they never fetch code): for streamers of
+ * this user that is this process's cache, checked once here. As root, the
+ * pool users cannot read root's Deno cache and may not reach the checkout, so
+ * the sources are staged where every user can read them (when they are not
+ * already) and a shared, read-only Deno cache is seeded for them from this
+ * process's cache (see `deno_cache.ts`), then checked the same way.
  *
  * @module
  */
 import type { Logger } from "../../log/mod.ts";
 import { type SelfCommand, selfCommand } from "../self_command.ts";
+import { checkDenoCache, seedNpmCache } from "./deno_cache.ts";
 import { run } from "./exec.ts";
 
 /** How to start the streamer, and the extra environment it needs. */
@@ -52,7 +56,12 @@ export const STAGED_ENTRIES = [
   "httpdocs",
 ];
 
-/** Prepares and returns how streamers are started. */
+/**
+ * Prepares and returns how streamers are started.
+ *
+ * @throws {DenoCacheError} under `deno run`, when the streamers' Deno cache
+ *   lacks a module they need (nothing is downloaded to fill it).
+ */
 export async function prepareStreamerRuntime(
   options: StreamerRuntimeOptions,
 ): Promise<StreamerRuntime> {
@@ -61,7 +70,9 @@ export async function prepareStreamerRuntime(
   if (!options.otherUsers) {
     // Same user, but each slot has its own HOME: keep using this process's
     // Deno cache instead of filling a new one in every session.
-    return { command: own, env: { DENO_DIR: ownDenoDirectory(), ...QUIET } };
+    const denoDirectory = ownDenoDirectory();
+    await checkDenoCache(own, denoDirectory);
+    return { command: own, env: { DENO_DIR: denoDirectory, ...QUIET } };
   }
   let root = own.projectRoot!;
   if (!await readableByAll(`${root}/main.ts`)) {
@@ -70,11 +81,18 @@ export async function prepareStreamerRuntime(
   }
   const command = selfCommand({ projectRoot: root });
   await Deno.mkdir(options.denoDirectory, { recursive: true, mode: 0o755 });
-  const entry = command.prefix.at(-1)!;
-  const config = command.prefix.find((a) => a.startsWith("--config="))!;
-  await run(command.command, ["cache", "--quiet", "--no-lock", config, entry], {
-    env: { DENO_DIR: options.denoDirectory },
+  const copied = await seedNpmCache({
+    lockFile: `${root}/deno.lock`,
+    from: ownDenoDirectory(),
+    to: options.denoDirectory,
   });
+  if (copied) {
+    options.logger.info("seeded the streamers' Deno cache from this one", {
+      denoDirectory: options.denoDirectory,
+      packages: copied,
+    });
+  }
+  await checkDenoCache(command, options.denoDirectory);
   await makeReadableByAll(options.denoDirectory);
   return { command, env: { DENO_DIR: options.denoDirectory, ...QUIET } };
 }

@@ -2,7 +2,8 @@
  * `readJson`: a request body read through a zod schema on a real loopback
  * server — the parsed value when it fits, 400 "the body must be JSON" for
  * what is not JSON, and 400 with one problem per field (named, with what was
- * expected and what came) when it does not fit. `jsonOnly`: POSTs that are
+ * expected and what came) when it does not fit, and 400 "JSON nested deeper
+ * than 64 levels" for a body nested deeper, before it is parsed. `jsonOnly`: POSTs that are
  * not `application/json` are a 415, bodies over 64 KiB (with a length or
  * streamed) a 413, other methods pass.
  */
@@ -56,6 +57,35 @@ Deno.test("readJson: a body that is not JSON is a 400 with no field problems", a
       assertEquals(status, 400, text);
       assertEquals(body, { error: "the body must be JSON", problems: [] });
     }
+  } finally {
+    await served.stop();
+  }
+});
+
+Deno.test("readJson: JSON nested deeper than 64 levels is a 400 saying so", async () => {
+  const served = serveApp(app());
+  try {
+    const message = "JSON nested deeper than 64 levels";
+    for (
+      const text of [
+        "[".repeat(3000) + "]".repeat(3000),
+        '{"name":"x","count":1,"tags":' + "[".repeat(3000) + "]".repeat(3000) +
+        "}",
+      ]
+    ) {
+      const { status, body } = await postJson(`${served.url}/echo`, text);
+      assertEquals(status, 400);
+      assertEquals(body, { error: message, problems: [message] });
+    }
+    // 64 deep is read (and then judged by the schema).
+    const { status, body } = await postJson(
+      `${served.url}/echo`,
+      '{"name":"x","count":1,"tags":' + "[".repeat(63) + "]".repeat(63) + "}",
+    );
+    assertEquals(status, 400);
+    const problems = body.problems as string[];
+    assertEquals(problems.length, 1);
+    assert(problems[0].startsWith("tags[0]: expected string, got a list"));
   } finally {
     await served.stop();
   }

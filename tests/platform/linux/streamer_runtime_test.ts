@@ -2,9 +2,10 @@
  * Tests for `mod/platform/linux/streamer_runtime.ts`: `readableByAll` on real
  * modes; with `otherUsers: false` the own command is used and nothing is
  * written; and (root) with `otherUsers: true` a world-readable Deno cache is
- * filled in the given folder and a real test user runs the returned command
- * (`-version`, from its home) with the returned environment. A private copy
- * of the checkout (root) is staged where every user can read it.
+ * seeded from this one in the given folder and a real test user runs the
+ * returned command (held to the lock file and the cache; `-version`, from its
+ * home) with the returned environment. A private copy of the checkout (root)
+ * is staged where every user can read it.
  *
  * @module
  */
@@ -22,7 +23,10 @@ import {
   STAGED_ENTRIES,
   type StreamerRuntime,
 } from "../../../mod/platform/linux/streamer_runtime.ts";
-import { selfCommand } from "../../../mod/platform/self_command.ts";
+import {
+  lockedOffline,
+  selfCommand,
+} from "../../../mod/platform/self_command.ts";
 
 const ROOT = Deno.uid() === 0;
 const CHECKOUT = new URL("../../../", import.meta.url).pathname.replace(
@@ -191,6 +195,21 @@ Deno.test({
           },
         );
 
+        await t.step(
+          "the command is held to the lock file and the cache",
+          () => {
+            const root = runtime.command.projectRoot!;
+            const at = runtime.command.prefix.indexOf(
+              `--lock=${root}/deno.lock`,
+            );
+            assert(at > 0, runtime.command.prefix.join(" "));
+            assertEquals(
+              runtime.command.prefix.slice(at, at + 3),
+              lockedOffline(root),
+            );
+          },
+        );
+
         await t.step("the cache is filled and world-readable", async () => {
           assert(await exists(`${denoDirectory}/npm`), "npm packages cached");
           assertEquals(await notWorldReadable(denoDirectory), []);
@@ -269,7 +288,7 @@ console.log(JSON.stringify(runtime));
           args: [
             "run",
             "-A",
-            "--no-lock",
+            ...lockedOffline(privateRoot),
             `--config=${privateRoot}/deno.json`,
             probe,
           ],
