@@ -4,8 +4,11 @@
  *
  * @module
  */
+export * from "./get_connection.ts";
+export * from "./header_value.ts";
 export * from "./licence_proof.ts";
 export * from "./limits.ts";
 export * from "./registration.ts";
 export * from "./sessions.ts";
+export * from "./shared_secret.ts";
 export * from "./streamer_reports.ts";

@@ -6,9 +6,14 @@
  *
  * @module
  */
-import { z } from "zod";
 import type { Resources, Workspace } from "../config/mod.ts";
-import { bearer, encodeHeaderValue } from "../host/mod.ts";
+import {
+  type ConnectionAnswer,
+  connectionAnswerSchema,
+  type SessionPolicy,
+} from "../contract/get_connection.ts";
+import { encodeHeaderValue } from "../contract/header_value.ts";
+import { bearer } from "../contract/shared_secret.ts";
 
 /** What the gateway asks of a host. */
 export interface ConnectionRequest {
@@ -25,20 +30,6 @@ export interface ConnectionRequest {
   /** The browser's size. */
   height?: number;
 }
-
-const answerSchema = z.object({
-  sessionId: z.string(),
-  sessionUuid: z.string().uuid(),
-  host: z.string().min(1),
-  port: z.number().int().min(1).max(65535),
-  path: z.string().startsWith("/"),
-  token: z.string().min(16),
-  tokenExpiresAt: z.string(),
-  reconnect: z.boolean(),
-});
-
-/** A host's validated `/getConnection` answer. */
-export type ConnectionAnswer = z.infer<typeof answerSchema>;
 
 /** A host that could not give a connection; `retryable` says whether another host might. */
 export class HostError extends Error {
@@ -65,7 +56,7 @@ export interface HostCallOptions {
 
 /** The `X-Policy-JSON` value for a resource profile. */
 export function policyFor(resources: Resources): string {
-  return JSON.stringify({
+  const policy: SessionPolicy = {
     clipboard: resources.clipboard ? "both" : "none",
     fileUpload: resources.fileUpload,
     fileDownload: resources.fileDownload,
@@ -73,7 +64,8 @@ export function policyFor(resources: Resources): string {
     shadowing: false,
     audio: resources.audio,
     videoMaxKbps: resources.videoMaxKbps,
-  });
+  };
+  return JSON.stringify(policy);
 }
 
 /**
@@ -128,7 +120,7 @@ export async function getConnection(
       response.status,
     );
   }
-  const parsed = answerSchema.safeParse(body);
+  const parsed = connectionAnswerSchema.safeParse(body);
   if (!parsed.success) {
     throw new HostError(
       `${serverUrl} gave an answer webstream does not understand`,

@@ -7,7 +7,7 @@
  * @module
  */
 import { type HostSession, hostSessionsSchema } from "../contract/mod.ts";
-import { bearer } from "../host/auth.ts";
+import { bearer } from "../contract/shared_secret.ts";
 
 /** Options for the calls in this module. */
 export interface HostSessionCallOptions {

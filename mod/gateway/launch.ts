@@ -9,9 +9,9 @@
  * @module
  */
 import type { Config, Workspace } from "../config/mod.ts";
+import type { ConnectionAnswer } from "../contract/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import {
-  type ConnectionAnswer,
   getConnection,
   type HostCallOptions,
   HostError,

@@ -8,25 +8,15 @@
  *
  * @module
  */
-import { z } from "zod";
+import { policySchema } from "../contract/get_connection.ts";
 import { SCREEN_BOUNDS } from "../contract/limits.ts";
 import type { LaunchRequest, SessionPolicy } from "../pool/mod.ts";
 import { parseJson } from "../util/json_depth.ts";
 import { formatIssues } from "../util/zod_issues.ts";
-import { readHeaderValue } from "./header_value.ts";
+import { readHeaderValue } from "../contract/header_value.ts";
 
-/** `X-Policy-JSON`: what the session may do. Unknown properties are refused. */
-export const policySchema = z.object({
-  clipboard: z.enum(["none", "to-session", "from-session", "both"]).default(
-    "both",
-  ),
-  fileUpload: z.boolean().default(true),
-  fileDownload: z.boolean().default(false),
-  printing: z.boolean().default(false),
-  shadowing: z.boolean().default(false),
-  audio: z.boolean().default(true),
-  videoMaxKbps: z.number().int().min(0).max(100_000).default(8000),
-}).strict();
+/** `X-Policy-JSON`: what the session may do. */
+export { policySchema };
 
 const SESSION_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 

@@ -14,17 +14,19 @@ import {
   PoolUnavailableError,
   type SessionPool,
 } from "../pool/mod.ts";
-import { type HostSessions, logOffSchema } from "../contract/mod.ts";
+import {
+  type ConnectionAnswer,
+  type HostSessions,
+  logOffSchema,
+} from "../contract/mod.ts";
 import { parseJson } from "../util/json_depth.ts";
 import { formatIssues } from "../util/zod_issues.ts";
-import { hasSharedSecret } from "./auth.ts";
+import { hasSharedSecret } from "../contract/shared_secret.ts";
 import { controlHandler } from "./control_route.ts";
 import { LaunchRequestError, parseLaunchRequest } from "./launch_request.ts";
 
-export { bearer, hasSharedSecret } from "./auth.ts";
 export { controlHandler } from "./control_route.ts";
 export * from "./launch_request.ts";
-export * from "./header_value.ts";
 
 /** The largest JSON body the host reads. */
 export const MAX_JSON_BODY = 64 * 1024;
@@ -98,7 +100,7 @@ export function createHostApp(options: HostAppOptions): Hono {
     }
     try {
       const a = await pool.allocate(request);
-      return c.json({
+      const answer: ConnectionAnswer = {
         sessionId: a.sessionId,
         sessionUuid: a.sessionUuid,
         host: options.advertisedHost,
@@ -106,9 +108,14 @@ export function createHostApp(options: HostAppOptions): Hono {
         path: "/stream",
         token: a.token,
         tokenExpiresAt: a.tokenExpiresAt.toISOString(),
+        reconnect: a.reconnect,
+      };
+      // Beside the contract: the pool account and slot (logs, tests) and, in
+      // -sm, the relay.
+      return c.json({
+        ...answer,
         username: a.username,
         slot: a.slot,
-        reconnect: a.reconnect,
         ...(options.relayPort
           ? {
             relay: {

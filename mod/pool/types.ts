@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { SessionPolicy } from "../contract/get_connection.ts";
 
 /** Where a slot is in its life: free → provisioning → ready → active → disconnected → recycling → free. */
 export type SlotState =
@@ -15,22 +16,7 @@ export type SlotState =
   | "recycling";
 
 /** What the session may do, from `X-Policy-JSON`. */
-export interface SessionPolicy {
-  /** Clipboard direction allowed. */
-  clipboard: "none" | "to-session" | "from-session" | "both";
-  /** Files may be uploaded into the session. */
-  fileUpload: boolean;
-  /** Files may be downloaded from the session. */
-  fileDownload: boolean;
-  /** Printing to the browser. */
-  printing: boolean;
-  /** Other viewers may watch the session. */
-  shadowing: boolean;
-  /** The session's sound plays in the browser. */
-  audio: boolean;
-  /** Most kbit/s a viewer's video may take; 0: tiles only. */
-  videoMaxKbps: number;
-}
+export type { SessionPolicy };
 
 /** A workspace launch, as the gateway describes it in `/getConnection`. */
 export interface LaunchRequest {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { bearer } from "../host/auth.ts";
+import { bearer } from "../contract/shared_secret.ts";
 
 /** Where and how a host reaches its gateway. */
 export interface GatewayTarget {

@@ -21,7 +21,8 @@ import {
   assertMatch,
   assertRejects,
 } from "../support/assert.ts";
-import { encodeHeaderValue, parseLaunchRequest } from "../../mod/host/mod.ts";
+import { encodeHeaderValue } from "../../mod/contract/mod.ts";
+import { parseLaunchRequest } from "../../mod/host/mod.ts";
 import { freePort } from "../support/ports.ts";
 import { withScriptedHost } from "../support/scripted_host.ts";
 

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { encodeHeaderValue } from "../../mod/host/header_value.ts";
+import { encodeHeaderValue } from "../../mod/contract/header_value.ts";
 import {
   HEADER_LIMITS,
   LaunchRequestError,

@@ -9,7 +9,8 @@
  * real; its platform is the scripted one from tests/support.
  */
 import { parseConfig } from "../../mod/config/mod.ts";
-import { createHostApp, encodeHeaderValue } from "../../mod/host/mod.ts";
+import { encodeHeaderValue } from "../../mod/contract/mod.ts";
+import { createHostApp } from "../../mod/host/mod.ts";
 import { createLogger } from "../../mod/log/mod.ts";
 import { SessionPool } from "../../mod/pool/mod.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";

@@ -21,7 +21,7 @@ import {
   sessionEndedSchema,
   unregisterSchema,
 } from "../../contract/mod.ts";
-import { hasSharedSecret } from "../../host/mod.ts";
+import { hasSharedSecret } from "../../contract/shared_secret.ts";
 import type { Logger } from "../../log/mod.ts";
 import { verifyLicenceProof } from "../../contract/licence_proof.ts";
 import type { GatewayMetrics } from "../metrics.ts";

@@ -16,7 +16,7 @@ import {
   encodeHeaderValue,
   HeaderValueError,
   readHeaderValue,
-} from "../../mod/host/header_value.ts";
+} from "../../mod/contract/header_value.ts";
 import {
   assert,
   assertEquals,

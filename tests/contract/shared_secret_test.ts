@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { bearer, hasSharedSecret } from "../../mod/host/auth.ts";
+import { bearer, hasSharedSecret } from "../../mod/contract/shared_secret.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 
 const SECRET = "gw-shared-secret-0123";
