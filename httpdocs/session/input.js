@@ -9,6 +9,17 @@
  *   prevented, so Tab or Backspace stay in the session), except that
  *   Ctrl/Cmd+V is let through so the page receives the paste (the page sends
  *   the clipboard first, then the key, so the session pastes the new text).
+ *   The keys go to a transparent text area over the canvas (the keyboard
+ *   target {@linkcode Input.focus} focuses), so an input method can run.
+ * - Dead keys (`key` "Dead") are not sent: the browser composes them with
+ *   the next key, whose `key` is the composed character ("ê", "á"), and the
+ *   session types that character. AltGr characters are sent the same way
+ *   (their `key` is the character, "@" or "€").
+ * - Input methods (IME): keys that belong to a composition (`isComposing`,
+ *   key "Process", keyCode 229) are not sent; the composed text of
+ *   `compositionend`, and text inserted with no key (emoji pickers, virtual
+ *   keyboards), is typed in the session one character at a time as KEYs
+ *   with an empty `code` (the session types each by its keysym).
  * - Pointer moves are coalesced to one POINTER per animation frame; presses
  *   and releases go at once.
  * - Wheel: one notch per 100 px (or per line) accumulated; positive dy is
@@ -38,10 +49,57 @@ const TAP_SLOP = 8;
  * }} InputOptions
  */
 
+/**
+ * The KEY messages that type `text` in the session: a press and a release
+ * per character (code point), with an empty `code` so the session types the
+ * character itself whatever its layout. Line breaks become Enter, tabs Tab;
+ * other control characters are dropped.
+ *
+ * @param {string} text
+ * @returns {ClientMessage[]}
+ */
+export function textKeys(text) {
+  /** @type {ClientMessage[]} */
+  const out = [];
+  for (const character of text.replaceAll("\r\n", "\n")) {
+    const key = character === "\n" || character === "\r"
+      ? "Enter"
+      : character === "\t"
+      ? "Tab"
+      : character;
+    const point = /** @type {number} */ (key.codePointAt(0));
+    if (key.length === 1 && (point < 0x20 || (point >= 0x7f && point < 0xa0))) {
+      continue;
+    }
+    out.push({ type: "key", down: true, code: "", key });
+    out.push({ type: "key", down: false, code: "", key });
+  }
+  return out;
+}
+
+/**
+ * Whether a key event belongs to an input method's composition (its text
+ * arrives with `compositionend`) or is a dead key (the browser composes it
+ * with the next key): such events are not sent.
+ *
+ * @param {{ isComposing: boolean, key: string, keyCode: number }} event
+ * @returns {boolean}
+ */
+export function composes(event) {
+  return event.isComposing || event.keyCode === 229 ||
+    event.key === "Process" || event.key === "Dead";
+}
+
 /** Turns DOM input on one element into protocol messages. */
 export class Input {
   /** @type {HTMLElement} */
   #element;
+  /**
+   * The keyboard target: a transparent text area beside the element, so an
+   * input method can compose (it needs an editable element).
+   * @type {HTMLTextAreaElement}
+   */
+  #keyboard;
   /** @type {InputOptions} */
   #options;
   /** @type {{ x: number, y: number, buttons: number } | undefined} */
@@ -76,8 +134,19 @@ export class Input {
       target.addEventListener(type, listener, options);
       this.#listeners.push([type, listener, target, options]);
     };
-    on(element, "keydown", (e) => this.#key(e, true));
-    on(element, "keyup", (e) => this.#key(e, false));
+    this.#keyboard = document.createElement("textarea");
+    this.#keyboard.className = "ws-keyboard";
+    this.#keyboard.setAttribute("aria-label", "keyboard input");
+    this.#keyboard.setAttribute("autocomplete", "off");
+    this.#keyboard.setAttribute("autocapitalize", "off");
+    this.#keyboard.spellcheck = false;
+    element.after(this.#keyboard);
+    for (const target of [element, this.#keyboard]) {
+      on(target, "keydown", (e) => this.#key(e, true));
+      on(target, "keyup", (e) => this.#key(e, false));
+    }
+    on(this.#keyboard, "compositionend", (e) => this.#compositionEnd(e));
+    on(this.#keyboard, "input", (e) => this.#input(e));
     on(element, "pointermove", (e) => this.#pointerMove(e));
     on(element, "pointerdown", (e) => this.#pointerButton(e, true));
     on(element, "pointerup", (e) => this.#pointerButton(e, false));
@@ -88,6 +157,20 @@ export class Input {
     on(document, "visibilitychange", () => {
       if (document.visibilityState === "hidden") this.releaseAll();
     });
+  }
+
+  /** Gives the keyboard focus to the session (its keyboard target). */
+  focus() {
+    this.#keyboard.focus({ preventScroll: true });
+  }
+
+  /**
+   * Types `text` in the session, character by character.
+   *
+   * @param {string} text
+   */
+  type(text) {
+    for (const message of textKeys(text)) this.#options.send(message);
   }
 
   /** Releases every key and button in the session. */
@@ -104,6 +187,7 @@ export class Input {
       target.removeEventListener(type, listener, options);
     }
     this.#listeners = [];
+    this.#keyboard.remove();
   }
 
   /**
@@ -130,7 +214,7 @@ export class Input {
    * @param {boolean} down
    */
   #key(event, down) {
-    if (event.isComposing) return;
+    if (composes(event)) return;
     const message = /** @type {ClientMessage} */ ({
       type: "key",
       down,
@@ -147,6 +231,25 @@ export class Input {
     }
     event.preventDefault();
     this.#options.send(message);
+  }
+
+  /** @param {CompositionEvent} event */
+  #compositionEnd(event) {
+    if (event.data) this.type(event.data);
+    this.#keyboard.value = "";
+  }
+
+  /**
+   * Text inserted with no key the page sent (an emoji picker, a virtual
+   * keyboard, `Input.insertText`); a composition's text comes with
+   * `compositionend` instead.
+   *
+   * @param {InputEvent} event
+   */
+  #input(event) {
+    if (event.isComposing) return;
+    if (event.inputType === "insertText" && event.data) this.type(event.data);
+    this.#keyboard.value = "";
   }
 
   /** @param {PointerEvent} event */
@@ -186,7 +289,7 @@ export class Input {
     }
     event.preventDefault();
     if (down) {
-      this.#element.focus({ preventScroll: true });
+      this.focus();
       try {
         this.#element.setPointerCapture(event.pointerId);
       } catch {
@@ -237,7 +340,7 @@ export class Input {
   /** @param {PointerEvent} event */
   #touchStart(event) {
     event.preventDefault();
-    this.#element.focus({ preventScroll: true });
+    this.focus();
     this.#touches.set(event.pointerId, {
       x: event.clientX,
       y: event.clientY,

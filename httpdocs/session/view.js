@@ -343,7 +343,7 @@ export function openSession(container, options) {
     const request = fileRequests.shift();
     if (request) client.cancelFileRequest(request.dialogGuid);
     showFileRequest();
-    canvas.focus();
+    input.focus();
   });
 
   /**
@@ -397,7 +397,7 @@ export function openSession(container, options) {
   uploadInput.addEventListener("change", () => {
     for (const file of uploadInput.files ?? []) startUpload(file);
     uploadInput.value = "";
-    canvas.focus();
+    input.focus();
   });
   stage.addEventListener("dragover", (event) => {
     if (!client.canUpload) return;
@@ -417,7 +417,7 @@ export function openSession(container, options) {
     if (client.sendClipboard(clipboardText.value)) {
       toast("clipboard", "Clipboard sent to the session");
     }
-    canvas.focus();
+    input.focus();
   });
   root.addEventListener("paste", (event) => {
     // Pasting into the panel edits the panel.
@@ -519,7 +519,7 @@ export function openSession(container, options) {
   layout();
   showStatus();
   tunnel.start();
-  canvas.focus({ preventScroll: true });
+  input.focus();
   return session;
 }
 

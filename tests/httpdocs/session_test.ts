@@ -283,11 +283,12 @@ Deno.test("session view in Chromium", OPTIONS, async (t) => {
         });
         await page.keyboard.press("Tab");
         assertEquals((await viewer.next("key")).code, "Tab");
-        // Tab was not acted on by the browser: the canvas keeps the focus.
+        // Tab was not acted on by the browser: the keyboard target keeps
+        // the focus.
         assert(
           await read(
             page,
-            "document.activeElement === document.querySelector('.ws-canvas')",
+            "document.activeElement === document.querySelector('.ws-keyboard')",
           ),
         );
         await page.keyboard.down("Shift");
@@ -295,6 +296,81 @@ Deno.test("session view in Chromium", OPTIONS, async (t) => {
         await page.keyboard.up("Shift");
         const shifted = await viewer.next("key", (m) => m.code === "KeyB");
         assertEquals([shifted.down, shifted.key], [true, "B"]);
+      },
+    );
+
+    await t.step(
+      "dead keys, AltGr and IME composition type the characters",
+      async () => {
+        const cdp = await page.context().newCDPSession(page);
+        /** One CDP key event, as Chromium gets it from the OS. */
+        const key = (
+          type: "keyDown" | "keyUp",
+          fields: { key: string; code: string; text?: string },
+        ) =>
+          cdp.send("Input.dispatchKeyEvent", {
+            type: type === "keyDown" && fields.text ? "keyDown" : type ===
+                "keyDown"
+              ? "rawKeyDown"
+              : "keyUp",
+            ...fields,
+            unmodifiedText: fields.text,
+          });
+        const keysUntil = async (last: string) => {
+          const out: string[] = [];
+          for (;;) {
+            const m = await viewer.next("key");
+            out.push(`${m.down ? "+" : "-"}${m.code}:${m.key}`);
+            if (!m.down && m.key === last) return out;
+          }
+        };
+        viewer.skipAll();
+        // French ^ (dead) then e: the browser composes "ê".
+        await key("keyDown", { key: "Dead", code: "BracketLeft" });
+        await key("keyUp", { key: "Dead", code: "BracketLeft" });
+        await key("keyDown", { key: "ê", code: "KeyE", text: "ê" });
+        await key("keyUp", { key: "e", code: "KeyE" });
+        // German AltGr+q as Chromium on Linux reports it.
+        await key("keyDown", { key: "AltGraph", code: "AltRight" });
+        await key("keyDown", { key: "@", code: "KeyQ", text: "@" });
+        await key("keyUp", { key: "@", code: "KeyQ" });
+        await key("keyUp", { key: "AltGraph", code: "AltRight" });
+        assertEquals(await keysUntil("AltGraph"), [
+          "+KeyE:ê",
+          "-KeyE:e",
+          "+AltRight:AltGraph",
+          "+KeyQ:@",
+          "-KeyQ:@",
+          "-AltRight:AltGraph",
+        ]);
+        // An IME composes "にほん" and commits "日本": only the committed
+        // text is sent, as keys with no code.
+        viewer.skipAll();
+        await cdp.send("Input.imeSetComposition", {
+          text: "にほん",
+          selectionStart: 3,
+          selectionEnd: 3,
+        });
+        await cdp.send("Input.insertText", { text: "日本" });
+        assertEquals(await keysUntil("本"), [
+          "+:日",
+          "-:日",
+          "+:本",
+          "-:本",
+        ]);
+        // Text inserted with no key and no composition (an emoji picker).
+        await cdp.send("Input.insertText", { text: "é😀" });
+        assertEquals(await keysUntil("😀"), [
+          "+:é",
+          "-:é",
+          "+:😀",
+          "-:😀",
+        ]);
+        assertEquals(
+          await read(page, "document.querySelector('.ws-keyboard').value"),
+          "",
+        );
+        await cdp.detach();
       },
     );
 

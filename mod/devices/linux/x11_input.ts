@@ -8,6 +8,10 @@
  * (another browser layout, or a character such as "é" the layout lacks) is
  * typed by keysym instead: through a keycode that already carries it, or by
  * binding it for the moment to a spare keycode (one with no keysyms).
+ * Held AltGr (and the Ctrl and Alt a Windows browser adds to it) is lifted
+ * around such a character, so "@" typed with AltGr on a German keyboard is
+ * "@" and not Ctrl+Alt+"@". A dead key (`key` "Dead") is not pressed: the
+ * browser sends the character it composes with the next key.
  *
  * @module
  */
@@ -169,6 +173,9 @@ export class X11Input implements InputSink {
 
   key(code: string, key: string, down: boolean): void {
     if (this.#closed) return;
+    // The browser composes a dead key with the next key and sends the
+    // result; pressing it here would type the session layout's key.
+    if (key === "Dead") return;
     const id = code || `key:${key}`;
     const held = this.#keys.get(id);
     if (!down) {
@@ -261,9 +268,14 @@ export class X11Input implements InputSink {
       place = { keycode, level: 0 };
     }
     const wantShift = place.level === 1;
-    // Lift held modifiers that would change what the key types.
-    const lift = [...this.#keys.values()].filter((k) =>
-      k.key === "AltGraph" || (k.key === "Shift" && wantShift === false)
+    // Lift held modifiers that would change what the key types: AltGr, and
+    // with it Ctrl and Alt (a Windows browser sends AltGr as Ctrl+Alt).
+    const held = [...this.#keys.values()];
+    const altGraph = held.some((k) => k.key === "AltGraph");
+    const lift = held.filter((k) =>
+      k.key === "AltGraph" ||
+      (altGraph && (k.key === "Control" || k.key === "Alt")) ||
+      (k.key === "Shift" && wantShift === false)
     );
     const holdsShift = [...this.#keys.values()].some((k) => k.key === "Shift");
     const shift = wantShift && !holdsShift

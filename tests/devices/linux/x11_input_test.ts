@@ -6,6 +6,10 @@
  * keys reach `xev` by physical key, with Shift, Enter, a character the US
  * layout lacks ("é" through a spare keycode) and a layout mismatch ("@" on
  * KeyQ), each key-up releasing the keycode its key-down pressed;
+ * dead keys are not pressed (the composed character that follows is typed),
+ * AltGr characters from German and French layouts (Linux and Windows
+ * style, where Ctrl comes with AltGr) are typed with no Ctrl or Alt in
+ * effect, and keys with no code type composed text;
  * `releaseAll` releases exactly what is held; and text typed into a real
  * `xterm` running `cat` arrives in a file.
  *
@@ -347,6 +351,96 @@ xTest(
       assertEquals(
         presses.find((e) => e.keysym === "eacute")?.keycode,
         eacuteKeycode,
+      );
+    } finally {
+      sink.close();
+      await xev.stop();
+    }
+  },
+);
+
+/** X modifier bits: Shift, Control, Mod1 (Alt). */
+const SHIFT_MASK = 0x1;
+const CONTROL_MASK = 0x4;
+const MOD1_MASK = 0x8;
+
+xTest(
+  "x11 input: dead keys, AltGr (Linux and Windows style) and text keys",
+  async (env) => {
+    const xev = await startXev(env);
+    const sink = openSink(env);
+    try {
+      sink.pointer(150, 150, 0);
+      // German `^` dead key, then e: the browser sends "Dead", then "ê".
+      tap(sink, "Backquote", "Dead");
+      tap(sink, "KeyE", "ê");
+      // German ´ dead key (Equal), then a: "á".
+      tap(sink, "Equal", "Dead");
+      tap(sink, "KeyA", "á");
+      // German AltGr+q → "@" as Chromium on Linux sends it.
+      sink.key("AltRight", "AltGraph", true);
+      tap(sink, "KeyQ", "@");
+      tap(sink, "KeyE", "€");
+      sink.key("AltRight", "AltGraph", false);
+      // The same as Chromium on Windows sends it: Ctrl, then AltGraph.
+      sink.key("ControlLeft", "Control", true);
+      sink.key("AltRight", "AltGraph", true);
+      tap(sink, "KeyQ", "@");
+      sink.key("AltRight", "AltGraph", false);
+      sink.key("ControlLeft", "Control", false);
+      // French AltGr+0 → "@".
+      sink.key("AltRight", "AltGraph", true);
+      tap(sink, "Digit0", "@");
+      sink.key("AltRight", "AltGraph", false);
+      // Ctrl+c still goes by key, with Control held.
+      sink.key("ControlLeft", "Control", true);
+      tap(sink, "KeyC", "c");
+      sink.key("ControlLeft", "Control", false);
+      // Composed text: keys with no code.
+      for (const ch of "日本") tap(sink, "", ch);
+      assertEquals(sink.heldKeycodes, []);
+      await waitFor(
+        () => keyEvents(xev.output()).some((e) => e.keysym === "U672C"),
+        { timeoutMs: 10_000, what: "the last composed character" },
+      );
+      const modifiers = new Set([
+        "Shift_L",
+        "Control_L",
+        "Alt_R",
+        "Meta_R",
+        "ISO_Level3_Shift",
+      ]);
+      const presses = keyEvents(xev.output()).filter((e) =>
+        e.type === "KeyPress" && !modifiers.has(e.keysym)
+      );
+      assertEquals(presses.map((e) => e.keysym), [
+        "ecircumflex",
+        "aacute",
+        "at",
+        "U20AC",
+        "at",
+        "at",
+        "c",
+        "U65E5",
+        "U672C",
+      ]);
+      // The AltGr characters were typed with no Ctrl or Alt in effect (only
+      // Shift, for "@" on the US layout); Ctrl+c had Control.
+      for (const press of presses.filter((e) => e.keysym !== "c")) {
+        assertEquals(
+          press.state & (CONTROL_MASK | MOD1_MASK),
+          0,
+          `${press.keysym} state ${press.state}`,
+        );
+      }
+      assertEquals(presses[2].state & SHIFT_MASK, SHIFT_MASK);
+      const c = presses.find((e) => e.keysym === "c")!;
+      assertEquals(c.state & CONTROL_MASK, CONTROL_MASK);
+      // No dead key reached the session as a grave or an equals sign.
+      assert(
+        !keyEvents(xev.output()).some((e) =>
+          e.keysym === "grave" || e.keysym === "equal"
+        ),
       );
     } finally {
       sink.close();
