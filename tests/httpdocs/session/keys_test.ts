@@ -1,12 +1,12 @@
 /**
- * Tests for the pure parts of `httpdocs/session/input.js`: the KEY messages
+ * Tests for `httpdocs/session/keys.js`: the KEY messages
  * that type composed text, and which key events belong to a composition.
  * The DOM parts (the keyboard target, composition events, dead keys) are
  * tested in real Chromium by `tests/httpdocs/session_test.ts`.
  *
  * @module
  */
-import { composes, textKeys } from "../../../httpdocs/session/input.js";
+import { composes, textKeys } from "../../../httpdocs/session/keys.js";
 import { assertEquals } from "../../support/assert.ts";
 
 Deno.test("textKeys: a press and a release per code point, no code", () => {
