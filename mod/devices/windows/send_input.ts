@@ -190,6 +190,9 @@ export class SendInputSink implements InputSink {
 
   key(code: string, key: string, down: boolean): void {
     if (this.#closed) return;
+    // The browser composes a dead key with the next key and sends the
+    // result; pressing it here would start a dead key in the session too.
+    if (key === "Dead") return;
     const id = code || `key:${key}`;
     const held = this.#keys.get(id);
     if (!down) {

@@ -237,6 +237,16 @@ Deno.test("a held AltGr is lifted around a Unicode character", () => {
   ]);
 });
 
+Deno.test("a dead key is not pressed; the composed character is typed", () => {
+  const { sink, sent } = setUp();
+  sink.key("Backquote", "Dead", true);
+  sink.key("Backquote", "Dead", false);
+  assertEquals(sent(), []);
+  sink.key("KeyE", "ê", true);
+  sink.key("KeyE", "ê", false);
+  assertEquals(sent(), [[key(0xea, UNI)], [key(0xea, UNI | UP)]]);
+});
+
 Deno.test("named keys without a code, Pause and NumLock go by virtual key", () => {
   const { sink, sent } = setUp();
   sink.key("", "Enter", true);
