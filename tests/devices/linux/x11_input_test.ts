@@ -371,6 +371,14 @@ xTest(
     const sink = openSink(env);
     try {
       sink.pointer(150, 150, 0);
+      // xev loads its keymap at its first key event, and misses mapping
+      // changes made while it does (an app running for a while has its
+      // keymap): give it one first.
+      tap(sink, "Escape", "Escape");
+      await waitFor(
+        () => keyEvents(xev.output()).some((e) => e.keysym === "Escape"),
+        { timeoutMs: 10_000, what: "xev's first key" },
+      );
       // German `^` dead key, then e: the browser sends "Dead", then "ê".
       tap(sink, "Backquote", "Dead");
       tap(sink, "KeyE", "ê");
@@ -411,7 +419,8 @@ xTest(
         "ISO_Level3_Shift",
       ]);
       const presses = keyEvents(xev.output()).filter((e) =>
-        e.type === "KeyPress" && !modifiers.has(e.keysym)
+        e.type === "KeyPress" && !modifiers.has(e.keysym) &&
+        e.keysym !== "Escape"
       );
       assertEquals(presses.map((e) => e.keysym), [
         "ecircumflex",
