@@ -26,6 +26,7 @@ export const S = Object.freeze({
   NOTICE: 0x09,
   VIDEO: 0x0a,
   AUDIO: 0x0b,
+  CLIPBOARD_IMAGE: 0x10,
 });
 
 /** Browser → streamer message types. */
@@ -45,6 +46,7 @@ export const C = Object.freeze({
   CAPS: 0x8d,
   KEYFRAME: 0x8e,
   AUDIO_STATE: 0x8f,
+  CLIPBOARD_IMAGE: 0x94,
 });
 
 /** Tile encodings. */
@@ -84,6 +86,21 @@ export const BUTTON = Object.freeze({
 
 /** Largest upload chunk payload, in bytes. */
 export const MAX_CHUNK = 256 * 1024;
+
+/** Largest clipboard image (a PNG file) carried either way, in bytes. */
+export const MAX_CLIPBOARD_IMAGE = 8 * 1024 * 1024;
+
+/** The 8 bytes every PNG file starts with. */
+export const PNG_SIGNATURE = Object.freeze([
+  0x89,
+  0x50,
+  0x4e,
+  0x47,
+  0x0d,
+  0x0a,
+  0x1a,
+  0x0a,
+]);
 
 /** Largest JSON payload accepted, in bytes (clipboard text included). */
 export const MAX_JSON = 1024 * 1024;
@@ -138,6 +155,7 @@ export const MAX_CODECS = 16;
  *   | { type: "frame", frame: Frame }
  *   | { type: "cursor", cursor: Cursor }
  *   | { type: "clipboard", text: string }
+ *   | { type: "clipboardImage", png: Uint8Array }
  *   | { type: "pong", id: number, time: number }
  *   | { type: "fileRequest", request: FileRequest }
  *   | { type: "uploadResult", result: UploadResult }
@@ -151,6 +169,7 @@ export const MAX_CODECS = 16;
  *   | { type: "key", down: boolean, code: string, key: string }
  *   | { type: "resize", width: number, height: number }
  *   | { type: "clipboard", text: string }
+ *   | { type: "clipboardImage", png: Uint8Array }
  *   | { type: "ping", id: number }
  *   | { type: "uploadStart", uploadId: number, name: string, size: number,
  *       dialogGuid?: string }
@@ -261,6 +280,42 @@ function need(bytes, length, what) {
   }
 }
 
+/**
+ * The PNG after a clipboard image's type byte: it must start with the PNG
+ * signature and fit in {@linkcode MAX_CLIPBOARD_IMAGE}.
+ *
+ * @param {Uint8Array} bytes the whole message
+ * @returns {Uint8Array}
+ */
+function clipboardPng(bytes) {
+  const png = bytes.subarray(1);
+  if (png.length > MAX_CLIPBOARD_IMAGE) {
+    throw new ProtocolError(
+      `clipboardImage: larger than ${MAX_CLIPBOARD_IMAGE} bytes`,
+    );
+  }
+  if (
+    png.length < 8 || PNG_SIGNATURE.some((byte, i) => png[i] !== byte)
+  ) {
+    throw new ProtocolError("clipboardImage: not a PNG file");
+  }
+  return png;
+}
+
+/**
+ * A type byte, then `data`.
+ *
+ * @param {number} type
+ * @param {Uint8Array} data
+ * @returns {Uint8Array}
+ */
+function prefixed(type, data) {
+  const out = new Uint8Array(1 + data.length);
+  out[0] = type;
+  out.set(data, 1);
+  return out;
+}
+
 /** @param {Uint8Array} bytes */
 function view(bytes) {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -280,6 +335,8 @@ export function encodeStreamerMessage(message) {
       return jsonMessage(S.SCREEN, message.screen);
     case "clipboard":
       return jsonMessage(S.CLIPBOARD, { text: message.text });
+    case "clipboardImage":
+      return prefixed(S.CLIPBOARD_IMAGE, message.png);
     case "pong":
       return jsonMessage(S.PONG, { id: message.id, time: message.time });
     case "fileRequest":
@@ -404,6 +461,8 @@ export function decodeStreamerMessage(bytes) {
         type: "clipboard",
         text: str(readJson(bytes, "clipboard"), "text", "clipboard"),
       };
+    case S.CLIPBOARD_IMAGE:
+      return { type: "clipboardImage", png: clipboardPng(bytes) };
     case S.PONG: {
       const v = readJson(bytes, "pong");
       return {
@@ -550,6 +609,8 @@ export function encodeClientMessage(message) {
       });
     case "clipboard":
       return jsonMessage(C.CLIPBOARD, { text: message.text });
+    case "clipboardImage":
+      return prefixed(C.CLIPBOARD_IMAGE, message.png);
     case "ping":
       return jsonMessage(C.PING, { id: message.id });
     case "uploadStart":
@@ -670,6 +731,8 @@ export function decodeClientMessage(bytes) {
         type: "clipboard",
         text: str(readJson(bytes, "clipboard"), "text", "clipboard"),
       };
+    case C.CLIPBOARD_IMAGE:
+      return { type: "clipboardImage", png: clipboardPng(bytes) };
     case C.PING:
       return { type: "ping", id: int(readJson(bytes, "ping"), "id", "ping") };
     case C.UPLOAD_START: {

@@ -1,6 +1,8 @@
 /**
  * The session's clipboard as the streamer uses it, independent of the
- * OS: text only. On Linux it is `linux/x11_clipboard.ts`'s `X11Clipboard`
+ * OS: text everywhere, and PNG images where the platform's clipboard
+ * carries them ({@linkcode ImageClipboard}, {@linkcode carriesImages}). On
+ * Linux it is `linux/x11_clipboard.ts`'s `X11Clipboard`
  * (xclip); on Windows `windows/win32_clipboard.ts`. Changes
  * made by the session's apps are noticed by the screen capture (its
  * `poll()`'s `clipboardChanged`), then read with `readChange()`.
@@ -24,4 +26,37 @@ export interface SessionClipboard {
   read(): Promise<string | undefined>;
   /** Releases what the clipboard holds (for X11, stops owning the selection). */
   close(): void;
+}
+
+/**
+ * Largest clipboard image carried, in bytes of PNG: the same bound as the
+ * protocol's `MAX_CLIPBOARD_IMAGE`.
+ */
+export const MAX_CLIPBOARD_IMAGE = 8 * 1024 * 1024;
+
+/** What a changed clipboard holds: text, or a PNG image. */
+export type ClipboardContent =
+  | { kind: "text"; text: string }
+  | { kind: "image"; png: Uint8Array };
+
+/** A session clipboard that carries PNG images besides text. */
+export interface ImageClipboard extends SessionClipboard {
+  /** Sets the clipboard to a PNG image (offered as `image/png`). */
+  writeImage(png: Uint8Array): Promise<void>;
+  /**
+   * The clipboard's content when it changed: the image when it offers
+   * `image/png` (at most {@linkcode MAX_CLIPBOARD_IMAGE} bytes), else its
+   * text; undefined when it is empty, neither, too large, or what this
+   * clipboard set itself.
+   */
+  readContentChange(): Promise<ClipboardContent | undefined>;
+}
+
+/** Whether `clipboard` carries images too. */
+export function carriesImages(
+  clipboard: SessionClipboard,
+): clipboard is ImageClipboard {
+  const candidate = clipboard as Partial<ImageClipboard>;
+  return typeof candidate.writeImage === "function" &&
+    typeof candidate.readContentChange === "function";
 }

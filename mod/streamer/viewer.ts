@@ -18,7 +18,10 @@ import {
 import type { Logger } from "../log/mod.ts";
 import type { ScreenCapture } from "../devices/capture.ts";
 import type { FileDialogServer, PendingDialog } from "./file_dialog.ts";
-import type { SessionClipboard } from "../devices/clipboard.ts";
+import {
+  carriesImages,
+  type SessionClipboard,
+} from "../devices/clipboard.ts";
 import type { SessionSound } from "./session_sound.ts";
 import { MediaStream } from "./media.ts";
 import type { TileEncoder } from "./encode/mod.ts";
@@ -230,6 +233,25 @@ export class Viewer {
           this.#ctx.logger.warn("cannot set the clipboard", { error })
         );
         return;
+      case "clipboardImage": {
+        if (!this.#clip.toSession) {
+          return this.#notice(
+            "warn",
+            "clipboard to the session is not allowed",
+          );
+        }
+        const clipboard = this.#ctx.clipboard;
+        if (!carriesImages(clipboard)) {
+          return this.#notice(
+            "warn",
+            "this session's clipboard takes text only",
+          );
+        }
+        clipboard.writeImage(message.png).catch((error) =>
+          this.#ctx.logger.warn("cannot set the clipboard image", { error })
+        );
+        return;
+      }
       case "uploadStart":
       case "uploadChunk":
       case "uploadEnd":
@@ -353,9 +375,18 @@ export class Viewer {
 
   #clipboardChanged(): void {
     if (!this.#clip.fromSession) return;
-    this.#ctx.clipboard.readChange().then((text) => {
-      if (text !== undefined && !this.#closed) {
-        this.send({ type: "clipboard", text });
+    const clipboard = this.#ctx.clipboard;
+    const change = carriesImages(clipboard)
+      ? clipboard.readContentChange()
+      : clipboard.readChange().then((text) =>
+        text === undefined ? undefined : { kind: "text" as const, text }
+      );
+    change.then((content) => {
+      if (!content || this.#closed) return;
+      if (content.kind === "text") {
+        this.send({ type: "clipboard", text: content.text });
+      } else {
+        this.send({ type: "clipboardImage", png: content.png });
       }
     }).catch((error) =>
       this.#ctx.logger.warn("cannot read the clipboard", { error })

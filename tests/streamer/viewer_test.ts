@@ -4,7 +4,10 @@
  * answered with SCREEN; an upload the policy forbids, or one naming a dialog
  * nobody waits for, is refused with UPLOAD_RESULT; an allowed upload lands
  * and is reported; a malformed message closes the socket with 4008 naming
- * the problem.
+ * the problem. Clipboard images follow the per-direction policy: one sent
+ * becomes the X clipboard's `image/png`, an app's image reaches the viewer
+ * byte-exact, and a direction the policy closes carries nothing (a notice
+ * says so).
  *
  * @module
  */
@@ -194,5 +197,105 @@ Deno.test({
         const { hello } = await nextStreamerMessage(ws, "hello");
         assertEquals(hello.protocol, "webstream/2");
       });
+    }),
+});
+
+/** An app in the session copying a PNG (`xclip -t image/png`). */
+function appCopiesImage(
+  env: Record<string, string>,
+  png: Uint8Array,
+): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command("xclip", {
+    args: ["-selection", "clipboard", "-t", "image/png", "-in", "-quiet"],
+    env,
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  return writer.write(png).then(() => writer.close()).then(() => child);
+}
+
+/** The session clipboard's `image/png`, as another client reads it. */
+async function sessionImage(env: Record<string, string>): Promise<Uint8Array> {
+  const out = await new Deno.Command("xclip", {
+    args: ["-selection", "clipboard", "-o", "-t", "image/png"],
+    env,
+    stderr: "null",
+  }).output();
+  return out.stdout;
+}
+
+/** A PNG signature and a few bytes: xclip and the viewer carry it as is. */
+const PNG = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 7);
+
+Deno.test({
+  name:
+    "clipboard images by policy: to the session, from the session, malformed",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withXvfb({ width: 640, height: 480 }, async (x) => {
+      const saved = Deno.env.get("DISPLAY");
+      Deno.env.set("DISPLAY", x.display);
+      let app: Deno.ChildProcess | undefined;
+      const stopApp = async () => {
+        try {
+          app?.kill("SIGTERM");
+        } catch {
+          // Gone when it lost the selection.
+        }
+        await app?.status;
+        app = undefined;
+      };
+      try {
+        // To the session only: an image sent becomes the X clipboard's
+        // image/png; an app's image is not sent back.
+        await withViewer(x.display, { policy: policy(false) }, async (ws) => {
+          await nextStreamerMessage(ws, "hello");
+          sendClient(ws, { type: "clipboardImage", png: PNG });
+          let got: Uint8Array = new Uint8Array();
+          for (let i = 0; i < 100 && got.length === 0; i++) {
+            got = await sessionImage(x.env);
+            if (!got.length) await new Promise((r) => setTimeout(r, 50));
+          }
+          assertEquals(got, PNG);
+          app = await appCopiesImage(x.env, PNG.with(8, 9));
+          // No clipboard comes back within 2 s (the capture notices a
+          // clipboard change within a frame or so).
+          let arrived = false;
+          await nextStreamerMessage(ws, "clipboardImage", { timeoutMs: 2_000 })
+            .then(() => arrived = true, () => {});
+          assert(!arrived, "an image from the session was sent");
+          await stopApp();
+        });
+        // From the session only: an app's image reaches the viewer
+        // byte-exact; an image sent is refused with a notice.
+        const fromSession = {
+          policy: { ...policy(false), clipboard: "from-session" as const },
+        };
+        await withViewer(x.display, fromSession, async (ws) => {
+          await nextStreamerMessage(ws, "hello");
+          const appPng = PNG.with(8, 42);
+          app = await appCopiesImage(x.env, appPng);
+          const { png } = await nextStreamerMessage(ws, "clipboardImage");
+          assertEquals(png, appPng);
+          sendClient(ws, { type: "clipboardImage", png: PNG });
+          const { notice } = await nextStreamerMessage(ws, "notice");
+          assertMatch(notice.text, /clipboard to the session is not allowed/);
+          await stopApp();
+          // A clipboard image that is not a PNG closes the viewer.
+          ws.socket.send(
+            Uint8Array.of(0x94, 0xff, 0xd8, 0xff, 0xe0, 0, 0, 0, 0),
+          );
+          const closed = await ws.closed;
+          assertEquals(closed.code, 4008);
+          assertMatch(closed.reason, /clipboardImage: not a PNG/);
+        });
+      } finally {
+        await stopApp();
+        if (saved === undefined) Deno.env.delete("DISPLAY");
+        else Deno.env.set("DISPLAY", saved);
+      }
     }),
 });

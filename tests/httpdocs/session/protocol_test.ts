@@ -4,7 +4,8 @@
  * with its exact layout (type bytes, little-endian numbers); values outside
  * a field's range are clamped on encode; malformed input (truncated, unknown
  * type, bad JSON, wrong field types, oversize chunks and names, zero-sized
- * resize, bad UTF-8) is refused with a ProtocolError.
+ * resize, bad UTF-8, clipboard images that are not PNG or too large) is
+ * refused with a ProtocolError.
  *
  * @module
  */
@@ -17,8 +18,10 @@ import {
   encodeStreamerMessage,
   ENCODING,
   MAX_CHUNK,
+  MAX_CLIPBOARD_IMAGE,
   MAX_FILE_NAME,
   MAX_JSON,
+  PNG_SIGNATURE,
   PROTOCOL,
   ProtocolError,
   S,
@@ -27,6 +30,9 @@ import {
 import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
 
 const encoder = new TextEncoder();
+
+/** A PNG signature and then some bytes (the codec reads no further). */
+const PNG = Uint8Array.of(...PNG_SIGNATURE, 0, 0, 0, 13, 0x49, 0x48);
 
 function json(type: number, value: unknown): Uint8Array {
   const body = encoder.encode(JSON.stringify(value));
@@ -154,6 +160,7 @@ Deno.test("every streamer message survives a round trip", () => {
       type: "audio",
       audio: { timestampUs: 123_456_789, data: Uint8Array.of(0xfc, 1) },
     },
+    { type: "clipboardImage", png: PNG },
   ];
   for (const message of messages) {
     const bytes = encodeStreamerMessage(message);
@@ -310,6 +317,7 @@ Deno.test("every browser message survives a round trip", () => {
     { type: "key", down: true, code: "", key: "😀" },
     { type: "resize", width: 1920, height: 1080 },
     { type: "clipboard", text: "ünïcode ✓" },
+    { type: "clipboardImage", png: PNG },
     { type: "ping", id: 9 },
     {
       type: "uploadStart",
@@ -339,6 +347,31 @@ Deno.test("every browser message survives a round trip", () => {
     const bytes = encodeClientMessage(message);
     assertEquals(decodeClientMessage(bytes), message, message.type);
   }
+});
+
+Deno.test("clipboard images are the type byte, then the PNG file as is", () => {
+  assertEquals(
+    Array.from(encodeClientMessage({ type: "clipboardImage", png: PNG })),
+    [0x94, ...PNG],
+  );
+  assertEquals(
+    Array.from(encodeStreamerMessage({ type: "clipboardImage", png: PNG })),
+    [0x10, ...PNG],
+  );
+  // The largest allowed image passes both ways.
+  const largest = new Uint8Array(MAX_CLIPBOARD_IMAGE);
+  largest.set(PNG_SIGNATURE);
+  const up = decodeClientMessage(
+    encodeClientMessage({ type: "clipboardImage", png: largest }),
+  );
+  assertEquals(up.type === "clipboardImage" && up.png.length, largest.length);
+  const down = decodeStreamerMessage(
+    encodeStreamerMessage({ type: "clipboardImage", png: largest }),
+  );
+  assertEquals(
+    down.type === "clipboardImage" && down.png.length,
+    largest.length,
+  );
 });
 
 Deno.test("browser message layouts and clamping", () => {
@@ -456,6 +489,11 @@ Deno.test("malformed streamer messages are refused with a ProtocolError", () => 
       Uint8Array.of(S.VIDEO, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1, 0),
     ],
     ["short audio", Uint8Array.of(S.AUDIO, 0, 0, 0, 0, 0, 0, 0, 0)],
+    ["clipboard image empty", Uint8Array.of(S.CLIPBOARD_IMAGE)],
+    [
+      "clipboard image not PNG",
+      Uint8Array.of(S.CLIPBOARD_IMAGE, 0xff, 0xd8, 0xff, 0xe0, 0, 0, 0, 0),
+    ],
     [
       "audio timestamp not finite",
       Uint8Array.of(S.AUDIO, 0, 0, 0, 0, 0, 0, 0xf8, 0x7f, 1),
@@ -508,6 +546,36 @@ Deno.test("malformed browser messages are refused with a ProtocolError", () => {
     ["audioState 2", Uint8Array.of(C.AUDIO_STATE, 2), /0 \(off\) or 1/],
     ["short resize", Uint8Array.of(C.RESIZE, 1, 0), /resize/],
     ["clipboard not JSON", Uint8Array.of(C.CLIPBOARD, 0x5b), /JSON/],
+    [
+      "clipboard image cut inside the signature",
+      Uint8Array.of(C.CLIPBOARD_IMAGE, ...PNG_SIGNATURE.slice(0, 7)),
+      /not a PNG/,
+    ],
+    [
+      "clipboard image not PNG",
+      Uint8Array.of(
+        C.CLIPBOARD_IMAGE,
+        0x47,
+        0x49,
+        0x46,
+        0x38,
+        0x39,
+        0x61,
+        1,
+        2,
+      ),
+      /clipboardImage: not a PNG/,
+    ],
+    [
+      "clipboard image over MAX_CLIPBOARD_IMAGE",
+      (() => {
+        const out = new Uint8Array(2 + MAX_CLIPBOARD_IMAGE);
+        out[0] = C.CLIPBOARD_IMAGE;
+        out.set(PNG_SIGNATURE, 1);
+        return out;
+      })(),
+      /larger than/,
+    ],
     [
       "clipboard over MAX_JSON",
       json(C.CLIPBOARD, { text: "x".repeat(MAX_JSON) }),
