@@ -14,6 +14,7 @@ import {
   encodeClientMessage,
   ENCODING_NAME,
   MAX_CHUNK,
+  MAX_CLIPBOARD_IMAGE,
   MAX_FILE_NAME,
   MAX_JSON,
   PROTOCOL,
@@ -49,6 +50,7 @@ export const UPLOAD_BUFFER_LIMIT = 1024 * 1024;
  * @typedef {{
  *   hello?: (hello: Hello) => void,
  *   clipboard?: (text: string) => void,
+ *   clipboardImage?: (png: Uint8Array, copied: boolean) => void,
  *   fileRequest?: (request: FileRequest) => void,
  *   uploadProgress?: (upload: { uploadId: number, name: string, sent: number, size: number }) => void,
  *   uploadResult?: (result: UploadResult) => void,
@@ -71,6 +73,11 @@ export class SessionClient {
   latencyMs;
   /** The last clipboard text the session sent. @type {string | undefined} */
   lastClipboard;
+  /**
+   * The last clipboard image (PNG) the session sent.
+   * @type {Uint8Array | undefined}
+   */
+  lastClipboardImage;
   /**
    * Tiles received by encoding name (`JPEG`, `PNG`, `SOLID`, `COPY`), for
    * statistics. @type {Record<string, number>}
@@ -221,6 +228,27 @@ export class SessionClient {
       return false;
     }
     return this.#tunnel.send(bytes);
+  }
+
+  /**
+   * Sends a clipboard image (a PNG file) to the session, when its policy
+   * allows and it is not too large.
+   *
+   * @param {Uint8Array} png
+   * @returns {boolean} whether it was sent
+   */
+  sendClipboardImage(png) {
+    if (!this.clipboardToSession) return false;
+    if (png.length > MAX_CLIPBOARD_IMAGE) {
+      this.#events.notice?.({
+        level: "warn",
+        text: "The clipboard image is too large to send to the session.",
+      });
+      return false;
+    }
+    return this.#tunnel.send(
+      encodeClientMessage({ type: "clipboardImage", png }),
+    );
   }
 
   /**
@@ -400,6 +428,15 @@ export class SessionClient {
         ).clipboard?.writeText(message.text).catch(() => {});
         this.#events.clipboard?.(message.text);
         return;
+      case "clipboardImage":
+        if (!this.clipboardFromSession) return;
+        this.lastClipboardImage = message.png;
+        // Written to the page's clipboard where the browser allows it (focus
+        // and permission); the page's clipboard panel offers it anyway.
+        writeImageToClipboard(message.png).then(
+          (copied) => this.#events.clipboardImage?.(message.png, copied),
+        );
+        return;
       case "pong": {
         const sentAt = this.#pings.get(message.id);
         if (sentAt === undefined) return;
@@ -446,4 +483,31 @@ export function fileName(name) {
   const dot = clean.lastIndexOf(".");
   const ext = dot > 0 && clean.length - dot <= 16 ? clean.slice(dot) : "";
   return clean.slice(0, MAX_FILE_NAME - ext.length) + ext;
+}
+
+/**
+ * Writes a PNG to the browser's clipboard with `navigator.clipboard.write`;
+ * false when the browser does not allow it now (no focus, no permission, no
+ * async clipboard API).
+ *
+ * @param {Uint8Array} png
+ * @returns {Promise<boolean>}
+ */
+export async function writeImageToClipboard(png) {
+  // Typed loosely: this module is also checked outside the DOM lib.
+  /** @type {{ ClipboardItem?: new (items: Record<string, Blob>) => unknown, navigator?: { clipboard?: { write?(items: unknown[]): Promise<void> } } }} */
+  const scope = /** @type {any} */ (globalThis);
+  const write = scope.navigator?.clipboard?.write;
+  if (!scope.ClipboardItem || !write) return false;
+  try {
+    const blob = new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (png)], {
+      type: "image/png",
+    });
+    await write.call(scope.navigator?.clipboard, [
+      new scope.ClipboardItem({ "image/png": blob }),
+    ]);
+    return true;
+  } catch {
+    return false;
+  }
 }

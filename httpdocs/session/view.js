@@ -4,7 +4,8 @@
  * The session view: builds the canvas, the status overlay, the toolbar
  * (title, fps and latency, upload, clipboard, disconnect, and log off when
  * the page can end the session: `logOff`) and the clipboard
- * panel inside a container, and wires tunnel → client → display and input.
+ * panel (text, and the last image the session copied, to copy or save)
+ * inside a container, and wires tunnel → client → display and input.
  * Pages call {@linkcode openSession} with a `connect` callback that returns
  * a fresh WebSocket URL for every (re)connect.
  *
@@ -12,7 +13,7 @@
  *
  * @module
  */
-import { SessionClient } from "./client.js";
+import { SessionClient, writeImageToClipboard } from "./client.js";
 import { Display } from "./display.js";
 import { Input } from "./input.js";
 import { Tunnel, TunnelEndedError } from "./tunnel.js";
@@ -55,6 +56,7 @@ export { TunnelEndedError };
  *   readonly audioBytesReceived: number,
  *   readonly sound: SoundControls,
  *   readonly lastClipboard: string | undefined,
+ *   readonly lastClipboardImage: Uint8Array | undefined,
  *   readonly screen: { width: number, height: number },
  *   readonly hello: import("./protocol.js").Hello | undefined,
  *   readonly connects: number,
@@ -157,9 +159,30 @@ export function openSession(container, options) {
   }, [
     "Send to session",
   ]);
+  // The session's last clipboard image: shown, and offered to copy (a
+  // click is the gesture the browser may want) or save.
+  const clipboardImage = h("img", {
+    class: "ws-clipboard-image",
+    alt: "clipboard image",
+  });
+  const clipboardImageCopy = h("button", {
+    type: "button",
+    class: "ws-clipboard-image-copy",
+  }, ["Copy image"]);
+  const clipboardImageSave = h("a", {
+    class: "ws-clipboard-image-save",
+    download: "clipboard.png",
+  }, ["Save image"]);
+  const clipboardImageBox = h("div", { class: "ws-clipboard-image-box" }, [
+    clipboardImage,
+    clipboardImageCopy,
+    clipboardImageSave,
+  ]);
+  clipboardImageBox.hidden = true;
   const clipboardPanel = h("div", { class: "ws-clipboard" }, [
     clipboardText,
     clipboardSend,
+    clipboardImageBox,
   ]);
   clipboardPanel.hidden = true;
   const toasts = h("div", { class: "ws-toasts", "aria-live": "polite" });
@@ -221,6 +244,15 @@ export function openSession(container, options) {
     },
     clipboard: (text) => {
       clipboardText.value = text;
+    },
+    clipboardImage: (png, copied) => {
+      showClipboardImage(png);
+      if (!copied) {
+        toast(
+          "clipboard",
+          "The session copied an image: it is in the clipboard panel",
+        );
+      }
     },
     fileRequest: (request) => {
       fileRequests.push(request);
@@ -419,10 +451,55 @@ export function openSession(container, options) {
     }
     input.focus();
   });
+  /** @type {string | undefined} */
+  let clipboardImageUrl;
+  /** @param {Uint8Array} png */
+  function showClipboardImage(png) {
+    if (clipboardImageUrl) URL.revokeObjectURL(clipboardImageUrl);
+    clipboardImageUrl = URL.createObjectURL(
+      new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (png)], {
+        type: "image/png",
+      }),
+    );
+    clipboardImage.src = clipboardImageUrl;
+    clipboardImageSave.href = clipboardImageUrl;
+    clipboardImageBox.hidden = false;
+  }
+  clipboardImageCopy.addEventListener("click", async () => {
+    const png = client.lastClipboardImage;
+    if (!png) return;
+    toast(
+      "clipboard",
+      await writeImageToClipboard(png)
+        ? "Image copied"
+        : "The browser did not allow copying the image: save it instead",
+    );
+  });
   root.addEventListener("paste", (event) => {
     // Pasting into the panel edits the panel.
     if (event.target === clipboardText) return;
-    const text = event.clipboardData?.getData("text/plain");
+    const data = event.clipboardData;
+    const text = data?.getData("text/plain");
+    // Text wins when there is text (a spreadsheet copies both); an image
+    // alone (a screenshot, an image copied from a page) goes as PNG.
+    const image = text
+      ? undefined
+      : [...(data?.items ?? [])].find((item) =>
+        item.kind === "file" && item.type.startsWith("image/")
+      )?.getAsFile();
+    if (image) {
+      event.preventDefault();
+      if (!client.clipboardToSession) {
+        toast("clipboard", "Clipboard to the session is not allowed", "warn");
+        return;
+      }
+      pngOf(image).then((png) => {
+        if (client.sendClipboardImage(png)) showClipboardImage(png);
+      }).catch((error) =>
+        toast("clipboard", `The image cannot be pasted: ${error}`, "warn")
+      );
+      return;
+    }
     if (text === undefined) return;
     event.preventDefault();
     clipboardText.value = text;
@@ -501,6 +578,9 @@ export function openSession(container, options) {
     get lastClipboard() {
       return client.lastClipboard;
     },
+    get lastClipboardImage() {
+      return client.lastClipboardImage;
+    },
     get screen() {
       return { width: display.width, height: display.height };
     },
@@ -529,4 +609,28 @@ export function openSession(container, options) {
  */
 function percent(part, whole) {
   return whole ? `${Math.floor(part * 100 / whole)} %` : "100 %";
+}
+
+/**
+ * The image as PNG bytes: a PNG as it is, any other image the browser
+ * decodes re-encoded as PNG.
+ *
+ * @param {Blob} image
+ * @returns {Promise<Uint8Array>}
+ */
+async function pngOf(image) {
+  if (image.type === "image/png") {
+    return new Uint8Array(await image.arrayBuffer());
+  }
+  const bitmap = await createImageBitmap(image);
+  try {
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const context = canvas.getContext("2d");
+    if (!context) throw new Error("no 2D canvas");
+    context.drawImage(bitmap, 0, 0);
+    const png = await canvas.convertToBlob({ type: "image/png" });
+    return new Uint8Array(await png.arrayBuffer());
+  } finally {
+    bitmap.close();
+  }
 }

@@ -6,7 +6,8 @@
  * becomes the canvas' CSS cursor; keyboard, mouse and wheel produce KEY,
  * POINTER and WHEEL with remote coordinates; a view size change sends
  * RESIZE; pings measure latency; the clipboard travels both ways (panel,
- * paste) within the session's policy; uploads (button, drop, and answering a
+ * paste; images as PNG, and the session's image offered in the panel)
+ * within the session's policy; uploads (button, drop, and answering a
  * FILE_REQUEST with its dialogGuid) send the file's exact bytes in chunks; a
  * network drop reconnects with a fresh URL while the overlay says so; a 4xxx
  * close ends the view with its reason and no reconnect.
@@ -82,6 +83,28 @@ async function paste(page: Page, text: string): Promise<void> {
   await page.evaluate(`(() => {
     const data = new DataTransfer();
     data.setData("text/plain", ${JSON.stringify(text)});
+    document.querySelector(".ws-canvas").dispatchEvent(
+      new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }),
+    );
+  })()`);
+}
+
+/** Fires a paste of a PNG (and maybe text) at the canvas. */
+async function pasteImage(
+  page: Page,
+  png: Uint8Array,
+  text?: string,
+): Promise<void> {
+  await page.evaluate(`(() => {
+    const data = new DataTransfer();
+    data.items.add(new File([new Uint8Array(${
+    JSON.stringify(Array.from(png))
+  })], "image.png", { type: "image/png" }));
+    ${
+    text === undefined
+      ? ""
+      : `data.setData("text/plain", ${JSON.stringify(text)});`
+  }
     document.querySelector(".ws-canvas").dispatchEvent(
       new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }),
     );
@@ -497,6 +520,46 @@ Deno.test("session view in Chromium", OPTIONS, async (t) => {
       });
     });
 
+    await t.step(
+      "a pasted image goes as CLIPBOARD_IMAGE; the session's image is offered in the panel",
+      async () => {
+        viewer.skipAll();
+        const png = patternPng(5, 3);
+        await pasteImage(page, png);
+        const sent = await viewer.next("clipboardImage");
+        assertEquals(sent.png, png);
+        // With text besides the image (a spreadsheet), the text goes.
+        await pasteImage(page, png, "cells as text");
+        assertEquals((await viewer.next("clipboard")).text, "cells as text");
+
+        const fromSession = patternPng(7, 4);
+        viewer.send({ type: "clipboardImage", png: fromSession });
+        await waitPage(
+          page,
+          "webstream.session.lastClipboardImage?.length === " +
+            fromSession.length,
+        );
+        await waitPage(
+          page,
+          "!document.querySelector('.ws-clipboard-image-box').hidden && " +
+            "document.querySelector('.ws-clipboard-image').naturalWidth === 7",
+          "the image in the panel",
+        );
+        const saved = await read<string>(
+          page,
+          "document.querySelector('.ws-clipboard-image-save').href",
+        );
+        assertMatch(saved, /^blob:/);
+        // The image the panel offers is the session's PNG, byte for byte.
+        const bytes = await read<number[]>(
+          page,
+          `fetch(${JSON.stringify(saved)}).then((r) => r.arrayBuffer())` +
+            ".then((b) => Array.from(new Uint8Array(b)))",
+        );
+        assertEquals(bytes, Array.from(fromSession));
+      },
+    );
+
     await t.step("the upload button sends the file in chunks", async () => {
       viewer.skipAll();
       const bytes = new Uint8Array(2 * MAX_CHUNK + 12345);
@@ -711,6 +774,7 @@ Deno.test("session view within a restrictive policy", OPTIONS, async (t) => {
 
     await t.step("the clipboard stays where the policy keeps it", async () => {
       viewer.send({ type: "clipboard", text: "secret" });
+      viewer.send({ type: "clipboardImage", png: patternPng(2, 2) });
       // A ping round trip later, the clipboard message has been handled.
       viewer.skipAll();
       await viewer.next("ping");
@@ -722,10 +786,22 @@ Deno.test("session view within a restrictive policy", OPTIONS, async (t) => {
       assertEquals(await page.locator(".ws-clipboard-text").inputValue(), "");
       await page.locator(".ws-clipboard-toggle").click();
       assert(await page.locator(".ws-clipboard-send").isDisabled());
+      assertEquals(
+        await read(page, "webstream.session.lastClipboardImage ?? null"),
+        null,
+      );
+      assert(
+        await read(
+          page,
+          "document.querySelector('.ws-clipboard-image-box').hidden",
+        ),
+      );
       await paste(page, "not for the session");
+      await pasteImage(page, patternPng(3, 3));
       await page.locator(".ws-canvas").press("x");
       await viewer.next("key", (m) => m.code === "KeyX" && !m.down);
       assertEquals(viewer.all("clipboard"), []);
+      assertEquals(viewer.all("clipboardImage"), []);
     });
 
     await t.step("1001 'session ended' ends the view", async () => {
