@@ -18,10 +18,7 @@ import {
 import type { Logger } from "../log/mod.ts";
 import type { ScreenCapture } from "../devices/capture.ts";
 import type { FileDialogServer, PendingDialog } from "./file_dialog.ts";
-import {
-  carriesImages,
-  type SessionClipboard,
-} from "../devices/clipboard.ts";
+import { carriesImages, type SessionClipboard } from "../devices/clipboard.ts";
 import type { SessionSound } from "./session_sound.ts";
 import { MediaStream } from "./media.ts";
 import type { TileEncoder } from "./encode/mod.ts";
