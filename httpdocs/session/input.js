@@ -300,7 +300,9 @@ export class Input {
   /** @param {PointerEvent} event */
   #touchStart(event) {
     event.preventDefault();
-    this.focus();
+    // The canvas, not the text area: a tap must not open the on-screen
+    // keyboard every time.
+    this.#element.focus({ preventScroll: true });
     this.#touches.set(event.pointerId, {
       x: event.clientX,
       y: event.clientY,

@@ -10,8 +10,11 @@
  * binding it for the moment to a spare keycode (one with no keysyms).
  * Held AltGr (and the Ctrl and Alt a Windows browser adds to it) is lifted
  * around such a character, so "@" typed with AltGr on a German keyboard is
- * "@" and not Ctrl+Alt+"@". A dead key (`key` "Dead") is not pressed: the
- * browser sends the character it composes with the next key.
+ * "@" and not Ctrl+Alt+"@". AltGr itself is not pressed in the session: it
+ * only chooses the characters the browser then sends (and a lone Alt press
+ * and release would open some apps' menu bar). A dead key (`key` "Dead") is
+ * not pressed either: the browser sends the character it composes with the
+ * next key.
  *
  * @module
  */
@@ -56,8 +59,12 @@ const REFRESH_MS = 1_000;
 
 const SHIFT_L = 0xffe1;
 
+/** Keycode of a held key the session never saw pressed (AltGr). */
+const NOT_PRESSED = 0;
+
 /** A key this sink holds down. */
 interface HeldKey {
+  /** The X keycode pressed, or {@linkcode NOT_PRESSED}. */
   keycode: number;
   /** The browser's `key` when pressed (to spot held Shift and AltGraph). */
   key: string;
@@ -136,7 +143,9 @@ export class X11Input implements InputSink {
 
   /** The X keycodes held now. */
   get heldKeycodes(): number[] {
-    return [...this.#keys.values()].map((k) => k.keycode);
+    return [...this.#keys.values()].map((k) => k.keycode).filter((k) =>
+      k !== NOT_PRESSED
+    );
   }
 
   pointer(x: number, y: number, buttons: number): void {
@@ -178,14 +187,22 @@ export class X11Input implements InputSink {
     if (key === "Dead") return;
     const id = code || `key:${key}`;
     const held = this.#keys.get(id);
+    if (key === "AltGraph" && down && !held) {
+      // Held, so characters typed meanwhile lift the Ctrl a Windows browser
+      // adds to it; never pressed in the session.
+      this.#keys.set(id, { keycode: NOT_PRESSED, key });
+      return;
+    }
     if (!down) {
       // Release what went down under this code, however it was typed.
       if (!held) return;
       this.#keys.delete(id);
+      if (held.keycode === NOT_PRESSED) return;
       this.#xtest.key(held.keycode, false);
       this.#display.flush();
       return;
     }
+    if (held?.keycode === NOT_PRESSED) return;
     if (held) {
       // Auto-repeat: press the same keycode again.
       this.#xtest.key(held.keycode, true);
@@ -202,7 +219,7 @@ export class X11Input implements InputSink {
   releaseAll(): void {
     if (this.#closed) return;
     for (const held of this.#keys.values()) {
-      this.#xtest.key(held.keycode, false);
+      if (held.keycode !== NOT_PRESSED) this.#xtest.key(held.keycode, false);
     }
     this.#keys.clear();
     for (const bit of buttonChanges(this.#buttons, 0).release) {
@@ -273,9 +290,10 @@ export class X11Input implements InputSink {
     const held = [...this.#keys.values()];
     const altGraph = held.some((k) => k.key === "AltGraph");
     const lift = held.filter((k) =>
-      k.key === "AltGraph" ||
-      (altGraph && (k.key === "Control" || k.key === "Alt")) ||
-      (k.key === "Shift" && wantShift === false)
+      k.keycode !== NOT_PRESSED && (
+        (altGraph && (k.key === "Control" || k.key === "Alt")) ||
+        (k.key === "Shift" && wantShift === false)
+      )
     );
     const holdsShift = [...this.#keys.values()].some((k) => k.key === "Shift");
     const shift = wantShift && !holdsShift

@@ -9,7 +9,7 @@
  * dead keys are not pressed (the composed character that follows is typed),
  * AltGr characters from German and French layouts (Linux and Windows
  * style, where Ctrl comes with AltGr) are typed with no Ctrl or Alt in
- * effect, and keys with no code type composed text;
+ * effect and AltGr itself is never pressed, and keys with no code type composed text;
  * `releaseAll` releases exactly what is held; and text typed into a real
  * `xterm` running `cat` arrives in a file.
  *
@@ -445,7 +445,14 @@ xTest(
       assertEquals(presses[2].state & SHIFT_MASK, SHIFT_MASK);
       const c = presses.find((e) => e.keysym === "c")!;
       assertEquals(c.state & CONTROL_MASK, CONTROL_MASK);
-      // No dead key reached the session as a grave or an equals sign.
+      // AltGr itself never reached the session (no lone Alt to open a
+      // menu bar); no dead key reached it as a grave or an equals sign.
+      assert(
+        !keyEvents(xev.output()).some((e) =>
+          e.keysym === "Alt_R" || e.keycode === 108
+        ),
+        "AltGr pressed in the session",
+      );
       assert(
         !keyEvents(xev.output()).some((e) =>
           e.keysym === "grave" || e.keysym === "equal"
