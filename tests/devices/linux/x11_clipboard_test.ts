@@ -15,9 +15,6 @@ import {
   MAX_CLIPBOARD_IMAGE,
 } from "../../../mod/devices/clipboard.ts";
 import { X11Clipboard } from "../../../mod/devices/linux/x11_clipboard.ts";
-import {
-  MAX_CLIPBOARD_IMAGE as PROTOCOL_MAX_CLIPBOARD_IMAGE,
-} from "../../../httpdocs/session/protocol.js";
 import { assert, assertEquals } from "../../support/assert.ts";
 import { waitFor } from "../../support/wait.ts";
 import { withXvfb } from "../../support/x11_draw.ts";
@@ -117,10 +114,6 @@ function testPng(width: number, height: number): Uint8Array {
   }
   return encode({ width, height, data, channels: 4, depth: 8 });
 }
-
-Deno.test("the devices' image bound is the protocol's", () => {
-  assertEquals(MAX_CLIPBOARD_IMAGE, PROTOCOL_MAX_CLIPBOARD_IMAGE);
-});
 
 Deno.test({
   name: "clipboard images both ways through xclip",
