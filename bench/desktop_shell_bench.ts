@@ -17,7 +17,11 @@ import { desktopShellArgv } from "../mod/host/desktop_shell.ts";
 import { encodeXauthority, newCookie } from "../mod/platform/linux/xauth.ts";
 import { startXvfb } from "../mod/platform/linux/xvfb.ts";
 import { ms, ratio, sleep, type Stats, summarize } from "./common.ts";
-import { desktopReady, processMemory, sessionMemory } from "./desktop_probe.ts";
+import {
+  desktopReady,
+  processMemory,
+  sessionMemory,
+} from "../tests/support/desktop_probe.ts";
 
 /** A shell to measure: a name and the argument vector that starts it. */
 export interface ShellCandidate {

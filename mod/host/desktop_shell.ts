@@ -16,22 +16,20 @@
  * @module
  */
 
-/** The shells a desktop workspace can have. */
-export const DESKTOP_SHELLS = ["openbox", "xfce", "none"] as const;
+import {
+  DEFAULT_DESKTOP_SHELL,
+  DESKTOP_SHELLS,
+  type DesktopShell,
+} from "../contract/desktop_shell.ts";
 
-/** A desktop shell's name. */
-export type DesktopShell = typeof DESKTOP_SHELLS[number];
-
-/** The shell of a desktop workspace that names none. */
-export const DEFAULT_DESKTOP_SHELL: DesktopShell = "openbox";
+export {
+  DEFAULT_DESKTOP_SHELL,
+  DESKTOP_SHELLS,
+  type DesktopShell,
+} from "../contract/desktop_shell.ts";
 
 /** The background colour the `openbox` shell paints. */
 export const DESKTOP_BACKGROUND = "#2f5d8a";
-
-/** Whether `name` is one of {@linkcode DESKTOP_SHELLS}. */
-export function isDesktopShell(name: string): name is DesktopShell {
-  return (DESKTOP_SHELLS as readonly string[]).includes(name);
-}
 
 /**
  * The argument vector that starts `shell`, or an empty one for `none`.
@@ -71,4 +69,33 @@ export function desktopShellCommandLine(shell: DesktopShell): string {
 export function quoteWord(word: string): string {
   if (/^[A-Za-z0-9_./=:@%+,-]+$/.test(word)) return word;
   return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** What {@linkcode desktopCommandFor} reads of a launch request. */
+export interface ShellRequest {
+  /** The `X-Workspace-*` headers by lowercased suffix (`type`, `shell`, …). */
+  workspace: Record<string, string>;
+}
+
+/**
+ * The command line that starts the shell of a desktop launch on this host
+ * (`X-Workspace-Shell`, already validated, default
+ * {@linkcode DEFAULT_DESKTOP_SHELL}); undefined for an app, for `none`, and
+ * off Linux (a Windows session has its own shell).
+ */
+export function desktopCommandFor(
+  request: ShellRequest,
+  options: { os?: typeof Deno.build.os } = {},
+): string | undefined {
+  const { workspace } = request;
+  if ((options.os ?? Deno.build.os) !== "linux") return undefined;
+  if (workspace.type !== "desktop") return undefined;
+  const shell = workspace.shell ?? DEFAULT_DESKTOP_SHELL;
+  if (shell === "command") return workspace["shell-command"] || undefined;
+  if (!isDesktopShell(shell)) return undefined;
+  return desktopShellCommandLine(shell) || undefined;
+}
+
+function isDesktopShell(name: string): name is DesktopShell {
+  return (DESKTOP_SHELLS as readonly string[]).includes(name);
 }

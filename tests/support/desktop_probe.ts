@@ -8,6 +8,8 @@
  * @module
  */
 
+import { openX11Capture } from "../../mod/devices/linux/x11_capture.ts";
+
 /** A display and its cookie. */
 export interface DisplayAccess {
   /** `:N`. */
@@ -90,4 +92,53 @@ export async function processMemory(pid: number): Promise<number> {
   } catch {
     return 0;
   }
+}
+
+/**
+ * How many distinct colours the whole screen of `access` shows (read with
+ * the streamer's own X11 capture, without shared memory, as this process:
+ * `XAUTHORITY` is set to `access.authFile` while the display opens).
+ */
+export function screenColours(access: DisplayAccess): number {
+  const saved = Deno.env.get("XAUTHORITY");
+  Deno.env.set("XAUTHORITY", access.authFile);
+  let capture;
+  try {
+    capture = openX11Capture({ display: access.display, noShm: true });
+  } finally {
+    if (saved === undefined) Deno.env.delete("XAUTHORITY");
+    else Deno.env.set("XAUTHORITY", saved);
+  }
+  try {
+    const frame = capture.grab();
+    const colours = new Set<number>();
+    const view = new DataView(
+      frame.data.buffer,
+      frame.data.byteOffset,
+      frame.data.byteLength,
+    );
+    for (let y = 0; y < frame.height; y++) {
+      for (let x = 0; x < frame.width; x++) {
+        colours.add(view.getUint32(y * frame.stride + x * 4, true) & 0xffffff);
+      }
+    }
+    return colours.size;
+  } finally {
+    capture.close();
+  }
+}
+
+/** The display and Xauthority file of the process `pid` (its environment). */
+export async function displayOf(pid: number): Promise<DisplayAccess> {
+  const environ = await Deno.readTextFile(`/proc/${pid}/environ`);
+  const env = Object.fromEntries(
+    environ.split("\0").filter(Boolean).map((entry) => {
+      const at = entry.indexOf("=");
+      return [entry.slice(0, at), entry.slice(at + 1)];
+    }),
+  );
+  if (!env.DISPLAY || !env.XAUTHORITY) {
+    throw new Error(`process ${pid} has no DISPLAY and XAUTHORITY`);
+  }
+  return { display: env.DISPLAY, authFile: env.XAUTHORITY };
 }
