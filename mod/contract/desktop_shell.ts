@@ -30,7 +30,7 @@ export const desktopSchema = z.discriminatedUnion("shell", [
     shell: z.literal("command"),
     command: z.string().min(1).max(8000),
   }).strict(),
-]);
+], { error: `one of ${SHELL_HEADER_VALUES.join(", ")} as shell` });
 
 /** A workspace's `desktop` property. */
 export type DesktopSettings = z.infer<typeof desktopSchema>;
