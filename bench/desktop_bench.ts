@@ -11,10 +11,10 @@
  * - **desktop shown** (shell only): to the first `frame` received once the
  *   display has a window manager and a panel (`_NET_SUPPORTING_WM_CHECK`,
  *   a `_NET_WM_WINDOW_TYPE_DOCK` client);
- * - **memory per session**: the resident memory of every process of the
- *   session's pool user (Xvfb, PulseAudio, the streamer, the shell), 2 s
- *   after the desktop was shown (as root only: other users' sessions share
- *   this user).
+ * - **memory per session**: the resident (`VmRSS`) and proportional
+ *   (`Pss`) memory of every process of the session's pool user (Xvfb,
+ *   PulseAudio, the streamer, the shell), 2 s after the desktop was shown
+ *   (as root only: other users' sessions share this user).
  *
  * `deno run -A bench/desktop_bench.ts [samples]`, or part of
  * `deno task bench`.
@@ -52,6 +52,8 @@ export interface DesktopFigures {
   desktopShown?: Stats;
   /** Resident memory of the session's processes, KiB (median); 0 unknown. */
   rssKiB: number;
+  /** The same, proportional (`Pss`), KiB (median); 0 unknown. */
+  pssKiB: number;
 }
 
 /** Both kinds, from one run. */
@@ -79,6 +81,7 @@ interface Sample {
   firstFrame: number;
   desktopShown?: number;
   rssKiB: number;
+  pssKiB: number;
 }
 
 /** Runs cold launches, shell and bare alternating, on one host. */
@@ -117,7 +120,8 @@ export async function runDesktopBench(
           `  ${kind} ${i + 1}/${options.samples}: answer ${ms(s.answer)}, ` +
             `first frame ${ms(s.firstFrame)}` +
             (s.desktopShown ? `, desktop shown ${ms(s.desktopShown)}` : "") +
-            `, ${(s.rssKiB / 1024).toFixed(1)} MiB`,
+            `, ${(s.rssKiB / 1024).toFixed(1)} MiB RSS, ` +
+            `${(s.pssKiB / 1024).toFixed(1)} MiB PSS`,
         );
       }
     }
@@ -134,6 +138,7 @@ function figures(samples: Sample[]): DesktopFigures {
     firstFrame: summarize(samples.map((s) => s.firstFrame)),
     desktopShown: shown.length ? summarize(shown) : undefined,
     rssKiB: summarize(samples.map((s) => s.rssKiB)).p50,
+    pssKiB: summarize(samples.map((s) => s.pssKiB)).p50,
   };
 }
 
@@ -209,7 +214,7 @@ async function launch(
       answer: answer.elapsed,
       firstFrame: first,
       desktopShown,
-      rssKiB: await poolMemory(options.prefix),
+      ...await poolMemory(options.prefix),
     };
   } finally {
     socket.onclose = null;
@@ -217,21 +222,26 @@ async function launch(
   }
 }
 
-/** Resident memory of every process of the run's pool users, KiB. */
-async function poolMemory(prefix: string): Promise<number> {
-  if (Deno.uid() !== 0) return 0;
+/** Resident and proportional memory of the run's pool users' processes, KiB. */
+async function poolMemory(
+  prefix: string,
+): Promise<{ rssKiB: number; pssKiB: number }> {
+  if (Deno.uid() !== 0) return { rssKiB: 0, pssKiB: 0 };
   const uids = new Set((await poolUsers(prefix)).map((u) => u.uid));
-  let total = 0;
+  let rssKiB = 0;
+  let pssKiB = 0;
   for (const p of await liveProcesses()) {
     if (!uids.has(p.uid)) continue;
     try {
       const status = await Deno.readTextFile(`/proc/${p.pid}/status`);
-      total += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+      rssKiB += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+      const rollup = await Deno.readTextFile(`/proc/${p.pid}/smaps_rollup`);
+      pssKiB += Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
     } catch {
       // Gone.
     }
   }
-  return total;
+  return { rssKiB, pssKiB };
 }
 
 /** The table of a run. */
@@ -247,7 +257,7 @@ export function formatDesktopBench(result: DesktopBenchResult): string {
         ms(f.desktopShown.max)
       } max`
       : "") +
-    `, memory per session ${mib(f.rssKiB)}`;
+    `, memory per session ${mib(f.rssKiB)} RSS, ${mib(f.pssKiB)} PSS`;
   return [
     row("bare Xvfb session (baseline)", bare),
     row("desktop with openbox + lxpanel", shell),
@@ -259,7 +269,7 @@ export function formatDesktopBench(result: DesktopBenchResult): string {
         : "n/a"
     } (both against the bare first frame), memory ${
       ratio(shell.rssKiB, bare.rssKiB)
-    }`,
+    } RSS, ${ratio(shell.pssKiB, bare.pssKiB)} PSS`,
   ].join("\n");
 }
 

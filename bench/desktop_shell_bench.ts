@@ -29,12 +29,22 @@ export interface ShellCandidate {
   name: string;
   /** The command. */
   argv: string[];
+  /** Programs it needs (a candidate missing one is skipped). */
+  needs: string[];
 }
 
 /** The candidates: the configurable shells and a lighter panel without a menu. */
 export const CANDIDATES: ShellCandidate[] = [
-  { name: "openbox + lxpanel", argv: desktopShellArgv("openbox") },
-  { name: "xfce (xfce4-session)", argv: desktopShellArgv("xfce") },
+  {
+    name: "openbox + lxpanel",
+    argv: desktopShellArgv("openbox"),
+    needs: ["openbox", "lxpanel"],
+  },
+  {
+    name: "xfce (xfce4-session)",
+    argv: desktopShellArgv("xfce"),
+    needs: ["xfce4-session", "xfwm4", "xfce4-panel"],
+  },
   {
     name: "openbox + tint2 + pcmanfm",
     argv: [
@@ -44,6 +54,7 @@ export const CANDIDATES: ShellCandidate[] = [
       "-c",
       "tint2 & pcmanfm --desktop & exec openbox",
     ],
+    needs: ["openbox", "tint2", "pcmanfm"],
   },
 ];
 
@@ -55,6 +66,8 @@ export interface ShellFigures {
   logon: Stats;
   /** Resident memory of the shell's processes plus Xvfb's growth, KiB (median). */
   rssKiB: number;
+  /** The same, proportional (`Pss`: shared pages divided), KiB (median). */
+  pssKiB: number;
   /** The processes counted (last sample). */
   processes: string[];
 }
@@ -76,18 +89,31 @@ export async function runDesktopShellBench(
 ): Promise<ShellBenchResult> {
   const progress = options.progress ?? (() => {});
   const signal = options.signal ?? new AbortController().signal;
+  const candidates: ShellCandidate[] = [];
+  for (const candidate of CANDIDATES) {
+    const missing = [];
+    for (const program of candidate.needs) {
+      if (!await installed(program)) missing.push(program);
+    }
+    if (missing.length) {
+      progress(`${candidate.name}: skipped, ${missing.join(", ")} missing`);
+    } else candidates.push(candidate);
+  }
   const dir = await Deno.makeTempDir({ prefix: "webstream-desktop-bench-" });
   try {
     const xvfbStart: number[] = [];
     const xvfbRss: number[] = [];
     const shells: ShellFigures[] = [];
-    const perShell = new Map<string, { logon: number[]; rss: number[] }>(
-      CANDIDATES.map((c) => [c.name, { logon: [], rss: [] }]),
+    const perShell = new Map<
+      string,
+      { logon: number[]; rss: number[]; pss: number[] }
+    >(
+      candidates.map((c) => [c.name, { logon: [], rss: [], pss: [] }]),
     );
     let processes: Record<string, string[]> = {};
     // Alternate candidates within each round, so machine noise spreads.
     for (let i = 0; i < samples; i++) {
-      for (const candidate of CANDIDATES) {
+      for (const candidate of candidates) {
         signal.throwIfAborted();
         progress(`${candidate.name}: sample ${i + 1}/${samples}`);
         const s = await sample(candidate, `${dir}/${i}`, signal);
@@ -95,15 +121,17 @@ export async function runDesktopShellBench(
         xvfbRss.push(s.xvfbRssKiB);
         perShell.get(candidate.name)!.logon.push(s.logonMs);
         perShell.get(candidate.name)!.rss.push(s.rssKiB);
+        perShell.get(candidate.name)!.pss.push(s.pssKiB);
         processes = { ...processes, [candidate.name]: s.processes };
       }
     }
-    for (const candidate of CANDIDATES) {
+    for (const candidate of candidates) {
       const figures = perShell.get(candidate.name)!;
       shells.push({
         name: candidate.name,
         logon: summarize(figures.logon),
         rssKiB: median(figures.rss),
+        pssKiB: median(figures.pss),
         processes: processes[candidate.name],
       });
     }
@@ -126,6 +154,7 @@ async function sample(
   xvfbRssKiB: number;
   logonMs: number;
   rssKiB: number;
+  pssKiB: number;
   processes: string[];
 }> {
   await Deno.mkdir(home, { recursive: true });
@@ -176,6 +205,7 @@ async function sample(
       xvfbRssKiB,
       logonMs,
       rssKiB: memory.rssKiB + Math.max(0, grown),
+      pssKiB: memory.pssKiB + Math.max(0, grown),
       processes: memory.processes,
     };
   } finally {
@@ -196,6 +226,16 @@ async function sample(
   }
 }
 
+/** Whether `program` is on the PATH. */
+async function installed(program: string): Promise<boolean> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", 'command -v "$1"', "sh", program],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return out.success;
+}
+
 function median(values: number[]): number {
   return summarize(values).p50;
 }
@@ -211,9 +251,9 @@ export function formatDesktopShellBench(result: ShellBenchResult): string {
     lines.push(
       `${s.name}: logon ${ms(s.logon.p50)} p50 / ${ms(s.logon.max)} max ` +
         `(${ratio(s.logon.p50, result.xvfbStart.p50)} Xvfb start), ` +
-        `RSS ${mib(s.rssKiB)} (${ratio(s.rssKiB, result.xvfbRssKiB)} Xvfb's) [${
-          s.processes.join(" ")
-        }]`,
+        `RSS ${mib(s.rssKiB)} (${
+          ratio(s.rssKiB, result.xvfbRssKiB)
+        } Xvfb's), PSS ${mib(s.pssKiB)} [${s.processes.join(" ")}]`,
     );
   }
   return lines.join("\n");

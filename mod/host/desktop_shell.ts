@@ -2,13 +2,16 @@
  * The desktop shell a Linux desktop session starts: a window manager, a
  * panel (application menu, task list, clock) and a background, all from
  * Debian packages. The host turns a desktop launch's `X-Workspace-Shell`
- * into the command line the session's streamer starts like an app (as the
- * pool user, in the session's environment, in a process group of its own).
+ * into the command line the session's streamer starts as it starts apps
+ * (`mod/streamer/apps.ts`: as the pool user, with the session's environment
+ * minus webstream's own variables, ended with the session). The shell gets
+ * a session bus of its own from `dbus-run-session`, which ends the bus when
+ * the shell ends.
  *
- * - `openbox` (the default): openbox, lxpanel and a plain background
- *   (`xsetroot`), under a session bus of their own (`dbus-run-session`);
+ * - `openbox` (the default): openbox, lxpanel (application menu, task
+ *   list, clock) and a plain background (`xsetroot`);
  * - `xfce`: the Xfce session (`xfce4-session`: xfwm4, xfce4-panel,
- *   xfdesktop, settings and autostart entries), under its own session bus;
+ *   xfdesktop, settings and autostart entries);
  * - `none`: nothing, the bare X screen.
  *
  * `docs/dependencies.md` says why openbox is the default, with figures.

@@ -60,11 +60,16 @@ export async function desktopReady(access: DisplayAccess): Promise<boolean> {
     (await dockWindows(access)).length > 0;
 }
 
-/** Resident memory of every process in session `sid`, KiB, and their names. */
+/**
+ * Memory of every process in session `sid`, KiB, and their names: resident
+ * (`VmRSS`, shared library pages counted once per process) and proportional
+ * (`Pss`, shared pages divided among the processes sharing them).
+ */
 export async function sessionMemory(
   sid: number,
-): Promise<{ rssKiB: number; processes: string[] }> {
+): Promise<{ rssKiB: number; pssKiB: number; processes: string[] }> {
   let rssKiB = 0;
+  let pssKiB = 0;
   const processes: string[] = [];
   for await (const entry of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
@@ -76,12 +81,16 @@ export async function sessionMemory(
       const status = await Deno.readTextFile(`/proc/${entry.name}/status`);
       const rss = /VmRSS:\s+(\d+) kB/.exec(status);
       rssKiB += rss ? Number(rss[1]) : 0;
+      const rollup = await Deno.readTextFile(
+        `/proc/${entry.name}/smaps_rollup`,
+      ).catch(() => "");
+      pssKiB += Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
       processes.push(stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")));
     } catch {
       // Gone meanwhile.
     }
   }
-  return { rssKiB, processes };
+  return { rssKiB, pssKiB, processes };
 }
 
 /** Resident memory of process `pid`, KiB (0 when it has gone). */
