@@ -102,3 +102,59 @@ export function desktopCommandFor(
 function isDesktopShell(name: string): name is DesktopShell {
   return (DESKTOP_SHELLS as readonly string[]).includes(name);
 }
+
+/** A program a shell runs, and the Debian package that installs it. */
+export interface ShellProgram {
+  /** The program's name. */
+  program: string;
+  /** Its Debian package. */
+  debianPackage: string;
+}
+
+/** The programs each named shell runs. */
+export const SHELL_PROGRAMS: Readonly<Record<DesktopShell, ShellProgram[]>> = {
+  openbox: [
+    { program: "dbus-run-session", debianPackage: "dbus-daemon" },
+    { program: "xsetroot", debianPackage: "x11-xserver-utils" },
+    { program: "lxpanel", debianPackage: "lxpanel" },
+    { program: "openbox", debianPackage: "openbox" },
+  ],
+  xfce: [
+    { program: "dbus-run-session", debianPackage: "dbus-daemon" },
+    { program: "xfce4-session", debianPackage: "xfce4-session" },
+    { program: "xfwm4", debianPackage: "xfwm4" },
+    { program: "xfce4-panel", debianPackage: "xfce4-panel" },
+    { program: "xfdesktop", debianPackage: "xfdesktop4" },
+  ],
+  none: [],
+};
+
+/** The `PATH` sessions get on Linux (`mod/platform/linux/mod.ts`). */
+export const SESSION_PATH = "/usr/local/bin:/usr/bin:/bin";
+
+/**
+ * The programs of `shell` found in no folder of `path` (default
+ * {@linkcode SESSION_PATH}) as an executable file: what a host must
+ * install before that shell can start.
+ */
+export async function missingShellPrograms(
+  shell: DesktopShell,
+  options: { path?: string } = {},
+): Promise<ShellProgram[]> {
+  const folders = (options.path ?? SESSION_PATH).split(":").filter(Boolean);
+  const missing: ShellProgram[] = [];
+  for (const needed of SHELL_PROGRAMS[shell]) {
+    let found = false;
+    for (const folder of folders) {
+      const info = await Deno.stat(`${folder}/${needed.program}`).catch(
+        () => undefined,
+      );
+      if (info?.isFile && (info.mode ?? 0o111) & 0o111) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) missing.push(needed);
+  }
+  return missing;
+}

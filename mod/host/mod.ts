@@ -27,6 +27,7 @@ import { desktopCommandFor } from "./desktop_shell.ts";
 import { LaunchRequestError, parseLaunchRequest } from "./launch_request.ts";
 
 export { controlHandler } from "./control_route.ts";
+export * from "./desktop_shell.ts";
 export * from "./launch_request.ts";
 
 /** The largest JSON body the host reads. */

@@ -3,7 +3,8 @@
  * the command line the streamer splits back into the same words (quotes
  * included), and which command a launch request gets: the default shell
  * for a desktop naming none, a configured command as given, nothing for
- * `none`, an app, or a host that is not Linux.
+ * `none`, an app, or a host that is not Linux; and which of a shell's
+ * programs a host lacks.
  */
 import {
   DEFAULT_DESKTOP_SHELL,
@@ -12,7 +13,9 @@ import {
   desktopCommandFor,
   desktopShellArgv,
   desktopShellCommandLine,
+  missingShellPrograms,
   quoteWord,
+  SHELL_PROGRAMS,
 } from "../../mod/host/desktop_shell.ts";
 import { splitCommandLine } from "../../mod/streamer/command_line.ts";
 import { assert, assertEquals } from "../support/assert.ts";
@@ -116,4 +119,49 @@ Deno.test("desktopCommandFor: which shell a launch starts", async (t) => {
       ),
     );
   });
+});
+
+Deno.test("missingShellPrograms: executables found on the path, the rest named with their package", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "webstream-shell-" });
+  try {
+    await Deno.mkdir(`${dir}/a`);
+    await Deno.mkdir(`${dir}/b`);
+    await Deno.writeTextFile(`${dir}/a/openbox`, "#!/bin/sh\n", {
+      mode: 0o755,
+    });
+    await Deno.writeTextFile(`${dir}/b/dbus-run-session`, "", { mode: 0o755 });
+    // Not executable: does not count.
+    await Deno.writeTextFile(`${dir}/b/lxpanel`, "", { mode: 0o644 });
+    // A folder of that name does not count either.
+    await Deno.mkdir(`${dir}/a/xsetroot`);
+    const missing = await missingShellPrograms("openbox", {
+      path: `${dir}/a:${dir}/b:${dir}/absent`,
+    });
+    assertEquals(missing, [
+      { program: "xsetroot", debianPackage: "x11-xserver-utils" },
+      { program: "lxpanel", debianPackage: "lxpanel" },
+    ]);
+    assertEquals(await missingShellPrograms("none", { path: dir }), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("every program a shell's command line runs is checked for", () => {
+  for (const shell of DESKTOP_SHELLS) {
+    const line = desktopShellCommandLine(shell);
+    for (const word of line.split(/[\s;&']+/)) {
+      if (!/^[a-z][a-z0-9-]+$/.test(word) || word === "exec") continue;
+      if (["sh", "solid"].includes(word)) continue;
+      assert(
+        SHELL_PROGRAMS[shell].some((p) => p.program === word),
+        `${shell}: ${word}`,
+      );
+    }
+  }
+});
+
+Deno.test("this host has the default shell's programs (.ci/run installs them)", async () => {
+  if (Deno.build.os !== "linux") return;
+  assertEquals(await missingShellPrograms(DEFAULT_DESKTOP_SHELL), []);
 });
