@@ -6,7 +6,8 @@
  * session has a window manager (`_NET_SUPPORTING_WM_CHECK` on the root
  * window) and a panel (a `_NET_WM_WINDOW_TYPE_DOCK` client), and a real
  * screenshot of the canvas is not blank: it shows the background's colour
- * and many more (the panel).
+ * and many more (the panel); a click on the panel's menu button through the
+ * canvas opens the application menu.
  *
  * Needs the Debian packages chromium, xvfb, x11-utils (xprop), openbox,
  * lxpanel, dbus-daemon and x11-xserver-utils (xsetroot).
@@ -24,6 +25,7 @@ import {
   displayOf,
   dockWindows,
   hasWindowManager,
+  screenColours,
 } from "../support/desktop_probe.ts";
 import {
   AdminClient,
@@ -159,6 +161,31 @@ Deno.test({
       // Not the background alone: the panel's text and icons.
       assertGreater(colours, 16);
       assert(backgroundShare < 0.99, `${backgroundShare} background`);
+
+      // The application menu: a click on the panel's first button (bottom
+      // left, through the canvas) opens it above the panel, where there was
+      // only background.
+      const screen = await read<{ width: number; height: number }>(
+        page,
+        "webstream.session.screen",
+      );
+      const panel = 26; // lxpanel's default height, at the bottom edge
+      const above = {
+        x: 0,
+        y: screen.height - panel - 200,
+        width: 150,
+        height: 200,
+      };
+      assertEquals(screenColours(access, above), 1, "only background there");
+      const button = {
+        x: box.x + 10.5 * box.width / screen.width,
+        y: box.y + (screen.height - panel / 2) * box.height / screen.height,
+      };
+      await page.mouse.click(button.x, button.y);
+      await waitFor(() => screenColours(access, above) > 8, {
+        what: "the application menu above the panel",
+        timeoutMs: 15_000,
+      });
     } finally {
       await teardown.run();
     }

@@ -104,11 +104,15 @@ export async function processMemory(pid: number): Promise<number> {
 }
 
 /**
- * How many distinct colours the whole screen of `access` shows (read with
+ * How many distinct colours the screen of `access` shows, all of it or
+ * `region` (read with
  * the streamer's own X11 capture, without shared memory, as this process:
  * `XAUTHORITY` is set to `access.authFile` while the display opens).
  */
-export function screenColours(access: DisplayAccess): number {
+export function screenColours(
+  access: DisplayAccess,
+  region?: { x: number; y: number; width: number; height: number },
+): number {
   const saved = Deno.env.get("XAUTHORITY");
   Deno.env.set("XAUTHORITY", access.authFile);
   let capture;
@@ -119,7 +123,7 @@ export function screenColours(access: DisplayAccess): number {
     else Deno.env.set("XAUTHORITY", saved);
   }
   try {
-    const frame = capture.grab();
+    const frame = capture.grab(region);
     const colours = new Set<number>();
     const view = new DataView(
       frame.data.buffer,
