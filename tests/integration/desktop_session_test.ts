@@ -4,8 +4,9 @@
  * shell in the session, so the screen has a window manager
  * (`_NET_SUPPORTING_WM_CHECK` on the root window), a panel (a
  * `_NET_WM_WINDOW_TYPE_DOCK` client) and is not blank; `none` leaves the
- * bare screen; a shell the host does not know is a 400 naming the header;
- * the shell's processes end with the session.
+ * bare screen; `xfce` (where installed) brings Xfce's; a shell the host
+ * does not know is a 400 naming the header; the shell's processes end with
+ * the session.
  */
 import { assert, assertEquals, assertGreater } from "../support/assert.ts";
 import { writeTestConfig } from "../support/config.ts";
@@ -28,6 +29,7 @@ import {
 } from "../support/pool_users.ts";
 import { descendants, type ProcInfo, stillRunning } from "../support/proc.ts";
 import { waitFor } from "../support/wait.ts";
+import { missingShellPrograms } from "../../mod/host/desktop_shell.ts";
 import { startWebstream } from "../support/webstream_process.ts";
 
 const SECRET = "desktop-test-secret";
@@ -47,9 +49,9 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     const cfg = await writeTestConfig({
-      slots: 2,
+      slots: 3,
       backend: { sharedSecret: SECRET },
-      settings: { warmSessionCount: 2 },
+      settings: { warmSessionCount: 3 },
     });
     // Debug level: the pool's "slot state" records tell when a slot is ready.
     const host = startWebstream(["-backend", "-config", cfg.path], {
@@ -64,8 +66,8 @@ Deno.test({
           .then((r) => r.json(), () => undefined);
         return health?.status === "healthy" &&
           host.logs.filter((r) => r.msg === "slot state" && r.to === "ready")
-              .length >= 2;
-      }, { what: "two ready sessions", timeoutMs: 60_000 });
+              .length >= 3;
+      }, { what: "three ready sessions", timeoutMs: 60_000 });
 
       await t.step(
         "a shell the host does not know is refused by name",
@@ -137,6 +139,32 @@ Deno.test({
           assertEquals(screenColours(access), 1);
         },
       );
+
+      await t.step({
+        name: "X-Workspace-Shell: xfce brings Xfce's window manager and panel",
+        // Xfce is optional on hosts (not in .ci/run).
+        ignore: (await missingShellPrograms("xfce")).length > 0,
+        fn: async () => {
+          const xfce = await connectionOf(
+            await getConnection(port, "desktop-3", {
+              secret: SECRET,
+              headers: desktopHeaders("xfce"),
+            }),
+          );
+          await pingStreamer(xfce);
+          const streamer = await streamerPid(Number(xfce.port));
+          const access = await displayOf(streamer);
+          await waitFor(() => desktopReady(access), {
+            what: "xfwm4 and xfce4-panel on the desktop",
+            timeoutMs: 30_000,
+          });
+          const xfwm = (await descendants(streamer)).filter((p) =>
+            /xfwm4|xfce4-panel/.test(p.argv.join(" "))
+          );
+          assertGreater(xfwm.length, 1);
+          shell.push(...xfwm);
+        },
+      });
     } finally {
       const status = await host.stop("SIGTERM");
       await cfg.remove().catch(() => {});
