@@ -4,7 +4,7 @@
  * shell in the session, so the screen has a window manager
  * (`_NET_SUPPORTING_WM_CHECK` on the root window), a panel (a
  * `_NET_WM_WINDOW_TYPE_DOCK` client) and is not blank; `none` leaves the
- * bare screen; `xfce` (where installed) brings Xfce's; a shell the host
+ * bare screen; `command` starts the command given; `xfce` (where installed) brings Xfce's; a shell the host
  * does not know is a 400 naming the header; the shell's processes end with
  * the session.
  */
@@ -49,9 +49,9 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     const cfg = await writeTestConfig({
-      slots: 3,
+      slots: 4,
       backend: { sharedSecret: SECRET },
-      settings: { warmSessionCount: 3 },
+      settings: { warmSessionCount: 4 },
     });
     // Debug level: the pool's "slot state" records tell when a slot is ready.
     const host = startWebstream(["-backend", "-config", cfg.path], {
@@ -66,8 +66,8 @@ Deno.test({
           .then((r) => r.json(), () => undefined);
         return health?.status === "healthy" &&
           host.logs.filter((r) => r.msg === "slot state" && r.to === "ready")
-              .length >= 3;
-      }, { what: "three ready sessions", timeoutMs: 60_000 });
+              .length >= 4;
+      }, { what: "four ready sessions", timeoutMs: 60_000 });
 
       await t.step(
         "a shell the host does not know is refused by name",
@@ -137,6 +137,40 @@ Deno.test({
           await new Promise((r) => setTimeout(r, 1500));
           assertEquals(await hasWindowManager(access), false);
           assertEquals(screenColours(access), 1);
+        },
+      );
+
+      await t.step(
+        "X-Workspace-Shell: command starts X-Workspace-Shell-Command",
+        async () => {
+          const custom = await connectionOf(
+            await getConnection(port, "desktop-4", {
+              secret: SECRET,
+              headers: {
+                ...desktopHeaders("command"),
+                "X-Workspace-Shell-Command": "openbox --sm-disable",
+              },
+            }),
+          );
+          await pingStreamer(custom);
+          const streamer = await streamerPid(Number(custom.port));
+          const access = await displayOf(streamer);
+          await waitFor(() => hasWindowManager(access), {
+            what: "openbox, started as the command",
+            timeoutMs: 30_000,
+          });
+          // That command alone: a window manager, no panel.
+          assertEquals(await dockWindows(access), []);
+          const below = await descendants(streamer);
+          const started = below.filter((p) =>
+            /^(\S*\/)?openbox --sm-disable$/.test(p.argv.join(" "))
+          );
+          assertEquals(
+            started.length,
+            1,
+            JSON.stringify(below.map((p) => p.argv)),
+          );
+          shell.push(...started);
         },
       );
 
