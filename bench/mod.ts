@@ -48,6 +48,14 @@
  *    trip of a real streamer (real host, real desktop launch through the
  *    gateway) through the gateway and directly.
  *
+ * 6. **Cold desktop** ({@link ./desktop_bench.ts}): cold desktop launches
+ *    with the default desktop shell (openbox + lxpanel) against bare
+ *    sessions (`X-Workspace-Shell: none`), alternating on one host:
+ *    `/getConnection` → first frame, → desktop shown (the first frame once
+ *    a window manager and a panel are up), and memory per session.
+ *    (`bench/desktop_shell_bench.ts`, run by itself, compares the shell
+ *    candidates on a bare Xvfb.)
+ *
  * Every figure has a **baseline** measured in the same run, the same way: a
  * bare `Deno.serve` child process ({@link ./baseline_server.ts}) answering
  * `/health`- and `/getConnection`-like JSON of the same size at once. Machines
@@ -93,6 +101,7 @@ import {
   runPlacementBench,
 } from "./placement_bench.ts";
 import { type ProxyResult, runProxyBench } from "./proxy_bench.ts";
+import { formatDesktopBench, runDesktopBench } from "./desktop_bench.ts";
 
 /** Iteration counts of a run. */
 export interface BenchSizes {
@@ -136,6 +145,8 @@ export interface BenchSizes {
   streamerRounds: number;
   /** Streamer pings per round and path. */
   streamerPings: number;
+  /** Cold desktop launches of each kind (shell, bare). */
+  desktopSamples: number;
 }
 
 /** The default (full) run: two to three minutes on 2 cores. */
@@ -160,6 +171,7 @@ export const FULL: BenchSizes = {
   proxyPings: 1000,
   streamerRounds: 4,
   streamerPings: 250,
+  desktopSamples: 8,
 };
 
 /** `--quick`: a smoke run. */
@@ -184,6 +196,7 @@ export const QUICK: BenchSizes = {
   proxyPings: 100,
   streamerRounds: 1,
   streamerPings: 50,
+  desktopSamples: 2,
 };
 
 /** Target p50s from the issue, ms. */
@@ -768,6 +781,23 @@ export async function runBenchmarks(args: string[]): Promise<number> {
       if (interrupted()) throw error;
       console.error("the WebSocket proxy benchmark failed:", error);
       failures.push("WebSocket proxy");
+    }
+    try {
+      const desktop = await runDesktopBench({
+        samples: sizes.desktopSamples,
+        signal: interrupt.signal,
+        interrupted,
+        progress,
+      });
+      console.log(
+        `\nCold desktop: the default shell against a bare session\n${
+          formatDesktopBench(desktop)
+        }`,
+      );
+    } catch (error) {
+      if (interrupted()) throw error;
+      console.error("the desktop benchmark failed:", error);
+      failures.push("cold desktop");
     }
     printSummary(gc, health, gateway, failures);
     console.log(

@@ -8,6 +8,7 @@
  * @module
  */
 import { z } from "zod";
+import { desktopSchema } from "../contract/desktop_shell.ts";
 
 const seconds = z.number().positive().max(86_400);
 const name = z.string().regex(
@@ -113,13 +114,18 @@ export const workspaceSchema = z.object({
   credentials: name.default("user"),
   users: z.array(name).default([]),
   groups: z.array(name).default([]),
+  /** A desktop's shell on Linux hosts; default `{ shell: "openbox" }`. */
+  desktop: desktopSchema.optional(),
 }).strict().refine(
   (w) => w.kind === "desktop" || w.command.linux || w.command.windows,
   {
     message: "a published app needs a command (linux or windows)",
     path: ["command"],
   },
-);
+).refine((w) => w.kind === "desktop" || w.desktop === undefined, {
+  message: 'only a desktop (kind "desktop") has a desktop shell',
+  path: ["desktop"],
+});
 
 /** The gateway role's own properties (siblings of `gateway.backend`). */
 export const gatewayRoleShape = {

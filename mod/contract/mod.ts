@@ -4,6 +4,7 @@
  *
  * @module
  */
+export * from "./desktop_shell.ts";
 export * from "./get_connection.ts";
 export * from "./header_value.ts";
 export * from "./licence_proof.ts";

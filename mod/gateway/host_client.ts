@@ -1,12 +1,14 @@
 /**
  * The gateway's call to a session host: `GET /getConnection` with the
  * session id, the workspace and app context, the session policy and the
- * browser's size, authenticated with the shared secret. The answer is
+ * browser's size (and, for a desktop, its shell: `X-Workspace-Shell`),
+ * authenticated with the shared secret. The answer is
  * validated before it is trusted.
  *
  * @module
  */
 import type { Resources, Workspace } from "../config/mod.ts";
+import { DEFAULT_DESKTOP_SHELL } from "../contract/desktop_shell.ts";
 import {
   type ConnectionAnswer,
   connectionAnswerSchema,
@@ -93,6 +95,15 @@ export async function getConnection(
   if (workspace.kind === "app") {
     headers["X-App-ID"] = workspace.id;
     headers["X-App-Name"] = encodeHeaderValue(workspace.name);
+  }
+  if (workspace.kind === "desktop") {
+    const desktop = workspace.desktop ?? { shell: DEFAULT_DESKTOP_SHELL };
+    headers["X-Workspace-Shell"] = desktop.shell;
+    if (desktop.shell === "command") {
+      headers["X-Workspace-Shell-Command"] = encodeHeaderValue(
+        desktop.command,
+      );
+    }
   }
   if (request.command) {
     headers["X-App-Command"] = encodeHeaderValue(request.command);

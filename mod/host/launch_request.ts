@@ -1,13 +1,15 @@
 /**
  * Reads a `/getConnection` request: `X-Session-ID`, `?width=&height=` (each
  * at most once), the `X-Workspace-*` and `X-App-*` headers (encoded words
- * decoded, each within its length limit and free of control characters) and
+ * decoded, each within its length limit and free of control characters;
+ * `X-Workspace-Shell` a shell this host knows, for a desktop only) and
  * `X-Policy-JSON` (bounded in length and depth, validated with zod). Every
  * problem is reported by name, all at once, so the gateway's operator can fix
  * it; a request with any problem starts nothing.
  *
  * @module
  */
+import { SHELL_HEADER_VALUES } from "../contract/desktop_shell.ts";
 import { policySchema } from "../contract/get_connection.ts";
 import { SCREEN_BOUNDS } from "../contract/limits.ts";
 import type { LaunchRequest, SessionPolicy } from "../pool/mod.ts";
@@ -34,6 +36,8 @@ export const HEADER_LIMITS: Readonly<Record<string, number>> = {
   "x-app-id": 128,
   "x-app-name": 256,
   "x-app-command": 8000,
+  "x-workspace-shell": 16,
+  "x-workspace-shell-command": 8000,
 };
 
 /** The longest value of any other `X-Workspace-*` or `X-App-*` header. */
@@ -55,6 +59,9 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const CONTROL_IN_COMMAND =
   // deno-lint-ignore no-control-regex
   /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+
+/** The headers that hold command lines (tabs and line breaks allowed). */
+const COMMANDS = new Set(["x-app-command", "x-workspace-shell-command"]);
 
 /** Screen bounds accepted for `?width=&height=`. */
 export { SCREEN_BOUNDS };
@@ -104,6 +111,8 @@ export function parseLaunchRequest(
     );
   }
 
+  shellProblems(workspace, problems);
+
   let policy: SessionPolicy = policySchema.parse({});
   const rawPolicy = headers.get("x-policy-json");
   if (rawPolicy !== null && rawPolicy.length > MAX_POLICY_LENGTH) {
@@ -127,6 +136,45 @@ export function parseLaunchRequest(
 
   if (problems.length) throw new LaunchRequestError(problems);
   return { sessionId: sessionId!, workspace, app, policy, width, height };
+}
+
+/**
+ * `X-Workspace-Shell` names a shell the host knows, or `command` with
+ * `X-Workspace-Shell-Command` beside it; both only for a desktop.
+ */
+function shellProblems(
+  workspace: Record<string, string>,
+  problems: string[],
+): void {
+  const { shell, type } = workspace;
+  const command = workspace["shell-command"];
+  if (shell === undefined) {
+    if (command !== undefined) {
+      problems.push(
+        'X-Workspace-Shell-Command: given without "X-Workspace-Shell: command"',
+      );
+    }
+    return;
+  }
+  if (!(SHELL_HEADER_VALUES as readonly string[]).includes(shell)) {
+    problems.push(
+      `X-Workspace-Shell: expected one of ${
+        SHELL_HEADER_VALUES.join(", ")
+      }, got "${shell.slice(0, 40)}"`,
+    );
+  } else if (type !== "desktop") {
+    problems.push(
+      'X-Workspace-Shell: only for "X-Workspace-Type: desktop"',
+    );
+  } else if (shell === "command" && !command?.trim()) {
+    problems.push(
+      'X-Workspace-Shell-Command: required with "X-Workspace-Shell: command"',
+    );
+  } else if (shell !== "command" && command !== undefined) {
+    problems.push(
+      'X-Workspace-Shell-Command: given without "X-Workspace-Shell: command"',
+    );
+  }
 }
 
 function dimension(
@@ -185,7 +233,7 @@ function prefixed(
       problems.push(tooLong);
       continue;
     }
-    const control = (name === "x-app-command" ? CONTROL_IN_COMMAND : CONTROL)
+    const control = (COMMANDS.has(name) ? CONTROL_IN_COMMAND : CONTROL)
       .exec(text);
     if (control) {
       const code = control[0].charCodeAt(0).toString(16).toUpperCase();

@@ -23,9 +23,11 @@ import { parseJson } from "../util/json_depth.ts";
 import { formatIssues } from "../util/zod_issues.ts";
 import { hasSharedSecret } from "../contract/shared_secret.ts";
 import { controlHandler } from "./control_route.ts";
+import { desktopCommandFor } from "./desktop_shell.ts";
 import { LaunchRequestError, parseLaunchRequest } from "./launch_request.ts";
 
 export { controlHandler } from "./control_route.ts";
+export * from "./desktop_shell.ts";
 export * from "./launch_request.ts";
 
 /** The largest JSON body the host reads. */
@@ -97,6 +99,11 @@ export function createHostApp(options: HostAppOptions): Hono {
     } catch (error) {
       if (!(error instanceof LaunchRequestError)) throw error;
       return c.json({ error: error.message, problems: error.problems }, 400);
+    }
+    // A desktop's shell starts in the session like an app (once per session).
+    const shell = desktopCommandFor(request);
+    if (shell) {
+      request = { ...request, app: { ...request.app, command: shell } };
     }
     try {
       const a = await pool.allocate(request);

@@ -6,7 +6,11 @@
  * @module
  */
 import type { Config } from "../config/mod.ts";
-import { createHostApp } from "../host/mod.ts";
+import {
+  createHostApp,
+  DEFAULT_DESKTOP_SHELL,
+  missingShellPrograms,
+} from "../host/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { SessionPool } from "../pool/mod.ts";
 import {
@@ -107,6 +111,7 @@ export async function startBackend(
     await stopServer(server);
     throw error;
   }
+  await warnWithoutDesktopShell(logger);
 
   let gateway: GatewayClient | undefined;
   if (backend.gatewayUrl) {
@@ -160,4 +165,22 @@ export async function startBackend(
       await stopServer(server);
     },
   };
+}
+
+/**
+ * Says, once at start, when the default desktop shell cannot start here
+ * (Linux): its desktops would show a bare screen until the named packages
+ * are installed.
+ */
+async function warnWithoutDesktopShell(logger: Logger): Promise<void> {
+  if (Deno.build.os !== "linux") return;
+  const missing = await missingShellPrograms(DEFAULT_DESKTOP_SHELL);
+  if (!missing.length) return;
+  logger.warn("the default desktop shell cannot start: desktops will be bare", {
+    shell: DEFAULT_DESKTOP_SHELL,
+    missing: missing.map((m) =>
+      `${m.program} (Debian package ${m.debianPackage})`
+    )
+      .join(", "),
+  });
 }

@@ -72,9 +72,12 @@ Deno.test("a desktop: session, workspace, policy and secret headers, and the siz
       "x-session-id",
       "x-workspace-id",
       "x-workspace-name",
+      "x-workspace-shell",
       "x-workspace-type",
     ]);
     assertEquals(headers.get("x-session-id"), "client-facing-1");
+    // No shell configured: the default one, by name.
+    assertEquals(headers.get("x-workspace-shell"), "openbox");
     assertEquals(headers.get("x-workspace-id"), "desktop");
     assertEquals(headers.get("x-workspace-name"), "Desktop");
     assertEquals(headers.get("x-workspace-type"), "desktop");
@@ -93,6 +96,38 @@ Deno.test("a desktop: session, workspace, policy and secret headers, and the siz
     assertEquals(answer.sessionUuid, host.uuidOf("client-facing-1"));
     assertEquals(answer.port, host.port);
     assertEquals(answer.reconnect, false);
+  }));
+
+Deno.test("a desktop's configured shell travels as X-Workspace-Shell, a command beside it", () =>
+  withScriptedHost(async (host) => {
+    const xfce = workspaceSchema.parse({
+      id: "xfce",
+      name: "Xfce",
+      kind: "desktop",
+      desktop: { shell: "xfce" },
+    });
+    const custom = workspaceSchema.parse({
+      id: "custom",
+      name: "Custom",
+      kind: "desktop",
+      desktop: { shell: "command", command: "startlxqt --verbose" },
+    });
+    await getConnection(host.url, launch(xfce, "shell-1"));
+    await getConnection(host.url, launch(custom, "shell-2"));
+    await getConnection(host.url, launch(terminal, "shell-3"));
+    const [first, second, app] = host.requests.map((r) => r.headers);
+    assertEquals(first.get("x-workspace-shell"), "xfce");
+    assertEquals(first.get("x-workspace-shell-command"), null);
+    assertEquals(second.get("x-workspace-shell"), "command");
+    assertEquals(
+      second.get("x-workspace-shell-command"),
+      "startlxqt --verbose",
+    );
+    // The host reads them back as sent; an app has no shell.
+    const read = parseLaunchRequest(second, new URLSearchParams());
+    assertEquals(read.workspace.shell, "command");
+    assertEquals(read.workspace["shell-command"], "startlxqt --verbose");
+    assertEquals(app.get("x-workspace-shell"), null);
   }));
 
 Deno.test("an app: X-App-ID, -Name and -Command; no secret and no size when not given", () =>

@@ -233,6 +233,8 @@ Deno.test("each X-Workspace-* and X-App-* header has a length limit, named in th
     "x-app-id": 128,
     "x-app-name": 256,
     "x-app-command": 8000,
+    "x-workspace-shell": 16,
+    "x-workspace-shell-command": 8000,
   });
   assertEquals(OTHER_HEADER_LIMIT, 1024);
   const names: [string, number][] = [
@@ -364,6 +366,56 @@ Deno.test("X-Workspace-Type is app or desktop", () => {
     problems({ "X-Session-ID": "s", "X-Workspace-Type": "Desktop" }),
     ['X-Workspace-Type: expected "app" or "desktop", got "Desktop"'],
   );
+});
+
+Deno.test("X-Workspace-Shell: a known shell or a command, for a desktop only", async (t) => {
+  const desktop = { "X-Session-ID": "s", "X-Workspace-Type": "desktop" };
+  await t.step("each named shell and a command are accepted", () => {
+    for (const shell of ["openbox", "xfce", "none"]) {
+      const read = parse({ ...desktop, "X-Workspace-Shell": shell });
+      assertEquals(read.workspace.shell, shell);
+    }
+    const read = parse({
+      ...desktop,
+      "X-Workspace-Shell": "command",
+      "X-Workspace-Shell-Command": "startlxqt\t--verbose",
+    });
+    assertEquals(read.workspace["shell-command"], "startlxqt\t--verbose");
+  });
+  await t.step("an unknown shell is refused by name", () => {
+    assertEquals(problems({ ...desktop, "X-Workspace-Shell": "kde" }), [
+      'X-Workspace-Shell: expected one of openbox, xfce, none, command, got "kde"',
+    ]);
+  });
+  await t.step("a shell for an app is refused", () => {
+    assertEquals(
+      problems({
+        "X-Session-ID": "s",
+        "X-Workspace-Type": "app",
+        "X-Workspace-Shell": "openbox",
+      }),
+      ['X-Workspace-Shell: only for "X-Workspace-Type: desktop"'],
+    );
+  });
+  await t.step("command needs X-Workspace-Shell-Command, and only it", () => {
+    assertEquals(problems({ ...desktop, "X-Workspace-Shell": "command" }), [
+      'X-Workspace-Shell-Command: required with "X-Workspace-Shell: command"',
+    ]);
+    const stray =
+      'X-Workspace-Shell-Command: given without "X-Workspace-Shell: command"';
+    assertEquals(
+      problems({
+        ...desktop,
+        "X-Workspace-Shell": "xfce",
+        "X-Workspace-Shell-Command": "xterm",
+      }),
+      [stray],
+    );
+    assertEquals(
+      problems({ ...desktop, "X-Workspace-Shell-Command": "xterm" }),
+      [stray],
+    );
+  });
 });
 
 Deno.test("X-Policy-JSON", async (t) => {
