@@ -53,6 +53,7 @@ export { TunnelEndedError };
  *   readonly videoFramesShown: number,
  *   readonly audioPacketsReceived: number,
  *   readonly audioBytesReceived: number,
+ *   readonly downloads: readonly import("./client.js").Download[],
  *   readonly sound: SoundControls,
  *   readonly lastClipboard: string | undefined,
  *   readonly screen: { width: number, height: number },
@@ -230,6 +231,15 @@ export function openSession(container, options) {
       toast(`upload-${uploadId}`, `Uploading ${name}: ${percent(sent, size)}`);
     },
     uploadResult: (result) => showUploadResult(result, ""),
+    downloadProgress: (download) => {
+      toast(
+        `download-${download.downloadId}`,
+        `${
+          download.kind === "print" ? "Receiving print job" : "Downloading"
+        } ${download.name}: ${percent(download.received, download.size)}`,
+      );
+    },
+    downloadDone: (download) => saveDownload(download),
     notice: (notice) => toast("", notice.text, notice.level),
     capabilities: async (hello) => ({
       video: hello.video ? await codecs() : [],
@@ -369,6 +379,38 @@ export function openSession(container, options) {
   }
 
   /**
+   * Saves a finished download (the browser's own download); a print job's
+   * PDF can also be opened from its message. A failed one says why.
+   *
+   * @param {import("./client.js").Download} download
+   */
+  function saveDownload(download) {
+    const key = `download-${download.downloadId}`;
+    if (download.state !== "done" || !download.blob) {
+      toast(
+        key,
+        `Download of ${download.name} failed: ${download.error ?? "refused"}`,
+        "error",
+      );
+      return;
+    }
+    const url = URL.createObjectURL(download.blob);
+    const link = h("a", { href: url, download: download.name });
+    link.hidden = true;
+    root.append(link);
+    link.click();
+    link.remove();
+    const what = download.kind === "print" ? "Print job" : "Downloaded";
+    toast(key, `${what} ${download.name} (${download.size} bytes)`);
+    if (download.kind === "print") {
+      const item = toasts.querySelector(`[data-key="${key}"]`);
+      item?.append(" ", h("a", { href: url, target: "_blank" }, ["Open"]));
+    }
+    // The object URL outlives the toast, so "Open" works while it shows.
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  }
+
+  /**
    * Shows a short message; one with the same key replaces the previous.
    *
    * @param {string} key
@@ -491,6 +533,9 @@ export function openSession(container, options) {
     },
     get audioPacketsReceived() {
       return client.audioPacketsReceived;
+    },
+    get downloads() {
+      return client.downloads;
     },
     get audioBytesReceived() {
       return client.audioBytesReceived;

@@ -20,6 +20,7 @@ const POLICY = {
   shadowing: false,
   audio: true,
   videoMaxKbps: 4000,
+  downloadMaxBytes: 2 ** 30,
 } as const;
 
 Deno.test("valid settings parse", () => {

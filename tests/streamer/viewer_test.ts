@@ -37,6 +37,7 @@ function policy(fileUpload: boolean): ViewerSettings["policy"] {
     shadowing: false,
     audio: false,
     videoMaxKbps: 0,
+    downloadMaxBytes: 2 ** 30,
   };
 }
 
