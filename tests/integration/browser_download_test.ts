@@ -10,9 +10,15 @@
  * - a file over the workspace's `downloadMaxBytes` is refused: the command
  *   exits 1 naming the limit and the page says so;
  * - a workspace without `fileDownload` refuses the command (exit 1, "not
- *   allowed") and offers nothing from its `~/Downloads`.
+ *   allowed") and offers nothing from its `~/Downloads`;
+ * - printing: a job sent with `lp` to a real CUPS with a cups-pdf queue
+ *   lands as a PDF in the job owner's `~/PDF` and arrives in Chromium (its
+ *   `%PDF` header checked, and the printed text read back with pdftotext);
+ *   a workspace without `printing` offers nothing of its jobs.
  *
- * Needs the Debian packages chromium, xvfb, x11-utils and iproute2 (ss).
+ * Needs the Debian packages chromium, xvfb, x11-utils and iproute2 (ss);
+ * for printing cups, cups-client, printer-driver-cups-pdf and poppler-utils
+ * (the printing steps are skipped without them).
  *
  * @module
  */
@@ -33,6 +39,8 @@ import {
   writeGatewayConfig,
 } from "../support/gateway.ts";
 import { findStreamer } from "../support/proc.ts";
+import { runCommand } from "../support/command.ts";
+import { hasCupsPdf, startCups, type TestCups } from "../support/cups.ts";
 import { waitFor } from "../support/wait.ts";
 
 const OPTIONS = {
@@ -57,14 +65,19 @@ function app(
   id: string,
   command: string,
   user: string,
-  fileDownload: boolean,
+  allowed: boolean,
 ): Record<string, unknown> {
   return {
     id,
     name: id,
     kind: "app",
     command: { linux: command },
-    resources: { fileDownload, downloadMaxBytes: CAP, clipboard: true },
+    resources: {
+      fileDownload: allowed,
+      printing: allowed,
+      downloadMaxBytes: CAP,
+      clipboard: true,
+    },
     users: [user],
   };
 }
@@ -197,6 +210,19 @@ Deno.test("downloads from a real session to Chromium", OPTIONS, async (t) => {
     teardown.defer(() => Deno.remove(dir, { recursive: true }));
     await Deno.chmod(dir, 0o755);
     const script = (name: string) => `${dir}/${name}.sh`;
+    const printing = hasCupsPdf();
+    let cups: TestCups | undefined;
+    if (printing) {
+      cups = await startCups();
+      teardown.defer(() => cups!.stop());
+    }
+    /** A shell line printing `$HOME/doc.txt` on the cups-pdf queue. */
+    const lpLine = (title: string) =>
+      cups
+        ? `CUPS_SERVER=${shellQuote(cups.socket)} lp -t ${
+          shellQuote(title)
+        } "$HOME/doc.txt" > "$HOME/lp.out" 2>&1\n`
+        : "";
     const config = await writeGatewayConfig({
       users: ["alice", "bob"],
       workspaces: [
@@ -204,6 +230,7 @@ Deno.test("downloads from a real session to Chromium", OPTIONS, async (t) => {
         app("folder", `/bin/sh ${script("folder")}`, "alice", true),
         app("send", `/bin/sh ${script("send")}`, "alice", true),
         app("huge", `/bin/sh ${script("huge")}`, "alice", true),
+        app("print", `/bin/sh ${script("print")}`, "alice", true),
         app("locked", `/bin/sh ${script("locked")}`, "bob", false),
       ],
     });
@@ -321,6 +348,56 @@ Deno.test("downloads from a real session to Chromium", OPTIONS, async (t) => {
       );
     });
 
+    await t.step({
+      name: "a job sent with lp arrives in the browser as a PDF",
+      ignore: !printing,
+      fn: async () => {
+        await Deno.writeTextFile(
+          script("print"),
+          // PostScript as apps print it, in a standard font, so the PDF
+          // keeps the text (texttopdf's own font subset loses its mapping).
+          `printf '%%!PS\\n/Helvetica findfont 24 scalefont setfont\\n` +
+            `72 700 moveto (Quarterly report 2026) show showpage\\n' > "$HOME/doc.txt"\n` +
+            lpLine("quarterly"),
+        );
+        const saved = page.waitForEvent("download", { timeout: 60_000 });
+        await alice.launchOk("print");
+        let download;
+        try {
+          download = await saved;
+        } catch (error) {
+          throw new Error(
+            `${error}; lp said: ${await readTextOrEmpty(
+              `${env.home}/lp.out`,
+            )}; cupsd: ${(await cups!.log()).slice(-2000)}`,
+          );
+        }
+        const name: string = download.suggestedFilename();
+        assertMatch(name, /\.pdf$/);
+        const path = `${dir}/printed.pdf`;
+        await download.saveAs(path);
+        const bytes = await Deno.readFile(path);
+        assertEquals(new TextDecoder().decode(bytes.subarray(0, 5)), "%PDF-");
+        // The same bytes as cups-pdf wrote into the user's ~/PDF.
+        const original = await Deno.readFile(`${env.home}/PDF/${name}`);
+        assertEquals(bytes.length, original.length);
+        assert(bytes.every((b, i) => b === original[i]), "the same bytes");
+        const text = await runCommand("pdftotext", { args: [path, "-"] });
+        assert(text.ok, text.stderr);
+        assertMatch(text.stdout, /Quarterly report 2026/);
+        const kinds = await read<string[]>(
+          page,
+          "webstream.session.downloads.map(d => d.kind)",
+        );
+        assertEquals(kinds.at(-1), "print");
+        const log = await read<string[]>(page, "window.toastLog");
+        assert(
+          log.some((t) => t.startsWith(`Print job ${name}`)),
+          JSON.stringify(log),
+        );
+      },
+    });
+
     await step(
       "a session without fileDownload refuses and offers nothing",
       async () => {
@@ -331,7 +408,9 @@ Deno.test("downloads from a real session to Chromium", OPTIONS, async (t) => {
           script("locked"),
           `cd "$HOME"; while [ ! -e "$HOME/go" ]; do sleep 0.1; done\n` +
             `head -c 1000 /dev/urandom > "$HOME/Downloads/secret.bin"\n` +
-            downloadLine(env, "Downloads/secret.bin", "locked"),
+            downloadLine(env, "Downloads/secret.bin", "locked") +
+            `printf 'not for the browser\\n' > "$HOME/doc.txt"\n` +
+            lpLine("locked"),
         );
         const bobPage = await portal(browser, gateway.url, "bob");
         await launchFromPortal(bobPage, "locked");
@@ -352,11 +431,29 @@ Deno.test("downloads from a real session to Chromium", OPTIONS, async (t) => {
           err:
             "webstream download: file download is not allowed in this session",
         });
-        // The folder's file settles within a second; give it three.
+        if (printing) {
+          // The print job lands in bob's ~/PDF, and goes no further.
+          await waitFor(async () => {
+            try {
+              for await (const entry of Deno.readDir(`${bobEnv.home}/PDF`)) {
+                if (entry.name.endsWith(".pdf")) return true;
+              }
+            } catch {
+              // Not made yet.
+            }
+            return false;
+          }, { what: "bob's print job in his ~/PDF", timeoutMs: 60_000 });
+        }
+        // The folders' files settle within a second; give them three.
         await new Promise((r) => setTimeout(r, 3000));
         assertEquals(
           await read(bobPage, "webstream.session.downloads.length"),
           0,
+        );
+        assertEquals(
+          await read(page, "webstream.session.downloads.length"),
+          printing ? 3 : 2,
+          "nothing of bob's reaches alice's page",
         );
         await bobPage.context().close();
       },
