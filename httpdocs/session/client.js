@@ -63,7 +63,8 @@ export const UPLOAD_BUFFER_LIMIT = 1024 * 1024;
 
 /**
  * A download from the session: its chunks are kept until it ends, then
- * assembled into `blob`; `error` says why one failed.
+ * assembled into `blob` (which the page takes when it saves the file);
+ * `error` says why one failed.
  *
  * @typedef {{
  *   downloadId: number,

@@ -395,6 +395,9 @@ export function openSession(container, options) {
       return;
     }
     const url = URL.createObjectURL(download.blob);
+    // The object URL holds the file while "Open" may use it; the list of
+    // downloads keeps only what it was.
+    delete download.blob;
     const link = h("a", { href: url, download: download.name });
     link.hidden = true;
     root.append(link);

@@ -214,11 +214,13 @@ Deno.test("SESSION_INFO with a command line starts the app without webstream's e
       },
     );
     assert(
-      !/^WEBSTREAM_(?!FILE_DIALOG_SOCKET=)/m.test(env),
+      !/^WEBSTREAM_(?!FILE_DIALOG_SOCKET=|DOWNLOAD_SOCKET=)/m.test(env),
       "webstream variables reached the app",
     );
-    // Except where `webstream file-dialog` finds the streamer.
+    // Except where `webstream file-dialog` and `webstream download` find
+    // the streamer.
     assert(/^WEBSTREAM_FILE_DIALOG_SOCKET=\//m.test(env));
+    assert(/^WEBSTREAM_DOWNLOAD_SOCKET=\//m.test(env));
     assert(/^PATH=/m.test(env));
     assertEquals((await Deno.readTextFile(`${dir}/args`)).trim(), "a b c");
     // A command line that cannot be split is logged, nothing else happens.
