@@ -30,7 +30,7 @@ import {
   DOWNLOAD_SOCKET_ENV,
   DownloadCommandServer,
 } from "./download_command.ts";
-import { WatchedFolder } from "./watched_folder.ts";
+import { WatchedFolder, watchedFolders } from "./watched_folder.ts";
 import type { SessionMetrics } from "./session_metrics.ts";
 import type { SessionReporting } from "./session_reporting.ts";
 import type { SessionSound } from "./session_sound.ts";
@@ -76,8 +76,7 @@ export interface StreamerSessionOptions {
   videoAvailable: boolean;
   /**
    * Folders watched for files to send: downloads and print jobs. Default
-   * `~/Downloads` and `~/PDF` (where the host's cups-pdf queue writes);
-   * none when `$HOME` is unset.
+   * {@linkcode watchedFolders}().
    */
   folders?: { downloads?: string; print?: string };
   /** Logger. */
@@ -191,7 +190,7 @@ export class StreamerSession {
       viewers,
       dialogs: startDialogs(viewers, logger),
       downloads: startDownloads({
-        folders: this.#options.folders ?? defaultFolders(),
+        folders: this.#options.folders ?? watchedFolders(),
         send: (request) => this.download(request),
         logger,
       }),
@@ -299,14 +298,6 @@ function screenSharing(
     }
     return shared;
   };
-}
-
-/** `~/Downloads` and `~/PDF` of the session user. */
-function defaultFolders(
-  env: Record<string, string | undefined> = Deno.env.toObject(),
-): { downloads?: string; print?: string } {
-  if (!env.HOME) return {};
-  return { downloads: `${env.HOME}/Downloads`, print: `${env.HOME}/PDF` };
 }
 
 /**

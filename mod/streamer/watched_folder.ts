@@ -22,6 +22,33 @@ export interface WatchedFolderOptions {
   logger: Logger;
 }
 
+/** Environment variable moving the downloads folder; empty: not watched. */
+export const DOWNLOADS_DIR_ENV = "WEBSTREAM_DOWNLOADS_DIR";
+
+/** Environment variable moving the print jobs' folder; empty: not watched. */
+export const PRINT_DIR_ENV = "WEBSTREAM_PRINT_DIR";
+
+/**
+ * The folders a session's streamer watches: `~/Downloads` for files and
+ * `~/PDF` for print jobs (where the host's cups-pdf queue writes), unless
+ * {@linkcode DOWNLOADS_DIR_ENV} or {@linkcode PRINT_DIR_ENV} say otherwise
+ * (an empty value: that folder is not watched). Without `$HOME`, only what
+ * those variables name.
+ */
+export function watchedFolders(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): { downloads?: string; print?: string } {
+  const pick = (name: string, fallback: string) => {
+    const value = env[name];
+    if (value !== undefined) return value || undefined;
+    return env.HOME ? `${env.HOME}/${fallback}` : undefined;
+  };
+  return {
+    downloads: pick(DOWNLOADS_DIR_ENV, "Downloads"),
+    print: pick(PRINT_DIR_ENV, "PDF"),
+  };
+}
+
 /** Names that are still being written or are not meant to leave. */
 const SKIPPED = /^\.|\.(part|crdownload|tmp)$/i;
 

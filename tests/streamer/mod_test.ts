@@ -46,6 +46,10 @@ interface Harness {
   stop(): Promise<void>;
 }
 
+// The test's own home is no session's: no folders are watched there.
+Deno.env.set("WEBSTREAM_DOWNLOADS_DIR", "");
+Deno.env.set("WEBSTREAM_PRINT_DIR", "");
+
 /**
  * Starts a streamer on `port` (default: a free one) against a control server
  * of the test's, and waits for its REQUEST_SESSION_INFO.

@@ -3,12 +3,16 @@
  * handed on once, after it stopped changing; a partial download renamed
  * into place is handed on under its final name; hidden and partial files,
  * files already there and sub-folders are not; a file rewritten later goes
- * again; the folder is created when missing.
+ * again; the folder is created when missing. The folders default to
+ * `~/Downloads` and `~/PDF`, and the environment can move or turn them off.
  *
  * @module
  */
 import { createLogger } from "../../mod/log/mod.ts";
-import { WatchedFolder } from "../../mod/streamer/watched_folder.ts";
+import {
+  WatchedFolder,
+  watchedFolders,
+} from "../../mod/streamer/watched_folder.ts";
 import { assertEquals } from "../support/assert.ts";
 import { withTempDir } from "../support/fs.ts";
 import { waitFor } from "../support/wait.ts";
@@ -80,4 +84,20 @@ Deno.test("a missing folder is created, private to the user", async () => {
     assertEquals(info.isDirectory, true);
     assertEquals(info.mode! & 0o777, 0o700);
   });
+});
+
+Deno.test("the folders: ~/Downloads and ~/PDF unless the environment says", () => {
+  assertEquals(watchedFolders({ HOME: "/home/u" }), {
+    downloads: "/home/u/Downloads",
+    print: "/home/u/PDF",
+  });
+  assertEquals(
+    watchedFolders({
+      HOME: "/home/u",
+      WEBSTREAM_DOWNLOADS_DIR: "/srv/out",
+      WEBSTREAM_PRINT_DIR: "",
+    }),
+    { downloads: "/srv/out", print: undefined },
+  );
+  assertEquals(watchedFolders({}), { downloads: undefined, print: undefined });
 });
