@@ -49,6 +49,15 @@ export async function main(args: string[]): Promise<number> {
       if (result.error) console.error(`webstream file-dialog: ${result.error}`);
       return result.code;
     }
+    case "download": {
+      const { runDownload } = await import(
+        "./mod/streamer/download_command.ts"
+      );
+      const result = await runDownload(command.file);
+      if (result.code === 0) console.log(result.text);
+      else console.error(`webstream download: ${result.text}`);
+      return result.code;
+    }
     case "config-check": {
       const { loadConfig, redactConfig, ConfigError } = await import(
         "./mod/config/mod.ts"

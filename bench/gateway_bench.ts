@@ -314,6 +314,7 @@ function seedSessions(
         printing: false,
         audio: true,
         videoMaxKbps: 8000,
+        downloadMaxBytes: 2 ** 30,
       },
       createdAt: now - 600_000,
       lastLaunchAt: now - 60_000,

@@ -58,7 +58,26 @@ export const UPLOAD_BUFFER_LIMIT = 1024 * 1024;
  *   stats?: () => void,
  *   capabilities?: (hello: Hello) => Promise<import("./protocol.js").Caps>,
  *   audio?: (packet: import("./protocol.js").AudioPacket) => void,
+ *   downloadProgress?: (download: Download) => void,
+ *   downloadDone?: (download: Download) => void,
  * }} ClientEvents
+ */
+
+/**
+ * A download from the session: its chunks are kept until it ends, then
+ * assembled into `blob` (which the page takes when it saves the file);
+ * `error` says why one failed.
+ *
+ * @typedef {{
+ *   downloadId: number,
+ *   name: string,
+ *   size: number,
+ *   kind: "file" | "print",
+ *   received: number,
+ *   state: "receiving" | "done" | "failed",
+ *   blob?: Blob,
+ *   error?: string,
+ * }} Download
  */
 
 /** The protocol state of one session (across reconnects). */
@@ -87,6 +106,8 @@ export class SessionClient {
   audioPacketsReceived = 0;
   /** Sound bytes received (messages whole). */
   audioBytesReceived = 0;
+  /** Downloads of this page, newest last. @type {Download[]} */
+  downloads = [];
 
   /** @type {Tunnel} */
   #tunnel;
@@ -113,6 +134,11 @@ export class SessionClient {
   #uploadId = 0;
   /** @type {Map<number, { name: string, resolve: (r: UploadResult) => void }>} */
   #uploads = new Map();
+  /**
+   * Chunks of the downloads under way, with the count acknowledged.
+   * @type {Map<number, { download: Download, chunks: BlobPart[] }>}
+   */
+  #receiving = new Map();
 
   /**
    * @param {Tunnel} tunnel
@@ -175,6 +201,13 @@ export class SessionClient {
       upload.resolve({ uploadId, ok: false, error: "connection lost" });
     }
     this.#uploads.clear();
+    // So does a download: it fails, and the streamer stops sending it.
+    for (const { download } of this.#receiving.values()) {
+      download.state = "failed";
+      download.error = "connection lost";
+      this.#events.downloadDone?.(download);
+    }
+    this.#receiving.clear();
   }
 
   /** Stops timers. */
@@ -348,6 +381,33 @@ export class SessionClient {
     }).catch((error) => console.warn("webstream: no capabilities", error));
   }
 
+  /**
+   * Cancels a download under way (the streamer stops sending it).
+   *
+   * @param {number} downloadId
+   */
+  cancelDownload(downloadId) {
+    const entry = this.#receiving.get(downloadId);
+    if (entry) this.#failDownload(entry, "cancelled");
+  }
+
+  /**
+   * @param {{ download: Download, chunks: BlobPart[] }} entry
+   * @param {string} error
+   * @param {{ tell?: boolean }} [options] tell the streamer (default true)
+   */
+  #failDownload(entry, error, options = {}) {
+    const { download } = entry;
+    this.#receiving.delete(download.downloadId);
+    entry.chunks.length = 0;
+    download.state = "failed";
+    download.error = error;
+    if (options.tell !== false) {
+      this.send({ type: "downloadCancel", downloadId: download.downloadId });
+    }
+    this.#events.downloadDone?.(download);
+  }
+
   /** @param {Uint8Array} bytes */
   #receive(bytes) {
     let message;
@@ -463,6 +523,62 @@ export class SessionClient {
       case "notice":
         this.#events.notice?.(message.notice);
         return;
+      case "downloadStart": {
+        /** @type {Download} */
+        const download = {
+          ...message.download,
+          received: 0,
+          state: "receiving",
+        };
+        this.downloads.push(download);
+        this.#receiving.set(download.downloadId, { download, chunks: [] });
+        this.#events.downloadProgress?.(download);
+        return;
+      }
+      case "downloadChunk": {
+        const entry = this.#receiving.get(message.downloadId);
+        if (!entry) return;
+        const { download, chunks } = entry;
+        if (download.received + message.data.length > download.size) {
+          this.#failDownload(entry, "more bytes than announced");
+          return;
+        }
+        // The chunk is a view of the socket's message: copy it.
+        chunks.push(message.data.slice());
+        download.received += message.data.length;
+        this.send({
+          type: "downloadAck",
+          downloadId: download.downloadId,
+          chunks: chunks.length,
+        });
+        this.#events.downloadProgress?.(download);
+        return;
+      }
+      case "downloadEnd": {
+        const entry = this.#receiving.get(message.end.downloadId);
+        if (!entry) return;
+        const { download, chunks } = entry;
+        if (!message.end.ok) {
+          this.#failDownload(entry, message.end.error, { tell: false });
+          return;
+        }
+        if (download.received !== download.size) {
+          this.#failDownload(
+            entry,
+            `${download.received} of ${download.size} bytes arrived`,
+          );
+          return;
+        }
+        this.#receiving.delete(download.downloadId);
+        download.blob = new Blob(chunks, {
+          type: download.kind === "print"
+            ? "application/pdf"
+            : "application/octet-stream",
+        });
+        download.state = "done";
+        this.#events.downloadDone?.(download);
+        return;
+      }
     }
   }
 }

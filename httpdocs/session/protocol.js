@@ -27,6 +27,9 @@ export const S = Object.freeze({
   VIDEO: 0x0a,
   AUDIO: 0x0b,
   CLIPBOARD_IMAGE: 0x10,
+  DOWNLOAD_START: 0x0c,
+  DOWNLOAD_CHUNK: 0x0d,
+  DOWNLOAD_END: 0x0e,
 });
 
 /** Browser → streamer message types. */
@@ -47,6 +50,8 @@ export const C = Object.freeze({
   KEYFRAME: 0x8e,
   AUDIO_STATE: 0x8f,
   CLIPBOARD_IMAGE: 0x94,
+  DOWNLOAD_ACK: 0x90,
+  DOWNLOAD_CANCEL: 0x91,
 });
 
 /** Tile encodings. */
@@ -101,6 +106,11 @@ export const PNG_SIGNATURE = Object.freeze([
   0x1a,
   0x0a,
 ]);
+/** Largest download chunk payload, in bytes. */
+export const MAX_DOWNLOAD_CHUNK = 256 * 1024;
+
+/** What a download carries: a file from the session, or a print job (PDF). */
+export const DOWNLOAD_KINDS = Object.freeze(["file", "print"]);
 
 /** Largest JSON payload accepted, in bytes (clipboard text included). */
 export const MAX_JSON = 1024 * 1024;
@@ -133,7 +143,7 @@ export const MAX_CODECS = 16;
  * @typedef {{ protocol: string, sessionUuid: string, width: number,
  *   height: number, clipboard: { toSession: boolean, fromSession: boolean },
  *   upload: boolean, maxWidth: number, maxHeight: number,
- *   video: boolean, audio: boolean }} Hello
+ *   video: boolean, audio: boolean, download?: boolean }} Hello
  * @typedef {{ width: number, height: number }} Screen
  * @typedef {{ x: number, y: number, width: number, height: number,
  *   encoding: number, data: Uint8Array }} Tile
@@ -149,6 +159,10 @@ export const MAX_CODECS = 16;
  *   data: Uint8Array }} VideoFrameMessage
  * @typedef {{ timestampUs: number, data: Uint8Array }} AudioPacket
  * @typedef {{ video: string[], audio: boolean }} Caps
+ * @typedef {{ downloadId: number, name: string, size: number,
+ *   kind: "file" | "print" }} DownloadStart
+ * @typedef {{ downloadId: number, ok: true }
+ *   | { downloadId: number, ok: false, error: string }} DownloadEnd
  *
  * @typedef {{ type: "hello", hello: Hello }
  *   | { type: "screen", screen: Screen }
@@ -161,7 +175,10 @@ export const MAX_CODECS = 16;
  *   | { type: "uploadResult", result: UploadResult }
  *   | { type: "notice", notice: Notice }
  *   | { type: "video", video: VideoFrameMessage }
- *   | { type: "audio", audio: AudioPacket }} StreamerMessage
+ *   | { type: "audio", audio: AudioPacket }
+ *   | { type: "downloadStart", download: DownloadStart }
+ *   | { type: "downloadChunk", downloadId: number, data: Uint8Array }
+ *   | { type: "downloadEnd", end: DownloadEnd }} StreamerMessage
  *
  * @typedef {{ type: "ack", frameId: number }
  *   | { type: "pointer", x: number, y: number, buttons: number }
@@ -179,7 +196,9 @@ export const MAX_CODECS = 16;
  *   | { type: "releaseAll" }
  *   | { type: "caps", caps: Caps }
  *   | { type: "keyframe" }
- *   | { type: "audioState", on: boolean }} ClientMessage
+ *   | { type: "audioState", on: boolean }
+ *   | { type: "downloadAck", downloadId: number, chunks: number }
+ *   | { type: "downloadCancel", downloadId: number }} ClientMessage
  */
 
 /** A message that does not follow the protocol. */
@@ -345,6 +364,17 @@ export function encodeStreamerMessage(message) {
       return jsonMessage(S.UPLOAD_RESULT, message.result);
     case "notice":
       return jsonMessage(S.NOTICE, message.notice);
+    case "downloadStart":
+      return jsonMessage(S.DOWNLOAD_START, message.download);
+    case "downloadChunk": {
+      const out = new Uint8Array(5 + message.data.length);
+      out[0] = S.DOWNLOAD_CHUNK;
+      view(out).setUint32(1, message.downloadId, true);
+      out.set(message.data, 5);
+      return out;
+    }
+    case "downloadEnd":
+      return jsonMessage(S.DOWNLOAD_END, message.end);
     case "frame":
       return encodeFrame(message.frame);
     case "video":
@@ -565,6 +595,65 @@ export function decodeStreamerMessage(bytes) {
       }
       return { type: "audio", audio: { timestampUs, data: bytes.subarray(9) } };
     }
+    case S.DOWNLOAD_START: {
+      const v = readJson(bytes, "downloadStart");
+      const kind = v.kind;
+      if (kind !== "file" && kind !== "print") {
+        throw new ProtocolError(
+          'downloadStart: kind must be "file" or "print"',
+        );
+      }
+      const name = str(v, "name", "downloadStart", { max: MAX_FILE_NAME });
+      // deno-lint-ignore no-control-regex
+      if (!name || /[\u0000-\u001f\u007f/\\]/.test(name)) {
+        throw new ProtocolError(
+          "downloadStart: name must be a non-empty file name (no path or control characters)",
+        );
+      }
+      return {
+        type: "downloadStart",
+        download: {
+          downloadId: int(v, "downloadId", "downloadStart", {
+            max: 0xffffffff,
+          }),
+          name,
+          size: int(v, "size", "downloadStart"),
+          kind,
+        },
+      };
+    }
+    case S.DOWNLOAD_CHUNK:
+      need(bytes, 5, "downloadChunk");
+      if (bytes.length - 5 > MAX_DOWNLOAD_CHUNK) {
+        throw new ProtocolError(
+          `downloadChunk: larger than ${MAX_DOWNLOAD_CHUNK} bytes`,
+        );
+      }
+      return {
+        type: "downloadChunk",
+        downloadId: view(bytes).getUint32(1, true),
+        data: bytes.subarray(5),
+      };
+    case S.DOWNLOAD_END: {
+      const v = readJson(bytes, "downloadEnd");
+      const downloadId = int(v, "downloadId", "downloadEnd", {
+        max: 0xffffffff,
+      });
+      if (v.ok === true) {
+        return { type: "downloadEnd", end: { downloadId, ok: true } };
+      }
+      if (v.ok !== false) {
+        throw new ProtocolError("downloadEnd: ok must be true or false");
+      }
+      return {
+        type: "downloadEnd",
+        end: {
+          downloadId,
+          ok: false,
+          error: str(v, "error", "downloadEnd", { max: 1000 }),
+        },
+      };
+    }
     default:
       throw new ProtocolError(`unknown streamer message type ${bytes[0]}`);
   }
@@ -643,6 +732,17 @@ export function encodeClientMessage(message) {
       return new Uint8Array([C.KEYFRAME]);
     case "audioState":
       return new Uint8Array([C.AUDIO_STATE, message.on ? 1 : 0]);
+    case "downloadAck":
+      return fixed(C.DOWNLOAD_ACK, 8, (dv) => {
+        dv.setUint32(1, message.downloadId, true);
+        dv.setUint32(5, message.chunks, true);
+      });
+    case "downloadCancel":
+      return fixed(
+        C.DOWNLOAD_CANCEL,
+        4,
+        (dv) => dv.setUint32(1, message.downloadId, true),
+      );
   }
 }
 
@@ -802,6 +902,24 @@ export function decodeClientMessage(bytes) {
         throw new ProtocolError("audioState: expected 0 (off) or 1 (on)");
       }
       return { type: "audioState", on: bytes[1] === 1 };
+    case C.DOWNLOAD_ACK:
+      if (bytes.length !== 9) {
+        throw new ProtocolError(
+          `downloadAck: ${bytes.length} bytes, 9 expected`,
+        );
+      }
+      return {
+        type: "downloadAck",
+        downloadId: dv.getUint32(1, true),
+        chunks: dv.getUint32(5, true),
+      };
+    case C.DOWNLOAD_CANCEL:
+      if (bytes.length !== 5) {
+        throw new ProtocolError(
+          `downloadCancel: ${bytes.length} bytes, 5 expected`,
+        );
+      }
+      return { type: "downloadCancel", downloadId: dv.getUint32(1, true) };
     default:
       throw new ProtocolError(`unknown message type ${bytes[0]}`);
   }

@@ -54,6 +54,7 @@ export { TunnelEndedError };
  *   readonly videoFramesShown: number,
  *   readonly audioPacketsReceived: number,
  *   readonly audioBytesReceived: number,
+ *   readonly downloads: readonly import("./client.js").Download[],
  *   readonly sound: SoundControls,
  *   readonly lastClipboard: string | undefined,
  *   readonly lastClipboardImage: Uint8Array | undefined,
@@ -262,6 +263,15 @@ export function openSession(container, options) {
       toast(`upload-${uploadId}`, `Uploading ${name}: ${percent(sent, size)}`);
     },
     uploadResult: (result) => showUploadResult(result, ""),
+    downloadProgress: (download) => {
+      toast(
+        `download-${download.downloadId}`,
+        `${
+          download.kind === "print" ? "Receiving print job" : "Downloading"
+        } ${download.name}: ${percent(download.received, download.size)}`,
+      );
+    },
+    downloadDone: (download) => saveDownload(download),
     notice: (notice) => toast("", notice.text, notice.level),
     capabilities: async (hello) => ({
       video: hello.video ? await codecs() : [],
@@ -398,6 +408,41 @@ export function openSession(container, options) {
     } else {
       toast(key, `Upload failed: ${result.error ?? "refused"}`, "error");
     }
+  }
+
+  /**
+   * Saves a finished download (the browser's own download); a print job's
+   * PDF can also be opened from its message. A failed one says why.
+   *
+   * @param {import("./client.js").Download} download
+   */
+  function saveDownload(download) {
+    const key = `download-${download.downloadId}`;
+    if (download.state !== "done" || !download.blob) {
+      toast(
+        key,
+        `Download of ${download.name} failed: ${download.error ?? "refused"}`,
+        "error",
+      );
+      return;
+    }
+    const url = URL.createObjectURL(download.blob);
+    // The object URL holds the file while "Open" may use it; the list of
+    // downloads keeps only what it was.
+    delete download.blob;
+    const link = h("a", { href: url, download: download.name });
+    link.hidden = true;
+    root.append(link);
+    link.click();
+    link.remove();
+    const what = download.kind === "print" ? "Print job" : "Downloaded";
+    toast(key, `${what} ${download.name} (${download.size} bytes)`);
+    if (download.kind === "print") {
+      const item = toasts.querySelector(`[data-key="${key}"]`);
+      item?.append(" ", h("a", { href: url, target: "_blank" }, ["Open"]));
+    }
+    // The object URL outlives the toast, so "Open" works while it shows.
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
   }
 
   /**
@@ -568,6 +613,9 @@ export function openSession(container, options) {
     },
     get audioPacketsReceived() {
       return client.audioPacketsReceived;
+    },
+    get downloads() {
+      return client.downloads;
     },
     get audioBytesReceived() {
       return client.audioBytesReceived;

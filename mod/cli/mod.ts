@@ -39,7 +39,8 @@ export type CliCommand =
     /** `-reporting JSON`: the host's metrics and activity settings. */
     reporting?: string;
   }
-  | { kind: "file-dialog"; title?: string; timeout?: number };
+  | { kind: "file-dialog"; title?: string; timeout?: number }
+  | { kind: "download"; file: string };
 
 /** A command line that cannot be understood; the CLI prints it and exits 2. */
 export class UsageError extends Error {
@@ -60,6 +61,7 @@ export const USAGE = `Usage:
                      [-reporting JSON]                 streamer (started by the session manager)
   webstream file-dialog [-title TEXT] [-timeout S]     inside a session: ask the browser for a
                                                        file, print where the upload landed
+  webstream download FILE                              inside a session: send FILE to the browser
   webstream config check FILE                          validate a configuration file
   webstream hash-password                              hash a password read from stdin
   webstream install-service -backend [-tags TAG,TAG…] [-config FILE]
@@ -71,7 +73,13 @@ export const USAGE = `Usage:
 
 Options may be written with one dash or two (-backend, --backend).`;
 
-const SUBCOMMANDS = ["streamer", "config", "hash-password", "file-dialog"];
+const SUBCOMMANDS = [
+  "streamer",
+  "config",
+  "hash-password",
+  "file-dialog",
+  "download",
+];
 /** Subcommands that take a role flag. */
 const SERVICE_SUBCOMMANDS = ["install-service", "run-service"];
 const TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -215,6 +223,12 @@ export function parseCli(args: readonly string[]): CliCommand {
       }
     }
     return { kind: "file-dialog", title: values.title, timeout };
+  }
+  if (sub === "download") {
+    only([]);
+    if (!positionals[1]) throw new UsageError("download needs a FILE");
+    noPositionals(positionals.slice(2));
+    return { kind: "download", file: positionals[1] };
   }
   if (sub === "hash-password") {
     only([]);

@@ -94,6 +94,8 @@ export const resourcesSchema = z.object({
   audio: z.boolean().default(true),
   /** Most kbit/s a viewer's video may take; 0: no video, tiles only. */
   videoMaxKbps: z.number().int().min(0).max(100_000).default(8000),
+  /** Largest file a viewer may download from the session, in bytes. */
+  downloadMaxBytes: z.number().int().min(0).max(2 ** 40).default(2 ** 30),
 }).strict();
 
 /** A published app or desktop. */

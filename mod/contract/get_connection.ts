@@ -23,6 +23,8 @@ export const policySchema = z.object({
   shadowing: z.boolean().default(false),
   audio: z.boolean().default(true),
   videoMaxKbps: z.number().int().min(0).max(100_000).default(8000),
+  /** Largest file a viewer may download (`fileDownload`), in bytes. */
+  downloadMaxBytes: z.number().int().min(0).max(2 ** 40).default(2 ** 30),
 }).strict();
 
 /** What the session may do, from `X-Policy-JSON`. */

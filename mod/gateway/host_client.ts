@@ -66,6 +66,7 @@ export function policyFor(resources: Resources): string {
     shadowing: false,
     audio: resources.audio,
     videoMaxKbps: resources.videoMaxKbps,
+    downloadMaxBytes: resources.downloadMaxBytes,
   };
   return JSON.stringify(policy);
 }

@@ -159,13 +159,24 @@ export function missingFor(
   return undefined;
 }
 
-/** The resources `needed` asks for that `offered` does not allow. */
+/**
+ * The resources `needed` asks for that `offered` does not allow: a flag the
+ * session lacks, or a limit (`videoMaxKbps`, `downloadMaxBytes`) below the
+ * app's.
+ */
 export function missingResources(
   needed: Resources,
   offered: Resources,
 ): string[] {
-  return (Object.keys(needed) as (keyof Resources)[])
-    .filter((key) => needed[key] && !offered[key]);
+  return (Object.keys(needed) as (keyof Resources)[]).filter((key) => {
+    const want = needed[key];
+    const have = offered[key];
+    // A session recorded before a limit existed has that limit's default.
+    if (typeof want === "number") {
+      return typeof have === "number" && want > have;
+    }
+    return want && !have;
+  });
 }
 
 /** Decides where a launch goes. */

@@ -25,6 +25,12 @@ import type { Logger } from "../log/mod.ts";
 import type { Apps } from "./apps.ts";
 import type { ControlHandlers } from "./control_channel.ts";
 import { FILE_DIALOG_SOCKET_ENV, FileDialogServer } from "./file_dialog.ts";
+import type { DownloadOutcome, DownloadRequest } from "./download.ts";
+import {
+  DOWNLOAD_SOCKET_ENV,
+  DownloadCommandServer,
+} from "./download_command.ts";
+import { WatchedFolder, watchedFolders } from "./watched_folder.ts";
 import type { SessionMetrics } from "./session_metrics.ts";
 import type { SessionReporting } from "./session_reporting.ts";
 import type { SessionSound } from "./session_sound.ts";
@@ -68,6 +74,11 @@ export interface StreamerSessionOptions {
   sound: SessionSound;
   /** Whether viewers may get video (libx264 loads here). */
   videoAvailable: boolean;
+  /**
+   * Folders watched for files to send: downloads and print jobs. Default
+   * {@linkcode watchedFolders}().
+   */
+  folders?: { downloads?: string; print?: string };
   /** Logger. */
   logger: Logger;
 }
@@ -83,6 +94,8 @@ type State =
     sessionUuid: string;
     viewers: ViewerServer;
     dialogs?: FileDialogServer;
+    /** `webstream download`, and the watched folders. */
+    downloads: { command?: DownloadCommandServer; folders: WatchedFolder[] };
     /** `VIEWER_SETTINGS` for the next token. */
     nextSettings?: ViewerSettings;
   }
@@ -125,6 +138,8 @@ export class StreamerSession {
     if (state.phase !== "serving") return;
     await state.viewers.close();
     state.dialogs?.close();
+    state.downloads.command?.close();
+    for (const folder of state.downloads.folders) folder.close();
   }
 
   #sessionInfo(message: SessionInfo): void {
@@ -136,10 +151,12 @@ export class StreamerSession {
     }
     const now = this.#state;
     if (now.phase !== "serving" || !message.commandLineParams) return;
-    this.#options.apps.start(
-      message.commandLineParams,
-      now.dialogs ? { [FILE_DIALOG_SOCKET_ENV]: now.dialogs.path } : {},
-    );
+    this.#options.apps.start(message.commandLineParams, {
+      ...(now.dialogs ? { [FILE_DIALOG_SOCKET_ENV]: now.dialogs.path } : {}),
+      ...(now.downloads.command
+        ? { [DOWNLOAD_SOCKET_ENV]: now.downloads.command.path }
+        : {}),
+    });
   }
 
   /** The first SESSION_INFO: serve viewers, and file dialogs for the apps. */
@@ -172,7 +189,29 @@ export class StreamerSession {
       sessionUuid,
       viewers,
       dialogs: startDialogs(viewers, logger),
+      downloads: startDownloads({
+        folders: this.#options.folders ?? watchedFolders(),
+        send: (request) => this.download(request),
+        logger,
+      }),
     };
+  }
+
+  /**
+   * Sends a file or a print job to the first viewer whose policy allows it;
+   * says why not when none does (nothing is offered then).
+   */
+  download(request: DownloadRequest): Promise<DownloadOutcome> {
+    const viewers = [...this.viewers];
+    const viewer = viewers.find((v) => v.mayDownload(request.kind));
+    if (viewer) return viewer.download(request);
+    const error = !viewers.length
+      ? "no browser is connected to this session"
+      : request.kind === "print"
+      ? "printing is not allowed in this session"
+      : "file download is not allowed in this session";
+    this.#options.logger.info("download refused", { reason: error });
+    return Promise.resolve({ ok: false, error });
   }
 
   #viewerContext(sessionUuid: string): Omit<ViewerContext, "encoder"> {
@@ -259,6 +298,47 @@ function screenSharing(
     }
     return shared;
   };
+}
+
+/**
+ * `webstream download` and the watched folders; each part that cannot start
+ * is logged and left out (the session streams anyway).
+ */
+function startDownloads(options: {
+  folders: { downloads?: string; print?: string };
+  send: (request: DownloadRequest) => Promise<DownloadOutcome>;
+  logger: Logger;
+}): { command?: DownloadCommandServer; folders: WatchedFolder[] } {
+  const { logger, send } = options;
+  let command: DownloadCommandServer | undefined;
+  if (Deno.build.os !== "windows") {
+    try {
+      command = new DownloadCommandServer({
+        logger,
+        onRequest: (path) => send({ path, kind: "file" }),
+      });
+    } catch (error) {
+      logger.warn("webstream download unavailable", { error });
+    }
+  }
+  const folders: WatchedFolder[] = [];
+  for (const [kind, directory] of Object.entries(options.folders)) {
+    if (!directory) continue;
+    try {
+      folders.push(
+        new WatchedFolder({
+          directory,
+          logger,
+          onReady: (path) => {
+            send({ path, kind: kind === "print" ? "print" : "file" });
+          },
+        }),
+      );
+    } catch (error) {
+      logger.warn("folder not watched", { directory, error });
+    }
+  }
+  return { command, folders };
 }
 
 /**

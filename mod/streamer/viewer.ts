@@ -25,6 +25,11 @@ import type { TileEncoder } from "./encode/mod.ts";
 import type { SessionScreen } from "../devices/screen.ts";
 import type { SharedCapture } from "./shared_capture.ts";
 import { type LandedFile, UploadError, UploadReceiver } from "./upload.ts";
+import {
+  type DownloadOutcome,
+  type DownloadRequest,
+  DownloadSender,
+} from "./download.ts";
 import { clipboardDirections, type ViewerSettings } from "./viewer_settings.ts";
 
 /** Socket bytes waiting beyond which sound packets are dropped. */
@@ -66,6 +71,7 @@ export class Viewer {
   readonly settings: ViewerSettings;
   readonly #ctx: ViewerContext;
   readonly #uploads: UploadReceiver;
+  readonly #downloads: DownloadSender;
   readonly #clip: { toSession: boolean; fromSession: boolean };
   #media?: MediaStream;
   /** Stops this viewer's sound, while it listens. */
@@ -85,6 +91,11 @@ export class Viewer {
     this.settings = options.settings;
     this.#ctx = options.context;
     this.#uploads = new UploadReceiver();
+    this.#downloads = new DownloadSender({
+      send: (message) => this.send(message),
+      buffered: () => this.socket.bufferedAmount,
+      maxBytes: options.settings.policy.downloadMaxBytes,
+    });
     this.#clip = clipboardDirections(options.settings.policy);
     socket.binaryType = "arraybuffer";
     socket.addEventListener("message", (event) => this.#onMessage(event.data));
@@ -131,6 +142,7 @@ export class Viewer {
         maxHeight: screen.capture.height,
         video: this.#videoAllowed,
         audio: this.#audioAllowed,
+        download: this.settings.policy.fileDownload,
       },
     });
     media.start();
@@ -153,6 +165,41 @@ export class Viewer {
     });
   }
 
+  /**
+   * Whether this viewer's policy lets it receive `kind`: files need
+   * `fileDownload`, print jobs `printing`.
+   */
+  mayDownload(kind: DownloadRequest["kind"]): boolean {
+    return kind === "print"
+      ? this.settings.policy.printing
+      : this.settings.policy.fileDownload;
+  }
+
+  /**
+   * Sends a file (or a print job's PDF) to this viewer; resolves when the
+   * browser has every byte, or says why not (the browser is told too).
+   */
+  async download(request: DownloadRequest): Promise<DownloadOutcome> {
+    if (!this.mayDownload(request.kind)) {
+      return {
+        ok: false,
+        error: request.kind === "print"
+          ? "printing is not allowed in this session"
+          : "file download is not allowed in this session",
+      };
+    }
+    const outcome = await this.#downloads.send(request);
+    this.#ctx.logger.info("download", {
+      kind: request.kind,
+      ok: outcome.ok,
+      ...(outcome.ok ? { size: outcome.size } : { reason: outcome.error }),
+    });
+    if (!outcome.ok && !this.#closed) {
+      this.#notice("error", `Download refused: ${outcome.error}`);
+    }
+    return outcome;
+  }
+
   /** Sends a protocol message if the socket is open. */
   send(message: StreamerMessage): void {
     this.#sendBytes(encodeStreamerMessage(message));
@@ -171,6 +218,7 @@ export class Viewer {
     } catch (error) {
       this.#ctx.logger.warn("cannot release input", { error });
     }
+    this.#downloads.close();
     this.#uploadQueue = this.#uploadQueue.then(() => this.#uploads.abortAll());
     if (
       this.socket.readyState === WebSocket.OPEN ||
@@ -267,6 +315,10 @@ export class Viewer {
         return this.#media?.requestKeyframe();
       case "audioState":
         return this.#listen(message.on);
+      case "downloadAck":
+        return this.#downloads.ack(message.downloadId, message.chunks);
+      case "downloadCancel":
+        return this.#downloads.cancel(message.downloadId);
     }
   }
 

@@ -17,6 +17,8 @@ const policySchema = z.object({
   // Hosts before sound sent no audio field: no sound for them.
   audio: z.boolean().default(false),
   videoMaxKbps: z.number().int().min(0).max(100_000).default(8000),
+  // Hosts before downloads sent no cap; they allowed no download either.
+  downloadMaxBytes: z.number().int().min(0).max(2 ** 40).default(2 ** 30),
 });
 
 const settingsSchema = z.object({
@@ -38,6 +40,7 @@ export const RESTRICTIVE: ViewerSettings = {
     shadowing: false,
     audio: false,
     videoMaxKbps: 0,
+    downloadMaxBytes: 0,
   },
 };
 

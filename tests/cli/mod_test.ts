@@ -244,6 +244,15 @@ Deno.test("parseCli: streamer with its options", async (t) => {
     );
     usageError(["file-dialog", "-port", "1"], /-port/);
   });
+  await t.step("download: one FILE", () => {
+    assertEquals(parseCli(["download", "report.pdf"]), {
+      kind: "download",
+      file: "report.pdf",
+    });
+    usageError(["download"], /download needs a FILE/);
+    usageError(["download", "a", "b"], /b/);
+    usageError(["download", "-title", "x", "a"], /-title/);
+  });
   await t.step("licence check-ins need both URLs, as http(s)", () => {
     usageError(
       [

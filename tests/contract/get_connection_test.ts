@@ -18,6 +18,7 @@ Deno.test("the policy: defaults, and unknown properties refused", () => {
     shadowing: false,
     audio: true,
     videoMaxKbps: 8000,
+    downloadMaxBytes: 2 ** 30,
   });
   const odd = policySchema.safeParse({ clipboard: "both", teleport: true });
   assert(!odd.success);

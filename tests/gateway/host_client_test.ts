@@ -90,6 +90,7 @@ Deno.test("a desktop: session, workspace, policy and secret headers, and the siz
       shadowing: false,
       audio: true,
       videoMaxKbps: 8000,
+      downloadMaxBytes: 2 ** 30,
     });
     // The validated answer, as the host gave it.
     assertEquals(answer.sessionId, "client-facing-1");

@@ -266,6 +266,26 @@ Deno.test("session sharing", async (t) => {
     assertEquals(decision.sessionId, withUpload.sessionId);
   });
 
+  await t.step(
+    "a session whose download limit is below the app's is not shared",
+    () => {
+      const bigFiles = app({
+        resources: { fileDownload: true, downloadMaxBytes: 2 ** 31 },
+      });
+      const small = makeSession("a", {
+        resources: resources({ fileDownload: true, downloadMaxBytes: 2 ** 20 }),
+      });
+      const decision = decide({
+        workspace: bigFiles,
+        hosts: [makeHost("a")],
+        sessions: [small],
+      });
+      const excluded = sessionVerdict(decision, small);
+      assertEquals(excluded.verdict, "excluded");
+      assertMatch(excluded.reason, /incompatible resources.*downloadMaxBytes/);
+    },
+  );
+
   await t.step("a session offering more than the app needs is shared", () => {
     const session = makeSession("a", {
       resources: resources({ fileUpload: true, printing: true }),

@@ -31,6 +31,7 @@ const DEFAULT_POLICY = {
   shadowing: false,
   audio: true,
   videoMaxKbps: 8000,
+  downloadMaxBytes: 2 ** 30,
 };
 
 /** Parses a request made of `headers` and `query`. */

@@ -9,6 +9,10 @@
  * paste; images as PNG, and the session's image offered in the panel)
  * within the session's policy; uploads (button, drop, and answering a
  * FILE_REQUEST with its dialogGuid) send the file's exact bytes in chunks; a
+ * paste) within the session's policy; uploads (button, drop, and answering a
+ * FILE_REQUEST with its dialogGuid) send the file's exact bytes in chunks;
+ * downloads are acknowledged chunk by chunk and saved by Chromium byte-exact,
+ * and a failed or overflowing one says why; a
  * network drop reconnects with a fresh URL while the overlay says so; a 4xxx
  * close ends the view with its reason and no reconnect.
  *
@@ -21,6 +25,7 @@ import {
   BUTTON,
   ENCODING,
   MAX_CHUNK,
+  MAX_DOWNLOAD_CHUNK,
 } from "../../httpdocs/session/protocol.js";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { hasChromium, launchBrowser, type Page } from "../support/browser.ts";
@@ -609,6 +614,102 @@ Deno.test("session view in Chromium", OPTIONS, async (t) => {
       await page.locator(".ws-toast", { hasText: "/home/u/Uploads/report.bin" })
         .waitFor();
     });
+
+    await t.step(
+      "a download is acknowledged chunk by chunk and saved byte-exact",
+      async () => {
+        viewer.skipAll();
+        const bytes = new Uint8Array(2 * MAX_DOWNLOAD_CHUNK + 777);
+        for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 13 + 5) & 0xff;
+        const saved = page.waitForEvent("download", { timeout: 15_000 });
+        viewer.send({
+          type: "downloadStart",
+          download: {
+            downloadId: 41,
+            name: "notes.bin",
+            size: bytes.length,
+            kind: "file",
+          },
+        });
+        for (let at = 0, n = 1; at < bytes.length; n++) {
+          const end = Math.min(bytes.length, at + MAX_DOWNLOAD_CHUNK);
+          viewer.send({
+            type: "downloadChunk",
+            downloadId: 41,
+            data: bytes.subarray(at, end),
+          });
+          at = end;
+          assertEquals(await viewer.next("downloadAck"), {
+            type: "downloadAck",
+            downloadId: 41,
+            chunks: n,
+          });
+        }
+        viewer.send({ type: "downloadEnd", end: { downloadId: 41, ok: true } });
+        const download = await saved;
+        assertEquals(download.suggestedFilename(), "notes.bin");
+        const dir = await Deno.makeTempDir();
+        try {
+          await download.saveAs(`${dir}/notes.bin`);
+          const got = await Deno.readFile(`${dir}/notes.bin`);
+          assertEquals(got.length, bytes.length);
+          assert(got.every((b, i) => b === bytes[i]), "the same bytes");
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+        await page.locator(".ws-toast", {
+          hasText: `Downloaded notes.bin (${bytes.length} bytes)`,
+        }).waitFor();
+      },
+    );
+
+    await t.step(
+      "a failed download says why; one overflowing its size is cancelled",
+      async () => {
+        viewer.skipAll();
+        viewer.send({
+          type: "downloadStart",
+          download: {
+            downloadId: 42,
+            name: "gone.txt",
+            size: 10,
+            kind: "file",
+          },
+        });
+        viewer.send({
+          type: "downloadEnd",
+          end: { downloadId: 42, ok: false, error: "the file vanished" },
+        });
+        await page.locator(".ws-toast.error", {
+          hasText: "Download of gone.txt failed: the file vanished",
+        }).waitFor();
+        viewer.send({
+          type: "downloadStart",
+          download: {
+            downloadId: 43,
+            name: "small.txt",
+            size: 2,
+            kind: "file",
+          },
+        });
+        viewer.send({
+          type: "downloadChunk",
+          downloadId: 43,
+          data: Uint8Array.of(1, 2, 3),
+        });
+        assertEquals(await viewer.next("downloadCancel"), {
+          type: "downloadCancel",
+          downloadId: 43,
+        });
+        assertEquals(
+          await read(
+            page,
+            "webstream.session.downloads.filter(d => d.downloadId === 43)[0].error",
+          ),
+          "more bytes than announced",
+        );
+      },
+    );
 
     await t.step("a file dropped on the view is uploaded", async () => {
       viewer.skipAll();

@@ -94,6 +94,7 @@ function request(
       shadowing: false,
       audio: true,
       videoMaxKbps: 8000,
+      downloadMaxBytes: 2 ** 30,
     },
   };
 }

@@ -46,6 +46,10 @@ interface Harness {
   stop(): Promise<void>;
 }
 
+// The test's own home is no session's: no folders are watched there.
+Deno.env.set("WEBSTREAM_DOWNLOADS_DIR", "");
+Deno.env.set("WEBSTREAM_PRINT_DIR", "");
+
 /**
  * Starts a streamer on `port` (default: a free one) against a control server
  * of the test's, and waits for its REQUEST_SESSION_INFO.
@@ -214,11 +218,13 @@ Deno.test("SESSION_INFO with a command line starts the app without webstream's e
       },
     );
     assert(
-      !/^WEBSTREAM_(?!FILE_DIALOG_SOCKET=)/m.test(env),
+      !/^WEBSTREAM_(?!FILE_DIALOG_SOCKET=|DOWNLOAD_SOCKET=)/m.test(env),
       "webstream variables reached the app",
     );
-    // Except where `webstream file-dialog` finds the streamer.
+    // Except where `webstream file-dialog` and `webstream download` find
+    // the streamer.
     assert(/^WEBSTREAM_FILE_DIALOG_SOCKET=\//m.test(env));
+    assert(/^WEBSTREAM_DOWNLOAD_SOCKET=\//m.test(env));
     assert(/^PATH=/m.test(env));
     assertEquals((await Deno.readTextFile(`${dir}/args`)).trim(), "a b c");
     // A command line that cannot be split is logged, nothing else happens.

@@ -3,7 +3,9 @@
  * `SESSION_INFO` nothing is armed; the identity starts the viewer endpoint;
  * tokens for this session are armed (and answered with `TOKEN_ARMED`),
  * those for another are ignored; a port that is taken closes the control
- * channel with 4011; an upload nobody waits for is logged.
+ * channel with 4011; an upload nobody waits for is logged; a download with
+ * no viewer, from `webstream download` or the watched Downloads folder, is
+ * refused saying why.
  *
  * @module
  */
@@ -19,6 +21,8 @@ import { StreamerSession } from "../../mod/streamer/session.ts";
 import { SessionMetrics } from "../../mod/streamer/session_metrics.ts";
 import { SessionReporting } from "../../mod/streamer/session_reporting.ts";
 import { assert, assertEquals } from "../support/assert.ts";
+import { withTempDir } from "../support/fs.ts";
+import { runDownload } from "../../mod/streamer/download_command.ts";
 import { captureLogs } from "../support/log.ts";
 import { freePort } from "../support/ports.ts";
 import { openSocket } from "../support/ws.ts";
@@ -28,7 +32,10 @@ const UUID = "3f2b8c1e-9d4a-4e6b-8a7c-0123456789ab";
 const OTHER = "00000000-0000-4000-8000-000000000000";
 
 /** A session on `port` whose screen cannot be opened, and what it sent. */
-function harness(port: number) {
+function harness(
+  port: number,
+  folders: { downloads?: string; print?: string } = {},
+) {
   const { logger, records } = captureLogs();
   const sent: StreamerMessage[] = [];
   const closes: [number, string][] = [];
@@ -55,6 +62,7 @@ function harness(port: number) {
     metrics,
     sound: new SessionSound({ server: undefined, logger }),
     videoAvailable: false,
+    folders,
     logger,
   });
   return { session, sent, closes, records };
@@ -136,4 +144,47 @@ Deno.test("a session whose port is taken closes the control channel", async () =
     await session.close();
     blocker.close();
   }
+});
+
+Deno.test("without a viewer, downloads are refused saying why", async () => {
+  await withTempDir(async (dir) => {
+    const port = freePort();
+    const { session, records } = harness(port, {
+      downloads: `${dir}/Downloads`,
+    });
+    try {
+      session.handlers.SESSION_INFO({
+        type: "SESSION_INFO",
+        sessionUuid: UUID,
+        commandLineParams: "",
+      });
+      await Deno.writeTextFile(`${dir}/a.txt`, "abc");
+      assertEquals(
+        await session.download({ path: `${dir}/a.txt`, kind: "file" }),
+        { ok: false, error: "no browser is connected to this session" },
+      );
+      const refusals = () =>
+        records.filter((r) =>
+          r.msg === "download refused" &&
+          r.reason === "no browser is connected to this session"
+        ).length;
+      assertEquals(refusals(), 1);
+      // The watched folder was made, and what lands there is tried.
+      await Deno.writeTextFile(`${dir}/Downloads/b.txt`, "b");
+      await waitFor(() => refusals() === 2, {
+        what: "the folder's file to be refused",
+      });
+      // webstream download reaches this session's socket.
+      const socket = Deno.env.get("XDG_RUNTIME_DIR") ?? Deno.env.get("HOME");
+      const result = await runDownload(`${dir}/a.txt`, {
+        path: `${socket}/webstream-download.sock`,
+      });
+      assertEquals(result, {
+        code: 1,
+        text: "no browser is connected to this session",
+      });
+    } finally {
+      await session.close();
+    }
+  });
 });

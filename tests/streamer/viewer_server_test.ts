@@ -37,6 +37,7 @@ function settings(shadowing: boolean): ViewerSettings {
       shadowing,
       audio: false,
       videoMaxKbps: 0,
+      downloadMaxBytes: 2 ** 30,
     },
   };
 }

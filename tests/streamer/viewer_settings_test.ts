@@ -20,6 +20,7 @@ const POLICY = {
   shadowing: false,
   audio: true,
   videoMaxKbps: 4000,
+  downloadMaxBytes: 2 ** 30,
 } as const;
 
 Deno.test("valid settings parse", () => {
@@ -36,6 +37,16 @@ Deno.test("valid settings parse", () => {
   const old = parseViewerSettings(JSON.stringify({ policy: older }));
   assert(old.ok);
   assertEquals(old.value.policy.audio, false);
+  // A host from before downloads sends no cap: the 1 GiB default.
+  const { downloadMaxBytes: __, ...noCap } = POLICY;
+  const uncapped = parseViewerSettings(JSON.stringify({ policy: noCap }));
+  assert(uncapped.ok);
+  assertEquals(uncapped.value.policy.downloadMaxBytes, 2 ** 30);
+  const negative = parseViewerSettings(
+    JSON.stringify({ policy: { ...POLICY, downloadMaxBytes: -1 } }),
+  );
+  assert(!negative.ok);
+  assertMatch(negative.error, /policy\.downloadMaxBytes/);
 });
 
 Deno.test("invalid settings name what was wrong", () => {
@@ -68,4 +79,7 @@ Deno.test("clipboard directions follow the policy; the fallback allows nothing",
     fromSession: false,
   });
   assertEquals(RESTRICTIVE.policy.fileUpload, false);
+  assertEquals(RESTRICTIVE.policy.fileDownload, false);
+  assertEquals(RESTRICTIVE.policy.printing, false);
+  assertEquals(RESTRICTIVE.policy.downloadMaxBytes, 0);
 });

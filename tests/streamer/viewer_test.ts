@@ -8,6 +8,9 @@
  * becomes the X clipboard's `image/png`, an app's image reaches the viewer
  * byte-exact, and a direction the policy closes carries nothing (a notice
  * says so).
+ * the problem. Downloads follow the policy: hello says whether they are
+ * allowed; a file goes out in chunks the socket's acknowledgements release;
+ * one over the cap is refused with a NOTICE; print jobs need `printing`.
  *
  * @module
  */
@@ -40,13 +43,18 @@ function policy(fileUpload: boolean): ViewerSettings["policy"] {
     shadowing: false,
     audio: false,
     videoMaxKbps: 0,
+    downloadMaxBytes: 2 ** 30,
   };
 }
 
 async function withViewer(
   display: string,
   settings: ViewerSettings,
-  fn: (ws: TestSocket, landed: LandedFile[]) => Promise<void>,
+  fn: (
+    ws: TestSocket,
+    landed: LandedFile[],
+    viewer: () => Viewer,
+  ) => Promise<void>,
 ): Promise<void> {
   const screen = openSessionScreen({ display });
   const captures = new SharedCapture(screen.capture);
@@ -79,7 +87,7 @@ async function withViewer(
   );
   const ws = await openSocket(`ws://127.0.0.1:${server.addr.port}/`);
   try {
-    await fn(ws, landed);
+    await fn(ws, landed, () => viewer!);
   } finally {
     viewer?.close();
     await ws.close();
@@ -298,4 +306,87 @@ Deno.test({
         else Deno.env.set("DISPLAY", saved);
       }
     }),
+});
+
+Deno.test({
+  name: "a viewer: downloads by policy, acknowledged over the socket",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withXvfb({ width: 640, height: 480 }, (x) =>
+      withTempDir(async (dir) => {
+        const bytes = new Uint8Array(600_000);
+        for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 11) & 0xff;
+        await Deno.writeFile(`${dir}/out.bin`, bytes);
+        const settings = {
+          policy: {
+            ...policy(false),
+            fileDownload: true,
+            downloadMaxBytes: 700_000,
+          },
+        };
+        await withViewer(x.display, settings, async (ws, _landed, viewer) => {
+          const { hello } = await nextStreamerMessage(ws, "hello");
+          assertEquals(hello.download, true);
+          const outcome = viewer().download({
+            path: `${dir}/out.bin`,
+            kind: "file",
+          });
+          const { download } = await nextStreamerMessage(ws, "downloadStart");
+          assertEquals(download, {
+            downloadId: 1,
+            name: "out.bin",
+            size: bytes.length,
+            kind: "file",
+          });
+          const got = new Uint8Array(bytes.length);
+          for (let n = 1, at = 0; at < bytes.length; n++) {
+            const chunk = await nextStreamerMessage(ws, "downloadChunk");
+            got.set(chunk.data, at);
+            at += chunk.data.length;
+            sendClient(ws, { type: "downloadAck", downloadId: 1, chunks: n });
+          }
+          assertEquals((await nextStreamerMessage(ws, "downloadEnd")).end, {
+            downloadId: 1,
+            ok: true,
+          });
+          assertEquals(await outcome, {
+            ok: true,
+            name: "out.bin",
+            size: bytes.length,
+          });
+          assert(got.every((b, i) => b === bytes[i]), "the same bytes");
+
+          await Deno.writeFile(`${dir}/big.bin`, new Uint8Array(700_001));
+          const big = await viewer().download({
+            path: `${dir}/big.bin`,
+            kind: "file",
+          });
+          assertEquals(big.ok, false);
+          const { notice } = await nextStreamerMessage(ws, "notice");
+          assertMatch(
+            notice.text,
+            /^Download refused: big\.bin is 700001 bytes/,
+          );
+          assertEquals(
+            await viewer().download({ path: `${dir}/out.bin`, kind: "print" }),
+            { ok: false, error: "printing is not allowed in this session" },
+          );
+        });
+        await withViewer(
+          x.display,
+          { policy: policy(false) },
+          async (ws, _l, viewer) => {
+            const { hello } = await nextStreamerMessage(ws, "hello");
+            assertEquals(hello.download, false);
+            assertEquals(
+              await viewer().download({ path: `${dir}/out.bin`, kind: "file" }),
+              {
+                ok: false,
+                error: "file download is not allowed in this session",
+              },
+            );
+          },
+        );
+      })),
 });

@@ -218,6 +218,7 @@ export function sessionRecord(
       printing: false,
       audio: true,
       videoMaxKbps: 8000,
+      downloadMaxBytes: 2 ** 30,
     },
     createdAt: now,
     lastLaunchAt: now,

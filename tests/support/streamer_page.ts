@@ -177,7 +177,14 @@ export async function startStreamerPage(
       "-port",
       String(streamerPort),
     ],
-    env: { ...options.env, WEBSTREAM_LOG_LEVEL: "warn", NO_COLOR: "1" },
+    env: {
+      // The test's own home is no session's: no folders are watched there.
+      WEBSTREAM_DOWNLOADS_DIR: "",
+      WEBSTREAM_PRINT_DIR: "",
+      ...options.env,
+      WEBSTREAM_LOG_LEVEL: "warn",
+      NO_COLOR: "1",
+    },
     detached: true,
     stdin: "null",
     stdout: "null",

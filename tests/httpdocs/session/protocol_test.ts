@@ -6,6 +6,9 @@
  * type, bad JSON, wrong field types, oversize chunks and names, zero-sized
  * resize, bad UTF-8, clipboard images that are not PNG or too large) is
  * refused with a ProtocolError.
+ * resize, bad UTF-8) is refused with a ProtocolError. Downloads
+ * (`DOWNLOAD_START`/`_CHUNK`/`_END`, `DOWNLOAD_ACK`/`_CANCEL`) have their own
+ * round trips, layouts and refusals.
  *
  * @module
  */
@@ -19,6 +22,7 @@ import {
   ENCODING,
   MAX_CHUNK,
   MAX_CLIPBOARD_IMAGE,
+  MAX_DOWNLOAD_CHUNK,
   MAX_FILE_NAME,
   MAX_JSON,
   PNG_SIGNATURE,
@@ -622,5 +626,151 @@ Deno.test("malformed browser messages are refused with a ProtocolError", () => {
       true,
       `${what}: ${error.message}`,
     );
+  }
+});
+
+Deno.test("download messages survive a round trip with the documented layouts", () => {
+  const streamer: StreamerMessage[] = [
+    {
+      type: "downloadStart",
+      download: {
+        downloadId: 7,
+        name: "report ✓.pdf",
+        size: 1 << 20,
+        kind: "print",
+      },
+    },
+    {
+      type: "downloadChunk",
+      downloadId: 0xfffffffe,
+      data: Uint8Array.of(0, 1, 2, 255),
+    },
+    { type: "downloadEnd", end: { downloadId: 7, ok: true } },
+    { type: "downloadEnd", end: { downloadId: 8, ok: false, error: "gone" } },
+  ];
+  for (const message of streamer) {
+    assertEquals(
+      decodeStreamerMessage(encodeStreamerMessage(message)),
+      message,
+    );
+  }
+  const chunk = encodeStreamerMessage(streamer[1]);
+  assertEquals([...chunk], [
+    S.DOWNLOAD_CHUNK,
+    0xfe,
+    0xff,
+    0xff,
+    0xff,
+    0,
+    1,
+    2,
+    255,
+  ]);
+  assertEquals(S.DOWNLOAD_START, 0x0c);
+  assertEquals(S.DOWNLOAD_CHUNK, 0x0d);
+  assertEquals(S.DOWNLOAD_END, 0x0e);
+  const start = encodeStreamerMessage(streamer[0]);
+  assertEquals(start[0], 0x0c);
+  assertEquals(JSON.parse(new TextDecoder().decode(start.subarray(1))), {
+    downloadId: 7,
+    name: "report ✓.pdf",
+    size: 1 << 20,
+    kind: "print",
+  });
+
+  const client: ClientMessage[] = [
+    { type: "downloadAck", downloadId: 3, chunks: 0x01020304 },
+    { type: "downloadCancel", downloadId: 0xffffffff },
+  ];
+  for (const message of client) {
+    assertEquals(decodeClientMessage(encodeClientMessage(message)), message);
+  }
+  assertEquals(
+    [...encodeClientMessage(client[0])],
+    [0x90, 3, 0, 0, 0, 4, 3, 2, 1],
+  );
+  assertEquals(
+    [...encodeClientMessage(client[1])],
+    [0x91, 0xff, 0xff, 0xff, 0xff],
+  );
+});
+
+Deno.test("malformed download messages are refused with a ProtocolError", () => {
+  const start = { downloadId: 1, name: "a.txt", size: 3, kind: "file" };
+  const streamer: [string, Uint8Array, RegExp][] = [
+    ["start not JSON", Uint8Array.of(S.DOWNLOAD_START, 0x7b), /JSON/],
+    [
+      "start kind unknown",
+      json(S.DOWNLOAD_START, { ...start, kind: "x" }),
+      /kind/,
+    ],
+    [
+      "start name a path",
+      json(S.DOWNLOAD_START, { ...start, name: "../a" }),
+      /name/,
+    ],
+    [
+      "start name empty",
+      json(S.DOWNLOAD_START, { ...start, name: "" }),
+      /name/,
+    ],
+    [
+      "start name control",
+      json(S.DOWNLOAD_START, { ...start, name: "a\nb" }),
+      /name/,
+    ],
+    [
+      "start name too long",
+      json(S.DOWNLOAD_START, { ...start, name: "n".repeat(MAX_FILE_NAME + 1) }),
+      /name/,
+    ],
+    [
+      "start size negative",
+      json(S.DOWNLOAD_START, { ...start, size: -1 }),
+      /size/,
+    ],
+    [
+      "start id too large",
+      json(S.DOWNLOAD_START, { ...start, downloadId: 2 ** 32 }),
+      /downloadId/,
+    ],
+    ["short chunk", Uint8Array.of(S.DOWNLOAD_CHUNK, 1, 0), /downloadChunk/],
+    [
+      "chunk too large",
+      new Uint8Array(5 + MAX_DOWNLOAD_CHUNK + 1).fill(S.DOWNLOAD_CHUNK, 0, 1),
+      /larger/,
+    ],
+    [
+      "end ok not boolean",
+      json(S.DOWNLOAD_END, { downloadId: 1, ok: "yes" }),
+      /ok/,
+    ],
+    [
+      "end failure without error",
+      json(S.DOWNLOAD_END, { downloadId: 1, ok: false }),
+      /error/,
+    ],
+    ["end without id", json(S.DOWNLOAD_END, { ok: true }), /downloadId/],
+  ];
+  for (const [what, bytes, pattern] of streamer) {
+    const error = assertThrows(
+      () => decodeStreamerMessage(bytes),
+      ProtocolError,
+    );
+    assert(pattern.test(error.message), `${what}: ${error.message}`);
+  }
+  const client: [string, Uint8Array, RegExp][] = [
+    ["short ack", Uint8Array.of(C.DOWNLOAD_ACK, 1, 0, 0, 0, 1), /downloadAck/],
+    ["long ack", new Uint8Array(10).fill(C.DOWNLOAD_ACK, 0, 1), /downloadAck/],
+    ["short cancel", Uint8Array.of(C.DOWNLOAD_CANCEL, 1), /downloadCancel/],
+    [
+      "long cancel",
+      new Uint8Array(6).fill(C.DOWNLOAD_CANCEL, 0, 1),
+      /downloadCancel/,
+    ],
+  ];
+  for (const [what, bytes, pattern] of client) {
+    const error = assertThrows(() => decodeClientMessage(bytes), ProtocolError);
+    assert(pattern.test(error.message), `${what}: ${error.message}`);
   }
 });
