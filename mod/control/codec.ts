@@ -6,8 +6,10 @@
  * and `FILE_UPLOAD_COMPLETE:{dialogGuid}|{filePath}`. webstream adds four
  * messages of the same `TYPE:payload` shape (see `docs/protocol.md`): arming a
  * one-time connection token, the viewer settings that come with it (policy and
- * screen size), reporting a viewer's arrival and departure, and an upload that
- * landed (which the manager answers with `FILE_UPLOAD_COMPLETE`).
+ * screen size), reporting a viewer's arrival and departure, an upload that
+ * landed (which the manager answers with `FILE_UPLOAD_COMPLETE`), and
+ * `RESUME_SESSION`, which a streamer whose control channel dropped sends
+ * instead of `REQUEST_SESSION_INFO` to take its session up again.
  *
  * @module
  */
@@ -16,6 +18,18 @@
 export interface RequestSessionInfo {
   type: "REQUEST_SESSION_INFO";
   username: string;
+}
+/**
+ * A streamer that already serves a session reconnects after its control
+ * channel dropped (the session manager restarted): "I run as this pool
+ * account and serve this session" (streamer → manager). Sent instead of
+ * `REQUEST_SESSION_INFO`; the manager answers with that session's
+ * `SESSION_INFO` (empty parameters) or closes the channel.
+ */
+export interface ResumeSession {
+  type: "RESUME_SESSION";
+  username: string;
+  sessionUuid: string;
 }
 /** The session identity and launch parameters (manager → streamer). */
 export interface SessionInfo {
@@ -75,6 +89,7 @@ export interface UploadLanded {
 /** Messages a streamer sends. */
 export type StreamerMessage =
   | RequestSessionInfo
+  | ResumeSession
   | TokenArmed
   | ClientConnected
   | ClientDisconnected
@@ -112,6 +127,7 @@ const TTL = /^[1-9][0-9]{0,5}$/;
 
 const FROM_STREAMER = new Set([
   "REQUEST_SESSION_INFO",
+  "RESUME_SESSION",
   "TOKEN_ARMED",
   "CLIENT_CONNECTED",
   "CLIENT_DISCONNECTED",
@@ -135,6 +151,8 @@ function render(message: ControlMessage): string {
   switch (message.type) {
     case "REQUEST_SESSION_INFO":
       return `REQUEST_SESSION_INFO:${message.username}`;
+    case "RESUME_SESSION":
+      return `RESUME_SESSION:${message.username}|${message.sessionUuid}`;
     case "SESSION_INFO":
       return `SESSION_INFO:${message.sessionUuid}|${message.commandLineParams}`;
     case "FILE_UPLOAD_COMPLETE":
@@ -194,6 +212,14 @@ export function decodeControl(
   switch (type) {
     case "REQUEST_SESSION_INFO":
       return { type, username: field(payload, USERNAME, "username") };
+    case "RESUME_SESSION": {
+      const [username, uuid] = pair(payload, "username|sessionUuid");
+      return {
+        type,
+        username: field(username, USERNAME, "username"),
+        sessionUuid: field(uuid, UUID, "sessionUuid"),
+      };
+    }
     case "SESSION_INFO": {
       const [uuid, params] = pair(payload, "sessionUuid|commandLineParams");
       if (params.includes("\0")) {

@@ -1,15 +1,26 @@
 /**
  * The session pool: slots `1..serverMaxSessionCount`, each moving through
- * free → provisioning → ready → active → disconnected → recycling → free.
- * A configurable number of slots is kept ready (logged on, streamer
- * handshake done) so a launch does not wait for a logon. Any slot whose
- * display or streamer dies is recycled; nothing is left half-alive.
+ * free → provisioning → ready → active → disconnected → recycling → free
+ * (one type per state: `slot_state.ts`). A configurable number of slots is
+ * kept ready (logged on, streamer handshake done) so a launch does not wait
+ * for a logon. A slot whose display dies is recycled; nothing is left
+ * half-alive.
+ *
+ * Sessions outlive the processes that serve them, where the platform can
+ * ({@linkcode SessionRecovery}): a bound session whose streamer dies gets a
+ * new streamer in the same session (same display, apps and `sessionUuid`;
+ * only if restarts keep failing is it recycled), and a host that crashed or
+ * was restarted takes back (adopts) the bound sessions an earlier run left
+ * running, from the records it keeps per slot (`slot_store.ts`). Sessions
+ * whose display died meanwhile are recycled, with a log line. A deliberate
+ * shutdown still logs every session off.
  *
  * @module
  */
 import type { Config } from "../config/mod.ts";
 import type {
   AttachResult,
+  LinkClosed,
   StreamerDirectory,
   StreamerLink,
   StreamerMessage,
@@ -19,11 +30,28 @@ import type {
   Hygiene,
   Platform,
   PlatformSession,
+  SessionRecovery,
+  SessionSpec,
   StreamerLicence,
+  StreamerProcess,
 } from "../platform/mod.ts";
 import { licenceProof } from "../registration/licence_proof.ts";
-import { delay, type Timer, withTimeout } from "../util/async.ts";
+import { delay, withTimeout } from "../util/async.ts";
 import { accountName, streamerPort } from "./slots.ts";
+import {
+  type AttachedStreamer,
+  type BoundSlot,
+  deferred,
+  isBound,
+  linkOf,
+  type LostStreamer,
+  type ProvisioningSlot,
+  restartDecision,
+  sessionOf,
+  type SlotPhase,
+  streamerCloseMeans,
+} from "./slot_state.ts";
+import { type SlotRecord, SlotStore } from "./slot_store.ts";
 import { hashToken, newPassword, newToken } from "./tokens.ts";
 import type {
   Allocation,
@@ -32,7 +60,6 @@ import type {
   PoolStats,
   SessionEnd,
   SlotInfo,
-  SlotState,
 } from "./types.ts";
 
 /** Every slot is bound to a session or being prepared: try again later. */
@@ -74,43 +101,28 @@ export interface SessionPoolOptions {
   /** How long a streamer has to acknowledge a token. Default 3000 ms. */
   tokenAckTimeoutMs?: number;
   /**
+   * How long a lost streamer (its control channel dropped, its process
+   * perhaps alive) has to reconnect before a new one is started in its
+   * session. Default 10 000 ms.
+   */
+  resumeWaitMs?: number;
+  /**
    * Called when a session bound to a user session ends on this host (its
-   * display died, the grace period passed, it was logged off), so the
-   * gateway can be told at once.
+   * display died, the grace period passed, it was logged off, its streamer
+   * kept failing), so the gateway can be told at once. Not called when a
+   * streamer is merely restarted, when a restarted host takes its sessions
+   * back, or at shutdown.
    */
   onSessionEnd?: (end: SessionEnd) => void;
 }
 
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: Error): void;
-}
-
-function deferred<T>(): Deferred<T> {
-  const d = Promise.withResolvers<T>();
-  d.promise.catch(() => {}); // rejections are read by whoever awaits
-  return d;
-}
-
+/** One pool slot: its fixed account and port, and where it is now. */
 interface Slot {
   readonly number: number;
   readonly account: string;
   readonly port: number;
-  state: SlotState;
+  phase: SlotPhase;
   since: number;
-  sessionUuid?: string;
-  sessionId?: string;
-  session?: PlatformSession;
-  starting?: Promise<unknown>;
-  link?: StreamerLink;
-  ready?: Deferred<void>;
-  reservedBy?: string;
-  clientConnected: boolean;
-  launched: Set<string>;
-  graceTimer?: Timer;
-  recycling?: Promise<void>;
-  pendingTokens: Map<string, Deferred<void>>;
 }
 
 /** How long a launch waits for a slot being recycled before a 503. */
@@ -119,33 +131,46 @@ const RECYCLE_WAIT_MS = 10_000;
 /** Consecutive provisioning failures after which `/health` says degraded. */
 const DEGRADED_AFTER = 3;
 
+/** A session that ended while a launch was waiting for its streamer. */
+class SessionGoneError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = "SessionGoneError";
+  }
+}
+
 /** The session pool of one host. */
 export class SessionPool implements StreamerDirectory {
   readonly #config: Config;
   readonly #platform: Platform;
+  readonly #recovery?: SessionRecovery;
   readonly #logger: Logger;
   readonly #controlUrl: string;
   readonly #bindAddress: string;
   readonly #tokenAckTimeoutMs: number;
+  readonly #resumeWaitMs: number;
   readonly #licence?: StreamerLicence;
   readonly #licenceSecret?: string;
   readonly #onSessionEnd?: (end: SessionEnd) => void;
   readonly #slots: Slot[];
   readonly #bySessionId = new Map<string, Slot>();
   readonly #pending = new Map<string, Promise<Allocation>>();
+  #store?: SlotStore;
   #started = false;
   #stopping = false;
   #failures = 0;
-  #replenishTimer?: Timer;
+  #replenishTimer?: ReturnType<typeof setTimeout>;
   readonly #stop = new AbortController();
 
   constructor(options: SessionPoolOptions) {
     this.#config = options.config;
     this.#platform = options.platform;
+    this.#recovery = options.platform.recovery;
     this.#logger = options.logger;
     this.#controlUrl = options.controlUrl;
     this.#bindAddress = options.bindAddress;
     this.#tokenAckTimeoutMs = options.tokenAckTimeoutMs ?? 3000;
+    this.#resumeWaitMs = options.resumeWaitMs ?? 10_000;
     this.#licence = options.licence;
     this.#licenceSecret = options.licenceSecret;
     this.#onSessionEnd = options.onSessionEnd;
@@ -154,11 +179,8 @@ export class SessionPool implements StreamerDirectory {
       number: i + 1,
       account: accountName(s.serverSessionUsername, i + 1),
       port: streamerPort(s.basePortNumber, i + 1),
-      state: "free" as SlotState,
+      phase: { state: "free" },
       since: Date.now(),
-      clientConnected: false,
-      launched: new Set<string>(),
-      pendingTokens: new Map(),
     }));
   }
 
@@ -170,17 +192,23 @@ export class SessionPool implements StreamerDirectory {
   }
 
   /**
-   * Prepares the platform and every pool account (ending leftovers of an
-   * earlier run and resetting profiles), then starts warming sessions.
+   * Prepares the platform and every pool account, takes back the bound
+   * sessions an earlier run left running (where the platform can), ends
+   * and cleans whatever else an earlier run left, then starts warming
+   * sessions.
    */
   async start(): Promise<void> {
     await this.#platform.prepare();
+    if (this.#recovery) {
+      this.#store = new SlotStore(this.#recovery.stateDirectory, this.#logger);
+    }
     const initial = this.#config.webstreamSettings.serverSessionPwd;
     await Promise.all(this.#slots.map(async (slot) => {
       await this.#platform.ensureAccount(
         slot.account,
         initial ?? newPassword(),
       );
+      if (await this.#takeBack(slot)) return;
       await this.#platform.endAccountProcesses(slot.account);
       this.#reportProblems(
         slot,
@@ -192,6 +220,7 @@ export class SessionPool implements StreamerDirectory {
       slots: this.#slots.length,
       warm: this.#config.webstreamSettings.warmSessionCount,
       accounts: this.#platform.accountMode,
+      adopted: this.liveSessions().length,
     });
     this.#replenish();
   }
@@ -199,11 +228,12 @@ export class SessionPool implements StreamerDirectory {
   /** Counts for `/health` and heartbeats. */
   stats(): PoolStats {
     let active = 0, available = 0;
-    for (const slot of this.#slots) {
-      if (slot.state === "active" || slot.state === "disconnected") active++;
+    for (const { phase } of this.#slots) {
+      if (isBound(phase)) active++;
       if (
-        ["free", "provisioning", "ready"].includes(slot.state) &&
-        !slot.reservedBy
+        phase.state === "free" ||
+        ((phase.state === "provisioning" || phase.state === "ready") &&
+          !phase.reservedBy)
       ) available++;
     }
     return { total: this.#slots.length, active, available };
@@ -218,23 +248,27 @@ export class SessionPool implements StreamerDirectory {
 
   /** Every slot's state (no secrets). */
   snapshot(): SlotInfo[] {
-    return this.#slots.map((slot) => ({
-      slot: slot.number,
-      account: slot.account,
-      port: slot.port,
-      state: slot.state,
-      since: new Date(slot.since),
-      display: slot.session?.id,
-      sessionUuid: slot.sessionUuid,
-      sessionId: slot.sessionId,
-      clientConnected: slot.clientConnected,
-    }));
+    return this.#slots.map((slot) => {
+      const { phase } = slot;
+      return {
+        slot: slot.number,
+        account: slot.account,
+        port: slot.port,
+        state: phase.state,
+        since: new Date(slot.since),
+        display: sessionOf(phase)?.id,
+        sessionUuid: "sessionUuid" in phase ? phase.sessionUuid : undefined,
+        sessionId: isBound(phase) ? phase.sessionId : undefined,
+        clientConnected: isBound(phase) && phase.clientConnected,
+      };
+    });
   }
 
   /**
    * Binds a pool session to `request.sessionId` and returns how to reach its
    * streamer. The same session id again returns the same session with a
-   * fresh token (reconnect); a new app command is started inside it.
+   * fresh token (reconnect); a new app command is started inside it. A
+   * session whose streamer is being restarted is waited for.
    *
    * @throws {PoolExhaustedError} when no slot can take the launch.
    * @throws {PoolUnavailableError} while starting or shutting down.
@@ -262,21 +296,22 @@ export class SessionPool implements StreamerDirectory {
     sessionUuid: string,
     upload: { dialogGuid: string; filePath: string },
   ): boolean {
-    const slot = this.#slots.find((s) => s.sessionUuid === sessionUuid);
-    return slot?.link?.send({ type: "FILE_UPLOAD_COMPLETE", ...upload }) ??
-      false;
+    const slot = this.#slots.find((s) =>
+      "sessionUuid" in s.phase && s.phase.sessionUuid === sessionUuid
+    );
+    const link = slot && linkOf(slot.phase);
+    return link?.send({ type: "FILE_UPLOAD_COMPLETE", ...upload }) ?? false;
   }
 
   /** The sessions bound to a user session (active or disconnected). */
   liveSessions(): LiveSession[] {
-    return this.#slots.flatMap((slot) =>
-      (slot.state === "active" || slot.state === "disconnected") &&
-        slot.sessionUuid && slot.sessionId
+    return this.#slots.flatMap(({ number, phase }) =>
+      isBound(phase)
         ? [{
-          sessionUuid: slot.sessionUuid,
-          sessionId: slot.sessionId,
-          slot: slot.number,
-          clientConnected: slot.clientConnected,
+          sessionUuid: phase.sessionUuid,
+          sessionId: phase.sessionId,
+          slot: number,
+          clientConnected: phase.clientConnected,
         }]
         : []
     );
@@ -287,10 +322,7 @@ export class SessionPool implements StreamerDirectory {
    * recycled. False when no session with that UUID is bound.
    */
   async logOff(sessionUuid: string, reason: string): Promise<boolean> {
-    const slot = this.#slots.find((s) =>
-      s.sessionUuid === sessionUuid &&
-      (s.state === "active" || s.state === "disconnected")
-    );
+    const slot = this.#boundSlot(sessionUuid);
     if (!slot) return false;
     await this.#recycle(slot, reason);
     return true;
@@ -304,29 +336,35 @@ export class SessionPool implements StreamerDirectory {
     );
   }
 
-  /** Ends every session; with `removeAccountsOnExit`, removes the accounts. */
+  /**
+   * Ends every session (a deliberate shutdown logs sessions off; only a
+   * crash leaves them to be taken back); with `removeAccountsOnExit`,
+   * removes the accounts.
+   */
   async shutdown(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#stop.abort();
     clearTimeout(this.#replenishTimer);
     await Promise.all(this.#slots.map(async (slot) => {
-      clearTimeout(slot.graceTimer);
       const stopping = new PoolUnavailableError("the host is shutting down");
-      slot.ready?.reject(stopping);
-      for (const ack of slot.pendingTokens.values()) ack.reject(stopping);
-      await slot.recycling?.catch(() => {});
-      slot.link?.close("host shutting down", 1001);
-      await slot.starting?.catch(() => {});
-      if (slot.session) {
-        await this.#platform.endSession(slot.session).catch((error) =>
+      const phase = slot.phase;
+      this.#settle(phase, stopping);
+      if (phase.state === "recycling") await phase.done;
+      linkOf(phase)?.close("host shutting down", 1001);
+      const session = phase.state === "provisioning"
+        ? await phase.starting?.catch(() => undefined)
+        : sessionOf(phase);
+      if (session) {
+        await this.#platform.endSession(session).catch((error) =>
           this.#logger.error("ending session failed", {
             slot: slot.number,
             error,
           })
         );
       }
-      this.#setState(slot, "free");
+      await this.#store?.remove(slot.number);
+      this.#enter(slot, { state: "free" });
       if (this.#config.webstreamSettings.removeAccountsOnExit) {
         await this.#platform.removeAccount(slot.account).catch((error) =>
           this.#logger.error("removing pool account failed", {
@@ -341,53 +379,75 @@ export class SessionPool implements StreamerDirectory {
 
   // ---- StreamerDirectory: the control channel ----
 
-  /** A streamer identified itself with `REQUEST_SESSION_INFO`. */
+  /**
+   * A streamer identified itself: a new session's (`REQUEST_SESSION_INFO`
+   * while provisioning), a replacement in a session whose streamer was lost
+   * (the same, while bound), or a streamer taking its session back after
+   * this host restarted (`RESUME_SESSION`).
+   */
   attach(link: StreamerLink): AttachResult {
+    if (link.resumes) return this.#resume(link, link.resumes);
     const slot = this.#slots.find((s) => s.account === link.username);
     if (!slot) {
       return { ok: false, reason: `unknown pool account ${link.username}` };
     }
-    if (slot.state !== "provisioning" || slot.link || !slot.sessionUuid) {
-      return {
-        ok: false,
-        reason: `slot ${slot.number} is ${slot.state}, not awaiting a streamer`,
-      };
+    const phase = slot.phase;
+    if (phase.state === "provisioning" && phase.session) {
+      this.#enter(slot, {
+        state: "ready",
+        sessionUuid: phase.sessionUuid,
+        session: phase.session,
+        streamer: attached(link),
+        reservedBy: phase.reservedBy,
+      });
+      phase.ready.resolve();
+      this.#failures = 0;
+      return { ok: true, reply: sessionInfo(phase.sessionUuid) };
     }
-    slot.link = link;
-    this.#setState(slot, "ready");
-    slot.ready?.resolve();
-    this.#failures = 0;
+    if (isBound(phase) && phase.streamer.kind === "lost") {
+      this.#reattach(slot, phase, phase.streamer, link);
+      this.#logger.info("streamer restarted in its session", {
+        slot: slot.number,
+        sessionId: phase.sessionId,
+        sessionUuid: phase.sessionUuid,
+        display: phase.session.id,
+      });
+      return { ok: true, reply: sessionInfo(phase.sessionUuid) };
+    }
     return {
-      ok: true,
-      reply: {
-        type: "SESSION_INFO",
-        sessionUuid: slot.sessionUuid,
-        commandLineParams: "",
-      },
+      ok: false,
+      reason: `slot ${slot.number} is ${phase.state}, not awaiting a streamer`,
     };
   }
 
   /** A later message from an attached streamer. */
   message(link: StreamerLink, message: StreamerMessage): void {
-    const slot = this.#slots.find((s) => s.link === link);
+    const slot = this.#slots.find((s) => linkOf(s.phase) === link);
     if (!slot) return;
+    const phase = slot.phase;
     switch (message.type) {
       case "TOKEN_ARMED":
-        slot.pendingTokens.get(message.tokenHash)?.resolve();
+        if (isBound(phase) && phase.streamer.kind === "attached") {
+          phase.streamer.tokens.get(message.tokenHash)?.resolve();
+        }
         return;
       case "CLIENT_CONNECTED":
-        if (message.sessionUuid !== slot.sessionUuid) return;
-        if (slot.state !== "active" && slot.state !== "disconnected") return;
-        slot.clientConnected = true;
-        clearTimeout(slot.graceTimer);
-        this.#setState(slot, "active");
+        if (!isBound(phase) || message.sessionUuid !== phase.sessionUuid) {
+          return;
+        }
+        phase.clientConnected = true;
+        clearTimeout(phase.graceTimer);
+        phase.graceTimer = undefined;
+        this.#setBoundState(slot, phase, "active");
         return;
       case "CLIENT_DISCONNECTED":
-        if (message.sessionUuid !== slot.sessionUuid) return;
-        slot.clientConnected = false;
-        if (slot.state === "active") {
-          this.#setState(slot, "disconnected");
-          this.#armGrace(slot);
+        if (!isBound(phase) || message.sessionUuid !== phase.sessionUuid) {
+          return;
+        }
+        phase.clientConnected = false;
+        if (phase.state === "active") {
+          this.#setBoundState(slot, phase, "disconnected");
+          this.#armGrace(slot, phase);
         }
         return;
       case "UPLOAD_LANDED":
@@ -407,18 +467,301 @@ export class SessionPool implements StreamerDirectory {
     }
   }
 
-  /** An attached streamer's control connection closed. */
-  detach(link: StreamerLink): void {
-    const slot = this.#slots.find((s) => s.link === link);
+  /**
+   * An attached streamer's control connection closed. A warm session is
+   * recycled. A bound session whose streamer closed on purpose (its licence
+   * was refused, say) is recycled too; one whose connection just dropped
+   * (the process died) keeps its session and gets its streamer back.
+   */
+  detach(link: StreamerLink, closed?: LinkClosed): void {
+    const slot = this.#slots.find((s) => linkOf(s.phase) === link);
     if (!slot) return;
-    slot.link = undefined;
     if (this.#stopping) return; // shutdown() ends every session itself
-    if (slot.state !== "recycling" && slot.state !== "free") {
+    const phase = slot.phase;
+    if (!isBound(phase) || !this.#recovery) {
+      // Nothing to take back (a warm session), or no way to restart it.
       this.#recycle(slot, "streamer left the control channel");
+      return;
     }
+    if (streamerCloseMeans(closed?.code) === "ended") {
+      this.#recycle(
+        slot,
+        `streamer ended the session (${closed?.code}${
+          closed?.reason ? ` ${closed.reason}` : ""
+        })`,
+      );
+      return;
+    }
+    this.#streamerLost(slot, phase, "streamer's control channel dropped");
   }
 
-  // ---- internals ----
+  // ---- taking sessions back after a restart ----
+
+  /**
+   * Takes back slot `slot`'s session from its record, if an earlier run left
+   * one: a bound session whose display still runs is adopted; a bound
+   * session whose display died is ended (and reported ended); a warm one is
+   * ended. True when the slot now holds an adopted session.
+   */
+  async #takeBack(slot: Slot): Promise<boolean> {
+    const recovery = this.#recovery;
+    const store = this.#store;
+    if (!recovery || !store) return false;
+    const read = await store.read(slot.number);
+    if (read.kind === "none") return false;
+    if (read.kind === "invalid") {
+      this.#logger.warn("slot record unreadable; ending what the slot runs", {
+        slot: slot.number,
+        problem: read.problem,
+      });
+      await store.remove(slot.number);
+      return false;
+    }
+    const record = read.record;
+    if (record.account !== slot.account) {
+      this.#logger.warn("slot record of another account; not used", {
+        slot: slot.number,
+        account: record.account,
+      });
+      await store.remove(slot.number);
+      return false;
+    }
+    if (!record.binding) {
+      await recovery.endRecorded(record.platform, slot.account);
+      await store.remove(slot.number);
+      this.#logger.info("ended a warm session an earlier run left", {
+        slot: slot.number,
+      });
+      return false;
+    }
+    const { sessionId, launched } = record.binding;
+    const adoption = await recovery.adopt(
+      record.platform,
+      await this.#spec(slot, record.sessionUuid),
+    );
+    if (!adoption.ok) {
+      const reason =
+        `display died while the host was down (${adoption.reason})`;
+      this.#logger.info("recycling session", {
+        slot: slot.number,
+        account: slot.account,
+        sessionId,
+        sessionUuid: record.sessionUuid,
+        reason,
+      });
+      await recovery.endRecorded(record.platform, slot.account);
+      await store.remove(slot.number);
+      this.#onSessionEnd?.({
+        sessionUuid: record.sessionUuid,
+        sessionId,
+        reason,
+      });
+      return false;
+    }
+    const phase: BoundSlot = {
+      state: "disconnected",
+      sessionUuid: record.sessionUuid,
+      sessionId,
+      session: adoption.session,
+      streamer: lost(),
+      clientConnected: false,
+      launched: new Set(launched),
+      restarts: [],
+    };
+    this.#enter(slot, phase);
+    this.#bySessionId.set(sessionId, slot);
+    this.#watchSession(slot, adoption.session);
+    this.#armGrace(slot, phase);
+    this.#logger.info("re-adopted session", {
+      slot: slot.number,
+      sessionId,
+      sessionUuid: record.sessionUuid,
+      display: adoption.session.id,
+      streamerAlive: adoption.streamerAlive,
+    });
+    if (adoption.streamerAlive) this.#awaitResume(slot, phase);
+    else this.#restartStreamer(slot, phase, "streamer was gone");
+    return true;
+  }
+
+  /** A streamer reconnecting with `RESUME_SESSION` after this host restarted. */
+  #resume(link: StreamerLink, sessionUuid: string): AttachResult {
+    const slot = this.#boundSlot(sessionUuid);
+    if (!slot) {
+      // Still taking sessions back: the streamer tries again.
+      if (!this.#started && !this.#stopping) {
+        return { ok: false, reason: "the pool is starting", retry: true };
+      }
+      return { ok: false, reason: `no session ${sessionUuid} on this host` };
+    }
+    const phase = slot.phase as BoundSlot;
+    if (slot.account !== link.username) {
+      return {
+        ok: false,
+        reason: `session ${sessionUuid} is not ${link.username}'s`,
+      };
+    }
+    if (phase.streamer.kind !== "lost" || phase.streamer.restarting) {
+      // Only while its replacement starts (which stops it): never a refusal
+      // that would make it end the session.
+      return {
+        ok: false,
+        reason: `session ${sessionUuid} is getting another streamer`,
+        retry: true,
+      };
+    }
+    this.#reattach(slot, phase, phase.streamer, link);
+    this.#logger.info("streamer resumed its session", {
+      slot: slot.number,
+      sessionId: phase.sessionId,
+      sessionUuid,
+    });
+    return { ok: true, reply: sessionInfo(sessionUuid) };
+  }
+
+  // ---- streamers of bound sessions: lost, restarted, back ----
+
+  #reattach(
+    slot: Slot,
+    phase: BoundSlot,
+    was: LostStreamer,
+    link: StreamerLink,
+  ): void {
+    clearTimeout(was.timer);
+    phase.streamer = attached(link);
+    was.back.resolve();
+    this.#persist(slot);
+  }
+
+  /**
+   * The bound session's streamer is gone for now: pending tokens fail, the
+   * viewer is counted gone (the grace period runs), and the streamer is
+   * awaited back.
+   */
+  #streamerLost(slot: Slot, phase: BoundSlot, reason: string): LostStreamer {
+    if (phase.streamer.kind === "lost") return phase.streamer;
+    const was = phase.streamer;
+    for (const ack of was.tokens.values()) ack.reject(new Error(reason));
+    // The link is not closed: a streamer told 1000 would end the session's
+    // apps. Its replacement stops it, and its messages are ignored.
+    const now = lost();
+    phase.streamer = now;
+    if (phase.clientConnected) {
+      phase.clientConnected = false;
+      this.#setBoundState(slot, phase, "disconnected");
+      this.#armGrace(slot, phase);
+    }
+    this.#logger.warn("streamer lost", {
+      slot: slot.number,
+      sessionId: phase.sessionId,
+      sessionUuid: phase.sessionUuid,
+      reason,
+    });
+    this.#awaitResume(slot, phase);
+    return now;
+  }
+
+  /** Gives a lost streamer `resumeWaitMs` to come back, then replaces it. */
+  #awaitResume(slot: Slot, phase: BoundSlot): void {
+    const streamer = phase.streamer;
+    if (streamer.kind !== "lost") return;
+    clearTimeout(streamer.timer);
+    streamer.timer = setTimeout(() => {
+      if (slot.phase === phase && phase.streamer === streamer) {
+        this.#restartStreamer(slot, phase, "streamer did not come back");
+      }
+    }, this.#resumeWaitMs);
+  }
+
+  /**
+   * Starts a new streamer in the bound session (stopping the old one if it
+   * still runs), unless the session's streamer has failed too often: then
+   * the session is recycled. Without platform support, the session is
+   * recycled at once.
+   */
+  async #restartStreamer(
+    slot: Slot,
+    phase: BoundSlot,
+    reason: string,
+  ): Promise<void> {
+    if (this.#stopping || slot.phase !== phase) return;
+    const recovery = this.#recovery;
+    if (!recovery) {
+      this.#recycle(slot, reason);
+      return;
+    }
+    const streamer = this.#streamerLost(slot, phase, reason);
+    if (streamer.restarting) return;
+    clearTimeout(streamer.timer);
+    const decision = restartDecision(phase.restarts, Date.now());
+    if (!decision.restart) {
+      this.#recycle(
+        slot,
+        `streamer keeps failing (${decision.reason}); last: ${reason}`,
+      );
+      return;
+    }
+    phase.restarts = decision.history;
+    streamer.restarting = true;
+    this.#logger.warn("restarting streamer", {
+      slot: slot.number,
+      sessionId: phase.sessionId,
+      sessionUuid: phase.sessionUuid,
+      display: phase.session.id,
+      attempt: decision.history.length,
+      reason,
+    });
+    let next: string;
+    try {
+      const spec = await this.#spec(slot, phase.sessionUuid);
+      if (slot.phase !== phase || this.#stopping) return;
+      const process = await recovery.restartStreamer(phase.session, spec);
+      if (slot.phase !== phase) return; // recycled: its cleanup ends it
+      this.#watchStreamer(slot, phase.session, process);
+      this.#persist(slot);
+      next = "restarted streamer did not connect";
+    } catch (error) {
+      if (slot.phase !== phase) return;
+      this.#logger.error("streamer restart failed", {
+        slot: slot.number,
+        error,
+      });
+      next = `streamer restart failed: ${(error as Error).message}`;
+    } finally {
+      streamer.restarting = false;
+    }
+    if (phase.streamer !== streamer) return; // attached already
+    const seconds = this.#config.webstreamSettings.provisioningTimeout;
+    streamer.timer = setTimeout(() => {
+      if (slot.phase === phase && phase.streamer === streamer) {
+        this.#restartStreamer(slot, phase, next);
+      }
+    }, seconds * 1000);
+  }
+
+  /**
+   * Resolves once the bound session's streamer is attached, waiting (up to
+   * the provisioning timeout) while it is being restarted.
+   *
+   * @throws {SessionGoneError} when the session ended meanwhile.
+   */
+  async #streamerBack(slot: Slot, phase: BoundSlot): Promise<AttachedStreamer> {
+    const seconds = this.#config.webstreamSettings.provisioningTimeout;
+    const deadline = Date.now() + seconds * 1000;
+    while (phase.streamer.kind === "lost") {
+      if (slot.phase !== phase) throw new SessionGoneError("session ended");
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new PoolUnavailableError("the session's streamer is restarting");
+      }
+      await withTimeout(phase.streamer.back.promise, left).catch(() => {});
+      this.#assertRunning();
+    }
+    if (slot.phase !== phase) throw new SessionGoneError("session ended");
+    return phase.streamer;
+  }
+
+  // ---- allocation ----
 
   async #allocateNew(request: LaunchRequest): Promise<Allocation> {
     let lastError: Error | undefined;
@@ -427,19 +770,28 @@ export class SessionPool implements StreamerDirectory {
       let slot: Slot | undefined;
       try {
         slot = await this.#claim(request);
-        const allocation = await this.#issueToken(slot, request, false);
-        this.#launchApp(slot, request);
-        this.#armGrace(slot);
+        const phase = slot.phase as BoundSlot;
+        const allocation = await this.#issueToken(
+          slot,
+          phase,
+          phase.streamer as AttachedStreamer,
+          request,
+          false,
+        );
+        this.#launchApp(slot, phase, request);
+        this.#armGrace(slot, phase);
+        this.#persist(slot);
         this.#logger.info("session allocated", {
           sessionId: request.sessionId,
           slot: slot.number,
-          sessionUuid: slot.sessionUuid,
+          sessionUuid: phase.sessionUuid,
         });
         return allocation;
       } catch (error) {
         if (error instanceof PoolExhaustedError) throw error;
         this.#assertRunning();
         lastError = error as Error;
+        // A session that never served anyone: another slot is quicker.
         if (slot) {
           this.#recycle(slot, `allocation failed: ${lastError.message}`);
         }
@@ -456,18 +808,19 @@ export class SessionPool implements StreamerDirectory {
    * turn it is found ready, so no two launches can get one slot.
    */
   async #claim(request: LaunchRequest, waited = false): Promise<Slot> {
-    const ready = this.#slots.find((s) => s.state === "ready" && !s.reservedBy);
+    const ready = this.#slots.find((s) =>
+      s.phase.state === "ready" && !s.phase.reservedBy
+    );
     if (ready) return this.#bind(ready, request);
     const warming = this.#slots.find((s) =>
-      s.state === "provisioning" && !s.reservedBy
+      s.phase.state === "provisioning" && !s.phase.reservedBy
     );
     const free = warming
       ? undefined
-      : this.#slots.find((s) => s.state === "free");
-    const slot = warming ?? free;
-    if (!slot) {
+      : this.#slots.find((s) => s.phase.state === "free");
+    if (!warming && !free) {
       const recycling = this.#slots.flatMap((s) =>
-        s.recycling ? [s.recycling] : []
+        s.phase.state === "recycling" ? [s.phase.done] : []
       );
       if (recycling.length && !waited) {
         // A slot is being cleaned: worth a short wait rather than a refusal.
@@ -484,25 +837,37 @@ export class SessionPool implements StreamerDirectory {
         ),
       );
     }
-    slot.reservedBy = request.sessionId;
-    try {
-      if (free) await this.#provision(free);
-      else await slot.ready!.promise;
+    if (warming) {
+      const phase = warming.phase as ProvisioningSlot;
+      phase.reservedBy = request.sessionId;
+      try {
+        await phase.ready.promise;
+      } finally {
+        if (warming.phase === phase) phase.reservedBy = undefined;
+      }
       this.#assertRunning();
-      return this.#bind(slot, request);
-    } finally {
-      slot.reservedBy = undefined;
+      return this.#bind(warming, request);
     }
+    await this.#provision(free!, request.sessionId);
+    this.#assertRunning();
+    return this.#bind(free!, request);
   }
 
   #bind(slot: Slot, request: LaunchRequest): Slot {
-    if (slot.state !== "ready") {
-      throw new PoolUnavailableError(`slot ${slot.number} is ${slot.state}`);
+    const phase = slot.phase;
+    if (phase.state !== "ready") {
+      throw new PoolUnavailableError(`slot ${slot.number} is ${phase.state}`);
     }
-    slot.reservedBy = undefined;
-    this.#setState(slot, "active");
-    slot.sessionId = request.sessionId;
-    slot.clientConnected = false;
+    this.#enter(slot, {
+      state: "active",
+      sessionUuid: phase.sessionUuid,
+      sessionId: request.sessionId,
+      session: phase.session,
+      streamer: phase.streamer,
+      clientConnected: false,
+      launched: new Set(),
+      restarts: [],
+    });
     this.#bySessionId.set(request.sessionId, slot);
     return slot;
   }
@@ -514,25 +879,48 @@ export class SessionPool implements StreamerDirectory {
   }
 
   async #reconnect(slot: Slot, request: LaunchRequest): Promise<Allocation> {
+    const phase = slot.phase;
     try {
-      const allocation = await this.#issueToken(slot, request, true);
-      this.#launchApp(slot, request);
-      if (!slot.clientConnected) this.#armGrace(slot);
-      this.#logger.info("session reconnected", {
-        sessionId: request.sessionId,
-        slot: slot.number,
-      });
-      return allocation;
+      if (!isBound(phase)) throw new SessionGoneError(`slot is ${phase.state}`);
+      // Twice at most: a streamer that does not acknowledge is replaced.
+      for (let attempt = 1;; attempt++) {
+        const streamer = await this.#streamerBack(slot, phase);
+        try {
+          const allocation = await this.#issueToken(
+            slot,
+            phase,
+            streamer,
+            request,
+            true,
+          );
+          this.#launchApp(slot, phase, request);
+          if (!phase.clientConnected) this.#armGrace(slot, phase);
+          this.#logger.info("session reconnected", {
+            sessionId: request.sessionId,
+            slot: slot.number,
+          });
+          return allocation;
+        } catch (error) {
+          this.#assertRunning();
+          if (slot.phase !== phase) {
+            throw new SessionGoneError((error as Error).message);
+          }
+          if (attempt >= 2) throw error;
+          this.#restartStreamer(slot, phase, (error as Error).message);
+        }
+      }
     } catch (error) {
       this.#assertRunning();
-      // The session is gone (its streamer died): start a new one instead.
-      this.#recycle(slot, `reconnect failed: ${(error as Error).message}`);
+      if (!(error instanceof SessionGoneError)) throw error;
+      // The session is gone: start a new one instead.
       return this.#allocateNew(request);
     }
   }
 
   async #issueToken(
     slot: Slot,
+    phase: BoundSlot,
+    streamer: AttachedStreamer,
     request: LaunchRequest,
     reconnect: boolean,
   ): Promise<Allocation> {
@@ -542,22 +930,22 @@ export class SessionPool implements StreamerDirectory {
     const token = newToken();
     const tokenHash = await hashToken(token);
     const ack = deferred<void>();
-    slot.pendingTokens.set(tokenHash, ack);
+    streamer.tokens.set(tokenHash, ack);
     try {
       // The viewer's policy and size go first: the streamer applies them to
       // the viewer that presents this token.
-      slot.link?.send({
+      streamer.link.send({
         type: "VIEWER_SETTINGS",
-        sessionUuid: slot.sessionUuid!,
+        sessionUuid: phase.sessionUuid,
         settings: JSON.stringify({
           policy: request.policy,
           width: request.width,
           height: request.height,
         }),
       });
-      const sent = slot.link?.send({
+      const sent = streamer.link.send({
         type: "CONNECTION_TOKEN",
-        sessionUuid: slot.sessionUuid!,
+        sessionUuid: phase.sessionUuid,
         tokenHash,
         ttlSeconds,
       });
@@ -566,11 +954,11 @@ export class SessionPool implements StreamerDirectory {
         message: "streamer did not acknowledge the connection token",
       });
     } finally {
-      slot.pendingTokens.delete(tokenHash);
+      streamer.tokens.delete(tokenHash);
     }
     return {
-      sessionId: slot.sessionId!,
-      sessionUuid: slot.sessionUuid!,
+      sessionId: phase.sessionId,
+      sessionUuid: phase.sessionUuid,
       slot: slot.number,
       username: slot.account,
       port: slot.port,
@@ -581,38 +969,37 @@ export class SessionPool implements StreamerDirectory {
   }
 
   /** Starts the request's app in the session unless it already runs there. */
-  #launchApp(slot: Slot, request: LaunchRequest): void {
+  #launchApp(slot: Slot, phase: BoundSlot, request: LaunchRequest): void {
     const command = request.app.command ?? "";
-    if (!command || slot.launched.has(command)) return;
-    slot.launched.add(command);
-    slot.link?.send({
+    if (!command || phase.launched.has(command)) return;
+    phase.launched.add(command);
+    linkOf(phase)?.send({
       type: "SESSION_INFO",
-      sessionUuid: slot.sessionUuid!,
+      sessionUuid: phase.sessionUuid,
       commandLineParams: command,
     });
+    this.#persist(slot);
   }
 
-  #armGrace(slot: Slot): void {
-    clearTimeout(slot.graceTimer);
+  #armGrace(slot: Slot, phase: BoundSlot): void {
+    clearTimeout(phase.graceTimer);
     const seconds = this.#config.webstreamSettings.reconnectGracePeriod;
-    slot.graceTimer = setTimeout(
-      () => this.#recycle(slot, "no viewer within the reconnect grace period"),
-      seconds * 1000,
-    );
+    phase.graceTimer = setTimeout(() => {
+      if (slot.phase === phase) {
+        this.#recycle(slot, "no viewer within the reconnect grace period");
+      }
+    }, seconds * 1000);
   }
 
-  async #provision(slot: Slot): Promise<void> {
-    this.#assertRunning();
+  // ---- provisioning ----
+
+  /** What the platform needs to start (or restart) slot `slot`'s session. */
+  async #spec(slot: Slot, sessionUuid: string): Promise<SessionSpec> {
     const s = this.#config.webstreamSettings;
-    this.#setState(slot, "provisioning");
-    slot.sessionUuid = crypto.randomUUID();
-    slot.ready = deferred();
     const proof = this.#licence && this.#licenceSecret
-      ? await licenceProof(this.#licenceSecret, slot.sessionUuid)
+      ? await licenceProof(this.#licenceSecret, sessionUuid)
       : undefined;
-    // A shutdown that began meanwhile has already passed this slot by.
-    this.#assertRunning();
-    const starting = this.#platform.startSession({
+    return {
       slot: slot.number,
       account: slot.account,
       streamerPort: slot.port,
@@ -624,17 +1011,33 @@ export class SessionPool implements StreamerDirectory {
         metrics: this.#config.metrics,
         activityLogging: this.#config.activityLogging,
       },
-    });
-    slot.starting = starting;
+      orphanTimeout: s.orphanTimeout,
+    };
+  }
+
+  async #provision(slot: Slot, reservedBy?: string): Promise<void> {
+    this.#assertRunning();
+    const s = this.#config.webstreamSettings;
+    const phase: ProvisioningSlot = {
+      state: "provisioning",
+      sessionUuid: crypto.randomUUID(),
+      ready: deferred(),
+      reservedBy,
+    };
+    this.#enter(slot, phase);
+    const spec = await this.#spec(slot, phase.sessionUuid);
+    // A shutdown that began meanwhile has already passed this slot by.
+    this.#assertRunning();
+    const starting = this.#platform.startSession(spec);
+    phase.starting = starting;
     try {
       await withTimeout(
         (async () => {
           const session = await starting;
-          slot.session = session;
-          session.ended.then((reason) => {
-            if (slot.session === session) this.#recycle(slot, reason);
-          });
-          await slot.ready!.promise;
+          phase.session = session;
+          this.#watchSession(slot, session);
+          this.#persist(slot);
+          await phase.ready.promise;
         })(),
         s.provisioningTimeout * 1000,
         { message: `no streamer handshake within ${s.provisioningTimeout} s` },
@@ -649,7 +1052,37 @@ export class SessionPool implements StreamerDirectory {
       });
       this.#recycle(slot, `provisioning failed: ${(error as Error).message}`);
       throw error;
+    } finally {
+      if (slot.phase === phase) phase.reservedBy = undefined;
     }
+  }
+
+  /**
+   * Follows a session: its display's death recycles it; its streamer's exit
+   * (where the platform reports it apart) restarts the streamer of a bound
+   * session and recycles any other.
+   */
+  #watchSession(slot: Slot, session: PlatformSession): void {
+    session.ended.then((reason) => {
+      if (sessionOf(slot.phase) === session) this.#recycle(slot, reason);
+    });
+    if (this.#recovery) {
+      this.#watchStreamer(slot, session, this.#recovery.streamer(session));
+    }
+  }
+
+  #watchStreamer(
+    slot: Slot,
+    session: PlatformSession,
+    process: StreamerProcess,
+  ): void {
+    process.exited.then((reason) => {
+      const phase = slot.phase;
+      if (sessionOf(phase) !== session) return;
+      if (this.#recovery?.streamer(session) !== process) return; // replaced
+      if (isBound(phase)) this.#restartStreamer(slot, phase, reason);
+      else this.#recycle(slot, reason);
+    });
   }
 
   /** Keeps `warmSessionCount` slots ready or warming. */
@@ -670,59 +1103,72 @@ export class SessionPool implements StreamerDirectory {
   #fillWarm(): void {
     if (this.#stopping) return;
     const warm =
-      this.#slots.filter((s) =>
-        (s.state === "ready" || s.state === "provisioning") && !s.reservedBy
+      this.#slots.filter(({ phase }) =>
+        (phase.state === "ready" || phase.state === "provisioning") &&
+        !phase.reservedBy
       ).length;
     let need = this.#config.webstreamSettings.warmSessionCount - warm;
     for (const slot of this.#slots) {
       if (need <= 0) break;
-      if (slot.state !== "free") continue;
+      if (slot.phase.state !== "free") continue;
       need--;
       this.#provision(slot).catch(() => {});
     }
   }
 
+  // ---- recycling ----
+
   #recycle(slot: Slot, reason: string): Promise<void> {
-    if (slot.recycling) return slot.recycling;
+    const phase = slot.phase;
+    if (phase.state === "recycling") return phase.done;
+    if (phase.state === "free") return Promise.resolve();
     if (this.#stopping) return Promise.resolve(); // shutdown() ends sessions
     this.#logger.info("recycling session", {
       slot: slot.number,
       account: slot.account,
-      sessionId: slot.sessionId,
+      sessionId: isBound(phase) ? phase.sessionId : undefined,
       reason,
     });
-    const bound = slot.state === "active" || slot.state === "disconnected";
-    if (bound && slot.sessionUuid && slot.sessionId) {
+    if (isBound(phase)) {
       this.#onSessionEnd?.({
-        sessionUuid: slot.sessionUuid,
-        sessionId: slot.sessionId,
+        sessionUuid: phase.sessionUuid,
+        sessionId: phase.sessionId,
         reason,
       });
+      for (const [sessionId, bound] of this.#bySessionId) {
+        if (bound === slot) this.#bySessionId.delete(sessionId);
+      }
     }
-    this.#setState(slot, "recycling");
-    clearTimeout(slot.graceTimer);
-    slot.ready?.reject(new Error(reason));
-    for (const ack of slot.pendingTokens.values()) {
-      ack.reject(new Error(reason));
-    }
-    for (const [sessionId, bound] of this.#bySessionId) {
-      if (bound === slot) this.#bySessionId.delete(sessionId);
-    }
-    const link = slot.link;
-    slot.link = undefined;
-    link?.close("session recycled", 1000);
-    // #cleanUp clears slot.recycling itself, before the slot can be reused.
-    slot.recycling = this.#cleanUp(slot);
-    return slot.recycling;
+    this.#settle(phase, new Error(reason));
+    linkOf(phase)?.close("session recycled", 1000);
+    const finished = Promise.withResolvers<void>();
+    this.#enter(slot, { state: "recycling", done: finished.promise });
+    this.#cleanUp(slot, phase).then(finished.resolve);
+    return finished.promise;
   }
 
-  async #cleanUp(slot: Slot): Promise<void> {
+  /** Stops a phase's timers and fails whatever waits on it. */
+  #settle(phase: SlotPhase, error: Error): void {
+    if (phase.state === "provisioning") phase.ready.reject(error);
+    if (!isBound(phase)) return;
+    clearTimeout(phase.graceTimer);
+    if (phase.streamer.kind === "attached") {
+      for (const ack of phase.streamer.tokens.values()) ack.reject(error);
+    } else {
+      clearTimeout(phase.streamer.timer);
+      phase.streamer.back.reject(error);
+    }
+  }
+
+  async #cleanUp(slot: Slot, previous: SlotPhase): Promise<void> {
+    let session = sessionOf(previous);
     for (let attempt = 1;; attempt++) {
       try {
-        await slot.starting?.catch(() => {});
-        if (slot.session) await this.#platform.endSession(slot.session);
-        slot.session = undefined;
-        slot.starting = undefined;
+        if (!session && previous.state === "provisioning") {
+          session = await previous.starting?.catch(() => undefined);
+        }
+        if (session) await this.#platform.endSession(session);
+        await this.#store?.remove(slot.number);
         if (this.#stopping) break;
         this.#reportProblems(
           slot,
@@ -740,18 +1186,46 @@ export class SessionPool implements StreamerDirectory {
         if (this.#stopping) break;
         await delay(Math.min(60_000, 1000 * 2 ** Math.min(attempt, 6)), {
           signal: this.#stop.signal,
-        });
+        }).catch(() => {});
       }
     }
-    slot.sessionUuid = undefined;
-    slot.sessionId = undefined;
-    slot.ready = undefined;
-    slot.clientConnected = false;
-    slot.launched.clear();
-    slot.recycling = undefined;
     if (this.#stopping) return;
-    this.#setState(slot, "free");
+    this.#enter(slot, { state: "free" });
     this.#replenish();
+  }
+
+  // ---- bookkeeping ----
+
+  /** Writes slot `slot`'s record for a later run (where the platform can). */
+  #persist(slot: Slot): void {
+    const store = this.#store;
+    const recovery = this.#recovery;
+    const phase = slot.phase;
+    const session = sessionOf(phase);
+    if (!store || !recovery || !session || !("sessionUuid" in phase)) return;
+    let platform: unknown;
+    try {
+      platform = recovery.describe(session);
+    } catch {
+      return; // the session has ended already
+    }
+    const record: SlotRecord = {
+      version: 1,
+      slot: slot.number,
+      account: slot.account,
+      sessionUuid: phase.sessionUuid,
+      binding: isBound(phase)
+        ? { sessionId: phase.sessionId, launched: [...phase.launched] }
+        : null,
+      platform,
+    };
+    store.write(record);
+  }
+
+  #boundSlot(sessionUuid: string): Slot | undefined {
+    return this.#slots.find((s) =>
+      isBound(s.phase) && s.phase.sessionUuid === sessionUuid
+    );
   }
 
   #reportProblems(slot: Slot, problems: string[]): void {
@@ -763,14 +1237,51 @@ export class SessionPool implements StreamerDirectory {
     }
   }
 
-  #setState(slot: Slot, state: SlotState): void {
-    if (slot.state === state) return;
+  #enter(slot: Slot, phase: SlotPhase): void {
+    if (slot.phase.state !== phase.state) {
+      this.#logger.debug("slot state", {
+        slot: slot.number,
+        from: slot.phase.state,
+        to: phase.state,
+      });
+      slot.since = Date.now();
+    }
+    slot.phase = phase;
+  }
+
+  #setBoundState(
+    slot: Slot,
+    phase: BoundSlot,
+    state: BoundSlot["state"],
+  ): void {
+    if (phase.state === state) return;
     this.#logger.debug("slot state", {
       slot: slot.number,
-      from: slot.state,
+      from: phase.state,
       to: state,
     });
-    slot.state = state;
+    phase.state = state;
     slot.since = Date.now();
   }
+}
+
+function attached(link: StreamerLink): AttachedStreamer {
+  return { kind: "attached", link, tokens: new Map() };
+}
+
+function lost(): LostStreamer {
+  return {
+    kind: "lost",
+    since: Date.now(),
+    back: deferred(),
+    restarting: false,
+  };
+}
+
+function sessionInfo(sessionUuid: string) {
+  return {
+    type: "SESSION_INFO" as const,
+    sessionUuid,
+    commandLineParams: "",
+  };
 }

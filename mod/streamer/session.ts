@@ -114,6 +114,28 @@ export class StreamerSession {
     return this.#state.phase !== "waiting";
   }
 
+  /** The session this streamer serves, once `SESSION_INFO` has named it. */
+  get sessionUuid(): string | undefined {
+    return this.#state.phase === "waiting"
+      ? undefined
+      : this.#state.sessionUuid;
+  }
+
+  /**
+   * The session manager took the session back after the control channel
+   * dropped (it restarted): tells it whether a viewer is connected now.
+   */
+  resumed(): void {
+    const state = this.#state;
+    if (state.phase !== "serving") return;
+    const { sessionUuid } = state;
+    const present = state.viewers.viewers.size > 0;
+    this.#options.control.send({
+      type: present ? "CLIENT_CONNECTED" : "CLIENT_DISCONNECTED",
+      sessionUuid,
+    });
+  }
+
   /** The connected viewers. */
   get viewers(): Iterable<Viewer> {
     return this.#state.phase === "serving" ? this.#state.viewers.viewers : [];
