@@ -7,9 +7,11 @@
  * messages of the same `TYPE:payload` shape (see `docs/protocol.md`): arming a
  * one-time connection token, the viewer settings that come with it (policy and
  * screen size), reporting a viewer's arrival and departure, an upload that
- * landed (which the manager answers with `FILE_UPLOAD_COMPLETE`), and
+ * landed (which the manager answers with `FILE_UPLOAD_COMPLETE`),
  * `RESUME_SESSION`, which a streamer whose control channel dropped sends
- * instead of `REQUEST_SESSION_INFO` to take its session up again.
+ * instead of `REQUEST_SESSION_INFO` to take its session up again, and
+ * `SESSION_IN_USE`, which tells a streamer started in a session already
+ * bound to a user session that it is in use.
  *
  * @module
  */
@@ -52,6 +54,16 @@ export interface ConnectionToken {
   sessionUuid: string;
   tokenHash: string;
   ttlSeconds: number;
+}
+/**
+ * The session is bound to a user session (manager → streamer, after the
+ * `SESSION_INFO` that answers a streamer restarted in it): it is in use, so
+ * the streamer checks in with the gateway as it would from a first
+ * connection token on.
+ */
+export interface SessionInUse {
+  type: "SESSION_IN_USE";
+  sessionUuid: string;
 }
 /** The streamer has armed the token (streamer → manager). */
 export interface TokenArmed {
@@ -99,7 +111,8 @@ export type ManagerMessage =
   | SessionInfo
   | FileUploadComplete
   | ConnectionToken
-  | ViewerSettings;
+  | ViewerSettings
+  | SessionInUse;
 /** Any control message. */
 export type ControlMessage = StreamerMessage | ManagerMessage;
 
@@ -138,6 +151,7 @@ const FROM_MANAGER = new Set([
   "FILE_UPLOAD_COMPLETE",
   "CONNECTION_TOKEN",
   "VIEWER_SETTINGS",
+  "SESSION_IN_USE",
 ]);
 
 /** Encodes a control message as its wire text, validating every field. */
@@ -166,6 +180,7 @@ function render(message: ControlMessage): string {
       return `TOKEN_ARMED:${message.tokenHash}`;
     case "CLIENT_CONNECTED":
     case "CLIENT_DISCONNECTED":
+    case "SESSION_IN_USE":
       return `${message.type}:${message.sessionUuid}`;
   }
 }
@@ -270,6 +285,7 @@ export function decodeControl(
       return { type, tokenHash: field(payload, SHA256_HEX, "tokenHash") };
     case "CLIENT_CONNECTED":
     case "CLIENT_DISCONNECTED":
+    case "SESSION_IN_USE":
       return { type, sessionUuid: field(payload, UUID, "sessionUuid") };
   }
   throw new ControlCodecError(`unknown message type "${clip(type)}"`);

@@ -38,7 +38,12 @@ export interface StreamerLink {
  * pool is still taking its sessions back after a restart).
  */
 export type AttachResult =
-  | { ok: true; reply: ManagerMessage }
+  | {
+    ok: true;
+    reply: ManagerMessage;
+    /** Sent right after `reply`, in order. */
+    then?: ManagerMessage[];
+  }
   | { ok: false; reason: string; retry?: boolean };
 
 /** How an attached streamer's control connection closed. */
@@ -182,6 +187,7 @@ export function acceptControlSocket(
     clearTimeout(timer);
     link = candidate;
     candidate.send(result.reply);
+    for (const message of result.then ?? []) candidate.send(message);
   };
   socket.onclose = (event) => {
     closed = true;

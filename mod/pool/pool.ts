@@ -412,7 +412,12 @@ export class SessionPool implements StreamerDirectory {
         sessionUuid: phase.sessionUuid,
         display: phase.session.id,
       });
-      return { ok: true, reply: sessionInfo(phase.sessionUuid) };
+      return {
+        ok: true,
+        reply: sessionInfo(phase.sessionUuid),
+        // It is in use before any new viewer: check in with the gateway.
+        then: [{ type: "SESSION_IN_USE", sessionUuid: phase.sessionUuid }],
+      };
     }
     return {
       ok: false,
@@ -616,7 +621,11 @@ export class SessionPool implements StreamerDirectory {
       sessionId: phase.sessionId,
       sessionUuid,
     });
-    return { ok: true, reply: sessionInfo(sessionUuid) };
+    return {
+      ok: true,
+      reply: sessionInfo(sessionUuid),
+      then: [{ type: "SESSION_IN_USE", sessionUuid }],
+    };
   }
 
   // ---- streamers of bound sessions: lost, restarted, back ----

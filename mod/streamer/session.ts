@@ -4,7 +4,8 @@
  * viewers (`viewer_server.ts`) and file dialogs; each `SESSION_INFO` may
  * start an app; `VIEWER_SETTINGS` then `CONNECTION_TOKEN` arm a token with
  * the next viewer's policy (and start the session's reporting);
- * `FILE_UPLOAD_COMPLETE` completes a waiting file dialog. Messages for
+ * `SESSION_IN_USE` (to a streamer restarted in a bound session) starts the
+ * reporting too; `FILE_UPLOAD_COMPLETE` completes a waiting file dialog. Messages for
  * another session are ignored.
  *
  * {@linkcode StreamerSession.handlers} are the control channel's handlers;
@@ -106,6 +107,7 @@ export class StreamerSession {
       VIEWER_SETTINGS: (message) => this.#viewerSettings(message),
       CONNECTION_TOKEN: (message) => this.#connectionToken(message),
       FILE_UPLOAD_COMPLETE: (message) => this.#uploadComplete(message),
+      SESSION_IN_USE: (message) => this.#inUse(message.sessionUuid),
     };
   }
 
@@ -250,6 +252,13 @@ export class StreamerSession {
     });
     // The session is in use from its first token on: check in.
     this.#options.reporting.start(state.sessionUuid);
+  }
+
+  /** A streamer restarted in a bound session: in use, so check in. */
+  #inUse(sessionUuid: string): void {
+    const state = this.#state;
+    if (state.phase !== "serving" || state.sessionUuid !== sessionUuid) return;
+    this.#options.reporting.start(sessionUuid);
   }
 
   #uploadComplete(

@@ -61,6 +61,7 @@ Deno.test("every message survives a round trip", () => {
     { type: "TOKEN_ARMED", tokenHash: HASH },
     { type: "CLIENT_CONNECTED", sessionUuid: UUID },
     { type: "CLIENT_DISCONNECTED", sessionUuid: UUID },
+    { type: "SESSION_IN_USE", sessionUuid: UUID },
     {
       type: "VIEWER_SETTINGS",
       sessionUuid: UUID,

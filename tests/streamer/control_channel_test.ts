@@ -58,6 +58,7 @@ function recording(seen: ManagerMessage[]): ControlHandlers {
     VIEWER_SETTINGS: record,
     CONNECTION_TOKEN: record,
     FILE_UPLOAD_COMPLETE: record,
+    SESSION_IN_USE: record,
   };
 }
 

@@ -3,7 +3,10 @@
  * `SESSION_INFO` nothing is armed; the identity starts the viewer endpoint;
  * tokens for this session are armed (and answered with `TOKEN_ARMED`),
  * those for another are ignored; a port that is taken closes the control
- * channel with 4011; an upload nobody waits for is logged.
+ * channel with 4011; an upload nobody waits for is logged. Taken back by
+ * its session manager after a drop, the session says whether a viewer is
+ * there; `SESSION_IN_USE` (a streamer restarted in a bound session) starts
+ * its licence check-ins without any token.
  *
  * @module
  */
@@ -20,6 +23,7 @@ import { SessionMetrics } from "../../mod/streamer/session_metrics.ts";
 import { SessionReporting } from "../../mod/streamer/session_reporting.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { captureLogs } from "../support/log.ts";
+import { recordingGateway } from "../support/recording_gateway.ts";
 import { freePort } from "../support/ports.ts";
 import { openSocket } from "../support/ws.ts";
 import { waitFor } from "../support/wait.ts";
@@ -28,7 +32,7 @@ const UUID = "3f2b8c1e-9d4a-4e6b-8a7c-0123456789ab";
 const OTHER = "00000000-0000-4000-8000-000000000000";
 
 /** A session on `port` whose screen cannot be opened, and what it sent. */
-function harness(port: number) {
+function harness(port: number, gatewayUrl?: string) {
   const { logger, records } = captureLogs();
   const sent: StreamerMessage[] = [];
   const closes: [number, string][] = [];
@@ -48,6 +52,9 @@ function harness(port: number) {
     devices,
     apps: new Apps({ logger }),
     reporting: new SessionReporting({
+      gateway: gatewayUrl
+        ? { gatewayUrl, serverUrl: "http://127.0.0.1:9005" }
+        : undefined,
       sample: () => metrics.sample([]),
       onRefused: () => {},
       logger,
@@ -135,5 +142,44 @@ Deno.test("a session whose port is taken closes the control channel", async () =
   } finally {
     await session.close();
     blocker.close();
+  }
+});
+
+Deno.test("resumed: the manager hears whether a viewer is there; SESSION_IN_USE checks in", async () => {
+  const gateway = recordingGateway();
+  const { session, sent, records } = harness(freePort(), gateway.url);
+  try {
+    session.resumed(); // not identified: nothing to say
+    session.handlers.SESSION_IN_USE({
+      type: "SESSION_IN_USE",
+      sessionUuid: UUID,
+    });
+    assertEquals(sent, []);
+    session.handlers.SESSION_INFO({
+      type: "SESSION_INFO",
+      sessionUuid: UUID,
+      commandLineParams: "",
+    });
+    await waitFor(() => records.some((r) => r.msg === "streamer listening"));
+    assertEquals(session.sessionUuid, UUID);
+    session.resumed();
+    assertEquals(sent, [{ type: "CLIENT_DISCONNECTED", sessionUuid: UUID }]);
+    // Another session's notice is ignored; this one's starts check-ins.
+    session.handlers.SESSION_IN_USE({
+      type: "SESSION_IN_USE",
+      sessionUuid: OTHER,
+    });
+    session.handlers.SESSION_IN_USE({
+      type: "SESSION_IN_USE",
+      sessionUuid: UUID,
+    });
+    const checkin = await waitFor(() =>
+      gateway.seen.find((s) => s.path === "/gateway/licence/checkin")
+    );
+    assertEquals(checkin.body.sessionUuid, UUID);
+    assert(!gateway.seen.some((s) => s.body.sessionUuid === OTHER));
+  } finally {
+    await session.close();
+    await gateway.stop();
   }
 });
