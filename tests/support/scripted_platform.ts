@@ -184,9 +184,7 @@ export class RecoveringPlatform extends ScriptedPlatform {
 
   /** The current streamer process of slot `slot`'s latest session. */
   streamerOf(slot: number): FakeStreamerProcess {
-    const session = [...this.processes.keys()].findLast((s) =>
-      s.slot === slot
-    );
+    const session = [...this.processes.keys()].findLast((s) => s.slot === slot);
     if (!session) throw new Error(`no session in slot ${slot}`);
     return this.processes.get(session)!;
   }
