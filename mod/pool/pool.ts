@@ -27,6 +27,7 @@ import type {
 } from "../control/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type {
+  Adoption,
   Hygiene,
   Platform,
   PlatformSession,
@@ -531,8 +532,17 @@ export class SessionPool implements StreamerDirectory {
       await store.remove(slot.number);
       return false;
     }
+    // Ending what a record names never stops the start: the account's
+    // sweep follows anyway.
+    const endRecorded = () =>
+      recovery.endRecorded(record.platform, slot.account).catch((error) =>
+        this.#logger.error("ending a recorded session failed", {
+          slot: slot.number,
+          error,
+        })
+      );
     if (!record.binding) {
-      await recovery.endRecorded(record.platform, slot.account);
+      await endRecorded();
       await store.remove(slot.number);
       this.#logger.info("ended a warm session an earlier run left", {
         slot: slot.number,
@@ -543,10 +553,13 @@ export class SessionPool implements StreamerDirectory {
     const adoption = await recovery.adopt(
       record.platform,
       await this.#spec(slot, record.sessionUuid),
-    );
+    ).catch((error): Adoption => ({
+      ok: false,
+      reason: (error as Error).message,
+    }));
     if (!adoption.ok) {
-      const reason =
-        `display died while the host was down (${adoption.reason})`;
+      // Mostly "display :N has exited": it died while the host was down.
+      const reason = `not taken back after a restart: ${adoption.reason}`;
       this.#logger.info("recycling session", {
         slot: slot.number,
         account: slot.account,
@@ -554,7 +567,7 @@ export class SessionPool implements StreamerDirectory {
         sessionUuid: record.sessionUuid,
         reason,
       });
-      await recovery.endRecorded(record.platform, slot.account);
+      await endRecorded();
       await store.remove(slot.number);
       this.#onSessionEnd?.({
         sessionUuid: record.sessionUuid,

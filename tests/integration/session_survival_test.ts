@@ -378,7 +378,7 @@ for (const mode of MODES) {
         );
         assertMatch(
           String(recycled.reason),
-          /display died while the host was down/,
+          /not taken back after a restart: display :\d+ has exited/,
         );
         assertEquals(recycled.sessionUuid, before.sessionUuid);
         // What was left of the session is ended with it.

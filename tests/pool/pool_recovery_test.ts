@@ -344,7 +344,7 @@ Deno.test("at start, a session whose display died is recycled and reported ended
       assertEquals(ends, [{
         sessionUuid: allocation.sessionUuid,
         sessionId: "gw-1",
-        reason: "display died while the host was down (display :1 has exited)",
+        reason: "not taken back after a restart: display :1 has exited",
       }]);
       assertEquals(pool.liveSessions(), []);
       const recycled = logs.findLast((r) => r.msg === "recycling session");
