@@ -235,6 +235,10 @@ async function crashedPool(dir: string) {
     const read = await store.read(1);
     return read.kind === "record" && read.record.binding?.launched.length;
   }, { what: "slot 1's record" });
+  // Slot 2 started warming after the launch: its record too.
+  await waitFor(async () => (await store.read(2)).kind === "record", {
+    what: "slot 2's record",
+  });
   // As after a crash: nothing is ended, the records stay.
   return first;
 }
