@@ -9,7 +9,11 @@
  *
  * @module
  */
-import type { ManagerMessage, StreamerLink } from "../../mod/control/mod.ts";
+import type {
+  ManagerMessage,
+  StreamerDirectory,
+  StreamerLink,
+} from "../../mod/control/mod.ts";
 import type {
   Adoption,
   Hygiene,
@@ -20,7 +24,6 @@ import type {
   SessionSpec,
   StreamerProcess,
 } from "../../mod/platform/mod.ts";
-import type { SessionPool } from "../../mod/pool/mod.ts";
 
 /** A session the test can end. */
 export interface FakeSession extends PlatformSession {
@@ -199,7 +202,7 @@ export class FakeStreamer implements StreamerLink {
   readonly resumes?: string;
   constructor(
     readonly username: string,
-    readonly pool: SessionPool,
+    readonly pool: StreamerDirectory,
     resumes?: string,
   ) {
     if (resumes) this.resumes = resumes;
