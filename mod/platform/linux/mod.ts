@@ -86,8 +86,6 @@ interface Running {
   /** The session's sound server; none when PulseAudio is missing or failed. */
   audio?: SessionProcess;
   streamer: SessionProcess & StreamerProcess;
-  /** Stops watching adopted processes through `/proc`. */
-  watching: AbortController;
 }
 
 interface Account {
@@ -320,9 +318,8 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
       if (!await isRunning(record.xvfb)) {
         return { ok: false, reason: `display ${record.display} has exited` };
       }
-      const watching = new AbortController();
-      const watch = (ref: ProcessRef) =>
-        watchExit(ref, { signal: watching.signal });
+      // Polls that end once the process has (endSession kills them all).
+      const watch = (ref: ProcessRef) => watchExit(ref);
       const streamerAlive = await isRunning(record.streamer);
       const audioAlive = record.audio !== null &&
         await isRunning(record.audio);
@@ -351,7 +348,6 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
             ? watch(record.streamer).then(() => "streamer exited")
             : Promise.resolve("streamer was gone"),
         },
-        watching,
       };
       running.set(session, entry);
       ended.then(() => entry.alive = false);
@@ -559,7 +555,6 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
           ? { kind: "child", ref: record.audio, child: audio.child }
           : undefined,
         streamer: childStreamer(streamer, record.streamer),
-        watching: new AbortController(),
       };
       running.set(session, entry);
       ended.then(() => entry.alive = false);
@@ -569,7 +564,6 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
     async endSession(session) {
       const entry = running.get(session);
       if (!entry) return;
-      entry.watching.abort();
       await stopSessionProcess(entry.streamer);
       if (entry.audio) await stopSessionProcess(entry.audio, 1000);
       await stopSessionProcess(entry.xvfb);
