@@ -59,6 +59,11 @@ export interface LostStreamer {
   back: Deferred<void>;
   /** True while the platform is starting a new streamer. */
   restarting: boolean;
+  /**
+   * Who may attach: the same streamer reconnecting (`RESUME_SESSION`), or,
+   * once the pool has started one, a new streamer (`REQUEST_SESSION_INFO`).
+   */
+  awaiting: "resume" | "new streamer";
   /** When to give up waiting and (re)start one. */
   timer?: Timer;
 }

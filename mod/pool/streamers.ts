@@ -70,7 +70,10 @@ export class StreamerSupervisor implements StreamerDirectory {
       this.#table.failures = 0;
       return { ok: true, reply: sessionInfo(phase.sessionUuid) };
     }
-    if (isBound(phase) && phase.streamer.kind === "lost") {
+    if (
+      isBound(phase) && phase.streamer.kind === "lost" &&
+      phase.streamer.awaiting === "new streamer"
+    ) {
       this.#reattach(slot, phase, phase.streamer, link);
       this.#table.logger.info("streamer restarted in its session", {
         slot: slot.number,
@@ -183,7 +186,9 @@ export class StreamerSupervisor implements StreamerDirectory {
         reason: `session ${sessionUuid} is not ${link.username}'s`,
       };
     }
-    if (phase.streamer.kind !== "lost" || phase.streamer.restarting) {
+    if (
+      phase.streamer.kind !== "lost" || phase.streamer.awaiting !== "resume"
+    ) {
       // Only while its replacement starts (which stops it): never a refusal
       // that would make it end the session.
       return {
@@ -287,6 +292,7 @@ export class StreamerSupervisor implements StreamerDirectory {
     }
     phase.restarts = decision.history;
     streamer.restarting = true;
+    streamer.awaiting = "new streamer";
     this.#table.logger.warn("restarting streamer", {
       slot: slot.number,
       sessionId: phase.sessionId,
@@ -390,6 +396,7 @@ export function lostStreamer(): LostStreamer {
     since: Date.now(),
     back: deferred(),
     restarting: false,
+    awaiting: "resume",
   };
 }
 

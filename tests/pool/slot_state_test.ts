@@ -100,6 +100,7 @@ Deno.test("each state carries what it needs; accessors read it", () => {
       since: 0,
       back: deferred(),
       restarting: false,
+      awaiting: "resume",
     },
   };
   const recycling: SlotPhase = { state: "recycling", done: Promise.resolve() };

@@ -9,6 +9,7 @@
  * - restarts are bounded; a streamer that ends its session on purpose, a
  *   warm session whose streamer dies, and a failing restart are handled.
  */
+import { FakeStreamer } from "../support/scripted_platform.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { captureLogs } from "../support/log.ts";
 import { withTempDir } from "../support/fs.ts";
@@ -128,6 +129,31 @@ Deno.test("a warm session whose streamer dies is recycled, not restarted", async
       platform.streamerOf(1).exit("streamer exited (code 1)");
       await waitFor(() => platform.calls.includes("end webs01"));
       assert(!platform.calls.includes("restart webs01"));
+      assertEquals(ends, []);
+    } finally {
+      await pool.shutdown();
+    }
+  });
+});
+
+Deno.test("while a dropped streamer may come back, only it may attach", async () => {
+  await withTempDir(async (dir) => {
+    const { pool, platform, connect, first, allocation, ends } = await bound(
+      logger,
+      dir,
+    );
+    try {
+      // The connection drops, the process still runs: it is awaited.
+      pool.detach(first, { code: 0, reason: "" });
+      const other = pool.attach(new FakeStreamer("webs01", pool));
+      assert(!other.ok);
+      assertMatch(other.reason, /not awaiting a streamer/);
+      const back = connect("webs01", allocation.sessionUuid);
+      assertEquals(back.received[1], {
+        type: "SESSION_IN_USE",
+        sessionUuid: allocation.sessionUuid,
+      });
+      assert(!platform.calls.includes("restart webs01"), "no restart needed");
       assertEquals(ends, []);
     } finally {
       await pool.shutdown();
