@@ -566,19 +566,31 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
             "document.querySelector('.ws-overlay').hidden",
           "the view to reconnect to the restarted streamer",
         );
-        const after = await read<{ uuid: string }>(
+        const after = await read<{ uuid: string; frames: number }>(
           page,
-          "({ uuid: webstream.session.hello.sessionUuid })",
+          "({ uuid: webstream.session.hello.sessionUuid, frames: webstream.session.framesDrawn })",
         );
         assertEquals(after.uuid, before.uuid, "the same session");
+        // The new streamer's picture: frames, and the xterm on the canvas.
+        await waitPage(
+          page,
+          `webstream.session.framesDrawn > ${after.frames}`,
+          "frames from the new streamer",
+        );
+        await waitFor(
+          async () =>
+            (await canvasPixel(page, 300, 95)).join() === "255,255,255",
+          { what: "the xterm on the canvas after the restart" },
+        );
         const now = await findStreamer(port);
         assert(now && now.pid !== old.pid, "a new streamer serves it");
         assertEquals(
           (await sessionEnv(gateway.url, sessionId)).display,
           env.display,
         );
-        // The apps lived through it: the xterm still takes input.
-        const spot = await pageAt(page, 100, 30);
+        // The apps lived through it: the xterm still takes input. (Clicked
+        // below the toolbar, which widens with its frame-rate label.)
+        const spot = await pageAt(page, 100, 70);
         await page.mouse.click(spot.x, spot.y);
         await typeLikeAUser(page, "echo restarted > $HOME/restarted.txt\n");
         assertEquals(
