@@ -22,9 +22,12 @@ Deno.test({
     const host = startWebstream(["-backend", "-config", cfg.path]);
     try {
       const base = `http://127.0.0.1:${cfg.httpPort}`;
-      await waitFor(async () =>
-        (await (await fetch(`${base}/health`)).json()).sessions.available === 1
-      );
+      // Healthy first: while the pool starts, its free slots are counted
+      // available but launches are refused.
+      await waitFor(async () => {
+        const health = await (await fetch(`${base}/health`)).json();
+        return health.status === "healthy" && health.sessions.available === 1;
+      });
       assertEquals(
         await poolUsers(cfg.username),
         [],

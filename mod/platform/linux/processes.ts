@@ -139,8 +139,8 @@ export interface WatchOptions {
 /**
  * Resolves once the process `ref` names has exited. For a process that is
  * not this one's child (one an earlier run started), there is no exit
- * status to wait on: `/proc` is polled, on timers that never keep this
- * process alive.
+ * status to wait on: `/proc` is polled until it is gone (or `signal`
+ * aborts: the promise then never settles).
  */
 export function watchExit(
   ref: ProcessRef,
@@ -150,7 +150,7 @@ export function watchExit(
     const poll = async (): Promise<void> => {
       if (options.signal?.aborted) return;
       if (!await isRunning(ref)) return resolve();
-      Deno.unrefTimer(setTimeout(poll, options.intervalMs ?? 500));
+      setTimeout(poll, options.intervalMs ?? 500);
     };
     poll();
   });
