@@ -79,7 +79,9 @@ export class Allocator {
         );
         this.#launchApp(slot, phase, request);
         this.#table.armGrace(slot, phase);
-        this.#table.persist(slot);
+        // On disk before the answer: a host that crashes from now on takes
+        // the session back bound.
+        await this.#table.persist(slot);
         this.#table.logger.info("session allocated", {
           sessionId: request.sessionId,
           slot: slot.number,

@@ -197,17 +197,22 @@ export class SlotTable {
     }, seconds * 1000);
   }
 
-  /** Writes slot `slot`'s record for a later run (where the platform can). */
-  persist(slot: Slot): void {
+  /**
+   * Writes slot `slot`'s record for a later run (where the platform can);
+   * settles once it is written (a failure is logged, never thrown).
+   */
+  persist(slot: Slot): Promise<void> {
     const { store, recovery } = this;
     const phase = slot.phase;
     const session = sessionOf(phase);
-    if (!store || !recovery || !session || !("sessionUuid" in phase)) return;
+    if (!store || !recovery || !session || !("sessionUuid" in phase)) {
+      return Promise.resolve();
+    }
     let platform: unknown;
     try {
       platform = recovery.describe(session);
     } catch {
-      return; // the session has ended already
+      return Promise.resolve(); // the session has ended already
     }
     const record: SlotRecord = {
       version: 1,
@@ -219,7 +224,7 @@ export class SlotTable {
         : null,
       platform,
     };
-    store.write(record);
+    return store.write(record);
   }
 
   /** Tells the pool's owner a bound session really ended. */
