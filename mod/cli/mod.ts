@@ -38,6 +38,8 @@ export type CliCommand =
     licence?: { gatewayUrl: string; serverUrl: string; caCertificate?: string };
     /** `-reporting JSON`: the host's metrics and activity settings. */
     reporting?: string;
+    /** `-orphan-timeout S`: how long the session outlives its manager. */
+    orphanTimeout?: number;
   }
   | { kind: "file-dialog"; title?: string; timeout?: number }
   | { kind: "download"; file: string };
@@ -58,7 +60,8 @@ export const USAGE = `Usage:
   webstream -farm [-config FILE]                       gateway + one host on this machine, to try it out
   webstream streamer -control URL -port N [-bind ADDR] [-user NAME]
                      [-gateway-url URL -server-url URL [-gateway-ca FILE]]
-                     [-reporting JSON]                 streamer (started by the session manager)
+                     [-reporting JSON] [-orphan-timeout S]
+                                                       streamer (started by the session manager)
   webstream file-dialog [-title TEXT] [-timeout S]     inside a session: ask the browser for a
                                                        file, print where the upload landed
   webstream download FILE                              inside a session: send FILE to the browser
@@ -120,6 +123,7 @@ export function parseCli(args: readonly string[]): CliCommand {
         "server-url": { type: "string" },
         "gateway-ca": { type: "string" },
         reporting: { type: "string" },
+        "orphan-timeout": { type: "string" },
         title: { type: "string" },
         timeout: { type: "string" },
       },
@@ -192,6 +196,7 @@ export function parseCli(args: readonly string[]): CliCommand {
       "server-url",
       "gateway-ca",
       "reporting",
+      "orphan-timeout",
     ]);
     noPositionals(positionals.slice(1));
     if (!values.control) throw new UsageError("streamer needs -control URL");
@@ -208,6 +213,12 @@ export function parseCli(args: readonly string[]): CliCommand {
         values["gateway-ca"],
       ),
       reporting: values.reporting,
+      ...(values["orphan-timeout"] === undefined ? {} : {
+        orphanTimeout: parseSeconds(
+          "-orphan-timeout",
+          values["orphan-timeout"],
+        ),
+      }),
     };
   }
   if (sub === "file-dialog") {
@@ -334,6 +345,17 @@ function parseLicence(
     }
   }
   return { gatewayUrl: gatewayUrl!, serverUrl: serverUrl!, caCertificate };
+}
+
+/** Seconds, more than 0 and at most 86400 (a day); decimals allowed. */
+function parseSeconds(option: string, raw: string): number {
+  const seconds = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || seconds <= 0 || seconds > 86_400) {
+    throw new UsageError(
+      `${option} must be seconds above 0 and at most 86400, got "${raw}"`,
+    );
+  }
+  return seconds;
 }
 
 function parsePort(raw: string): number {

@@ -122,6 +122,9 @@ export const settingsSchema = z.object({
   provisioningTimeout: seconds.default(30),
   reconnectGracePeriod: seconds.default(120),
   connectionTokenTtl: seconds.default(60),
+  // A session whose host stays gone this long ends itself (its streamer
+  // ends the session's processes), so nothing runs forever unowned.
+  orphanTimeout: seconds.default(300),
   poolAccounts: z.enum(["auto", "system", "current"]).default("auto"),
   removeAccountsOnExit: z.boolean().default(false),
   runtimeDirectory: z.string().min(1).optional(),

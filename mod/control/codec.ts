@@ -6,8 +6,12 @@
  * and `FILE_UPLOAD_COMPLETE:{dialogGuid}|{filePath}`. webstream adds four
  * messages of the same `TYPE:payload` shape (see `docs/protocol.md`): arming a
  * one-time connection token, the viewer settings that come with it (policy and
- * screen size), reporting a viewer's arrival and departure, and an upload that
- * landed (which the manager answers with `FILE_UPLOAD_COMPLETE`).
+ * screen size), reporting a viewer's arrival and departure, an upload that
+ * landed (which the manager answers with `FILE_UPLOAD_COMPLETE`),
+ * `RESUME_SESSION`, which a streamer whose control channel dropped sends
+ * instead of `REQUEST_SESSION_INFO` to take its session up again, and
+ * `SESSION_IN_USE`, which tells a streamer started in a session already
+ * bound to a user session that it is in use.
  *
  * @module
  */
@@ -16,6 +20,18 @@
 export interface RequestSessionInfo {
   type: "REQUEST_SESSION_INFO";
   username: string;
+}
+/**
+ * A streamer that already serves a session reconnects after its control
+ * channel dropped (the session manager restarted): "I run as this pool
+ * account and serve this session" (streamer → manager). Sent instead of
+ * `REQUEST_SESSION_INFO`; the manager answers with that session's
+ * `SESSION_INFO` (empty parameters) or closes the channel.
+ */
+export interface ResumeSession {
+  type: "RESUME_SESSION";
+  username: string;
+  sessionUuid: string;
 }
 /** The session identity and launch parameters (manager → streamer). */
 export interface SessionInfo {
@@ -38,6 +54,16 @@ export interface ConnectionToken {
   sessionUuid: string;
   tokenHash: string;
   ttlSeconds: number;
+}
+/**
+ * The session is bound to a user session (manager → streamer, after the
+ * `SESSION_INFO` that answers a streamer restarted in it): it is in use, so
+ * the streamer checks in with the gateway as it would from a first
+ * connection token on.
+ */
+export interface SessionInUse {
+  type: "SESSION_IN_USE";
+  sessionUuid: string;
 }
 /** The streamer has armed the token (streamer → manager). */
 export interface TokenArmed {
@@ -75,6 +101,7 @@ export interface UploadLanded {
 /** Messages a streamer sends. */
 export type StreamerMessage =
   | RequestSessionInfo
+  | ResumeSession
   | TokenArmed
   | ClientConnected
   | ClientDisconnected
@@ -84,7 +111,8 @@ export type ManagerMessage =
   | SessionInfo
   | FileUploadComplete
   | ConnectionToken
-  | ViewerSettings;
+  | ViewerSettings
+  | SessionInUse;
 /** Any control message. */
 export type ControlMessage = StreamerMessage | ManagerMessage;
 
@@ -112,6 +140,7 @@ const TTL = /^[1-9][0-9]{0,5}$/;
 
 const FROM_STREAMER = new Set([
   "REQUEST_SESSION_INFO",
+  "RESUME_SESSION",
   "TOKEN_ARMED",
   "CLIENT_CONNECTED",
   "CLIENT_DISCONNECTED",
@@ -122,6 +151,7 @@ const FROM_MANAGER = new Set([
   "FILE_UPLOAD_COMPLETE",
   "CONNECTION_TOKEN",
   "VIEWER_SETTINGS",
+  "SESSION_IN_USE",
 ]);
 
 /** Encodes a control message as its wire text, validating every field. */
@@ -135,6 +165,8 @@ function render(message: ControlMessage): string {
   switch (message.type) {
     case "REQUEST_SESSION_INFO":
       return `REQUEST_SESSION_INFO:${message.username}`;
+    case "RESUME_SESSION":
+      return `RESUME_SESSION:${message.username}|${message.sessionUuid}`;
     case "SESSION_INFO":
       return `SESSION_INFO:${message.sessionUuid}|${message.commandLineParams}`;
     case "FILE_UPLOAD_COMPLETE":
@@ -148,6 +180,7 @@ function render(message: ControlMessage): string {
       return `TOKEN_ARMED:${message.tokenHash}`;
     case "CLIENT_CONNECTED":
     case "CLIENT_DISCONNECTED":
+    case "SESSION_IN_USE":
       return `${message.type}:${message.sessionUuid}`;
   }
 }
@@ -194,6 +227,14 @@ export function decodeControl(
   switch (type) {
     case "REQUEST_SESSION_INFO":
       return { type, username: field(payload, USERNAME, "username") };
+    case "RESUME_SESSION": {
+      const [username, uuid] = pair(payload, "username|sessionUuid");
+      return {
+        type,
+        username: field(username, USERNAME, "username"),
+        sessionUuid: field(uuid, UUID, "sessionUuid"),
+      };
+    }
     case "SESSION_INFO": {
       const [uuid, params] = pair(payload, "sessionUuid|commandLineParams");
       if (params.includes("\0")) {
@@ -244,6 +285,7 @@ export function decodeControl(
       return { type, tokenHash: field(payload, SHA256_HEX, "tokenHash") };
     case "CLIENT_CONNECTED":
     case "CLIENT_DISCONNECTED":
+    case "SESSION_IN_USE":
       return { type, sessionUuid: field(payload, UUID, "sessionUuid") };
   }
   throw new ControlCodecError(`unknown message type "${clip(type)}"`);

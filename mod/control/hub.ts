@@ -19,26 +19,60 @@ import {
 export interface StreamerLink {
   /** The pool account the streamer identified as. */
   readonly username: string;
+  /**
+   * The session a reconnecting streamer says it serves (`RESUME_SESSION`);
+   * undefined for a streamer asking for its identity
+   * (`REQUEST_SESSION_INFO`).
+   */
+  readonly resumes?: string;
   /** Sends a message; returns false if the connection is already gone. */
   send(message: ManagerMessage): boolean;
   /** Closes the connection (policy violation unless a code is given). */
   close(reason: string, code?: number): void;
 }
 
-/** What the pool answers when a streamer identifies itself. */
+/**
+ * What the pool answers when a streamer identifies itself: accepted with a
+ * reply, refused (closed with 1008), or "not now" (`retry`: closed with
+ * 1013, Try Again Later, so a reconnecting streamer tries again; e.g. the
+ * pool is still taking its sessions back after a restart).
+ */
 export type AttachResult =
-  | { ok: true; reply: ManagerMessage }
-  | { ok: false; reason: string };
+  | {
+    ok: true;
+    reply: ManagerMessage;
+    /** Sent right after `reply`, in order. */
+    then?: ManagerMessage[];
+  }
+  | { ok: false; reason: string; retry?: boolean };
+
+/** How an attached streamer's control connection closed. */
+export interface LinkClosed {
+  /**
+   * The WebSocket close code: the streamer's own (4000–4999 when it ended
+   * its session on purpose), or 0 (Deno; 1006 elsewhere) when the
+   * connection dropped without a close frame (the process died).
+   */
+  code: number;
+  /** The close reason (may be empty). */
+  reason: string;
+}
 
 /** The pool's side of the control channel. */
 export interface StreamerDirectory {
-  /** A streamer sent `REQUEST_SESSION_INFO`; accept it or say why not. */
+  /**
+   * A streamer sent `REQUEST_SESSION_INFO` (or `RESUME_SESSION`, then
+   * `link.resumes` is set); accept it or say why not.
+   */
   attach(link: StreamerLink): AttachResult;
   /** A later message from an attached streamer. */
   message(link: StreamerLink, message: StreamerMessage): void;
-  /** An attached streamer's connection closed. */
-  detach(link: StreamerLink): void;
+  /** An attached streamer's connection closed, and how. */
+  detach(link: StreamerLink, closed?: LinkClosed): void;
 }
+
+/** The close code for "try again later" (RFC 6455's 1013). */
+export const TRY_AGAIN_LATER = 1013;
 
 /** Decides whether a connecting peer may claim a pool account. */
 export type PeerVerifier = (
@@ -82,8 +116,9 @@ export function isLoopback(hostname: string): boolean {
 
 /**
  * Runs the control protocol on an upgraded WebSocket. The first message must
- * be `REQUEST_SESSION_INFO`; afterwards the streamer's messages go to the
- * directory until the socket closes.
+ * be `REQUEST_SESSION_INFO` (or `RESUME_SESSION` from a streamer that
+ * reconnects); afterwards the streamer's messages go to the directory until
+ * the socket closes.
  */
 export function acceptControlSocket(
   socket: WebSocket,
@@ -95,9 +130,9 @@ export function acceptControlSocket(
   let identifying = false;
   let closed = false;
 
-  const reject = (reason: string): void => {
+  const reject = (reason: string, retry = false): void => {
     logger.warn("control connection rejected", { peer: where, reason });
-    closeSocket(socket, 1008, reason);
+    closeSocket(socket, retry ? TRY_AGAIN_LATER : 1008, reason);
   };
 
   const timer = setTimeout(
@@ -116,12 +151,18 @@ export function acceptControlSocket(
       return reject(`malformed message: ${error.message}`);
     }
     if (link) {
-      if (message.type === "REQUEST_SESSION_INFO") {
+      if (
+        message.type === "REQUEST_SESSION_INFO" ||
+        message.type === "RESUME_SESSION"
+      ) {
         return reject("already identified");
       }
       return directory.message(link, message);
     }
-    if (message.type !== "REQUEST_SESSION_INFO") {
+    if (
+      message.type !== "REQUEST_SESSION_INFO" &&
+      message.type !== "RESUME_SESSION"
+    ) {
       return reject(`expected REQUEST_SESSION_INFO first, got ${message.type}`);
     }
     if (identifying) return reject("already identifying");
@@ -136,24 +177,36 @@ export function acceptControlSocket(
       return reject(`peer does not run as pool account ${username}`);
     }
     if (closed) return;
-    const candidate = createLink(socket, username);
+    const candidate = createLink(
+      socket,
+      username,
+      message.type === "RESUME_SESSION" ? message.sessionUuid : undefined,
+    );
     const result = directory.attach(candidate);
-    if (!result.ok) return reject(result.reason);
+    if (!result.ok) return reject(result.reason, result.retry);
     clearTimeout(timer);
     link = candidate;
     candidate.send(result.reply);
+    for (const message of result.then ?? []) candidate.send(message);
   };
-  socket.onclose = () => {
+  socket.onclose = (event) => {
     closed = true;
     clearTimeout(timer);
-    if (link) directory.detach(link);
+    if (link) {
+      directory.detach(link, { code: event.code, reason: event.reason });
+    }
   };
   socket.onerror = () => {};
 }
 
-function createLink(socket: WebSocket, username: string): StreamerLink {
+function createLink(
+  socket: WebSocket,
+  username: string,
+  resumes: string | undefined,
+): StreamerLink {
   return {
     username,
+    ...(resumes ? { resumes } : {}),
     send(message) {
       if (socket.readyState !== WebSocket.OPEN) return false;
       socket.send(encodeControl(message));

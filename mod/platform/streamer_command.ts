@@ -1,8 +1,8 @@
 /**
  * The streamer's command line and extra environment, shared by every
  * platform so a streamer is started the same way on Linux and Windows:
- * `streamer -control URL -port N -bind ADDR` plus the licence check-in and
- * reporting arguments. The licence proof travels in the environment, never
+ * `streamer -control URL -port N -bind ADDR` plus the licence check-in,
+ * reporting and orphan-timeout arguments. The licence proof travels in the environment, never
  * on a command line (other local users can read command lines).
  *
  * @module
@@ -35,6 +35,9 @@ export function streamerArgs(
     ...(options.user ? ["-user", options.user] : []),
     ...licenceArgs(spec.licence),
     ...(spec.reporting ? ["-reporting", JSON.stringify(spec.reporting)] : []),
+    ...(spec.orphanTimeout === undefined
+      ? []
+      : ["-orphan-timeout", String(spec.orphanTimeout)]),
   ];
 }
 

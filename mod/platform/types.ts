@@ -24,6 +24,12 @@ export interface SessionSpec {
   licence?: StreamerLicence;
   /** What the streamer reports to the gateway (with `licence` only). */
   reporting?: StreamerReporting;
+  /**
+   * `webstreamSettings.orphanTimeout`: how long, in seconds, the session
+   * outlives an unreachable session manager before it ends itself. Unset:
+   * the streamer's default (300).
+   */
+  orphanTimeout?: number;
 }
 
 /** The host's `metrics` and `activityLogging` sections, for its streamers. */
@@ -61,8 +67,72 @@ export interface PlatformSession {
   readonly account: string;
   /** The OS's name for it: an X display (`:3`) or a WTS session id. */
   readonly id: string;
-  /** Resolves, with a reason, when the session dies on its own. */
+  /**
+   * Resolves, with a reason, when the session dies on its own. On a
+   * platform with {@linkcode SessionRecovery} that is the display's death
+   * only (a streamer's exit is reported by
+   * {@linkcode SessionRecovery.streamer}); on one without, a streamer's exit
+   * ends the session too.
+   */
   readonly ended: Promise<string>;
+}
+
+/** One streamer process of a session. */
+export interface StreamerProcess {
+  /** Resolves, with a reason, when this streamer process has exited. */
+  readonly exited: Promise<string>;
+}
+
+/**
+ * A session taken over from an earlier run of the host, or why it could not
+ * be (its display died: the session is over).
+ */
+export type Adoption =
+  | {
+    ok: true;
+    /** The session, as if this run had started it. */
+    session: PlatformSession;
+    /** Whether its streamer still runs (it will reconnect by itself). */
+    streamerAlive: boolean;
+  }
+  | { ok: false; reason: string };
+
+/**
+ * Sessions that outlive the processes serving them: a streamer that dies is
+ * replaced in the same session, and a host that crashed or was restarted
+ * takes back (adopts) the sessions an earlier run left running. A platform
+ * without it ends a session whose streamer dies, and a restarted host ends
+ * whatever an earlier run left.
+ */
+export interface SessionRecovery {
+  /**
+   * Where the host keeps what it must know after a restart (one record per
+   * slot): a folder only the host's user can read or write.
+   */
+  readonly stateDirectory: string;
+  /** The session's current streamer. */
+  streamer(session: PlatformSession): StreamerProcess;
+  /**
+   * Starts a new streamer in the session (same display, same sound, the
+   * apps untouched), first stopping the current one if it still runs.
+   */
+  restartStreamer(
+    session: PlatformSession,
+    spec: SessionSpec,
+  ): Promise<StreamerProcess>;
+  /**
+   * What a later run needs to adopt the session (plain JSON; it names
+   * processes, so it must be kept where only the host can write).
+   */
+  describe(session: PlatformSession): unknown;
+  /**
+   * Takes back a session an earlier run started, from its
+   * {@linkcode describe} record, when its display still runs. `spec` is the
+   * slot's, for restarting its streamer later.
+   */
+  adopt(record: unknown, spec: SessionSpec): Promise<Adoption>;
+  /** Ends every process a record names (a session that is not adopted). */
+  endRecorded(record: unknown, account: string): Promise<void>;
 }
 
 /** Hygiene applied when a pool account is recycled. */
@@ -118,4 +188,9 @@ export interface Platform {
   listSessions(): Promise<SessionListing[]>;
   /** True when `peer` is a local connection owned by the account's processes. */
   verifyStreamerPeer(account: string, peer: Deno.NetAddr): Promise<boolean>;
+  /**
+   * Streamer restart and session re-adoption, where the platform has them
+   * (Linux); see {@linkcode SessionRecovery}.
+   */
+  readonly recovery?: SessionRecovery;
 }

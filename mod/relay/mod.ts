@@ -94,8 +94,14 @@ export function relayWebSocket(
   }
 }
 
-/** Codes a server-side socket may send on close (1005/1006 are reserved). */
+/**
+ * Codes a server-side socket may send on close (1005/1006 are reserved). A
+ * streamer that went away without a close frame (0 in Deno, 1006 elsewhere:
+ * its process died, and it is being restarted) becomes 1012, Service
+ * Restart: the browser reconnects rather than taking it as the end.
+ */
 function serverCode(code: number): number {
+  if (code === 0 || code === 1006) return 1012;
   return code === 1000 || (code >= 1001 && code <= 1003) ||
       (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)
     ? code

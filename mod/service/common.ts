@@ -90,8 +90,11 @@ export function notWindowsMessage(
   const roleArgs = role ? roleArguments(role).join(" ") : "-backend";
   switch (command) {
     case "install-service":
+      // KillMode=process: a crashed host's sessions are left running for
+      // the restarted one to take back (systemd would otherwise end them).
       return `webstream install-service is for Windows; on Linux use a systemd ` +
-        `unit (ExecStart=/usr/local/bin/webstream ${roleArgs}, Restart=on-failure).`;
+        `unit (ExecStart=/usr/local/bin/webstream ${roleArgs}, ` +
+        `Restart=on-failure, KillMode=process).`;
     case "uninstall-service":
       return `webstream uninstall-service is for Windows; on Linux stop and ` +
         `disable the systemd unit instead (systemctl disable --now webstream).`;

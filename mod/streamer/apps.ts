@@ -4,6 +4,12 @@
  * minus webstream's own variables, tracked while they run and stopped
  * (SIGTERM) when the streamer ends.
  *
+ * On Linux each app leads a process group (and session) of its own, so a
+ * streamer that dies, however it dies, does not take the apps with it: the
+ * session manager starts a new streamer in the same session and the apps
+ * run on. What ends a session's apps is the session's end (the session
+ * manager's logoff, or an orphaned streamer ending its session).
+ *
  * @module
  */
 import type { Logger } from "../log/mod.ts";
@@ -52,6 +58,8 @@ export class Apps {
         args: argv.slice(1),
         env: { ...appEnvironment(), ...env },
         clearEnv: true,
+        // Not in the streamer's process group: the apps outlive it.
+        detached: OWN_GROUPS,
         stdin: "null",
         stdout: "null",
         stderr: "null",
@@ -68,17 +76,21 @@ export class Apps {
     }
   }
 
-  /** Sends SIGTERM to every app still running. */
+  /** Sends SIGTERM to every app still running (on Linux, to its group). */
   stopAll(): void {
     for (const app of this.#running) {
       try {
-        app.kill("SIGTERM");
+        if (OWN_GROUPS) Deno.kill(-app.pid, "SIGTERM");
+        else app.kill("SIGTERM");
       } catch {
         // Already gone.
       }
     }
   }
 }
+
+/** Apps get process groups of their own (Linux; see the module doc). */
+const OWN_GROUPS = Deno.build.os !== "windows";
 
 /** The session's environment, minus webstream's own variables. */
 export function appEnvironment(): Record<string, string> {

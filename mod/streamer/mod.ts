@@ -8,8 +8,11 @@
  * policy armed with it; one viewer at a time (a new one replaces the old,
  * e.g. after a network drop) unless the policy allows shadowing. It checks
  * in with the gateway's licence endpoint and reports metrics and activity as
- * the host is configured. When the control channel closes, the streamer
- * exits.
+ * the host is configured. When the session manager closes the control
+ * channel, the streamer exits. When the channel drops (the session manager
+ * crashed or restarts), the streamer keeps serving its viewers and
+ * reconnects (`RESUME_SESSION`); if the manager stays gone for
+ * `orphanTimeout`, the streamer ends its session's processes and exits.
  *
  * {@linkcode runStreamer} only composes the parts, each a module of its
  * own: `control_channel.ts` (the `/control` socket), `session.ts` (the
@@ -26,6 +29,7 @@ import type { Logger } from "../log/mod.ts";
 import { Apps } from "./apps.ts";
 import { ControlChannel } from "./control_channel.ts";
 import { StreamerSession } from "./session.ts";
+import { endSessionProcesses } from "./session_end.ts";
 import { SessionMetrics } from "./session_metrics.ts";
 import { SessionSound } from "./session_sound.ts";
 import { videoAvailable } from "./video/encoder.ts";
@@ -60,6 +64,16 @@ export interface StreamerOptions {
   soundServer?: string;
   /** Offer video. Default: when libx264 loads. */
   video?: boolean;
+  /**
+   * How long the session manager may stay unreachable before the session
+   * ends itself, in seconds. Default 300.
+   */
+  orphanTimeout?: number;
+  /**
+   * Ends the session's processes when it is orphaned. Default
+   * {@linkcode endSessionProcesses} (tests pass their own).
+   */
+  endSession?: () => Promise<void>;
   /** Logger. */
   logger: Logger;
 }
@@ -117,14 +131,19 @@ export async function runStreamer(
     username: options.user ?? userInfo().username,
     handlers: session.handlers,
     logger,
+    resumeAs: () => session.sessionUuid,
+    orphanTimeoutMs: (options.orphanTimeout ?? 300) * 1000,
+    onResumed: () => session.resumed(),
   });
 
   const closed = await control.closed;
   const result: StreamerExit = {
     code: session.identified ? 0 : 1,
-    reason: `control channel closed (${closed.code}${
-      closed.reason ? ` ${closed.reason}` : ""
-    })`,
+    reason: closed.orphaned
+      ? `orphaned: no session manager for ${options.orphanTimeout ?? 300} s`
+      : `control channel closed (${closed.code}${
+        closed.reason ? ` ${closed.reason}` : ""
+      })`,
   };
   await reporting.stop();
   await session.close();
@@ -132,5 +151,8 @@ export async function runStreamer(
   devices.close();
   apps.stopAll();
   logger.info("streamer stopping", { reason: result.reason });
+  if (closed.orphaned) {
+    await (options.endSession ?? (() => endSessionProcesses(logger)))();
+  }
   return result;
 }

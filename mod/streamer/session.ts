@@ -4,7 +4,8 @@
  * viewers (`viewer_server.ts`) and file dialogs; each `SESSION_INFO` may
  * start an app; `VIEWER_SETTINGS` then `CONNECTION_TOKEN` arm a token with
  * the next viewer's policy (and start the session's reporting);
- * `FILE_UPLOAD_COMPLETE` completes a waiting file dialog. Messages for
+ * `SESSION_IN_USE` (to a streamer restarted in a bound session) starts the
+ * reporting too; `FILE_UPLOAD_COMPLETE` completes a waiting file dialog. Messages for
  * another session are ignored.
  *
  * {@linkcode StreamerSession.handlers} are the control channel's handlers;
@@ -119,12 +120,35 @@ export class StreamerSession {
       VIEWER_SETTINGS: (message) => this.#viewerSettings(message),
       CONNECTION_TOKEN: (message) => this.#connectionToken(message),
       FILE_UPLOAD_COMPLETE: (message) => this.#uploadComplete(message),
+      SESSION_IN_USE: (message) => this.#inUse(message.sessionUuid),
     };
   }
 
   /** Whether `SESSION_INFO` has given the session its identity. */
   get identified(): boolean {
     return this.#state.phase !== "waiting";
+  }
+
+  /** The session this streamer serves, once `SESSION_INFO` has named it. */
+  get sessionUuid(): string | undefined {
+    return this.#state.phase === "waiting"
+      ? undefined
+      : this.#state.sessionUuid;
+  }
+
+  /**
+   * The session manager took the session back after the control channel
+   * dropped (it restarted): tells it whether a viewer is connected now.
+   */
+  resumed(): void {
+    const state = this.#state;
+    if (state.phase !== "serving") return;
+    const { sessionUuid } = state;
+    const present = state.viewers.viewers.size > 0;
+    this.#options.control.send({
+      type: present ? "CLIENT_CONNECTED" : "CLIENT_DISCONNECTED",
+      sessionUuid,
+    });
   }
 
   /** The connected viewers. */
@@ -267,6 +291,13 @@ export class StreamerSession {
     });
     // The session is in use from its first token on: check in.
     this.#options.reporting.start(state.sessionUuid);
+  }
+
+  /** A streamer restarted in a bound session: in use, so check in. */
+  #inUse(sessionUuid: string): void {
+    const state = this.#state;
+    if (state.phase !== "serving" || state.sessionUuid !== sessionUuid) return;
+    this.#options.reporting.start(sessionUuid);
   }
 
   #uploadComplete(

@@ -208,6 +208,8 @@ Deno.test("parseCli: streamer with its options", async (t) => {
         "/etc/webstream/ca.pem",
         "-reporting",
         '{"metrics":{}}',
+        "-orphan-timeout",
+        "2.5",
       ]),
       {
         kind: "streamer",
@@ -221,8 +223,24 @@ Deno.test("parseCli: streamer with its options", async (t) => {
           caCertificate: "/etc/webstream/ca.pem",
         },
         reporting: '{"metrics":{}}',
+        orphanTimeout: 2.5,
       },
     );
+  });
+  await t.step("-orphan-timeout: seconds above 0, at most a day", () => {
+    for (const bad of ["0", "-1", "abc", "86401", "1e3", ""]) {
+      usageError(
+        [
+          "streamer",
+          "-control",
+          "ws://x",
+          "-port",
+          "9010",
+          `--orphan-timeout=${bad}`,
+        ],
+        /-orphan-timeout must be seconds above 0 and at most 86400/,
+      );
+    }
   });
   await t.step("file-dialog: title and timeout", () => {
     assertEquals(parseCli(["file-dialog"]), {

@@ -53,6 +53,7 @@ Deno.test("configSchema: an empty file gets the seed's defaults", () => {
   assertEquals(settings.serverSessionUsername, "webs");
   assertEquals(settings.serverSessionPwd, undefined);
   assertEquals(settings.screen, { width: 1920, height: 1080, depth: 24 });
+  assertEquals(settings.orphanTimeout, 300);
   assertEquals(config.filesystemRestrictions, []);
   assertEquals(config.profileCleanup, {
     enabled: true,
@@ -233,6 +234,15 @@ Deno.test("configSchema: field bounds", async (t) => {
     }],
     ["webstreamSettings.serverSessionPwd", {
       webstreamSettings: { serverSessionPwd: "1234567" },
+    }],
+    ["webstreamSettings.orphanTimeout", {
+      webstreamSettings: { orphanTimeout: 0 },
+    }],
+    ["webstreamSettings.orphanTimeout", {
+      webstreamSettings: { orphanTimeout: "ten" },
+    }],
+    ["webstreamSettings.orphanTimeout", {
+      webstreamSettings: { orphanTimeout: 86_401 },
     }],
     ["webstreamSettings.basePortNumber", {
       webstreamSettings: { basePortNumber: 0 },

@@ -40,6 +40,7 @@ Deno.test("the seed's messages have exactly the seed's wire form", () => {
 Deno.test("every message survives a round trip", () => {
   const messages: ControlMessage[] = [
     { type: "REQUEST_SESSION_INFO", username: "webs07" },
+    { type: "RESUME_SESSION", username: "webs07", sessionUuid: UUID },
     { type: "SESSION_INFO", sessionUuid: UUID, commandLineParams: "" },
     {
       type: "SESSION_INFO",
@@ -60,6 +61,7 @@ Deno.test("every message survives a round trip", () => {
     { type: "TOKEN_ARMED", tokenHash: HASH },
     { type: "CLIENT_CONNECTED", sessionUuid: UUID },
     { type: "CLIENT_DISCONNECTED", sessionUuid: UUID },
+    { type: "SESSION_IN_USE", sessionUuid: UUID },
     {
       type: "VIEWER_SETTINGS",
       sessionUuid: UUID,
@@ -157,4 +159,37 @@ Deno.test("error text never echoes control characters", () => {
   );
   // deno-lint-ignore no-control-regex
   assertEquals(/[\u0000-\u001f]/.test(error.message), false);
+});
+
+Deno.test("RESUME_SESSION: username|sessionUuid from the streamer only", () => {
+  assertEquals(
+    encodeControl({
+      type: "RESUME_SESSION",
+      username: "webs01",
+      sessionUuid: UUID,
+    }),
+    `RESUME_SESSION:webs01|${UUID}`,
+  );
+  assertEquals(
+    decodeControl(`RESUME_SESSION:webs01|${UUID}`, { from: "streamer" }),
+    {
+      type: "RESUME_SESSION",
+      username: "webs01",
+      sessionUuid: UUID,
+    },
+  );
+  for (
+    const [text, reason] of [
+      ["RESUME_SESSION:webs01", /expected username\|sessionUuid/],
+      [`RESUME_SESSION:bad name|${UUID}`, /invalid username/],
+      ["RESUME_SESSION:webs01|not-a-uuid", /invalid sessionUuid/],
+    ] as const
+  ) {
+    assertThrows(() => decodeControl(text), ControlCodecError, reason);
+  }
+  assertThrows(
+    () => decodeControl(`RESUME_SESSION:webs01|${UUID}`, { from: "manager" }),
+    ControlCodecError,
+    /not sent by the manager/,
+  );
 });

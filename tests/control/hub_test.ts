@@ -8,6 +8,7 @@ import {
   type AttachResult,
   isLocalAddress,
   isLoopback,
+  type LinkClosed,
   type PeerVerifier,
   type StreamerDirectory,
   type StreamerLink,
@@ -25,6 +26,7 @@ interface Recorder extends StreamerDirectory {
   attached: StreamerLink[];
   messages: StreamerMessage[];
   detached: StreamerLink[];
+  closes: (LinkClosed | undefined)[];
 }
 
 function recorder(
@@ -44,6 +46,7 @@ function recorder(
     attached: [],
     messages: [],
     detached: [],
+    closes: [],
     attach(link) {
       const result = accept(link);
       if (result.ok) r.attached.push(link);
@@ -52,8 +55,9 @@ function recorder(
     message(_link, message) {
       r.messages.push(message);
     },
-    detach(link) {
+    detach(link, closed) {
       r.detached.push(link);
+      r.closes.push(closed);
     },
   };
   return r;
@@ -214,4 +218,52 @@ Deno.test("isLocalAddress accepts this machine's own addresses only", () => {
   for (const host of ["192.0.2.10", "198.51.100.7", "2001:db8::1"]) {
     assert(!isLocalAddress(host), host);
   }
+});
+
+Deno.test("a reconnecting streamer names its session; 'not now' closes with 1013; the close code reaches detach", async () => {
+  let starting = true;
+  const directory = recorder((link) =>
+    starting
+      ? { ok: false, reason: "the pool is starting", retry: true }
+      : link.resumes === UUID
+      ? {
+        ok: true,
+        reply: {
+          type: "SESSION_INFO",
+          sessionUuid: UUID,
+          commandLineParams: "",
+        },
+      }
+      : { ok: false, reason: "no such session" }
+  );
+  await withServer(directory, {}, async (url) => {
+    const early = await openSocket(url);
+    early.socket.send(`RESUME_SESSION:webs01|${UUID}`);
+    const refused = await early.closed;
+    assertEquals(refused.code, 1013);
+    assertEquals(refused.reason, "the pool is starting");
+    starting = false;
+    const ws = await openSocket(url);
+    ws.socket.send(`RESUME_SESSION:webs01|${UUID}`);
+    assertEquals(await ws.next(), `SESSION_INFO:${UUID}|`);
+    assertEquals(directory.attached[0].resumes, UUID);
+    assertEquals(directory.attached[0].username, "webs01");
+    ws.socket.send(`RESUME_SESSION:webs01|${UUID}`);
+    await expectClosed(ws, /already identified/);
+    await waitFor(() => directory.detached.length === 1);
+    assertEquals(directory.closes[0]?.code, 1008);
+    const fresh = await openSocket(url);
+    fresh.socket.send("REQUEST_SESSION_INFO:webs01");
+    await expectClosed(fresh, /no such session/);
+    const other = await openSocket(url);
+    other.socket.send(`RESUME_SESSION:webs01|${UUID}`);
+    await other.next();
+    assertEquals(directory.attached[1].resumes, UUID);
+    other.socket.close(4403, "licence refused");
+    await waitFor(() => directory.detached.length === 2);
+    assertEquals(directory.closes[1], {
+      code: 4403,
+      reason: "licence refused",
+    });
+  });
 });

@@ -1,8 +1,8 @@
 /**
  * A real `webstream -backend` process against a recording fake gateway:
  * registration, heartbeats, `/getConnection` to a streamer answering in a
- * real Xvfb session, reconnect, exhaustion, recycle, a killed streamer, bad
- * input, and unregister on SIGTERM.
+ * real Xvfb session, reconnect, exhaustion, recycle, a killed streamer
+ * (restarted in the same session), bad input, and unregister on SIGTERM.
  */
 import {
   assert,
@@ -74,12 +74,6 @@ Deno.test({
       "gpu,autocad",
     ]);
     const port = cfg.httpPort;
-    const slotOf = (sessionId: string): number => {
-      const record = host.logs.findLast((r) =>
-        r.msg === "session allocated" && r.sessionId === sessionId
-      );
-      return Number(record?.slot);
-    };
     try {
       await t.step(
         "registers after its self-check with the seed's payload",
@@ -306,13 +300,25 @@ Deno.test({
       );
 
       await t.step(
-        "a killed streamer is noticed and its slot recycled",
+        "a killed streamer is restarted in its session",
         async () => {
-          const pid = await streamerPid(cfg.base + 10 * slotOf("session-b"));
+          const before = await json(await getConnection(port, "session-b"));
+          const pid = await streamerPid(Number(before.port));
           Deno.kill(pid, "SIGKILL");
           await host.waitForLog((r) =>
-            r.msg === "recycling session" && r.sessionId === "session-b" &&
-            /streamer/.test(String(r.reason))
+            r.msg === "streamer restarted in its session" &&
+            r.sessionId === "session-b"
+          );
+          const after = await json(await getConnection(port, "session-b"));
+          assertEquals(after.sessionUuid, before.sessionUuid);
+          assertEquals(after.reconnect, true);
+          assert((await streamerPid(Number(after.port))) !== pid);
+          await pingStreamer(after);
+          assert(
+            !host.logs.some((r) =>
+              r.msg === "recycling session" && r.sessionId === "session-b"
+            ),
+            "the session was not recycled",
           );
         },
       );

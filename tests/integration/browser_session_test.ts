@@ -7,7 +7,8 @@
  * a click lands at the clicked X coordinates and typed keys reach an xterm
  * (the command it runs writes a file); a view size change resizes the X
  * screen; a TCP connection cut under the browser reconnects to the same
- * session; the clipboard travels both ways; `webstream file-dialog` in the
+ * session; a streamer killed under the browser is restarted in the same
+ * session and the page reconnects to it; the clipboard travels both ways; `webstream file-dialog` in the
  * session asks the browser, and the chosen file lands with the same bytes;
  * a workspace whose policy forbids uploads has no upload button and refuses
  * a raw upload; Log off in the toolbar ends the session on its host (its
@@ -545,6 +546,61 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
             what: "the file typed after reconnecting",
           }),
           "again\n",
+        );
+      },
+    );
+
+    await step(
+      "a streamer killed under the browser is restarted and the page reconnects",
+      async () => {
+        const before = await read<{ uuid: string; connects: number }>(
+          page,
+          "({ uuid: webstream.session.hello.sessionUuid, connects: webstream.session.connects })",
+        );
+        const resolved = await resolveSession(gateway.url, sessionId);
+        const port = JSON.parse(resolved.body).Port;
+        const old = (await findStreamer(port))!;
+        assert(old, "the session's streamer");
+        Deno.kill(old.pid, "SIGKILL");
+        await waitPage(
+          page,
+          `webstream.session.connects > ${before.connects} && ` +
+            "webstream.session.status === 'connected' && " +
+            "document.querySelector('.ws-overlay').hidden",
+          "the view to reconnect to the restarted streamer",
+        );
+        const after = await read<{ uuid: string; frames: number }>(
+          page,
+          "({ uuid: webstream.session.hello.sessionUuid, frames: webstream.session.framesDrawn })",
+        );
+        assertEquals(after.uuid, before.uuid, "the same session");
+        // The new streamer's picture: frames, and the xterm on the canvas.
+        await waitPage(
+          page,
+          `webstream.session.framesDrawn > ${after.frames}`,
+          "frames from the new streamer",
+        );
+        await waitFor(
+          async () =>
+            (await canvasPixel(page, 300, 95)).join() === "255,255,255",
+          { what: "the xterm on the canvas after the restart" },
+        );
+        const now = await findStreamer(port);
+        assert(now && now.pid !== old.pid, "a new streamer serves it");
+        assertEquals(
+          (await sessionEnv(gateway.url, sessionId)).display,
+          env.display,
+        );
+        // The apps lived through it: the xterm still takes input. (Clicked
+        // below the toolbar, which widens with its frame-rate label.)
+        const spot = await pageAt(page, 100, 70);
+        await page.mouse.click(spot.x, spot.y);
+        await typeLikeAUser(page, "echo restarted > $HOME/restarted.txt\n");
+        assertEquals(
+          await waitFor(() => readTextOrEmpty(`${env.home}/restarted.txt`), {
+            what: "the file typed after the restart",
+          }),
+          "restarted\n",
         );
       },
     );

@@ -22,7 +22,8 @@ Deno.test({
     const host = startWebstream(["-backend", "-config", cfg.path]);
     try {
       const base = `http://127.0.0.1:${cfg.httpPort}`;
-      // Healthy: free slots count as available while the pool still starts.
+      // Healthy first: while the pool starts, its free slots are counted
+      // available but launches are refused.
       await waitFor(async () => {
         const health = await (await fetch(`${base}/health`)).json();
         return health.status === "healthy" && health.sessions.available === 1;

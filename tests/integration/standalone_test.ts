@@ -43,7 +43,8 @@ Deno.test({
         async () => {
           await waitFor(async () => {
             const h = await (await fetch(`${http}/health`)).json();
-            return h.sessions.available === 2;
+            // Healthy first: a starting pool refuses launches.
+            return h.status === "healthy" && h.sessions.available === 2;
           });
           const response = await fetch(
             `${http}/getConnection?width=1024&height=768`,

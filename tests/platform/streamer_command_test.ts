@@ -67,6 +67,14 @@ Deno.test("streamerArgs: licence and reporting arguments, proof kept out", () =>
   assertEquals(licenceArgs(undefined), []);
 });
 
+Deno.test("streamerArgs: the orphan timeout when one is given", () => {
+  assertEquals(
+    streamerArgs({ ...SPEC, orphanTimeout: 300 }).slice(-2),
+    ["-orphan-timeout", "300"],
+  );
+  assertEquals(streamerArgs(SPEC).includes("-orphan-timeout"), false);
+});
+
 Deno.test("streamerEnv: the proof and the logging variables", () => {
   const saved = Deno.env.get("WEBSTREAM_LOG_LEVEL");
   Deno.env.set("WEBSTREAM_LOG_LEVEL", "debug");

@@ -2,15 +2,17 @@
  * The `-sm` relay between a browser socket and a streamer socket, with real
  * loopback WebSockets on both sides: both directions, text and binary,
  * messages sent before the streamer side opens, and close propagation; a
- * target that is no WebSocket URL closes the browser with 1011; a viewer or
- * a streamer that stops reading is cut off (1013) rather than buffered
- * without bound.
+ * target that is no WebSocket URL closes the browser with 1011; a streamer
+ * that goes away without a close frame (its process died) closes the
+ * browser with a code its page reconnects after; a viewer or a streamer that
+ * stops reading is cut off (1013) rather than buffered without bound.
  */
 import { createLogger } from "../../mod/log/mod.ts";
 import { relayWebSocket } from "../../mod/relay/mod.ts";
 import { stopServer } from "../../mod/util/serve.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { freePort } from "../support/ports.ts";
+import { startTcpCutter } from "../support/tcp_cutter.ts";
 import { openSocket } from "../support/ws.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -301,5 +303,27 @@ Deno.test("a streamer that stops reading is cut off instead of buffered without 
   } finally {
     await r.stop();
     deaf.stop();
+  }
+});
+
+Deno.test("a streamer that vanishes mid-session closes the browser with a code to reconnect after", async () => {
+  const up = upstream();
+  const cutter = startTcpCutter(Number(new URL(up.url).port));
+  const r = relay(`ws://127.0.0.1:${cutter.port}/stream`);
+  try {
+    const ws = await openSocket(r.url);
+    ws.socket.send("ping");
+    assertEquals(await ws.next(), "ping");
+    cutter.cut(); // as when the streamer's process is killed
+    const event = await ws.closed;
+    // Not 1000, 1001 or 4000-4999, which the page takes as the end.
+    assert(
+      event.code === 1011 || event.code === 1012,
+      `closed with ${event.code} ${event.reason}`,
+    );
+  } finally {
+    cutter.close();
+    await r.stop();
+    await up.stop();
   }
 });

@@ -37,7 +37,8 @@ Deno.test("notWindowsMessage says what to do on Linux", () => {
     }),
     "webstream install-service is for Windows; on Linux use a systemd unit " +
       "(ExecStart=/usr/local/bin/webstream -backend -tags gpu,autocad " +
-      "-config /etc/webstream/webstream.yaml, Restart=on-failure).",
+      "-config /etc/webstream/webstream.yaml, Restart=on-failure, " +
+      "KillMode=process).",
   );
   assertMatch(
     notWindowsMessage("uninstall-service"),

@@ -29,7 +29,7 @@ Deno.test("webstream install-service -backend on Linux exits 1 with the Windows-
   assertEquals(run.code, 1);
   assertMatch(
     run.stderr,
-    /^webstream install-service is for Windows; on Linux use a systemd unit \(ExecStart=\/usr\/local\/bin\/webstream -backend -tags gpu, Restart=on-failure\)\.\n$/,
+    /^webstream install-service is for Windows; on Linux use a systemd unit \(ExecStart=\/usr\/local\/bin\/webstream -backend -tags gpu, Restart=on-failure, KillMode=process\)\.\n$/,
   );
   assertEquals(run.stdout, "");
 });

@@ -5,7 +5,10 @@
  * those for another are ignored; a port that is taken closes the control
  * channel with 4011; an upload nobody waits for is logged; a download with
  * no viewer, from `webstream download` or the watched Downloads folder, is
- * refused saying why.
+ * refused saying why. Taken back by its session manager after a drop, the
+ * session says whether a viewer is there; `SESSION_IN_USE` (a streamer
+ * restarted in a bound session) starts its licence check-ins without any
+ * token.
  *
  * @module
  */
@@ -24,6 +27,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { withTempDir } from "../support/fs.ts";
 import { runDownload } from "../../mod/streamer/download_command.ts";
 import { captureLogs } from "../support/log.ts";
+import { recordingGateway } from "../support/recording_gateway.ts";
 import { freePort } from "../support/ports.ts";
 import { openSocket } from "../support/ws.ts";
 import { waitFor } from "../support/wait.ts";
@@ -34,8 +38,12 @@ const OTHER = "00000000-0000-4000-8000-000000000000";
 /** A session on `port` whose screen cannot be opened, and what it sent. */
 function harness(
   port: number,
-  folders: { downloads?: string; print?: string } = {},
+  options: {
+    folders?: { downloads?: string; print?: string };
+    gatewayUrl?: string;
+  } = {},
 ) {
+  const { folders = {}, gatewayUrl } = options;
   const { logger, records } = captureLogs();
   const sent: StreamerMessage[] = [];
   const closes: [number, string][] = [];
@@ -55,6 +63,9 @@ function harness(
     devices,
     apps: new Apps({ logger }),
     reporting: new SessionReporting({
+      gateway: gatewayUrl
+        ? { gatewayUrl, serverUrl: "http://127.0.0.1:9005" }
+        : undefined,
       sample: () => metrics.sample([]),
       onRefused: () => {},
       logger,
@@ -150,7 +161,7 @@ Deno.test("without a viewer, downloads are refused saying why", async () => {
   await withTempDir(async (dir) => {
     const port = freePort();
     const { session, records } = harness(port, {
-      downloads: `${dir}/Downloads`,
+      folders: { downloads: `${dir}/Downloads` },
     });
     try {
       session.handlers.SESSION_INFO({
@@ -187,4 +198,45 @@ Deno.test("without a viewer, downloads are refused saying why", async () => {
       await session.close();
     }
   });
+});
+
+Deno.test("resumed: the manager hears whether a viewer is there; SESSION_IN_USE checks in", async () => {
+  const gateway = recordingGateway();
+  const { session, sent, records } = harness(freePort(), {
+    gatewayUrl: gateway.url,
+  });
+  try {
+    session.resumed(); // not identified: nothing to say
+    session.handlers.SESSION_IN_USE({
+      type: "SESSION_IN_USE",
+      sessionUuid: UUID,
+    });
+    assertEquals(sent, []);
+    session.handlers.SESSION_INFO({
+      type: "SESSION_INFO",
+      sessionUuid: UUID,
+      commandLineParams: "",
+    });
+    await waitFor(() => records.some((r) => r.msg === "streamer listening"));
+    assertEquals(session.sessionUuid, UUID);
+    session.resumed();
+    assertEquals(sent, [{ type: "CLIENT_DISCONNECTED", sessionUuid: UUID }]);
+    // Another session's notice is ignored; this one's starts check-ins.
+    session.handlers.SESSION_IN_USE({
+      type: "SESSION_IN_USE",
+      sessionUuid: OTHER,
+    });
+    session.handlers.SESSION_IN_USE({
+      type: "SESSION_IN_USE",
+      sessionUuid: UUID,
+    });
+    const checkin = await waitFor(() =>
+      gateway.seen.find((s) => s.path === "/gateway/licence/checkin")
+    );
+    assertEquals(checkin.body.sessionUuid, UUID);
+    assert(!gateway.seen.some((s) => s.body.sessionUuid === OTHER));
+  } finally {
+    await session.close();
+    await gateway.stop();
+  }
 });

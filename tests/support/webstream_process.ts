@@ -98,7 +98,14 @@ export function startWebstream(
     })(),
   ]);
   const status = child.status.then(async (s) => {
-    await collected;
+    // The rest of its output, but not forever: sessions a killed host
+    // leaves running (they outlive it) hold its output pipes open.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      collected,
+      new Promise((r) => timer = setTimeout(r, 2000)),
+    ]);
+    clearTimeout(timer);
     return s;
   });
   return {

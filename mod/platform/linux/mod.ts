@@ -4,15 +4,26 @@
  * pool accounts are real users (`useradd`); otherwise every slot runs as the
  * current user with its own home under the runtime directory.
  *
+ * A session outlives the processes that serve it ({@linkcode SessionRecovery}):
+ * Xvfb, PulseAudio, the streamer and the apps each lead a process group of
+ * their own, so neither a streamer's death nor the host's takes the session
+ * with it; a dead streamer is replaced in the same session, and a later run
+ * of the host adopts the session from its record (`session_record.ts`).
+ * Every process of a session has the session's Xauthority file in its
+ * `XAUTHORITY`, which is how the session's processes are found when it ends.
+ *
  * @module
  */
 import type { Logger } from "../../log/mod.ts";
 import type {
+  Adoption,
   Hygiene,
   Platform,
   PlatformSession,
   SessionListing,
+  SessionRecovery,
   SessionSpec,
+  StreamerProcess,
 } from "../types.ts";
 import { streamerArgs, streamerEnv } from "../streamer_command.ts";
 import {
@@ -29,10 +40,16 @@ import { applyRestrictions, purgeTemp, rebuildHome } from "./hygiene.ts";
 import { socketOwnerUid } from "./peer_uid.ts";
 import { type PulseAudioServer, startPulseAudio } from "./pulse_audio.ts";
 import {
+  endProcessesWithEnv,
   endUserProcesses,
-  signalGroup,
+  isRunning,
+  type ProcessRef,
+  processRef,
+  stopGroupOf,
   stopProcessGroup,
+  watchExit,
 } from "./processes.ts";
+import { parseSessionRecord, type SessionRecord } from "./session_record.ts";
 import {
   prepareStreamerRuntime,
   type StreamerRuntime,
@@ -52,14 +69,23 @@ export interface LinuxPlatformOptions {
   logger: Logger;
 }
 
+/**
+ * One process of a session: started by this run (`child`, whose exit status
+ * is awaited) or adopted from an earlier run (watched through `/proc`).
+ */
+type SessionProcess =
+  | { kind: "child"; ref: ProcessRef; child: Deno.ChildProcess }
+  | { kind: "adopted"; ref: ProcessRef };
+
 interface Running {
   session: PlatformSession;
+  /** What a later run needs to adopt the session; kept current. */
+  record: SessionRecord;
   alive: boolean;
-  xvfb: Deno.ChildProcess;
-  streamer: Deno.ChildProcess;
+  xvfb: SessionProcess;
   /** The session's sound server; none when PulseAudio is missing or failed. */
-  audio?: PulseAudioServer;
-  uid: number;
+  audio?: SessionProcess;
+  streamer: SessionProcess & StreamerProcess;
 }
 
 interface Account {
@@ -164,6 +190,200 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
     }
   }
 
+  /** The environment every process of a session starts with. */
+  function sessionEnv(
+    name: string,
+    where: { home: string; sessionDir: string; authFile: string },
+  ): Record<string, string> {
+    return {
+      HOME: where.home,
+      USER: name,
+      LOGNAME: name,
+      SHELL: "/bin/bash",
+      PATH: BASE_PATH,
+      LANG: Deno.env.get("LANG") ?? "C.UTF-8",
+      XDG_RUNTIME_DIR: where.sessionDir,
+      XAUTHORITY: where.authFile,
+    };
+  }
+
+  /** Starts `webstream streamer` in the session `record` describes. */
+  function spawnStreamer(
+    spec: SessionSpec,
+    record: Omit<SessionRecord, "streamer">,
+  ): Deno.ChildProcess {
+    if (!streamerRuntime) throw new Error("platform not prepared");
+    const { command, env } = streamerRuntime;
+    return new Deno.Command(command.command, {
+      args: [
+        ...command.prefix,
+        // A real pool user identifies by its OS user name; slots sharing
+        // this process's user need their account named.
+        ...streamerArgs(spec, {
+          user: mode === "current" ? spec.account : undefined,
+        }),
+      ],
+      cwd: record.home,
+      env: {
+        ...sessionEnv(spec.account, record),
+        ...env,
+        DISPLAY: record.display,
+        ...(record.audio ? { PULSE_SERVER: record.audio.server } : {}),
+        ...streamerEnv(spec),
+      },
+      clearEnv: true,
+      // Its own process group: neither the host's end nor a terminal's
+      // signals reach it, and stopping it never stops the apps.
+      detached: true,
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+      ...(mode === "system" ? { uid: record.uid, gid: record.gid } : {}),
+    }).spawn();
+  }
+
+  /** Stops one process of a session by its process group. */
+  async function stopSessionProcess(
+    process: SessionProcess,
+    graceMs?: number,
+  ): Promise<void> {
+    if (process.kind === "child") {
+      await stopProcessGroup(process.child, { graceMs });
+    } else {
+      await stopGroupOf(process.ref, { graceMs });
+    }
+  }
+
+  /**
+   * Ends whatever else the session ran: as real users, every process of
+   * the uid; otherwise every process naming the session's Xauthority.
+   */
+  async function sweep(record: SessionRecord): Promise<void> {
+    if (mode === "system") await endUserProcesses(record.uid);
+    else await endProcessesWithEnv("XAUTHORITY", record.authFile);
+  }
+
+  function entryOf(session: PlatformSession): Running {
+    const entry = running.get(session);
+    if (!entry) throw new Error(`session ${session.id} is not running here`);
+    return entry;
+  }
+
+  /** `record` checked against the account as it is now; a reason if not. */
+  async function foreignRecord(
+    record: SessionRecord,
+    name: string,
+  ): Promise<string | undefined> {
+    const user = await account(name).catch(() => undefined);
+    if (!user) return `pool account ${name} is missing`;
+    if (user.uid !== record.uid) {
+      return `the record names uid ${record.uid}, ${name} is uid ${user.uid}`;
+    }
+    if (record.sessionDir !== `${runtimeDir}/sessions/${name}`) {
+      return `the record names another session folder (${record.sessionDir})`;
+    }
+    return undefined;
+  }
+
+  const recovery: SessionRecovery = {
+    get stateDirectory() {
+      return `${runtimeDir}/state`;
+    },
+
+    streamer(session) {
+      return entryOf(session).streamer;
+    },
+
+    async restartStreamer(session, spec) {
+      const entry = entryOf(session);
+      if (!entry.alive) throw new Error(`display ${session.id} has exited`);
+      await stopSessionProcess(entry.streamer);
+      const child = spawnStreamer(spec, entry.record);
+      const ref = await childRef(child);
+      entry.record = { ...entry.record, streamer: ref };
+      entry.streamer = childStreamer(child, ref);
+      return entry.streamer;
+    },
+
+    describe(session) {
+      return structuredClone(entryOf(session).record);
+    },
+
+    async adopt(raw, spec): Promise<Adoption> {
+      const parsed = parseSessionRecord(raw);
+      if (!parsed.ok) return { ok: false, reason: parsed.error };
+      const record = parsed.record;
+      const foreign = await foreignRecord(record, spec.account);
+      if (foreign) return { ok: false, reason: foreign };
+      if (!await isRunning(record.xvfb)) {
+        return { ok: false, reason: `display ${record.display} has exited` };
+      }
+      // Polls that end once the process has (endSession kills them all).
+      const watch = (ref: ProcessRef) => watchExit(ref);
+      const streamerAlive = await isRunning(record.streamer);
+      const audioAlive = record.audio !== null &&
+        await isRunning(record.audio);
+      const ended = watch(record.xvfb).then(() =>
+        `display ${record.display} exited`
+      );
+      const session: PlatformSession = {
+        slot: spec.slot,
+        account: spec.account,
+        id: record.display,
+        ended,
+      };
+      const entry: Running = {
+        session,
+        // A sound server that died is not named to later streamers.
+        record: audioAlive ? record : { ...record, audio: null },
+        alive: true,
+        xvfb: { kind: "adopted", ref: record.xvfb },
+        audio: audioAlive && record.audio
+          ? { kind: "adopted", ref: record.audio }
+          : undefined,
+        streamer: {
+          kind: "adopted",
+          ref: record.streamer,
+          exited: streamerAlive
+            ? watch(record.streamer).then(() => "streamer exited")
+            : Promise.resolve("streamer was gone"),
+        },
+      };
+      running.set(session, entry);
+      ended.then(() => entry.alive = false);
+      logger.info("adopted session", {
+        account: spec.account,
+        display: record.display,
+        streamerAlive,
+      });
+      return { ok: true, session, streamerAlive };
+    },
+
+    async endRecorded(raw, name) {
+      const parsed = parseSessionRecord(raw);
+      if (!parsed.ok) {
+        logger.warn("unreadable session record; ending by account only", {
+          account: name,
+          problem: parsed.error,
+        });
+        return;
+      }
+      const record = parsed.record;
+      const foreign = await foreignRecord(record, name);
+      if (foreign) {
+        logger.warn("session record does not fit its account; not used", {
+          account: name,
+          problem: foreign,
+        });
+        return;
+      }
+      await stopGroupOf(record.streamer);
+      if (record.audio) await stopGroupOf(record.audio, { graceMs: 1000 });
+      await stopGroupOf(record.xvfb);
+      await sweep(record);
+    },
+  };
+
   return {
     name: "linux",
     accountMode: mode,
@@ -185,6 +405,14 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
         mode: mode === "system" ? 0o755 : 0o700,
       });
       await requirePrivateFolder(runtimeDir);
+      // Session records name processes root may signal: root's (or this
+      // user's) alone.
+      await Deno.mkdir(recovery.stateDirectory, {
+        recursive: true,
+        mode: 0o700,
+      });
+      await Deno.chmod(recovery.stateDirectory, 0o700);
+      await requirePrivateFolder(recovery.stateDirectory);
       if (mode === "system") {
         await Deno.chmod(runtimeDir, 0o755);
         await Deno.mkdir("/tmp/.X11-unix", { recursive: true });
@@ -269,16 +497,11 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
         await Deno.chown(sessionDir, user.uid, user.gid);
       }
       await Deno.mkdir(user.home, { recursive: true, mode: 0o700 });
-      const baseEnv = {
-        HOME: user.home,
-        USER: spec.account,
-        LOGNAME: spec.account,
-        SHELL: "/bin/bash",
-        PATH: BASE_PATH,
-        LANG: Deno.env.get("LANG") ?? "C.UTF-8",
-        XDG_RUNTIME_DIR: sessionDir,
-        XAUTHORITY: authFile,
-      };
+      const baseEnv = sessionEnv(spec.account, {
+        home: user.home,
+        sessionDir,
+        authFile,
+      });
       const xvfb = await startXvfb({
         authFile,
         screen: spec.screen,
@@ -287,54 +510,36 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
       });
       const display = `:${xvfb.display}`;
       const audio = await startSound(sessionDir, baseEnv, ids);
+      const started: ProcessRef[] = [];
       let streamer: Deno.ChildProcess;
+      let record: SessionRecord;
       try {
-        const { command, env } = streamerRuntime;
-        streamer = new Deno.Command(command.command, {
-          args: [
-            ...command.prefix,
-            // A real pool user identifies by its OS user name; slots sharing
-            // this process's user need their account named.
-            ...streamerArgs(spec, {
-              user: mode === "current" ? spec.account : undefined,
-            }),
-          ],
-          cwd: user.home,
-          env: {
-            ...baseEnv,
-            ...env,
-            DISPLAY: display,
-            ...(audio ? { PULSE_SERVER: audio.server } : {}),
-            ...streamerEnv(spec),
-          },
-          clearEnv: true,
-          detached: true,
-          stdin: "null",
-          stdout: "inherit",
-          stderr: "inherit",
-          ...ids,
-        }).spawn();
+        const xvfbRef = await childRef(xvfb.child);
+        const audioRef = audio ? await childRef(audio.child) : undefined;
+        started.push(xvfbRef, ...(audioRef ? [audioRef] : []));
+        const partial = {
+          version: 1 as const,
+          display,
+          sessionDir,
+          authFile,
+          home: user.home,
+          uid: user.uid,
+          gid: user.gid,
+          xvfb: xvfbRef,
+          audio: audioRef && audio
+            ? { ...audioRef, server: audio.server }
+            : null,
+        };
+        streamer = spawnStreamer(spec, partial);
+        record = { ...partial, streamer: await childRef(streamer) };
       } catch (error) {
         await audio?.stop();
         await stopProcessGroup(xvfb.child);
         throw error;
       }
-      if (mode === "current") {
-        // No uid to sweep after a crash: record what a later run must end.
-        // (Never written as root: the folder belongs to the pool user then.)
-        await Deno.writeTextFile(
-          `${sessionDir}/pids`,
-          [xvfb.child.pid, streamer.pid, audio?.pid]
-            .filter((pid) => pid !== undefined).map((pid) => `${pid}\n`)
-            .join(""),
-        );
-      }
-      const ended = Promise.race([
-        xvfb.child.status.then((s) =>
-          `display ${display} exited (${exitText(s)})`
-        ),
-        streamer.status.then((s) => `streamer exited (${exitText(s)})`),
-      ]);
+      const ended = xvfb.child.status.then((s) =>
+        `display ${display} exited (${exitText(s)})`
+      );
       const session: PlatformSession = {
         slot: spec.slot,
         account: spec.account,
@@ -343,11 +548,13 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
       };
       const entry: Running = {
         session,
+        record,
         alive: true,
-        xvfb: xvfb.child,
-        streamer,
-        audio,
-        uid: user.uid,
+        xvfb: { kind: "child", ref: record.xvfb, child: xvfb.child },
+        audio: audio && record.audio
+          ? { kind: "child", ref: record.audio, child: audio.child }
+          : undefined,
+        streamer: childStreamer(streamer, record.streamer),
       };
       running.set(session, entry);
       ended.then(() => entry.alive = false);
@@ -357,18 +564,20 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
     async endSession(session) {
       const entry = running.get(session);
       if (!entry) return;
-      await stopProcessGroup(entry.streamer);
-      await entry.audio?.stop();
-      await stopProcessGroup(entry.xvfb);
-      if (mode === "system") await endUserProcesses(entry.uid);
+      await stopSessionProcess(entry.streamer);
+      if (entry.audio) await stopSessionProcess(entry.audio, 1000);
+      await stopSessionProcess(entry.xvfb);
+      await sweep(entry.record);
       running.delete(session);
     },
 
     async endAccountProcesses(name) {
       if (mode === "current") {
-        // No uid to sweep: end what an earlier run recorded for this slot.
-        const dir = `${runtimeDir}/sessions/${name}`;
-        await endRecordedSession(dir, `${dir}/Xauthority`);
+        // No uid to sweep: end what still names this slot's Xauthority.
+        await endProcessesWithEnv(
+          "XAUTHORITY",
+          `${runtimeDir}/sessions/${name}/Xauthority`,
+        );
         return;
       }
       const user = await lookupUser(name);
@@ -415,6 +624,8 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
       const user = await account(name).catch(() => undefined);
       return user !== undefined && uid === user.uid;
     },
+
+    recovery,
   };
 }
 
@@ -447,32 +658,24 @@ async function requirePrivateFolder(path: string): Promise<void> {
   }
 }
 
-/**
- * Ends the process groups listed in `sessionDir/pids` whose environment
- * still names this session's Xauthority file (a recycled PID never does).
- */
-async function endRecordedSession(
-  sessionDir: string,
-  authFile: string,
-): Promise<void> {
-  let pids: number[];
-  try {
-    pids = (await Deno.readTextFile(`${sessionDir}/pids`)).split("\n")
-      .filter(Boolean).map(Number);
-  } catch {
-    return;
-  }
-  for (const pid of pids) {
-    try {
-      const environ = await Deno.readTextFile(`/proc/${pid}/environ`);
-      if (environ.split("\0").includes(`XAUTHORITY=${authFile}`)) {
-        signalGroup(pid, "SIGKILL");
-      }
-    } catch {
-      // Gone already.
-    }
-  }
-  await Deno.remove(`${sessionDir}/pids`).catch(() => {});
+/** The {@linkcode ProcessRef} of a child that has just started. */
+async function childRef(child: Deno.ChildProcess): Promise<ProcessRef> {
+  const ref = await processRef(child.pid);
+  if (!ref) throw new Error(`process ${child.pid} exited at once`);
+  return ref;
+}
+
+/** A streamer this run started. */
+function childStreamer(
+  child: Deno.ChildProcess,
+  ref: ProcessRef,
+): SessionProcess & StreamerProcess {
+  return {
+    kind: "child",
+    ref,
+    child,
+    exited: child.status.then((s) => `streamer exited (${exitText(s)})`),
+  };
 }
 
 function exitText(status: Deno.CommandStatus): string {

@@ -1008,3 +1008,122 @@ Deno.test("prepare refuses a runtime folder others could tamper with", async () 
     }
   });
 });
+
+Deno.test({
+  name:
+    "SessionRecovery (current user): streamer restart, records, adoption by a later run, ending a record",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const rig = await setUpPlatform("current");
+    const { platform, runtimeDir, control } = rig;
+    const account = `${testUsername()}01`;
+    const later = createLinuxPlatform({
+      accountMode: "current",
+      runtimeDirectory: runtimeDir,
+      logger: quietLogger().logger,
+    });
+    try {
+      await platform.prepare();
+      await later.prepare();
+      await platform.ensureAccount(account, "Test-Passw0rd");
+      const recovery = platform.recovery!;
+      assert(recovery, "the Linux platform has recovery");
+      assertEquals(recovery.stateDirectory, `${runtimeDir}/state`);
+      assertEquals(
+        (await Deno.stat(recovery.stateDirectory)).mode! & 0o777,
+        0o700,
+      );
+      const s = { ...spec(1, account, control.url), orphanTimeout: 77 };
+      const { session, streamer } = await rig.startSession(s);
+      assertEquals(
+        streamer.argv.slice(streamer.argv.indexOf("-orphan-timeout")),
+        ["-orphan-timeout", "77"],
+      );
+      const xvfb = (await findXvfb(runtimeDir, account))!;
+
+      await t.step(
+        "a dead streamer is reported apart from the session",
+        async () => {
+          Deno.kill(streamer.pid, "SIGKILL");
+          assertMatch(
+            await recovery.streamer(session).exited,
+            /streamer exited \(signal SIGKILL\)/,
+          );
+          assert(await alive(xvfb.pid), "the display lives on");
+          assertEquals((await platform.listSessions())[0].alive, true);
+        },
+      );
+
+      let record: unknown;
+      await t.step("a new streamer starts in the same session", async () => {
+        const before = control.connections.length;
+        const next = await recovery.restartStreamer(session, s);
+        await waitFor(() => control.connections.length > before);
+        const found = (await findStreamer(s.streamerPort))!;
+        assert(found && found.pid !== streamer.pid, "a new streamer");
+        const env = await environOf(found.pid);
+        assertEquals(env.DISPLAY, session.id);
+        assertEquals(
+          env.XAUTHORITY,
+          `${runtimeDir}/sessions/${account}/Xauthority`,
+        );
+        record = recovery.describe(session);
+        assertEquals(
+          (record as { streamer: { pid: number } }).streamer.pid,
+          found.pid,
+        );
+        assertEquals((record as { display: string }).display, session.id);
+        // Stopping it, a restart reports it exited.
+        Deno.kill(found.pid, "SIGTERM");
+        assertMatch(await next.exited, /streamer exited/);
+      });
+
+      await t.step(
+        "a later run adopts the session from its record",
+        async () => {
+          const adoption = await later.recovery!.adopt(record, s);
+          assert(adoption.ok, adoption.ok ? "" : adoption.reason);
+          assertEquals(adoption.session.id, session.id);
+          assertEquals(adoption.streamerAlive, false);
+          // Another account's record is not taken.
+          const foreign = await later.recovery!.adopt(record, {
+            ...s,
+            account: `${account}x`,
+          });
+          assert(!foreign.ok);
+          const bad = await later.recovery!.adopt({ version: 9 }, s);
+          assert(!bad.ok && /version/.test(bad.reason));
+          // The adopted display's death is seen through /proc.
+          await later.endSession(adoption.session);
+          assertMatch(await adoption.session.ended, /display :\d+ exited/);
+          assertEquals(await alive(xvfb.pid), false);
+          const gone = await later.recovery!.adopt(record, s);
+          assertEquals(gone, {
+            ok: false,
+            reason: `display ${session.id} has exited`,
+          });
+        },
+      );
+
+      await t.step("endRecorded ends what a record names", async () => {
+        const again = await rig.startSession({
+          ...s,
+          streamerPort: freePort(),
+        });
+        const xvfb2 = (await findXvfb(runtimeDir, account))!;
+        const described = recovery.describe(again.session);
+        await later.recovery!.endRecorded(described, account);
+        for (const pid of [xvfb2.pid, again.streamer.pid]) {
+          await waitFor(async () => !(await alive(pid)), {
+            what: `process ${pid} to end`,
+          });
+        }
+      });
+    } finally {
+      await rig.stop();
+      await killMatching((p) => p.argv.some((a) => a.includes(runtimeDir)));
+      await Deno.remove(rig.dir, { recursive: true });
+    }
+  },
+});

@@ -5,7 +5,11 @@
  * that ignores SIGTERM; `processesOfUser` lists a user's live processes and
  * skips zombies; `endUserProcesses` (root) ends every process of a real test
  * user, including a shell loop that keeps forking, and refuses root's and its
- * own uid.
+ * own uid. For processes this run did not start (a session an earlier run
+ * of the host left): a process is named by PID and start time, watched
+ * through `/proc`, its group stopped by that name (never a reused PID's),
+ * and a session's processes are found and ended by a variable of their
+ * environment, whatever group they moved to.
  *
  * @module
  */
@@ -19,10 +23,17 @@ import {
   type UserEntry,
 } from "../../../mod/platform/linux/accounts.ts";
 import {
+  endProcessesWithEnv,
   endUserProcesses,
+  isRunning,
   processesOfUser,
+  processesWithEnv,
+  processRef,
+  processStart,
   signalGroup,
+  stopGroupOf,
   stopProcessGroup,
+  watchExit,
 } from "../../../mod/platform/linux/processes.ts";
 
 const ROOT = Deno.uid() === 0;
@@ -279,4 +290,82 @@ Deno.test({
       await Deno.remove(skeleton, { recursive: true });
     }
   },
+});
+
+Deno.test("a process is named by PID and start time; its exit is seen through /proc", async () => {
+  const child = spawnDetached("sleep 300");
+  try {
+    const ref = (await processRef(child.pid))!;
+    assert(ref, "the child's reference");
+    assertEquals(ref.pid, child.pid);
+    assertEquals(await processStart(child.pid), ref.start);
+    assert(await isRunning(ref));
+    // The same PID with another start time is another process.
+    assertEquals(
+      await isRunning({ pid: ref.pid, start: ref.start + 1 }),
+      false,
+    );
+    const gone = watchExit(ref, { intervalMs: 20 });
+    signalGroup(child.pid, "SIGKILL");
+    await child.status;
+    await gone;
+    assertEquals(await isRunning(ref), false);
+    assertEquals(await processStart(child.pid), undefined);
+  } finally {
+    await killGroup(child);
+  }
+});
+
+Deno.test("stopGroupOf: ends a group by its name, and leaves a reused PID alone", async () => {
+  const child = spawnDetached("sleep 300 & sleep 300");
+  try {
+    const ref = (await processRef(child.pid))!;
+    await waitFor(async () => (await groupMembers(child.pid)).length >= 2, {
+      what: "the group",
+    });
+    // A wrong start time: the PID is someone else's now; nothing is sent.
+    await stopGroupOf({ pid: ref.pid, start: ref.start + 1 }, { graceMs: 100 });
+    assert(await alive(child.pid), "untouched");
+    await stopGroupOf(ref, { graceMs: 5_000 });
+    assertEquals((await child.status).signal, "SIGTERM");
+    await waitFor(async () => !(await groupMembers(child.pid)).length, {
+      what: "the group to be gone",
+    });
+  } finally {
+    await killGroup(child);
+  }
+});
+
+Deno.test("a session's processes are found and ended by their environment", async () => {
+  const marker = `/tmp/webstream-test-${crypto.randomUUID()}/Xauthority`;
+  const other = `${marker}.other`;
+  const spawn = (value: string, script: string) =>
+    spawnQuiet("sh", {
+      args: ["-c", script],
+      env: { XAUTHORITY: value },
+      detached: true,
+      cwd: "/",
+    });
+  // Two of the session's processes (one in a group of its own, one that
+  // ignores SIGTERM), and one of another session.
+  const ours = [
+    spawn(marker, "sleep 300"),
+    spawn(marker, "trap '' TERM; while :; do sleep 0.05; done"),
+  ];
+  const theirs = spawn(other, "sleep 300");
+  try {
+    await waitFor(async () =>
+      (await processesWithEnv("XAUTHORITY", marker))
+        .length >= 2, { what: "the session's processes" });
+    const found = await processesWithEnv("XAUTHORITY", marker);
+    for (const child of ours) assert(found.includes(child.pid));
+    assert(!found.includes(theirs.pid));
+    await endProcessesWithEnv("XAUTHORITY", marker, { graceMs: 200 });
+    assertEquals((await ours[0].status).signal, "SIGTERM");
+    assertEquals((await ours[1].status).signal, "SIGKILL");
+    assertEquals(await processesWithEnv("XAUTHORITY", marker), []);
+    assert(await alive(theirs.pid), "another session's process is left");
+  } finally {
+    for (const child of [...ours, theirs]) await killGroup(child);
+  }
 });
