@@ -5,6 +5,15 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import {
+  STREAMER_FLAG_NAMES,
+  type StreamerFlag,
+} from "../contract/streamer_launch.ts";
+
+/** `parseArgs` options for the streamer's launch parameters (all strings). */
+const STREAMER_OPTIONS = Object.fromEntries(
+  STREAMER_FLAG_NAMES.map((name) => [name, { type: "string" as const }]),
+) as Record<StreamerFlag, { type: "string" }>;
 
 /** A server role with its options (`-backend -tags gpu -config FILE`). */
 export type RoleCommand =
@@ -115,15 +124,7 @@ export function parseCli(args: readonly string[]): CliCommand {
         version: { type: "boolean" },
         config: { type: "string" },
         tags: { type: "string" },
-        control: { type: "string" },
-        port: { type: "string" },
-        bind: { type: "string" },
-        user: { type: "string" },
-        "gateway-url": { type: "string" },
-        "server-url": { type: "string" },
-        "gateway-ca": { type: "string" },
-        reporting: { type: "string" },
-        "orphan-timeout": { type: "string" },
+        ...STREAMER_OPTIONS,
         title: { type: "string" },
         timeout: { type: "string" },
       },
@@ -187,17 +188,7 @@ export function parseCli(args: readonly string[]): CliCommand {
     return { kind: roles[0], config: values.config };
   }
   if (sub === "streamer") {
-    only([
-      "control",
-      "port",
-      "bind",
-      "user",
-      "gateway-url",
-      "server-url",
-      "gateway-ca",
-      "reporting",
-      "orphan-timeout",
-    ]);
+    only([...STREAMER_FLAG_NAMES]);
     noPositionals(positionals.slice(1));
     if (!values.control) throw new UsageError("streamer needs -control URL");
     if (!values.port) throw new UsageError("streamer needs -port N");

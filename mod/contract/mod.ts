@@ -12,4 +12,5 @@ export * from "./limits.ts";
 export * from "./registration.ts";
 export * from "./sessions.ts";
 export * from "./shared_secret.ts";
+export * from "./streamer_launch.ts";
 export * from "./streamer_reports.ts";

@@ -2,12 +2,15 @@
  * The streamer's command line and extra environment, shared by every
  * platform so a streamer is started the same way on Linux and Windows:
  * `streamer -control URL -port N -bind ADDR` plus the licence check-in,
- * reporting and orphan-timeout arguments. The licence proof travels in the environment, never
- * on a command line (other local users can read command lines).
+ * reporting and orphan-timeout arguments, with the flag names of
+ * `mod/contract/streamer_launch.ts`. The licence proof travels in the
+ * environment, never on a command line (other local users can read command
+ * lines).
  *
  * @module
  */
 import { LICENCE_PROOF_ENV } from "../contract/licence_proof.ts";
+import { flag, STREAMER_FLAGS as F } from "../contract/streamer_launch.ts";
 import type { SessionSpec } from "./types.ts";
 
 /** Options for {@linkcode streamerArgs}. */
@@ -26,18 +29,17 @@ export function streamerArgs(
 ): string[] {
   return [
     "streamer",
-    "-control",
-    spec.controlUrl,
-    "-port",
-    String(spec.streamerPort),
-    "-bind",
-    spec.bindAddress,
-    ...(options.user ? ["-user", options.user] : []),
+    ...flag(F.control, spec.controlUrl),
+    ...flag(F.port, String(spec.streamerPort)),
+    ...flag(F.bind, spec.bindAddress),
+    ...(options.user ? flag(F.user, options.user) : []),
     ...licenceArgs(spec.licence),
-    ...(spec.reporting ? ["-reporting", JSON.stringify(spec.reporting)] : []),
+    ...(spec.reporting
+      ? flag(F.reporting, JSON.stringify(spec.reporting))
+      : []),
     ...(spec.orphanTimeout === undefined
       ? []
-      : ["-orphan-timeout", String(spec.orphanTimeout)]),
+      : flag(F.orphanTimeout, String(spec.orphanTimeout))),
   ];
 }
 
@@ -45,11 +47,9 @@ export function streamerArgs(
 export function licenceArgs(licence: SessionSpec["licence"]): string[] {
   if (!licence) return [];
   return [
-    "-gateway-url",
-    licence.gatewayUrl,
-    "-server-url",
-    licence.serverUrl,
-    ...(licence.caCertificate ? ["-gateway-ca", licence.caCertificate] : []),
+    ...flag(F.gatewayUrl, licence.gatewayUrl),
+    ...flag(F.serverUrl, licence.serverUrl),
+    ...(licence.caCertificate ? flag(F.gatewayCa, licence.caCertificate) : []),
   ];
 }
 
