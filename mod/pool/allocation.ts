@@ -240,6 +240,7 @@ export class Allocator {
           policy: request.policy,
           width: request.width,
           height: request.height,
+          app: viewedApp(request),
         }),
       });
       const sent = streamer.link.send({
@@ -279,4 +280,14 @@ export class Allocator {
     });
     this.#table.persist(slot);
   }
+}
+
+/**
+ * The app a viewer's tab shows: the command line of an app workspace's app
+ * (the tab shows that app's windows only); undefined for a desktop (the
+ * whole screen).
+ */
+export function viewedApp(request: LaunchRequest): string | undefined {
+  if (request.workspace.type === "desktop") return undefined;
+  return request.app.command || undefined;
 }

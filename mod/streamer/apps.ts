@@ -21,11 +21,23 @@ export interface AppsOptions {
   logger: Logger;
   /** An app started (activity reporting). */
   onStarted?: (program: string) => void;
+  /** A started app's process exited. */
+  onExited?: (app: RunningApp) => void;
+}
+
+/** An app the streamer started, while its process runs. */
+export interface RunningApp {
+  /** The command line it was started from. */
+  readonly command: string;
+  /** The program (the command line's first word). */
+  readonly program: string;
+  /** Its process id (on Linux also its process group's id). */
+  readonly pid: number;
 }
 
 /** The apps started in the session. */
 export class Apps {
-  readonly #running = new Set<Deno.ChildProcess>();
+  readonly #running = new Map<Deno.ChildProcess, RunningApp>();
   readonly #options: AppsOptions;
 
   /** Tracks nothing yet. */
@@ -36,6 +48,11 @@ export class Apps {
   /** How many started apps still run. */
   get running(): number {
     return this.#running.size;
+  }
+
+  /** The started apps that still run, oldest first. */
+  list(): RunningApp[] {
+    return [...this.#running.values()];
   }
 
   /**
@@ -64,12 +81,14 @@ export class Apps {
         stdout: "null",
         stderr: "null",
       }).spawn();
-      this.#running.add(child);
+      const app = { command: commandLine, program: argv[0], pid: child.pid };
+      this.#running.set(child, app);
       logger.info("app started", { program: argv[0], pid: child.pid });
       this.#options.onStarted?.(argv[0]);
       child.status.then((status) => {
         this.#running.delete(child);
         logger.info("app exited", { program: argv[0], code: status.code });
+        this.#options.onExited?.(app);
       });
     } catch (error) {
       logger.error("cannot start app", { program: argv[0], error });
@@ -78,7 +97,7 @@ export class Apps {
 
   /** Sends SIGTERM to every app still running (on Linux, to its group). */
   stopAll(): void {
-    for (const app of this.#running) {
+    for (const app of this.#running.keys()) {
       try {
         if (OWN_GROUPS) Deno.kill(-app.pid, "SIGTERM");
         else app.kill("SIGTERM");

@@ -25,6 +25,11 @@ const settingsSchema = z.object({
   policy: policySchema,
   width: z.number().int().min(1).max(65535).optional(),
   height: z.number().int().min(1).max(65535).optional(),
+  /**
+   * The command line of the published app the viewer's tab shows (only its
+   * windows, filling the tab); absent for a desktop (the whole screen).
+   */
+  app: z.string().min(1).max(8000).optional(),
 });
 
 /** Settings for one viewer. */

@@ -8,6 +8,7 @@
 import { hashToken } from "../../mod/control/token_hash.ts";
 import { PoolExhaustedError } from "../../mod/pool/errors.ts";
 import type { LaunchRequest } from "../../mod/pool/types.ts";
+import { viewedApp } from "../../mod/pool/allocation.ts";
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { captureLogs } from "../support/log.ts";
 import { poolParts } from "../support/pool_parts.ts";
@@ -66,6 +67,10 @@ Deno.test("launches bind slots, arm tokens, reconnect, and run out", async () =>
     ),
   );
   assertEquals(table.bySessionId.get("gw-1"), table.slots[0]);
+  // The viewer of an app workspace is told which app its tab shows.
+  const viewer = s1.received.find((m) => m.type === "VIEWER_SETTINGS");
+  assert(viewer?.type === "VIEWER_SETTINGS");
+  assertEquals(JSON.parse(viewer.settings).app, "xterm");
 
   const again = await allocator.reconnect(table.slots[0], request("gw-1"));
   assertEquals(again.sessionUuid, allocation.sessionUuid);
@@ -88,4 +93,16 @@ Deno.test("launches bind slots, arm tokens, reconnect, and run out", async () =>
   assertEquals(renewed.reconnect, false);
   assert(renewed.sessionUuid !== allocation.sessionUuid);
   table.stopping = true;
+});
+
+Deno.test("a desktop's viewer shows the whole screen, an app's viewer its app", () => {
+  assertEquals(viewedApp(request("gw-1", "xterm")), "xterm");
+  assertEquals(viewedApp(request("gw-1")), undefined);
+  assertEquals(
+    viewedApp({
+      ...request("gw-1", "openbox"),
+      workspace: { type: "desktop" },
+    }),
+    undefined,
+  );
 });

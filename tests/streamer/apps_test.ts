@@ -69,3 +69,21 @@ Deno.test("unsplittable, empty and missing command lines start nothing", () => {
   assert(/unterminated/.test(String(errors[0].reason)));
   assertEquals(errors[1].program, "/nonexistent/webstream-app");
 });
+
+Deno.test("running apps are listed with their command line and pid until they exit", async () => {
+  const { logger } = captureLogs();
+  const exited: string[] = [];
+  const apps = new Apps({
+    logger,
+    onExited: (app) => exited.push(app.command),
+  });
+  apps.start("sleep 30");
+  const [app] = apps.list();
+  assertEquals(app.command, "sleep 30");
+  assertEquals(app.program, "sleep");
+  assert(app.pid > 0);
+  apps.stopAll();
+  await waitFor(() => exited.length === 1, { what: "the exit to be reported" });
+  assertEquals(exited, ["sleep 30"]);
+  assertEquals(apps.list(), []);
+});

@@ -83,3 +83,16 @@ Deno.test("clipboard directions follow the policy; the fallback allows nothing",
   assertEquals(RESTRICTIVE.policy.printing, false);
   assertEquals(RESTRICTIVE.policy.downloadMaxBytes, 0);
 });
+
+Deno.test("the app a viewer's tab shows is kept; an empty one is refused", () => {
+  const app = parseViewerSettings(
+    JSON.stringify({ policy: POLICY, app: "xterm -fa Mono" }),
+  );
+  assert(app.ok);
+  assertEquals(app.value.app, "xterm -fa Mono");
+  const empty = parseViewerSettings(
+    JSON.stringify({ policy: POLICY, app: "" }),
+  );
+  assert(!empty.ok);
+  assertMatch(empty.error, /^app:/);
+});
