@@ -31,6 +31,7 @@ import {
   DownloadSender,
 } from "./download.ts";
 import { clipboardDirections, type ViewerSettings } from "./viewer_settings.ts";
+import { type ViewerScreen, wholeScreen } from "./viewer_screen.ts";
 
 /** Socket bytes waiting beyond which sound packets are dropped. */
 const AUDIO_MAX_BUFFERED = 256 * 1024;
@@ -63,6 +64,11 @@ export interface ViewerContext {
   videoAvailable: boolean;
   /** The session's sound, if it has any. */
   sound?: SessionSound;
+  /**
+   * What a viewer with `settings` sees of the session (an app's viewer, its
+   * app's area). Default: the whole screen.
+   */
+  viewerScreen?: (settings: ViewerSettings) => ViewerScreen;
 }
 
 /** A connected viewer. */
@@ -79,6 +85,10 @@ export class Viewer {
   /** Sound packets not sent because the socket was backed up. */
   audioDropped = 0;
   #capture?: ScreenCapture;
+  /** What this viewer sees of the session. */
+  readonly #view: ViewerScreen;
+  /** Pointer buttons held, as last reported. */
+  #buttons = 0;
   #closed = false;
   /** Serializes upload steps: chunks must be written in order. */
   #uploadQueue: Promise<void> = Promise.resolve();
@@ -97,6 +107,8 @@ export class Viewer {
       maxBytes: options.settings.policy.downloadMaxBytes,
     });
     this.#clip = clipboardDirections(options.settings.policy);
+    this.#view = options.context.viewerScreen?.(options.settings) ??
+      wholeScreen(options.context.screen, options.context.captures);
     socket.binaryType = "arraybuffer";
     socket.addEventListener("message", (event) => this.#onMessage(event.data));
   }
@@ -108,9 +120,14 @@ export class Viewer {
 
   /** Sends hello and starts streaming (call when the socket is open). */
   start(): void {
-    const { screen, encoder, sessionUuid } = this.#ctx;
+    const { encoder, sessionUuid } = this.#ctx;
+    const view = this.#view;
     const { width, height } = this.settings;
-    this.#capture = this.#ctx.captures.view();
+    // An app's viewer gets its area first: the capture shows that area.
+    const viewport = width && height
+      ? view.resize({ width, height })
+      : view.size();
+    this.#capture = view.openCapture();
     const media = new MediaStream({
       capture: this.#capture,
       encoder,
@@ -126,9 +143,6 @@ export class Viewer {
     });
     this.#media = media;
     encoder.reset();
-    const viewport = width && height
-      ? screen.resize({ width, height })
-      : { width: screen.capture.width, height: screen.capture.height };
     media.setViewport(viewport);
     this.send({
       type: "hello",
@@ -138,8 +152,8 @@ export class Viewer {
         ...media.viewport,
         clipboard: this.#clip,
         upload: this.settings.policy.fileUpload,
-        maxWidth: screen.capture.width,
-        maxHeight: screen.capture.height,
+        maxWidth: view.size().width,
+        maxHeight: view.size().height,
         video: this.#videoAllowed,
         audio: this.#audioAllowed,
         download: this.settings.policy.fileDownload,
@@ -248,19 +262,25 @@ export class Viewer {
     switch (message.type) {
       case "ack":
         return this.#media?.ack(message.frameId);
-      case "pointer":
+      case "pointer": {
         this.#ctx.onInput();
-        return input.pointer(message.x, message.y, message.buttons);
+        // A press: the app under this tab gets the keyboard.
+        if (message.buttons & ~this.#buttons) this.#view.beforeInput();
+        this.#buttons = message.buttons;
+        const at = this.#view.toScreen(message);
+        return input.pointer(at.x, at.y, message.buttons);
+      }
       case "wheel":
         this.#ctx.onInput();
         return input.wheel(message.dx, message.dy);
       case "key":
         this.#ctx.onInput();
+        if (message.down) this.#view.beforeInput();
         return input.key(message.code, message.key, message.down);
       case "releaseAll":
         return input.releaseAll();
       case "resize": {
-        const viewport = this.#ctx.screen.resize(message);
+        const viewport = this.#view.resize(message);
         const applied = this.#media?.setViewport(viewport);
         if (applied) this.send({ type: "screen", screen: applied });
         return;
