@@ -167,6 +167,7 @@ export class Allocator {
       streamer: phase.streamer,
       clientConnected: false,
       launched: new Set(),
+      apps: new Map(),
       restarts: [],
     });
     this.#table.bySessionId.set(request.sessionId, slot);
@@ -240,7 +241,7 @@ export class Allocator {
           policy: request.policy,
           width: request.width,
           height: request.height,
-          app: viewedApp(request),
+          app: viewedApp(request, phase.apps),
         }),
       });
       const sent = streamer.link.send({
@@ -284,10 +285,16 @@ export class Allocator {
 
 /**
  * The app a viewer's tab shows: the command line of an app workspace's app
- * (the tab shows that app's windows only); undefined for a desktop (the
- * whole screen).
+ * (the tab shows that app's windows only), remembered in `apps` by its id
+ * (`X-App-ID`) for a tab that reconnects, which names its app by id only;
+ * undefined for a desktop (the whole screen).
  */
-export function viewedApp(request: LaunchRequest): string | undefined {
+export function viewedApp(
+  request: LaunchRequest,
+  apps: Map<string, string>,
+): string | undefined {
   if (request.workspace.type === "desktop") return undefined;
-  return request.app.command || undefined;
+  const { id, command } = request.app;
+  if (id && command) apps.set(id, command);
+  return command || (id ? apps.get(id) : undefined);
 }

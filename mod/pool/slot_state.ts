@@ -123,6 +123,11 @@ export interface BoundSlot {
   clientConnected: boolean;
   /** App command lines started in the session. */
   launched: Set<string>;
+  /**
+   * Each app's command line by its id (`X-App-ID`): a tab that reconnects
+   * names its app by id only, and its viewer shows that app.
+   */
+  apps: Map<string, string>;
   /** Recycles the session when no viewer comes back in time. */
   graceTimer?: Timer;
   /** When the streamer was restarted (ms), for {@linkcode restartDecision}. */

@@ -23,6 +23,8 @@ const bindingSchema = z.object({
   sessionId: z.string().min(1).max(128),
   /** App command lines started in the session. */
   launched: z.array(z.string().max(65_536)).max(1000),
+  /** Each app's command line by its id (records before it had none). */
+  apps: z.record(z.string().max(128), z.string().max(65_536)).default({}),
 }).strict();
 
 /** One slot's record (version 1). */

@@ -220,7 +220,11 @@ export class SlotTable {
       account: slot.account,
       sessionUuid: phase.sessionUuid,
       binding: isBound(phase)
-        ? { sessionId: phase.sessionId, launched: [...phase.launched] }
+        ? {
+          sessionId: phase.sessionId,
+          launched: [...phase.launched],
+          apps: Object.fromEntries(phase.apps),
+        }
         : null,
       platform,
     };

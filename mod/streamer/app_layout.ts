@@ -8,8 +8,8 @@
  * main window to exactly that), and its tab shows that area only. Areas are
  * packed in rows, left to right, in the order the apps were first shown, so
  * an app's area moves only when one before it changes size. When the
- * screen's largest size is full, an area that no longer fits shares the
- * top left (its tab then also shows what is under it: said in its reason).
+ * screen's largest size cannot hold them all, every area is made smaller
+ * alike (its tab shows it smaller than the tab; said in its reason).
  *
  * @module
  */
@@ -45,22 +45,47 @@ export interface Layout {
 
 /**
  * Packs the `requests`' areas in rows within `options.max` (the largest
- * screen the display allows); see the module documentation.
+ * screen the display allows); see the module documentation. When they do
+ * not all fit, every area is made smaller by the same factor until they do
+ * (each tab then shows its app smaller than the tab); only when even the
+ * smallest areas do not fit does an area share the top left.
  */
 export function layoutAreas(
   requests: readonly AreaRequest[],
   options: { max: Size },
 ): Layout {
-  const { max } = options;
+  for (let scale = 1; scale >= MIN_SCALE; scale *= SCALE_STEP) {
+    const packed = pack(requests, options.max, scale);
+    if (packed) return packed;
+  }
+  return pack(requests, options.max, MIN_SCALE, true)!;
+}
+
+/** Each try at packing makes the areas this much smaller. */
+const SCALE_STEP = 0.9;
+/** Areas are made no smaller than this share of their tab. */
+const MIN_SCALE = 0.25;
+
+/**
+ * The areas at `scale` packed in rows, or undefined when one does not fit
+ * (with `overlap`, it then shares the top left instead).
+ */
+function pack(
+  requests: readonly AreaRequest[],
+  max: Size,
+  scale: number,
+  overlap = false,
+): Layout | undefined {
   const areas: AreaPlacement[] = [];
   let x = 0;
   let y = 0;
   let rowHeight = 0;
   for (const { app, size } of requests) {
-    const width = clamp(size.width, 1, max.width);
-    const height = clamp(size.height, 1, max.height);
-    const clamped = width !== size.width || height !== size.height
-      ? ` (asked ${size.width}x${size.height}, the screen's largest is ${max.width}x${max.height})`
+    const width = clamp(Math.floor(size.width * scale), 1, max.width);
+    const height = clamp(Math.floor(size.height * scale), 1, max.height);
+    const smaller = width !== size.width || height !== size.height
+      ? ` at ${width}x${height}, not the ${size.width}x${size.height} ` +
+        `asked: the ${max.width}x${max.height} screen holds no more`
       : "";
     if (x > 0 && x + width > max.width) {
       x = 0;
@@ -68,11 +93,12 @@ export function layoutAreas(
       rowHeight = 0;
     }
     if (y + height > max.height) {
+      if (!overlap) return undefined;
       areas.push({
         app,
         rect: { x: 0, y: 0, width, height },
         reason: `no room left on the ${max.width}x${max.height} screen: ` +
-          `shares the top left with other apps${clamped}`,
+          `shares the top left with other apps${smaller}`,
       });
       continue;
     }
@@ -80,7 +106,7 @@ export function layoutAreas(
       app,
       rect: { x, y, width, height },
       reason: `${areas.length ? "next free place" : "first app"} at ` +
-        `${x},${y}${clamped}`,
+        `${x},${y}${smaller}`,
     });
     x += width;
     rowHeight = Math.max(rowHeight, height);

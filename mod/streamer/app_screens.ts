@@ -92,6 +92,11 @@ export class AppScreens {
     return this.#layout.areas.find((a) => a.app === app)?.rect;
   }
 
+  /** The largest area an app may get (the largest screen). */
+  maxSize(): Size {
+    return this.#o.windows.maxScreen();
+  }
+
   /** Input from `app`'s tab is coming: `app` gets the keyboard if another has it. */
   focus(app: string): void {
     this.#lastInput = app;

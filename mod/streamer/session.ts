@@ -166,6 +166,15 @@ export class StreamerSession {
     return this.#state.phase === "serving" ? this.#state.viewers.viewers : [];
   }
 
+  /**
+   * The connected viewers, the one the user last used first: with several
+   * apps in several tabs, a file dialog or a download goes to the tab the
+   * user is working in.
+   */
+  viewersByUse(): Viewer[] {
+    return [...this.viewers].sort((a, b) => b.lastInputAt - a.lastInputAt);
+  }
+
   /** Closes the viewers (1001), stops serving and ends the file dialogs. */
   async close(): Promise<void> {
     const state = this.#state;
@@ -223,7 +232,7 @@ export class StreamerSession {
       phase: "serving",
       sessionUuid,
       viewers,
-      dialogs: startDialogs(viewers, logger),
+      dialogs: startDialogs(() => this.viewersByUse(), logger),
       downloads: startDownloads({
         folders: this.#options.folders ?? watchedFolders(),
         send: (request) => this.download(request),
@@ -237,7 +246,7 @@ export class StreamerSession {
    * says why not when none does (nothing is offered then).
    */
   download(request: DownloadRequest): Promise<DownloadOutcome> {
-    const viewers = [...this.viewers];
+    const viewers = this.viewersByUse();
     const viewer = viewers.find((v) => v.mayDownload(request.kind));
     if (viewer) return viewer.download(request);
     const error = !viewers.length
@@ -431,21 +440,18 @@ function startDownloads(options: {
 
 /**
  * File dialogs for the session's apps (`webstream file-dialog`), answered
- * by the first viewer; undefined when they cannot be offered.
+ * by the first of `viewers()` (the one last used); undefined when they
+ * cannot be offered.
  */
 function startDialogs(
-  viewers: ViewerServer,
+  viewers: () => Viewer[],
   logger: Logger,
 ): FileDialogServer | undefined {
   try {
     return new FileDialogServer({
       logger,
-      onRequest: (dialog) => {
-        for (const viewer of viewers.viewers) {
-          viewer.askForFile(dialog);
-          break; // one viewer answers
-        }
-      },
+      // One viewer answers.
+      onRequest: (dialog) => viewers()[0]?.askForFile(dialog),
     });
   } catch (error) {
     logger.warn("file dialogs unavailable", { error });

@@ -89,6 +89,8 @@ export class Viewer {
   readonly #view: ViewerScreen;
   /** Pointer buttons held, as last reported. */
   #buttons = 0;
+  /** When this viewer last sent input (`performance.now()`), 0: never. */
+  lastInputAt = 0;
   #closed = false;
   /** Serializes upload steps: chunks must be written in order. */
   #uploadQueue: Promise<void> = Promise.resolve();
@@ -152,8 +154,8 @@ export class Viewer {
         ...media.viewport,
         clipboard: this.#clip,
         upload: this.settings.policy.fileUpload,
-        maxWidth: view.size().width,
-        maxHeight: view.size().height,
+        maxWidth: view.maxSize().width,
+        maxHeight: view.maxSize().height,
         video: this.#videoAllowed,
         audio: this.#audioAllowed,
         download: this.settings.policy.fileDownload,
@@ -242,6 +244,12 @@ export class Viewer {
     }
   }
 
+  /** Input arrived from this viewer. */
+  #input(): void {
+    this.lastInputAt = performance.now();
+    this.#ctx.onInput();
+  }
+
   #sendBytes(bytes: Uint8Array): void {
     if (this.socket.readyState === WebSocket.OPEN) this.socket.send(bytes);
   }
@@ -263,7 +271,7 @@ export class Viewer {
       case "ack":
         return this.#media?.ack(message.frameId);
       case "pointer": {
-        this.#ctx.onInput();
+        this.#input();
         // A press: the app under this tab gets the keyboard.
         if (message.buttons & ~this.#buttons) this.#view.beforeInput();
         this.#buttons = message.buttons;
@@ -271,10 +279,10 @@ export class Viewer {
         return input.pointer(at.x, at.y, message.buttons);
       }
       case "wheel":
-        this.#ctx.onInput();
+        this.#input();
         return input.wheel(message.dx, message.dy);
       case "key":
-        this.#ctx.onInput();
+        this.#input();
         if (message.down) this.#view.beforeInput();
         return input.key(message.code, message.key, message.down);
       case "releaseAll":

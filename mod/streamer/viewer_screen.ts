@@ -33,6 +33,8 @@ export interface ViewerScreen {
   resize(size: Size): Viewport;
   /** The size the viewer sees now. */
   size(): Size;
+  /** The largest size the viewer may ask for. */
+  maxSize(): Size;
   /** Where a point of the viewer's view is on the session's screen. */
   toScreen(point: Point): Point;
   /** Input from this viewer is coming (its app gets the keyboard). */
@@ -48,6 +50,12 @@ export function wholeScreen(
     openCapture: () => captures.view(),
     resize: (size) => screen.resize(size),
     size: () => ({
+      width: screen.capture.width,
+      height: screen.capture.height,
+    }),
+    // As the capture knows the screen: the size it was started with, until
+    // a resize has been seen (the clamp is the server's, in `resize`).
+    maxSize: () => ({
       width: screen.capture.width,
       height: screen.capture.height,
     }),
@@ -73,6 +81,7 @@ export function appArea(
       const { width, height } = rect();
       return { width, height };
     },
+    maxSize: () => screens.maxSize(),
     toScreen(point) {
       const { x, y } = rect();
       return { x: point.x + x, y: point.y + y };

@@ -2,9 +2,10 @@
  * The streamer's viewer endpoint: `Deno.serve` on the streamer's port,
  * answering only `/stream?token=…` WebSocket upgrades whose token the
  * session manager armed (each token once; it brings the viewer's policy,
- * the restrictive one when none came with it). One viewer at a time — a new
- * one replaces the old, e.g. after a network drop — unless the policy
- * allows shadowing. Each viewer gets its own tile encoder; everything else
+ * the restrictive one when none came with it). One viewer at a time for
+ * each view (the whole screen, or one app's tab) — a new one replaces the
+ * old, e.g. after a network drop — unless the policy allows shadowing;
+ * several apps of a shared session each have their own tab. Each viewer gets its own tile encoder; everything else
  * it works with comes from the caller.
  *
  * @module
@@ -58,7 +59,9 @@ export function serveViewers(options: ViewerServerOptions): ViewerServer {
 
   function attach(socket: WebSocket, settings: ViewerSettings): void {
     if (!settings.policy.shadowing) {
+      // The tab that reconnects replaces itself; other apps' tabs stay.
       for (const old of viewers) {
+        if (old.settings.app !== settings.app) continue;
         old.close(4000, "replaced by a newer connection");
       }
     }

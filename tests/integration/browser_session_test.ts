@@ -4,9 +4,10 @@
  * `webstream -backend` host (real Xvfb sessions, real pool users as root),
  * and the real streamer shows them through the gateway's relay. Covered:
  * a colour an app paints reaches the canvas (screenshot and read-back);
- * a click lands at the clicked X coordinates and typed keys reach an xterm
- * (the command it runs writes a file); a view size change resizes the X
- * screen; a TCP connection cut under the browser reconnects to the same
+ * an app that joins the session opens in a tab of its own, where a click
+ * lands at the clicked X coordinates of its area and typed keys reach its xterm
+ * (the command it runs writes a file); a view size change resizes the
+ * app's area of the X screen; a TCP connection cut under the browser reconnects to the same
  * session; a streamer killed under the browser is restarted in the same
  * session and the page reconnects to it; the clipboard travels both ways; `webstream file-dialog` in the
  * session asks the browser, and the chosen file lands with the same bytes;
@@ -15,7 +16,7 @@
  * display too) and at the gateway (the resolver answers 404).
  *
  * Needs the Debian packages chromium, xvfb, x11-utils (xdpyinfo),
- * x11-xserver-utils (xsetroot), xterm, xclip and iproute2 (ss).
+ * x11-xserver-utils (xsetroot), xterm, xclip, openbox and iproute2 (ss).
  *
  * @module
  */
@@ -45,6 +46,7 @@ import {
   writeGatewayConfig,
 } from "../support/gateway.ts";
 import { findStreamer } from "../support/proc.ts";
+import { topLevelWindows } from "../support/desktop_probe.ts";
 import { waitFor } from "../support/wait.ts";
 import { nextStreamerMessage, sendClient } from "../support/ws.ts";
 import { xdpyinfo } from "../support/x11.ts";
@@ -239,6 +241,11 @@ async function sessionEnv(
 }
 
 /** Opens the session's display as its user would (its cookie). */
+/** The session's display as the desktop probe reads it. */
+function access(env: SessionEnv): { display: string; authFile: string } {
+  return { display: env.display, authFile: env.xauthority };
+}
+
 function withDisplay<T>(env: SessionEnv, use: (d: XDisplay) => T): T {
   const saved = Deno.env.get("XAUTHORITY");
   Deno.env.set("XAUTHORITY", env.xauthority);
@@ -309,7 +316,11 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
     teardown.defer(() => gateway.stop());
     const host = await launchHost(teardown, gateway.url, {
       slots: 2,
-      settings: { warmSessionCount: 1 },
+      // Room for two 800x600 tabs side by side (paint's and term's).
+      settings: {
+        warmSessionCount: 1,
+        screen: { width: 1920, height: 1080, depth: 24 },
+      },
       // The streamers report to the gateway's metrics engine.
       sections: {
         metrics: { enabled: true, interval: 1 },
@@ -408,52 +419,84 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
       }
     });
 
+    /** The term app's tab (opened by the next step). */
+    let termPage: Page = page;
     await step(
       "a click lands at the clicked X coordinates, and typing reaches an xterm",
       async () => {
-        await alice.launchOk("term");
-        // The xterm's white background appears in the top-left corner.
+        // The app joins the session in a tab of its own, where it fills the
+        // view: its area of the screen, beside the paint tab's.
+        termPage = await page.context().newPage();
+        await termPage.setViewportSize({ width: 800, height: 600 });
+        await termPage.goto(`${gateway.url}/`);
+        await launchFromPortal(termPage, "term");
+        const sessionsNow: { sessionId: string }[] =
+          await (await alice.fetch("/api/sessions")).json();
+        assertEquals(sessionsNow.length, 1, "term shares paint's session");
+        // The xterm's white background fills its tab.
         await waitFor(
           async () =>
-            (await canvasPixel(page, 20, 20)).join() === "255,255,255",
+            (await canvasPixel(termPage, 20, 20)).join() === "255,255,255",
           { what: "the xterm on the canvas" },
         );
-        const target = await pageAt(page, 150, 40);
-        await page.mouse.click(target.x, target.y);
+        const area = await waitFor(
+          () =>
+            topLevelWindows(access(env)).find((w) =>
+              w.role === "main" && w.rect.width === 800 && w.rect.height === 600
+            )?.rect,
+          { what: "the xterm filling its area" },
+        );
+        const target = await pageAt(termPage, 150, 40);
+        await termPage.mouse.click(target.x, target.y);
+        const at = { x: area.x + 150, y: area.y + 40 };
         await waitFor(() => {
           const pointer = withDisplay(env, queryPointer);
-          return pointer.x === 150 && pointer.y === 40;
-        }, { what: "the X pointer at 150,40" });
+          return pointer.x === at.x && pointer.y === at.y;
+        }, { what: `the X pointer at ${at.x},${at.y}` });
         const pointer = withDisplay(env, queryPointer);
-        assertEquals([pointer.x, pointer.y], [150, 40]);
+        assertEquals([pointer.x, pointer.y], [at.x, at.y]);
         assert(pointer.child !== 0n, "the pointer is over the xterm");
 
-        // No window manager: the focus follows the pointer into the xterm.
-        await typeLikeAUser(page, 'echo "typed-OK:~" > $HOME/typed.txt\n');
+        // The app's window manager gave the xterm the keyboard.
+        await typeLikeAUser(
+          termPage,
+          'echo "typed-OK:~" > $HOME/typed.txt\n',
+        );
         const typed = await waitFor(
           async () => await readTextOrEmpty(`${env.home}/typed.txt`),
           { what: "the file the typed command writes" },
         );
         assertEquals(typed, "typed-OK:~\n");
+        // The paint tab still shows only paint.
+        assertEquals((await canvasPixel(page, 20, 20)).join(), PAINT.join());
       },
     );
 
-    await step("a view size change resizes the X screen", async () => {
-      await page.setViewportSize({ width: 700, height: 500 });
-      await waitPage(
-        page,
-        "webstream.session.screen.width === 700 && webstream.session.screen.height === 500",
-        "the session's screen at 700x500",
-      );
-      const info = await xdpyinfo(env.display, env.xauthority);
-      assert(info.ok, info.stderr);
-      assertMatch(info.stdout, /dimensions:\s+700x500 pixels/);
-      // Drawn anew at the new size.
-      await waitFor(
-        async () => (await canvasPixel(page, 699, 499)).join() === PAINT.join(),
-        { what: "the corner of the resized screen" },
-      );
-    });
+    await step(
+      "a view size change resizes the app's area of the X screen",
+      async () => {
+        await page.setViewportSize({ width: 700, height: 500 });
+        await waitPage(
+          page,
+          "webstream.session.screen.width === 700 && webstream.session.screen.height === 500",
+          "the session's screen at 700x500",
+        );
+        // The paint app's area is 700x500; the screen holds it and the
+        // term app's area beside it.
+        const info = await xdpyinfo(env.display, env.xauthority);
+        assert(info.ok, info.stderr);
+        const [, width, height] = /dimensions:\s+(\d+)x(\d+) pixels/.exec(
+          info.stdout,
+        )!;
+        assert(Number(width) >= 700 && Number(height) >= 500, info.stdout);
+        // Drawn anew at the new size.
+        await waitFor(
+          async () =>
+            (await canvasPixel(page, 699, 499)).join() === PAINT.join(),
+          { what: "the corner of the resized screen" },
+        );
+      },
+    );
 
     await step(
       "a connection cut under the browser reconnects to the same session",
@@ -461,11 +504,11 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
         const before = await read<
           { uuid: string; frames: number; connects: number }
         >(
-          page,
+          termPage,
           "({ uuid: webstream.session.hello.sessionUuid, frames: webstream.session.framesDrawn, connects: webstream.session.connects })",
         );
         // What the overlay says while the view is not connected.
-        await page.evaluate(`(() => {
+        await termPage.evaluate(`(() => {
           window.overlaySeen = [];
           window.overlayWatch = setInterval(() => {
             const overlay = document.querySelector(".ws-overlay");
@@ -497,14 +540,14 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
           "ss -K cut the browser's connections",
         );
         await waitPage(
-          page,
+          termPage,
           `webstream.session.connects > ${before.connects} && ` +
             "webstream.session.status === 'connected' && " +
             "document.querySelector('.ws-overlay').hidden",
           "the view to reconnect",
         );
         const seen = await read<string[]>(
-          page,
+          termPage,
           "(clearInterval(overlayWatch), overlaySeen)",
         );
         assert(
@@ -515,13 +558,13 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
           `the overlay said it was reconnecting: ${JSON.stringify(seen)}`,
         );
         const after = await read<{ uuid: string; connects: number }>(
-          page,
+          termPage,
           "({ uuid: webstream.session.hello.sessionUuid, connects: webstream.session.connects })",
         );
         assertEquals(after.connects, before.connects + 1);
         assertEquals(after.uuid, before.uuid, "the same session");
         await waitPage(
-          page,
+          termPage,
           `webstream.session.framesDrawn > ${before.frames}`,
           "frames on the new connection",
         );
@@ -529,7 +572,7 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
         // after what was typed) and the file it wrote.
         await waitFor(
           async () =>
-            (await canvasPixel(page, 300, 95)).join() === "255,255,255",
+            (await canvasPixel(termPage, 300, 95)).join() === "255,255,255",
           { what: "the xterm on the canvas after reconnecting" },
         );
         assertEquals(
@@ -538,9 +581,9 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
         );
         // And the session still takes input.
         // Below the toolbar, which floats over the top of the view.
-        const again = await pageAt(page, 40, 60);
-        await page.mouse.click(again.x, again.y);
-        await typeLikeAUser(page, "echo again > $HOME/again.txt\n");
+        const again = await pageAt(termPage, 40, 60);
+        await termPage.mouse.click(again.x, again.y);
+        await typeLikeAUser(termPage, "echo again > $HOME/again.txt\n");
         assertEquals(
           await waitFor(() => readTextOrEmpty(`${env.home}/again.txt`), {
             what: "the file typed after reconnecting",
@@ -554,7 +597,7 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
       "a streamer killed under the browser is restarted and the page reconnects",
       async () => {
         const before = await read<{ uuid: string; connects: number }>(
-          page,
+          termPage,
           "({ uuid: webstream.session.hello.sessionUuid, connects: webstream.session.connects })",
         );
         const resolved = await resolveSession(gateway.url, sessionId);
@@ -563,26 +606,26 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
         assert(old, "the session's streamer");
         Deno.kill(old.pid, "SIGKILL");
         await waitPage(
-          page,
+          termPage,
           `webstream.session.connects > ${before.connects} && ` +
             "webstream.session.status === 'connected' && " +
             "document.querySelector('.ws-overlay').hidden",
           "the view to reconnect to the restarted streamer",
         );
         const after = await read<{ uuid: string; frames: number }>(
-          page,
+          termPage,
           "({ uuid: webstream.session.hello.sessionUuid, frames: webstream.session.framesDrawn })",
         );
         assertEquals(after.uuid, before.uuid, "the same session");
         // The new streamer's picture: frames, and the xterm on the canvas.
         await waitPage(
-          page,
+          termPage,
           `webstream.session.framesDrawn > ${after.frames}`,
           "frames from the new streamer",
         );
         await waitFor(
           async () =>
-            (await canvasPixel(page, 300, 95)).join() === "255,255,255",
+            (await canvasPixel(termPage, 300, 95)).join() === "255,255,255",
           { what: "the xterm on the canvas after the restart" },
         );
         const now = await findStreamer(port);
@@ -593,9 +636,9 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
         );
         // The apps lived through it: the xterm still takes input. (Clicked
         // below the toolbar, which widens with its frame-rate label.)
-        const spot = await pageAt(page, 100, 70);
-        await page.mouse.click(spot.x, spot.y);
-        await typeLikeAUser(page, "echo restarted > $HOME/restarted.txt\n");
+        const spot = await pageAt(termPage, 100, 70);
+        await termPage.mouse.click(spot.x, spot.y);
+        await typeLikeAUser(termPage, "echo restarted > $HOME/restarted.txt\n");
         assertEquals(
           await waitFor(() => readTextOrEmpty(`${env.home}/restarted.txt`), {
             what: "the file typed after the restart",
@@ -647,6 +690,10 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
           { mode: 0o755 },
         );
         await Deno.chmod(dialogScript, 0o755);
+        // The user works in the paint tab: the dialog asks there (not in
+        // the term tab, also open).
+        const spot = await pageAt(page, 200, 200);
+        await page.mouse.click(spot.x, spot.y);
         await alice.launchOk("dialog");
         const prompt = page.locator(".ws-file-request");
         await prompt.waitFor({ timeout: 30_000 });

@@ -96,13 +96,21 @@ Deno.test("launches bind slots, arm tokens, reconnect, and run out", async () =>
 });
 
 Deno.test("a desktop's viewer shows the whole screen, an app's viewer its app", () => {
-  assertEquals(viewedApp(request("gw-1", "xterm")), "xterm");
-  assertEquals(viewedApp(request("gw-1")), undefined);
+  const apps = new Map<string, string>();
+  const launch = {
+    ...request("gw-1", "xterm"),
+    app: { id: "term", command: "xterm" },
+  };
+  assertEquals(viewedApp(launch, apps), "xterm");
+  // A reconnecting tab names its app by id only.
+  assertEquals(viewedApp({ ...launch, app: { id: "term" } }, apps), "xterm");
+  assertEquals(viewedApp({ ...launch, app: { id: "other" } }, apps), undefined);
+  assertEquals(viewedApp(request("gw-1"), apps), undefined);
   assertEquals(
     viewedApp({
       ...request("gw-1", "openbox"),
       workspace: { type: "desktop" },
-    }),
+    }, apps),
     undefined,
   );
 });

@@ -14,7 +14,11 @@ const record = (slot: number): SlotRecord => ({
   slot,
   account: `webs0${slot}`,
   sessionUuid: "3f2b8c1e-9d4a-4e6b-8a7c-0123456789ab",
-  binding: { sessionId: "gw-1", launched: ["xterm -e top"] },
+  binding: {
+    sessionId: "gw-1",
+    launched: ["xterm -e top"],
+    apps: { top: "xterm -e top" },
+  },
   platform: { display: ":3", anything: [1, 2] },
 });
 
@@ -81,5 +85,20 @@ Deno.test("a write that fails is logged, and later writes still happen", async (
     await Deno.mkdir(`${dir}/missing`);
     await store.write(record(1));
     assertEquals((await store.read(1)).kind, "record");
+  });
+});
+
+Deno.test("a record from before apps were kept by id reads with none", async () => {
+  await withTempDir(async (dir) => {
+    const { logger } = captureLogs();
+    const store = new SlotStore(dir, logger);
+    const { apps: _, ...older } = record(1).binding!;
+    await Deno.writeTextFile(
+      store.path(1),
+      JSON.stringify({ ...record(1), binding: older }),
+    );
+    const read = await store.read(1);
+    assert(read.kind === "record");
+    assertEquals(read.record.binding?.apps, {});
   });
 });

@@ -154,3 +154,55 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name:
+    "each app's tab is a viewer of its own: a new one replaces only its app's",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withXvfb({ width: 640, height: 480 }, async (x) => {
+      const devices = openSessionDevices({ display: x.display });
+      const screen = devices.screen();
+      const captures = new SharedCapture(screen.capture);
+      const { logger } = captureLogs();
+      const h = start(() => ({
+        sessionUuid: UUID,
+        screen,
+        captures,
+        clipboard: devices.clipboard,
+        logger,
+        onInput: () => {},
+        onUpload: () => {},
+        onLanded: () => {},
+        videoAvailable: false,
+      }));
+      const of = (app: string) => ({ ...settings(false), app });
+      try {
+        await h.arm("red", of("xterm -bg red"));
+        const red = await openSocket(h.url("red"));
+        await nextStreamerMessage(red, "hello");
+        await h.arm("blue", of("xterm -bg blue"));
+        const blue = await openSocket(h.url("blue"));
+        await nextStreamerMessage(blue, "hello");
+        await waitFor(() => h.server.viewers.size === 2, {
+          what: "both apps' viewers",
+        });
+        // The red tab reconnects: its old viewer goes, the blue one stays.
+        await h.arm("red again", of("xterm -bg red"));
+        const again = await openSocket(h.url("red again"));
+        assertEquals((await red.closed).code, 4000);
+        await nextStreamerMessage(again, "hello");
+        await waitFor(() => h.server.viewers.size === 2, {
+          what: "the new red viewer beside the blue one",
+        });
+        assertEquals(blue.socket.readyState, WebSocket.OPEN);
+        await again.close();
+        await blue.close();
+        await waitFor(() => h.server.viewers.size === 0, { what: "no viewer" });
+      } finally {
+        await h.server.close();
+        devices.close();
+      }
+    }),
+});

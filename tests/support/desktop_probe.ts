@@ -8,6 +8,8 @@
  * @module
  */
 
+import type { TopLevelWindow } from "../../mod/devices/app_windows.ts";
+import { openX11AppWindows } from "../../mod/devices/linux/x11_app_windows.ts";
 import { openX11Capture } from "../../mod/devices/linux/x11_capture.ts";
 
 /** A display and its cookie. */
@@ -154,4 +156,25 @@ export async function displayOf(pid: number): Promise<DisplayAccess> {
     throw new Error(`process ${pid} has no DISPLAY and XAUTHORITY`);
   }
   return { display: env.DISPLAY, authFile: env.XAUTHORITY };
+}
+
+/**
+ * The managed top-level windows of `access` (read as this process, through
+ * the streamer's own X11 app windows).
+ */
+export function topLevelWindows(access: DisplayAccess): TopLevelWindow[] {
+  const saved = Deno.env.get("XAUTHORITY");
+  Deno.env.set("XAUTHORITY", access.authFile);
+  let windows;
+  try {
+    windows = openX11AppWindows({ display: access.display });
+  } finally {
+    if (saved === undefined) Deno.env.delete("XAUTHORITY");
+    else Deno.env.set("XAUTHORITY", saved);
+  }
+  try {
+    return windows.windows();
+  } finally {
+    windows.close();
+  }
 }
