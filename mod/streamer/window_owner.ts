@@ -55,8 +55,18 @@ function words(command: string): string[] | undefined {
   }
 }
 
+/**
+ * Whether a command line's words `a` started the process with `b`: the
+ * program may have been resolved to its full path (Deno passes it so).
+ */
 function sameArgv(a: string[] | undefined, b: string[]): boolean {
-  return !!a && a.length === b.length && a.every((word, i) => word === b[i]);
+  return !!a && a.length === b.length && a.length > 0 &&
+    basename(a[0]) === basename(b[0]) &&
+    a.every((word, i) => i === 0 || word === b[i]);
+}
+
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
 }
 
 /** {@linkcode ProcessProbe} over Linux's `/proc`. */
