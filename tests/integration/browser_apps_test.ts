@@ -8,7 +8,8 @@
  *   from a tab of its own: each tab shows only its own app (the pixels of
  *   its canvas are that app's colour, none of the other's), and each app's
  *   window is exactly its tab's size, undecorated; after the browser window
- *   is resized, the app's window follows.
+ *   is resized, the app's window follows; typing in a tab reaches its own
+ *   app, without a click into it first.
  * - A dialog the app opens (a Tk transient window) is visible in the tab,
  *   over the app's main window.
  *
@@ -56,9 +57,13 @@ function app(id: string, command: string): Record<string, unknown> {
   return { id, name: id, kind: "app", command: { linux: command } };
 }
 
-/** An xterm all of one colour (text and cursor too). */
+/**
+ * An xterm all of one colour (text and cursor too), whose typed lines land
+ * in `~/<colour>.txt`.
+ */
 function xterm(colour: string): string {
-  return `xterm -bg ${colour} -fg ${colour} -cr ${colour} -bd ${colour}`;
+  return `xterm -bg ${colour} -fg ${colour} -cr ${colour} -bd ${colour} ` +
+    `-e sh -c 'cat > "$HOME/${colour}.txt"'`;
 }
 
 function read<T>(page: Page, expression: string): Promise<T> {
@@ -146,6 +151,16 @@ async function sessionDisplay(url: string): Promise<DisplayAccess> {
   const streamer = await findStreamer(JSON.parse(resolved.body).Port);
   assert(streamer, "the session's streamer runs");
   return await displayOf(streamer.pid);
+}
+
+/** The home of the session's user (the xterms' shells start there). */
+async function homeOf(access: DisplayAccess): Promise<string> {
+  const owner = (await Deno.stat(access.authFile)).uid!;
+  const passwd = await Deno.readTextFile("/etc/passwd");
+  const entry = passwd.split("\n").map((line) => line.split(":"))
+    .find((fields) => Number(fields[2]) === owner);
+  assert(entry, `no user ${owner}`);
+  return entry[5];
 }
 
 /** The main windows of the session whose size is `size`. */
@@ -240,6 +255,25 @@ Deno.test({
       );
       await onlyItsApp(redTab, RED, BLUE);
       await onlyItsApp(blueTab, BLUE, RED);
+
+      // Typing in a tab reaches its app, with no click into it first: the
+      // other app had the keyboard last.
+      const home = await homeOf(access);
+      const typed = (name: string) =>
+        Deno.readTextFile(`${home}/${name}.txt`).catch(() => "");
+      for (
+        const [page, name] of [[redTab, "red"], [blueTab, "blue"]] as const
+      ) {
+        await page.bringToFront();
+        await page.locator(".ws-keyboard").focus();
+        await page.keyboard.type(`typed in ${name}`);
+        await page.keyboard.press("Enter");
+        await waitFor(async () => (await typed(name)).length > 0, {
+          what: `what was typed in the ${name} tab, in its app`,
+        });
+      }
+      assertEquals(await typed("red"), "typed in red\n");
+      assertEquals(await typed("blue"), "typed in blue\n");
     } finally {
       await teardown.run();
     }

@@ -28,7 +28,7 @@ import {
   listMonitors,
 } from "../../../ffi/x11/randr_monitors.ts";
 import { screenSizeRange } from "../../../ffi/x11/randr.ts";
-import { warpPointer } from "../../../ffi/x11/draw.ts";
+import { focusWindow, warpPointer } from "../../../ffi/x11/draw.ts";
 import type { AppWindowSystem, TopLevelWindow } from "../app_windows.ts";
 
 /** Names of the monitors this module adds. */
@@ -99,6 +99,9 @@ export function openX11AppWindows(
       display.flush();
     },
     activate(id) {
+      // The focus at once (the server has it before the key this is for,
+      // sent next on the input connection); openbox raises it and follows.
+      focusWindow(display, id);
       activateClient(display, id);
       display.flush();
     },
