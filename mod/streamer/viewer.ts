@@ -31,6 +31,7 @@ import {
   DownloadSender,
 } from "./download.ts";
 import { clipboardDirections, type ViewerSettings } from "./viewer_settings.ts";
+import { sessionSize } from "../../httpdocs/session/session_size.js";
 
 /** Socket bytes waiting beyond which sound packets are dropped. */
 const AUDIO_MAX_BUFFERED = 256 * 1024;
@@ -130,6 +131,7 @@ export class Viewer {
       ? screen.resize({ width, height })
       : { width: screen.capture.width, height: screen.capture.height };
     media.setViewport(viewport);
+    const max = screen.maxSize();
     this.send({
       type: "hello",
       hello: {
@@ -138,8 +140,9 @@ export class Viewer {
         ...media.viewport,
         clipboard: this.#clip,
         upload: this.settings.policy.fileUpload,
-        maxWidth: screen.capture.width,
-        maxHeight: screen.capture.height,
+        maxWidth: max.width,
+        maxHeight: max.height,
+        maxPixelRatio: this.settings.policy.maxPixelRatio,
         video: this.#videoAllowed,
         audio: this.#audioAllowed,
         download: this.settings.policy.fileDownload,
@@ -259,11 +262,16 @@ export class Viewer {
         return input.key(message.code, message.key, message.down);
       case "releaseAll":
         return input.releaseAll();
-      case "resize": {
-        const viewport = this.#ctx.screen.resize(message);
-        const applied = this.#media?.setViewport(viewport);
-        if (applied) this.send({ type: "screen", screen: applied });
-        return;
+      case "resize":
+        return this.#resize(message);
+      case "viewSize": {
+        // The policy's cap is applied here too: a page gets no more.
+        const max = this.#ctx.screen.maxSize();
+        return this.#resize(sessionSize(message, {
+          maxPixelRatio: this.settings.policy.maxPixelRatio,
+          maxWidth: max.width,
+          maxHeight: max.height,
+        }));
       }
       case "ping":
         return this.send({ type: "pong", id: message.id, time: Date.now() });
@@ -320,6 +328,12 @@ export class Viewer {
       case "downloadCancel":
         return this.#downloads.cancel(message.downloadId);
     }
+  }
+
+  #resize(size: { width: number; height: number }): void {
+    const viewport = this.#ctx.screen.resize(size);
+    const applied = this.#media?.setViewport(viewport);
+    if (applied) this.send({ type: "screen", screen: applied });
   }
 
   #upload(

@@ -44,6 +44,7 @@ function policy(fileUpload: boolean): ViewerSettings["policy"] {
     audio: false,
     videoMaxKbps: 0,
     downloadMaxBytes: 2 ** 30,
+    maxPixelRatio: 2,
   };
 }
 
