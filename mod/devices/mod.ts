@@ -15,7 +15,9 @@
  *
  * @module
  */
+import type { AppWindowSystem } from "./app_windows.ts";
 import type { SessionClipboard } from "./clipboard.ts";
+import { openX11AppWindows } from "./linux/x11_app_windows.ts";
 import { X11Clipboard } from "./linux/x11_clipboard.ts";
 import { openX11Screen } from "./linux/x11_screen.ts";
 import type { SessionScreen } from "./screen.ts";
@@ -26,6 +28,7 @@ import {
 } from "./windows/win32_clipboard.ts";
 import { openWin32Screen } from "./windows/win32_screen.ts";
 
+export type { AppWindowSystem, TopLevelWindow } from "./app_windows.ts";
 export type { SessionClipboard } from "./clipboard.ts";
 export { MAX_CLIPBOARD } from "./clipboard.ts";
 export type { SessionScreen, Size, Viewport } from "./screen.ts";
@@ -54,6 +57,12 @@ export interface SessionDevices {
    * screen cannot be opened; a later call tries again), the same one after.
    */
   screen(): SessionScreen;
+  /**
+   * Opens the session's top-level windows (for showing each app in a tab
+   * of its own), or undefined where this OS has none yet (Windows). Each
+   * call opens a connection of its own; the caller closes it.
+   */
+  appWindows(): AppWindowSystem | undefined;
   /** Closes the clipboard, and the screen if it was opened. */
   close(): void;
 }
@@ -66,21 +75,28 @@ export function openSessionDevices(
   options: SessionDevicesOptions = {},
 ): SessionDevices {
   const clipboard = openSessionClipboard(options);
-  return sessionDevices(clipboard, () => openSessionScreen(options));
+  return sessionDevices(clipboard, () => openSessionScreen(options), {
+    appWindows: () =>
+      (options.os ?? Deno.build.os) === "windows"
+        ? undefined
+        : openX11AppWindows({ display: options.display }),
+  });
 }
 
 /**
  * Devices made of a `clipboard` and a way to open the screen (tests pass
- * their own display's screen).
+ * their own display's screen), and of the app windows where there are any.
  */
 export function sessionDevices(
   clipboard: SessionClipboard,
   openScreen: () => SessionScreen,
+  options: { appWindows?: () => AppWindowSystem | undefined } = {},
 ): SessionDevices {
   let screen: SessionScreen | undefined;
   return {
     clipboard,
     screen: () => screen ??= openScreen(),
+    appWindows: () => options.appWindows?.(),
     close() {
       clipboard.close();
       screen?.close();

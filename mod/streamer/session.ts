@@ -36,6 +36,14 @@ import type { SessionMetrics } from "./session_metrics.ts";
 import type { SessionReporting } from "./session_reporting.ts";
 import type { SessionSound } from "./session_sound.ts";
 import { SharedCapture } from "./shared_capture.ts";
+import { AppScreens } from "./app_screens.ts";
+import { startAppWindowManager } from "./app_window_manager.ts";
+import {
+  appArea,
+  areaSize,
+  type ViewerScreen,
+  wholeScreen,
+} from "./viewer_screen.ts";
 import { TokenStore } from "./token_store.ts";
 import type { Viewer, ViewerContext } from "./viewer.ts";
 import { serveViewers, type ViewerServer } from "./viewer_server.ts";
@@ -110,6 +118,8 @@ export class StreamerSession {
   readonly #tokens = new TokenStore<ViewerSettings>();
   readonly #screen: () => { screen: SessionScreen; captures: SharedCapture };
   #state: State = { phase: "waiting" };
+  /** Published apps' areas and windows: opened for the first app viewer. */
+  #appScreens?: AppScreens | "unavailable";
 
   /** Waits for `SESSION_INFO`. */
   constructor(options: StreamerSessionOptions) {
@@ -161,6 +171,7 @@ export class StreamerSession {
     const state = this.#state;
     if (state.phase !== "serving") return;
     await state.viewers.close();
+    if (this.#appScreens instanceof AppScreens) this.#appScreens.close();
     state.dialogs?.close();
     state.downloads.command?.close();
     for (const folder of state.downloads.folders) folder.close();
@@ -250,6 +261,7 @@ export class StreamerSession {
       media: this.#options.media,
       sound: this.#options.sound,
       videoAvailable: this.#options.videoAvailable,
+      viewerScreen: (settings) => this.#viewerScreen(settings),
       onInput: () => metrics.countInput(),
       onUpload: (file) => reporting.activity("upload", `${file.size} bytes`),
       onLanded: (file) =>
@@ -275,6 +287,51 @@ export class StreamerSession {
       );
     }
     state.nextSettings = parsed.ok ? parsed.value : RESTRICTIVE;
+    // The app's area (and a window manager) is ready before the app,
+    // started next, maps its first window.
+    const { app, width, height } = state.nextSettings;
+    if (app) this.#openAppScreens()?.show(app, areaSize({ width, height }));
+  }
+
+  /** What a viewer sees: its app's area, or the whole screen. */
+  #viewerScreen(settings: ViewerSettings): ViewerScreen {
+    const { screen, captures } = this.#screen();
+    const screens = settings.app ? this.#openAppScreens() : undefined;
+    return settings.app && screens
+      ? appArea(settings.app, { screens, captures })
+      : wholeScreen(screen, captures);
+  }
+
+  /**
+   * The session's app areas, opened on first use with a window manager for
+   * them (started when none runs); undefined where that cannot be (no
+   * window system for it, Windows): apps are then shown on the whole screen.
+   */
+  #openAppScreens(): AppScreens | undefined {
+    if (this.#appScreens === undefined) {
+      const { devices, logger } = this.#options;
+      try {
+        const windows = devices.appWindows();
+        if (!windows) throw new Error("not on this OS");
+        if (!windows.hasWindowManager()) {
+          startAppWindowManager({ logger });
+        }
+        this.#appScreens = new AppScreens({
+          screen: this.#screen().screen,
+          windows,
+          apps: () => this.#options.apps.list(),
+          logger,
+          onLastWindowClosed: (app) =>
+            logger.info("an app's last window closed", { app }),
+        });
+      } catch (error) {
+        logger.warn("apps are shown on the whole screen", { error });
+        this.#appScreens = "unavailable";
+      }
+    }
+    return this.#appScreens instanceof AppScreens
+      ? this.#appScreens
+      : undefined;
   }
 
   #connectionToken(

@@ -31,6 +31,7 @@ import {
   DownloadSender,
 } from "./download.ts";
 import { clipboardDirections, type ViewerSettings } from "./viewer_settings.ts";
+import { type ViewerScreen, wholeScreen } from "./viewer_screen.ts";
 import { sessionSize } from "../../httpdocs/session/session_size.js";
 
 /** Socket bytes waiting beyond which sound packets are dropped. */
@@ -64,6 +65,11 @@ export interface ViewerContext {
   videoAvailable: boolean;
   /** The session's sound, if it has any. */
   sound?: SessionSound;
+  /**
+   * What a viewer with `settings` sees of the session (an app's viewer, its
+   * app's area). Default: the whole screen.
+   */
+  viewerScreen?: (settings: ViewerSettings) => ViewerScreen;
 }
 
 /** A connected viewer. */
@@ -80,6 +86,10 @@ export class Viewer {
   /** Sound packets not sent because the socket was backed up. */
   audioDropped = 0;
   #capture?: ScreenCapture;
+  /** What this viewer sees of the session. */
+  readonly #view: ViewerScreen;
+  /** Pointer buttons held, as last reported. */
+  #buttons = 0;
   #closed = false;
   /** Serializes upload steps: chunks must be written in order. */
   #uploadQueue: Promise<void> = Promise.resolve();
@@ -98,6 +108,8 @@ export class Viewer {
       maxBytes: options.settings.policy.downloadMaxBytes,
     });
     this.#clip = clipboardDirections(options.settings.policy);
+    this.#view = options.context.viewerScreen?.(options.settings) ??
+      wholeScreen(options.context.screen, options.context.captures);
     socket.binaryType = "arraybuffer";
     socket.addEventListener("message", (event) => this.#onMessage(event.data));
   }
@@ -109,9 +121,14 @@ export class Viewer {
 
   /** Sends hello and starts streaming (call when the socket is open). */
   start(): void {
-    const { screen, encoder, sessionUuid } = this.#ctx;
+    const { encoder, sessionUuid } = this.#ctx;
+    const view = this.#view;
     const { width, height } = this.settings;
-    this.#capture = this.#ctx.captures.view();
+    // An app's viewer gets its area first: the capture shows that area.
+    const viewport = width && height
+      ? view.resize({ width, height })
+      : view.size();
+    this.#capture = view.openCapture();
     const media = new MediaStream({
       capture: this.#capture,
       encoder,
@@ -127,11 +144,9 @@ export class Viewer {
     });
     this.#media = media;
     encoder.reset();
-    const viewport = width && height
-      ? screen.resize({ width, height })
-      : { width: screen.capture.width, height: screen.capture.height };
     media.setViewport(viewport);
-    const max = screen.maxSize();
+    // The largest view the screen allows (RandR's range).
+    const max = this.#ctx.screen.maxSize();
     this.send({
       type: "hello",
       hello: {
@@ -251,14 +266,20 @@ export class Viewer {
     switch (message.type) {
       case "ack":
         return this.#media?.ack(message.frameId);
-      case "pointer":
+      case "pointer": {
         this.#ctx.onInput();
-        return input.pointer(message.x, message.y, message.buttons);
+        // A press: the app under this tab gets the keyboard.
+        if (message.buttons & ~this.#buttons) this.#view.beforeInput();
+        this.#buttons = message.buttons;
+        const at = this.#view.toScreen(message);
+        return input.pointer(at.x, at.y, message.buttons);
+      }
       case "wheel":
         this.#ctx.onInput();
         return input.wheel(message.dx, message.dy);
       case "key":
         this.#ctx.onInput();
+        if (message.down) this.#view.beforeInput();
         return input.key(message.code, message.key, message.down);
       case "releaseAll":
         return input.releaseAll();
@@ -331,7 +352,7 @@ export class Viewer {
   }
 
   #resize(size: { width: number; height: number }): void {
-    const viewport = this.#ctx.screen.resize(size);
+    const viewport = this.#view.resize(size);
     const applied = this.#media?.setViewport(viewport);
     if (applied) this.send({ type: "screen", screen: applied });
   }
