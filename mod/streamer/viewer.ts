@@ -136,6 +136,7 @@ export class Viewer {
       buffered: () => this.socket.bufferedAmount,
       ...this.#ctx.media,
       onClipboardChange: () => this.#clipboardChanged(),
+      onViewport: (screen) => this.send({ type: "screen", screen }),
       onVideo: (event) => this.#ctx.logger.info(`video ${event.action}`, event),
       onError: (error) => {
         this.#ctx.logger.error("screen capture failed", { error });

@@ -6,7 +6,9 @@
  * and its CSS size the view's, so a screenshot (device pixels) shows the X
  * screen's pixels unchanged; a pointer at a CSS position lands at the right
  * X pixel (asked of the X server); a change of `devicePixelRatio` alone
- * (another monitor) resizes the session; a screen whose maximum is smaller
+ * (another monitor; Chromium's emulation changes the ratio but fires no
+ * `change` for the page's media query, so the test delivers that event)
+ * resizes the session; a screen whose maximum is smaller
  * than the device size gets the largest ratio that fits, and input still
  * maps.
  *
@@ -95,9 +97,14 @@ async function openAt(
   browser: TestBrowser,
   url: string,
   display: string,
-  options: { deviceScaleFactor: number; expected: (view: Size) => Size },
+  options: {
+    deviceScaleFactor: number;
+    expected: (view: Size) => Size;
+    init?: string;
+  },
 ): Promise<{ page: Page; view: Size; session: Size }> {
   const page = await browser.newPage(WINDOW, options);
+  if (options.init) await page.addInitScript(options.init);
   await page.goto(url);
   await waitFor(() => read<boolean>(page, "!!webstream.session?.hello"), {
     what: "the hello",
@@ -273,6 +280,21 @@ Deno.test(
   },
 );
 
+/**
+ * Records the page's media queries, so the test can deliver the `change`
+ * event Chromium does not fire for an emulated ratio change.
+ */
+const RECORD_MEDIA_QUERIES = `
+  const lists = [];
+  const matchMedia = window.matchMedia.bind(window);
+  window.matchMedia = (query) => {
+    const list = matchMedia(query);
+    lists.push(list);
+    return list;
+  };
+  window.mediaQueries = lists;
+`;
+
 Deno.test(
   "a change of devicePixelRatio alone resizes the session",
   OPTIONS,
@@ -282,6 +304,7 @@ Deno.test(
         const { page, view } = await openAt(browser, url, screen.display, {
           deviceScaleFactor: 2,
           expected: (v) => ({ width: v.width * 2, height: v.height * 2 }),
+          init: RECORD_MEDIA_QUERIES,
         });
         // The window moves to a 1× monitor: same CSS size, half the pixels.
         const cdp = await page.context().newCDPSession(page);
@@ -290,12 +313,31 @@ Deno.test(
           deviceScaleFactor: 1,
           mobile: false,
         });
-        await waitFor(async () => {
+        assertEquals(await read(page, "devicePixelRatio"), 1);
+        // Chromium does not fire it for emulation; a real move does.
+        const watched = await read<string>(
+          page,
+          `(() => {
+            const list = mediaQueries.findLast((l) => l.media.includes("resolution"));
+            list.dispatchEvent(new Event("change"));
+            return list.media;
+          })()`,
+        );
+        assertEquals(watched, "(resolution: 2dppx)");
+        await waitFor(() => {
           const x = xScreen(screen.display);
           return x.width === view.width && x.height === view.height;
         }, { what: "the session at the view's CSS size" });
         await assertCanvas(page, view, view);
         await assertPointer(page, screen.display, view);
+        // The page now watches the new ratio.
+        assertEquals(
+          await read(
+            page,
+            `mediaQueries.findLast((l) => l.media.includes("resolution")).media`,
+          ),
+          "(resolution: 1dppx)",
+        );
       });
     });
   },
