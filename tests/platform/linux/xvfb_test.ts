@@ -15,6 +15,7 @@ import {
   assertNotEquals,
   assertRejects,
 } from "../../support/assert.ts";
+import { runCommand } from "../../support/command.ts";
 import { withTempDir } from "../../support/fs.ts";
 import { withTestUser } from "../../support/pool_users.ts";
 import { liveProcesses } from "../../support/proc.ts";
@@ -123,6 +124,33 @@ fixtureTest(
       () =>
         Deno.connect({ hostname: "127.0.0.1", port: 6000 + server.display }),
       Deno.errors.ConnectionRefused,
+    );
+  },
+);
+
+fixtureTest(
+  "startXvfb: a screen that may grow starts at its size, up to its maximum",
+  async (f) => {
+    const server = await f.start({
+      screen: {
+        width: 640,
+        height: 480,
+        depth: 24,
+        maxWidth: 1600,
+        maxHeight: 1200,
+      },
+    });
+    assertEquals(server.sizeProblem, undefined);
+    const info = await xdpyinfo(`:${server.display}`, f.authFile);
+    assert(info.ok, info.stderr);
+    assertMatch(info.stdout, /dimensions:\s+640x480 pixels/);
+    const randr = await runCommand("xrandr", {
+      env: { DISPLAY: `:${server.display}`, XAUTHORITY: f.authFile },
+      clearEnv: true,
+    });
+    assertMatch(
+      randr.stdout,
+      /minimum 1 x 1, current 640 x 480, maximum 1600 x 1200/,
     );
   },
 );
