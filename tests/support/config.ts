@@ -76,7 +76,15 @@ export async function writeTestConfig(
       reconnectGracePeriod: 30,
       removeAccountsOnExit: true,
       runtimeDirectory: `${dir}/runtime`,
-      screen: { width: 1024, height: 768, depth: 24 },
+      // Sessions do not grow beyond their start size (as before screens
+      // could): the tests of a shared session see its apps side by side.
+      screen: {
+        width: 1024,
+        height: 768,
+        depth: 24,
+        maxWidth: 1024,
+        maxHeight: 768,
+      },
       ...options.settings,
     },
     ...options.sections,
