@@ -76,8 +76,10 @@ export async function writeTestConfig(
       reconnectGracePeriod: 30,
       removeAccountsOnExit: true,
       runtimeDirectory: `${dir}/runtime`,
-      // Sessions do not grow beyond their start size (as before screens
-      // could): the tests of a shared session see its apps side by side.
+      // Sessions do not grow beyond their start size, as before they could:
+      // the shared-session steps of browser_session_test.ts expect a second
+      // app on the first app's tab, which holds only while the screen
+      // cannot make room for a second app area.
       screen: {
         width: 1024,
         height: 768,
