@@ -236,12 +236,20 @@ Deno.test({
     withTestUser("xvf", (user) =>
       withFixture(async (f) => {
         await Deno.chown(f.authFile, user.uid, user.gid);
+        // The host (root) sets the start size on the user's server.
         const server = await f.start({
-          screen: { width: 320, height: 240, depth: 24 },
+          screen: {
+            width: 320,
+            height: 240,
+            depth: 24,
+            maxWidth: 640,
+            maxHeight: 480,
+          },
           uid: user.uid,
           gid: user.gid,
           env: { PATH: "/usr/bin:/bin", HOME: user.home },
         });
+        assertEquals(server.sizeProblem, undefined);
         const status = await procStatus(server.child.pid);
         const uids = status.match(/^Uid:\s+(.*)$/m)![1].trim().split(/\s+/);
         const gids = status.match(/^Gid:\s+(.*)$/m)![1].trim().split(/\s+/);
@@ -250,5 +258,6 @@ Deno.test({
         assert((await processesOfUser(user.uid)).includes(server.child.pid));
         const info = await xdpyinfo(`:${server.display}`, f.authFile);
         assert(info.ok, info.stderr);
+        assertMatch(info.stdout, /dimensions:\s+320x240 pixels/);
       })),
 });
