@@ -315,6 +315,7 @@ function seedSessions(
         audio: true,
         videoMaxKbps: 8000,
         downloadMaxBytes: 2 ** 30,
+        maxPixelRatio: 2,
       },
       createdAt: now - 600_000,
       lastLaunchAt: now - 60_000,

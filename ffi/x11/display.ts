@@ -25,6 +25,10 @@ const SYMBOLS = {
   XFree: { parameters: ["pointer"], result: "i32" },
   XInternAtom: { parameters: ["pointer", "buffer", "i32"], result: "u64" },
   XSetErrorHandler: { parameters: ["pointer"], result: "pointer" },
+  XSetAuthorization: {
+    parameters: ["buffer", "i32", "buffer", "i32"],
+    result: "void",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The libX11 symbols of this module. */
@@ -37,6 +41,9 @@ const ERROR_HANDLER = {
 } as const satisfies Deno.UnsafeCallbackDefinition;
 /** Keeps the error handler callback alive for as long as Xlib may call it. */
 const callbacks: Deno.UnsafeCallback<typeof ERROR_HANDLER>[] = [];
+
+/** The X authorization protocol of a cookie. */
+const COOKIE_PROTOCOL = "MIT-MAGIC-COOKIE-1";
 
 /** Size of Xlib's `XEvent` union on x64 (24 longs). */
 export const XEVENT_SIZE = 192;
@@ -112,13 +119,33 @@ export class XDisplay {
 
   /**
    * Opens a connection to `name` (default: `$DISPLAY`); authority comes from
-   * `$XAUTHORITY` as Xlib reads it.
+   * `$XAUTHORITY` as Xlib reads it, or is `options.cookie` (an
+   * MIT-MAGIC-COOKIE-1, for a process that serves several displays).
    */
-  static open(name?: string): XDisplay {
+  static open(name?: string, options: { cookie?: Uint8Array } = {}): XDisplay {
     const x = xlib();
     const target = name ?? Deno.env.get("DISPLAY");
     if (!target) throw new X11Error("no display: DISPLAY is not set");
-    const pointer = x.XOpenDisplay(cString(target));
+    const { cookie } = options;
+    let pointer;
+    if (cookie) {
+      // Xlib keeps the authorization for the next opens: set only around
+      // this one (nothing else runs in between: the calls are synchronous).
+      const protocol = new TextEncoder().encode(COOKIE_PROTOCOL);
+      x.XSetAuthorization(
+        protocol,
+        protocol.length,
+        new Uint8Array(cookie),
+        cookie.length,
+      );
+      try {
+        pointer = x.XOpenDisplay(cString(target));
+      } finally {
+        x.XSetAuthorization(null, 0, null, 0);
+      }
+    } else {
+      pointer = x.XOpenDisplay(cString(target));
+    }
     if (!pointer) throw new X11Error(`cannot open display ${target}`);
     return new XDisplay(pointer);
   }

@@ -3,7 +3,9 @@
  * The session's protocol state, between the tunnel and the display: decodes
  * what the streamer sends (`protocol.js`), acknowledges each frame once the
  * display has drawn it, keeps the remote screen size following the view
- * (RESIZE), measures latency (PING every 2 s), carries the clipboard both
+ * (VIEW_SIZE: its CSS and device pixels, so the session matches the device
+ * pixels within the policy's `maxPixelRatio`; RESIZE to streamers from
+ * before it), measures latency (PING every 2 s), carries the clipboard both
  * ways as the session's `hello` allows, and uploads files in chunks without
  * flooding the socket.
  *
@@ -20,6 +22,7 @@ import {
   PROTOCOL,
   ProtocolError,
 } from "./protocol.js";
+import { sessionSize } from "./session_size.js";
 
 /**
  * @typedef {import("./protocol.js").ClientMessage} ClientMessage
@@ -28,6 +31,8 @@ import {
  * @typedef {import("./protocol.js").UploadResult} UploadResult
  * @typedef {import("./protocol.js").Notice} Notice
  * @typedef {import("./tunnel.js").Tunnel} Tunnel
+ * @typedef {import("./session_size.js").ViewSize} ViewSize
+ * @typedef {import("./session_size.js").SessionSize} SessionSize
  * What the client needs of the display (display.js implements it; typed
  * here structurally so this module stays free of DOM-only types).
  * @typedef {{ width: number, height: number,
@@ -127,7 +132,7 @@ export class SessionClient {
   #framesAtLastSecond = 0;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   #resizeTimer;
-  /** @type {{ width: number, height: number } | undefined} */
+  /** @type {ViewSize | undefined} */
   #viewSize;
   /** The size last asked for on this connection, so it is asked once. */
   #requested = "";
@@ -228,14 +233,13 @@ export class SessionClient {
   }
 
   /**
-   * The view (the area the screen is shown in) changed size: after a quiet
-   * period, ask the session to follow.
+   * The view (the area the screen is shown in) changed size or pixel
+   * ratio: after a quiet period, ask the session to follow.
    *
-   * @param {number} width CSS pixels
-   * @param {number} height CSS pixels
+   * @param {ViewSize} view
    */
-  viewResized(width, height) {
-    this.#viewSize = { width: Math.floor(width), height: Math.floor(height) };
+  viewResized(view) {
+    this.#viewSize = view;
     clearTimeout(this.#resizeTimer);
     this.#resizeTimer = setTimeout(
       () => this.#sendResize(),
@@ -341,16 +345,47 @@ export class SessionClient {
     return promise;
   }
 
+  /**
+   * The session size this page asks for its view (its CSS size before the
+   * first `hello`, or to a streamer that does not take VIEW_SIZE), with the
+   * session pixels per CSS pixel the page draws it at.
+   *
+   * @returns {SessionSize | undefined} undefined before any view size
+   */
+  get wantedSize() {
+    const view = this.#viewSize;
+    if (!view) return undefined;
+    const hello = this.hello;
+    if (!hello?.maxPixelRatio) {
+      return {
+        width: Math.min(hello?.maxWidth || 65535, view.width),
+        height: Math.min(hello?.maxHeight || 65535, view.height),
+        pixelRatio: 1,
+      };
+    }
+    return sessionSize(view, {
+      maxPixelRatio: hello.maxPixelRatio,
+      maxWidth: hello.maxWidth || undefined,
+      maxHeight: hello.maxHeight || undefined,
+    });
+  }
+
   #sendResize() {
     const view = this.#viewSize;
-    const hello = this.hello;
-    if (!view || !hello || !this.#tunnel.open) return;
-    const width = Math.max(1, Math.min(hello.maxWidth || 65535, view.width));
-    const height = Math.max(1, Math.min(hello.maxHeight || 65535, view.height));
-    const key = `${width}x${height}`;
+    const wanted = this.wantedSize;
+    if (!view || !wanted || !this.hello || !this.#tunnel.open) return;
+    const key = `${wanted.width}x${wanted.height}`;
     const current = `${this.#display.width}x${this.#display.height}`;
     if (key === current || key === this.#requested) return;
-    if (this.send({ type: "resize", width, height })) this.#requested = key;
+    // The streamer applies the policy's cap itself; it needs both sizes.
+    const sent = this.hello.maxPixelRatio
+      ? this.send({ type: "viewSize", ...view })
+      : this.send({
+        type: "resize",
+        width: wanted.width,
+        height: wanted.height,
+      });
+    if (sent) this.#requested = key;
   }
 
   /** Asks the streamer for a video keyframe (the decoder lost its place). */

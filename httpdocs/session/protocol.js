@@ -52,6 +52,7 @@ export const C = Object.freeze({
   CLIPBOARD_IMAGE: 0x94,
   DOWNLOAD_ACK: 0x90,
   DOWNLOAD_CANCEL: 0x91,
+  VIEW_SIZE: 0x95,
 });
 
 /** Tile encodings. */
@@ -143,7 +144,8 @@ export const MAX_CODECS = 16;
  * @typedef {{ protocol: string, sessionUuid: string, width: number,
  *   height: number, clipboard: { toSession: boolean, fromSession: boolean },
  *   upload: boolean, maxWidth: number, maxHeight: number,
- *   video: boolean, audio: boolean, download?: boolean }} Hello
+ *   video: boolean, audio: boolean, download?: boolean,
+ *   maxPixelRatio?: number }} Hello
  * @typedef {{ width: number, height: number }} Screen
  * @typedef {{ x: number, y: number, width: number, height: number,
  *   encoding: number, data: Uint8Array }} Tile
@@ -185,6 +187,8 @@ export const MAX_CODECS = 16;
  *   | { type: "wheel", dx: number, dy: number }
  *   | { type: "key", down: boolean, code: string, key: string }
  *   | { type: "resize", width: number, height: number }
+ *   | { type: "viewSize", width: number, height: number,
+ *       deviceWidth: number, deviceHeight: number }
  *   | { type: "clipboard", text: string }
  *   | { type: "clipboardImage", png: Uint8Array }
  *   | { type: "ping", id: number }
@@ -696,6 +700,13 @@ export function encodeClientMessage(message) {
         dv.setUint16(1, clampU16(message.width), true);
         dv.setUint16(3, clampU16(message.height), true);
       });
+    case "viewSize":
+      return fixed(C.VIEW_SIZE, 8, (dv) => {
+        dv.setUint16(1, clampU16(message.width), true);
+        dv.setUint16(3, clampU16(message.height), true);
+        dv.setUint16(5, clampU16(message.deviceWidth), true);
+        dv.setUint16(7, clampU16(message.deviceHeight), true);
+      });
     case "clipboard":
       return jsonMessage(C.CLIPBOARD, { text: message.text });
     case "clipboardImage":
@@ -825,6 +836,18 @@ export function decodeClientMessage(bytes) {
         throw new ProtocolError("resize: width and height must be above 0");
       }
       return { type: "resize", width, height };
+    }
+    case C.VIEW_SIZE: {
+      if (bytes.length !== 9) {
+        throw new ProtocolError(`viewSize: ${bytes.length} bytes, 9 expected`);
+      }
+      const [width, height, deviceWidth, deviceHeight] = [1, 3, 5, 7].map((
+        at,
+      ) => dv.getUint16(at, true));
+      if (!width || !height || !deviceWidth || !deviceHeight) {
+        throw new ProtocolError("viewSize: every size must be above 0");
+      }
+      return { type: "viewSize", width, height, deviceWidth, deviceHeight };
     }
     case C.CLIPBOARD:
       return {

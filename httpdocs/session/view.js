@@ -19,6 +19,7 @@ import { Input } from "./input.js";
 import { Tunnel, TunnelEndedError } from "./tunnel.js";
 import { videoSupport } from "./video.js";
 import { SoundControls } from "./sound_controls.js";
+import { resolutionQuery, viewOf } from "./session_size.js";
 
 export { TunnelEndedError };
 
@@ -227,10 +228,23 @@ export function openSession(container, options) {
     height: Math.max(1, Math.floor(stage.clientHeight)),
   });
 
+  /** The view in CSS and device pixels. */
+  const view = () => viewOf(viewSize(), devicePixelRatio);
+  /**
+   * The size a (re)connect asks for: a reconnect asks for what the session
+   * had for this view, so the session is not resized twice.
+   *
+   * @type {() => { width: number, height: number }}
+   */
+  const connectSize = () => {
+    const wanted = client.wantedSize;
+    return wanted ? { width: wanted.width, height: wanted.height } : viewSize();
+  };
+
   const tunnel = new Tunnel({
     connect: () => {
       connects++;
-      return options.connect(viewSize());
+      return options.connect(connectSize());
     },
     minDelayMs: options.minDelayMs,
     maxDelayMs: options.maxDelayMs,
@@ -293,20 +307,37 @@ export function openSession(container, options) {
 
   function layout() {
     const { width, height } = viewSize();
-    const sw = display.width || width;
-    const sh = display.height || height;
-    // 1 CSS pixel = 1 remote pixel when it fits; scaled down to fit if not.
+    // Session pixels per CSS pixel: one per device pixel within the
+    // policy's cap, so the canvas' backing store is drawn unscaled.
+    const ratio = client.wantedSize?.pixelRatio ?? 1;
+    const sw = (display.width || width * ratio) / ratio;
+    const sh = (display.height || height * ratio) / ratio;
+    // Scaled down to fit when the session is larger than the view.
     const scale = Math.min(1, width / sw, height / sh);
-    canvas.style.width = `${Math.floor(sw * scale)}px`;
-    canvas.style.height = `${Math.floor(sh * scale)}px`;
+    canvas.style.width = `${sw * scale}px`;
+    canvas.style.height = `${sh * scale}px`;
   }
   display.onresize = layout;
-  const observer = new ResizeObserver(() => {
+  function viewChanged() {
+    client.viewResized(view());
     layout();
-    const { width, height } = viewSize();
-    client.viewResized(width, height);
-  });
+  }
+  const observer = new ResizeObserver(viewChanged);
   observer.observe(stage);
+  // devicePixelRatio changes (browser zoom, another monitor) without a
+  // resize: a media query for the current ratio says when it stops holding.
+  /** @type {MediaQueryList | undefined} */
+  let resolution;
+  function watchResolution() {
+    resolution?.removeEventListener("change", resolutionChanged);
+    resolution = matchMedia(resolutionQuery(devicePixelRatio));
+    resolution.addEventListener("change", resolutionChanged);
+  }
+  function resolutionChanged() {
+    watchResolution();
+    viewChanged();
+  }
+  watchResolution();
 
   function showStatus() {
     clearInterval(countdown);
@@ -580,6 +611,7 @@ export function openSession(container, options) {
     tunnel.close("closed");
     clearInterval(countdown);
     observer.disconnect();
+    resolution?.removeEventListener("change", resolutionChanged);
     input.destroy();
     sound.close();
     client.destroy();

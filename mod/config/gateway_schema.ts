@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { desktopSchema } from "../contract/desktop_shell.ts";
+import { maxPixelRatioSchema } from "../contract/get_connection.ts";
 
 const seconds = z.number().positive().max(86_400);
 const name = z.string().regex(
@@ -96,6 +97,8 @@ export const resourcesSchema = z.object({
   videoMaxKbps: z.number().int().min(0).max(100_000).default(8000),
   /** Largest file a viewer may download from the session, in bytes. */
   downloadMaxBytes: z.number().int().min(0).max(2 ** 40).default(2 ** 30),
+  /** Most session pixels per CSS pixel (high-DPI screens); 1 to 4. */
+  maxPixelRatio: maxPixelRatioSchema,
 }).strict();
 
 /** A published app or desktop. */

@@ -43,16 +43,46 @@ export const backendSchema = z.object({
   capabilities: z.array(tag).default([]),
 }).strict();
 
-/** A screen geometry for new sessions. */
+/** The largest screen a session may be resized to, when not configured. */
+export const DEFAULT_MAX_SCREEN = { width: 3840, height: 2160 } as const;
+
+const screenWidth = z.number().int().min(SCREEN_BOUNDS.width.min).max(
+  SCREEN_BOUNDS.width.max,
+);
+const screenHeight = z.number().int().min(SCREEN_BOUNDS.height.min).max(
+  SCREEN_BOUNDS.height.max,
+);
+
+/**
+ * A screen geometry for new sessions: the size a session starts at, and
+ * the largest a viewer may resize it to (`maxWidth` × `maxHeight`, by
+ * default 3840 × 2160 or the start size if larger; Xvfb keeps a frame
+ * buffer of that size).
+ */
 export const screenSchema = z.object({
-  width: z.number().int().min(SCREEN_BOUNDS.width.min).max(
-    SCREEN_BOUNDS.width.max,
-  ).default(1920),
-  height: z.number().int().min(SCREEN_BOUNDS.height.min).max(
-    SCREEN_BOUNDS.height.max,
-  ).default(1080),
+  width: screenWidth.default(1920),
+  height: screenHeight.default(1080),
   depth: z.literal([16, 24]).default(24),
-}).strict();
+  maxWidth: screenWidth.optional(),
+  maxHeight: screenHeight.optional(),
+}).strict().superRefine((screen, ctx) => {
+  for (const side of ["width", "height"] as const) {
+    const key = side === "width" ? "maxWidth" : "maxHeight";
+    const max = screen[key];
+    if (max !== undefined && max < screen[side]) {
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: `at least the ${side} (${screen[side]})`,
+      });
+    }
+  }
+}).transform((screen) => ({
+  ...screen,
+  maxWidth: screen.maxWidth ?? Math.max(DEFAULT_MAX_SCREEN.width, screen.width),
+  maxHeight: screen.maxHeight ??
+    Math.max(DEFAULT_MAX_SCREEN.height, screen.height),
+}));
 
 /**
  * A string checked for the RDP client's `{name}` placeholders: only those in
@@ -128,7 +158,7 @@ export const settingsSchema = z.object({
   poolAccounts: z.enum(["auto", "system", "current"]).default("auto"),
   removeAccountsOnExit: z.boolean().default(false),
   runtimeDirectory: z.string().min(1).optional(),
-  screen: screenSchema.default({ width: 1920, height: 1080, depth: 24 }),
+  screen: screenSchema.prefault({}),
   windows: windowsSettingsSchema.default(() => windowsSettingsSchema.parse({})),
 }).strict();
 

@@ -12,6 +12,14 @@
 import { z } from "zod";
 import { sessionUuidSchema } from "./sessions.ts";
 
+/**
+ * The most session pixels per CSS pixel of the browser's view: the page asks
+ * for its view's size × min(`devicePixelRatio`, this), so text is sharp on
+ * high-DPI screens without sessions growing beyond what the farm allows.
+ * 1 keeps sessions at CSS size (the browser upscales).
+ */
+export const maxPixelRatioSchema = z.number().min(1).max(4).default(2);
+
 /** `X-Policy-JSON`: what the session may do. Unknown properties are refused. */
 export const policySchema = z.object({
   clipboard: z.enum(["none", "to-session", "from-session", "both"]).default(
@@ -25,6 +33,7 @@ export const policySchema = z.object({
   videoMaxKbps: z.number().int().min(0).max(100_000).default(8000),
   /** Largest file a viewer may download (`fileDownload`), in bytes. */
   downloadMaxBytes: z.number().int().min(0).max(2 ** 40).default(2 ** 30),
+  maxPixelRatio: maxPixelRatioSchema,
 }).strict();
 
 /** What the session may do, from `X-Policy-JSON`. */

@@ -38,6 +38,11 @@ export interface SessionScreen {
    * (the screen when it could be resized, else `size` within it).
    */
   resize(size: Size): Viewport;
+  /**
+   * The largest size {@linkcode resize} can give the screen (the screen's
+   * size now where it cannot be resized).
+   */
+  maxSize(): Size;
   /** Releases everything. */
   close(): void;
 }

@@ -67,6 +67,7 @@ export function policyFor(resources: Resources): string {
     audio: resources.audio,
     videoMaxKbps: resources.videoMaxKbps,
     downloadMaxBytes: resources.downloadMaxBytes,
+    maxPixelRatio: resources.maxPixelRatio,
   };
   return JSON.stringify(policy);
 }

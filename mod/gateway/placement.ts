@@ -161,8 +161,8 @@ export function missingFor(
 
 /**
  * The resources `needed` asks for that `offered` does not allow: a flag the
- * session lacks, or a limit (`videoMaxKbps`, `downloadMaxBytes`) below the
- * app's.
+ * session lacks, or a limit (`videoMaxKbps`, `downloadMaxBytes`,
+ * `maxPixelRatio`) below the app's.
  */
 export function missingResources(
   needed: Resources,

@@ -18,8 +18,17 @@ export interface SessionSpec {
   bindAddress: string;
   /** The session manager's `/control` WebSocket URL. */
   controlUrl: string;
-  /** Initial screen geometry. */
-  screen: { width: number; height: number; depth: number };
+  /**
+   * Initial screen geometry, and the largest a viewer may resize it to
+   * (default: the initial size).
+   */
+  screen: {
+    width: number;
+    height: number;
+    depth: number;
+    maxWidth?: number;
+    maxHeight?: number;
+  };
   /** Where the streamer checks its licence in, when a gateway is configured. */
   licence?: StreamerLicence;
   /** What the streamer reports to the gateway (with `licence` only). */

@@ -64,6 +64,11 @@ export interface MediaStreamOptions {
   onVideo?: (event: { action: string; reason: string }) => void;
   /** Reports an error that stopped the stream. */
   onError?: (error: Error) => void;
+  /**
+   * The viewport changed because the screen did: the capture saw the size
+   * it had been asked for only after {@linkcode MediaStream.setViewport}.
+   */
+  onViewport?: (viewport: { width: number; height: number }) => void;
 }
 
 /** Frame statistics, read and reset by {@linkcode MediaStream.takeStats}. */
@@ -103,7 +108,10 @@ function emptyStats(): MediaStats {
 /** Streams one screen to one viewer. */
 export class MediaStream {
   readonly #o: Required<
-    Omit<MediaStreamOptions, "onClipboardChange" | "onError" | "onVideo">
+    Omit<
+      MediaStreamOptions,
+      "onClipboardChange" | "onError" | "onVideo" | "onViewport"
+    >
   >;
   readonly #onClipboardChange?: () => void;
   readonly #onVideo?: MediaStreamOptions["onVideo"];
@@ -111,6 +119,7 @@ export class MediaStream {
   /** Frame ids that are video frames (for the bitrate adaptation). */
   readonly #videoIds = new Set<number>();
   readonly #onError?: (error: Error) => void;
+  readonly #onViewport?: MediaStreamOptions["onViewport"];
   readonly #inFlight = new Map<number, number>();
   #damage: Rect[] = [];
   #full = true;
@@ -128,6 +137,8 @@ export class MediaStream {
   #grabFailures = 0;
   #cursorSerial = -1;
   #viewport: { width: number; height: number };
+  /** The viewport asked for (the screen may not have that size yet). */
+  #wanted: { width: number; height: number };
   #stats = emptyStats();
   /** Totals since the start, for tests and the viewer's own figures. */
   readonly totals = emptyStats();
@@ -144,8 +155,10 @@ export class MediaStream {
     this.#onClipboardChange = options.onClipboardChange;
     this.#onVideo = options.onVideo;
     this.#onError = options.onError;
+    this.#onViewport = options.onViewport;
     const { width, height } = options.capture;
     this.#viewport = { width, height };
+    this.#wanted = { width, height };
   }
 
   /** The size the viewer sees. */
@@ -234,6 +247,7 @@ export class MediaStream {
     height: number;
   } {
     const { capture } = this.#o;
+    this.#wanted = { width: size.width, height: size.height };
     this.#viewport = {
       width: Math.max(1, Math.min(size.width, capture.width)),
       height: Math.max(1, Math.min(size.height, capture.height)),
@@ -267,8 +281,13 @@ export class MediaStream {
       return this.#fail(error as Error);
     }
     if (events.resized) {
-      // The screen changed under us: keep the viewport inside it.
-      this.setViewport(this.#viewport);
+      // The screen changed: the viewport asked for, within it (a screen
+      // grown by a resize is seen here, after the resize was answered).
+      const before = this.#viewport;
+      const after = this.setViewport(this.#wanted);
+      if (after.width !== before.width || after.height !== before.height) {
+        this.#onViewport?.(after);
+      }
     }
     for (const rect of events.damage) this.#addDamage(rect);
     if (events.cursorChanged) this.#sendCursor(false);

@@ -32,6 +32,7 @@ import {
 } from "./download.ts";
 import { clipboardDirections, type ViewerSettings } from "./viewer_settings.ts";
 import { type ViewerScreen, wholeScreen } from "./viewer_screen.ts";
+import { sessionSize } from "../../httpdocs/session/session_size.js";
 
 /** Socket bytes waiting beyond which sound packets are dropped. */
 const AUDIO_MAX_BUFFERED = 256 * 1024;
@@ -137,6 +138,7 @@ export class Viewer {
       buffered: () => this.socket.bufferedAmount,
       ...this.#ctx.media,
       onClipboardChange: () => this.#clipboardChanged(),
+      onViewport: (screen) => this.send({ type: "screen", screen }),
       onVideo: (event) => this.#ctx.logger.info(`video ${event.action}`, event),
       onError: (error) => {
         this.#ctx.logger.error("screen capture failed", { error });
@@ -146,6 +148,8 @@ export class Viewer {
     this.#media = media;
     encoder.reset();
     media.setViewport(viewport);
+    // The largest view the screen allows (RandR's range).
+    const max = view.maxSize();
     this.send({
       type: "hello",
       hello: {
@@ -154,8 +158,9 @@ export class Viewer {
         ...media.viewport,
         clipboard: this.#clip,
         upload: this.settings.policy.fileUpload,
-        maxWidth: view.maxSize().width,
-        maxHeight: view.maxSize().height,
+        maxWidth: max.width,
+        maxHeight: max.height,
+        maxPixelRatio: this.settings.policy.maxPixelRatio,
         video: this.#videoAllowed,
         audio: this.#audioAllowed,
         download: this.settings.policy.fileDownload,
@@ -287,11 +292,16 @@ export class Viewer {
         return input.key(message.code, message.key, message.down);
       case "releaseAll":
         return input.releaseAll();
-      case "resize": {
-        const viewport = this.#view.resize(message);
-        const applied = this.#media?.setViewport(viewport);
-        if (applied) this.send({ type: "screen", screen: applied });
-        return;
+      case "resize":
+        return this.#resize(message);
+      case "viewSize": {
+        // The policy's cap is applied here too: a page gets no more.
+        const max = this.#view.maxSize();
+        return this.#resize(sessionSize(message, {
+          maxPixelRatio: this.settings.policy.maxPixelRatio,
+          maxWidth: max.width,
+          maxHeight: max.height,
+        }));
       }
       case "ping":
         return this.send({ type: "pong", id: message.id, time: Date.now() });
@@ -348,6 +358,12 @@ export class Viewer {
       case "downloadCancel":
         return this.#downloads.cancel(message.downloadId);
     }
+  }
+
+  #resize(size: { width: number; height: number }): void {
+    const viewport = this.#view.resize(size);
+    const applied = this.#media?.setViewport(viewport);
+    if (applied) this.send({ type: "screen", screen: applied });
   }
 
   #upload(

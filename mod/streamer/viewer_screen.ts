@@ -53,12 +53,7 @@ export function wholeScreen(
       width: screen.capture.width,
       height: screen.capture.height,
     }),
-    // As the capture knows the screen: the size it was started with, until
-    // a resize has been seen (the clamp is the server's, in `resize`).
-    maxSize: () => ({
-      width: screen.capture.width,
-      height: screen.capture.height,
-    }),
+    maxSize: () => screen.maxSize(),
     toScreen: (point) => point,
     beforeInput() {},
   };

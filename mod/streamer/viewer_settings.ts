@@ -7,18 +7,15 @@
  * @module
  */
 import { z } from "zod";
+import { policySchema as contractPolicySchema } from "../contract/get_connection.ts";
 
+// The contract's policy (`X-Policy-JSON`, which the host validated), with two
+// differences: unknown fields are dropped rather than refused (a host of a
+// newer release, restarted beside sessions this streamer still serves, may
+// send more), and a host from before sound sent no `audio`: no sound for it.
 const policySchema = z.object({
-  clipboard: z.enum(["none", "to-session", "from-session", "both"]),
-  fileUpload: z.boolean(),
-  fileDownload: z.boolean(),
-  printing: z.boolean(),
-  shadowing: z.boolean(),
-  // Hosts before sound sent no audio field: no sound for them.
+  ...contractPolicySchema.shape,
   audio: z.boolean().default(false),
-  videoMaxKbps: z.number().int().min(0).max(100_000).default(8000),
-  // Hosts before downloads sent no cap; they allowed no download either.
-  downloadMaxBytes: z.number().int().min(0).max(2 ** 40).default(2 ** 30),
 });
 
 const settingsSchema = z.object({
@@ -46,6 +43,7 @@ export const RESTRICTIVE: ViewerSettings = {
     audio: false,
     videoMaxKbps: 0,
     downloadMaxBytes: 0,
+    maxPixelRatio: 1,
   },
 };
 

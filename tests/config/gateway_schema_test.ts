@@ -59,3 +59,19 @@ Deno.test("workspace.desktop: refusals name the property", () => {
     onApp,
   );
 });
+
+Deno.test("workspace.resources.maxPixelRatio: 1 to 4, default 2", () => {
+  assertEquals(workspaceSchema.parse(DESKTOP).resources.maxPixelRatio, 2);
+  assertEquals(
+    workspaceSchema.parse({ ...DESKTOP, resources: { maxPixelRatio: 1.5 } })
+      .resources.maxPixelRatio,
+    1.5,
+  );
+  for (const bad of [0.5, 5, "2"]) {
+    const message = refusal({ ...DESKTOP, resources: { maxPixelRatio: bad } });
+    assert(
+      message.includes("gateway.workspaces[0].resources.maxPixelRatio:"),
+      message,
+    );
+  }
+});

@@ -52,7 +52,13 @@ Deno.test("configSchema: an empty file gets the seed's defaults", () => {
   assertEquals(settings.basePortNumber, 9000);
   assertEquals(settings.serverSessionUsername, "webs");
   assertEquals(settings.serverSessionPwd, undefined);
-  assertEquals(settings.screen, { width: 1920, height: 1080, depth: 24 });
+  assertEquals(settings.screen, {
+    width: 1920,
+    height: 1080,
+    depth: 24,
+    maxWidth: 3840,
+    maxHeight: 2160,
+  });
   assertEquals(settings.orphanTimeout, 300);
   assertEquals(config.filesystemRestrictions, []);
   assertEquals(config.profileCleanup, {
@@ -468,4 +474,36 @@ Deno.test("webstreamSettings.windows: refusals name the field", async (t) => {
   await t.step("validated on every OS, though only Windows uses it", () => {
     assert(!configSchema.safeParse(windows({ logonTimeout: -1 })).success);
   });
+});
+
+Deno.test("webstreamSettings.screen: the largest size a viewer may get", () => {
+  const screen = (input: Record<string, unknown>) =>
+    configSchema.parse({ webstreamSettings: { screen: input } })
+      .webstreamSettings.screen;
+  // 3840 × 2160 unless the start size is larger.
+  assertEquals(screen({ width: 1280, height: 720 }).maxWidth, 3840);
+  assertEquals(screen({ width: 5120, height: 2880 }), {
+    width: 5120,
+    height: 2880,
+    depth: 24,
+    maxWidth: 5120,
+    maxHeight: 2880,
+  });
+  assertEquals(screen({ maxWidth: 2560, maxHeight: 1440 }), {
+    width: 1920,
+    height: 1080,
+    depth: 24,
+    maxWidth: 2560,
+    maxHeight: 1440,
+  });
+  assertEquals(
+    failures({
+      webstreamSettings: { screen: { width: 1920, maxWidth: 1600 } },
+    }),
+    ["webstreamSettings.screen.maxWidth: at least the width (1920)"],
+  );
+  assertEquals(
+    failingPaths({ webstreamSettings: { screen: { maxHeight: 9000 } } }),
+    ["webstreamSettings.screen.maxHeight"],
+  );
 });

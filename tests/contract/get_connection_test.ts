@@ -19,6 +19,7 @@ Deno.test("the policy: defaults, and unknown properties refused", () => {
     audio: true,
     videoMaxKbps: 8000,
     downloadMaxBytes: 2 ** 30,
+    maxPixelRatio: 2,
   });
   const odd = policySchema.safeParse({ clipboard: "both", teleport: true });
   assert(!odd.success);

@@ -91,6 +91,7 @@ Deno.test("a desktop: session, workspace, policy and secret headers, and the siz
       audio: true,
       videoMaxKbps: 8000,
       downloadMaxBytes: 2 ** 30,
+      maxPixelRatio: 2,
     });
     // The validated answer, as the host gave it.
     assertEquals(answer.sessionId, "client-facing-1");

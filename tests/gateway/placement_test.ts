@@ -286,6 +286,24 @@ Deno.test("session sharing", async (t) => {
     },
   );
 
+  await t.step(
+    "a session whose pixel ratio cap is below the app's is not shared",
+    () => {
+      const sharp = app({ resources: { maxPixelRatio: 2 } });
+      const capped = makeSession("a", {
+        resources: resources({ maxPixelRatio: 1.5 }),
+      });
+      const decision = decide({
+        workspace: sharp,
+        hosts: [makeHost("a")],
+        sessions: [capped],
+      });
+      const excluded = sessionVerdict(decision, capped);
+      assertEquals(excluded.verdict, "excluded");
+      assertMatch(excluded.reason, /incompatible resources.*maxPixelRatio/);
+    },
+  );
+
   await t.step("a session offering more than the app needs is shared", () => {
     const session = makeSession("a", {
       resources: resources({ fileUpload: true, printing: true }),

@@ -32,6 +32,7 @@ const DEFAULT_POLICY = {
   audio: true,
   videoMaxKbps: 8000,
   downloadMaxBytes: 2 ** 30,
+  maxPixelRatio: 2,
 };
 
 /** Parses a request made of `headers` and `query`. */
@@ -479,6 +480,22 @@ Deno.test("X-Policy-JSON", async (t) => {
         'X-Policy-JSON.fileUpload: expected boolean, got string "yes"',
         "X-Policy-JSON.shadowing: expected boolean, got number 1",
       ],
+    );
+  });
+  await t.step("maxPixelRatio: 1 to 4", () => {
+    assertEquals(
+      problems({
+        "X-Session-ID": "s",
+        "X-Policy-JSON": JSON.stringify({ maxPixelRatio: 8 }),
+      }),
+      ["X-Policy-JSON.maxPixelRatio: expected a number ≤ 4, got number 8"],
+    );
+    assertEquals(
+      parse({
+        "X-Session-ID": "s",
+        "X-Policy-JSON": JSON.stringify({ maxPixelRatio: 1.5 }),
+      }).policy.maxPixelRatio,
+      1.5,
     );
   });
   await t.step("unknown keys are refused", () => {

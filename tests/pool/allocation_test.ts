@@ -34,6 +34,7 @@ function request(sessionId: string, command?: string): LaunchRequest {
       audio: true,
       videoMaxKbps: 0,
       downloadMaxBytes: 2 ** 30,
+      maxPixelRatio: 2,
     },
   };
 }

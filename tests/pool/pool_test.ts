@@ -95,6 +95,7 @@ function request(
       audio: true,
       videoMaxKbps: 8000,
       downloadMaxBytes: 2 ** 30,
+      maxPixelRatio: 2,
     },
   };
 }

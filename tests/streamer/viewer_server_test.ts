@@ -38,6 +38,7 @@ function settings(shadowing: boolean): ViewerSettings {
       audio: false,
       videoMaxKbps: 0,
       downloadMaxBytes: 2 ** 30,
+      maxPixelRatio: 2,
     },
   };
 }

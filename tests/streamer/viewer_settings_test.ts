@@ -21,6 +21,7 @@ const POLICY = {
   audio: true,
   videoMaxKbps: 4000,
   downloadMaxBytes: 2 ** 30,
+  maxPixelRatio: 2,
 } as const;
 
 Deno.test("valid settings parse", () => {
@@ -47,6 +48,31 @@ Deno.test("valid settings parse", () => {
   );
   assert(!negative.ok);
   assertMatch(negative.error, /policy\.downloadMaxBytes/);
+});
+
+Deno.test("the pixel ratio cap: the contract's field, unknown fields dropped", () => {
+  const { maxPixelRatio: _, ...older } = POLICY;
+  const old = parseViewerSettings(JSON.stringify({ policy: older }));
+  assert(old.ok);
+  assertEquals(old.value.policy.maxPixelRatio, 2);
+  const capped = parseViewerSettings(
+    JSON.stringify({ policy: { ...POLICY, maxPixelRatio: 1.5 } }),
+  );
+  assert(capped.ok);
+  assertEquals(capped.value.policy.maxPixelRatio, 1.5);
+  const bad = parseViewerSettings(
+    JSON.stringify({ policy: { ...POLICY, maxPixelRatio: 0 } }),
+  );
+  assert(!bad.ok);
+  assertMatch(bad.error, /^policy\.maxPixelRatio:/);
+  // A newer host's field this streamer does not know is not a reason to
+  // fall back to nothing.
+  const newer = parseViewerSettings(
+    JSON.stringify({ policy: { ...POLICY, hologram: true } }),
+  );
+  assert(newer.ok);
+  assertEquals(newer.value.policy, POLICY);
+  assertEquals(RESTRICTIVE.policy.maxPixelRatio, 1);
 });
 
 Deno.test("invalid settings name what was wrong", () => {

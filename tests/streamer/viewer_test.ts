@@ -14,6 +14,8 @@
  *
  * @module
  */
+import { XDisplay } from "../../ffi/x11/display.ts";
+import { screenSize } from "../../ffi/x11/randr.ts";
 import { createLogger } from "../../mod/log/mod.ts";
 import { X11Clipboard } from "../../mod/devices/linux/x11_clipboard.ts";
 import { TileEncoder } from "../../mod/streamer/encode/mod.ts";
@@ -32,6 +34,17 @@ import {
 } from "../support/ws.ts";
 import { withXvfb } from "../support/x11_draw.ts";
 
+/** The X screen's size, asked of the server. */
+function xScreenSize(display: string): { width: number; height: number } {
+  const x = XDisplay.open(display);
+  try {
+    const { width, height } = screenSize(x);
+    return { width, height };
+  } finally {
+    x.close();
+  }
+}
+
 const logger = createLogger({ format: "json", sink: () => {} });
 
 function policy(fileUpload: boolean): ViewerSettings["policy"] {
@@ -44,6 +57,7 @@ function policy(fileUpload: boolean): ViewerSettings["policy"] {
     audio: false,
     videoMaxKbps: 0,
     downloadMaxBytes: 2 ** 30,
+    maxPixelRatio: 2,
   };
 }
 
@@ -97,6 +111,49 @@ async function withViewer(
     screen.close();
   }
 }
+
+Deno.test({
+  name: "a viewer: VIEW_SIZE gets device pixels within the policy's cap",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withXvfb({ width: 1600, height: 1200 }, async (x) => {
+      const capped = { ...policy(false), maxPixelRatio: 1.5 };
+      await withViewer(x.display, { policy: capped }, async (ws) => {
+        const { hello } = await nextStreamerMessage(ws, "hello");
+        assertEquals(hello.maxPixelRatio, 1.5);
+        // The largest size RandR allows, not the size now.
+        assertEquals([hello.maxWidth, hello.maxHeight], [1600, 1200]);
+        // A page claiming ratio 2 gets 1.5: the streamer applies the cap.
+        sendClient(ws, {
+          type: "viewSize",
+          width: 640,
+          height: 400,
+          deviceWidth: 1280,
+          deviceHeight: 800,
+        });
+        const { screen } = await nextStreamerMessage(ws, "screen");
+        assertEquals(screen, { width: 960, height: 600 });
+        assertEquals(xScreenSize(x.display), { width: 960, height: 600 });
+        // Within the cap, the device pixels exactly.
+        sendClient(ws, {
+          type: "viewSize",
+          width: 800,
+          height: 600,
+          deviceWidth: 1000,
+          deviceHeight: 750,
+        });
+        // A grown screen: the capture sees it after the resize, and a
+        // second SCREEN follows the first.
+        let next = await nextStreamerMessage(ws, "screen");
+        if (next.screen.width !== 1000) {
+          assertEquals(next.screen, { width: 960, height: 600 });
+          next = await nextStreamerMessage(ws, "screen");
+        }
+        assertEquals(next.screen, { width: 1000, height: 750 });
+      });
+    }),
+});
 
 Deno.test({
   name: "a viewer: hello, resize, uploads by policy, malformed messages",

@@ -33,9 +33,12 @@ export interface TestBrowser {
   pid: number;
   /**
    * A new page in a fresh context, with `deviceScaleFactor` 1 so one CSS
-   * pixel is one screenshot pixel.
+   * pixel is one screenshot pixel (or the one given: a high-DPI screen).
    */
-  newPage(viewport?: { width: number; height: number }): Promise<Page>;
+  newPage(
+    viewport?: { width: number; height: number },
+    options?: { deviceScaleFactor?: number },
+  ): Promise<Page>;
   /** Closes the browser; kills its process by PID if closing hangs. */
   close(): Promise<void>;
 }
@@ -93,10 +96,10 @@ export async function launchBrowser(
   return {
     browser,
     pid,
-    async newPage(viewport = { width: 800, height: 600 }) {
+    async newPage(viewport = { width: 800, height: 600 }, options = {}) {
       const context = await browser.newContext({
         viewport,
-        deviceScaleFactor: 1,
+        deviceScaleFactor: options.deviceScaleFactor ?? 1,
       });
       return await context.newPage();
     },

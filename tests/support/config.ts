@@ -76,7 +76,17 @@ export async function writeTestConfig(
       reconnectGracePeriod: 30,
       removeAccountsOnExit: true,
       runtimeDirectory: `${dir}/runtime`,
-      screen: { width: 1024, height: 768, depth: 24 },
+      // Sessions do not grow beyond their start size, as before they could:
+      // the shared-session steps of browser_session_test.ts expect a second
+      // app on the first app's tab, which holds only while the screen
+      // cannot make room for a second app area.
+      screen: {
+        width: 1024,
+        height: 768,
+        depth: 24,
+        maxWidth: 1024,
+        maxHeight: 768,
+      },
       ...options.settings,
     },
     ...options.sections,

@@ -219,6 +219,7 @@ export function sessionRecord(
       audio: true,
       videoMaxKbps: 8000,
       downloadMaxBytes: 2 ** 30,
+      maxPixelRatio: 2,
     },
     createdAt: now,
     lastLaunchAt: now,

@@ -114,6 +114,7 @@ export function request(
       audio: true,
       videoMaxKbps: 8000,
       downloadMaxBytes: 2 ** 30,
+      maxPixelRatio: 2,
     },
   };
 }

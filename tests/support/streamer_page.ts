@@ -47,6 +47,8 @@ export interface PagePolicy {
   fileUpload?: boolean;
   /** Sound. Default true. */
   audio?: boolean;
+  /** Most session pixels per CSS pixel. Default 2. */
+  maxPixelRatio?: number;
 }
 
 /** Options for {@linkcode startStreamerPage}. */

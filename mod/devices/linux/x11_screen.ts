@@ -6,7 +6,11 @@
  * @module
  */
 import { XDisplay } from "../../../ffi/x11/display.ts";
-import { screenSize } from "../../../ffi/x11/randr.ts";
+import {
+  queryRandr,
+  screenSize,
+  screenSizeRange,
+} from "../../../ffi/x11/randr.ts";
 import type { InputSink } from "../input.ts";
 import {
   atLeastMinimum,
@@ -50,6 +54,12 @@ export function openX11Screen(options: X11ScreenOptions = {}): SessionScreen {
       }
       // Asked of the server: Xlib's own copy lags behind RandR changes.
       return viewportWithin(wanted, screenSize(display));
+    },
+    maxSize() {
+      const range = queryRandr(display) ? screenSizeRange(display) : undefined;
+      return range
+        ? { width: range.maxWidth, height: range.maxHeight }
+        : screenSize(display);
     },
     close() {
       sink.releaseAll();

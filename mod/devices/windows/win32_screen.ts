@@ -47,6 +47,9 @@ export function openWin32Screen(
       // get the requested size within the screen.
       return viewportWithin(atLeastMinimum(size), capture);
     },
+    maxSize() {
+      return { width: capture.width, height: capture.height };
+    },
     close() {
       input.releaseAll();
       input.close();

@@ -509,6 +509,12 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
         ...ids,
       });
       const display = `:${xvfb.display}`;
+      if (xvfb.sizeProblem) {
+        logger.warn("the session keeps its largest screen size", {
+          account: spec.account,
+          reason: xvfb.sizeProblem,
+        });
+      }
       const audio = await startSound(sessionDir, baseEnv, ids);
       const started: ProcessRef[] = [];
       let streamer: Deno.ChildProcess;

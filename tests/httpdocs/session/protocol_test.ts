@@ -320,6 +320,13 @@ Deno.test("every browser message survives a round trip", () => {
     { type: "key", down: false, code: "Digit2", key: "é" },
     { type: "key", down: true, code: "", key: "😀" },
     { type: "resize", width: 1920, height: 1080 },
+    {
+      type: "viewSize",
+      width: 1280,
+      height: 720,
+      deviceWidth: 2560,
+      deviceHeight: 1440,
+    },
     { type: "clipboard", text: "ünïcode ✓" },
     { type: "clipboardImage", png: PNG },
     { type: "ping", id: 9 },
@@ -549,6 +556,12 @@ Deno.test("malformed browser messages are refused with a ProtocolError", () => {
     ["short audioState", Uint8Array.of(C.AUDIO_STATE), /audioState/],
     ["audioState 2", Uint8Array.of(C.AUDIO_STATE, 2), /0 \(off\) or 1/],
     ["short resize", Uint8Array.of(C.RESIZE, 1, 0), /resize/],
+    ["short viewSize", Uint8Array.of(C.VIEW_SIZE, 1, 0, 1, 0), /9 expected/],
+    [
+      "viewSize with a zero device width",
+      Uint8Array.of(C.VIEW_SIZE, 1, 0, 1, 0, 0, 0, 1, 0),
+      /above 0/,
+    ],
     ["clipboard not JSON", Uint8Array.of(C.CLIPBOARD, 0x5b), /JSON/],
     [
       "clipboard image cut inside the signature",

@@ -15,6 +15,7 @@ import {
   assertNotEquals,
   assertRejects,
 } from "../../support/assert.ts";
+import { runCommand } from "../../support/command.ts";
 import { withTempDir } from "../../support/fs.ts";
 import { withTestUser } from "../../support/pool_users.ts";
 import { liveProcesses } from "../../support/proc.ts";
@@ -127,6 +128,33 @@ fixtureTest(
   },
 );
 
+fixtureTest(
+  "startXvfb: a screen that may grow starts at its size, up to its maximum",
+  async (f) => {
+    const server = await f.start({
+      screen: {
+        width: 640,
+        height: 480,
+        depth: 24,
+        maxWidth: 1600,
+        maxHeight: 1200,
+      },
+    });
+    assertEquals(server.sizeProblem, undefined);
+    const info = await xdpyinfo(`:${server.display}`, f.authFile);
+    assert(info.ok, info.stderr);
+    assertMatch(info.stdout, /dimensions:\s+640x480 pixels/);
+    const randr = await runCommand("xrandr", {
+      env: { DISPLAY: `:${server.display}`, XAUTHORITY: f.authFile },
+      clearEnv: true,
+    });
+    assertMatch(
+      randr.stdout,
+      /minimum 1 x 1, current 640 x 480, maximum 1600 x 1200/,
+    );
+  },
+);
+
 fixtureTest("startXvfb: two servers get different displays", async (f) => {
   const screen = { width: 320, height: 200, depth: 24 };
   const started = await Promise.allSettled([
@@ -208,12 +236,20 @@ Deno.test({
     withTestUser("xvf", (user) =>
       withFixture(async (f) => {
         await Deno.chown(f.authFile, user.uid, user.gid);
+        // The host (root) sets the start size on the user's server.
         const server = await f.start({
-          screen: { width: 320, height: 240, depth: 24 },
+          screen: {
+            width: 320,
+            height: 240,
+            depth: 24,
+            maxWidth: 640,
+            maxHeight: 480,
+          },
           uid: user.uid,
           gid: user.gid,
           env: { PATH: "/usr/bin:/bin", HOME: user.home },
         });
+        assertEquals(server.sizeProblem, undefined);
         const status = await procStatus(server.child.pid);
         const uids = status.match(/^Uid:\s+(.*)$/m)![1].trim().split(/\s+/);
         const gids = status.match(/^Gid:\s+(.*)$/m)![1].trim().split(/\s+/);
@@ -222,5 +258,6 @@ Deno.test({
         assert((await processesOfUser(user.uid)).includes(server.child.pid));
         const info = await xdpyinfo(`:${server.display}`, f.authFile);
         assert(info.ok, info.stderr);
+        assertMatch(info.stdout, /dimensions:\s+320x240 pixels/);
       })),
 });
