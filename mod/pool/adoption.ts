@@ -63,7 +63,7 @@ export async function takeBack(
     });
     return false;
   }
-  const { sessionId, launched } = record.binding;
+  const { sessionId, launched, endsWithApps } = record.binding;
   const adoption = await recovery.adopt(
     record.platform,
     await table.spec(slot, record.sessionUuid),
@@ -98,6 +98,7 @@ export async function takeBack(
     streamer: lostStreamer(),
     clientConnected: false,
     launched: new Set(launched),
+    endsWithApps,
     restarts: [],
   };
   table.enter(slot, phase);

@@ -23,6 +23,11 @@ const bindingSchema = z.object({
   sessionId: z.string().min(1).max(128),
   /** App command lines started in the session. */
   launched: z.array(z.string().max(65_536)).max(1000),
+  /**
+   * Whether the session ends with its last app; records of earlier
+   * versions lack it and are never ended that way.
+   */
+  endsWithApps: z.boolean().default(false),
 }).strict();
 
 /** One slot's record (version 1). */

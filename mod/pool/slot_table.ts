@@ -220,7 +220,11 @@ export class SlotTable {
       account: slot.account,
       sessionUuid: phase.sessionUuid,
       binding: isBound(phase)
-        ? { sessionId: phase.sessionId, launched: [...phase.launched] }
+        ? {
+          sessionId: phase.sessionId,
+          launched: [...phase.launched],
+          endsWithApps: phase.endsWithApps,
+        }
         : null,
       platform,
     };
@@ -316,6 +320,7 @@ export function settle(phase: SlotPhase, error: Error): void {
   if (phase.state === "provisioning") phase.ready.reject(error);
   if (!isBound(phase)) return;
   clearTimeout(phase.graceTimer);
+  clearTimeout(phase.appExitTimer);
   if (phase.streamer.kind === "attached") {
     for (const ack of phase.streamer.tokens.values()) ack.reject(error);
   } else {

@@ -50,6 +50,11 @@ export class Apps {
     return this.#running.size;
   }
 
+  /** Whether an app started from `command` still runs. */
+  runs(command: string): boolean {
+    return this.list().some((app) => app.command === command);
+  }
+
   /** The started apps that still run, oldest first. */
   list(): RunningApp[] {
     return [...this.#running.values()];
@@ -57,19 +62,20 @@ export class Apps {
 
   /**
    * Starts the app `commandLine` names, with {@linkcode appEnvironment}
-   * plus `env`. A command line that cannot be split, or a program that
-   * cannot start, is logged; an empty one does nothing.
+   * plus `env`; true when it started. A command line that cannot be split,
+   * or a program that cannot start, is logged; an empty one does nothing.
    */
-  start(commandLine: string, env: Record<string, string> = {}): void {
+  start(commandLine: string, env: Record<string, string> = {}): boolean {
     const { logger } = this.#options;
     let argv: string[];
     try {
       argv = splitCommandLine(commandLine);
     } catch (error) {
       if (!(error instanceof CommandLineError)) throw error;
-      return logger.error("cannot start app", { reason: error.message });
+      logger.error("cannot start app", { reason: error.message });
+      return false;
     }
-    if (!argv.length) return;
+    if (!argv.length) return false;
     try {
       const child = new Deno.Command(argv[0], {
         args: argv.slice(1),
@@ -90,8 +96,10 @@ export class Apps {
         logger.info("app exited", { program: argv[0], code: status.code });
         this.#options.onExited?.(app);
       });
+      return true;
     } catch (error) {
       logger.error("cannot start app", { program: argv[0], error });
+      return false;
     }
   }
 

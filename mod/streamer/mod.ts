@@ -107,9 +107,13 @@ export async function runStreamer(
     },
     logger,
   });
-  const apps = new Apps({
+  const apps: Apps = new Apps({
     logger,
     onStarted: (program) => reporting.activity("app_launch", program),
+    // An app has closed once no process started from its command runs.
+    onExited: (app) => {
+      if (!apps.runs(app.command)) session.appClosed(app.command);
+    },
   });
   const session: StreamerSession = new StreamerSession({
     bind: options.bind,

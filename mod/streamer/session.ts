@@ -6,7 +6,9 @@
  * the next viewer's policy (and start the session's reporting);
  * `SESSION_IN_USE` (to a streamer restarted in a bound session) starts the
  * reporting too; `FILE_UPLOAD_COMPLETE` completes a waiting file dialog. Messages for
- * another session are ignored.
+ * another session are ignored. When an app it started closes
+ * ({@linkcode StreamerSession.appClosed}), the tabs showing it and the
+ * manager are told.
  *
  * {@linkcode StreamerSession.handlers} are the control channel's handlers;
  * what the session tells the manager goes out through the
@@ -109,6 +111,10 @@ export class StreamerSession {
   readonly #options: StreamerSessionOptions;
   readonly #tokens = new TokenStore<ViewerSettings>();
   readonly #screen: () => { screen: SessionScreen; captures: SharedCapture };
+  /** Commands of apps this streamer started that have not closed. */
+  readonly #started = new Set<string>();
+  /** Commands of apps that closed and were not started again. */
+  readonly #closed = new Set<string>();
   #state: State = { phase: "waiting" };
 
   /** Waits for `SESSION_INFO`. */
@@ -174,12 +180,40 @@ export class StreamerSession {
       return;
     }
     const now = this.#state;
-    if (now.phase !== "serving" || !message.commandLineParams) return;
-    this.#options.apps.start(message.commandLineParams, {
+    const command = message.commandLineParams;
+    if (now.phase !== "serving" || !command) return;
+    this.#closed.delete(command);
+    this.#started.add(command);
+    const started = this.#options.apps.start(command, {
       ...(now.dialogs ? { [FILE_DIALOG_SOCKET_ENV]: now.dialogs.path } : {}),
       ...(now.downloads.command
         ? { [DOWNLOAD_SOCKET_ENV]: now.downloads.command.path }
         : {}),
+    });
+    // An app that cannot start is closed at once, for its tab and the host.
+    if (!started) this.appClosed(command);
+  }
+
+  /**
+   * The app started from `command` has closed (its process exited; or, for
+   * a caller that tracks windows, its last window closed): each viewer whose
+   * tab shows it (`settings.app`) gets `APP_CLOSED` and is ended, so does a
+   * viewer of it that connects later, and the session manager is told
+   * (`APP_CLOSED`), which ends an app session whose last app closed. Only
+   * apps this streamer started count, each once until it is started again;
+   * anything else is ignored.
+   */
+  appClosed(command: string): void {
+    const state = this.#state;
+    if (state.phase !== "serving" || !this.#started.delete(command)) return;
+    this.#closed.add(command);
+    for (const viewer of [...state.viewers.viewers]) {
+      if (viewer.settings.app === command) viewer.appClosed();
+    }
+    this.#options.control.send({
+      type: "APP_CLOSED",
+      sessionUuid: state.sessionUuid,
+      commandLineParams: command,
     });
   }
 
@@ -194,9 +228,12 @@ export class StreamerSession {
         port: this.#options.port,
         tokens: this.#tokens,
         context: () => this.#viewerContext(sessionUuid),
-        onConnected: () => {
+        onConnected: (viewer) => {
           control.send({ type: "CLIENT_CONNECTED", sessionUuid });
           this.#options.reporting.viewerConnected();
+          // A tab that arrives after its app closed is told at once.
+          const app = viewer.settings.app;
+          if (app && this.#closed.has(app)) viewer.appClosed();
         },
         onDisconnected: () =>
           control.send({ type: "CLIENT_DISCONNECTED", sessionUuid }),

@@ -90,6 +90,7 @@ Deno.test("each state carries what it needs; accessors read it", () => {
     streamer: { kind: "attached", link, tokens: new Map() },
     clientConnected: false,
     launched: new Set(),
+    endsWithApps: true,
     restarts: [],
   };
   const lost: BoundSlot = {

@@ -14,7 +14,11 @@ const record = (slot: number): SlotRecord => ({
   slot,
   account: `webs0${slot}`,
   sessionUuid: "3f2b8c1e-9d4a-4e6b-8a7c-0123456789ab",
-  binding: { sessionId: "gw-1", launched: ["xterm -e top"] },
+  binding: {
+    sessionId: "gw-1",
+    launched: ["xterm -e top"],
+    endsWithApps: true,
+  },
   platform: { display: ":3", anything: [1, 2] },
 });
 

@@ -61,6 +61,7 @@ async function bindSlot(
     streamer: attached(link),
     clientConnected: false,
     launched: new Set(["xterm"]),
+    endsWithApps: true,
     restarts: [],
   });
   table.bySessionId.set("gw-1", slot);
@@ -83,7 +84,11 @@ Deno.test("a bound session's record is kept; recycling reports it ended and free
       const r = await store.read(1);
       return r.kind === "record" ? r.record : undefined;
     });
-    assertEquals(read.binding, { sessionId: "gw-1", launched: ["xterm"] });
+    assertEquals(read.binding, {
+      sessionId: "gw-1",
+      launched: ["xterm"],
+      endsWithApps: true,
+    });
     assertEquals(read.platform, { display: ":1" });
 
     const link = linkOf(slot.phase) as FakeStreamer;
