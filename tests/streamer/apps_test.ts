@@ -87,3 +87,20 @@ Deno.test("running apps are listed with their command line and pid until they ex
   assertEquals(exited, ["sleep 30"]);
   assertEquals(apps.list(), []);
 });
+
+Deno.test("start says whether the app started; runs says whether its command runs", async () => {
+  const { logger } = captureLogs();
+  const exited: string[] = [];
+  const apps = new Apps({
+    logger,
+    onExited: (app) => exited.push(app.command),
+  });
+  assertEquals(apps.start("/nonexistent/webstream-app"), false);
+  assertEquals(apps.start("sh -c 'unterminated"), false);
+  assertEquals(apps.start("sleep 31"), true);
+  assert(apps.runs("sleep 31"));
+  assert(!apps.runs("sleep 32"));
+  apps.stopAll();
+  await waitFor(() => exited.length === 1, { what: "the exit to be reported" });
+  assert(!apps.runs("sleep 31"));
+});
