@@ -32,7 +32,7 @@ import {
   type UserClient,
   writeGatewayConfig,
 } from "../support/gateway.ts";
-import { liveProcesses } from "../support/proc.ts";
+import { endProcessRunning } from "../support/proc.ts";
 import { waitFor } from "../support/wait.ts";
 import {
   helloAndPing,
@@ -51,16 +51,6 @@ const OPTIONS = {
 
 /** `webstreamSettings.appExitGrace` of the host, in seconds. */
 const GRACE = 1;
-
-/** Ends the process running exactly `command`, by its PID. */
-async function endApp(command: string): Promise<void> {
-  const app = await waitFor(
-    async () =>
-      (await liveProcesses()).find((p) => p.argv.join(" ") === command),
-    { what: `the app ${command}` },
-  );
-  Deno.kill(app.pid, "SIGTERM");
-}
 
 /** Connects a tab (a viewer) to a launched session through the gateway. */
 async function openTab(
@@ -195,7 +185,7 @@ Deno.test(
           const alice = await signIn(gateway.url, "alice");
           const launched = await alice.launchOk("editor");
           const tab = await openTab(alice, launched);
-          await endApp(editor);
+          await endProcessRunning(editor);
           await assertClosed(tab, "Text Editor");
           await assertLoggedOff(gateway, admin, alice, launched.sessionId);
         },
@@ -211,7 +201,7 @@ Deno.test(
           assertEquals(second.sessionId, sessionId, "shared");
           // (One viewer at a time without shadowing: the newest tab.)
           const terminalTab = await openTab(bob, second);
-          await endApp(editor);
+          await endProcessRunning(editor);
           await hostSawClose(host, sessionId, 1);
           await assertServed(terminalTab);
           await assertKept(admin, sessionId);
@@ -220,14 +210,14 @@ Deno.test(
           const again = await bob.launchOk("editor", sessionId);
           assertEquals(again.sessionId, sessionId);
           const editorTab = await openTab(bob, again);
-          await endApp(editor);
+          await endProcessRunning(editor);
           await assertClosed(editorTab, "Text Editor");
           await hostSawClose(host, sessionId, 2);
           await assertKept(admin, sessionId);
 
           const last = await bob.launchOk("terminal", sessionId);
           const lastTab = await openTab(bob, last);
-          await endApp(terminal);
+          await endProcessRunning(terminal);
           await assertClosed(lastTab, "Terminal");
           await assertLoggedOff(gateway, admin, bob, sessionId);
         },
@@ -240,7 +230,7 @@ Deno.test(
           const launched = await carol.launchOk("desk");
           const tab = await openTab(carol, launched);
           await assertKept(admin, launched.sessionId);
-          await endApp(shell);
+          await endProcessRunning(shell);
           await hostSawClose(host, launched.sessionId, 1);
           assert(
             host.process.logs.some((r) =>
