@@ -13,6 +13,10 @@
  *   its new tab is told again when it exits; the second exiting ends the
  *   session.
  * - A desktop whose shell runs is not logged off, nor when its shell ends.
+ * - A streamer killed in an app session is restarted there and does not log
+ *   it off: the app runs on (a reconnect does not start it twice); the new
+ *   streamer did not start it and never reports it, so its exit later does
+ *   not end the session either (the safe side).
  *
  * Needs the Debian packages xvfb and x11-utils.
  *
@@ -32,7 +36,11 @@ import {
   type UserClient,
   writeGatewayConfig,
 } from "../support/gateway.ts";
-import { endProcessRunning } from "../support/proc.ts";
+import {
+  endProcessRunning,
+  findStreamer,
+  liveProcesses,
+} from "../support/proc.ts";
 import { waitFor } from "../support/wait.ts";
 import {
   helloAndPing,
@@ -145,8 +153,9 @@ Deno.test(
       const editor = sleepCommand();
       const terminal = sleepCommand();
       const shell = sleepCommand();
+      const notes = sleepCommand();
       const config = await writeGatewayConfig({
-        users: ["alice", "bob", "carol"],
+        users: ["alice", "bob", "carol", "dave"],
         workspaces: [
           {
             id: "editor",
@@ -159,6 +168,12 @@ Deno.test(
             name: "Terminal",
             kind: "app",
             command: { linux: terminal },
+          },
+          {
+            id: "notes",
+            name: "Notes",
+            kind: "app",
+            command: { linux: notes },
           },
           {
             id: "desk",
@@ -174,7 +189,7 @@ Deno.test(
       teardown.defer(() => gateway.stop());
       const admin = new AdminClient(gateway.url);
       const host = await launchHost(teardown, gateway.url, {
-        slots: 3,
+        slots: 4,
         settings: { appExitGrace: GRACE },
       });
       await admin.waitForHealthy([host]);
@@ -242,6 +257,46 @@ Deno.test(
           await assertKept(admin, launched.sessionId);
           await assertServed(tab);
           await tab.close();
+        },
+      );
+      await t.step(
+        "a streamer restarted in an app session does not log it off",
+        async () => {
+          const dave = await signIn(gateway.url, "dave");
+          const launched = await dave.launchOk("notes");
+          const { sessionId } = launched;
+          const tab = await openTab(dave, launched);
+          const resolved = await resolveSession(gateway.url, sessionId);
+          const streamer = await findStreamer(JSON.parse(resolved.body).Port);
+          assert(streamer, "the session's streamer runs");
+          Deno.kill(streamer.pid, "SIGKILL");
+          await tab.closed;
+          await waitFor(
+            () =>
+              host.process.logs.some((r) =>
+                r.msg === "streamer restarted in its session" &&
+                r.sessionId === sessionId
+              ),
+            { what: "the streamer to be restarted in its session" },
+          );
+          const again = await dave.launchOk("notes", sessionId);
+          assertEquals(again.sessionId, sessionId);
+          const newTab = await openTab(dave, again);
+          await assertKept(admin, sessionId);
+          const running = (await liveProcesses()).filter((p) =>
+            p.argv.join(" ") === notes
+          );
+          assertEquals(running.length, 1, "the app runs on, once");
+          // Its exit is not seen by a streamer that did not start it.
+          await endProcessRunning(notes);
+          await assertServed(newTab);
+          await assertKept(admin, sessionId);
+          assert(
+            !host.process.logs.some((r) =>
+              r.msg === "app closed" && r.sessionId === sessionId
+            ),
+          );
+          await newTab.close();
         },
       );
     } finally {
