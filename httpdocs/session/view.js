@@ -337,6 +337,7 @@ export function openSession(container, options) {
       ? "Close"
       : "Back to the portal";
     root.dataset.status = state.state;
+    if (closedApp !== undefined) root.dataset.appClosed = closedApp;
     switch (state.state) {
       case "connecting":
         statusText.textContent = state.attempt
