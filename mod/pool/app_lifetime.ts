@@ -8,9 +8,10 @@
  *
  * The pool counts launches against closes: a command leaves the session's
  * `launched` set only when the streamer says it closed. A streamer restarted
- * in the session never started the apps that run there from before, so it
- * never reports them closed: such a session is never logged off by this
- * rule while they may still run (the safe side).
+ * in the session reports only the apps it knows (those it started, and
+ * those it took up from its predecessor's record, `mod/streamer/app_record.ts`);
+ * an app it does not know keeps the session alive (the safe side), so a
+ * restart never logs a session off while its apps run.
  *
  * {@linkcode afterAppClosed} is the decision, pure; {@linkcode appClosed}
  * and {@linkcode appLaunched} apply it to a bound slot.

@@ -27,6 +27,7 @@ import { userInfo } from "node:os";
 import { openSessionDevices, type SessionDevices } from "../devices/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Apps } from "./apps.ts";
+import { appRecordPath } from "./app_record.ts";
 import { ControlChannel } from "./control_channel.ts";
 import { StreamerSession } from "./session.ts";
 import { endSessionProcesses } from "./session_end.ts";
@@ -109,6 +110,7 @@ export async function runStreamer(
   });
   const apps: Apps = new Apps({
     logger,
+    record: appRecordPath(),
     onStarted: (program) => reporting.activity("app_launch", program),
     // An app has closed once no process started from its command runs.
     onExited: (app) => {

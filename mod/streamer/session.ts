@@ -256,6 +256,20 @@ export class StreamerSession {
         logger,
       }),
     };
+    this.#adoptApps();
+  }
+
+  /**
+   * Takes up the apps an earlier streamer of this session started (it
+   * died; they run on): they count as started here, so their close is
+   * told like any app's.
+   */
+  async #adoptApps(): Promise<void> {
+    // No exit of theirs is reported before this continues: watching one
+    // needs a read of /proc, which completes after this microtask.
+    for (const app of await this.#options.apps.adopt()) {
+      this.#started.add(app.command);
+    }
   }
 
   /**

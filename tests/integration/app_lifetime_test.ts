@@ -14,9 +14,9 @@
  *   session.
  * - A desktop whose shell runs is not logged off, nor when its shell ends.
  * - A streamer killed in an app session is restarted there and does not log
- *   it off: the app runs on (a reconnect does not start it twice); the new
- *   streamer did not start it and never reports it, so its exit later does
- *   not end the session either (the safe side).
+ *   it off: the app runs on (a reconnect does not start it twice), the new
+ *   streamer takes it up from its predecessor's record, and when it exits
+ *   its new tab is told and the session ends.
  *
  * Needs the Debian packages xvfb and x11-utils.
  *
@@ -260,7 +260,7 @@ Deno.test(
         },
       );
       await t.step(
-        "a streamer restarted in an app session does not log it off",
+        "a streamer restarted in an app session keeps it, and takes its app up",
         async () => {
           const dave = await signIn(gateway.url, "dave");
           const launched = await dave.launchOk("notes");
@@ -287,16 +287,11 @@ Deno.test(
             p.argv.join(" ") === notes
           );
           assertEquals(running.length, 1, "the app runs on, once");
-          // Its exit is not seen by a streamer that did not start it.
+          // The new streamer took it up: its exit closes the tab and ends
+          // the session as before.
           await endProcessRunning(notes);
-          await assertServed(newTab);
-          await assertKept(admin, sessionId);
-          assert(
-            !host.process.logs.some((r) =>
-              r.msg === "app closed" && r.sessionId === sessionId
-            ),
-          );
-          await newTab.close();
+          await assertClosed(newTab, "Notes");
+          await assertLoggedOff(gateway, admin, dave, sessionId);
         },
       );
     } finally {
