@@ -256,7 +256,9 @@ export class StreamerSession {
         logger,
       }),
     };
-    this.#adoptApps();
+    this.#adoptApps().catch((error) =>
+      logger.warn("the session's earlier apps were not taken up", { error })
+    );
   }
 
   /**
