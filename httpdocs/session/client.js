@@ -65,6 +65,7 @@ export const UPLOAD_BUFFER_LIMIT = 1024 * 1024;
  *   audio?: (packet: import("./protocol.js").AudioPacket) => void,
  *   downloadProgress?: (download: Download) => void,
  *   downloadDone?: (download: Download) => void,
+ *   appClosed?: (closed: import("./protocol.js").AppClosed) => void,
  * }} ClientEvents
  */
 
@@ -557,6 +558,9 @@ export class SessionClient {
       }
       case "notice":
         this.#events.notice?.(message.notice);
+        return;
+      case "appClosed":
+        this.#events.appClosed?.(message.closed);
         return;
       case "downloadStart": {
         /** @type {Download} */

@@ -30,6 +30,7 @@ export const S = Object.freeze({
   DOWNLOAD_START: 0x0c,
   DOWNLOAD_CHUNK: 0x0d,
   DOWNLOAD_END: 0x0e,
+  APP_CLOSED: 0x11,
 });
 
 /** Browser → streamer message types. */
@@ -113,6 +114,9 @@ export const MAX_DOWNLOAD_CHUNK = 256 * 1024;
 /** What a download carries: a file from the session, or a print job (PDF). */
 export const DOWNLOAD_KINDS = Object.freeze(["file", "print"]);
 
+/** Longest app name in `APP_CLOSED`, in characters (`X-App-Name`'s limit). */
+export const MAX_APP_NAME = 256;
+
 /** Largest JSON payload accepted, in bytes (clipboard text included). */
 export const MAX_JSON = 1024 * 1024;
 
@@ -165,6 +169,7 @@ export const MAX_CODECS = 16;
  *   kind: "file" | "print" }} DownloadStart
  * @typedef {{ downloadId: number, ok: true }
  *   | { downloadId: number, ok: false, error: string }} DownloadEnd
+ * @typedef {{ name: string }} AppClosed
  *
  * @typedef {{ type: "hello", hello: Hello }
  *   | { type: "screen", screen: Screen }
@@ -180,7 +185,8 @@ export const MAX_CODECS = 16;
  *   | { type: "audio", audio: AudioPacket }
  *   | { type: "downloadStart", download: DownloadStart }
  *   | { type: "downloadChunk", downloadId: number, data: Uint8Array }
- *   | { type: "downloadEnd", end: DownloadEnd }} StreamerMessage
+ *   | { type: "downloadEnd", end: DownloadEnd }
+ *   | { type: "appClosed", closed: AppClosed }} StreamerMessage
  *
  * @typedef {{ type: "ack", frameId: number }
  *   | { type: "pointer", x: number, y: number, buttons: number }
@@ -379,6 +385,8 @@ export function encodeStreamerMessage(message) {
     }
     case "downloadEnd":
       return jsonMessage(S.DOWNLOAD_END, message.end);
+    case "appClosed":
+      return jsonMessage(S.APP_CLOSED, { name: message.closed.name });
     case "frame":
       return encodeFrame(message.frame);
     case "video":
@@ -657,6 +665,11 @@ export function decodeStreamerMessage(bytes) {
           error: str(v, "error", "downloadEnd", { max: 1000 }),
         },
       };
+    }
+    case S.APP_CLOSED: {
+      const v = readJson(bytes, "appClosed");
+      const name = str(v, "name", "appClosed", { max: MAX_APP_NAME });
+      return { type: "appClosed", closed: { name } };
     }
     default:
       throw new ProtocolError(`unknown streamer message type ${bytes[0]}`);

@@ -3,7 +3,8 @@
 /**
  * The session view: builds the canvas, the status overlay, the toolbar
  * (title, fps and latency, upload, clipboard, disconnect, and log off when
- * the page can end the session: `logOff`) and the clipboard
+ * the page can end the session: `logOff`), the message that the tab's app
+ * has closed (`APP_CLOSED`: no reconnect; close the tab or go back), and the clipboard
  * panel (text, and the last image the session copied, to copy or save)
  * inside a container, and wires tunnel → client → display and input.
  * Pages call {@linkcode openSession} with a `connect` callback that returns
@@ -62,6 +63,7 @@ export { TunnelEndedError };
  *   readonly screen: { width: number, height: number },
  *   readonly hello: import("./protocol.js").Hello | undefined,
  *   readonly connects: number,
+ *   readonly closedApp: string | undefined,
  *   readPixels: (x: number, y: number, width: number, height: number) => Promise<Uint8ClampedArray>,
  *   viewSize: () => { width: number, height: number },
  *   close: (reason?: string) => void,
@@ -104,6 +106,14 @@ export function openSession(container, options) {
     "Close",
   ]);
   closeButton.hidden = true;
+  const closeTabButton = h(
+    "button",
+    { type: "button", class: "ws-close-tab" },
+    [
+      "Close tab",
+    ],
+  );
+  closeTabButton.hidden = true;
   const fileTitle = h("p", { class: "ws-file-title" });
   const fileInput = h("input", { type: "file", class: "ws-file-input" });
   const fileCancel = h("button", { type: "button", class: "ws-file-cancel" }, [
@@ -119,6 +129,7 @@ export function openSession(container, options) {
   const overlay = h("div", { class: "ws-overlay", role: "status" }, [
     h("div", { class: "ws-overlay-box" }, [
       statusText,
+      closeTabButton,
       closeButton,
       filePrompt,
     ]),
@@ -218,6 +229,8 @@ export function openSession(container, options) {
   let connects = 0;
   let helloSeen = false;
   let closed = false;
+  /** The name of the tab's app once it has closed. @type {string | undefined} */
+  let closedApp;
   /** @type {ReturnType<typeof setInterval> | undefined} */
   let countdown;
   /** @type {FileRequest[]} */
@@ -292,6 +305,11 @@ export function openSession(container, options) {
       audio: hello.audio && sound.supported,
     }),
     audio: (packet) => sound.push(packet),
+    appClosed: ({ name }) => {
+      closedApp = name;
+      // Nothing is left to show: the tab ends here, without reconnecting.
+      tunnel.close(`${name} has closed`);
+    },
     stats: () => {
       const latency = client.latencyMs === undefined
         ? "–"
@@ -345,7 +363,12 @@ export function openSession(container, options) {
     overlay.hidden = connected && !fileRequests.length;
     statusText.hidden = connected;
     closeButton.hidden = state.state !== "ended";
+    closeTabButton.hidden = state.state !== "ended" || closedApp === undefined;
+    closeButton.textContent = closedApp === undefined
+      ? "Close"
+      : "Back to the portal";
     root.dataset.status = state.state;
+    if (closedApp !== undefined) root.dataset.appClosed = closedApp;
     switch (state.state) {
       case "connecting":
         statusText.textContent = state.attempt
@@ -371,7 +394,9 @@ export function openSession(container, options) {
         break;
       }
       case "ended":
-        statusText.textContent = `Session ended: ${state.reason}`;
+        statusText.textContent = closedApp === undefined
+          ? `Session ended: ${state.reason}`
+          : `${closedApp} has closed`;
         filePrompt.hidden = true;
         break;
     }
@@ -599,6 +624,11 @@ export function openSession(container, options) {
     root.addEventListener(type, () => sound.unlock(), { capture: true });
   }
   closeButton.addEventListener("click", () => destroy());
+  closeTabButton.addEventListener("click", () => {
+    // Browsers close only tabs a script opened; otherwise go back instead.
+    globalThis.close();
+    setTimeout(() => globalThis.closed || destroy(), 100);
+  });
 
   /** @param {string} [reason] */
   function close(reason = "disconnected") {
@@ -669,6 +699,9 @@ export function openSession(container, options) {
     },
     get connects() {
       return connects;
+    },
+    get closedApp() {
+      return closedApp;
     },
     readPixels: (x, y, width, height) =>
       display.readPixels(x, y, width, height),

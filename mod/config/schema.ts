@@ -155,6 +155,8 @@ export const settingsSchema = z.object({
   // A session whose host stays gone this long ends itself (its streamer
   // ends the session's processes), so nothing runs forever unowned.
   orphanTimeout: seconds.default(300),
+  // An app session whose last app closed is logged off this long after.
+  appExitGrace: z.number().min(0).max(86_400).default(10),
   poolAccounts: z.enum(["auto", "system", "current"]).default("auto"),
   removeAccountsOnExit: z.boolean().default(false),
   runtimeDirectory: z.string().min(1).optional(),

@@ -11,7 +11,8 @@
  * `RESUME_SESSION`, which a streamer whose control channel dropped sends
  * instead of `REQUEST_SESSION_INFO` to take its session up again, and
  * `SESSION_IN_USE`, which tells a streamer started in a session already
- * bound to a user session that it is in use.
+ * bound to a user session that it is in use, and `APP_CLOSED`, an app the
+ * streamer started in the session has closed.
  *
  * @module
  */
@@ -98,6 +99,18 @@ export interface UploadLanded {
   filePath: string;
 }
 
+/**
+ * An app the streamer started has closed (streamer → manager):
+ * `commandLineParams` is the command line its `SESSION_INFO` carried. The
+ * manager may launch it again, and ends an app session whose last app
+ * closed.
+ */
+export interface AppClosed {
+  type: "APP_CLOSED";
+  sessionUuid: string;
+  commandLineParams: string;
+}
+
 /** Messages a streamer sends. */
 export type StreamerMessage =
   | RequestSessionInfo
@@ -105,7 +118,8 @@ export type StreamerMessage =
   | TokenArmed
   | ClientConnected
   | ClientDisconnected
-  | UploadLanded;
+  | UploadLanded
+  | AppClosed;
 /** Messages the session manager sends. */
 export type ManagerMessage =
   | SessionInfo
@@ -145,6 +159,7 @@ const FROM_STREAMER = new Set([
   "CLIENT_CONNECTED",
   "CLIENT_DISCONNECTED",
   "UPLOAD_LANDED",
+  "APP_CLOSED",
 ]);
 const FROM_MANAGER = new Set([
   "SESSION_INFO",
@@ -168,7 +183,8 @@ function render(message: ControlMessage): string {
     case "RESUME_SESSION":
       return `RESUME_SESSION:${message.username}|${message.sessionUuid}`;
     case "SESSION_INFO":
-      return `SESSION_INFO:${message.sessionUuid}|${message.commandLineParams}`;
+    case "APP_CLOSED":
+      return `${message.type}:${message.sessionUuid}|${message.commandLineParams}`;
     case "FILE_UPLOAD_COMPLETE":
     case "UPLOAD_LANDED":
       return `${message.type}:${message.dialogGuid}|${message.filePath}`;
@@ -235,10 +251,14 @@ export function decodeControl(
         sessionUuid: field(uuid, UUID, "sessionUuid"),
       };
     }
-    case "SESSION_INFO": {
+    case "SESSION_INFO":
+    case "APP_CLOSED": {
       const [uuid, params] = pair(payload, "sessionUuid|commandLineParams");
       if (params.includes("\0")) {
         throw new ControlCodecError("commandLineParams contains a NUL");
+      }
+      if (type === "APP_CLOSED" && !params) {
+        throw new ControlCodecError("APP_CLOSED names no command line");
       }
       return {
         type,

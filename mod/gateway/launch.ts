@@ -475,7 +475,12 @@ export class Launcher {
     }
   }
 
-  /** Reconnects to `session`, starting `workspace` in it if it is a new app there. */
+  /**
+   * Reconnects to `session`, starting `workspace` in it if it is a new app
+   * there. An app's command goes with every launch of it (reconnects too):
+   * the host starts it only when it does not run there (it may have
+   * closed), and the tab is told which app it shows.
+   */
   async #into(
     session: SessionRecord,
     request: LaunchRequest,
@@ -491,7 +496,9 @@ export class Launcher {
     const answer = await getConnection(session.serverUrl, {
       sessionId: session.sessionId,
       workspace,
-      command: starting ? commandFor(workspace, host) : undefined,
+      command: workspace.kind === "app"
+        ? commandFor(workspace, host)
+        : undefined,
       resources: session.resources,
       width: request.width,
       height: request.height,

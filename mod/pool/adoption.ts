@@ -63,7 +63,7 @@ export async function takeBack(
     });
     return false;
   }
-  const { sessionId, launched, apps } = record.binding;
+  const { sessionId, launched, apps, endsWithApps } = record.binding;
   const adoption = await recovery.adopt(
     record.platform,
     await table.spec(slot, record.sessionUuid),
@@ -99,6 +99,7 @@ export async function takeBack(
     clientConnected: false,
     launched: new Set(launched),
     apps: new Map(Object.entries(apps)),
+    endsWithApps,
     restarts: [],
   };
   table.enter(slot, phase);

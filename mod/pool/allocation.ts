@@ -9,6 +9,7 @@
  * @module
  */
 import { withTimeout } from "../util/async.ts";
+import { appLaunched, endsWithApps } from "./app_lifetime.ts";
 import {
   PoolExhaustedError,
   PoolUnavailableError,
@@ -168,6 +169,7 @@ export class Allocator {
       clientConnected: false,
       launched: new Set(),
       apps: new Map(),
+      endsWithApps: endsWithApps(request),
       restarts: [],
     });
     this.#table.bySessionId.set(request.sessionId, slot);
@@ -242,6 +244,8 @@ export class Allocator {
           width: request.width,
           height: request.height,
           app: viewedApp(request, phase.apps),
+          appName: (viewedApp(request, phase.apps) && request.app.name) ||
+            undefined,
         }),
       });
       const sent = streamer.link.send({
@@ -269,11 +273,20 @@ export class Allocator {
     };
   }
 
-  /** Starts the request's app in the session unless it already runs there. */
+  /**
+   * Starts the request's app in the session unless it already runs there
+   * (one that closed may start again); a desktop's launch makes the session
+   * one that does not end with its apps.
+   */
   #launchApp(slot: Slot, phase: BoundSlot, request: LaunchRequest): void {
+    if (!endsWithApps(request) && phase.endsWithApps) {
+      phase.endsWithApps = false;
+      this.#table.persist(slot);
+    }
     const command = request.app.command ?? "";
     if (!command || phase.launched.has(command)) return;
     phase.launched.add(command);
+    appLaunched(phase);
     linkOf(phase)?.send({
       type: "SESSION_INFO",
       sessionUuid: phase.sessionUuid,

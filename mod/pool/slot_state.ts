@@ -121,15 +121,22 @@ export interface BoundSlot {
   streamer: BoundStreamer;
   /** Whether a viewer is connected now. */
   clientConnected: boolean;
-  /** App command lines started in the session. */
+  /** App command lines started in the session and not reported closed. */
   launched: Set<string>;
   /**
    * Each app's command line by its id (`X-App-ID`): a tab that reconnects
    * names its app by id only, and its viewer shows that app.
    */
   apps: Map<string, string>;
+  /**
+   * Whether the session ends when its last app closes (an app session; a
+   * desktop does not): `app_lifetime.ts`.
+   */
+  endsWithApps: boolean;
   /** Recycles the session when no viewer comes back in time. */
   graceTimer?: Timer;
+  /** Logs an app session off once its last app closed (`appExitGrace`). */
+  appExitTimer?: Timer;
   /** When the streamer was restarted (ms), for {@linkcode restartDecision}. */
   restarts: number[];
 }

@@ -25,6 +25,11 @@ const bindingSchema = z.object({
   launched: z.array(z.string().max(65_536)).max(1000),
   /** Each app's command line by its id (records before it had none). */
   apps: z.record(z.string().max(128), z.string().max(65_536)).default({}),
+  /**
+   * Whether the session ends with its last app; records of earlier
+   * versions lack it and are never ended that way.
+   */
+  endsWithApps: z.boolean().default(false),
 }).strict();
 
 /** One slot's record (version 1). */

@@ -224,6 +224,7 @@ export class SlotTable {
           sessionId: phase.sessionId,
           launched: [...phase.launched],
           apps: Object.fromEntries(phase.apps),
+          endsWithApps: phase.endsWithApps,
         }
         : null,
       platform,
@@ -320,6 +321,7 @@ export function settle(phase: SlotPhase, error: Error): void {
   if (phase.state === "provisioning") phase.ready.reject(error);
   if (!isBound(phase)) return;
   clearTimeout(phase.graceTimer);
+  clearTimeout(phase.appExitTimer);
   if (phase.streamer.kind === "attached") {
     for (const ack of phase.streamer.tokens.values()) ack.reject(error);
   } else {

@@ -17,6 +17,7 @@ import type {
 } from "../control/mod.ts";
 import type { PlatformSession, StreamerProcess } from "../platform/mod.ts";
 import { withTimeout } from "../util/async.ts";
+import { appClosed } from "./app_lifetime.ts";
 import { PoolUnavailableError, SessionGoneError } from "./errors.ts";
 import {
   type AttachedStreamer,
@@ -123,6 +124,15 @@ export class StreamerSupervisor implements StreamerDirectory {
           this.#table.setBoundState(slot, phase, "disconnected");
           this.#table.armGrace(slot, phase);
         }
+        return;
+      case "APP_CLOSED":
+        if (!isBound(phase) || message.sessionUuid !== phase.sessionUuid) {
+          return;
+        }
+        appClosed(this.#table, slot, {
+          phase,
+          command: message.commandLineParams,
+        });
         return;
       case "UPLOAD_LANDED":
         // The manager completes the waiting dialog (the seed's message).

@@ -35,8 +35,16 @@ export interface AppScreensOptions {
   apps: () => readonly KnownApp[];
   /** Logger. */
   logger: Logger;
-  /** An app's last window closed (it had one). */
+  /**
+   * An app's last window closed (it had one) and none came back within
+   * `closeGraceMs`.
+   */
   onLastWindowClosed?: (app: string) => void;
+  /**
+   * How long an app may have no window before it counts as closed, in ms
+   * (a splash screen that closes before the main window maps). Default 1500.
+   */
+  closeGraceMs?: number;
   /** How often the windows are checked, in ms. Default 100. */
   checkMs?: number;
   /** Processes (tests). */
@@ -55,6 +63,8 @@ export class AppScreens {
   readonly #owners = new Map<bigint, string | undefined>();
   /** Windows each app has now. */
   readonly #counts = new Map<string, number>();
+  /** Apps whose last window closed, and since when (`performance.now()`). */
+  readonly #emptySince = new Map<string, number>();
   #layout: Layout = { screen: { width: 1, height: 1 }, areas: [] };
   #lastInput?: string;
   #timer?: ReturnType<typeof setInterval>;
@@ -71,6 +81,7 @@ export class AppScreens {
    * size); returns its area.
    */
   show(app: string, size: Size): Rect {
+    if (this.#timer === undefined) throw new Error("app screens are closed");
     const before = this.#wanted.get(app);
     if (before?.width !== size.width || before?.height !== size.height) {
       this.#wanted.set(app, { ...size });
@@ -99,24 +110,39 @@ export class AppScreens {
 
   /** Input from `app`'s tab is coming: `app` gets the keyboard if another has it. */
   focus(app: string): void {
+    if (this.#timer === undefined) return;
     this.#lastInput = app;
     const { windows } = this.#o;
     const active = windows.active();
     if (active !== undefined && this.#owners.get(active) === app) return;
-    const mine = [...this.#owners].filter(([, owner]) => owner === app);
-    const target = mine.at(-1)?.[0];
+    // Its newest window (a dialog over the main one, say); windows not
+    // seen yet are looked at first.
+    const newest = () =>
+      [...this.#owners].filter(([, owner]) => owner === app).at(-1)?.[0];
+    let target = newest();
+    if (target === undefined) {
+      this.#place(windows.windows());
+      target = newest();
+    }
     if (target !== undefined) windows.activate(target);
+  }
+
+  /** How many windows `app` has (as last seen). */
+  windowsOf(app: string): number {
+    return this.#counts.get(app) ?? 0;
   }
 
   /** `app` ended: its area goes. */
   forget(app: string): void {
-    if (!this.#wanted.delete(app)) return;
+    if (this.#timer === undefined) return;
     this.#counts.delete(app);
-    this.#relayout();
+    this.#emptySince.delete(app);
+    if (this.#wanted.delete(app)) this.#relayout();
   }
 
   /** Stops checking and closes the window connection. */
   close(): void {
+    if (this.#timer === undefined) return;
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#o.windows.close();
@@ -147,11 +173,24 @@ export class AppScreens {
   #check(): void {
     try {
       const announced = this.#o.windows.changed();
-      if (!announced && ++this.#passes < FULL_PASS_EVERY) return;
-      this.#passes = 0;
-      this.#place(this.#o.windows.windows());
+      if (announced || ++this.#passes >= FULL_PASS_EVERY) {
+        this.#passes = 0;
+        this.#place(this.#o.windows.windows());
+      }
+      this.#reportClosed();
     } catch (error) {
       this.#o.logger.warn("cannot check the app windows", { error });
+    }
+  }
+
+  /** Apps with no window for longer than the grace have closed. */
+  #reportClosed(): void {
+    const grace = this.#o.closeGraceMs ?? 1500;
+    const now = performance.now();
+    for (const [app, since] of this.#emptySince) {
+      if (now - since < grace) continue;
+      this.#emptySince.delete(app);
+      this.#o.onLastWindowClosed?.(app);
     }
   }
 
@@ -180,8 +219,11 @@ export class AppScreens {
       if (!present.has(id)) this.#owners.delete(id);
     }
     for (const [app, had] of this.#counts) {
-      if (had > 0 && !counts.get(app)) this.#o.onLastWindowClosed?.(app);
+      if (had > 0 && !counts.get(app)) {
+        this.#emptySince.set(app, performance.now());
+      }
     }
+    for (const app of counts.keys()) this.#emptySince.delete(app);
     this.#counts.clear();
     for (const [app, count] of counts) this.#counts.set(app, count);
   }

@@ -63,3 +63,18 @@ export function splitCommandLine(line: string): string[] {
   if (inWord) words.push(word);
   return words;
 }
+
+/**
+ * The name of the program a command line starts (its first word, without
+ * the folder); undefined when the line cannot be split or is empty.
+ */
+export function programName(line: string): string | undefined {
+  let words: string[];
+  try {
+    words = splitCommandLine(line);
+  } catch (error) {
+    if (error instanceof CommandLineError) return undefined;
+    throw error;
+  }
+  return words[0]?.split(/[\\/]/).pop() || undefined;
+}

@@ -27,6 +27,7 @@ import { userInfo } from "node:os";
 import { openSessionDevices, type SessionDevices } from "../devices/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Apps } from "./apps.ts";
+import { appRecordPath } from "./app_record.ts";
 import { ControlChannel } from "./control_channel.ts";
 import { StreamerSession } from "./session.ts";
 import { endSessionProcesses } from "./session_end.ts";
@@ -107,9 +108,18 @@ export async function runStreamer(
     },
     logger,
   });
-  const apps = new Apps({
+  const apps: Apps = new Apps({
     logger,
+    record: appRecordPath(),
     onStarted: (program) => reporting.activity("app_launch", program),
+    // An app has closed once no process started from its command runs
+    // and no window of it is left (a launcher that hands its window to a
+    // child and exits has not closed; its last window closing will).
+    onExited: (app) => {
+      if (!apps.runs(app.command) && !session.appHasWindows(app.command)) {
+        session.appClosed(app.command);
+      }
+    },
   });
   const session: StreamerSession = new StreamerSession({
     bind: options.bind,

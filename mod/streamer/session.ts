@@ -6,7 +6,9 @@
  * the next viewer's policy (and start the session's reporting);
  * `SESSION_IN_USE` (to a streamer restarted in a bound session) starts the
  * reporting too; `FILE_UPLOAD_COMPLETE` completes a waiting file dialog. Messages for
- * another session are ignored.
+ * another session are ignored. When an app it started closes
+ * ({@linkcode StreamerSession.appClosed}), the tabs showing it and the
+ * manager are told.
  *
  * {@linkcode StreamerSession.handlers} are the control channel's handlers;
  * what the session tells the manager goes out through the
@@ -117,6 +119,10 @@ export class StreamerSession {
   readonly #options: StreamerSessionOptions;
   readonly #tokens = new TokenStore<ViewerSettings>();
   readonly #screen: () => { screen: SessionScreen; captures: SharedCapture };
+  /** Commands of apps this streamer started that have not closed. */
+  readonly #started = new Set<string>();
+  /** Commands of apps that closed and were not started again. */
+  readonly #closed = new Set<string>();
   #state: State = { phase: "waiting" };
   /** Published apps' areas and windows: opened for the first app viewer. */
   #appScreens?: AppScreens | "unavailable";
@@ -194,13 +200,51 @@ export class StreamerSession {
       return;
     }
     const now = this.#state;
-    if (now.phase !== "serving" || !message.commandLineParams) return;
-    this.#options.apps.start(message.commandLineParams, {
+    const command = message.commandLineParams;
+    if (now.phase !== "serving" || !command) return;
+    this.#closed.delete(command);
+    this.#started.add(command);
+    const started = this.#options.apps.start(command, {
       ...(now.dialogs ? { [FILE_DIALOG_SOCKET_ENV]: now.dialogs.path } : {}),
       ...(now.downloads.command
         ? { [DOWNLOAD_SOCKET_ENV]: now.downloads.command.path }
         : {}),
     });
+    // An app that cannot start is closed at once, for its tab and the host.
+    if (!started) this.appClosed(command);
+  }
+
+  /**
+   * The app started from `command` has closed (its process exited; or, for
+   * a caller that tracks windows, its last window closed): each viewer whose
+   * tab shows it (`settings.app`) gets `APP_CLOSED` and is ended, so does a
+   * viewer of it that connects later, and the session manager is told
+   * (`APP_CLOSED`), which ends an app session whose last app closed. Only
+   * apps this streamer started count, each once until it is started again;
+   * anything else is ignored.
+   */
+  appClosed(command: string): void {
+    const state = this.#state;
+    if (state.phase !== "serving" || !this.#started.delete(command)) return;
+    this.#closed.add(command);
+    // Its area goes: the other apps' tabs keep theirs.
+    if (this.#appScreens instanceof AppScreens) {
+      this.#appScreens.forget(command);
+    }
+    for (const viewer of [...state.viewers.viewers]) {
+      if (viewer.settings.app === command) viewer.appClosed();
+    }
+    this.#options.control.send({
+      type: "APP_CLOSED",
+      sessionUuid: state.sessionUuid,
+      commandLineParams: command,
+    });
+  }
+
+  /** Whether the app started from `command` has a window on the screen now. */
+  appHasWindows(command: string): boolean {
+    return this.#appScreens instanceof AppScreens &&
+      this.#appScreens.windowsOf(command) > 0;
   }
 
   /** The first SESSION_INFO: serve viewers, and file dialogs for the apps. */
@@ -214,9 +258,12 @@ export class StreamerSession {
         port: this.#options.port,
         tokens: this.#tokens,
         context: () => this.#viewerContext(sessionUuid),
-        onConnected: () => {
+        onConnected: (viewer) => {
           control.send({ type: "CLIENT_CONNECTED", sessionUuid });
           this.#options.reporting.viewerConnected();
+          // A tab that arrives after its app closed is told at once.
+          const app = viewer.settings.app;
+          if (app && this.#closed.has(app)) viewer.appClosed();
         },
         onDisconnected: () =>
           control.send({ type: "CLIENT_DISCONNECTED", sessionUuid }),
@@ -239,6 +286,22 @@ export class StreamerSession {
         logger,
       }),
     };
+    this.#adoptApps().catch((error) =>
+      logger.warn("the session's earlier apps were not taken up", { error })
+    );
+  }
+
+  /**
+   * Takes up the apps an earlier streamer of this session started (it
+   * died; they run on): they count as started here, so their close is
+   * told like any app's.
+   */
+  async #adoptApps(): Promise<void> {
+    // No exit of theirs is reported before this continues: watching one
+    // needs a read of /proc, which completes after this microtask.
+    for (const app of await this.#options.apps.adopt()) {
+      this.#started.add(app.command);
+    }
   }
 
   /**
@@ -330,8 +393,10 @@ export class StreamerSession {
           windows,
           apps: () => this.#options.apps.list(),
           logger,
-          onLastWindowClosed: (app) =>
-            logger.info("an app's last window closed", { app }),
+          onLastWindowClosed: (app) => {
+            logger.info("an app's last window closed", { app });
+            this.appClosed(app);
+          },
         });
       } catch (error) {
         logger.warn("apps are shown on the whole screen", { error });

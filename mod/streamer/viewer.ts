@@ -33,6 +33,7 @@ import {
 import { clipboardDirections, type ViewerSettings } from "./viewer_settings.ts";
 import { type ViewerScreen, wholeScreen } from "./viewer_screen.ts";
 import { sessionSize } from "../../httpdocs/session/session_size.js";
+import { programName } from "./command_line.ts";
 
 /** Socket bytes waiting beyond which sound packets are dropped. */
 const AUDIO_MAX_BUFFERED = 256 * 1024;
@@ -219,6 +220,19 @@ export class Viewer {
       this.#notice("error", `Download refused: ${outcome.error}`);
     }
     return outcome;
+  }
+
+  /**
+   * Tells the viewer that the app its tab shows has closed (`APP_CLOSED`,
+   * named as the portal names it, else by its program), then ends it with
+   * 4001: the tab has nothing left to show, and does not reconnect.
+   */
+  appClosed(): void {
+    const { app, appName } = this.settings;
+    if (!app || this.#closed) return;
+    const name = appName ?? programName(app) ?? "The app";
+    this.send({ type: "appClosed", closed: { name } });
+    this.close(4001, "the app closed");
   }
 
   /** Sends a protocol message if the socket is open. */

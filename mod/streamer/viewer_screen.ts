@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ScreenCapture } from "../devices/capture.ts";
+import type { Rect, ScreenCapture } from "../devices/capture.ts";
 import {
   atLeastMinimum,
   type SessionScreen,
@@ -65,7 +65,10 @@ export function appArea(
   options: { screens: AppScreens; captures: SharedCapture },
 ): ViewerScreen {
   const { screens, captures } = options;
-  const rect = () => screens.area(app) ?? screens.show(app, areaSize({}));
+  // Its last area stays for a viewer whose app closed (it is being ended).
+  let last: Rect | undefined;
+  const rect = (): Rect =>
+    last = screens.area(app) ?? last ?? screens.show(app, areaSize({}));
   return {
     openCapture: () => areaCapture(captures.view(), rect),
     resize(size) {

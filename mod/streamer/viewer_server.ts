@@ -32,8 +32,8 @@ export interface ViewerServerOptions {
    * then closed with 4011.
    */
   context: () => Omit<ViewerContext, "encoder">;
-  /** A viewer started. */
-  onConnected: () => void;
+  /** A viewer started (its hello is sent). */
+  onConnected: (viewer: Viewer) => void;
   /** The last viewer left. */
   onDisconnected: () => void;
   /** Logger. */
@@ -91,7 +91,7 @@ export function serveViewers(options: ViewerServerOptions): ViewerServer {
       if (!viewers.size) options.onDisconnected();
     });
     viewer.start();
-    options.onConnected();
+    options.onConnected(viewer);
   }
 
   const server = Deno.serve({

@@ -27,6 +27,11 @@ const settingsSchema = z.object({
    * windows, filling the tab); absent for a desktop (the whole screen).
    */
   app: z.string().min(1).max(8000).optional(),
+  /**
+   * The app's name as the portal shows it (`X-App-Name`), for the tab's
+   * "… has closed"; absent when the launch named none.
+   */
+  appName: z.string().min(1).max(256).optional(),
 });
 
 /** Settings for one viewer. */

@@ -193,3 +193,31 @@ Deno.test("RESUME_SESSION: username|sessionUuid from the streamer only", () => {
     /not sent by the manager/,
   );
 });
+
+Deno.test("APP_CLOSED: sessionUuid|commandLine from the streamer only", () => {
+  const message = {
+    type: "APP_CLOSED" as const,
+    sessionUuid: UUID,
+    commandLineParams: "xterm -T 'a|b'",
+  };
+  assertEquals(encodeControl(message), `APP_CLOSED:${UUID}|xterm -T 'a|b'`);
+  assertEquals(
+    decodeControl(`APP_CLOSED:${UUID}|xterm -T 'a|b'`, { from: "streamer" }),
+    message,
+  );
+  for (
+    const [text, reason] of [
+      [`APP_CLOSED:${UUID}|`, /names no command line/],
+      [`APP_CLOSED:${UUID}`, /expected sessionUuid\|commandLineParams/],
+      ["APP_CLOSED:nope|xterm", /invalid sessionUuid/],
+      [`APP_CLOSED:${UUID}|a\0b`, /NUL/],
+    ] as const
+  ) {
+    assertThrows(() => decodeControl(text), ControlCodecError, reason);
+  }
+  assertThrows(
+    () => decodeControl(`APP_CLOSED:${UUID}|xterm`, { from: "manager" }),
+    ControlCodecError,
+    /not sent by the manager/,
+  );
+});

@@ -455,7 +455,7 @@ Deno.test("a reconnect whose host does not answer is a 503 and keeps the session
   }
 });
 
-Deno.test("a shared launch starts the app with its command; a reconnect sends none", async () => {
+Deno.test("a shared launch starts the app with its command; a reconnect sends it again", async () => {
   const h = start();
   try {
     const first = await h.parts.launcher.launch({
@@ -469,7 +469,8 @@ Deno.test("a shared launch starts the app with its command; a reconnect sends no
       sessionId: first.sessionId,
     });
     const commands = h.a.requests.map((r) => r.headers.get("x-app-command"));
-    assertEquals(commands, ["xterm", "gedit", null]);
+    // The host starts it only if it does not run (it may have closed).
+    assertEquals(commands, ["xterm", "gedit", "xterm"]);
     const ids = h.a.requests.map((r) => r.headers.get("x-app-id"));
     assertEquals(ids, ["terminal", "editor", "terminal"]);
   } finally {

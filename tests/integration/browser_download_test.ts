@@ -35,6 +35,7 @@ import {
   resolveSession,
   signIn,
   startGateway,
+  staysOpen,
   Teardown,
   writeGatewayConfig,
 } from "../support/gateway.ts";
@@ -226,12 +227,12 @@ Deno.test("downloads from a real session to Chromium", OPTIONS, async (t) => {
     const config = await writeGatewayConfig({
       users: ["alice", "bob"],
       workspaces: [
-        app("idle", "xsetroot -solid grey", "alice", true),
-        app("folder", `/bin/sh ${script("folder")}`, "alice", true),
-        app("send", `/bin/sh ${script("send")}`, "alice", true),
-        app("huge", `/bin/sh ${script("huge")}`, "alice", true),
-        app("print", `/bin/sh ${script("print")}`, "alice", true),
-        app("locked", `/bin/sh ${script("locked")}`, "bob", false),
+        app("idle", staysOpen("xsetroot -solid grey"), "alice", true),
+        app("folder", staysOpen(`/bin/sh ${script("folder")}`), "alice", true),
+        app("send", staysOpen(`/bin/sh ${script("send")}`), "alice", true),
+        app("huge", staysOpen(`/bin/sh ${script("huge")}`), "alice", true),
+        app("print", staysOpen(`/bin/sh ${script("print")}`), "alice", true),
+        app("locked", staysOpen(`/bin/sh ${script("locked")}`), "bob", false),
       ],
     });
     teardown.defer(() => config.remove());

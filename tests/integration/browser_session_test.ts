@@ -41,6 +41,7 @@ import {
   SHARED_SECRET,
   signIn,
   startGateway,
+  staysOpen,
   Teardown,
   type UserClient,
   writeGatewayConfig,
@@ -291,16 +292,18 @@ Deno.test("browser session end to end", OPTIONS, async (t) => {
     const config = await writeGatewayConfig({
       users: ["alice", "bob"],
       workspaces: [
-        app("paint", `xsetroot -solid '#2a7fd4'`),
+        app("paint", staysOpen(`xsetroot -solid '#2a7fd4'`)),
         app(
           "term",
           "xterm -geometry 60x8+0+0 -bg white -fg black -e /bin/sh",
         ),
         app(
           "clip",
-          "/bin/sh -c 'printf from-session | xclip -selection clipboard -in -quiet'",
+          staysOpen(
+            "printf from-session | xclip -selection clipboard -in -quiet",
+          ),
         ),
-        app("dialog", `/bin/sh ${dialogScript}`),
+        app("dialog", staysOpen(`/bin/sh ${dialogScript}`)),
         {
           id: "locked",
           name: "locked",

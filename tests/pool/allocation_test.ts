@@ -73,7 +73,16 @@ Deno.test("launches bind slots, arm tokens, reconnect, and run out", async () =>
   assert(viewer?.type === "VIEWER_SETTINGS");
   assertEquals(JSON.parse(viewer.settings).app, "xterm");
 
-  const again = await allocator.reconnect(table.slots[0], request("gw-1"));
+  assertEquals(JSON.parse(viewer.settings).appName, undefined);
+
+  const again = await allocator.reconnect(table.slots[0], {
+    ...request("gw-1", "xterm"),
+    app: { command: "xterm", name: "Terminal" },
+  });
+  // The app's name as the portal shows it comes with it (for its tab).
+  const named = s1.received.findLast((m) => m.type === "VIEWER_SETTINGS");
+  assert(named?.type === "VIEWER_SETTINGS");
+  assertEquals(JSON.parse(named.settings).appName, "Terminal");
   assertEquals(again.sessionUuid, allocation.sessionUuid);
   assertEquals(again.reconnect, true);
   assert(again.token !== allocation.token);

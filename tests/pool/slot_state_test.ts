@@ -91,6 +91,7 @@ Deno.test("each state carries what it needs; accessors read it", () => {
     clientConnected: false,
     launched: new Set(),
     apps: new Map(),
+    endsWithApps: true,
     restarts: [],
   };
   const lost: BoundSlot = {

@@ -18,6 +18,7 @@ const record = (slot: number): SlotRecord => ({
     sessionId: "gw-1",
     launched: ["xterm -e top"],
     apps: { top: "xterm -e top" },
+    endsWithApps: true,
   },
   platform: { display: ":3", anything: [1, 2] },
 });

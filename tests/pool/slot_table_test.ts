@@ -62,6 +62,7 @@ async function bindSlot(
     clientConnected: false,
     launched: new Set(["xterm"]),
     apps: new Map([["term", "xterm"]]),
+    endsWithApps: true,
     restarts: [],
   });
   table.bySessionId.set("gw-1", slot);
@@ -88,6 +89,7 @@ Deno.test("a bound session's record is kept; recycling reports it ended and free
       sessionId: "gw-1",
       launched: ["xterm"],
       apps: { term: "xterm" },
+      endsWithApps: true,
     });
     assertEquals(read.platform, { display: ":1" });
 

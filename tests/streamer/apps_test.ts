@@ -87,3 +87,57 @@ Deno.test("running apps are listed with their command line and pid until they ex
   assertEquals(exited, ["sleep 30"]);
   assertEquals(apps.list(), []);
 });
+
+Deno.test("start says whether the app started; runs says whether its command runs", async () => {
+  const { logger } = captureLogs();
+  const exited: string[] = [];
+  const apps = new Apps({
+    logger,
+    onExited: (app) => exited.push(app.command),
+  });
+  assertEquals(apps.start("/nonexistent/webstream-app"), false);
+  assertEquals(apps.start("sh -c 'unterminated"), false);
+  assertEquals(apps.start("sleep 31"), true);
+  assert(apps.runs("sleep 31"));
+  assert(!apps.runs("sleep 32"));
+  apps.stopAll();
+  await waitFor(() => exited.length === 1, { what: "the exit to be reported" });
+  assert(!apps.runs("sleep 31"));
+});
+
+Deno.test("a streamer started again takes up the recorded apps and reports their exits", async () => {
+  await withTempDir(async (dir) => {
+    const record = `${dir}/webstream-apps.json`;
+    const auth = `${dir}/Xauthority`;
+    const { logger } = captureLogs();
+    const first = new Apps({ logger, record });
+    first.start("sleep 33", { XAUTHORITY: auth });
+    first.start("sleep 34", { XAUTHORITY: `${dir}/another` });
+    const recorded = await waitFor(async () => {
+      const text = await Deno.readTextFile(record).catch(() => "[]");
+      return JSON.parse(text).length === 2 || undefined;
+    }, { what: "both apps recorded" });
+    assert(recorded);
+
+    // A second streamer of the session (the first one "died").
+    const exited: string[] = [];
+    const second = new Apps({
+      logger,
+      record,
+      onExited: (app) => exited.push(app.command),
+    });
+    const taken = await second.adopt(auth);
+    const pid = first.list().find((a) => a.command === "sleep 33")!.pid;
+    assertEquals(taken, [{ command: "sleep 33", program: "sleep", pid }]);
+    assertEquals(second.list(), taken, "only the session's own app");
+    assert(second.runs("sleep 33"));
+    assertEquals(await second.adopt(auth), [], "taken up once");
+
+    Deno.kill(pid, "SIGTERM");
+    await waitFor(() => exited.length === 1, { what: "the exit reported" });
+    assertEquals(exited, ["sleep 33"]);
+    assertEquals(second.running, 0);
+    first.stopAll();
+    await waitFor(() => first.running === 0, { what: "the first's apps end" });
+  });
+});

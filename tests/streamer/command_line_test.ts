@@ -1,6 +1,7 @@
 /** Splitting `commandLineParams` into argv without a shell. */
 import {
   CommandLineError,
+  programName,
   splitCommandLine,
 } from "../../mod/streamer/command_line.ts";
 import { assertEquals, assertThrows } from "../support/assert.ts";
@@ -56,4 +57,12 @@ Deno.test("unterminated quotes and trailing backslashes are errors", () => {
     CommandLineError,
     /trailing backslash/,
   );
+});
+
+Deno.test("a command line's program name is its first word's last part", () => {
+  assertEquals(programName("/usr/bin/xterm -T 'My term'"), "xterm");
+  assertEquals(programName("'/opt/My App/run' --x"), "run");
+  assertEquals(programName("gedit"), "gedit");
+  assertEquals(programName("   "), undefined);
+  assertEquals(programName("sh -c 'unterminated"), undefined);
 });

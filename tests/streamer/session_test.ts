@@ -8,7 +8,10 @@
  * refused saying why. Taken back by its session manager after a drop, the
  * session says whether a viewer is there; `SESSION_IN_USE` (a streamer
  * restarted in a bound session) starts its licence check-ins without any
- * token.
+ * token. On a real screen (Xvfb): an app that closes tells the tabs showing
+ * it (`APP_CLOSED`, then 4001), a tab of it that comes later, and the
+ * manager, once; a tab of another app goes on; started again, it is served
+ * and told again; an app that cannot start is closed at once.
  *
  * @module
  */
@@ -16,6 +19,7 @@ import { SessionSound } from "../../mod/streamer/session_sound.ts";
 import type { StreamerMessage } from "../../mod/control/codec.ts";
 import { hashToken } from "../../mod/control/token_hash.ts";
 import {
+  openSessionDevices,
   type SessionClipboard,
   sessionDevices,
 } from "../../mod/devices/mod.ts";
@@ -29,7 +33,8 @@ import { runDownload } from "../../mod/streamer/download_command.ts";
 import { captureLogs } from "../support/log.ts";
 import { recordingGateway } from "../support/recording_gateway.ts";
 import { freePort } from "../support/ports.ts";
-import { openSocket } from "../support/ws.ts";
+import { nextStreamerMessage, openSocket, sendClient } from "../support/ws.ts";
+import { withXvfb } from "../support/x11_draw.ts";
 import { waitFor } from "../support/wait.ts";
 
 const UUID = "3f2b8c1e-9d4a-4e6b-8a7c-0123456789ab";
@@ -239,4 +244,139 @@ Deno.test("resumed: the manager hears whether a viewer is there; SESSION_IN_USE 
     await session.close();
     await gateway.stop();
   }
+});
+
+Deno.test({
+  name:
+    "an app that closes tells the tabs showing it and the manager; it may start again",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withXvfb({ width: 640, height: 480 }, async (x) => {
+      const { logger, records } = captureLogs();
+      const sent: StreamerMessage[] = [];
+      const port = freePort();
+      const metrics = new SessionMetrics();
+      const devices = openSessionDevices({ display: x.display });
+      // Wired as the streamer wires it (mod/streamer/mod.ts).
+      const apps: Apps = new Apps({
+        logger,
+        onExited: (app) => {
+          if (!apps.runs(app.command)) session.appClosed(app.command);
+        },
+      });
+      const session: StreamerSession = new StreamerSession({
+        bind: "127.0.0.1",
+        port,
+        control: { send: (m) => void sent.push(m), close: () => {} },
+        devices,
+        apps,
+        reporting: new SessionReporting({
+          sample: () => metrics.sample([]),
+          onRefused: () => {},
+          logger,
+        }),
+        metrics,
+        sound: new SessionSound({ server: undefined, logger }),
+        videoAvailable: false,
+        folders: {},
+        logger,
+      });
+      const { handlers } = session;
+      const editor = "sleep 1000001";
+      const terminal = "sleep 1000002";
+      /** A viewer of `app` (shadowing, so tabs coexist). */
+      const viewer = async (app: string, appName?: string) => {
+        const token = crypto.randomUUID();
+        handlers.VIEWER_SETTINGS({
+          type: "VIEWER_SETTINGS",
+          sessionUuid: UUID,
+          settings: JSON.stringify({
+            policy: {
+              clipboard: "none",
+              fileUpload: false,
+              fileDownload: false,
+              printing: false,
+              shadowing: true,
+            },
+            app,
+            appName,
+          }),
+        });
+        handlers.CONNECTION_TOKEN({
+          type: "CONNECTION_TOKEN",
+          sessionUuid: UUID,
+          tokenHash: await hashToken(token),
+          ttlSeconds: 60,
+        });
+        return await openSocket(`ws://127.0.0.1:${port}/stream?token=${token}`);
+      };
+      const start = (command: string) =>
+        handlers.SESSION_INFO({
+          type: "SESSION_INFO",
+          sessionUuid: UUID,
+          commandLineParams: command,
+        });
+      const pidOf = (command: string) =>
+        apps.list().find((a) => a.command === command)!.pid;
+      const appClosedSent = () =>
+        sent.filter((m) => m.type === "APP_CLOSED").map((m) =>
+          m.type === "APP_CLOSED" ? m.commandLineParams : ""
+        );
+      try {
+        start("");
+        await waitFor(() =>
+          records.some((r) => r.msg === "streamer listening")
+        );
+        start(editor);
+        start(terminal);
+        const editorTab = await viewer(editor, "Text Editor");
+        const terminalTab = await viewer(terminal);
+        await nextStreamerMessage(editorTab, "hello");
+        await nextStreamerMessage(terminalTab, "hello");
+
+        // Not started here: nothing happens.
+        session.appClosed("sleep 999");
+        assertEquals(appClosedSent(), []);
+
+        Deno.kill(pidOf(editor), "SIGTERM");
+        const closed = await nextStreamerMessage(editorTab, "appClosed");
+        assertEquals(closed.closed, { name: "Text Editor" });
+        const end = await editorTab.closed;
+        assertEquals([end.code, end.reason], [4001, "the app closed"]);
+        assertEquals(appClosedSent(), [editor]);
+        // The other tab goes on.
+        sendClient(terminalTab, { type: "ping", id: 7 });
+        assertEquals((await nextStreamerMessage(terminalTab, "pong")).id, 7);
+        // Told once (a second trigger is ignored).
+        session.appClosed(editor);
+        assertEquals(appClosedSent(), [editor]);
+
+        // A tab of the closed app that comes later is told at once, named
+        // by its program when the launch gave no name.
+        const late = await viewer(editor);
+        assertEquals(
+          (await nextStreamerMessage(late, "appClosed")).closed.name,
+          "sleep",
+        );
+        assertEquals((await late.closed).code, 4001);
+
+        // Started again: its new tab is served, and told again.
+        start(editor);
+        const again = await viewer(editor, "Text Editor");
+        await nextStreamerMessage(again, "hello");
+        Deno.kill(pidOf(editor), "SIGTERM");
+        await nextStreamerMessage(again, "appClosed");
+        assertEquals(appClosedSent(), [editor, editor]);
+
+        // An app that cannot start is closed at once.
+        start("/nonexistent/webstream-app");
+        assertEquals(appClosedSent().at(-1), "/nonexistent/webstream-app");
+        await terminalTab.close();
+      } finally {
+        apps.stopAll();
+        await session.close();
+        devices.close();
+      }
+    }),
 });

@@ -122,3 +122,16 @@ Deno.test("the app a viewer's tab shows is kept; an empty one is refused", () =>
   assert(!empty.ok);
   assertMatch(empty.error, /^app:/);
 });
+
+Deno.test("the app's name comes with it; an empty one is refused", () => {
+  const named = parseViewerSettings(
+    JSON.stringify({ policy: POLICY, app: "gedit", appName: "Text Editor" }),
+  );
+  assert(named.ok);
+  assertEquals(named.value.appName, "Text Editor");
+  const empty = parseViewerSettings(
+    JSON.stringify({ policy: POLICY, app: "gedit", appName: "" }),
+  );
+  assert(!empty.ok);
+  assertMatch(empty.error, /^appName:/);
+});

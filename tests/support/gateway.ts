@@ -672,3 +672,14 @@ export async function uidOf(pid: number): Promise<number> {
 export function sleepCommand(): string {
   return `/bin/sleep ${100_000 + Math.floor(Math.random() * 800_000)}`;
 }
+
+/**
+ * A command line running `script` with `/bin/sh`, then staying open: a
+ * published app lives as long as its process, so a test app that only does
+ * something and exits (`xsetroot`, a script) would close its tab and end
+ * its session.
+ */
+export function staysOpen(script: string): string {
+  const line = `${script}; exec sleep 100000`;
+  return `/bin/sh -c '${line.replaceAll("'", "'\\''")}'`;
+}

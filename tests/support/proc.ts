@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { waitFor } from "./wait.ts";
 
 /** A live process. */
 export interface ProcInfo {
@@ -95,4 +96,17 @@ export async function stillRunning(
   } catch {
     return false;
   }
+}
+
+/**
+ * Ends, by its PID (SIGTERM), the process whose command line is exactly
+ * `command` (a test app's unique one), once it runs.
+ */
+export async function endProcessRunning(command: string): Promise<void> {
+  const app = await waitFor(
+    async () =>
+      (await liveProcesses()).find((p) => p.argv.join(" ") === command),
+    { what: `the process ${command}` },
+  );
+  Deno.kill(app.pid, "SIGTERM");
 }

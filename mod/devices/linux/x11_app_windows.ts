@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { XDisplay } from "../../../ffi/x11/display.ts";
+import { X11Error, XDisplay } from "../../../ffi/x11/display.ts";
 import {
   activateClient,
   activeWindow,
@@ -51,9 +51,15 @@ export function openX11AppWindows(
   let current = listMonitors(display)
     .filter((m) => m.name.startsWith(AREA_MONITOR_PREFIX))
     .map((m) => m.name);
+  /** The connection, or an error once it is closed (Xlib would crash). */
+  const open = (): XDisplay => {
+    if (display.closed) throw new X11Error("the app windows are closed");
+    return display;
+  };
   return {
-    hasWindowManager: () => hasWindowManager(display),
+    hasWindowManager: () => hasWindowManager(open()),
     windows(): TopLevelWindow[] {
+      open();
       const out: TopLevelWindow[] = [];
       for (const id of clientList(display)) {
         const facts = clientFacts(display, id);
@@ -70,14 +76,15 @@ export function openX11AppWindows(
       }
       return out;
     },
-    active: () => activeWindow(display),
+    active: () => activeWindow(open()),
     maxScreen() {
-      const range = screenSizeRange(display);
+      const range = screenSizeRange(open());
       return range
         ? { width: range.maxWidth, height: range.maxHeight }
         : display.size();
     },
     setAreas(areas) {
+      open();
       generation++;
       const next = areas.map((rect, i) => {
         // The pid keeps names unique across restarted streamers.
@@ -90,22 +97,23 @@ export function openX11AppWindows(
       display.flush();
     },
     move(id, to, maximize) {
-      moveClient(display, id, to);
+      moveClient(open(), id, to);
       if (maximize) maximizeClient(display, id);
       display.flush();
     },
     pointTo(to) {
-      warpPointer(display, to);
+      warpPointer(open(), to);
       display.flush();
     },
     activate(id) {
-      // The focus at once (the server has it before the key this is for,
-      // sent next on the input connection); openbox raises it and follows.
-      focusWindow(display, id);
+      // The focus at once, and handled by the server before this returns:
+      // the key it is for goes next on another connection (the input's).
+      // openbox raises the window and follows.
+      focusWindow(open(), id);
       activateClient(display, id);
-      display.flush();
+      display.sync();
     },
-    changed: () => rootPropertiesChanged(display, WATCHED),
+    changed: () => rootPropertiesChanged(open(), WATCHED),
     close: () => display.close(),
   };
 }

@@ -14,7 +14,8 @@ import {
   AREA_MONITOR_PREFIX,
   openX11AppWindows,
 } from "../../../mod/devices/linux/x11_app_windows.ts";
-import { assertEquals } from "../../support/assert.ts";
+import { X11Error } from "../../../ffi/x11/display.ts";
+import { assertEquals, assertThrows } from "../../support/assert.ts";
 import { withXDisplay } from "../../support/x11_draw.ts";
 
 Deno.test({
@@ -56,5 +57,19 @@ Deno.test({
       } finally {
         windows.close();
       }
+    }),
+});
+
+Deno.test({
+  name: "X11 app windows: closed, every call is an error, not a crash",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withXDisplay({ width: 640, height: 480 }, (_display, x) => {
+      const windows = openX11AppWindows({ display: x.display });
+      windows.close();
+      assertThrows(() => windows.windows(), X11Error, /closed/);
+      assertThrows(() => windows.changed(), X11Error, /closed/);
+      assertThrows(() => windows.setAreas([]), X11Error, /closed/);
     }),
 });

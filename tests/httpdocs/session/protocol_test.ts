@@ -20,6 +20,7 @@ import {
   encodeClientMessage,
   encodeStreamerMessage,
   ENCODING,
+  MAX_APP_NAME,
   MAX_CHUNK,
   MAX_CLIPBOARD_IMAGE,
   MAX_DOWNLOAD_CHUNK,
@@ -165,6 +166,7 @@ Deno.test("every streamer message survives a round trip", () => {
       audio: { timestampUs: 123_456_789, data: Uint8Array.of(0xfc, 1) },
     },
     { type: "clipboardImage", png: PNG },
+    { type: "appClosed", closed: { name: "Text Editor" } },
   ];
   for (const message of messages) {
     const bytes = encodeStreamerMessage(message);
@@ -786,4 +788,29 @@ Deno.test("malformed download messages are refused with a ProtocolError", () => 
     const error = assertThrows(() => decodeClientMessage(bytes), ProtocolError);
     assert(pattern.test(error.message), `${what}: ${error.message}`);
   }
+});
+
+Deno.test("APP_CLOSED is 0x11 with JSON {name}; a bad name is refused", () => {
+  const bytes = encodeStreamerMessage({
+    type: "appClosed",
+    closed: { name: "Büro" },
+  });
+  assertEquals(bytes[0], 0x11);
+  assertEquals(S.APP_CLOSED, 0x11);
+  assertEquals(JSON.parse(new TextDecoder().decode(bytes.subarray(1))), {
+    name: "Büro",
+  });
+  assertThrows(
+    () => decodeStreamerMessage(json(S.APP_CLOSED, { name: 3 })),
+    ProtocolError,
+    /appClosed: name must be a string/,
+  );
+  assertThrows(
+    () =>
+      decodeStreamerMessage(
+        json(S.APP_CLOSED, { name: "x".repeat(MAX_APP_NAME + 1) }),
+      ),
+    ProtocolError,
+    new RegExp(`appClosed: name longer than ${MAX_APP_NAME} characters`),
+  );
 });
