@@ -12,6 +12,8 @@
  *   app, without a click into it first.
  * - A dialog the app opens (a Tk transient window) is visible in the tab,
  *   over the app's main window.
+ * - When the app's last window closes, its tab says the app has closed, even
+ *   though the app's process runs on.
  *
  * Needs the Debian packages chromium, xvfb, openbox, xterm and python3-tk.
  *
@@ -36,7 +38,7 @@ import {
   Teardown,
   writeGatewayConfig,
 } from "../support/gateway.ts";
-import { findStreamer } from "../support/proc.ts";
+import { findStreamer, liveProcesses } from "../support/proc.ts";
 import { waitFor } from "../support/wait.ts";
 
 const OPTIONS = {
@@ -339,3 +341,64 @@ Deno.test({
     }
   },
 });
+
+/** A Tk app whose only window closes after a second while it runs on. */
+const WINDOW_CLOSES_APP = `
+import time
+import tkinter as tk
+root = tk.Tk()
+root.configure(bg="#00ff00")
+root.after(1000, root.destroy)
+root.mainloop()
+time.sleep(600)
+`;
+
+Deno.test({
+  ...OPTIONS,
+  name:
+    "browser apps: when an app's last window closes its tab says so, though its process runs on",
+  async fn() {
+    const teardown = new Teardown();
+    try {
+      const dir = await Deno.makeTempDir({ prefix: "webstream-closing-app-" });
+      teardown.defer(() => Deno.remove(dir, { recursive: true }));
+      await Deno.chmod(dir, 0o755);
+      await Deno.writeTextFile(`${dir}/app.py`, WINDOW_CLOSES_APP, {
+        mode: 0o644,
+      });
+      const config = await writeGatewayConfig({
+        users: ["alice"],
+        workspaces: [app("closing", `python3 ${dir}/app.py`)],
+      });
+      teardown.defer(() => config.remove());
+      const gateway = await startGateway(config);
+      teardown.defer(() => gateway.stop());
+      const host = await launchHost(teardown, gateway.url, { slots: 1 });
+      await new AdminClient(gateway.url).waitForHealthy([host]);
+      const browser = await launchBrowser();
+      teardown.defer(() => browser.close());
+
+      const tab = await browser.newPage({ width: 800, height: 600 });
+      await launch(tab, gateway.url, "closing");
+      // The window was there (its green filled the tab), then it closed.
+      await waitFor(
+        () => read(tab, "webstream.session.closedApp === 'closing'"),
+        { what: "the tab to hear that its app closed", timeoutMs: 30_000 },
+      );
+      assertEquals(
+        await tab.locator(".ws-status-text").textContent(),
+        "closing has closed",
+      );
+      // The app's process still runs: the window told.
+      const running = await runningScript(`${dir}/app.py`);
+      assert(running, "the app's process runs on");
+    } finally {
+      await teardown.run();
+    }
+  },
+});
+
+/** Whether a process runs the script `path`. */
+async function runningScript(path: string): Promise<boolean> {
+  return (await liveProcesses()).some((p) => p.argv.includes(path));
+}
