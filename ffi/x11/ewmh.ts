@@ -12,6 +12,8 @@
  * @module
  */
 import { loadLibrary, type XDisplay, XEVENT_SIZE, xlib } from "./display.ts";
+import { moveWindow, sendEvent } from "./draw.ts";
+import { selectInput, windowGeometry } from "./image.ts";
 
 const SYMBOLS = {
   XGetWindowProperty: {
@@ -44,26 +46,6 @@ const SYMBOLS = {
     ],
     result: "i32",
   },
-  XGetGeometry: {
-    parameters: [
-      "pointer",
-      "u64",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-    ],
-    result: "i32",
-  },
-  XMoveWindow: { parameters: ["pointer", "u64", "i32", "i32"], result: "i32" },
-  XSendEvent: {
-    parameters: ["pointer", "u64", "i32", "i64", "buffer"],
-    result: "i32",
-  },
-  XSelectInput: { parameters: ["pointer", "u64", "i64"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -207,24 +189,12 @@ export function screenRect(
   display: XDisplay,
   window: bigint,
 ): ScreenRect | undefined {
-  const outs = new Uint8Array(new ArrayBuffer(8 * 7));
-  const view = new DataView(outs.buffer);
-  const at = (i: number) => outs.subarray(8 * i, 8 * i + 8);
-  if (
-    !x().XGetGeometry(
-      display.pointer,
-      window,
-      at(0),
-      at(1),
-      at(2),
-      at(3),
-      at(4),
-      at(5),
-      at(6),
-    )
-  ) return undefined;
-  const width = view.getUint32(24, true);
-  const height = view.getUint32(32, true);
+  let size;
+  try {
+    size = windowGeometry(display, window);
+  } catch {
+    return undefined;
+  }
   const to = new Uint8Array(new ArrayBuffer(24));
   const toView = new DataView(to.buffer);
   if (
@@ -242,8 +212,8 @@ export function screenRect(
   return {
     x: toView.getInt32(0, true),
     y: toView.getInt32(8, true),
-    width,
-    height,
+    width: size.width,
+    height: size.height,
   };
 }
 
@@ -257,7 +227,7 @@ export function moveClient(
   window: bigint,
   to: { x: number; y: number },
 ): void {
-  x().XMoveWindow(display.pointer, window, to.x, to.y);
+  moveWindow(display, window, to);
 }
 
 /** Asks the window manager to raise and focus `window` (as a pager would). */
@@ -298,12 +268,12 @@ function sendClientMessage(
   view.setBigUint64(40, display.atom(message.type), true);
   view.setInt32(48, 32, true); // format
   message.data.forEach((long, i) => view.setBigUint64(56 + 8 * i, long, true));
-  x().XSendEvent(display.pointer, display.root, 0, ROOT_REQUEST_MASK, event);
+  sendEvent(display, display.root, { mask: ROOT_REQUEST_MASK, event });
 }
 
 /** Asks for the root window's property changes (client list, focus). */
 export function watchRootProperties(display: XDisplay): void {
-  x().XSelectInput(display.pointer, display.root, PROPERTY_CHANGE_MASK);
+  selectInput(display, display.root, PROPERTY_CHANGE_MASK);
 }
 
 /**

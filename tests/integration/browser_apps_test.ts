@@ -23,7 +23,12 @@ import { Buffer } from "node:buffer";
 // The project's import map has no entry for test-only packages.
 import { decode } from "fast-png";
 import { assert, assertEquals } from "../support/assert.ts";
-import { hasChromium, launchBrowser, type Page } from "../support/browser.ts";
+import {
+  hasChromium,
+  launchBrowser,
+  type Page,
+  type TestBrowser,
+} from "../support/browser.ts";
 import {
   type DisplayAccess,
   displayOf,
@@ -70,6 +75,35 @@ function xterm(colour: string): string {
 
 function read<T>(page: Page, expression: string): Promise<T> {
   return page.evaluate(expression) as Promise<T>;
+}
+
+/**
+ * A real gateway with alice and `workspaces`, one host (`options` for it),
+ * healthy, and a browser; all ended by `teardown`.
+ */
+async function farm(
+  teardown: Teardown,
+  workspaces: Record<string, unknown>[],
+  options: Parameters<typeof launchHost>[2] = { slots: 1 },
+): Promise<{ url: string; browser: TestBrowser }> {
+  const config = await writeGatewayConfig({ users: ["alice"], workspaces });
+  teardown.defer(() => config.remove());
+  const gateway = await startGateway(config);
+  teardown.defer(() => gateway.stop());
+  const host = await launchHost(teardown, gateway.url, options);
+  await new AdminClient(gateway.url).waitForHealthy([host]);
+  const browser = await launchBrowser();
+  teardown.defer(() => browser.close());
+  return { url: gateway.url, browser };
+}
+
+/** A Tk app in `dir`, readable by the pool users. */
+async function tkApp(teardown: Teardown, source: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "webstream-tk-app-" });
+  teardown.defer(() => Deno.remove(dir, { recursive: true }));
+  await Deno.chmod(dir, 0o755);
+  await Deno.writeTextFile(`${dir}/app.py`, source, { mode: 0o644 });
+  return `${dir}/app.py`;
 }
 
 /** Signs `page` in (unless its context already is) and launches `workspace`. */
@@ -183,28 +217,20 @@ Deno.test({
   async fn() {
     const teardown = new Teardown();
     try {
-      const config = await writeGatewayConfig({
-        users: ["alice"],
-        workspaces: [app("red", xterm("red")), app("blue", xterm("blue"))],
-      });
-      teardown.defer(() => config.remove());
-      const gateway = await startGateway(config);
-      teardown.defer(() => gateway.stop());
-      // Two slots: one in use is not an overloaded host, so it shares.
-      const host = await launchHost(teardown, gateway.url, {
+      // Two slots: one in use is not an overloaded host, so it shares; room
+      // for both tabs side by side.
+      const { url, browser } = await farm(teardown, [
+        app("red", xterm("red")),
+        app("blue", xterm("blue")),
+      ], {
         slots: 2,
-        // Room for both tabs side by side.
         settings: { screen: { width: 1920, height: 1080, depth: 24 } },
       });
-      await new AdminClient(gateway.url).waitForHealthy([host]);
-      const browser = await launchBrowser();
-      teardown.defer(() => browser.close());
-
       const redTab = await browser.newPage({ width: 900, height: 640 });
-      await launch(redTab, gateway.url, "red");
+      await launch(redTab, url, "red");
       const blueTab = await redTab.context().newPage();
       await blueTab.setViewportSize({ width: 700, height: 500 });
-      await launch(blueTab, gateway.url, "blue");
+      await launch(blueTab, url, "blue");
 
       // Each tab: its app's colour everywhere, none of the other's.
       const onlyItsApp = async (page: Page, mine: Rgb, other: Rgb) => {
@@ -226,7 +252,7 @@ Deno.test({
       await onlyItsApp(blueTab, BLUE, RED);
 
       // Each app's window is its tab's size, in one session.
-      const access = await sessionDisplay(gateway.url);
+      const access = await sessionDisplay(url);
       const sizeOf = (page: Page) =>
         read<{ width: number; height: number }>(
           page,
@@ -302,24 +328,12 @@ Deno.test({
   async fn() {
     const teardown = new Teardown();
     try {
-      const dir = await Deno.makeTempDir({ prefix: "webstream-dialog-app-" });
-      teardown.defer(() => Deno.remove(dir, { recursive: true }));
-      await Deno.chmod(dir, 0o755);
-      await Deno.writeTextFile(`${dir}/app.py`, DIALOG_APP, { mode: 0o644 });
-      const config = await writeGatewayConfig({
-        users: ["alice"],
-        workspaces: [app("dialog", `python3 ${dir}/app.py`)],
-      });
-      teardown.defer(() => config.remove());
-      const gateway = await startGateway(config);
-      teardown.defer(() => gateway.stop());
-      const host = await launchHost(teardown, gateway.url, { slots: 1 });
-      await new AdminClient(gateway.url).waitForHealthy([host]);
-      const browser = await launchBrowser();
-      teardown.defer(() => browser.close());
-
+      const script = await tkApp(teardown, DIALOG_APP);
+      const { url, browser } = await farm(teardown, [
+        app("dialog", `python3 ${script}`),
+      ]);
       const tab = await browser.newPage({ width: 800, height: 600 });
-      await launch(tab, gateway.url, "dialog");
+      await launch(tab, url, "dialog");
       let shares: number[] = [];
       await waitFor(async () => {
         shares = await canvasShares(tab, [GREEN, MAGENTA]);
@@ -329,7 +343,7 @@ Deno.test({
         .catch((error) => {
           throw new Error(`${error.message}: green, magenta ${shares}`);
         });
-      const access = await sessionDisplay(gateway.url);
+      const access = await sessionDisplay(url);
       const windows = topLevelWindows(access);
       const main = windows.find((w) => w.role === "main");
       const dialog = windows.find((w) => w.role === "dialog");
@@ -360,26 +374,12 @@ Deno.test({
   async fn() {
     const teardown = new Teardown();
     try {
-      const dir = await Deno.makeTempDir({ prefix: "webstream-closing-app-" });
-      teardown.defer(() => Deno.remove(dir, { recursive: true }));
-      await Deno.chmod(dir, 0o755);
-      await Deno.writeTextFile(`${dir}/app.py`, WINDOW_CLOSES_APP, {
-        mode: 0o644,
-      });
-      const config = await writeGatewayConfig({
-        users: ["alice"],
-        workspaces: [app("closing", `python3 ${dir}/app.py`)],
-      });
-      teardown.defer(() => config.remove());
-      const gateway = await startGateway(config);
-      teardown.defer(() => gateway.stop());
-      const host = await launchHost(teardown, gateway.url, { slots: 1 });
-      await new AdminClient(gateway.url).waitForHealthy([host]);
-      const browser = await launchBrowser();
-      teardown.defer(() => browser.close());
-
+      const script = await tkApp(teardown, WINDOW_CLOSES_APP);
+      const { url, browser } = await farm(teardown, [
+        app("closing", `python3 ${script}`),
+      ]);
       const tab = await browser.newPage({ width: 800, height: 600 });
-      await launch(tab, gateway.url, "closing");
+      await launch(tab, url, "closing");
       // The window was there (its green filled the tab), then it closed.
       await waitFor(
         () => read(tab, "webstream.session.closedApp === 'closing'"),
@@ -390,7 +390,7 @@ Deno.test({
         "closing has closed",
       );
       // The app's process still runs: the window told.
-      const running = await runningScript(`${dir}/app.py`);
+      const running = await runningScript(script);
       assert(running, "the app's process runs on");
     } finally {
       await teardown.run();
