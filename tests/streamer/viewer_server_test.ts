@@ -9,7 +9,10 @@
  * @module
  */
 import { hashToken } from "../../mod/control/token_hash.ts";
-import { openSessionDevices } from "../../mod/devices/mod.ts";
+import {
+  openSessionDevices,
+  type SessionDevices,
+} from "../../mod/devices/mod.ts";
 import { SharedCapture } from "../../mod/streamer/shared_capture.ts";
 import { TokenStore } from "../../mod/streamer/token_store.ts";
 import type { ViewerContext } from "../../mod/streamer/viewer.ts";
@@ -102,6 +105,24 @@ Deno.test("only /stream upgrades with an armed token are served; no screen is 40
   }
 });
 
+/** What the viewers work with on `devices`' real screen (one capture). */
+function screenContext(
+  devices: SessionDevices,
+): Omit<ViewerContext, "encoder"> {
+  const screen = devices.screen();
+  return {
+    sessionUuid: UUID,
+    screen,
+    captures: new SharedCapture(screen.capture),
+    clipboard: devices.clipboard,
+    logger: captureLogs().logger,
+    onInput: () => {},
+    onUpload: () => {},
+    onLanded: () => {},
+    videoAvailable: false,
+  };
+}
+
 Deno.test({
   name: "one viewer replaces the others unless its policy allows shadowing",
   sanitizeOps: false,
@@ -109,20 +130,8 @@ Deno.test({
   fn: () =>
     withXvfb({ width: 640, height: 480 }, async (x) => {
       const devices = openSessionDevices({ display: x.display });
-      const screen = devices.screen();
-      const captures = new SharedCapture(screen.capture);
-      const { logger } = captureLogs();
-      const h = start(() => ({
-        sessionUuid: UUID,
-        screen,
-        captures,
-        clipboard: devices.clipboard,
-        logger,
-        onInput: () => {},
-        onUpload: () => {},
-        onLanded: () => {},
-        videoAvailable: false,
-      }));
+      const context = screenContext(devices);
+      const h = start(() => context);
       try {
         await h.arm("first", settings(false));
         const first = await openSocket(h.url("first"));
@@ -164,20 +173,8 @@ Deno.test({
   fn: () =>
     withXvfb({ width: 640, height: 480 }, async (x) => {
       const devices = openSessionDevices({ display: x.display });
-      const screen = devices.screen();
-      const captures = new SharedCapture(screen.capture);
-      const { logger } = captureLogs();
-      const h = start(() => ({
-        sessionUuid: UUID,
-        screen,
-        captures,
-        clipboard: devices.clipboard,
-        logger,
-        onInput: () => {},
-        onUpload: () => {},
-        onLanded: () => {},
-        videoAvailable: false,
-      }));
+      const context = screenContext(devices);
+      const h = start(() => context);
       const of = (app: string) => ({ ...settings(false), app });
       try {
         await h.arm("red", of("xterm -bg red"));
