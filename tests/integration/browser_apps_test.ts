@@ -340,8 +340,21 @@ Deno.test({
         // 300×200 of 800×600 is 12.5 %; the rest is the main window.
         return shares[1] > 0.11 && shares[1] < 0.14 && shares[0] > 0.8;
       }, { what: "the dialog over the main window", timeoutMs: 30_000 })
-        .catch((error) => {
-          throw new Error(`${error.message}: green, magenta ${shares}`);
+        .catch(async (error) => {
+          // What the page and the session had, to tell which side failed.
+          const page = await read<string>(
+            tab,
+            "JSON.stringify({ status: webstream.session.status, " +
+              "screen: webstream.session.screen, " +
+              "frames: webstream.session.framesDrawn })",
+          ).catch((e) => `unreadable: ${e}`);
+          const windows = await sessionDisplay(url)
+            .then((access) => JSON.stringify(topLevelWindows(access), bigints))
+            .catch((e) => `unreadable: ${e}`);
+          throw new Error(
+            `${error.message}: green, magenta ${shares}; page ${page}; ` +
+              `windows ${windows}`,
+          );
         });
       const access = await sessionDisplay(url);
       const windows = topLevelWindows(access);
@@ -397,6 +410,11 @@ Deno.test({
     }
   },
 });
+
+/** `JSON.stringify`'s replacer for window ids. */
+function bigints(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? `0x${value.toString(16)}` : value;
+}
 
 /** Whether a process runs the script `path`. */
 async function runningScript(path: string): Promise<boolean> {

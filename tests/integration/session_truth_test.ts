@@ -122,7 +122,14 @@ Deno.test(
             (await resolveSession(gateway.url, launched.sessionId)).status,
             404,
           );
-          // A new launch still works on the host that came back.
+          // A new launch still works on the host that came back, once its
+          // pool has started (a starting pool refuses launches with 503).
+          await waitFor(async () => {
+            const answer = await fetch(`${again.serverUrl}/health`)
+              .catch(() => undefined);
+            const body = await answer?.json().catch(() => undefined);
+            return body?.status === "healthy";
+          }, { what: "the host's pool to be started" });
           const fresh = await bob.launchOk("desk");
           assertEquals(
             (await resolveSession(gateway.url, fresh.sessionId)).status,
