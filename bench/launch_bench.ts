@@ -53,7 +53,6 @@ import {
 } from "../tests/support/browser.ts";
 import {
   AdminClient,
-  type GatewayConfig,
   PASSWORD,
   SHARED_SECRET,
   signIn,
@@ -163,7 +162,7 @@ export async function runLaunchBench(
         ).length === 2,
       { what: "both hosts to register", signal },
     );
-    const farm: Farm = { gateway, config, warmHost, coldHost, signal };
+    const farm: Farm = { gateway, warmHost, coldHost, signal };
     const browser = await launchBrowser({ handleSignals: false });
     stops.push(() => browser.close());
 
@@ -217,7 +216,6 @@ export async function runLaunchBench(
 /** What the cases run on. */
 interface Farm {
   gateway: TestGateway;
-  config: GatewayConfig;
   warmHost: BenchHost;
   coldHost: BenchHost;
   signal: AbortSignal;
