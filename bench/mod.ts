@@ -55,6 +55,11 @@
  *    a window manager and a panel are up), and memory per session.
  *    (`bench/desktop_shell_bench.ts`, run by itself, compares the shell
  *    candidates on a bare Xvfb.)
+ * 7. **Click → first frame** ({@link ./launch_bench.ts}): headless
+ *    Chromium signs in on a real gateway's portal and clicks an app tile;
+ *    the page's own marks split click → first frame drawn into phases, for
+ *    the first launch right after sign-in and a later one (warm pool), and
+ *    a cold one; the same warm launch without a browser is the floor.
  *
  * Every figure has a **baseline** measured in the same run, the same way: a
  * bare `Deno.serve` child process ({@link ./baseline_server.ts}) answering
@@ -102,6 +107,7 @@ import {
 } from "./placement_bench.ts";
 import { type ProxyResult, runProxyBench } from "./proxy_bench.ts";
 import { formatDesktopBench, runDesktopBench } from "./desktop_bench.ts";
+import { formatLaunchBench, runLaunchBench } from "./launch_bench.ts";
 
 /** Iteration counts of a run. */
 export interface BenchSizes {
@@ -147,6 +153,8 @@ export interface BenchSizes {
   streamerPings: number;
   /** Cold desktop launches of each kind (shell, bare). */
   desktopSamples: number;
+  /** Click → first frame samples of each case. */
+  launchSamples: number;
 }
 
 /** The default (full) run: two to three minutes on 2 cores. */
@@ -172,6 +180,7 @@ export const FULL: BenchSizes = {
   streamerRounds: 4,
   streamerPings: 250,
   desktopSamples: 8,
+  launchSamples: 6,
 };
 
 /** `--quick`: a smoke run. */
@@ -197,6 +206,7 @@ export const QUICK: BenchSizes = {
   streamerRounds: 1,
   streamerPings: 50,
   desktopSamples: 2,
+  launchSamples: 2,
 };
 
 /** Target p50s from the issue, ms. */
@@ -798,6 +808,23 @@ export async function runBenchmarks(args: string[]): Promise<number> {
       if (interrupted()) throw error;
       console.error("the desktop benchmark failed:", error);
       failures.push("cold desktop");
+    }
+    try {
+      const launch = await runLaunchBench({
+        samples: sizes.launchSamples,
+        signal: interrupt.signal,
+        interrupted,
+        progress,
+      });
+      console.log(
+        `\nClick → first frame in Chromium (portal, app tile)\n${
+          formatLaunchBench(launch)
+        }`,
+      );
+    } catch (error) {
+      if (interrupted()) throw error;
+      console.error("the click → first frame benchmark failed:", error);
+      failures.push("click → first frame");
     }
     printSummary(gc, health, gateway, failures);
     console.log(

@@ -10,6 +10,7 @@
  * @module
  */
 import { openSession, TunnelEndedError } from "./session/view.js";
+import { MARK, mark } from "./session/marks.js";
 
 const statusLine =
   /** @type {HTMLElement} */ (document.getElementById("host-status"));
@@ -65,11 +66,13 @@ async function checkHealth() {
  */
 async function getConnection(size) {
   const { width, height } = clampSize(size);
+  mark(MARK.request);
   const response = await fetch(
     `/getConnection?width=${width}&height=${height}`,
     { headers: { "X-Session-ID": sessionId() } },
   );
   const body = await response.json().catch(() => ({}));
+  mark(MARK.answer);
   if (response.ok) return body;
   const message = `Could not start a session: ${
     body.error ?? response.statusText
@@ -89,6 +92,7 @@ function socketUrl(body) {
 }
 
 async function launch() {
+  mark(MARK.click);
   button.disabled = true;
   show("Starting a session…");
   const size = { width: innerWidth, height: innerHeight };

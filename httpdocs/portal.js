@@ -8,6 +8,7 @@
  * @module
  */
 import { openSession, TunnelEndedError } from "./session/view.js";
+import { MARK, mark } from "./session/marks.js";
 
 /** @param {string} id */
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -125,7 +126,9 @@ function clampSize({ width, height }) {
  * @param {{ width: number, height: number }} size
  */
 async function requestLaunch(request, size) {
+  mark(MARK.request);
   const result = await api("/api/launch", { ...request, ...clampSize(size) });
+  mark(MARK.answer);
   if (result.ok) return result.data;
   const message = `Could not launch: ${result.data.error}`;
   // Busy (503) or over the licence limit for now (429): retry; anything
@@ -146,6 +149,7 @@ function socketUrl(websocketPath, token) {
 
 /** @param {{ workspaceId: string, sessionId?: string }} request */
 async function launch(request) {
+  mark(MARK.click);
   show("Starting…");
   /** @type {any} */
   let first;

@@ -23,6 +23,7 @@ import {
   ProtocolError,
 } from "./protocol.js";
 import { sessionSize } from "./session_size.js";
+import { MARK, mark } from "./marks.js";
 
 /**
  * @typedef {import("./protocol.js").ClientMessage} ClientMessage
@@ -123,6 +124,8 @@ export class SessionClient {
   #events;
   /** Counts connections, so late acks never reach a newer socket. */
   #generation = 0;
+  /** Whether this connection's first frame has arrived (for its marks). */
+  #framed = false;
   #pingId = 0;
   /** @type {Map<number, number>} */
   #pings = new Map();
@@ -191,6 +194,7 @@ export class SessionClient {
   /** The tunnel (re)connected: a new hello is on its way. */
   connected() {
     this.#generation++;
+    this.#framed = false;
     this.#requested = "";
     this.#pings.clear();
     clearInterval(this.#pingTimer);
@@ -444,6 +448,14 @@ export class SessionClient {
     this.#events.downloadDone?.(download);
   }
 
+  /** Whether a frame arriving now is the connection's first (marked). */
+  #firstFrame() {
+    if (this.#framed) return false;
+    this.#framed = true;
+    mark(MARK.frame);
+    return true;
+  }
+
   /** @param {Uint8Array} bytes */
   #receive(bytes) {
     let message;
@@ -465,6 +477,7 @@ export class SessionClient {
           );
           return;
         }
+        mark(MARK.hello);
         this.hello = hello;
         this.#display.resize(hello.width, hello.height);
         this.#events.hello?.(hello);
@@ -485,8 +498,10 @@ export class SessionClient {
           const name = ENCODING_NAME[tile.encoding] ?? String(tile.encoding);
           this.tilesReceived[name] = (this.tilesReceived[name] ?? 0) + 1;
         }
+        const first = this.#firstFrame();
         this.#display.draw(message.frame).then(() => {
           if (generation !== this.#generation) return;
+          if (first) mark(MARK.drawn);
           this.framesDrawn++;
           this.send({ type: "ack", frameId });
         });
@@ -496,8 +511,10 @@ export class SessionClient {
         const generation = this.#generation;
         const { frameId } = message.video;
         this.tilesReceived.VIDEO = (this.tilesReceived.VIDEO ?? 0) + 1;
+        const first = this.#firstFrame();
         this.#display.drawVideo(message.video).then(() => {
           if (generation !== this.#generation) return;
+          if (first) mark(MARK.drawn);
           this.framesDrawn++;
           this.send({ type: "ack", frameId });
         });

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { MARK, mark } from "./marks.js";
 
 /**
  * The tunnel's state, as reported to `onstate`.
@@ -185,6 +186,7 @@ export class Tunnel {
     socket.binaryType = "arraybuffer";
     this.#socket = socket;
     socket.onopen = () => {
+      mark(MARK.open);
       this.#attempt = 0;
       this.#set({ state: "connected" });
     };

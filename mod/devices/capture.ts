@@ -30,8 +30,10 @@ export interface CapturedFrame {
   /** Bytes from one row to the next (at least `width * 4`). */
   stride: number;
   /**
-   * BGRX, valid until the next `grab()`, `poll()` or `close()` (it may be a
-   * view over memory those release or overwrite: copy what must be kept).
+   * BGRX, valid until the next `grab()` or `close()` (it may be a view over
+   * memory those release or overwrite: copy what must be kept). A `poll()`
+   * that sees a resize keeps it readable until the next `grab()`; with
+   * several viewers on one capture, another viewer's grab overwrites it.
    */
   data: Uint8Array;
 }

@@ -22,6 +22,7 @@ export function areaCapture(
 ): ScreenCapture {
   const current = (): Rect => clip(area(), capture);
   let seen = current();
+  let own = new Uint8Array(0);
   return {
     get width() {
       return current().width;
@@ -54,11 +55,18 @@ export function areaCapture(
       const now = current();
       const wanted = region ??
         { x: 0, y: 0, width: now.width, height: now.height };
-      return capture.grab({
+      const frame = capture.grab({
         ...wanted,
         x: wanted.x + now.x,
         y: wanted.y + now.y,
       });
+      // A copy of its own: the capture's memory is shared with the other
+      // viewers, whose polls may replace it (a resize) while this viewer's
+      // frame is still being encoded.
+      const size = frame.stride * frame.height;
+      if (own.length < size) own = new Uint8Array(size);
+      own.set(frame.data.subarray(0, size));
+      return { ...frame, data: own.subarray(0, size) };
     },
     cursor: () => capture.cursor(),
     pointer() {

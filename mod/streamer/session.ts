@@ -286,6 +286,13 @@ export class StreamerSession {
         logger,
       }),
     };
+    // Opened now, not when the first viewer connects: a warm session has
+    // its display and capture ready before anyone clicks.
+    try {
+      this.#screen();
+    } catch (error) {
+      logger.warn("the screen cannot be opened yet", { error });
+    }
     this.#adoptApps().catch((error) =>
       logger.warn("the session's earlier apps were not taken up", { error })
     );
@@ -447,7 +454,8 @@ export class StreamerSession {
 
 /**
  * The session's screen with one capture its viewers share, both opened on
- * first use.
+ * first use (when the session is identified; again at a viewer's start if
+ * that failed).
  */
 function screenSharing(
   devices: SessionDevices,

@@ -5,8 +5,11 @@
  * the restrictive one when none came with it). One viewer at a time for
  * each view (the whole screen, or one app's tab) — a new one replaces the
  * old, e.g. after a network drop — unless the policy allows shadowing;
- * several apps of a shared session each have their own tab. Each viewer gets its own tile encoder; everything else
- * it works with comes from the caller.
+ * several apps of a shared session each have their own tab. Each viewer
+ * gets its own tile encoder; everything else it works with comes from the
+ * caller. One encoder waits warm for the next viewer (its worker started
+ * when serving starts, then the last viewer's), so a first frame never
+ * waits for an encoding worker to start.
  *
  * @module
  */
@@ -56,6 +59,8 @@ export interface ViewerServer {
 export function serveViewers(options: ViewerServerOptions): ViewerServer {
   const { logger, tokens } = options;
   const viewers = new Set<Viewer>();
+  let spare: TileEncoder | undefined = warmEncoder(logger);
+  let closing = false;
 
   function attach(socket: WebSocket, settings: ViewerSettings): void {
     if (!settings.policy.shadowing) {
@@ -78,7 +83,8 @@ export function serveViewers(options: ViewerServerOptions): ViewerServer {
 
   function start(socket: WebSocket, settings: ViewerSettings): void {
     const context = options.context();
-    const encoder = new TileEncoder();
+    const encoder = spare ?? new TileEncoder();
+    spare = undefined;
     const viewer = new Viewer(socket, {
       settings,
       context: { ...context, encoder },
@@ -87,7 +93,9 @@ export function serveViewers(options: ViewerServerOptions): ViewerServer {
     socket.addEventListener("close", () => {
       viewers.delete(viewer);
       viewer.close();
-      encoder.close();
+      // Kept warm for the next viewer (it starts with a full frame).
+      if (spare || closing) encoder.close();
+      else spare = encoder;
       if (!viewers.size) options.onDisconnected();
     });
     viewer.start();
@@ -121,8 +129,22 @@ export function serveViewers(options: ViewerServerOptions): ViewerServer {
   return {
     viewers,
     async close() {
+      closing = true;
+      spare?.close();
+      spare = undefined;
       for (const viewer of viewers) viewer.close(1001, "session ended");
       await stopServer(server, { timeoutMs: 1000 });
     },
   };
+}
+
+/** A tile encoder whose worker is started and has encoded once. */
+function warmEncoder(logger: Logger): TileEncoder {
+  const encoder = new TileEncoder();
+  encoder.warmUp().catch((error) => {
+    // Closed before it was warm, or the worker failed: the first frame
+    // starts it again (and reports what is wrong).
+    logger.debug("tile encoder not warmed up", { error });
+  });
+  return encoder;
 }

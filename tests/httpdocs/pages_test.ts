@@ -6,7 +6,8 @@
  * after a network drop asks again with the same id; the gateway portal
  * (`portal.html` + `portal.js`) signs in, lists workspaces, launches with
  * `/api/launch`, and reconnects by launching again with the session's id.
- * Closing an ended view returns to the page.
+ * Closing an ended view returns to the page. Both set the launch's
+ * performance marks (`marks.js`) in order.
  *
  * @module
  */
@@ -14,6 +15,7 @@ import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { hasChromium, launchBrowser, type Page } from "../support/browser.ts";
 import { waitFor } from "../support/wait.ts";
 import { startScriptedServer } from "./scripted_server.ts";
+import { MARK } from "../../httpdocs/session/marks.js";
 
 const OPTIONS = {
   ignore: !hasChromium(),
@@ -23,6 +25,18 @@ const OPTIONS = {
 
 function waitPage(page: Page, expression: string, what = expression) {
   return waitFor(() => page.evaluate(expression), { what, timeoutMs: 15_000 });
+}
+
+/** A first launch set its marks once each, in time order. */
+async function assertLaunchMarks(page: Page): Promise<void> {
+  const names = [MARK.click, MARK.request, MARK.answer, MARK.open];
+  assertEquals(
+    await page.evaluate(
+      `performance.getEntriesByType("mark").map((m) => m.name)
+        .filter((name) => ${JSON.stringify(names)}.includes(name))`,
+    ),
+    names,
+  );
 }
 
 Deno.test(
@@ -69,6 +83,7 @@ Deno.test(
       await page.locator("#launch").click();
       await viewer;
       await waitPage(page, "webstream.session.status === 'connected'");
+      await assertLaunchMarks(page);
       // The 800x600 screen is shown 1:1, centred in the 900x700 window.
       const box = await page.locator("#viewer .ws-canvas").boundingBox();
       assertEquals(box, { x: 50, y: 50, width: 800, height: 600 });
@@ -157,6 +172,7 @@ Deno.test(
       await button.click();
       await viewer;
       await waitPage(page, "webstream.session.status === 'connected'");
+      await assertLaunchMarks(page);
       assertEquals(launches[0], {
         workspaceId: "desk",
         width: 1000,

@@ -27,6 +27,7 @@ import {
   MAX_CHUNK,
   MAX_DOWNLOAD_CHUNK,
 } from "../../httpdocs/session/protocol.js";
+import { MARK } from "../../httpdocs/session/marks.js";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { hasChromium, launchBrowser, type Page } from "../support/browser.ts";
 import { waitFor } from "../support/wait.ts";
@@ -251,6 +252,23 @@ Deno.test("session view in Chromium", OPTIONS, async (t) => {
         assertEquals(shot(259, 49), [200, 40, 90, 255]);
         assertEquals(shot(260, 50), [10, 20, 30, 255], "the solid tile's edge");
         assertEquals(shot(5, 5), [10, 20, 30, 255]);
+      },
+    );
+
+    await t.step(
+      "the connection's marks are set once each, in order",
+      async () => {
+        const names = [MARK.open, MARK.hello, MARK.frame, MARK.drawn];
+        const marks = await read<{ name: string; startTime: number }[]>(
+          page,
+          `performance.getEntriesByType("mark").filter((m) => ${
+            JSON.stringify(names)
+          }.includes(m.name)).map(({ name, startTime }) => ({ name, startTime }))`,
+        );
+        assertEquals(marks.map((m) => m.name), names);
+        for (let i = 1; i < marks.length; i++) {
+          assert(marks[i].startTime >= marks[i - 1].startTime);
+        }
       },
     );
 

@@ -1,6 +1,8 @@
 /**
  * Tests for `mod/streamer/session.ts` with a recording control link: before
- * `SESSION_INFO` nothing is armed; the identity starts the viewer endpoint;
+ * `SESSION_INFO` nothing is armed; the identity starts the viewer endpoint
+ * and opens the screen (before any viewer; tried again by a viewer if it
+ * could not be);
  * tokens for this session are armed (and answered with `TOKEN_ARMED`),
  * those for another are ignored; a port that is taken closes the control
  * channel with 4011; an upload nobody waits for is logged; a download with
@@ -53,9 +55,11 @@ function harness(
   const sent: StreamerMessage[] = [];
   const closes: [number, string][] = [];
   const metrics = new SessionMetrics();
+  let screenOpens = 0;
   const devices = sessionDevices({
     close: () => {},
   } as unknown as SessionClipboard, () => {
+    screenOpens++;
     throw new Error("no screen in this test");
   });
   const session = new StreamerSession({
@@ -81,12 +85,12 @@ function harness(
     folders,
     logger,
   });
-  return { session, sent, closes, records };
+  return { session, sent, closes, records, screenOpens: () => screenOpens };
 }
 
 Deno.test("the session arms tokens for itself once identified", async () => {
   const port = freePort();
-  const { session, sent, records } = harness(port);
+  const { session, sent, records, screenOpens } = harness(port);
   const { handlers } = session;
   const tokenHash = await hashToken("token-one");
   try {
@@ -107,6 +111,14 @@ Deno.test("the session arms tokens for itself once identified", async () => {
     });
     assert(session.identified);
     await waitFor(() => records.some((r) => r.msg === "streamer listening"));
+    // The screen is opened as soon as the session is identified (before
+    // any viewer); that it cannot be is a warning, not the end.
+    assertEquals(screenOpens(), 1);
+    assert(
+      records.some((r) =>
+        r.msg === "the screen cannot be opened yet" && r.level === "warn"
+      ),
+    );
 
     // Settings that do not parse: logged, the restrictive policy applies.
     handlers.VIEWER_SETTINGS({
@@ -131,6 +143,7 @@ Deno.test("the session arms tokens for itself once identified", async () => {
     );
     assertEquals((await ws.closed).code, 4011);
     assertEquals([...session.viewers], []);
+    assertEquals(screenOpens(), 2, "the viewer tried the screen again");
 
     handlers.FILE_UPLOAD_COMPLETE({
       type: "FILE_UPLOAD_COMPLETE",

@@ -81,6 +81,12 @@ class X11Capture implements ScreenCapture {
   #width: number;
   #height: number;
   #shm: ShmImage | undefined;
+  /**
+   * The segment a resize replaced, kept until the next grab: a frame
+   * grabbed before the resize may still be read (a viewer's encode waiting
+   * its turn) and must not point at unmapped memory.
+   */
+  #retired: ShmImage | undefined;
   /** The copy target of the XGetImage path, screen-sized. */
   #copy = new Uint8Array(0);
   readonly #damage: DamageTracker | undefined;
@@ -149,8 +155,10 @@ class X11Capture implements ScreenCapture {
 
   /** MIT-SHM when allowed and working, else a copy buffer for XGetImage. */
   #setUpPixels(): void {
-    this.#shm?.destroy();
+    this.#retired?.destroy();
+    this.#retired = this.#shm;
     this.#shm = undefined;
+    // The copy buffer is garbage-collected only once no frame views it.
     this.#copy = new Uint8Array(0);
     if (!this.#noShm && shmAvailable(this.#display)) {
       try {
@@ -232,6 +240,8 @@ class X11Capture implements ScreenCapture {
   grab(region?: Rect): CapturedFrame {
     this.#assertOpen();
     const area = grabArea(region, this);
+    this.#retired?.destroy();
+    this.#retired = undefined;
     if (this.#shm) {
       const stride = this.#shm.get(this.#root, area);
       if (stride === undefined) throw new X11Error("XShmGetImage failed");
@@ -275,6 +285,7 @@ class X11Capture implements ScreenCapture {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#retired?.destroy();
     this.#shm?.destroy();
     this.#shm = undefined;
     this.#damage?.close();

@@ -26,6 +26,7 @@ import {
   bgrx,
   Painter,
   type TestScreen,
+  withXDisplay,
   withXvfb,
 } from "../../support/x11_draw.ts";
 import { X11Error } from "../../../ffi/x11/display.ts";
@@ -35,6 +36,7 @@ import type {
   ScreenCapture,
 } from "../../../mod/devices/capture.ts";
 import { openX11Capture } from "../../../mod/devices/linux/x11_capture.ts";
+import { resizeScreen } from "../../../mod/devices/linux/x11_resize.ts";
 
 const XVFB = { sanitizeOps: false, sanitizeResources: false };
 
@@ -389,4 +391,34 @@ Deno.test({
     });
     assertThrows(() => openX11Capture({ display: ":59998" }), X11Error);
   },
+});
+
+Deno.test({
+  name: "a frame grabbed before a resize stays readable until the next grab",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withXDisplay({ width: 640, height: 480 }, async (display, x) => {
+      const capture = openX11Capture({ display: x.display });
+      const painter = new Painter(x.display);
+      try {
+        painter.fill({ x: 0, y: 0, width: 640, height: 480 }, 0x336699);
+        await waitFor(() => capture.poll().damage.length > 0, {
+          what: "the fill",
+        });
+        const frame = capture.grab();
+        assertEquals(
+          resizeScreen(display, { width: 320, height: 240 }).applied,
+          true,
+        );
+        await waitFor(() => capture.poll().resized, { what: "the resize" });
+        // Still the memory grabbed from, not unmapped (that would crash).
+        const last = frame.stride * (frame.height - 1) + 4 * (frame.width - 1);
+        assertEquals([frame.data[last], frame.data[last + 2]], [0x99, 0x33]);
+        assertEquals(capture.grab().width, 320);
+      } finally {
+        painter.close();
+        capture.close();
+      }
+    }),
 });

@@ -328,6 +328,29 @@ Deno.test("close() stops the workers; encode then rejects", async () => {
   );
 });
 
+Deno.test("warmUp() starts every worker; the next encode still sends every tile", async () => {
+  const warmed = new TileEncoder({ workers: 2 });
+  const fresh = new TileEncoder({ workers: 2 });
+  try {
+    await warmed.warmUp();
+    assertEquals(warmed.runningWorkers, 2);
+    assertEquals(fresh.runningWorkers, 0);
+    const frame = textLike(256, 128);
+    assertEquals(await warmed.encode(frame), await fresh.encode(frame));
+    // Nothing else to send afterwards: the warm-up left no state behind.
+    assertEquals((await warmed.encode(frame)).tiles, []);
+  } finally {
+    warmed.close();
+    fresh.close();
+  }
+  // Closed while warming: the warm-up rejects, nothing is left running.
+  const closing = new TileEncoder({ workers: 1 });
+  const warming = closing.warmUp();
+  closing.close();
+  await assertRejects(() => warming, Error, /closed/);
+  assertEquals(closing.runningWorkers, 0);
+});
+
 Deno.test("close() during an encode rejects it", async () => {
   const encoder = new TileEncoder({ workers: 1 });
   const pending = encoder.encode(photoLike(512, 256, 0));
