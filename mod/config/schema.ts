@@ -25,7 +25,8 @@ const httpUrl = z.url({ protocol: /^https?$/, error: "an http(s) URL" });
 
 /** `gateway.backend`: how this host registers with its gateway. */
 export const backendSchema = z.object({
-  gatewayUrl: httpUrl.optional(),
+  // One gateway, or several (tried in turn when one does not answer).
+  gatewayUrl: z.union([httpUrl, z.array(httpUrl).min(1).max(16)]).optional(),
   advertisedUrl: httpUrl.default("http://127.0.0.1:9005"),
   heartbeatInterval: seconds.default(10),
   maxSessions: z.number().int().min(1).max(10_000).optional(),

@@ -6,32 +6,35 @@
  * @module
  */
 import { bearer } from "../contract/shared_secret.ts";
+import type { GatewayEndpoints } from "./gateway_endpoints.ts";
 
 /** Where and how a host reaches its gateway. */
 export interface GatewayTarget {
-  /** `gateway.backend.gatewayUrl`. */
-  gatewayUrl: string;
+  /** `gateway.backend.gatewayUrl`: one gateway or several. */
+  gateway: GatewayEndpoints;
   /** `Authorization: Bearer` secret, when configured. */
   sharedSecret?: string;
   /** HTTP client for the gateway (a private CA, say). */
   client?: Deno.HttpClient;
 }
 
-/** POSTs `body` as JSON to `gatewayUrl/gateway/{path}`. */
+/**
+ * POSTs `body` as JSON to `{gateway}/gateway/{path}` (another gateway of
+ * the list when this one does not answer within `timeoutMs`).
+ */
 export function postToGateway(
   target: GatewayTarget,
   path: string,
-  options: { body: unknown; signal: AbortSignal },
+  options: { body: unknown; timeoutMs: number; signal?: AbortSignal },
 ): Promise<Response> {
   const headers: Record<string, string> = {
     "Content-Type": "application/json",
   };
   if (target.sharedSecret) headers.Authorization = bearer(target.sharedSecret);
-  return fetch(`${target.gatewayUrl.replace(/\/$/, "")}/gateway/${path}`, {
+  return target.gateway.fetch(path, {
     client: target.client,
     method: "POST",
     headers,
     body: JSON.stringify(options.body),
-    signal: options.signal,
-  });
+  }, { timeoutMs: options.timeoutMs, signal: options.signal });
 }

@@ -13,9 +13,11 @@
 import type { Logger } from "../log/mod.ts";
 import type { HeartbeatPayload, RegisterPayload } from "../contract/mod.ts";
 import { delay } from "../util/async.ts";
+import type { GatewayEndpoints } from "./gateway_endpoints.ts";
 import { postToGateway } from "./gateway_post.ts";
 import type { LoadSample } from "./system_load.ts";
 
+export * from "./gateway_endpoints.ts";
 export * from "./gateway_post.ts";
 export * from "./instance_metadata.ts";
 export * from "./session_end_reporter.ts";
@@ -23,8 +25,8 @@ export * from "./system_load.ts";
 
 /** Options for {@linkcode GatewayClient}. */
 export interface GatewayClientOptions {
-  /** `gateway.backend.gatewayUrl`. */
-  gatewayUrl: string;
+  /** `gateway.backend.gatewayUrl`: one gateway or several. */
+  gateway: GatewayEndpoints;
   /** Everything in the register payload. */
   registration: RegisterPayload;
   /** The host's own `/health` URL, checked before registering. */
@@ -98,7 +100,8 @@ export class GatewayClient {
       const response = await this.#post(
         "unregister",
         { serverUrl: registration.serverUrl },
-        AbortSignal.timeout(unregisterTimeoutMs),
+        // After the stop: bounded by its own timeout only.
+        { timeoutMs: unregisterTimeoutMs },
       );
       await response.body?.cancel();
       logger.info("unregistered from gateway", { status: response.status });
@@ -223,14 +226,14 @@ export class GatewayClient {
     }
   }
 
-  #post(path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
-    return postToGateway(this.#options, path, {
-      body,
-      signal: signal ??
-        AbortSignal.any([
-          this.#stop.signal,
-          AbortSignal.timeout(this.#options.requestTimeoutMs),
-        ]),
-    });
+  #post(
+    path: string,
+    body: unknown,
+    options: { timeoutMs: number; signal?: AbortSignal } = {
+      timeoutMs: this.#options.requestTimeoutMs,
+      signal: this.#stop.signal,
+    },
+  ): Promise<Response> {
+    return postToGateway(this.#options, path, { body, ...options });
   }
 }

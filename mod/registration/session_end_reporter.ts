@@ -107,10 +107,8 @@ export class SessionEndReporter {
     try {
       const response = await postToGateway(this.#options, "sessionEnded", {
         body,
-        signal: AbortSignal.any([
-          this.#stop.signal,
-          AbortSignal.timeout(requestTimeoutMs),
-        ]),
+        timeoutMs: requestTimeoutMs,
+        signal: this.#stop.signal,
       });
       const detail = (await response.text()).slice(0, 200);
       if (response.ok || response.status === 404) return "done";

@@ -16,6 +16,7 @@ import type { SessionPool } from "../pool/mod.ts";
 import {
   createLoadSampler,
   GatewayClient,
+  GatewayEndpoints,
   readInstanceMetadata,
   SessionEndReporter,
 } from "../registration/mod.ts";
@@ -54,14 +55,18 @@ export async function startBackend(
   const local = `${localAddress(bind)}:${port}`;
   requireSecretBeyondLoopback(bind, backend.sharedSecret);
 
-  const gatewayHttp = backend.gatewayUrl && backend.caCertificate
+  // One gateway or several (failing over between them).
+  const gateways = backend.gatewayUrl
+    ? new GatewayEndpoints(backend.gatewayUrl)
+    : undefined;
+  const gatewayHttp = gateways && backend.caCertificate
     ? Deno.createHttpClient({
       caCerts: [await Deno.readTextFile(backend.caCertificate)],
     })
     : undefined;
-  const sessionEnds = backend.gatewayUrl
+  const sessionEnds = gateways
     ? new SessionEndReporter({
-      gatewayUrl: backend.gatewayUrl,
+      gateway: gateways,
       sharedSecret: backend.sharedSecret,
       client: gatewayHttp,
       serverUrl: backend.advertisedUrl,
@@ -79,9 +84,10 @@ export async function startBackend(
     controlUrl: `ws://${local}/control`,
     bindAddress: bind,
     logger,
-    licence: backend.gatewayUrl
+    licence: gateways
       ? {
-        gatewayUrl: backend.gatewayUrl,
+        // Streamers check in with the first gateway (no failover there yet).
+        gatewayUrl: gateways.urls[0],
         serverUrl: backend.advertisedUrl,
         caCertificate: backend.caCertificate,
       }
@@ -114,14 +120,14 @@ export async function startBackend(
   await warnWithoutDesktopShell(logger);
 
   let gateway: GatewayClient | undefined;
-  if (backend.gatewayUrl) {
+  if (gateways) {
     const identity = await readInstanceMetadata({
       mode: backend.instanceMetadata,
       baseUrl: backend.instanceMetadataUrl,
     });
     const tags = [...new Set([...backend.tags, ...(options.tags ?? [])])];
     gateway = new GatewayClient({
-      gatewayUrl: backend.gatewayUrl,
+      gateway: gateways,
       registration: {
         serverUrl: backend.advertisedUrl,
         maxSessions: backend.maxSessions ?? settings.serverMaxSessionCount,

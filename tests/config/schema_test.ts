@@ -507,3 +507,18 @@ Deno.test("webstreamSettings.screen: the largest size a viewer may get", () => {
     ["webstreamSettings.screen.maxHeight"],
   );
 });
+
+Deno.test("gatewayUrl: one gateway or a list of them; an empty list or a bad URL is refused", () => {
+  const list = ["https://gw1.example", "https://gw2.example"];
+  assertEquals(backendSchema.parse({ gatewayUrl: list }).gatewayUrl, list);
+  assertEquals(
+    backendSchema.parse({ gatewayUrl: "https://gw.example" }).gatewayUrl,
+    "https://gw.example",
+  );
+  assert(!backendSchema.safeParse({ gatewayUrl: [] }).success);
+  const bad = backendSchema.safeParse({
+    gatewayUrl: ["https://gw1.example", "ftp://x"],
+  });
+  assert(!bad.success);
+  assertEquals(bad.error.issues[0].path.slice(0, 1), ["gatewayUrl"]);
+});

@@ -3,6 +3,7 @@
  * `/gateway/{path}` (one slash however the URL ends) as JSON, with the
  * shared secret when there is one and without `Authorization` otherwise.
  */
+import { GatewayEndpoints } from "../../mod/registration/gateway_endpoints.ts";
 import { postToGateway } from "../../mod/registration/gateway_post.ts";
 import { assertEquals } from "../support/assert.ts";
 
@@ -27,17 +28,17 @@ Deno.test("posts JSON to /gateway/{path} with the shared secret", async () => {
   );
   try {
     const base = `http://127.0.0.1:${server.addr.port}`;
-    const signal = AbortSignal.timeout(5000);
     const a = await postToGateway(
-      { gatewayUrl: `${base}/`, sharedSecret: "s3cret" },
+      { gateway: new GatewayEndpoints(`${base}/`), sharedSecret: "s3cret" },
       "sessionEnded",
-      { body: { a: 1 }, signal },
+      { body: { a: 1 }, timeoutMs: 5000 },
     );
     await a.body?.cancel();
-    const b = await postToGateway({ gatewayUrl: base }, "heartbeat", {
-      body: [2],
-      signal,
-    });
+    const b = await postToGateway(
+      { gateway: new GatewayEndpoints(base) },
+      "heartbeat",
+      { body: [2], timeoutMs: 5000 },
+    );
     await b.body?.cancel();
     assertEquals(seen, [
       {

@@ -12,6 +12,7 @@ import type { RegisterPayload } from "../../mod/contract/mod.ts";
 import {
   GatewayClient,
   type GatewayClientOptions,
+  GatewayEndpoints,
 } from "../../mod/registration/mod.ts";
 import { createLogger } from "../../mod/log/mod.ts";
 import { assert, assertEquals, assertGreater } from "../support/assert.ts";
@@ -120,7 +121,7 @@ function startScriptedGateway(
 /** A client with test-sized timings; `logs` collects its records. */
 function makeClient(
   overrides: Partial<GatewayClientOptions> & {
-    gatewayUrl: string;
+    gateway: GatewayEndpoints;
     selfCheckUrl: string;
   },
 ): { client: GatewayClient; logs: LogRecord[] } {
@@ -214,7 +215,7 @@ async function withClient<G extends Gateway>(
 ): Promise<void> {
   const check = startSelfCheck(options.selfCheck);
   const { client, logs } = makeClient({
-    gatewayUrl: gateway.url,
+    gateway: new GatewayEndpoints(gateway.url),
     selfCheckUrl: check.url,
     ...options.client,
   });
@@ -299,7 +300,10 @@ Deno.test({
       return withClient(
         gateway,
         {
-          client: { gatewayUrl: `${gateway.url}/`, sharedSecret: undefined },
+          client: {
+            gateway: new GatewayEndpoints(`${gateway.url}/`),
+            sharedSecret: undefined,
+          },
         },
         async () => {
           const register = await waitFor(() => gateway.of("register")[0], {

@@ -8,7 +8,10 @@
  */
 import { Hono } from "hono";
 import { hostApi } from "../../mod/gateway/api/host_api.ts";
-import { SessionEndReporter } from "../../mod/registration/mod.ts";
+import {
+  GatewayEndpoints,
+  SessionEndReporter,
+} from "../../mod/registration/mod.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import {
   gatewayConfig,
@@ -56,7 +59,7 @@ function gateway(port = 0) {
 Deno.test("a report ends the session at the gateway; unknown ones count as done", async () => {
   const gw = gateway();
   const reporter = new SessionEndReporter({
-    gatewayUrl: gw.url,
+    gateway: new GatewayEndpoints(gw.url),
     sharedSecret: SECRET,
     serverUrl: HOST,
     requestTimeoutMs: 2000,
@@ -78,7 +81,7 @@ Deno.test("a report ends the session at the gateway; unknown ones count as done"
 Deno.test("reports wait for a gateway that is down, then arrive in order", async () => {
   const port = freePort();
   const reporter = new SessionEndReporter({
-    gatewayUrl: `http://127.0.0.1:${port}`,
+    gateway: new GatewayEndpoints(`http://127.0.0.1:${port}`),
     sharedSecret: SECRET,
     serverUrl: HOST,
     requestTimeoutMs: 1000,
@@ -114,7 +117,7 @@ Deno.test("a refusal no retry changes is logged and dropped", async () => {
   const gw = gateway();
   const { logger, records } = captureLogs();
   const reporter = new SessionEndReporter({
-    gatewayUrl: gw.url,
+    gateway: new GatewayEndpoints(gw.url),
     sharedSecret: "the-wrong-secret",
     serverUrl: HOST,
     requestTimeoutMs: 2000,
