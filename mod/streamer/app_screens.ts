@@ -59,8 +59,8 @@ export class AppScreens {
   readonly #o: AppScreensOptions;
   /** Each shown app's wanted size, in the order apps were first shown. */
   readonly #wanted = new Map<string, Size>();
-  /** Window → app, once known (undefined: nobody's that we know). */
-  readonly #owners = new Map<bigint, string | undefined>();
+  /** Window → the app it belongs to, once known. */
+  readonly #owners = new Map<bigint, string>();
   /** Windows each app has now. */
   readonly #counts = new Map<string, number>();
   /** Apps whose last window closed, and since when (`performance.now()`). */
@@ -234,7 +234,8 @@ export class AppScreens {
    * last used (or last shown), for good.
    */
   #ownerOf(window: TopLevelWindow): string | undefined {
-    if (this.#owners.has(window.id)) return this.#owners.get(window.id);
+    const seen = this.#owners.get(window.id);
+    if (seen !== undefined) return seen;
     const shown = [...this.#wanted.keys()];
     const known: KnownApp[] = [
       ...this.#o.apps(),
