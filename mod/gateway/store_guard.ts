@@ -236,6 +236,14 @@ export class GuardedStore implements GatewayStore {
     }
   }
 
+  loadRevocations(): Revocation[] {
+    return this.#store.loadRevocations();
+  }
+
+  loadSettings(): Record<string, string> {
+    return this.#store.loadSettings();
+  }
+
   pruneRevocations(now: number): void {
     this.#write("prune-revocations", (s) => s.pruneRevocations(now));
   }
