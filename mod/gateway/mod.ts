@@ -25,7 +25,12 @@ import { reconcileHost } from "./reconcile.ts";
 import { createGatewayMetrics } from "./metrics.ts";
 import { HostRegistry } from "./registry.ts";
 import { SessionMap } from "./sessions.ts";
-import { type GatewayStore, openSqliteStore } from "./store.ts";
+import {
+  type AsyncGatewayStore,
+  asyncStore,
+  openSqliteStore,
+} from "./store.ts";
+import { openPostgresStore } from "./store_postgres.ts";
 import { GuardedStore, StoreUnavailableError } from "./store_guard.ts";
 
 export { type GatewayStore, openSqliteStore } from "./store.ts";
@@ -88,21 +93,25 @@ export async function startGateway(
     : undefined;
   const bind = g.listenAddress ?? (tls ? "0.0.0.0" : "127.0.0.1");
 
-  const storePath = g.storePath ?? defaultStorePath();
-  if (storePath !== ":memory:") {
-    await Deno.mkdir(storePath.slice(0, storePath.lastIndexOf("/")) || "/", {
-      recursive: true,
-      mode: 0o700,
-    });
-  }
-  const sqlite = openSqliteStore(storePath);
-  // A failing disk must not stop reconnects, resolves or sign-outs: the
+  const backend = await openBackend(config);
+  // A failing store must not stop reconnects, resolves or sign-outs: the
   // guard serves from memory and writes what it could not later.
-  const store = new GuardedStore(sqlite, { logger: logger.child("store") });
+  let store: GuardedStore;
+  try {
+    // At start the secret must reach the store, or cookies die with a
+    // restart.
+    if (!g.auth.cookieSecret) await persistentSecret(backend);
+    store = await GuardedStore.open(backend, {
+      logger: logger.child("store"),
+    });
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
   const stop: (() => Promise<void> | void)[] = [() => store.close()];
   try {
-    // At start the secret must reach the disk, or cookies die with a restart.
-    const cookieSecret = g.auth.cookieSecret ?? persistentSecret(sqlite);
+    const cookieSecret = g.auth.cookieSecret ??
+      store.getSetting("cookieSecret")!;
     registerSecret(cookieSecret);
     const registry = new HostRegistry({
       store,
@@ -265,11 +274,28 @@ export async function startGateway(
   }
 }
 
+/**
+ * The gateway's store: PostgreSQL at `gateway.store.url`, else the SQLite
+ * file at `storePath` (its folder made, private, when missing).
+ */
+async function openBackend(config: Config): Promise<AsyncGatewayStore> {
+  const g = config.gateway;
+  if (g.store) return await openPostgresStore(g.store.url);
+  const storePath = g.storePath ?? defaultStorePath();
+  if (storePath !== ":memory:") {
+    await Deno.mkdir(storePath.slice(0, storePath.lastIndexOf("/")) || "/", {
+      recursive: true,
+      mode: 0o700,
+    });
+  }
+  return asyncStore(openSqliteStore(storePath));
+}
+
 /** The cookie secret kept in the store, created on first start. */
-function persistentSecret(store: GatewayStore): string {
-  const known = store.getSetting("cookieSecret");
+async function persistentSecret(store: AsyncGatewayStore): Promise<string> {
+  const known = await store.getSetting("cookieSecret");
   if (known) return known;
   const secret = encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)));
-  store.putSetting("cookieSecret", secret);
+  await store.putSetting("cookieSecret", secret);
   return secret;
 }

@@ -30,8 +30,13 @@ export interface SignInRef {
 }
 
 /**
- * Persistent gateway state. The SQLite store's calls are synchronous and
- * durable on return (they throw when the write fails).
+ * Persistent gateway state as the gateway's modules see it: they keep their
+ * state in memory, read the store once when they start and write through
+ * it. The SQLite store's calls are synchronous and durable on return (they
+ * throw when the write fails); in front of a database server
+ * ({@linkcode AsyncGatewayStore}) the `GuardedStore` (store_guard.ts) writes
+ * behind.
+ * Only a new session and a revocation check wait for the store.
  */
 export interface GatewayStore {
   /** Every stored host. */
@@ -53,13 +58,13 @@ export interface GatewayStore {
    * it is durable on return or throws, in every implementation: a new
    * session nobody could find after a restart must not be handed out.
    */
-  insertSession(session: SessionRecord): void;
+  insertSession(session: SessionRecord): Promise<void>;
   /** Forgets a session. */
   deleteSession(sessionId: string): void;
   /** Records a revocation (a user's keeps the latest cutoff). */
   putRevocation(revocation: Revocation): void;
   /** True when a revocation covers `signIn`. */
-  isRevoked(signIn: SignInRef): boolean;
+  isRevoked(signIn: SignInRef): Promise<boolean>;
   /** Forgets revocations that expired before `now`. */
   pruneRevocations(now: number): void;
   /** Every stored revocation. */
@@ -81,7 +86,7 @@ export interface GatewayStore {
 export type AsyncGatewayStore = {
   [K in keyof GatewayStore]: (
     ...args: Parameters<GatewayStore[K]>
-  ) => Promise<ReturnType<GatewayStore[K]>>;
+  ) => Promise<Awaited<ReturnType<GatewayStore[K]>>>;
 };
 
 /** Every operation of a store, to adapt one (checked complete below). */
@@ -306,7 +311,8 @@ export function openSqliteStore(path: string): GatewayStore {
         }
       });
     },
-    insertSession(session) {
+    // Written before the promise is made: durable on return, as always.
+    async insertSession(session) {
       statements.putSession.run(session.sessionId, JSON.stringify(session));
     },
     deleteSession(sessionId) {
@@ -323,7 +329,7 @@ export function openSqliteStore(path: string): GatewayStore {
         );
       }
     },
-    isRevoked(signIn) {
+    async isRevoked(signIn) {
       return statements.isRevoked.get(
         signIn.id,
         signIn.user,

@@ -50,7 +50,9 @@ Deno.test("a file store keeps everything when reopened", async () => {
         session("s3", "bob"),
       ]);
       assertEquals(second.getSetting("cookieSecret"), "second");
-      assert(second.isRevoked({ id: "cookie-9", user: "x", issuedAt: 0 }));
+      assert(
+        await second.isRevoked({ id: "cookie-9", user: "x", issuedAt: 0 }),
+      );
       // And it still writes.
       second.putSession(session("s4"));
     } finally {
@@ -146,8 +148,8 @@ Deno.test("a new file is stamped with the current schema version", () => {
   });
 });
 
-Deno.test("a file of schema 1 is migrated, keeping its data", () => {
-  withTempDirSync((dir) => {
+Deno.test("a file of schema 1 is migrated, keeping its data", async () => {
+  await withTempDir(async (dir) => {
     const path = `${dir}/v1.db`;
     // Exactly what release schema 1 created.
     const db = new DatabaseSync(path);
@@ -170,7 +172,7 @@ Deno.test("a file of schema 1 is migrated, keeping its data", () => {
       assertEquals(store.loadSessions(), [session("old")]);
       assertEquals(store.getSetting("cookieSecret"), "kept");
       store.putRevocation({ kind: "signin", id: "c", expiresAt: 10 });
-      assert(store.isRevoked({ id: "c", user: "alice", issuedAt: 0 }));
+      assert(await store.isRevoked({ id: "c", user: "alice", issuedAt: 0 }));
     } finally {
       store.close();
     }
