@@ -283,9 +283,11 @@ export class GuardedStore implements GatewayStore {
 
   /**
    * Asks the store; a store that cannot be read says no (the caller keeps
-   * its own revocations in memory) and counts as failing.
+   * its own revocations in memory) and counts as failing. While failing it
+   * is not asked: a request must not wait on a database that is down.
    */
   async isRevoked(signIn: SignInRef): Promise<boolean> {
+    if (this.#state.kind === "failing") return false;
     try {
       return await this.#store.isRevoked(signIn);
     } catch (error) {

@@ -6,7 +6,10 @@
  * newer schema, a URL that is not `postgres://` and a server nobody answers
  * on are refused with errors naming what was wrong; a multi-host connection
  * string reaches the live server past a dead one; a SQLite store's contents
- * are copied once, and never into a database that already holds state.
+ * are copied once, and never into a database that already holds state. The
+ * gateway's guard in front of it, with the server halted: writes are kept,
+ * a new session is refused naming the cause, revocation checks do not wait;
+ * with the server back, the guard writes what it kept by itself.
  *
  * @module
  */
@@ -18,9 +21,20 @@ import {
   POSTGRES_SCHEMA_VERSION,
   StoreUrlError,
 } from "../../mod/gateway/store_postgres.ts";
-import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import {
+  GuardedStore,
+  StoreUnavailableError,
+} from "../../mod/gateway/store_guard.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+} from "../support/assert.ts";
+import { captureLogs } from "../support/log.ts";
 import { freePort } from "../support/ports.ts";
 import { hasPostgres, startPostgres } from "../support/postgres.ts";
+import { waitFor } from "../support/wait.ts";
 import {
   byKey,
   exerciseStore,
@@ -174,6 +188,63 @@ Deno.test({
           await store.close();
         }
       });
+
+      // Last: it halts the server.
+      await t.step(
+        "the guard keeps writes while the server is down",
+        async () => {
+          const url = await cluster.createDatabase();
+          const { logger, records } = captureLogs();
+          const guard = await GuardedStore.open(
+            await openPostgresStore(url, { connectTimeout: 2 }),
+            { logger, retryIntervalMs: 200 },
+          );
+          try {
+            guard.putHost(host("a"));
+            assertEquals(await guard.flush(), { kind: "working" });
+            await cluster.halt();
+            guard.putSession(session("s1"));
+            const state = await guard.flush();
+            assertEquals(state.kind, "failing");
+            // The cause names the server that is down.
+            assertMatch(
+              state.kind === "failing" ? state.cause : "",
+              /ECONNREFUSED 127\.0\.0\.1:\d+|terminating connection/,
+            );
+            await assertRejects(
+              () => guard.insertSession(session("s2")),
+              StoreUnavailableError,
+              /^the gateway's state store cannot be written: /,
+            );
+            assert(
+              !await guard.isRevoked({ id: "c", user: "alice", issuedAt: 0 }),
+            );
+            assertEquals(guard.pending, 1);
+            await cluster.resume();
+            await waitFor(() => guard.state.kind === "working", {
+              what: "the guard to find the server back",
+            });
+            assertEquals(guard.pending, 0);
+            await guard.insertSession(session("s2"));
+            assertEquals(
+              records.filter((r) => /state store/.test(String(r.msg))).length,
+              2,
+            );
+          } finally {
+            await guard.close();
+          }
+          const check = await openPostgresStore(url);
+          try {
+            assertEquals(await check.loadHosts(), [host("a")]);
+            assertEquals(
+              (await check.loadSessions()).map((s) => s.sessionId).sort(),
+              ["s1", "s2"],
+            );
+          } finally {
+            await check.close();
+          }
+        },
+      );
     } finally {
       await cluster.stop();
     }

@@ -3,7 +3,8 @@
  * with `initdb` in a temporary folder and run by `postgres` as an
  * unprivileged user (the `postgres` account when the tests run as root),
  * listening on loopback on a free port and on a Unix socket in that folder.
- * It is stopped by its PID and its folder removed.
+ * A test may halt it (a database down) and resume it on the same port. It
+ * is stopped by its PID and its folder removed.
  *
  * @module
  */
@@ -24,6 +25,10 @@ export interface TestPostgres {
   port: number;
   /** A connection string for a fresh, empty database (created now). */
   createDatabase(): Promise<string>;
+  /** Stops the server (by its PID), keeping its data: a database down. */
+  halt(): Promise<void>;
+  /** Starts the server again on the same port, with the same data. */
+  resume(): Promise<void>;
   /** Stops the server (by its PID) and removes its folder. */
   stop(): Promise<void>;
 }
@@ -69,27 +74,15 @@ export async function startPostgres(): Promise<TestPostgres> {
     throw new Error(`initdb failed: ${init.stderr}`);
   }
   const port = freePort();
-  const server = spawnQuiet(`${BIN}/postgres`, {
-    args: [
-      "-D",
-      data,
-      "-p",
-      String(port),
-      "-k",
-      dir,
-      "-c",
-      "listen_addresses=127.0.0.1",
-      // A test cluster: nothing here must survive a crash of the machine.
-      "-c",
-      "fsync=off",
-      "-c",
-      "synchronous_commit=off",
-      "-c",
-      "full_page_writes=off",
-    ],
-    ...account,
-  });
-  const stop = async () => {
+  const url = `postgres://${user}@127.0.0.1:${port}/postgres`;
+  const psql = (sql: string) =>
+    runCommand(`${BIN}/psql`, {
+      args: ["-h", dir, "-p", String(port), "-U", user, "-d", "postgres"]
+        .concat(["-v", "ON_ERROR_STOP=1", "-c", sql]),
+    });
+  let server: Deno.ChildProcess | undefined;
+  const halt = async () => {
+    if (!server) return;
     try {
       // SIGINT: PostgreSQL's fast shutdown (disconnects clients, then exits).
       Deno.kill(server.pid, "SIGINT");
@@ -97,18 +90,39 @@ export async function startPostgres(): Promise<TestPostgres> {
       // Ended already.
     }
     await server.status;
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    server = undefined;
   };
-  const url = `postgres://${user}@127.0.0.1:${port}/postgres`;
-  const psql = (sql: string) =>
-    runCommand(`${BIN}/psql`, {
-      args: ["-h", dir, "-p", String(port), "-U", user, "-d", "postgres"]
-        .concat(["-v", "ON_ERROR_STOP=1", "-c", sql]),
+  const resume = async () => {
+    server = spawnQuiet(`${BIN}/postgres`, {
+      args: [
+        "-D",
+        data,
+        "-p",
+        String(port),
+        "-k",
+        dir,
+        "-c",
+        "listen_addresses=127.0.0.1",
+        // A test cluster: nothing here must survive a crash of the machine.
+        "-c",
+        "fsync=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "full_page_writes=off",
+      ],
+      ...account,
     });
-  try {
     await waitFor(async () => (await psql("SELECT 1")).ok, {
       what: "PostgreSQL to accept connections",
     });
+  };
+  const stop = async () => {
+    await halt();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  try {
+    await resume();
   } catch (error) {
     await stop();
     throw error;
@@ -123,6 +137,8 @@ export async function startPostgres(): Promise<TestPostgres> {
       if (!result.ok) throw new Error(`CREATE DATABASE: ${result.stderr}`);
       return `postgres://${user}@127.0.0.1:${port}/${name}`;
     },
+    halt,
+    resume,
     stop,
   };
 }
