@@ -61,39 +61,55 @@ export function defaultStorePath(): string {
   return `${home}/.local/state/webstream/gateway.sqlite`;
 }
 
-/**
- * Starts the gateway.
- *
- * @throws {Error} when the configuration cannot run a gateway (no shared
- * secret, neither TLS nor `insecureHttp`), or the port is taken.
- */
-export async function startGateway(
-  config: Config,
-  options: GatewayOptions,
-): Promise<GatewayHandle> {
-  const { logger } = options;
-  const g = config.gateway;
-  if (!g.backend.sharedSecret) {
-    throw new Error(
-      "gateway.backend.sharedSecret (or WEBSTREAM_GATEWAY_SECRET) is required: " +
-        "hosts register with it and the gateway calls them with it",
-    );
-  }
-  if (!g.tls && !g.insecureHttp) {
-    throw new Error(
-      "gateway.tls (certificate and key) is required; set gateway.insecureHttp: true " +
-        "to serve plain HTTP",
-    );
-  }
-  const tls = g.tls
-    ? {
-      cert: await Deno.readTextFile(g.tls.certificate),
-      key: await Deno.readTextFile(g.tls.key),
-    }
-    : undefined;
-  const bind = g.listenAddress ?? (tls ? "0.0.0.0" : "127.0.0.1");
+/** Options for {@linkcode createGateway}. */
+export interface CreateGatewayOptions {
+  /**
+   * The state store (SQLite through `asyncStore`, or PostgreSQL); the
+   * gateway guards it and closes it when it stops.
+   */
+  store: AsyncGatewayStore;
+  /** Logger. */
+  logger: Logger;
+  /** Folder of the web client. */
+  staticRoot: string;
+  /** Whether the sign-in cookie is `Secure` (served over HTTPS). */
+  secureCookie: boolean;
+  /** Clock of the registry, the session map and `/health` (ms). */
+  now?: () => number;
+}
 
-  const backend = await openBackend(config);
+/** A wired gateway, not yet listening. */
+export interface Gateway {
+  /** Every route of the gateway. */
+  app: Hono;
+  /** Hosts. */
+  registry: HostRegistry;
+  /** Sessions. */
+  sessions: SessionMap;
+  /** Launches. */
+  launcher: Launcher;
+  /** The guarded store. */
+  store: GuardedStore;
+  /** Stops its background work, writes its state and closes the store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires a gateway on `options.store`: its state read from the store, the
+ * cookie secret made and stored on first start, health probes and pruning
+ * started, every route on one Hono app. {@linkcode startGateway} is this
+ * plus a listener; tests serve `app` as they like.
+ *
+ * @throws whatever the store throws when it cannot be read (the store is
+ * closed then).
+ */
+export async function createGateway(
+  config: Config,
+  options: CreateGatewayOptions,
+): Promise<Gateway> {
+  const { store: backend, logger } = options;
+  const g = config.gateway;
+  const now = options.now ?? Date.now;
   // A failing store must not stop reconnects, resolves or sign-outs: the
   // guard serves from memory and writes what it could not later.
   let store: GuardedStore;
@@ -117,11 +133,13 @@ export async function startGateway(
       store,
       health: g.healthCheck,
       logger: logger.child("registry"),
+      now,
     });
     const sessions = new SessionMap({
       store,
       staleAfter: g.licence.staleAfter,
       logger: logger.child("sessions"),
+      now,
     });
     const metrics = createGatewayMetrics({
       hosts: () => registry.list(),
@@ -140,7 +158,7 @@ export async function startGateway(
     const auth = createAuthenticator({
       settings: g.auth,
       cookieSecret,
-      secureCookie: tls !== undefined,
+      secureCookie: options.secureCookie,
       revocations,
     });
     const monitor = startHealthMonitor(registry, { health: g.healthCheck });
@@ -170,19 +188,19 @@ export async function startGateway(
       registry.flush();
     });
 
-    const startedAt = Date.now();
+    const startedAt = now();
     const app = new Hono();
     app.get("/health", (c) => {
       const hosts = registry.list();
       return c.json({
         status: "healthy",
-        timestamp: new Date().toISOString(),
+        timestamp: new Date(now()).toISOString(),
         hosts: {
           total: hosts.length,
           healthy: hosts.filter((h) => h.state === "Healthy").length,
         },
         sessions: sessions.liveCount(),
-        uptime: Math.round((Date.now() - startedAt) / 1000),
+        uptime: Math.round((now() - startedAt) / 1000),
       });
     });
     for (const path of ["/api/*", "/gateway/*", "/admin/api/*"]) {
@@ -246,7 +264,62 @@ export async function startGateway(
       logger.error("request failed", { path: c.req.path, error });
       return c.json({ error: "internal error" }, 500);
     });
+    return {
+      app,
+      registry,
+      sessions,
+      launcher,
+      store,
+      async stop() {
+        for (const step of stop) await step();
+      },
+    };
+  } catch (error) {
+    for (const step of stop) await step();
+    throw error;
+  }
+}
 
+/**
+ * Starts the gateway: {@linkcode createGateway} on the configured store,
+ * served on `gateway.port`.
+ *
+ * @throws {Error} when the configuration cannot run a gateway (no shared
+ * secret, neither TLS nor `insecureHttp`), or the port is taken.
+ */
+export async function startGateway(
+  config: Config,
+  options: GatewayOptions,
+): Promise<GatewayHandle> {
+  const { logger } = options;
+  const g = config.gateway;
+  if (!g.backend.sharedSecret) {
+    throw new Error(
+      "gateway.backend.sharedSecret (or WEBSTREAM_GATEWAY_SECRET) is required: " +
+        "hosts register with it and the gateway calls them with it",
+    );
+  }
+  if (!g.tls && !g.insecureHttp) {
+    throw new Error(
+      "gateway.tls (certificate and key) is required; set gateway.insecureHttp: true " +
+        "to serve plain HTTP",
+    );
+  }
+  const tls = g.tls
+    ? {
+      cert: await Deno.readTextFile(g.tls.certificate),
+      key: await Deno.readTextFile(g.tls.key),
+    }
+    : undefined;
+  const bind = g.listenAddress ?? (tls ? "0.0.0.0" : "127.0.0.1");
+
+  const gateway = await createGateway(config, {
+    store: await openBackend(config),
+    logger,
+    staticRoot: options.staticRoot,
+    secureCookie: tls !== undefined,
+  });
+  try {
     const server = Deno.serve({
       hostname: bind,
       port: g.port,
@@ -256,20 +329,20 @@ export async function startGateway(
           address: bind,
           port: g.port,
           scheme: tls ? "https" : "http",
-          hosts: registry.size,
-          sessions: sessions.size,
+          hosts: gateway.registry.size,
+          sessions: gateway.sessions.size,
         }),
-    }, app.fetch);
-    stop.unshift(() => stopServer(server).then(() => {}));
+    }, gateway.app.fetch);
     return {
       port: server.addr.port,
       scheme: tls ? "https" : "http",
       async stop() {
-        for (const step of stop) await step();
+        await stopServer(server);
+        await gateway.stop();
       },
     };
   } catch (error) {
-    for (const step of stop) await step();
+    await gateway.stop();
     throw error;
   }
 }
