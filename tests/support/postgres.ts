@@ -1,10 +1,10 @@
 /**
- * A real PostgreSQL cluster for tests (Debian's `postgresql` package): made
- * with `initdb` in a temporary folder and run by `postgres` as an
- * unprivileged user (the `postgres` account when the tests run as root),
- * listening on loopback on a free port and on a Unix socket in that folder.
- * A test may halt it (a database down) and resume it on the same port. It
- * is stopped by its PID and its folder removed.
+ * A real PostgreSQL cluster for tests (Debian's `postgresql` package, its
+ * newest version): made with `initdb` in a temporary folder and run by
+ * `postgres` as an unprivileged user (the `postgres` account when the tests
+ * run as root), listening on loopback on a free port and on a Unix socket
+ * in that folder. A test may halt it (a database down) and resume it on the
+ * same port. It is stopped by its PID and its folder removed.
  *
  * @module
  */
@@ -12,8 +12,27 @@ import { runCommand, spawnQuiet } from "./command.ts";
 import { freePort } from "./ports.ts";
 import { waitFor } from "./wait.ts";
 
-/** Where Debian installs PostgreSQL 15's programs. */
-const BIN = "/usr/lib/postgresql/15/bin";
+/**
+ * Where Debian installs the newest PostgreSQL's programs
+ * (`/usr/lib/postgresql/<major>/bin`), if any.
+ */
+function serverBin(): string | undefined {
+  try {
+    const majors = [...Deno.readDirSync("/usr/lib/postgresql")]
+      .map((entry) => Number(entry.name))
+      .filter((major) => Number.isInteger(major))
+      .sort((a, b) => b - a);
+    for (const major of majors) {
+      const bin = `/usr/lib/postgresql/${major}/bin`;
+      if (Deno.statSync(`${bin}/postgres`).isFile) return bin;
+    }
+  } catch {
+    // Not installed.
+  }
+  return undefined;
+}
+
+const BIN = serverBin();
 
 /** A running test cluster. */
 export interface TestPostgres {
@@ -33,13 +52,9 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-/** True when Debian's PostgreSQL 15 server is installed. */
+/** True when Debian's PostgreSQL server is installed. */
 export function hasPostgres(): boolean {
-  try {
-    return Deno.statSync(`${BIN}/postgres`).isFile;
-  } catch {
-    return false;
-  }
+  return BIN !== undefined;
 }
 
 /** The account the server runs as: ourselves, or `postgres` as root. */
@@ -59,6 +74,7 @@ let databases = 0;
 
 /** Starts a private PostgreSQL cluster (see the module). */
 export async function startPostgres(): Promise<TestPostgres> {
+  if (!BIN) throw new Error("PostgreSQL is not installed (Debian: postgresql)");
   const dir = await Deno.makeTempDir({ prefix: "webstream-pg-" });
   const account = await serverAccount();
   await Deno.chown(dir, account.uid, account.gid);
