@@ -75,6 +75,22 @@ export async function main(args: string[]): Promise<number> {
     }
     case "hash-password":
       return await hashPasswordCommand();
+    case "store-migrate": {
+      const { loadConfig, ConfigError } = await import("./mod/config/mod.ts");
+      const { migrateStore } = await import("./mod/gateway/store_migrate.ts");
+      try {
+        const config = await loadConfig(command.config);
+        const result = await migrateStore(config, {
+          fromSqlite: command.fromSqlite,
+        });
+        (result.code === 0 ? console.log : console.error)(result.message);
+        return result.code;
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        console.error(error.message);
+        return 1;
+      }
+    }
     case "gateway":
     case "farm":
     case "backend":

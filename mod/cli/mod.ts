@@ -39,6 +39,12 @@ export type CliCommand =
   | { kind: "config-check"; file: string }
   | { kind: "hash-password" }
   | {
+    kind: "store-migrate";
+    config?: string;
+    /** `-from-sqlite PATH`: a SQLite store to copy once. */
+    fromSqlite?: string;
+  }
+  | {
     kind: "streamer";
     control: string;
     port: number;
@@ -76,6 +82,9 @@ export const USAGE = `Usage:
   webstream download FILE                              inside a session: send FILE to the browser
   webstream config check FILE                          validate a configuration file
   webstream hash-password                              hash a password read from stdin
+  webstream store migrate [-config FILE] [-from-sqlite PATH]
+                                                       create or upgrade the PostgreSQL schema at
+                                                       gateway.store.url; copy a SQLite store once
   webstream install-service -backend [-tags TAG,TAG…] [-config FILE]
                                                        Windows: install the "webstream" service
                                                        (also -sm or -gateway instead of -backend)
@@ -89,6 +98,7 @@ const SUBCOMMANDS = [
   "streamer",
   "config",
   "hash-password",
+  "store",
   "file-dialog",
   "download",
 ];
@@ -124,6 +134,7 @@ export function parseCli(args: readonly string[]): CliCommand {
         version: { type: "boolean" },
         config: { type: "string" },
         tags: { type: "string" },
+        "from-sqlite": { type: "string" },
         ...STREAMER_OPTIONS,
         title: { type: "string" },
         timeout: { type: "string" },
@@ -236,6 +247,25 @@ export function parseCli(args: readonly string[]): CliCommand {
     only([]);
     noPositionals(positionals.slice(1));
     return { kind: "hash-password" };
+  }
+  if (sub === "store") {
+    only(["config", "from-sqlite"]);
+    if (positionals[1] !== "migrate") {
+      throw new UsageError(
+        `unknown store command "${
+          positionals[1] ?? ""
+        }" (try: store migrate [-config FILE] [-from-sqlite PATH])`,
+      );
+    }
+    noPositionals(positionals.slice(2));
+    if (values["from-sqlite"] === "") {
+      throw new UsageError("-from-sqlite needs the path of a SQLite store");
+    }
+    return {
+      kind: "store-migrate",
+      config: values.config,
+      fromSqlite: values["from-sqlite"],
+    };
   }
   if (sub === "config") {
     only([]);

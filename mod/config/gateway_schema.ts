@@ -101,6 +101,18 @@ export const resourcesSchema = z.object({
   maxPixelRatio: maxPixelRatioSchema,
 }).strict();
 
+/**
+ * `gateway.store`: a PostgreSQL database shared by the gateway (instead of
+ * the SQLite file at `storePath`). The URL may list several servers
+ * (`postgres://a:5432,b:5432/db`); credentials may be in it.
+ */
+export const storeSchema = z.object({
+  url: z.string().regex(
+    /^postgres(ql)?:\/\/\S+$/,
+    "a postgres:// connection string",
+  ),
+}).strict();
+
 /** A published app or desktop. */
 export const workspaceSchema = z.object({
   id: z.string().regex(
@@ -145,6 +157,7 @@ export const gatewayRoleShape = {
   adminToken: z.string().min(16, "at least 16 characters").optional(),
   workspaces: z.array(workspaceSchema).default([]),
   storePath: z.string().min(1).optional(),
+  store: storeSchema.optional(),
 };
 
 /** A validated workspace. */

@@ -15,6 +15,7 @@ export const SECRET_ENV = {
   WEBSTREAM_SESSION_PWD: ["webstreamSettings", "serverSessionPwd"],
   WEBSTREAM_GATEWAY_SECRET: ["gateway", "backend", "sharedSecret"],
   WEBSTREAM_COOKIE_SECRET: ["gateway", "auth", "cookieSecret"],
+  WEBSTREAM_STORE_URL: ["gateway", "store", "url"],
   WEBSTREAM_ADMIN_TOKEN: ["gateway", "adminToken"],
 } as const;
 
@@ -95,6 +96,10 @@ export function parseConfig(
   registerSecret(result.data.gateway.backend.sharedSecret);
   registerSecret(result.data.gateway.auth.cookieSecret);
   registerSecret(result.data.gateway.adminToken);
+  // The password in a connection string (`postgres://user:PASSWORD@host/db`).
+  registerSecret(
+    result.data.gateway.store?.url.match(/^[^:]+:\/\/[^:@/]*:([^@]+)@/)?.[1],
+  );
   return result.data;
 }
 

@@ -410,7 +410,7 @@ export class Launcher {
       }, this.#hostCall);
       const now = Date.now();
       try {
-        this.#sessions.add({
+        await this.#sessions.add({
           sessionId,
           sessionUuid: answer.sessionUuid,
           user: request.identity.user,

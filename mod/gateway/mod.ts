@@ -25,7 +25,12 @@ import { reconcileHost } from "./reconcile.ts";
 import { createGatewayMetrics } from "./metrics.ts";
 import { HostRegistry } from "./registry.ts";
 import { SessionMap } from "./sessions.ts";
-import { type GatewayStore, openSqliteStore } from "./store.ts";
+import {
+  type AsyncGatewayStore,
+  asyncStore,
+  openSqliteStore,
+} from "./store.ts";
+import { openPostgresStore } from "./store_postgres.ts";
 import { GuardedStore, StoreUnavailableError } from "./store_guard.ts";
 
 export { type GatewayStore, openSqliteStore } from "./store.ts";
@@ -56,63 +61,85 @@ export function defaultStorePath(): string {
   return `${home}/.local/state/webstream/gateway.sqlite`;
 }
 
-/**
- * Starts the gateway.
- *
- * @throws {Error} when the configuration cannot run a gateway (no shared
- * secret, neither TLS nor `insecureHttp`), or the port is taken.
- */
-export async function startGateway(
-  config: Config,
-  options: GatewayOptions,
-): Promise<GatewayHandle> {
-  const { logger } = options;
-  const g = config.gateway;
-  if (!g.backend.sharedSecret) {
-    throw new Error(
-      "gateway.backend.sharedSecret (or WEBSTREAM_GATEWAY_SECRET) is required: " +
-        "hosts register with it and the gateway calls them with it",
-    );
-  }
-  if (!g.tls && !g.insecureHttp) {
-    throw new Error(
-      "gateway.tls (certificate and key) is required; set gateway.insecureHttp: true " +
-        "to serve plain HTTP",
-    );
-  }
-  const tls = g.tls
-    ? {
-      cert: await Deno.readTextFile(g.tls.certificate),
-      key: await Deno.readTextFile(g.tls.key),
-    }
-    : undefined;
-  const bind = g.listenAddress ?? (tls ? "0.0.0.0" : "127.0.0.1");
+/** Options for {@linkcode createGateway}. */
+export interface CreateGatewayOptions {
+  /**
+   * The state store (SQLite through `asyncStore`, or PostgreSQL); the
+   * gateway guards it and closes it when it stops.
+   */
+  store: AsyncGatewayStore;
+  /** Logger. */
+  logger: Logger;
+  /** Folder of the web client. */
+  staticRoot: string;
+  /** Whether the sign-in cookie is `Secure` (served over HTTPS). */
+  secureCookie: boolean;
+  /** Clock of the registry, the session map and `/health` (ms). */
+  now?: () => number;
+}
 
-  const storePath = g.storePath ?? defaultStorePath();
-  if (storePath !== ":memory:") {
-    await Deno.mkdir(storePath.slice(0, storePath.lastIndexOf("/")) || "/", {
-      recursive: true,
-      mode: 0o700,
-    });
-  }
-  const sqlite = openSqliteStore(storePath);
-  // A failing disk must not stop reconnects, resolves or sign-outs: the
+/** A wired gateway, not yet listening. */
+export interface Gateway {
+  /** Every route of the gateway. */
+  app: Hono;
+  /** Hosts. */
+  registry: HostRegistry;
+  /** Sessions. */
+  sessions: SessionMap;
+  /** Launches. */
+  launcher: Launcher;
+  /** The guarded store. */
+  store: GuardedStore;
+  /** Stops its background work, writes its state and closes the store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires a gateway on `options.store`: its state read from the store, the
+ * cookie secret made and stored on first start, health probes and pruning
+ * started, every route on one Hono app. {@linkcode startGateway} is this
+ * plus a listener; tests serve `app` as they like.
+ *
+ * @throws whatever the store throws when it cannot be read (the store is
+ * closed then).
+ */
+export async function createGateway(
+  config: Config,
+  options: CreateGatewayOptions,
+): Promise<Gateway> {
+  const { store: backend, logger } = options;
+  const g = config.gateway;
+  const now = options.now ?? Date.now;
+  // A failing store must not stop reconnects, resolves or sign-outs: the
   // guard serves from memory and writes what it could not later.
-  const store = new GuardedStore(sqlite, { logger: logger.child("store") });
+  let store: GuardedStore;
+  try {
+    // At start the secret must reach the store, or cookies die with a
+    // restart.
+    if (!g.auth.cookieSecret) await persistentSecret(backend);
+    store = await GuardedStore.open(backend, {
+      logger: logger.child("store"),
+    });
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
   const stop: (() => Promise<void> | void)[] = [() => store.close()];
   try {
-    // At start the secret must reach the disk, or cookies die with a restart.
-    const cookieSecret = g.auth.cookieSecret ?? persistentSecret(sqlite);
+    const cookieSecret = g.auth.cookieSecret ??
+      store.getSetting("cookieSecret")!;
     registerSecret(cookieSecret);
     const registry = new HostRegistry({
       store,
       health: g.healthCheck,
       logger: logger.child("registry"),
+      now,
     });
     const sessions = new SessionMap({
       store,
       staleAfter: g.licence.staleAfter,
       logger: logger.child("sessions"),
+      now,
     });
     const metrics = createGatewayMetrics({
       hosts: () => registry.list(),
@@ -131,7 +158,7 @@ export async function startGateway(
     const auth = createAuthenticator({
       settings: g.auth,
       cookieSecret,
-      secureCookie: tls !== undefined,
+      secureCookie: options.secureCookie,
       revocations,
     });
     const monitor = startHealthMonitor(registry, { health: g.healthCheck });
@@ -161,19 +188,19 @@ export async function startGateway(
       registry.flush();
     });
 
-    const startedAt = Date.now();
+    const startedAt = now();
     const app = new Hono();
     app.get("/health", (c) => {
       const hosts = registry.list();
       return c.json({
         status: "healthy",
-        timestamp: new Date().toISOString(),
+        timestamp: new Date(now()).toISOString(),
         hosts: {
           total: hosts.length,
           healthy: hosts.filter((h) => h.state === "Healthy").length,
         },
         sessions: sessions.liveCount(),
-        uptime: Math.round((Date.now() - startedAt) / 1000),
+        uptime: Math.round((now() - startedAt) / 1000),
       });
     });
     for (const path of ["/api/*", "/gateway/*", "/admin/api/*"]) {
@@ -237,24 +264,12 @@ export async function startGateway(
       logger.error("request failed", { path: c.req.path, error });
       return c.json({ error: "internal error" }, 500);
     });
-
-    const server = Deno.serve({
-      hostname: bind,
-      port: g.port,
-      ...tls,
-      onListen: () =>
-        logger.info("gateway listening", {
-          address: bind,
-          port: g.port,
-          scheme: tls ? "https" : "http",
-          hosts: registry.size,
-          sessions: sessions.size,
-        }),
-    }, app.fetch);
-    stop.unshift(() => stopServer(server).then(() => {}));
     return {
-      port: server.addr.port,
-      scheme: tls ? "https" : "http",
+      app,
+      registry,
+      sessions,
+      launcher,
+      store,
       async stop() {
         for (const step of stop) await step();
       },
@@ -265,11 +280,95 @@ export async function startGateway(
   }
 }
 
+/**
+ * Starts the gateway: {@linkcode createGateway} on the configured store,
+ * served on `gateway.port`.
+ *
+ * @throws {Error} when the configuration cannot run a gateway (no shared
+ * secret, neither TLS nor `insecureHttp`), or the port is taken.
+ */
+export async function startGateway(
+  config: Config,
+  options: GatewayOptions,
+): Promise<GatewayHandle> {
+  const { logger } = options;
+  const g = config.gateway;
+  if (!g.backend.sharedSecret) {
+    throw new Error(
+      "gateway.backend.sharedSecret (or WEBSTREAM_GATEWAY_SECRET) is required: " +
+        "hosts register with it and the gateway calls them with it",
+    );
+  }
+  if (!g.tls && !g.insecureHttp) {
+    throw new Error(
+      "gateway.tls (certificate and key) is required; set gateway.insecureHttp: true " +
+        "to serve plain HTTP",
+    );
+  }
+  const tls = g.tls
+    ? {
+      cert: await Deno.readTextFile(g.tls.certificate),
+      key: await Deno.readTextFile(g.tls.key),
+    }
+    : undefined;
+  const bind = g.listenAddress ?? (tls ? "0.0.0.0" : "127.0.0.1");
+
+  const gateway = await createGateway(config, {
+    store: await openBackend(config),
+    logger,
+    staticRoot: options.staticRoot,
+    secureCookie: tls !== undefined,
+  });
+  try {
+    const server = Deno.serve({
+      hostname: bind,
+      port: g.port,
+      ...tls,
+      onListen: () =>
+        logger.info("gateway listening", {
+          address: bind,
+          port: g.port,
+          scheme: tls ? "https" : "http",
+          hosts: gateway.registry.size,
+          sessions: gateway.sessions.size,
+        }),
+    }, gateway.app.fetch);
+    return {
+      port: server.addr.port,
+      scheme: tls ? "https" : "http",
+      async stop() {
+        await stopServer(server);
+        await gateway.stop();
+      },
+    };
+  } catch (error) {
+    await gateway.stop();
+    throw error;
+  }
+}
+
+/**
+ * The gateway's store: PostgreSQL at `gateway.store.url`, else the SQLite
+ * file at `storePath` (its folder made, private, when missing).
+ */
+async function openBackend(config: Config): Promise<AsyncGatewayStore> {
+  const g = config.gateway;
+  if (g.store) return await openPostgresStore(g.store.url);
+  const storePath = g.storePath ?? defaultStorePath();
+  if (storePath !== ":memory:") {
+    await Deno.mkdir(storePath.slice(0, storePath.lastIndexOf("/")) || "/", {
+      recursive: true,
+      mode: 0o700,
+    });
+  }
+  return asyncStore(openSqliteStore(storePath));
+}
+
 /** The cookie secret kept in the store, created on first start. */
-function persistentSecret(store: GatewayStore): string {
-  const known = store.getSetting("cookieSecret");
+async function persistentSecret(store: AsyncGatewayStore): Promise<string> {
+  const known = await store.getSetting("cookieSecret");
   if (known) return known;
   const secret = encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)));
-  store.putSetting("cookieSecret", secret);
+  await store.putSetting("cookieSecret", secret);
   return secret;
 }

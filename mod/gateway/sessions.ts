@@ -96,8 +96,8 @@ export class SessionMap {
    *
    * @throws {Error} from the store ({@linkcode GatewayStore.insertSession}).
    */
-  add(session: SessionRecord): void {
-    this.#store.insertSession(session);
+  async add(session: SessionRecord): Promise<void> {
+    await this.#store.insertSession(session);
     const previous = this.#byId.get(session.sessionId);
     if (previous) this.#unindex(previous);
     this.#index(session);

@@ -30,8 +30,13 @@ export interface SignInRef {
 }
 
 /**
- * Persistent gateway state. The SQLite store's calls are synchronous and
- * durable on return (they throw when the write fails).
+ * Persistent gateway state as the gateway's modules see it: they keep their
+ * state in memory, read the store once when they start and write through
+ * it. The SQLite store's calls are synchronous and durable on return (they
+ * throw when the write fails); in front of a database server
+ * ({@linkcode AsyncGatewayStore}) the `GuardedStore` (store_guard.ts) writes
+ * behind.
+ * Only a new session and a revocation check wait for the store.
  */
 export interface GatewayStore {
   /** Every stored host. */
@@ -53,21 +58,74 @@ export interface GatewayStore {
    * it is durable on return or throws, in every implementation: a new
    * session nobody could find after a restart must not be handed out.
    */
-  insertSession(session: SessionRecord): void;
+  insertSession(session: SessionRecord): Promise<void>;
   /** Forgets a session. */
   deleteSession(sessionId: string): void;
   /** Records a revocation (a user's keeps the latest cutoff). */
   putRevocation(revocation: Revocation): void;
   /** True when a revocation covers `signIn`. */
-  isRevoked(signIn: SignInRef): boolean;
+  isRevoked(signIn: SignInRef): Promise<boolean>;
   /** Forgets revocations that expired before `now`. */
   pruneRevocations(now: number): void;
+  /** Every stored revocation. */
+  loadRevocations(): Revocation[];
+  /** Every stored setting, by key. */
+  loadSettings(): Record<string, string>;
   /** A stored setting. */
   getSetting(key: string): string | undefined;
   /** Stores a setting. */
   putSetting(key: string, value: string): void;
   /** Closes the store. */
   close(): void;
+}
+
+/**
+ * The same operations, each resolving once durable (or rejecting): the shape
+ * of a store on a database server, such as PostgreSQL.
+ */
+export type AsyncGatewayStore = {
+  [K in keyof GatewayStore]: (
+    ...args: Parameters<GatewayStore[K]>
+  ) => Promise<Awaited<ReturnType<GatewayStore[K]>>>;
+};
+
+/** Every operation of a store, to adapt one (checked complete below). */
+const OPERATIONS = [
+  "loadHosts",
+  "putHost",
+  "putHosts",
+  "deleteHost",
+  "loadSessions",
+  "putSession",
+  "putSessions",
+  "insertSession",
+  "deleteSession",
+  "putRevocation",
+  "isRevoked",
+  "pruneRevocations",
+  "loadRevocations",
+  "loadSettings",
+  "getSetting",
+  "putSetting",
+  "close",
+] as const satisfies readonly (keyof GatewayStore)[];
+// A store operation missing from OPERATIONS fails to compile here.
+const _complete: Record<keyof GatewayStore, true> = Object.fromEntries(
+  OPERATIONS.map((name) => [name, true]),
+) as Record<(typeof OPERATIONS)[number], true>;
+
+/** A synchronous store (SQLite) seen through {@linkcode AsyncGatewayStore}. */
+export function asyncStore(store: GatewayStore): AsyncGatewayStore {
+  return Object.fromEntries(
+    OPERATIONS.map((name) => [
+      name,
+      // A throw becomes a rejection, as from a database server.
+      (...args: unknown[]) =>
+        new Promise((resolve) =>
+          resolve((store[name] as (...a: unknown[]) => unknown)(...args))
+        ),
+    ]),
+  ) as AsyncGatewayStore;
 }
 
 /**
@@ -207,6 +265,11 @@ export function openSqliteStore(path: string): GatewayStore {
       "DELETE FROM revoked_signins WHERE expires_at < ?",
     ),
     pruneUsers: db.prepare("DELETE FROM revoked_users WHERE expires_at < ?"),
+    signIns: db.prepare("SELECT id, expires_at FROM revoked_signins"),
+    users: db.prepare(
+      "SELECT user_name, issued_before, expires_at FROM revoked_users",
+    ),
+    settings: db.prepare("SELECT key, value FROM settings"),
   } satisfies Record<string, StatementSync>;
 
   const transaction = (work: () => void): void => {
@@ -248,7 +311,8 @@ export function openSqliteStore(path: string): GatewayStore {
         }
       });
     },
-    insertSession(session) {
+    // Written before the promise is made: durable on return, as always.
+    async insertSession(session) {
       statements.putSession.run(session.sessionId, JSON.stringify(session));
     },
     deleteSession(sessionId) {
@@ -265,7 +329,7 @@ export function openSqliteStore(path: string): GatewayStore {
         );
       }
     },
-    isRevoked(signIn) {
+    async isRevoked(signIn) {
       return statements.isRevoked.get(
         signIn.id,
         signIn.user,
@@ -277,6 +341,28 @@ export function openSqliteStore(path: string): GatewayStore {
         statements.pruneSignIns.run(now);
         statements.pruneUsers.run(now);
       });
+    },
+    loadRevocations() {
+      const signIns = statements.signIns.all().map((row): Revocation => ({
+        kind: "signin",
+        id: String(row.id),
+        expiresAt: Number(row.expires_at),
+      }));
+      const users = statements.users.all().map((row): Revocation => ({
+        kind: "user",
+        user: String(row.user_name),
+        before: Number(row.issued_before),
+        expiresAt: Number(row.expires_at),
+      }));
+      return [...signIns, ...users];
+    },
+    loadSettings() {
+      return Object.fromEntries(
+        statements.settings.all().map((row) => [
+          String(row.key),
+          String(row.value),
+        ]),
+      );
     },
     getSetting(key) {
       const row = statements.getSetting.get(key) as

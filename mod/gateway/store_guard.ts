@@ -8,11 +8,19 @@
  * The state (working or failing, and why) is logged once per change, never
  * per request, and the guard recovers by itself: kept writes are retried
  * every few seconds while failing, and before a new session is started.
+ * It fronts any {@linkcode AsyncGatewayStore} (SQLite through `asyncStore`,
+ * PostgreSQL): the gateway's writes return at once and reach the store in
+ * order, one writer at a time.
  *
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import type { GatewayStore, Revocation, SignInRef } from "./store.ts";
+import type {
+  AsyncGatewayStore,
+  GatewayStore,
+  Revocation,
+  SignInRef,
+} from "./store.ts";
 import type { HostRecord, SessionRecord } from "./types.ts";
 
 /** Whether the store can be written now. */
@@ -59,7 +67,7 @@ export interface GuardedStoreOptions {
   now?: () => number;
 }
 
-type Write = (store: GatewayStore) => void;
+type Write = (store: AsyncGatewayStore) => Promise<unknown>;
 
 /** What a store error says, without the stack (`database or disk is full`). */
 export function storeErrorCause(error: unknown): string {
@@ -70,25 +78,71 @@ export function storeErrorCause(error: unknown): string {
   return String(error);
 }
 
-/** A store that keeps failed writes and retries them (see the module). */
+/** What the gateway read from its store when it started. */
+interface Loaded {
+  hosts: HostRecord[];
+  sessions: SessionRecord[];
+  revocations: Revocation[];
+  settings: Map<string, string>;
+}
+
+/**
+ * A store that writes behind, in order, and keeps and retries what fails
+ * (see the module). Its reads are what the store held when it was opened
+ * ({@linkcode GuardedStore.open}): the gateway reads its state once, at start.
+ */
 export class GuardedStore implements GatewayStore {
-  readonly #store: GatewayStore;
+  readonly #store: AsyncGatewayStore;
+  readonly #loaded: Loaded;
   readonly #logger: Logger;
   readonly #retryMs: number;
   readonly #minGapMs: number;
   readonly #now: () => number;
-  /** Writes that did not reach the store, by record; the latest wins. */
+  /**
+   * Writes not yet in the store, by record, oldest first; the latest write
+   * of a record replaces the one before (and goes to the end).
+   */
   readonly #pending = new Map<string, Write>();
   #state: StoreState = { kind: "working" };
   #timer?: ReturnType<typeof setInterval>;
   #lastRetry = 0;
+  #draining?: Promise<void>;
+  #batches = 0;
 
-  constructor(store: GatewayStore, options: GuardedStoreOptions) {
+  private constructor(
+    store: AsyncGatewayStore,
+    loaded: Loaded,
+    options: GuardedStoreOptions,
+  ) {
     this.#store = store;
+    this.#loaded = loaded;
     this.#logger = options.logger;
     this.#retryMs = options.retryIntervalMs ?? 5000;
     this.#minGapMs = options.minRetryGapMs ?? 1000;
     this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Reads everything the gateway starts from, then guards `store`.
+   *
+   * @throws whatever the store throws when it cannot be read.
+   */
+  static async open(
+    store: AsyncGatewayStore,
+    options: GuardedStoreOptions,
+  ): Promise<GuardedStore> {
+    const [hosts, sessions, revocations, settings] = await Promise.all([
+      store.loadHosts(),
+      store.loadSessions(),
+      store.loadRevocations(),
+      store.loadSettings(),
+    ]);
+    return new GuardedStore(store, {
+      hosts,
+      sessions,
+      revocations,
+      settings: new Map(Object.entries(settings)),
+    }, options);
   }
 
   /** The state now. */
@@ -96,21 +150,22 @@ export class GuardedStore implements GatewayStore {
     return this.#state;
   }
 
-  /** How many records wait to be written. */
+  /** How many records wait to be written (or are being written). */
   get pending(): number {
     return this.#pending.size;
   }
 
   /**
-   * The state, after retrying the kept writes when failing (at most once a
-   * second): what a launch asks before starting a new session.
+   * The state; when failing, a retry of the kept writes is started (at most
+   * once a second): what a launch asks before starting a new session. The
+   * retry's outcome counts from the next call.
    */
   check(): StoreState {
     if (
       this.#state.kind === "failing" &&
       this.#now() - this.#lastRetry >= this.#minGapMs
     ) {
-      this.retry();
+      void this.retry();
     }
     return this.#state;
   }
@@ -120,29 +175,34 @@ export class GuardedStore implements GatewayStore {
    * nothing kept while failing (a refused new session, a failed read), a
    * small real write tells whether the store works again.
    */
-  retry(): StoreState {
+  async retry(): Promise<StoreState> {
     this.#lastRetry = this.#now();
-    try {
-      if (this.#pending.size) {
-        for (const [key, write] of this.#pending) {
-          write(this.#store);
-          this.#pending.delete(key);
-        }
-      } else if (this.#state.kind === "failing") {
-        this.#store.putSetting(
+    if (this.#pending.size) {
+      await this.#drain();
+    } else if (this.#state.kind === "failing") {
+      try {
+        await this.#store.putSetting(
           "storeCheckedAt",
           new Date(this.#now()).toISOString(),
         );
+        this.#working();
+      } catch (error) {
+        this.#failing(error);
       }
-      this.#working();
-    } catch (error) {
-      this.#failing(error);
+    }
+    return this.#state;
+  }
+
+  /** Resolves once everything written so far is in the store (or kept). */
+  async flush(): Promise<StoreState> {
+    if (this.#state.kind === "working" && this.#pending.size) {
+      await this.#drain();
     }
     return this.#state;
   }
 
   loadHosts(): HostRecord[] {
-    return this.#store.loadHosts();
+    return this.#loaded.hosts;
   }
 
   putHost(host: HostRecord): void {
@@ -151,10 +211,9 @@ export class GuardedStore implements GatewayStore {
 
   putHosts(hosts: HostRecord[]): void {
     if (!hosts.length) return;
-    this.#batch(
-      (s) => s.putHosts(hosts),
-      hosts.map((host) => [`host:${host.serverUrl}`, (s) => s.putHost(host)]),
-    );
+    // One transaction for the batch; a later write of one of its records
+    // goes after it, so the latest still wins.
+    this.#write(`hosts:${++this.#batches}`, (s) => s.putHosts(hosts));
   }
 
   deleteHost(serverUrl: string): void {
@@ -162,7 +221,7 @@ export class GuardedStore implements GatewayStore {
   }
 
   loadSessions(): SessionRecord[] {
-    return this.#store.loadSessions();
+    return this.#loaded.sessions;
   }
 
   putSession(session: SessionRecord): void {
@@ -174,13 +233,7 @@ export class GuardedStore implements GatewayStore {
 
   putSessions(sessions: SessionRecord[]): void {
     if (!sessions.length) return;
-    this.#batch(
-      (s) => s.putSessions(sessions),
-      sessions.map((session) => [
-        `session:${session.sessionId}`,
-        (s) => s.putSession(session),
-      ]),
-    );
+    this.#write(`sessions:${++this.#batches}`, (s) => s.putSessions(sessions));
   }
 
   /**
@@ -189,15 +242,15 @@ export class GuardedStore implements GatewayStore {
    * @throws {StoreUnavailableError} when the store cannot be written (then
    * nothing of it is kept).
    */
-  insertSession(session: SessionRecord): void {
-    // Whatever is kept goes first, so the store is whole again before it
-    // takes something new; it also tells whether the store works again.
-    if (this.#pending.size) this.retry();
+  async insertSession(session: SessionRecord): Promise<void> {
+    // While failing, what is kept goes first, so the store is whole again
+    // before it takes something new; it also tells whether it works again.
+    if (this.#state.kind === "failing") await this.retry();
     if (this.#state.kind === "failing") {
       throw new StoreUnavailableError(this.#state.cause);
     }
     try {
-      this.#store.insertSession(session);
+      await this.#store.insertSession(session);
     } catch (error) {
       this.#failing(error);
       throw new StoreUnavailableError(storeErrorCause(error));
@@ -209,11 +262,16 @@ export class GuardedStore implements GatewayStore {
   }
 
   getSetting(key: string): string | undefined {
-    return this.#store.getSetting(key);
+    return this.#loaded.settings.get(key);
   }
 
   putSetting(key: string, value: string): void {
+    this.#loaded.settings.set(key, value);
     this.#write(`setting:${key}`, (s) => s.putSetting(key, value));
+  }
+
+  loadSettings(): Record<string, string> {
+    return Object.fromEntries(this.#loaded.settings);
   }
 
   putRevocation(revocation: Revocation): void {
@@ -225,15 +283,21 @@ export class GuardedStore implements GatewayStore {
 
   /**
    * Asks the store; a store that cannot be read says no (the caller keeps
-   * its own revocations in memory) and counts as failing.
+   * its own revocations in memory) and counts as failing. While failing it
+   * is not asked: a request must not wait on a database that is down.
    */
-  isRevoked(signIn: SignInRef): boolean {
+  async isRevoked(signIn: SignInRef): Promise<boolean> {
+    if (this.#state.kind === "failing") return false;
     try {
-      return this.#store.isRevoked(signIn);
+      return await this.#store.isRevoked(signIn);
     } catch (error) {
       this.#failing(error);
       return false;
     }
+  }
+
+  loadRevocations(): Revocation[] {
+    return this.#loaded.revocations;
   }
 
   pruneRevocations(now: number): void {
@@ -244,9 +308,10 @@ export class GuardedStore implements GatewayStore {
    * Writes what is kept one last time, says what could not be written, and
    * closes the store.
    */
-  close(): void {
+  async close(): Promise<void> {
     this.#stopTimer();
-    if (this.#pending.size) this.retry();
+    await this.#draining;
+    if (this.#pending.size) await this.retry();
     this.#stopTimer();
     if (this.#pending.size) {
       this.#logger.error(
@@ -257,39 +322,38 @@ export class GuardedStore implements GatewayStore {
         },
       );
     }
-    this.#store.close();
+    await this.#store.close();
   }
 
-  /** Writes now; when that fails (or already failing), keeps it. */
+  /** Queues a write; written at once unless failing (then kept). */
   #write(key: string, write: Write): void {
-    if (this.#state.kind === "working") {
-      try {
-        write(this.#store);
-        return;
-      } catch (error) {
-        this.#failing(error);
-      }
-    }
-    this.#keep(key, write);
-  }
-
-  /** A batch in one transaction; kept record by record when it fails. */
-  #batch(write: Write, records: [string, Write][]): void {
-    if (this.#state.kind === "working") {
-      try {
-        write(this.#store);
-        return;
-      } catch (error) {
-        this.#failing(error);
-      }
-    }
-    for (const [key, one] of records) this.#keep(key, one);
-  }
-
-  #keep(key: string, write: Write): void {
     // Re-inserted at the end: the latest write of a record is what counts.
     this.#pending.delete(key);
     this.#pending.set(key, write);
+    if (this.#state.kind === "working") void this.#drain();
+  }
+
+  /** One writer at a time, so writes reach the store in order. */
+  #drain(): Promise<void> {
+    this.#draining ??= this.#writeAll().finally(() => {
+      this.#draining = undefined;
+    });
+    return this.#draining;
+  }
+
+  async #writeAll(): Promise<void> {
+    // A Map iterates what is added meanwhile too, in order.
+    for (const [key, write] of this.#pending) {
+      try {
+        await write(this.#store);
+      } catch (error) {
+        this.#failing(error);
+        return;
+      }
+      // Unless written again meanwhile (then that comes later).
+      if (this.#pending.get(key) === write) this.#pending.delete(key);
+    }
+    this.#working();
   }
 
   #failing(error: unknown): void {
@@ -304,7 +368,7 @@ export class GuardedStore implements GatewayStore {
         "reconnects and resolves are served from memory until it can",
       { cause },
     );
-    this.#timer = setInterval(() => this.retry(), this.#retryMs);
+    this.#timer = setInterval(() => void this.retry(), this.#retryMs);
   }
 
   #working(): void {

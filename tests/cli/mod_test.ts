@@ -340,6 +340,34 @@ Deno.test("parseCli: config check FILE", () => {
   usageError(["config", "lint", "f.yaml"], /unknown config command "lint"/);
 });
 
+Deno.test("parseCli: store migrate [-config FILE] [-from-sqlite PATH]", () => {
+  assertEquals(parseCli(["store", "migrate"]), {
+    kind: "store-migrate",
+    config: undefined,
+    fromSqlite: undefined,
+  });
+  assertEquals(
+    parseCli([
+      "store",
+      "migrate",
+      "-config",
+      "w.yaml",
+      "-from-sqlite",
+      "/var/lib/webstream/gateway.sqlite",
+    ]),
+    {
+      kind: "store-migrate",
+      config: "w.yaml",
+      fromSqlite: "/var/lib/webstream/gateway.sqlite",
+    },
+  );
+  usageError(["store"], /unknown store command ""/);
+  usageError(["store", "copy"], /unknown store command "copy"/);
+  usageError(["store", "migrate", "now"], /unexpected argument "now"/);
+  usageError(["store", "migrate", "-tags", "x"], /-tags does not apply/);
+  usageError(["store", "migrate", "-from-sqlite="], /needs the path/);
+});
+
 Deno.test("parseCli: install-service and run-service take one service role", async (t) => {
   for (const kind of ["install-service", "run-service"] as const) {
     for (const dash of ["-", "--"]) {
@@ -433,6 +461,7 @@ Deno.test("USAGE names every role and both dash spellings", () => {
       "-gateway",
       "streamer",
       "config check FILE",
+      "store migrate",
       "-help",
       "-version",
       "-tags",

@@ -309,9 +309,32 @@ Deno.test("parseConfig: secrets from the environment override the file", async (
       WEBSTREAM_SESSION_PWD: ["webstreamSettings", "serverSessionPwd"],
       WEBSTREAM_GATEWAY_SECRET: ["gateway", "backend", "sharedSecret"],
       WEBSTREAM_COOKIE_SECRET: ["gateway", "auth", "cookieSecret"],
+      WEBSTREAM_STORE_URL: ["gateway", "store", "url"],
       WEBSTREAM_ADMIN_TOKEN: ["gateway", "adminToken"],
     });
   });
+});
+
+Deno.test("gateway.store.url: a postgres:// URL whose password is masked", () => {
+  const password = secretValue("pg-pw");
+  const url = `postgres://farm:${password}@db1:5432,db2:5432/webstream`;
+  const config = parseConfig({}, { env: { WEBSTREAM_STORE_URL: url } });
+  assertEquals(config.gateway.store?.url, url);
+  assertEquals(
+    JSON.stringify(redactConfig(config)).includes(password),
+    false,
+    "the password is redacted",
+  );
+  const error = configError(() =>
+    parseConfig({ gateway: { store: { url: "mysql://db/farm" } } }, {
+      env: {},
+    })
+  );
+  assertEquals(error.problems.length, 1);
+  assert(
+    error.problems[0].startsWith("gateway.store.url: expected a postgres://"),
+    error.problems[0],
+  );
 });
 
 Deno.test("parseConfig: an env secret does not hide an invalid section", () => {

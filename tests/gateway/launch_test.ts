@@ -21,7 +21,7 @@
 import type { Identity } from "../../mod/gateway/types.ts";
 import { HostRegistry } from "../../mod/gateway/registry.ts";
 import { SessionMap } from "../../mod/gateway/sessions.ts";
-import { openSqliteStore } from "../../mod/gateway/store.ts";
+import { asyncStore, openSqliteStore } from "../../mod/gateway/store.ts";
 import { GuardedStore } from "../../mod/gateway/store_guard.ts";
 import { canMount, withSmallDisk } from "../support/full_disk.ts";
 import {
@@ -867,8 +867,8 @@ Deno.test({
   async fn() {
     await withSmallDisk(async (disk) => {
       const config = gatewayConfig({ workspaces: WORKSPACES });
-      const store = new GuardedStore(
-        openSqliteStore(`${disk.dir}/gateway.sqlite`),
+      const store = await GuardedStore.open(
+        asyncStore(openSqliteStore(`${disk.dir}/gateway.sqlite`)),
         { logger: quietLogger, retryIntervalMs: 3_600_000 },
       );
       const registry = new HostRegistry({
@@ -948,13 +948,14 @@ Deno.test({
         assertEquals(shared.sessionId, term.sessionId);
 
         await disk.free();
-        assertEquals(store.retry(), { kind: "working" });
+        assertEquals(await store.retry(), { kind: "working" });
         const later = await launcher.launch({
           identity: bob,
           workspaceId: "desktop",
         });
         assertEquals(later.outcome, "new");
         // What was served from memory reached the disk too.
+        await store.flush();
         const check = openSqliteStore(`${disk.dir}/gateway.sqlite`);
         try {
           const stored = check.loadSessions();
@@ -968,7 +969,7 @@ Deno.test({
         }
       } finally {
         await host.stop();
-        store.close();
+        await store.close();
       }
     });
   },

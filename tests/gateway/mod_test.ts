@@ -10,9 +10,12 @@
  * nested at most 64 deep (400, the unauthenticated sign-in included); a
  * signed-out cookie and the cookies of a user an administrator signed out
  * everywhere stay refused after a restart on the same store (others' do not).
+ * `createGateway` wires the same routes without a listener, on the store and
+ * clock it is given, and writes its state there when it stops.
  */
 import type { Config } from "../../mod/config/mod.ts";
-import { startGateway } from "../../mod/gateway/mod.ts";
+import { createGateway, startGateway } from "../../mod/gateway/mod.ts";
+import { asyncStore, openSqliteStore } from "../../mod/gateway/store.ts";
 import {
   assert,
   assertEquals,
@@ -575,5 +578,57 @@ Deno.test({
     } finally {
       if (!hostStopped) await host.stop();
     }
+  },
+});
+
+Deno.test({
+  name:
+    "createGateway: the routes without a listener, on the store and clock given",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/gateway.sqlite`;
+      const clock = { now: Date.parse("2030-01-01T00:00:00Z") };
+      const gateway = await createGateway(
+        gatewayConfig(await section(dir)),
+        {
+          store: asyncStore(openSqliteStore(path)),
+          logger: quietLogger,
+          staticRoot: HTTPDOCS,
+          secureCookie: false,
+          now: () => clock.now,
+        },
+      );
+      const hostUrl = "http://127.0.0.1:9";
+      try {
+        clock.now += 5_000;
+        let health = await (await gateway.app.request("/health")).json();
+        assertEquals(health.timestamp, "2030-01-01T00:00:05.000Z");
+        assertEquals(health.uptime, 5);
+        const registered = await gateway.app.request("/gateway/register", {
+          method: "POST",
+          headers: {
+            Authorization: `Bearer ${SECRET}`,
+            "Content-Type": "application/json",
+          },
+          body: JSON.stringify(registerPayload(hostUrl)),
+        });
+        assertEquals(registered.status, 200);
+        assertEquals(gateway.registry.get(hostUrl)?.registeredAt, clock.now);
+        health = await (await gateway.app.request("/health")).json();
+        assertEquals(health.hosts.total, 1);
+      } finally {
+        await gateway.stop();
+      }
+      // Its state is in the store it was given.
+      const check = openSqliteStore(path);
+      try {
+        assertEquals(check.loadHosts().map((h) => h.serverUrl), [hostUrl]);
+        assert(check.getSetting("cookieSecret"), "the cookie secret");
+      } finally {
+        check.close();
+      }
+    });
   },
 });

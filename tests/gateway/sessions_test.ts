@@ -382,14 +382,14 @@ Deno.test({
       const store = openSqliteStore(path);
       try {
         const { map } = harness(store);
-        map.add(session("s1"));
+        await map.add(session("s1"));
         assertEquals(map.get("s1")?.sessionId, "s1");
         assertEquals([...stored(store).keys()], ["s1"]);
 
         await disk.fill();
         let thrown: unknown;
         try {
-          map.add(session("s2", { user: "bob" }));
+          await map.add(session("s2", { user: "bob" }));
         } catch (error) {
           thrown = error;
         }
@@ -400,7 +400,7 @@ Deno.test({
         assertEquals(map.size, 1);
 
         await disk.free();
-        map.add(session("s2", { user: "bob" }));
+        await map.add(session("s2", { user: "bob" }));
         assertEquals([...stored(store).keys()].sort(), ["s1", "s2"]);
       } finally {
         store.close();

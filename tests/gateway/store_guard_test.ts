@@ -1,7 +1,8 @@
 /**
  * The guarded store over a real SQLite file on a real disk that fills up (a
- * small tmpfs, as root): writes that fail are kept, the latest per record,
- * and written once the disk has room again; a new session is refused with
+ * small tmpfs, as root): writes return at once and reach the file in order;
+ * writes that fail are kept, the latest per record, and written once the
+ * disk has room again; reads are what the store held when it was opened; a new session is refused with
  * `StoreUnavailableError` naming the cause and nothing of it is kept; reads
  * go on; the state is logged once when the store starts failing and once
  * when it works again, never per write; `check()` retries at most once per
@@ -11,14 +12,14 @@
  * @module
  */
 import { resourcesSchema } from "../../mod/config/mod.ts";
-import { openSqliteStore } from "../../mod/gateway/store.ts";
+import { asyncStore, openSqliteStore } from "../../mod/gateway/store.ts";
 import {
   GuardedStore,
   storeFailureMessage,
   StoreUnavailableError,
 } from "../../mod/gateway/store_guard.ts";
 import type { HostRecord, SessionRecord } from "../../mod/gateway/types.ts";
-import { assert, assertEquals, assertThrows } from "../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { canMount, withSmallDisk } from "../support/full_disk.ts";
 import { captureLogs } from "../support/log.ts";
 import { waitFor } from "../support/wait.ts";
@@ -75,39 +76,51 @@ function stateLines(records: Record<string, unknown>[]): string[] {
     .map((r) => `${r.level}: ${r.msg}`);
 }
 
+/** A guard over the SQLite file at `path`. */
+function guarded(
+  path: string,
+  options: Parameters<typeof GuardedStore.open>[1],
+): Promise<GuardedStore> {
+  return GuardedStore.open(asyncStore(openSqliteStore(path)), options);
+}
+
 Deno.test(
   "a full disk: writes are kept and written later, new sessions refused, one log line per change",
   OPTIONS,
   async () => {
     await withSmallDisk(async (disk) => {
       const path = `${disk.dir}/gateway.sqlite`;
+      const seed = openSqliteStore(path);
+      seed.putSession(session("before"));
+      seed.close();
       const { logger, records } = captureLogs();
       const clock = { now: 1_700_000_000_000 };
-      const guard = new GuardedStore(openSqliteStore(path), {
+      const guard = await guarded(path, {
         logger,
         retryIntervalMs: 3_600_000, // this test retries by hand
         now: () => clock.now,
       });
       try {
         guard.putHost(host("a"));
-        guard.insertSession(session("s1"));
+        await guard.insertSession(session("s1"));
         guard.putSession(session("s2"));
-        assertEquals(guard.state, { kind: "working" });
+        assertEquals(await guard.flush(), { kind: "working" });
+        assertEquals(guard.pending, 0);
 
         await disk.fill();
         // Writes do not throw: they are kept.
         guard.putSession(session("s1", 30_000));
-        assertEquals(guard.state.kind, "failing");
+        assertEquals((await guard.flush()).kind, "failing");
         assertEquals(guard.state.kind === "failing" && guard.state.cause, FULL);
         guard.putSession(session("s1", 30_001)); // the latest of s1 counts
         guard.deleteSession("s2");
-        guard.putHosts([host("a", true), host("b")]);
+        guard.putHosts([host("a", true), host("b")]); // one batch
         guard.putSetting("k", "v");
         guard.putRevocation({ kind: "signin", id: "c1", expiresAt: 1e15 });
         guard.pruneRevocations(0);
-        assertEquals(guard.pending, 7);
+        assertEquals(guard.pending, 6);
         // A new session is refused, and not kept.
-        const error = assertThrows(
+        const error = await assertRejects(
           () => guard.insertSession(session("s3")),
           StoreUnavailableError,
         );
@@ -116,13 +129,16 @@ Deno.test(
           error.message,
           "the gateway's state store cannot be written: database or disk is full",
         );
-        assertEquals(guard.pending, 7);
-        // Reads still work.
-        assertEquals(guard.loadSessions().length, 2);
-        assert(!guard.isRevoked({ id: "c1", user: "alice", issuedAt: 0 }));
+        assertEquals(guard.pending, 6);
+        // Reads still work: what was loaded, and settings as written.
+        assertEquals(guard.loadSessions().map((s) => s.sessionId), ["before"]);
+        assertEquals(guard.getSetting("k"), "v");
+        assert(
+          !await guard.isRevoked({ id: "c1", user: "alice", issuedAt: 0 }),
+        );
         // Retrying on a full disk changes nothing.
-        assertEquals(guard.retry().kind, "failing");
-        assertEquals(guard.pending, 7);
+        assertEquals((await guard.retry()).kind, "failing");
+        assertEquals(guard.pending, 6);
         // check() retries at most once a second (clock injected).
         clock.now += 500;
         assertEquals(guard.check().kind, "failing");
@@ -131,8 +147,12 @@ Deno.test(
         await disk.free();
         // Still failing until a retry: within the gap, check() does not.
         assertEquals(guard.check().kind, "failing");
+        assertEquals(guard.pending, 6);
         clock.now += 1000;
-        assertEquals(guard.check(), { kind: "working" });
+        guard.check();
+        await waitFor(() => guard.state.kind === "working", {
+          what: "the retry check() started",
+        });
         assertEquals(guard.pending, 0);
         assertEquals(stateLines(records), [
           "error: the gateway's state store cannot be written; new sessions " +
@@ -142,25 +162,24 @@ Deno.test(
         assertEquals(records[0].cause, FULL);
 
         // Everything kept reached the file: read it with a second connection.
+        await guard.insertSession(session("s3"));
         const check = openSqliteStore(path);
         try {
           assertEquals(
-            check.loadSessions().map((s) => [s.sessionId, s.port]),
-            [["s1", 30_001]],
+            check.loadSessions().map((s) => [s.sessionId, s.port]).sort(),
+            [["before", 20010], ["s1", 30_001], ["s3", 20010]],
           );
           assertEquals(
             check.loadHosts().map((h) => [h.serverUrl, h.draining]).sort(),
             [["http://a.test:8080", true], ["http://b.test:8080", false]],
           );
           assertEquals(check.getSetting("k"), "v");
-          assert(check.isRevoked({ id: "c1", user: "x", issuedAt: 0 }));
+          assert(await check.isRevoked({ id: "c1", user: "x", issuedAt: 0 }));
         } finally {
           check.close();
         }
-        guard.insertSession(session("s3"));
-        assertEquals(guard.loadSessions().length, 2);
       } finally {
-        guard.close();
+        await guard.close();
       }
     });
   },
@@ -171,27 +190,27 @@ Deno.test(
   OPTIONS,
   async () => {
     await withSmallDisk(async (disk) => {
+      const path = `${disk.dir}/gateway.sqlite`;
       const { logger, records } = captureLogs();
-      const guard = new GuardedStore(
-        openSqliteStore(`${disk.dir}/gateway.sqlite`),
-        { logger, retryIntervalMs: 3_600_000 },
-      );
+      const guard = await guarded(path, { logger, retryIntervalMs: 3_600_000 });
       try {
         await disk.fill();
-        assertThrows(
+        await assertRejects(
           () => guard.insertSession(session("s1")),
           StoreUnavailableError,
           /database or disk is full$/,
         );
         assertEquals(guard.pending, 0);
-        assertEquals(guard.retry().kind, "failing");
+        assertEquals((await guard.retry()).kind, "failing");
         await disk.free();
-        assertEquals(guard.retry(), { kind: "working" });
+        assertEquals(await guard.retry(), { kind: "working" });
         assertEquals(stateLines(records).length, 2);
-        guard.insertSession(session("s1"));
-        assertEquals(guard.loadSessions().map((s) => s.sessionId), ["s1"]);
+        await guard.insertSession(session("s1"));
+        const check = openSqliteStore(path);
+        assertEquals(check.loadSessions().map((s) => s.sessionId), ["s1"]);
+        check.close();
       } finally {
-        guard.close();
+        await guard.close();
       }
     });
   },
@@ -202,25 +221,26 @@ Deno.test(
   OPTIONS,
   async () => {
     await withSmallDisk(async (disk) => {
+      const path = `${disk.dir}/gateway.sqlite`;
       const { logger, records } = captureLogs();
-      const guard = new GuardedStore(
-        openSqliteStore(`${disk.dir}/gateway.sqlite`),
-        { logger, retryIntervalMs: 100 },
-      );
+      const guard = await guarded(path, { logger, retryIntervalMs: 100 });
       try {
         guard.putSession(session("s1"));
+        await guard.flush();
         await disk.fill();
         guard.putSession(session("s1", 30_000));
-        assertEquals(guard.state.kind, "failing");
+        assertEquals((await guard.flush()).kind, "failing");
         await disk.free();
         await waitFor(() => guard.state.kind === "working", {
           what: "the guard's own retry",
         });
         assertEquals(guard.pending, 0);
-        assertEquals(guard.loadSessions()[0].port, 30_000);
+        const check = openSqliteStore(path);
+        assertEquals(check.loadSessions()[0].port, 30_000);
+        check.close();
         assertEquals(stateLines(records).length, 2);
       } finally {
-        guard.close();
+        await guard.close();
       }
     });
   },
@@ -233,14 +253,15 @@ Deno.test(
     await withSmallDisk(async (disk) => {
       const path = `${disk.dir}/gateway.sqlite`;
       const first = captureLogs();
-      const guard = new GuardedStore(openSqliteStore(path), {
+      const guard = await guarded(path, {
         logger: first.logger,
         retryIntervalMs: 3_600_000,
       });
       await disk.fill();
       guard.putSession(session("kept"));
+      await guard.flush();
       await disk.free();
-      guard.close();
+      await guard.close();
       const reopened = openSqliteStore(path);
       try {
         assertEquals(reopened.loadSessions().map((s) => s.sessionId), ["kept"]);
@@ -249,14 +270,14 @@ Deno.test(
       }
 
       const second = captureLogs();
-      const lossy = new GuardedStore(openSqliteStore(path), {
+      const lossy = await guarded(path, {
         logger: second.logger,
         retryIntervalMs: 3_600_000,
       });
       await disk.fill();
       lossy.putSession(session("lost"));
       lossy.putSession(session("lost-too"));
-      lossy.close();
+      await lossy.close();
       const lost = second.records.find((r) =>
         /lost at stop/.test(String(r.msg))
       );

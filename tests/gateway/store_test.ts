@@ -11,162 +11,35 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import { resourcesSchema } from "../../mod/config/mod.ts";
 import {
-  type GatewayStore,
+  asyncStore,
   openSqliteStore,
   SCHEMA_VERSION,
 } from "../../mod/gateway/store.ts";
 import type { HostRecord, SessionRecord } from "../../mod/gateway/types.ts";
 import { assert, assertEquals, assertThrows } from "../support/assert.ts";
-import { withTempDirSync } from "../support/fs.ts";
+import { withTempDir, withTempDirSync } from "../support/fs.ts";
+import {
+  byKey,
+  exerciseStore,
+  host,
+  session,
+} from "../support/store_contract.ts";
 
-function host(name: string, draining = false): HostRecord {
-  const serverUrl = `http://${name}.test:8080`;
-  return {
-    serverUrl,
-    registration: {
-      serverUrl,
-      maxSessions: 8,
-      instanceType: "m5.large",
-      ec2InstanceId: "i-0abc",
-      tags: ["eu"],
-      capabilities: ["linux", "xvfb"],
-      version: "0.1.0",
-    },
-    registeredAt: 1_700_000_000_000,
-    heartbeat: {
-      serverUrl,
-      status: "Healthy",
-      activeSessions: 3,
-      maxSessions: 8,
-      instanceType: "m5.large",
-      tags: ["eu"],
-      cpuUsage: 12.5,
-      memoryUsage: 40,
-      timestamp: "2024-01-01T00:00:00.000Z",
-      receivedAt: 1_700_000_001_000,
-    },
-    draining,
-    unregistered: false,
-  };
-}
-
-function session(id: string, user = "alice"): SessionRecord {
-  return {
-    sessionId: id,
-    sessionUuid: `uuid-${id}`,
-    user,
-    credentials: "user",
-    serverUrl: "http://a.test:8080",
-    host: "10.0.0.5",
-    port: 20010,
-    path: "/stream",
-    kind: "app",
-    workspaceIds: ["calc", "editor"],
-    resources: resourcesSchema.parse({ fileUpload: true }),
-    createdAt: 1_700_000_000_000,
-    lastLaunchAt: 1_700_000_002_000,
-    lastCheckinAt: 1_700_000_003_000,
-  };
-}
-
-function byKey<T>(items: T[], key: (item: T) => string): T[] {
-  return [...items].sort((a, b) => key(a).localeCompare(key(b)));
-}
-
-function exercise(store: GatewayStore): void {
-  // Hosts: insert, replace, delete.
-  assertEquals(store.loadHosts(), []);
-  store.putHost(host("a"));
-  store.putHost(host("b"));
-  store.putHost(host("a", true));
-  assertEquals(byKey(store.loadHosts(), (h) => h.serverUrl), [
-    host("a", true),
-    host("b"),
-  ]);
-  store.deleteHost(host("b").serverUrl);
-  store.deleteHost("http://never.test");
-  assertEquals(store.loadHosts(), [host("a", true)]);
-
-  // Sessions: single puts, a batch, replace, delete.
-  assertEquals(store.loadSessions(), []);
-  store.putSession(session("s1"));
-  store.putSessions([session("s2"), session("s3", "bob")]);
-  store.putSession({ ...session("s1"), lastCheckinAt: 42 });
-  store.deleteSession("s2");
-  store.putSessions([]);
-  assertEquals(byKey(store.loadSessions(), (s) => s.sessionId), [
-    { ...session("s1"), lastCheckinAt: 42 },
-    session("s3", "bob"),
-  ]);
-
-  // Settings.
-  assertEquals(store.getSetting("cookieSecret"), undefined);
-  store.putSetting("cookieSecret", "first");
-  store.putSetting("cookieSecret", "second");
-  store.putSetting("other", "");
-  assertEquals(store.getSetting("cookieSecret"), "second");
-  assertEquals(store.getSetting("other"), "");
-
-  // A new session, durable on return.
-  store.insertSession(session("s5"));
-  assertEquals(
-    store.loadSessions().find((s) => s.sessionId === "s5"),
-    session("s5"),
-  );
-  store.deleteSession("s5");
-
-  // Revocations: one sign-in; a user's sign-ins before a time.
-  const signIn = (id: string, user: string, issuedAt: number) => ({
-    id,
-    user,
-    issuedAt,
-  });
-  store.putRevocation({ kind: "signin", id: "cookie-1", expiresAt: 5000 });
-  store.putRevocation({
-    kind: "user",
-    user: "bob",
-    before: 2000,
-    expiresAt: 9000,
-  });
-  // An earlier cutoff does not shorten a later one.
-  store.putRevocation({
-    kind: "user",
-    user: "bob",
-    before: 1000,
-    expiresAt: 8000,
-  });
-  assert(store.isRevoked(signIn("cookie-1", "alice", 1)));
-  assert(!store.isRevoked(signIn("cookie-2", "alice", 1)));
-  assert(store.isRevoked(signIn("cookie-3", "bob", 1999)));
-  assert(!store.isRevoked(signIn("cookie-4", "bob", 2000)));
-  assert(!store.isRevoked(signIn("cookie-5", "carol", 1)));
-  // Kept while a covered cookie may still be valid, then forgotten.
-  store.pruneRevocations(5000);
-  assert(store.isRevoked(signIn("cookie-1", "alice", 1)));
-  store.pruneRevocations(5001);
-  assert(!store.isRevoked(signIn("cookie-1", "alice", 1)));
-  assert(store.isRevoked(signIn("cookie-3", "bob", 1999)));
-  store.pruneRevocations(9001);
-  assert(!store.isRevoked(signIn("cookie-3", "bob", 1999)));
-  store.putRevocation({ kind: "signin", id: "cookie-9", expiresAt: 99_999 });
-}
-
-Deno.test("in-memory store round trips", () => {
+Deno.test("in-memory store keeps the store contract", async () => {
   const store = openSqliteStore(":memory:");
   try {
-    exercise(store);
+    await exerciseStore(asyncStore(store));
   } finally {
     store.close();
   }
 });
 
-Deno.test("a file store keeps everything when reopened", () => {
-  withTempDirSync((dir) => {
+Deno.test("a file store keeps everything when reopened", async () => {
+  await withTempDir(async (dir) => {
     const path = `${dir}/gateway.db`;
     const first = openSqliteStore(path);
-    exercise(first);
+    await exerciseStore(asyncStore(first));
     first.close();
 
     const second = openSqliteStore(path);
@@ -177,7 +50,9 @@ Deno.test("a file store keeps everything when reopened", () => {
         session("s3", "bob"),
       ]);
       assertEquals(second.getSetting("cookieSecret"), "second");
-      assert(second.isRevoked({ id: "cookie-9", user: "x", issuedAt: 0 }));
+      assert(
+        await second.isRevoked({ id: "cookie-9", user: "x", issuedAt: 0 }),
+      );
       // And it still writes.
       second.putSession(session("s4"));
     } finally {
@@ -273,8 +148,8 @@ Deno.test("a new file is stamped with the current schema version", () => {
   });
 });
 
-Deno.test("a file of schema 1 is migrated, keeping its data", () => {
-  withTempDirSync((dir) => {
+Deno.test("a file of schema 1 is migrated, keeping its data", async () => {
+  await withTempDir(async (dir) => {
     const path = `${dir}/v1.db`;
     // Exactly what release schema 1 created.
     const db = new DatabaseSync(path);
@@ -297,7 +172,7 @@ Deno.test("a file of schema 1 is migrated, keeping its data", () => {
       assertEquals(store.loadSessions(), [session("old")]);
       assertEquals(store.getSetting("cookieSecret"), "kept");
       store.putRevocation({ kind: "signin", id: "c", expiresAt: 10 });
-      assert(store.isRevoked({ id: "c", user: "alice", issuedAt: 0 }));
+      assert(await store.isRevoked({ id: "c", user: "alice", issuedAt: 0 }));
     } finally {
       store.close();
     }

@@ -89,6 +89,8 @@ export interface GatewayConfigOptions {
   licence?: Record<string, unknown>;
   /** `gateway.storePath`. Default `gateway.sqlite` in the config's folder. */
   storePath?: string;
+  /** `gateway.store.url`: a PostgreSQL store instead of `storePath`. */
+  storeUrl?: string;
 }
 
 /** A written gateway configuration. */
@@ -158,6 +160,7 @@ export async function writeGatewayConfig(
         },
       },
       ...(options.licence ? { licence: options.licence } : {}),
+      ...(options.storeUrl ? { store: { url: options.storeUrl } } : {}),
       auth: { users },
       workspaces: options.workspaces ?? [],
     },

@@ -157,7 +157,11 @@ export function createAuthenticator(
     const body = parsed.data;
     if (expiryOf(body) < now()) return undefined;
     if (
-      revocations.isRevoked({ id: body.id, user: body.u, issuedAt: body.iat })
+      await revocations.isRevoked({
+        id: body.id,
+        user: body.u,
+        issuedAt: body.iat,
+      })
     ) {
       return undefined;
     }

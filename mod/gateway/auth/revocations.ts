@@ -56,11 +56,11 @@ export class Revocations {
   }
 
   /** True when `signIn` was revoked (here, or by a gateway on the store). */
-  isRevoked(signIn: SignInRef): boolean {
+  async isRevoked(signIn: SignInRef): Promise<boolean> {
     if (this.#signIns.has(signIn.id)) return true;
     const user = this.#users.get(signIn.user);
     if (user && signIn.issuedAt < user.before) return true;
-    return this.#store?.isRevoked(signIn) ?? false;
+    return await this.#store?.isRevoked(signIn) ?? false;
   }
 
   /** Forgets revocations whose cookies have all expired. */

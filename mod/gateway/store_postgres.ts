@@ -1,0 +1,349 @@
+/**
+ * The gateway's state store on PostgreSQL (`gateway.store.url`), through the
+ * npm `postgres` client: the same records as the SQLite store, one JSON
+ * document per host and session, so several gateways can share one
+ * database. A multi-host connection string (`postgres://a:5432,b:5432/db`)
+ * reaches whichever server takes writes (`target_session_attrs=read-write`
+ * unless the string says otherwise), so an HA PostgreSQL can stand behind
+ * it. The schema is versioned like the SQLite one and brought up to date by
+ * {@linkcode migratePostgres} (`webstream store migrate`), under an advisory
+ * lock so gateways starting together migrate it once.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import type { AsyncGatewayStore, Revocation } from "./store.ts";
+import type { HostRecord, SessionRecord } from "./types.ts";
+
+/** A connection to a store database. */
+type Sql = postgres.Sql;
+
+/**
+ * The schema, one step per version: a database at version N gets steps N+1…
+ * in one transaction. Steps are never edited once released, only added.
+ * Times are milliseconds since the epoch, as in the records.
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: hosts, sessions, settings, revoked sign-ins and users.
+  `CREATE TABLE hosts (
+     server_url TEXT PRIMARY KEY,
+     data JSONB NOT NULL
+   );
+   CREATE TABLE sessions (
+     session_id TEXT PRIMARY KEY,
+     data JSONB NOT NULL
+   );
+   CREATE TABLE settings (
+     key TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   );
+   CREATE TABLE revoked_signins (
+     id TEXT PRIMARY KEY,
+     expires_at BIGINT NOT NULL
+   );
+   CREATE TABLE revoked_users (
+     user_name TEXT PRIMARY KEY,
+     issued_before BIGINT NOT NULL,
+     expires_at BIGINT NOT NULL
+   );`,
+];
+
+/** The PostgreSQL schema version this release writes. */
+export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Any number: the advisory lock that serializes migrations. */
+const MIGRATION_LOCK = 0x77656273; // "webs"
+
+/** A store URL that cannot be used, or a database that cannot be. */
+export class StoreUrlError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreUrlError";
+  }
+}
+
+/** Options for {@linkcode openPostgresStore} and {@linkcode migratePostgres}. */
+export interface PostgresOptions {
+  /** Seconds to wait for a server to accept a connection. Default 10. */
+  connectTimeout?: number;
+  /** Connections kept at most. Default 4. */
+  maxConnections?: number;
+}
+
+/** A PostgreSQL store; {@linkcode AsyncGatewayStore} plus the one-shot copy. */
+export interface PostgresStore extends AsyncGatewayStore {
+  /**
+   * Copies another store's contents in one transaction, refusing a database
+   * that already holds hosts, sessions or settings (copied once, never over
+   * a live farm).
+   */
+  importContents(contents: StoreContents): Promise<void>;
+}
+
+/** Everything a store holds, as copied by `webstream store migrate --from`. */
+export interface StoreContents {
+  /** Registered hosts. */
+  hosts: HostRecord[];
+  /** The session map. */
+  sessions: SessionRecord[];
+  /** Revoked sign-ins. */
+  revocations: Revocation[];
+  /** Settings by key (the cookie secret among them). */
+  settings: Record<string, string>;
+}
+
+/** The server names of a connection string, for messages (no password). */
+export function describeUrl(url: string): string {
+  const rest = url.slice(url.indexOf("://") + 3);
+  const authority = rest.split(/[/?]/, 1)[0];
+  const hosts = authority.slice(authority.lastIndexOf("@") + 1);
+  const database = rest.slice(authority.length).match(/^\/([^?]*)/)?.[1];
+  return `${hosts || "localhost"}/${database || "(default database)"}`;
+}
+
+function connect(url: string, options: PostgresOptions): Sql {
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new StoreUrlError(
+      `gateway.store.url must start with postgres:// (got ${
+        JSON.stringify(url.split("://")[0] + "://…")
+      })`,
+    );
+  }
+  const query = url.includes("?") ? url.slice(url.indexOf("?")) : "";
+  const named = new URLSearchParams(query).has("target_session_attrs");
+  return postgres(url, {
+    max: options.maxConnections ?? 4,
+    connect_timeout: options.connectTimeout ?? 10,
+    // Writes go to a primary among the hosts listed.
+    ...(named ? {} : { target_session_attrs: "read-write" }),
+    onnotice: () => {},
+    connection: { application_name: "webstream-gateway" },
+  });
+}
+
+/** Says which server could not be used and why, for the operator. */
+function explain(url: string, error: unknown): Error {
+  if (error instanceof StoreUrlError) return error;
+  const e = error as { code?: string; message?: string };
+  const cause = [e?.code, e?.message].filter(Boolean).join(": ") ||
+    String(error);
+  return new StoreUrlError(
+    `PostgreSQL at ${describeUrl(url)} cannot be used: ${cause}`,
+  );
+}
+
+async function schemaVersion(sql: Sql): Promise<number> {
+  const [row] = await sql<{ table: string | null }[]>`
+    SELECT to_regclass('webstream_schema')::text AS table`;
+  if (!row.table) return 0;
+  const [version] = await sql<{ version: number }[]>`
+    SELECT version FROM webstream_schema`;
+  return version?.version ?? 0;
+}
+
+function refuseNewer(url: string, version: number): void {
+  if (version > POSTGRES_SCHEMA_VERSION) {
+    throw new StoreUrlError(
+      `PostgreSQL at ${describeUrl(url)} was written by a newer webstream ` +
+        `(schema ${version}, this release knows ${POSTGRES_SCHEMA_VERSION})`,
+    );
+  }
+}
+
+/** What {@linkcode migratePostgres} did. */
+export interface MigrationResult {
+  /** The version found. */
+  from: number;
+  /** The version now. */
+  to: number;
+}
+
+async function migrateWith(sql: Sql, url: string): Promise<MigrationResult> {
+  return await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await tx`CREATE TABLE IF NOT EXISTS webstream_schema (
+      version INTEGER NOT NULL)`;
+    // Read under the lock: another gateway may have migrated meanwhile.
+    const from = await schemaVersion(tx as unknown as Sql);
+    refuseNewer(url, from);
+    for (const step of MIGRATIONS.slice(from)) await tx.unsafe(step);
+    await tx`DELETE FROM webstream_schema`;
+    await tx`INSERT INTO webstream_schema (version)
+      VALUES (${POSTGRES_SCHEMA_VERSION})`;
+    return { from, to: POSTGRES_SCHEMA_VERSION };
+  });
+}
+
+/**
+ * Creates or upgrades the schema at `url` (idempotent).
+ *
+ * @throws {StoreUrlError} naming the server and the cause: a URL that is not
+ * `postgres://`, a server that cannot be reached or refuses, a schema newer
+ * than this release.
+ */
+export async function migratePostgres(
+  url: string,
+  options: PostgresOptions = {},
+): Promise<MigrationResult> {
+  const sql = connect(url, options);
+  try {
+    return await migrateWith(sql, url);
+  } catch (error) {
+    throw explain(url, error);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/**
+ * Opens the store at `url`, migrating its schema first.
+ *
+ * @throws {StoreUrlError} as {@linkcode migratePostgres}.
+ */
+export async function openPostgresStore(
+  url: string,
+  options: PostgresOptions = {},
+): Promise<PostgresStore> {
+  const sql = connect(url, options);
+  try {
+    await migrateWith(sql, url);
+  } catch (error) {
+    await sql.end({ timeout: 5 });
+    throw explain(url, error);
+  }
+  return postgresStore(sql);
+}
+
+function postgresStore(sql: Sql): PostgresStore {
+  const putHosts = async (db: Sql, hosts: HostRecord[]) => {
+    if (!hosts.length) return;
+    const keys = hosts.map((h) => h.serverUrl);
+    const data = hosts.map((h) => JSON.stringify(h));
+    await db`INSERT INTO hosts (server_url, data)
+      SELECT k, d::jsonb FROM unnest(${keys}::text[], ${data}::text[]) AS r(k, d)
+      ON CONFLICT (server_url) DO UPDATE SET data = excluded.data`;
+  };
+  const putSessions = async (db: Sql, sessions: SessionRecord[]) => {
+    if (!sessions.length) return;
+    const keys = sessions.map((s) => s.sessionId);
+    const data = sessions.map((s) => JSON.stringify(s));
+    await db`INSERT INTO sessions (session_id, data)
+      SELECT k, d::jsonb FROM unnest(${keys}::text[], ${data}::text[]) AS r(k, d)
+      ON CONFLICT (session_id) DO UPDATE SET data = excluded.data`;
+  };
+  const putRevocation = async (db: Sql, revocation: Revocation) => {
+    if (revocation.kind === "signin") {
+      await db`INSERT INTO revoked_signins (id, expires_at)
+        VALUES (${revocation.id}, ${revocation.expiresAt})
+        ON CONFLICT (id) DO UPDATE SET expires_at =
+          greatest(revoked_signins.expires_at, excluded.expires_at)`;
+    } else {
+      await db`INSERT INTO revoked_users (user_name, issued_before, expires_at)
+        VALUES (${revocation.user}, ${revocation.before},
+          ${revocation.expiresAt})
+        ON CONFLICT (user_name) DO UPDATE SET
+          issued_before = greatest(revoked_users.issued_before,
+            excluded.issued_before),
+          expires_at = greatest(revoked_users.expires_at, excluded.expires_at)`;
+    }
+  };
+  const putSetting = async (db: Sql, key: string, value: string) => {
+    await db`INSERT INTO settings (key, value) VALUES (${key}, ${value})
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
+  };
+  const loadSettings = async (db: Sql) =>
+    Object.fromEntries(
+      (await db<{ key: string; value: string }[]>`
+        SELECT key, value FROM settings`).map((r) => [r.key, r.value]),
+    );
+
+  return {
+    loadHosts: async () =>
+      (await sql<{ data: HostRecord }[]>`SELECT data FROM hosts`)
+        .map((row) => row.data),
+    putHost: (host) => putHosts(sql, [host]),
+    putHosts: (hosts) => putHosts(sql, hosts),
+    async deleteHost(serverUrl) {
+      await sql`DELETE FROM hosts WHERE server_url = ${serverUrl}`;
+    },
+    loadSessions: async () =>
+      (await sql<{ data: SessionRecord }[]>`SELECT data FROM sessions`)
+        .map((row) => row.data),
+    putSession: (session) => putSessions(sql, [session]),
+    putSessions: (sessions) => putSessions(sql, sessions),
+    // Every write here is committed (synchronous_commit as the server sets
+    // it) before the promise resolves.
+    insertSession: (session) => putSessions(sql, [session]),
+    async deleteSession(sessionId) {
+      await sql`DELETE FROM sessions WHERE session_id = ${sessionId}`;
+    },
+    putRevocation: (revocation) => putRevocation(sql, revocation),
+    async isRevoked(signIn) {
+      const rows = await sql`
+        SELECT 1 FROM revoked_signins WHERE id = ${signIn.id}
+        UNION ALL SELECT 1 FROM revoked_users
+          WHERE user_name = ${signIn.user}
+            AND issued_before > ${signIn.issuedAt}
+        LIMIT 1`;
+      return rows.length > 0;
+    },
+    async pruneRevocations(now) {
+      await sql.begin(async (tx) => {
+        await tx`DELETE FROM revoked_signins WHERE expires_at < ${now}`;
+        await tx`DELETE FROM revoked_users WHERE expires_at < ${now}`;
+      });
+    },
+    async loadRevocations() {
+      const signIns = await sql<{ id: string; expires_at: string }[]>`
+        SELECT id, expires_at FROM revoked_signins`;
+      const users = await sql<
+        { user_name: string; issued_before: string; expires_at: string }[]
+      >`SELECT user_name, issued_before, expires_at FROM revoked_users`;
+      return [
+        ...signIns.map((row): Revocation => ({
+          kind: "signin",
+          id: row.id,
+          expiresAt: Number(row.expires_at),
+        })),
+        ...users.map((row): Revocation => ({
+          kind: "user",
+          user: row.user_name,
+          before: Number(row.issued_before),
+          expiresAt: Number(row.expires_at),
+        })),
+      ];
+    },
+    loadSettings: () => loadSettings(sql),
+    async getSetting(key) {
+      const [row] = await sql<{ value: string }[]>`
+        SELECT value FROM settings WHERE key = ${key}`;
+      return row?.value;
+    },
+    putSetting: (key, value) => putSetting(sql, key, value),
+    async close() {
+      await sql.end({ timeout: 5 });
+    },
+    async importContents(contents) {
+      await sql.begin(async (txn) => {
+        const tx = txn as unknown as Sql;
+        const [held] = await tx<{ n: number }[]>`
+          SELECT (SELECT count(*) FROM hosts) + (SELECT count(*) FROM sessions)
+            + (SELECT count(*) FROM settings) AS n`;
+        if (Number(held.n) > 0) {
+          throw new StoreUrlError(
+            "the PostgreSQL store already holds hosts, sessions or settings; " +
+              "a SQLite store is copied only into an empty one",
+          );
+        }
+        await putHosts(tx, contents.hosts);
+        await putSessions(tx, contents.sessions);
+        for (const revocation of contents.revocations) {
+          await putRevocation(tx, revocation);
+        }
+        for (const [key, value] of Object.entries(contents.settings)) {
+          await putSetting(tx, key, value);
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,252 @@
+/**
+ * The PostgreSQL gateway store against a real cluster (Debian's PostgreSQL
+ * 15, started by the test in a temporary folder): it keeps the same store
+ * contract as SQLite, and a second connection sees what the first wrote;
+ * migrating is idempotent, also when several gateways migrate at once; a
+ * newer schema, a URL that is not `postgres://` and a server nobody answers
+ * on are refused with errors naming what was wrong; a multi-host connection
+ * string reaches the live server past a dead one; a SQLite store's contents
+ * are copied once, and never into a database that already holds state. The
+ * gateway's guard in front of it, with the server halted: writes are kept,
+ * a new session is refused naming the cause, revocation checks do not wait;
+ * with the server back, the guard writes what it kept by itself.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { asyncStore, openSqliteStore } from "../../mod/gateway/store.ts";
+import {
+  migratePostgres,
+  openPostgresStore,
+  POSTGRES_SCHEMA_VERSION,
+  StoreUrlError,
+} from "../../mod/gateway/store_postgres.ts";
+import {
+  GuardedStore,
+  StoreUnavailableError,
+} from "../../mod/gateway/store_guard.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+} from "../support/assert.ts";
+import { captureLogs } from "../support/log.ts";
+import { freePort } from "../support/ports.ts";
+import { hasPostgres, startPostgres } from "../support/postgres.ts";
+import { waitFor } from "../support/wait.ts";
+import {
+  byKey,
+  exerciseStore,
+  host,
+  session,
+} from "../support/store_contract.ts";
+
+function assertIncludes(text: string, part: string): void {
+  assert(text.includes(part), `expected ${JSON.stringify(part)} in: ${text}`);
+}
+
+Deno.test({
+  name: "the PostgreSQL store",
+  ignore: !hasPostgres(),
+  async fn(t) {
+    const cluster = await startPostgres();
+    try {
+      await t.step(
+        "keeps the store contract; another connection sees it",
+        async () => {
+          const url = await cluster.createDatabase();
+          const store = await openPostgresStore(url);
+          try {
+            await exerciseStore(store);
+          } finally {
+            await store.close();
+          }
+          const again = await openPostgresStore(url);
+          try {
+            assertEquals(await again.loadHosts(), [host("a", true)]);
+            assertEquals(
+              byKey(await again.loadSessions(), (s) => s.sessionId),
+              [{ ...session("s1"), lastCheckinAt: 42 }, session("s3", "bob")],
+            );
+            assertEquals(await again.getSetting("cookieSecret"), "second");
+            assert(
+              await again.isRevoked({ id: "cookie-9", user: "x", issuedAt: 0 }),
+            );
+          } finally {
+            await again.close();
+          }
+        },
+      );
+
+      await t.step("migrating is idempotent, also concurrently", async () => {
+        const url = await cluster.createDatabase();
+        const results = await Promise.all(
+          [1, 2, 3].map(() => migratePostgres(url)),
+        );
+        // Exactly one of the three created the schema.
+        assertEquals(
+          results.map((r) => r.from).sort(),
+          [0, POSTGRES_SCHEMA_VERSION, POSTGRES_SCHEMA_VERSION],
+        );
+        assertEquals(await migratePostgres(url), {
+          from: POSTGRES_SCHEMA_VERSION,
+          to: POSTGRES_SCHEMA_VERSION,
+        });
+        const store = await openPostgresStore(url);
+        await store.putHost(host("kept"));
+        await store.close();
+        await migratePostgres(url);
+        const reopened = await openPostgresStore(url);
+        assertEquals(await reopened.loadHosts(), [host("kept")]);
+        await reopened.close();
+      });
+
+      await t.step("a newer schema is refused and left alone", async () => {
+        const url = await cluster.createDatabase();
+        await migratePostgres(url);
+        const sql = postgres(url, { onnotice: () => {} });
+        await sql`UPDATE webstream_schema SET version = 99`;
+        const error = await assertRejects(
+          () => openPostgresStore(url),
+          StoreUrlError,
+        );
+        assertIncludes(error.message, "newer webstream (schema 99");
+        assertIncludes(error.message, `127.0.0.1:${cluster.port}/test_`);
+        const [row] = await sql`SELECT version FROM webstream_schema`;
+        assertEquals(row.version, 99);
+        await sql.end();
+      });
+
+      await t.step("bad URLs and dead servers are named", async () => {
+        const notPg = await assertRejects(
+          () => migratePostgres("mysql://db.example/farm"),
+          StoreUrlError,
+        );
+        assertIncludes(notPg.message, "must start with postgres://");
+        const port = freePort();
+        const dead = await assertRejects(
+          () =>
+            migratePostgres(`postgres://u:secret@127.0.0.1:${port}/farm`, {
+              connectTimeout: 2,
+            }),
+          StoreUrlError,
+        );
+        assertIncludes(dead.message, `127.0.0.1:${port}/farm`);
+        assertIncludes(dead.message, "ECONNREFUSED");
+        assert(!dead.message.includes("secret"), "no password in messages");
+        const noDb = await assertRejects(
+          () => migratePostgres(`${cluster.url}_nowhere`),
+          StoreUrlError,
+        );
+        assertIncludes(noDb.message, "does not exist");
+      });
+
+      await t.step("a multi-host URL reaches the live server", async () => {
+        const url = await cluster.createDatabase();
+        const dead = freePort();
+        const multi = url.replace(
+          "@127.0.0.1:",
+          `@127.0.0.1:${dead},127.0.0.1:`,
+        );
+        const store = await openPostgresStore(multi);
+        try {
+          await store.putSetting("reached", "yes");
+          assertEquals(await store.getSetting("reached"), "yes");
+        } finally {
+          await store.close();
+        }
+      });
+
+      await t.step("a SQLite store is copied once", async () => {
+        const sqlite = openSqliteStore(":memory:");
+        await exerciseStore(asyncStore(sqlite));
+        const contents = {
+          hosts: sqlite.loadHosts(),
+          sessions: sqlite.loadSessions(),
+          revocations: sqlite.loadRevocations(),
+          settings: sqlite.loadSettings(),
+        };
+        sqlite.close();
+        const url = await cluster.createDatabase();
+        const store = await openPostgresStore(url);
+        try {
+          await store.importContents(contents);
+          assertEquals(await store.loadHosts(), contents.hosts);
+          assertEquals(
+            byKey(await store.loadSessions(), (s) => s.sessionId),
+            byKey(contents.sessions, (s) => s.sessionId),
+          );
+          assertEquals(await store.loadRevocations(), contents.revocations);
+          assertEquals(await store.loadSettings(), contents.settings);
+          const twice = await assertRejects(
+            () => store.importContents(contents),
+            StoreUrlError,
+          );
+          assertIncludes(twice.message, "already holds");
+        } finally {
+          await store.close();
+        }
+      });
+
+      // Last: it halts the server.
+      await t.step(
+        "the guard keeps writes while the server is down",
+        async () => {
+          const url = await cluster.createDatabase();
+          const { logger, records } = captureLogs();
+          const guard = await GuardedStore.open(
+            await openPostgresStore(url, { connectTimeout: 2 }),
+            { logger, retryIntervalMs: 200 },
+          );
+          try {
+            guard.putHost(host("a"));
+            assertEquals(await guard.flush(), { kind: "working" });
+            await cluster.halt();
+            guard.putSession(session("s1"));
+            const state = await guard.flush();
+            assertEquals(state.kind, "failing");
+            // The cause names the server that is down.
+            assertMatch(
+              state.kind === "failing" ? state.cause : "",
+              /ECONNREFUSED 127\.0\.0\.1:\d+|terminating connection/,
+            );
+            await assertRejects(
+              () => guard.insertSession(session("s2")),
+              StoreUnavailableError,
+              /^the gateway's state store cannot be written: /,
+            );
+            assert(
+              !await guard.isRevoked({ id: "c", user: "alice", issuedAt: 0 }),
+            );
+            assertEquals(guard.pending, 1);
+            await cluster.resume();
+            await waitFor(() => guard.state.kind === "working", {
+              what: "the guard to find the server back",
+            });
+            assertEquals(guard.pending, 0);
+            await guard.insertSession(session("s2"));
+            assertEquals(
+              records.filter((r) => /state store/.test(String(r.msg))).length,
+              2,
+            );
+          } finally {
+            await guard.close();
+          }
+          const check = await openPostgresStore(url);
+          try {
+            assertEquals(await check.loadHosts(), [host("a")]);
+            assertEquals(
+              (await check.loadSessions()).map((s) => s.sessionId).sort(),
+              ["s1", "s2"],
+            );
+          } finally {
+            await check.close();
+          }
+        },
+      );
+    } finally {
+      await cluster.stop();
+    }
+  },
+});

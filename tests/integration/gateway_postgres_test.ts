@@ -1,0 +1,89 @@
+/**
+ * A real gateway (`webstream -gateway`) on a real PostgreSQL store
+ * (`gateway.store.url`, a cluster the test starts) with a real host: sign
+ * in, launch, stop the gateway by its PID and start it again; the session
+ * still resolves with the same streamer session, the cookie still works
+ * (its secret came from the database), the host is known without
+ * registering again, and the state is in PostgreSQL, not in a SQLite file.
+ *
+ * @module
+ */
+import { openPostgresStore } from "../../mod/gateway/store_postgres.ts";
+import { exists } from "../support/fs.ts";
+import { assert, assertEquals } from "../support/assert.ts";
+import {
+  AdminClient,
+  launchHost,
+  pingOver,
+  resolveSession,
+  signIn,
+  startGateway,
+  Teardown,
+  type TestGateway,
+  writeGatewayConfig,
+} from "../support/gateway.ts";
+import { hasPostgres, startPostgres } from "../support/postgres.ts";
+
+Deno.test({
+  name: "a gateway on PostgreSQL: a session survives a gateway restart",
+  ignore: !hasPostgres(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const teardown = new Teardown();
+    try {
+      const cluster = await startPostgres();
+      teardown.defer(() => cluster.stop());
+      const storeUrl = await cluster.createDatabase();
+      const config = await writeGatewayConfig({
+        users: ["alice"],
+        workspaces: [{ id: "desk", name: "Desktop", kind: "desktop" }],
+        storeUrl,
+      });
+      teardown.defer(() => config.remove());
+      let gateway: TestGateway = await startGateway(config);
+      teardown.defer(() => gateway.stop());
+      const admin = new AdminClient(gateway.url);
+      const host = await launchHost(teardown, gateway.url, { slots: 2 });
+      await admin.waitForHealthy([host]);
+      const alice = await signIn(gateway.url, "alice");
+      const launched = await alice.launchOk("desk");
+      const viewer = await alice.openRelay(launched.sessionId, launched.token);
+      teardown.defer(() => viewer.close());
+      const sessionUuid = await pingOver(viewer);
+      const registeredAt = (await admin.host(host.serverUrl)).registeredAt;
+
+      await t.step("the state is in PostgreSQL, not in a file", async () => {
+        assert(!await exists(config.storePath), "no SQLite file was made");
+        const store = await openPostgresStore(storeUrl);
+        try {
+          const sessions = await store.loadSessions();
+          assertEquals(sessions.map((s) => s.sessionUuid), [sessionUuid]);
+          assert(await store.getSetting("cookieSecret"), "the cookie secret");
+        } finally {
+          await store.close();
+        }
+      });
+
+      await t.step("restarted, the gateway still knows it all", async () => {
+        assertEquals((await gateway.stop()).code, 0);
+        await viewer.closed;
+        gateway = await startGateway(config);
+        const resolved = await resolveSession(gateway.url, launched.sessionId);
+        assertEquals(resolved.status, 200, resolved.body);
+        assertEquals(JSON.parse(resolved.body).SessionId, sessionUuid);
+        assertEquals(
+          (await admin.host(host.serverUrl)).registeredAt,
+          registeredAt,
+        );
+        const me = await (await alice.fetch("/api/me")).json();
+        assertEquals(me.user, "alice");
+        const again = await alice.launchOk("desk", launched.sessionId);
+        assertEquals(again.outcome, "reconnect");
+        assertEquals(await alice.ping(again), sessionUuid);
+      });
+    } finally {
+      await teardown.run();
+    }
+  },
+});
