@@ -364,11 +364,11 @@ async function openBackend(config: Config): Promise<AsyncGatewayStore> {
   return asyncStore(openSqliteStore(storePath));
 }
 
-/** The cookie secret kept in the store, created on first start. */
-async function persistentSecret(store: AsyncGatewayStore): Promise<string> {
-  const known = await store.getSetting("cookieSecret");
-  if (known) return known;
-  const secret = encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)));
-  await store.putSetting("cookieSecret", secret);
-  return secret;
+/**
+ * The cookie secret kept in the store, made on the first start of any
+ * gateway on it (gateways starting together agree on one).
+ */
+function persistentSecret(store: AsyncGatewayStore): Promise<string> {
+  const fresh = encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)));
+  return store.settingOnce("cookieSecret", fresh);
 }

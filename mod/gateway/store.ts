@@ -75,6 +75,12 @@ export interface GatewayStore {
   getSetting(key: string): string | undefined;
   /** Stores a setting. */
   putSetting(key: string, value: string): void;
+  /**
+   * Stores `value` under `key` unless a value is there already; resolves
+   * with the value stored. The first writer wins, so gateways that start
+   * together on one store agree (on the cookie secret, say).
+   */
+  settingOnce(key: string, value: string): Promise<string>;
   /** Closes the store. */
   close(): void;
 }
@@ -107,6 +113,7 @@ const OPERATIONS = [
   "loadSettings",
   "getSetting",
   "putSetting",
+  "settingOnce",
   "close",
 ] as const satisfies readonly (keyof GatewayStore)[];
 // A store operation missing from OPERATIONS fails to compile here.
@@ -245,6 +252,10 @@ export function openSqliteStore(path: string): GatewayStore {
       "INSERT INTO settings (key, value) VALUES (?, ?) " +
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     ),
+    addSetting: db.prepare(
+      "INSERT INTO settings (key, value) VALUES (?, ?) " +
+        "ON CONFLICT(key) DO NOTHING",
+    ),
     revokeSignIn: db.prepare(
       "INSERT INTO revoked_signins (id, expires_at) VALUES (?, ?) " +
         "ON CONFLICT(id) DO UPDATE SET " +
@@ -372,6 +383,11 @@ export function openSqliteStore(path: string): GatewayStore {
     },
     putSetting(key, value) {
       statements.putSetting.run(key, value);
+    },
+    settingOnce(key, value) {
+      statements.addSetting.run(key, value);
+      const row = statements.getSetting.get(key) as { value: string };
+      return Promise.resolve(row.value);
     },
     close() {
       db.close();

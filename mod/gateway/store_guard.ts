@@ -274,6 +274,13 @@ export class GuardedStore implements GatewayStore {
     return Object.fromEntries(this.#loaded.settings);
   }
 
+  /** Asks the store itself (the first writer wins there), and keeps it. */
+  async settingOnce(key: string, value: string): Promise<string> {
+    const stored = await this.#store.settingOnce(key, value);
+    this.#loaded.settings.set(key, stored);
+    return stored;
+  }
+
   putRevocation(revocation: Revocation): void {
     const key = revocation.kind === "signin"
       ? `revoked:${revocation.id}`

@@ -320,6 +320,17 @@ function postgresStore(sql: Sql): PostgresStore {
       return row?.value;
     },
     putSetting: (key, value) => putSetting(sql, key, value),
+    async settingOnce(key, value) {
+      // One statement: two gateways starting at once get the same row.
+      const [row] = await sql<{ value: string }[]>`
+        WITH added AS (
+          INSERT INTO settings (key, value) VALUES (${key}, ${value})
+          ON CONFLICT (key) DO NOTHING RETURNING value)
+        SELECT value FROM added
+        UNION ALL SELECT value FROM settings WHERE key = ${key}
+        LIMIT 1`;
+      return row.value;
+    },
     async close() {
       await sql.end({ timeout: 5 });
     },

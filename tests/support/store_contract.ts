@@ -70,7 +70,8 @@ export function byKey<T>(items: T[], key: (item: T) => string): T[] {
  * The store contract, run against every implementation: round trips,
  * replaces and deletes of hosts, sessions, settings and revocations (a
  * user's keeps its latest cutoff; expired ones are pruned), and loading all
- * revocations and settings. Leaves a revocation and two settings behind.
+ * revocations and settings. Leaves two revocations and four settings
+ * behind.
  */
 export async function exerciseStore(store: AsyncGatewayStore): Promise<void> {
   // Hosts: insert, replace, delete.
@@ -105,6 +106,14 @@ export async function exerciseStore(store: AsyncGatewayStore): Promise<void> {
   await store.putSetting("other", "");
   assertEquals(await store.getSetting("cookieSecret"), "second");
   assertEquals(await store.getSetting("other"), "");
+  // Once: the first value written stays, whoever asks after.
+  assertEquals(await store.settingOnce("secret", "a"), "a");
+  assertEquals(await store.settingOnce("secret", "b"), "a");
+  assertEquals(await store.settingOnce("cookieSecret", "c"), "second");
+  const together = await Promise.all(
+    ["x", "y", "z"].map((value) => store.settingOnce("raced", value)),
+  );
+  assertEquals(new Set(together).size, 1, "everyone got the same value");
 
   // A new session, durable on return.
   await store.insertSession(session("s5"));
@@ -168,8 +177,12 @@ export async function exerciseStore(store: AsyncGatewayStore): Promise<void> {
     { kind: "signin", id: "cookie-9", expiresAt: 99_999 },
     { kind: "user", user: "dave", before: 3000, expiresAt: 99_999 },
   ]);
-  assertEquals(await store.loadSettings(), {
+  const settings = await store.loadSettings();
+  assertEquals(new Set(["x", "y", "z"]).has(settings.raced), true);
+  assertEquals(settings, {
     cookieSecret: "second",
     other: "",
+    secret: "a",
+    raced: settings.raced,
   });
 }
