@@ -59,7 +59,7 @@ Deno.test({
           assertEquals(copied.code, 0, copied.stderr);
           assertMatch(
             copied.stdout,
-            /copied .*gateway\.sqlite: 1 hosts, 2 sessions, 2 revocations, 2 settings/,
+            /copied .*gateway\.sqlite: 1 hosts, 2 sessions, 2 revocations, 4 settings/,
           );
           const store = await openPostgresStore(url);
           try {
