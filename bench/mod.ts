@@ -87,7 +87,7 @@
  * @module
  */
 import { type BaselineServer, startBaselineServer } from "./baseline_server.ts";
-import { handleInterrupts, ms, ratio, type Stats } from "./common.ts";
+import { fine, handleInterrupts, ms, ratio, type Stats } from "./common.ts";
 import {
   type GetConnectionResult,
   type LaunchFigures,
@@ -290,10 +290,6 @@ function printHealth(r: HealthResult): void {
 }
 
 /** Like `ms`, with microseconds below 0.1 ms (placement, loopback trips). */
-function fine(value: number): string {
-  return Math.abs(value) < 0.1 ? `${(value * 1000).toFixed(1)} µs` : ms(value);
-}
-
 function printPlacement(r: PlacementResult): void {
   console.log(
     `\nPlacement (in-process; ${
@@ -313,6 +309,7 @@ function printPlacement(r: PlacementResult): void {
       verdict(r.decision.p99, GATEWAY_TARGETS.placementP99)
     }`,
   );
+  console.log(row("full scan (as before the index)", r.fullScan));
   console.log(row("place() alone", r.placeOnly));
   console.log(row("baseline (Map lookup + one host scan)", r.baseline));
   console.log(

@@ -87,12 +87,14 @@ export interface RankedGroup {
   /** How many hosts the group has. */
   size: number;
   /**
-   * The hosts within the load limits for new sessions (room, logon cap, CPU
-   * and memory), lowest {@linkcode rankKey} first, ties by `serverUrl`.
+   * The hosts that were Healthy and within the load limits for new sessions
+   * (room, logon cap, CPU and memory) when last heard of, lowest
+   * {@linkcode rankKey} first, ties by `serverUrl`. Placement checks each
+   * again: a host may have fallen silent since.
    */
   ranked(): Iterable<HostView>;
-  /** The other hosts, counted by the load limit they are over. */
-  overLimits: ReadonlyMap<string, number>;
+  /** The other hosts, counted by why not (their state or load limit). */
+  unranked: ReadonlyMap<string, number>;
 }
 
 /** Hosts indexed for placement (see {@linkcode HostRegistry.index}). */
@@ -481,7 +483,7 @@ function chooseIndexed(
       continue;
     }
     let rankedCount = group.size;
-    for (const [reason, n] of group.overLimits) {
+    for (const [reason, n] of group.unranked) {
       count(reason, n);
       rankedCount -= n;
     }

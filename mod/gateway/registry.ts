@@ -12,8 +12,10 @@
  *
  * For placement at scale the registry is also an index
  * ({@linkcode HostRegistry.index}): hosts grouped by tags and capabilities,
- * each group ranked by load for the placement settings asked for, kept up to
- * date on every heartbeat and logon rather than rebuilt per decision. A
+ * the Healthy ones within the load limits ranked by load for the placement
+ * settings asked for, the others counted by reason; kept up to date on every
+ * heartbeat, logon, probe that changes a state, drain and goodbye rather than
+ * rebuilt per decision. A
  * host's view is built once per change, not once per decision.
  *
  * @module
@@ -156,7 +158,7 @@ export class HostRegistry {
     if (!entry) return false;
     entry.record.unregistered = true;
     entry.record.unregisteredAt = this.#now();
-    entry.view = undefined;
+    this.#rank(entry);
     this.#store.putHost(entry.record);
     this.#logger.info("host unregistered", { serverUrl });
     return true;
@@ -167,7 +169,7 @@ export class HostRegistry {
     const entry = this.#entries.get(serverUrl);
     if (!entry) return undefined;
     entry.record.draining = draining;
-    entry.view = undefined;
+    this.#rank(entry);
     this.#store.putHost(entry.record);
     this.#logger.info(draining ? "host drained" : "host undrained", {
       serverUrl,
@@ -182,8 +184,10 @@ export class HostRegistry {
     entry.lastProbe = result;
     entry.probeFailures = result.ok ? 0 : entry.probeFailures + 1;
     if (result.ok) entry.verified = true;
+    const before = entry.view?.state;
     entry.view = undefined;
-    this.#view(entry); // logs a state change, if any
+    // Logs a state change, if any; only a change of state moves its rank.
+    if (this.#view(entry).state !== before) this.#rank(entry);
   }
 
   /**
@@ -439,12 +443,12 @@ function signatureOf(settings: PlacementSettings): string {
 interface Group extends RankedGroup {
   /** Hosts within the load limits, by (key, serverUrl). */
   entries: Entry[];
-  overLimits: Map<string, number>;
+  unranked: Map<string, number>;
 }
 
 interface Slot {
   group: Group;
-  /** The rank key; undefined when over a load limit (then `reason`). */
+  /** The rank key; undefined when not ranked (then `reason`). */
   key?: number;
   reason?: string;
 }
@@ -467,9 +471,14 @@ class Ranking {
   add(entry: Entry, view: HostView): void {
     const group = this.#group(view.registration);
     group.size++;
-    const reason = overLimitOf(view, this.#settings);
+    // A host turns Healthy only on news of it (a heartbeat, a good probe,
+    // an undrain), which ranks it again; one that falls silent stays ranked
+    // and placement sees its state.
+    const reason = view.state !== "Healthy"
+      ? `${view.state}: ${view.stateReason}`
+      : overLimitOf(view, this.#settings);
     if (reason) {
-      group.overLimits.set(reason, (group.overLimits.get(reason) ?? 0) + 1);
+      group.unranked.set(reason, (group.unranked.get(reason) ?? 0) + 1);
       this.#slots.set(entry, { group, reason });
       return;
     }
@@ -488,9 +497,9 @@ class Ranking {
     const { group } = slot;
     group.size--;
     if (slot.reason !== undefined) {
-      const n = group.overLimits.get(slot.reason)! - 1;
-      if (n) group.overLimits.set(slot.reason, n);
-      else group.overLimits.delete(slot.reason);
+      const n = group.unranked.get(slot.reason)! - 1;
+      if (n) group.unranked.set(slot.reason, n);
+      else group.unranked.delete(slot.reason);
     } else {
       const at = this.#position(group, slot.key!, entry.record.serverUrl);
       group.entries.splice(at, 1);
@@ -533,7 +542,7 @@ class Ranking {
         profile,
         size: 0,
         entries,
-        overLimits: new Map(),
+        unranked: new Map(),
         ranked: views,
       };
       this.groups.set(key, group);
