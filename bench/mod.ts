@@ -29,9 +29,11 @@
  *    registry (1,000 hosts with varied tags and load, some drained or
  *    unreachable) and session map (50,000 sessions of 10,000 users); random
  *    launches of sharable apps, desktops and tag-restricted workspaces.
- *    p50/p99/max of a decision as the launcher times it (the user's
- *    sessions, the host views, `place()`), of `place()` alone, and of a
- *    trivial baseline (a `Map` lookup and one scan of 1,000 hosts).
+ *    p50/p99/max of a decision as the launcher times it at scale (the
+ *    user's sessions, `place()` on the registry's index), of the full scan
+ *    it replaced, of `place()` alone, and of a trivial baseline (a `Map`
+ *    lookup and one scan of 1,000 hosts). `deno run -A
+ *    bench/placement_bench.ts` compares 1,000 and 10,000 hosts, with memory.
  * 4. **Gateway at scale** ({@link ./gateway_bench.ts}): a real
  *    `webstream -gateway` process whose SQLite store is seeded with 50,000
  *    sessions before it starts, with 1,000 simulated hosts registered (and
@@ -304,7 +306,7 @@ function printPlacement(r: PlacementResult): void {
     } [n=${s.count}]`;
   console.log(
     `${
-      row("decision (sessions + hosts + place())", r.decision)
+      row("decision (sessions + index + place())", r.decision)
     } — target p99 < ${ms(GATEWAY_TARGETS.placementP99)}: ${
       verdict(r.decision.p99, GATEWAY_TARGETS.placementP99)
     }`,
