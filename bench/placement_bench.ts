@@ -360,11 +360,10 @@ export async function runPlacementBench(
       });
 
     // The baseline: the user's sessions from a Map, one scan of the hosts.
-    const byUser = new Map<string, SessionRecord[]>();
+    // (Counts only: the baseline must not swell the memory measured.)
+    const byUser = new Map<string, number>();
     for (const s of sessions.all()) {
-      const list = byUser.get(s.user);
-      if (list) list.push(s);
-      else byUser.set(s.user, [s]);
+      byUser.set(s.user, (byUser.get(s.user) ?? 0) + 1);
     }
     const flat = registry.list().map((h) => ({
       url: h.serverUrl,
@@ -386,7 +385,7 @@ export async function runPlacementBench(
           best = i;
         }
       }
-      sink += best + (own?.length ?? 0);
+      sink += best + (own ?? 0);
     };
 
     // Warm the paths up so the JIT has compiled them before timing.

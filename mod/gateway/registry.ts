@@ -15,8 +15,8 @@
  * the Healthy ones within the load limits ranked by load for the placement
  * settings asked for, the others counted by reason; kept up to date on every
  * heartbeat, logon, probe that changes a state, drain and goodbye rather than
- * rebuilt per decision. A
- * host's view is built once per change, not once per decision.
+ * rebuilt per decision. A host's view, too, is built once per change, not
+ * once per decision.
  *
  * @module
  */
