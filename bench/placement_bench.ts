@@ -43,7 +43,6 @@ import { place, type PlacementDecision } from "../mod/gateway/placement.ts";
 import { HostRegistry } from "../mod/gateway/registry.ts";
 import { SessionMap } from "../mod/gateway/sessions.ts";
 import { type GatewayStore, openSqliteStore } from "../mod/gateway/store.ts";
-import type { SessionRecord } from "../mod/gateway/types.ts";
 import { fine, ms, ratio, type Stats, summarize } from "./common.ts";
 
 /** Options for {@linkcode runPlacementBench}. */
