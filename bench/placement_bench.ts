@@ -4,21 +4,30 @@
  * some unreachable after failed probes, some with logons in flight) and a real
  * {@linkcode SessionMap} of 50,000 sessions over 10,000 users (most with a
  * few sessions, a heavy few with a couple of dozen), both on in-memory
- * SQLite stores. Each decision picks a random user and a random workspace
+ * SQLite stores (files in a temporary folder, as the gateway keeps them).
+ * Each decision picks a random user and a random workspace
  * from a mix — apps that can share one of the user's sessions, desktops that
  * never share (a full scan of the hosts), tag- and capability-restricted
  * workspaces — under breadth-first or depth-first settings.
  *
- * Three series are timed, one sample per decision:
+ * Four series are timed, one sample per decision:
  *
  * - *decision*: what the launcher times as its placement time — the user's
- *   live sessions, the registry's host views and {@linkcode place};
- * - *place() alone*: the same decisions on inputs built beforehand;
+ *   live sessions and {@linkcode place} on the registry's index;
+ * - *full scan*: the same decisions as before the index, on every host's
+ *   view (`registry.list()`), the reference path;
+ * - *place() alone*: the indexed decisions on inputs built beforehand;
  * - *baseline*: the least work any placement must do — one `Map` lookup of
  *   the user's sessions and one scan of 1,000 hosts for the least loaded.
  *
- * The target (p99 under 1 ms) is absolute; the baseline is a reference for
- * the machine's speed.
+ * The target (p99 under 1 ms) is absolute; the full scan and the baseline
+ * are references measured in the same run.
+ *
+ * Run alone (`deno run -A bench/placement_bench.ts [--quick]`), it measures
+ * 1,000 hosts with 50,000 sessions and 10,000 hosts with 500,000 sessions,
+ * each in a child process of its own so that resident memory is that farm's
+ * alone, and prints placement p99 and memory as ratios: indexed against the
+ * full scan, and 10,000 hosts against 1,000.
  *
  * @module
  */
@@ -34,8 +43,7 @@ import { place, type PlacementDecision } from "../mod/gateway/placement.ts";
 import { HostRegistry } from "../mod/gateway/registry.ts";
 import { SessionMap } from "../mod/gateway/sessions.ts";
 import { type GatewayStore, openSqliteStore } from "../mod/gateway/store.ts";
-import type { SessionRecord } from "../mod/gateway/types.ts";
-import { type Stats, summarize } from "./common.ts";
+import { fine, ms, ratio, type Stats, summarize } from "./common.ts";
 
 /** Options for {@linkcode runPlacementBench}. */
 export interface PlacementBenchOptions {
@@ -53,6 +61,8 @@ export interface PlacementBenchOptions {
   signal: AbortSignal;
   /** Progress output. */
   progress?: (line: string) => void;
+  /** Where the stores go (kept); default a temporary folder, deleted. */
+  dir?: string;
 }
 
 /** Everything {@linkcode runPlacementBench} measured. */
@@ -63,14 +73,21 @@ export interface PlacementResult {
   sessions: number;
   /** Users. */
   users: number;
-  /** ofUser + registry.list() + place(), per decision (ms). */
+  /** ofUser + place() on registry.index(), per decision (ms). */
   decision: Stats;
+  /** ofUser + place() on registry.list(): the full scan (ms). */
+  fullScan: Stats;
   /** place() alone on prebuilt inputs (ms). */
   placeOnly: Stats;
   /** Map lookup + one scan over the hosts (ms). */
   baseline: Stats;
   /** Decisions by outcome (`share`, `new`, `none`). */
   outcomes: Record<string, number>;
+  /**
+   * Resident memory (bytes) after the indexed decisions (after a full GC when
+   * run with `--expose-gc`), before the full scan; and the peak until then.
+   */
+  memory: { rss: number; peakRss: number };
 }
 
 /** A deterministic random source, so runs decide on the same population. */
@@ -144,7 +161,7 @@ export interface Population {
   sessions: SessionMap;
   /** User names, index = user number. */
   users: string[];
-  /** Closes the stores. */
+  /** Closes the stores and deletes their files. */
   close(): void;
 }
 
@@ -154,15 +171,22 @@ export function buildPopulation(options: {
   sessions: number;
   users: number;
   workspaces: Workspace[];
+  /** Where the stores go (kept); default a temporary folder, deleted. */
+  dir?: string;
 }): Population {
   const random = seeded(42);
   const logger = createLogger({ level: "error", sink: () => {} });
-  const hostStore = openSqliteStore(":memory:");
-  const sessionStore: GatewayStore = openSqliteStore(":memory:");
+  const dir = options.dir ?? Deno.makeTempDirSync({ prefix: "placement-" });
+  const hostStore = openSqliteStore(`${dir}/hosts.db`);
+  const sessionStore: GatewayStore = openSqliteStore(`${dir}/sessions.db`);
+  // The registry's clock stands still: in a live farm heartbeats keep the
+  // hosts fresh, here building 500,000 sessions would outlast their window.
+  const builtAt = Date.now();
   const registry = new HostRegistry({
     store: hostStore,
     health: healthCheckSchema.parse({ interval: 10 }),
     logger,
+    now: () => builtAt,
   });
   const urls: string[] = [];
   for (let n = 0; n < options.hosts; n++) {
@@ -224,7 +248,13 @@ export function buildPopulation(options: {
   const apps = options.workspaces.filter((w) => w.kind === "app");
   const desktops = options.workspaces.filter((w) => w.kind === "desktop");
   const now = Date.now();
-  const records: SessionRecord[] = [];
+  // Added one by one, as launches add them (a restart loads them instead:
+  // see restartFigures).
+  const sessions = new SessionMap({
+    store: sessionStore,
+    staleAfter: 3600,
+    logger,
+  });
   for (let i = 0; i < options.sessions; i++) {
     const user = i < base
       ? users[i % options.users]
@@ -233,7 +263,7 @@ export function buildPopulation(options: {
     const workspace = desktop
       ? desktops[Math.floor(random() * desktops.length)]
       : apps[Math.floor(random() * apps.length)];
-    records.push({
+    sessions.add({
       sessionId: crypto.randomUUID(),
       sessionUuid: crypto.randomUUID(),
       user,
@@ -253,12 +283,6 @@ export function buildPopulation(options: {
       lastCheckinAt: now - 5_000,
     });
   }
-  sessionStore.putSessions(records);
-  const sessions = new SessionMap({
-    store: sessionStore,
-    staleAfter: 3600,
-    logger,
-  });
   return {
     registry,
     sessions,
@@ -266,6 +290,7 @@ export function buildPopulation(options: {
     close() {
       hostStore.close();
       sessionStore.close();
+      if (!options.dir) Deno.removeSync(dir, { recursive: true });
     },
   };
 }
@@ -292,6 +317,7 @@ export async function runPlacementBench(
     sessions: sessionCount,
     users: userCount,
     workspaces,
+    dir: options.dir,
   });
   try {
     const { registry, sessions, users } = population;
@@ -319,17 +345,24 @@ export async function runPlacementBench(
       place({
         workspace: d.workspace,
         sessions: sessions.ofUser(d.user),
+        hosts: registry.index(),
+        settings: d.settings,
+        exclude: new Set(),
+      });
+    const decideByScan = (d: Draw): PlacementDecision =>
+      place({
+        workspace: d.workspace,
+        sessions: sessions.ofUser(d.user),
         hosts: registry.list(),
         settings: d.settings,
         exclude: new Set(),
       });
 
     // The baseline: the user's sessions from a Map, one scan of the hosts.
-    const byUser = new Map<string, SessionRecord[]>();
+    // (Counts only: the baseline must not swell the memory measured.)
+    const byUser = new Map<string, number>();
     for (const s of sessions.all()) {
-      const list = byUser.get(s.user);
-      if (list) list.push(s);
-      else byUser.set(s.user, [s]);
+      byUser.set(s.user, (byUser.get(s.user) ?? 0) + 1);
     }
     const flat = registry.list().map((h) => ({
       url: h.serverUrl,
@@ -351,22 +384,28 @@ export async function runPlacementBench(
           best = i;
         }
       }
-      sink += best + (own?.length ?? 0);
+      sink += best + (own ?? 0);
     };
 
-    // Warm every path up so the JIT has compiled it before timing.
+    // Warm the paths up so the JIT has compiled them before timing.
     for (const d of draws(options.warmup)) {
       decide(d);
       baselineOnce(d);
     }
 
     const work = draws(options.decisions);
+    // Collect what building the farm left behind, so that collecting it
+    // does not land in the samples (with `--expose-gc`).
+    (globalThis as { gc?: () => void }).gc?.();
     const decision: number[] = [];
+    const fullScan: number[] = [];
     const placeOnly: number[] = [];
     const baseline: number[] = [];
-    const hostViews = registry.list();
+    const index = registry.index();
     const owned = work.map((d) => sessions.ofUser(d.user));
-    // Interleave the series in chunks so noise hits all three alike.
+    // Interleave the series in chunks so noise hits all alike. The full scan
+    // comes after, on its own: its garbage (a verdict per host per decision)
+    // would bring GC pauses into the others and swell the heap measured.
     const chunk = 500;
     for (let from = 0; from < work.length; from += chunk) {
       signal.throwIfAborted();
@@ -383,7 +422,7 @@ export async function runPlacementBench(
         place({
           workspace: d.workspace,
           sessions: owned[i],
-          hosts: hostViews,
+          hosts: index,
           settings: d.settings,
           exclude: new Set(),
         });
@@ -397,15 +436,30 @@ export async function runPlacementBench(
       // Let Ctrl-C and timers in between chunks.
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
+    (globalThis as { gc?: () => void }).gc?.();
+    const memory = residentBytes();
+    for (const d of draws(options.warmup)) decideByScan(d);
+    for (let from = 0; from < work.length; from += chunk) {
+      signal.throwIfAborted();
+      const to = Math.min(work.length, from + chunk);
+      for (let i = from; i < to; i++) {
+        const t0 = performance.now();
+        decideByScan(work[i]);
+        fullScan.push(performance.now() - t0);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
     if (sink === -1) console.log(""); // keeps the baseline from being elided
     return {
       hosts: hostStates,
       sessions: sessions.size,
       users: userCount,
       decision: summarize(decision),
+      fullScan: summarize(fullScan),
       placeOnly: summarize(placeOnly),
       baseline: summarize(baseline),
       outcomes,
+      memory,
     };
   } finally {
     population.close();
@@ -415,4 +469,173 @@ export async function runPlacementBench(
 /** Host state counts for printing. */
 export function describeHosts(states: Record<string, number>): string {
   return Object.entries(states).map(([s, n]) => `${n} ${s}`).join(", ");
+}
+
+/** One farm size measured in a process of its own. */
+export interface FarmFigures {
+  /** Hosts in the farm. */
+  hosts: number;
+  /** The placement series. */
+  result: PlacementResult;
+  /** A gateway restarting on the same store: loading its sessions. */
+  restart?: RestartFigures;
+}
+
+/** Memory of a fresh process that loads the farm's sessions from its store. */
+export interface RestartFigures {
+  /** Sessions loaded. */
+  sessions: number;
+  /** Loading time (ms). */
+  loadMs: number;
+  /** Resident memory after loading and a full GC (bytes). */
+  rss: number;
+  /** Peak resident memory while loading (bytes). */
+  peakRss: number;
+}
+
+function residentBytes(): { rss: number; peakRss: number } {
+  const status = Deno.readTextFileSync("/proc/self/status");
+  const kib = (field: string) =>
+    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kib("VmRSS"), peakRss: kib("VmHWM") };
+}
+
+async function child<T>(mode: string, spec: unknown): Promise<T> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      import.meta.filename!,
+      mode,
+      JSON.stringify(spec),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!output.success) {
+    throw new Error(`${mode} ${JSON.stringify(spec)} failed`);
+  }
+  const lines = new TextDecoder().decode(output.stdout).trim().split("\n");
+  return JSON.parse(lines.at(-1)!) as T;
+}
+
+/**
+ * Measures one farm size in a child process (50 sessions per host), then a
+ * gateway restarting on its store in another.
+ */
+export async function measureFarm(
+  hosts: number,
+  options: { decisions: number; warmup: number },
+): Promise<FarmFigures> {
+  const dir = await Deno.makeTempDir({ prefix: "placement-" });
+  try {
+    const farm = await child<FarmFigures>("--farm", { hosts, dir, ...options });
+    const restart = await child<RestartFigures>("--restart", { dir });
+    return { ...farm, restart };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function restartChild(spec: string): void {
+  const { dir } = JSON.parse(spec) as { dir: string };
+  const store = openSqliteStore(`${dir}/sessions.db`);
+  const started = performance.now();
+  const sessions = new SessionMap({
+    store,
+    staleAfter: 3600,
+    logger: createLogger({ level: "error", sink: () => {} }),
+  });
+  const loadMs = performance.now() - started;
+  (globalThis as { gc?: () => void }).gc?.();
+  const figures: RestartFigures = {
+    sessions: sessions.size,
+    loadMs,
+    ...residentBytes(),
+  };
+  store.close();
+  console.log(JSON.stringify(figures));
+}
+
+async function farmChild(spec: string): Promise<void> {
+  const { hosts, decisions, warmup, dir } = JSON.parse(spec) as {
+    hosts: number;
+    decisions: number;
+    warmup: number;
+    dir: string;
+  };
+  const result = await runPlacementBench({
+    hosts,
+    sessions: hosts * 50,
+    users: hosts * 10,
+    decisions,
+    warmup,
+    dir,
+    signal: new AbortController().signal,
+    progress: (line) => console.error(line),
+  });
+  const figures: FarmFigures = { hosts, result };
+  console.log(JSON.stringify(figures));
+}
+
+function mb(bytes: number): string {
+  return `${Math.round(bytes / 1e6)} MB`;
+}
+
+/** The comparison the issue asks for: 1,000 and 10,000 hosts, as ratios. */
+export function formatFarms(small: FarmFigures, large: FarmFigures): string {
+  const lines = [
+    "hosts   sessions  indexed p50 / p99      full scan p50 / p99    indexed/full p99  baseline p99  RSS (peak) before the full scan",
+  ];
+  for (const f of [small, large]) {
+    const r = f.result;
+    lines.push(
+      `${String(f.hosts).padEnd(8)}${String(r.sessions).padEnd(10)}${
+        `${fine(r.decision.p50)} / ${fine(r.decision.p99)}`.padEnd(23)
+      }${`${fine(r.fullScan.p50)} / ${fine(r.fullScan.p99)}`.padEnd(23)}${
+        ratio(r.decision.p99, r.fullScan.p99).padEnd(18)
+      }${fine(r.baseline.p99).padEnd(14)}${mb(f.result.memory.rss)} (${
+        mb(f.result.memory.peakRss)
+      })`,
+    );
+  }
+  for (const f of [small, large]) {
+    if (!f.restart) continue;
+    lines.push(
+      `restart with ${f.restart.sessions} sessions in the store: loaded in ${
+        ms(f.restart.loadMs)
+      }, RSS ${mb(f.restart.rss)} (peak ${mb(f.restart.peakRss)})`,
+    );
+  }
+  lines.push(
+    `${large.hosts} hosts against ${small.hosts}: indexed p99 ${
+      ratio(large.result.decision.p99, small.result.decision.p99)
+    }, full scan p99 ${
+      ratio(large.result.fullScan.p99, small.result.fullScan.p99)
+    }, RSS ${ratio(large.result.memory.rss, small.result.memory.rss)}, peak ${
+      ratio(large.result.memory.peakRss, small.result.memory.peakRss)
+    }`,
+  );
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  const farm = Deno.args.indexOf("--farm");
+  const restart = Deno.args.indexOf("--restart");
+  if (farm >= 0) await farmChild(Deno.args[farm + 1]);
+  else if (restart >= 0) restartChild(Deno.args[restart + 1]);
+  else {
+    const quick = Deno.args.includes("--quick");
+    const options = quick
+      ? { decisions: 1000, warmup: 300 }
+      : { decisions: 10_000, warmup: 2000 };
+    const small = await measureFarm(1000, options);
+    const large = await measureFarm(10_000, options);
+    console.log(
+      `\nPlacement at scale (50 sessions per host; child process per farm)\n${
+        formatFarms(small, large)
+      }`,
+    );
+  }
 }

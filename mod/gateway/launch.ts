@@ -286,7 +286,10 @@ export class Launcher {
       const decision = place({
         workspace,
         sessions: this.#sessions.ofUser(user),
-        hosts: this.#registry.list(),
+        // A small farm is scanned whole, so every host is explained.
+        hosts: this.#registry.size > FULL_SCAN_HOSTS
+          ? this.#registry.index()
+          : this.#registry.list(),
         settings: this.#config.gateway.placement,
         exclude,
       });
@@ -321,10 +324,13 @@ export class Launcher {
       }
     }
     const last = record.rounds.at(-1);
-    const reasons = last?.hosts
-      .filter((v) => v.verdict === "excluded")
-      .map((v) => `${v.serverUrl}: ${v.reason}`)
-      .slice(0, 5) ?? [];
+    const reasons = [
+      ...last?.hosts
+        .filter((v) => v.verdict === "excluded")
+        .map((v) => `${v.serverUrl}: ${v.reason}`) ?? [],
+      ...Object.entries(last?.omitted ?? {})
+        .map(([reason, n]) => `${n} hosts: ${reason}`),
+    ].slice(0, 5);
     throw new LaunchError(
       503,
       lastError
@@ -546,14 +552,20 @@ export function mayLaunch(identity: Identity, workspace: Workspace): boolean {
     workspace.groups.some((g) => identity.groups.includes(g));
 }
 
+/**
+ * Up to this many hosts, placement scans them all and explains each; above,
+ * it uses the registry's index and counts the hosts it did not look at.
+ */
+export const FULL_SCAN_HOSTS = 200;
+
 /** Verdicts of each kind kept in a logged placement round. */
 export const KEPT_VERDICTS = 25;
 
-/** A placement round as the decision log keeps it. */
-export interface LoggedRound extends PlacementDecision {
-  /** Host verdicts left out, counted by reason. */
-  omitted?: Record<string, number>;
-}
+/**
+ * A placement round as the decision log keeps it: `omitted` also counts the
+ * verdicts left out.
+ */
+export type LoggedRound = PlacementDecision;
 
 function compactRound(round: PlacementDecision): LoggedRound {
   if (round.hosts.length <= 3 * KEPT_VERDICTS) return round;
@@ -561,7 +573,7 @@ function compactRound(round: PlacementDecision): LoggedRound {
   const eligible = round.hosts.filter((v) => v.verdict === "eligible")
     .sort((a, b) => (a.score ?? 0) - (b.score ?? 0));
   const excluded = round.hosts.filter((v) => v.verdict === "excluded");
-  const omitted: Record<string, number> = {};
+  const omitted: Record<string, number> = { ...round.omitted };
   for (
     const v of [
       ...eligible.slice(KEPT_VERDICTS),

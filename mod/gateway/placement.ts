@@ -12,6 +12,13 @@
  * Every decision carries its explanation: each session and host considered,
  * and why it was chosen or excluded. This module is pure: no I/O, no clock.
  *
+ * Hosts come either as a list, scanned in full (the reference), or as a
+ * {@linkcode HostIndex}: groups of hosts with the same tags and capabilities,
+ * each ranked by load for the settings. The indexed path looks only at groups
+ * that have what the workspace needs, walks their ranking from the best host
+ * and stops after the winner; the hosts it did not look at are counted by
+ * reason. Both paths choose the same host.
+ *
  * @module
  */
 import type { PlacementSettings, Resources, Workspace } from "../config/mod.ts";
@@ -23,8 +30,8 @@ export interface PlacementInput {
   workspace: Workspace;
   /** The user's live sessions. */
   sessions: readonly SessionRecord[];
-  /** Every known host. */
-  hosts: readonly HostView[];
+  /** Every known host: a list (scanned in full) or an index. */
+  hosts: readonly HostView[] | HostIndex;
   /** `gateway.placement`. */
   settings: PlacementSettings;
   /** Hosts that already failed this launch. */
@@ -61,13 +68,55 @@ export interface PlacementDecision {
   sessions: Verdict[];
   /** Hosts considered for a new session (empty when a session was shared). */
   hosts: Verdict[];
+  /** Hosts an index did not look at one by one, counted by reason. */
+  omitted?: Record<string, number>;
 }
+
+/** What a group of hosts offers: the same tags and capabilities. */
+export interface HostProfile {
+  /** Tags, sorted. */
+  tags: readonly string[];
+  /** Capabilities, sorted. */
+  capabilities: readonly string[];
+}
+
+/** Hosts of one profile, ranked for one set of placement settings. */
+export interface RankedGroup {
+  /** What every host of the group offers. */
+  profile: HostProfile;
+  /** How many hosts the group has. */
+  size: number;
+  /**
+   * The hosts that were Healthy and within the load limits for new sessions
+   * (room, logon cap, CPU and memory) when last heard of, lowest
+   * {@linkcode rankKey} first, ties by `serverUrl`. Placement checks each
+   * again: a host may have fallen silent since.
+   */
+  ranked(): Iterable<HostView>;
+  /** The other hosts, counted by why not (their state or load limit). */
+  unranked: ReadonlyMap<string, number>;
+}
+
+/** Hosts indexed for placement (see {@linkcode HostRegistry.index}). */
+export interface HostIndex {
+  /** How many hosts are known. */
+  size: number;
+  /** One host, with its state now. */
+  get(serverUrl: string): HostView | undefined;
+  /** Every group of hosts, ranked for `settings`. */
+  groups(settings: PlacementSettings): Iterable<RankedGroup>;
+}
+
+/** Eligible hosts explained one by one after the winner, on the indexed path. */
+export const RUNNERS_UP = 10;
 
 /** The platform a host runs, from its capabilities. */
 export function hostPlatform(host: HostView): "windows" | "linux" {
-  return host.registration.capabilities.includes("windows")
-    ? "windows"
-    : "linux";
+  return platformOf(host.registration);
+}
+
+function platformOf(profile: HostProfile): "windows" | "linux" {
+  return profile.capabilities.includes("windows") ? "windows" : "linux";
 }
 
 /** The command line of `workspace` for `host`'s platform, if it has one. */
@@ -145,18 +194,54 @@ export function missingFor(
   workspace: Workspace,
   host: HostView,
 ): string | undefined {
-  const tags = workspace.requiredTags.filter((t) =>
-    !host.registration.tags.includes(t)
-  );
+  return missingFrom(workspace, host.registration);
+}
+
+/** What a host profile lacks of a workspace's tags and capabilities. */
+export function missingFrom(
+  workspace: Workspace,
+  profile: HostProfile,
+): string | undefined {
+  const tags = workspace.requiredTags.filter((t) => !profile.tags.includes(t));
   if (tags.length) return `lacks tags ${tags.join(", ")}`;
   const caps = workspace.requiredCapabilities.filter((c) =>
-    !host.registration.capabilities.includes(c)
+    !profile.capabilities.includes(c)
   );
   if (caps.length) return `lacks capabilities ${caps.join(", ")}`;
-  if (workspace.kind === "app" && !commandFor(workspace, host)) {
-    return `no ${hostPlatform(host)} command for ${workspace.id}`;
+  const platform = platformOf(profile);
+  if (workspace.kind === "app" && !workspace.command[platform]) {
+    return `no ${platform} command for ${workspace.id}`;
   }
   return undefined;
+}
+
+/**
+ * Why a host cannot take a new session for its load alone (full, too many
+ * logons, CPU or memory over the limit), or undefined. An index keeps such
+ * hosts out of its ranking.
+ */
+export function overLimitOf(
+  host: HostView,
+  settings: PlacementSettings,
+): string | undefined {
+  const load = hostLoad(host);
+  if (load.active >= load.max) {
+    return `full: ${load.active}/${load.max} sessions`;
+  }
+  if (host.logonsInFlight >= settings.maxConcurrentLogons) {
+    return `${host.logonsInFlight} logons in progress (cap ${settings.maxConcurrentLogons})`;
+  }
+  return overloadOf(host, settings, { sessions: false });
+}
+
+/**
+ * What load balancing minimises: the load score (breadth-first) or minus the
+ * session ratio (depth-first: fullest first).
+ */
+export function rankKey(host: HostView, settings: PlacementSettings): number {
+  return settings.strategy === "breadth"
+    ? loadScore(host, settings)
+    : -hostLoad(host).sessionRatio;
 }
 
 /**
@@ -181,13 +266,25 @@ export function missingResources(
 
 /** Decides where a launch goes. */
 export function place(input: PlacementInput): PlacementDecision {
-  const hostsByUrl = new Map(input.hosts.map((h) => [h.serverUrl, h]));
-  const { overloaded, ...shared } = shareSession(input, hostsByUrl);
+  const hosts = input.hosts;
+  const lookup = isIndex(hosts) ? hosts : byUrl(hosts);
+  const { overloaded, ...shared } = shareSession(input, lookup);
   if (shared.outcome === "share") return shared;
   // A session not shared because its host is overloaded means a new session
   // on a different server (session_sharing.txt).
-  const fresh = chooseHost(input, overloaded);
+  const fresh = isIndex(hosts)
+    ? chooseIndexed(input, hosts, overloaded)
+    : chooseHost(input, hosts, overloaded);
   return { ...fresh, sessions: shared.sessions };
+}
+
+function isIndex(hosts: readonly HostView[] | HostIndex): hosts is HostIndex {
+  return !Array.isArray(hosts);
+}
+
+function byUrl(hosts: readonly HostView[]): Pick<HostIndex, "get"> {
+  const map = new Map(hosts.map((h) => [h.serverUrl, h]));
+  return { get: (url) => map.get(url) };
 }
 
 /**
@@ -226,7 +323,7 @@ export function sharingRefusal(
 
 function shareSession(
   input: PlacementInput,
-  hostsByUrl: Map<string, HostView>,
+  hostsByUrl: Pick<HostIndex, "get">,
 ): PlacementDecision & { overloaded: Set<string> } {
   const { workspace, settings } = input;
   const overloaded = new Set<string>();
@@ -294,71 +391,180 @@ function shareSession(
   };
 }
 
+/** Why a host cannot take the new session, or undefined when it can. */
+function exclusionOf(
+  input: PlacementInput,
+  host: HostView,
+  overloadedForSharing: ReadonlySet<string>,
+): string | undefined {
+  const { workspace, settings } = input;
+  if (host.state !== "Healthy") return `${host.state}: ${host.stateReason}`;
+  if (input.exclude?.has(host.serverUrl)) {
+    return "failed to start a session for this launch";
+  }
+  if (overloadedForSharing.has(host.serverUrl)) {
+    return `${
+      overloadOf(host, settings)
+    }: the user's session there was not shared, so not here either`;
+  }
+  return missingFor(workspace, host) ?? overLimitOf(host, settings);
+}
+
+interface Candidate {
+  verdict: Verdict;
+  key: number;
+}
+
+function eligibleVerdict(
+  host: HostView,
+  settings: PlacementSettings,
+): Candidate {
+  const score = round(loadScore(host, settings));
+  return {
+    verdict: {
+      serverUrl: host.serverUrl,
+      verdict: "eligible",
+      reason: `load score ${score}`,
+      score,
+    },
+    key: rankKey(host, settings),
+  };
+}
+
+/** Two keys closer than this are a tie. */
+const TIE = 1e-9;
+
+/** The reference: every host looked at and explained. */
 function chooseHost(
   input: PlacementInput,
+  hosts: readonly HostView[],
+  overloadedForSharing: ReadonlySet<string>,
+): PlacementDecision {
+  const { settings } = input;
+  const verdicts: Verdict[] = [];
+  const eligible: Candidate[] = [];
+  let best = Infinity;
+  for (const host of hosts) {
+    const reason = exclusionOf(input, host, overloadedForSharing);
+    if (reason) {
+      verdicts.push({ serverUrl: host.serverUrl, verdict: "excluded", reason });
+      continue;
+    }
+    const candidate = eligibleVerdict(host, settings);
+    verdicts.push(candidate.verdict);
+    eligible.push(candidate);
+    best = Math.min(best, candidate.key);
+  }
+  const tied = eligible.filter((c) => c.key <= best + TIE);
+  return decide(input, { tied, verdicts, hostCount: hosts.length });
+}
+
+/**
+ * The indexed path: groups that lack what the workspace needs are counted,
+ * not visited; in the others, hosts are visited best first until the winner
+ * and its ties are known, then {@linkcode RUNNERS_UP} more candidates.
+ */
+function chooseIndexed(
+  input: PlacementInput,
+  index: HostIndex,
   overloadedForSharing: ReadonlySet<string>,
 ): PlacementDecision {
   const { workspace, settings } = input;
-  const random = input.random ?? Math.random;
+  const omitted: Record<string, number> = {};
+  const count = (reason: string, n: number): void => {
+    if (n > 0) omitted[reason] = (omitted[reason] ?? 0) + n;
+  };
+  const rankings: Iterator<HostView>[] = [];
+  let inRankings = 0;
+  for (const group of index.groups(settings)) {
+    const lacks = missingFrom(workspace, group.profile);
+    if (lacks) {
+      count(lacks, group.size);
+      continue;
+    }
+    let rankedCount = group.size;
+    for (const [reason, n] of group.unranked) {
+      count(reason, n);
+      rankedCount -= n;
+    }
+    inRankings += rankedCount;
+    rankings.push(group.ranked()[Symbol.iterator]());
+  }
+  // Merge the groups' rankings, best first.
+  const heads = rankings.flatMap((it) => {
+    const next = it.next();
+    return next.done ? [] : [{ it, host: next.value, key: 0 }];
+  });
+  for (const head of heads) head.key = rankKey(head.host, settings);
   const verdicts: Verdict[] = [];
-  const eligible: { verdict: Verdict; key: number; tie: number }[] = [];
-  for (const host of input.hosts) {
-    const verdict: Verdict = {
-      serverUrl: host.serverUrl,
-      verdict: "excluded",
-      reason: "",
-    };
-    verdicts.push(verdict);
-    const load = hostLoad(host);
-    const lacks = host.state === "Healthy" ? missingFor(workspace, host) : "";
-    if (host.state !== "Healthy") {
-      verdict.reason = `${host.state}: ${host.stateReason}`;
-    } else if (input.exclude?.has(host.serverUrl)) {
-      verdict.reason = "failed to start a session for this launch";
-    } else if (overloadedForSharing.has(host.serverUrl)) {
-      verdict.reason = `${
-        overloadOf(host, settings)
-      }: the user's session there was not shared, so not here either`;
-    } else if (lacks) {
-      verdict.reason = lacks;
-    } else if (load.active >= load.max) {
-      verdict.reason = `full: ${load.active}/${load.max} sessions`;
-    } else if (host.logonsInFlight >= settings.maxConcurrentLogons) {
-      verdict.reason =
-        `${host.logonsInFlight} logons in progress (cap ${settings.maxConcurrentLogons})`;
+  const tied: Candidate[] = [];
+  let best = Infinity;
+  let runnersUp = 0;
+  while (heads.length) {
+    let at = 0;
+    for (let i = 1; i < heads.length; i++) {
+      const a = heads[i], b = heads[at];
+      if (
+        a.key < b.key ||
+        (a.key === b.key && a.host.serverUrl < b.host.serverUrl)
+      ) at = i;
+    }
+    const head = heads[at];
+    if (head.key > best + TIE && runnersUp >= RUNNERS_UP) break;
+    const host = head.host;
+    const reason = exclusionOf(input, host, overloadedForSharing);
+    if (reason) {
+      verdicts.push({ serverUrl: host.serverUrl, verdict: "excluded", reason });
     } else {
-      const overload = overloadOf(host, settings, { sessions: false });
-      if (overload) verdict.reason = overload;
-      else {
-        const score = loadScore(host, settings);
-        verdict.verdict = "eligible";
-        verdict.score = round(score);
-        verdict.reason = `load score ${verdict.score}`;
-        // Breadth: least loaded first. Depth: fullest (by sessions) first.
-        const key = settings.strategy === "breadth"
-          ? score
-          : -load.sessionRatio;
-        eligible.push({ verdict, key, tie: random() });
-      }
+      const candidate = eligibleVerdict(host, settings);
+      verdicts.push(candidate.verdict);
+      if (best === Infinity) best = candidate.key;
+      if (candidate.key <= best + TIE) tied.push(candidate);
+      else runnersUp++;
+    }
+    const next = head.it.next();
+    if (next.done) heads.splice(at, 1);
+    else {
+      head.host = next.value;
+      head.key = rankKey(next.value, settings);
     }
   }
-  if (!eligible.length) {
+  count(
+    "not looked at: ranked after the chosen host",
+    inRankings - verdicts.length,
+  );
+  const decision = decide(input, { tied, verdicts, hostCount: index.size });
+  return Object.keys(omitted).length ? { ...decision, omitted } : decision;
+}
+
+/** The winner among the tied best candidates: one random draw. */
+function decide(
+  input: PlacementInput,
+  options: { tied: Candidate[]; verdicts: Verdict[]; hostCount: number },
+): PlacementDecision {
+  const { workspace, settings } = input;
+  const { tied, verdicts } = options;
+  if (!tied.length) {
     return {
       outcome: "none",
-      summary: input.hosts.length
+      summary: options.hostCount
         ? `no host can take ${workspace.id}`
         : "no host is registered",
       sessions: [],
       hosts: verdicts,
     };
   }
-  let winner = eligible[0];
-  for (const candidate of eligible) {
-    const better = candidate.key < winner.key - 1e-9 ||
-      (Math.abs(candidate.key - winner.key) <= 1e-9 &&
-        candidate.tie < winner.tie);
-    if (better) winner = candidate;
-  }
+  // Ties in URL order, so that both paths draw from the same list.
+  tied.sort((a, b) =>
+    a.verdict.serverUrl < b.verdict.serverUrl
+      ? -1
+      : a.verdict.serverUrl > b.verdict.serverUrl
+      ? 1
+      : 0
+  );
+  const random = input.random ?? Math.random;
+  const winner =
+    tied[Math.min(tied.length - 1, Math.floor(random() * tied.length))];
   winner.verdict.verdict = "chosen";
   winner.verdict.reason = settings.strategy === "breadth"
     ? `least loaded (score ${winner.verdict.score})`

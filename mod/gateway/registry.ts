@@ -10,11 +10,26 @@
  * - **Draining**: an administrator drained it (no new sessions);
  * - **Healthy**: otherwise. One good probe clears the failures.
  *
+ * For placement at scale the registry is also an index
+ * ({@linkcode HostRegistry.index}): hosts grouped by tags and capabilities,
+ * the Healthy ones within the load limits ranked by load for the placement
+ * settings asked for, the others counted by reason; kept up to date on every
+ * heartbeat, logon, probe that changes a state, drain and goodbye rather than
+ * rebuilt per decision. A host's view, too, is built once per change, not
+ * once per decision.
+ *
  * @module
  */
-import type { HealthCheckSettings } from "../config/mod.ts";
+import type { HealthCheckSettings, PlacementSettings } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { HeartbeatPayload, RegisterPayload } from "../contract/mod.ts";
+import {
+  type HostIndex,
+  type HostProfile,
+  overLimitOf,
+  type RankedGroup,
+  rankKey,
+} from "./placement.ts";
 import type { GatewayStore } from "./store.ts";
 import type { HostRecord, HostState, HostView, ProbeResult } from "./types.ts";
 
@@ -44,6 +59,9 @@ interface Entry {
   heartbeatSerial: number;
   /** False for a host restored from the store until it is heard from. */
   verified: boolean;
+  /** The view, until something about the host changes or `viewUntil`. */
+  view?: HostView;
+  viewUntil?: number;
 }
 
 /** How a logon begun with {@linkcode HostRegistry.beginLogon} ended. */
@@ -105,7 +123,9 @@ export class HostRegistry {
       heartbeatSerial: 0,
       verified: true,
     };
+    if (known) this.#unrank(known);
     this.#entries.set(payload.serverUrl, entry);
+    this.#rank(entry);
     this.#store.putHost(record);
     this.#logger.info(known ? "host registered again" : "host registered", {
       serverUrl: payload.serverUrl,
@@ -128,6 +148,7 @@ export class HostRegistry {
     entry.heartbeatSerial = ++this.#heartbeatSerial;
     entry.verified = true;
     this.#dirty.add(payload.serverUrl);
+    this.#rank(entry);
     return this.#view(entry);
   }
 
@@ -137,6 +158,7 @@ export class HostRegistry {
     if (!entry) return false;
     entry.record.unregistered = true;
     entry.record.unregisteredAt = this.#now();
+    this.#rank(entry);
     this.#store.putHost(entry.record);
     this.#logger.info("host unregistered", { serverUrl });
     return true;
@@ -147,6 +169,7 @@ export class HostRegistry {
     const entry = this.#entries.get(serverUrl);
     if (!entry) return undefined;
     entry.record.draining = draining;
+    this.#rank(entry);
     this.#store.putHost(entry.record);
     this.#logger.info(draining ? "host drained" : "host undrained", {
       serverUrl,
@@ -161,7 +184,10 @@ export class HostRegistry {
     entry.lastProbe = result;
     entry.probeFailures = result.ok ? 0 : entry.probeFailures + 1;
     if (result.ok) entry.verified = true;
-    this.#view(entry); // logs a state change, if any
+    const before = entry.view?.state;
+    entry.view = undefined;
+    // Logs a state change, if any; only a change of state moves its rank.
+    if (this.#view(entry).state !== before) this.#rank(entry);
   }
 
   /**
@@ -186,6 +212,7 @@ export class HostRegistry {
           options.silentAfterMs;
       if (!left) continue;
       this.#entries.delete(url);
+      this.#unrank(entry);
       this.#dirty.delete(url);
       this.#store.deleteHost(url);
       this.#logger.info("host forgotten", { serverUrl: url });
@@ -206,6 +233,7 @@ export class HostRegistry {
     const entry = this.#entries.get(serverUrl);
     if (!entry) return () => {};
     entry.logonsInFlight++;
+    this.#rank(entry);
     const startedAfter = this.#heartbeatSerial;
     let done = false;
     return (outcome) => {
@@ -219,6 +247,7 @@ export class HostRegistry {
       if (outcome === "placed" && current.heartbeatSerial <= startedAfter) {
         current.placed++;
       }
+      this.#rank(current);
     };
   }
 
@@ -265,7 +294,70 @@ export class HostRegistry {
     return this.#entries.size;
   }
 
+  /**
+   * The hosts as a placement index: grouped by tags and capabilities and
+   * ranked by load. A ranking is built the first time a set of placement
+   * settings asks for it and then kept up to date.
+   */
+  index(): HostIndex {
+    const entries = this.#entries;
+    return this.#index ??= {
+      get: (serverUrl) => this.get(serverUrl),
+      groups: (settings) => this.#ranking(settings).groups.values(),
+      get size(): number {
+        return entries.size;
+      },
+    };
+  }
+
+  #index?: HostIndex;
+
+  /** Rankings by settings signature; the oldest is dropped past a few. */
+  readonly #rankings = new Map<string, Ranking>();
+
+  #ranking(settings: PlacementSettings): Ranking {
+    const signature = signatureOf(settings);
+    let ranking = this.#rankings.get(signature);
+    if (ranking) return ranking;
+    ranking = new Ranking(settings, (entry) => this.#view(entry));
+    for (const entry of this.#entries.values()) {
+      ranking.add(entry, this.#view(entry));
+    }
+    this.#rankings.set(signature, ranking);
+    if (this.#rankings.size > MAX_RANKINGS) {
+      this.#rankings.delete(this.#rankings.keys().next().value!);
+    }
+    return ranking;
+  }
+
+  /** Places an entry whose load or tags changed in every ranking again. */
+  #rank(entry: Entry): void {
+    entry.view = undefined;
+    if (!this.#rankings.size) return;
+    const view = this.#view(entry);
+    for (const ranking of this.#rankings.values()) {
+      ranking.remove(entry);
+      ranking.add(entry, view);
+    }
+  }
+
+  #unrank(entry: Entry): void {
+    for (const ranking of this.#rankings.values()) ranking.remove(entry);
+  }
+
   #view(entry: Entry): HostView {
+    const now = this.#now();
+    if (entry.view && now < entry.viewUntil!) return entry.view;
+    const view = this.#build(entry);
+    // State changes with time only by silence; until then the view holds.
+    // (An Unreachable host's reason counts the seconds: never kept.)
+    entry.view = view;
+    entry.viewUntil = view.state === "Unreachable" ? now : entry.seenAt +
+      this.#health.missedHeartbeats * this.#health.heartbeatInterval * 1000;
+    return view;
+  }
+
+  #build(entry: Entry): HostView {
     const { state, reason } = this.#state(entry);
     if (state !== entry.lastState) {
       if (entry.lastState) {
@@ -278,7 +370,7 @@ export class HostRegistry {
       }
       entry.lastState = state;
     }
-    return {
+    return Object.freeze({
       ...entry.record,
       state,
       stateReason: reason,
@@ -286,7 +378,7 @@ export class HostRegistry {
       lastProbe: entry.lastProbe,
       logonsInFlight: entry.logonsInFlight,
       placedSinceHeartbeat: entry.placed,
-    };
+    });
   }
 
   #state(entry: Entry): { state: HostState; reason: string } {
@@ -326,4 +418,139 @@ export class HostRegistry {
     }
     return { state: "Healthy", reason: "answering probes and heartbeats" };
   }
+}
+
+/** Rankings kept at once (one per placement settings in use). */
+const MAX_RANKINGS = 4;
+
+const signatures = new WeakMap<PlacementSettings, string>();
+
+/** What a ranking depends on: strategy, weights and the load limits. */
+function signatureOf(settings: PlacementSettings): string {
+  let signature = signatures.get(settings);
+  if (signature === undefined) {
+    signature = JSON.stringify([
+      settings.strategy,
+      settings.weights,
+      settings.overload,
+      settings.maxConcurrentLogons,
+    ]);
+    signatures.set(settings, signature);
+  }
+  return signature;
+}
+
+interface Group extends RankedGroup {
+  /** Hosts within the load limits, by (key, serverUrl). */
+  entries: Entry[];
+  unranked: Map<string, number>;
+}
+
+interface Slot {
+  group: Group;
+  /** The rank key; undefined when not ranked (then `reason`). */
+  key?: number;
+  reason?: string;
+}
+
+/** The hosts grouped by profile and ranked for one set of settings. */
+class Ranking {
+  readonly groups = new Map<string, Group>();
+  readonly #slots = new Map<Entry, Slot>();
+  readonly #settings: PlacementSettings;
+  readonly #view: (entry: Entry) => HostView;
+
+  constructor(
+    settings: PlacementSettings,
+    view: (entry: Entry) => HostView,
+  ) {
+    this.#settings = settings;
+    this.#view = view;
+  }
+
+  add(entry: Entry, view: HostView): void {
+    const group = this.#group(view.registration);
+    group.size++;
+    // A host turns Healthy only on news of it (a heartbeat, a good probe,
+    // an undrain), which ranks it again; one that falls silent stays ranked
+    // and placement sees its state.
+    const reason = view.state !== "Healthy"
+      ? `${view.state}: ${view.stateReason}`
+      : overLimitOf(view, this.#settings);
+    if (reason) {
+      group.unranked.set(reason, (group.unranked.get(reason) ?? 0) + 1);
+      this.#slots.set(entry, { group, reason });
+      return;
+    }
+    const key = rankKey(view, this.#settings);
+    this.#slots.set(entry, { group, key });
+    group.entries.splice(
+      this.#position(group, key, entry.record.serverUrl),
+      0,
+      entry,
+    );
+  }
+
+  remove(entry: Entry): void {
+    const slot = this.#slots.get(entry);
+    if (!slot) return;
+    const { group } = slot;
+    group.size--;
+    if (slot.reason !== undefined) {
+      const n = group.unranked.get(slot.reason)! - 1;
+      if (n) group.unranked.set(slot.reason, n);
+      else group.unranked.delete(slot.reason);
+    } else {
+      const at = this.#position(group, slot.key!, entry.record.serverUrl);
+      group.entries.splice(at, 1);
+    }
+    this.#slots.delete(entry);
+    if (!group.size) this.groups.delete(profileKey(group.profile));
+  }
+
+  /** Where (key, url) is or would go in the group's ranking. */
+  #position(group: Group, key: number, url: string): number {
+    let low = 0;
+    let high = group.entries.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      const other = group.entries[mid];
+      const otherKey = this.#slots.get(other)!.key!;
+      const before = otherKey < key ||
+        (otherKey === key && other.record.serverUrl < url);
+      if (before) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  #group(offered: HostProfile): Group {
+    const profile = {
+      tags: [...new Set(offered.tags)].sort(),
+      capabilities: [...new Set(offered.capabilities)].sort(),
+    };
+    const key = profileKey(profile);
+    let group = this.groups.get(key);
+    if (!group) {
+      const entries: Entry[] = [];
+      const view = this.#view;
+      // Lazy: placement stops soon after the winner.
+      const views = function* (): Generator<HostView> {
+        for (const entry of entries) yield view(entry);
+      };
+      group = {
+        profile,
+        size: 0,
+        entries,
+        unranked: new Map(),
+        ranked: views,
+      };
+      this.groups.set(key, group);
+    }
+    return group;
+  }
+}
+
+function profileKey(profile: HostProfile): string {
+  return `${profile.tags.join("\n")}\t${profile.capabilities.join("\n")}`;
 }

@@ -5,6 +5,10 @@
  * one silent for `licence.staleAfter` has ended and is forgotten. Check-in
  * times are written to the store in batches, not on every check-in.
  *
+ * With hundreds of thousands of sessions, memory counts: what many sessions
+ * have alike (a resource profile, a workspace list, a host's URL and address)
+ * is kept once and shared, not once per session.
+ *
  * @module
  */
 import type { Logger } from "../log/mod.ts";
@@ -42,7 +46,9 @@ export class SessionMap {
     const restoredAt = this.#now();
     for (const session of this.#store.loadSessions()) {
       // A restarted gateway gives every session a fresh check-in window.
-      this.#index({ ...session, lastCheckinAt: restoredAt });
+      // (The loaded records are this map's own: no copy.)
+      session.lastCheckinAt = restoredAt;
+      this.#index(session);
     }
   }
 
@@ -232,7 +238,30 @@ export class SessionMap {
     return now - seen <= this.#staleMs;
   }
 
+  /** Values many sessions share, by their JSON. */
+  readonly #shared = new Map<string, unknown>();
+
+  #share<T>(value: T): T {
+    const key = typeof value === "string"
+      ? `s${value}`
+      : `j${JSON.stringify(value)}`;
+    const known = this.#shared.get(key);
+    if (known !== undefined) return known as T;
+    this.#shared.set(
+      key,
+      typeof value === "object" ? Object.freeze(value) : value,
+    );
+    return value;
+  }
+
   #index(session: SessionRecord): void {
+    // Equal values, one copy: the record reads the same.
+    session.resources = this.#share(session.resources);
+    session.workspaceIds = this.#share(session.workspaceIds);
+    session.serverUrl = this.#share(session.serverUrl);
+    session.host = this.#share(session.host);
+    session.path = this.#share(session.path);
+    session.credentials = this.#share(session.credentials);
     this.#byId.set(session.sessionId, session);
     this.#byUuid.set(session.sessionUuid, session.sessionId);
     let ids = this.#byUser.get(session.user);

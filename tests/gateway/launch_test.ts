@@ -25,6 +25,7 @@ import { asyncStore, openSqliteStore } from "../../mod/gateway/store.ts";
 import { GuardedStore } from "../../mod/gateway/store_guard.ts";
 import { canMount, withSmallDisk } from "../support/full_disk.ts";
 import {
+  FULL_SCAN_HOSTS,
   KEPT_VERDICTS,
   Launcher,
   LaunchError,
@@ -973,4 +974,47 @@ Deno.test({
       }
     });
   },
+});
+
+Deno.test("a large farm is placed through the registry's index", async () => {
+  const h = start();
+  try {
+    // Busier than a and b, so the real hosts rank first; a fails with 503.
+    const fake = (n: number) => `http://10.254.${n >> 8}.${n & 255}:9005`;
+    for (let n = 0; n < FULL_SCAN_HOSTS + 48; n++) {
+      addHost(h.parts.registry, fake(n), { activeSessions: 8, cpuUsage: 60 });
+    }
+    h.a.script = () =>
+      Response.json({ error: "no free session" }, { status: 503 });
+    const result = await h.parts.launcher.launch({
+      identity: alice,
+      workspaceId: "desktop",
+    });
+    assertEquals(h.parts.sessions.get(result.sessionId)!.serverUrl, h.b.url);
+    const { rounds } = h.parts.launcher.decision(result.decisionId)!;
+    assertEquals(rounds.map((r) => r.serverUrl), [h.a.url, h.b.url]);
+    const size = h.parts.registry.size;
+    for (const round of rounds) {
+      // A few hosts explained one by one, the rest counted.
+      assert(round.hosts.length < 3 * KEPT_VERDICTS, `${round.hosts.length}`);
+      const counted = Object.values(round.omitted!).reduce((a, b) => a + b);
+      assertEquals(round.hosts.length + counted, size);
+      assert(round.omitted!["not looked at: ranked after the chosen host"] > 0);
+    }
+    assertEquals(
+      rounds[1].hosts.find((v) => v.serverUrl === h.a.url)?.reason,
+      "failed to start a session for this launch",
+    );
+
+    // Nothing fits: the refusal names the counted reason.
+    const error = await assertRejects(
+      () =>
+        h.parts.launcher.launch({ identity: alice, workspaceId: "gpu-app" }),
+      LaunchError,
+      new RegExp(`${size} hosts: lacks tags gpu`),
+    ) as LaunchError;
+    assertEquals(error.status, 503);
+  } finally {
+    await h.stop();
+  }
 });
