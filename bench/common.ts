@@ -55,6 +55,11 @@ export function ms(value: number): string {
   return `${value.toFixed(2)} ms`;
 }
 
+/** Microseconds below 0.1 ms, else milliseconds. */
+export function fine(value: number): string {
+  return Math.abs(value) < 0.1 ? `${(value * 1000).toFixed(1)} µs` : ms(value);
+}
+
 /** `×8.0`: how many times the baseline. */
 export function ratio(value: number, baseline: number): string {
   if (!(baseline > 0)) return "×n/a";
