@@ -59,6 +59,7 @@ import {
   writeSessions,
 } from "./gateway_common.ts";
 import { sessionRecord } from "../tests/support/gateway_parts.ts";
+import { connectUpstream, type UpstreamSocket } from "../mod/relay/upstream.ts";
 
 /** Options for {@linkcode runProxyBench}. */
 export interface ProxyBenchOptions extends BenchRunOptions {
@@ -448,7 +449,7 @@ async function streamerLatency(
         try {
           const read = async () =>
             decodeStreamerMessage(
-              new Uint8Array(await client.next(signal) as ArrayBuffer),
+              await client.next(signal) as Uint8Array,
             );
           const hello = await read();
           if (hello.type !== "hello") {
@@ -488,26 +489,40 @@ async function streamerLatency(
   }
 }
 
-type Data = string | ArrayBuffer;
+type Data = string | Uint8Array;
 
-/** A minimal WebSocket client: ordered reads, round trips, throughput. */
+type Closed = { code: number; reason: string };
+
+/**
+ * A minimal WebSocket client: ordered reads, round trips, throughput. It
+ * runs on the relay's own client ({@linkcode connectUpstream}) because
+ * Deno's `WebSocket` client leaves Nagle's algorithm on, which a browser
+ * does not: a pointer move then an `ACK` would wait for delayed TCP
+ * acknowledgements on every path alike.
+ */
 class Client {
-  readonly #socket: WebSocket;
+  readonly #socket: UpstreamSocket;
   readonly #queue: Data[] = [];
   readonly #waiters: ((data: Data | Error) => void)[] = [];
-  readonly #closed: Promise<CloseEvent>;
+  readonly #closed: Promise<Closed>;
   #onData?: (data: Data) => void;
-  #closeEvent?: CloseEvent;
+  #closeEvent?: Closed;
 
-  private constructor(socket: WebSocket, closed: Promise<CloseEvent>) {
+  private constructor(
+    socket: UpstreamSocket,
+    closed: Promise<Closed>,
+    setOnData: (on: (data: Data) => void) => void,
+  ) {
     this.#socket = socket;
     this.#closed = closed;
-    socket.onmessage = (event) => {
-      if (this.#onData) return this.#onData(event.data);
+    setOnData((data) => {
+      if (this.#onData) return this.#onData(data);
+      // Binary data is a view of the read buffer: kept as a copy.
+      const kept = typeof data === "string" ? data : data.slice();
       const waiter = this.#waiters.shift();
-      if (waiter) waiter(event.data);
-      else this.#queue.push(event.data);
-    };
+      if (waiter) waiter(kept);
+      else this.#queue.push(kept);
+    });
     closed.then((event) => {
       this.#closeEvent = event;
       const error = new Error(`socket closed (${event.code} ${event.reason})`);
@@ -515,23 +530,26 @@ class Client {
     });
   }
 
-  /** Opens `url` (with extra headers, Deno's extension). */
+  /** Opens `url` (with extra handshake headers). */
   static open(url: string, headers?: Record<string, string>): Promise<Client> {
-    const socket = new WebSocket(url, headers ? { headers } : undefined);
-    socket.binaryType = "arraybuffer";
-    const closed = Promise.withResolvers<CloseEvent>();
-    socket.onclose = (event) => closed.resolve(event);
-    socket.onerror = () => {};
-    return new Promise((resolve, reject) => {
-      socket.onopen = () => resolve(new Client(socket, closed.promise));
-      closed.promise.then((event) =>
-        reject(
-          new Error(
-            `${url.replace(/\?.*/, "")}: connection failed (${event.code})`,
-          ),
-        )
-      );
-    });
+    const closed = Promise.withResolvers<Closed>();
+    const opened = Promise.withResolvers<Client>();
+    let onData: (data: Data) => void = () => {};
+    const socket: UpstreamSocket = connectUpstream(url, {
+      onopen: () =>
+        opened.resolve(
+          new Client(socket, closed.promise, (on) => onData = on),
+        ),
+      onmessage: (data) => onData(data),
+      onclose: (code, reason) => {
+        closed.resolve({ code, reason });
+        opened.reject(
+          new Error(`${url.replace(/\?.*/, "")}: connection failed (${code})`),
+        );
+      },
+      onerror: () => {},
+    }, { headers });
+    return opened.promise;
   }
 
   send(data: string | Uint8Array): void {
@@ -590,7 +608,7 @@ class Client {
       done.reject(new Error(`socket closed during the transfer (${e.code})`))
     );
     this.#onData = (data) => {
-      received += typeof data === "string" ? data.length : data.byteLength;
+      received += data.length;
       if (received >= total) return done.resolve();
       if (sent < total) {
         this.#socket.send(message);
@@ -654,7 +672,7 @@ class Client {
 
   /** Closes and waits for the close. */
   async close(): Promise<void> {
-    if (this.#socket.readyState !== WebSocket.CLOSED) this.#socket.close();
+    this.#socket.close();
     await this.#closed;
   }
 }

@@ -38,6 +38,8 @@ export interface UpstreamHandlers {
 export interface UpstreamOptions {
   /** Largest message accepted, bytes (closed with 1009 above). Default 64 MiB. */
   maxMessageBytes?: number;
+  /** Extra handshake headers (such as a `Cookie`). */
+  headers?: Record<string, string>;
 }
 
 /** The client side of one streamer WebSocket. */
@@ -79,6 +81,11 @@ export function connectUpstream(
   const target = new URL(url);
   if (target.protocol !== "ws:") {
     throw new TypeError(`not a ws: URL: ${target.protocol}`);
+  }
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (/[\r\n]/.test(name + value)) {
+      throw new TypeError(`header ${JSON.stringify(name)} has a line break`);
+    }
   }
   const maxMessage = options.maxMessageBytes ?? 64 << 20;
   const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -128,7 +135,7 @@ export function connectUpstream(
       });
       if (state !== 0) return conn.close();
       conn.setNoDelay(true);
-      rest = await handshake(conn, target);
+      rest = await handshake(conn, target, options.headers ?? {});
     } catch (error) {
       try {
         conn?.close();
@@ -328,13 +335,19 @@ export function connectUpstream(
 }
 
 /** Sends the upgrade request; returns the bytes read past the response head. */
-async function handshake(conn: Deno.TcpConn, url: URL): Promise<Uint8Array> {
+async function handshake(
+  conn: Deno.TcpConn,
+  url: URL,
+  headers: Record<string, string>,
+): Promise<Uint8Array> {
   const key = btoa(
     String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))),
   );
   const request = `GET ${url.pathname}${url.search} HTTP/1.1\r\n` +
     `Host: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+    `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+    Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("") +
+    "\r\n";
   const out = encoder.encode(request);
   for (let at = 0; at < out.length;) at += await conn.write(out.subarray(at));
   const buf = new Uint8Array(MAX_HEAD);
