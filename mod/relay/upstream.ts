@@ -55,7 +55,7 @@ export interface UpstreamSocket {
 }
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-const READ_BUFFER = 256 * 1024;
+const READ_BUFFER = 64 * 1024;
 const MAX_HEAD = 16 * 1024;
 const CLOSE_TIMEOUT_MS = 5000;
 const OP = { continuation: 0, text: 1, binary: 2, close: 8, ping: 9, pong: 10 };
