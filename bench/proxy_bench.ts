@@ -15,7 +15,8 @@
  *   does: the echo server's `/frames` sends streamer-sized frames (300 B to
  *   300 KB, at most two waiting for an acknowledgement, as the streamer's
  *   flow control allows) and the client answers each with a pointer move
- *   and an `ACK`; frame bytes received per second. *Latency*: sequential
+ *   and an `ACK`; frame bytes received per second over a few seconds.
+ *   *Latency*: sequential
  *   round trips of a small text message. Rounds alternate direct, bare relay
  *   and gateway, each on a fresh connection opened (and warmed with a few
  *   round trips) before timing. The relays' CPU time per relayed megabyte is
@@ -73,8 +74,8 @@ export interface ProxyBenchOptions extends BenchRunOptions {
   window?: number;
   /** Echo round trips per round and path. */
   pings: number;
-  /** Frame bytes streamed per round and path. Default `throughputBytes`. */
-  streamBytes?: number;
+  /** Seconds of streaming per round and path. Default 2. */
+  streamSeconds?: number;
   /** Rounds against the real streamer (0: skip it). */
   streamerRounds: number;
   /** Streamer pings per round and path. */
@@ -272,7 +273,7 @@ export async function runProxyBench(
         try {
           const cpuBefore = path.pid ? await cpuSeconds(path.pid) : 0;
           const r = await streaming.stream(
-            options.streamBytes ?? options.throughputBytes,
+            (options.streamSeconds ?? 2) * 1000,
             signal,
           );
           if (path.pid) f.streamCpu += await cpuSeconds(path.pid) - cpuBefore;
@@ -631,11 +632,11 @@ class Client {
 
   /**
    * Reads streamer-like frames (`/frames`), answering each with a pointer
-   * move and an `ACK` as a viewer does, until `total` bytes came; resolves
-   * with the bytes and seconds from the first frame.
+   * move and an `ACK` as a viewer does, for `durationMs` from the first
+   * frame; resolves with the bytes and seconds.
    */
   async stream(
-    total: number,
+    durationMs: number,
     signal: AbortSignal,
   ): Promise<{ bytes: number; seconds: number }> {
     let received = 0;
@@ -649,9 +650,10 @@ class Client {
     );
     const deliver = (data: Data): void => {
       if (typeof data === "string") return;
-      if (!start) start = performance.now();
+      const now = performance.now();
+      if (!start) start = now;
       received += data.byteLength;
-      if (received >= total) return done.resolve();
+      if (now - start >= durationMs) return done.resolve();
       this.#socket.send(
         encodeClientMessage({ type: "pointer", x: 10, y: 10, buttons: 0 }),
       );
@@ -769,6 +771,7 @@ if (import.meta.main) {
     pings: quick ? 100 : 1000,
     streamerRounds: quick ? 1 : 4,
     streamerPings: quick ? 50 : 250,
+    streamSeconds: quick ? 1 : 2,
   });
   console.log(formatProxyBench(result));
   interrupt.dispose();
