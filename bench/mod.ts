@@ -44,9 +44,11 @@
  *    `/ws/:sessionId` relaying to a loopback echo server (a seeded session
  *    points at it) against connecting to the echo server directly, and
  *    against the least a relay can do in Deno (a bare `Deno.serve` relay):
- *    throughput with 64 KiB messages and round trips; then the ping round
- *    trip of a real streamer (real host, real desktop launch through the
- *    gateway) through the gateway and directly.
+ *    throughput with 64 KiB messages echoed, throughput of streamer-like
+ *    frames answered with pointer moves and ACKs, and round trips; then the
+ *    ping round trip of a real streamer (real host, real desktop launch
+ *    through the gateway) through the gateway and directly. Also by itself:
+ *    `deno run -A bench/proxy_bench.ts [--quick]`.
  *
  * 6. **Cold desktop** ({@link ./desktop_bench.ts}): cold desktop launches
  *    with the default desktop shell (openbox + lxpanel) against bare
