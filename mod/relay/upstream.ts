@@ -55,7 +55,9 @@ export interface UpstreamSocket {
 }
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-const READ_BUFFER = 64 * 1024;
+// Per relayed connection: small, since most streamed bytes come in frames
+// larger than this, which are read into their own buffer.
+const READ_BUFFER = 16 * 1024;
 const MAX_HEAD = 16 * 1024;
 const CLOSE_TIMEOUT_MS = 5000;
 const OP = { continuation: 0, text: 1, binary: 2, close: 8, ping: 9, pong: 10 };
