@@ -1,8 +1,10 @@
 /**
- * The `-sm` browser relay: a browser WebSocket accepted by the session
- * manager is joined to the streamer's WebSocket on loopback, message for
- * message in both directions. Messages the browser sends before the streamer
- * side is open are queued (bounded); closing either side closes the other.
+ * The browser relay (the gateway's `/ws/:sessionId`, and `-sm`'s): a
+ * browser WebSocket accepted by the server is joined to the streamer's
+ * WebSocket, message for message in both directions. The streamer side is
+ * {@linkcode connectUpstream}'s client, with Nagle's algorithm off. Messages
+ * the browser sends before the streamer side is open are queued (bounded);
+ * closing either side closes the other.
  *
  * @module
  */
