@@ -5,34 +5,92 @@
  * also connects to it directly; it runs as its own child process so both
  * paths pay the same costs at this end.
  *
- * With `relay ws://…` it is instead the least a relay can do in Deno (the
- * proxy benchmark's second reference): every WebSocket it accepts is joined
- * to a new one to that URL.
+ * With `relay ws://host:port` it is instead the least a relay can do in Deno
+ * (the proxy benchmark's second reference): every WebSocket it accepts is
+ * joined to a new one to the same path there.
+ *
+ * On `/frames` it behaves like a streamer instead: it sends binary frames
+ * of the sizes in {@linkcode STREAM_FRAME_BYTES} in turn, at most
+ * {@linkcode STREAM_WINDOW} waiting for an acknowledgement (the streamer's
+ * flow control), and sends the next one for each `ACK` (`0x81`) that comes
+ * back; other messages (input) are read and dropped.
  *
  * Run directly: `deno run -A bench/echo_server.ts [relay URL]`; it prints
  * `{"port":N}` on stdout once it listens (on a free loopback port).
  *
  * @module
  */
+import { C } from "../httpdocs/session/protocol.js";
 import { serveChild } from "./child_server.ts";
 
-/** Upgrades every request and echoes every message. */
+/**
+ * Sizes of the frames `/frames` sends, in turn: what a streamer sends, from
+ * a cursor-sized tile to a full-screen refresh (mean about 82 KB).
+ */
+export const STREAM_FRAME_BYTES: readonly number[] = [
+  300,
+  1_200,
+  4_000,
+  16_000,
+  60_000,
+  110_000,
+  300_000,
+];
+
+/** Frames waiting for an `ACK`, at most (as the streamer). */
+export const STREAM_WINDOW = 2;
+
+/** Upgrades every request; echoes every message, or streams on `/frames`. */
 export function echoHandler(request: Request): Response {
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return new Response("expected a WebSocket upgrade", { status: 426 });
   }
   const { socket, response } = Deno.upgradeWebSocket(request);
   socket.binaryType = "arraybuffer";
+  socket.onerror = () => {};
+  if (new URL(request.url).pathname === "/frames") {
+    streamFrames(socket);
+    return response;
+  }
   socket.onmessage = (event) => {
     if (socket.readyState === WebSocket.OPEN) socket.send(event.data);
   };
-  socket.onerror = () => {};
   return response;
+}
+
+/** Random payloads of every frame size, made once per process. */
+let frames: Uint8Array[] | undefined;
+
+function streamFrames(socket: WebSocket): void {
+  frames ??= STREAM_FRAME_BYTES.map((bytes) => {
+    const frame = new Uint8Array(bytes);
+    // getRandomValues fills at most 64 KiB at a time.
+    for (let at = 0; at < bytes; at += 65536) {
+      crypto.getRandomValues(frame.subarray(at, at + 65536));
+    }
+    return frame;
+  });
+  const all = frames;
+  let next = 0;
+  const send = (): void => {
+    if (socket.readyState !== WebSocket.OPEN) return;
+    socket.send(all[next++ % all.length]);
+  };
+  socket.onopen = () => {
+    for (let i = 0; i < STREAM_WINDOW; i++) send();
+  };
+  socket.onmessage = (event) => {
+    const data = event.data;
+    if (data instanceof ArrayBuffer && new Uint8Array(data)[0] === C.ACK) {
+      send();
+    }
+  };
 }
 
 /**
  * The least a WebSocket relay can do in Deno: every socket accepted is
- * joined to a new one to `target`, message for message, with nothing else
+ * joined to a new one to the same path at `target` (an origin such as
+ * `ws://127.0.0.1:9010`), message for message, with nothing else
  * (no routing, no sign-in, no metrics, no bound on what waits for the
  * target to open).
  */
@@ -42,7 +100,9 @@ export function bareRelayHandler(target: string): Deno.ServeHandler {
       return new Response("expected a WebSocket upgrade", { status: 426 });
     }
     const { socket, response } = Deno.upgradeWebSocket(request);
-    const upstream = new WebSocket(target);
+    const upstream = new WebSocket(
+      new URL(new URL(request.url).pathname, target),
+    );
     socket.binaryType = "arraybuffer";
     upstream.binaryType = "arraybuffer";
     // Only what the browser sends before the target opens is queued.

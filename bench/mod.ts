@@ -46,9 +46,11 @@
  *    `/ws/:sessionId` relaying to a loopback echo server (a seeded session
  *    points at it) against connecting to the echo server directly, and
  *    against the least a relay can do in Deno (a bare `Deno.serve` relay):
- *    throughput with 64 KiB messages and round trips; then the ping round
- *    trip of a real streamer (real host, real desktop launch through the
- *    gateway) through the gateway and directly.
+ *    throughput with 64 KiB messages echoed, throughput of streamer-like
+ *    frames answered with pointer moves and ACKs, and round trips; then the
+ *    ping round trip of a real streamer (real host, real desktop launch
+ *    through the gateway) through the gateway and directly. Also by itself:
+ *    `deno run -A bench/proxy_bench.ts [--quick]`.
  *
  * 6. **Cold desktop** ({@link ./desktop_bench.ts}): cold desktop launches
  *    with the default desktop shell (openbox + lxpanel) against bare
@@ -107,7 +109,12 @@ import {
   type PlacementResult,
   runPlacementBench,
 } from "./placement_bench.ts";
-import { type ProxyResult, runProxyBench } from "./proxy_bench.ts";
+import {
+  formatProxyBench,
+  PROXY_TARGETS,
+  type ProxyResult,
+  runProxyBench,
+} from "./proxy_bench.ts";
 import { formatDesktopBench, runDesktopBench } from "./desktop_bench.ts";
 import { formatLaunchBench, runLaunchBench } from "./launch_bench.ts";
 
@@ -222,10 +229,7 @@ const GATEWAY_TARGETS = {
   resolveRatio: 0.5,
   /** Peak resident memory, MB. */
   memoryMb: 300,
-  /** Proxied WebSocket throughput, at least this × direct. */
-  proxyRatio: 0.7,
-  /** Added p50 round trip through the proxy, ms. */
-  addedP50: 1,
+  ...PROXY_TARGETS,
 };
 
 function atLeast(value: number, target: number): string {
@@ -381,60 +385,7 @@ function printGateway(r: GatewayResult): void {
 }
 
 function printProxy(r: ProxyResult): void {
-  console.log(
-    `\nWebSocket proxy (${
-      r.messageBytes / 1024
-    } KiB messages, ${r.window} in flight, echoed)`,
-  );
-  const paths = [
-    ["direct", "direct to the echo server"],
-    ["bareRelay", "bare Deno relay"],
-    ["proxy", "gateway /ws/:sessionId"],
-  ] as const;
-  for (const [key, label] of paths) {
-    const s = r.echo[key];
-    console.log(
-      `  ${label.padEnd(26)} ${
-        r.throughput[key].toFixed(0)
-      } MB/s, round trip p50 ${fine(s.p50)}, p99 ${fine(s.p99)}${
-        key === "direct"
-          ? ""
-          : `, relay CPU ${r.relayCpuMsPerMb[key].toFixed(2)} ms/MB`
-      }`,
-    );
-  }
-  const tp = r.throughput.proxy / r.throughput.direct;
-  const added = r.echo.proxy.p50 - r.echo.direct.p50;
-  console.log(
-    `  proxy/direct: throughput ${
-      ratio(r.throughput.proxy, r.throughput.direct)
-    } — target ≥ ×${GATEWAY_TARGETS.proxyRatio.toFixed(2)}: ${
-      atLeast(tp, GATEWAY_TARGETS.proxyRatio)
-    }; added p50 +${fine(added)} — target < ${ms(GATEWAY_TARGETS.addedP50)}: ${
-      verdict(added, GATEWAY_TARGETS.addedP50)
-    }`,
-  );
-  console.log(
-    `  proxy/bare relay: throughput ${
-      ratio(r.throughput.proxy, r.throughput.bareRelay)
-    }, relay CPU ${
-      ratio(r.relayCpuMsPerMb.proxy, r.relayCpuMsPerMb.bareRelay)
-    }, round trip p50 ${ratio(r.echo.proxy.p50, r.echo.bareRelay.p50)}`,
-  );
-  if (r.streamer) {
-    const s = r.streamer;
-    console.log(
-      `  real streamer ping: direct p50 ${fine(s.direct.p50)}, p99 ${
-        fine(s.direct.p99)
-      }; through the gateway p50 ${fine(s.proxy.p50)}, p99 ${
-        fine(s.proxy.p99)
-      }; added p50 +${fine(s.proxy.p50 - s.direct.p50)} — target < ${
-        ms(GATEWAY_TARGETS.addedP50)
-      }: ${verdict(s.proxy.p50 - s.direct.p50, GATEWAY_TARGETS.addedP50)}`,
-    );
-  } else if (r.streamerError) {
-    console.log(`  real streamer ping: not measured (${r.streamerError})`);
-  }
+  console.log(`\n${formatProxyBench(r)}`);
 }
 
 /** A whole number. */
@@ -545,12 +496,20 @@ function gatewayRows(g: GatewayFigures): string[][] {
     const added = r.echo.proxy.p50 - r.echo.direct.p50;
     rows.push(
       compared(
-        "WebSocket proxy MB/s (vs direct)",
+        "WebSocket proxy echo MB/s (vs direct)",
         r.throughput.proxy,
         r.throughput.direct,
         whole,
         `≥ ×${t.proxyRatio.toFixed(2)}`,
         atLeast(r.throughput.proxy / r.throughput.direct, t.proxyRatio),
+      ),
+      compared(
+        "WebSocket proxy stream MB/s (vs direct)",
+        r.stream.proxy,
+        r.stream.direct,
+        whole,
+        `≥ ×${t.proxyRatio.toFixed(2)}`,
+        atLeast(r.stream.proxy / r.stream.direct, t.proxyRatio),
       ),
       compared(
         "WebSocket proxy MB/s (vs bare relay)",

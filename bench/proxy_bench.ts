@@ -11,7 +11,12 @@
  *   a WebSocket relay can do in Deno, so the figure that separates what any
  *   user-space relay costs from what the gateway adds). *Throughput*: 64 KiB
  *   binary messages with a window of several in flight, bytes echoed back
- *   per second (each byte crosses a relay twice). *Latency*: sequential
+ *   per second (each byte crosses a relay twice). *Stream*: what a viewer
+ *   does: the echo server's `/frames` sends streamer-sized frames (300 B to
+ *   300 KB, at most two waiting for an acknowledgement, as the streamer's
+ *   flow control allows) and the client answers each with a pointer move
+ *   and an `ACK`; frame bytes received per second over a few seconds.
+ *   *Latency*: sequential
  *   round trips of a small text message. Rounds alternate direct, bare relay
  *   and gateway, each on a fresh connection opened (and warmed with a few
  *   round trips) before timing. The relays' CPU time per relayed megabyte is
@@ -35,6 +40,10 @@ import { hashPassword } from "../mod/gateway/auth/password.ts";
 import {
   type BenchHost,
   type BenchRunOptions,
+  fine,
+  handleInterrupts,
+  ms,
+  ratio,
   startHost,
   type Stats,
   summarize,
@@ -51,6 +60,7 @@ import {
   writeSessions,
 } from "./gateway_common.ts";
 import { sessionRecord } from "../tests/support/gateway_parts.ts";
+import { connectUpstream, type UpstreamSocket } from "../mod/relay/upstream.ts";
 
 /** Options for {@linkcode runProxyBench}. */
 export interface ProxyBenchOptions extends BenchRunOptions {
@@ -64,6 +74,8 @@ export interface ProxyBenchOptions extends BenchRunOptions {
   window?: number;
   /** Echo round trips per round and path. */
   pings: number;
+  /** Seconds of streaming per round and path. Default 2. */
+  streamSeconds?: number;
   /** Rounds against the real streamer (0: skip it). */
   streamerRounds: number;
   /** Streamer pings per round and path. */
@@ -90,6 +102,10 @@ type PathName = keyof Triple<unknown>;
 export interface ProxyResult {
   /** Bytes echoed back per second, MB/s (10⁶ bytes). */
   throughput: Triple<number>;
+  /** Streamer-like frame bytes received per second, MB/s. */
+  stream: Triple<number>;
+  /** Relay CPU time per streamed MB, ms. */
+  streamCpuMsPerMb: { bareRelay: number; proxy: number };
   /** Relay CPU time per relayed MB (each direction counted), ms. */
   relayCpuMsPerMb: { bareRelay: number; proxy: number };
   /** Echo round trips (ms). */
@@ -103,6 +119,14 @@ export interface ProxyResult {
   /** Messages in flight. */
   window: number;
 }
+
+/** The issue's targets for the proxy. */
+export const PROXY_TARGETS = {
+  /** Proxied WebSocket throughput, at least this × direct. */
+  proxyRatio: 0.7,
+  /** Added p50 round trip through the proxy, ms. */
+  addedP50: 1,
+};
 
 const USER = "benchuser";
 const PASSWORD = "bench-password-1";
@@ -125,7 +149,11 @@ export async function runProxyBench(
     // The session the gateway will relay: pointing at the echo server.
     const storePath = `${dir}/gateway.sqlite`;
     const sessionId = crypto.randomUUID();
-    seedEchoSession(storePath, sessionId, echo.port);
+    const framesId = crypto.randomUUID();
+    seedEchoSessions(storePath, echo.port, {
+      [sessionId]: "/stream",
+      [framesId]: "/frames",
+    });
 
     const gateway = await startGatewayProcess({
       dir,
@@ -149,29 +177,40 @@ export async function runProxyBench(
     const gatewayWs = gateway.url.replace(/^http/, "ws");
 
     // The reference relay: the least a relay can do in Deno.
-    const directUrl = `ws://127.0.0.1:${echo.port}/stream`;
+    const echoOrigin = `ws://127.0.0.1:${echo.port}`;
     const bare: ChildServer = await startChildServer(
       new URL("./echo_server.ts", import.meta.url),
-      ["relay", directUrl],
+      ["relay", echoOrigin],
     );
     cleanup.defer(() => bare.stop());
 
+    const bareOrigin = `ws://127.0.0.1:${bare.port}`;
     const paths: {
       name: PathName;
       pid?: number;
-      open: () => Promise<Client>;
+      open: (kind: "echo" | "frames") => Promise<Client>;
     }[] = [
-      { name: "direct", open: () => Client.open(directUrl) },
+      {
+        name: "direct",
+        open: (kind) =>
+          Client.open(`${echoOrigin}/${kind === "echo" ? "stream" : kind}`),
+      },
       {
         name: "bareRelay",
         pid: bare.pid,
-        open: () => Client.open(`ws://127.0.0.1:${bare.port}/stream`),
+        open: (kind) =>
+          Client.open(`${bareOrigin}/${kind === "echo" ? "stream" : kind}`),
       },
       {
         name: "proxy",
         pid: gateway.pid,
-        open: () =>
-          Client.open(`${gatewayWs}/ws/${sessionId}?token=bench`, { cookie }),
+        open: (kind) =>
+          Client.open(
+            `${gatewayWs}/ws/${
+              kind === "echo" ? sessionId : framesId
+            }?token=bench`,
+            { cookie },
+          ),
       },
     ];
     type Figures = {
@@ -179,8 +218,19 @@ export async function runProxyBench(
       seconds: number;
       cpu: number;
       rtts: number[];
+      streamBytes: number;
+      streamSeconds: number;
+      streamCpu: number;
     };
-    const fresh = (): Figures => ({ bytes: 0, seconds: 0, cpu: 0, rtts: [] });
+    const fresh = (): Figures => ({
+      bytes: 0,
+      seconds: 0,
+      cpu: 0,
+      rtts: [],
+      streamBytes: 0,
+      streamSeconds: 0,
+      streamCpu: 0,
+    });
     const figures: Record<PathName, Figures> = {
       direct: fresh(),
       bareRelay: fresh(),
@@ -190,7 +240,7 @@ export async function runProxyBench(
       for (const path of paths) {
         signal.throwIfAborted();
         const f = figures[path.name];
-        const client = await path.open();
+        const client = await path.open("echo");
         try {
           // Warm: the first messages through a relay wait for its upstream.
           for (let i = 0; i < 20; i++) await client.roundTrip("warm", signal);
@@ -219,6 +269,24 @@ export async function runProxyBench(
         } finally {
           await client.close();
         }
+        const streaming = await path.open("frames");
+        try {
+          const cpuBefore = path.pid ? await cpuSeconds(path.pid) : 0;
+          const r = await streaming.stream(
+            (options.streamSeconds ?? 2) * 1000,
+            signal,
+          );
+          if (path.pid) f.streamCpu += await cpuSeconds(path.pid) - cpuBefore;
+          f.streamBytes += r.bytes;
+          f.streamSeconds += r.seconds;
+          progress(
+            `  WebSocket ${path.name} round ${round}/${options.rounds}: ${
+              (r.bytes / r.seconds / 1e6).toFixed(0)
+            } MB/s of streamer-like frames`,
+          );
+        } finally {
+          await streaming.close();
+        }
       }
     }
 
@@ -227,6 +295,10 @@ export async function runProxyBench(
     // Each echoed byte crosses a relay twice (out and back).
     const cpuPerMb = (name: PathName): number =>
       figures[name].cpu * 1000 / (2 * figures[name].bytes / 1e6);
+    const streamRate = (name: PathName): number =>
+      figures[name].streamBytes / figures[name].streamSeconds / 1e6;
+    const streamCpuPerMb = (name: PathName): number =>
+      figures[name].streamCpu * 1000 / (figures[name].streamBytes / 1e6);
     const result: ProxyResult = {
       throughput: {
         direct: rate("direct"),
@@ -236,6 +308,15 @@ export async function runProxyBench(
       relayCpuMsPerMb: {
         bareRelay: cpuPerMb("bareRelay"),
         proxy: cpuPerMb("proxy"),
+      },
+      stream: {
+        direct: streamRate("direct"),
+        bareRelay: streamRate("bareRelay"),
+        proxy: streamRate("proxy"),
+      },
+      streamCpuMsPerMb: {
+        bareRelay: streamCpuPerMb("bareRelay"),
+        proxy: streamCpuPerMb("proxy"),
       },
       echo: {
         direct: summarize(figures.direct.rtts),
@@ -264,25 +345,31 @@ export async function runProxyBench(
   }
 }
 
-/** A session record that makes the gateway relay to the echo server. */
-function seedEchoSession(
+/** Session records that make the gateway relay to the echo server's paths. */
+function seedEchoSessions(
   storePath: string,
-  sessionId: string,
   port: number,
+  paths: Record<string, string>,
 ): void {
   const now = Date.now();
-  writeSessions(storePath, [sessionRecord({
-    sessionId,
-    user: USER,
-    serverUrl: `http://127.0.0.1:${port}`,
-    host: "127.0.0.1",
-    port,
-    kind: "desktop",
-    workspaceIds: ["desktop"],
-    createdAt: now,
-    lastLaunchAt: now,
-    lastCheckinAt: now,
-  })]);
+  writeSessions(
+    storePath,
+    Object.entries(paths).map(([sessionId, path]) =>
+      sessionRecord({
+        sessionId,
+        user: USER,
+        serverUrl: `http://127.0.0.1:${port}`,
+        host: "127.0.0.1",
+        port,
+        path,
+        kind: "desktop",
+        workspaceIds: ["desktop"],
+        createdAt: now,
+        lastLaunchAt: now,
+        lastCheckinAt: now,
+      })
+    ),
+  );
 }
 
 /**
@@ -363,7 +450,7 @@ async function streamerLatency(
         try {
           const read = async () =>
             decodeStreamerMessage(
-              new Uint8Array(await client.next(signal) as ArrayBuffer),
+              await client.next(signal) as Uint8Array,
             );
           const hello = await read();
           if (hello.type !== "hello") {
@@ -403,26 +490,40 @@ async function streamerLatency(
   }
 }
 
-type Data = string | ArrayBuffer;
+type Data = string | Uint8Array;
 
-/** A minimal WebSocket client: ordered reads, round trips, throughput. */
+type Closed = { code: number; reason: string };
+
+/**
+ * A minimal WebSocket client: ordered reads, round trips, throughput. It
+ * runs on the relay's own client ({@linkcode connectUpstream}) because
+ * Deno's `WebSocket` client leaves Nagle's algorithm on, which a browser
+ * does not: a pointer move then an `ACK` would wait for delayed TCP
+ * acknowledgements on every path alike.
+ */
 class Client {
-  readonly #socket: WebSocket;
+  readonly #socket: UpstreamSocket;
   readonly #queue: Data[] = [];
   readonly #waiters: ((data: Data | Error) => void)[] = [];
-  readonly #closed: Promise<CloseEvent>;
+  readonly #closed: Promise<Closed>;
   #onData?: (data: Data) => void;
-  #closeEvent?: CloseEvent;
+  #closeEvent?: Closed;
 
-  private constructor(socket: WebSocket, closed: Promise<CloseEvent>) {
+  private constructor(
+    socket: UpstreamSocket,
+    closed: Promise<Closed>,
+    setOnData: (on: (data: Data) => void) => void,
+  ) {
     this.#socket = socket;
     this.#closed = closed;
-    socket.onmessage = (event) => {
-      if (this.#onData) return this.#onData(event.data);
+    setOnData((data) => {
+      if (this.#onData) return this.#onData(data);
+      // Binary data is a view of the read buffer: kept as a copy.
+      const kept = typeof data === "string" ? data : data.slice();
       const waiter = this.#waiters.shift();
-      if (waiter) waiter(event.data);
-      else this.#queue.push(event.data);
-    };
+      if (waiter) waiter(kept);
+      else this.#queue.push(kept);
+    });
     closed.then((event) => {
       this.#closeEvent = event;
       const error = new Error(`socket closed (${event.code} ${event.reason})`);
@@ -430,23 +531,26 @@ class Client {
     });
   }
 
-  /** Opens `url` (with extra headers, Deno's extension). */
+  /** Opens `url` (with extra handshake headers). */
   static open(url: string, headers?: Record<string, string>): Promise<Client> {
-    const socket = new WebSocket(url, headers ? { headers } : undefined);
-    socket.binaryType = "arraybuffer";
-    const closed = Promise.withResolvers<CloseEvent>();
-    socket.onclose = (event) => closed.resolve(event);
-    socket.onerror = () => {};
-    return new Promise((resolve, reject) => {
-      socket.onopen = () => resolve(new Client(socket, closed.promise));
-      closed.promise.then((event) =>
-        reject(
-          new Error(
-            `${url.replace(/\?.*/, "")}: connection failed (${event.code})`,
-          ),
-        )
-      );
-    });
+    const closed = Promise.withResolvers<Closed>();
+    const opened = Promise.withResolvers<Client>();
+    let onData: (data: Data) => void = () => {};
+    const socket: UpstreamSocket = connectUpstream(url, {
+      onopen: () =>
+        opened.resolve(
+          new Client(socket, closed.promise, (on) => onData = on),
+        ),
+      onmessage: (data) => onData(data),
+      onclose: (code, reason) => {
+        closed.resolve({ code, reason });
+        opened.reject(
+          new Error(`${url.replace(/\?.*/, "")}: connection failed (${code})`),
+        );
+      },
+      onerror: () => {},
+    }, { headers });
+    return opened.promise;
   }
 
   send(data: string | Uint8Array): void {
@@ -505,7 +609,7 @@ class Client {
       done.reject(new Error(`socket closed during the transfer (${e.code})`))
     );
     this.#onData = (data) => {
-      received += typeof data === "string" ? data.length : data.byteLength;
+      received += data.length;
       if (received >= total) return done.resolve();
       if (sent < total) {
         this.#socket.send(message);
@@ -526,9 +630,149 @@ class Client {
     }
   }
 
+  /**
+   * Reads streamer-like frames (`/frames`), answering each with a pointer
+   * move and an `ACK` as a viewer does, for `durationMs` from the first
+   * frame; resolves with the bytes and seconds.
+   */
+  async stream(
+    durationMs: number,
+    signal: AbortSignal,
+  ): Promise<{ bytes: number; seconds: number }> {
+    let received = 0;
+    let frameId = 0;
+    let start = 0;
+    const done = Promise.withResolvers<void>();
+    const onAbort = (): void => done.reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    this.#closed.then((e) =>
+      done.reject(new Error(`socket closed during the stream (${e.code})`))
+    );
+    const deliver = (data: Data): void => {
+      if (typeof data === "string") return;
+      const now = performance.now();
+      if (!start) start = now;
+      received += data.byteLength;
+      if (now - start >= durationMs) return done.resolve();
+      this.#socket.send(
+        encodeClientMessage({ type: "pointer", x: 10, y: 10, buttons: 0 }),
+      );
+      this.#socket.send(encodeClientMessage({ type: "ack", frameId }));
+      frameId++;
+    };
+    // Frames that came before this was called (the server starts at once).
+    for (const data of this.#queue.splice(0)) deliver(data);
+    this.#onData = deliver;
+    try {
+      await done.promise;
+      return { bytes: received, seconds: (performance.now() - start) / 1000 };
+    } finally {
+      this.#onData = undefined;
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
   /** Closes and waits for the close. */
   async close(): Promise<void> {
-    if (this.#socket.readyState !== WebSocket.CLOSED) this.#socket.close();
+    this.#socket.close();
     await this.#closed;
   }
+}
+
+function met(ok: boolean): string {
+  return ok ? "met" : "MISSED";
+}
+
+/** The proxy benchmark's report, with ratios against direct. */
+export function formatProxyBench(r: ProxyResult): string {
+  const t = PROXY_TARGETS;
+  const lines = [
+    `WebSocket proxy (echo: ${
+      r.messageBytes / 1024
+    } KiB messages, ${r.window} in flight; stream: streamer-like frames, acknowledged)`,
+  ];
+  const paths = [
+    ["direct", "direct to the echo server"],
+    ["bareRelay", "bare Deno relay"],
+    ["proxy", "gateway /ws/:sessionId"],
+  ] as const;
+  for (const [key, label] of paths) {
+    const s = r.echo[key];
+    const cpu = key === "direct"
+      ? ""
+      : `, relay CPU ${r.relayCpuMsPerMb[key].toFixed(2)} ms/MB echoed, ${
+        r.streamCpuMsPerMb[key].toFixed(2)
+      } ms/MB streamed`;
+    lines.push(
+      `  ${label.padEnd(26)} echo ${
+        r.throughput[key].toFixed(0)
+      } MB/s, stream ${r.stream[key].toFixed(0)} MB/s, round trip p50 ${
+        fine(s.p50)
+      }, p99 ${fine(s.p99)}${cpu}`,
+    );
+  }
+  const added = r.echo.proxy.p50 - r.echo.direct.p50;
+  for (
+    const [name, figures] of [["echo", r.throughput], [
+      "stream",
+      r.stream,
+    ]] as const
+  ) {
+    lines.push(
+      `  proxy/direct ${name}: throughput ${
+        ratio(figures.proxy, figures.direct)
+      } — target ≥ ×${t.proxyRatio.toFixed(2)}: ${
+        met(figures.proxy / figures.direct >= t.proxyRatio)
+      }; bare relay/direct ${ratio(figures.bareRelay, figures.direct)}`,
+    );
+  }
+  lines.push(
+    `  added p50 round trip (echo) +${fine(added)} — target < ${
+      ms(t.addedP50)
+    }: ${met(added < t.addedP50)}`,
+    `  proxy/bare relay: echo ${
+      ratio(r.throughput.proxy, r.throughput.bareRelay)
+    }, stream ${ratio(r.stream.proxy, r.stream.bareRelay)}, relay CPU ${
+      ratio(r.relayCpuMsPerMb.proxy, r.relayCpuMsPerMb.bareRelay)
+    } (echo), ${
+      ratio(r.streamCpuMsPerMb.proxy, r.streamCpuMsPerMb.bareRelay)
+    } (stream), round trip p50 ${
+      ratio(r.echo.proxy.p50, r.echo.bareRelay.p50)
+    }`,
+  );
+  if (r.streamer) {
+    const s = r.streamer;
+    const streamerAdded = s.proxy.p50 - s.direct.p50;
+    lines.push(
+      `  real streamer ping: direct p50 ${fine(s.direct.p50)}, p99 ${
+        fine(s.direct.p99)
+      }; through the gateway p50 ${fine(s.proxy.p50)}, p99 ${
+        fine(s.proxy.p99)
+      }; added p50 +${fine(streamerAdded)} — target < ${ms(t.addedP50)}: ${
+        met(streamerAdded < t.addedP50)
+      }`,
+    );
+  } else if (r.streamerError) {
+    lines.push(`  real streamer ping: not measured (${r.streamerError})`);
+  }
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  // `deno run -A bench/proxy_bench.ts [--quick]`: this benchmark alone.
+  const quick = Deno.args.includes("--quick");
+  const interrupt = handleInterrupts();
+  const result = await runProxyBench({
+    signal: interrupt.signal,
+    interrupted: () => interrupt.received !== undefined,
+    progress: (line) => console.error(line),
+    rounds: quick ? 2 : 4,
+    throughputBytes: (quick ? 32 : 256) * 1024 * 1024,
+    pings: quick ? 100 : 1000,
+    streamerRounds: quick ? 1 : 4,
+    streamerPings: quick ? 50 : 250,
+    streamSeconds: quick ? 1 : 2,
+  });
+  console.log(formatProxyBench(result));
+  interrupt.dispose();
 }

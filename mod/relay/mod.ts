@@ -1,12 +1,15 @@
 /**
- * The `-sm` browser relay: a browser WebSocket accepted by the session
- * manager is joined to the streamer's WebSocket on loopback, message for
- * message in both directions. Messages the browser sends before the streamer
- * side is open are queued (bounded); closing either side closes the other.
+ * The browser relay (the gateway's `/ws/:sessionId`, and `-sm`'s): a
+ * browser WebSocket accepted by the server is joined to the streamer's
+ * WebSocket, message for message in both directions. The streamer side is
+ * {@linkcode connectUpstream}'s client, with Nagle's algorithm off. Messages
+ * the browser sends before the streamer side is open are queued (bounded);
+ * closing either side closes the other.
  *
  * @module
  */
 import type { Logger } from "../log/mod.ts";
+import { connectUpstream, type UpstreamSocket } from "./upstream.ts";
 
 /** Options for {@linkcode relayWebSocket}. */
 export interface RelayOptions {
@@ -20,7 +23,7 @@ export interface RelayOptions {
   count?: (direction: "to_host" | "to_browser", bytes: number) => void;
 }
 
-type Data = string | ArrayBuffer | Blob | ArrayBufferView;
+type Data = string | ArrayBuffer | ArrayBufferView;
 
 /** Joins `browser` to a new WebSocket to `upstreamUrl`. */
 export function relayWebSocket(
@@ -30,20 +33,45 @@ export function relayWebSocket(
 ): void {
   const maxQueued = options.maxQueuedBytes ?? 1 << 20;
   const maxBuffered = options.maxBufferedBytes ?? 32 << 20;
-  let upstream: WebSocket;
+  browser.binaryType = "arraybuffer";
+  const queue: Data[] = [];
+  let queued = 0;
+  const count = options.count;
+  let upstream: UpstreamSocket;
   try {
-    upstream = new WebSocket(upstreamUrl);
+    upstream = connectUpstream(upstreamUrl, {
+      onopen() {
+        for (const data of queue.splice(0)) upstream.send(data);
+      },
+      onmessage(data) {
+        count?.("to_browser", wireSize(data));
+        if (browser.readyState !== WebSocket.OPEN) return;
+        // WebSockets cannot push back: a viewer this far behind is cut off
+        // rather than buffered without bound (the stream protocol's own flow
+        // control keeps a healthy viewer far below this).
+        if (browser.bufferedAmount > maxBuffered) {
+          return closeBoth(1013, "the viewer cannot keep up");
+        }
+        // send() copies the bytes before it returns (data may be a view of
+        // the upstream's read buffer).
+        browser.send(data);
+      },
+      onclose(code, reason) {
+        closeQuietly(browser, serverCode(code), reason || "session closed");
+      },
+      onerror(error) {
+        options.logger.warn("relay could not reach the streamer", {
+          error: error.message,
+        });
+        closeQuietly(browser, 1011, "session not reachable");
+      },
+    });
   } catch (error) {
     options.logger.warn("relay target is not a WebSocket URL", { error });
     browser.onopen = () => closeQuietly(browser, 1011, "session not reachable");
     return;
   }
-  upstream.binaryType = "arraybuffer";
-  browser.binaryType = "arraybuffer";
-  const queue: Data[] = [];
-  let queued = 0;
 
-  const count = options.count;
   browser.onmessage = (event) => {
     const bytes = size(event.data);
     count?.("to_host", wireSize(event.data));
@@ -58,31 +86,6 @@ export function relayWebSocket(
       return closeBoth(1009, "too much data before the session opened");
     }
     queue.push(event.data);
-  };
-  upstream.onopen = () => {
-    for (const data of queue.splice(0)) upstream.send(data);
-  };
-  upstream.onmessage = (event) => {
-    count?.("to_browser", wireSize(event.data));
-    if (browser.readyState !== WebSocket.OPEN) return;
-    // WebSockets cannot push back: a viewer this far behind is cut off
-    // rather than buffered without bound (the stream protocol's own flow
-    // control keeps a healthy viewer far below this).
-    if (browser.bufferedAmount > maxBuffered) {
-      return closeBoth(1013, "the viewer cannot keep up");
-    }
-    browser.send(event.data);
-  };
-  upstream.onclose = (event) => {
-    closeQuietly(
-      browser,
-      serverCode(event.code),
-      event.reason || "session closed",
-    );
-  };
-  upstream.onerror = () => {
-    options.logger.warn("relay could not reach the streamer");
-    closeQuietly(browser, 1011, "session not reachable");
   };
   browser.onclose = (event) =>
     closeQuietly(upstream, clientCode(event.code), event.reason);
@@ -113,7 +116,11 @@ function clientCode(code: number): number {
   return code >= 3000 && code <= 4999 ? code : 1000;
 }
 
-function closeQuietly(socket: WebSocket, code: number, reason: string): void {
+function closeQuietly(
+  socket: WebSocket | UpstreamSocket,
+  code: number,
+  reason: string,
+): void {
   if (
     socket.readyState === WebSocket.CLOSING ||
     socket.readyState === WebSocket.CLOSED
@@ -142,6 +149,5 @@ function wireSize(data: Data): number {
 /** A conservative size for the queue bound (2 bytes per UTF-16 unit). */
 function size(data: Data): number {
   if (typeof data === "string") return data.length * 2;
-  if (data instanceof Blob) return data.size;
   return data.byteLength;
 }
