@@ -323,8 +323,10 @@ export function openSqliteStore(path: string): GatewayStore {
       });
     },
     // Written before the promise is made: durable on return, as always.
-    async insertSession(session) {
-      statements.putSession.run(session.sessionId, JSON.stringify(session));
+    insertSession(session) {
+      return settled(() => {
+        statements.putSession.run(session.sessionId, JSON.stringify(session));
+      });
     },
     deleteSession(sessionId) {
       statements.deleteSession.run(sessionId);
@@ -340,12 +342,14 @@ export function openSqliteStore(path: string): GatewayStore {
         );
       }
     },
-    async isRevoked(signIn) {
-      return statements.isRevoked.get(
-        signIn.id,
-        signIn.user,
-        signIn.issuedAt,
-      ) !== undefined;
+    isRevoked(signIn) {
+      return settled(() =>
+        statements.isRevoked.get(
+          signIn.id,
+          signIn.user,
+          signIn.issuedAt,
+        ) !== undefined
+      );
     },
     pruneRevocations(now) {
       transaction(() => {
@@ -393,4 +397,13 @@ export function openSqliteStore(path: string): GatewayStore {
       db.close();
     },
   };
+}
+
+/** `fn()`'s result as a promise: resolved with it, or rejected with what it threw. */
+function settled<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
