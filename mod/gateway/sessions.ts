@@ -183,6 +183,23 @@ export class SessionMap {
   }
 
   /**
+   * The session with the host's internal id `sessionUuid`: known here, or
+   * found in the store and known from now on (a gateway sharing the store
+   * placed it, and its streamer checks in here).
+   */
+  async findByUuid(sessionUuid: string): Promise<SessionRecord | undefined> {
+    const known = this.getByUuid(sessionUuid);
+    if (known) return known;
+    const stored = await this.#store.findSessionByUuid(sessionUuid);
+    if (!stored || this.getByUuid(sessionUuid)) {
+      return this.getByUuid(sessionUuid);
+    }
+    stored.lastCheckinAt = this.#now();
+    this.#index(stored);
+    return stored;
+  }
+
+  /**
    * Records a streamer's licence check-in. Undefined when no session of that
    * host has that internal id.
    */

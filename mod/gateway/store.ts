@@ -59,6 +59,12 @@ export interface GatewayStore {
    * session nobody could find after a restart must not be handed out.
    */
   insertSession(session: SessionRecord): Promise<void>;
+  /**
+   * The stored session with the host's internal id `sessionUuid`, as the
+   * store has it now (another gateway on the same store may have placed
+   * it).
+   */
+  findSessionByUuid(sessionUuid: string): Promise<SessionRecord | undefined>;
   /** Forgets a session. */
   deleteSession(sessionId: string): void;
   /** Records a revocation (a user's keeps the latest cutoff). */
@@ -105,6 +111,7 @@ const OPERATIONS = [
   "putSession",
   "putSessions",
   "insertSession",
+  "findSessionByUuid",
   "deleteSession",
   "putRevocation",
   "isRevoked",
@@ -247,6 +254,9 @@ export function openSqliteStore(path: string): GatewayStore {
         "ON CONFLICT(session_id) DO UPDATE SET data = excluded.data",
     ),
     deleteSession: db.prepare("DELETE FROM sessions WHERE session_id = ?"),
+    sessionByUuid: db.prepare(
+      "SELECT data FROM sessions WHERE json_extract(data, '$.sessionUuid') = ?",
+    ),
     getSetting: db.prepare("SELECT value FROM settings WHERE key = ?"),
     putSetting: db.prepare(
       "INSERT INTO settings (key, value) VALUES (?, ?) " +
@@ -330,6 +340,14 @@ export function openSqliteStore(path: string): GatewayStore {
     },
     deleteSession(sessionId) {
       statements.deleteSession.run(sessionId);
+    },
+    findSessionByUuid(sessionUuid) {
+      return settled(() => {
+        const row = statements.sessionByUuid.get(sessionUuid) as
+          | { data: string }
+          | undefined;
+        return row ? JSON.parse(row.data) as SessionRecord : undefined;
+      });
     },
     putRevocation(revocation) {
       if (revocation.kind === "signin") {

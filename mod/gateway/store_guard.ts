@@ -261,6 +261,22 @@ export class GuardedStore implements GatewayStore {
     this.#write(`session:${sessionId}`, (s) => s.deleteSession(sessionId));
   }
 
+  /**
+   * Asks the store (another gateway may have placed the session); nothing
+   * while the store is failing, as for revocations.
+   */
+  async findSessionByUuid(
+    sessionUuid: string,
+  ): Promise<SessionRecord | undefined> {
+    if (this.#state.kind === "failing") return undefined;
+    try {
+      return await this.#store.findSessionByUuid(sessionUuid);
+    } catch (error) {
+      this.#failing(error);
+      return undefined;
+    }
+  }
+
   getSetting(key: string): string | undefined {
     return this.#loaded.settings.get(key);
   }

@@ -270,6 +270,12 @@ function postgresStore(sql: Sql): PostgresStore {
       (await sql<{ data: SessionRecord }[]>`SELECT data FROM sessions`)
         .map((row) => row.data),
     putSession: (session) => putSessions(sql, [session]),
+    async findSessionByUuid(sessionUuid) {
+      const [row] = await sql<{ data: SessionRecord }[]>`
+        SELECT data FROM sessions WHERE data->>'sessionUuid' = ${sessionUuid}
+        LIMIT 1`;
+      return row?.data;
+    },
     putSessions: (sessions) => putSessions(sql, sessions),
     // Every write here is committed (synchronous_commit as the server sets
     // it) before the promise resolves.

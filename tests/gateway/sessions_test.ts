@@ -16,7 +16,7 @@ import { type GatewayStore, openSqliteStore } from "../../mod/gateway/store.ts";
 import type { SessionRecord } from "../../mod/gateway/types.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { captureLogs } from "../support/log.ts";
-import { withTempDirSync } from "../support/fs.ts";
+import { withTempDir, withTempDirSync } from "../support/fs.ts";
 import { canMount, withSmallDisk } from "../support/full_disk.ts";
 
 const T0 = 1_700_000_000_000;
@@ -407,4 +407,23 @@ Deno.test({
       }
     });
   },
+});
+
+Deno.test("a session another gateway on the same store placed is found by its uuid and taken up", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/gateway.sqlite`;
+    const a = harness(openSqliteStore(path));
+    const b = harness(openSqliteStore(path));
+    await a.map.add(session("placed-on-a"));
+    assertEquals(b.map.getByUuid("uuid-placed-on-a"), undefined);
+    const found = await b.map.findByUuid("uuid-placed-on-a");
+    assertEquals(found?.sessionId, "placed-on-a");
+    // Known from now on: its streamer's check-ins are recorded here.
+    assertEquals(b.map.get("placed-on-a")?.sessionUuid, "uuid-placed-on-a");
+    assertEquals(
+      b.map.checkin("uuid-placed-on-a", HOST_A)?.sessionId,
+      "placed-on-a",
+    );
+    assertEquals(await b.map.findByUuid("uuid-nowhere"), undefined);
+  });
 });

@@ -115,6 +115,13 @@ export async function exerciseStore(store: AsyncGatewayStore): Promise<void> {
   );
   assertEquals(new Set(together).size, 1, "everyone got the same value");
 
+  // Found by the host's internal id, as stored now.
+  assertEquals(
+    await store.findSessionByUuid(session("s3", "bob").sessionUuid),
+    session("s3", "bob"),
+  );
+  assertEquals(await store.findSessionByUuid("no-such-uuid"), undefined);
+
   // A new session, durable on return.
   await store.insertSession(session("s5"));
   assertEquals(

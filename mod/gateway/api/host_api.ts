@@ -125,6 +125,8 @@ export function hostApi(options: HostApiOptions): Hono {
     const refused = await refuseProof(c, body.value);
     if (refused) return refused;
     const { sessionUuid, serverUrl } = body.value;
+    // A session another gateway on the same store placed is taken up.
+    await sessions.findByUuid(sessionUuid);
     const session = sessions.checkin(sessionUuid, serverUrl);
     if (!session) {
       // Not a session this gateway placed (or one it already ended).
