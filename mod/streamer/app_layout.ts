@@ -16,6 +16,7 @@
 import type { Rect } from "../devices/capture.ts";
 import type { Size } from "../devices/screen.ts";
 import { contains } from "./encode/tiles.ts";
+import { clamp } from "../util/clamp.ts";
 
 /** An app's wish: an area this size. */
 export interface AreaRequest {
@@ -189,8 +190,4 @@ function sameRect(a: Rect, b: Rect): boolean {
 
 function describe(rect: Rect): string {
   return `${rect.width}x${rect.height}+${rect.x}+${rect.y}`;
-}
-
-function clamp(value: number, min: number, max: number): number {
-  return Math.min(max, Math.max(min, value));
 }

@@ -28,6 +28,7 @@ import {
   setScreenSize,
   trapErrors,
 } from "../../../ffi/x11/randr.ts";
+import { clamp } from "../../util/clamp.ts";
 
 /** The outcome of {@linkcode resizeScreen}. */
 export interface ResizeResult {
@@ -108,10 +109,6 @@ export function resizeScreen(
   } finally {
     resources.close();
   }
-}
-
-function clamp(value: number, min: number, max: number): number {
-  return Math.min(Math.max(value, min), max);
 }
 
 interface Target {
