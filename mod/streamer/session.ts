@@ -389,8 +389,9 @@ export class StreamerSession {
   #openAppScreens(): AppScreens | undefined {
     if (this.#appScreens === undefined) {
       const { devices, logger } = this.#options;
+      let windows;
       try {
-        const windows = devices.appWindows();
+        windows = devices.appWindows();
         if (!windows) throw new Error("not on this OS");
         if (!windows.hasWindowManager()) {
           startAppWindowManager({ logger });
@@ -406,6 +407,7 @@ export class StreamerSession {
           },
         });
       } catch (error) {
+        windows?.close();
         logger.warn("apps are shown on the whole screen", { error });
         this.#appScreens = "unavailable";
       }
