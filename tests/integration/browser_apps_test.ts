@@ -369,13 +369,13 @@ Deno.test({
   },
 });
 
-/** A Tk app whose only window closes after a second while it runs on. */
+/** A Tk app whose only window closes after 3 s (seen by then, even on a loaded machine) while it runs on. */
 const WINDOW_CLOSES_APP = `
 import time
 import tkinter as tk
 root = tk.Tk()
 root.configure(bg="#00ff00")
-root.after(1000, root.destroy)
+root.after(3000, root.destroy)
 root.mainloop()
 time.sleep(600)
 `;
