@@ -76,10 +76,18 @@ export interface CreateGatewayOptions {
   secureCookie: boolean;
   /** Clock of the registry, the session map and `/health` (ms). */
   now?: () => number;
+  /**
+   * This gateway's id among the gateways on one store (what it writes as
+   * its own: leases, claims, change notices). Default a fresh UUID per
+   * start.
+   */
+  id?: string;
 }
 
 /** A wired gateway, not yet listening. */
 export interface Gateway {
+  /** This gateway's id among the gateways on its store. */
+  id: string;
   /** Every route of the gateway. */
   app: Hono;
   /** Hosts. */
@@ -110,6 +118,7 @@ export async function createGateway(
   const { store: backend, logger } = options;
   const g = config.gateway;
   const now = options.now ?? Date.now;
+  const id = options.id ?? crypto.randomUUID();
   // A failing store must not stop reconnects, resolves or sign-outs: the
   // guard serves from memory and writes what it could not later.
   let store: GuardedStore;
@@ -265,6 +274,7 @@ export async function createGateway(
       return c.json({ error: "internal error" }, 500);
     });
     return {
+      id,
       app,
       registry,
       sessions,
@@ -326,6 +336,7 @@ export async function startGateway(
       ...tls,
       onListen: () =>
         logger.info("gateway listening", {
+          gatewayId: gateway.id,
           address: bind,
           port: g.port,
           scheme: tls ? "https" : "http",
