@@ -76,6 +76,7 @@ export function connectUpstream(
     headers: options.headers,
     maxPayload: options.maxMessageBytes ?? 64 << 20,
     perMessageDeflate: false,
+    generateMask: zeroMask,
   });
   let opened = false;
   socket.on("open", () => {
@@ -111,4 +112,14 @@ export function connectUpstream(
       socket.close(code, reason);
     },
   };
+}
+
+/**
+ * The masking key of every frame the relay sends: zero, which makes masking
+ * a no-op (`ws` then skips its byte-by-byte loop). Masking protects proxies
+ * from script-chosen bytes in a browser's traffic; this client is the
+ * gateway itself talking to the farm's own streamer.
+ */
+function zeroMask(mask: Uint8Array): void {
+  mask.fill(0);
 }

@@ -15,6 +15,8 @@ export default class WebSocket {
       headers?: Record<string, string>;
       maxPayload?: number;
       perMessageDeflate?: boolean;
+      /** Fills each frame's 4-byte masking key. */
+      generateMask?: (mask: Uint8Array) => void;
     },
   );
   readonly readyState: 0 | 1 | 2 | 3;

@@ -130,6 +130,16 @@ Deno.test(
             const body = await answer?.json().catch(() => undefined);
             return body?.status === "healthy";
           }, { what: "the host's pool to be started" });
+          // The gateway's probes during the pool's start were answered 503
+          // (Unreachable after three): its next probe finds it back.
+          const readyAt = Date.now();
+          await admin.waitForHost(
+            again.serverUrl,
+            (h) =>
+              h.state === "Healthy" && h.lastProbe?.ok === true &&
+              h.lastProbe.at >= readyAt,
+            { what: "a probe after the pool started to find the host Healthy" },
+          );
           const fresh = await bob.launchOk("desk");
           assertEquals(
             (await resolveSession(gateway.url, fresh.sessionId)).status,

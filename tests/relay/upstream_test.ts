@@ -135,7 +135,7 @@ function frame(op: number, payload: Uint8Array, fin = true): Uint8Array {
 /** Reads one masked client frame (small payloads). */
 async function readClientFrame(
   conn: Deno.Conn,
-): Promise<{ op: number; payload: Uint8Array }> {
+): Promise<{ op: number; payload: Uint8Array; mask: number[] }> {
   const head = new Uint8Array(6);
   let got = 0;
   while (got < 6) {
@@ -153,7 +153,7 @@ async function readClientFrame(
     got += n;
   }
   for (let i = 0; i < length; i++) payload[i] ^= head[2 + (i & 3)];
-  return { op: head[0] & 0x0f, payload };
+  return { op: head[0] & 0x0f, payload, mask: [...head.subarray(2, 6)] };
 }
 
 Deno.test("text, binary and large messages cross both ways; handshake headers reach the server", async () => {
@@ -217,6 +217,20 @@ Deno.test("fragments are joined, pings answered, and the peer's close frame echo
     { kind: "message", data: "fragmented" },
     { kind: "close", code: 4001, reason: "x" },
   ]);
+});
+
+Deno.test("frames to the streamer carry a zero masking key, so the bytes go as they are", async () => {
+  const server = rawServer(async (conn) => {
+    const sent = await readClientFrame(conn);
+    assertEquals(sent.op, 2);
+    assertEquals(sent.mask, [0, 0, 0, 0]);
+    assertEquals([...sent.payload], [1, 2, 3, 250]);
+  });
+  const c = client(server.url);
+  await c.until(1);
+  c.socket.send(new Uint8Array([1, 2, 3, 250]));
+  await server.done();
+  c.socket.close();
 });
 
 Deno.test("a peer that breaks the protocol or vanishes is closed, with no error once open", async () => {

@@ -373,7 +373,9 @@ export interface AdminHost {
   maxSessions: number;
   logonsInFlight: number;
   lastHeartbeat: string | null;
-  lastProbe: { ok: boolean; latencyMs: number; error?: string } | null;
+  lastProbe:
+    | { at: number; ok: boolean; latencyMs: number; error?: string }
+    | null;
   probeFailures: number;
   registeredAt: string;
 }
