@@ -7,6 +7,8 @@
  * migrated to the current schema with its data kept; a file written with a
  * newer schema version is refused with a clear error and left untouched; the
  * file and its WAL are mode 0600 (an existing open file is made private).
+ * Claims for new sessions keep the claims contract, through one connection
+ * and through several to one file.
  *
  * @module
  */
@@ -21,6 +23,7 @@ import { assert, assertEquals, assertThrows } from "../support/assert.ts";
 import { withTempDir, withTempDirSync } from "../support/fs.ts";
 import {
   byKey,
+  exerciseClaims,
   exerciseStore,
   host,
   session,
@@ -33,6 +36,27 @@ Deno.test("in-memory store keeps the store contract", async () => {
   } finally {
     store.close();
   }
+});
+
+Deno.test("in-memory store keeps the claims contract", async () => {
+  const store = openSqliteStore(":memory:");
+  try {
+    await exerciseClaims([asyncStore(store)]);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a file store keeps the claims contract through several connections", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/gateway.db`;
+    const stores = [1, 2, 3].map(() => openSqliteStore(path));
+    try {
+      await exerciseClaims(stores.map((s) => asyncStore(s)));
+    } finally {
+      for (const store of stores) store.close();
+    }
+  });
 });
 
 Deno.test("a file store keeps everything when reopened", async () => {
@@ -139,7 +163,7 @@ Deno.test("a new file is stamped with the current schema version", () => {
         user_version: number;
       };
       assertEquals(Number(version.user_version), SCHEMA_VERSION);
-      assertEquals(SCHEMA_VERSION, 2);
+      assertEquals(SCHEMA_VERSION, 3);
     } finally {
       check.close();
     }
