@@ -42,7 +42,8 @@ export interface SignInRef {
  * throw when the write fails); in front of a database server
  * ({@linkcode AsyncGatewayStore}) the `GuardedStore` (store_guard.ts) writes
  * behind.
- * Only a new session and a revocation check wait for the store.
+ * Only a new session (its claim and its record) and a revocation check wait
+ * for the store.
  */
 export interface GatewayStore {
   /** Every stored host. */
