@@ -10,8 +10,9 @@
  * before its streamer first checks in; one whose streamer stays silent for
  * `staleAfter` is not, whoever placed it.
  *
- * The stores hold sessions as JSON documents; {@linkcode liveSessionSql}
- * is this rule on those documents, with the cut-off as a parameter. In the
+ * The stores hold sessions as JSON documents, and when each was last seen
+ * as a column computed from it; {@linkcode liveSessionSql} is this rule on
+ * that column. In the
  * store, check-in times lag memory by the session map's batch (written every
  * `licence.checkinInterval`), so the store's view is at most that much older.
  *
@@ -40,17 +41,16 @@ export function isLive(
 }
 
 /**
- * {@linkcode isLive} as a SQL condition on a session row's JSON `data`, in
- * a store's dialect, with `since` (the cut-off's parameter or expression,
- * e.g. `$since` or `$2::float8`) as the cut-off.
+ * {@linkcode isLive} as a SQL condition on a stored session, with `since`
+ * (the cut-off's parameter, e.g. `$since` or `$2::float8`) as the cut-off.
+ * Both stores keep {@linkcode lastSeen} as a generated, indexed column
+ * `last_seen` of their `sessions` table (SQLite: `max(coalesce(
+ * json_extract(data, '$.lastCheckinAt'), 0), json_extract(data,
+ * '$.lastLaunchAt'))`; PostgreSQL: the same with `greatest` and `->>`),
+ * made by the schema step that added claims; a change to the rule is a new
+ * schema step in each. The claims contract checks the stores against
+ * {@linkcode isLive} (tests/support/store_contract.ts).
  */
-export function liveSessionSql(
-  dialect: "sqlite" | "postgres",
-  since: string,
-): string {
-  return dialect === "sqlite"
-    ? "max(coalesce(json_extract(data, '$.lastCheckinAt'), 0), " +
-      `json_extract(data, '$.lastLaunchAt')) >= ${since}`
-    : "greatest(coalesce((data->>'lastCheckinAt')::float8, 0), " +
-      `(data->>'lastLaunchAt')::float8) >= ${since}`;
+export function liveSessionSql(since: string): string {
+  return `last_seen >= ${since}`;
 }

@@ -190,7 +190,8 @@ const MIGRATIONS: readonly string[] = [
      issued_before INTEGER NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
-  // 3: claims for new sessions (farm-wide limits); sessions by host.
+  // 3: claims for new sessions (farm-wide limits); each session's host and
+  // when it was last seen (liveness.ts), indexed for the claims' counts.
   `CREATE TABLE session_claims (
      session_id TEXT PRIMARY KEY,
      gateway_id TEXT NOT NULL,
@@ -198,8 +199,15 @@ const MIGRATIONS: readonly string[] = [
      expires_at INTEGER NOT NULL
    );
    CREATE INDEX session_claims_server_url ON session_claims (server_url);
-   CREATE INDEX sessions_server_url
-     ON sessions (json_extract(data, '$.serverUrl'));`,
+   ALTER TABLE sessions ADD COLUMN server_url TEXT
+     GENERATED ALWAYS AS (json_extract(data, '$.serverUrl')) VIRTUAL;
+   ALTER TABLE sessions ADD COLUMN last_seen REAL
+     GENERATED ALWAYS AS (max(
+       coalesce(json_extract(data, '$.lastCheckinAt'), 0),
+       json_extract(data, '$.lastLaunchAt'))) VIRTUAL;
+   CREATE INDEX sessions_last_seen ON sessions (last_seen);
+   CREATE INDEX sessions_server_url_last_seen
+     ON sessions (server_url, last_seen);`,
 ];
 
 /** The schema version this release writes. */
@@ -328,13 +336,11 @@ export function openSqliteStore(path: string): GatewayStore {
     claimCounts: db.prepare(
       `SELECT
          (SELECT count(*) FROM (SELECT 1 FROM sessions
-           WHERE ${
-        liveSessionSql("sqlite", "$since")
-      } LIMIT $licence)) AS farm_sessions,
+           WHERE ${liveSessionSql("$since")} LIMIT $licence)) AS farm_sessions,
          (SELECT count(*) FROM session_claims) AS claims,
          (SELECT count(*) FROM sessions
-           WHERE json_extract(data, '$.serverUrl') = $url
-             AND ${liveSessionSql("sqlite", "$since")}) AS host_sessions,
+           WHERE server_url = $url
+             AND ${liveSessionSql("$since")}) AS host_sessions,
          (SELECT count(*) FROM session_claims
            WHERE server_url = $url) AS host_claims`,
     ),

@@ -48,7 +48,8 @@ const MIGRATIONS: readonly string[] = [
      issued_before BIGINT NOT NULL,
      expires_at BIGINT NOT NULL
    );`,
-  // 2: claims for new sessions (farm-wide limits); sessions by host.
+  // 2: claims for new sessions (farm-wide limits); each session's host and
+  // when it was last seen (liveness.ts), indexed for the claims' counts.
   `CREATE TABLE session_claims (
      session_id TEXT PRIMARY KEY,
      gateway_id TEXT NOT NULL,
@@ -56,7 +57,16 @@ const MIGRATIONS: readonly string[] = [
      expires_at BIGINT NOT NULL
    );
    CREATE INDEX session_claims_server_url ON session_claims (server_url);
-   CREATE INDEX sessions_server_url ON sessions ((data->>'serverUrl'));`,
+   ALTER TABLE sessions
+     ADD COLUMN server_url TEXT
+       GENERATED ALWAYS AS (data->>'serverUrl') STORED,
+     ADD COLUMN last_seen DOUBLE PRECISION
+       GENERATED ALWAYS AS (greatest(
+         coalesce((data->>'lastCheckinAt')::float8, 0),
+         (data->>'lastLaunchAt')::float8)) STORED;
+   CREATE INDEX sessions_last_seen ON sessions (last_seen);
+   CREATE INDEX sessions_server_url_last_seen
+     ON sessions (server_url, last_seen);`,
 ];
 
 /** The PostgreSQL schema version this release writes. */
@@ -69,7 +79,7 @@ const MIGRATION_LOCK = 0x77656273; // "webs"
 const CLAIM_LOCK = 0x636c6169; // "clai"
 
 /** A session is live (liveness.ts), with the cut-off as $2. */
-const LIVE = liveSessionSql("postgres", "$2::float8");
+const LIVE = liveSessionSql("$2::float8");
 
 /**
  * A claim's counts and, if they leave room, its insert, in one statement
@@ -93,8 +103,7 @@ const CLAIM_SQL = `
         WHERE ${LIVE}
         LIMIT $3::bigint) live) + (SELECT count(*) FROM claims) AS farm,
       (SELECT count(*) FROM sessions
-        WHERE data->>'serverUrl' = $4::text
-          AND ${LIVE})
+        WHERE server_url = $4::text AND ${LIVE})
         + (SELECT count(*) FROM claims WHERE server_url = $4::text) AS host,
       (SELECT count(*) FROM claims WHERE server_url = $4::text) AS logons
   ), granted AS (
