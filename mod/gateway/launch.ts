@@ -2,8 +2,9 @@
  * A launch, from a signed-in user's request to a connection token: who may
  * launch what, reconnects to a known session, desktop relaunches, session
  * sharing and load balancing (through {@linkcode place}), the licence limit,
- * the call to the chosen host, a second host when the first fails, and the
- * session record. Every launch leaves its placement explanation in the
+ * the farm-wide claim (claims.ts), the call to the chosen host, a second
+ * host when the first fails or is full across the farm, and the session
+ * record. Every launch leaves its placement explanation in the
  * decision log.
  *
  * @module
@@ -12,12 +13,21 @@ import type { Config, Workspace } from "../config/mod.ts";
 import type { ConnectionAnswer } from "../contract/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import {
+  claimLifetimeMs,
+  type ClaimOutcome,
+  type ClaimRefusal,
+  licenceMessage,
+  refusalMessage,
+} from "./claims.ts";
+import {
   getConnection,
   type HostCallOptions,
   HostError,
 } from "./host_client.ts";
+import { liveSince } from "./liveness.ts";
 import {
   commandFor,
+  hostLoad,
   place,
   type PlacementDecision,
   sharingRefusal,
@@ -25,12 +35,13 @@ import {
 import { logOffHostSession } from "./host_sessions.ts";
 import type { HostRegistry, LogonOutcome } from "./registry.ts";
 import type { SessionMap } from "./sessions.ts";
+import type { GatewayStore } from "./store.ts";
 import {
   storeErrorCause,
   storeFailureMessage,
   type StoreState,
 } from "./store_guard.ts";
-import type { Identity, SessionRecord } from "./types.ts";
+import type { HostView, Identity, SessionRecord } from "./types.ts";
 
 /** What a user asks for. */
 export interface LaunchRequest {
@@ -123,7 +134,21 @@ export interface LauncherOptions {
   storeState?: () => StoreState;
   /** Decisions kept for the admin API. Default 500. */
   decisionLogSize?: number;
+  /**
+   * Where new sessions are claimed against the farm-wide limits (the store
+   * every gateway of the farm shares).
+   */
+  claims: Pick<GatewayStore, "claimSession" | "releaseClaim">;
+  /** This gateway's id among the gateways on the store (`Gateway.id`). */
+  gatewayId: string;
+  /** Clock of the session map (ms), for the claims' counts. Default `Date.now`. */
+  now?: () => number;
 }
+
+/** A new session started, or a host that the farm-wide limits refused. */
+type NewSession =
+  | { kind: "started"; result: Omit<LaunchResult, "decisionId"> }
+  | ({ kind: "refused" } & ClaimRefusal);
 
 /** Launches workspaces for signed-in users. */
 export class Launcher {
@@ -133,6 +158,9 @@ export class Launcher {
   readonly #logger: Logger;
   readonly #onLaunch?: (record: DecisionRecord) => void;
   readonly #storeState: () => StoreState;
+  readonly #claims: LauncherOptions["claims"];
+  readonly #gatewayId: string;
+  readonly #now: () => number;
   readonly #workspaces: Map<string, Workspace>;
   readonly #log = new Map<string, DecisionRecord>();
   readonly #userQueue = new Map<string, Promise<unknown>>();
@@ -148,6 +176,9 @@ export class Launcher {
     this.#onLaunch = options.onLaunch;
     this.#storeState = options.storeState ?? (() => ({ kind: "working" }));
     this.#logSize = options.decisionLogSize ?? 500;
+    this.#claims = options.claims;
+    this.#gatewayId = options.gatewayId;
+    this.#now = options.now ?? Date.now;
     this.#workspaces = new Map(
       options.config.gateway.workspaces.map((w) => [w.id, w]),
     );
@@ -280,7 +311,8 @@ export class Launcher {
 
     const exclude = new Set<string>();
     const attempts = this.#config.gateway.placement.hostAttempts;
-    let lastError: HostError | undefined;
+    /** Why the last host tried could not start the session. */
+    let lastFailure: string | undefined;
     for (let round = 0; round < attempts; round++) {
       const started = performance.now();
       const decision = place({
@@ -303,7 +335,7 @@ export class Launcher {
           return await this.#into(session, request, workspace, "share");
         } catch (error) {
           if (!(error instanceof HostError)) throw error;
-          lastError = error;
+          lastFailure = error.message;
           exclude.add(session.serverUrl);
           continue;
         }
@@ -312,10 +344,22 @@ export class Launcher {
       this.#checkLicence();
       this.#checkStore();
       try {
-        return await this.#newSession(decision.serverUrl!, request, workspace);
+        const started = await this.#newSession(
+          decision.serverUrl!,
+          request,
+          workspace,
+        );
+        if (started.kind === "started") return started.result;
+        // Full across the farm (or its logons at the cap): another host.
+        lastFailure = refusalMessage(started);
+        exclude.add(decision.serverUrl!);
+        this.#logger.info("a farm-wide limit refused a host; trying another", {
+          serverUrl: decision.serverUrl,
+          reason: lastFailure,
+        });
       } catch (error) {
         if (!(error instanceof HostError) || !error.retryable) throw error;
-        lastError = error;
+        lastFailure = error.message;
         exclude.add(decision.serverUrl!);
         this.#logger.warn("host failed a launch; trying another", {
           serverUrl: decision.serverUrl,
@@ -333,8 +377,8 @@ export class Launcher {
     ].slice(0, 5);
     throw new LaunchError(
       503,
-      lastError
-        ? `no host could start the session (${lastError.message})`
+      lastFailure
+        ? `no host could start the session (${lastFailure})`
         : `${last?.summary ?? "no host"}${
           reasons.length ? ` (${reasons.join("; ")})` : ""
         }`,
@@ -377,10 +421,7 @@ export class Launcher {
   #checkLicence(): void {
     const limit = this.#config.gateway.licence.maxConcurrentSessions;
     if (limit > 0 && this.#sessions.liveCount() + this.#starting >= limit) {
-      throw new LaunchError(
-        429,
-        `the licence allows ${limit} concurrent sessions and all are in use; try again later`,
-      );
+      throw new LaunchError(429, licenceMessage(limit));
     }
   }
 
@@ -396,14 +437,23 @@ export class Launcher {
     serverUrl: string,
     request: LaunchRequest,
     workspace: Workspace,
-  ): Promise<Omit<LaunchResult, "decisionId">> {
+  ): Promise<NewSession> {
     const host = this.#registry.get(serverUrl)!;
     const sessionId = crypto.randomUUID();
     const done = this.#registry.beginLogon(serverUrl);
     this.#starting++;
     let answer: ConnectionAnswer;
     let outcome: LogonOutcome = "failed";
+    let claimed = false;
     try {
+      const claim = await this.#claim(sessionId, host);
+      if (claim.kind === "refused") {
+        if (claim.limit === "licence") {
+          throw new LaunchError(429, refusalMessage(claim));
+        }
+        return claim;
+      }
+      claimed = true;
       answer = await getConnection(serverUrl, {
         sessionId,
         workspace,
@@ -439,6 +489,11 @@ export class Launcher {
       }
       outcome = "placed";
     } finally {
+      // Recording the session released its claim; otherwise release it now,
+      // so the next try counts without it.
+      if (claimed && outcome !== "placed") {
+        await this.#claims.releaseClaim(sessionId);
+      }
       // Also releases the slot reserved on the host when it was not placed.
       done(outcome);
       this.#starting--;
@@ -450,11 +505,40 @@ export class Launcher {
       serverUrl,
     });
     return {
-      sessionId,
-      websocketPath: `/ws/${sessionId}`,
-      token: answer.token,
-      outcome: "new",
+      kind: "started",
+      result: {
+        sessionId,
+        websocketPath: `/ws/${sessionId}`,
+        token: answer.token,
+        outcome: "new",
+      },
     };
+  }
+
+  /**
+   * Claims room for `sessionId` on `host` farm-wide (claims.ts): the
+   * licence, the host's capacity as placement counts it and its logon cap.
+   */
+  async #claim(sessionId: string, host: HostView): Promise<ClaimOutcome> {
+    const now = this.#now();
+    const { licence, placement } = this.#config.gateway;
+    try {
+      return await this.#claims.claimSession({
+        sessionId,
+        gatewayId: this.#gatewayId,
+        serverUrl: host.serverUrl,
+        now,
+        expiresAt: now + claimLifetimeMs(placement.hostTimeout * 1000),
+        liveSince: liveSince(now, licence.staleAfter * 1000),
+        limits: {
+          licence: licence.maxConcurrentSessions,
+          hostCapacity: hostLoad(host).max,
+          logonCap: placement.maxConcurrentLogons,
+        },
+      });
+    } catch (error) {
+      throw new LaunchError(503, storeFailureMessage(storeErrorCause(error)));
+    }
   }
 
   /** Logs off a session its host started but the gateway could not record. */

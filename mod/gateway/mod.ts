@@ -162,6 +162,9 @@ export async function createGateway(
       logger: logger.child("launch"),
       onLaunch: (record) => metrics.launch(record),
       storeState: () => store.check(),
+      claims: store,
+      gatewayId: id,
+      now,
     });
     const revocations = new Revocations({ store });
     const auth = createAuthenticator({

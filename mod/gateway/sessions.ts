@@ -12,6 +12,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
+import { isLive, liveSince } from "./liveness.ts";
 import type { GatewayStore } from "./store.ts";
 import type { SessionRecord } from "./types.ts";
 
@@ -81,7 +82,10 @@ export class SessionMap {
     return [...this.#byId.values()];
   }
 
-  /** How many sessions are live now (the licences in use). */
+  /**
+   * How many sessions are live now (the licences in use; the rule is
+   * liveness.ts's, which the stores' claims count by too).
+   */
   liveCount(): number {
     const now = this.#now();
     let count = 0;
@@ -251,8 +255,7 @@ export class SessionMap {
   }
 
   #live(session: SessionRecord, now: number): boolean {
-    const seen = Math.max(session.lastCheckinAt ?? 0, session.lastLaunchAt);
-    return now - seen <= this.#staleMs;
+    return isLive(session, liveSince(now, this.#staleMs));
   }
 
   /** Values many sessions share, by their JSON. */

@@ -8,6 +8,12 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import {
+  type ClaimOutcome,
+  claimVerdict,
+  type SessionClaim,
+} from "./claims.ts";
+import { liveSessionSql } from "./liveness.ts";
 import type { HostRecord, SessionRecord } from "./types.ts";
 
 /**
@@ -36,7 +42,8 @@ export interface SignInRef {
  * throw when the write fails); in front of a database server
  * ({@linkcode AsyncGatewayStore}) the `GuardedStore` (store_guard.ts) writes
  * behind.
- * Only a new session and a revocation check wait for the store.
+ * Only a new session (its claim and its record) and a revocation check wait
+ * for the store.
  */
 export interface GatewayStore {
   /** Every stored host. */
@@ -56,9 +63,20 @@ export interface GatewayStore {
   /**
    * Stores a session the gateway just created. Unlike {@linkcode putSession}
    * it is durable on return or throws, in every implementation: a new
-   * session nobody could find after a restart must not be handed out.
+   * session nobody could find after a restart must not be handed out. Its
+   * claim ({@linkcode claimSession}, same id) is released in the same
+   * transaction, so it never counts twice nor not at all.
    */
   insertSession(session: SessionRecord): Promise<void>;
+  /**
+   * Takes a claim for a new session if the farm-wide limits leave room
+   * (claims.ts): under one lock, counts the live sessions and unexpired
+   * claims of every gateway on the store, farm-wide and on the host, and
+   * records the claim or says which limit refused it. One round trip.
+   */
+  claimSession(claim: SessionClaim): Promise<ClaimOutcome>;
+  /** Releases the claim of `sessionId` (its logon failed); none: nothing. */
+  releaseClaim(sessionId: string): Promise<void>;
   /**
    * The stored session with the host's internal id `sessionUuid`, as the
    * store has it now (another gateway on the same store may have placed
@@ -111,6 +129,8 @@ const OPERATIONS = [
   "putSession",
   "putSessions",
   "insertSession",
+  "claimSession",
+  "releaseClaim",
   "findSessionByUuid",
   "deleteSession",
   "putRevocation",
@@ -170,6 +190,24 @@ const MIGRATIONS: readonly string[] = [
      issued_before INTEGER NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
+  // 3: claims for new sessions (farm-wide limits); each session's host and
+  // when it was last seen (liveness.ts), indexed for the claims' counts.
+  `CREATE TABLE session_claims (
+     session_id TEXT PRIMARY KEY,
+     gateway_id TEXT NOT NULL,
+     server_url TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX session_claims_server_url ON session_claims (server_url);
+   ALTER TABLE sessions ADD COLUMN server_url TEXT
+     GENERATED ALWAYS AS (json_extract(data, '$.serverUrl')) VIRTUAL;
+   ALTER TABLE sessions ADD COLUMN last_seen REAL
+     GENERATED ALWAYS AS (max(
+       coalesce(json_extract(data, '$.lastCheckinAt'), 0),
+       json_extract(data, '$.lastLaunchAt'))) VIRTUAL;
+   CREATE INDEX sessions_last_seen ON sessions (last_seen);
+   CREATE INDEX sessions_server_url_last_seen
+     ON sessions (server_url, last_seen);`,
 ];
 
 /** The schema version this release writes. */
@@ -291,15 +329,39 @@ export function openSqliteStore(path: string): GatewayStore {
       "SELECT user_name, issued_before, expires_at FROM revoked_users",
     ),
     settings: db.prepare("SELECT key, value FROM settings"),
+    dropExpiredClaims: db.prepare(
+      "DELETE FROM session_claims WHERE expires_at <= ?",
+    ),
+    // Expired claims are dropped first: every claim left counts.
+    claimCounts: db.prepare(
+      `SELECT
+         (SELECT count(*) FROM (SELECT 1 FROM sessions
+           WHERE ${liveSessionSql("$since")} LIMIT $licence)) AS farm_sessions,
+         (SELECT count(*) FROM session_claims) AS claims,
+         (SELECT count(*) FROM sessions
+           WHERE server_url = $url
+             AND ${liveSessionSql("$since")}) AS host_sessions,
+         (SELECT count(*) FROM session_claims
+           WHERE server_url = $url) AS host_claims`,
+    ),
+    addClaim: db.prepare(
+      "INSERT INTO session_claims " +
+        "(session_id, gateway_id, server_url, expires_at) VALUES (?, ?, ?, ?)",
+    ),
+    deleteClaim: db.prepare("DELETE FROM session_claims WHERE session_id = ?"),
   } satisfies Record<string, StatementSync>;
 
-  const transaction = (work: () => void): void => {
-    db.exec("BEGIN");
+  // IMMEDIATE takes the write lock at once: another gateway on the same
+  // file waits (busy_timeout) instead of counting beside this one.
+  const transaction = <T>(work: () => T, mode = ""): T => {
+    db.exec(`BEGIN ${mode}`);
     try {
-      work();
+      const result = work();
       db.exec("COMMIT");
+      return result;
     } catch (error) {
-      db.exec("ROLLBACK");
+      // A full disk may have rolled it back already: its error is the one.
+      if (db.isTransaction) db.exec("ROLLBACK");
       throw error;
     }
   };
@@ -334,8 +396,42 @@ export function openSqliteStore(path: string): GatewayStore {
     },
     // Written before the promise is made: durable on return, as always.
     insertSession(session) {
+      return settled(() =>
+        transaction(() => {
+          statements.putSession.run(session.sessionId, JSON.stringify(session));
+          statements.deleteClaim.run(session.sessionId);
+        })
+      );
+    },
+    claimSession(claim) {
+      return settled(() =>
+        transaction(() => {
+          statements.dropExpiredClaims.run(claim.now);
+          const row = statements.claimCounts.get({
+            since: claim.liveSince,
+            licence: claim.limits.licence,
+            url: claim.serverUrl,
+          }) as Record<string, number>;
+          const outcome = claimVerdict(claim, {
+            farm: Number(row.farm_sessions) + Number(row.claims),
+            host: Number(row.host_sessions) + Number(row.host_claims),
+            logons: Number(row.host_claims),
+          });
+          if (outcome.kind === "granted") {
+            statements.addClaim.run(
+              claim.sessionId,
+              claim.gatewayId,
+              claim.serverUrl,
+              claim.expiresAt,
+            );
+          }
+          return outcome;
+        }, "IMMEDIATE")
+      );
+    },
+    releaseClaim(sessionId) {
       return settled(() => {
-        statements.putSession.run(session.sessionId, JSON.stringify(session));
+        statements.deleteClaim.run(sessionId);
       });
     },
     deleteSession(sessionId) {

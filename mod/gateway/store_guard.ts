@@ -15,6 +15,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
+import type { ClaimOutcome, SessionClaim } from "./claims.ts";
 import type {
   AsyncGatewayStore,
   GatewayStore,
@@ -254,6 +255,38 @@ export class GuardedStore implements GatewayStore {
     } catch (error) {
       this.#failing(error);
       throw new StoreUnavailableError(storeErrorCause(error));
+    }
+  }
+
+  /**
+   * Takes a claim in the store now (claims.ts).
+   *
+   * @throws {StoreUnavailableError} when the store cannot take it: a new
+   * session is refused then, as when it cannot be recorded.
+   */
+  async claimSession(claim: SessionClaim): Promise<ClaimOutcome> {
+    if (this.#state.kind === "failing") await this.retry();
+    if (this.#state.kind === "failing") {
+      throw new StoreUnavailableError(this.#state.cause);
+    }
+    try {
+      return await this.#store.claimSession(claim);
+    } catch (error) {
+      this.#failing(error);
+      throw new StoreUnavailableError(storeErrorCause(error));
+    }
+  }
+
+  /**
+   * Releases a claim now, so the next launch counts without it; never
+   * throws (a claim left behind expires by itself).
+   */
+  async releaseClaim(sessionId: string): Promise<void> {
+    if (this.#state.kind === "failing") return;
+    try {
+      await this.#store.releaseClaim(sessionId);
+    } catch (error) {
+      this.#failing(error);
     }
   }
 

@@ -12,6 +12,8 @@
  * @module
  */
 import postgres from "postgres";
+import { type ClaimOutcome, claimVerdict } from "./claims.ts";
+import { liveSessionSql } from "./liveness.ts";
 import type { AsyncGatewayStore, Revocation } from "./store.ts";
 import type { HostRecord, SessionRecord } from "./types.ts";
 
@@ -46,6 +48,25 @@ const MIGRATIONS: readonly string[] = [
      issued_before BIGINT NOT NULL,
      expires_at BIGINT NOT NULL
    );`,
+  // 2: claims for new sessions (farm-wide limits); each session's host and
+  // when it was last seen (liveness.ts), indexed for the claims' counts.
+  `CREATE TABLE session_claims (
+     session_id TEXT PRIMARY KEY,
+     gateway_id TEXT NOT NULL,
+     server_url TEXT NOT NULL,
+     expires_at BIGINT NOT NULL
+   );
+   CREATE INDEX session_claims_server_url ON session_claims (server_url);
+   ALTER TABLE sessions
+     ADD COLUMN server_url TEXT
+       GENERATED ALWAYS AS (data->>'serverUrl') STORED,
+     ADD COLUMN last_seen DOUBLE PRECISION
+       GENERATED ALWAYS AS (greatest(
+         coalesce((data->>'lastCheckinAt')::float8, 0),
+         (data->>'lastLaunchAt')::float8)) STORED;
+   CREATE INDEX sessions_last_seen ON sessions (last_seen);
+   CREATE INDEX sessions_server_url_last_seen
+     ON sessions (server_url, last_seen);`,
 ];
 
 /** The PostgreSQL schema version this release writes. */
@@ -53,6 +74,48 @@ export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Any number: the advisory lock that serializes migrations. */
 const MIGRATION_LOCK = 0x77656273; // "webs"
+
+/** Any number: the advisory lock that serializes claims farm-wide. */
+const CLAIM_LOCK = 0x636c6169; // "clai"
+
+/** A session is live (liveness.ts), with the cut-off as $2. */
+const LIVE = liveSessionSql("$2::float8");
+
+/**
+ * A claim's counts and, if they leave room, its insert, in one statement
+ * (run after the claim lock, so its snapshot sees every claim before it).
+ * The DELETE of expired claims does not change what the other parts see:
+ * they skip expired claims themselves. The insert's condition is
+ * `claimVerdict` (claims.ts) granting; the verdict is computed again from
+ * the counts returned, to name the limit.
+ *
+ * $1 now, $2 live since, $3 licence (0: none), $4 server URL, $5 host
+ * capacity, $6 logon cap, $7 session id, $8 gateway id, $9 expires at.
+ */
+const CLAIM_SQL = `
+  WITH expired AS (
+    DELETE FROM session_claims WHERE expires_at <= $1::bigint
+  ), claims AS (
+    SELECT server_url FROM session_claims WHERE expires_at > $1::bigint
+  ), counts AS (
+    SELECT
+      (SELECT count(*) FROM (SELECT 1 FROM sessions
+        WHERE ${LIVE}
+        LIMIT $3::bigint) live) + (SELECT count(*) FROM claims) AS farm,
+      (SELECT count(*) FROM sessions
+        WHERE server_url = $4::text AND ${LIVE})
+        + (SELECT count(*) FROM claims WHERE server_url = $4::text) AS host,
+      (SELECT count(*) FROM claims WHERE server_url = $4::text) AS logons
+  ), granted AS (
+    INSERT INTO session_claims (session_id, gateway_id, server_url, expires_at)
+    SELECT $7::text, $8::text, $4::text, $9::bigint FROM counts
+    WHERE ($3::bigint = 0 OR farm < $3::bigint)
+      AND host < $5::bigint AND logons < $6::bigint
+    RETURNING 1
+  )
+  SELECT farm::int, host::int, logons::int,
+    (SELECT count(*) FROM granted)::int AS granted
+  FROM counts`;
 
 /** A store URL that cannot be used, or a database that cannot be. */
 export class StoreUrlError extends Error {
@@ -214,6 +277,15 @@ export async function openPostgresStore(
   return postgresStore(sql);
 }
 
+/** What {@linkcode CLAIM_SQL} answers. */
+interface ClaimRow {
+  farm: number;
+  host: number;
+  logons: number;
+  /** 1 when the claim was inserted. */
+  granted: number;
+}
+
 function postgresStore(sql: Sql): PostgresStore {
   const putHosts = async (db: Sql, hosts: HostRecord[]) => {
     if (!hosts.length) return;
@@ -278,8 +350,43 @@ function postgresStore(sql: Sql): PostgresStore {
     },
     putSessions: (sessions) => putSessions(sql, sessions),
     // Every write here is committed (synchronous_commit as the server sets
-    // it) before the promise resolves.
-    insertSession: (session) => putSessions(sql, [session]),
+    // it) before the promise resolves. The claim goes in the same statement.
+    async insertSession(session) {
+      await sql`
+        WITH released AS (
+          DELETE FROM session_claims WHERE session_id = ${session.sessionId})
+        INSERT INTO sessions (session_id, data)
+        VALUES (${session.sessionId}, ${JSON.stringify(session)}::text::jsonb)
+        ON CONFLICT (session_id) DO UPDATE SET data = excluded.data`;
+    },
+    async claimSession(claim) {
+      // One round trip: the lock and the claim before a single Sync, one
+      // implicit transaction; the lock is held until it commits.
+      const [, [row]] = await sql.batch([
+        sql`SELECT pg_advisory_xact_lock(${CLAIM_LOCK})`,
+        sql.unsafe<ClaimRow[]>(CLAIM_SQL, [
+          claim.now,
+          claim.liveSince,
+          claim.limits.licence,
+          claim.serverUrl,
+          claim.limits.hostCapacity,
+          claim.limits.logonCap,
+          claim.sessionId,
+          claim.gatewayId,
+          claim.expiresAt,
+        ], { prepare: true }),
+      ]) as [unknown, ClaimRow[]];
+      const outcome: ClaimOutcome = claimVerdict(claim, row);
+      if ((outcome.kind === "granted") !== (row.granted === 1)) {
+        throw new Error(
+          `the claim's insert and its verdict disagree: ${JSON.stringify(row)}`,
+        );
+      }
+      return outcome;
+    },
+    async releaseClaim(sessionId) {
+      await sql`DELETE FROM session_claims WHERE session_id = ${sessionId}`;
+    },
     async deleteSession(sessionId) {
       await sql`DELETE FROM sessions WHERE session_id = ${sessionId}`;
     },

@@ -12,7 +12,9 @@
  * limit counts sessions still starting; a launch naming a session must pass
  * the sharing rules there (409, no host call); host calls time out after
  * `placement.hostTimeout`; a new session counts on its host until the next
- * heartbeat. With the state store on a real full disk (a small tmpfs, as
+ * heartbeat. Two launchers on one store file (two gateways) hold the
+ * licence and a host's capacity across them: a host full across the farm
+ * makes the launch go to the next host. With the state store on a real full disk (a small tmpfs, as
  * root): a new session the host started but the store could not take is a
  * 503 naming the cause that holds no logon nor placement on its host, the
  * next is refused before any host call, reconnects and shared launches still
@@ -51,6 +53,7 @@ import {
   type ScriptedHost,
   startScriptedHost,
 } from "../support/scripted_host.ts";
+import { withTempDir } from "../support/fs.ts";
 import { waitFor } from "../support/wait.ts";
 
 const alice: Identity = { user: "alice", groups: [], admin: false };
@@ -653,6 +656,74 @@ Deno.test("the licence limit holds under concurrent launches", async () => {
   }
 });
 
+Deno.test("gateways on one store: the licence and a host's capacity hold across them", async () => {
+  await withTempDir(async (dir) => {
+    const storePath = `${dir}/gateway.sqlite`;
+    const config = gatewayConfig({
+      workspaces: WORKSPACES,
+      licence: { maxConcurrentSessions: 2 },
+    });
+    // Two gateways, each knowing both hosts; the first host takes one
+    // session (its own limit), the second many.
+    const gateways = [1, 2].map(() => gatewayParts(config, { storePath }));
+    const small = startScriptedHost();
+    const big = startScriptedHost();
+    try {
+      for (const g of gateways) {
+        addHost(g.registry, small.url, { maxSessions: 1 }, { maxSessions: 1 });
+        addHost(g.registry, big.url, { activeSessions: 5 });
+      }
+      const [one, two] = gateways.map((g) => g.launcher);
+      const first = await one.launch({
+        identity: alice,
+        workspaceId: "desktop",
+      });
+      assertEquals(first.outcome, "new");
+      assertEquals(small.requests.length, 1, "the emptier host first");
+
+      // The second gateway sees the small host empty in its memory; the
+      // claim finds it full across the farm, and the launch goes on to the
+      // big one.
+      const second = await two.launch({
+        identity: bob,
+        workspaceId: "desktop",
+      });
+      assertEquals(small.requests.length, 1);
+      assertEquals(big.requests.length, 1);
+      const rounds = two.decision(second.decisionId)!.rounds;
+      assertEquals(rounds.map((r) => r.serverUrl), [small.url, big.url]);
+
+      // Two sessions on the farm: the licence is used up on both gateways,
+      // though each has one session in its memory.
+      for (const [launcher, name] of [[one, "carol"], [two, "dave"]] as const) {
+        const error = await assertRejects(
+          () =>
+            launcher.launch({ identity: user(name), workspaceId: "desktop" }),
+          LaunchError,
+        ) as LaunchError;
+        assertEquals(error.status, 429);
+        assertEquals(
+          error.message,
+          "the licence allows 2 concurrent sessions and all are in use; try again later",
+        );
+      }
+      assertEquals(small.requests.length + big.requests.length, 2);
+
+      // A session ended: a launch works again, on either gateway.
+      gateways[0].sessions.delete(first.sessionId, "logged off");
+      const third = await two.launch({
+        identity: user("erin"),
+        workspaceId: "desktop",
+      });
+      assertEquals(third.outcome, "new");
+    } finally {
+      await small.stop();
+      await big.stop();
+      for (const g of gateways) g.close();
+    }
+  });
+});
+
 Deno.test("a launch naming a session must fit in it (409), without calling the host", async (t) => {
   const h = start();
   try {
@@ -888,6 +959,8 @@ Deno.test({
         sessions,
         logger: quietLogger,
         storeState: () => store.check(),
+        claims: store,
+        gatewayId: "gateway-under-test",
       });
       const host = startScriptedHost();
       try {
@@ -901,12 +974,17 @@ Deno.test({
           workspaceId: "terminal",
         });
         const placed = registry.get(host.url)!.placedSinceHeartbeat;
-        await disk.fill();
         const cause =
           "the gateway's state store cannot be written: database or disk is full";
 
-        // The host starts it; the store cannot take it.
+        // The claim is taken, the host starts it, and meanwhile the disk
+        // fills: the store cannot take the session.
         let calls = host.requests.length;
+        host.script = async () => {
+          host.script = undefined;
+          await disk.fill();
+          return undefined;
+        };
         const first = await assertRejects(
           () => launcher.launch({ identity: bob, workspaceId: "desktop" }),
           LaunchError,

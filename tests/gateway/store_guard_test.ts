@@ -6,7 +6,8 @@
  * `StoreUnavailableError` naming the cause and nothing of it is kept; reads
  * go on; the state is logged once when the store starts failing and once
  * when it works again, never per write; `check()` retries at most once per
- * gap; while failing, the guard retries by itself on its timer; `close()`
+ * gap; while failing, the guard retries by itself on its timer; a claim is
+ * refused like a new session while a release never throws; `close()`
  * writes what is kept or says how much was lost.
  *
  * @module
@@ -283,6 +284,52 @@ Deno.test(
       );
       assertEquals(lost?.records, 2);
       assertEquals(lost?.cause, FULL);
+    });
+  },
+);
+
+Deno.test(
+  "a claim the store cannot take is refused naming the cause; a release never throws",
+  OPTIONS,
+  async () => {
+    await withSmallDisk(async (disk) => {
+      const path = `${disk.dir}/gateway.sqlite`;
+      const { logger } = captureLogs();
+      const guard = await guarded(path, { logger, retryIntervalMs: 3_600_000 });
+      const claim = (sessionId: string, licence = 1) => ({
+        sessionId,
+        gatewayId: "g1",
+        serverUrl: "http://a.test:8080",
+        now: 1_000,
+        expiresAt: 61_000,
+        liveSince: 0,
+        limits: { licence, hostCapacity: 4, logonCap: 2 },
+      });
+      try {
+        assertEquals(await guard.claimSession(claim("c1")), {
+          kind: "granted",
+        });
+        await disk.fill();
+        await assertRejects(
+          // Room (licence 2): a write, which the full disk refuses.
+          () => guard.claimSession(claim("c2", 2)),
+          StoreUnavailableError,
+          /database or disk is full$/,
+        );
+        assertEquals(guard.state.kind, "failing");
+        // Not even tried while failing; the claim expires by itself.
+        await guard.releaseClaim("c1");
+        await disk.free();
+        assertEquals(await guard.retry(), { kind: "working" });
+        // Still held (licence 1): released now, the next one fits.
+        assertEquals((await guard.claimSession(claim("c3"))).kind, "refused");
+        await guard.releaseClaim("c1");
+        assertEquals(await guard.claimSession(claim("c3")), {
+          kind: "granted",
+        });
+      } finally {
+        await guard.close();
+      }
     });
   },
 );

@@ -2,6 +2,7 @@
  * The PostgreSQL gateway store against a real cluster (Debian's PostgreSQL
  * 15, started by the test in a temporary folder): it keeps the same store
  * contract as SQLite, and a second connection sees what the first wrote;
+ * claims keep the claims contract through three gateways' connections;
  * migrating is idempotent, also when several gateways migrate at once; a
  * newer schema, a URL that is not `postgres://` and a server nobody answers
  * on are refused with errors naming what was wrong; a multi-host connection
@@ -37,6 +38,7 @@ import { hasPostgres, startPostgres } from "../support/postgres.ts";
 import { waitFor } from "../support/wait.ts";
 import {
   byKey,
+  exerciseClaims,
   exerciseStore,
   host,
   session,
@@ -75,6 +77,21 @@ Deno.test({
             );
           } finally {
             await again.close();
+          }
+        },
+      );
+
+      await t.step(
+        "keeps the claims contract through several gateways' connections",
+        async () => {
+          const url = await cluster.createDatabase();
+          const stores = await Promise.all(
+            [1, 2, 3].map(() => openPostgresStore(url)),
+          );
+          try {
+            await exerciseClaims(stores);
+          } finally {
+            for (const store of stores) await store.close();
           }
         },
       );

@@ -7,6 +7,8 @@
  * migrated to the current schema with its data kept; a file written with a
  * newer schema version is refused with a clear error and left untouched; the
  * file and its WAL are mode 0600 (an existing open file is made private).
+ * Claims for new sessions keep the claims contract, through one connection
+ * and through several to one file, also from several threads at once.
  *
  * @module
  */
@@ -16,11 +18,13 @@ import {
   openSqliteStore,
   SCHEMA_VERSION,
 } from "../../mod/gateway/store.ts";
+import type { ClaimOutcome, SessionClaim } from "../../mod/gateway/claims.ts";
 import type { HostRecord, SessionRecord } from "../../mod/gateway/types.ts";
 import { assert, assertEquals, assertThrows } from "../support/assert.ts";
 import { withTempDir, withTempDirSync } from "../support/fs.ts";
 import {
   byKey,
+  exerciseClaims,
   exerciseStore,
   host,
   session,
@@ -33,6 +37,79 @@ Deno.test("in-memory store keeps the store contract", async () => {
   } finally {
     store.close();
   }
+});
+
+Deno.test("in-memory store keeps the claims contract", async () => {
+  const store = openSqliteStore(":memory:");
+  try {
+    await exerciseClaims([asyncStore(store)]);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a file store keeps the claims contract through several connections", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/gateway.db`;
+    const stores = [1, 2, 3].map(() => openSqliteStore(path));
+    try {
+      await exerciseClaims(stores.map((s) => asyncStore(s)));
+    } finally {
+      for (const store of stores) store.close();
+    }
+  });
+});
+
+Deno.test("claims from several threads at once on one file: exactly N granted", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/gateway.db`;
+    openSqliteStore(path).close();
+    const go = new SharedArrayBuffer(4);
+    const now = Date.now();
+    const claim = (i: number): SessionClaim => ({
+      sessionId: `claim-${i}`,
+      gatewayId: `gateway-${i % 4}`,
+      serverUrl: `http://h${i % 2}.test:9005`,
+      now,
+      expiresAt: now + 60_000,
+      liveSince: now - 45_000,
+      limits: { licence: 5, hostCapacity: 100, logonCap: 100 },
+    });
+    const workers = [0, 1, 2, 3].map(() =>
+      new Worker(new URL("../support/claim_worker.ts", import.meta.url), {
+        type: "module",
+      })
+    );
+    try {
+      const results = workers.map((worker, w) => {
+        const ready = Promise.withResolvers<void>();
+        const done = Promise.withResolvers<ClaimOutcome[]>();
+        worker.onmessage = (event) => {
+          if (event.data.ready) ready.resolve();
+          else done.resolve(event.data.outcomes);
+        };
+        worker.onerror = (event) => {
+          ready.reject(event.error ?? event.message);
+          done.reject(event.error ?? event.message);
+        };
+        worker.postMessage({
+          path,
+          go,
+          claims: Array.from({ length: 10 }, (_, i) => claim(w * 10 + i)),
+        });
+        return { ready: ready.promise, done: done.promise };
+      });
+      await Promise.all(results.map((r) => r.ready));
+      const flag = new Int32Array(go);
+      Atomics.store(flag, 0, 1);
+      Atomics.notify(flag, 0);
+      const outcomes = (await Promise.all(results.map((r) => r.done))).flat();
+      assertEquals(outcomes.length, 40);
+      assertEquals(outcomes.filter((o) => o.kind === "granted").length, 5);
+    } finally {
+      for (const worker of workers) worker.terminate();
+    }
+  });
 });
 
 Deno.test("a file store keeps everything when reopened", async () => {
@@ -139,7 +216,7 @@ Deno.test("a new file is stamped with the current schema version", () => {
         user_version: number;
       };
       assertEquals(Number(version.user_version), SCHEMA_VERSION);
-      assertEquals(SCHEMA_VERSION, 2);
+      assertEquals(SCHEMA_VERSION, 3);
     } finally {
       check.close();
     }

@@ -1,10 +1,10 @@
 /**
  * A real `webstream -gateway` whose state store fills its disk (a small
  * tmpfs, as root, filled by a filler file), with a real `webstream -backend`
- * behind it: a new launch is refused with 503 naming the cause, and the
- * session its host had already started is logged off there (the host's
- * `GET /sessions` and `/health` show no slot held); the next one is refused
- * before any host is called; reconnects to the live session, the relay,
+ * behind it: a new launch is refused with 503 naming the cause before its
+ * host is called (its claim for the farm-wide limits cannot be written; the
+ * host's `GET /sessions` and `/health` show no slot held), and so is the
+ * next; reconnects to the live session, the relay,
  * `/resolveSession` and sign-out keep working from memory; with the filler
  * deleted, the gateway finds its store working again by itself and launches
  * work again; it logs one line when the store starts failing and one when it
@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assertEquals } from "../support/assert.ts";
 import { canMount, withSmallDisk } from "../support/full_disk.ts";
 import {
   AdminClient,
@@ -86,22 +86,17 @@ Deno.test({
         await disk.fill();
 
         await t.step(
-          "a new launch: 503 naming the cause, and its host session logged off",
+          "a new launch: 503 naming the cause, before its host is called",
           async () => {
             const before = allocations();
             const refused = await bob.launch("desk");
             assertEquals(refused.status, 503, JSON.stringify(refused.body));
             assertEquals(refused.body.error, CAUSE);
             assertEquals(refused.headers.get("retry-after"), "10");
-            // The host had started it; the gateway ended it there.
-            assertEquals(allocations(), before + 1);
-            assert(
-              host.process.logs.some((r) =>
-                r.msg === "session logged off" &&
-                r.reason === "the gateway could not record the session"
-              ),
-              "the host logged the session off",
-            );
+            // Its claim (farm-wide limits) could not be written: the host
+            // was never asked. (A session a host started that the store
+            // then cannot take is logged off there: tests/gateway/launch_test.ts.)
+            assertEquals(allocations(), before);
             assertEquals((await hostSessions()).map((s) => s.sessionUuid), [
               sessionUuid,
             ]);

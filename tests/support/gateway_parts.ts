@@ -130,9 +130,14 @@ export interface GatewayParts {
 export interface GatewayPartsOptions {
   /** Decisions the launcher keeps. */
   decisionLogSize?: number;
+  /**
+   * A SQLite file to keep the state in (several parts on one file are
+   * gateways sharing a store). Default in memory.
+   */
+  storePath?: string;
 }
 
-/** Wires the parts on an in-memory store. */
+/** Wires the parts on an in-memory store (or `options.storePath`). */
 export function gatewayParts(
   config: Config,
   options: GatewayPartsOptions = {},
@@ -140,7 +145,7 @@ export function gatewayParts(
   const g = config.gateway;
   const clock = { now: Date.now() };
   const now = () => clock.now;
-  const store = openSqliteStore(":memory:");
+  const store = openSqliteStore(options.storePath ?? ":memory:");
   const registry = new HostRegistry({
     store,
     health: g.healthCheck,
@@ -165,6 +170,9 @@ export function gatewayParts(
     logger: quietLogger,
     onLaunch: (record) => metrics.launch(record),
     decisionLogSize: options.decisionLogSize,
+    claims: store,
+    gatewayId: "gateway-under-test",
+    now,
   });
   const auth = createAuthenticator({
     settings: g.auth,

@@ -5,6 +5,12 @@
  * @module
  */
 import { resourcesSchema } from "../../mod/config/mod.ts";
+import type {
+  ClaimLimits,
+  ClaimOutcome,
+  SessionClaim,
+} from "../../mod/gateway/claims.ts";
+import { isLive, liveSince } from "../../mod/gateway/liveness.ts";
 import type { AsyncGatewayStore } from "../../mod/gateway/store.ts";
 import type { HostRecord, SessionRecord } from "../../mod/gateway/types.ts";
 import { assert, assertEquals } from "./assert.ts";
@@ -192,4 +198,191 @@ export async function exerciseStore(store: AsyncGatewayStore): Promise<void> {
     secret: "a",
     raced: settings.raced,
   });
+}
+
+/** A clock for claims, far after every record {@linkcode exerciseStore} leaves. */
+const T = 2_000_000_000_000;
+
+/** Seconds a session stays live without news, in {@linkcode exerciseClaims}. */
+const STALE_MS = 45_000;
+
+/** A claim on `name`'s host at `now` with `limits` (fresh id unless given). */
+function claimOn(
+  name: string,
+  limits: Partial<ClaimLimits>,
+  options: { id?: string; now?: number; gateway?: string } = {},
+): SessionClaim {
+  const now = options.now ?? T;
+  return {
+    sessionId: options.id ?? crypto.randomUUID(),
+    gatewayId: options.gateway ?? "gateway-1",
+    serverUrl: `http://claims-${name}.test:9005`,
+    now,
+    expiresAt: now + 60_000,
+    liveSince: liveSince(now, STALE_MS),
+    limits: { licence: 0, hostCapacity: 100, logonCap: 100, ...limits },
+  };
+}
+
+/** A session on `name`'s host seen at `seenAt`. */
+function sessionOn(
+  id: string,
+  name: string,
+  seen: { launch: number; checkin?: number },
+): SessionRecord {
+  return {
+    ...session(id),
+    serverUrl: `http://claims-${name}.test:9005`,
+    lastLaunchAt: seen.launch,
+    lastCheckinAt: seen.checkin,
+  };
+}
+
+/** A refusal's kind and counts, for comparing. */
+function verdict(outcome: ClaimOutcome): string {
+  return outcome.kind === "granted"
+    ? "granted"
+    : `${outcome.limit} ${outcome.count}/${outcome.value}`;
+}
+
+/**
+ * The claims contract (claims.ts), on a store with no claims or live
+ * sessions yet, through one or more connections to it (a claim may be
+ * taken through any): the licence, the host's capacity and its logon cap
+ * each refuse with the limit, its value and the count; recording a session
+ * releases its claim in the same step (the count stays); a released or
+ * expired claim no longer counts; live is liveness.ts's rule (the later of
+ * check-in and launch, at or after the cut-off); and many claims at once
+ * against a limit of N get exactly N granted.
+ */
+export async function exerciseClaims(
+  stores: AsyncGatewayStore[],
+): Promise<void> {
+  const store = stores[0];
+  const claim = (c: SessionClaim) => store.claimSession(c);
+  const limits = { licence: 3, hostCapacity: 2, logonCap: 2 };
+
+  // Two on host a; a third is over its capacity, not the licence.
+  const s1 = claimOn("a", limits);
+  const s2 = claimOn("a", limits);
+  assertEquals(verdict(await claim(s1)), "granted");
+  assertEquals(verdict(await claim(s2)), "granted");
+  assertEquals(await claim(claimOn("a", limits)), {
+    kind: "refused",
+    limit: "hostCapacity",
+    serverUrl: s1.serverUrl,
+    value: 2,
+    count: 2,
+  });
+  // Host b has room; then the licence is full.
+  assertEquals(verdict(await claim(claimOn("b", limits))), "granted");
+  assertEquals(await claim(claimOn("b", limits)), {
+    kind: "refused",
+    limit: "licence",
+    value: 3,
+    count: 3,
+  });
+
+  // Recorded, the session counts instead of its claim: never twice.
+  await store.insertSession(sessionOn(s1.sessionId, "a", { launch: T }));
+  assertEquals(
+    verdict(await claim(claimOn("b", limits))),
+    "licence 3/3",
+  );
+  assertEquals(
+    verdict(await claim(claimOn("a", { ...limits, licence: 10 }))),
+    "hostCapacity 2/2",
+  );
+  // A released claim no longer counts.
+  await store.releaseClaim(s2.sessionId);
+  await store.releaseClaim("never-claimed");
+  const s4 = claimOn("a", limits);
+  assertEquals(verdict(await claim(s4)), "granted");
+  await store.releaseClaim(s4.sessionId);
+
+  // Logons in flight: claims only, sessions are not logons.
+  assertEquals(
+    verdict(await claim(claimOn("a", { logonCap: 1 }))),
+    "granted",
+  );
+  assertEquals(
+    verdict(await claim(claimOn("a", { logonCap: 1 }))),
+    "logonCap 1/1",
+  );
+
+  // Expired claims are dropped: a minute later only the session counts
+  // (its streamer checked in meanwhile).
+  const later = T + 61_000;
+  await store.putSession(
+    sessionOn(s1.sessionId, "a", { launch: T, checkin: later }),
+  );
+  assertEquals(
+    verdict(await claim(claimOn("a", { hostCapacity: 2 }, { now: later }))),
+    "granted",
+  );
+  assertEquals(
+    verdict(await claim(claimOn("a", { hostCapacity: 2 }, { now: later }))),
+    "hostCapacity 2/2",
+  );
+
+  // Live is liveness.ts's rule: seen (the later of check-in and launch) at
+  // or after the cut-off. Host c, at `t`, with sessions seen around it.
+  const t = T + 1_000_000;
+  const since = liveSince(t, STALE_MS);
+  const seen = [
+    { launch: since, live: true },
+    { launch: since - 1, live: false },
+    { launch: since - 10_000, checkin: since + 1, live: true },
+    { launch: since - 10_000, checkin: since - 1, live: false },
+    { launch: t, checkin: since - 10_000, live: true },
+  ];
+  for (const [n, s] of seen.entries()) {
+    const record = sessionOn(`live-${n}`, "c", s);
+    assertEquals(isLive(record, since), s.live, `session ${n}`);
+    await store.insertSession(record);
+  }
+  const live = seen.filter((s) => s.live).length;
+  assertEquals(
+    verdict(await claim(claimOn("c", { hostCapacity: 1 }, { now: t }))),
+    `hostCapacity ${live}/1`,
+  );
+  // The licence counts them too (sessions at t: c's live ones only).
+  assertEquals(
+    verdict(
+      await claim(
+        claimOn("c", { licence: live, hostCapacity: 100 }, { now: t }),
+      ),
+    ),
+    `licence ${live}/${live}`,
+  );
+  // No licence limit: none counted.
+  assertEquals(
+    verdict(await claim(claimOn("d", { licence: 0 }, { now: t }))),
+    "granted",
+  );
+
+  // Many at once, through every connection: exactly N granted.
+  const storm = T + 10_000_000;
+  const outcomes = await Promise.all(
+    Array.from({ length: 40 }, (_, i) =>
+      stores[i % stores.length].claimSession(
+        claimOn(i % 2 ? "e" : "f", { licence: 5 }, {
+          now: storm,
+          gateway: `gateway-${i % stores.length}`,
+        }),
+      )),
+  );
+  assertEquals(outcomes.filter((o) => o.kind === "granted").length, 5);
+  for (const o of outcomes) {
+    if (o.kind === "refused") assertEquals(verdict(o), "licence 5/5");
+  }
+  const host = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      stores[i % stores.length].claimSession(
+        claimOn("g", { hostCapacity: 3, logonCap: 100 }, {
+          now: storm + 61_000,
+        }),
+      )),
+  );
+  assertEquals(host.filter((o) => o.kind === "granted").length, 3);
 }
