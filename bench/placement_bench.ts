@@ -538,7 +538,7 @@ export async function measureFarm(
   }
 }
 
-function restartChild(spec: string): void {
+async function restartChild(spec: string): Promise<void> {
   const { dir } = JSON.parse(spec) as { dir: string };
   const store = openSqliteStore(`${dir}/sessions.db`);
   const started = performance.now();
@@ -547,6 +547,7 @@ function restartChild(spec: string): void {
     staleAfter: 3600,
     logger: createLogger({ level: "error", sink: () => {} }),
   });
+  await sessions.load(store);
   const loadMs = performance.now() - started;
   (globalThis as { gc?: () => void }).gc?.();
   const figures: RestartFigures = {
@@ -624,7 +625,7 @@ if (import.meta.main) {
   const farm = Deno.args.indexOf("--farm");
   const restart = Deno.args.indexOf("--restart");
   if (farm >= 0) await farmChild(Deno.args[farm + 1]);
-  else if (restart >= 0) restartChild(Deno.args[restart + 1]);
+  else if (restart >= 0) await restartChild(Deno.args[restart + 1]);
   else {
     const quick = Deno.args.includes("--quick");
     const options = quick

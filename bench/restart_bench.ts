@@ -240,10 +240,15 @@ async function measureKind(
     const t0 = performance.now();
     const store = openSqliteStore(path);
     try {
-      await seed({
-        hosts: (h) => store.putHosts(h),
-        sessions: (s) => store.putSessions(s),
-      }, hosts, sessions, options.signal);
+      await seed(
+        {
+          hosts: (h) => store.putHosts(h),
+          sessions: (s) => store.putSessions(s),
+        },
+        hosts,
+        sessions,
+        options.signal,
+      );
     } finally {
       store.close();
     }
@@ -257,10 +262,15 @@ async function measureKind(
     const t0 = performance.now();
     const store = await openPostgresStore(url);
     try {
-      await seed({
-        hosts: (h) => store.putHosts(h),
-        sessions: (s) => store.putSessions(s),
-      }, hosts, sessions, options.signal);
+      await seed(
+        {
+          hosts: (h) => store.putHosts(h),
+          sessions: (s) => store.putSessions(s),
+        },
+        hosts,
+        sessions,
+        options.signal,
+      );
     } finally {
       await store.close();
     }
