@@ -90,7 +90,7 @@ export interface RestartBenchOptions {
 }
 
 /** The host records of a farm of `count` hosts probed at `probeBase`. */
-function farmHosts(count: number, probeBase: string): HostRecord[] {
+export function farmHosts(count: number, probeBase: string): HostRecord[] {
   const now = Date.now();
   return Array.from({ length: count }, (_, n) => {
     const serverUrl = `${probeBase}/h/${n}`;
@@ -126,11 +126,17 @@ function farmHosts(count: number, probeBase: string): HostRecord[] {
   });
 }
 
+/** The id of the farm's session `i` (a UUID, as the gateway makes them). */
+export function farmSessionId(i: number): string {
+  return `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
+}
+
 /** Session `i` of the farm: the shape launches leave in the store. */
 function farmSession(i: number, hosts: HostRecord[], now: number) {
   const host = hosts[i % hosts.length];
   const desktop = i % 3 === 0;
   return sessionRecord({
+    sessionId: farmSessionId(i),
     user: `user${(i * 7919) % (hosts.length * 10)}`,
     serverUrl: host.serverUrl,
     host: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
@@ -153,24 +159,63 @@ function farmSession(i: number, hosts: HostRecord[], now: number) {
   });
 }
 
+/** Where {@linkcode seedFarm} writes: a store's batch writes. */
+interface SeedTarget {
+  putHosts(hosts: HostRecord[]): Promise<void> | void;
+  putSessions(sessions: SessionRecord[]): Promise<void> | void;
+}
+
 /** Writes the farm in batches, so the seeding never holds it all. */
-async function seed(
-  put: {
-    hosts(hosts: HostRecord[]): Promise<void> | void;
-    sessions(sessions: SessionRecord[]): Promise<void> | void;
-  },
+async function seedFarm(
+  put: SeedTarget,
   hosts: HostRecord[],
   sessions: number,
   signal: AbortSignal,
 ): Promise<void> {
-  await put.hosts(hosts);
+  await put.putHosts(hosts);
   const now = Date.now();
   for (let from = 0; from < sessions; from += SEED_BATCH) {
     signal.throwIfAborted();
     const to = Math.min(sessions, from + SEED_BATCH);
     const batch: SessionRecord[] = [];
     for (let i = from; i < to; i++) batch.push(farmSession(i, hosts, now));
-    await put.sessions(batch);
+    await put.putSessions(batch);
+  }
+}
+
+/**
+ * The `gateway` settings of a store: `storePath` (SQLite) or `store.url`
+ * (PostgreSQL).
+ */
+export type StoreSettings =
+  | { storePath: string }
+  | { store: { url: string } };
+
+/**
+ * Seeds the store `settings` name with `hosts` and `sessions` sessions
+ * spread over them (see {@linkcode farmSessionId}), with the real store
+ * modules.
+ */
+export async function seedStore(
+  settings: StoreSettings,
+  hosts: HostRecord[],
+  sessions: number,
+  signal: AbortSignal,
+): Promise<void> {
+  if ("storePath" in settings) {
+    const store = openSqliteStore(settings.storePath);
+    try {
+      await seedFarm(store, hosts, sessions, signal);
+    } finally {
+      store.close();
+    }
+  } else {
+    const store = await openPostgresStore(settings.store.url);
+    try {
+      await seedFarm(store, hosts, sessions, signal);
+    } finally {
+      await store.close();
+    }
   }
 }
 
@@ -178,7 +223,7 @@ async function seed(
 async function measureStart(
   label: string,
   dir: string,
-  store: Record<string, unknown>,
+  store: StoreSettings,
   options: RestartBenchOptions,
 ): Promise<StartFigures> {
   const started = performance.now();
@@ -230,52 +275,17 @@ async function measureKind(
 ): Promise<RestartResult> {
   const hosts = farmHosts(options.hosts, probeBase);
   const sessions = options.hosts * options.sessionsPerHost;
-  let emptyStore: Record<string, unknown>;
-  let loadedStore: Record<string, unknown>;
-  let seedSeconds: number;
-  if (kind === "sqlite") {
-    emptyStore = { storePath: `${run.dir}/empty.sqlite` };
-    const path = `${run.dir}/farm.sqlite`;
-    loadedStore = { storePath: path };
-    const t0 = performance.now();
-    const store = openSqliteStore(path);
-    try {
-      await seed(
-        {
-          hosts: (h) => store.putHosts(h),
-          sessions: (s) => store.putSessions(s),
-        },
-        hosts,
-        sessions,
-        options.signal,
-      );
-    } finally {
-      store.close();
-    }
-    seedSeconds = (performance.now() - t0) / 1000;
-  } else {
-    const postgres = await startPostgres();
-    run.cleanup.defer(() => postgres.stop());
-    emptyStore = { store: { url: await postgres.createDatabase() } };
-    const url = await postgres.createDatabase();
-    loadedStore = { store: { url } };
-    const t0 = performance.now();
-    const store = await openPostgresStore(url);
-    try {
-      await seed(
-        {
-          hosts: (h) => store.putHosts(h),
-          sessions: (s) => store.putSessions(s),
-        },
-        hosts,
-        sessions,
-        options.signal,
-      );
-    } finally {
-      await store.close();
-    }
-    seedSeconds = (performance.now() - t0) / 1000;
-  }
+  const postgres = kind === "postgres" ? await startPostgres() : undefined;
+  if (postgres) run.cleanup.defer(() => postgres.stop());
+  const emptyStore = postgres
+    ? { store: { url: await postgres.createDatabase() } }
+    : { storePath: `${run.dir}/empty.sqlite` };
+  const loadedStore = postgres
+    ? { store: { url: await postgres.createDatabase() } }
+    : { storePath: `${run.dir}/farm.sqlite` };
+  const t0 = performance.now();
+  await seedStore(loadedStore, hosts, sessions, options.signal);
+  const seedSeconds = (performance.now() - t0) / 1000;
   options.progress(
     `restart: ${kind}: ${options.hosts} hosts and ${sessions} sessions seeded in ${
       seedSeconds.toFixed(1)
