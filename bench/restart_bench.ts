@@ -139,7 +139,8 @@ function farmSession(i: number, hosts: HostRecord[], now: number) {
     sessionId: farmSessionId(i),
     user: `user${(i * 7919) % (hosts.length * 10)}`,
     serverUrl: host.serverUrl,
-    host: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+    // The streamer's address is its host's, shared by its sessions.
+    host: `10.${(i % hosts.length) >> 8 & 255}.${i % hosts.length & 255}.1`,
     port: 20010 + (i % 50) * 10,
     kind: desktop ? "desktop" : "app",
     workspaceIds: [desktop ? "desktop" : "notepad"],
