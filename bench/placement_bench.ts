@@ -166,14 +166,14 @@ export interface Population {
 }
 
 /** Builds 1,000 hosts and 50,000 sessions (by default) in memory. */
-export function buildPopulation(options: {
+export async function buildPopulation(options: {
   hosts: number;
   sessions: number;
   users: number;
   workspaces: Workspace[];
   /** Where the stores go (kept); default a temporary folder, deleted. */
   dir?: string;
-}): Population {
+}): Promise<Population> {
   const random = seeded(42);
   const logger = createLogger({ level: "error", sink: () => {} });
   const dir = options.dir ?? Deno.makeTempDirSync({ prefix: "placement-" });
@@ -263,7 +263,8 @@ export function buildPopulation(options: {
     const workspace = desktop
       ? desktops[Math.floor(random() * desktops.length)]
       : apps[Math.floor(random() * apps.length)];
-    sessions.add({
+    // Awaited, as a launch awaits it: not 500,000 adds in flight at once.
+    await sessions.add({
       sessionId: crypto.randomUUID(),
       sessionUuid: crypto.randomUUID(),
       user,
@@ -312,7 +313,7 @@ export async function runPlacementBench(
   const userCount = options.users ?? 10_000;
   const workspaces = benchWorkspaces();
   const started = performance.now();
-  const population = buildPopulation({
+  const population = await buildPopulation({
     hosts: hostCount,
     sessions: sessionCount,
     users: userCount,
