@@ -20,9 +20,10 @@
  * Rounds alternate 1, 2, 3 gateways on the same database, the idle gateways
  * running, so a burst of noise hits all alike; launches/s is printed as a
  * ratio against the 1-gateway figure of the same run, with p50/p99 of a
- * launch and the gateways' CPU time per launch (from `/proc`). All clients
- * and servers share the machine's cores: on 2 cores the clients, the
- * gateways, PostgreSQL and the hosts compete, so read the ratios with that.
+ * launch and the CPU time per launch of the gateways and of PostgreSQL (all
+ * its processes), from `/proc`. All clients and servers share the machine's
+ * cores: on 2 cores the clients, the gateways, PostgreSQL and the hosts
+ * compete, so read the ratios with that.
  *
  * `deno run -A bench/gateways_bench.ts [--quick]` (`deno task
  * bench:gateways`). Every process is stopped by its PID.
@@ -40,6 +41,7 @@ import {
   summarize,
 } from "./common.ts";
 import { type FastHosts, startFastHosts } from "./fast_host.ts";
+import { findProcess, treeCpuSeconds } from "./proc_stat.ts";
 import {
   benchRun,
   cpuSeconds,
@@ -78,6 +80,8 @@ export interface GatewaysFigures {
   errors: number;
   /** CPU time of the gateways used, per launch (ms). */
   cpuMsPerLaunch: number;
+  /** CPU time of PostgreSQL (all its processes), per launch (ms). */
+  databaseCpuMsPerLaunch: number;
   /** Measured launches. */
   launches: number;
 }
@@ -101,6 +105,7 @@ interface Round {
   errors: number;
   seconds: number;
   cpuSeconds: number;
+  databaseCpuSeconds: number;
 }
 
 /** Runs the clients against `gateways`, round-robin, `total` launches. */
@@ -108,7 +113,12 @@ async function launchRound(
   gateways: GatewayProcess[],
   clients: { cookie: string; next: number }[],
   total: number,
-  options: { signal: AbortSignal; onError: (error: string) => void },
+  options: {
+    signal: AbortSignal;
+    onError: (error: string) => void;
+    /** PostgreSQL's postmaster. */
+    databasePid: number;
+  },
 ): Promise<Round> {
   const http = Deno.createHttpClient({});
   const latencies: number[] = [];
@@ -120,6 +130,7 @@ async function launchRound(
       return sum;
     };
     const cpuBefore = await cpu();
+    const databaseBefore = await treeCpuSeconds(options.databasePid);
     const start = performance.now();
     // Launch k is client k % clients' and goes to gateway k % gateways:
     // every client does its share, spread over every gateway.
@@ -154,7 +165,14 @@ async function launchRound(
       }
     }));
     const seconds = (performance.now() - start) / 1000;
-    return { latencies, errors, seconds, cpuSeconds: await cpu() - cpuBefore };
+    return {
+      latencies,
+      errors,
+      seconds,
+      cpuSeconds: await cpu() - cpuBefore,
+      databaseCpuSeconds: await treeCpuSeconds(options.databasePid) -
+        databaseBefore,
+    };
   } finally {
     http.close();
   }
@@ -175,6 +193,8 @@ export async function runGatewaysBench(
     const postgres = await startPostgres();
     cleanup.defer(() => postgres.stop());
     const url = await postgres.createDatabase();
+    const databasePid = await findProcess(`-D ${postgres.socketDir}/data`);
+    if (!databasePid) throw new Error("PostgreSQL's server process not found");
     const hosts: FastHosts = await startFastHosts(GATEWAY_SECRET);
     cleanup.defer(() => hosts.stop());
 
@@ -275,19 +295,22 @@ export async function runGatewaysBench(
 
     let firstError: string | undefined;
     const onError = (error: string) => firstError ??= error;
+    const roundOptions = { signal, onError, databasePid };
     const sets = options.gatewayCounts.map((n) => gateways.slice(0, n));
     for (const set of sets) {
-      await launchRound(set, clients, options.warmup, { signal, onError });
+      await launchRound(set, clients, options.warmup, roundOptions);
     }
     const rounds = new Map<number, Round[]>(
       options.gatewayCounts.map((n) => [n, []]),
     );
     for (let round = 1; round <= options.rounds; round++) {
       for (const set of sets) {
-        const r = await launchRound(set, clients, options.launches, {
-          signal,
-          onError,
-        });
+        const r = await launchRound(
+          set,
+          clients,
+          options.launches,
+          roundOptions,
+        );
         rounds.get(set.length)!.push(r);
         progress(
           `  launches, ${set.length} gateway${
@@ -304,12 +327,14 @@ export async function runGatewaysBench(
       const seconds = all.reduce((sum, r) => sum + r.seconds, 0);
       const errors = all.reduce((sum, r) => sum + r.errors, 0);
       const cpu = all.reduce((sum, r) => sum + r.cpuSeconds, 0);
+      const database = all.reduce((sum, r) => sum + r.databaseCpuSeconds, 0);
       return {
         gateways: n,
         launchesPerSecond: (latencies.length - errors) / seconds,
         latency: summarize(latencies),
         errors,
         cpuMsPerLaunch: cpu * 1000 / latencies.length,
+        databaseCpuMsPerLaunch: database * 1000 / latencies.length,
         launches: latencies.length,
       };
     });
@@ -329,7 +354,7 @@ export function formatGatewaysBench(result: GatewaysResult): string {
   const base = result.figures[0];
   const lines = [
     `(${result.clients} concurrent clients, ${result.hosts} fast loopback hosts answering the host API: the gateway tier is measured, not logons)`,
-    "gateways  launches/s  ×1 gateway  launch p50 / p99     gateway CPU per launch  errors",
+    "gateways  launches/s  ×1 gateway  launch p50 / p99     CPU per launch: gateways, PostgreSQL  errors",
   ];
   for (const f of result.figures) {
     lines.push(
@@ -337,7 +362,11 @@ export function formatGatewaysBench(result: GatewaysResult): string {
         f.launchesPerSecond.toFixed(0).padEnd(12)
       }${ratio(f.launchesPerSecond, base.launchesPerSecond).padEnd(12)}${
         `${ms(f.latency.p50)} / ${ms(f.latency.p99)}`.padEnd(21)
-      }${`${f.cpuMsPerLaunch.toFixed(2)} ms`.padEnd(24)}${f.errors}`,
+      }${
+        `${f.cpuMsPerLaunch.toFixed(2)} ms, ${
+          f.databaseCpuMsPerLaunch.toFixed(2)
+        } ms`.padEnd(38)
+      }${f.errors}`,
     );
   }
   if (result.firstError) lines.push(`first error: ${result.firstError}`);
