@@ -166,14 +166,14 @@ export interface Population {
 }
 
 /** Builds 1,000 hosts and 50,000 sessions (by default) in memory. */
-export function buildPopulation(options: {
+export async function buildPopulation(options: {
   hosts: number;
   sessions: number;
   users: number;
   workspaces: Workspace[];
   /** Where the stores go (kept); default a temporary folder, deleted. */
   dir?: string;
-}): Population {
+}): Promise<Population> {
   const random = seeded(42);
   const logger = createLogger({ level: "error", sink: () => {} });
   const dir = options.dir ?? Deno.makeTempDirSync({ prefix: "placement-" });
@@ -263,7 +263,8 @@ export function buildPopulation(options: {
     const workspace = desktop
       ? desktops[Math.floor(random() * desktops.length)]
       : apps[Math.floor(random() * apps.length)];
-    sessions.add({
+    // Awaited, as a launch awaits it: not 500,000 adds in flight at once.
+    await sessions.add({
       sessionId: crypto.randomUUID(),
       sessionUuid: crypto.randomUUID(),
       user,
@@ -312,7 +313,7 @@ export async function runPlacementBench(
   const userCount = options.users ?? 10_000;
   const workspaces = benchWorkspaces();
   const started = performance.now();
-  const population = buildPopulation({
+  const population = await buildPopulation({
     hosts: hostCount,
     sessions: sessionCount,
     users: userCount,
@@ -538,7 +539,7 @@ export async function measureFarm(
   }
 }
 
-function restartChild(spec: string): void {
+async function restartChild(spec: string): Promise<void> {
   const { dir } = JSON.parse(spec) as { dir: string };
   const store = openSqliteStore(`${dir}/sessions.db`);
   const started = performance.now();
@@ -547,6 +548,7 @@ function restartChild(spec: string): void {
     staleAfter: 3600,
     logger: createLogger({ level: "error", sink: () => {} }),
   });
+  await sessions.load(store);
   const loadMs = performance.now() - started;
   (globalThis as { gc?: () => void }).gc?.();
   const figures: RestartFigures = {
@@ -624,7 +626,7 @@ if (import.meta.main) {
   const farm = Deno.args.indexOf("--farm");
   const restart = Deno.args.indexOf("--restart");
   if (farm >= 0) await farmChild(Deno.args[farm + 1]);
-  else if (restart >= 0) restartChild(Deno.args[restart + 1]);
+  else if (restart >= 0) await restartChild(Deno.args[restart + 1]);
   else {
     const quick = Deno.args.includes("--quick");
     const options = quick

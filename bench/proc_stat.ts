@@ -59,3 +59,35 @@ export async function cpuSeconds(pid: number): Promise<number> {
   if (!stat) throw new Error(`no process ${pid}`);
   return stat.ticks / await clockTicks();
 }
+
+/**
+ * CPU seconds of process `pid` and its children: its own, those of the
+ * children it has reaped, and those of the children alive now (a server
+ * that forks a process per connection, as PostgreSQL does).
+ */
+export async function treeCpuSeconds(pid: number): Promise<number> {
+  const root = await readStat(`/proc/${pid}/stat`);
+  if (!root) throw new Error(`no process ${pid}`);
+  let ticks = root.ticks + root.childTicks;
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const stat = await readStat(`/proc/${entry.name}/stat`);
+    if (stat?.ppid === pid) ticks += stat.ticks;
+  }
+  return ticks / await clockTicks();
+}
+
+/** The PID of the first process whose command line contains `text`. */
+export async function findProcess(text: string): Promise<number | undefined> {
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const line = (await Deno.readTextFile(`/proc/${entry.name}/cmdline`))
+        .replaceAll("\0", " ");
+      if (line.includes(text)) return Number(entry.name);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return undefined;
+}

@@ -150,6 +150,8 @@ export async function createGateway(
       logger: logger.child("sessions"),
       now,
     });
+    // Streamed from the store into the map: held once, however many.
+    await sessions.load(store);
     const metrics = createGatewayMetrics({
       hosts: () => registry.list(),
       liveSessions: () => sessions.liveCount(),

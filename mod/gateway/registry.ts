@@ -35,8 +35,11 @@ import type { HostRecord, HostState, HostView, ProbeResult } from "./types.ts";
 
 /** Options for {@linkcode HostRegistry}. */
 export interface HostRegistryOptions {
-  /** Where hosts are persisted. */
-  store: GatewayStore;
+  /** Where hosts are persisted (a store, or its guard). */
+  store: Pick<
+    GatewayStore,
+    "loadHosts" | "putHost" | "putHosts" | "deleteHost"
+  >;
   /** `gateway.healthCheck`. */
   health: HealthCheckSettings;
   /** Logger for state changes. */
@@ -72,7 +75,7 @@ export class HostRegistry {
   readonly #entries = new Map<string, Entry>();
   /** Hosts whose last heartbeat is not in the store yet. */
   readonly #dirty = new Set<string>();
-  readonly #store: GatewayStore;
+  readonly #store: HostRegistryOptions["store"];
   readonly #health: HealthCheckSettings;
   readonly #logger: Logger;
   readonly #now: () => number;

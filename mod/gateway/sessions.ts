@@ -16,10 +16,32 @@ import { isLive, liveSince } from "./liveness.ts";
 import type { GatewayStore } from "./store.ts";
 import type { SessionRecord } from "./types.ts";
 
+/**
+ * What the session map writes its sessions to: a store, or the guard in
+ * front of one (`store_guard.ts`).
+ */
+export type SessionStore = Pick<
+  GatewayStore,
+  | "insertSession"
+  | "putSession"
+  | "putSessions"
+  | "deleteSession"
+  | "findSessionByUuid"
+>;
+
+/**
+ * Where {@linkcode SessionMap.load} reads sessions from: a store, its guard,
+ * or a store on a database server (then each is handed over as it comes).
+ */
+export interface SessionSource {
+  /** Hands every stored session to `each`; may resolve once done. */
+  eachSession(each: (session: SessionRecord) => void): void | Promise<void>;
+}
+
 /** Options for {@linkcode SessionMap}. */
 export interface SessionMapOptions {
   /** Where sessions are persisted. */
-  store: GatewayStore;
+  store: SessionStore;
   /** Seconds without a check-in after which a session has ended. */
   staleAfter: number;
   /** Logger. */
@@ -34,7 +56,7 @@ export class SessionMap {
   readonly #byUser = new Map<string, Set<string>>();
   readonly #byUuid = new Map<string, string>();
   readonly #dirty = new Set<string>();
-  readonly #store: GatewayStore;
+  readonly #store: SessionStore;
   readonly #staleMs: number;
   readonly #logger: Logger;
   readonly #now: () => number;
@@ -44,13 +66,31 @@ export class SessionMap {
     this.#staleMs = options.staleAfter * 1000;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Takes every session of `source` (the store, when the gateway starts),
+   * indexing each as it is read: with 500,000 sessions, nothing but this
+   * map holds them, and what many share is shared as they come. Each gets a
+   * fresh check-in window; one known already is replaced. Nothing is
+   * written back.
+   *
+   * @returns how many sessions were read.
+   * @throws whatever the source throws (what was read so far is kept).
+   */
+  async load(source: SessionSource): Promise<number> {
     const restoredAt = this.#now();
-    for (const session of this.#store.loadSessions()) {
-      // A restarted gateway gives every session a fresh check-in window.
-      // (The loaded records are this map's own: no copy.)
+    let count = 0;
+    await source.eachSession((session) => {
+      // The records are this map's own: no copy.
       session.lastCheckinAt = restoredAt;
+      const previous = this.#byId.get(session.sessionId);
+      if (previous) this.#unindex(previous);
       this.#index(session);
-    }
+      this.#dirty.delete(session.sessionId);
+      count++;
+    });
+    return count;
   }
 
   /** A session by its client-facing id. */

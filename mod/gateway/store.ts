@@ -54,8 +54,17 @@ export interface GatewayStore {
   putHosts(hosts: HostRecord[]): void;
   /** Forgets a host. */
   deleteHost(serverUrl: string): void;
-  /** Every stored session. */
+  /**
+   * Every stored session at once (a copy: for tools and tests; a gateway
+   * reads them with {@linkcode GatewayStore.eachSession}).
+   */
   loadSessions(): SessionRecord[];
+  /**
+   * Hands every stored session to `each`, one at a time as it is read (in
+   * batches from a database server). The store keeps none of them, so a
+   * gateway loading 500,000 sessions holds each once: where `each` puts it.
+   */
+  eachSession(each: (session: SessionRecord) => void): void;
   /** Inserts or replaces a session. */
   putSession(session: SessionRecord): void;
   /** Inserts or replaces many sessions in one transaction. */
@@ -126,6 +135,7 @@ const OPERATIONS = [
   "putHosts",
   "deleteHost",
   "loadSessions",
+  "eachSession",
   "putSession",
   "putSessions",
   "insertSession",
@@ -367,6 +377,12 @@ export function openSqliteStore(path: string): GatewayStore {
   };
   const all = <T>(statement: StatementSync): T[] =>
     statement.all().map((row) => JSON.parse(String(row.data)) as T);
+  // Row by row: a row's text is garbage once parsed, never all at once.
+  const eachSession = (each: (session: SessionRecord) => void): void => {
+    for (const row of statements.sessions.iterate()) {
+      each(JSON.parse(String(row.data)) as SessionRecord);
+    }
+  };
 
   return {
     loadHosts: () => all<HostRecord>(statements.hosts),
@@ -383,7 +399,12 @@ export function openSqliteStore(path: string): GatewayStore {
     deleteHost(serverUrl) {
       statements.deleteHost.run(serverUrl);
     },
-    loadSessions: () => all<SessionRecord>(statements.sessions),
+    loadSessions() {
+      const sessions: SessionRecord[] = [];
+      eachSession((session) => sessions.push(session));
+      return sessions;
+    },
+    eachSession,
     putSession(session) {
       statements.putSession.run(session.sessionId, JSON.stringify(session));
     },

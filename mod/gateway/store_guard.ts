@@ -82,17 +82,21 @@ export function storeErrorCause(error: unknown): string {
 /** What the gateway read from its store when it started. */
 interface Loaded {
   hosts: HostRecord[];
-  sessions: SessionRecord[];
   revocations: Revocation[];
   settings: Map<string, string>;
 }
 
 /**
  * A store that writes behind, in order, and keeps and retries what fails
- * (see the module). Its reads are what the store held when it was opened
- * ({@linkcode GuardedStore.open}): the gateway reads its state once, at start.
+ * (see the module). Its reads of hosts, revocations and settings are what
+ * the store held when it was opened ({@linkcode GuardedStore.open}): the
+ * gateway reads its state once, at start. Sessions, the bulk of a big
+ * farm's state, are not kept here: {@linkcode GuardedStore.eachSession}
+ * streams them from the store into the session map, which holds the only
+ * copy.
  */
-export class GuardedStore implements GatewayStore {
+export class GuardedStore
+  implements Omit<GatewayStore, "loadSessions" | "eachSession"> {
   readonly #store: AsyncGatewayStore;
   readonly #loaded: Loaded;
   readonly #logger: Logger;
@@ -124,7 +128,8 @@ export class GuardedStore implements GatewayStore {
   }
 
   /**
-   * Reads everything the gateway starts from, then guards `store`.
+   * Reads the hosts, revocations and settings the gateway starts from,
+   * then guards `store` (sessions: {@linkcode GuardedStore.eachSession}).
    *
    * @throws whatever the store throws when it cannot be read.
    */
@@ -132,15 +137,13 @@ export class GuardedStore implements GatewayStore {
     store: AsyncGatewayStore,
     options: GuardedStoreOptions,
   ): Promise<GuardedStore> {
-    const [hosts, sessions, revocations, settings] = await Promise.all([
+    const [hosts, revocations, settings] = await Promise.all([
       store.loadHosts(),
-      store.loadSessions(),
       store.loadRevocations(),
       store.loadSettings(),
     ]);
     return new GuardedStore(store, {
       hosts,
-      sessions,
       revocations,
       settings: new Map(Object.entries(settings)),
     }, options);
@@ -221,8 +224,25 @@ export class GuardedStore implements GatewayStore {
     this.#write(`host:${serverUrl}`, (s) => s.deleteHost(serverUrl));
   }
 
-  loadSessions(): SessionRecord[] {
-    return this.#loaded.sessions;
+  /**
+   * Hands every session the store holds now to `each`, as it is read (see
+   * {@linkcode GatewayStore.eachSession}): what a starting gateway loads its
+   * session map from, and what a gateway resyncs from. A store that cannot
+   * be read counts as failing, and the promise rejects.
+   */
+  async eachSession(each: (session: SessionRecord) => void): Promise<void> {
+    // What `each` throws is not the store's failure.
+    let inEach = false;
+    try {
+      await this.#store.eachSession((session) => {
+        inEach = true;
+        each(session);
+        inEach = false;
+      });
+    } catch (error) {
+      if (!inEach) this.#failing(error);
+      throw error;
+    }
   }
 
   putSession(session: SessionRecord): void {

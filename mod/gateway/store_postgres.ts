@@ -286,6 +286,24 @@ interface ClaimRow {
   granted: number;
 }
 
+/** Sessions read per batch by {@linkcode eachSession}. */
+const SESSION_BATCH = 1000;
+
+/**
+ * Hands every stored session to `each`, read through a cursor a batch at a
+ * time: a batch's rows are garbage once handed over, never all at once.
+ */
+async function eachSession(
+  sql: Sql,
+  each: (session: SessionRecord) => void,
+): Promise<void> {
+  const cursor = sql<{ data: SessionRecord }[]>`SELECT data FROM sessions`
+    .cursor(SESSION_BATCH);
+  for await (const rows of cursor) {
+    for (const row of rows) each(row.data);
+  }
+}
+
 function postgresStore(sql: Sql): PostgresStore {
   const putHosts = async (db: Sql, hosts: HostRecord[]) => {
     if (!hosts.length) return;
@@ -338,9 +356,12 @@ function postgresStore(sql: Sql): PostgresStore {
     async deleteHost(serverUrl) {
       await sql`DELETE FROM hosts WHERE server_url = ${serverUrl}`;
     },
-    loadSessions: async () =>
-      (await sql<{ data: SessionRecord }[]>`SELECT data FROM sessions`)
-        .map((row) => row.data),
+    async loadSessions() {
+      const sessions: SessionRecord[] = [];
+      await eachSession(sql, (session) => sessions.push(session));
+      return sessions;
+    },
+    eachSession: (each) => eachSession(sql, each),
     putSession: (session) => putSessions(sql, [session]),
     async findSessionByUuid(sessionUuid) {
       const [row] = await sql<{ data: SessionRecord }[]>`

@@ -14,7 +14,12 @@ import { resourcesSchema } from "../../mod/config/mod.ts";
 import { SessionMap } from "../../mod/gateway/sessions.ts";
 import { type GatewayStore, openSqliteStore } from "../../mod/gateway/store.ts";
 import type { SessionRecord } from "../../mod/gateway/types.ts";
-import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+} from "../support/assert.ts";
 import { captureLogs } from "../support/log.ts";
 import { withTempDir, withTempDirSync } from "../support/fs.ts";
 import { canMount, withSmallDisk } from "../support/full_disk.ts";
@@ -275,8 +280,8 @@ Deno.test("flush writes check-in times in one batch", () => {
   }
 });
 
-Deno.test("a map re-created on the same store restores sessions", () => {
-  withTempDirSync((dir) => {
+Deno.test("a map re-created on the same store restores sessions", async () => {
+  await withTempDir(async (dir) => {
     const path = `${dir}/gateway.db`;
     const first = harness(openSqliteStore(path));
     first.map.put(session("s1"));
@@ -287,6 +292,9 @@ Deno.test("a map re-created on the same store restores sessions", () => {
     const later = T0 + 3_600_000;
     const second = harness(openSqliteStore(path), later);
     try {
+      assertEquals(second.map.size, 0, "a new map holds nothing until loaded");
+      assertEquals(await second.map.load(second.store), 2);
+      assertEquals(second.store.writes.putSession, 0, "nothing written back");
       assertEquals(second.map.size, 2);
       assertEquals(ids(second.map.ofUser("alice")), ["s1"]);
       assertEquals(second.map.getByUuid("uuid-s2")?.serverUrl, HOST_B);
@@ -426,4 +434,54 @@ Deno.test("a session another gateway on the same store placed is found by its uu
     );
     assertEquals(await b.map.findByUuid("uuid-nowhere"), undefined);
   });
+});
+
+Deno.test("load indexes each session as the source hands it over, replacing one known, sharing what is alike", async () => {
+  const { map, store } = harness();
+  try {
+    map.put(session("s1", { user: "alice" }));
+    const handed: SessionRecord[] = [];
+    // A source on a database server: records come in batches, later.
+    const source = {
+      async eachSession(each: (session: SessionRecord) => void) {
+        for (const batch of [["s1", "s2"], ["s3"]]) {
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          for (const id of batch) {
+            const record = session(id, { user: "bob" });
+            handed.push(record);
+            each(record);
+            // Indexed at once, before the next one comes.
+            assertEquals(map.get(id), record);
+          }
+        }
+      },
+    };
+    assertEquals(await map.load(source), 3);
+    assertEquals(map.size, 3);
+    assertEquals(ids(map.ofUser("bob")), ["s1", "s2", "s3"]);
+    assertEquals(map.ofUser("alice"), [], "s1 was replaced");
+    // The map keeps the records handed over (no copy), with one shared
+    // copy of values many have alike.
+    assert(handed.every((r) => map.get(r.sessionId) === r));
+    assert(handed[1].resources === handed[2].resources);
+    assertEquals(handed[2].lastCheckinAt, T0);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("load from a source that fails keeps what was read and says why", async () => {
+  const { map, store } = harness();
+  try {
+    const source = {
+      eachSession(each: (session: SessionRecord) => void) {
+        each(session("s1"));
+        throw new Error("connection lost");
+      },
+    };
+    await assertRejects(() => map.load(source), Error, /connection lost/);
+    assertEquals(map.size, 1);
+  } finally {
+    store.close();
+  }
 });

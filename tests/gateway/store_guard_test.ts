@@ -2,7 +2,9 @@
  * The guarded store over a real SQLite file on a real disk that fills up (a
  * small tmpfs, as root): writes return at once and reach the file in order;
  * writes that fail are kept, the latest per record, and written once the
- * disk has room again; reads are what the store held when it was opened; a new session is refused with
+ * disk has room again; reads of hosts and settings are what the store held
+ * when it was opened, sessions are read from the store when asked (a read
+ * that fails makes it failing); a new session is refused with
  * `StoreUnavailableError` naming the cause and nothing of it is kept; reads
  * go on; the state is logged once when the store starts failing and once
  * when it works again, never per write; `check()` retries at most once per
@@ -131,8 +133,11 @@ Deno.test(
           "the gateway's state store cannot be written: database or disk is full",
         );
         assertEquals(guard.pending, 6);
-        // Reads still work: what was loaded, and settings as written.
-        assertEquals(guard.loadSessions().map((s) => s.sessionId), ["before"]);
+        // Reads still work: sessions from the file (a full disk reads),
+        // settings as written.
+        const read: string[] = [];
+        await guard.eachSession((s) => read.push(s.sessionId));
+        assertEquals(read.sort(), ["before", "s1", "s2"]);
         assertEquals(guard.getSetting("k"), "v");
         assert(
           !await guard.isRevoked({ id: "c1", user: "alice", issuedAt: 0 }),
@@ -333,3 +338,36 @@ Deno.test(
     });
   },
 );
+
+Deno.test("sessions are read from the store when asked, not kept; a read that fails makes the store failing, a reader's error does not", async () => {
+  const raw = openSqliteStore(":memory:");
+  raw.putSession(session("before"));
+  const { logger, records } = captureLogs();
+  const guard = await GuardedStore.open(asyncStore(raw), {
+    logger,
+    retryIntervalMs: 3_600_000,
+  });
+  try {
+    raw.putSession(session("after"));
+    const read: string[] = [];
+    await guard.eachSession((s) => read.push(s.sessionId));
+    assertEquals(read.sort(), ["after", "before"], "the store as it is now");
+
+    await assertRejects(
+      () =>
+        guard.eachSession(() => {
+          throw new Error("the reader's own bug");
+        }),
+      Error,
+      /the reader's own bug/,
+    );
+    assertEquals(guard.state.kind, "working");
+
+    raw.close(); // the store cannot be read any more
+    await assertRejects(() => guard.eachSession(() => {}));
+    assertEquals(guard.state.kind, "failing");
+    assertEquals(stateLines(records).length, 1);
+  } finally {
+    await guard.close().catch(() => {});
+  }
+});

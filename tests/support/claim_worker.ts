@@ -19,16 +19,22 @@ export interface ClaimWork {
   go: SharedArrayBuffer;
 }
 
-self.onmessage = async (event: MessageEvent<ClaimWork>) => {
+/** The worker side of the global scope (this file runs only in a worker). */
+const scope = globalThis as unknown as {
+  onmessage: (event: MessageEvent<ClaimWork>) => void;
+  postMessage(message: unknown): void;
+};
+
+scope.onmessage = async (event: MessageEvent<ClaimWork>) => {
   const { path, claims, go } = event.data;
   const store = openSqliteStore(path);
   try {
     const flag = new Int32Array(go);
-    self.postMessage({ ready: true });
+    scope.postMessage({ ready: true });
     Atomics.wait(flag, 0, 0);
     const outcomes = [];
     for (const claim of claims) outcomes.push(await store.claimSession(claim));
-    self.postMessage({ outcomes });
+    scope.postMessage({ outcomes });
   } finally {
     store.close();
   }

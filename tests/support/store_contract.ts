@@ -74,7 +74,8 @@ export function byKey<T>(items: T[], key: (item: T) => string): T[] {
 
 /**
  * The store contract, run against every implementation: round trips,
- * replaces and deletes of hosts, sessions, settings and revocations (a
+ * replaces and deletes of hosts, sessions (loaded at once and streamed),
+ * settings and revocations (a
  * user's keeps its latest cutoff; expired ones are pruned), and loading all
  * revocations and settings. Leaves two revocations and four settings
  * behind.
@@ -104,6 +105,25 @@ export async function exerciseStore(store: AsyncGatewayStore): Promise<void> {
     { ...session("s1"), lastCheckinAt: 42 },
     session("s3", "bob"),
   ]);
+
+  // Streamed: every session once, over more than one batch of a database
+  // server's cursor (1,000 rows), the same as loaded at once.
+  const handed: SessionRecord[] = [];
+  await store.eachSession((s) => handed.push(s));
+  assertEquals(byKey(handed, (s) => s.sessionId), [
+    { ...session("s1"), lastCheckinAt: 42 },
+    session("s3", "bob"),
+  ]);
+  const many = Array.from({ length: 2500 }, (_, i) => session(`m${i}`));
+  await store.putSessions(many);
+  const seen = new Set<string>();
+  await store.eachSession((s) => {
+    assert(!seen.has(s.sessionId), `${s.sessionId} handed over twice`);
+    seen.add(s.sessionId);
+  });
+  assertEquals(seen.size, 2502);
+  assertEquals((await store.loadSessions()).length, 2502);
+  for (const s of many) await store.deleteSession(s.sessionId);
 
   // Settings.
   assertEquals(await store.getSetting("cookieSecret"), undefined);

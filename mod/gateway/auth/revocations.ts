@@ -15,7 +15,10 @@ export type { Revocation, SignInRef } from "../store.ts";
 /** Options for {@linkcode Revocations}. */
 export interface RevocationsOptions {
   /** Where revocations are shared; without one they live in memory only. */
-  store?: GatewayStore;
+  store?: Pick<
+    GatewayStore,
+    "putRevocation" | "isRevoked" | "pruneRevocations"
+  >;
   /** Clock (ms). Default `Date.now`. */
   now?: () => number;
   /** Revocations kept in memory at most (the oldest go first). Default 100,000. */
@@ -24,7 +27,7 @@ export interface RevocationsOptions {
 
 /** The revoked sign-ins. */
 export class Revocations {
-  readonly #store?: GatewayStore;
+  readonly #store?: RevocationsOptions["store"];
   readonly #now: () => number;
   readonly #limit: number;
   /** This gateway's own: sign-in id → when it expires. */

@@ -1,0 +1,396 @@
+/**
+ * A gateway restarting on a big store: a real `webstream -gateway` process
+ * started on a store already holding 10,000 hosts and 500,000 sessions (50 a
+ * host, seeded with the real store modules before it starts), on SQLite and
+ * on a real PostgreSQL (`tests/support/postgres.ts`), against the same
+ * gateway started on an empty store of the same kind (the baseline: what the
+ * process costs before it holds any farm).
+ *
+ * Measured from `/proc/<pid>/status`: the peak resident memory (`VmHWM`)
+ * once the gateway listens with everything loaded, and the resident memory
+ * (`VmRSS`) some seconds later; how long from the process start to its
+ * `/health` answering (loading the store). The hosts' `serverUrl`s point at
+ * one loopback server answering the gateway's health probes, as a farm's
+ * hosts would. Sessions stay live through the run (`licence.staleAfter` an
+ * hour).
+ *
+ * `deno run -A bench/restart_bench.ts [--quick] [--sqlite|--postgres]`
+ * (`--quick`: 1,000 hosts and 50,000 sessions). The target from the issue:
+ * resident memory under 500 MB at 10,000 hosts.
+ *
+ * @module
+ */
+import type { HostRecord, SessionRecord } from "../mod/gateway/types.ts";
+import { openSqliteStore } from "../mod/gateway/store.ts";
+import { openPostgresStore } from "../mod/gateway/store_postgres.ts";
+import { hasPostgres, startPostgres } from "../tests/support/postgres.ts";
+import { sessionRecord } from "../tests/support/gateway_parts.ts";
+import { startBaselineServer } from "./baseline_server.ts";
+import { handleInterrupts, ms, ratio, sleep } from "./common.ts";
+import {
+  benchRun,
+  type Cleanup,
+  memoryMb,
+  startGatewayProcess,
+} from "./gateway_common.ts";
+
+/** The issue's target: resident memory at 10,000 hosts, MB. */
+export const RESTART_TARGET_MB = 500;
+
+/** Sessions written per store call while seeding. */
+const SEED_BATCH = 5000;
+
+/** Which store a gateway restarts on. */
+export type StoreKind = "sqlite" | "postgres";
+
+/** One gateway start, as measured. */
+export interface StartFigures {
+  /** Hosts in the store. */
+  hosts: number;
+  /** Sessions the gateway said it loaded. */
+  sessions: number;
+  /** Process start → `/health` answering, ms. */
+  startMs: number;
+  /** Peak resident memory once listening, MB. */
+  peakMb: number;
+  /** Resident memory some seconds after listening, MB. */
+  rssMb: number;
+  /** Peak resident memory at that time, MB. */
+  laterPeakMb: number;
+}
+
+/** A store kind's restart against its empty-store baseline. */
+export interface RestartResult {
+  /** The store. */
+  kind: StoreKind;
+  /** Seconds to seed the store. */
+  seedSeconds: number;
+  /** The gateway on the empty store. */
+  empty: StartFigures;
+  /** The gateway restarting on the seeded store. */
+  loaded: StartFigures;
+}
+
+/** Options for {@linkcode runRestartBench}. */
+export interface RestartBenchOptions {
+  /** Hosts in the store. */
+  hosts: number;
+  /** Sessions per host. */
+  sessionsPerHost: number;
+  /** Store kinds to measure. */
+  kinds: StoreKind[];
+  /** Seconds after listening before the second reading. */
+  settleSeconds: number;
+  /** Ends the run early. */
+  signal: AbortSignal;
+  /** Whether a SIGINT reached the process group. */
+  interrupted: () => boolean;
+  /** Progress output. */
+  progress: (line: string) => void;
+}
+
+/** The host records of a farm of `count` hosts probed at `probeBase`. */
+export function farmHosts(count: number, probeBase: string): HostRecord[] {
+  const now = Date.now();
+  return Array.from({ length: count }, (_, n) => {
+    const serverUrl = `${probeBase}/h/${n}`;
+    const tags = [["eu", "us", "ap"][n % 3], ...(n % 4 ? ["office"] : [])];
+    const maxSessions = 60 + (n % 5) * 10;
+    return {
+      serverUrl,
+      registration: {
+        serverUrl,
+        maxSessions,
+        instanceType: "c5.2xlarge",
+        ec2InstanceId: `i-${n.toString(16).padStart(17, "0")}`,
+        tags,
+        capabilities: ["linux", "clipboard"],
+        version: "0.1.0",
+      },
+      registeredAt: now - 3_600_000,
+      heartbeat: {
+        serverUrl,
+        status: "healthy",
+        activeSessions: 50,
+        maxSessions,
+        instanceType: "c5.2xlarge",
+        tags,
+        cpuUsage: (n * 37) % 90,
+        memoryUsage: (n * 53) % 90,
+        timestamp: new Date(now - 5000).toISOString(),
+        receivedAt: now - 5000,
+      },
+      draining: n % 50 === 7,
+      unregistered: false,
+    };
+  });
+}
+
+/** The id of the farm's session `i` (a UUID, as the gateway makes them). */
+export function farmSessionId(i: number): string {
+  return `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
+}
+
+/** Session `i` of the farm: the shape launches leave in the store. */
+function farmSession(i: number, hosts: HostRecord[], now: number) {
+  const host = hosts[i % hosts.length];
+  const desktop = i % 3 === 0;
+  return sessionRecord({
+    sessionId: farmSessionId(i),
+    user: `user${(i * 7919) % (hosts.length * 10)}`,
+    serverUrl: host.serverUrl,
+    // The streamer's address is its host's, shared by its sessions.
+    host: `10.${(i % hosts.length) >> 8 & 255}.${i % hosts.length & 255}.1`,
+    port: 20010 + (i % 50) * 10,
+    kind: desktop ? "desktop" : "app",
+    workspaceIds: [desktop ? "desktop" : "notepad"],
+    resources: {
+      clipboard: true,
+      fileUpload: i % 4 === 0,
+      fileDownload: false,
+      printing: false,
+      audio: true,
+      videoMaxKbps: 8000,
+      downloadMaxBytes: 2 ** 30,
+      maxPixelRatio: 2,
+    },
+    createdAt: now - 600_000,
+    lastLaunchAt: now - 60_000,
+    lastCheckinAt: now - 5_000,
+  });
+}
+
+/** Where {@linkcode seedFarm} writes: a store's batch writes. */
+interface SeedTarget {
+  putHosts(hosts: HostRecord[]): Promise<void> | void;
+  putSessions(sessions: SessionRecord[]): Promise<void> | void;
+}
+
+/** Writes the farm in batches, so the seeding never holds it all. */
+async function seedFarm(
+  put: SeedTarget,
+  hosts: HostRecord[],
+  sessions: number,
+  signal: AbortSignal,
+): Promise<void> {
+  await put.putHosts(hosts);
+  const now = Date.now();
+  for (let from = 0; from < sessions; from += SEED_BATCH) {
+    signal.throwIfAborted();
+    const to = Math.min(sessions, from + SEED_BATCH);
+    const batch: SessionRecord[] = [];
+    for (let i = from; i < to; i++) batch.push(farmSession(i, hosts, now));
+    await put.putSessions(batch);
+  }
+}
+
+/**
+ * The `gateway` settings of a store: `storePath` (SQLite) or `store.url`
+ * (PostgreSQL).
+ */
+export type StoreSettings =
+  | { storePath: string }
+  | { store: { url: string } };
+
+/**
+ * Seeds the store `settings` name with `hosts` and `sessions` sessions
+ * spread over them (see {@linkcode farmSessionId}), with the real store
+ * modules.
+ */
+export async function seedStore(
+  settings: StoreSettings,
+  hosts: HostRecord[],
+  sessions: number,
+  signal: AbortSignal,
+): Promise<void> {
+  if ("storePath" in settings) {
+    const store = openSqliteStore(settings.storePath);
+    try {
+      await seedFarm(store, hosts, sessions, signal);
+    } finally {
+      store.close();
+    }
+  } else {
+    const store = await openPostgresStore(settings.store.url);
+    try {
+      await seedFarm(store, hosts, sessions, signal);
+    } finally {
+      await store.close();
+    }
+  }
+}
+
+/** Starts a gateway on the store, measures it, stops it. */
+async function measureStart(
+  label: string,
+  dir: string,
+  store: StoreSettings,
+  options: RestartBenchOptions,
+): Promise<StartFigures> {
+  const started = performance.now();
+  const gateway = await startGatewayProcess({
+    dir,
+    signal: options.signal,
+    interrupted: options.interrupted,
+    gateway: {
+      ...store,
+      healthCheck: { interval: 10, timeout: 6, heartbeatInterval: 10 },
+      licence: { staleAfter: 3600 },
+    },
+  });
+  try {
+    const startMs = performance.now() - started;
+    const listening = gateway.process.logs.find((r) =>
+      r.msg === "gateway listening"
+    );
+    const first = await memoryMb(gateway.pid);
+    await sleep(options.settleSeconds * 1000, options.signal);
+    const later = await memoryMb(gateway.pid);
+    const figures: StartFigures = {
+      hosts: Number(listening?.hosts ?? 0),
+      sessions: Number(listening?.sessions ?? 0),
+      startMs,
+      peakMb: first.peak,
+      rssMb: later.rss,
+      laterPeakMb: later.peak,
+    };
+    options.progress(
+      `restart: ${label}: ${figures.hosts} hosts, ${figures.sessions} sessions, up in ${
+        ms(startMs)
+      }, peak ${first.peak.toFixed(0)} MB, RSS ${
+        later.rss.toFixed(0)
+      } MB after ${options.settleSeconds} s`,
+    );
+    return figures;
+  } finally {
+    await gateway.stop();
+  }
+}
+
+/** One store kind: the empty-store baseline, seeding, the restart. */
+async function measureKind(
+  kind: StoreKind,
+  probeBase: string,
+  options: RestartBenchOptions,
+  run: { dir: string; cleanup: Cleanup },
+): Promise<RestartResult> {
+  const hosts = farmHosts(options.hosts, probeBase);
+  const sessions = options.hosts * options.sessionsPerHost;
+  const postgres = kind === "postgres" ? await startPostgres() : undefined;
+  if (postgres) run.cleanup.defer(() => postgres.stop());
+  const emptyStore = postgres
+    ? { store: { url: await postgres.createDatabase() } }
+    : { storePath: `${run.dir}/empty.sqlite` };
+  const loadedStore = postgres
+    ? { store: { url: await postgres.createDatabase() } }
+    : { storePath: `${run.dir}/farm.sqlite` };
+  const t0 = performance.now();
+  await seedStore(loadedStore, hosts, sessions, options.signal);
+  const seedSeconds = (performance.now() - t0) / 1000;
+  options.progress(
+    `restart: ${kind}: ${options.hosts} hosts and ${sessions} sessions seeded in ${
+      seedSeconds.toFixed(1)
+    } s`,
+  );
+  const empty = await measureStart(
+    `${kind}, empty store`,
+    run.dir,
+    emptyStore,
+    options,
+  );
+  const loaded = await measureStart(
+    `${kind}, seeded store`,
+    run.dir,
+    loadedStore,
+    options,
+  );
+  if (loaded.sessions !== sessions) {
+    throw new Error(
+      `the gateway loaded ${loaded.sessions} sessions, not ${sessions}`,
+    );
+  }
+  return { kind, seedSeconds, empty, loaded };
+}
+
+/** Measures every store kind asked for. */
+export async function runRestartBench(
+  options: RestartBenchOptions,
+): Promise<RestartResult[]> {
+  const run = await benchRun("restart benchmark cleanup");
+  try {
+    const probes = await startBaselineServer();
+    run.cleanup.defer(() => probes.stop());
+    const results: RestartResult[] = [];
+    for (const kind of options.kinds) {
+      results.push(await measureKind(kind, probes.url, options, run));
+    }
+    return results;
+  } finally {
+    await run.cleanup.run();
+  }
+}
+
+/** The figures as a table, with ratios against the empty-store gateway. */
+export function formatRestartBench(results: RestartResult[]): string {
+  const lines = [
+    "store     hosts / sessions   up in    peak listening (empty)  ×empty  RSS 10 s later (peak)  per session  target < 500 MB",
+  ];
+  for (const r of results) {
+    const { empty, loaded } = r;
+    const perSession = (loaded.peakMb - empty.peakMb) * 1e6 /
+      Math.max(1, loaded.sessions);
+    lines.push(
+      `${r.kind.padEnd(10)}${
+        `${loaded.hosts} / ${loaded.sessions}`.padEnd(19)
+      }${ms(loaded.startMs).padEnd(9)}${
+        `${loaded.peakMb.toFixed(0)} MB (${empty.peakMb.toFixed(0)} MB)`
+          .padEnd(24)
+      }${ratio(loaded.peakMb, empty.peakMb).padEnd(8)}${
+        `${loaded.rssMb.toFixed(0)} MB (${loaded.laterPeakMb.toFixed(0)} MB)`
+          .padEnd(23)
+      }${`${perSession.toFixed(0)} B`.padEnd(13)}${
+        loaded.laterPeakMb < RESTART_TARGET_MB ? "met" : "MISSED"
+      }`,
+    );
+  }
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  const quick = Deno.args.includes("--quick");
+  const kinds: StoreKind[] = Deno.args.includes("--sqlite")
+    ? ["sqlite"]
+    : Deno.args.includes("--postgres")
+    ? ["postgres"]
+    : hasPostgres()
+    ? ["sqlite", "postgres"]
+    : ["sqlite"];
+  const interrupt = handleInterrupts();
+  const progress = (line: string) => console.error(line);
+  console.log(
+    `gateway restart on a big store — deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} CPUs, load ${
+      Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
+    }`,
+  );
+  try {
+    const results = await runRestartBench({
+      hosts: quick ? 1000 : 10_000,
+      sessionsPerHost: 50,
+      kinds,
+      settleSeconds: 10,
+      signal: interrupt.signal,
+      interrupted: () => interrupt.received !== undefined,
+      progress,
+    });
+    console.log(
+      `\nGateway restart (real process; peak = VmHWM once all is loaded)\n${
+        formatRestartBench(results)
+      }`,
+    );
+  } catch (error) {
+    console.error("the restart benchmark failed:", error);
+    Deno.exit(interrupt.received ? 130 : 1);
+  } finally {
+    interrupt.dispose();
+  }
+}
