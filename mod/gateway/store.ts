@@ -8,6 +8,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { ProbeRound, ProbeShare } from "./probe_leases.ts";
 import type { HostRecord, SessionRecord } from "./types.ts";
 
 /**
@@ -87,6 +88,14 @@ export interface GatewayStore {
    * together on one store agree (on the cookie secret, say).
    */
   settingOnce(key: string, value: string): Promise<string>;
+  /**
+   * One round of health probing divided among the gateways on the store
+   * (`probe_leases.ts`): records the gateway as live, takes or renews its
+   * leases, stores its probe results and returns the hosts it probes now
+   * with the results others stored. A store of one gateway (SQLite) gives
+   * it every host and no one else's results.
+   */
+  shareProbes(round: ProbeRound): Promise<ProbeShare>;
   /** Closes the store. */
   close(): void;
 }
@@ -121,6 +130,7 @@ const OPERATIONS = [
   "getSetting",
   "putSetting",
   "settingOnce",
+  "shareProbes",
   "close",
 ] as const satisfies readonly (keyof GatewayStore)[];
 // A store operation missing from OPERATIONS fails to compile here.
@@ -411,6 +421,9 @@ export function openSqliteStore(path: string): GatewayStore {
       const row = statements.getSetting.get(key) as { value: string };
       return Promise.resolve(row.value);
     },
+    // One gateway per file: it probes every host itself.
+    shareProbes: (round) =>
+      Promise.resolve({ now: Date.now(), held: [...round.hosts], results: [] }),
     close() {
       db.close();
     },
