@@ -180,6 +180,7 @@ export async function createGateway(
       logger: logger.child("probes"),
     });
     stop.unshift(() => sharing.stop());
+    await sharing.start();
     const monitor = startHealthMonitor(registry, {
       health: g.healthCheck,
       gatewayId: id,

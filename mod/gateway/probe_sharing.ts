@@ -25,7 +25,7 @@ import { storeErrorCause } from "./store_guard.ts";
 /** Options for {@linkcode ProbeSharing}. */
 export interface ProbeSharingOptions {
   /** The store the gateways share. */
-  store: Pick<GatewayStore, "shareProbes">;
+  store: Pick<GatewayStore, "shareProbes" | "leaveProbing">;
   /** This gateway's hosts. */
   registry: HostRegistry;
   /** This gateway's id on the store. */
@@ -83,9 +83,29 @@ export class ProbeSharing {
     return hosts.filter((url) => held.hosts.has(url));
   }
 
-  /** Waits for a round under way (before the store closes). */
+  /**
+   * The first round, so the gateway serves knowing what the others probed
+   * (a host restored from the store is verified by their latest good
+   * probe). Waits for the store at most a probe interval.
+   */
+  async start(): Promise<void> {
+    await this.targets();
+  }
+
+  /**
+   * Waits for a round under way, then gives this gateway's leases up (the
+   * others take its hosts at their next round); before the store closes.
+   */
   async stop(): Promise<void> {
     await this.#round;
+    try {
+      await this.#options.store.leaveProbing(this.#options.gatewayId);
+    } catch (error) {
+      // Its leases lapse instead.
+      this.#options.logger.debug("probe leases not given up", {
+        cause: storeErrorCause(error),
+      });
+    }
   }
 
   async #share(hosts: string[]): Promise<void> {
@@ -107,10 +127,9 @@ export class ProbeSharing {
       // have been committed after: read again a lease's worth back.
       this.#since = Math.max(0, share.now - this.#leaseMs);
       const held = new Set(share.held);
+      // Newer than this gateway's own only: its own come back unchanged.
       for (const result of share.results) {
-        if (!held.has(result.serverUrl)) {
-          registry.applyProbe(result.serverUrl, result);
-        }
+        registry.applyProbe(result.serverUrl, result);
       }
       const before = this.#held?.hosts.size;
       this.#held = { hosts: held, at: started };

@@ -96,6 +96,11 @@ export interface GatewayStore {
    * it every host and no one else's results.
    */
   shareProbes(round: ProbeRound): Promise<ProbeShare>;
+  /**
+   * A gateway that stops gives up its probe leases and its liveness, so the
+   * others take its hosts at their next round.
+   */
+  leaveProbing(gatewayId: string): Promise<void>;
   /** Closes the store. */
   close(): void;
 }
@@ -131,6 +136,7 @@ const OPERATIONS = [
   "putSetting",
   "settingOnce",
   "shareProbes",
+  "leaveProbing",
   "close",
 ] as const satisfies readonly (keyof GatewayStore)[];
 // A store operation missing from OPERATIONS fails to compile here.
@@ -424,6 +430,7 @@ export function openSqliteStore(path: string): GatewayStore {
     // One gateway per file: it probes every host itself.
     shareProbes: (round) =>
       Promise.resolve({ now: Date.now(), held: [...round.hosts], results: [] }),
+    leaveProbing: () => Promise.resolve(),
     close() {
       db.close();
     },

@@ -342,6 +342,12 @@ export class GuardedStore implements GatewayStore {
     return this.#store.shareProbes(round);
   }
 
+  /** Asks the store itself; nothing while failing (the leases lapse). */
+  async leaveProbing(gatewayId: string): Promise<void> {
+    if (this.#state.kind === "failing") return;
+    await this.#store.leaveProbing(gatewayId);
+  }
+
   /**
    * Writes what is kept one last time, says what could not be written, and
    * closes the store.

@@ -372,6 +372,11 @@ function postgresStore(sql: Sql): PostgresStore {
         return await shareProbes(sql, round);
       }
     },
+    async leaveProbing(gatewayId) {
+      await sql`
+        WITH gone AS (DELETE FROM probe_gateways WHERE id = ${gatewayId})
+        DELETE FROM probe_leases WHERE holder = ${gatewayId}`;
+    },
     async close() {
       await sql.end({ timeout: 5 });
     },

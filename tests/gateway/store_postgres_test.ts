@@ -15,7 +15,7 @@
  * shares reaches the others (a newer one is never overwritten by an older);
  * a gateway that stops renewing loses its hosts to the others after its
  * lease; a host only one gateway knows is probed by it a lease after
- * nobody took it.
+ * nobody took it; one that leaves hands its hosts over at once.
  *
  * @module
  */
@@ -346,4 +346,8 @@ async function exerciseProbeLeases(store: PostgresStore): Promise<void> {
     return (await round("gw-b", { hosts: [...hosts, known] })).held
       .includes(known);
   }, { what: "B to take the host A does not know", intervalMs: 100 });
+
+  // B leaves (it stops): A takes all its hosts at its very next round.
+  await store.leaveProbing("gw-b");
+  assertEquals((await round("gw-a")).held.sort(), [...hosts].sort());
 }
