@@ -10,10 +10,26 @@ import {
   type StreamerFlag,
 } from "../contract/streamer_launch.ts";
 
-/** `parseArgs` options for the streamer's launch parameters (all strings). */
-const STREAMER_OPTIONS = Object.fromEntries(
-  STREAMER_FLAG_NAMES.map((name) => [name, { type: "string" as const }]),
-) as Record<StreamerFlag, { type: "string" }>;
+/**
+ * `parseArgs` options for the streamer's launch parameters: strings, and
+ * `-gateway-url` once per gateway (`gateway.backend.gatewayUrl` as a list).
+ */
+const STREAMER_OPTIONS = {
+  ...Object.fromEntries(
+    STREAMER_FLAG_NAMES.map((name) => [name, { type: "string" as const }]),
+  ) as Record<StreamerFlag, { type: "string" }>,
+  "gateway-url": { type: "string", multiple: true },
+} as const;
+
+/** The streamer's licence check-in flags, parsed. */
+export interface StreamerLicenceFlags {
+  /** `-gateway-url`, each gateway in order (failing over between them). */
+  gatewayUrl: string[];
+  /** `-server-url`. */
+  serverUrl: string;
+  /** `-gateway-ca`. */
+  caCertificate?: string;
+}
 
 /** A server role with its options (`-backend -tags gpu -config FILE`). */
 export type RoleCommand =
@@ -50,7 +66,7 @@ export type CliCommand =
     port: number;
     bind: string;
     user?: string;
-    licence?: { gatewayUrl: string; serverUrl: string; caCertificate?: string };
+    licence?: StreamerLicenceFlags;
     /** `-reporting JSON`: the host's metrics and activity settings. */
     reporting?: string;
     /** `-orphan-timeout S`: how long the session outlives its manager. */
@@ -74,7 +90,7 @@ export const USAGE = `Usage:
   webstream -gateway [-config FILE]                    gateway: sign-in, placement, proxy
   webstream -farm [-config FILE]                       gateway + one host on this machine, to try it out
   webstream streamer -control URL -port N [-bind ADDR] [-user NAME]
-                     [-gateway-url URL -server-url URL [-gateway-ca FILE]]
+                     [-gateway-url URL… -server-url URL [-gateway-ca FILE]]
                      [-reporting JSON] [-orphan-timeout S]
                                                        streamer (started by the session manager)
   webstream file-dialog [-title TEXT] [-timeout S]     inside a session: ask the browser for a
@@ -286,7 +302,7 @@ export function parseCli(args: readonly string[]): CliCommand {
 
 /** What `parseArgs` returned, for the subcommand parsers. */
 interface Parsed {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | string[] | boolean | undefined>;
   positionals: string[];
 }
 
@@ -343,18 +359,17 @@ function parseTags(raw: string | undefined): string[] {
 }
 
 function parseLicence(
-  gatewayUrl: string | undefined,
+  gatewayUrl: string[] | undefined,
   serverUrl: string | undefined,
   caCertificate: string | undefined,
-):
-  | { gatewayUrl: string; serverUrl: string; caCertificate?: string }
-  | undefined {
-  if (!gatewayUrl && !serverUrl) return undefined;
+): StreamerLicenceFlags | undefined {
+  if (!gatewayUrl?.length && !serverUrl) return undefined;
+  const urls = gatewayUrl?.length ? gatewayUrl : [undefined];
   for (
-    const [flag, value] of [["gateway-url", gatewayUrl], [
-      "server-url",
-      serverUrl,
-    ]]
+    const [flag, value] of [
+      ...urls.map((url) => ["gateway-url", url]),
+      ["server-url", serverUrl],
+    ]
   ) {
     if (
       !value || !URL.canParse(value) ||

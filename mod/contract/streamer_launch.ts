@@ -18,7 +18,7 @@ export const STREAMER_FLAGS = {
   bind: "bind",
   /** The pool account to identify as (slots sharing the host's user). */
   user: "user",
-  /** The gateway's URL for licence check-ins. */
+  /** A gateway's URL for licence check-ins (once per gateway, in order). */
   gatewayUrl: "gateway-url",
   /** This host's `serverUrl`. */
   serverUrl: "server-url",

@@ -2,7 +2,10 @@
  * Probes every registered host's `GET /health` every `healthCheck.interval`
  * seconds with `healthCheck.timeout`. A probe still running when the next is
  * due is left alone, so a host that answers slowly (heavy logon
- * provisioning) but within the timeout is never counted as failing.
+ * provisioning) but within the timeout is never counted as failing. With
+ * several gateways on one store each probes only the hosts it holds a lease
+ * for (`targets`, `probe_sharing.ts`); a probe names its gateway in
+ * `X-Gateway-Id`, so a host's operator (or a test) can tell who probes.
  *
  * @module
  */
@@ -14,6 +17,13 @@ import type { HostRegistry } from "./registry.ts";
 export interface HealthMonitorOptions {
   /** `gateway.healthCheck`. */
   health: HealthCheckSettings;
+  /**
+   * The hosts to probe this interval. Default every registered host
+   * (`registry.probeTargets()`).
+   */
+  targets?: () => Promise<string[]>;
+  /** This gateway's id, sent as `X-Gateway-Id` with each probe. */
+  gatewayId?: string;
 }
 
 /** A running health monitor. */
@@ -32,6 +42,11 @@ export function startHealthMonitor(
   const { interval, timeout } = options.health;
   const stopping = new AbortController();
   const inFlight = new Map<string, Promise<void>>();
+  const headers: Record<string, string> = options.gatewayId
+    ? { "X-Gateway-Id": options.gatewayId }
+    : {};
+  const targets = options.targets ??
+    (() => Promise.resolve(registry.probeTargets()));
 
   function probe(serverUrl: string): Promise<void> {
     const running = inFlight.get(serverUrl);
@@ -42,6 +57,7 @@ export function startHealthMonitor(
       let error: string | undefined;
       try {
         const response = await fetch(`${serverUrl.replace(/\/$/, "")}/health`, {
+          headers,
           signal: AbortSignal.any([
             stopping.signal,
             AbortSignal.timeout(timeout * 1000),
@@ -69,7 +85,9 @@ export function startHealthMonitor(
 
   const loop = (async () => {
     while (!stopping.signal.aborted) {
-      for (const serverUrl of registry.probeTargets()) probe(serverUrl);
+      const due = await targets();
+      if (stopping.signal.aborted) break;
+      for (const serverUrl of due) probe(serverUrl);
       await delay(interval * 1000, { signal: stopping.signal });
     }
   })();

@@ -21,6 +21,7 @@ import { userApi } from "./api/user_api.ts";
 import { createAuthenticator, Revocations } from "./auth/mod.ts";
 import { startHealthMonitor } from "./health_monitor.ts";
 import { Launcher } from "./launch.ts";
+import { ProbeSharing } from "./probe_sharing.ts";
 import { reconcileHost } from "./reconcile.ts";
 import { createGatewayMetrics } from "./metrics.ts";
 import { HostRegistry } from "./registry.ts";
@@ -175,7 +176,21 @@ export async function createGateway(
       secureCookie: options.secureCookie,
       revocations,
     });
-    const monitor = startHealthMonitor(registry, { health: g.healthCheck });
+    // Each host probed by one gateway of those on the store at a time.
+    const sharing = new ProbeSharing({
+      store,
+      registry,
+      gatewayId: id,
+      health: g.healthCheck,
+      logger: logger.child("probes"),
+    });
+    stop.unshift(() => sharing.stop());
+    await sharing.start();
+    const monitor = startHealthMonitor(registry, {
+      health: g.healthCheck,
+      gatewayId: id,
+      targets: () => sharing.targets(),
+    });
     stop.unshift(() => monitor.stop());
     const stopping = new AbortController();
     stop.unshift(() => stopping.abort());

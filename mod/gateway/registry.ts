@@ -184,8 +184,32 @@ export class HostRegistry {
   recordProbe(serverUrl: string, result: ProbeResult): void {
     const entry = this.#entries.get(serverUrl);
     if (!entry) return;
+    this.#setProbe(
+      entry,
+      result,
+      result.ok ? 0 : entry.probeFailures + 1,
+    );
+  }
+
+  /**
+   * Takes the probe state another gateway shares for a host it probes
+   * (`probe_sharing.ts`), when it is newer than what this one has; written
+   * nowhere (it is that gateway's to share).
+   */
+  applyProbe(
+    serverUrl: string,
+    shared: { failures: number; lastProbe: ProbeResult },
+  ): void {
+    const entry = this.#entries.get(serverUrl);
+    if (!entry || (entry.lastProbe?.at ?? -Infinity) >= shared.lastProbe.at) {
+      return;
+    }
+    this.#setProbe(entry, shared.lastProbe, shared.failures);
+  }
+
+  #setProbe(entry: Entry, result: ProbeResult, failures: number): void {
     entry.lastProbe = result;
-    entry.probeFailures = result.ok ? 0 : entry.probeFailures + 1;
+    entry.probeFailures = failures;
     if (result.ok) entry.verified = true;
     const before = entry.view?.state;
     entry.view = undefined;

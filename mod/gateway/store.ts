@@ -14,6 +14,7 @@ import {
   type SessionClaim,
 } from "./claims.ts";
 import { liveSessionSql } from "./liveness.ts";
+import type { ProbeRound, ProbeShare } from "./probe_leases.ts";
 import type { HostRecord, SessionRecord } from "./types.ts";
 
 /**
@@ -114,6 +115,19 @@ export interface GatewayStore {
    * together on one store agree (on the cookie secret, say).
    */
   settingOnce(key: string, value: string): Promise<string>;
+  /**
+   * One round of health probing divided among the gateways on the store
+   * (`probe_leases.ts`): records the gateway as live, takes or renews its
+   * leases, stores its probe results and returns the hosts it probes now
+   * with the results others stored. A store of one gateway (SQLite) gives
+   * it every host and no one else's results.
+   */
+  shareProbes(round: ProbeRound): Promise<ProbeShare>;
+  /**
+   * A gateway that stops gives up its probe leases and its liveness, so the
+   * others take its hosts at their next round.
+   */
+  leaveProbing(gatewayId: string): Promise<void>;
   /** Closes the store. */
   close(): void;
 }
@@ -151,6 +165,8 @@ const OPERATIONS = [
   "getSetting",
   "putSetting",
   "settingOnce",
+  "shareProbes",
+  "leaveProbing",
   "close",
 ] as const satisfies readonly (keyof GatewayStore)[];
 // A store operation missing from OPERATIONS fails to compile here.
@@ -528,6 +544,10 @@ export function openSqliteStore(path: string): GatewayStore {
       const row = statements.getSetting.get(key) as { value: string };
       return Promise.resolve(row.value);
     },
+    // One gateway per file: it probes every host itself.
+    shareProbes: (round) =>
+      Promise.resolve({ now: Date.now(), held: [...round.hosts], results: [] }),
+    leaveProbing: () => Promise.resolve(),
     close() {
       db.close();
     },

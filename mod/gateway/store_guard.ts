@@ -22,6 +22,7 @@ import type {
   Revocation,
   SignInRef,
 } from "./store.ts";
+import type { ProbeRound, ProbeShare } from "./probe_leases.ts";
 import type { HostRecord, SessionRecord } from "./types.ts";
 
 /** Whether the store can be written now. */
@@ -378,6 +379,26 @@ export class GuardedStore
 
   pruneRevocations(now: number): void {
     this.#write("prune-revocations", (s) => s.pruneRevocations(now));
+  }
+
+  /**
+   * Asks the store itself (leases live there). While failing it is not
+   * asked, so probing does not wait on a database that is down: the caller
+   * probes every host meanwhile.
+   *
+   * @throws {StoreUnavailableError} while failing; what the store throws.
+   */
+  shareProbes(round: ProbeRound): Promise<ProbeShare> {
+    if (this.#state.kind === "failing") {
+      return Promise.reject(new StoreUnavailableError(this.#state.cause));
+    }
+    return this.#store.shareProbes(round);
+  }
+
+  /** Asks the store itself; nothing while failing (the leases lapse). */
+  async leaveProbing(gatewayId: string): Promise<void> {
+    if (this.#state.kind === "failing") return;
+    await this.#store.leaveProbing(gatewayId);
   }
 
   /**

@@ -14,6 +14,13 @@
 import postgres from "postgres";
 import { type ClaimOutcome, claimVerdict } from "./claims.ts";
 import { liveSessionSql } from "./liveness.ts";
+import {
+  type LeaseRow,
+  planLeases,
+  type ProbeRound,
+  type ProbeShare,
+  type SharedProbe,
+} from "./probe_leases.ts";
 import type { AsyncGatewayStore, Revocation } from "./store.ts";
 import type { HostRecord, SessionRecord } from "./types.ts";
 
@@ -67,6 +74,24 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX sessions_last_seen ON sessions (last_seen);
    CREATE INDEX sessions_server_url_last_seen
      ON sessions (server_url, last_seen);`,
+  // 3: health probing divided among gateways (probe_leases.ts): the live
+  // gateways, who probes which host, and the latest probe of each host.
+  `CREATE TABLE probe_gateways (
+     id TEXT PRIMARY KEY,
+     seen_at BIGINT NOT NULL
+   );
+   CREATE TABLE probe_leases (
+     server_url TEXT PRIMARY KEY,
+     holder TEXT,
+     expires_at BIGINT NOT NULL
+   );
+   CREATE TABLE probe_results (
+     server_url TEXT PRIMARY KEY,
+     failures INTEGER NOT NULL,
+     last_probe JSONB NOT NULL,
+     updated_at BIGINT NOT NULL
+   );
+   CREATE INDEX probe_results_updated ON probe_results (updated_at);`,
 ];
 
 /** The PostgreSQL schema version this release writes. */
@@ -465,6 +490,21 @@ function postgresStore(sql: Sql): PostgresStore {
         LIMIT 1`;
       return row.value;
     },
+    async shareProbes(round) {
+      try {
+        return await shareProbes(sql, round);
+      } catch (error) {
+        // Two gateways handing a lease over in one instant may deadlock;
+        // the database aborts one, which tries once more.
+        if ((error as { code?: string }).code !== DEADLOCK) throw error;
+        return await shareProbes(sql, round);
+      }
+    },
+    async leaveProbing(gatewayId) {
+      await sql`
+        WITH gone AS (DELETE FROM probe_gateways WHERE id = ${gatewayId})
+        DELETE FROM probe_leases WHERE holder = ${gatewayId}`;
+    },
     async close() {
       await sql.end({ timeout: 5 });
     },
@@ -490,5 +530,103 @@ function postgresStore(sql: Sql): PostgresStore {
         }
       });
     },
+  };
+}
+
+/** PostgreSQL's `deadlock_detected`. */
+const DEADLOCK = "40P01";
+
+/** Dead gateways' rows are dropped a day after they were last seen. */
+const FORGET_GATEWAY_MS = 24 * 3600_000;
+
+/**
+ * A round of divided probing in two statements: (1) the gateway marked
+ * live, its results stored (a newer probe wins), and the live gateways, its
+ * hosts' leases and the results since `since` read; (2) its claims
+ * ({@linkcode planLeases}) checked and written, returning what it holds.
+ * Times are the database's clock, so gateways' clocks need not agree.
+ */
+async function shareProbes(sql: Sql, round: ProbeRound): Promise<ProbeShare> {
+  const { gatewayId: self, leaseMs, hosts } = round;
+  const [state] = await sql<{
+    now: string;
+    live: string[] | null;
+    leases: LeaseRow[] | null;
+    results: SharedProbe[] | null;
+  }[]>`
+    WITH clock AS (
+      SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now),
+    seen AS (
+      INSERT INTO probe_gateways (id, seen_at) SELECT ${self}, now FROM clock
+      ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at),
+    forgotten AS (
+      DELETE FROM probe_gateways
+      WHERE seen_at < (SELECT now FROM clock) - ${FORGET_GATEWAY_MS}),
+    put AS (
+      INSERT INTO probe_results (server_url, failures, last_probe, updated_at)
+      SELECT u, f, p::jsonb, (SELECT now FROM clock)
+      FROM unnest(${round.results.map((r) => r.serverUrl)}::text[],
+        ${round.results.map((r) => r.failures)}::int[],
+        ${round.results.map((r) => JSON.stringify(r.lastProbe))}::text[])
+        AS r(u, f, p)
+      ON CONFLICT (server_url) DO UPDATE SET failures = excluded.failures,
+        last_probe = excluded.last_probe, updated_at = excluded.updated_at
+      WHERE (probe_results.last_probe->>'at')::bigint <
+        (excluded.last_probe->>'at')::bigint)
+    SELECT clock.now,
+      (SELECT json_agg(id) FROM probe_gateways
+        WHERE seen_at > clock.now - ${leaseMs}) AS live,
+      (SELECT json_agg(json_build_object('serverUrl', server_url,
+          'holder', holder, 'expiresAt', expires_at))
+        FROM probe_leases WHERE server_url = ANY(${hosts}::text[])) AS leases,
+      (SELECT json_agg(json_build_object('serverUrl', server_url,
+          'failures', failures, 'lastProbe', last_probe))
+        FROM probe_results WHERE server_url = ANY(${hosts}::text[])
+          AND updated_at > ${round.since}) AS results
+    FROM clock`;
+  const now = Number(state.now);
+  const claims = planLeases({
+    self,
+    now,
+    leaseMs,
+    live: state.live ?? [],
+    hosts,
+    leases: state.leases ?? [],
+  });
+  const held = claims.length
+    ? await sql<{ server_url: string }[]>`
+    WITH clock AS (
+      SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now),
+    plan AS (
+      SELECT * FROM unnest(${claims.map((c) => c.serverUrl)}::text[],
+        ${claims.map((c) => c.kind)}::text[]) AS p(url, kind)),
+    renewed AS (
+      UPDATE probe_leases l SET holder = ${self},
+        expires_at = clock.now + ${leaseMs}
+      FROM plan p, clock
+      WHERE l.server_url = p.url AND (p.kind = 'take'
+        OR (p.kind = 'keep' AND (l.holder = ${self} OR l.expires_at <= clock.now))
+        OR (p.kind = 'late' AND l.expires_at <= clock.now - ${leaseMs}))
+      RETURNING l.server_url),
+    added AS (
+      INSERT INTO probe_leases (server_url, holder, expires_at)
+      SELECT p.url, CASE WHEN p.kind = 'mark' THEN NULL ELSE ${self} END,
+        CASE WHEN p.kind = 'mark' THEN clock.now ELSE clock.now + ${leaseMs} END
+      FROM plan p, clock
+      WHERE p.kind <> 'late'
+        AND NOT EXISTS (SELECT 1 FROM probe_leases l WHERE l.server_url = p.url)
+      ON CONFLICT (server_url) DO NOTHING
+      RETURNING server_url, holder)
+    SELECT server_url FROM renewed
+    UNION ALL SELECT server_url FROM added WHERE holder IS NOT NULL`
+    : [];
+  return {
+    now,
+    held: held.map((row) => row.server_url),
+    results: (state.results ?? []).map((r) => ({
+      serverUrl: r.serverUrl,
+      failures: Number(r.failures),
+      lastProbe: r.lastProbe,
+    })),
   };
 }

@@ -46,8 +46,12 @@ export function streamerArgs(
 /** The streamer's licence check-in arguments (none without a licence). */
 export function licenceArgs(licence: SessionSpec["licence"]): string[] {
   if (!licence) return [];
+  const gateways = typeof licence.gatewayUrl === "string"
+    ? [licence.gatewayUrl]
+    : licence.gatewayUrl;
   return [
-    ...flag(F.gatewayUrl, licence.gatewayUrl),
+    // Once per gateway, in order: the streamer fails over between them.
+    ...gateways.flatMap((url) => flag(F.gatewayUrl, url)),
     ...flag(F.serverUrl, licence.serverUrl),
     ...(licence.caCertificate ? flag(F.gatewayCa, licence.caCertificate) : []),
   ];

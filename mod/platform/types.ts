@@ -58,8 +58,8 @@ export interface StreamerReporting {
 
 /** What a streamer needs for licence check-ins with the gateway. */
 export interface StreamerLicence {
-  /** `gateway.backend.gatewayUrl`. */
-  gatewayUrl: string;
+  /** `gateway.backend.gatewayUrl`: one gateway or several, in order. */
+  gatewayUrl: string | readonly string[];
   /** This host's `serverUrl` (`gateway.backend.advertisedUrl`). */
   serverUrl: string;
   /** A CA certificate file (PEM) for the gateway, readable by pool users. */

@@ -86,8 +86,8 @@ export async function startBackend(
     logger,
     licence: gateways
       ? {
-        // Streamers check in with the first gateway (no failover there yet).
-        gatewayUrl: gateways.urls[0],
+        // Streamers fail over between the same gateways, in the same order.
+        gatewayUrl: gateways.urls,
         serverUrl: backend.advertisedUrl,
         caCertificate: backend.caCertificate,
       }

@@ -1,19 +1,22 @@
 /**
  * The streamer's licence check-ins: `POST {gatewayUrl}/gateway/licence/checkin`
  * with `{ sessionUuid, serverUrl, proof }` every 15 s (or the interval the gateway
- * answers with) while the session is allocated. A gateway that refuses the
- * session (403, or 404 three times in a row: it never placed or already
- * ended it) ends the session; a gateway that cannot be reached does not.
+ * answers with) while the session is allocated. With several gateways they
+ * fail over as the host's registration does (`GatewayEndpoints`). A gateway
+ * that refuses the session (403, or 404 three times in a row: it never
+ * placed or already ended it) ends the session; one that cannot be reached
+ * does not.
  *
  * @module
  */
 import type { Logger } from "../log/mod.ts";
 import { delay } from "../util/async.ts";
+import { GatewayEndpoints } from "../registration/gateway_endpoints.ts";
 
 /** Options for {@linkcode startLicenceCheckins}. */
 export interface LicenceCheckinOptions {
-  /** `gateway.backend.gatewayUrl`. */
-  gatewayUrl: string;
+  /** `gateway.backend.gatewayUrl`: one gateway or several, in order. */
+  gatewayUrl: string | readonly string[];
   /** The host's `serverUrl`. */
   serverUrl: string;
   /** A CA certificate (PEM file) for the gateway. */
@@ -50,9 +53,7 @@ export function startLicenceCheckins(
 ): LicenceCheckins {
   const stopping = new AbortController();
   const { logger } = options;
-  const url = `${
-    options.gatewayUrl.replace(/\/$/, "")
-  }/gateway/licence/checkin`;
+  const gateways = new GatewayEndpoints(options.gatewayUrl);
   (async () => {
     const client = options.caCertificate
       ? Deno.createHttpClient({
@@ -68,7 +69,7 @@ export function startLicenceCheckins(
       await delay(options.firstDelayMs ?? 2000, { signal: stopping.signal });
       while (!stopping.signal.aborted) {
         try {
-          const response = await fetch(url, {
+          const response = await gateways.fetch("licence/checkin", {
             client,
             method: "POST",
             headers: { "Content-Type": "application/json" },
@@ -77,11 +78,7 @@ export function startLicenceCheckins(
               serverUrl: options.serverUrl,
               proof: options.proof,
             }),
-            signal: AbortSignal.any([
-              stopping.signal,
-              AbortSignal.timeout(10_000),
-            ]),
-          });
+          }, { timeoutMs: 10_000, signal: stopping.signal });
           const body = await response.json().catch(() => ({}));
           if (typeof body.interval === "number" && body.interval > 0) {
             interval = body.interval * 1000;

@@ -11,6 +11,7 @@
  */
 import { z } from "zod";
 import type { Logger } from "../log/mod.ts";
+import { GatewayEndpoints } from "../registration/gateway_endpoints.ts";
 
 /** `-reporting JSON`, as the session manager passes it. */
 export const reportingSchema = z.object({
@@ -48,8 +49,8 @@ export interface MetricsSample {
 
 /** Options for {@linkcode startReporting}. */
 export interface ReportingOptions {
-  /** `gateway.backend.gatewayUrl`. */
-  gatewayUrl: string;
+  /** `gateway.backend.gatewayUrl`: one gateway or several, in order. */
+  gatewayUrl: string | readonly string[];
   /** The host's `serverUrl`. */
   serverUrl: string;
   /** The session. */
@@ -77,7 +78,7 @@ export interface Reporting {
 /** Starts reporting. */
 export function startReporting(options: ReportingOptions): Reporting {
   const { settings, logger } = options;
-  const base = options.gatewayUrl.replace(/\/$/, "");
+  const gateways = new GatewayEndpoints(options.gatewayUrl);
   const inFlight = new Set<Promise<void>>();
   let failing = false;
   let client: Deno.HttpClient | undefined;
@@ -91,7 +92,7 @@ export function startReporting(options: ReportingOptions): Reporting {
     const work = (async () => {
       await ready;
       try {
-        const response = await fetch(`${base}/gateway/${path}`, {
+        const response = await gateways.fetch(path, {
           client,
           method: "POST",
           headers: { "Content-Type": "application/json" },
@@ -101,8 +102,7 @@ export function startReporting(options: ReportingOptions): Reporting {
             proof: options.proof,
             ...body,
           }),
-          signal: AbortSignal.timeout(10_000),
-        });
+        }, { timeoutMs: 10_000 });
         await response.body?.cancel();
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
         failing = false;

@@ -22,8 +22,8 @@ import {
 
 /** Where the gateway is, for check-ins and reports. */
 export interface GatewaySettings {
-  /** `gateway.backend.gatewayUrl`. */
-  gatewayUrl: string;
+  /** `gateway.backend.gatewayUrl`: one gateway or several, in order. */
+  gatewayUrl: string | readonly string[];
   /** The host's `serverUrl`. */
   serverUrl: string;
   /** A CA certificate (PEM file) for the gateway. */

@@ -218,13 +218,48 @@ Deno.test("parseCli: streamer with its options", async (t) => {
         bind: "0.0.0.0",
         user: "webs01",
         licence: {
-          gatewayUrl: "https://gw.example:9000",
+          gatewayUrl: ["https://gw.example:9000"],
           serverUrl: "http://10.0.0.7:9005",
           caCertificate: "/etc/webstream/ca.pem",
         },
         reporting: '{"metrics":{}}',
         orphanTimeout: 2.5,
       },
+    );
+  });
+  await t.step("-gateway-url once per gateway, in order", () => {
+    const command = parseCli([
+      "streamer",
+      "-control",
+      "ws://x",
+      "-port",
+      "9010",
+      "-gateway-url",
+      "http://gw-a:9000",
+      "-gateway-url",
+      "http://gw-b:9000",
+      "-server-url",
+      "http://h:9005",
+    ]);
+    assertEquals(
+      command.kind === "streamer" && command.licence?.gatewayUrl,
+      ["http://gw-a:9000", "http://gw-b:9000"],
+    );
+    usageError(
+      [
+        "streamer",
+        "-control",
+        "ws://x",
+        "-port",
+        "9010",
+        "-gateway-url",
+        "http://gw-a:9000",
+        "-gateway-url",
+        "gw-b",
+        "-server-url",
+        "http://h:9005",
+      ],
+      /-gateway-url: expected an http\(s\) URL, got "gw-b"/,
     );
   });
   await t.step("-orphan-timeout: seconds above 0, at most a day", () => {

@@ -30,7 +30,7 @@ Deno.test("a host's streamer command line is what the streamer reads", () => {
     controlUrl: "ws://127.0.0.1:9005/control",
     screen: { width: 1920, height: 1080, depth: 24 },
     licence: {
-      gatewayUrl: "https://gw.example:9000",
+      gatewayUrl: ["https://gw.example:9000", "https://gw2.example:9000"],
       serverUrl: "http://10.0.0.5:9005",
       caCertificate: "/etc/webstream/ca.pem",
       proof: "a".repeat(64),
@@ -46,7 +46,7 @@ Deno.test("a host's streamer command line is what the streamer reads", () => {
     bind: "0.0.0.0",
     user: "webs02",
     licence: {
-      gatewayUrl: "https://gw.example:9000",
+      gatewayUrl: ["https://gw.example:9000", "https://gw2.example:9000"],
       serverUrl: "http://10.0.0.5:9005",
       caCertificate: "/etc/webstream/ca.pem",
     },

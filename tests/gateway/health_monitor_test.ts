@@ -5,7 +5,9 @@
  * flight; one answering 503, one slower than the timeout and a closed port
  * become Unreachable after `failureThreshold` probes (not before); one good
  * answer heals; unregistered hosts are not probed; `stop()` waits for probes
- * in flight, records nothing for them, and probing ends.
+ * in flight, records nothing for them, and probing ends; with `targets`
+ * only the hosts it names are probed, each probe naming the gateway in
+ * `X-Gateway-Id`.
  *
  * The schema bounds `interval` to 1–10 s; the settings object is passed to
  * the functions directly with a shorter interval to keep the tests quick.
@@ -23,6 +25,8 @@ import { waitFor } from "../support/wait.ts";
 
 /** How a fake host answers `/health`. */
 interface FakeHostState {
+  /** `X-Gateway-Id` of each probe. */
+  gateways: string[];
   status: number;
   delayMs: number;
   requests: number;
@@ -39,6 +43,7 @@ interface FakeHost {
 
 function startFakeHost(status = 200, delayMs = 0): FakeHost {
   const state: FakeHostState = {
+    gateways: [],
     status,
     delayMs,
     requests: 0,
@@ -55,6 +60,7 @@ function startFakeHost(status = 200, delayMs = 0): FakeHost {
         return new Response("not found", { status: 404 });
       }
       state.requests++;
+      state.gateways.push(request.headers.get("x-gateway-id") ?? "");
       state.active++;
       state.maxActive = Math.max(state.maxActive, state.active);
       try {
@@ -345,6 +351,38 @@ Deno.test(
       assertEquals(after.state, "Healthy");
     } finally {
       await host.stop();
+      store.close();
+    }
+  },
+);
+
+Deno.test(
+  "with targets, only the hosts named are probed, naming the gateway",
+  real,
+  async () => {
+    const [named, other] = [startFakeHost(), startFakeHost()];
+    const health = settings();
+    const { registry, store } = makeRegistry(health);
+    register(registry, named.url);
+    register(registry, other.url);
+    let rounds = 0;
+    const monitor = startHealthMonitor(registry, {
+      health,
+      gatewayId: "gateway-7",
+      targets: () => {
+        rounds++;
+        return Promise.resolve([named.url]);
+      },
+    });
+    try {
+      await waitFor(() => named.state.answered >= 3, { what: "three probes" });
+      assertEquals(other.state.requests, 0);
+      assertEquals(new Set(named.state.gateways), new Set(["gateway-7"]));
+      assert(rounds >= 3, `${rounds} rounds`);
+    } finally {
+      await monitor.stop();
+      await named.stop();
+      await other.stop();
       store.close();
     }
   },

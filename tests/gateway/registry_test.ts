@@ -11,7 +11,9 @@
  * tags replace registered ones; `beginLogon` placements count until the next
  * heartbeat; `sweep` forgets long-unregistered and silent hosts (in the
  * store too); a failed `flush` is retried by the next; `beginLogon` counting
- * with an idempotent release; state changes logged.
+ * with an idempotent release; state changes logged; another gateway's
+ * shared probe state is taken when newer (not when older), counts its
+ * failures as its own, and a good one verifies a restored host.
  *
  * The placement index, as a property: a seeded random farm (tags,
  * capabilities, load, ties, full and overloaded hosts, logons in flight,
@@ -188,6 +190,54 @@ Deno.test("failed probes make a host Unreachable; one good probe heals", () => {
   } finally {
     store.close();
   }
+});
+
+Deno.test("another gateway's probe state is taken when newer", () => {
+  const { registry, store, clock } = harness();
+  try {
+    const url = registry.register(registration("a")).serverUrl;
+    registry.recordProbe(url, { at: clock.now, ok: true, latencyMs: 3 });
+    const failing = failedProbe(clock.now + 1000);
+    registry.applyProbe(url, { failures: 3, lastProbe: failing });
+    const down = registry.get(url)!;
+    assertEquals(down.state, "Unreachable");
+    assertEquals(down.probeFailures, 3);
+    assertEquals(down.lastProbe, failing);
+    // An older one (from a gateway that lost the lease) changes nothing.
+    registry.applyProbe(url, {
+      failures: 0,
+      lastProbe: { at: clock.now + 500, ok: true, latencyMs: 2 },
+    });
+    assertEquals(registry.get(url)?.probeFailures, 3);
+    // Probing it itself goes on from the shared count.
+    registry.recordProbe(url, failedProbe(clock.now + 2000));
+    assertEquals(registry.get(url)?.probeFailures, 4);
+    registry.applyProbe("http://stranger.test", {
+      failures: 1,
+      lastProbe: failing,
+    });
+    assertEquals(registry.size, 1);
+  } finally {
+    store.close();
+  }
+  // A restored host, not heard from, is verified by a good shared probe.
+  withTempDirSync((dir) => {
+    const first = openSqliteStore(`${dir}/g.db`);
+    const before = harness(first);
+    const url = before.registry.register(registration("b")).serverUrl;
+    first.close();
+    const again = harness(openSqliteStore(`${dir}/g.db`));
+    try {
+      assertEquals(again.registry.get(url)?.state, "Unreachable");
+      again.registry.applyProbe(url, {
+        failures: 0,
+        lastProbe: { at: again.clock.now, ok: true, latencyMs: 1 },
+      });
+      assertEquals(again.registry.get(url)?.state, "Healthy");
+    } finally {
+      again.store.close();
+    }
+  });
 });
 
 Deno.test("missed heartbeats make a host Unreachable", () => {

@@ -10,7 +10,13 @@
  * are copied once, and never into a database that already holds state. The
  * gateway's guard in front of it, with the server halted: writes are kept,
  * a new session is refused naming the cause, revocation checks do not wait;
- * with the server back, the guard writes what it kept by itself.
+ * with the server back, the guard writes what it kept by itself. Probing
+ * divided by leases: gateways hold disjoint shares of the hosts that cover
+ * them all, as rendezvous hashing says once all are live; a result one
+ * shares reaches the others (a newer one is never overwritten by an older);
+ * a gateway that stops renewing loses its hosts to the others after its
+ * lease; a host only one gateway knows is probed by it a lease after
+ * nobody took it; one that leaves hands its hosts over at once.
  *
  * @module
  */
@@ -36,6 +42,11 @@ import { captureLogs } from "../support/log.ts";
 import { freePort } from "../support/ports.ts";
 import { hasPostgres, startPostgres } from "../support/postgres.ts";
 import { waitFor } from "../support/wait.ts";
+import {
+  type ProbeRound,
+  rendezvousWinner,
+} from "../../mod/gateway/probe_leases.ts";
+import type { PostgresStore } from "../../mod/gateway/store_postgres.ts";
 import {
   byKey,
   exerciseClaims,
@@ -92,6 +103,18 @@ Deno.test({
             await exerciseClaims(stores);
           } finally {
             for (const store of stores) await store.close();
+          }
+        },
+      );
+
+      await t.step(
+        "divides probing among gateways by leases",
+        async () => {
+          const store = await openPostgresStore(await cluster.createDatabase());
+          try {
+            await exerciseProbeLeases(store);
+          } finally {
+            await store.close();
           }
         },
       );
@@ -268,3 +291,80 @@ Deno.test({
     }
   },
 });
+
+/** The probe-lease rounds of several gateways on one PostgreSQL store. */
+async function exerciseProbeLeases(store: PostgresStore): Promise<void> {
+  const hosts = Array.from({ length: 12 }, (_, i) => `http://h${i}.test:1`);
+  const leaseMs = 400;
+  const since: Record<string, number> = {};
+  const round = async (
+    gatewayId: string,
+    overrides: Partial<ProbeRound> = {},
+  ) => {
+    const share = await store.shareProbes({
+      gatewayId,
+      leaseMs,
+      hosts,
+      results: [],
+      since: since[gatewayId] ?? 0,
+      ...overrides,
+    });
+    since[gatewayId] = share.now - leaseMs;
+    return share;
+  };
+  const gateways = ["gw-a", "gw-b", "gw-c"];
+
+  // The first alone takes all; once the others are live, each holds its
+  // rendezvous share and the shares cover every host once.
+  assertEquals((await round("gw-a")).held.sort(), [...hosts].sort());
+  await round("gw-b");
+  await round("gw-c");
+  const held: Record<string, string[]> = {};
+  for (const gateway of gateways) held[gateway] = (await round(gateway)).held;
+  for (const gateway of gateways) {
+    assertEquals(
+      held[gateway].sort(),
+      hosts.filter((h) => rendezvousWinner(h, gateways) === gateway).sort(),
+      gateway,
+    );
+  }
+  assertEquals(Object.values(held).flat().sort(), [...hosts].sort());
+
+  // A's result reaches B and C; an older one does not replace it.
+  const url = held["gw-a"][0];
+  const probe = (at: number, ok: boolean) => ({ at, ok, latencyMs: 5 });
+  await round("gw-a", {
+    results: [{ serverUrl: url, failures: 2, lastProbe: probe(2000, false) }],
+  });
+  await round("gw-c", {
+    results: [{ serverUrl: url, failures: 0, lastProbe: probe(1000, true) }],
+  });
+  const seen = (await round("gw-b")).results.filter((r) => r.serverUrl === url);
+  assertEquals(seen, [
+    { serverUrl: url, failures: 2, lastProbe: probe(2000, false) },
+  ]);
+
+  // C stops renewing: after its lease, A and B share its hosts.
+  await waitFor(async () => {
+    const a = await round("gw-a");
+    const b = await round("gw-b");
+    return a.held.length + b.held.length === hosts.length &&
+      !a.held.some((h) => b.held.includes(h));
+  }, { what: "C's hosts to move to A and B", intervalMs: 100 });
+
+  // A host B knows and A (the winner for it) does not: nobody takes it
+  // at first; a lease later, B does.
+  const known = Array.from({ length: 40 }, (_, i) => `http://only${i}.test:1`)
+    .find((h) => rendezvousWinner(h, ["gw-a", "gw-b"]) === "gw-a")!;
+  const first = await round("gw-b", { hosts: [known] });
+  assertEquals(first.held, []);
+  await waitFor(async () => {
+    await round("gw-a");
+    return (await round("gw-b", { hosts: [...hosts, known] })).held
+      .includes(known);
+  }, { what: "B to take the host A does not know", intervalMs: 100 });
+
+  // B leaves (it stops): A takes all its hosts at its very next round.
+  await store.leaveProbing("gw-b");
+  assertEquals((await round("gw-a")).held.sort(), [...hosts].sort());
+}

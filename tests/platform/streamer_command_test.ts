@@ -46,7 +46,7 @@ Deno.test("streamerArgs: licence and reporting arguments, proof kept out", () =>
   const args = streamerArgs({
     ...SPEC,
     licence: {
-      gatewayUrl: "https://gw:9000",
+      gatewayUrl: ["https://gw:9000", "https://gw2:9000"],
       serverUrl: "http://host:9005",
       caCertificate: "/etc/webstream/ca.pem",
       proof: "secret-proof",
@@ -56,6 +56,8 @@ Deno.test("streamerArgs: licence and reporting arguments, proof kept out", () =>
   assertEquals(args.slice(7), [
     "-gateway-url",
     "https://gw:9000",
+    "-gateway-url",
+    "https://gw2:9000",
     "-server-url",
     "http://host:9005",
     "-gateway-ca",

@@ -5,7 +5,8 @@
  * three 404s in a row end it (a 200 in between resets the count); a gateway
  * that cannot be reached or fails never ends it; `stop()` stops posting; and
  * `caCertificate` lets it check in with a gateway serving HTTPS under a
- * self-signed certificate.
+ * self-signed certificate; with several gateways, check-ins go to the first
+ * that answers (one down, or answering 503 from a proxy) and stay there.
  */
 import {
   type LicenceCheckinOptions,
@@ -16,6 +17,7 @@ import {
 import { assert, assertEquals } from "../support/assert.ts";
 import { captureLogs } from "../support/log.ts";
 import { selfSignedCertificate } from "../support/tls.ts";
+import { freePort } from "../support/ports.ts";
 import { waitFor } from "../support/wait.ts";
 
 const SESSION = "8a6f8f7e-3f5c-4f52-9a57-1f1f0f3c9b10";
@@ -81,7 +83,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * ignored, logs kept nowhere, unless `options` say otherwise.
  */
 function checkIn(
-  gatewayUrl: string,
+  gatewayUrl: string | string[],
   options: Partial<LicenceCheckinOptions> = {},
 ): LicenceCheckins {
   return startLicenceCheckins({
@@ -299,6 +301,41 @@ Deno.test("a gateway that cannot be reached or fails never ends the session", as
       await server.stop();
     }
   });
+});
+
+Deno.test("with two gateways where the first is down, check-ins reach the second", async (t) => {
+  const second = startServer(() => ok(0.05));
+  try {
+    for (
+      const [what, first] of [
+        ["nothing listening", { url: `http://127.0.0.1:${freePort()}` }],
+        [
+          "a proxy answering 503",
+          startServer(() => new Response("no upstream", { status: 503 })),
+        ],
+      ] as const
+    ) {
+      await t.step(what, async () => {
+        const seen = second.checkins.length;
+        const checkins = checkIn([first.url, second.url], {
+          intervalMs: 50,
+        });
+        try {
+          await waitFor(() => second.checkins.length >= seen + 3);
+          const [checkin] = second.checkins.slice(seen);
+          assertEquals(checkin.path, "/gateway/licence/checkin");
+          assertEquals(checkin.body.sessionUuid, SESSION);
+          // The gateway that answered is kept: the first is asked once.
+          if ("checkins" in first) assertEquals(first.checkins.length, 1);
+        } finally {
+          checkins.stop();
+          if ("stop" in first) await first.stop();
+        }
+      });
+    }
+  } finally {
+    await second.stop();
+  }
 });
 
 Deno.test("stop() stops posting, even before the first check-in", async (t) => {

@@ -1,6 +1,7 @@
 /**
  * A scripted session host on loopback for gateway tests: it answers
- * `/health`, answers `GET /getConnection` with a valid contract answer (or
+ * `/health` (with the status the test sets, recording which gateway probed,
+ * by `X-Gateway-Id`), answers `GET /getConnection` with a valid contract answer (or
  * whatever the test scripts: a 503, garbage, no answer at all), records every
  * `/getConnection` request with its headers, and serves a WebSocket on
  * `/stream` that greets with the token it was opened with and echoes
@@ -8,6 +9,12 @@
  *
  * @module
  */
+
+/** A `/health` probe the host received. */
+export interface HealthProbe {
+  /** The probing gateway's `X-Gateway-Id` (empty when none). */
+  gatewayId: string;
+}
 
 /** A `/getConnection` request the host received. */
 export interface HostRequest {
@@ -34,6 +41,10 @@ export interface ScriptedHost {
   port: number;
   /** Every `/getConnection` request, in order. */
   requests: HostRequest[];
+  /** Every `/health` probe, in order. */
+  probes: HealthProbe[];
+  /** The status `/health` answers (200 unless the test sets another). */
+  healthStatus: number;
   /** The current script (replaceable). */
   script?: HostScript;
   /** The internal session id the host gave a client-facing one. */
@@ -58,6 +69,8 @@ export function startScriptedHost(script?: HostScript): ScriptedHost {
     url: "",
     port: 0,
     requests: [],
+    probes: [],
+    healthStatus: 200,
     script,
     uuidOf: (sessionId) => uuids.get(sessionId),
     forget: (sessionId) => void uuids.delete(sessionId),
@@ -92,7 +105,12 @@ export function startScriptedHost(script?: HostScript): ScriptedHost {
     async (request) => {
       const url = new URL(request.url);
       if (url.pathname === "/health") {
-        return Response.json({ status: "healthy" });
+        host.probes.push({
+          gatewayId: request.headers.get("x-gateway-id") ?? "",
+        });
+        return Response.json({ status: "healthy" }, {
+          status: host.healthStatus,
+        });
       }
       if (url.pathname === "/stream") {
         const { socket, response } = Deno.upgradeWebSocket(request);

@@ -77,8 +77,8 @@ export function byKey<T>(items: T[], key: (item: T) => string): T[] {
  * replaces and deletes of hosts, sessions (loaded at once and streamed),
  * settings and revocations (a
  * user's keeps its latest cutoff; expired ones are pruned), and loading all
- * revocations and settings. Leaves two revocations and four settings
- * behind.
+ * revocations and settings; a lone gateway's probe round holds every host
+ * it names. Leaves two revocations and four settings behind.
  */
 export async function exerciseStore(store: AsyncGatewayStore): Promise<void> {
   // Hosts: insert, replace, delete.
@@ -204,6 +204,25 @@ export async function exerciseStore(store: AsyncGatewayStore): Promise<void> {
     before: 3000,
     expiresAt: 99_999,
   });
+
+  // A lone gateway probes every host it knows, and shares its results.
+  const hosts = ["http://a.test:8080", "http://b.test:8080"];
+  const round = {
+    gatewayId: "gateway-1",
+    leaseMs: 60_000,
+    hosts,
+    results: [],
+    since: 0,
+  };
+  assertEquals((await store.shareProbes(round)).held.sort(), hosts);
+  const lastProbe = { at: 1000, ok: false, latencyMs: 3, error: "503" };
+  const again = await store.shareProbes({
+    ...round,
+    results: [{ serverUrl: hosts[0], failures: 2, lastProbe }],
+  });
+  assertEquals(again.held.sort(), hosts);
+  assertEquals(typeof again.now, "number");
+  await store.leaveProbing("gateway-1");
 
   // Everything, as a copy to another store reads it.
   assertEquals(await store.loadRevocations(), [
