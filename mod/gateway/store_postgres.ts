@@ -379,7 +379,13 @@ function postgresStore(sql: Sql): PostgresStore {
     putHost: (host) => putHosts(sql, [host]),
     putHosts: (hosts) => putHosts(sql, hosts),
     async deleteHost(serverUrl) {
-      await sql`DELETE FROM hosts WHERE server_url = ${serverUrl}`;
+      // Its probe lease and result go with it.
+      await sql`
+        WITH lease AS (
+          DELETE FROM probe_leases WHERE server_url = ${serverUrl}),
+        result AS (
+          DELETE FROM probe_results WHERE server_url = ${serverUrl})
+        DELETE FROM hosts WHERE server_url = ${serverUrl}`;
     },
     async loadSessions() {
       const sessions: SessionRecord[] = [];

@@ -13,7 +13,8 @@
  * with the server back, the guard writes what it kept by itself. Probing
  * divided by leases: gateways hold disjoint shares of the hosts that cover
  * them all, as rendezvous hashing says once all are live; a result one
- * shares reaches the others (a newer one is never overwritten by an older);
+ * shares reaches the others (a newer one is never overwritten by an older)
+ * and is deleted with its host;
  * a gateway that stops renewing loses its hosts to the others after its
  * lease; a host only one gateway knows is probed by it a lease after
  * nobody took it; one that leaves hands its hosts over at once.
@@ -343,6 +344,20 @@ async function exerciseProbeLeases(store: PostgresStore): Promise<void> {
   assertEquals(seen, [
     { serverUrl: url, failures: 2, lastProbe: probe(2000, false) },
   ]);
+  // A host forgotten takes its result along.
+  const forgotten = held["gw-a"][1] ?? held["gw-b"][0];
+  await round("gw-a", {
+    results: [{
+      serverUrl: forgotten,
+      failures: 1,
+      lastProbe: probe(3, false),
+    }],
+  });
+  await store.deleteHost(forgotten);
+  assertEquals(
+    (await round("gw-b", { since: 0 })).results.map((r) => r.serverUrl),
+    [url],
+  );
 
   // C stops renewing: after its lease, A and B share its hosts.
   await waitFor(async () => {
