@@ -9,12 +9,23 @@
 /** The tables searched, IPv4 first. */
 export const TCP_TABLES = ["/proc/net/tcp", "/proc/net/tcp6"];
 
-/** The uid owning the socket bound to `address`, if any. */
+/** The `st` column of an established connection. */
+const ESTABLISHED = "01";
+
+/**
+ * The uid owning the live (established) socket bound to `address`, if
+ * exactly one owner has one. Rows in other states are passed over: a
+ * closed connection lingers in TIME_WAIT with uid 0 under the same local
+ * address, and the kernel hands an ephemeral port to several connections
+ * at once when their far ends differ. Two owners for one address is no
+ * answer (undefined).
+ */
 export async function socketOwnerUid(
   address: Deno.NetAddr,
   tables: string[] = TCP_TABLES,
 ): Promise<number | undefined> {
   const wanted = new Set(procAddresses(address));
+  const owners = new Set<number>();
   for (const table of tables) {
     let text: string;
     try {
@@ -24,10 +35,14 @@ export async function socketOwnerUid(
     }
     for (const line of text.split("\n").slice(1)) {
       const fields = line.trim().split(/\s+/);
-      if (fields.length > 7 && wanted.has(fields[1])) return Number(fields[7]);
+      if (
+        fields.length > 7 && fields[3] === ESTABLISHED && wanted.has(fields[1])
+      ) {
+        owners.add(Number(fields[7]));
+      }
     }
   }
-  return undefined;
+  return owners.size === 1 ? [...owners][0] : undefined;
 }
 
 /** The spellings `address` has in the kernel's TCP tables. */

@@ -4,7 +4,10 @@
  * against the live `/proc/net/tcp*` tables), the owner of a real loopback
  * client socket (this process, over IPv4, IPv6 and a dual-stack listener),
  * an unknown address, and (root) a client socket held by a process running as
- * a test user, which is reported with that user's uid.
+ * a test user, which is reported with that user's uid. Only established
+ * rows count: a TIME_WAIT row (uid 0) left under the same local address by
+ * an earlier connection is passed over, and two live owners of one address
+ * are no answer.
  *
  * @module
  */
@@ -17,6 +20,7 @@ import {
   TCP_TABLES,
 } from "../../../mod/platform/linux/peer_uid.ts";
 import { signalGroup } from "../../../mod/platform/linux/processes.ts";
+import { withTempDir } from "../../support/fs.ts";
 
 const ROOT = Deno.uid() === 0;
 
@@ -159,6 +163,70 @@ Deno.test("socketOwnerUid: undefined when no socket has that address", async () 
   } finally {
     pair.close();
   }
+});
+
+/** A `/proc/net/tcp` row: local and remote address, state, uid. */
+function row(local: string, remote: string, state: string, uid: number) {
+  return `   0: ${local} ${remote} ${state} 00000000:00000000 00:00000000 ` +
+    `00000000 ${uid.toString().padStart(5)}        0 4242 1 0000000000000000 ` +
+    "100 0 0 10 0";
+}
+
+Deno.test("socketOwnerUid: only established rows, and one owner", async () => {
+  await withTempDir(async (dir) => {
+    const header =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr " +
+      "tm->when retrnsmt   uid  timeout inode";
+    const streamer = "0100007F:D4E8"; // 127.0.0.1:54504
+    const host = "0100007F:1F90"; // 127.0.0.1:8080
+    const table = async (...rows: string[]) => {
+      const path = `${dir}/tcp`;
+      await Deno.writeTextFile(path, [header, ...rows, ""].join("\n"));
+      return [path];
+    };
+    const peer = addr("127.0.0.1", 54504);
+    // An earlier connection from the same port lingers in TIME_WAIT (06),
+    // listed first and owned by uid 0; the live one is the pool user's.
+    assertEquals(
+      await socketOwnerUid(
+        peer,
+        await table(
+          row(streamer, "0100007F:9C40", "06", 0),
+          row(host, "0100007F:1F91", "0A", 0),
+          row(streamer, host, "01", 1234),
+        ),
+      ),
+      1234,
+    );
+    // Nothing live: no owner.
+    assertEquals(
+      await socketOwnerUid(peer, await table(row(streamer, host, "06", 0))),
+      undefined,
+    );
+    // The port shared by two live connections (to different far ends) of
+    // one user: that user; of two users: no answer.
+    const other = "0100007F:9C40";
+    assertEquals(
+      await socketOwnerUid(
+        peer,
+        await table(
+          row(streamer, other, "01", 77),
+          row(streamer, host, "01", 77),
+        ),
+      ),
+      77,
+    );
+    assertEquals(
+      await socketOwnerUid(
+        peer,
+        await table(
+          row(streamer, other, "01", 0),
+          row(streamer, host, "01", 77),
+        ),
+      ),
+      undefined,
+    );
+  }, { prefix: "webstream-peer-uid-" });
 });
 
 Deno.test({
