@@ -101,7 +101,8 @@ export async function startBackend(
     advertisedHost: advertised.hostname,
     sharedSecret: backend.sharedSecret,
     control: {
-      verifyPeer: (account, peer) => platform.verifyStreamerPeer(account, peer),
+      verifyPeer: (account, peer) =>
+        platform.verifyStreamerPeer(account, peer, { serverPort: port }),
     },
   });
   const server = Deno.serve({

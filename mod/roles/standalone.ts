@@ -52,7 +52,8 @@ export async function startStandalone(
     controlHandler({
       directory: pool,
       logger: logger.child("control"),
-      verifyPeer: (account, peer) => platform.verifyStreamerPeer(account, peer),
+      verifyPeer: (account, peer) =>
+        platform.verifyStreamerPeer(account, peer, { serverPort: controlPort }),
     }),
   );
   relayApp.get("/session/:uuid", (c) => {

@@ -6,8 +6,8 @@
  * an unknown address, and (root) a client socket held by a process running as
  * a test user, which is reported with that user's uid. Only established
  * rows count: a TIME_WAIT row (uid 0) left under the same local address by
- * an earlier connection is passed over, and two live owners of one address
- * are no answer.
+ * an earlier connection is passed over, two live owners of one address are
+ * no answer, and with the server's port only the connection to it counts.
  *
  * @module
  */
@@ -153,12 +153,18 @@ Deno.test("socketOwnerUid: undefined when no socket has that address", async () 
     assertEquals(await socketOwnerUid(addr("127.0.0.3", peer.port)), undefined);
     // The same live peer is not found in tables that do not exist.
     assertEquals(
-      await socketOwnerUid(peer, ["/proc/net/no-such-table"]),
+      await socketOwnerUid(peer, { tables: ["/proc/net/no-such-table"] }),
       undefined,
     );
     // Found in the IPv4 table alone, not in the IPv6 one.
-    assertEquals(await socketOwnerUid(peer, ["/proc/net/tcp"]), Deno.uid());
-    assertEquals(await socketOwnerUid(peer, ["/proc/net/tcp6"]), undefined);
+    assertEquals(
+      await socketOwnerUid(peer, { tables: ["/proc/net/tcp"] }),
+      Deno.uid(),
+    );
+    assertEquals(
+      await socketOwnerUid(peer, { tables: ["/proc/net/tcp6"] }),
+      undefined,
+    );
     assertEquals(TCP_TABLES, ["/proc/net/tcp", "/proc/net/tcp6"]);
   } finally {
     pair.close();
@@ -182,7 +188,7 @@ Deno.test("socketOwnerUid: only established rows, and one owner", async () => {
     const table = async (...rows: string[]) => {
       const path = `${dir}/tcp`;
       await Deno.writeTextFile(path, [header, ...rows, ""].join("\n"));
-      return [path];
+      return { tables: [path] };
     };
     const peer = addr("127.0.0.1", 54504);
     // An earlier connection from the same port lingers in TIME_WAIT (06),
