@@ -29,6 +29,7 @@ import {
   requireSecretBeyondLoopback,
   type RoleHandle,
   staticRoot,
+  warnOfEphemeralPorts,
 } from "./common.ts";
 
 /** Options for {@linkcode startBackend}. */
@@ -74,6 +75,7 @@ export async function startBackend(
       logger: logger.child("gateway"),
     })
     : undefined;
+  await warnOfEphemeralPorts(config, logger);
   const { platform, pool } = createSessionPool(config, {
     onSessionEnd: sessionEnds &&
       ((end) =>
