@@ -211,27 +211,25 @@ Deno.test("socketOwnerUid: only established rows, and one owner", async () => {
     );
     // The port shared by two live connections (to different far ends) of
     // one user: that user; of two users: no answer.
-    const other = "0100007F:9C40";
-    assertEquals(
-      await socketOwnerUid(
-        peer,
-        await table(
-          row(streamer, other, "01", 77),
-          row(streamer, host, "01", 77),
-        ),
-      ),
-      77,
-    );
-    assertEquals(
-      await socketOwnerUid(
-        peer,
-        await table(
-          row(streamer, other, "01", 0),
-          row(streamer, host, "01", 77),
-        ),
-      ),
-      undefined,
-    );
+    const other = "0100007F:9C40"; // 127.0.0.1:40000
+    const shared = (elsewhere: number) =>
+      table(
+        row(streamer, other, "01", elsewhere),
+        row(streamer, host, "01", 77),
+      );
+    assertEquals(await socketOwnerUid(peer, await shared(77)), 77);
+    assertEquals(await socketOwnerUid(peer, await shared(0)), undefined);
+    // With this server's port, only the connection to it counts.
+    const options = await shared(0);
+    for (
+      const [serverPort, uid] of [[8080, 77], [40000, 0], [9999, undefined]]
+    ) {
+      assertEquals(
+        await socketOwnerUid(peer, { ...options, serverPort }),
+        uid,
+        `server port ${serverPort}`,
+      );
+    }
   }, { prefix: "webstream-peer-uid-" });
 });
 
