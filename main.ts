@@ -180,7 +180,10 @@ async function serve(command: RoleCommand): Promise<number> {
   // Listened for before the role starts: a signal while it starts (a pool
   // starting sessions, a gateway client registering) stops it once it is
   // up, instead of ending the process at once and leaving sessions behind.
-  const { waitForShutdownSignal } = await import("./mod/roles/common.ts");
+  // From roles/mod.ts: imported from roles/common.ts (a type-only import
+  // above), the roles' npm packages fell out of the graph that
+  // `deno install --entrypoint main.ts` caches and checkDenoCache checks.
+  const { waitForShutdownSignal } = await import("./mod/roles/mod.ts");
   const signalled = waitForShutdownSignal();
   let handle;
   try {
