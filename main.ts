@@ -172,10 +172,19 @@ async function startRole(
 
 /**
  * Runs a role in the foreground until SIGINT, SIGTERM or SIGHUP (SIGINT or
- * SIGBREAK on Windows), then stops it cleanly.
+ * SIGBREAK on Windows), then stops it cleanly (once started, when the
+ * signal came while it started).
  */
 async function serve(command: RoleCommand): Promise<number> {
   const logger = createLogger({ component: command.kind });
+  // Listened for before the role starts: a signal while it starts (a pool
+  // starting sessions, a gateway client registering) stops it once it is
+  // up, instead of ending the process at once and leaving sessions behind.
+  // From roles/mod.ts: imported from roles/common.ts (a type-only import
+  // above), the roles' npm packages fell out of the graph that
+  // `deno install --entrypoint main.ts` caches and checkDenoCache checks.
+  const { waitForShutdownSignal } = await import("./mod/roles/mod.ts");
+  const signalled = waitForShutdownSignal();
   let handle;
   try {
     handle = await startRole(command, logger);
@@ -188,8 +197,7 @@ async function serve(command: RoleCommand): Promise<number> {
     }
     return 1;
   }
-  const { waitForShutdownSignal } = await import("./mod/roles/mod.ts");
-  const signal = await waitForShutdownSignal();
+  const signal = await signalled;
   logger.info("shutting down", { signal });
   await handle.stop();
   return 0;

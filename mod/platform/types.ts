@@ -162,6 +162,12 @@ export interface SessionListing {
   alive: boolean;
 }
 
+/** Options for {@linkcode Platform.verifyStreamerPeer}. */
+export interface PeerCheckOptions {
+  /** The port the streamer connected to: the session manager's control port. */
+  serverPort?: number;
+}
+
 /**
  * OS operations for pool accounts and their sessions. Implementations must be
  * safe to call concurrently for different accounts.
@@ -195,8 +201,15 @@ export interface Platform {
   cleanAccount(account: string, hygiene: Hygiene): Promise<string[]>;
   /** The sessions this platform started that are still known. */
   listSessions(): Promise<SessionListing[]>;
-  /** True when `peer` is a local connection owned by the account's processes. */
-  verifyStreamerPeer(account: string, peer: Deno.NetAddr): Promise<boolean>;
+  /**
+   * True when `peer` is a local connection owned by the account's processes
+   * (with `serverPort`, its connection to that port of this host).
+   */
+  verifyStreamerPeer(
+    account: string,
+    peer: Deno.NetAddr,
+    options?: PeerCheckOptions,
+  ): Promise<boolean>;
   /**
    * Streamer restart and session re-adoption, where the platform has them
    * (Linux); see {@linkcode SessionRecovery}.

@@ -29,6 +29,7 @@ import {
   requireSecretBeyondLoopback,
   type RoleHandle,
   staticRoot,
+  warnOfEphemeralPorts,
 } from "./common.ts";
 
 /** Options for {@linkcode startBackend}. */
@@ -74,6 +75,7 @@ export async function startBackend(
       logger: logger.child("gateway"),
     })
     : undefined;
+  await warnOfEphemeralPorts(config, logger);
   const { platform, pool } = createSessionPool(config, {
     onSessionEnd: sessionEnds &&
       ((end) =>
@@ -101,7 +103,8 @@ export async function startBackend(
     advertisedHost: advertised.hostname,
     sharedSecret: backend.sharedSecret,
     control: {
-      verifyPeer: (account, peer) => platform.verifyStreamerPeer(account, peer),
+      verifyPeer: (account, peer) =>
+        platform.verifyStreamerPeer(account, peer, { serverPort: port }),
     },
   });
   const server = Deno.serve({

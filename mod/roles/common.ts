@@ -15,6 +15,11 @@ import {
   type StreamerLicence,
 } from "../platform/mod.ts";
 import { SessionPool, type SessionPoolOptions } from "../pool/mod.ts";
+import { streamerPort } from "../pool/slots.ts";
+import {
+  ephemeralPortRange,
+  type PortRange,
+} from "../platform/linux/port_range.ts";
 
 /** The web client shipped with webstream (embedded in compiled builds). */
 export const DEFAULT_HTTPDOCS: string = fileURLToPath(
@@ -160,6 +165,37 @@ export function windowsTimeoutWarning(config: Config): string | undefined {
     `(${windows.logonTimeout} s): a first logon, which builds the profile, ` +
     `can be cut short; raise provisioningTimeout (e.g. to ` +
     `${windows.logonTimeout + 30})`;
+}
+
+/**
+ * A warning for streamer ports inside the kernel's ephemeral `range`: an
+ * outgoing connection may hold one (or leave it in TIME_WAIT) just when its
+ * session starts, and the streamer then cannot listen.
+ */
+export function ephemeralPortsWarning(
+  config: Config,
+  range: PortRange | undefined,
+): string | undefined {
+  if (!range) return undefined;
+  const s = config.webstreamSettings;
+  const first = streamerPort(s.basePortNumber, 1);
+  const last = streamerPort(s.basePortNumber, s.serverMaxSessionCount);
+  if (last < range.low || first > range.high) return undefined;
+  return `streamer ports ${first}–${last} (webstreamSettings.basePortNumber ` +
+    `${s.basePortNumber}) overlap the kernel's ephemeral port range ` +
+    `${range.low}–${range.high} (net.ipv4.ip_local_port_range): an ` +
+    `outgoing connection can hold one when its session starts, and that ` +
+    `session fails; move basePortNumber out of the range`;
+}
+
+/** Logs {@linkcode ephemeralPortsWarning} for this machine (Linux). */
+export async function warnOfEphemeralPorts(
+  config: Config,
+  logger: Logger,
+): Promise<void> {
+  if (Deno.build.os !== "linux") return;
+  const warning = ephemeralPortsWarning(config, await ephemeralPortRange());
+  if (warning) logger.warn(warning);
 }
 
 /** The platform for this OS and a session pool on it, as configured. */

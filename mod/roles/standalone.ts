@@ -19,6 +19,7 @@ import {
   requireSecretBeyondLoopback,
   type RoleHandle,
   staticRoot,
+  warnOfEphemeralPorts,
 } from "./common.ts";
 
 /** Options for {@linkcode startStandalone}. */
@@ -40,6 +41,7 @@ export async function startStandalone(
   const controlPort = settings.basePortNumber;
   const httpPort = settings.basePortNumber + 1;
 
+  await warnOfEphemeralPorts(config, logger);
   const { platform, pool } = createSessionPool(config, {
     controlUrl: `ws://${localAddress(bind)}:${controlPort}/control`,
     bindAddress: "127.0.0.1",
@@ -52,7 +54,8 @@ export async function startStandalone(
     controlHandler({
       directory: pool,
       logger: logger.child("control"),
-      verifyPeer: (account, peer) => platform.verifyStreamerPeer(account, peer),
+      verifyPeer: (account, peer) =>
+        platform.verifyStreamerPeer(account, peer, { serverPort: controlPort }),
     }),
   );
   relayApp.get("/session/:uuid", (c) => {

@@ -166,9 +166,19 @@ async function assertPointer(page: Page, display: string, session: Size) {
       timeoutMs: 10_000,
     });
   }
-  // A click is a press and a release there.
+  // A click is a press and a release there (injected once the streamer has
+  // the page's messages: the browser does not wait for that).
   await page.mouse.click(box.x + 30, box.y + 40);
-  assertEquals(xPointer(display).x, Math.floor(30 * session.width / box.width));
+  const clicked = {
+    x: Math.floor(30 * session.width / box.width),
+    y: Math.floor(40 * session.height / box.height),
+  };
+  let at = xPointer(display);
+  await waitFor(() => {
+    at = xPointer(display);
+    return at.x === clicked.x && at.y === clicked.y;
+  }, { what: "the click's X pointer", timeoutMs: 10_000 }).catch(() => {});
+  assertEquals(at, clicked);
 }
 
 /** Runs `fn` with a browser, a streamer page (policy cap) on `screen`. */

@@ -427,9 +427,9 @@ for (const mode of MODES) {
           l.msg === "streamer stopping"
         );
         assertMatch(String(stopping.reason), /orphaned/);
-        assert(
-          first.logs.some((l) => l.msg === "ended the session's processes"),
-          "the streamer ended its session",
+        // Its last line: written before it exited, read from the pipe since.
+        await first.waitForLog((l) =>
+          l.msg === "ended the session's processes"
         );
         // The next run finds the display gone and cleans up after it.
         const second = await r.start();

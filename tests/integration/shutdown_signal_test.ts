@@ -4,12 +4,20 @@
  * hung up exits 0 with its "shutting down" line naming SIGHUP; a second
  * hang-up during the shutdown does not cut it short; and the Xvfb it
  * started, found among its descendants by PID, is gone. A real
- * `webstream -gateway` hung up exits 0 the same way.
+ * `webstream -gateway` hung up exits 0 the same way. A `webstream -backend`
+ * sent SIGTERM while it starts (its HTTP port open, its pool not yet
+ * started) finishes starting, then shuts down cleanly: exit 0, and nothing
+ * of its warm session runs on.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { writeTestConfig } from "../support/config.ts";
 import { startGateway, writeGatewayConfig } from "../support/gateway.ts";
-import { descendants, type ProcInfo, stillRunning } from "../support/proc.ts";
+import {
+  descendants,
+  liveProcesses,
+  type ProcInfo,
+  stillRunning,
+} from "../support/proc.ts";
 import { waitFor } from "../support/wait.ts";
 import {
   type LogRecord,
@@ -119,6 +127,46 @@ Deno.test({
     } finally {
       await gateway.process.stop("SIGKILL");
       await config.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: "-backend: SIGTERM while it starts stops it cleanly once started",
+  ignore: Deno.build.os !== "linux",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const cfg = await writeTestConfig({
+      slots: 1,
+      settings: { poolAccounts: "current", warmSessionCount: 1 },
+    });
+    const host = startWebstream(["-backend", "-config", cfg.path]);
+    const ours = async () =>
+      (await liveProcesses()).filter((p) =>
+        p.pid !== host.pid && p.argv.some((a) => a.includes(cfg.dir))
+      );
+    try {
+      // Listening comes before the pool starts (and its warm session).
+      await host.waitForLog((r) => r.msg === "session host listening");
+      Deno.kill(host.pid, "SIGTERM");
+      const status = await host.status;
+      assertEquals(
+        { code: status.code, signal: status.signal },
+        { code: 0, signal: null },
+        JSON.stringify(host.logs.slice(-5)),
+      );
+      const line = host.logs.find((r) => r.msg === "shutting down");
+      assertEquals(line?.signal, "SIGTERM");
+      assert(
+        host.logs.some((r) => r.msg === "session pool started"),
+        "it finished starting first",
+      );
+      assertEquals(await ours(), [], "nothing of the pool runs on");
+    } finally {
+      await host.stop("SIGKILL");
+      await killLeftovers(await ours());
+      await cfg.remove();
     }
   },
 });

@@ -1,12 +1,14 @@
 /**
  * What the server roles share: bind addresses, the web client folder,
- * signals, and the platform options built from the configuration.
+ * signals, the platform options built from the configuration, and the
+ * warning for streamer ports inside the kernel's ephemeral range.
  */
 import { parseConfig } from "../../mod/config/mod.ts";
 import { createLogger } from "../../mod/log/mod.ts";
 import {
   bindAddress,
   DEFAULT_HTTPDOCS,
+  ephemeralPortsWarning,
   localAddress,
   platformOptions,
   requireSecretBeyondLoopback,
@@ -140,4 +142,24 @@ Deno.test("windowsTimeoutWarning: provisioningTimeout must outlast the Windows l
     warning({ provisioningTimeout: 40, windows: { logonTimeout: 30 } }),
     undefined,
   );
+});
+
+Deno.test("streamer ports inside the ephemeral range are warned of", () => {
+  const config = (basePortNumber: number) =>
+    parseConfig({
+      webstreamSettings: { basePortNumber, serverMaxSessionCount: 4 },
+    }, { env: {} });
+  const range = { low: 32768, high: 60999 };
+  // 9010–9040 and 61000–61030 lie outside; 32740–32770 reaches into it.
+  assertEquals(ephemeralPortsWarning(config(9000), range), undefined);
+  assertEquals(ephemeralPortsWarning(config(60990), range), undefined);
+  assertEquals(ephemeralPortsWarning(config(9000), undefined), undefined);
+  const warning = ephemeralPortsWarning(config(32730), range);
+  assert(
+    warning?.includes("streamer ports 32740–32770") &&
+      warning.includes("32768–60999") &&
+      warning.includes("basePortNumber"),
+    warning,
+  );
+  assert(ephemeralPortsWarning(config(40000), range));
 });

@@ -624,8 +624,10 @@ export function createLinuxPlatform(options: LinuxPlatformOptions): Platform {
       );
     },
 
-    async verifyStreamerPeer(name, peer) {
-      const uid = await socketOwnerUid(peer);
+    async verifyStreamerPeer(name, peer, options = {}) {
+      const uid = await socketOwnerUid(peer, {
+        serverPort: options.serverPort,
+      });
       if (uid === undefined) return false;
       const user = await account(name).catch(() => undefined);
       return user !== undefined && uid === user.uid;

@@ -9,13 +9,39 @@
 /** The tables searched, IPv4 first. */
 export const TCP_TABLES = ["/proc/net/tcp", "/proc/net/tcp6"];
 
-/** The uid owning the socket bound to `address`, if any. */
+/** The `st` column of an established connection. */
+const ESTABLISHED = "01";
+
+/** Options for {@linkcode socketOwnerUid}. */
+export interface SocketOwnerOptions {
+  /**
+   * The port the socket is connected to (this server's): a connection of
+   * the same local address to anywhere else is not the one asked about.
+   */
+  serverPort?: number;
+  /** The tables searched. Default {@linkcode TCP_TABLES}. */
+  tables?: string[];
+}
+
+/**
+ * The uid owning the live (established) socket bound to `address`, if
+ * exactly one owner has one. Rows in other states are passed over: a
+ * closed connection lingers in TIME_WAIT with uid 0 under the same local
+ * address, and the kernel gives one ephemeral port to several connections
+ * at once when their far ends differ (so `serverPort` narrows the search to
+ * the connection to this server). Two owners for one address is no answer
+ * (undefined).
+ */
 export async function socketOwnerUid(
   address: Deno.NetAddr,
-  tables: string[] = TCP_TABLES,
+  options: SocketOwnerOptions = {},
 ): Promise<number | undefined> {
   const wanted = new Set(procAddresses(address));
-  for (const table of tables) {
+  const serverPort = options.serverPort === undefined
+    ? undefined
+    : hexPort(options.serverPort);
+  const owners = new Set<number>();
+  for (const table of options.tables ?? TCP_TABLES) {
     let text: string;
     try {
       text = await Deno.readTextFile(table);
@@ -24,15 +50,26 @@ export async function socketOwnerUid(
     }
     for (const line of text.split("\n").slice(1)) {
       const fields = line.trim().split(/\s+/);
-      if (fields.length > 7 && wanted.has(fields[1])) return Number(fields[7]);
+      if (
+        fields.length > 7 && fields[3] === ESTABLISHED &&
+        wanted.has(fields[1]) &&
+        (serverPort === undefined || fields[2].endsWith(`:${serverPort}`))
+      ) {
+        owners.add(Number(fields[7]));
+      }
     }
   }
-  return undefined;
+  return owners.size === 1 ? [...owners][0] : undefined;
+}
+
+/** A port as the kernel's tables spell it: four upper-case hex digits. */
+function hexPort(port: number): string {
+  return port.toString(16).toUpperCase().padStart(4, "0");
 }
 
 /** The spellings `address` has in the kernel's TCP tables. */
 export function procAddresses(address: Deno.NetAddr): string[] {
-  const port = address.port.toString(16).toUpperCase().padStart(4, "0");
+  const port = hexPort(address.port);
   const host = address.hostname.replace(/^\[|\]$/g, "");
   const v4 = host.match(/^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/i);
   if (v4) {

@@ -532,6 +532,20 @@ Deno.test({
             await platform.verifyStreamerPeer(account, claim.remote),
             true,
           );
+          // Its connection to the control port, and no other.
+          const serverPort = Number(new URL(control.url).port);
+          assertEquals(
+            await platform.verifyStreamerPeer(account, claim.remote, {
+              serverPort,
+            }),
+            true,
+          );
+          assertEquals(
+            await platform.verifyStreamerPeer(account, claim.remote, {
+              serverPort: serverPort + 1,
+            }),
+            false,
+          );
           // This (root) process claims the same account.
           const before = control.connections.length;
           testSockets.push(await claimAsTest(control.url, account));

@@ -4,7 +4,10 @@
  * against the live `/proc/net/tcp*` tables), the owner of a real loopback
  * client socket (this process, over IPv4, IPv6 and a dual-stack listener),
  * an unknown address, and (root) a client socket held by a process running as
- * a test user, which is reported with that user's uid.
+ * a test user, which is reported with that user's uid. Only established
+ * rows count: a TIME_WAIT row (uid 0) left under the same local address by
+ * an earlier connection is passed over, two live owners of one address are
+ * no answer, and with the server's port only the connection to it counts.
  *
  * @module
  */
@@ -17,6 +20,7 @@ import {
   TCP_TABLES,
 } from "../../../mod/platform/linux/peer_uid.ts";
 import { signalGroup } from "../../../mod/platform/linux/processes.ts";
+import { withTempDir } from "../../support/fs.ts";
 
 const ROOT = Deno.uid() === 0;
 
@@ -149,16 +153,84 @@ Deno.test("socketOwnerUid: undefined when no socket has that address", async () 
     assertEquals(await socketOwnerUid(addr("127.0.0.3", peer.port)), undefined);
     // The same live peer is not found in tables that do not exist.
     assertEquals(
-      await socketOwnerUid(peer, ["/proc/net/no-such-table"]),
+      await socketOwnerUid(peer, { tables: ["/proc/net/no-such-table"] }),
       undefined,
     );
     // Found in the IPv4 table alone, not in the IPv6 one.
-    assertEquals(await socketOwnerUid(peer, ["/proc/net/tcp"]), Deno.uid());
-    assertEquals(await socketOwnerUid(peer, ["/proc/net/tcp6"]), undefined);
+    assertEquals(
+      await socketOwnerUid(peer, { tables: ["/proc/net/tcp"] }),
+      Deno.uid(),
+    );
+    assertEquals(
+      await socketOwnerUid(peer, { tables: ["/proc/net/tcp6"] }),
+      undefined,
+    );
     assertEquals(TCP_TABLES, ["/proc/net/tcp", "/proc/net/tcp6"]);
   } finally {
     pair.close();
   }
+});
+
+/** A `/proc/net/tcp` row: local and remote address, state, uid. */
+function row(local: string, remote: string, state: string, uid: number) {
+  return `   0: ${local} ${remote} ${state} 00000000:00000000 00:00000000 ` +
+    `00000000 ${uid.toString().padStart(5)}        0 4242 1 0000000000000000 ` +
+    "100 0 0 10 0";
+}
+
+Deno.test("socketOwnerUid: only established rows, and one owner", async () => {
+  await withTempDir(async (dir) => {
+    const header =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr " +
+      "tm->when retrnsmt   uid  timeout inode";
+    const streamer = "0100007F:D4E8"; // 127.0.0.1:54504
+    const host = "0100007F:1F90"; // 127.0.0.1:8080
+    const table = async (...rows: string[]) => {
+      const path = `${dir}/tcp`;
+      await Deno.writeTextFile(path, [header, ...rows, ""].join("\n"));
+      return { tables: [path] };
+    };
+    const peer = addr("127.0.0.1", 54504);
+    // An earlier connection from the same port lingers in TIME_WAIT (06),
+    // listed first and owned by uid 0; the live one is the pool user's.
+    assertEquals(
+      await socketOwnerUid(
+        peer,
+        await table(
+          row(streamer, "0100007F:9C40", "06", 0),
+          row(host, "0100007F:1F91", "0A", 0),
+          row(streamer, host, "01", 1234),
+        ),
+      ),
+      1234,
+    );
+    // Nothing live: no owner.
+    assertEquals(
+      await socketOwnerUid(peer, await table(row(streamer, host, "06", 0))),
+      undefined,
+    );
+    // The port shared by two live connections (to different far ends) of
+    // one user: that user; of two users: no answer.
+    const other = "0100007F:9C40"; // 127.0.0.1:40000
+    const shared = (elsewhere: number) =>
+      table(
+        row(streamer, other, "01", elsewhere),
+        row(streamer, host, "01", 77),
+      );
+    assertEquals(await socketOwnerUid(peer, await shared(77)), 77);
+    assertEquals(await socketOwnerUid(peer, await shared(0)), undefined);
+    // With this server's port, only the connection to it counts.
+    const options = await shared(0);
+    for (
+      const [serverPort, uid] of [[8080, 77], [40000, 0], [9999, undefined]]
+    ) {
+      assertEquals(
+        await socketOwnerUid(peer, { ...options, serverPort }),
+        uid,
+        `server port ${serverPort}`,
+      );
+    }
+  }, { prefix: "webstream-peer-uid-" });
 });
 
 Deno.test({
