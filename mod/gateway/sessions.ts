@@ -15,6 +15,9 @@ import type { Logger } from "../log/mod.ts";
 import type { GatewayStore } from "./store.ts";
 import type { SessionRecord } from "./types.ts";
 
+/** The shape of the session ids this gateway makes. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Options for {@linkcode SessionMap}. */
 export interface SessionMapOptions {
   /** Where sessions are persisted. */
@@ -197,6 +200,72 @@ export class SessionMap {
     stored.lastCheckinAt = this.#now();
     this.#index(stored);
     return stored;
+  }
+
+  /**
+   * The session `sessionId`: known here, or read from the store once (a
+   * gateway sharing it placed the session, and its notice has not arrived
+   * yet) and known from then on. Only an id shaped as this gateway makes
+   * them (a UUID) is looked up, so random ids cost no store reads.
+   */
+  async find(sessionId: string): Promise<SessionRecord | undefined> {
+    const known = this.#byId.get(sessionId);
+    if (known || !UUID.test(sessionId)) return known;
+    const stored = await this.#store.findSession(sessionId);
+    if (stored) this.applyRemote(stored);
+    return this.#byId.get(sessionId);
+  }
+
+  /**
+   * Takes in a session as another gateway on the same store wrote it (a
+   * change notice, or the store read again): memory only, nothing written
+   * back. The later check-in and launch times win.
+   */
+  applyRemote(session: SessionRecord): void {
+    const previous = this.#byId.get(session.sessionId);
+    if (previous) {
+      session.lastLaunchAt = Math.max(
+        previous.lastLaunchAt,
+        session.lastLaunchAt,
+      );
+      const checkin = Math.max(
+        previous.lastCheckinAt ?? 0,
+        session.lastCheckinAt ?? 0,
+      );
+      if (checkin) session.lastCheckinAt = checkin;
+      this.#unindex(previous);
+    }
+    this.#index(session);
+  }
+
+  /**
+   * Takes in check-in times another gateway wrote (`[sessionId, at]`), for
+   * the sessions known here; memory only.
+   */
+  applyCheckins(checkins: readonly (readonly [string, number])[]): void {
+    for (const [sessionId, at] of checkins) {
+      const session = this.#byId.get(sessionId);
+      if (session && at > (session.lastCheckinAt ?? 0)) {
+        session.lastCheckinAt = at;
+      }
+    }
+  }
+
+  /**
+   * Forgets a session another gateway ended (memory only). False when it
+   * was not known.
+   */
+  forgetRemote(sessionId: string): boolean {
+    const session = this.#byId.get(sessionId);
+    if (!session) return false;
+    this.#unindex(session);
+    this.#dirty.delete(sessionId);
+    this.#logger.info("session ended by another gateway", {
+      sessionId,
+      user: session.user,
+      serverUrl: session.serverUrl,
+    });
+    return true;
   }
 
   /**
