@@ -108,6 +108,8 @@ export class FarmSync {
   #resyncWanted = false;
   #resyncing?: Promise<void>;
   #timers: ReturnType<typeof setInterval>[] = [];
+  /** Since when notices may have been missed (until read again). */
+  #behindSince?: number;
   #stopped = false;
 
   private constructor(logger: Logger) {
@@ -127,6 +129,7 @@ export class FarmSync {
       change: (notice) => sync.#change(notice),
       connected: (resumed) => {
         if (!resumed) return;
+        sync.#behindSince ??= Date.now();
         sync.#logger.info(
           "change notices flow again; reading the store again",
         );
@@ -136,6 +139,15 @@ export class FarmSync {
         sync.#logger.warn("change notice skipped", { error: error.message }),
     });
     return sync;
+  }
+
+  /**
+   * The time up to which every change is known here: undefined when up to
+   * date, else when the store started failing or the listener was found
+   * lost, until the store has been read again.
+   */
+  heardUntil(): number | undefined {
+    return this.#behindSince;
   }
 
   /** Applies what arrived so far, and from now on as it arrives. */
@@ -165,6 +177,11 @@ export class FarmSync {
       this.#logger.error("writing heartbeats failed", { error });
     }
     void targets.store.probe();
+    const state = targets.store.state;
+    // Notices sent while the store failed may be lost: read it again once
+    // it works (the listener may not have noticed anything).
+    if (state.kind === "failing") this.#behindSince ??= state.since;
+    else if (this.#behindSince !== undefined) this.#resync();
   }
 
   #change(notice: StoreChange): void {
@@ -272,11 +289,17 @@ export class FarmSync {
           (sessions.get(id)?.lastLaunchAt ?? 0) >= started,
       },
     );
-    for (const session of sessionPlan.apply) sessions.applyRemote(session);
+    for (const session of sessionPlan.apply) {
+      // A fresh check-in window, as at a restart: check-ins written while
+      // the listener was away are not told again.
+      session.lastCheckinAt = Math.max(session.lastCheckinAt ?? 0, started);
+      sessions.applyRemote(session);
+    }
     for (const id of sessionPlan.forget) sessions.forgetRemote(id);
     for (const revocation of revoked) {
       targets.revocations.applyRemote(revocation);
     }
+    if (store.state.kind === "working") this.#behindSince = undefined;
     this.#logger.info("memory reconciled with the store", {
       hosts: hosts.length,
       hostsForgotten: hostPlan.forget.length,

@@ -160,6 +160,8 @@ export async function createGateway(
       staleAfter: g.licence.staleAfter,
       logger: logger.child("sessions"),
       now,
+      // Check-ins at other gateways are heard of through the store.
+      heardUntil: sync && (() => sync.heardUntil() ?? now()),
     });
     const metrics = createGatewayMetrics({
       hosts: () => registry.list(),

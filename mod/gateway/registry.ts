@@ -59,6 +59,12 @@ interface Entry {
   heartbeatSerial: number;
   /** False for a host restored from the store until it is heard from. */
   verified: boolean;
+  /**
+   * Its heartbeats reach another gateway on the store (this one learns them
+   * from the store): a good probe from here counts as hearing from it too,
+   * so it stays Healthy here while the store is out of reach.
+   */
+  remote?: boolean;
   /** The view, until something about the host changes or `viewUntil`. */
   view?: HostView;
   viewUntil?: number;
@@ -147,6 +153,7 @@ export class HostRegistry {
     entry.placed = 0;
     entry.heartbeatSerial = ++this.#heartbeatSerial;
     entry.verified = true;
+    entry.remote = false;
     this.#dirty.add(payload.serverUrl);
     this.#rank(entry);
     return this.#view(entry);
@@ -243,6 +250,7 @@ export class HostRegistry {
       heartbeatSerial: 0,
       // Heard from by the gateway that wrote it; silence still counts.
       verified: true,
+      remote: true,
     };
     if (known) {
       this.#unrank(known);
@@ -252,6 +260,7 @@ export class HostRegistry {
         // As a heartbeat here: its figures include what was placed.
         known.placed = 0;
         known.heartbeatSerial = ++this.#heartbeatSerial;
+        known.remote = true;
       }
     } else {
       this.#entries.set(record.serverUrl, entry);
@@ -450,7 +459,10 @@ export class HostRegistry {
           (entry.lastProbe?.error ? ` (${entry.lastProbe.error})` : ""),
       };
     }
-    const silence = (this.#now() - entry.seenAt) / 1000;
+    const heard = entry.remote && entry.lastProbe?.ok
+      ? Math.max(entry.seenAt, entry.lastProbe.at)
+      : entry.seenAt;
+    const silence = (this.#now() - heard) / 1000;
     if (silence > h.missedHeartbeats * h.heartbeatInterval) {
       return {
         state: "Unreachable",

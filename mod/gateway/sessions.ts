@@ -28,6 +28,13 @@ export interface SessionMapOptions {
   logger: Logger;
   /** Clock (ms), for tests. Default `Date.now`. */
   now?: () => number;
+  /**
+   * The time up to which this gateway has heard of every check-in: behind
+   * `now` while a shared store's change notices may be missing (it fails),
+   * so sessions checking in at other gateways are not judged silent then.
+   * Default `now`.
+   */
+  heardUntil?: () => number;
 }
 
 /** The gateway's sessions. */
@@ -40,12 +47,14 @@ export class SessionMap {
   readonly #staleMs: number;
   readonly #logger: Logger;
   readonly #now: () => number;
+  readonly #heardUntil?: () => number;
 
   constructor(options: SessionMapOptions) {
     this.#store = options.store;
     this.#staleMs = options.staleAfter * 1000;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
+    this.#heardUntil = options.heardUntil;
     const restoredAt = this.#now();
     for (const session of this.#store.loadSessions()) {
       // A restarted gateway gives every session a fresh check-in window.
@@ -68,7 +77,7 @@ export class SessionMap {
 
   /** The live sessions of a user. */
   ofUser(user: string): SessionRecord[] {
-    const now = this.#now();
+    const now = this.#judgedAt();
     const ids = this.#byUser.get(user);
     if (!ids) return [];
     const out: SessionRecord[] = [];
@@ -86,7 +95,7 @@ export class SessionMap {
 
   /** How many sessions are live now (the licences in use). */
   liveCount(): number {
-    const now = this.#now();
+    const now = this.#judgedAt();
     let count = 0;
     for (const session of this.#byId.values()) {
       if (this.#live(session, now)) count++;
@@ -96,7 +105,7 @@ export class SessionMap {
 
   /** True while the session's streamer checks in. */
   isLive(session: SessionRecord): boolean {
-    return this.#live(session, this.#now());
+    return this.#live(session, this.#judgedAt());
   }
 
   /**
@@ -282,7 +291,7 @@ export class SessionMap {
 
   /** Forgets sessions whose streamer went silent; writes check-in times. */
   prune(): number {
-    const now = this.#now();
+    const now = this.#judgedAt();
     let removed = 0;
     for (const session of [...this.#byId.values()]) {
       if (!this.#live(session, now)) {
@@ -317,6 +326,12 @@ export class SessionMap {
   /** How many sessions are known. */
   get size(): number {
     return this.#byId.size;
+  }
+
+  /** When silence is judged: now, or when news last was complete. */
+  #judgedAt(): number {
+    const now = this.#now();
+    return this.#heardUntil ? Math.min(now, this.#heardUntil()) : now;
   }
 
   #live(session: SessionRecord, now: number): boolean {
