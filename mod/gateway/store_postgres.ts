@@ -127,7 +127,9 @@ const MIGRATIONS: readonly string[] = [
          'checkins', batch)::text);
      END LOOP;
      RETURN NULL;
-   END $$ LANGUAGE plpgsql;
+   -- Transition tables have no statistics: a nested loop over thousands of
+   -- rows each would take minutes; a hash join takes milliseconds.
+   END $$ LANGUAGE plpgsql SET enable_nestloop = off;
    CREATE TRIGGER sessions_checked_in AFTER UPDATE ON sessions
      REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
      FOR EACH STATEMENT EXECUTE FUNCTION webstream_checkins_written();
