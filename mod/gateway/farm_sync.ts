@@ -171,13 +171,17 @@ export class FarmSync {
 
   #tick(): void {
     const targets = this.#targets!;
-    try {
-      targets.registry.flush();
-    } catch (error) {
-      this.#logger.error("writing heartbeats failed", { error });
+    const state = targets.store.state;
+    // While failing, the gateway's own flush (every check-in interval) keeps
+    // the latest heartbeats; batches every tick would pile up in the guard.
+    if (state.kind === "working") {
+      try {
+        targets.registry.flush();
+      } catch (error) {
+        this.#logger.error("writing heartbeats failed", { error });
+      }
     }
     void targets.store.probe();
-    const state = targets.store.state;
     // Notices sent while the store failed may be lost: read it again once
     // it works (the listener may not have noticed anything).
     if (state.kind === "failing") this.#behindSince ??= state.since;
