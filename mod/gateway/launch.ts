@@ -272,8 +272,9 @@ export class Launcher {
     record: DecisionRecord,
   ): Promise<Omit<LaunchResult, "decisionId">> {
     const user = request.identity.user;
+    // A reconnect: another gateway may have placed it a moment ago.
     const known = request.sessionId
-      ? this.#sessions.get(request.sessionId)
+      ? await this.#sessions.find(request.sessionId)
       : this.#desktopToReuse(user, workspace);
     if (request.sessionId && (!known || known.user !== user)) {
       throw new LaunchError(

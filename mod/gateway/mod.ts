@@ -32,6 +32,8 @@ import {
   openSqliteStore,
 } from "./store.ts";
 import { openPostgresStore } from "./store_postgres.ts";
+import { changesOf } from "./store_changes.ts";
+import { FarmSync } from "./farm_sync.ts";
 import { GuardedStore, StoreUnavailableError } from "./store_guard.ts";
 
 export { type GatewayStore, openSqliteStore } from "./store.ts";
@@ -79,8 +81,8 @@ export interface CreateGatewayOptions {
   now?: () => number;
   /**
    * This gateway's id among the gateways on one store (what it writes as
-   * its own: leases, claims, change notices). Default a fresh UUID per
-   * start.
+   * its own: leases, claims, change notices). Default the id a shared
+   * store names this gateway's writes with, else a fresh UUID per start.
    */
   id?: string;
 }
@@ -119,22 +121,31 @@ export async function createGateway(
   const { store: backend, logger } = options;
   const g = config.gateway;
   const now = options.now ?? Date.now;
-  const id = options.id ?? crypto.randomUUID();
+  const changes = changesOf(backend);
+  const id = options.id ?? changes?.origin ?? crypto.randomUUID();
   // A failing store must not stop reconnects, resolves or sign-outs: the
   // guard serves from memory and writes what it could not later.
   let store: GuardedStore;
+  let sync: FarmSync | undefined;
   try {
     // At start the secret must reach the store, or cookies die with a
     // restart.
     if (!g.auth.cookieSecret) await persistentSecret(backend);
+    // Several gateways on the store: listening before the state is read,
+    // so nothing another gateway changes meanwhile is missed.
+    if (changes) {
+      sync = await FarmSync.listen(changes, { logger: logger.child("sync") });
+    }
     store = await GuardedStore.open(backend, {
       logger: logger.child("store"),
     });
   } catch (error) {
+    await sync?.stop();
     await backend.close();
     throw error;
   }
   const stop: (() => Promise<void> | void)[] = [() => store.close()];
+  if (sync) stop.unshift(() => sync.stop());
   try {
     const cookieSecret = g.auth.cookieSecret ??
       store.getSetting("cookieSecret")!;
@@ -150,6 +161,8 @@ export async function createGateway(
       staleAfter: g.licence.staleAfter,
       logger: logger.child("sessions"),
       now,
+      // Check-ins at other gateways are heard of through the store.
+      heardUntil: sync && (() => sync.heardUntil() ?? now()),
     });
     // Streamed from the store into the map: held once, however many.
     await sessions.load(store);
@@ -170,6 +183,16 @@ export async function createGateway(
       now,
     });
     const revocations = new Revocations({ store });
+    sync?.start({
+      registry,
+      sessions,
+      revocations,
+      store,
+      source: backend,
+      tickMs:
+        Math.min(g.healthCheck.heartbeatInterval, g.healthCheck.interval) *
+        1000,
+    });
     const auth = createAuthenticator({
       settings: g.auth,
       cookieSecret,
@@ -343,8 +366,10 @@ export async function startGateway(
     : undefined;
   const bind = g.listenAddress ?? (tls ? "0.0.0.0" : "127.0.0.1");
 
+  const id = crypto.randomUUID();
   const gateway = await createGateway(config, {
-    store: await openBackend(config),
+    id,
+    store: await openBackend(config, id),
     logger,
     staticRoot: options.staticRoot,
     secureCookie: tls !== undefined,
@@ -382,9 +407,12 @@ export async function startGateway(
  * The gateway's store: PostgreSQL at `gateway.store.url`, else the SQLite
  * file at `storePath` (its folder made, private, when missing).
  */
-async function openBackend(config: Config): Promise<AsyncGatewayStore> {
+async function openBackend(
+  config: Config,
+  gatewayId: string,
+): Promise<AsyncGatewayStore> {
   const g = config.gateway;
-  if (g.store) return await openPostgresStore(g.store.url);
+  if (g.store) return await openPostgresStore(g.store.url, { gatewayId });
   const storePath = g.storePath ?? defaultStorePath();
   if (storePath !== ":memory:") {
     await Deno.mkdir(storePath.slice(0, storePath.lastIndexOf("/")) || "/", {

@@ -62,6 +62,12 @@ interface Entry {
   heartbeatSerial: number;
   /** False for a host restored from the store until it is heard from. */
   verified: boolean;
+  /**
+   * Its heartbeats reach another gateway on the store (this one learns them
+   * from the store): a good probe from here counts as hearing from it too,
+   * so it stays Healthy here while the store is out of reach.
+   */
+  remote?: boolean;
   /** The view, until something about the host changes or `viewUntil`. */
   view?: HostView;
   viewUntil?: number;
@@ -150,6 +156,7 @@ export class HostRegistry {
     entry.placed = 0;
     entry.heartbeatSerial = ++this.#heartbeatSerial;
     entry.verified = true;
+    entry.remote = false;
     this.#dirty.add(payload.serverUrl);
     this.#rank(entry);
     return this.#view(entry);
@@ -246,6 +253,59 @@ export class HostRegistry {
       gone.push(url);
     }
     return gone;
+  }
+
+  /**
+   * Takes in a host as another gateway on the same store wrote it (a change
+   * notice, or the store read again): memory and the placement index only,
+   * nothing written back. What this gateway heard itself and is newer stays:
+   * the later registration and the later heartbeat win; a drain is the
+   * writer's.
+   */
+  applyRemote(record: HostRecord): void {
+    const known = this.#entries.get(record.serverUrl);
+    const merged = known ? mergeHost(known.record, record) : record;
+    const heard = merged.heartbeat?.receivedAt ?? merged.registeredAt;
+    const newHeartbeat = (merged.heartbeat?.receivedAt ?? -1) >
+      (known?.record.heartbeat?.receivedAt ?? -1);
+    const entry: Entry = known ?? {
+      record: merged,
+      seenAt: heard,
+      probeFailures: 0,
+      logonsInFlight: 0,
+      placed: 0,
+      heartbeatSerial: 0,
+      // Heard from by the gateway that wrote it; silence still counts.
+      verified: true,
+      remote: true,
+    };
+    if (known) {
+      this.#unrank(known);
+      known.record = merged;
+      known.seenAt = Math.max(known.seenAt, heard);
+      if (newHeartbeat) {
+        // As a heartbeat here: its figures include what was placed.
+        known.placed = 0;
+        known.heartbeatSerial = ++this.#heartbeatSerial;
+        known.remote = true;
+      }
+    } else {
+      this.#entries.set(record.serverUrl, entry);
+    }
+    this.#rank(entry);
+  }
+
+  /**
+   * Forgets a host another gateway forgot (memory and index only).
+   * False when it was not known.
+   */
+  forgetRemote(serverUrl: string): boolean {
+    const entry = this.#entries.get(serverUrl);
+    if (!entry) return false;
+    this.#entries.delete(serverUrl);
+    this.#unrank(entry);
+    this.#dirty.delete(serverUrl);
+    return true;
   }
 
   /**
@@ -426,7 +486,10 @@ export class HostRegistry {
           (entry.lastProbe?.error ? ` (${entry.lastProbe.error})` : ""),
       };
     }
-    const silence = (this.#now() - entry.seenAt) / 1000;
+    const heard = entry.remote && entry.lastProbe?.ok
+      ? Math.max(entry.seenAt, entry.lastProbe.at)
+      : entry.seenAt;
+    const silence = (this.#now() - heard) / 1000;
     if (silence > h.missedHeartbeats * h.heartbeatInterval) {
       return {
         state: "Unreachable",
@@ -445,6 +508,35 @@ export class HostRegistry {
     }
     return { state: "Healthy", reason: "answering probes and heartbeats" };
   }
+}
+
+/**
+ * A host record as known here merged with another gateway's: the later
+ * registration with its goodbye, the later heartbeat (a registration after
+ * it resets it), the writer's drain.
+ */
+export function mergeHost(known: HostRecord, remote: HostRecord): HostRecord {
+  if (remote.registeredAt < known.registeredAt) {
+    return { ...known, draining: remote.draining };
+  }
+  const sameRegistration = remote.registeredAt === known.registeredAt;
+  const heartbeat = sameRegistration &&
+      (known.heartbeat?.receivedAt ?? -1) > (remote.heartbeat?.receivedAt ?? -1)
+    ? known.heartbeat
+    : remote.heartbeat;
+  const unregistered = remote.unregistered ||
+    (sameRegistration && known.unregistered);
+  const merged: HostRecord = {
+    ...remote,
+    registration: heartbeat === known.heartbeat && heartbeat !== undefined
+      ? known.registration
+      : remote.registration,
+    heartbeat,
+    unregistered,
+  };
+  if (!unregistered) delete merged.unregisteredAt;
+  else merged.unregisteredAt = remote.unregisteredAt ?? known.unregisteredAt;
+  return merged;
 }
 
 /** Rankings kept at once (one per placement settings in use). */

@@ -27,6 +27,7 @@ export type SessionStore = Pick<
   | "putSessions"
   | "deleteSession"
   | "findSessionByUuid"
+  | "findSession"
 >;
 
 /**
@@ -38,6 +39,9 @@ export interface SessionSource {
   eachSession(each: (session: SessionRecord) => void): void | Promise<void>;
 }
 
+/** The shape of the session ids this gateway makes. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Options for {@linkcode SessionMap}. */
 export interface SessionMapOptions {
   /** Where sessions are persisted. */
@@ -48,6 +52,13 @@ export interface SessionMapOptions {
   logger: Logger;
   /** Clock (ms), for tests. Default `Date.now`. */
   now?: () => number;
+  /**
+   * The time up to which this gateway has heard of every check-in: behind
+   * `now` while a shared store's change notices may be missing (it fails),
+   * so sessions checking in at other gateways are not judged silent then.
+   * Default `now`.
+   */
+  heardUntil?: () => number;
 }
 
 /** The gateway's sessions. */
@@ -60,12 +71,14 @@ export class SessionMap {
   readonly #staleMs: number;
   readonly #logger: Logger;
   readonly #now: () => number;
+  readonly #heardUntil?: () => number;
 
   constructor(options: SessionMapOptions) {
     this.#store = options.store;
     this.#staleMs = options.staleAfter * 1000;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
+    this.#heardUntil = options.heardUntil;
   }
 
   /**
@@ -106,7 +119,7 @@ export class SessionMap {
 
   /** The live sessions of a user. */
   ofUser(user: string): SessionRecord[] {
-    const now = this.#now();
+    const now = this.#judgedAt();
     const ids = this.#byUser.get(user);
     if (!ids) return [];
     const out: SessionRecord[] = [];
@@ -127,7 +140,7 @@ export class SessionMap {
    * liveness.ts's, which the stores' claims count by too).
    */
   liveCount(): number {
-    const now = this.#now();
+    const now = this.#judgedAt();
     let count = 0;
     for (const session of this.#byId.values()) {
       if (this.#live(session, now)) count++;
@@ -137,7 +150,7 @@ export class SessionMap {
 
   /** True while the session's streamer checks in. */
   isLive(session: SessionRecord): boolean {
-    return this.#live(session, this.#now());
+    return this.#live(session, this.#judgedAt());
   }
 
   /**
@@ -244,6 +257,72 @@ export class SessionMap {
   }
 
   /**
+   * The session `sessionId`: known here, or read from the store once (a
+   * gateway sharing it placed the session, and its notice has not arrived
+   * yet) and known from then on. Only an id shaped as this gateway makes
+   * them (a UUID) is looked up, so random ids cost no store reads.
+   */
+  async find(sessionId: string): Promise<SessionRecord | undefined> {
+    const known = this.#byId.get(sessionId);
+    if (known || !UUID.test(sessionId)) return known;
+    const stored = await this.#store.findSession(sessionId);
+    if (stored) this.applyRemote(stored);
+    return this.#byId.get(sessionId);
+  }
+
+  /**
+   * Takes in a session as another gateway on the same store wrote it (a
+   * change notice, or the store read again): memory only, nothing written
+   * back. The later check-in and launch times win.
+   */
+  applyRemote(session: SessionRecord): void {
+    const previous = this.#byId.get(session.sessionId);
+    if (previous) {
+      session.lastLaunchAt = Math.max(
+        previous.lastLaunchAt,
+        session.lastLaunchAt,
+      );
+      const checkin = Math.max(
+        previous.lastCheckinAt ?? 0,
+        session.lastCheckinAt ?? 0,
+      );
+      if (checkin) session.lastCheckinAt = checkin;
+      this.#unindex(previous);
+    }
+    this.#index(session);
+  }
+
+  /**
+   * Takes in check-in times another gateway wrote (`[sessionId, at]`), for
+   * the sessions known here; memory only.
+   */
+  applyCheckins(checkins: readonly (readonly [string, number])[]): void {
+    for (const [sessionId, at] of checkins) {
+      const session = this.#byId.get(sessionId);
+      if (session && at > (session.lastCheckinAt ?? 0)) {
+        session.lastCheckinAt = at;
+      }
+    }
+  }
+
+  /**
+   * Forgets a session another gateway ended (memory only). False when it
+   * was not known.
+   */
+  forgetRemote(sessionId: string): boolean {
+    const session = this.#byId.get(sessionId);
+    if (!session) return false;
+    this.#unindex(session);
+    this.#dirty.delete(sessionId);
+    this.#logger.info("session ended by another gateway", {
+      sessionId,
+      user: session.user,
+      serverUrl: session.serverUrl,
+    });
+    return true;
+  }
+
+  /**
    * Records a streamer's licence check-in. Undefined when no session of that
    * host has that internal id.
    */
@@ -257,7 +336,7 @@ export class SessionMap {
 
   /** Forgets sessions whose streamer went silent; writes check-in times. */
   prune(): number {
-    const now = this.#now();
+    const now = this.#judgedAt();
     let removed = 0;
     for (const session of [...this.#byId.values()]) {
       if (!this.#live(session, now)) {
@@ -292,6 +371,12 @@ export class SessionMap {
   /** How many sessions are known. */
   get size(): number {
     return this.#byId.size;
+  }
+
+  /** When silence is judged: now, or when news last was complete. */
+  #judgedAt(): number {
+    const now = this.#now();
+    return this.#heardUntil ? Math.min(now, this.#heardUntil()) : now;
   }
 
   #live(session: SessionRecord, now: number): boolean {

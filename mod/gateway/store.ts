@@ -93,6 +93,11 @@ export interface GatewayStore {
    * it).
    */
   findSessionByUuid(sessionUuid: string): Promise<SessionRecord | undefined>;
+  /**
+   * The stored session `sessionId`, as the store has it now (another
+   * gateway on the same store may have placed it a moment ago).
+   */
+  findSession(sessionId: string): Promise<SessionRecord | undefined>;
   /** Forgets a session. */
   deleteSession(sessionId: string): void;
   /** Records a revocation (a user's keeps the latest cutoff). */
@@ -156,6 +161,7 @@ const OPERATIONS = [
   "claimSession",
   "releaseClaim",
   "findSessionByUuid",
+  "findSession",
   "deleteSession",
   "putRevocation",
   "isRevoked",
@@ -318,6 +324,7 @@ export function openSqliteStore(path: string): GatewayStore {
         "ON CONFLICT(session_id) DO UPDATE SET data = excluded.data",
     ),
     deleteSession: db.prepare("DELETE FROM sessions WHERE session_id = ?"),
+    session: db.prepare("SELECT data FROM sessions WHERE session_id = ?"),
     sessionByUuid: db.prepare(
       "SELECT data FROM sessions WHERE json_extract(data, '$.sessionUuid') = ?",
     ),
@@ -477,6 +484,14 @@ export function openSqliteStore(path: string): GatewayStore {
     findSessionByUuid(sessionUuid) {
       return settled(() => {
         const row = statements.sessionByUuid.get(sessionUuid) as
+          | { data: string }
+          | undefined;
+        return row ? JSON.parse(row.data) as SessionRecord : undefined;
+      });
+    },
+    findSession(sessionId) {
+      return settled(() => {
+        const row = statements.session.get(sessionId) as
           | { data: string }
           | undefined;
         return row ? JSON.parse(row.data) as SessionRecord : undefined;

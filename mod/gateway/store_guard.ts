@@ -319,12 +319,42 @@ export class GuardedStore
    * Asks the store (another gateway may have placed the session); nothing
    * while the store is failing, as for revocations.
    */
-  async findSessionByUuid(
-    sessionUuid: string,
-  ): Promise<SessionRecord | undefined> {
+  findSessionByUuid(sessionUuid: string): Promise<SessionRecord | undefined> {
+    return this.#read((s) => s.findSessionByUuid(sessionUuid));
+  }
+
+  /** Asks the store, as {@linkcode GuardedStore.findSessionByUuid}. */
+  findSession(sessionId: string): Promise<SessionRecord | undefined> {
+    return this.#read((s) => s.findSession(sessionId));
+  }
+
+  /**
+   * True while a write of host `key` (its serverUrl) or session `key` (its
+   * sessionId) waits to reach the store: memory is newer than the store
+   * there.
+   */
+  holds(kind: "host" | "session", key: string): boolean {
+    return this.#pending.has(`${kind}:${key}`);
+  }
+
+  /**
+   * Tells whether the store answers, by a small read, unless failing (then
+   * the retries tell): a gateway that writes little notices a store gone.
+   */
+  async probe(): Promise<StoreState> {
+    if (this.#state.kind === "working") {
+      await this.#read((s) => s.getSetting("cookieSecret"));
+    }
+    return this.#state;
+  }
+
+  /** A read that a failing store does not get (undefined then). */
+  async #read<T>(
+    read: (store: AsyncGatewayStore) => Promise<T | undefined>,
+  ): Promise<T | undefined> {
     if (this.#state.kind === "failing") return undefined;
     try {
-      return await this.#store.findSessionByUuid(sessionUuid);
+      return await read(this.#store);
     } catch (error) {
       this.#failing(error);
       return undefined;

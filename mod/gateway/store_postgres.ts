@@ -22,6 +22,13 @@ import {
   type SharedProbe,
 } from "./probe_leases.ts";
 import type { AsyncGatewayStore, Revocation } from "./store.ts";
+import {
+  CHANGE_CHANNEL,
+  parseStoreChange,
+  type SharedStore,
+  type StoreChangeError,
+  type StoreChanges,
+} from "./store_changes.ts";
 import type { HostRecord, SessionRecord } from "./types.ts";
 
 /** A connection to a store database. */
@@ -92,6 +99,106 @@ const MIGRATIONS: readonly string[] = [
      updated_at BIGINT NOT NULL
    );
    CREATE INDEX probe_results_updated ON probe_results (updated_at);`,
+  // 4: change notices (store_changes.ts) on CHANGE_CHANNEL. The writing
+  // gateway names itself in the setting webstream.gateway_id. A check-in
+  // write (only lastCheckinAt changed) is told per statement, in batches
+  // of 100, not per row.
+  `CREATE FUNCTION webstream_notice(kind text, key text, op text,
+       extra jsonb, row_data jsonb) RETURNS void AS $$
+   DECLARE
+     notice jsonb := jsonb_build_object('kind', kind, 'key', key, 'op', op,
+       'origin', coalesce(current_setting('webstream.gateway_id', true), ''))
+       || extra;
+     whole text := (notice || jsonb_build_object('row', row_data))::text;
+   BEGIN
+     -- PostgreSQL refuses payloads of 8000 bytes or more.
+     IF row_data IS NOT NULL AND octet_length(whole) < 7900 THEN
+       PERFORM pg_notify('${CHANGE_CHANNEL}', whole);
+     ELSE
+       PERFORM pg_notify('${CHANGE_CHANNEL}', notice::text);
+     END IF;
+   END $$ LANGUAGE plpgsql;
+
+   CREATE FUNCTION webstream_host_changed() RETURNS trigger AS $$
+   BEGIN
+     IF TG_OP = 'DELETE' THEN
+       PERFORM webstream_notice('host', OLD.server_url, 'delete', '{}', NULL);
+     ELSE
+       PERFORM webstream_notice('host', NEW.server_url, 'put', '{}', NEW.data);
+     END IF;
+     RETURN NULL;
+   END $$ LANGUAGE plpgsql;
+   CREATE TRIGGER hosts_added_or_deleted AFTER INSERT OR DELETE ON hosts
+     FOR EACH ROW EXECUTE FUNCTION webstream_host_changed();
+   CREATE TRIGGER hosts_updated AFTER UPDATE ON hosts
+     FOR EACH ROW WHEN (OLD.data IS DISTINCT FROM NEW.data)
+     EXECUTE FUNCTION webstream_host_changed();
+
+   CREATE FUNCTION webstream_session_changed() RETURNS trigger AS $$
+   BEGIN
+     IF TG_OP = 'DELETE' THEN
+       PERFORM webstream_notice('session', OLD.session_id, 'delete', '{}',
+         NULL);
+     ELSE
+       PERFORM webstream_notice('session', NEW.session_id, 'put',
+         jsonb_build_object('uuid', NEW.data->>'sessionUuid'), NEW.data);
+     END IF;
+     RETURN NULL;
+   END $$ LANGUAGE plpgsql;
+   CREATE TRIGGER sessions_added_or_deleted AFTER INSERT OR DELETE ON sessions
+     FOR EACH ROW EXECUTE FUNCTION webstream_session_changed();
+   CREATE TRIGGER sessions_updated AFTER UPDATE ON sessions
+     FOR EACH ROW WHEN ((OLD.data - 'lastCheckinAt') IS DISTINCT FROM
+       (NEW.data - 'lastCheckinAt'))
+     EXECUTE FUNCTION webstream_session_changed();
+
+   CREATE FUNCTION webstream_checkins_written() RETURNS trigger AS $$
+   DECLARE
+     batch jsonb;
+   BEGIN
+     FOR batch IN
+       SELECT jsonb_agg(jsonb_build_array(c.session_id, c.at))
+       FROM (SELECT n.session_id, (n.data->>'lastCheckinAt')::float8 AS at,
+               (row_number() OVER () - 1) / 100 AS chunk
+             FROM new_rows n JOIN old_rows o USING (session_id)
+             WHERE (o.data - 'lastCheckinAt') = (n.data - 'lastCheckinAt')
+               AND n.data->'lastCheckinAt' IS NOT NULL
+               AND n.data->'lastCheckinAt' IS DISTINCT FROM
+                 o.data->'lastCheckinAt') c
+       GROUP BY c.chunk
+     LOOP
+       PERFORM pg_notify('${CHANGE_CHANNEL}', jsonb_build_object(
+         'kind', 'checkins',
+         'origin', coalesce(current_setting('webstream.gateway_id', true), ''),
+         'checkins', batch)::text);
+     END LOOP;
+     RETURN NULL;
+   -- Transition tables have no statistics: a nested loop over thousands of
+   -- rows each would take minutes; a hash join takes milliseconds.
+   END $$ LANGUAGE plpgsql SET enable_nestloop = off;
+   CREATE TRIGGER sessions_checked_in AFTER UPDATE ON sessions
+     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+     FOR EACH STATEMENT EXECUTE FUNCTION webstream_checkins_written();
+
+   CREATE FUNCTION webstream_revocation_changed() RETURNS trigger AS $$
+   BEGIN
+     IF TG_TABLE_NAME = 'revoked_signins' THEN
+       PERFORM webstream_notice('revocation', 'signin:' || NEW.id, 'put',
+         '{}', jsonb_build_object('kind', 'signin', 'id', NEW.id,
+           'expiresAt', NEW.expires_at));
+     ELSE
+       PERFORM webstream_notice('revocation', 'user:' || NEW.user_name, 'put',
+         '{}', jsonb_build_object('kind', 'user', 'user', NEW.user_name,
+           'before', NEW.issued_before, 'expiresAt', NEW.expires_at));
+     END IF;
+     RETURN NULL;
+   END $$ LANGUAGE plpgsql;
+   CREATE TRIGGER revoked_signins_changed
+     AFTER INSERT OR UPDATE ON revoked_signins
+     FOR EACH ROW EXECUTE FUNCTION webstream_revocation_changed();
+   CREATE TRIGGER revoked_users_changed
+     AFTER INSERT OR UPDATE ON revoked_users
+     FOR EACH ROW EXECUTE FUNCTION webstream_revocation_changed();`,
 ];
 
 /** The PostgreSQL schema version this release writes. */
@@ -156,10 +263,18 @@ export interface PostgresOptions {
   connectTimeout?: number;
   /** Connections kept at most. Default 4. */
   maxConnections?: number;
+  /**
+   * The gateway's id, named in the change notices of its writes (see
+   * store_changes.ts). Default a fresh UUID.
+   */
+  gatewayId?: string;
 }
 
-/** A PostgreSQL store; {@linkcode AsyncGatewayStore} plus the one-shot copy. */
-export interface PostgresStore extends AsyncGatewayStore {
+/**
+ * A PostgreSQL store: an `AsyncGatewayStore` with change notices
+ * ({@linkcode SharedStore}), plus the one-shot copy.
+ */
+export interface PostgresStore extends SharedStore {
   /**
    * Copies another store's contents in one transaction, refusing a database
    * that already holds hosts, sessions or settings (copied once, never over
@@ -205,7 +320,13 @@ function connect(url: string, options: PostgresOptions): Sql {
     // Writes go to a primary among the hosts listed.
     ...(named ? {} : { target_session_attrs: "read-write" }),
     onnotice: () => {},
-    connection: { application_name: "webstream-gateway" },
+    connection: {
+      application_name: "webstream-gateway",
+      // Read by the change triggers (migration step 2).
+      ...(options.gatewayId
+        ? { "webstream.gateway_id": options.gatewayId }
+        : {}),
+    },
   });
 }
 
@@ -292,14 +413,15 @@ export async function openPostgresStore(
   url: string,
   options: PostgresOptions = {},
 ): Promise<PostgresStore> {
-  const sql = connect(url, options);
+  const gatewayId = options.gatewayId ?? crypto.randomUUID();
+  const sql = connect(url, { ...options, gatewayId });
   try {
     await migrateWith(sql, url);
   } catch (error) {
     await sql.end({ timeout: 5 });
     throw explain(url, error);
   }
-  return postgresStore(sql);
+  return postgresStore(sql, changeFeed(sql, gatewayId));
 }
 
 /** What {@linkcode CLAIM_SQL} answers. */
@@ -329,7 +451,33 @@ async function eachSession(
   }
 }
 
-function postgresStore(sql: Sql): PostgresStore {
+/** The store's change notices, through `sql.listen` (it reconnects). */
+function changeFeed(sql: Sql, origin: string): StoreChanges {
+  return {
+    origin,
+    async listen(handlers) {
+      let connects = 0;
+      const subscription = await sql.listen(
+        CHANGE_CHANNEL,
+        (payload) => {
+          let notice;
+          try {
+            notice = parseStoreChange(payload);
+          } catch (error) {
+            handlers.invalid(error as StoreChangeError);
+            return;
+          }
+          if (notice.origin !== origin) handlers.change(notice);
+        },
+        // Called on every (re)connect of the listening connection.
+        () => handlers.connected(connects++ > 0),
+      );
+      return { stop: () => subscription.unlisten() };
+    },
+  };
+}
+
+function postgresStore(sql: Sql, changes: StoreChanges): PostgresStore {
   const putHosts = async (db: Sql, hosts: HostRecord[]) => {
     if (!hosts.length) return;
     const keys = hosts.map((h) => h.serverUrl);
@@ -373,6 +521,7 @@ function postgresStore(sql: Sql): PostgresStore {
     );
 
   return {
+    changes,
     loadHosts: async () =>
       (await sql<{ data: HostRecord }[]>`SELECT data FROM hosts`)
         .map((row) => row.data),
@@ -398,6 +547,11 @@ function postgresStore(sql: Sql): PostgresStore {
       const [row] = await sql<{ data: SessionRecord }[]>`
         SELECT data FROM sessions WHERE data->>'sessionUuid' = ${sessionUuid}
         LIMIT 1`;
+      return row?.data;
+    },
+    async findSession(sessionId) {
+      const [row] = await sql<{ data: SessionRecord }[]>`
+        SELECT data FROM sessions WHERE session_id = ${sessionId}`;
       return row?.data;
     },
     putSessions: (sessions) => putSessions(sql, sessions),

@@ -13,7 +13,11 @@
  * store too); a failed `flush` is retried by the next; `beginLogon` counting
  * with an idempotent release; state changes logged; another gateway's
  * shared probe state is taken when newer (not when older), counts its
- * failures as its own, and a good one verifies a restored host.
+ * failures as its own, and a good one verifies a restored host. A host another gateway
+ * on the store wrote (`applyRemote`) enters memory and the placement index
+ * without being written back, merged so the later registration and
+ * heartbeat win (`mergeHost`), and stays Healthy here on good probes while
+ * its heartbeats reach only the other gateway; `forgetRemote` drops it.
  *
  * The placement index, as a property: a seeded random farm (tags,
  * capabilities, load, ties, full and overloaded hosts, logons in flight,
@@ -37,8 +41,12 @@ import {
   workspaceSchema,
 } from "../../mod/config/mod.ts";
 import { missingFor, place, RUNNERS_UP } from "../../mod/gateway/placement.ts";
-import { HostRegistry, type LogonOutcome } from "../../mod/gateway/registry.ts";
-import type { SessionRecord } from "../../mod/gateway/types.ts";
+import {
+  HostRegistry,
+  type LogonOutcome,
+  mergeHost,
+} from "../../mod/gateway/registry.ts";
+import type { HostRecord, SessionRecord } from "../../mod/gateway/types.ts";
 import { createLogger } from "../../mod/log/mod.ts";
 import { type GatewayStore, openSqliteStore } from "../../mod/gateway/store.ts";
 import type {
@@ -836,4 +844,103 @@ Deno.test("the placement index chooses as the full scan does", () => {
   // The farm must have left real choices, and refusals, to compare.
   assert(compared > 300, `${compared} decisions compared`);
   assert(outcomes.new > 150 && outcomes.none > 30, JSON.stringify(outcomes));
+});
+
+/** A host as another gateway on the store wrote it. */
+function remoteRecord(
+  name: string,
+  options: { registeredAt: number; heartbeatAt?: number; active?: number },
+): HostRecord {
+  return {
+    serverUrl: `http://${name}.test:8080`,
+    registration: registration(name),
+    registeredAt: options.registeredAt,
+    heartbeat: options.heartbeatAt === undefined ? undefined : {
+      ...heartbeat(name, options.active ?? 1),
+      receivedAt: options.heartbeatAt,
+    },
+    draining: false,
+    unregistered: false,
+  };
+}
+
+/** The hosts the placement index ranks for the default settings. */
+function ranked(registry: HostRegistry): string[] {
+  const settings = placementSchema.parse({});
+  return [...registry.index().groups(settings)]
+    .flatMap((group) => [...group.ranked()].map((h) => h.serverUrl));
+}
+
+Deno.test("applyRemote and forgetRemote: memory and the placement index, nothing written", () => {
+  const { registry, store, clock } = harness();
+  try {
+    const url = "http://r.test:8080";
+    assertEquals(ranked(registry), []);
+    registry.applyRemote(
+      remoteRecord("r", { registeredAt: T0, heartbeatAt: T0 }),
+    );
+    assertEquals(registry.get(url)?.state, "Healthy");
+    assertEquals(ranked(registry), [url]);
+    assertEquals(store.loadHosts(), [], "nothing written back");
+    // A newer heartbeat's figures; an older one does not undo them.
+    clock.now += 1000;
+    registry.applyRemote(
+      remoteRecord("r", {
+        registeredAt: T0,
+        heartbeatAt: T0 + 1000,
+        active: 3,
+      }),
+    );
+    registry.applyRemote(
+      remoteRecord("r", { registeredAt: T0, heartbeatAt: T0 + 500, active: 2 }),
+    );
+    assertEquals(registry.get(url)?.heartbeat?.activeSessions, 3);
+    // A drain is the writer's, whatever its heartbeat.
+    registry.applyRemote({
+      ...remoteRecord("r", { registeredAt: T0, heartbeatAt: T0 + 500 }),
+      draining: true,
+    });
+    assertEquals(registry.get(url)?.state, "Draining");
+    assertEquals(registry.get(url)?.heartbeat?.activeSessions, 3);
+    assertEquals(ranked(registry), []);
+    assert(registry.forgetRemote(url));
+    assertEquals(registry.get(url), undefined);
+    assertEquals(registry.forgetRemote(url), false);
+    assertEquals(store.loadHosts(), []);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a host heartbeating at another gateway stays Healthy here on good probes", () => {
+  const { registry, store, clock } = harness();
+  try {
+    const url = "http://r.test:8080";
+    registry.applyRemote(
+      remoteRecord("r", { registeredAt: T0, heartbeatAt: T0 }),
+    );
+    // No news through the store past the window, but the probes answer.
+    clock.now = T0 + WINDOW_MS + 5000;
+    registry.recordProbe(url, { at: clock.now, ok: true, latencyMs: 3 });
+    assertEquals(registry.get(url)?.state, "Healthy");
+    // One that heartbeats here again is judged by its heartbeats alone.
+    registry.heartbeat(heartbeat("r"));
+    clock.now += WINDOW_MS + 5000;
+    registry.recordProbe(url, { at: clock.now, ok: true, latencyMs: 3 });
+    assertEquals(registry.get(url)?.state, "Unreachable");
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("mergeHost: the later registration and heartbeat win; a goodbye stays", () => {
+  const old = remoteRecord("m", { registeredAt: T0, heartbeatAt: T0 + 10 });
+  const newer = remoteRecord("m", { registeredAt: T0 + 5 });
+  // A registration after the heartbeat resets it.
+  assertEquals(mergeHost(old, newer).heartbeat, undefined);
+  assertEquals(mergeHost(newer, old).registeredAt, T0 + 5);
+  const gone = { ...old, unregistered: true, unregisteredAt: T0 + 20 };
+  const merged = mergeHost(gone, { ...old });
+  assertEquals([merged.unregistered, merged.unregisteredAt], [true, T0 + 20]);
+  assertEquals(mergeHost(gone, newer).unregistered, false);
 });

@@ -7,6 +7,10 @@
  * flush is written by the next); a map re-created on the same store file
  * restores sessions with a fresh window; `add` stores a new session before
  * indexing it, and one the store (a real full disk) cannot take is not kept.
+ * Several gateways on one store: a session id not known is read from the
+ * store once (`find`); another gateway's sessions, check-ins and endings
+ * change memory only; while news of their check-ins lags (`heardUntil`),
+ * no session is judged silent.
  *
  * @module
  */
@@ -470,6 +474,55 @@ Deno.test("load indexes each session as the source hands it over, replacing one 
   }
 });
 
+Deno.test("a session id not known here is read from the store once", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/gateway.sqlite`;
+    const a = harness(openSqliteStore(path));
+    const b = harness(openSqliteStore(path));
+    const id = crypto.randomUUID();
+    await a.map.add(session(id, { lastCheckinAt: T0 - 1000 }));
+    assertEquals(b.map.get(id), undefined);
+    const found = await b.map.find(id);
+    assertEquals(found?.sessionUuid, `uuid-${id}`);
+    // Known from now on, as stored (its check-in time too).
+    assertEquals(b.map.get(id)?.lastCheckinAt, T0 - 1000);
+    assertEquals(await b.map.find(crypto.randomUUID()), undefined);
+    // Ids this gateway never makes cost no store read.
+    b.store.close();
+    assertEquals(await b.map.find("not-a-uuid"), undefined);
+  });
+});
+
+Deno.test("applyRemote, applyCheckins and forgetRemote change memory only", () => {
+  const { map, store, logs } = harness();
+  try {
+    map.applyRemote(session("r1", { lastCheckinAt: T0 + 5000 }));
+    assertEquals(map.get("r1")?.sessionUuid, "uuid-r1");
+    assertEquals(ids(map.ofUser("alice")), ["r1"]);
+    // An older copy does not move the times back; the rest is the writer's.
+    map.applyRemote(
+      session("r1", { lastCheckinAt: T0, workspaceIds: ["calc", "editor"] }),
+    );
+    assertEquals(map.get("r1")?.lastCheckinAt, T0 + 5000);
+    assertEquals(map.get("r1")?.workspaceIds, ["calc", "editor"]);
+    map.applyCheckins([["r1", T0 + 9000], ["unknown", T0], ["r1", T0 + 1]]);
+    assertEquals(map.get("r1")?.lastCheckinAt, T0 + 9000);
+    assertEquals(store.writes, {
+      putSession: 0,
+      putSessions: 0,
+      batchSizes: [],
+    });
+    assertEquals(store.loadSessions(), [], "nothing written back");
+    assert(map.forgetRemote("r1"));
+    assertEquals(map.get("r1"), undefined);
+    assertEquals(map.getByUuid("uuid-r1"), undefined);
+    assertEquals(map.forgetRemote("r1"), false);
+    assert(logs.some((r) => r.msg === "session ended by another gateway"));
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("load from a source that fails keeps what was read and says why", async () => {
   const { map, store } = harness();
   try {
@@ -481,6 +534,32 @@ Deno.test("load from a source that fails keeps what was read and says why", asyn
     };
     await assertRejects(() => map.load(source), Error, /connection lost/);
     assertEquals(map.size, 1);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("while news of other gateways' check-ins lags, no session is judged silent", () => {
+  const { logger } = captureLogs();
+  const store = openSqliteStore(":memory:");
+  const clock = { now: T0 };
+  let heardUntil = T0 + 1000;
+  const map = new SessionMap({
+    store,
+    staleAfter: STALE_AFTER,
+    logger,
+    now: () => clock.now,
+    heardUntil: () => heardUntil,
+  });
+  try {
+    map.put(session("s1", { lastCheckinAt: T0 }));
+    clock.now = T0 + STALE_MS * 3;
+    assert(map.isLive(map.get("s1")!));
+    assertEquals(map.prune(), 0);
+    assertEquals(map.liveCount(), 1);
+    heardUntil = clock.now;
+    assertEquals(map.isLive(map.get("s1")!), false);
+    assertEquals(map.prune(), 1);
   } finally {
     store.close();
   }

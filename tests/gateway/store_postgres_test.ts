@@ -8,7 +8,8 @@
  * on are refused with errors naming what was wrong; a multi-host connection
  * string reaches the live server past a dead one; a SQLite store's contents
  * are copied once, and never into a database that already holds state. The
- * gateway's guard in front of it, with the server halted: writes are kept,
+ * gateway's guard in front of it, with the server halted: a probe finds it
+ * out, writes are kept (and said to be held),
  * a new session is refused naming the cause, revocation checks do not wait;
  * with the server back, the guard writes what it kept by itself. Probing
  * divided by leases: gateways hold disjoint shares of the hosts that cover
@@ -243,8 +244,15 @@ Deno.test({
           try {
             guard.putHost(host("a"));
             assertEquals(await guard.flush(), { kind: "working" });
+            assertEquals(guard.holds("host", host("a").serverUrl), false);
+            assertEquals(await guard.probe(), { kind: "working" });
             await cluster.halt();
+            // A gateway that writes nothing finds out by asking.
+            assertEquals((await guard.probe()).kind, "failing");
+            assertEquals(await guard.findSession("s1"), undefined);
             guard.putSession(session("s1"));
+            // Kept: memory is newer than the store there.
+            assert(guard.holds("session", "s1"));
             const state = await guard.flush();
             assertEquals(state.kind, "failing");
             // The cause names the server that is down.

@@ -147,6 +147,9 @@ export async function exerciseStore(store: AsyncGatewayStore): Promise<void> {
     session("s3", "bob"),
   );
   assertEquals(await store.findSessionByUuid("no-such-uuid"), undefined);
+  // And by its client-facing id.
+  assertEquals(await store.findSession("s3"), session("s3", "bob"));
+  assertEquals(await store.findSession("no-such-session"), undefined);
 
   // A new session, durable on return.
   await store.insertSession(session("s5"));

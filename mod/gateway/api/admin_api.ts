@@ -148,7 +148,7 @@ export function adminApi(options: AdminApiOptions): Hono {
     ));
 
   app.post("/admin/api/sessions/:sessionId/logoff", async (c) => {
-    const session = sessions.get(c.req.param("sessionId"));
+    const session = await sessions.find(c.req.param("sessionId"));
     if (!session) return c.json({ error: "no such session" }, 404);
     const result = await logOffSession(session, {
       sessions,

@@ -28,14 +28,15 @@ export function resolverApi(
   registry: HostRegistry,
 ): Hono {
   const app = new Hono();
-  app.post("/resolveSession", (c) => {
+  app.post("/resolveSession", async (c) => {
     const sessionId = c.req.query("sessionId");
     const transport = c.req.query("transport");
     if (!sessionId) return c.text("Missing sessionId parameter", 400);
     if (transport !== "HTTP" && transport !== "QUIC") {
       return c.text(`Invalid transport parameter: ${transport ?? ""}`, 400);
     }
-    const session = sessions.get(sessionId);
+    // Another gateway may have placed it a moment ago.
+    const session = await sessions.find(sessionId);
     const state = session && registry.get(session.serverUrl)?.state;
     // No destination: an unknown or ended session, or a host that is gone.
     if (

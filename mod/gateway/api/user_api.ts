@@ -114,7 +114,7 @@ export function userApi(options: UserApiOptions): Hono<Env> {
 
   app.post("/api/sessions/:sessionId/logoff", signedIn, async (c) => {
     const user = c.get("identity").user;
-    const session = sessions.get(c.req.param("sessionId") ?? "");
+    const session = await sessions.find(c.req.param("sessionId") ?? "");
     if (!session || session.user !== user) {
       return c.json({ error: "no such session" }, 404);
     }
@@ -157,8 +157,9 @@ export function userApi(options: UserApiOptions): Hono<Env> {
     }
   });
 
-  app.get("/ws/:sessionId", signedIn, (c) => {
-    const session = sessions.get(c.req.param("sessionId") ?? "");
+  app.get("/ws/:sessionId", signedIn, async (c) => {
+    // Another gateway may have placed it a moment ago.
+    const session = await sessions.find(c.req.param("sessionId") ?? "");
     if (!session || session.user !== c.get("identity").user) {
       return c.json({ error: "no such session" }, 404);
     }

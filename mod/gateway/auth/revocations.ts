@@ -43,6 +43,15 @@ export class Revocations {
 
   /** Revokes a sign-in, or a user's sign-ins issued before a time. */
   revoke(revocation: Revocation): void {
+    this.applyRemote(revocation);
+    this.#store?.putRevocation(revocation);
+  }
+
+  /**
+   * Keeps a revocation another gateway on the same store made, in memory
+   * only (so it holds here while the store cannot be read).
+   */
+  applyRemote(revocation: Revocation): void {
     if (revocation.kind === "signin") {
       this.#signIns.set(revocation.id, revocation.expiresAt);
       while (this.#signIns.size > this.#limit) {
@@ -55,7 +64,6 @@ export class Revocations {
         expiresAt: Math.max(known?.expiresAt ?? 0, revocation.expiresAt),
       });
     }
-    this.#store?.putRevocation(revocation);
   }
 
   /** True when `signIn` was revoked (here, or by a gateway on the store). */
