@@ -108,6 +108,7 @@ export class FarmSync {
   #resyncWanted = false;
   #resyncing?: Promise<void>;
   #timers: ReturnType<typeof setInterval>[] = [];
+  #retry?: ReturnType<typeof setTimeout>;
   /** Since when notices may have been missed (until read again). */
   #behindSince?: number;
   #stopped = false;
@@ -232,8 +233,6 @@ export class FarmSync {
     const session = await targets.store.findSession(sessionId);
     if (session) targets.sessions.applyRemote(session);
   }
-
-  #retry?: ReturnType<typeof setTimeout>;
 
   /** Reads hosts, sessions and revocations again (one at a time). */
   #resync(): void {
