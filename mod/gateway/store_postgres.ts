@@ -21,7 +21,7 @@ import {
   type ProbeShare,
   type SharedProbe,
 } from "./probe_leases.ts";
-import type { AsyncGatewayStore, Revocation } from "./store.ts";
+import type { Revocation } from "./store.ts";
 import {
   CHANGE_CHANNEL,
   parseStoreChange,

@@ -3,9 +3,7 @@
  * sees when the process at the other end is killed (the connection just
  * ends, no WebSocket close frame), without killing anything. It can also
  * stop listening (the other end is gone: connections are refused) and
- * listen again on the same port (it came back). Given fallback ports it is
- * also the simplest load balancer in front of several gateways: each
- * connection goes to the first target that accepts it.
+ * listen again on the same port (it came back).
  *
  * @module
  */
@@ -16,8 +14,6 @@ export interface TcpCutter {
   port: number;
   /** How many connections it has relayed. */
   connections(): number;
-  /** How many connections it has relayed to `port`. */
-  connectionsTo(port: number): number;
   /** Ends every relayed connection at once (both sides). */
   cut(): void;
   /** Stops accepting: new connections are refused. */
@@ -28,23 +24,9 @@ export interface TcpCutter {
   close(): void;
 }
 
-/** Options for {@linkcode startTcpCutter}. */
-export interface TcpCutterOptions {
-  /** Ports tried in turn when `targetPort` refuses a connection. */
-  fallbackPorts?: number[];
-}
-
-/**
- * Starts a relay on a free loopback port to `127.0.0.1:targetPort` (or the
- * first of `fallbackPorts` that accepts).
- */
-export function startTcpCutter(
-  targetPort: number,
-  options: TcpCutterOptions = {},
-): TcpCutter {
-  const targets = [targetPort, ...options.fallbackPorts ?? []];
+/** Starts a relay on a free loopback port to `127.0.0.1:targetPort`. */
+export function startTcpCutter(targetPort: number): TcpCutter {
   const open = new Set<Deno.Conn>();
-  const relayedTo = new Map<number, number>();
   let total = 0;
   let listener: Deno.Listener | undefined;
   let port = 0;
@@ -68,17 +50,13 @@ export function startTcpCutter(
   const accept = async (l: Deno.Listener): Promise<void> => {
     for await (const client of l) {
       total++;
-      let server: Deno.Conn | undefined;
-      for (const target of targets) {
-        try {
-          server = await Deno.connect({ hostname: "127.0.0.1", port: target });
-          relayedTo.set(target, (relayedTo.get(target) ?? 0) + 1);
-          break;
-        } catch {
-          // Refused: the next one.
-        }
-      }
-      if (!server) {
+      let server: Deno.Conn;
+      try {
+        server = await Deno.connect({
+          hostname: "127.0.0.1",
+          port: targetPort,
+        });
+      } catch {
         client.close();
         continue;
       }
@@ -109,7 +87,6 @@ export function startTcpCutter(
   return {
     port,
     connections: () => total,
-    connectionsTo: (target) => relayedTo.get(target) ?? 0,
     cut,
     pause() {
       listener?.close();
