@@ -74,6 +74,20 @@ function startGatewaysHere(
   });
 }
 
+/** Waits until each gateway has logged a message that `match`es. */
+async function loggedByEach(
+  gateways: TestGateway[],
+  match: (msg: string) => boolean,
+  what: string,
+): Promise<void> {
+  for (const gateway of gateways) {
+    await waitFor(
+      () => gateway.process.logs.some((r) => match(String(r.msg))),
+      { what },
+    );
+  }
+}
+
 /** Waits until `check` holds on every gateway's admin API. */
 function onAll<T>(
   gateways: TestGateway[],
@@ -200,15 +214,7 @@ Deno.test({
       await t.step(
         "a session logged off through A is gone on B and C",
         async () => {
-          const off = await aliceA.fetch(
-            `/api/sessions/${launched.sessionId}/logoff`,
-            {
-              method: "POST",
-              headers: { "Content-Type": "application/json" },
-              body: "{}",
-            },
-          );
-          assertEquals(off.status, 200, await off.text());
+          await aliceA.logoffOk(launched.sessionId);
           await onAll(
             [b, c],
             (admin) => admin.session(launched.sessionId),
@@ -263,17 +269,12 @@ Deno.test({
         "a new launch gets 503 naming the cause; the gateways noticed by themselves",
         async () => {
           // Both gateways find out without a request: they ask the store.
-          for (const gateway of [a, b]) {
-            await waitFor(
-              () =>
-                gateway.process.logs.some((r) =>
-                  String(r.msg).startsWith(
-                    "the gateway's state store cannot be written",
-                  )
-                ),
-              { what: "the gateway to log that its store fails" },
-            );
-          }
+          await loggedByEach(
+            [a, b],
+            (msg) =>
+              msg.startsWith("the gateway's state store cannot be written"),
+            "the gateway to log that its store fails",
+          );
           const refused = await bobB.launch("desk");
           assertEquals(refused.status, 503, JSON.stringify(refused.body));
           assertMatch(
@@ -314,15 +315,11 @@ Deno.test({
         "PostgreSQL back: launches work again and notices flow, no restart",
         async () => {
           // Each listener reconnects by itself and reads the store again.
-          for (const gateway of [a, b]) {
-            await waitFor(
-              () =>
-                gateway.process.logs.some((r) =>
-                  r.msg === "memory reconciled with the store"
-                ),
-              { what: "the gateway to read its store again" },
-            );
-          }
+          await loggedByEach(
+            [a, b],
+            (msg) => msg === "memory reconciled with the store",
+            "the gateway to read its store again",
+          );
           const placed = await waitFor(async () => {
             const answer = await bobB.launch("desk");
             return answer.status === 200 ? answer.body : undefined;
