@@ -20,6 +20,7 @@
 import { bearer } from "../mod/contract/shared_secret.ts";
 import type { HostSessions } from "../mod/contract/sessions.ts";
 import { serveChild, startChildServer } from "./child_server.ts";
+import { connectionAnswer } from "../tests/support/scripted_host.ts";
 
 /** The sessions each simulated host gave out: session id → UUID. */
 const hosts = new Map<string, Map<string, string>>();
@@ -55,20 +56,10 @@ export function fastHostHandler(
       if (!sessionId) {
         return Response.json({ error: "no X-Session-ID" }, { status: 400 });
       }
-      const sessions = sessionsOf(host);
-      const known = sessions.get(sessionId);
-      const sessionUuid = known ?? crypto.randomUUID();
-      sessions.set(sessionId, sessionUuid);
-      return Response.json({
-        sessionId,
-        sessionUuid,
-        host: "127.0.0.1",
-        port: 20010,
-        path: "/stream",
-        token: crypto.randomUUID().replaceAll("-", ""),
-        tokenExpiresAt: new Date(Date.now() + 60_000).toISOString(),
-        reconnect: known !== undefined,
-      }, { headers: { "Cache-Control": "no-store" } });
+      return Response.json(
+        connectionAnswer(sessionId, sessionsOf(host), { port: 20010 }),
+        { headers: { "Cache-Control": "no-store" } },
+      );
     }
     if (path === "/sessions") {
       const body: HostSessions = {

@@ -26,16 +26,17 @@
  * @module
  */
 import type { BaselineServer } from "./baseline_server.ts";
-import { startBaselineServer } from "./baseline_server.ts";
 import { type BenchRunOptions, sleep } from "./common.ts";
 import {
   ADMIN_TOKEN,
   benchRun,
   eachLimited,
+  farmSession,
   GATEWAY_SECRET,
   type LoadAmount,
   memoryMb,
   runLoad,
+  serveBaseline,
   startGatewayProcess,
   writeSessions,
 } from "./gateway_common.ts";
@@ -43,7 +44,6 @@ import type { LoadFigures } from "./health_bench.ts";
 import { benchWorkspaces } from "./placement_bench.ts";
 import type { SessionRecord } from "../mod/gateway/types.ts";
 import type { HeartbeatPayload, RegisterPayload } from "../mod/contract/mod.ts";
-import { sessionRecord } from "../tests/support/gateway_parts.ts";
 import { freePort } from "../tests/support/ports.ts";
 
 /** Options for {@linkcode runGatewayBench} (the load: `/resolveSession`). */
@@ -96,8 +96,7 @@ export async function runGatewayBench(
   const progress = options.progress ?? (() => {});
   const { dir, cleanup } = await benchRun("gateway benchmark cleanup");
   try {
-    const hostsServer = await startBaselineServer();
-    cleanup.defer(() => hostsServer.stop());
+    const hostsServer = await serveBaseline(cleanup);
     const closedPort = freePort();
     const registrations: RegisterPayload[] = [];
     for (let n = 0; n < options.hosts; n++) {
@@ -298,28 +297,10 @@ function seedSessions(
   const now = Date.now();
   const records: SessionRecord[] = [];
   for (let i = 0; i < options.sessions; i++) {
-    const host = hosts[i % hosts.length];
-    const desktop = i % 3 === 0;
-    records.push(sessionRecord({
+    records.push(farmSession(i, now, {
       user: `user${(i * 7919) % options.users}`,
-      serverUrl: host.serverUrl,
+      serverUrl: hosts[i % hosts.length].serverUrl,
       host: "127.0.0.1",
-      port: 20010 + (i % 50) * 10,
-      kind: desktop ? "desktop" : "app",
-      workspaceIds: [desktop ? "desktop" : "notepad"],
-      resources: {
-        clipboard: true,
-        fileUpload: i % 4 === 0,
-        fileDownload: false,
-        printing: false,
-        audio: true,
-        videoMaxKbps: 8000,
-        downloadMaxBytes: 2 ** 30,
-        maxPixelRatio: 2,
-      },
-      createdAt: now - 600_000,
-      lastLaunchAt: now - 60_000,
-      lastCheckinAt: now - 5_000,
     }));
   }
   writeSessions(storePath, records);

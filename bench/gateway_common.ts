@@ -2,21 +2,31 @@
  * What the gateway benchmarks share: a run's temporary folder and the
  * cleanups that run whatever happened; starting and stopping a real
  * `webstream -gateway` process (its configuration and state store in the
- * run's folder) and seeding its sessions; the memory and CPU time of a
- * process (from `/proc`); signing in; and request load in alternating rounds
- * (which the `/health` benchmark uses too).
+ * run's folder) and seeding its sessions (a farm's sessions, alike in every
+ * benchmark); the memory and CPU time of a process (from `/proc`); signing
+ * in; timed loops of attempts and request load in alternating rounds (which
+ * the `/health` benchmark uses too); and a benchmark's command line.
  *
  * @module
  */
 import { stringify } from "yaml";
 import { openSqliteStore } from "../mod/gateway/store.ts";
 import type { SessionRecord } from "../mod/gateway/types.ts";
+import { sessionRecord } from "../tests/support/gateway_parts.ts";
 import { freePort } from "../tests/support/ports.ts";
 import {
   startWebstream,
   type WebstreamProcess,
 } from "../tests/support/webstream_process.ts";
-import { SECRET, stopProcess, summarize, waitHealthy } from "./common.ts";
+import {
+  type BenchRunOptions,
+  handleInterrupts,
+  SECRET,
+  stopProcess,
+  summarize,
+  waitHealthy,
+} from "./common.ts";
+import { type BaselineServer, startBaselineServer } from "./baseline_server.ts";
 import { cpuSeconds } from "./proc_stat.ts";
 import type { LoadFigures } from "./health_bench.ts";
 
@@ -45,6 +55,13 @@ export class Cleanup {
       await step().catch((error) => console.error(`${this.label}:`, error));
     }
   }
+}
+
+/** A {@linkcode BaselineServer} for a run, stopped by `cleanup`. */
+export async function serveBaseline(cleanup: Cleanup): Promise<BaselineServer> {
+  const server = await startBaselineServer();
+  cleanup.defer(() => server.stop());
+  return server;
 }
 
 /**
@@ -86,10 +103,14 @@ export interface GatewayProcessOptions {
   interrupted: () => boolean;
 }
 
-/** Starts a real gateway on loopback (plain HTTP) and waits for `/health`. */
+/**
+ * Starts a real gateway on loopback (plain HTTP) and waits for `/health`;
+ * makes its folder if it is not there yet.
+ */
 export async function startGatewayProcess(
   options: GatewayProcessOptions,
 ): Promise<GatewayProcess> {
+  await Deno.mkdir(options.dir, { recursive: true });
   const port = freePort();
   const path = `${options.dir}/gateway.yaml`;
   const gateway = options.gateway;
@@ -137,6 +158,36 @@ export function writeSessions(
   } finally {
     store.close();
   }
+}
+
+/** What {@linkcode farmSession} leaves to its caller. */
+export type FarmSessionFields =
+  & Pick<SessionRecord, "serverUrl" | "user" | "host">
+  & Partial<SessionRecord>;
+
+/**
+ * The `i`-th session of a benchmark farm, seen at `now`: every third a
+ * desktop, the others apps, on varied ports, some with file upload; started
+ * ten minutes ago, launched one ago, checked in five seconds ago.
+ */
+export function farmSession(
+  i: number,
+  now: number,
+  fields: FarmSessionFields,
+): SessionRecord {
+  const desktop = i % 3 === 0;
+  const record = sessionRecord({
+    port: 20010 + (i % 50) * 10,
+    kind: desktop ? "desktop" : "app",
+    workspaceIds: [desktop ? "desktop" : "notepad"],
+    createdAt: now - 600_000,
+    lastLaunchAt: now - 60_000,
+    lastCheckinAt: now - 5_000,
+    ...fields,
+  });
+  // The test defaults' resources, file upload on every fourth.
+  record.resources = { ...record.resources, fileUpload: i % 4 === 0 };
+  return record;
 }
 
 // ---- /proc ----
@@ -190,12 +241,62 @@ export interface LoadTarget {
   next(): { url: string; init?: RequestInit };
 }
 
-interface RoundResult {
+/** What {@linkcode timedLoops} measured. */
+export interface TimedLoops {
+  /** Each attempt's time, ms. */
   latencies: number[];
+  /** Attempts that failed. */
   errors: number;
+  /** From the first attempt to the last answer, s. */
   seconds: number;
-  cpuSeconds: number;
 }
+
+/** Options for {@linkcode timedLoops}. */
+export interface TimedLoopsOptions {
+  /** Ends the loops early. */
+  signal: AbortSignal;
+  /**
+   * Loop `loop`'s next attempt, prepared before its clock starts, or
+   * undefined when that loop is done. An attempt resolves with what went
+   * wrong, or undefined when it went well.
+   */
+  next(loop: number): (() => Promise<string | undefined>) | undefined;
+  /** Hears what went wrong in each failed attempt (a throw included). */
+  onError?: (error: string) => void;
+}
+
+/** Runs `loops` concurrent loops of attempts, timing each attempt. */
+export async function timedLoops(
+  loops: number,
+  options: TimedLoopsOptions,
+): Promise<TimedLoops> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  await Promise.all(Array.from({ length: loops }, async (_, loop) => {
+    while (true) {
+      options.signal.throwIfAborted();
+      const attempt = options.next(loop);
+      if (!attempt) return;
+      const t0 = performance.now();
+      let error: string | undefined;
+      try {
+        error = await attempt();
+      } catch (thrown) {
+        error = String(thrown);
+      }
+      if (error !== undefined) {
+        errors++;
+        options.onError?.(error);
+      }
+      latencies.push(performance.now() - t0);
+    }
+  }));
+  return { latencies, errors, seconds: (performance.now() - start) / 1000 };
+}
+
+/** One round of {@linkcode runLoad} on a target, with its CPU time. */
+type RoundResult = TimedLoops & { cpuSeconds: number };
 
 async function loadRound(
   target: LoadTarget,
@@ -205,35 +306,23 @@ async function loadRound(
 ): Promise<RoundResult> {
   // Its own client: a pool of keep-alive connections, one per loop.
   const client = Deno.createHttpClient({});
-  const latencies: number[] = [];
   let issued = 0;
-  let errors = 0;
   try {
     const cpuBefore = await cpuSeconds(target.pid);
-    const start = performance.now();
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (issued < total) {
-        signal.throwIfAborted();
+    const round = await timedLoops(concurrency, {
+      signal,
+      next: () => {
+        if (issued >= total) return undefined;
         issued++;
         const { url, init } = target.next();
-        const t0 = performance.now();
-        try {
+        return async () => {
           const response = await fetch(url, { ...init, client });
           await response.arrayBuffer();
-          if (response.status !== 200) errors++;
-        } catch {
-          errors++;
-        }
-        latencies.push(performance.now() - t0);
-      }
-    }));
-    const seconds = (performance.now() - start) / 1000;
-    return {
-      latencies,
-      errors,
-      seconds,
-      cpuSeconds: await cpuSeconds(target.pid) - cpuBefore,
-    };
+          return response.status === 200 ? undefined : `${response.status}`;
+        };
+      },
+    });
+    return { ...round, cpuSeconds: await cpuSeconds(target.pid) - cpuBefore };
   } finally {
     client.close();
   }
@@ -322,4 +411,45 @@ export async function eachLimited<T>(
       }
     }),
   );
+}
+
+// ---- the command line ----
+
+/** What {@linkcode benchMain} runs: a benchmark, formatted. */
+export interface BenchMainOptions {
+  /** Names the benchmark in the line that says it failed. */
+  name: string;
+  /** Runs it; resolves with the text to print. */
+  run(options: Required<BenchRunOptions>): Promise<string>;
+}
+
+/**
+ * Runs a benchmark from its command line: prints `title` with the machine
+ * (Deno's version, CPUs, load), runs it with Ctrl-C as its abort signal and
+ * progress on stderr, prints its text; a failure is printed and exits 1
+ * (130 when interrupted).
+ */
+export async function benchMain(
+  title: string,
+  options: BenchMainOptions,
+): Promise<void> {
+  const interrupt = handleInterrupts();
+  console.log(
+    `${title} — deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} CPUs, load ${
+      Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
+    }`,
+  );
+  try {
+    const text = await options.run({
+      signal: interrupt.signal,
+      interrupted: () => interrupt.received !== undefined,
+      progress: (line) => console.error(line),
+    });
+    console.log(`\n${text}`);
+  } catch (error) {
+    console.error(`the ${options.name} benchmark failed:`, error);
+    Deno.exit(interrupt.received ? 130 : 1);
+  } finally {
+    interrupt.dispose();
+  }
 }

@@ -34,7 +34,6 @@ import { hashPassword } from "../mod/gateway/auth/password.ts";
 import { startPostgres } from "../tests/support/postgres.ts";
 import {
   type BenchRunOptions,
-  handleInterrupts,
   ms,
   ratio,
   type Stats,
@@ -43,6 +42,7 @@ import {
 import { type FastHosts, startFastHosts } from "./fast_host.ts";
 import { findProcess, treeCpuSeconds } from "./proc_stat.ts";
 import {
+  benchMain,
   benchRun,
   cpuSeconds,
   eachLimited,
@@ -50,6 +50,8 @@ import {
   type GatewayProcess,
   signIn,
   startGatewayProcess,
+  type TimedLoops,
+  timedLoops,
 } from "./gateway_common.ts";
 
 /** Options for {@linkcode runGatewaysBench}. */
@@ -100,10 +102,7 @@ export interface GatewaysResult {
 
 const PASSWORD = "bench-password";
 
-interface Round {
-  latencies: number[];
-  errors: number;
-  seconds: number;
+interface Round extends TimedLoops {
   cpuSeconds: number;
   databaseCpuSeconds: number;
 }
@@ -121,8 +120,6 @@ async function launchRound(
   },
 ): Promise<Round> {
   const http = Deno.createHttpClient({});
-  const latencies: number[] = [];
-  let errors = 0;
   try {
     const cpu = async () => {
       let sum = 0;
@@ -131,17 +128,21 @@ async function launchRound(
     };
     const cpuBefore = await cpu();
     const databaseBefore = await treeCpuSeconds(options.databasePid);
-    const start = performance.now();
     // Launch k is client k % clients' and goes to gateway k % gateways:
     // every client does its share, spread over every gateway.
-    await Promise.all(clients.map(async (client, c) => {
-      for (let k = c; k < total; k += clients.length) {
-        options.signal.throwIfAborted();
+    const launchOf = clients.map((_, c) => c);
+    const round = await timedLoops(clients.length, {
+      signal: options.signal,
+      onError: options.onError,
+      next: (c) => {
+        const k = launchOf[c];
+        if (k >= total) return undefined;
+        launchOf[c] += clients.length;
+        const client = clients[c];
         const gateway = gateways[k % gateways.length];
         // A desktop this user has no session of: a new session each time.
         const workspaceId = `desktop-${client.next++}`;
-        const t0 = performance.now();
-        try {
+        return async () => {
           const response = await fetch(`${gateway.url}/api/launch`, {
             method: "POST",
             headers: {
@@ -153,22 +154,14 @@ async function launchRound(
             signal: AbortSignal.timeout(30_000),
           });
           const body = await response.json();
-          if (response.status !== 200 || body.outcome !== "new") {
-            errors++;
-            options.onError(`${response.status} ${JSON.stringify(body)}`);
-          }
-        } catch (error) {
-          errors++;
-          options.onError(String(error));
-        }
-        latencies.push(performance.now() - t0);
-      }
-    }));
-    const seconds = (performance.now() - start) / 1000;
+          return response.status === 200 && body.outcome === "new"
+            ? undefined
+            : `${response.status} ${JSON.stringify(body)}`;
+        };
+      },
+    });
     return {
-      latencies,
-      errors,
-      seconds,
+      ...round,
       cpuSeconds: await cpu() - cpuBefore,
       databaseCpuSeconds: await treeCpuSeconds(options.databasePid) -
         databaseBefore,
@@ -211,10 +204,8 @@ export async function runGatewaysBench(
     }));
     const gateways: GatewayProcess[] = [];
     for (let i = 0; i < most; i++) {
-      const home = `${dir}/gateway-${i}`;
-      await Deno.mkdir(home);
       const gateway = await startGatewayProcess({
-        dir: home,
+        dir: `${dir}/gateway-${i}`,
         signal,
         interrupted: options.interrupted,
         gateway: {
@@ -375,35 +366,26 @@ export function formatGatewaysBench(result: GatewaysResult): string {
 
 if (import.meta.main) {
   const quick = Deno.args.includes("--quick");
-  const interrupt = handleInterrupts();
-  console.log(
+  await benchMain(
     `launches per second with 1, 2 and 3 gateways on one PostgreSQL (${
       quick ? "quick" : "full"
-    } run) — deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} CPUs, load ${
-      Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
-    }`,
+    } run)`,
+    {
+      name: "gateways",
+      run: async (run) => {
+        const result = await runGatewaysBench({
+          gatewayCounts: [1, 2, 3],
+          clients: quick ? 12 : 24,
+          launches: quick ? 120 : 600,
+          rounds: quick ? 1 : 3,
+          warmup: quick ? 60 : 240,
+          hosts: 20,
+          ...run,
+        });
+        return `Launches per second, gateways on one PostgreSQL\n${
+          formatGatewaysBench(result)
+        }`;
+      },
+    },
   );
-  try {
-    const result = await runGatewaysBench({
-      gatewayCounts: [1, 2, 3],
-      clients: quick ? 12 : 24,
-      launches: quick ? 120 : 600,
-      rounds: quick ? 1 : 3,
-      warmup: quick ? 60 : 240,
-      hosts: 20,
-      signal: interrupt.signal,
-      interrupted: () => interrupt.received !== undefined,
-      progress: (line) => console.error(line),
-    });
-    console.log(
-      `\nLaunches per second, gateways on one PostgreSQL\n${
-        formatGatewaysBench(result)
-      }`,
-    );
-  } catch (error) {
-    console.error("the gateways benchmark failed:", error);
-    Deno.exit(interrupt.received ? 130 : 1);
-  } finally {
-    interrupt.dispose();
-  }
 }

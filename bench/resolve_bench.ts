@@ -19,13 +19,14 @@
  * @module
  */
 import { hasPostgres, startPostgres } from "../tests/support/postgres.ts";
-import { startBaselineServer } from "./baseline_server.ts";
-import { type BenchRunOptions, handleInterrupts, ms, ratio } from "./common.ts";
+import { type BenchRunOptions, ms, ratio } from "./common.ts";
 import {
+  benchMain,
   benchRun,
   type LoadAmount,
   type LoadTarget,
   runLoad,
+  serveBaseline,
   startGatewayProcess,
 } from "./gateway_common.ts";
 import type { LoadFigures } from "./health_bench.ts";
@@ -66,11 +67,9 @@ export async function runResolveBench(
   const progress = options.progress ?? (() => {});
   const { dir, cleanup } = await benchRun("resolve benchmark cleanup");
   try {
-    const baseline = await startBaselineServer();
-    cleanup.defer(() => baseline.stop());
+    const baseline = await serveBaseline(cleanup);
     // The hosts' probes go to a server of their own, not the baseline.
-    const probes = await startBaselineServer();
-    cleanup.defer(() => probes.stop());
+    const probes = await serveBaseline(cleanup);
     const hosts = farmHosts(options.hosts, probes.url);
     const stores: [string, StoreSettings][] = [
       ["sqlite", { storePath: `${dir}/gateway.sqlite` }],
@@ -95,10 +94,8 @@ export async function runResolveBench(
     }];
     for (const [name, settings] of stores) {
       await seedStore(settings, hosts, options.sessions, signal);
-      const home = `${dir}/${name}`;
-      await Deno.mkdir(home);
       const gateway = await startGatewayProcess({
-        dir: home,
+        dir: `${dir}/${name}`,
         signal,
         interrupted: options.interrupted,
         gateway: {
@@ -190,31 +187,24 @@ export function formatResolveBench(r: ResolveResult): string {
 
 if (import.meta.main) {
   const quick = Deno.args.includes("--quick");
-  const interrupt = handleInterrupts();
-  console.log(
+  await benchMain(
     `/resolveSession: gateway on PostgreSQL and on SQLite against a bare Deno.serve (${
       quick ? "quick" : "full"
-    } run) — deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} CPUs, load ${
-      Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
-    }`,
+    } run)`,
+    {
+      name: "resolve",
+      run: async (run) => {
+        const result = await runResolveBench({
+          hosts: 1000,
+          sessions: 50_000,
+          requests: quick ? 6_000 : 60_000,
+          rounds: quick ? 2 : 4,
+          warmup: quick ? 500 : 4_000,
+          concurrency: 32,
+          ...run,
+        });
+        return `/resolveSession\n${formatResolveBench(result)}`;
+      },
+    },
   );
-  try {
-    const result = await runResolveBench({
-      hosts: 1000,
-      sessions: 50_000,
-      requests: quick ? 6_000 : 60_000,
-      rounds: quick ? 2 : 4,
-      warmup: quick ? 500 : 4_000,
-      concurrency: 32,
-      signal: interrupt.signal,
-      interrupted: () => interrupt.received !== undefined,
-      progress: (line) => console.error(line),
-    });
-    console.log(`\n/resolveSession\n${formatResolveBench(result)}`);
-  } catch (error) {
-    console.error("the resolve benchmark failed:", error);
-    Deno.exit(interrupt.received ? 130 : 1);
-  } finally {
-    interrupt.dispose();
-  }
 }

@@ -24,13 +24,14 @@ import type { HostRecord, SessionRecord } from "../mod/gateway/types.ts";
 import { openSqliteStore } from "../mod/gateway/store.ts";
 import { openPostgresStore } from "../mod/gateway/store_postgres.ts";
 import { hasPostgres, startPostgres } from "../tests/support/postgres.ts";
-import { sessionRecord } from "../tests/support/gateway_parts.ts";
-import { startBaselineServer } from "./baseline_server.ts";
-import { handleInterrupts, ms, ratio, sleep } from "./common.ts";
+import { ms, ratio, sleep } from "./common.ts";
 import {
+  benchMain,
   benchRun,
   type Cleanup,
+  farmSession,
   memoryMb,
+  serveBaseline,
   startGatewayProcess,
 } from "./gateway_common.ts";
 
@@ -131,32 +132,18 @@ export function farmSessionId(i: number): string {
   return `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
 }
 
-/** Session `i` of the farm: the shape launches leave in the store. */
-function farmSession(i: number, hosts: HostRecord[], now: number) {
+/**
+ * Session `i` of the farm: the shape launches leave in the store, on host
+ * `i % hosts`.
+ */
+function farmSessionOn(i: number, hosts: HostRecord[], now: number) {
   const host = hosts[i % hosts.length];
-  const desktop = i % 3 === 0;
-  return sessionRecord({
+  return farmSession(i, now, {
     sessionId: farmSessionId(i),
     user: `user${(i * 7919) % (hosts.length * 10)}`,
     serverUrl: host.serverUrl,
     // The streamer's address is its host's, shared by its sessions.
     host: `10.${(i % hosts.length) >> 8 & 255}.${i % hosts.length & 255}.1`,
-    port: 20010 + (i % 50) * 10,
-    kind: desktop ? "desktop" : "app",
-    workspaceIds: [desktop ? "desktop" : "notepad"],
-    resources: {
-      clipboard: true,
-      fileUpload: i % 4 === 0,
-      fileDownload: false,
-      printing: false,
-      audio: true,
-      videoMaxKbps: 8000,
-      downloadMaxBytes: 2 ** 30,
-      maxPixelRatio: 2,
-    },
-    createdAt: now - 600_000,
-    lastLaunchAt: now - 60_000,
-    lastCheckinAt: now - 5_000,
   });
 }
 
@@ -179,7 +166,7 @@ async function seedFarm(
     signal.throwIfAborted();
     const to = Math.min(sessions, from + SEED_BATCH);
     const batch: SessionRecord[] = [];
-    for (let i = from; i < to; i++) batch.push(farmSession(i, hosts, now));
+    for (let i = from; i < to; i++) batch.push(farmSessionOn(i, hosts, now));
     await put.putSessions(batch);
   }
 }
@@ -318,8 +305,7 @@ export async function runRestartBench(
 ): Promise<RestartResult[]> {
   const run = await benchRun("restart benchmark cleanup");
   try {
-    const probes = await startBaselineServer();
-    run.cleanup.defer(() => probes.stop());
+    const probes = await serveBaseline(run.cleanup);
     const results: RestartResult[] = [];
     for (const kind of options.kinds) {
       results.push(await measureKind(kind, probes.url, options, run));
@@ -365,32 +351,19 @@ if (import.meta.main) {
     : hasPostgres()
     ? ["sqlite", "postgres"]
     : ["sqlite"];
-  const interrupt = handleInterrupts();
-  const progress = (line: string) => console.error(line);
-  console.log(
-    `gateway restart on a big store — deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} CPUs, load ${
-      Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
-    }`,
-  );
-  try {
-    const results = await runRestartBench({
-      hosts: quick ? 1000 : 10_000,
-      sessionsPerHost: 50,
-      kinds,
-      settleSeconds: 10,
-      signal: interrupt.signal,
-      interrupted: () => interrupt.received !== undefined,
-      progress,
-    });
-    console.log(
-      `\nGateway restart (real process; peak = VmHWM once all is loaded)\n${
+  await benchMain("gateway restart on a big store", {
+    name: "restart",
+    run: async (run) => {
+      const results = await runRestartBench({
+        hosts: quick ? 1000 : 10_000,
+        sessionsPerHost: 50,
+        kinds,
+        settleSeconds: 10,
+        ...run,
+      });
+      return `Gateway restart (real process; peak = VmHWM once all is loaded)\n${
         formatRestartBench(results)
-      }`,
-    );
-  } catch (error) {
-    console.error("the restart benchmark failed:", error);
-    Deno.exit(interrupt.received ? 130 : 1);
-  } finally {
-    interrupt.dispose();
-  }
+      }`;
+    },
+  });
 }

@@ -228,7 +228,8 @@ Deno.test("parseCli: streamer with its options", async (t) => {
     );
   });
   await t.step("-gateway-url once per gateway, in order", () => {
-    const command = parseCli([
+    /** A streamer's arguments with gateway A and then `second`. */
+    const twoGateways = (second: string) => [
       "streamer",
       "-control",
       "ws://x",
@@ -237,28 +238,17 @@ Deno.test("parseCli: streamer with its options", async (t) => {
       "-gateway-url",
       "http://gw-a:9000",
       "-gateway-url",
-      "http://gw-b:9000",
+      second,
       "-server-url",
       "http://h:9005",
-    ]);
+    ];
+    const command = parseCli(twoGateways("http://gw-b:9000"));
     assertEquals(
       command.kind === "streamer" && command.licence?.gatewayUrl,
       ["http://gw-a:9000", "http://gw-b:9000"],
     );
     usageError(
-      [
-        "streamer",
-        "-control",
-        "ws://x",
-        "-port",
-        "9010",
-        "-gateway-url",
-        "http://gw-a:9000",
-        "-gateway-url",
-        "gw-b",
-        "-server-url",
-        "http://h:9005",
-      ],
+      twoGateways("gw-b"),
       /-gateway-url: expected an http\(s\) URL, got "gw-b"/,
     );
   });

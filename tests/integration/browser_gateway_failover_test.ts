@@ -19,12 +19,13 @@ import { hasChromium, launchBrowser, type Page } from "../support/browser.ts";
 import {
   AdminClient,
   launchHost,
-  startGateway,
   staysOpen,
   Teardown,
-  writeGatewayConfig,
 } from "../support/gateway.ts";
-import { hasPostgres, startPostgres } from "../support/postgres.ts";
+import {
+  ON_POSTGRES,
+  startGatewaysOnPostgres,
+} from "../support/gateway_farm.ts";
 import { startTcpBalancer } from "../support/tcp_balancer.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -62,31 +63,21 @@ async function pixel(page: Page, x: number, y: number): Promise<number[]> {
 Deno.test({
   name:
     "a gateway killed under a Chromium viewer: the page reconnects through another gateway to the same session, screen intact",
-  ignore: !hasChromium() || !hasPostgres() || Deno.uid() !== 0,
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...ON_POSTGRES,
+  ignore: ON_POSTGRES.ignore || !hasChromium() || Deno.uid() !== 0,
   async fn() {
     const teardown = new Teardown();
     try {
-      const cluster = await startPostgres();
-      teardown.defer(() => cluster.stop());
-      const storeUrl = await cluster.createDatabase();
-      const configs = await Promise.all([0, 1].map(() =>
-        writeGatewayConfig({
-          users: ["alice"],
-          workspaces: [{
-            id: "paint",
-            name: "paint",
-            kind: "app",
-            command: { linux: staysOpen(`xsetroot -solid '#2a7fd4'`) },
-          }],
-          storeUrl,
-        })
-      ));
-      for (const config of configs) teardown.defer(() => config.remove());
-      const [a, b] = await Promise.all(configs.map((c) => startGateway(c)));
-      teardown.defer(() => a.stop());
-      teardown.defer(() => b.stop());
+      const { gateways: [a, b] } = await startGatewaysOnPostgres(teardown, {
+        count: 2,
+        users: ["alice"],
+        workspaces: [{
+          id: "paint",
+          name: "paint",
+          kind: "app",
+          command: { linux: staysOpen(`xsetroot -solid '#2a7fd4'`) },
+        }],
+      });
       const balancer = startTcpBalancer([a.config.port, b.config.port]);
       teardown.defer(() => balancer.close());
       const farm = `http://127.0.0.1:${balancer.port}`;

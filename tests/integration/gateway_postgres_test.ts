@@ -20,29 +20,28 @@ import {
   startGateway,
   Teardown,
   type TestGateway,
-  writeGatewayConfig,
 } from "../support/gateway.ts";
-import { hasPostgres, startPostgres } from "../support/postgres.ts";
+import {
+  ON_POSTGRES,
+  startGatewaysOnPostgres,
+} from "../support/gateway_farm.ts";
 
 Deno.test({
   name: "a gateway on PostgreSQL: a session survives a gateway restart",
-  ignore: !hasPostgres(),
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...ON_POSTGRES,
   async fn(t) {
     const teardown = new Teardown();
     try {
-      const cluster = await startPostgres();
-      teardown.defer(() => cluster.stop());
-      const storeUrl = await cluster.createDatabase();
-      const config = await writeGatewayConfig({
-        users: ["alice"],
-        workspaces: [{ id: "desk", name: "Desktop", kind: "desktop" }],
-        storeUrl,
-      });
-      teardown.defer(() => config.remove());
-      let gateway: TestGateway = await startGateway(config);
-      teardown.defer(() => gateway.stop());
+      const { storeUrl, gateways: [first] } = await startGatewaysOnPostgres(
+        teardown,
+        {
+          count: 1,
+          users: ["alice"],
+          workspaces: [{ id: "desk", name: "Desktop", kind: "desktop" }],
+        },
+      );
+      const config = first.config;
+      let gateway: TestGateway = first;
       const admin = new AdminClient(gateway.url);
       const host = await launchHost(teardown, gateway.url, { slots: 2 });
       await admin.waitForHealthy([host]);
@@ -68,7 +67,9 @@ Deno.test({
       await t.step("restarted, the gateway still knows it all", async () => {
         assertEquals((await gateway.stop()).code, 0);
         await viewer.closed;
-        gateway = await startGateway(config);
+        const restarted = await startGateway(config);
+        teardown.defer(() => restarted.stop());
+        gateway = restarted;
         const resolved = await resolveSession(gateway.url, launched.sessionId);
         assertEquals(resolved.status, 200, resolved.body);
         assertEquals(JSON.parse(resolved.body).SessionId, sessionUuid);

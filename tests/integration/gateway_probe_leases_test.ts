@@ -19,13 +19,14 @@ import { assert, assertEquals } from "../support/assert.ts";
 import {
   AdminClient,
   SHARED_SECRET,
-  startGateway,
   Teardown,
   type TestGateway,
-  writeGatewayConfig,
 } from "../support/gateway.ts";
+import {
+  ON_POSTGRES,
+  startGatewaysOnPostgres,
+} from "../support/gateway_farm.ts";
 import { heartbeatPayload, registerPayload } from "../support/gateway_parts.ts";
-import { hasPostgres, startPostgres } from "../support/postgres.ts";
 import {
   type ScriptedHost,
   startScriptedHost,
@@ -108,30 +109,20 @@ async function healthCounts(
 Deno.test({
   name:
     "three gateways on one PostgreSQL divide probing: one prober per host, the same states everywhere, takeover after a kill",
-  ignore: !hasPostgres(),
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...ON_POSTGRES,
   async fn(t) {
     const teardown = new Teardown();
     try {
-      const cluster = await startPostgres();
-      teardown.defer(() => cluster.stop());
-      const storeUrl = await cluster.createDatabase();
-      const configs = await Promise.all([0, 1, 2].map(() =>
-        writeGatewayConfig({
-          storeUrl,
-          healthCheck: {
-            interval: INTERVAL,
-            timeout: 2,
-            failureThreshold: 2,
-            heartbeatInterval: 1,
-            missedHeartbeats: 30,
-          },
-        })
-      ));
-      for (const config of configs) teardown.defer(() => config.remove());
-      const gateways = await Promise.all(configs.map((c) => startGateway(c)));
-      for (const gateway of gateways) teardown.defer(() => gateway.stop());
+      const { gateways } = await startGatewaysOnPostgres(teardown, {
+        count: 3,
+        healthCheck: {
+          interval: INTERVAL,
+          timeout: 2,
+          failureThreshold: 2,
+          heartbeatInterval: 1,
+          missedHeartbeats: 30,
+        },
+      });
       const ids = gateways.map(gatewayIdOf);
       assertEquals(new Set(ids).size, 3, JSON.stringify(ids));
 

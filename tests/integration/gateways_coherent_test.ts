@@ -25,17 +25,15 @@ import {
   pingOver,
   resolveSession,
   signIn,
-  startGateway,
   Teardown,
   type TestGateway,
   UserClient,
-  writeGatewayConfig,
 } from "../support/gateway.ts";
 import {
-  hasPostgres,
-  startPostgres,
-  type TestPostgres,
-} from "../support/postgres.ts";
+  type GatewaysOnPostgres,
+  ON_POSTGRES,
+  startGatewaysOnPostgres,
+} from "../support/gateway_farm.ts";
 import { waitFor } from "../support/wait.ts";
 import {
   nextStreamerMessage,
@@ -62,27 +60,32 @@ const WORKSPACES = [
   },
 ];
 
-/** `n` gateways on one fresh database of `cluster`. */
-async function startGateways(
+/** A cluster and `count` gateways on it, with this module's workspaces. */
+function startGatewaysHere(
   teardown: Teardown,
-  cluster: TestPostgres,
-  n: number,
+  count: number,
   licence?: Record<string, unknown>,
-): Promise<TestGateway[]> {
-  const storeUrl = await cluster.createDatabase();
-  const configs = await Promise.all(
-    Array.from({ length: n }, () =>
-      writeGatewayConfig({
-        users: ["alice", "bob"],
-        workspaces: WORKSPACES,
-        storeUrl,
-        licence,
-      })),
-  );
-  for (const config of configs) teardown.defer(() => config.remove());
-  const gateways = await Promise.all(configs.map((c) => startGateway(c)));
-  for (const gateway of gateways) teardown.defer(() => gateway.stop());
-  return gateways;
+): Promise<GatewaysOnPostgres> {
+  return startGatewaysOnPostgres(teardown, {
+    count,
+    users: ["alice", "bob"],
+    workspaces: WORKSPACES,
+    licence,
+  });
+}
+
+/** Waits until each gateway has logged a message that `match`es. */
+async function loggedByEach(
+  gateways: TestGateway[],
+  match: (msg: string) => boolean,
+  what: string,
+): Promise<void> {
+  for (const gateway of gateways) {
+    await waitFor(
+      () => gateway.process.logs.some((r) => match(String(r.msg))),
+      { what },
+    );
+  }
 }
 
 /** Waits until `check` holds on every gateway's admin API. */
@@ -103,15 +106,11 @@ function onAll<T>(
 Deno.test({
   name:
     "three gateways on one PostgreSQL serve the same farm: resolve, reconnect, admin, placement, logoff",
-  ignore: !hasPostgres(),
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...ON_POSTGRES,
   async fn(t) {
     const teardown = new Teardown();
     try {
-      const cluster = await startPostgres();
-      teardown.defer(() => cluster.stop());
-      const [a, b, c] = await startGateways(teardown, cluster, 3);
+      const { gateways: [a, b, c] } = await startGatewaysHere(teardown, 3);
       const all = [a, b, c];
       const atA = await launchHost(teardown, a.url, { tags: ["at-a"] });
       const atB = await launchHost(teardown, b.url);
@@ -215,15 +214,7 @@ Deno.test({
       await t.step(
         "a session logged off through A is gone on B and C",
         async () => {
-          const off = await aliceA.fetch(
-            `/api/sessions/${launched.sessionId}/logoff`,
-            {
-              method: "POST",
-              headers: { "Content-Type": "application/json" },
-              body: "{}",
-            },
-          );
-          assertEquals(off.status, 200, await off.text());
+          await aliceA.logoffOk(launched.sessionId);
           await onAll(
             [b, c],
             (admin) => admin.session(launched.sessionId),
@@ -243,20 +234,17 @@ Deno.test({
 Deno.test({
   name:
     "PostgreSQL stopped: streams flow, known sessions resolve and reconnect, new launches get 503; back: all resumes",
-  ignore: !hasPostgres(),
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...ON_POSTGRES,
   async fn(t) {
     const teardown = new Teardown();
     try {
-      const cluster = await startPostgres();
-      teardown.defer(() => cluster.stop());
       // Check-ins every second, silent after 5 s: an outage longer than
       // that must not end, on B, the sessions checking in at A.
-      const [a, b] = await startGateways(teardown, cluster, 2, {
-        checkinInterval: 1,
-        staleAfter: 5,
-      });
+      const { cluster, gateways: [a, b] } = await startGatewaysHere(
+        teardown,
+        2,
+        { checkinInterval: 1, staleAfter: 5 },
+      );
       const host = await launchHost(teardown, a.url, { slots: 3 });
       for (const gateway of [a, b]) {
         await new AdminClient(gateway.url).waitForHealthy([host]);
@@ -281,17 +269,12 @@ Deno.test({
         "a new launch gets 503 naming the cause; the gateways noticed by themselves",
         async () => {
           // Both gateways find out without a request: they ask the store.
-          for (const gateway of [a, b]) {
-            await waitFor(
-              () =>
-                gateway.process.logs.some((r) =>
-                  String(r.msg).startsWith(
-                    "the gateway's state store cannot be written",
-                  )
-                ),
-              { what: "the gateway to log that its store fails" },
-            );
-          }
+          await loggedByEach(
+            [a, b],
+            (msg) =>
+              msg.startsWith("the gateway's state store cannot be written"),
+            "the gateway to log that its store fails",
+          );
           const refused = await bobB.launch("desk");
           assertEquals(refused.status, 503, JSON.stringify(refused.body));
           assertMatch(
@@ -332,15 +315,11 @@ Deno.test({
         "PostgreSQL back: launches work again and notices flow, no restart",
         async () => {
           // Each listener reconnects by itself and reads the store again.
-          for (const gateway of [a, b]) {
-            await waitFor(
-              () =>
-                gateway.process.logs.some((r) =>
-                  r.msg === "memory reconciled with the store"
-                ),
-              { what: "the gateway to read its store again" },
-            );
-          }
+          await loggedByEach(
+            [a, b],
+            (msg) => msg === "memory reconciled with the store",
+            "the gateway to read its store again",
+          );
           const placed = await waitFor(async () => {
             const answer = await bobB.launch("desk");
             return answer.status === 200 ? answer.body : undefined;

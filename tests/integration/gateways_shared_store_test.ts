@@ -10,36 +10,25 @@
  * @module
  */
 import { assertEquals } from "../support/assert.ts";
+import { signIn, Teardown, UserClient } from "../support/gateway.ts";
 import {
-  signIn,
-  startGateway,
-  Teardown,
-  UserClient,
-  writeGatewayConfig,
-} from "../support/gateway.ts";
-import { hasPostgres, startPostgres } from "../support/postgres.ts";
+  ON_POSTGRES,
+  startGatewaysOnPostgres,
+} from "../support/gateway_farm.ts";
 import { waitFor } from "../support/wait.ts";
 
 Deno.test({
   name:
     "two gateways on one PostgreSQL: a sign-in on one is valid on the other, and so is its sign-out",
-  ignore: !hasPostgres(),
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...ON_POSTGRES,
   async fn() {
     const teardown = new Teardown();
     try {
-      const cluster = await startPostgres();
-      teardown.defer(() => cluster.stop());
-      const storeUrl = await cluster.createDatabase();
-      const configs = await Promise.all(
-        [0, 1].map(() => writeGatewayConfig({ users: ["alice"], storeUrl })),
-      );
-      for (const config of configs) teardown.defer(() => config.remove());
       // Started together: the first to store a cookie secret wins for both.
-      const [a, b] = await Promise.all(configs.map((c) => startGateway(c)));
-      teardown.defer(() => a.stop());
-      teardown.defer(() => b.stop());
+      const { gateways: [a, b] } = await startGatewaysOnPostgres(teardown, {
+        count: 2,
+        users: ["alice"],
+      });
 
       const onA = await signIn(a.url, "alice");
       const onB = new UserClient(b.url, "alice", onA.cookie);

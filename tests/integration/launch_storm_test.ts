@@ -29,13 +29,15 @@ import {
   launchHost,
   SHARED_SECRET,
   signIn,
-  startGateway,
   Teardown,
-  type TestGateway,
   type UserClient,
-  writeGatewayConfig,
 } from "../support/gateway.ts";
-import { hasPostgres, startPostgres } from "../support/postgres.ts";
+import {
+  ON_POSTGRES,
+  startGateways,
+  startTestStore,
+  writeGatewayConfigs,
+} from "../support/gateway_farm.ts";
 import { waitFor } from "../support/wait.ts";
 
 const LICENCE = 5;
@@ -80,34 +82,25 @@ async function launchUntilDone(
 Deno.test({
   name:
     "a launch storm over three gateways on one PostgreSQL never exceeds the licence, a host's capacity or its logon cap",
-  ignore: !hasPostgres(),
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...ON_POSTGRES,
   async fn(t) {
     const teardown = new Teardown();
     try {
-      const cluster = await startPostgres();
-      teardown.defer(() => cluster.stop());
-      const storeUrl = await cluster.createDatabase();
+      const { storeUrl } = await startTestStore(teardown);
       const db = postgres(storeUrl, { max: 2, onnotice: () => {} });
       teardown.defer(() => db.end({ timeout: 5 }));
 
-      const configs = await Promise.all([0, 1, 2].map(() =>
-        writeGatewayConfig({
-          users: USERS,
-          workspaces: [DESK],
-          storeUrl,
-          licence: { maxConcurrentSessions: LICENCE, staleAfter: 600 },
-          placement: { maxConcurrentLogons: LOGON_CAP },
-          // Only the first gateway hears heartbeats (see the module).
-          healthCheck: { heartbeatInterval: 10, missedHeartbeats: 60 },
-        })
-      ));
-      for (const config of configs) teardown.defer(() => config.remove());
-      const gateways: TestGateway[] = [];
-      const first = await startGateway(configs[0]);
-      teardown.defer(() => first.stop());
-      gateways.push(first);
+      const configs = await writeGatewayConfigs(teardown, storeUrl, {
+        count: 3,
+        users: USERS,
+        workspaces: [DESK],
+        licence: { maxConcurrentSessions: LICENCE, staleAfter: 600 },
+        placement: { maxConcurrentLogons: LOGON_CAP },
+        // Only the first gateway hears heartbeats (see the module).
+        healthCheck: { heartbeatInterval: 10, missedHeartbeats: 60 },
+      });
+      const gateways = await startGateways(teardown, configs.slice(0, 1));
+      const first = gateways[0];
       const hosts = await Promise.all(
         [0, 1].map(() => launchHost(teardown, first.url, { slots: SLOTS })),
       );
@@ -117,9 +110,7 @@ Deno.test({
         return row.n === hosts.length;
       }, { what: "both hosts in the store" });
       for (const config of configs.slice(1)) {
-        const gateway = await startGateway(config);
-        teardown.defer(() => gateway.stop());
-        gateways.push(gateway);
+        gateways.push(...await startGateways(teardown, [config]));
       }
       for (const gateway of gateways.slice(1)) {
         await new AdminClient(gateway.url).waitForHealthy(hosts);
@@ -217,15 +208,7 @@ Deno.test({
         async () => {
           for (const attempt of granted) {
             const client = clients[USERS.indexOf(attempt.user)];
-            const response = await client.fetch(
-              `/api/sessions/${attempt.sessionId}/logoff`,
-              {
-                method: "POST",
-                headers: { "Content-Type": "application/json" },
-                body: "{}",
-              },
-            );
-            assertEquals(response.status, 200, await response.text());
+            await client.logoffOk(attempt.sessionId!);
           }
           await waitFor(async () => {
             const [row] = await db`SELECT count(*)::int AS n FROM sessions`;

@@ -599,6 +599,20 @@ export class UserClient {
     return answer.body as unknown as Launched;
   }
 
+  /** `POST /api/sessions/:id/logoff`, which must answer 200. */
+  async logoffOk(sessionId: string): Promise<void> {
+    const response = await this.fetch(`/api/sessions/${sessionId}/logoff`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+    });
+    assertEquals(
+      response.status,
+      200,
+      `${this.user} logging off ${sessionId}: ${await response.text()}`,
+    );
+  }
+
   /** Opens the gateway's relay to a session's streamer with `token`. */
   openRelay(sessionId: string, token: string): Promise<TestSocket> {
     const url = `${this.url.replace(/^http/, "ws")}/ws/${sessionId}?token=${

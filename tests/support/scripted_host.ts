@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { ConnectionAnswer } from "../../mod/contract/get_connection.ts";
 
 /** A `/health` probe the host received. */
 export interface HealthProbe {
@@ -59,6 +60,31 @@ export interface ScriptedHost {
   stop(): Promise<void>;
 }
 
+/**
+ * A valid `/getConnection` answer for `sessionId` from a host whose
+ * streamers listen on 127.0.0.1:`port`: the session's uuid is kept in
+ * `uuids` (a known session is a reconnect), the token is fresh.
+ */
+export function connectionAnswer(
+  sessionId: string,
+  uuids: Map<string, string>,
+  options: { port: number },
+): ConnectionAnswer {
+  const known = uuids.get(sessionId);
+  const sessionUuid = known ?? crypto.randomUUID();
+  uuids.set(sessionId, sessionUuid);
+  return {
+    sessionId,
+    sessionUuid,
+    host: "127.0.0.1",
+    port: options.port,
+    path: "/stream",
+    token: crypto.randomUUID().replaceAll("-", ""),
+    tokenExpiresAt: new Date(Date.now() + 60_000).toISOString(),
+    reconnect: known !== undefined,
+  };
+}
+
 /** Starts a scripted host on 127.0.0.1 (any free port). */
 export function startScriptedHost(script?: HostScript): ScriptedHost {
   const uuids = new Map<string, string>();
@@ -76,19 +102,7 @@ export function startScriptedHost(script?: HostScript): ScriptedHost {
     forget: (sessionId) => void uuids.delete(sessionId),
     answer(request) {
       const sessionId = request.headers.get("x-session-id") ?? "";
-      const known = uuids.get(sessionId);
-      const sessionUuid = known ?? crypto.randomUUID();
-      uuids.set(sessionId, sessionUuid);
-      return Response.json({
-        sessionId,
-        sessionUuid,
-        host: "127.0.0.1",
-        port,
-        path: "/stream",
-        token: crypto.randomUUID().replaceAll("-", ""),
-        tokenExpiresAt: new Date(Date.now() + 60_000).toISOString(),
-        reconnect: known !== undefined,
-      });
+      return Response.json(connectionAnswer(sessionId, uuids, { port }));
     },
     hang: () =>
       stopping.promise.then(() =>
