@@ -13,7 +13,7 @@
  */
 import postgres from "postgres";
 import { type ClaimOutcome, claimVerdict } from "./claims.ts";
-import { liveSessionSql } from "./liveness.ts";
+import { liveSessionSql, staleSessionSql } from "./liveness.ts";
 import {
   type LeaseRow,
   planLeases,
@@ -92,6 +92,48 @@ const MIGRATIONS: readonly string[] = [
      updated_at BIGINT NOT NULL
    );
    CREATE INDEX probe_results_updated ON probe_results (updated_at);`,
+  // 4: how many sessions are stored, kept by triggers in the writing
+  // transaction, so a claim counts the live ones as that tally minus the
+  // few not live (CLAIM_SQL) instead of every live one. In slots by
+  // connection (one row per statement, so no deadlocks), so writers on
+  // different connections seldom wait for one another.
+  `CREATE TABLE session_tally (
+     slot INTEGER PRIMARY KEY,
+     sessions BIGINT NOT NULL
+   );
+   CREATE FUNCTION session_tally_change() RETURNS trigger
+   LANGUAGE plpgsql AS $$
+   DECLARE
+     delta BIGINT;
+   BEGIN
+     SELECT count(*) INTO delta FROM changed;
+     IF TG_OP = 'DELETE' THEN delta := -delta; END IF;
+     IF delta <> 0 THEN
+       INSERT INTO session_tally (slot, sessions)
+       VALUES (pg_backend_pid() % 16, delta)
+       ON CONFLICT (slot) DO UPDATE
+         SET sessions = session_tally.sessions + excluded.sessions;
+     END IF;
+     RETURN NULL;
+   END $$;
+   CREATE FUNCTION session_tally_truncate() RETURNS trigger
+   LANGUAGE plpgsql AS $$
+   BEGIN
+     DELETE FROM session_tally;
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER sessions_tally_insert AFTER INSERT ON sessions
+     REFERENCING NEW TABLE AS changed
+     FOR EACH STATEMENT EXECUTE FUNCTION session_tally_change();
+   CREATE TRIGGER sessions_tally_delete AFTER DELETE ON sessions
+     REFERENCING OLD TABLE AS changed
+     FOR EACH STATEMENT EXECUTE FUNCTION session_tally_change();
+   CREATE TRIGGER sessions_tally_truncate AFTER TRUNCATE ON sessions
+     FOR EACH STATEMENT EXECUTE FUNCTION session_tally_truncate();
+   -- The triggers hold writers off until this commits: the tally starts
+   -- exact.
+   INSERT INTO session_tally (slot, sessions)
+   SELECT 0, count(*) FROM sessions;`,
 ];
 
 /** The PostgreSQL schema version this release writes. */
@@ -106,6 +148,9 @@ const CLAIM_LOCK = 0x636c6169; // "clai"
 /** A session is live (liveness.ts), with the cut-off as $2. */
 const LIVE = liveSessionSql("$2::float8");
 
+/** A session is not live, with the cut-off as $2. */
+const STALE = staleSessionSql("$2::float8");
+
 /**
  * A claim's counts and, if they leave room, its insert, in one statement
  * (run after the claim lock, so its snapshot sees every claim before it).
@@ -113,6 +158,14 @@ const LIVE = liveSessionSql("$2::float8");
  * they skip expired claims themselves. The insert's condition is
  * `claimVerdict` (claims.ts) granting; the verdict is computed again from
  * the counts returned, to name the limit.
+ *
+ * The live sessions farm-wide are the stored ones (the tally, schema step
+ * 4) minus those not live, counted through the `last_seen` index only as
+ * far as the licence needs: none when there is no licence, none when every
+ * stored session and claim fit, else up to the first that makes room. So
+ * `farm` is exact (up to the licence, plus the claims) when refused, and a
+ * bound under the licence when granted; the cost is the few sessions not
+ * live, not the many live.
  *
  * $1 now, $2 live since, $3 licence (0: none), $4 server URL, $5 host
  * capacity, $6 logon cap, $7 session id, $8 gateway id, $9 expires at.
@@ -122,11 +175,20 @@ const CLAIM_SQL = `
     DELETE FROM session_claims WHERE expires_at <= $1::bigint
   ), claims AS (
     SELECT server_url FROM session_claims WHERE expires_at > $1::bigint
+  ), tally AS (
+    SELECT (SELECT coalesce(sum(sessions), 0) FROM session_tally) AS stored,
+      (SELECT count(*) FROM claims) AS claimed
+  ), farm AS (
+    SELECT stored - (SELECT count(*) FROM (SELECT 1 FROM sessions
+        WHERE ${STALE}
+        LIMIT (SELECT CASE WHEN $3::bigint = 0 THEN 0
+          ELSE greatest(stored + claimed - $3::bigint + 1, 0) END
+          FROM tally)) stale) AS live
+    FROM tally
   ), counts AS (
     SELECT
-      (SELECT count(*) FROM (SELECT 1 FROM sessions
-        WHERE ${LIVE}
-        LIMIT $3::bigint) live) + (SELECT count(*) FROM claims) AS farm,
+      (SELECT least(live, $3::bigint) FROM farm)
+        + (SELECT claimed FROM tally) AS farm,
       (SELECT count(*) FROM sessions
         WHERE server_url = $4::text AND ${LIVE})
         + (SELECT count(*) FROM claims WHERE server_url = $4::text) AS host,
