@@ -95,19 +95,20 @@ if (import.meta.main) {
     const sql = pg(url, { max: 1, onnotice: () => {} });
     try {
       // Written by the database from one record: fast, and through the
-      // triggers that keep the tally.
+      // triggers that keep the tally. Live ones are seen an hour ahead, so
+      // they stay live however long the bench takes.
       const now = Date.now();
       const template = sessionRecord({ lastCheckinAt: undefined });
       const t0 = performance.now();
       await sql`
         INSERT INTO sessions (session_id, data)
-        SELECT 's' || i, ${JSON.stringify(template)}::jsonb
+        SELECT 's' || i, ${JSON.stringify(template)}::text::jsonb
           || jsonb_build_object('sessionId', 's' || i,
             'sessionUuid', md5(i::text),
             'serverUrl', 'http://10.3.' || ((i / ${PER_HOST}) >> 8) || '.'
               || ((i / ${PER_HOST}) & 255) || ':9005',
             'lastLaunchAt', CASE WHEN i % ${STALE_EVERY} = 0
-              THEN ${now - 10 * STALE_MS}::float8 ELSE ${now}::float8 END)
+              THEN ${now - 3600_000}::float8 ELSE ${now + 3600_000}::float8 END)
         FROM generate_series(0, ${SESSIONS - 1}) AS i`;
       const [{ tally }] = await sql<{ tally: string }[]>`
         SELECT sum(sessions) AS tally FROM session_tally`;
@@ -146,7 +147,7 @@ if (import.meta.main) {
       if (quick) licences.splice(1, 1, 60_000);
       console.log(
         "\n| table | licence | SELECT 1 p50 | before p50 | after p50 | " +
-          "before ÷ SELECT 1 | after ÷ SELECT 1 | after ÷ before | " +
+          "before ÷ SELECT 1 | after ÷ SELECT 1 | before ÷ after | " +
           "claims/s bound before → after |",
       );
       console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
@@ -155,7 +156,7 @@ if (import.meta.main) {
           // Every session's check-in time written again: no page is
           // all-visible, as under constant check-ins.
           await sql`UPDATE sessions SET data = data
-            || jsonb_build_object('lastCheckinAt', ${now}::float8)
+            || jsonb_build_object('lastCheckinAt', ${now + 3600_000}::float8)
             WHERE session_id NOT LIKE '%00'`;
           await sql`ANALYZE sessions`;
         } else await sql`VACUUM ANALYZE sessions`;
@@ -185,7 +186,7 @@ if (import.meta.main) {
           console.log(
             `| ${state} | ${licence} | ${fine(base)} | ${fine(b)} | ${
               fine(a)
-            } | ${ratio(b, base)} | ${ratio(a, base)} | ${ratio(a, b)} | ${
+            } | ${ratio(b, base)} | ${ratio(a, base)} | ${ratio(b, a)} | ${
               Math.round(1000 / b)
             } → ${Math.round(1000 / a)} |`,
           );

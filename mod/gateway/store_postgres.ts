@@ -608,10 +608,23 @@ const DEADLOCK = "40P01";
 const FORGET_GATEWAY_MS = 24 * 3600_000;
 
 /**
- * A round of divided probing in two statements: (1) the gateway marked
- * live, its results stored (a newer probe wins), and the live gateways, its
- * hosts' leases and the results since `since` read; (2) its claims
- * ({@linkcode planLeases}) checked and written, returning what it holds.
+ * A lease's effective end: a lease lasts as long as its holder stays live
+ * (seen within a lease), so a gateway's own round renews every lease it
+ * holds by the one row that marks it live, and a lease's row is written
+ * only when it changes hands. `expires_at` is the floor (a take, a mark).
+ */
+function leaseEnd(sql: Sql, leaseMs: number) {
+  return sql`greatest(l.expires_at, coalesce((SELECT seen_at
+    FROM probe_gateways g WHERE g.id = l.holder), 0) + ${leaseMs}::bigint)`;
+}
+
+/**
+ * A round of divided probing in at most two statements: (1) the gateway
+ * marked live (which renews its leases, {@linkcode leaseEnd}), its
+ * results stored (a newer probe wins), and the live gateways, the leases and
+ * the results since `since` read; (2) only if something changes hands: its
+ * claims ({@linkcode planLeases}) but those on leases it holds already,
+ * checked and written, and its leases on hosts it no longer knows given up.
  * Times are the database's clock, so gateways' clocks need not agree.
  */
 async function shareProbes(sql: Sql, round: ProbeRound): Promise<ProbeShare> {
@@ -645,36 +658,58 @@ async function shareProbes(sql: Sql, round: ProbeRound): Promise<ProbeShare> {
       (SELECT json_agg(id) FROM probe_gateways
         WHERE seen_at > clock.now - ${leaseMs}) AS live,
       (SELECT json_agg(json_build_object('serverUrl', server_url,
-          'holder', holder, 'expiresAt', expires_at))
-        FROM probe_leases WHERE server_url = ANY(${hosts}::text[])) AS leases,
+          'holder', holder,
+          'expiresAt', CASE WHEN holder = ${self} THEN clock.now + ${leaseMs}
+            ELSE ${leaseEnd(sql, leaseMs)}
+            END))
+        FROM probe_leases l) AS leases,
       (SELECT json_agg(json_build_object('serverUrl', server_url,
           'failures', failures, 'lastProbe', last_probe))
         FROM probe_results WHERE server_url = ANY(${hosts}::text[])
           AND updated_at > ${round.since}) AS results
     FROM clock`;
   const now = Number(state.now);
+  const known = new Set(hosts);
+  const leases = (state.leases ?? []).map((row) => ({
+    ...row,
+    expiresAt: Number(row.expiresAt),
+  }));
+  const mine = new Set(
+    leases.filter((row) => row.holder === self).map((row) => row.serverUrl),
+  );
+  // Its own leases are renewed already: only changes of hands are written.
   const claims = planLeases({
     self,
     now,
     leaseMs,
     live: state.live ?? [],
     hosts,
-    leases: state.leases ?? [],
-  });
-  const held = claims.length
+    leases: leases.filter((row) => known.has(row.serverUrl)),
+  }).filter((claim) => !mine.has(claim.serverUrl));
+  // A lease on a host it no longer knows would last as long as it lives.
+  const unknown = [...mine].filter((url) => !known.has(url));
+  const changed = claims.length || unknown.length
     ? await sql<{ server_url: string }[]>`
     WITH clock AS (
       SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now),
     plan AS (
       SELECT * FROM unnest(${claims.map((c) => c.serverUrl)}::text[],
         ${claims.map((c) => c.kind)}::text[]) AS p(url, kind)),
+    dropped AS (
+      UPDATE probe_leases l SET holder = NULL, expires_at = clock.now
+      FROM clock
+      WHERE l.server_url = ANY(${unknown}::text[]) AND l.holder = ${self}),
     renewed AS (
       UPDATE probe_leases l SET holder = ${self},
         expires_at = clock.now + ${leaseMs}
       FROM plan p, clock
       WHERE l.server_url = p.url AND (p.kind = 'take'
-        OR (p.kind = 'keep' AND (l.holder = ${self} OR l.expires_at <= clock.now))
-        OR (p.kind = 'late' AND l.expires_at <= clock.now - ${leaseMs}))
+        OR (p.kind = 'keep' AND (l.holder = ${self}
+          OR ${leaseEnd(sql, leaseMs)}
+            <= clock.now))
+        OR (p.kind = 'late'
+          AND ${leaseEnd(sql, leaseMs)}
+            <= clock.now - ${leaseMs}))
       RETURNING l.server_url),
     added AS (
       INSERT INTO probe_leases (server_url, holder, expires_at)
@@ -690,7 +725,10 @@ async function shareProbes(sql: Sql, round: ProbeRound): Promise<ProbeShare> {
     : [];
   return {
     now,
-    held: held.map((row) => row.server_url),
+    held: [
+      ...[...mine].filter((url) => known.has(url)),
+      ...changed.map((row) => row.server_url),
+    ],
     results: (state.results ?? []).map((r) => ({
       serverUrl: r.serverUrl,
       failures: Number(r.failures),

@@ -109,6 +109,71 @@ Deno.test({
       );
 
       await t.step(
+        "the session tally follows every insert, upsert and delete",
+        async () => {
+          const url = await cluster.createDatabase();
+          const stores = await Promise.all(
+            [1, 2].map(() => openPostgresStore(url)),
+          );
+          const sql = postgres(url, { onnotice: () => {} });
+          const check = async () => {
+            const [row] = await sql<{ tally: string; stored: string }[]>`
+              SELECT (SELECT coalesce(sum(sessions), 0) FROM session_tally)
+                AS tally, (SELECT count(*) FROM sessions) AS stored`;
+            assertEquals(Number(row.tally), Number(row.stored));
+            return Number(row.stored);
+          };
+          try {
+            const ids = Array.from({ length: 30 }, (_, i) => `tally-${i}`);
+            await stores[0].putSessions(
+              ids.slice(0, 20).map((id) => session(id)),
+            );
+            // Ten new, ten replaced: only the new count.
+            await stores[1].putSessions(ids.slice(10).map((id) => session(id)));
+            assertEquals(await check(), 30);
+            await stores[0].insertSession(session("tally-new"));
+            await stores[1].putSession(session("tally-new"));
+            await Promise.all(
+              ids.slice(0, 12).map((id, i) => stores[i % 2].deleteSession(id)),
+            );
+            await stores[0].deleteSession("never-stored");
+            assertEquals(await check(), 19);
+            await sql`TRUNCATE sessions`;
+            assertEquals(await check(), 0);
+          } finally {
+            await sql.end();
+            for (const store of stores) await store.close();
+          }
+        },
+      );
+
+      await t.step(
+        "the session tally starts from the sessions an older schema held",
+        async () => {
+          const url = await cluster.createDatabase();
+          const store = await openPostgresStore(url);
+          await store.putSessions(
+            ["old-1", "old-2", "old-3"].map((id) => session(id)),
+          );
+          await store.close();
+          // Back to schema 3, as a database from before the tally.
+          const sql = postgres(url, { onnotice: () => {} });
+          await sql.unsafe(`
+            DROP TABLE session_tally;
+            DROP FUNCTION session_tally_change, session_tally_truncate CASCADE;
+            UPDATE webstream_schema SET version = 3`);
+          assertEquals(await migratePostgres(url), {
+            from: 3,
+            to: POSTGRES_SCHEMA_VERSION,
+          });
+          const [row] = await sql`SELECT sum(sessions)::int AS n
+            FROM session_tally`;
+          assertEquals(row.n, 3);
+          await sql.end();
+        },
+      );
+
+      await t.step(
         "divides probing among gateways by leases",
         async () => {
           const store = await openPostgresStore(await cluster.createDatabase());
