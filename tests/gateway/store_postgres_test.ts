@@ -176,9 +176,10 @@ Deno.test({
       await t.step(
         "divides probing among gateways by leases",
         async () => {
-          const store = await openPostgresStore(await cluster.createDatabase());
+          const url = await cluster.createDatabase();
+          const store = await openPostgresStore(url);
           try {
-            await exerciseProbeLeases(store);
+            await exerciseProbeLeases(store, url);
           } finally {
             await store.close();
           }
@@ -359,7 +360,10 @@ Deno.test({
 });
 
 /** The probe-lease rounds of several gateways on one PostgreSQL store. */
-async function exerciseProbeLeases(store: PostgresStore): Promise<void> {
+async function exerciseProbeLeases(
+  store: PostgresStore,
+  databaseUrl: string,
+): Promise<void> {
   const hosts = Array.from({ length: 12 }, (_, i) => `http://h${i}.test:1`);
   const leaseMs = 400;
   const since: Record<string, number> = {};
@@ -447,4 +451,29 @@ async function exerciseProbeLeases(store: PostgresStore): Promise<void> {
   // B leaves (it stops): A takes all its hosts at its very next round.
   await store.leaveProbing("gw-b");
   assertEquals((await round("gw-a")).held.sort(), [...hosts].sort());
+
+  // Alone and holding all, A's rounds renew its leases by its liveness
+  // alone: no lease row is written.
+  const sql = postgres(databaseUrl, { onnotice: () => {} });
+  try {
+    const rows = () =>
+      sql`SELECT server_url, holder, expires_at, xmin::text AS version
+        FROM probe_leases ORDER BY server_url`;
+    const before = await rows();
+    await new Promise((resolve) => setTimeout(resolve, leaseMs + 100));
+    assertEquals((await round("gw-a")).held.sort(), [...hosts].sort());
+    assertEquals((await round("gw-a")).held.sort(), [...hosts].sort());
+    assertEquals(await rows(), before);
+    // A host A no longer knows: its lease is given up, for the others.
+    const [gone, ...rest] = hosts;
+    assertEquals(
+      (await round("gw-a", { hosts: rest })).held.sort(),
+      rest.sort(),
+    );
+    const [row] = await sql`SELECT holder FROM probe_leases
+      WHERE server_url = ${gone}`;
+    assertEquals(row.holder, null);
+  } finally {
+    await sql.end();
+  }
 }
