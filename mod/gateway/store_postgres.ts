@@ -612,6 +612,7 @@ const FORGET_GATEWAY_MS = 24 * 3600_000;
  * (seen within a lease), so a gateway's own round renews every lease it
  * holds by the one row that marks it live, and a lease's row is written
  * only when it changes hands. `expires_at` is the floor (a take, a mark).
+ * (The round's read says the same with a join.)
  */
 function leaseEnd(sql: Sql, leaseMs: number) {
   return sql`greatest(l.expires_at, coalesce((SELECT seen_at
@@ -657,12 +658,13 @@ async function shareProbes(sql: Sql, round: ProbeRound): Promise<ProbeShare> {
     SELECT clock.now,
       (SELECT json_agg(id) FROM probe_gateways
         WHERE seen_at > clock.now - ${leaseMs}) AS live,
-      (SELECT json_agg(json_build_object('serverUrl', server_url,
-          'holder', holder,
-          'expiresAt', CASE WHEN holder = ${self} THEN clock.now + ${leaseMs}
-            ELSE ${leaseEnd(sql, leaseMs)}
+      (SELECT json_agg(json_build_object('serverUrl', l.server_url,
+          'holder', l.holder,
+          'expiresAt', CASE WHEN l.holder = ${self} THEN clock.now + ${leaseMs}
+            ELSE greatest(l.expires_at, coalesce(g.seen_at, 0) + ${leaseMs})
             END))
-        FROM probe_leases l) AS leases,
+        FROM probe_leases l LEFT JOIN probe_gateways g ON g.id = l.holder)
+        AS leases,
       (SELECT json_agg(json_build_object('serverUrl', server_url,
           'failures', failures, 'lastProbe', last_probe))
         FROM probe_results WHERE server_url = ANY(${hosts}::text[])
