@@ -90,7 +90,8 @@ if (import.meta.main) {
   const cluster = await startPostgres();
   try {
     const url = await cluster.createDatabase();
-    const store = await openPostgresStore(url);
+    // One connection each, as `before` has: the same warm connection.
+    const store = await openPostgresStore(url, { maxConnections: 1 });
     const pg = (await import("postgres")).default;
     const sql = pg(url, { max: 1, onnotice: () => {} });
     try {

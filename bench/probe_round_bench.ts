@@ -1,7 +1,7 @@
 /**
  * # Probe sharing rounds on PostgreSQL
  *
- * `deno run -A bench/probe_round_bench.ts [--quick]` starts a real
+ * `deno run -A bench/probe_round_bench.ts [--quick] [--hosts=N]` starts a real
  * PostgreSQL cluster (Debian's `postgresql`, as the tests do) and plays the
  * rounds of health probing divided among gateways (`probe_sharing.ts`,
  * `shareProbes` in `store_postgres.ts`) for 1,000 and 10,000 hosts with 1
@@ -29,6 +29,10 @@ import { ms, ratio, summarize } from "./common.ts";
 import { findProcess, treeCpuSeconds } from "./proc_stat.ts";
 
 const quick = Deno.args.includes("--quick");
+/** `--hosts=N`: that many hosts only. */
+const onlyHosts = Number(
+  Deno.args.find((a) => a.startsWith("--hosts="))?.slice(8) ?? 0,
+);
 /** `gateway.healthCheck.interval`'s default (s), for the shares printed. */
 const DEFAULT_INTERVAL_S = 5;
 /**
@@ -206,7 +210,8 @@ if (import.meta.main) {
       "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     );
     const policies = Object.keys(POLICIES) as Policy[];
-    for (const hosts of quick ? [1_000] : [1_000, 10_000]) {
+    const sizes = onlyHosts ? [onlyHosts] : quick ? [1_000] : [1_000, 10_000];
+    for (const hosts of sizes) {
       for (const gateways of [1, 3]) {
         for (const policy of policies) {
           const url = await cluster.createDatabase();

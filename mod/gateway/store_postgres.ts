@@ -633,7 +633,7 @@ async function shareProbes(sql: Sql, round: ProbeRound): Promise<ProbeShare> {
   const [state] = await sql<{
     now: string;
     live: string[] | null;
-    leases: LeaseRow[] | null;
+    leases: [string, string | null, number][] | null;
     results: SharedProbe[] | null;
   }[]>`
     WITH clock AS (
@@ -658,24 +658,25 @@ async function shareProbes(sql: Sql, round: ProbeRound): Promise<ProbeShare> {
     SELECT clock.now,
       (SELECT json_agg(id) FROM probe_gateways
         WHERE seen_at > clock.now - ${leaseMs}) AS live,
-      (SELECT json_agg(json_build_object('serverUrl', l.server_url,
-          'holder', l.holder,
-          'expiresAt', CASE WHEN l.holder = ${self} THEN clock.now + ${leaseMs}
+      (SELECT json_agg(json_build_array(l.server_url, l.holder,
+          CASE WHEN l.holder = ${self} THEN clock.now + ${leaseMs}
             ELSE greatest(l.expires_at, coalesce(g.seen_at, 0) + ${leaseMs})
             END))
         FROM probe_leases l LEFT JOIN probe_gateways g ON g.id = l.holder)
         AS leases,
       (SELECT json_agg(json_build_object('serverUrl', server_url,
           'failures', failures, 'lastProbe', last_probe))
-        FROM probe_results WHERE server_url = ANY(${hosts}::text[])
-          AND updated_at > ${round.since}) AS results
+        FROM probe_results WHERE updated_at > ${round.since}) AS results
     FROM clock`;
   const now = Number(state.now);
   const known = new Set(hosts);
-  const leases = (state.leases ?? []).map((row) => ({
-    ...row,
-    expiresAt: Number(row.expiresAt),
-  }));
+  const leases = (state.leases ?? []).map(
+    ([serverUrl, holder, expiresAt]): LeaseRow => ({
+      serverUrl,
+      holder,
+      expiresAt: Number(expiresAt),
+    }),
+  );
   const mine = new Set(
     leases.filter((row) => row.holder === self).map((row) => row.serverUrl),
   );
@@ -731,10 +732,13 @@ async function shareProbes(sql: Sql, round: ProbeRound): Promise<ProbeShare> {
       ...[...mine].filter((url) => known.has(url)),
       ...changed.map((row) => row.server_url),
     ],
-    results: (state.results ?? []).map((r) => ({
-      serverUrl: r.serverUrl,
-      failures: Number(r.failures),
-      lastProbe: r.lastProbe,
-    })),
+    // Read for every host (no 10,000-entry array to match each row
+    // against); only those it knows are returned.
+    results: (state.results ?? []).filter((r) => known.has(r.serverUrl))
+      .map((r) => ({
+        serverUrl: r.serverUrl,
+        failures: Number(r.failures),
+        lastProbe: r.lastProbe,
+      })),
   };
 }
