@@ -94,7 +94,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX probe_results_updated ON probe_results (updated_at);`,
   // 4: how many sessions are stored, kept by triggers in the writing
   // transaction, so a claim counts the live ones as that tally minus the
-  // few not live (CLAIM_SQL) instead of every live one. In slots by
+  // few not live (claimSql) instead of every live one. In slots by
   // connection (one row per statement, so no deadlocks), so writers on
   // different connections seldom wait for one another.
   `CREATE TABLE session_tally (
@@ -159,36 +159,36 @@ const STALE = staleSessionSql("$2::float8");
  * `claimVerdict` (claims.ts) granting; the verdict is computed again from
  * the counts returned, to name the limit.
  *
- * The live sessions farm-wide are the stored ones (the tally, schema step
- * 4) minus those not live, counted through the `last_seen` index only as
- * far as the licence needs: none when there is no licence, none when every
+ * With a licence (`licensed`), the live sessions farm-wide are the stored
+ * ones (the tally, schema step 4) minus those not live, counted through the
+ * `last_seen` index only as far as the licence needs: none when every
  * stored session and claim fit, else up to the first that makes room. So
  * `farm` is exact (up to the licence, plus the claims) when refused, and a
  * bound under the licence when granted; the cost is the few sessions not
- * live, not the many live.
+ * live, not the many live. Without one, no session is counted farm-wide.
  *
  * $1 now, $2 live since, $3 licence (0: none), $4 server URL, $5 host
  * capacity, $6 logon cap, $7 session id, $8 gateway id, $9 expires at.
  */
-const CLAIM_SQL = `
+function claimSql(licensed: boolean): string {
+  const live = licensed
+    ? `(SELECT stored - (SELECT count(*) FROM (SELECT 1 FROM sessions
+        WHERE ${STALE}
+        LIMIT greatest(stored + claimed - $3::bigint + 1, 0)) stale)
+      FROM tally)`
+    : "0";
+  return `
   WITH expired AS (
     DELETE FROM session_claims WHERE expires_at <= $1::bigint
   ), claims AS (
     SELECT server_url FROM session_claims WHERE expires_at > $1::bigint
   ), tally AS (
-    SELECT (SELECT coalesce(sum(sessions), 0) FROM session_tally) AS stored,
-      (SELECT count(*) FROM claims) AS claimed
-  ), farm AS (
-    SELECT stored - (SELECT count(*) FROM (SELECT 1 FROM sessions
-        WHERE ${STALE}
-        LIMIT (SELECT CASE WHEN $3::bigint = 0 THEN 0
-          ELSE greatest(stored + claimed - $3::bigint + 1, 0) END
-          FROM tally)) stale) AS live
-    FROM tally
+    SELECT ${
+    licensed ? "(SELECT coalesce(sum(sessions), 0) FROM session_tally)" : "0"
+  } AS stored, (SELECT count(*) FROM claims) AS claimed
   ), counts AS (
     SELECT
-      (SELECT least(live, $3::bigint) FROM farm)
-        + (SELECT claimed FROM tally) AS farm,
+      least(${live}, $3::bigint) + (SELECT claimed FROM tally) AS farm,
       (SELECT count(*) FROM sessions
         WHERE server_url = $4::text AND ${LIVE})
         + (SELECT count(*) FROM claims WHERE server_url = $4::text) AS host,
@@ -203,6 +203,10 @@ const CLAIM_SQL = `
   SELECT farm::int, host::int, logons::int,
     (SELECT count(*) FROM granted)::int AS granted
   FROM counts`;
+}
+
+/** {@linkcode claimSql} with a licence, and without. */
+const CLAIM_SQL = { licensed: claimSql(true), free: claimSql(false) };
 
 /** A store URL that cannot be used, or a database that cannot be. */
 export class StoreUrlError extends Error {
@@ -478,17 +482,21 @@ function postgresStore(sql: Sql): PostgresStore {
       // implicit transaction; the lock is held until it commits.
       const [, [row]] = await sql.batch([
         sql`SELECT pg_advisory_xact_lock(${CLAIM_LOCK})`,
-        sql.unsafe<ClaimRow[]>(CLAIM_SQL, [
-          claim.now,
-          claim.liveSince,
-          claim.limits.licence,
-          claim.serverUrl,
-          claim.limits.hostCapacity,
-          claim.limits.logonCap,
-          claim.sessionId,
-          claim.gatewayId,
-          claim.expiresAt,
-        ], { prepare: true }),
+        sql.unsafe<ClaimRow[]>(
+          claim.limits.licence > 0 ? CLAIM_SQL.licensed : CLAIM_SQL.free,
+          [
+            claim.now,
+            claim.liveSince,
+            claim.limits.licence,
+            claim.serverUrl,
+            claim.limits.hostCapacity,
+            claim.limits.logonCap,
+            claim.sessionId,
+            claim.gatewayId,
+            claim.expiresAt,
+          ],
+          { prepare: true },
+        ),
       ]) as [unknown, ClaimRow[]];
       const outcome: ClaimOutcome = claimVerdict(claim, row);
       if ((outcome.kind === "granted") !== (row.granted === 1)) {
