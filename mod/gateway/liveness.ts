@@ -54,3 +54,12 @@ export function isLive(
 export function liveSessionSql(since: string): string {
   return `last_seen >= ${since}`;
 }
+
+/**
+ * The negation of {@linkcode liveSessionSql} (`last_seen` is never null), in
+ * a form the `last_seen` index answers: the sessions not live, which the
+ * gateways forget soon, so few.
+ */
+export function staleSessionSql(since: string): string {
+  return `last_seen < ${since}`;
+}

@@ -5,9 +5,11 @@
  *
  * Each gateway, once per probe interval, records itself as live and holds a
  * lease per host it probes, both for {@linkcode leaseMsOf} (a probe interval
- * and a half). A host falls to one gateway by rendezvous hashing over the
- * live gateways ({@linkcode rendezvousWinner}): hosts spread evenly, and
- * when a gateway comes or goes only its share moves. Per host and round
+ * and a half; the PostgreSQL store renews a gateway's leases with its
+ * liveness, writing a lease only when it changes hands). A host falls to one
+ * gateway by rendezvous hashing over the live gateways
+ * ({@linkcode rendezvousWinner}): hosts spread evenly, and when a gateway
+ * comes or goes only its share moves. Per host and round
  * ({@linkcode planLeases}):
  *
  * - the winner takes the lease, from whoever holds it: a handover with no

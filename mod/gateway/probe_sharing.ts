@@ -17,7 +17,11 @@
 import type { HealthCheckSettings } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { delay } from "../util/async.ts";
-import { leaseMsOf, type SharedProbe } from "./probe_leases.ts";
+import {
+  leaseMsOf,
+  rendezvousWeight,
+  type SharedProbe,
+} from "./probe_leases.ts";
 import type { HostRegistry } from "./registry.ts";
 import type { GatewayStore } from "./store.ts";
 import { storeErrorCause } from "./store_guard.ts";
@@ -50,8 +54,8 @@ export class ProbeSharing {
   readonly #leaseMs: number;
   readonly #now: () => number;
   #held?: Held;
-  /** The `at` of each host's last probe shared. */
-  readonly #shared = new Map<string, number>();
+  /** Each host's last probe shared. */
+  readonly #shared = new Map<string, SharedProbe>();
   #since = 0;
   #round?: Promise<void>;
   #failing?: string;
@@ -120,9 +124,7 @@ export class ProbeSharing {
         results,
         since: this.#since,
       });
-      for (const result of results) {
-        this.#shared.set(result.serverUrl, result.lastProbe.at);
-      }
+      for (const result of results) this.#shared.set(result.serverUrl, result);
       // Results stored a little before the store's clock read them may
       // have been committed after: read again a lease's worth back.
       this.#since = Math.max(0, share.now - this.#leaseMs);
@@ -156,23 +158,59 @@ export class ProbeSharing {
     }
   }
 
-  /** This gateway's probe results not shared yet, for hosts it holds. */
+  /** This gateway's probe results to share, for hosts it holds. */
   #results(): SharedProbe[] {
     const held = this.#held?.hosts ?? new Set();
-    const results: SharedProbe[] = [];
+    const latest: SharedProbe[] = [];
     for (const url of held) {
       const view = this.#options.registry.get(url);
       const lastProbe = view?.lastProbe;
-      if (!lastProbe || this.#shared.get(url) === lastProbe.at) continue;
-      results.push({
-        serverUrl: url,
-        failures: view.probeFailures,
-        lastProbe,
-      });
+      if (!lastProbe) continue;
+      latest.push({ serverUrl: url, failures: view.probeFailures, lastProbe });
     }
     for (const url of this.#shared.keys()) {
       if (!held.has(url)) this.#shared.delete(url);
     }
-    return results;
+    return resultsToShare(latest, this.#shared, {
+      intervalMs: this.#options.health.interval * 1000,
+    });
   }
+}
+
+/** Options for {@linkcode resultsToShare}. */
+export interface ShareOptions {
+  /** The probe interval (ms). */
+  intervalMs: number;
+}
+
+/** Probe intervals after which an unchanged result is shared again. */
+export const REFRESH_INTERVALS = 12;
+
+/**
+ * Which of the `latest` probe results (one per host held) a round shares,
+ * given what was `shared` last per host: a host's first, one whose outcome
+ * changed (answered or not, failures in a row, the error), and an unchanged
+ * one once every {@linkcode REFRESH_INTERVALS} intervals or so (so the
+ * others' view of a good host never grows old), each host at its own time
+ * so these spread over rounds. At 10,000 hosts answering, a round then
+ * sends and reads a few hundred rows instead of all (bench/probe_round_bench.ts).
+ */
+export function resultsToShare(
+  latest: readonly SharedProbe[],
+  shared: ReadonlyMap<string, SharedProbe>,
+  options: ShareOptions,
+): SharedProbe[] {
+  const refreshMs = REFRESH_INTERVALS * options.intervalMs;
+  return latest.filter(({ serverUrl, failures, lastProbe }) => {
+    const last = shared.get(serverUrl);
+    if (!last) return true;
+    if (last.lastProbe.at >= lastProbe.at) return false;
+    if (
+      last.failures !== failures || last.lastProbe.ok !== lastProbe.ok ||
+      last.lastProbe.error !== lastProbe.error
+    ) return true;
+    // Between one and two refresh periods, by host.
+    const due = refreshMs + rendezvousWeight("refresh", serverUrl) % refreshMs;
+    return lastProbe.at - last.lastProbe.at >= due;
+  });
 }

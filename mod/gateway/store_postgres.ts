@@ -13,7 +13,7 @@
  */
 import postgres from "postgres";
 import { type ClaimOutcome, claimVerdict } from "./claims.ts";
-import { liveSessionSql } from "./liveness.ts";
+import { liveSessionSql, staleSessionSql } from "./liveness.ts";
 import {
   type LeaseRow,
   planLeases,
@@ -199,6 +199,48 @@ const MIGRATIONS: readonly string[] = [
    CREATE TRIGGER revoked_users_changed
      AFTER INSERT OR UPDATE ON revoked_users
      FOR EACH ROW EXECUTE FUNCTION webstream_revocation_changed();`,
+  // 5: how many sessions are stored, kept by triggers in the writing
+  // transaction, so a claim counts the live ones as that tally minus the
+  // few not live (claimSql) instead of every live one. In slots by
+  // connection (one row per statement, so no deadlocks), so writers on
+  // different connections seldom wait for one another.
+  `CREATE TABLE session_tally (
+     slot INTEGER PRIMARY KEY,
+     sessions BIGINT NOT NULL
+   );
+   CREATE FUNCTION session_tally_change() RETURNS trigger
+   LANGUAGE plpgsql AS $$
+   DECLARE
+     delta BIGINT;
+   BEGIN
+     SELECT count(*) INTO delta FROM changed;
+     IF TG_OP = 'DELETE' THEN delta := -delta; END IF;
+     IF delta <> 0 THEN
+       INSERT INTO session_tally (slot, sessions)
+       VALUES (pg_backend_pid() % 16, delta)
+       ON CONFLICT (slot) DO UPDATE
+         SET sessions = session_tally.sessions + excluded.sessions;
+     END IF;
+     RETURN NULL;
+   END $$;
+   CREATE FUNCTION session_tally_truncate() RETURNS trigger
+   LANGUAGE plpgsql AS $$
+   BEGIN
+     DELETE FROM session_tally;
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER sessions_tally_insert AFTER INSERT ON sessions
+     REFERENCING NEW TABLE AS changed
+     FOR EACH STATEMENT EXECUTE FUNCTION session_tally_change();
+   CREATE TRIGGER sessions_tally_delete AFTER DELETE ON sessions
+     REFERENCING OLD TABLE AS changed
+     FOR EACH STATEMENT EXECUTE FUNCTION session_tally_change();
+   CREATE TRIGGER sessions_tally_truncate AFTER TRUNCATE ON sessions
+     FOR EACH STATEMENT EXECUTE FUNCTION session_tally_truncate();
+   -- The triggers hold writers off until this commits: the tally starts
+   -- exact.
+   INSERT INTO session_tally (slot, sessions)
+   SELECT 0, count(*) FROM sessions;`,
 ];
 
 /** The PostgreSQL schema version this release writes. */
@@ -213,6 +255,9 @@ const CLAIM_LOCK = 0x636c6169; // "clai"
 /** A session is live (liveness.ts), with the cut-off as $2. */
 const LIVE = liveSessionSql("$2::float8");
 
+/** A session is not live, with the cut-off as $2. */
+const STALE = staleSessionSql("$2::float8");
+
 /**
  * A claim's counts and, if they leave room, its insert, in one statement
  * (run after the claim lock, so its snapshot sees every claim before it).
@@ -221,19 +266,36 @@ const LIVE = liveSessionSql("$2::float8");
  * `claimVerdict` (claims.ts) granting; the verdict is computed again from
  * the counts returned, to name the limit.
  *
+ * With a licence (`licensed`), the live sessions farm-wide are the stored
+ * ones (the tally, schema step 4) minus those not live, counted through the
+ * `last_seen` index only as far as the licence needs: none when every
+ * stored session and claim fit, else up to the first that makes room. So
+ * `farm` is exact (up to the licence, plus the claims) when refused, and a
+ * bound under the licence when granted; the cost is the few sessions not
+ * live, not the many live. Without one, no session is counted farm-wide.
+ *
  * $1 now, $2 live since, $3 licence (0: none), $4 server URL, $5 host
  * capacity, $6 logon cap, $7 session id, $8 gateway id, $9 expires at.
  */
-const CLAIM_SQL = `
+function claimSql(licensed: boolean): string {
+  const live = licensed
+    ? `(SELECT stored - (SELECT count(*) FROM (SELECT 1 FROM sessions
+        WHERE ${STALE}
+        LIMIT greatest(stored + claimed - $3::bigint + 1, 0)) stale)
+      FROM tally)`
+    : "0";
+  return `
   WITH expired AS (
     DELETE FROM session_claims WHERE expires_at <= $1::bigint
   ), claims AS (
     SELECT server_url FROM session_claims WHERE expires_at > $1::bigint
+  ), tally AS (
+    SELECT ${
+    licensed ? "(SELECT coalesce(sum(sessions), 0) FROM session_tally)" : "0"
+  } AS stored, (SELECT count(*) FROM claims) AS claimed
   ), counts AS (
     SELECT
-      (SELECT count(*) FROM (SELECT 1 FROM sessions
-        WHERE ${LIVE}
-        LIMIT $3::bigint) live) + (SELECT count(*) FROM claims) AS farm,
+      least(${live}, $3::bigint) + (SELECT claimed FROM tally) AS farm,
       (SELECT count(*) FROM sessions
         WHERE server_url = $4::text AND ${LIVE})
         + (SELECT count(*) FROM claims WHERE server_url = $4::text) AS host,
@@ -248,6 +310,10 @@ const CLAIM_SQL = `
   SELECT farm::int, host::int, logons::int,
     (SELECT count(*) FROM granted)::int AS granted
   FROM counts`;
+}
+
+/** {@linkcode claimSql} with a licence, and without. */
+const CLAIM_SQL = { licensed: claimSql(true), free: claimSql(false) };
 
 /** A store URL that cannot be used, or a database that cannot be. */
 export class StoreUrlError extends Error {
@@ -570,17 +636,21 @@ function postgresStore(sql: Sql, changes: StoreChanges): PostgresStore {
       // implicit transaction; the lock is held until it commits.
       const [, [row]] = await sql.batch([
         sql`SELECT pg_advisory_xact_lock(${CLAIM_LOCK})`,
-        sql.unsafe<ClaimRow[]>(CLAIM_SQL, [
-          claim.now,
-          claim.liveSince,
-          claim.limits.licence,
-          claim.serverUrl,
-          claim.limits.hostCapacity,
-          claim.limits.logonCap,
-          claim.sessionId,
-          claim.gatewayId,
-          claim.expiresAt,
-        ], { prepare: true }),
+        sql.unsafe<ClaimRow[]>(
+          claim.limits.licence > 0 ? CLAIM_SQL.licensed : CLAIM_SQL.free,
+          [
+            claim.now,
+            claim.liveSince,
+            claim.limits.licence,
+            claim.serverUrl,
+            claim.limits.hostCapacity,
+            claim.limits.logonCap,
+            claim.sessionId,
+            claim.gatewayId,
+            claim.expiresAt,
+          ],
+          { prepare: true },
+        ),
       ]) as [unknown, ClaimRow[]];
       const outcome: ClaimOutcome = claimVerdict(claim, row);
       if ((outcome.kind === "granted") !== (row.granted === 1)) {
@@ -700,10 +770,24 @@ const DEADLOCK = "40P01";
 const FORGET_GATEWAY_MS = 24 * 3600_000;
 
 /**
- * A round of divided probing in two statements: (1) the gateway marked
- * live, its results stored (a newer probe wins), and the live gateways, its
- * hosts' leases and the results since `since` read; (2) its claims
- * ({@linkcode planLeases}) checked and written, returning what it holds.
+ * A lease's effective end: a lease lasts as long as its holder stays live
+ * (seen within a lease), so a gateway's own round renews every lease it
+ * holds by the one row that marks it live, and a lease's row is written
+ * only when it changes hands. `expires_at` is the floor (a take, a mark).
+ * (The round's read says the same with a join.)
+ */
+function leaseEnd(sql: Sql, leaseMs: number) {
+  return sql`greatest(l.expires_at, coalesce((SELECT seen_at
+    FROM probe_gateways g WHERE g.id = l.holder), 0) + ${leaseMs}::bigint)`;
+}
+
+/**
+ * A round of divided probing in at most two statements: (1) the gateway
+ * marked live (which renews its leases, {@linkcode leaseEnd}), its
+ * results stored (a newer probe wins), and the live gateways, the leases and
+ * the results since `since` read; (2) only if something changes hands: its
+ * claims ({@linkcode planLeases}) but those on leases it holds already,
+ * checked and written, and its leases on hosts it no longer knows given up.
  * Times are the database's clock, so gateways' clocks need not agree.
  */
 async function shareProbes(sql: Sql, round: ProbeRound): Promise<ProbeShare> {
@@ -711,7 +795,7 @@ async function shareProbes(sql: Sql, round: ProbeRound): Promise<ProbeShare> {
   const [state] = await sql<{
     now: string;
     live: string[] | null;
-    leases: LeaseRow[] | null;
+    leases: [string, string | null, number][] | null;
     results: SharedProbe[] | null;
   }[]>`
     WITH clock AS (
@@ -736,37 +820,61 @@ async function shareProbes(sql: Sql, round: ProbeRound): Promise<ProbeShare> {
     SELECT clock.now,
       (SELECT json_agg(id) FROM probe_gateways
         WHERE seen_at > clock.now - ${leaseMs}) AS live,
-      (SELECT json_agg(json_build_object('serverUrl', server_url,
-          'holder', holder, 'expiresAt', expires_at))
-        FROM probe_leases WHERE server_url = ANY(${hosts}::text[])) AS leases,
+      (SELECT json_agg(json_build_array(l.server_url, l.holder,
+          CASE WHEN l.holder = ${self} THEN clock.now + ${leaseMs}
+            ELSE greatest(l.expires_at, coalesce(g.seen_at, 0) + ${leaseMs})
+            END))
+        FROM probe_leases l LEFT JOIN probe_gateways g ON g.id = l.holder)
+        AS leases,
       (SELECT json_agg(json_build_object('serverUrl', server_url,
           'failures', failures, 'lastProbe', last_probe))
-        FROM probe_results WHERE server_url = ANY(${hosts}::text[])
-          AND updated_at > ${round.since}) AS results
+        FROM probe_results WHERE updated_at > ${round.since}) AS results
     FROM clock`;
   const now = Number(state.now);
+  const known = new Set(hosts);
+  const leases = (state.leases ?? []).map(
+    ([serverUrl, holder, expiresAt]): LeaseRow => ({
+      serverUrl,
+      holder,
+      expiresAt: Number(expiresAt),
+    }),
+  );
+  const mine = new Set(
+    leases.filter((row) => row.holder === self).map((row) => row.serverUrl),
+  );
+  // Its own leases are renewed already: only changes of hands are written.
   const claims = planLeases({
     self,
     now,
     leaseMs,
     live: state.live ?? [],
     hosts,
-    leases: state.leases ?? [],
-  });
-  const held = claims.length
+    leases: leases.filter((row) => known.has(row.serverUrl)),
+  }).filter((claim) => !mine.has(claim.serverUrl));
+  // A lease on a host it no longer knows would last as long as it lives.
+  const unknown = [...mine].filter((url) => !known.has(url));
+  const changed = claims.length || unknown.length
     ? await sql<{ server_url: string }[]>`
     WITH clock AS (
       SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now),
     plan AS (
       SELECT * FROM unnest(${claims.map((c) => c.serverUrl)}::text[],
         ${claims.map((c) => c.kind)}::text[]) AS p(url, kind)),
+    dropped AS (
+      UPDATE probe_leases l SET holder = NULL, expires_at = clock.now
+      FROM clock
+      WHERE l.server_url = ANY(${unknown}::text[]) AND l.holder = ${self}),
     renewed AS (
       UPDATE probe_leases l SET holder = ${self},
         expires_at = clock.now + ${leaseMs}
       FROM plan p, clock
       WHERE l.server_url = p.url AND (p.kind = 'take'
-        OR (p.kind = 'keep' AND (l.holder = ${self} OR l.expires_at <= clock.now))
-        OR (p.kind = 'late' AND l.expires_at <= clock.now - ${leaseMs}))
+        OR (p.kind = 'keep' AND (l.holder = ${self}
+          OR ${leaseEnd(sql, leaseMs)}
+            <= clock.now))
+        OR (p.kind = 'late'
+          AND ${leaseEnd(sql, leaseMs)}
+            <= clock.now - ${leaseMs}))
       RETURNING l.server_url),
     added AS (
       INSERT INTO probe_leases (server_url, holder, expires_at)
@@ -782,11 +890,17 @@ async function shareProbes(sql: Sql, round: ProbeRound): Promise<ProbeShare> {
     : [];
   return {
     now,
-    held: held.map((row) => row.server_url),
-    results: (state.results ?? []).map((r) => ({
-      serverUrl: r.serverUrl,
-      failures: Number(r.failures),
-      lastProbe: r.lastProbe,
-    })),
+    held: [
+      ...[...mine].filter((url) => known.has(url)),
+      ...changed.map((row) => row.server_url),
+    ],
+    // Read for every host (no 10,000-entry array to match each row
+    // against); only those it knows are returned.
+    results: (state.results ?? []).filter((r) => known.has(r.serverUrl))
+      .map((r) => ({
+        serverUrl: r.serverUrl,
+        failures: Number(r.failures),
+        lastProbe: r.lastProbe,
+      })),
   };
 }

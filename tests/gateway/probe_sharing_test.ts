@@ -10,7 +10,12 @@
  * @module
  */
 import type { HealthCheckSettings } from "../../mod/config/mod.ts";
-import { ProbeSharing } from "../../mod/gateway/probe_sharing.ts";
+import type { SharedProbe } from "../../mod/gateway/probe_leases.ts";
+import {
+  ProbeSharing,
+  REFRESH_INTERVALS,
+  resultsToShare,
+} from "../../mod/gateway/probe_sharing.ts";
 import { HostRegistry } from "../../mod/gateway/registry.ts";
 import { asyncStore, openSqliteStore } from "../../mod/gateway/store.ts";
 import { openPostgresStore } from "../../mod/gateway/store_postgres.ts";
@@ -157,4 +162,56 @@ Deno.test({
       await cluster.stop();
     }
   },
+});
+
+Deno.test("a round shares a host's result when new, changed or due", () => {
+  const intervalMs = 1000;
+  const due = REFRESH_INTERVALS * intervalMs;
+  const result = (
+    serverUrl: string,
+    at: number,
+    ok = true,
+    failures = 0,
+  ): SharedProbe => ({
+    serverUrl,
+    failures,
+    lastProbe: { at, ok, latencyMs: at % 7, error: ok ? undefined : "down" },
+  });
+  const shared = new Map(
+    ["a", "b", "c", "d"].map((url) => [url, result(url, 1000)]),
+  );
+  const urls = (results: SharedProbe[]) => results.map((r) => r.serverUrl);
+  // Unchanged a probe later (a new latency alone): nothing; new or
+  // changed: shared; not newer than the one shared: never.
+  assertEquals(
+    urls(resultsToShare(
+      [
+        result("a", 2000),
+        result("b", 2000, false, 1),
+        result("c", 1000, false, 1),
+        result("e", 2000),
+      ],
+      shared,
+      { intervalMs },
+    )),
+    ["b", "e"],
+  );
+  // Unchanged for two refresh periods: every host is due by then; none
+  // before one.
+  assertEquals(
+    urls(resultsToShare(
+      ["a", "b", "c", "d"].map((url) => result(url, 1000 + due - 1)),
+      shared,
+      { intervalMs },
+    )),
+    [],
+  );
+  assertEquals(
+    urls(resultsToShare(
+      ["a", "b", "c", "d"].map((url) => result(url, 1000 + 2 * due)),
+      shared,
+      { intervalMs },
+    )),
+    ["a", "b", "c", "d"],
+  );
 });

@@ -110,11 +110,77 @@ Deno.test({
       );
 
       await t.step(
+        "the session tally follows every insert, upsert and delete",
+        async () => {
+          const url = await cluster.createDatabase();
+          const stores = await Promise.all(
+            [1, 2].map(() => openPostgresStore(url)),
+          );
+          const sql = postgres(url, { onnotice: () => {} });
+          const check = async () => {
+            const [row] = await sql<{ tally: string; stored: string }[]>`
+              SELECT (SELECT coalesce(sum(sessions), 0) FROM session_tally)
+                AS tally, (SELECT count(*) FROM sessions) AS stored`;
+            assertEquals(Number(row.tally), Number(row.stored));
+            return Number(row.stored);
+          };
+          try {
+            const ids = Array.from({ length: 30 }, (_, i) => `tally-${i}`);
+            await stores[0].putSessions(
+              ids.slice(0, 20).map((id) => session(id)),
+            );
+            // Ten new, ten replaced: only the new count.
+            await stores[1].putSessions(ids.slice(10).map((id) => session(id)));
+            assertEquals(await check(), 30);
+            await stores[0].insertSession(session("tally-new"));
+            await stores[1].putSession(session("tally-new"));
+            await Promise.all(
+              ids.slice(0, 12).map((id, i) => stores[i % 2].deleteSession(id)),
+            );
+            await stores[0].deleteSession("never-stored");
+            assertEquals(await check(), 19);
+            await sql`TRUNCATE sessions`;
+            assertEquals(await check(), 0);
+          } finally {
+            await sql.end();
+            for (const store of stores) await store.close();
+          }
+        },
+      );
+
+      await t.step(
+        "the session tally starts from the sessions an older schema held",
+        async () => {
+          const url = await cluster.createDatabase();
+          const store = await openPostgresStore(url);
+          await store.putSessions(
+            ["old-1", "old-2", "old-3"].map((id) => session(id)),
+          );
+          await store.close();
+          // Back to the schema before the tally (step 5).
+          const sql = postgres(url, { onnotice: () => {} });
+          await sql.unsafe(`
+            DROP TABLE session_tally;
+            DROP FUNCTION session_tally_change, session_tally_truncate CASCADE;
+            UPDATE webstream_schema SET version = 4`);
+          assertEquals(await migratePostgres(url), {
+            from: 4,
+            to: POSTGRES_SCHEMA_VERSION,
+          });
+          const [row] = await sql`SELECT sum(sessions)::int AS n
+            FROM session_tally`;
+          assertEquals(row.n, 3);
+          await sql.end();
+        },
+      );
+
+      await t.step(
         "divides probing among gateways by leases",
         async () => {
-          const store = await openPostgresStore(await cluster.createDatabase());
+          const url = await cluster.createDatabase();
+          const store = await openPostgresStore(url);
           try {
-            await exerciseProbeLeases(store);
+            await exerciseProbeLeases(store, url);
           } finally {
             await store.close();
           }
@@ -302,7 +368,10 @@ Deno.test({
 });
 
 /** The probe-lease rounds of several gateways on one PostgreSQL store. */
-async function exerciseProbeLeases(store: PostgresStore): Promise<void> {
+async function exerciseProbeLeases(
+  store: PostgresStore,
+  databaseUrl: string,
+): Promise<void> {
   const hosts = Array.from({ length: 12 }, (_, i) => `http://h${i}.test:1`);
   const leaseMs = 400;
   const since: Record<string, number> = {};
@@ -390,4 +459,29 @@ async function exerciseProbeLeases(store: PostgresStore): Promise<void> {
   // B leaves (it stops): A takes all its hosts at its very next round.
   await store.leaveProbing("gw-b");
   assertEquals((await round("gw-a")).held.sort(), [...hosts].sort());
+
+  // Alone and holding all, A's rounds renew its leases by its liveness
+  // alone: no lease row is written.
+  const sql = postgres(databaseUrl, { onnotice: () => {} });
+  try {
+    const rows = () =>
+      sql`SELECT server_url, holder, expires_at, xmin::text AS version
+        FROM probe_leases ORDER BY server_url`;
+    const before = await rows();
+    await new Promise((resolve) => setTimeout(resolve, leaseMs + 100));
+    assertEquals((await round("gw-a")).held.sort(), [...hosts].sort());
+    assertEquals((await round("gw-a")).held.sort(), [...hosts].sort());
+    assertEquals(await rows(), before);
+    // A host A no longer knows: its lease is given up, for the others.
+    const [gone, ...rest] = hosts;
+    assertEquals(
+      (await round("gw-a", { hosts: rest })).held.sort(),
+      rest.sort(),
+    );
+    const [row] = await sql`SELECT holder FROM probe_leases
+      WHERE server_url = ${gone}`;
+    assertEquals(row.holder, null);
+  } finally {
+    await sql.end();
+  }
 }
