@@ -14,6 +14,7 @@ import type { SessionRecord } from "../mod/gateway/types.ts";
 import { freePort } from "../tests/support/ports.ts";
 import {
   startWebstream,
+  type StartWebstreamOptions,
   type WebstreamProcess,
 } from "../tests/support/webstream_process.ts";
 import { SECRET, stopProcess, summarize, waitHealthy } from "./common.ts";
@@ -84,6 +85,8 @@ export interface GatewayProcessOptions {
   signal: AbortSignal;
   /** Whether a SIGINT reached the process group (it then stops itself). */
   interrupted: () => boolean;
+  /** How to run the process (another `main.ts`, V8 flags). */
+  run?: Pick<StartWebstreamOptions, "main" | "denoFlags">;
 }
 
 /** Starts a real gateway on loopback (plain HTTP) and waits for `/health`. */
@@ -108,7 +111,7 @@ export async function startGatewayProcess(
       },
     }),
   );
-  const process = startWebstream(["-gateway", "-config", path]);
+  const process = startWebstream(["-gateway", "-config", path], options.run);
   const url = `http://127.0.0.1:${port}`;
   const stop = (): Promise<void> => stopProcess(process, options.interrupted());
   try {

@@ -1,7 +1,9 @@
 /**
  * Probes every registered host's `GET /health` every `healthCheck.interval`
- * seconds with `healthCheck.timeout`. A probe still running when the next is
- * due is left alone, so a host that answers slowly (heavy logon
+ * seconds with `healthCheck.timeout`: each round's hosts spread evenly over
+ * the interval, at most `healthCheck.maxConcurrentProbes` in flight
+ * (`probe_schedule.ts`). A probe still running when the next is due is left
+ * alone, so a host that answers slowly (heavy logon
  * provisioning) but within the timeout is never counted as failing. With
  * several gateways on one store each probes only the hosts it holds a lease
  * for (`targets`, `probe_sharing.ts`); a probe names its gateway in
@@ -10,7 +12,13 @@
  * @module
  */
 import type { HealthCheckSettings } from "../config/mod.ts";
-import { delay } from "../util/async.ts";
+import {
+  DEFAULT_MAX_CONCURRENT_PROBES,
+  ProbeSlots,
+  realClock,
+  type RoundClock,
+  runProbeRound,
+} from "./probe_schedule.ts";
 import type { HostRegistry } from "./registry.ts";
 
 /** Options for {@linkcode startHealthMonitor}. */
@@ -24,11 +32,13 @@ export interface HealthMonitorOptions {
   targets?: () => Promise<string[]>;
   /** This gateway's id, sent as `X-Gateway-Id` with each probe. */
   gatewayId?: string;
+  /** The rounds' clock, for tests. Default {@linkcode realClock}. */
+  clock?: RoundClock;
 }
 
 /** A running health monitor. */
 export interface HealthMonitor {
-  /** Probes one host now (after a registration, say). */
+  /** Probes one host as soon as a slot is free (after a registration, say). */
   probe(serverUrl: string): Promise<void>;
   /** Stops probing and waits for probes in flight. */
   stop(): Promise<void>;
@@ -48,47 +58,74 @@ export function startHealthMonitor(
   const targets = options.targets ??
     (() => Promise.resolve(registry.probeTargets()));
 
-  function probe(serverUrl: string): Promise<void> {
-    const running = inFlight.get(serverUrl);
-    if (running) return running;
-    const started = performance.now();
-    const done = (async () => {
-      let ok = false;
-      let error: string | undefined;
-      try {
-        const response = await fetch(`${serverUrl.replace(/\/$/, "")}/health`, {
-          headers,
-          signal: AbortSignal.any([
-            stopping.signal,
-            AbortSignal.timeout(timeout * 1000),
-          ]),
-        });
-        await response.body?.cancel();
-        ok = response.status === 200;
-        if (!ok) error = `answered ${response.status}`;
-      } catch (cause) {
-        error = (cause as Error).name === "TimeoutError"
-          ? `no answer within ${timeout} s`
-          : (cause as Error).message;
-      }
-      if (stopping.signal.aborted) return;
-      registry.recordProbe(serverUrl, {
-        at: Date.now(),
-        ok,
-        latencyMs: Math.round(performance.now() - started),
-        error,
-      });
-    })().finally(() => inFlight.delete(serverUrl));
+  const slots = new ProbeSlots(
+    options.health.maxConcurrentProbes ?? DEFAULT_MAX_CONCURRENT_PROBES,
+  );
+  const clock = options.clock ?? realClock;
+
+  /** Runs `run` as `serverUrl`'s probe in flight. */
+  function track(serverUrl: string, run: () => Promise<void>): Promise<void> {
+    const done = run().finally(() => inFlight.delete(serverUrl));
     inFlight.set(serverUrl, done);
     return done;
+  }
+
+  /** One probe, holding a slot; records its result. */
+  async function check(serverUrl: string): Promise<void> {
+    const started = performance.now();
+    let ok = false;
+    let error: string | undefined;
+    try {
+      const response = await fetch(`${serverUrl.replace(/\/$/, "")}/health`, {
+        headers,
+        signal: AbortSignal.any([
+          stopping.signal,
+          AbortSignal.timeout(timeout * 1000),
+        ]),
+      });
+      await response.body?.cancel();
+      ok = response.status === 200;
+      if (!ok) error = `answered ${response.status}`;
+    } catch (cause) {
+      error = (cause as Error).name === "TimeoutError"
+        ? `no answer within ${timeout} s`
+        : (cause as Error).message;
+    }
+    if (stopping.signal.aborted) return;
+    registry.recordProbe(serverUrl, {
+      at: Date.now(),
+      ok,
+      latencyMs: Math.round(performance.now() - started),
+      error,
+    });
+  }
+
+  function probe(serverUrl: string): Promise<void> {
+    return inFlight.get(serverUrl) ?? track(serverUrl, async () => {
+      if (!await slots.take(stopping.signal)) return;
+      try {
+        await check(serverUrl);
+      } finally {
+        slots.release();
+      }
+    });
   }
 
   const loop = (async () => {
     while (!stopping.signal.aborted) {
       const due = await targets();
       if (stopping.signal.aborted) break;
-      for (const serverUrl of due) probe(serverUrl);
-      await delay(interval * 1000, { signal: stopping.signal });
+      const started = clock.now();
+      await runProbeRound(due, {
+        intervalMs: interval * 1000,
+        slots,
+        probe: (url) => track(url, () => check(url)),
+        busy: (url) => inFlight.has(url),
+        signal: stopping.signal,
+        clock,
+      });
+      const rest = started + interval * 1000 - clock.now();
+      if (rest > 0) await clock.sleep(rest, stopping.signal);
     }
   })();
 
