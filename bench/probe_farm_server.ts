@@ -6,16 +6,21 @@
  * address would let every probe share a handful of connections. Each
  * answers `/health` as the baseline server does.
  *
- * Run as a child process (`startProbeFarm`); the child prints `{"port":N}`
- * once every host listens.
+ * Run as child processes (`startProbeFarm`), each with at most
+ * {@linkcode HOSTS_PER_CHILD} hosts (a listener and a connection each must
+ * fit its open-file limit); a child prints `{"port":N}` once every host of
+ * its share listens.
  *
  * @module
  */
 import { baselineHandler } from "./baseline_server.ts";
-import { startChildServer } from "./child_server.ts";
+import { type ChildServer, startChildServer } from "./child_server.ts";
 
 /** Hosts at most (addresses 127.1.0.0–127.1.255.255). */
 export const PROBE_FARM_MAX = 65_536;
+
+/** Hosts a child serves at most. */
+export const HOSTS_PER_CHILD = 2500;
 
 /** Host `n`'s address. */
 export function probeFarmAddress(n: number): string {
@@ -24,32 +29,45 @@ export function probeFarmAddress(n: number): string {
 
 /** A running probe farm. */
 export interface ProbeFarm {
-  /** Its PID. */
-  pid: number;
   /** Host `n`'s URL. */
   url(n: number): string;
-  /** Stops it by its PID. */
+  /** Stops its children by their PIDs. */
   stop(): Promise<void>;
 }
 
-/** Starts `count` hosts in a child process. */
+/** Starts `count` hosts in child processes. */
 export async function startProbeFarm(count: number): Promise<ProbeFarm> {
   if (count > PROBE_FARM_MAX) {
     throw new RangeError(`a probe farm has ${PROBE_FARM_MAX} hosts at most`);
   }
-  const { pid, port, stop } = await startChildServer(
-    new URL(import.meta.url),
-    [String(count)],
-  );
+  const children: ChildServer[] = [];
+  const stop = async () => {
+    await Promise.all(children.splice(0).map((child) => child.stop()));
+  };
+  try {
+    for (let from = 0; from < count; from += HOSTS_PER_CHILD) {
+      const to = Math.min(count, from + HOSTS_PER_CHILD);
+      children.push(
+        await startChildServer(new URL(import.meta.url), [
+          String(from),
+          String(to),
+        ]),
+      );
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const ports = children.map((child) => child.port);
   return {
-    pid,
-    url: (n) => `http://${probeFarmAddress(n)}:${port}`,
+    url: (n) =>
+      `http://${probeFarmAddress(n)}:${ports[Math.floor(n / HOSTS_PER_CHILD)]}`,
     stop,
   };
 }
 
 if (import.meta.main) {
-  const count = Number(Deno.args[0]);
+  const [from, to] = Deno.args.map(Number);
   const servers: Deno.HttpServer[] = [];
   const listen = (n: number, port: number) =>
     Deno.serve({
@@ -57,9 +75,9 @@ if (import.meta.main) {
       port,
       onListen: () => {},
     }, baselineHandler);
-  const first = listen(0, 0);
+  const first = listen(from, 0);
   servers.push(first);
-  for (let n = 1; n < count; n++) servers.push(listen(n, first.addr.port));
+  for (let n = from + 1; n < to; n++) servers.push(listen(n, first.addr.port));
   console.log(JSON.stringify({ port: first.addr.port }));
   const stopped = new Promise<void>((resolve) => {
     Deno.addSignalListener("SIGTERM", resolve);
