@@ -5,13 +5,14 @@
  * address of its own) every 5 s, the default interval. Variants, in one
  * run, ratios against the first:
  *
- * - `at once`: every host's probe started together each interval (what the
- *   monitor did before `probe_schedule.ts`; reproduced by probing every
- *   host through `monitor.probe` with no bound);
- * - `spread`: the monitor's rounds (spread over the interval, at most
- *   `maxConcurrentProbes` in flight), keep-alive (`fetch`'s pool);
- * - `spread, no keep-alive`: the same with a client that keeps no idle
- *   connection (a new one each probe).
+ * - `at once`: every host's probe started together each interval, each
+ *   host's connection kept alive (what the monitor did before
+ *   `probe_schedule.ts`; reproduced by probing every host through
+ *   `monitor.probe` with no bound, on `fetch`'s pooling client);
+ * - `spread, keep-alive`: the monitor's rounds (spread over the interval,
+ *   at most `maxConcurrentProbes` in flight) on the pooling client;
+ * - `spread, no keep-alive`: the monitor as it is (its client keeps no idle
+ *   connection: a new one each probe).
  *
  * Read from `/proc/self`: resident memory after the rounds and its peak,
  * the CPU time per probe over the rounds after the first (connections
@@ -35,12 +36,15 @@ import {
 } from "./probe_farm_server.ts";
 
 /** How the child probes. */
-export type ProbeVariant = "at once" | "spread" | "spread, no keep-alive";
+export type ProbeVariant =
+  | "at once"
+  | "spread, keep-alive"
+  | "spread, no keep-alive";
 
 /** The variants, in the order measured. */
 export const PROBE_VARIANTS: ProbeVariant[] = [
   "at once",
-  "spread",
+  "spread, keep-alive",
   "spread, no keep-alive",
 ];
 
@@ -56,6 +60,8 @@ export interface ProbeFigures {
   cpuPerProbeUs: number;
   /** Hosts whose last probe failed. */
   failing: number;
+  /** Their errors, by count. */
+  errors: Record<string, number>;
 }
 
 /** One child's settings. */
@@ -101,9 +107,10 @@ async function probeFarm(settings: ChildSettings): Promise<ProbeFigures> {
       version: "0.1.0",
     });
   }
+  // The monitor's own client keeps no idle connection; `fetch`'s keeps them.
   const client = variant === "spread, no keep-alive"
-    ? Deno.createHttpClient({ poolMaxIdlePerHost: 0 })
-    : undefined;
+    ? undefined
+    : Deno.createHttpClient({});
   const atOnce = variant === "at once";
   const monitor = startHealthMonitor(registry, {
     health,
@@ -125,8 +132,15 @@ async function probeFarm(settings: ChildSettings): Promise<ProbeFigures> {
   await sleep(rounds * interval * 1000);
   const used = await cpuSeconds(Deno.pid) - cpu;
   const memory = await memoryMb(Deno.pid);
-  const failing =
-    urls.filter((url) => registry.get(url)?.lastProbe?.ok !== true).length;
+  const errors: Record<string, number> = {};
+  let failing = 0;
+  for (const url of urls) {
+    const last = registry.get(url)?.lastProbe;
+    if (last?.ok) continue;
+    failing++;
+    const error = last?.error ?? "not probed";
+    errors[error] = (errors[error] ?? 0) + 1;
+  }
   stopping.abort();
   await firing;
   await monitor.stop();
@@ -138,6 +152,7 @@ async function probeFarm(settings: ChildSettings): Promise<ProbeFigures> {
     peakMb: memory.peak,
     cpuPerProbeUs: used * 1e6 / (hosts * rounds),
     failing,
+    errors,
   };
 }
 

@@ -35,8 +35,9 @@ export interface HealthMonitorOptions {
   /** The rounds' clock, for tests. Default {@linkcode realClock}. */
   clock?: RoundClock;
   /**
-   * The HTTP client probes use. Default `fetch`'s own, which keeps each
-   * host's connection alive between probes (measured: `probe_bench.ts`).
+   * The HTTP client probes use. Default one that keeps no idle connection:
+   * a connection kept alive to each of 10,000 hosts between probes held
+   * 22 KB each (220 MB) and saved no CPU measurably (`probe_bench.ts`).
    */
   client?: Deno.HttpClient;
 }
@@ -67,6 +68,8 @@ export function startHealthMonitor(
     options.health.maxConcurrentProbes ?? DEFAULT_MAX_CONCURRENT_PROBES,
   );
   const clock = options.clock ?? realClock;
+  const client = options.client ??
+    Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
 
   /** Runs `run` as `serverUrl`'s probe in flight. */
   function track(serverUrl: string, run: () => Promise<void>): Promise<void> {
@@ -83,7 +86,7 @@ export function startHealthMonitor(
     try {
       const response = await fetch(`${serverUrl.replace(/\/$/, "")}/health`, {
         headers,
-        client: options.client,
+        client,
         signal: AbortSignal.any([
           stopping.signal,
           AbortSignal.timeout(timeout * 1000),
@@ -141,6 +144,7 @@ export function startHealthMonitor(
       stopping.abort();
       await loop;
       await Promise.allSettled([...inFlight.values()]);
+      if (!options.client) client.close();
     },
   };
 }
