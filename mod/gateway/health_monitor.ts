@@ -1,8 +1,8 @@
 /**
  * Probes every registered host's `GET /health` every `healthCheck.interval`
  * seconds with `healthCheck.timeout`: each round's hosts spread evenly over
- * the interval, at most `healthCheck.maxConcurrentProbes` in flight
- * (`probe_schedule.ts`). A probe still running when the next is due is left
+ * the interval (the first round's started as fast as slots free up), at most
+ * `healthCheck.maxConcurrentProbes` in flight (`probe_schedule.ts`). A probe still running when the next is due is left
  * alone, so a host that answers slowly (heavy logon
  * provisioning) but within the timeout is never counted as failing. With
  * several gateways on one store each probes only the hosts it holds a lease
@@ -121,18 +121,22 @@ export function startHealthMonitor(
   }
 
   const loop = (async () => {
+    // The first round as fast as the slots allow: a restarted gateway holds
+    // its hosts Unreachable until it hears from them.
+    let spreadMs = 0;
     while (!stopping.signal.aborted) {
       const due = await targets();
       if (stopping.signal.aborted) break;
       const started = clock.now();
       await runProbeRound(due, {
-        intervalMs: interval * 1000,
+        intervalMs: spreadMs,
         slots,
         probe: (url) => track(url, () => check(url)),
         busy: (url) => inFlight.has(url),
         signal: stopping.signal,
         clock,
       });
+      spreadMs = interval * 1000;
       const rest = started + interval * 1000 - clock.now();
       if (rest > 0) await clock.sleep(rest, stopping.signal);
     }

@@ -98,7 +98,10 @@ export class ProbeSlots {
 
 /** Options for {@linkcode runProbeRound}. */
 export interface ProbeRoundOptions {
-  /** The probe interval, ms: the round's hosts start within it. */
+  /**
+   * The probe interval, ms: the round's hosts start within it (0: as fast
+   * as slots free up).
+   */
   intervalMs: number;
   /** The slots every probe of the monitor takes. */
   slots: ProbeSlots;

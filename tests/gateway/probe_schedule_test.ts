@@ -239,3 +239,23 @@ Deno.test("slots go to those waiting in order; a wait ends on abort", async () =
   assertEquals(await slots.take(aborted), false);
   assertEquals(slots.active, 0);
 });
+
+Deno.test("a round of 0 ms starts hosts as fast as slots free up", async () => {
+  const clock = new VirtualClock();
+  const probes = recordingProbes(clock, () => 10);
+  const targets = hosts(6);
+  await clock.run(runProbeRound(targets, {
+    intervalMs: 0,
+    slots: new ProbeSlots(2),
+    probe: probes.probe,
+    busy: () => false,
+    signal: new AbortController().signal,
+    clock,
+  }));
+  await clock.run(probes.ended());
+  assertEquals(
+    targets.map((url) => probes.starts.get(url)),
+    [[0], [0], [10], [10], [20], [20]],
+  );
+  assertEquals(probes.maxActive, 2);
+});
