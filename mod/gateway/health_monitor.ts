@@ -2,12 +2,13 @@
  * Probes every registered host's `GET /health` every `healthCheck.interval`
  * seconds with `healthCheck.timeout`: each round's hosts spread evenly over
  * the interval (the first round's started as fast as slots free up), at most
- * `healthCheck.maxConcurrentProbes` in flight (`probe_schedule.ts`). A probe still running when the next is due is left
- * alone, so a host that answers slowly (heavy logon
- * provisioning) but within the timeout is never counted as failing. With
- * several gateways on one store each probes only the hosts it holds a lease
- * for (`targets`, `probe_sharing.ts`); a probe names its gateway in
- * `X-Gateway-Id`, so a host's operator (or a test) can tell who probes.
+ * `healthCheck.maxConcurrentProbes` in flight (`probe_schedule.ts`). A probe
+ * still running when the next is due is left alone, so a host that answers
+ * slowly (heavy logon provisioning) but within the timeout is never counted
+ * as failing. With several gateways on one store each probes only the hosts
+ * it holds a lease for (`targets`, `probe_sharing.ts`); a probe names its
+ * gateway in `X-Gateway-Id`, so a host's operator (or a test) can tell who
+ * probes. Probes open a connection each (see `client`).
  *
  * @module
  */
