@@ -85,8 +85,8 @@ export interface GatewayProcessOptions {
   signal: AbortSignal;
   /** Whether a SIGINT reached the process group (it then stops itself). */
   interrupted: () => boolean;
-  /** How to run the process (another `main.ts`, V8 flags). */
-  run?: Pick<StartWebstreamOptions, "main" | "denoFlags">;
+  /** How to run the process (another `main.ts`, V8 flags, environment). */
+  run?: Pick<StartWebstreamOptions, "main" | "denoFlags" | "env">;
 }
 
 /** Starts a real gateway on loopback (plain HTTP) and waits for `/health`. */

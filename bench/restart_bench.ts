@@ -16,11 +16,11 @@
  * hour).
  *
  * `deno run -A bench/restart_bench.ts [--quick] [--sqlite|--postgres]
- * [--before=<dir>] [--v8-flags=<flags>]…` (`--quick`: 1,000 hosts and
+ * [--before=<dir>] [--env=NAME=VALUE]… [--v8-flags=<flags>]…` (`--quick`: 1,000 hosts and
  * 50,000 sessions). On the seeded store it starts, in turn: the webstream
  * tree in `<dir>` (`git archive <commit> | tar -x -C <dir>`: the "before"
  * of a change, in the same run), this tree's, and this tree's with each
- * `--v8-flags` given; ratios are against the first. Also measured: the CPU
+ * `--env` variable and each `--v8-flags` given; ratios are against the first. Also measured: the CPU
  * time the gateway spends in the seconds after it listens (its health
  * probes, mostly). The target from the issue: resident memory under 500 MB
  * at 10,000 hosts.
@@ -451,6 +451,13 @@ export function variantsOf(args: readonly string[]): Variant[] {
     variants.push({ label: "before", run: { main: `${dir}/main.ts` } });
   }
   variants.push({ label: "this tree" });
+  for (const arg of args.filter((a) => a.startsWith("--env="))) {
+    const [name, ...value] = arg.slice("--env=".length).split("=");
+    variants.push({
+      label: `${name}=${value.join("=")}`,
+      run: { env: { [name]: value.join("=") } },
+    });
+  }
   for (const arg of args.filter((a) => a.startsWith("--v8-flags="))) {
     variants.push({
       label: arg.slice("--v8-flags=".length),
