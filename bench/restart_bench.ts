@@ -77,8 +77,6 @@ export interface StartFigures {
   steadyRssMb: number;
   /** Peak resident memory by then, MB. */
   steadyPeakMb: number;
-  /** Hosts Healthy by then, by the gateway's `/health` (probes answered). */
-  healthyHosts: number;
 }
 
 /**
@@ -302,7 +300,6 @@ async function measureStart(
     await sleep(options.steadySeconds * 1000, options.signal);
     const steady = await memoryMb(gateway.pid);
     const steadyCpuSeconds = await cpuSeconds(gateway.pid) - settled;
-    const health = await fetch(`${gateway.url}/health`).then((r) => r.json());
     const figures: StartFigures = {
       hosts: Number(listening?.hosts ?? 0),
       sessions: Number(listening?.sessions ?? 0),
@@ -314,7 +311,6 @@ async function measureStart(
       steadyCpuSeconds,
       steadyRssMb: steady.rss,
       steadyPeakMb: steady.peak,
-      healthyHosts: Number(health.hosts?.healthy ?? 0),
     };
     options.progress(
       `restart: ${label}: ${figures.hosts} hosts, ${figures.sessions} sessions, up in ${
@@ -327,7 +323,7 @@ async function measureStart(
         steady.rss.toFixed(0)
       } MB (peak ${steady.peak.toFixed(0)} MB) and ${
         steadyCpuSeconds.toFixed(2)
-      } CPU s in the ${options.steadySeconds} s after; ${figures.healthyHosts} hosts Healthy`,
+      } CPU s in the ${options.steadySeconds} s after`,
     );
     return figures;
   } finally {
