@@ -16,6 +16,7 @@ import { sessionRecord } from "../tests/support/gateway_parts.ts";
 import { freePort } from "../tests/support/ports.ts";
 import {
   startWebstream,
+  type StartWebstreamOptions,
   type WebstreamProcess,
 } from "../tests/support/webstream_process.ts";
 import {
@@ -101,6 +102,8 @@ export interface GatewayProcessOptions {
   signal: AbortSignal;
   /** Whether a SIGINT reached the process group (it then stops itself). */
   interrupted: () => boolean;
+  /** How to run the process (another `main.ts`, V8 flags, environment). */
+  run?: Pick<StartWebstreamOptions, "main" | "denoFlags" | "env">;
 }
 
 /**
@@ -129,7 +132,7 @@ export async function startGatewayProcess(
       },
     }),
   );
-  const process = startWebstream(["-gateway", "-config", path]);
+  const process = startWebstream(["-gateway", "-config", path], options.run);
   const url = `http://127.0.0.1:${port}`;
   const stop = (): Promise<void> => stopProcess(process, options.interrupted());
   try {

@@ -208,6 +208,10 @@ export async function runGatewaysBench(
         dir: `${dir}/gateway-${i}`,
         signal,
         interrupted: options.interrupted,
+        // `--v8-flags=…` given to the bench apply to the gateways.
+        run: {
+          denoFlags: Deno.args.filter((a) => a.startsWith("--v8-flags=")),
+        },
         gateway: {
           store: { url },
           healthCheck: { interval: 10, timeout: 6, heartbeatInterval: 10 },

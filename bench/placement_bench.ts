@@ -23,7 +23,8 @@
  * The target (p99 under 1 ms) is absolute; the full scan and the baseline
  * are references measured in the same run.
  *
- * Run alone (`deno run -A bench/placement_bench.ts [--quick]`), it measures
+ * Run alone (`deno run -A bench/placement_bench.ts [--quick]
+ * [--v8-flags=<flags>]`: V8 flags for the children), it measures
  * 1,000 hosts with 50,000 sessions and 10,000 hosts with 500,000 sessions,
  * each in a child process of its own so that resident memory is that farm's
  * alone, and prints placement p99 and memory as ratios: indexed against the
@@ -506,7 +507,13 @@ async function child<T>(mode: string, spec: unknown): Promise<T> {
     args: [
       "run",
       "-A",
-      "--v8-flags=--expose-gc",
+      // `--v8-flags=…` given to the bench apply to its children too.
+      [
+        "--v8-flags=--expose-gc",
+        ...Deno.args.filter((a) => a.startsWith("--v8-flags=")).map((a) =>
+          a.slice("--v8-flags=".length)
+        ),
+      ].join(","),
       import.meta.filename!,
       mode,
       JSON.stringify(spec),

@@ -10,13 +10,20 @@
  * once the gateway listens with everything loaded, and the resident memory
  * (`VmRSS`) some seconds later; how long from the process start to its
  * `/health` answering (loading the store). The hosts' `serverUrl`s point at
- * one loopback server answering the gateway's health probes, as a farm's
- * hosts would. Sessions stay live through the run (`licence.staleAfter` an
+ * a probe farm (`probe_farm_server.ts`): a loopback listener per host, each
+ * at an address of its own, answering the gateway's health probes as a
+ * farm's hosts would. Sessions stay live through the run (`licence.staleAfter` an
  * hour).
  *
- * `deno run -A bench/restart_bench.ts [--quick] [--sqlite|--postgres]`
- * (`--quick`: 1,000 hosts and 50,000 sessions). The target from the issue:
- * resident memory under 500 MB at 10,000 hosts.
+ * `deno run -A bench/restart_bench.ts [--quick] [--sqlite|--postgres]
+ * [--before=<dir>] [--env=NAME=VALUE]… [--v8-flags=<flags>]…` (`--quick`: 1,000 hosts and
+ * 50,000 sessions). On the seeded store it starts, in turn: the webstream
+ * tree in `<dir>` (`git archive <commit> | tar -x -C <dir>`: the "before"
+ * of a change, in the same run), this tree's, and this tree's with each
+ * `--env` variable and each `--v8-flags` given; ratios are against the first. Also measured: the CPU
+ * time the gateway spends in the seconds after it listens (its health
+ * probes, mostly). The target from the issue: resident memory under 500 MB
+ * at 10,000 hosts.
  *
  * @module
  */
@@ -24,14 +31,15 @@ import type { HostRecord, SessionRecord } from "../mod/gateway/types.ts";
 import { openSqliteStore } from "../mod/gateway/store.ts";
 import { openPostgresStore } from "../mod/gateway/store_postgres.ts";
 import { hasPostgres, startPostgres } from "../tests/support/postgres.ts";
-import { ms, ratio, sleep } from "./common.ts";
+import { sessionRecord } from "../tests/support/gateway_parts.ts";
+import { startProbeFarm } from "./probe_farm_server.ts";
+import { handleInterrupts, ms, ratio, sleep } from "./common.ts";
 import {
-  benchMain,
   benchRun,
   type Cleanup,
-  farmSession,
+  cpuSeconds,
+  type GatewayProcessOptions,
   memoryMb,
-  serveBaseline,
   startGatewayProcess,
 } from "./gateway_common.ts";
 
@@ -58,6 +66,28 @@ export interface StartFigures {
   rssMb: number;
   /** Peak resident memory at that time, MB. */
   laterPeakMb: number;
+  /** CPU seconds the gateway used from listening to the second reading. */
+  settleCpuSeconds: number;
+  /**
+   * CPU seconds over the steady window after that (whole probe intervals:
+   * a round of probes each, wherever it starts).
+   */
+  steadyCpuSeconds: number;
+  /** Resident memory at the end of the steady window, MB. */
+  steadyRssMb: number;
+  /** Peak resident memory by then, MB. */
+  steadyPeakMb: number;
+}
+
+/**
+ * A way to run the gateway on the seeded store: this tree's, another copy
+ * of webstream (`--before`), or with V8 flags (`--v8-flags`).
+ */
+export interface Variant {
+  /** Its row's name. */
+  label: string;
+  /** How to run it (default this tree's `main.ts`, no flags). */
+  run?: GatewayProcessOptions["run"];
 }
 
 /** A store kind's restart against its empty-store baseline. */
@@ -68,8 +98,8 @@ export interface RestartResult {
   seedSeconds: number;
   /** The gateway on the empty store. */
   empty: StartFigures;
-  /** The gateway restarting on the seeded store. */
-  loaded: StartFigures;
+  /** The gateway restarting on the seeded store, by variant (in order). */
+  loaded: { variant: string; figures: StartFigures }[];
 }
 
 /** Options for {@linkcode runRestartBench}. */
@@ -82,6 +112,13 @@ export interface RestartBenchOptions {
   kinds: StoreKind[];
   /** Seconds after listening before the second reading. */
   settleSeconds: number;
+  /** Seconds after the second reading before the third (whole intervals). */
+  steadySeconds: number;
+  /**
+   * The gateways started on the seeded store; the first is the baseline of
+   * the ratios (the "before" when there is one).
+   */
+  variants: Variant[];
   /** Ends the run early. */
   signal: AbortSignal;
   /** Whether a SIGINT reached the process group. */
@@ -90,11 +127,20 @@ export interface RestartBenchOptions {
   progress: (line: string) => void;
 }
 
-/** The host records of a farm of `count` hosts probed at `probeBase`. */
-export function farmHosts(count: number, probeBase: string): HostRecord[] {
+/**
+ * The host records of a farm of `count` hosts probed at `probeBase` (host
+ * `n` at `<probeBase>/h/<n>`), or each at `urlOf(n)`.
+ */
+export function farmHosts(
+  count: number,
+  probeBase: string | ((n: number) => string),
+): HostRecord[] {
   const now = Date.now();
+  const urlOf = typeof probeBase === "string"
+    ? (n: number) => `${probeBase}/h/${n}`
+    : probeBase;
   return Array.from({ length: count }, (_, n) => {
-    const serverUrl = `${probeBase}/h/${n}`;
+    const serverUrl = urlOf(n);
     const tags = [["eu", "us", "ap"][n % 3], ...(n % 4 ? ["office"] : [])];
     const maxSessions = 60 + (n % 5) * 10;
     return {
@@ -132,18 +178,32 @@ export function farmSessionId(i: number): string {
   return `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
 }
 
-/**
- * Session `i` of the farm: the shape launches leave in the store, on host
- * `i % hosts`.
- */
-function farmSessionOn(i: number, hosts: HostRecord[], now: number) {
+/** Session `i` of the farm: the shape launches leave in the store. */
+function farmSession(i: number, hosts: HostRecord[], now: number) {
   const host = hosts[i % hosts.length];
-  return farmSession(i, now, {
+  const desktop = i % 3 === 0;
+  return sessionRecord({
     sessionId: farmSessionId(i),
     user: `user${(i * 7919) % (hosts.length * 10)}`,
     serverUrl: host.serverUrl,
     // The streamer's address is its host's, shared by its sessions.
     host: `10.${(i % hosts.length) >> 8 & 255}.${i % hosts.length & 255}.1`,
+    port: 20010 + (i % 50) * 10,
+    kind: desktop ? "desktop" : "app",
+    workspaceIds: [desktop ? "desktop" : "notepad"],
+    resources: {
+      clipboard: true,
+      fileUpload: i % 4 === 0,
+      fileDownload: false,
+      printing: false,
+      audio: true,
+      videoMaxKbps: 8000,
+      downloadMaxBytes: 2 ** 30,
+      maxPixelRatio: 2,
+    },
+    createdAt: now - 600_000,
+    lastLaunchAt: now - 60_000,
+    lastCheckinAt: now - 5_000,
   });
 }
 
@@ -166,7 +226,7 @@ async function seedFarm(
     signal.throwIfAborted();
     const to = Math.min(sessions, from + SEED_BATCH);
     const batch: SessionRecord[] = [];
-    for (let i = from; i < to; i++) batch.push(farmSessionOn(i, hosts, now));
+    for (let i = from; i < to; i++) batch.push(farmSession(i, hosts, now));
     await put.putSessions(batch);
   }
 }
@@ -212,13 +272,14 @@ async function measureStart(
   label: string,
   dir: string,
   store: StoreSettings,
-  options: RestartBenchOptions,
+  options: RestartBenchOptions & { run?: Variant["run"] },
 ): Promise<StartFigures> {
   const started = performance.now();
   const gateway = await startGatewayProcess({
     dir,
     signal: options.signal,
     interrupted: options.interrupted,
+    run: options.run,
     gateway: {
       ...store,
       healthCheck: { interval: 10, timeout: 6, heartbeatInterval: 10 },
@@ -231,8 +292,14 @@ async function measureStart(
       r.msg === "gateway listening"
     );
     const first = await memoryMb(gateway.pid);
+    const cpu = await cpuSeconds(gateway.pid);
     await sleep(options.settleSeconds * 1000, options.signal);
     const later = await memoryMb(gateway.pid);
+    const settled = await cpuSeconds(gateway.pid);
+    const settleCpuSeconds = settled - cpu;
+    await sleep(options.steadySeconds * 1000, options.signal);
+    const steady = await memoryMb(gateway.pid);
+    const steadyCpuSeconds = await cpuSeconds(gateway.pid) - settled;
     const figures: StartFigures = {
       hosts: Number(listening?.hosts ?? 0),
       sessions: Number(listening?.sessions ?? 0),
@@ -240,13 +307,23 @@ async function measureStart(
       peakMb: first.peak,
       rssMb: later.rss,
       laterPeakMb: later.peak,
+      settleCpuSeconds,
+      steadyCpuSeconds,
+      steadyRssMb: steady.rss,
+      steadyPeakMb: steady.peak,
     };
     options.progress(
       `restart: ${label}: ${figures.hosts} hosts, ${figures.sessions} sessions, up in ${
         ms(startMs)
       }, peak ${first.peak.toFixed(0)} MB, RSS ${
         later.rss.toFixed(0)
-      } MB after ${options.settleSeconds} s`,
+      } MB after ${options.settleSeconds} s (peak ${
+        later.peak.toFixed(0)
+      } MB, ${settleCpuSeconds.toFixed(2)} CPU s); RSS ${
+        steady.rss.toFixed(0)
+      } MB (peak ${steady.peak.toFixed(0)} MB) and ${
+        steadyCpuSeconds.toFixed(2)
+      } CPU s in the ${options.steadySeconds} s after`,
     );
     return figures;
   } finally {
@@ -257,7 +334,7 @@ async function measureStart(
 /** One store kind: the empty-store baseline, seeding, the restart. */
 async function measureKind(
   kind: StoreKind,
-  probeBase: string,
+  probeBase: (n: number) => string,
   options: RestartBenchOptions,
   run: { dir: string; cleanup: Cleanup },
 ): Promise<RestartResult> {
@@ -285,16 +362,20 @@ async function measureKind(
     emptyStore,
     options,
   );
-  const loaded = await measureStart(
-    `${kind}, seeded store`,
-    run.dir,
-    loadedStore,
-    options,
-  );
-  if (loaded.sessions !== sessions) {
-    throw new Error(
-      `the gateway loaded ${loaded.sessions} sessions, not ${sessions}`,
+  const loaded: RestartResult["loaded"] = [];
+  for (const variant of options.variants) {
+    const figures = await measureStart(
+      `${kind}, seeded store, ${variant.label}`,
+      run.dir,
+      loadedStore,
+      { ...options, run: variant.run },
     );
+    if (figures.sessions !== sessions) {
+      throw new Error(
+        `the gateway (${variant.label}) loaded ${figures.sessions} sessions, not ${sessions}`,
+      );
+    }
+    loaded.push({ variant: variant.label, figures });
   }
   return { kind, seedSeconds, empty, loaded };
 }
@@ -305,7 +386,9 @@ export async function runRestartBench(
 ): Promise<RestartResult[]> {
   const run = await benchRun("restart benchmark cleanup");
   try {
-    const probes = await serveBaseline(run.cleanup);
+    // Each host at an address of its own, as in a farm.
+    const probes = await startProbeFarm(options.hosts);
+    run.cleanup.defer(() => probes.stop());
     const results: RestartResult[] = [];
     for (const kind of options.kinds) {
       results.push(await measureKind(kind, probes.url, options, run));
@@ -316,30 +399,68 @@ export async function runRestartBench(
   }
 }
 
-/** The figures as a table, with ratios against the empty-store gateway. */
+/**
+ * The figures as a table: each variant on the seeded store, with ratios
+ * against the first (peak and later resident memory, CPU while settling)
+ * and its peak against the empty-store gateway.
+ */
 export function formatRestartBench(results: RestartResult[]): string {
   const lines = [
-    "store     hosts / sessions   up in    peak listening (empty)  ×empty  RSS 10 s later (peak)  per session  target < 500 MB",
+    "store     variant                  up in    peak listening  ×empty  ×first  RSS 10 s later (peak)  ×first  RSS 30 s later (peak)  ×first  CPU 10–30 s  ×first  target < 500 MB",
   ];
   for (const r of results) {
-    const { empty, loaded } = r;
-    const perSession = (loaded.peakMb - empty.peakMb) * 1e6 /
-      Math.max(1, loaded.sessions);
+    const first = r.loaded[0]?.figures;
+    if (!first) continue;
     lines.push(
-      `${r.kind.padEnd(10)}${
-        `${loaded.hosts} / ${loaded.sessions}`.padEnd(19)
-      }${ms(loaded.startMs).padEnd(9)}${
-        `${loaded.peakMb.toFixed(0)} MB (${empty.peakMb.toFixed(0)} MB)`
-          .padEnd(24)
-      }${ratio(loaded.peakMb, empty.peakMb).padEnd(8)}${
-        `${loaded.rssMb.toFixed(0)} MB (${loaded.laterPeakMb.toFixed(0)} MB)`
-          .padEnd(23)
-      }${`${perSession.toFixed(0)} B`.padEnd(13)}${
-        loaded.laterPeakMb < RESTART_TARGET_MB ? "met" : "MISSED"
-      }`,
+      `${r.kind}: ${first.hosts} hosts, ${first.sessions} sessions; empty store: peak ${
+        r.empty.peakMb.toFixed(0)
+      } MB`,
     );
+    for (const { variant, figures: f } of r.loaded) {
+      lines.push(
+        `${r.kind.padEnd(10)}${variant.slice(0, 24).padEnd(25)}${
+          ms(f.startMs).padEnd(9)
+        }${`${f.peakMb.toFixed(0)} MB`.padEnd(16)}${
+          ratio(f.peakMb, r.empty.peakMb).padEnd(8)
+        }${ratio(f.peakMb, first.peakMb).padEnd(8)}${
+          `${f.rssMb.toFixed(0)} MB (${f.laterPeakMb.toFixed(0)} MB)`.padEnd(23)
+        }${ratio(f.rssMb, first.rssMb).padEnd(8)}${
+          `${f.steadyRssMb.toFixed(0)} MB (${f.steadyPeakMb.toFixed(0)} MB)`
+            .padEnd(23)
+        }${ratio(f.steadyRssMb, first.steadyRssMb).padEnd(8)}${
+          `${f.steadyCpuSeconds.toFixed(2)} s`.padEnd(13)
+        }${ratio(f.steadyCpuSeconds, first.steadyCpuSeconds).padEnd(8)}${
+          f.steadyPeakMb < RESTART_TARGET_MB ? "met" : "MISSED"
+        }`,
+      );
+    }
   }
   return lines.join("\n");
+}
+
+/** The variants the command line asks for (see the module). */
+export function variantsOf(args: readonly string[]): Variant[] {
+  const variants: Variant[] = [];
+  const before = args.find((a) => a.startsWith("--before="));
+  if (before) {
+    const dir = before.slice("--before=".length).replace(/\/$/, "");
+    variants.push({ label: "before", run: { main: `${dir}/main.ts` } });
+  }
+  variants.push({ label: "this tree" });
+  for (const arg of args.filter((a) => a.startsWith("--env="))) {
+    const [name, ...value] = arg.slice("--env=".length).split("=");
+    variants.push({
+      label: `${name}=${value.join("=")}`,
+      run: { env: { [name]: value.join("=") } },
+    });
+  }
+  for (const arg of args.filter((a) => a.startsWith("--v8-flags="))) {
+    variants.push({
+      label: arg.slice("--v8-flags=".length),
+      run: { denoFlags: [arg] },
+    });
+  }
+  return variants;
 }
 
 if (import.meta.main) {
@@ -351,19 +472,35 @@ if (import.meta.main) {
     : hasPostgres()
     ? ["sqlite", "postgres"]
     : ["sqlite"];
-  await benchMain("gateway restart on a big store", {
-    name: "restart",
-    run: async (run) => {
-      const results = await runRestartBench({
-        hosts: quick ? 1000 : 10_000,
-        sessionsPerHost: 50,
-        kinds,
-        settleSeconds: 10,
-        ...run,
-      });
-      return `Gateway restart (real process; peak = VmHWM once all is loaded)\n${
+  const interrupt = handleInterrupts();
+  const progress = (line: string) => console.error(line);
+  console.log(
+    `gateway restart on a big store — deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} CPUs, load ${
+      Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
+    }`,
+  );
+  try {
+    const results = await runRestartBench({
+      hosts: quick ? 1000 : 10_000,
+      sessionsPerHost: 50,
+      kinds,
+      settleSeconds: 10,
+      // Two of its probe intervals (10 s).
+      steadySeconds: 20,
+      variants: variantsOf(Deno.args),
+      signal: interrupt.signal,
+      interrupted: () => interrupt.received !== undefined,
+      progress,
+    });
+    console.log(
+      `\nGateway restart (real process; peak = VmHWM once all is loaded)\n${
         formatRestartBench(results)
-      }`;
-    },
-  });
+      }`,
+    );
+  } catch (error) {
+    console.error("the restart benchmark failed:", error);
+    Deno.exit(interrupt.received ? 130 : 1);
+  } finally {
+    interrupt.dispose();
+  }
 }

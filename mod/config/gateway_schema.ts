@@ -35,6 +35,11 @@ export const healthCheckSchema = z.object({
   failureThreshold: z.number().int().min(1).max(100).default(3),
   heartbeatInterval: seconds.default(10),
   missedHeartbeats: z.number().int().min(1).max(100).default(3),
+  /**
+   * Probes in flight at most (each round is spread over the interval
+   * anyway); unset: `DEFAULT_MAX_CONCURRENT_PROBES` (`probe_schedule.ts`).
+   */
+  maxConcurrentProbes: z.number().int().min(1).max(100_000).optional(),
 }).strict();
 
 /** `gateway.placement`: how a host is chosen for a new session. */

@@ -7,7 +7,8 @@
  * answer heals; unregistered hosts are not probed; `stop()` waits for probes
  * in flight, records nothing for them, and probing ends; with `targets`
  * only the hosts it names are probed, each probe naming the gateway in
- * `X-Gateway-Id`.
+ * `X-Gateway-Id`; never more probes in flight than `maxConcurrentProbes`
+ * (the schedule itself is `probe_schedule_test.ts`'s, on a virtual clock).
  *
  * The schema bounds `interval` to 1–10 s; the settings object is passed to
  * the functions directly with a shorter interval to keep the tests quick.
@@ -41,7 +42,17 @@ interface FakeHost {
   stop(): Promise<void>;
 }
 
-function startFakeHost(status = 200, delayMs = 0): FakeHost {
+/** Probes in flight across several fake hosts. */
+interface Concurrency {
+  active: number;
+  maxActive: number;
+}
+
+function startFakeHost(
+  status = 200,
+  delayMs = 0,
+  across?: Concurrency,
+): FakeHost {
   const state: FakeHostState = {
     gateways: [],
     status,
@@ -63,6 +74,10 @@ function startFakeHost(status = 200, delayMs = 0): FakeHost {
       state.gateways.push(request.headers.get("x-gateway-id") ?? "");
       state.active++;
       state.maxActive = Math.max(state.maxActive, state.active);
+      if (across) {
+        across.active++;
+        across.maxActive = Math.max(across.maxActive, across.active);
+      }
       try {
         if (state.delayMs) await sleep(state.delayMs, release.signal);
         return new Response(JSON.stringify({ status: "ok" }), {
@@ -70,6 +85,7 @@ function startFakeHost(status = 200, delayMs = 0): FakeHost {
         });
       } finally {
         state.active--;
+        if (across) across.active--;
         state.answered++;
       }
     },
@@ -383,6 +399,40 @@ Deno.test(
       await monitor.stop();
       await named.stop();
       await other.stop();
+      store.close();
+    }
+  },
+);
+
+Deno.test(
+  "never more probes in flight than maxConcurrentProbes",
+  real,
+  async () => {
+    const across: Concurrency = { active: 0, maxActive: 0 };
+    // Each answer takes three intervals: unbounded, all four would overlap.
+    const hosts = Array.from(
+      { length: 4 },
+      () => startFakeHost(200, 300, across),
+    );
+    const health = settings({ maxConcurrentProbes: 2 });
+    const { registry, store } = makeRegistry(health);
+    for (const host of hosts) register(registry, host.url);
+    const monitor = startHealthMonitor(registry, { health });
+    try {
+      await waitFor(() => hosts.every((h) => h.state.answered >= 2), {
+        what: "two probes of every host",
+        timeoutMs: 15_000,
+      });
+      assertEquals(across.maxActive, 2);
+      for (const host of hosts) {
+        assertEquals(registry.get(host.url)?.state, "Healthy");
+      }
+      // A registration's probe waits for a slot too.
+      await Promise.all(hosts.map((h) => monitor.probe(h.url)));
+      assertEquals(across.maxActive, 2);
+    } finally {
+      await monitor.stop();
+      await Promise.all(hosts.map((h) => h.stop()));
       store.close();
     }
   },

@@ -42,6 +42,11 @@ export interface StartWebstreamOptions {
    * appended to it.
    */
   wrap?: string[];
+  /**
+   * The `main.ts` to run: another copy of webstream (a benchmark's
+   * "before"). Default this tree's.
+   */
+  main?: string;
 }
 
 /** Starts `webstream args…`. */
@@ -55,7 +60,7 @@ export function startWebstream(
     "-A",
     "--no-prompt",
     ...options.denoFlags ?? [],
-    MAIN,
+    options.main ?? MAIN,
     ...args,
   ];
   const wrapped = [...options.wrap ?? [], ...argv];
