@@ -31,13 +31,13 @@ import type { HostRecord, SessionRecord } from "../mod/gateway/types.ts";
 import { openSqliteStore } from "../mod/gateway/store.ts";
 import { openPostgresStore } from "../mod/gateway/store_postgres.ts";
 import { hasPostgres, startPostgres } from "../tests/support/postgres.ts";
-import { sessionRecord } from "../tests/support/gateway_parts.ts";
 import { startProbeFarm } from "./probe_farm_server.ts";
 import { handleInterrupts, ms, ratio, sleep } from "./common.ts";
 import {
   benchRun,
   type Cleanup,
   cpuSeconds,
+  farmSession,
   type GatewayProcessOptions,
   memoryMb,
   startGatewayProcess,
@@ -178,32 +178,18 @@ export function farmSessionId(i: number): string {
   return `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
 }
 
-/** Session `i` of the farm: the shape launches leave in the store. */
-function farmSession(i: number, hosts: HostRecord[], now: number) {
+/**
+ * Session `i` of the farm: the shape launches leave in the store, on host
+ * `i % hosts`.
+ */
+function farmSessionOn(i: number, hosts: HostRecord[], now: number) {
   const host = hosts[i % hosts.length];
-  const desktop = i % 3 === 0;
-  return sessionRecord({
+  return farmSession(i, now, {
     sessionId: farmSessionId(i),
     user: `user${(i * 7919) % (hosts.length * 10)}`,
     serverUrl: host.serverUrl,
     // The streamer's address is its host's, shared by its sessions.
     host: `10.${(i % hosts.length) >> 8 & 255}.${i % hosts.length & 255}.1`,
-    port: 20010 + (i % 50) * 10,
-    kind: desktop ? "desktop" : "app",
-    workspaceIds: [desktop ? "desktop" : "notepad"],
-    resources: {
-      clipboard: true,
-      fileUpload: i % 4 === 0,
-      fileDownload: false,
-      printing: false,
-      audio: true,
-      videoMaxKbps: 8000,
-      downloadMaxBytes: 2 ** 30,
-      maxPixelRatio: 2,
-    },
-    createdAt: now - 600_000,
-    lastLaunchAt: now - 60_000,
-    lastCheckinAt: now - 5_000,
   });
 }
 
@@ -226,7 +212,7 @@ async function seedFarm(
     signal.throwIfAborted();
     const to = Math.min(sessions, from + SEED_BATCH);
     const batch: SessionRecord[] = [];
-    for (let i = from; i < to; i++) batch.push(farmSession(i, hosts, now));
+    for (let i = from; i < to; i++) batch.push(farmSessionOn(i, hosts, now));
     await put.putSessions(batch);
   }
 }
