@@ -26,8 +26,7 @@ import {
 } from "../mod/gateway/store_postgres.ts";
 import { sessionRecord } from "../tests/support/gateway_parts.ts";
 import { freePort } from "../tests/support/ports.ts";
-import { hasPostgres, startPostgres } from "../tests/support/postgres.ts";
-import { fine, ms, ratio, summarize } from "./common.ts";
+import { fine, ms, onPostgres, ratio, summarize } from "./common.ts";
 
 const quick = Deno.args.includes("--quick");
 const DELAY_MS = 20;
@@ -86,7 +85,11 @@ function hostUrl(n: number): string {
   return `http://10.1.${n >> 8}.${n & 255}:9005`;
 }
 
-function claimFor(serverUrl: string, licence: number): SessionClaim {
+/**
+ * A claim for a new session on `serverUrl` under `licence`, taken now, with
+ * room on the host (what the claim benches time).
+ */
+export function claimFor(serverUrl: string, licence: number): SessionClaim {
   const now = Date.now();
   return {
     sessionId: crypto.randomUUID(),
@@ -153,12 +156,7 @@ function report(
 }
 
 if (import.meta.main) {
-  if (!hasPostgres()) {
-    console.log("PostgreSQL is not installed (Debian: postgresql): skipped");
-    Deno.exit(0);
-  }
-  const cluster = await startPostgres();
-  try {
+  await onPostgres(async (cluster) => {
     const url = await cluster.createDatabase();
     const relay = delayingRelay(cluster.port, DELAY_MS);
     const delayed = await openPostgresStore(
@@ -228,7 +226,5 @@ if (import.meta.main) {
       await store.close();
       await sql.end({ timeout: 5 });
     }
-  } finally {
-    await cluster.stop();
-  }
+  });
 }

@@ -20,12 +20,12 @@
  *
  * @module
  */
-import { claimLifetimeMs, type SessionClaim } from "../mod/gateway/claims.ts";
-import { liveSessionSql, liveSince } from "../mod/gateway/liveness.ts";
+import type { SessionClaim } from "../mod/gateway/claims.ts";
+import { liveSessionSql } from "../mod/gateway/liveness.ts";
 import { openPostgresStore } from "../mod/gateway/store_postgres.ts";
 import { sessionRecord } from "../tests/support/gateway_parts.ts";
-import { hasPostgres, startPostgres } from "../tests/support/postgres.ts";
-import { fine, ratio, summarize } from "./common.ts";
+import { claimFor } from "./claim_bench.ts";
+import { fine, onPostgres, ratio, summarize } from "./common.ts";
 
 const quick = Deno.args.includes("--quick");
 const HOSTS = quick ? 1_000 : 10_000;
@@ -33,7 +33,6 @@ const PER_HOST = 50;
 const SESSIONS = HOSTS * PER_HOST;
 /** One in a hundred sessions is not live. */
 const STALE_EVERY = 100;
-const STALE_MS = 45_000;
 const SAMPLES = quick ? 30 : 100;
 /** Any number: the claim lock (as store_postgres.ts's CLAIM_LOCK). */
 const CLAIM_LOCK = 0x636c6169;
@@ -69,26 +68,8 @@ function hostUrl(n: number): string {
   return `http://10.3.${n >> 8}.${n & 255}:9005`;
 }
 
-function claimFor(serverUrl: string, licence: number): SessionClaim {
-  const now = Date.now();
-  return {
-    sessionId: crypto.randomUUID(),
-    gatewayId: "bench",
-    serverUrl,
-    now,
-    expiresAt: now + claimLifetimeMs(45_000),
-    liveSince: liveSince(now, STALE_MS),
-    limits: { licence, hostCapacity: 1_000, logonCap: 1_000 },
-  };
-}
-
 if (import.meta.main) {
-  if (!hasPostgres()) {
-    console.log("PostgreSQL is not installed (Debian: postgresql): skipped");
-    Deno.exit(0);
-  }
-  const cluster = await startPostgres();
-  try {
+  await onPostgres(async (cluster) => {
     const url = await cluster.createDatabase();
     // One connection each, as `before` has: the same warm connection.
     const store = await openPostgresStore(url, { maxConnections: 1 });
@@ -197,7 +178,5 @@ if (import.meta.main) {
       await store.close();
       await sql.end({ timeout: 5 });
     }
-  } finally {
-    await cluster.stop();
-  }
+  });
 }

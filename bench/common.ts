@@ -2,12 +2,18 @@
  * What the session host benchmarks share: latency statistics, Ctrl-C
  * handling that still runs every cleanup, timed requests, and starting and
  * stopping a real `webstream -backend` process (its pool users removed, its
- * temporary folder deleted, whatever happened).
+ * temporary folder deleted, whatever happened), and a real PostgreSQL for
+ * the store benchmarks.
  *
  * @module
  */
 import { writeTestConfig } from "../tests/support/config.ts";
 import { poolUserProcesses, poolUsers } from "../tests/support/pool_users.ts";
+import {
+  hasPostgres,
+  startPostgres,
+  type TestPostgres,
+} from "../tests/support/postgres.ts";
 import {
   startWebstream,
   type WebstreamProcess,
@@ -413,5 +419,27 @@ async function sweepPoolUsers(prefix: string): Promise<void> {
       stdout: "null",
       stderr: "null",
     }).output();
+  }
+}
+
+// ---- PostgreSQL ----
+
+/**
+ * Runs `run` on a fresh real PostgreSQL cluster, stopped afterwards by its
+ * PID; where Debian's `postgresql` is not installed, says the benchmark is
+ * skipped instead.
+ */
+export async function onPostgres(
+  run: (cluster: TestPostgres) => Promise<void>,
+): Promise<void> {
+  if (!hasPostgres()) {
+    console.log("PostgreSQL is not installed (Debian: postgresql): skipped");
+    return;
+  }
+  const cluster = await startPostgres();
+  try {
+    await run(cluster);
+  } finally {
+    await cluster.stop();
   }
 }

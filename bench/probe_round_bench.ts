@@ -24,8 +24,7 @@ import {
   openPostgresStore,
   type PostgresStore,
 } from "../mod/gateway/store_postgres.ts";
-import { hasPostgres, startPostgres } from "../tests/support/postgres.ts";
-import { ms, ratio, summarize } from "./common.ts";
+import { ms, onPostgres, ratio, summarize } from "./common.ts";
 import { findProcess, treeCpuSeconds } from "./proc_stat.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -176,12 +175,7 @@ async function runCase(
 }
 
 if (import.meta.main) {
-  if (!hasPostgres()) {
-    console.log("PostgreSQL is not installed (Debian: postgresql): skipped");
-    Deno.exit(0);
-  }
-  const cluster = await startPostgres();
-  try {
+  await onPostgres(async (cluster) => {
     const databasePid = await findProcess(`-D ${cluster.socketDir}/data`);
     if (!databasePid) throw new Error("PostgreSQL's server process not found");
     const pg = (await import("postgres")).default;
@@ -234,7 +228,5 @@ if (import.meta.main) {
         }
       }
     }
-  } finally {
-    await cluster.stop();
-  }
+  });
 }
