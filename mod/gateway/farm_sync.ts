@@ -51,28 +51,53 @@ export interface Reconciliation<T> {
   forget: string[];
 }
 
+/** How to compare memory with the store read again. */
+export interface RereadOptions<T> {
+  /** A record's key. */
+  key: (record: T) => string;
+  /**
+   * True when memory's record of `key` wins: this gateway has not written
+   * it yet, or made it after the read began.
+   */
+  keep: (key: string) => boolean;
+}
+
+/** Memory compared with the store read again, one stored record at a time. */
+export interface Reread<T> {
+  /** Notes a stored record; true when memory should take it in. */
+  take(record: T): boolean;
+  /** The keys of `memory` the store no longer holds, unless kept. */
+  gone(memory: Iterable<string>): string[];
+}
+
 /**
- * Compares memory with the store read again: every stored record is taken
- * in unless `keep` says memory is newer; every key in memory the store no
- * longer holds is forgotten unless `keep` says so (this gateway has not
- * written it yet, or made it after the read began).
+ * Compares memory with the store as its records come (sessions, read
+ * through a cursor, are never held all at once): every stored record is
+ * taken in unless `keep` says memory is newer; every key in memory the store
+ * no longer holds is forgotten unless `keep` says so.
  */
+export function reread<T>(options: RereadOptions<T>): Reread<T> {
+  const storedKeys = new Set<string>();
+  return {
+    take(record) {
+      const key = options.key(record);
+      storedKeys.add(key);
+      return !options.keep(key);
+    },
+    gone: (memory) =>
+      [...memory].filter((key) => !storedKeys.has(key) && !options.keep(key)),
+  };
+}
+
+/** {@linkcode reread} of records read all at once. */
 export function reconcile<T>(
   memory: Iterable<string>,
   stored: readonly T[],
-  options: { key: (record: T) => string; keep: (key: string) => boolean },
+  options: RereadOptions<T>,
 ): Reconciliation<T> {
-  const storedKeys = new Set<string>();
-  const apply: T[] = [];
-  for (const record of stored) {
-    const key = options.key(record);
-    storedKeys.add(key);
-    if (!options.keep(key)) apply.push(record);
-  }
-  const forget = [...memory].filter((key) =>
-    !storedKeys.has(key) && !options.keep(key)
-  );
-  return { apply, forget };
+  const compared = reread(options);
+  const apply = stored.filter((record) => compared.take(record));
+  return { apply, forget: compared.gone(memory) };
 }
 
 /** Applies one notice to memory. */
@@ -264,9 +289,24 @@ export class FarmSync {
         store.holds("session", id)
       ),
     );
-    const [hosts, stored, revoked] = await Promise.all([
+    const sessionReread = reread<SessionRecord>({
+      key: (s) => s.sessionId,
+      keep: (id) =>
+        heldSessions.has(id) || store.holds("session", id) ||
+        (sessions.get(id)?.lastLaunchAt ?? 0) >= started,
+    });
+    let sessionsRead = 0;
+    const [hosts, , revoked] = await Promise.all([
       source.loadHosts(),
-      source.loadSessions(),
+      // Taken in as they are read: 500,000 sessions are never in an array.
+      source.eachSession((session) => {
+        sessionsRead++;
+        if (this.#stopped || !sessionReread.take(session)) return;
+        // A fresh check-in window, as at a restart: check-ins written while
+        // the listener was away are not told again.
+        session.lastCheckinAt = Math.max(session.lastCheckinAt ?? 0, started);
+        sessions.applyRemote(session);
+      }),
       source.loadRevocations(),
     ]);
     if (this.#stopped) return;
@@ -282,23 +322,10 @@ export class FarmSync {
     );
     for (const host of hostPlan.apply) registry.applyRemote(host);
     for (const url of hostPlan.forget) registry.forgetRemote(url);
-    const sessionPlan = reconcile<SessionRecord>(
+    const sessionsGone = sessionReread.gone(
       sessions.all().map((s) => s.sessionId),
-      stored,
-      {
-        key: (s) => s.sessionId,
-        keep: (id) =>
-          heldSessions.has(id) || store.holds("session", id) ||
-          (sessions.get(id)?.lastLaunchAt ?? 0) >= started,
-      },
     );
-    for (const session of sessionPlan.apply) {
-      // A fresh check-in window, as at a restart: check-ins written while
-      // the listener was away are not told again.
-      session.lastCheckinAt = Math.max(session.lastCheckinAt ?? 0, started);
-      sessions.applyRemote(session);
-    }
-    for (const id of sessionPlan.forget) sessions.forgetRemote(id);
+    for (const id of sessionsGone) sessions.forgetRemote(id);
     for (const revocation of revoked) {
       targets.revocations.applyRemote(revocation);
     }
@@ -306,8 +333,8 @@ export class FarmSync {
     this.#logger.info("memory reconciled with the store", {
       hosts: hosts.length,
       hostsForgotten: hostPlan.forget.length,
-      sessions: stored.length,
-      sessionsForgotten: sessionPlan.forget.length,
+      sessions: sessionsRead,
+      sessionsForgotten: sessionsGone.length,
     });
   }
 }

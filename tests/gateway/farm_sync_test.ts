@@ -23,6 +23,7 @@ import {
   applyChange,
   FarmSync,
   reconcile,
+  reread,
 } from "../../mod/gateway/farm_sync.ts";
 import { HostRegistry } from "../../mod/gateway/registry.ts";
 import { SessionMap } from "../../mod/gateway/sessions.ts";
@@ -43,6 +44,19 @@ Deno.test("reconcile: stored records in, gone keys out, unless kept", () => {
     { key: (r) => r.k, keep: (key) => key === "kept-gone" || key === "c" },
   );
   assertEquals(plan, { apply: [{ k: "a" }, { k: "new" }], forget: ["b"] });
+});
+
+Deno.test("reread: records judged as they come, what memory holds beyond them is gone unless kept", () => {
+  const compared = reread<{ k: string }>({
+    key: (r) => r.k,
+    keep: (key) => key === "kept-gone" || key === "c",
+  });
+  assertEquals(
+    [{ k: "a" }, { k: "new" }, { k: "c" }].map((r) => compared.take(r)),
+    [true, true, false],
+  );
+  // Asked after the read: records taken in meanwhile are not gone.
+  assertEquals(compared.gone(["a", "b", "kept-gone", "c", "new"]), ["b"]);
 });
 
 /** A gateway's memory over `source`, guarded as createGateway does. */
