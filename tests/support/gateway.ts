@@ -223,16 +223,25 @@ async function waitUntilServing(
 ): Promise<void> {
   let exited: Deno.CommandStatus | undefined;
   process.status.then((s) => exited = s);
-  await waitFor(async () => {
-    if (exited) return true;
-    try {
-      const response = await fetch(url);
-      await response.body?.cancel();
-      return response.ok;
-    } catch {
-      return false;
-    }
-  }, { what: `${what} to serve` });
+  try {
+    // The bound only ends a hang: a shared CI machine may be slow to start.
+    await waitFor(async () => {
+      if (exited) return true;
+      try {
+        const response = await fetch(url);
+        await response.body?.cancel();
+        return response.ok;
+      } catch {
+        return false;
+      }
+    }, { what: `${what} to serve`, timeoutMs: 60_000 });
+  } catch (error) {
+    throw new Error(
+      `${(error as Error).message}; its last log records: ${
+        JSON.stringify(process.logs.slice(-8))
+      }`,
+    );
+  }
   if (exited) {
     throw new Error(
       `${what} exited (${exited.code}): ${
