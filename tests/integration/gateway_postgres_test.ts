@@ -70,6 +70,9 @@ Deno.test({
         const restarted = await startGateway(config);
         teardown.defer(() => restarted.stop());
         gateway = restarted;
+        // A restarted gateway holds its hosts Unreachable until it hears
+        // from them (a probe, or another gateway's shared one).
+        await admin.waitForHealthy([host]);
         const resolved = await resolveSession(gateway.url, launched.sessionId);
         assertEquals(resolved.status, 200, resolved.body);
         assertEquals(JSON.parse(resolved.body).SessionId, sessionUuid);
