@@ -11,8 +11,11 @@
  *   `monitor.probe` with no bound, on `fetch`'s pooling client);
  * - `spread, keep-alive`: the monitor's rounds (spread over the interval,
  *   at most `maxConcurrentProbes` in flight) on the pooling client;
- * - `spread, no keep-alive`: the monitor as it is (its client keeps no idle
- *   connection: a new one each probe).
+ * - `spread, fetch, no keep-alive`: the monitor before `health_probe.ts`
+ *   (`fetch` on a client that keeps no idle connection, with
+ *   `AbortSignal.any` of its stop and `AbortSignal.timeout`);
+ * - `spread, no keep-alive`: the monitor as it is (`probeHealth`: a
+ *   connection each, one timer).
  *
  * Read from `/proc/self`: resident memory after the rounds and its peak,
  * the CPU time per probe over the rounds after the first (connections
@@ -24,6 +27,7 @@
  */
 import { HostRegistry } from "../mod/gateway/registry.ts";
 import { startHealthMonitor } from "../mod/gateway/health_monitor.ts";
+import type { HealthProbe } from "../mod/gateway/health_probe.ts";
 import { openSqliteStore } from "../mod/gateway/store.ts";
 import { createLogger } from "../mod/log/mod.ts";
 import type { HealthCheckSettings } from "../mod/config/mod.ts";
@@ -39,14 +43,36 @@ import {
 export type ProbeVariant =
   | "at once"
   | "spread, keep-alive"
+  | "spread, fetch, no keep-alive"
   | "spread, no keep-alive";
 
 /** The variants, in the order measured. */
 export const PROBE_VARIANTS: ProbeVariant[] = [
   "at once",
   "spread, keep-alive",
+  "spread, fetch, no keep-alive",
   "spread, no keep-alive",
 ];
+
+/** A probe through `fetch` on `client`, as the monitor probed before. */
+function fetchProbe(client: Deno.HttpClient): HealthProbe {
+  return async (serverUrl, { timeoutMs, headers, signal }) => {
+    try {
+      const response = await fetch(`${serverUrl.replace(/\/$/, "")}/health`, {
+        headers,
+        client,
+        signal: AbortSignal.any([
+          ...signal ? [signal] : [],
+          AbortSignal.timeout(timeoutMs),
+        ]),
+      });
+      await response.body?.cancel();
+      return { kind: "answered", status: response.status };
+    } catch (cause) {
+      return { kind: "failed", error: (cause as Error).message };
+    }
+  };
+}
 
 /** What a child measured. */
 export interface ProbeFigures {
@@ -107,14 +133,18 @@ async function probeFarm(settings: ChildSettings): Promise<ProbeFigures> {
       version: "0.1.0",
     });
   }
-  // The monitor's own client keeps no idle connection; `fetch`'s keeps them.
+  // `fetch`'s default client keeps idle connections; the monitor keeps none.
   const client = variant === "spread, no keep-alive"
     ? undefined
-    : Deno.createHttpClient({});
+    : Deno.createHttpClient(
+      variant === "spread, fetch, no keep-alive"
+        ? { poolMaxIdlePerHost: 0 }
+        : {},
+    );
   const atOnce = variant === "at once";
   const monitor = startHealthMonitor(registry, {
     health,
-    client,
+    ...client ? { probe: fetchProbe(client) } : {},
     ...atOnce ? { targets: () => Promise.resolve([]) } : {},
   });
   const stopping = new AbortController();
@@ -204,11 +234,11 @@ export async function runProbeBench(
 export function formatProbeBench(results: ProbeFigures[]): string {
   const first = results[0];
   const lines = [
-    "variant                 RSS      ×first  peak     ×first  CPU per probe  ×first  hosts failing",
+    "variant                       RSS      ×first  peak     ×first  CPU per probe  ×first  hosts failing",
   ];
   for (const r of results) {
     lines.push(
-      `${r.variant.padEnd(24)}${`${r.rssMb.toFixed(0)} MB`.padEnd(9)}${
+      `${r.variant.padEnd(30)}${`${r.rssMb.toFixed(0)} MB`.padEnd(9)}${
         ratio(r.rssMb, first.rssMb).padEnd(8)
       }${`${r.peakMb.toFixed(0)} MB`.padEnd(9)}${
         ratio(r.peakMb, first.peakMb).padEnd(8)

@@ -8,7 +8,7 @@
  * as failing. With several gateways on one store each probes only the hosts
  * it holds a lease for (`targets`, `probe_sharing.ts`); a probe names its
  * gateway in `X-Gateway-Id`, so a host's operator (or a test) can tell who
- * probes. Probes open a connection each (see `client`).
+ * probes. Probes open a connection each (`health_probe.ts`).
  *
  * @module
  */
@@ -21,6 +21,7 @@ import {
   runProbeRound,
 } from "./probe_schedule.ts";
 import type { HostRegistry } from "./registry.ts";
+import { type HealthProbe, probeHealth } from "./health_probe.ts";
 
 /** Options for {@linkcode startHealthMonitor}. */
 export interface HealthMonitorOptions {
@@ -36,11 +37,11 @@ export interface HealthMonitorOptions {
   /** The rounds' clock, for tests. Default {@linkcode realClock}. */
   clock?: RoundClock;
   /**
-   * The HTTP client probes use. Default one that keeps no idle connection:
-   * a connection kept alive to each of 10,000 hosts between probes held
-   * 22 KB each (220 MB) and saved no CPU measurably (`probe_bench.ts`).
+   * How a host is probed. Default {@linkcode probeHealth}: a connection
+   * each, no idle one kept (a connection kept alive to each of 10,000
+   * hosts held 22 KB each and saved no CPU measurably, `probe_bench.ts`).
    */
-  client?: Deno.HttpClient;
+  probe?: HealthProbe;
 }
 
 /** A running health monitor. */
@@ -69,8 +70,7 @@ export function startHealthMonitor(
     options.health.maxConcurrentProbes ?? DEFAULT_MAX_CONCURRENT_PROBES,
   );
   const clock = options.clock ?? realClock;
-  const client = options.client ??
-    Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+  const probeHost = options.probe ?? probeHealth;
 
   /** Runs `run` as `serverUrl`'s probe in flight. */
   function track(serverUrl: string, run: () => Promise<void>): Promise<void> {
@@ -82,26 +82,18 @@ export function startHealthMonitor(
   /** One probe, holding a slot; records its result. */
   async function check(serverUrl: string): Promise<void> {
     const started = performance.now();
-    let ok = false;
-    let error: string | undefined;
-    try {
-      const response = await fetch(`${serverUrl.replace(/\/$/, "")}/health`, {
-        headers,
-        client,
-        signal: AbortSignal.any([
-          stopping.signal,
-          AbortSignal.timeout(timeout * 1000),
-        ]),
-      });
-      await response.body?.cancel();
-      ok = response.status === 200;
-      if (!ok) error = `answered ${response.status}`;
-    } catch (cause) {
-      error = (cause as Error).name === "TimeoutError"
-        ? `no answer within ${timeout} s`
-        : (cause as Error).message;
-    }
+    const answer = await probeHost(serverUrl, {
+      timeoutMs: timeout * 1000,
+      headers,
+      signal: stopping.signal,
+    });
     if (stopping.signal.aborted) return;
+    const ok = answer.kind === "answered" && answer.status === 200;
+    const error = answer.kind === "failed"
+      ? answer.error
+      : ok
+      ? undefined
+      : `answered ${answer.status}`;
     registry.recordProbe(serverUrl, {
       at: Date.now(),
       ok,
@@ -149,7 +141,6 @@ export function startHealthMonitor(
       stopping.abort();
       await loop;
       await Promise.allSettled([...inFlight.values()]);
-      if (!options.client) client.close();
     },
   };
 }
