@@ -42,7 +42,37 @@ export type HealthProbe = (
 /** The most bytes read of an answer: a health answer is a few hundred. */
 const MAX_ANSWER_BYTES = 64 * 1024;
 
-const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})[ \r]/;
+/** `HTTP/1.` as bytes: a status line's start. */
+const HTTP_1 = new TextEncoder().encode("HTTP/1.");
+
+/** Bytes of `HTTP/1.x NNN ` (the version, the code and what follows it). */
+const STATUS_HEAD = 13;
+
+/**
+ * The status code in the first `length` bytes of `head`: "more" while they
+ * are a status line's start, "not HTTP" as soon as they cannot be one.
+ * Read from the bytes: a string made of each answer would be garbage.
+ */
+export function statusCodeOf(
+  head: Uint8Array,
+  length: number,
+): number | "more" | "not HTTP" {
+  const isDigit = (at: number) => head[at] >= 0x30 && head[at] <= 0x39;
+  for (let at = 0; at < Math.min(length, STATUS_HEAD); at++) {
+    const fits = at < HTTP_1.length
+      ? head[at] === HTTP_1[at]
+      : at === 7
+      ? head[at] === 0x30 || head[at] === 0x31
+      : at === 8
+      ? head[at] === 0x20
+      : at < 12
+      ? isDigit(at)
+      : head[at] === 0x20 || head[at] === 0x0d;
+    if (!fits) return "not HTTP";
+  }
+  if (length < STATUS_HEAD) return "more";
+  return (head[9] - 0x30) * 100 + (head[10] - 0x30) * 10 + head[11] - 0x30;
+}
 
 const encoder = new TextEncoder();
 
@@ -67,21 +97,23 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 
 /** Reads the status code, then drains the answer until the host closes. */
 async function readStatus(conn: Deno.Conn): Promise<number> {
-  const buffer = new Uint8Array(4096);
-  let head = "";
+  const buffer = new Uint8Array(1024);
   let status: number | undefined;
+  let head = 0;
   let total = 0;
   while (total < MAX_ANSWER_BYTES) {
-    const read = await conn.read(buffer);
+    const read = await conn.read(
+      status === undefined ? buffer.subarray(head) : buffer,
+    );
     if (read === null) break;
     total += read;
     if (status !== undefined) continue;
-    head += String.fromCharCode(...buffer.subarray(0, Math.min(read, 64)));
-    const match = STATUS_LINE.exec(head);
-    if (match) status = Number(match[1]);
-    else if (head.length >= 16 || head.includes("\n")) {
-      throw new Error(`answered something other than HTTP/1.1`);
+    head += read;
+    const found = statusCodeOf(buffer, head);
+    if (found === "not HTTP") {
+      throw new Error("answered something other than HTTP/1.1");
     }
+    if (found !== "more") status = found;
   }
   if (status === undefined) throw new Error("closed the connection unanswered");
   return status;

@@ -193,10 +193,8 @@ export class SessionMap {
 
   /** Forgets every session of a host (it unregistered). */
   deleteHost(serverUrl: string, reason: string): void {
-    for (const session of [...this.#byId.values()]) {
-      if (session.serverUrl === serverUrl) {
-        this.delete(session.sessionId, reason);
-      }
+    for (const session of this.#where((s) => s.serverUrl === serverUrl)) {
+      this.delete(session.sessionId, reason);
     }
   }
 
@@ -226,17 +224,15 @@ export class SessionMap {
     serverUrl: string,
     options: { live: ReadonlySet<string>; since: number },
   ): number {
-    let ended = 0;
-    for (const session of [...this.#byId.values()]) {
-      if (
-        session.serverUrl !== serverUrl ||
-        options.live.has(session.sessionUuid) ||
-        session.lastLaunchAt >= options.since
-      ) continue;
+    const gone = this.#where((session) =>
+      session.serverUrl === serverUrl &&
+      !options.live.has(session.sessionUuid) &&
+      session.lastLaunchAt < options.since
+    );
+    for (const session of gone) {
       this.delete(session.sessionId, "its host no longer has it");
-      ended++;
     }
-    return ended;
+    return gone.length;
   }
 
   /**
@@ -337,18 +333,15 @@ export class SessionMap {
   /** Forgets sessions whose streamer went silent; writes check-in times. */
   prune(): number {
     const now = this.#judgedAt();
-    let removed = 0;
-    for (const session of [...this.#byId.values()]) {
-      if (!this.#live(session, now)) {
-        this.delete(
-          session.sessionId,
-          `no licence check-in for ${Math.round(this.#staleMs / 1000)} s`,
-        );
-        removed++;
-      }
+    const silent = this.#where((session) => !this.#live(session, now));
+    for (const session of silent) {
+      this.delete(
+        session.sessionId,
+        `no licence check-in for ${Math.round(this.#staleMs / 1000)} s`,
+      );
     }
     this.flush();
-    return removed;
+    return silent.length;
   }
 
   /** Writes pending check-in times to the store. */
@@ -371,6 +364,18 @@ export class SessionMap {
   /** How many sessions are known. */
   get size(): number {
     return this.#byId.size;
+  }
+
+  /**
+   * The sessions `test` picks, read in place: at 500,000 sessions a copy of
+   * them all each prune was most of the gateway's steady garbage.
+   */
+  #where(test: (session: SessionRecord) => boolean): SessionRecord[] {
+    const picked: SessionRecord[] = [];
+    this.#byId.forEach((session) => {
+      if (test(session)) picked.push(session);
+    });
+    return picked;
   }
 
   /** When silence is judged: now, or when news last was complete. */

@@ -4,11 +4,11 @@
  * byte at a time; a refused port; a listener that never answers (timed
  * out); a connection closed unanswered; an answer that is not
  * HTTP; the monitor's signal ending a probe; HTTPS against a self-signed
- * certificate, trusted and not.
+ * certificate, trusted and not. And the status line read from bytes.
  *
  * @module
  */
-import { probeHealth } from "../../mod/gateway/health_probe.ts";
+import { probeHealth, statusCodeOf } from "../../mod/gateway/health_probe.ts";
 import { assertEquals, assertMatch } from "../support/assert.ts";
 import { freePort } from "../support/ports.ts";
 import { selfSignedCertificate } from "../support/tls.ts";
@@ -184,4 +184,20 @@ Deno.test("not a URL is said so", async () => {
     kind: "failed",
     error: "not a URL: host-7",
   });
+});
+
+Deno.test("a status line read from its bytes", () => {
+  const of = (text: string, length = text.length) =>
+    statusCodeOf(new TextEncoder().encode(text.padEnd(32, "\0")), length);
+  assertEquals(of("HTTP/1.1 200 OK\r\n"), 200);
+  assertEquals(of("HTTP/1.0 503\r\n"), 503);
+  assertEquals(of("HTTP/1.1 204 No"), 204);
+  assertEquals(of("HTTP/1.1 200 OK", 12), "more");
+  assertEquals(of("HTTP/1", 6), "more");
+  assertEquals(of("", 0), "more");
+  assertEquals(of("HTTX/1.1 200 OK", 4), "not HTTP");
+  assertEquals(of("HTTP/2 200 OK"), "not HTTP");
+  assertEquals(of("HTTP/1.1 2x0 OK"), "not HTTP");
+  assertEquals(of("HTTP/1.1 2000 OK"), "not HTTP");
+  assertEquals(of("SSH-2.0-OpenSSH"), "not HTTP");
 });
