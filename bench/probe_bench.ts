@@ -27,7 +27,7 @@
  */
 import { HostRegistry } from "../mod/gateway/registry.ts";
 import { startHealthMonitor } from "../mod/gateway/health_monitor.ts";
-import type { HealthProbe } from "../mod/gateway/health_probe.ts";
+import type { Prober } from "../mod/gateway/health_probe.ts";
 import { openSqliteStore } from "../mod/gateway/store.ts";
 import { createLogger } from "../mod/log/mod.ts";
 import type { HealthCheckSettings } from "../mod/config/mod.ts";
@@ -54,23 +54,26 @@ export const PROBE_VARIANTS: ProbeVariant[] = [
   "spread, no keep-alive",
 ];
 
-/** A probe through `fetch` on `client`, as the monitor probed before. */
-function fetchProbe(client: Deno.HttpClient): HealthProbe {
-  return async (serverUrl, { timeoutMs, headers, signal }) => {
-    try {
-      const response = await fetch(`${serverUrl.replace(/\/$/, "")}/health`, {
-        headers,
-        client,
-        signal: AbortSignal.any([
-          ...signal ? [signal] : [],
-          AbortSignal.timeout(timeoutMs),
-        ]),
-      });
-      await response.body?.cancel();
-      return { kind: "answered", status: response.status };
-    } catch (cause) {
-      return { kind: "failed", error: (cause as Error).message };
-    }
+/** Probes through `fetch` on `client`, as the monitor probed before. */
+function fetchProber(client: Deno.HttpClient, timeoutMs: number): Prober {
+  const stopping = new AbortController();
+  return {
+    async probe(serverUrl) {
+      try {
+        const response = await fetch(`${serverUrl}/health`, {
+          client,
+          signal: AbortSignal.any([
+            stopping.signal,
+            AbortSignal.timeout(timeoutMs),
+          ]),
+        });
+        await response.body?.cancel();
+        return { kind: "answered", status: response.status };
+      } catch (cause) {
+        return { kind: "failed", error: (cause as Error).message };
+      }
+    },
+    close: () => stopping.abort(),
   };
 }
 
@@ -144,7 +147,7 @@ async function probeFarm(settings: ChildSettings): Promise<ProbeFigures> {
   const atOnce = variant === "at once";
   const monitor = startHealthMonitor(registry, {
     health,
-    ...client ? { probe: fetchProbe(client) } : {},
+    ...client ? { prober: fetchProber(client, health.timeout * 1000) } : {},
     ...atOnce ? { targets: () => Promise.resolve([]) } : {},
   });
   const stopping = new AbortController();

@@ -16,8 +16,10 @@
  * hour).
  *
  * `deno run -A bench/restart_bench.ts [--quick] [--sqlite|--postgres]
- * [--before=<dir>] [--env=NAME=VALUE]… [--v8-flags=<flags>]…` (`--quick`: 1,000 hosts and
- * 50,000 sessions). On the seeded store it starts, in turn: the webstream
+ * [--before=<dir>] [--env=NAME=VALUE]… [--v8-flags=<flags>]…
+ * [--steady=<seconds>]` (`--quick`: 1,000 hosts and 50,000 sessions;
+ * `--steady`: how long memory and CPU are watched after the first 10 s,
+ * default 20). On the seeded store it starts, in turn: the webstream
  * tree in `<dir>` (`git archive <commit> | tar -x -C <dir>`: the "before"
  * of a change, in the same run), this tree's, and this tree's with each
  * `--env` variable and each `--v8-flags` given; ratios are against the first. Also measured: the CPU
@@ -390,9 +392,18 @@ export async function runRestartBench(
  * against the first (peak and later resident memory, CPU while settling)
  * and its peak against the empty-store gateway.
  */
-export function formatRestartBench(results: RestartResult[]): string {
+export function formatRestartBench(
+  results: RestartResult[],
+  options: Pick<RestartBenchOptions, "settleSeconds" | "steadySeconds">,
+): string {
+  const settle = options.settleSeconds;
+  const end = settle + options.steadySeconds;
   const lines = [
-    "store     variant                  up in    peak listening  ×empty  ×first  RSS 10 s later (peak)  ×first  RSS 30 s later (peak)  ×first  CPU 10–30 s  ×first  target < 500 MB",
+    `store     variant                  up in    peak listening  ×empty  ×first  ${
+      `RSS ${settle} s later (peak)`.padEnd(23)
+    }×first  ${`RSS ${end} s later (peak)`.padEnd(23)}×first  ${
+      `CPU ${settle}–${end} s`.padEnd(13)
+    }×first  target < 500 MB (peak)`,
   ];
   for (const r of results) {
     const first = r.loaded[0]?.figures;
@@ -466,13 +477,18 @@ if (import.meta.main) {
     }`,
   );
   try {
+    const watch = {
+      settleSeconds: 10,
+      // Two of its probe intervals (10 s), or `--steady=<seconds>`.
+      steadySeconds: Number(
+        Deno.args.find((a) => a.startsWith("--steady="))?.slice(9) ?? 20,
+      ),
+    };
     const results = await runRestartBench({
       hosts: quick ? 1000 : 10_000,
       sessionsPerHost: 50,
       kinds,
-      settleSeconds: 10,
-      // Two of its probe intervals (10 s).
-      steadySeconds: 20,
+      ...watch,
       variants: variantsOf(Deno.args),
       signal: interrupt.signal,
       interrupted: () => interrupt.received !== undefined,
@@ -480,7 +496,7 @@ if (import.meta.main) {
     });
     console.log(
       `\nGateway restart (real process; peak = VmHWM once all is loaded)\n${
-        formatRestartBench(results)
+        formatRestartBench(results, watch)
       }`,
     );
   } catch (error) {

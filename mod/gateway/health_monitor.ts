@@ -21,7 +21,7 @@ import {
   runProbeRound,
 } from "./probe_schedule.ts";
 import type { HostRegistry } from "./registry.ts";
-import { type HealthProbe, probeHealth } from "./health_probe.ts";
+import { HealthProber, type Prober } from "./health_probe.ts";
 
 /** Options for {@linkcode startHealthMonitor}. */
 export interface HealthMonitorOptions {
@@ -37,11 +37,12 @@ export interface HealthMonitorOptions {
   /** The rounds' clock, for tests. Default {@linkcode realClock}. */
   clock?: RoundClock;
   /**
-   * How a host is probed. Default {@linkcode probeHealth}: a connection
-   * each, no idle one kept (a connection kept alive to each of 10,000
-   * hosts held 22 KB each and saved no CPU measurably, `probe_bench.ts`).
+   * How hosts are probed. Default a {@linkcode HealthProber} with the
+   * settings' timeout: a connection each, no idle one kept (a connection
+   * kept alive to each of 10,000 hosts held 22 KB each and saved no CPU
+   * measurably, `probe_bench.ts`). Closed when the monitor stops.
    */
-  probe?: HealthProbe;
+  prober?: Prober;
 }
 
 /** A running health monitor. */
@@ -70,7 +71,8 @@ export function startHealthMonitor(
     options.health.maxConcurrentProbes ?? DEFAULT_MAX_CONCURRENT_PROBES,
   );
   const clock = options.clock ?? realClock;
-  const probeHost = options.probe ?? probeHealth;
+  const prober = options.prober ??
+    new HealthProber({ timeoutMs: timeout * 1000, headers });
 
   /** Runs `run` as `serverUrl`'s probe in flight. */
   function track(serverUrl: string, run: () => Promise<void>): Promise<void> {
@@ -82,11 +84,7 @@ export function startHealthMonitor(
   /** One probe, holding a slot; records its result. */
   async function check(serverUrl: string): Promise<void> {
     const started = performance.now();
-    const answer = await probeHost(serverUrl, {
-      timeoutMs: timeout * 1000,
-      headers,
-      signal: stopping.signal,
-    });
+    const answer = await prober.probe(serverUrl);
     if (stopping.signal.aborted) return;
     const ok = answer.kind === "answered" && answer.status === 200;
     const error = answer.kind === "failed"
@@ -139,6 +137,7 @@ export function startHealthMonitor(
     probe,
     async stop() {
       stopping.abort();
+      prober.close();
       await loop;
       await Promise.allSettled([...inFlight.values()]);
     },

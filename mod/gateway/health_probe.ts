@@ -1,16 +1,18 @@
 /**
- * One health probe: `GET <serverUrl>/health` on a connection of its own,
- * reduced to what the monitor needs, the status code. It writes an
- * HTTP/1.1 request with `Connection: close`, reads the status line, then
- * drains the (small) answer until the host closes, so the host's side takes
- * the TIME_WAIT, not the gateway's. One timer per probe, cleared when it
- * ends.
+ * Health probes: `GET <serverUrl>/health` on a connection each, reduced to
+ * what the monitor needs, the status code. A probe writes an HTTP/1.1
+ * request with `Connection: close`, reads the status line, then drains the
+ * (small) answer until the host closes, so the host's side takes the
+ * TIME_WAIT, not the gateway's.
  *
- * Why not `fetch`: at 10,000 hosts a round of `fetch` probes held about
- * 100 MB more resident memory than this (its client's per-connection
- * buffers, which malloc keeps), and `AbortSignal.timeout` plus
- * `AbortSignal.any` another 100 MB (each a timer and a dependent signal
- * until collected); see `docs/benchmarks.md`, "Health probes".
+ * Built for 10,000 hosts probed every few seconds, when many probes are in
+ * flight at each young-generation collection and what they hold is
+ * promoted: a probe holds a record, its connection and one promise. No
+ * timer and no event listener per probe: one sweep a
+ * {@linkcode SWEEP_MS} ends those past their deadline, and closing the
+ * prober ends the rest. `fetch` with `AbortSignal.timeout` and
+ * `AbortSignal.any` held about 200 MB more at 10,000 hosts; see
+ * `docs/benchmarks.md`, "Health probes".
  *
  * @module
  */
@@ -20,24 +22,29 @@ export type ProbeAnswer =
   | { kind: "answered"; status: number }
   | { kind: "failed"; error: string };
 
-/** Options for {@linkcode probeHealth}. */
-export interface ProbeHealthOptions {
-  /** Gives up after this long, as `no answer within …`. */
+/** Probes hosts' `/health`: the monitor's port ({@linkcode HealthProber}). */
+export interface Prober {
+  /** Probes `serverUrl`'s `/health`. */
+  probe(serverUrl: string): Promise<ProbeAnswer>;
+  /** Ends every probe in flight (each answers `stopped`). */
+  close(): void;
+}
+
+/** Options for {@linkcode HealthProber}. */
+export interface HealthProberOptions {
+  /** A probe gives up after this long, as `no answer within …`. */
   timeoutMs: number;
   /** Extra request headers (`X-Gateway-Id`). */
   headers?: Record<string, string>;
-  /** Ends the probe early (the monitor stopping). */
-  signal?: AbortSignal;
-  /** CA certificates (PEM) an `https:` host's certificate is checked
-   * against. Default the system's. */
+  /**
+   * CA certificates (PEM) an `https:` host's certificate is checked
+   * against. Default the system's.
+   */
   caCerts?: string[];
 }
 
-/** A probe of one host's `/health`, as the monitor runs it. */
-export type HealthProbe = (
-  serverUrl: string,
-  options: ProbeHealthOptions,
-) => Promise<ProbeAnswer>;
+/** How often probes past their deadline are ended, at most, ms. */
+export const SWEEP_MS = 100;
 
 /** The most bytes read of an answer: a health answer is a few hundred. */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -119,78 +126,124 @@ async function readStatus(conn: Deno.Conn): Promise<number> {
   return status;
 }
 
-/** Asks `url`'s `/health` on a connection of its own, closed when done. */
-async function ask(
-  url: URL,
-  options: ProbeHealthOptions & { signal: AbortSignal },
-): Promise<number> {
-  const { headers = {}, signal, caCerts } = options;
-  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  const https = url.protocol === "https:";
-  const port = Number(url.port || (https ? 443 : 80));
-  const tcp = await Deno.connect({ hostname, port, signal });
-  let conn: Deno.Conn = tcp;
-  const close = () => {
+/** A probe in flight. */
+interface InFlight {
+  deadline: number;
+  /** Ends a connection attempt still under way. */
+  connecting: AbortController;
+  /** The connection, once open (TLS: the TCP connection under it). */
+  conn?: Deno.Conn;
+  /** Answers the probe (the first call wins). */
+  settle(answer: ProbeAnswer): void;
+  settled: boolean;
+}
+
+/** Probes hosts' `/health`, each on a connection of its own. */
+export class HealthProber implements Prober {
+  readonly #options: HealthProberOptions;
+  readonly #inFlight = new Set<InFlight>();
+  #sweeper?: ReturnType<typeof setInterval>;
+
+  constructor(options: HealthProberOptions) {
+    this.#options = options;
+  }
+
+  /** Probes `serverUrl`'s `/health`: its status code, or why there was none. */
+  probe(serverUrl: string): Promise<ProbeAnswer> {
+    let url: URL;
     try {
-      conn.close();
+      url = new URL(serverUrl);
     } catch {
-      // Already closed.
+      return Promise.resolve({
+        kind: "failed",
+        error: `not a URL: ${serverUrl}`,
+      });
     }
-  };
-  // Ending the probe closes the connection, which ends a read or write.
-  signal.addEventListener("abort", close);
-  try {
-    // A stalled handshake is left to finish in the background: the probe
-    // has already answered (`probeHealth` races it with its end).
-    if (https) conn = await Deno.startTls(tcp, { hostname, caCerts });
-    signal.throwIfAborted();
-    await writeAll(conn, requestBytes(url, headers));
-    return await readStatus(conn);
-  } finally {
-    signal.removeEventListener("abort", close);
-    close();
+    return new Promise((resolve) => {
+      const probe: InFlight = {
+        deadline: performance.now() + this.#options.timeoutMs,
+        connecting: new AbortController(),
+        settled: false,
+        settle: (answer) => {
+          if (probe.settled) return;
+          probe.settled = true;
+          this.#inFlight.delete(probe);
+          if (!this.#inFlight.size) this.#stopSweeping();
+          resolve(answer);
+        },
+      };
+      this.#inFlight.add(probe);
+      this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS);
+      this.#ask(url, probe).then(
+        (status) => probe.settle({ kind: "answered", status }),
+        (cause) =>
+          probe.settle({ kind: "failed", error: (cause as Error).message }),
+      );
+    });
+  }
+
+  close(): void {
+    for (const probe of [...this.#inFlight]) this.#end(probe, "stopped");
+  }
+
+  /** Asks `url`'s `/health` for `probe`; its connection closed when done. */
+  async #ask(url: URL, probe: InFlight): Promise<number> {
+    const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+    const https = url.protocol === "https:";
+    const port = Number(url.port || (https ? 443 : 80));
+    const tcp = await Deno.connect({
+      hostname,
+      port,
+      signal: probe.connecting.signal,
+    });
+    probe.conn = tcp;
+    try {
+      if (probe.settled) throw new Error("ended");
+      // A stalled handshake leaves this to finish in the background: the
+      // probe has answered already, at its deadline.
+      const conn = https
+        ? await Deno.startTls(tcp, { hostname, caCerts: this.#options.caCerts })
+        : tcp;
+      probe.conn = conn;
+      if (probe.settled) conn.close();
+      await writeAll(conn, requestBytes(url, this.#options.headers ?? {}));
+      return await readStatus(conn);
+    } finally {
+      closeQuietly(probe.conn);
+    }
+  }
+
+  /** Ends the probes past their deadline. */
+  #sweep(): void {
+    const now = performance.now();
+    for (const probe of this.#inFlight) {
+      if (probe.deadline <= now) this.#end(probe, "timeout");
+    }
+  }
+
+  /** Answers `probe` and ends its connection or attempt. */
+  #end(probe: InFlight, why: "timeout" | "stopped"): void {
+    probe.settle({
+      kind: "failed",
+      error: why === "timeout"
+        ? `no answer within ${this.#options.timeoutMs / 1000} s`
+        : "stopped",
+    });
+    if (probe.conn) closeQuietly(probe.conn);
+    else probe.connecting.abort();
+  }
+
+  #stopSweeping(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
   }
 }
 
-/**
- * Probes `serverUrl`'s `/health`: its status code, or why there was none
- * (refused, timed out, closed, not HTTP).
- */
-export async function probeHealth(
-  serverUrl: string,
-  options: ProbeHealthOptions,
-): Promise<ProbeAnswer> {
-  const { timeoutMs, signal } = options;
-  let url: URL;
+/** Closes `conn` if it is open. */
+function closeQuietly(conn: Deno.Conn | undefined): void {
   try {
-    url = new URL(serverUrl);
+    conn?.close();
   } catch {
-    return { kind: "failed", error: `not a URL: ${serverUrl}` };
-  }
-  // One controller a probe (not `AbortSignal.timeout`/`any`: see above).
-  const ending = new AbortController();
-  const timer = setTimeout(() => ending.abort("timeout"), timeoutMs);
-  const stop = () => ending.abort("stopped");
-  signal?.addEventListener("abort", stop);
-  try {
-    const status = await Promise.race([
-      ask(url, { ...options, signal: ending.signal }),
-      new Promise<never>((_, reject) =>
-        ending.signal.addEventListener("abort", () => reject(), { once: true })
-      ),
-    ]);
-    return { kind: "answered", status };
-  } catch (cause) {
-    if (ending.signal.reason === "timeout") {
-      return {
-        kind: "failed",
-        error: `no answer within ${timeoutMs / 1000} s`,
-      };
-    }
-    if (ending.signal.aborted) return { kind: "failed", error: "stopped" };
-    return { kind: "failed", error: (cause as Error).message };
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", stop);
+    // Already closed.
   }
 }

@@ -35,6 +35,7 @@ import { openPostgresStore } from "./store_postgres.ts";
 import { changesOf } from "./store_changes.ts";
 import { FarmSync } from "./farm_sync.ts";
 import { GuardedStore, StoreUnavailableError } from "./store_guard.ts";
+import { collectGarbage } from "../util/collect_garbage.ts";
 
 export { type GatewayStore, openSqliteStore } from "./store.ts";
 export type * from "./types.ts";
@@ -166,6 +167,8 @@ export async function createGateway(
     });
     // Streamed from the store into the map: held once, however many.
     await sessions.load(store);
+    // The load's garbage collected now, before V8 sizes the heap by it.
+    collectGarbage();
     const metrics = createGatewayMetrics({
       hosts: () => registry.list(),
       liveSessions: () => sessions.liveCount(),

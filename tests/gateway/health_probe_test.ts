@@ -3,15 +3,28 @@
  * host's status codes and the headers it received; an answer arriving a
  * byte at a time; a refused port; a listener that never answers (timed
  * out); a connection closed unanswered; an answer that is not
- * HTTP; the monitor's signal ending a probe; HTTPS against a self-signed
+ * HTTP; closing the prober ending its probes; HTTPS against a self-signed
  * certificate, trusted and not. And the status line read from bytes.
  *
  * @module
  */
-import { probeHealth, statusCodeOf } from "../../mod/gateway/health_probe.ts";
+import {
+  HealthProber,
+  type HealthProberOptions,
+  type ProbeAnswer,
+  statusCodeOf,
+} from "../../mod/gateway/health_probe.ts";
 import { assertEquals, assertMatch } from "../support/assert.ts";
 import { freePort } from "../support/ports.ts";
 import { selfSignedCertificate } from "../support/tls.ts";
+
+/** One probe of `url` by a prober of its own. */
+function probeHealth(
+  url: string,
+  options: HealthProberOptions,
+): Promise<ProbeAnswer> {
+  return new HealthProber(options).probe(url);
+}
 
 /** A raw TCP listener that runs `each` on every connection. */
 function rawListener(each: (conn: Deno.Conn) => Promise<void>) {
@@ -138,16 +151,16 @@ Deno.test("a connection closed unanswered, and one that is not HTTP", async () =
   }
 });
 
-Deno.test("the caller's signal ends a probe in flight", async () => {
+Deno.test("closing the prober ends the probes in flight", async () => {
   const host = rawListener(() => new Promise(() => {}));
   try {
-    const stopping = new AbortController();
-    const probe = probeHealth(host.url, {
-      timeoutMs: 60_000,
-      signal: stopping.signal,
-    });
-    stopping.abort();
-    assertEquals(await probe, { kind: "failed", error: "stopped" });
+    const prober = new HealthProber({ timeoutMs: 60_000 });
+    const probes = [prober.probe(host.url), prober.probe(host.url)];
+    prober.close();
+    assertEquals(await Promise.all(probes), [
+      { kind: "failed", error: "stopped" },
+      { kind: "failed", error: "stopped" },
+    ]);
   } finally {
     await host.stop();
   }
