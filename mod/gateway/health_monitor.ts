@@ -31,6 +31,13 @@ export interface HealthMonitorOptions {
    * (`registry.probeTargets()`).
    */
   targets?: () => Promise<string[]>;
+  /**
+   * Hosts the first round probes too, first and whoever's lease they are:
+   * those restored from the store and not heard from
+   * (`registry.unheard()`), which a starting gateway waits for
+   * ({@linkcode HealthMonitor.firstProbes}).
+   */
+  unheard?: readonly string[];
   /** This gateway's id, sent as `X-Gateway-Id` with each probe. */
   gatewayId?: string;
   /** The rounds' clock, for tests. Default {@linkcode realClock}. */
@@ -47,6 +54,12 @@ export interface HealthMonitorOptions {
 export interface HealthMonitor {
   /** Probes one host as soon as a slot is free (after a registration, say). */
   probe(serverUrl: string): Promise<void>;
+  /**
+   * Settles once the first round has probed every `unheard` host (each
+   * probe bounded by `healthCheck.timeout`; the round by its slots), or the
+   * monitor stopped.
+   */
+  firstProbes: Promise<void>;
   /** Stops probing and waits for probes in flight. */
   stop(): Promise<void>;
 }
@@ -121,30 +134,42 @@ export function startHealthMonitor(
     });
   }
 
+  let firstProbed!: () => void;
+  const firstProbes = new Promise<void>((resolve) => firstProbed = resolve);
   const loop = (async () => {
     // The first round as fast as the slots allow: a restarted gateway holds
     // its hosts Unreachable until it hears from them.
     let spreadMs = 0;
+    let unheard: Set<string> | undefined = new Set(options.unheard);
     while (!stopping.signal.aborted) {
-      const due = await targets();
+      const held = await targets();
       if (stopping.signal.aborted) break;
+      const due = unheard ? [...new Set([...unheard, ...held])] : held;
+      const awaited: Promise<void>[] = [];
       const started = clock.now();
       await runProbeRound(due, {
         intervalMs: spreadMs,
         slots,
-        probe: (url) => track(url, () => check(url)),
+        probe: (url) => {
+          const done = track(url, () => check(url));
+          if (unheard?.has(url)) awaited.push(done);
+          return done;
+        },
         busy: (url) => inFlight.has(url),
         signal: stopping.signal,
         clock,
       });
+      if (unheard) Promise.allSettled(awaited).then(firstProbed);
+      unheard = undefined;
       spreadMs = interval * 1000;
       const rest = started + interval * 1000 - clock.now();
       if (rest > 0) await clock.sleep(rest, stopping.signal);
     }
-  })();
+  })().finally(() => firstProbed());
 
   return {
     probe,
+    firstProbes,
     async stop() {
       stopping.abort();
       await loop;
