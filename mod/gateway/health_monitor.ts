@@ -1,7 +1,8 @@
 /**
  * Probes every registered host's `GET /health` every `healthCheck.interval`
  * seconds with `healthCheck.timeout`: each round's hosts spread evenly over
- * the interval (the first round's started as fast as slots free up), at most
+ * the interval (the first round's started as fast as slots free up, the
+ * restored hosts not heard from first: `unheard`, `firstProbes`), at most
  * `healthCheck.maxConcurrentProbes` in flight (`probe_schedule.ts`). A probe
  * still running when the next is due is left alone, so a host that answers
  * slowly (heavy logon provisioning) but within the timeout is never counted
