@@ -78,6 +78,8 @@ Deno.test({
         // it answers /health.
         const restart = await startGatewayWithHostFrozen(config, host);
         teardown.defer(() => restart.gateway.stop());
+        // Before the host is stopped, whatever fails here.
+        teardown.defer(restart.thaw);
         gateway = restart.gateway;
         const resolved = await resolveSession(gateway.url, launched.sessionId);
         restart.thaw();

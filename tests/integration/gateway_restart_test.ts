@@ -161,6 +161,8 @@ Deno.test({
           // the session resolves as soon as the gateway answers /health.
           const restart = await startGatewayWithHostFrozen(config, host);
           gateway = restart.gateway;
+          // Before the host is stopped, whatever fails here.
+          teardown.defer(restart.thaw);
           const resolved = await resolveSession(
             gateway.url,
             launched.sessionId,
