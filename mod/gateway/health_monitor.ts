@@ -1,7 +1,8 @@
 /**
  * Probes every registered host's `GET /health` every `healthCheck.interval`
  * seconds with `healthCheck.timeout`: each round's hosts spread evenly over
- * the interval (the first round's started as fast as slots free up), at most
+ * the interval (the first round's started as fast as slots free up, the
+ * restored hosts not heard from first: `unheard`, `firstProbes`), at most
  * `healthCheck.maxConcurrentProbes` in flight (`probe_schedule.ts`). A probe
  * still running when the next is due is left alone, so a host that answers
  * slowly (heavy logon provisioning) but within the timeout is never counted
@@ -32,6 +33,13 @@ export interface HealthMonitorOptions {
    * (`registry.probeTargets()`).
    */
   targets?: () => Promise<string[]>;
+  /**
+   * Hosts the first round probes too, first and whoever's lease they are:
+   * those restored from the store and not heard from
+   * (`registry.unheard()`), which a starting gateway waits for
+   * ({@linkcode HealthMonitor.firstProbes}).
+   */
+  unheard?: readonly string[];
   /** This gateway's id, sent as `X-Gateway-Id` with each probe. */
   gatewayId?: string;
   /** The rounds' clock, for tests. Default {@linkcode realClock}. */
@@ -49,6 +57,12 @@ export interface HealthMonitorOptions {
 export interface HealthMonitor {
   /** Probes one host as soon as a slot is free (after a registration, say). */
   probe(serverUrl: string): Promise<void>;
+  /**
+   * Settles once the first round has probed every `unheard` host (each
+   * probe bounded by `healthCheck.timeout`; the round by its slots), or the
+   * monitor stopped.
+   */
+  firstProbes: Promise<void>;
   /** Stops probing and waits for probes in flight. */
   stop(): Promise<void>;
 }
@@ -111,30 +125,42 @@ export function startHealthMonitor(
     });
   }
 
+  let firstProbed!: () => void;
+  const firstProbes = new Promise<void>((resolve) => firstProbed = resolve);
   const loop = (async () => {
     // The first round as fast as the slots allow: a restarted gateway holds
     // its hosts Unreachable until it hears from them.
     let spreadMs = 0;
+    let unheard: Set<string> | undefined = new Set(options.unheard);
     while (!stopping.signal.aborted) {
-      const due = await targets();
+      const held = await targets();
       if (stopping.signal.aborted) break;
+      const due = unheard ? [...new Set([...unheard, ...held])] : held;
+      const awaited: Promise<void>[] = [];
       const started = clock.now();
       await runProbeRound(due, {
         intervalMs: spreadMs,
         slots,
-        probe: (url) => track(url, () => check(url)),
+        probe: (url) => {
+          const done = track(url, () => check(url));
+          if (unheard?.has(url)) awaited.push(done);
+          return done;
+        },
         busy: (url) => inFlight.has(url),
         signal: stopping.signal,
         clock,
       });
+      if (unheard) Promise.allSettled(awaited).then(firstProbed);
+      unheard = undefined;
       spreadMs = interval * 1000;
       const rest = started + interval * 1000 - clock.now();
       if (rest > 0) await clock.sleep(rest, stopping.signal);
     }
-  })();
+  })().finally(() => firstProbed());
 
   return {
     probe,
+    firstProbes,
     async stop() {
       stopping.abort();
       prober.close();

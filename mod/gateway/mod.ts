@@ -19,6 +19,7 @@ import { jsonOnly } from "./api/json.ts";
 import { resolverApi } from "./api/resolver.ts";
 import { userApi } from "./api/user_api.ts";
 import { createAuthenticator, Revocations } from "./auth/mod.ts";
+import { awaitFirstProbes, firstProbesWaitMs } from "./first_probes.ts";
 import { startHealthMonitor } from "./health_monitor.ts";
 import { Launcher } from "./launch.ts";
 import { ProbeSharing } from "./probe_sharing.ts";
@@ -109,8 +110,11 @@ export interface Gateway {
 /**
  * Wires a gateway on `options.store`: its state read from the store, the
  * cookie secret made and stored on first start, health probes and pruning
- * started, every route on one Hono app. {@linkcode startGateway} is this
- * plus a listener; tests serve `app` as they like.
+ * started, every route on one Hono app. Resolves once the hosts restored
+ * from the store are probed (bounded by `healthCheck.timeout` and a margin,
+ * `first_probes.ts`), so their sessions resolve and reconnect from the first
+ * request. {@linkcode startGateway} is this plus a listener; tests serve
+ * `app` as they like.
  *
  * @throws whatever the store throws when it cannot be read (the store is
  * closed then).
@@ -212,10 +216,14 @@ export async function createGateway(
     });
     stop.unshift(() => sharing.stop());
     await sharing.start();
+    // Restored hosts no fresh probe of the others' vouches for: probed
+    // first, and waited for below.
+    const unheard = registry.unheard();
     const monitor = startHealthMonitor(registry, {
       health: g.healthCheck,
       gatewayId: id,
       targets: () => sharing.targets(),
+      unheard,
     });
     stop.unshift(() => monitor.stop());
     const stopping = new AbortController();
@@ -318,6 +326,14 @@ export async function createGateway(
       }
       logger.error("request failed", { path: c.req.path, error });
       return c.json({ error: "internal error" }, 500);
+    });
+    // Serving before hearing from them would answer their sessions' resolves
+    // and reconnects with 404 until the first probes came back.
+    await awaitFirstProbes(registry, {
+      hosts: unheard,
+      probed: monitor.firstProbes,
+      boundMs: firstProbesWaitMs(g.healthCheck),
+      logger: logger.child("probes"),
     });
     return {
       id,

@@ -90,7 +90,8 @@ export class ProbeSharing {
   /**
    * The first round, so the gateway serves knowing what the others probed
    * (a host restored from the store is verified by their latest good
-   * probe). Waits for the store at most a probe interval.
+   * probe, if recent: `HostRegistry.applyProbe`). Waits for the store at
+   * most a probe interval.
    */
   async start(): Promise<void> {
     await this.targets();

@@ -201,7 +201,10 @@ export class HostRegistry {
   /**
    * Takes the probe state another gateway shares for a host it probes
    * (`probe_sharing.ts`), when it is newer than what this one has; written
-   * nowhere (it is that gateway's to share).
+   * nowhere (it is that gateway's to share). A good one verifies a host
+   * restored from the store only when it is younger than the heartbeat
+   * window ({@linkcode heardWithinMs}): one from a gateway that stopped
+   * long ago says nothing of the host now.
    */
   applyProbe(
     serverUrl: string,
@@ -211,13 +214,20 @@ export class HostRegistry {
     if (!entry || (entry.lastProbe?.at ?? -Infinity) >= shared.lastProbe.at) {
       return;
     }
-    this.#setProbe(entry, shared.lastProbe, shared.failures);
+    const fresh = this.#now() - shared.lastProbe.at <=
+      heardWithinMs(this.#health);
+    this.#setProbe(entry, shared.lastProbe, shared.failures, fresh);
   }
 
-  #setProbe(entry: Entry, result: ProbeResult, failures: number): void {
+  #setProbe(
+    entry: Entry,
+    result: ProbeResult,
+    failures: number,
+    fresh = true,
+  ): void {
     entry.lastProbe = result;
     entry.probeFailures = failures;
-    if (result.ok) entry.verified = true;
+    if (result.ok && fresh) entry.verified = true;
     const before = entry.view?.state;
     entry.view = undefined;
     // Logs a state change, if any; only a change of state moves its rank.
@@ -288,6 +298,8 @@ export class HostRegistry {
         known.placed = 0;
         known.heartbeatSerial = ++this.#heartbeatSerial;
         known.remote = true;
+        // Heard from, by the farm, since this gateway read the store.
+        known.verified = true;
       }
     } else {
       this.#entries.set(record.serverUrl, entry);
@@ -347,6 +359,21 @@ export class HostRegistry {
   /** Every host, with its state now. */
   list(): HostView[] {
     return [...this.#entries.values()].map((entry) => this.#view(entry));
+  }
+
+  /**
+   * The hosts restored from the store and not heard from since (no good
+   * probe, no heartbeat, no fresh shared probe): Unreachable until they are.
+   * A starting gateway probes these before it serves.
+   */
+  unheard(): string[] {
+    const hosts: string[] = [];
+    for (const entry of this.#entries.values()) {
+      if (!entry.verified && !entry.record.unregistered) {
+        hosts.push(entry.record.serverUrl);
+      }
+    }
+    return hosts;
   }
 
   /** The hosts to probe: all but the unregistered. */
@@ -439,8 +466,9 @@ export class HostRegistry {
     // State changes with time only by silence; until then the view holds.
     // (An Unreachable host's reason counts the seconds: never kept.)
     entry.view = view;
-    entry.viewUntil = view.state === "Unreachable" ? now : entry.seenAt +
-      this.#health.missedHeartbeats * this.#health.heartbeatInterval * 1000;
+    entry.viewUntil = view.state === "Unreachable"
+      ? now
+      : entry.seenAt + heardWithinMs(this.#health);
     return view;
   }
 
@@ -489,11 +517,11 @@ export class HostRegistry {
     const heard = entry.remote && entry.lastProbe?.ok
       ? Math.max(entry.seenAt, entry.lastProbe.at)
       : entry.seenAt;
-    const silence = (this.#now() - heard) / 1000;
-    if (silence > h.missedHeartbeats * h.heartbeatInterval) {
+    const silenceMs = this.#now() - heard;
+    if (silenceMs > heardWithinMs(h)) {
       return {
         state: "Unreachable",
-        reason: `no heartbeat for ${Math.round(silence)} s`,
+        reason: `no heartbeat for ${Math.round(silenceMs / 1000)} s`,
       };
     }
     if (entry.record.draining) {
@@ -508,6 +536,17 @@ export class HostRegistry {
     }
     return { state: "Healthy", reason: "answering probes and heartbeats" };
   }
+}
+
+/**
+ * How long a host stays Healthy without news of it (ms): `missedHeartbeats`
+ * × `heartbeatInterval`. A shared probe older than this does not verify a
+ * restored host either.
+ */
+export function heardWithinMs(
+  health: Pick<HealthCheckSettings, "missedHeartbeats" | "heartbeatInterval">,
+): number {
+  return health.missedHeartbeats * health.heartbeatInterval * 1000;
 }
 
 /**

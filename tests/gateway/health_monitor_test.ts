@@ -8,7 +8,9 @@
  * in flight, records nothing for them, and probing ends; with `targets`
  * only the hosts it names are probed, each probe naming the gateway in
  * `X-Gateway-Id`; never more probes in flight than `maxConcurrentProbes`
- * (the schedule itself is `probe_schedule_test.ts`'s, on a virtual clock).
+ * (the schedule itself is `probe_schedule_test.ts`'s, on a virtual clock);
+ * `unheard` hosts are probed in the first round even when not targets, and
+ * `firstProbes` settles once they answered, or the monitor stopped.
  *
  * The schema bounds `interval` to 1–10 s; the settings object is passed to
  * the functions directly with a shorter interval to keep the tests quick.
@@ -433,6 +435,66 @@ Deno.test(
     } finally {
       await monitor.stop();
       await Promise.all(hosts.map((h) => h.stop()));
+      store.close();
+    }
+  },
+);
+
+Deno.test(
+  "unheard hosts are probed in the first round whoever probes them, and firstProbes settles once they are",
+  real,
+  async () => {
+    // Not a target (another gateway's lease), answering slowly.
+    const [unheard, held] = [startFakeHost(200, 1000), startFakeHost()];
+    // Interval 10 s: a second round would come long after the test.
+    const health = settings({ interval: 10 });
+    const { registry, store } = makeRegistry(health);
+    register(registry, unheard.url);
+    register(registry, held.url);
+    let settled = false;
+    const monitor = startHealthMonitor(registry, {
+      health,
+      unheard: [unheard.url],
+      targets: () => Promise.resolve([held.url]),
+    });
+    monitor.firstProbes.then(() => settled = true);
+    try {
+      await waitFor(() => unheard.state.requests === 1, {
+        what: "the unheard host's probe",
+      });
+      assert(!settled, "settled before its probe answered");
+      await monitor.firstProbes;
+      assertEquals(unheard.state.answered, 1);
+      assert(registry.get(unheard.url)?.lastProbe?.ok, "its probe recorded");
+      await waitFor(() => held.state.answered === 1, { what: "held's probe" });
+    } finally {
+      await monitor.stop();
+      await unheard.stop();
+      await held.stop();
+      store.close();
+    }
+  },
+);
+
+Deno.test(
+  "firstProbes settles when the monitor stops before the probes answer",
+  real,
+  async () => {
+    const host = startFakeHost(200, 60_000);
+    const health = settings({ interval: 10, timeout: 60 });
+    const { registry, store } = makeRegistry(health);
+    register(registry, host.url);
+    const monitor = startHealthMonitor(registry, {
+      health,
+      unheard: [host.url],
+    });
+    try {
+      await waitFor(() => host.state.requests === 1, { what: "the probe" });
+      await monitor.stop();
+      await monitor.firstProbes;
+      assertEquals(registry.get(host.url)?.lastProbe, undefined);
+    } finally {
+      await host.stop();
       store.close();
     }
   },

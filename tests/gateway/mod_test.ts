@@ -3,8 +3,11 @@
  * farm's shared secret and without TLS or `insecureHttp`, with messages
  * naming the settings; it serves HTTPS with a self-signed certificate (and
  * the sign-in cookie is then `Secure`); its state (a registered host, a
- * store (restored hosts are Unreachable until probed; one that is gone
- * stays so, gets no sessions and its sessions do not resolve); `/health`
+ * store (restored hosts are probed before the gateway serves, so one that
+ * answers is Healthy at once and its sessions resolve; one that is gone
+ * stays Unreachable, gets no sessions and its sessions do not resolve; the
+ * start waits for those probes no longer than `healthCheck.timeout` and a
+ * margin, hosts that did not answer by then Unreachable); `/health`
  * sums up hosts and sessions; `/` is the portal and `/admin` the admin page;
  * API POSTs must be `application/json` (415) of at most 64 KiB (413) and
  * nested at most 64 deep (400, the unauthenticated sign-in included); a
@@ -16,6 +19,7 @@
 import type { Config } from "../../mod/config/mod.ts";
 import { createGateway, startGateway } from "../../mod/gateway/mod.ts";
 import { asyncStore, openSqliteStore } from "../../mod/gateway/store.ts";
+import { captureLogs } from "../support/log.ts";
 import {
   assert,
   assertEquals,
@@ -36,7 +40,6 @@ import {
 import { freePort } from "../support/ports.ts";
 import { startScriptedHost } from "../support/scripted_host.ts";
 import { selfSignedCertificate } from "../support/tls.ts";
-import { waitFor } from "../support/wait.ts";
 
 const HTTPDOCS = new URL("../../httpdocs/", import.meta.url).pathname;
 
@@ -234,18 +237,9 @@ Deno.test({
           const hosts = await listHosts();
           assertEquals(hosts.length, 1);
           assertEquals(hosts[0].serverUrl, host.url);
-          // Unreachable until heard from; the first probe goes out at once.
-          if (hosts[0].state !== "Healthy") {
-            assertEquals(hosts[0].state, "Unreachable");
-            assertEquals(
-              hosts[0].stateReason,
-              "not heard from since the gateway started",
-            );
-          }
-          await waitFor(
-            async () => (await listHosts())[0].state === "Healthy",
-            { what: "the restored host's first good probe" },
-          );
+          // Heard from before the gateway served: its first probe answered.
+          assertEquals(hosts[0].state, "Healthy");
+          assertEquals(hosts[0].lastProbe.ok, true);
           const sessions = await adminGet(base, "/admin/api/sessions");
           assertEquals(sessions.length, 1);
           assertEquals(sessions[0].sessionId, sessionId);
@@ -544,12 +538,9 @@ Deno.test({
 
         const gateway = await startGateway(config, OPTIONS);
         try {
-          const listHosts = () => adminGet(base, "/admin/api/hosts");
-          // Its first probe fails; it stays as it was restored.
-          const [probed] = await waitFor(async () => {
-            const hosts = await listHosts();
-            return hosts[0]?.lastProbe ? hosts : undefined;
-          }, { what: "the first probe of the restored host" });
+          // Its first probe failed before the gateway served; it stays as
+          // it was restored.
+          const [probed] = await adminGet(base, "/admin/api/hosts");
           assertEquals(probed.lastProbe.ok, false);
           assertEquals(probed.state, "Unreachable");
           assertEquals(
@@ -630,5 +621,101 @@ Deno.test({
         check.close();
       }
     });
+  },
+});
+
+/**
+ * A listener that accepts connections and never answers (a host that hangs);
+ * `close` drops them.
+ */
+function startSilentHost(): { url: string; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  (async () => {
+    for await (const conn of listener) held.push(conn);
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    close() {
+      listener.close();
+      for (const conn of held) conn.close();
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "a start waits for restored hosts that do not answer no longer than the bound; they stay Unreachable",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const silent = startSilentHost();
+    try {
+      await withTempDir(async (dir) => {
+        // One probe at a time, each given up after 1 s: five hosts that hang
+        // would hold the start 5 s; the bound is 1 s and the margin.
+        const config = gatewayConfig(
+          await section(dir, {
+            healthCheck: { interval: 10, timeout: 1, maxConcurrentProbes: 1 },
+            storePath: `${dir}/gateway.sqlite`,
+          }),
+        );
+        const urls = [1, 2, 3, 4, 5].map((n) => `${silent.url}/host-${n}`);
+        const options = {
+          logger: quietLogger,
+          staticRoot: HTTPDOCS,
+          secureCookie: false,
+        };
+        const path = config.gateway.storePath!;
+        const first = await createGateway(config, {
+          ...options,
+          store: asyncStore(openSqliteStore(path)),
+        });
+        try {
+          for (const url of urls) {
+            const registered = await first.app.request("/gateway/register", {
+              method: "POST",
+              headers: {
+                Authorization: `Bearer ${SECRET}`,
+                "Content-Type": "application/json",
+              },
+              body: JSON.stringify(registerPayload(url)),
+            });
+            assertEquals(registered.status, 200);
+          }
+        } finally {
+          await first.stop();
+        }
+
+        const { logger, records } = captureLogs("info");
+        const again = await createGateway(config, {
+          ...options,
+          logger,
+          store: asyncStore(openSqliteStore(path)),
+        });
+        try {
+          const waited = records.find((r) => r.msg === "restored hosts probed");
+          assert(waited, "the wait was logged");
+          assertEquals(
+            { hosts: waited.hosts, heard: waited.heard },
+            { hosts: 5, heard: 0 },
+          );
+          assertEquals(waited.complete, false, "ended by the bound");
+          assertEquals(new Set(again.registry.unheard()), new Set(urls));
+          for (const url of urls) {
+            const view = again.registry.get(url)!;
+            assertEquals(view.state, "Unreachable");
+            assertEquals(
+              view.stateReason,
+              "not heard from since the gateway started",
+            );
+          }
+        } finally {
+          await again.stop();
+        }
+      });
+    } finally {
+      silent.close();
+    }
   },
 });

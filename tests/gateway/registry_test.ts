@@ -13,7 +13,9 @@
  * store too); a failed `flush` is retried by the next; `beginLogon` counting
  * with an idempotent release; state changes logged; another gateway's
  * shared probe state is taken when newer (not when older), counts its
- * failures as its own, and a good one verifies a restored host. A host another gateway
+ * failures as its own, and a good one verifies a restored host when it is
+ * younger than the heartbeat window (`unheard` lists those not verified; a
+ * heartbeat another gateway received verifies one too). A host another gateway
  * on the store wrote (`applyRemote`) enters memory and the placement index
  * without being written back, merged so the later registration and
  * heartbeat win (`mergeHost`), and stays Healthy here on good probes while
@@ -943,4 +945,61 @@ Deno.test("mergeHost: the later registration and heartbeat win; a goodbye stays"
   const merged = mergeHost(gone, { ...old });
   assertEquals([merged.unregistered, merged.unregisteredAt], [true, T0 + 20]);
   assertEquals(mergeHost(gone, newer).unregistered, false);
+});
+
+Deno.test("unheard: restored hosts not heard from; a shared probe verifies one only when fresh, a heartbeat at another gateway does", () => {
+  withTempDirSync((dir) => {
+    const path = `${dir}/g.db`;
+    const first = harness(openSqliteStore(path));
+    for (const name of ["fresh", "stale", "remote", "gone", "quiet"]) {
+      first.registry.register(registration(name));
+    }
+    first.registry.unregister("http://gone.test:8080");
+    first.store.close();
+
+    const later = T0 + 3_600_000;
+    const again = harness(openSqliteStore(path), later);
+    try {
+      const url = (name: string) => `http://${name}.test:8080`;
+      assertEquals(
+        new Set(again.registry.unheard()),
+        new Set(["fresh", "stale", "remote", "quiet"].map(url)),
+      );
+      // A good probe from within the heartbeat window vouches for a host.
+      again.registry.applyProbe(url("fresh"), {
+        failures: 0,
+        lastProbe: { at: later - WINDOW_MS, ok: true, latencyMs: 1 },
+      });
+      // One older than that (a gateway long stopped) says nothing of now.
+      again.registry.applyProbe(url("stale"), {
+        failures: 0,
+        lastProbe: { at: later - WINDOW_MS - 1, ok: true, latencyMs: 1 },
+      });
+      // A heartbeat another gateway received since this one read the store.
+      again.registry.applyRemote(
+        remoteRecord("remote", { registeredAt: T0, heartbeatAt: later }),
+      );
+      assertEquals(
+        new Set(again.registry.unheard()),
+        new Set([url("stale"), url("quiet")]),
+      );
+      assertEquals(again.registry.get(url("fresh"))?.state, "Healthy");
+      assertEquals(again.registry.get(url("remote"))?.state, "Healthy");
+      const stale = again.registry.get(url("stale"))!;
+      assertEquals(stale.state, "Unreachable");
+      assertEquals(
+        stale.stateReason,
+        "not heard from since the gateway started",
+      );
+      // Its own probe does, as ever.
+      again.registry.recordProbe(url("stale"), {
+        at: later,
+        ok: true,
+        latencyMs: 1,
+      });
+      assertEquals(again.registry.unheard(), [url("quiet")]);
+    } finally {
+      again.store.close();
+    }
+  });
 });

@@ -1,8 +1,10 @@
 /**
  * A real gateway (`webstream -gateway`) on a real PostgreSQL store
  * (`gateway.store.url`, a cluster the test starts) with a real host: sign
- * in, launch, stop the gateway by its PID and start it again; the session
- * still resolves with the same streamer session, the cookie still works
+ * in, launch, stop the gateway by its PID and start it again (the host
+ * frozen, with no probe of it in the store, until the gateway waits for its
+ * first probe); the session resolves with the same streamer session as
+ * soon as the gateway answers `/health`, the cookie still works
  * (its secret came from the database), the host is known without
  * registering again, and the state is in PostgreSQL, not in a SQLite file.
  *
@@ -17,7 +19,7 @@ import {
   pingOver,
   resolveSession,
   signIn,
-  startGateway,
+  startGatewayWithHostFrozen,
   Teardown,
   type TestGateway,
 } from "../support/gateway.ts";
@@ -36,6 +38,9 @@ Deno.test({
         teardown,
         {
           count: 1,
+          // Rounds 10 s apart: the first gateway stops before it shares a
+          // probe of the host (a round shares what it probed since the last).
+          healthCheck: { interval: 10 },
           users: ["alice"],
           workspaces: [{ id: "desk", name: "Desktop", kind: "desktop" }],
         },
@@ -67,13 +72,17 @@ Deno.test({
       await t.step("restarted, the gateway still knows it all", async () => {
         assertEquals((await gateway.stop()).code, 0);
         await viewer.closed;
-        const restarted = await startGateway(config);
-        teardown.defer(() => restarted.stop());
-        gateway = restarted;
-        // A restarted gateway holds its hosts Unreachable until it hears
-        // from them (a probe, or another gateway's shared one).
-        await admin.waitForHealthy([host]);
+        // No probe of the host in the store (the first gateway stopped
+        // before its next round shared one), and the host frozen until the
+        // gateway waits for its probe: it resolves the session as soon as
+        // it answers /health.
+        const restart = await startGatewayWithHostFrozen(config, host);
+        teardown.defer(() => restart.gateway.stop());
+        // Before the host is stopped, whatever fails here.
+        teardown.defer(restart.thaw);
+        gateway = restart.gateway;
         const resolved = await resolveSession(gateway.url, launched.sessionId);
+        restart.thaw();
         assertEquals(resolved.status, 200, resolved.body);
         assertEquals(JSON.parse(resolved.body).SessionId, sessionUuid);
         assertEquals(

@@ -189,12 +189,19 @@ export interface TestGateway {
   stop(): Promise<Deno.CommandStatus>;
 }
 
+/** Options for {@linkcode startGateway}. */
+export interface StartGatewayOptions {
+  /** Called with the process each time it is asked for `/health`. */
+  whileStarting?: (process: WebstreamProcess) => void;
+}
+
 /**
  * Starts `webstream -gateway` and waits until it answers `/health` (a
  * gateway that does not is killed by its PID).
  */
 export async function startGateway(
   config: GatewayConfig,
+  options: StartGatewayOptions = {},
 ): Promise<TestGateway> {
   const process = startWebstream(["-gateway", "-config", config.path]);
   const gateway: TestGateway = {
@@ -204,12 +211,66 @@ export async function startGateway(
     stop: () => process.stop("SIGTERM"),
   };
   try {
-    await waitUntilServing(process, `${config.url}/health`, "the gateway");
+    await waitUntilServing(process, `${config.url}/health`, {
+      what: "the gateway",
+      poll: options.whileStarting,
+    });
   } catch (error) {
     await process.stop("SIGKILL");
     throw error;
   }
   return gateway;
+}
+
+/** A gateway started again with its host frozen, and how to thaw the host. */
+export interface FrozenRestart {
+  /** The gateway, answering `/health`. */
+  gateway: TestGateway;
+  /** Thaws the host (SIGCONT) if it is still frozen. */
+  thaw(): void;
+}
+
+/**
+ * Starts `config`'s gateway with `host` frozen (SIGSTOP by its PID), so it
+ * answers no probe and sends no heartbeat until the gateway logs that it
+ * waits for its restored hosts' first probes; then it is thawed (SIGCONT).
+ * A gateway that served before hearing from its hosts serves with the host
+ * still frozen. Call `thaw` when done (the host is thawed at once if the
+ * start fails).
+ */
+export async function startGatewayWithHostFrozen(
+  config: GatewayConfig,
+  host: TestHost,
+): Promise<FrozenRestart> {
+  let frozen = true;
+  const thaw = () => {
+    if (!frozen) return;
+    frozen = false;
+    Deno.kill(host.process.pid, "SIGCONT");
+  };
+  Deno.kill(host.process.pid, "SIGSTOP");
+  try {
+    const gateway = await startGateway(config, {
+      whileStarting: (process) => {
+        const waiting = process.logs.some((r) =>
+          r.msg === "waiting for restored hosts' first probes"
+        );
+        if (waiting) thaw();
+      },
+    });
+    return { gateway, thaw };
+  } catch (error) {
+    thaw();
+    throw error;
+  }
+}
+
+/** Options for {@linkcode waitUntilServing}. */
+interface ServingOptions {
+  /** What is started, for errors. */
+  what: string;
+  /** Called with the process before each try. */
+  poll?: (process: WebstreamProcess) => void;
 }
 
 /**
@@ -219,14 +280,16 @@ export async function startGateway(
 async function waitUntilServing(
   process: WebstreamProcess,
   url: string,
-  what: string,
+  options: ServingOptions,
 ): Promise<void> {
+  const { what } = options;
   let exited: Deno.CommandStatus | undefined;
   process.status.then((s) => exited = s);
   try {
     // The bound only ends a hang: a shared CI machine may be slow to start.
     await waitFor(async () => {
       if (exited) return true;
+      options.poll?.(process);
       try {
         const response = await fetch(url);
         await response.body?.cancel();
