@@ -111,6 +111,7 @@ import {
 } from "./placement_bench.ts";
 import {
   formatProxyBench,
+  pinsRelays,
   PROXY_TARGETS,
   type ProxyResult,
   runProxyBench,
@@ -504,12 +505,20 @@ function gatewayRows(g: GatewayFigures): string[][] {
         atLeast(r.throughput.proxy / r.throughput.direct, t.proxyRatio),
       ),
       compared(
-        "WebSocket proxy stream MB/s (vs direct)",
+        "WebSocket proxy stream MB/s, loopback (vs direct)",
         r.stream.proxy,
         r.stream.direct,
         whole,
         `≥ ×${t.proxyRatio.toFixed(2)}`,
         atLeast(r.stream.proxy / r.stream.direct, t.proxyRatio),
+      ),
+      compared(
+        `WebSocket proxy stream MB/s, ${r.lanRttMs} ms round trip (vs direct)`,
+        r.lanStream.proxy,
+        r.lanStream.direct,
+        whole,
+        `≥ ×${t.proxyRatio.toFixed(2)}`,
+        atLeast(r.lanStream.proxy / r.lanStream.direct, t.proxyRatio),
       ),
       compared(
         "WebSocket proxy MB/s (vs bare relay)",
@@ -742,6 +751,7 @@ export async function runBenchmarks(args: string[]): Promise<number> {
         pings: sizes.proxyPings,
         streamerRounds: sizes.streamerRounds,
         streamerPings: sizes.streamerPings,
+        pinned: pinsRelays(Deno.args),
       });
       printProxy(gateway.proxy);
       if (gateway.proxy.streamerError) failures.push("streamer ping (proxy)");

@@ -15,7 +15,12 @@
  *   does: the echo server's `/frames` sends streamer-sized frames (300 B to
  *   300 KB, at most two waiting for an acknowledgement, as the streamer's
  *   flow control allows) and the client answers each with a pointer move
- *   and an `ACK`; frame bytes received per second over a few seconds.
+ *   and an `ACK`; frame bytes received per second over a few seconds. On
+ *   loopback a round trip is about 0.1 ms, less than any network between a
+ *   browser and a farm, and the stream is paced by round trips, so it is
+ *   also measured over a LAN's: the viewer holds each answer for
+ *   {@linkcode ProxyBenchOptions.lanRttMs} (1 ms) before sending it, on
+ *   every path alike.
  *   *Latency*: sequential
  *   round trips of a small text message. Rounds alternate direct, bare relay
  *   and gateway, each on a fresh connection opened (and warmed with a few
@@ -26,6 +31,13 @@
  *   a desktop through `/api/launch` and sends the streamer's JSON `ping`s,
  *   through the gateway and — with the token of a reconnect launch, at the
  *   endpoint `/resolveSession` names — directly to the streamer port.
+ *
+ * **CPUs.** A gateway runs on a machine of its own; on a 2-core machine the
+ * relay would otherwise compete with both ends for the same cores. So by
+ * default the two ends (this process, the echo server) are pinned to the
+ * first CPU and the relays (the gateway, the bare relay) to the last
+ * (`taskset`), for every path alike; `--shared` leaves them all on every
+ * CPU, as before.
  *
  * Targets from the issue: proxied throughput at least 70 % of direct, and an
  * added p50 round trip under 1 ms.
@@ -76,6 +88,10 @@ export interface ProxyBenchOptions extends BenchRunOptions {
   pings: number;
   /** Seconds of streaming per round and path. Default 2. */
   streamSeconds?: number;
+  /** The LAN round trip the second stream holds each answer for, ms. */
+  lanRttMs?: number;
+  /** Ends on the first CPU, relays on the last (see the module). */
+  pinned: boolean;
   /** Rounds against the real streamer (0: skip it). */
   streamerRounds: number;
   /** Streamer pings per round and path. */
@@ -104,6 +120,12 @@ export interface ProxyResult {
   throughput: Triple<number>;
   /** Streamer-like frame bytes received per second, MB/s. */
   stream: Triple<number>;
+  /** The same with each answer held for a LAN's round trip, MB/s. */
+  lanStream: Triple<number>;
+  /** That round trip, ms. */
+  lanRttMs: number;
+  /** Whether the ends and the relays had CPUs of their own. */
+  pinned: boolean;
   /** Relay CPU time per streamed MB, ms. */
   streamCpuMsPerMb: { bareRelay: number; proxy: number };
   /** Relay CPU time per relayed MB (each direction counted), ms. */
@@ -139,6 +161,7 @@ export async function runProxyBench(
   const progress = options.progress ?? (() => {});
   const messageBytes = options.messageBytes ?? 64 * 1024;
   const window = options.window ?? 8;
+  const lanRttMs = options.lanRttMs ?? 1;
   const { dir, cleanup } = await benchRun("proxy benchmark cleanup");
   try {
     const echo: ChildServer = await startChildServer(
@@ -185,6 +208,13 @@ export async function runProxyBench(
     cleanup.defer(() => bare.stop());
 
     const bareOrigin = `ws://127.0.0.1:${bare.port}`;
+    if (options.pinned) {
+      const last = String(navigator.hardwareConcurrency - 1);
+      await pinToCpu(gateway.pid, last);
+      await pinToCpu(bare.pid, last);
+      await pinToCpu(echo.pid, "0");
+      await pinToCpu(Deno.pid, "0");
+    }
     const paths: {
       name: PathName;
       pid?: number;
@@ -221,6 +251,8 @@ export async function runProxyBench(
       streamBytes: number;
       streamSeconds: number;
       streamCpu: number;
+      lanBytes: number;
+      lanSeconds: number;
     };
     const fresh = (): Figures => ({
       bytes: 0,
@@ -230,6 +262,8 @@ export async function runProxyBench(
       streamBytes: 0,
       streamSeconds: 0,
       streamCpu: 0,
+      lanBytes: 0,
+      lanSeconds: 0,
     });
     const figures: Record<PathName, Figures> = {
       direct: fresh(),
@@ -287,6 +321,23 @@ export async function runProxyBench(
         } finally {
           await streaming.close();
         }
+        const overLan = await path.open("frames");
+        try {
+          const r = await overLan.stream(
+            (options.streamSeconds ?? 2) * 1000,
+            signal,
+            { answerDelayMs: lanRttMs },
+          );
+          f.lanBytes += r.bytes;
+          f.lanSeconds += r.seconds;
+          progress(
+            `  WebSocket ${path.name} round ${round}/${options.rounds}: ${
+              (r.bytes / r.seconds / 1e6).toFixed(0)
+            } MB/s of frames over a ${lanRttMs} ms round trip`,
+          );
+        } finally {
+          await overLan.close();
+        }
       }
     }
 
@@ -297,6 +348,8 @@ export async function runProxyBench(
       figures[name].cpu * 1000 / (2 * figures[name].bytes / 1e6);
     const streamRate = (name: PathName): number =>
       figures[name].streamBytes / figures[name].streamSeconds / 1e6;
+    const lanRate = (name: PathName): number =>
+      figures[name].lanBytes / figures[name].lanSeconds / 1e6;
     const streamCpuPerMb = (name: PathName): number =>
       figures[name].streamCpu * 1000 / (figures[name].streamBytes / 1e6);
     const result: ProxyResult = {
@@ -318,6 +371,13 @@ export async function runProxyBench(
         bareRelay: streamCpuPerMb("bareRelay"),
         proxy: streamCpuPerMb("proxy"),
       },
+      lanStream: {
+        direct: lanRate("direct"),
+        bareRelay: lanRate("bareRelay"),
+        proxy: lanRate("proxy"),
+      },
+      lanRttMs,
+      pinned: options.pinned,
       echo: {
         direct: summarize(figures.direct.rtts),
         bareRelay: summarize(figures.bareRelay.rtts),
@@ -638,6 +698,7 @@ class Client {
   async stream(
     durationMs: number,
     signal: AbortSignal,
+    options: { answerDelayMs?: number } = {},
   ): Promise<{ bytes: number; seconds: number }> {
     let received = 0;
     let frameId = 0;
@@ -654,10 +715,16 @@ class Client {
       if (!start) start = now;
       received += data.byteLength;
       if (now - start >= durationMs) return done.resolve();
-      this.#socket.send(
-        encodeClientMessage({ type: "pointer", x: 10, y: 10, buttons: 0 }),
-      );
-      this.#socket.send(encodeClientMessage({ type: "ack", frameId }));
+      const answer = (id: number) => {
+        this.#socket.send(
+          encodeClientMessage({ type: "pointer", x: 10, y: 10, buttons: 0 }),
+        );
+        this.#socket.send(encodeClientMessage({ type: "ack", frameId: id }));
+      };
+      // The network's round trip: the answer reaches the sender this late.
+      if (options.answerDelayMs) {
+        setTimeout(answer, options.answerDelayMs, frameId);
+      } else answer(frameId);
       frameId++;
     };
     // Frames that came before this was called (the server starts at once).
@@ -689,7 +756,11 @@ export function formatProxyBench(r: ProxyResult): string {
   const lines = [
     `WebSocket proxy (echo: ${
       r.messageBytes / 1024
-    } KiB messages, ${r.window} in flight; stream: streamer-like frames, acknowledged)`,
+    } KiB messages, ${r.window} in flight; stream: streamer-like frames, acknowledged; ${
+      r.pinned
+        ? "ends on the first CPU, relays on the last"
+        : "all on every CPU"
+    })`,
   ];
   const paths = [
     ["direct", "direct to the echo server"],
@@ -706,17 +777,20 @@ export function formatProxyBench(r: ProxyResult): string {
     lines.push(
       `  ${label.padEnd(26)} echo ${
         r.throughput[key].toFixed(0)
-      } MB/s, stream ${r.stream[key].toFixed(0)} MB/s, round trip p50 ${
-        fine(s.p50)
-      }, p99 ${fine(s.p99)}${cpu}`,
+      } MB/s, stream ${r.stream[key].toFixed(0)} MB/s (${
+        r.lanStream[key].toFixed(0)
+      } MB/s over ${r.lanRttMs} ms), round trip p50 ${fine(s.p50)}, p99 ${
+        fine(s.p99)
+      }${cpu}`,
     );
   }
   const added = r.echo.proxy.p50 - r.echo.direct.p50;
   for (
-    const [name, figures] of [["echo", r.throughput], [
-      "stream",
-      r.stream,
-    ]] as const
+    const [name, figures] of [
+      ["echo", r.throughput],
+      ["stream, loopback", r.stream],
+      [`stream, ${r.lanRttMs} ms round trip`, r.lanStream],
+    ] as const
   ) {
     lines.push(
       `  proxy/direct ${name}: throughput ${
@@ -772,7 +846,32 @@ if (import.meta.main) {
     streamerRounds: quick ? 1 : 4,
     streamerPings: quick ? 50 : 250,
     streamSeconds: quick ? 1 : 2,
+    pinned: pinsRelays(Deno.args),
   });
   console.log(formatProxyBench(result));
   interrupt.dispose();
+}
+
+/**
+ * Whether the relays get a CPU of their own: unless `--shared` is given,
+ * with two CPUs or more.
+ */
+export function pinsRelays(args: readonly string[]): boolean {
+  return !args.includes("--shared") && navigator.hardwareConcurrency >= 2;
+}
+
+/** Pins every thread of process `pid` to `cpu` (`taskset`). */
+async function pinToCpu(pid: number, cpu: string): Promise<void> {
+  const output = await new Deno.Command("taskset", {
+    args: ["--all-tasks", "--pid", "--cpu-list", cpu, String(pid)],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(
+      `taskset could not pin ${pid} to CPU ${cpu}: ${
+        new TextDecoder().decode(output.stderr).trim()
+      }`,
+    );
+  }
 }
