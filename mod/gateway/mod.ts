@@ -335,6 +335,9 @@ export async function createGateway(
       boundMs: firstProbesWaitMs(g.healthCheck),
       logger: logger.child("probes"),
     });
+    // And the first round's (up to 1,000 probes in flight at each young
+    // collection, so promoted), before serving.
+    collectGarbage();
     return {
       id,
       app,
