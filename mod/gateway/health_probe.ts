@@ -102,8 +102,14 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   }
 }
 
-/** Reads the status code, then drains the answer until the host closes. */
-async function readStatus(conn: Deno.Conn): Promise<number> {
+/**
+ * Reads the status code (told to `heard` as soon as it is read), then
+ * drains the answer until the host closes.
+ */
+async function readStatus(
+  conn: Deno.Conn,
+  heard: (status: number) => void,
+): Promise<number> {
   const buffer = new Uint8Array(1024);
   let status: number | undefined;
   let head = 0;
@@ -120,7 +126,7 @@ async function readStatus(conn: Deno.Conn): Promise<number> {
     if (found === "not HTTP") {
       throw new Error("answered something other than HTTP/1.1");
     }
-    if (found !== "more") status = found;
+    if (found !== "more") heard(status = found);
   }
   if (status === undefined) throw new Error("closed the connection unanswered");
   return status;
@@ -136,6 +142,8 @@ interface InFlight {
   /** Answers the probe (the first call wins). */
   settle(answer: ProbeAnswer): void;
   settled: boolean;
+  /** The status code, once read (the answer may still be draining). */
+  status?: number;
 }
 
 /** Probes hosts' `/health`, each on a connection of its own. */
@@ -176,8 +184,13 @@ export class HealthProber implements Prober {
       this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS);
       this.#ask(url, probe).then(
         (status) => probe.settle({ kind: "answered", status }),
+        // A host that answered, then broke the connection, did answer.
         (cause) =>
-          probe.settle({ kind: "failed", error: (cause as Error).message }),
+          probe.settle(
+            probe.status === undefined
+              ? { kind: "failed", error: (cause as Error).message }
+              : { kind: "answered", status: probe.status },
+          ),
       );
     });
   }
@@ -207,7 +220,7 @@ export class HealthProber implements Prober {
       probe.conn = conn;
       if (probe.settled) conn.close();
       await writeAll(conn, requestBytes(url, this.#options.headers ?? {}));
-      return await readStatus(conn);
+      return await readStatus(conn, (status) => probe.status = status);
     } finally {
       closeQuietly(probe.conn);
     }
@@ -223,12 +236,18 @@ export class HealthProber implements Prober {
 
   /** Answers `probe` and ends its connection or attempt. */
   #end(probe: InFlight, why: "timeout" | "stopped"): void {
-    probe.settle({
-      kind: "failed",
-      error: why === "timeout"
-        ? `no answer within ${this.#options.timeoutMs / 1000} s`
-        : "stopped",
-    });
+    // One that answered but kept the connection open (`Connection: close`
+    // ignored) answered all the same.
+    probe.settle(
+      why === "timeout" && probe.status !== undefined
+        ? { kind: "answered", status: probe.status }
+        : {
+          kind: "failed",
+          error: why === "timeout"
+            ? `no answer within ${this.#options.timeoutMs / 1000} s`
+            : "stopped",
+        },
+    );
     if (probe.conn) closeQuietly(probe.conn);
     else probe.connecting.abort();
   }

@@ -108,6 +108,26 @@ Deno.test("an answer split into single bytes is read whole", async () => {
   }
 });
 
+Deno.test("a host that answers but keeps the connection open answered", async () => {
+  const host = rawListener(async (conn) => {
+    await conn.read(new Uint8Array(4096));
+    await conn.write(
+      new TextEncoder().encode(
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+      ),
+    );
+    await new Promise(() => {});
+  });
+  try {
+    assertEquals(await probeHealth(host.url, { timeoutMs: 300 }), {
+      kind: "answered",
+      status: 200,
+    });
+  } finally {
+    await host.stop();
+  }
+});
+
 Deno.test("a refused port fails with the system's reason", async () => {
   const answer = await probeHealth(`http://127.0.0.1:${freePort()}`, {
     timeoutMs: 2000,
