@@ -10,9 +10,10 @@
  * promoted: a probe holds a record, its connection and one promise. No
  * timer and no event listener per probe: one sweep a
  * {@linkcode SWEEP_MS} ends those past their deadline, and closing the
- * prober ends the rest. `fetch` with `AbortSignal.timeout` and
- * `AbortSignal.any` held about 200 MB more at 10,000 hosts; see
- * `docs/benchmarks.md`, "Health probes".
+ * prober ends the rest. With `fetch`, `AbortSignal.timeout` and
+ * `AbortSignal.any` the gateway's old generation grew by 258 MB a minute at
+ * 10,000 hosts, most of it probes; 73 MB in all with this (see
+ * `docs/benchmarks.md`, "Probes without `fetch`").
  *
  * @module
  */
