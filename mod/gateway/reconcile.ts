@@ -52,8 +52,7 @@ export async function reconcileHost(
       });
       const live = new Set(list.map((s) => s.sessionUuid));
       const ended = sessions.reconcile(serverUrl, { live, since });
-      const kept = sessions.all().filter((s) => s.serverUrl === serverUrl)
-        .length;
+      const kept = sessions.onHost(serverUrl).length;
       if (ended) {
         logger.info("reconciled with a host", { serverUrl, ended, kept });
       }

@@ -191,9 +191,14 @@ export class SessionMap {
     });
   }
 
+  /** The sessions of a host (live or not yet pruned). */
+  onHost(serverUrl: string): SessionRecord[] {
+    return this.#where((session) => session.serverUrl === serverUrl);
+  }
+
   /** Forgets every session of a host (it unregistered). */
   deleteHost(serverUrl: string, reason: string): void {
-    for (const session of this.#where((s) => s.serverUrl === serverUrl)) {
+    for (const session of this.onHost(serverUrl)) {
       this.delete(session.sessionId, reason);
     }
   }
@@ -368,7 +373,8 @@ export class SessionMap {
 
   /**
    * The sessions `test` picks, read in place: at 500,000 sessions a copy of
-   * them all each prune was most of the gateway's steady garbage.
+   * them all (a large array, straight into the old generation) each prune
+   * was garbage V8 only freed in its next major collection.
    */
   #where(test: (session: SessionRecord) => boolean): SessionRecord[] {
     const picked: SessionRecord[] = [];

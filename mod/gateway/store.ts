@@ -481,22 +481,10 @@ export function openSqliteStore(path: string): GatewayStore {
     deleteSession(sessionId) {
       statements.deleteSession.run(sessionId);
     },
-    findSessionByUuid(sessionUuid) {
-      return settled(() => {
-        const row = statements.sessionByUuid.get(sessionUuid) as
-          | { data: string }
-          | undefined;
-        return row ? JSON.parse(row.data) as SessionRecord : undefined;
-      });
-    },
-    findSession(sessionId) {
-      return settled(() => {
-        const row = statements.session.get(sessionId) as
-          | { data: string }
-          | undefined;
-        return row ? JSON.parse(row.data) as SessionRecord : undefined;
-      });
-    },
+    findSessionByUuid: (sessionUuid) =>
+      settled(() => sessionRow(statements.sessionByUuid, sessionUuid)),
+    findSession: (sessionId) =>
+      settled(() => sessionRow(statements.session, sessionId)),
     putRevocation(revocation) {
       if (revocation.kind === "signin") {
         statements.revokeSignIn.run(revocation.id, revocation.expiresAt);
@@ -567,6 +555,15 @@ export function openSqliteStore(path: string): GatewayStore {
       db.close();
     },
   };
+}
+
+/** The session `statement` finds by `key`, if any. */
+function sessionRow(
+  statement: StatementSync,
+  key: string,
+): SessionRecord | undefined {
+  const row = statement.get(key) as { data: string } | undefined;
+  return row ? JSON.parse(row.data) as SessionRecord : undefined;
 }
 
 /** `fn()`'s result as a promise: resolved with it, or rejected with what it threw. */
