@@ -285,9 +285,7 @@ export class FarmSync {
       ),
     );
     const heldSessions = new Set(
-      sessions.all().map((s) => s.sessionId).filter((id) =>
-        store.holds("session", id)
-      ),
+      sessions.ids().filter((id) => store.holds("session", id)),
     );
     const sessionReread = reread<SessionRecord>({
       key: (s) => s.sessionId,
@@ -322,9 +320,7 @@ export class FarmSync {
     );
     for (const host of hostPlan.apply) registry.applyRemote(host);
     for (const url of hostPlan.forget) registry.forgetRemote(url);
-    const sessionsGone = sessionReread.gone(
-      sessions.all().map((s) => s.sessionId),
-    );
+    const sessionsGone = sessionReread.gone(sessions.ids());
     for (const id of sessionsGone) sessions.forgetRemote(id);
     for (const revocation of revoked) {
       targets.revocations.applyRemote(revocation);

@@ -1,6 +1,6 @@
 /**
  * The session map over a real SQLite store, with an injected clock:
- * put/get/getByUuid/ofUser/all/onHost/delete/deleteHost and their indexes;
+ * put/get/getByUuid/ofUser/all/ids/onHost/delete/deleteHost and their indexes;
  * liveness from `lastCheckinAt` or `lastLaunchAt` against `staleAfter`;
  * a check-in naming the wrong host is refused; prune forgets stale sessions
  * and persists that; flush writes check-in times in one batch (and a failed
@@ -153,6 +153,7 @@ Deno.test("put, get, indexes, delete", () => {
     map.deleteHost(HOST_B, "host unregistered");
     assertEquals(map.onHost(HOST_B), []);
     assertEquals(ids(map.all()), ["s1", "s3"]);
+    assertEquals([...map.ids()].sort(), ["s1", "s3"]);
     assertEquals([...stored(store).keys()].sort(), ["s1", "s3"]);
     assertEquals(map.ofUser("carol"), []);
   } finally {
