@@ -45,6 +45,7 @@ import { HostRegistry } from "../mod/gateway/registry.ts";
 import { SessionMap } from "../mod/gateway/sessions.ts";
 import { type GatewayStore, openSqliteStore } from "../mod/gateway/store.ts";
 import { fine, ms, ratio, type Stats, summarize } from "./common.ts";
+import { seeded } from "../tests/support/seeded.ts";
 
 /** Options for {@linkcode runPlacementBench}. */
 export interface PlacementBenchOptions {
@@ -89,19 +90,6 @@ export interface PlacementResult {
    * run with `--expose-gc`), before the full scan; and the peak until then.
    */
   memory: { rss: number; peakRss: number };
-}
-
-/** A deterministic random source, so runs decide on the same population. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    // mulberry32
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const REGIONS = ["eu", "us", "ap"];

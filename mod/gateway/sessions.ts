@@ -12,7 +12,8 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { isLive, liveSince } from "./liveness.ts";
+import { isLive, lastSeen, liveSince } from "./liveness.ts";
+import { LiveTally } from "./live_tally.ts";
 import type { GatewayStore } from "./store.ts";
 import type { SessionRecord } from "./types.ts";
 
@@ -72,6 +73,8 @@ export class SessionMap {
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #heardUntil?: () => number;
+  /** The sessions by last-seen time: what the licence check counts. */
+  readonly #tally = new LiveTally();
 
   constructor(options: SessionMapOptions) {
     this.#store = options.store;
@@ -145,12 +148,7 @@ export class SessionMap {
    * liveness.ts's, which the stores' claims count by too).
    */
   liveCount(): number {
-    const now = this.#judgedAt();
-    let count = 0;
-    for (const session of this.#byId.values()) {
-      if (this.#live(session, now)) count++;
-    }
-    return count;
+    return this.#byId.size - this.#silentCount(this.#judgedAt());
   }
 
   /** True while the session's streamer checks in. */
@@ -306,7 +304,7 @@ export class SessionMap {
     for (const [sessionId, at] of checkins) {
       const session = this.#byId.get(sessionId);
       if (session && at > (session.lastCheckinAt ?? 0)) {
-        session.lastCheckinAt = at;
+        this.#seen(session, () => session.lastCheckinAt = at);
       }
     }
   }
@@ -335,7 +333,7 @@ export class SessionMap {
   checkin(sessionUuid: string, serverUrl: string): SessionRecord | undefined {
     const session = this.getByUuid(sessionUuid);
     if (!session || session.serverUrl !== serverUrl) return undefined;
-    session.lastCheckinAt = this.#now();
+    this.#seen(session, () => session.lastCheckinAt = this.#now());
     this.#dirty.add(session.sessionId);
     return session;
   }
@@ -343,7 +341,10 @@ export class SessionMap {
   /** Forgets sessions whose streamer went silent; writes check-in times. */
   prune(): number {
     const now = this.#judgedAt();
-    const silent = this.#where((session) => !this.#live(session, now));
+    // The tally knows when none is silent: no scan of every session then.
+    const silent = this.#silentCount(now) > 0
+      ? this.#where((session) => !this.#live(session, now))
+      : [];
     for (const session of silent) {
       this.delete(
         session.sessionId,
@@ -415,7 +416,34 @@ export class SessionMap {
     return value;
   }
 
+  /** How many sessions are silent at `now` (from the tally). */
+  #silentCount(now: number): number {
+    if (this.#tally.total !== this.#byId.size) this.#retally();
+    return this.#tally.before(liveSince(now, this.#staleMs));
+  }
+
+  /** Changes a session's times in place, and tallies the change. */
+  #seen(session: SessionRecord, change: () => void): void {
+    const before = lastSeen(session);
+    change();
+    if (!this.#tally.move(before, lastSeen(session))) this.#retally();
+  }
+
+  /** Counts every session again (only if the tally lost track: a bug). */
+  #retally(): void {
+    this.#logger.warn("the live-session tally lost track; counted again", {
+      tallied: this.#tally.total,
+      sessions: this.#byId.size,
+    });
+    this.#tally.clear();
+    for (const session of this.#byId.values()) {
+      this.#tally.add(lastSeen(session));
+    }
+  }
+
   #index(session: SessionRecord): void {
+    const previous = this.#byId.get(session.sessionId);
+    if (previous) this.#unindex(previous);
     // Equal values, one copy: the record reads the same.
     session.resources = this.#share(session.resources);
     session.workspaceIds = this.#share(session.workspaceIds);
@@ -424,6 +452,7 @@ export class SessionMap {
     session.path = this.#share(session.path);
     session.credentials = this.#share(session.credentials);
     this.#byId.set(session.sessionId, session);
+    this.#tally.add(lastSeen(session));
     this.#byUuid.set(session.sessionUuid, session.sessionId);
     let ids = this.#byUser.get(session.user);
     if (!ids) this.#byUser.set(session.user, ids = new Set());
@@ -432,6 +461,7 @@ export class SessionMap {
 
   #unindex(session: SessionRecord): void {
     this.#byId.delete(session.sessionId);
+    if (!this.#tally.remove(lastSeen(session))) this.#retally();
     if (this.#byUuid.get(session.sessionUuid) === session.sessionId) {
       this.#byUuid.delete(session.sessionUuid);
     }

@@ -57,6 +57,7 @@ import type {
 } from "../../mod/contract/mod.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { captureLogs } from "../support/log.ts";
+import { seeded } from "../support/seeded.ts";
 import { withTempDirSync } from "../support/fs.ts";
 
 // interval 5, timeout 6, failureThreshold 3, heartbeatInterval 10, missed 3.
@@ -632,18 +633,6 @@ Deno.test("a flush that fails is written by the next one", () => {
     real.close();
   }
 });
-
-/** mulberry32: a small seeded random source. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TAGS = ["eu", "us", "gpu", "office"];
 

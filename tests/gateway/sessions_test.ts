@@ -189,10 +189,39 @@ Deno.test("liveness from check-ins or the last launch", () => {
     clock.now = T0 + 40_000;
     assert(map.checkin("uuid-launched", HOST_A));
     assertEquals(map.get("launched")?.lastCheckinAt, T0 + 40_000);
+    assertEquals(map.liveCount(), 2);
     clock.now = T0 + 40_000 + STALE_MS;
     assertEquals(ids(map.ofUser("alice")), ["launched"]);
+    assertEquals(map.liveCount(), 1);
     clock.now += 1;
     assertEquals(map.ofUser("alice"), []);
+    assertEquals(map.liveCount(), 0);
+    // Check-ins another gateway took revive it too.
+    map.applyCheckins([["launched", clock.now]]);
+    assertEquals(map.liveCount(), 1);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a record changed behind the map's back is counted again", () => {
+  const { map, store, logs, clock } = harness();
+  try {
+    map.put(session("a"));
+    map.put(session("b"));
+    // Not through the map: its tally still has the old time.
+    map.get("a")!.lastLaunchAt = T0 + 10 * STALE_MS;
+    clock.now = T0 + 2 * STALE_MS;
+    map.delete("a", "test");
+    assert(
+      logs.some((r) =>
+        r.msg === "the live-session tally lost track; counted again"
+      ),
+      "the recount is logged",
+    );
+    assertEquals(map.liveCount(), 0);
+    assert(map.checkin("uuid-b", HOST_A));
+    assertEquals(map.liveCount(), 1);
   } finally {
     store.close();
   }

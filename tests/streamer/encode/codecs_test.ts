@@ -19,13 +19,8 @@ import {
   encodeTile,
 } from "../../../mod/streamer/encode/codecs.ts";
 import { ENCODING } from "../../../httpdocs/session/protocol.js";
-import {
-  decodePngRgb,
-  frameRgb,
-  makeFrame,
-  meanAbsError,
-  seeded,
-} from "./support.ts";
+import { decodePngRgb, frameRgb, makeFrame, meanAbsError } from "./support.ts";
+import { seeded } from "../../support/seeded.ts";
 import { decodeJpeg } from "./jpeg_decoder.js";
 
 /** `colours` distinct colours in a pseudo-random layout. */

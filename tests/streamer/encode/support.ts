@@ -132,18 +132,6 @@ export function meanAbsError(a: Uint8Array, b: Uint8Array): number {
   return sum / a.length;
 }
 
-/** A deterministic pseudo-random source (mulberry32). */
-export function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * What a viewer shows, as RGB: applies frames' tiles as the web client does
  * (`COPY` tiles first, each reading the picture as it was before the frame).
