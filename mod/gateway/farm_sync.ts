@@ -241,8 +241,7 @@ export class FarmSync {
   async #readHost(serverUrl: string): Promise<void> {
     const targets = this.#targets!;
     try {
-      const host = (await targets.source.loadHosts())
-        .find((h) => h.serverUrl === serverUrl);
+      const host = await targets.source.findHost(serverUrl);
       if (host) targets.registry.applyRemote(host);
     } catch (error) {
       this.#logger.warn("a changed host could not be read", {

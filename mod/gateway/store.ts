@@ -56,6 +56,11 @@ export interface GatewayStore {
   /** Forgets a host. */
   deleteHost(serverUrl: string): void;
   /**
+   * The stored host `serverUrl`, as the store has it now (another gateway
+   * on the same store may have written it).
+   */
+  findHost(serverUrl: string): Promise<HostRecord | undefined>;
+  /**
    * Every stored session at once (a copy: for tools and tests; a gateway
    * reads them with {@linkcode GatewayStore.eachSession}).
    */
@@ -153,6 +158,7 @@ const OPERATIONS = [
   "putHost",
   "putHosts",
   "deleteHost",
+  "findHost",
   "loadSessions",
   "eachSession",
   "putSession",
@@ -318,6 +324,7 @@ export function openSqliteStore(path: string): GatewayStore {
         "ON CONFLICT(server_url) DO UPDATE SET data = excluded.data",
     ),
     deleteHost: db.prepare("DELETE FROM hosts WHERE server_url = ?"),
+    host: db.prepare("SELECT data FROM hosts WHERE server_url = ?"),
     sessions: db.prepare("SELECT data FROM sessions"),
     putSession: db.prepare(
       "INSERT INTO sessions (session_id, data) VALUES (?, ?) " +
@@ -482,9 +489,13 @@ export function openSqliteStore(path: string): GatewayStore {
       statements.deleteSession.run(sessionId);
     },
     findSessionByUuid: (sessionUuid) =>
-      settled(() => sessionRow(statements.sessionByUuid, sessionUuid)),
+      settled(() =>
+        oneRow<SessionRecord>(statements.sessionByUuid, sessionUuid)
+      ),
+    findHost: (serverUrl) =>
+      settled(() => oneRow<HostRecord>(statements.host, serverUrl)),
     findSession: (sessionId) =>
-      settled(() => sessionRow(statements.session, sessionId)),
+      settled(() => oneRow<SessionRecord>(statements.session, sessionId)),
     putRevocation(revocation) {
       if (revocation.kind === "signin") {
         statements.revokeSignIn.run(revocation.id, revocation.expiresAt);
@@ -558,12 +569,10 @@ export function openSqliteStore(path: string): GatewayStore {
 }
 
 /** The session `statement` finds by `key`, if any. */
-function sessionRow(
-  statement: StatementSync,
-  key: string,
-): SessionRecord | undefined {
+/** The record a statement finds by its key, or undefined. */
+function oneRow<T>(statement: StatementSync, key: string): T | undefined {
   const row = statement.get(key) as { data: string } | undefined;
-  return row ? JSON.parse(row.data) as SessionRecord : undefined;
+  return row ? JSON.parse(row.data) as T : undefined;
 }
 
 /** `fn()`'s result as a promise: resolved with it, or rejected with what it threw. */

@@ -324,6 +324,11 @@ export class GuardedStore
   }
 
   /** Asks the store, as {@linkcode GuardedStore.findSessionByUuid}. */
+  findHost(serverUrl: string): Promise<HostRecord | undefined> {
+    return this.#read((s) => s.findHost(serverUrl));
+  }
+
+  /** Asks the store, as {@linkcode GuardedStore.findSessionByUuid}. */
   findSession(sessionId: string): Promise<SessionRecord | undefined> {
     return this.#read((s) => s.findSession(sessionId));
   }

@@ -592,6 +592,11 @@ function postgresStore(sql: Sql, changes: StoreChanges): PostgresStore {
       (await sql<{ data: HostRecord }[]>`SELECT data FROM hosts`)
         .map((row) => row.data),
     putHost: (host) => putHosts(sql, [host]),
+    async findHost(serverUrl) {
+      const [row] = await sql<{ data: HostRecord }[]>`
+        SELECT data FROM hosts WHERE server_url = ${serverUrl}`;
+      return row?.data;
+    },
     putHosts: (hosts) => putHosts(sql, hosts),
     async deleteHost(serverUrl) {
       // Its probe lease and result go with it.

@@ -193,6 +193,24 @@ Deno.test({
           assertEquals(m.sessions.get("big")?.workspaceIds.length, 800);
         });
 
+        await t.step("a host too large for a notice is read", async () => {
+          const plain = host("big-host");
+          const tags = Array.from({ length: 800 }, (_, i) => `tag-${i}`);
+          const big = {
+            ...plain,
+            registration: { ...plain.registration, tags },
+          };
+          assert(JSON.stringify(big).length > 8000);
+          await a.putHost(big);
+          await waitFor(() => m.registry.get(big.serverUrl), {
+            what: "B to read the large host",
+          });
+          assertEquals(
+            m.registry.get(big.serverUrl)?.registration.tags.length,
+            800,
+          );
+        });
+
         await t.step("check-in times arrive in batches", async () => {
           const many = Array.from({ length: 250 }, (_, i) => session(`c${i}`));
           await a.putSessions(many);

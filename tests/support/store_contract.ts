@@ -90,9 +90,12 @@ export async function exerciseStore(store: AsyncGatewayStore): Promise<void> {
     host("a", true),
     host("b"),
   ]);
+  assertEquals(await store.findHost(host("b").serverUrl), host("b"));
   await store.deleteHost(host("b").serverUrl);
   await store.deleteHost("http://never.test");
   assertEquals(await store.loadHosts(), [host("a", true)]);
+  assertEquals(await store.findHost(host("a").serverUrl), host("a", true));
+  assertEquals(await store.findHost(host("b").serverUrl), undefined);
 
   // Sessions: single puts, a batch, replace, delete.
   assertEquals(await store.loadSessions(), []);
