@@ -50,7 +50,7 @@
  *    frames answered with pointer moves and ACKs, and round trips; then the
  *    ping round trip of a real streamer (real host, real desktop launch
  *    through the gateway) through the gateway and directly. Also by itself:
- *    `deno run -A bench/proxy_bench.ts [--quick]`.
+ *    `deno run -A bench/proxy_bench.ts [--quick] [--shared] [--echo-mib=<n>]`.
  *
  * 6. **Cold desktop** ({@link ./desktop_bench.ts}): cold desktop launches
  *    with the default desktop shell (openbox + lxpanel) against bare

@@ -130,6 +130,16 @@ export interface ProxyResult {
   streamCpuMsPerMb: { bareRelay: number; proxy: number };
   /** Relay CPU time per relayed MB (each direction counted), ms. */
   relayCpuMsPerMb: { bareRelay: number; proxy: number };
+  /**
+   * Share of its CPU each relay was busy during the echo (0–1): a relay
+   * short of 1 is not what bounds the echo.
+   */
+  relayBusy: { bareRelay: number; proxy: number };
+  /**
+   * Share of their CPU the two ends (this process and the echo server) were
+   * busy during the echo, together (0–1 pinned to one CPU; 0–2 shared).
+   */
+  endsBusy: Triple<number>;
   /** Echo round trips (ms). */
   echo: Triple<Stats>;
   /** Round trips of the real streamer's ping (ms); absent when skipped. */
@@ -201,6 +211,9 @@ export async function runProxyBench(
 
     // The reference relay: the least a relay can do in Deno.
     const echoOrigin = `ws://127.0.0.1:${echo.port}`;
+    // The two ends' CPU: the client (this process) and the echo server.
+    const endsCpu = async (): Promise<number> =>
+      await cpuSeconds(Deno.pid) + await cpuSeconds(echo.pid);
     const bare: ChildServer = await startChildServer(
       new URL("./echo_server.ts", import.meta.url),
       ["relay", echoOrigin],
@@ -247,6 +260,7 @@ export async function runProxyBench(
       bytes: number;
       seconds: number;
       cpu: number;
+      endsCpu: number;
       rtts: number[];
       streamBytes: number;
       streamSeconds: number;
@@ -258,6 +272,7 @@ export async function runProxyBench(
       bytes: 0,
       seconds: 0,
       cpu: 0,
+      endsCpu: 0,
       rtts: [],
       streamBytes: 0,
       streamSeconds: 0,
@@ -284,12 +299,14 @@ export async function runProxyBench(
             f.rtts.push(performance.now() - t0);
           }
           const cpuBefore = path.pid ? await cpuSeconds(path.pid) : 0;
+          const endsBefore = await endsCpu();
           const r = await client.throughput(
             options.throughputBytes,
             messageBytes,
             window,
             signal,
           );
+          f.endsCpu += await endsCpu() - endsBefore;
           if (path.pid) f.cpu += await cpuSeconds(path.pid) - cpuBefore;
           f.bytes += r.bytes;
           f.seconds += r.seconds;
@@ -350,6 +367,10 @@ export async function runProxyBench(
       figures[name].streamBytes / figures[name].streamSeconds / 1e6;
     const lanRate = (name: PathName): number =>
       figures[name].lanBytes / figures[name].lanSeconds / 1e6;
+    const relayBusy = (name: PathName): number =>
+      figures[name].cpu / figures[name].seconds;
+    const endsBusy = (name: PathName): number =>
+      figures[name].endsCpu / figures[name].seconds;
     const streamCpuPerMb = (name: PathName): number =>
       figures[name].streamCpu * 1000 / (figures[name].streamBytes / 1e6);
     const result: ProxyResult = {
@@ -361,6 +382,15 @@ export async function runProxyBench(
       relayCpuMsPerMb: {
         bareRelay: cpuPerMb("bareRelay"),
         proxy: cpuPerMb("proxy"),
+      },
+      relayBusy: {
+        bareRelay: relayBusy("bareRelay"),
+        proxy: relayBusy("proxy"),
+      },
+      endsBusy: {
+        direct: endsBusy("direct"),
+        bareRelay: endsBusy("bareRelay"),
+        proxy: endsBusy("proxy"),
       },
       stream: {
         direct: streamRate("direct"),
@@ -746,6 +776,11 @@ class Client {
   }
 }
 
+/** `63 %`: a share (0–1) as a percentage. */
+function percent(share: number): string {
+  return `${(share * 100).toFixed(0)} %`;
+}
+
 function met(ok: boolean): string {
   return ok ? "met" : "MISSED";
 }
@@ -769,11 +804,14 @@ export function formatProxyBench(r: ProxyResult): string {
   ] as const;
   for (const [key, label] of paths) {
     const s = r.echo[key];
+    const busy = `, echoing: ends ${percent(r.endsBusy[key])} busy${
+      key === "direct" ? "" : `, relay ${percent(r.relayBusy[key])}`
+    }`;
     const cpu = key === "direct"
-      ? ""
-      : `, relay CPU ${r.relayCpuMsPerMb[key].toFixed(2)} ms/MB echoed, ${
+      ? busy
+      : `, relay CPU ${r.relayCpuMsPerMb[key].toFixed(2)} ms/MB relayed, ${
         r.streamCpuMsPerMb[key].toFixed(2)
-      } ms/MB streamed`;
+      } ms/MB streamed${busy}`;
     lines.push(
       `  ${label.padEnd(26)} echo ${
         r.throughput[key].toFixed(0)
@@ -833,7 +871,8 @@ export function formatProxyBench(r: ProxyResult): string {
 }
 
 if (import.meta.main) {
-  // `deno run -A bench/proxy_bench.ts [--quick]`: this benchmark alone.
+  // `deno run -A bench/proxy_bench.ts [--quick] [--shared] [--echo-mib=<n>]`:
+  // this benchmark alone.
   const quick = Deno.args.includes("--quick");
   const interrupt = handleInterrupts();
   const result = await runProxyBench({
@@ -841,7 +880,7 @@ if (import.meta.main) {
     interrupted: () => interrupt.received !== undefined,
     progress: (line) => console.error(line),
     rounds: quick ? 2 : 4,
-    throughputBytes: (quick ? 32 : 256) * 1024 * 1024,
+    throughputBytes: echoMib(Deno.args) ?? (quick ? 32 : 256) * 1024 * 1024,
     pings: quick ? 100 : 1000,
     streamerRounds: quick ? 1 : 4,
     streamerPings: quick ? 50 : 250,
@@ -850,6 +889,20 @@ if (import.meta.main) {
   });
   console.log(formatProxyBench(result));
   interrupt.dispose();
+}
+
+/**
+ * Bytes echoed per round and path from `--echo-mib=<n>`, if given: long
+ * runs (1024) smooth the echo figures; the default is 256 MiB (32 quick).
+ */
+export function echoMib(args: readonly string[]): number | undefined {
+  const arg = args.find((a) => a.startsWith("--echo-mib="));
+  if (arg === undefined) return undefined;
+  const mib = Number(arg.slice("--echo-mib=".length));
+  if (!Number.isInteger(mib) || mib < 1) {
+    throw new TypeError(`--echo-mib wants a whole number of MiB: ${arg}`);
+  }
+  return mib * 1024 * 1024;
 }
 
 /**
