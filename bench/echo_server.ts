@@ -13,7 +13,9 @@
  * of the sizes in {@linkcode STREAM_FRAME_BYTES} in turn, at most
  * {@linkcode STREAM_WINDOW} waiting for an acknowledgement (the streamer's
  * flow control), and sends the next one for each `ACK` (`0x81`) that comes
- * back; other messages (input) are read and dropped.
+ * back; other messages (input) are read and dropped. With `?fps=N` it also
+ * sends at most N frames a second, as the streamer does (30), and each
+ * frame starts with the time it was sent ({@linkcode frameSentAt}).
  *
  * Run directly: `deno run -A bench/echo_server.ts [relay URL]`; it prints
  * `{"port":N}` on stdout once it listens (on a free loopback port).
@@ -48,8 +50,9 @@ export function echoHandler(request: Request): Response {
   const { socket, response } = Deno.upgradeWebSocket(request);
   socket.binaryType = "arraybuffer";
   socket.onerror = () => {};
-  if (new URL(request.url).pathname === "/frames") {
-    streamFrames(socket);
+  const url = new URL(request.url);
+  if (url.pathname === "/frames") {
+    streamFrames(socket, Number(url.searchParams.get("fps") ?? 0));
     return response;
   }
   socket.onmessage = (event) => {
@@ -61,7 +64,16 @@ export function echoHandler(request: Request): Response {
 /** Random payloads of every frame size, made once per process. */
 let frames: Uint8Array[] | undefined;
 
-function streamFrames(socket: WebSocket): void {
+/**
+ * When a paced frame (`/frames?fps=N`) was sent: ms since the epoch, with
+ * the fraction of the sender's `performance.now()` (processes on one
+ * machine share the clock).
+ */
+export function frameSentAt(frame: Uint8Array): number {
+  return new DataView(frame.buffer, frame.byteOffset, 8).getFloat64(0);
+}
+
+function streamFrames(socket: WebSocket, fps: number): void {
   frames ??= STREAM_FRAME_BYTES.map((bytes) => {
     const frame = new Uint8Array(bytes);
     // getRandomValues fills at most 64 KiB at a time.
@@ -71,20 +83,48 @@ function streamFrames(socket: WebSocket): void {
     return frame;
   });
   const all = frames;
+  const interval = fps > 0 ? 1000 / fps : 0;
   let next = 0;
+  let inFlight = 0;
+  let nextAt = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const send = (): void => {
     if (socket.readyState !== WebSocket.OPEN) return;
-    socket.send(all[next++ % all.length]);
+    const frame = all[next++ % all.length];
+    inFlight++;
+    if (!interval) return socket.send(frame);
+    // A copy per paced frame (a few a second), stamped when sent.
+    const stamped = frame.slice();
+    new DataView(stamped.buffer).setFloat64(
+      0,
+      performance.timeOrigin + performance.now(),
+    );
+    socket.send(stamped);
   };
-  socket.onopen = () => {
-    for (let i = 0; i < STREAM_WINDOW; i++) send();
-  };
-  socket.onmessage = (event) => {
-    const data = event.data;
-    if (data instanceof ArrayBuffer && new Uint8Array(data)[0] === C.ACK) {
+  const pump = (): void => {
+    while (inFlight < STREAM_WINDOW && timer === undefined) {
+      const now = performance.now();
+      if (now < nextAt) {
+        timer = setTimeout(() => {
+          timer = undefined;
+          pump();
+        }, nextAt - now);
+        return;
+      }
+      // No credit saved while the window was full: one interval on.
+      nextAt = Math.max(nextAt, now) + interval;
       send();
     }
   };
+  socket.onopen = pump;
+  socket.onmessage = (event) => {
+    const data = event.data;
+    if (data instanceof ArrayBuffer && new Uint8Array(data)[0] === C.ACK) {
+      inFlight--;
+      pump();
+    }
+  };
+  socket.onclose = () => clearTimeout(timer);
 }
 
 /**
@@ -100,9 +140,8 @@ export function bareRelayHandler(target: string): Deno.ServeHandler {
       return new Response("expected a WebSocket upgrade", { status: 426 });
     }
     const { socket, response } = Deno.upgradeWebSocket(request);
-    const upstream = new WebSocket(
-      new URL(new URL(request.url).pathname, target),
-    );
+    const { pathname, search } = new URL(request.url);
+    const upstream = new WebSocket(new URL(pathname + search, target));
     socket.binaryType = "arraybuffer";
     upstream.binaryType = "arraybuffer";
     // Only what the browser sends before the target opens is queued.

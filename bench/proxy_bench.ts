@@ -20,7 +20,10 @@
  *   browser and a farm, and the stream is paced by round trips, so it is
  *   also measured over a LAN's: the viewer holds each answer for
  *   {@linkcode ProxyBenchOptions.lanRttMs} (1 ms) before sending it, on
- *   every path alike.
+ *   every path alike. And it is measured a third time at the streamer's own
+ *   pace ({@linkcode STREAMER_FPS} frames a second at most, as the
+ *   streamer's frame interval allows): frames a second, bytes, and how long
+ *   each frame took from the sender's `send` to the viewer.
  *   *Latency*: sequential
  *   round trips of a small text message. Rounds alternate direct, bare relay
  *   and gateway, each on a fresh connection opened (and warmed with a few
@@ -62,6 +65,7 @@ import {
   until,
 } from "./common.ts";
 import { type ChildServer, startChildServer } from "./child_server.ts";
+import { frameSentAt } from "./echo_server.ts";
 import {
   ADMIN_TOKEN,
   benchRun,
@@ -124,6 +128,16 @@ export interface ProxyResult {
   lanStream: Triple<number>;
   /** That round trip, ms. */
   lanRttMs: number;
+  /**
+   * Frames at the streamer's own pace ({@linkcode STREAMER_FPS} a second at
+   * most, two waiting for an `ACK`), MB/s: what a viewer of busy content
+   * gets.
+   */
+  pacedStream: Triple<number>;
+  /** The same, frames a second. */
+  pacedFps: Triple<number>;
+  /** How long a paced frame took from the sender's `send` to the viewer, ms. */
+  frameDelay: Triple<Stats>;
   /** Whether the ends and the relays had CPUs of their own. */
   pinned: boolean;
   /** Relay CPU time per streamed MB, ms. */
@@ -160,6 +174,19 @@ export const PROXY_TARGETS = {
   addedP50: 1,
 };
 
+/** Frames a second the streamer sends at most (its frame interval, 33 ms). */
+export const STREAMER_FPS = 30;
+
+/** What a client opens: echo, frames as fast as acknowledged, or paced. */
+type StreamKind = "echo" | "frames" | "paced";
+
+/** The echo server's path for each kind (`echo_server.ts`). */
+const ECHO_PATHS: Record<StreamKind, string> = {
+  echo: "/stream",
+  frames: "/frames",
+  paced: `/frames?fps=${STREAMER_FPS}`,
+};
+
 const USER = "benchuser";
 const PASSWORD = "bench-password-1";
 
@@ -183,9 +210,11 @@ export async function runProxyBench(
     const storePath = `${dir}/gateway.sqlite`;
     const sessionId = crypto.randomUUID();
     const framesId = crypto.randomUUID();
+    const pacedId = crypto.randomUUID();
     seedEchoSessions(storePath, echo.port, {
       [sessionId]: "/stream",
       [framesId]: "/frames",
+      [pacedId]: `/frames?fps=${STREAMER_FPS}`,
     });
 
     const gateway = await startGatewayProcess({
@@ -231,18 +260,16 @@ export async function runProxyBench(
     const paths: {
       name: PathName;
       pid?: number;
-      open: (kind: "echo" | "frames") => Promise<Client>;
+      open: (kind: StreamKind) => Promise<Client>;
     }[] = [
       {
         name: "direct",
-        open: (kind) =>
-          Client.open(`${echoOrigin}/${kind === "echo" ? "stream" : kind}`),
+        open: (kind) => Client.open(`${echoOrigin}${ECHO_PATHS[kind]}`),
       },
       {
         name: "bareRelay",
         pid: bare.pid,
-        open: (kind) =>
-          Client.open(`${bareOrigin}/${kind === "echo" ? "stream" : kind}`),
+        open: (kind) => Client.open(`${bareOrigin}${ECHO_PATHS[kind]}`),
       },
       {
         name: "proxy",
@@ -250,7 +277,7 @@ export async function runProxyBench(
         open: (kind) =>
           Client.open(
             `${gatewayWs}/ws/${
-              kind === "echo" ? sessionId : framesId
+              { echo: sessionId, frames: framesId, paced: pacedId }[kind]
             }?token=bench`,
             { cookie },
           ),
@@ -267,6 +294,10 @@ export async function runProxyBench(
       streamCpu: number;
       lanBytes: number;
       lanSeconds: number;
+      pacedBytes: number;
+      pacedSeconds: number;
+      pacedFrames: number;
+      frameDelays: number[];
     };
     const fresh = (): Figures => ({
       bytes: 0,
@@ -279,6 +310,10 @@ export async function runProxyBench(
       streamCpu: 0,
       lanBytes: 0,
       lanSeconds: 0,
+      pacedBytes: 0,
+      pacedSeconds: 0,
+      pacedFrames: 0,
+      frameDelays: [],
     });
     const figures: Record<PathName, Figures> = {
       direct: fresh(),
@@ -355,6 +390,27 @@ export async function runProxyBench(
         } finally {
           await overLan.close();
         }
+        const paced = await path.open("paced");
+        try {
+          const r = await paced.stream(
+            Math.max(options.streamSeconds ?? 2, 3) * 1000,
+            signal,
+            { stamped: true },
+          );
+          f.pacedBytes += r.bytes;
+          f.pacedSeconds += r.seconds;
+          f.pacedFrames += r.frames;
+          f.frameDelays.push(...r.delays);
+          progress(
+            `  WebSocket ${path.name} round ${round}/${options.rounds}: ${
+              (r.frames / r.seconds).toFixed(1)
+            } frames/s at the streamer's pace, delivered in p50 ${
+              summarize(r.delays).p50.toFixed(3)
+            } ms`,
+          );
+        } finally {
+          await paced.close();
+        }
       }
     }
 
@@ -371,6 +427,12 @@ export async function runProxyBench(
       figures[name].cpu / figures[name].seconds;
     const endsBusy = (name: PathName): number =>
       figures[name].endsCpu / figures[name].seconds;
+    const pacedRate = (name: PathName): number =>
+      figures[name].pacedBytes / figures[name].pacedSeconds / 1e6;
+    const pacedFps = (name: PathName): number =>
+      figures[name].pacedFrames / figures[name].pacedSeconds;
+    const frameDelay = (name: PathName): Stats =>
+      summarize(figures[name].frameDelays);
     const streamCpuPerMb = (name: PathName): number =>
       figures[name].streamCpu * 1000 / (figures[name].streamBytes / 1e6);
     const result: ProxyResult = {
@@ -407,6 +469,21 @@ export async function runProxyBench(
         proxy: lanRate("proxy"),
       },
       lanRttMs,
+      pacedStream: {
+        direct: pacedRate("direct"),
+        bareRelay: pacedRate("bareRelay"),
+        proxy: pacedRate("proxy"),
+      },
+      pacedFps: {
+        direct: pacedFps("direct"),
+        bareRelay: pacedFps("bareRelay"),
+        proxy: pacedFps("proxy"),
+      },
+      frameDelay: {
+        direct: frameDelay("direct"),
+        bareRelay: frameDelay("bareRelay"),
+        proxy: frameDelay("proxy"),
+      },
       pinned: options.pinned,
       echo: {
         direct: summarize(figures.direct.rtts),
@@ -723,15 +800,19 @@ class Client {
   /**
    * Reads streamer-like frames (`/frames`), answering each with a pointer
    * move and an `ACK` as a viewer does, for `durationMs` from the first
-   * frame; resolves with the bytes and seconds.
+   * frame; resolves with the bytes, seconds and frames, and with `stamped`
+   * (`/frames?fps=N`) how long each frame took to arrive.
    */
   async stream(
     durationMs: number,
     signal: AbortSignal,
-    options: { answerDelayMs?: number } = {},
-  ): Promise<{ bytes: number; seconds: number }> {
+    options: { answerDelayMs?: number; stamped?: boolean } = {},
+  ): Promise<
+    { bytes: number; seconds: number; frames: number; delays: number[] }
+  > {
     let received = 0;
     let frameId = 0;
+    const delays: number[] = [];
     let start = 0;
     const done = Promise.withResolvers<void>();
     const onAbort = (): void => done.reject(signal.reason);
@@ -744,6 +825,9 @@ class Client {
       const now = performance.now();
       if (!start) start = now;
       received += data.byteLength;
+      if (options.stamped) {
+        delays.push(performance.timeOrigin + now - frameSentAt(data));
+      }
       if (now - start >= durationMs) return done.resolve();
       const answer = (id: number) => {
         this.#socket.send(
@@ -762,7 +846,12 @@ class Client {
     this.#onData = deliver;
     try {
       await done.promise;
-      return { bytes: received, seconds: (performance.now() - start) / 1000 };
+      return {
+        bytes: received,
+        seconds: (performance.now() - start) / 1000,
+        frames: frameId,
+        delays,
+      };
     } finally {
       this.#onData = undefined;
       signal.removeEventListener("abort", onAbort);
@@ -822,11 +911,23 @@ export function formatProxyBench(r: ProxyResult): string {
       }${cpu}`,
     );
   }
+  lines.push(
+    `  at the streamer's pace (at most ${STREAMER_FPS} frames/s, 2 awaiting an ACK): ${
+      paths.map(([key]) =>
+        `${key} ${r.pacedFps[key].toFixed(1)} frames/s, ${
+          r.pacedStream[key].toFixed(2)
+        } MB/s, delivered p50 ${fine(r.frameDelay[key].p50)} p99 ${
+          fine(r.frameDelay[key].p99)
+        }`
+      ).join("; ")
+    }`,
+  );
   const added = r.echo.proxy.p50 - r.echo.direct.p50;
   for (
     const [name, figures] of [
       ["echo", r.throughput],
       ["stream, loopback", r.stream],
+      [`stream at ${STREAMER_FPS} frames/s, loopback`, r.pacedStream],
       [`stream, ${r.lanRttMs} ms round trip`, r.lanStream],
     ] as const
   ) {
@@ -842,6 +943,11 @@ export function formatProxyBench(r: ProxyResult): string {
     `  added p50 round trip (echo) +${fine(added)} — target < ${
       ms(t.addedP50)
     }: ${met(added < t.addedP50)}`,
+    `  added p50 frame delivery at the streamer's pace +${
+      fine(r.frameDelay.proxy.p50 - r.frameDelay.direct.p50)
+    } — target < ${ms(t.addedP50)}: ${
+      met(r.frameDelay.proxy.p50 - r.frameDelay.direct.p50 < t.addedP50)
+    }`,
     `  proxy/bare relay: echo ${
       ratio(r.throughput.proxy, r.throughput.bareRelay)
     }, stream ${ratio(r.stream.proxy, r.stream.bareRelay)}, relay CPU ${

@@ -5,8 +5,11 @@
  * `POST /gateway/heartbeat` every `heartbeatInterval` s. A heartbeat answered
  * 404 means the gateway forgot this host (or never knew it: registration
  * gave up while it was down), so it registers again. On shutdown,
- * `POST /gateway/unregister` with a bounded wait. A gateway that is down never
- * stops the host from serving.
+ * `POST /gateway/unregister` with a bounded wait, whenever the gateway
+ * accepted a registration: one still in flight when the stop comes is
+ * finished first (bounded by the request timeout), so a host stopped while
+ * registering is not left registered. A gateway that is down never stops
+ * the host from serving.
  *
  * @module
  */
@@ -69,6 +72,8 @@ export class GatewayClient {
   #state: GatewayClientState = "idle";
   #loop?: Promise<void>;
   #heartbeatFailures = 0;
+  /** The gateway holds a registration of ours (it answered one with 2xx). */
+  #accepted = false;
 
   constructor(options: GatewayClientOptions) {
     this.#options = options;
@@ -90,11 +95,12 @@ export class GatewayClient {
 
   /** Stops heartbeats and unregisters (bounded by `unregisterTimeoutMs`). */
   async stop(): Promise<void> {
-    const wasRegistered = this.#state === "registered";
     this.#state = "stopped";
     this.#stop.abort();
+    // A registration in flight ends first: the gateway may accept it.
     await this.#loop;
-    if (!wasRegistered) return;
+    if (!this.#accepted) return;
+    this.#accepted = false;
     const { registration, unregisterTimeoutMs, logger } = this.#options;
     try {
       const response = await this.#post(
@@ -123,6 +129,7 @@ export class GatewayClient {
       await delay(this.#options.heartbeatIntervalMs, { signal });
       if (signal.aborted) return;
       if ((await this.#heartbeat()) === "forgotten") {
+        this.#accepted = false;
         this.#options.logger.warn(
           "gateway does not know this host; registering again",
         );
@@ -164,9 +171,14 @@ export class GatewayClient {
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (signal.aborted) return false;
       try {
-        const response = await this.#post("register", registration);
+        // Not cut short by a stop: its answer says whether to unregister.
+        const response = await this.#post("register", registration, {
+          timeoutMs: this.#options.requestTimeoutMs,
+        });
         const detail = (await response.text()).slice(0, 200);
         if (response.ok) {
+          this.#accepted = true;
+          if (signal.aborted) return false;
           this.#state = "registered";
           this.#heartbeatFailures = 0;
           logger.info("registered with gateway", { attempt });

@@ -80,7 +80,7 @@ interface ScriptedGateway {
 }
 
 function startScriptedGateway(
-  answer: (kind: string, request: RecordedRequest) => Answer,
+  answer: (kind: string, request: RecordedRequest) => Answer | Promise<Answer>,
   port = 0,
 ): ScriptedGateway {
   const requests: RecordedRequest[] = [];
@@ -97,7 +97,7 @@ function startScriptedGateway(
         at: performance.now(),
       };
       requests.push(recorded);
-      const status = answer(kind, recorded);
+      const status = await answer(kind, recorded);
       if (status === "hang") {
         // Never answer; let go only when the gateway stops.
         await new Promise<void>((resolve) => hanging.add(resolve));
@@ -676,6 +676,37 @@ Deno.test({
         assertEquals(gateway.of("unregister").length, 1);
       },
     ),
+});
+
+Deno.test({
+  name:
+    "gateway client: stopped while registering, it unregisters once the gateway accepts",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () => {
+    const held = Promise.withResolvers<void>();
+    const gateway = startScriptedGateway(async (kind) => {
+      if (kind === "register") await held.promise;
+      return 200;
+    });
+    return withClient(gateway, {}, async ({ client }) => {
+      await waitFor(() => gateway.of("register").length === 1, {
+        what: "a register on its way",
+      });
+      assertEquals(client.state, "registering");
+      const stopped = client.stop();
+      // The gateway takes the registration after the stop began.
+      await new Promise((r) => setTimeout(r, 50));
+      held.resolve();
+      await stopped;
+      assertEquals(client.state, "stopped");
+      assertEquals(gateway.of("unregister").length, 1);
+      assertEquals(gateway.of("unregister")[0].body, {
+        serverUrl: REGISTRATION.serverUrl,
+      });
+      assertEquals(gateway.of("heartbeat").length, 0);
+    });
+  },
 });
 
 Deno.test({
