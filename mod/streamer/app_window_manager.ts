@@ -14,7 +14,9 @@
  *
  * @module
  */
+import type { AppWindowSystem } from "../devices/app_windows.ts";
 import type { Logger } from "../log/mod.ts";
+import { delay } from "../util/async.ts";
 import { appEnvironment } from "./apps.ts";
 
 /** openbox's configuration for published apps (see the module documentation). */
@@ -40,10 +42,18 @@ export const APP_MODE_RC = `<?xml version="1.0" encoding="UTF-8"?>
 </openbox_config>
 `;
 
+/** A window manager started for the apps. */
+export interface AppWindowManager {
+  /** Its process id (it leads a process group of its own). */
+  pid: number;
+  /** Resolves when it exits. */
+  exited: Promise<Deno.CommandStatus>;
+}
+
 /**
  * Starts openbox with {@linkcode APP_MODE_RC} on the session's display;
- * returns its pid, or undefined (logged, naming the Debian package) when it
- * cannot start.
+ * resolves with it, or undefined (logged, naming the Debian package) when
+ * it cannot start.
  */
 export async function startAppWindowManager(
   options: {
@@ -51,7 +61,7 @@ export async function startAppWindowManager(
     /** Added to the session's environment (tests: another display). */
     env?: Record<string, string>;
   },
-): Promise<number | undefined> {
+): Promise<AppWindowManager | undefined> {
   const { logger } = options;
   try {
     const rc = await Deno.makeTempFile({
@@ -73,7 +83,7 @@ export async function startAppWindowManager(
       logger.info("app window manager exited", { code: status.code })
     );
     logger.info("app window manager started", { pid: child.pid });
-    return child.pid;
+    return { pid: child.pid, exited: child.status };
   } catch (error) {
     logger.warn(
       "cannot start openbox for published apps (Debian package openbox): " +
@@ -81,5 +91,56 @@ export async function startAppWindowManager(
       { error },
     );
     return undefined;
+  }
+}
+
+/** Options for {@linkcode untilWindowManager}. */
+export interface UntilWindowManagerOptions {
+  /** Logger (a window manager that does not come up is warned about). */
+  logger: Logger;
+  /** How long to wait, ms. Default 5000. */
+  timeoutMs?: number;
+  /** How often to look, ms. Default 20. */
+  pollMs?: number;
+  /** Stops the wait (the session is closing): resolves false. */
+  signal?: AbortSignal;
+  /** The window manager's exit: nothing to wait for after it. */
+  exited?: Promise<unknown>;
+}
+
+/**
+ * Resolves true once `windows` has a window manager (openbox just started
+ * takes some tens of milliseconds), or false after `timeoutMs`, when
+ * `signal` aborts, when it exits or when `windows` can no longer be asked.
+ * An app
+ * started before the window manager is up may map its first window while
+ * openbox takes over the screen, and openbox then never manages it: the
+ * window stays unmapped and its tab blank.
+ */
+export async function untilWindowManager(
+  windows: Pick<AppWindowSystem, "hasWindowManager">,
+  options: UntilWindowManagerOptions,
+): Promise<boolean> {
+  const { timeoutMs = 5000, pollMs = 20, signal } = options;
+  const until = performance.now() + timeoutMs;
+  let exited = false;
+  options.exited?.then(() => exited = true);
+  for (;;) {
+    let up: boolean;
+    try {
+      up = windows.hasWindowManager();
+    } catch {
+      return false; // The display is closed: nothing to wait for.
+    }
+    if (up) return true;
+    if (signal?.aborted || exited) return false;
+    if (performance.now() >= until) {
+      options.logger.warn(
+        "the app window manager is not up; starting the app anyway",
+        { waitedMs: timeoutMs },
+      );
+      return false;
+    }
+    await delay(pollMs, { signal });
   }
 }

@@ -23,7 +23,11 @@ import type {
   StreamerMessage,
   ViewerSettings as ViewerSettingsMessage,
 } from "../control/codec.ts";
-import type { SessionDevices, SessionScreen } from "../devices/mod.ts";
+import type {
+  AppWindowSystem,
+  SessionDevices,
+  SessionScreen,
+} from "../devices/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Apps } from "./apps.ts";
 import type { ControlHandlers } from "./control_channel.ts";
@@ -39,7 +43,10 @@ import type { SessionReporting } from "./session_reporting.ts";
 import type { SessionSound } from "./session_sound.ts";
 import { SharedCapture } from "./shared_capture.ts";
 import { AppScreens } from "./app_screens.ts";
-import { startAppWindowManager } from "./app_window_manager.ts";
+import {
+  startAppWindowManager,
+  untilWindowManager,
+} from "./app_window_manager.ts";
 import {
   appArea,
   areaSize,
@@ -126,6 +133,10 @@ export class StreamerSession {
   #state: State = { phase: "waiting" };
   /** Published apps' areas and windows: opened for the first app viewer. */
   #appScreens?: AppScreens | "unavailable";
+  /** Resolves once the window manager started for the apps is up. */
+  #windowManagerUp?: Promise<boolean>;
+  /** Aborted when the session closes: apps still waiting do not start. */
+  readonly #closing = new AbortController();
 
   /** Waits for `SESSION_INFO`. */
   constructor(options: StreamerSessionOptions) {
@@ -183,6 +194,7 @@ export class StreamerSession {
 
   /** Closes the viewers (1001), stops serving and ends the file dialogs. */
   async close(): Promise<void> {
+    this.#closing.abort();
     const state = this.#state;
     if (state.phase !== "serving") return;
     await state.viewers.close();
@@ -204,6 +216,17 @@ export class StreamerSession {
     if (now.phase !== "serving" || !command) return;
     this.#closed.delete(command);
     this.#started.add(command);
+    // The window manager started for the apps first, or it may never
+    // manage the app's first window.
+    const up = this.#windowManagerUp;
+    if (up) void up.then(() => this.#startApp(command));
+    else this.#startApp(command);
+  }
+
+  #startApp(command: string): void {
+    const now = this.#state;
+    if (now.phase !== "serving" || !this.#started.has(command)) return;
+    if (this.#closing.signal.aborted) return;
     const started = this.#options.apps.start(command, {
       ...(now.dialogs ? { [FILE_DIALOG_SOCKET_ENV]: now.dialogs.path } : {}),
       ...(now.downloads.command
@@ -394,7 +417,7 @@ export class StreamerSession {
         windows = devices.appWindows();
         if (!windows) throw new Error("not on this OS");
         if (!windows.hasWindowManager()) {
-          startAppWindowManager({ logger });
+          this.#windowManagerUp = this.#startWindowManager(windows);
         }
         this.#appScreens = new AppScreens({
           screen: this.#screen().screen,
@@ -415,6 +438,18 @@ export class StreamerSession {
     return this.#appScreens instanceof AppScreens
       ? this.#appScreens
       : undefined;
+  }
+
+  /** Starts openbox for the apps; resolves whether it came up. */
+  async #startWindowManager(windows: AppWindowSystem): Promise<boolean> {
+    const { logger } = this.#options;
+    const started = await startAppWindowManager({ logger });
+    return started !== undefined &&
+      await untilWindowManager(windows, {
+        logger,
+        signal: this.#closing.signal,
+        exited: started.exited,
+      });
   }
 
   #connectionToken(

@@ -115,7 +115,7 @@ Deno.test({
         apps.stopAll();
         screen.close();
         try {
-          Deno.kill(-wm, "SIGTERM");
+          Deno.kill(-wm.pid, "SIGTERM");
         } catch {
           // Gone with the display.
         }

@@ -3,7 +3,8 @@
  * undecorates every window, maximizes normal ones and binds no keys;
  * openbox started with it manages a real display (`_NET_SUPPORTING_WM_CHECK`)
  * in a process group of its own; a program that cannot start is reported,
- * not thrown. (What it does to windows: `tests/ffi/x11/ewmh_test.ts`.)
+ * not thrown; apps wait until it is up, but not past its exit, a close or
+ * a bound. (What it does to windows: `tests/ffi/x11/ewmh_test.ts`.)
  *
  * Needs the Debian packages xvfb and openbox.
  *
@@ -14,6 +15,7 @@ import { hasWindowManager } from "../../ffi/x11/ewmh.ts";
 import {
   APP_MODE_RC,
   startAppWindowManager,
+  untilWindowManager,
 } from "../../mod/streamer/app_window_manager.ts";
 import { PROC } from "../../mod/streamer/window_owner.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
@@ -38,8 +40,9 @@ Deno.test({
   fn: () =>
     withXvfb({ width: 640, height: 480 }, async (x) => {
       const { logger, records } = captureLogs();
-      const pid = await startAppWindowManager({ logger, env: x.env });
-      assert(pid);
+      const started = await startAppWindowManager({ logger, env: x.env });
+      assert(started);
+      const { pid } = started;
       const display = XDisplay.open(x.display);
       try {
         await waitFor(() => hasWindowManager(display), { what: "openbox" });
@@ -54,13 +57,71 @@ Deno.test({
 
 Deno.test("a window manager that cannot start is reported", async () => {
   const { logger, records } = captureLogs();
-  const pid = await startAppWindowManager({
+  const started = await startAppWindowManager({
     logger,
     env: { PATH: "/nonexistent" },
   });
-  assertEquals(pid, undefined);
+  assertEquals(started, undefined);
   assert(
     records.some((r) => /Debian package openbox/.test(String(r.msg))),
     JSON.stringify(records),
+  );
+});
+
+Deno.test("apps wait for the window manager: up, exited, closed, aborted or too late", async (t) => {
+  const { logger, records } = captureLogs();
+  await t.step("up after a few looks", async () => {
+    let looks = 0;
+    const windows = { hasWindowManager: () => ++looks >= 3 };
+    assertEquals(
+      await untilWindowManager(windows, { logger, pollMs: 1 }),
+      true,
+    );
+    assertEquals(looks, 3);
+  });
+  await t.step("it exited first", async () => {
+    const exited = Promise.withResolvers<void>();
+    const waiting = untilWindowManager({ hasWindowManager: () => false }, {
+      logger,
+      pollMs: 1,
+      exited: exited.promise,
+    });
+    exited.resolve();
+    assertEquals(await waiting, false);
+  });
+  await t.step("the display is closed", async () => {
+    const windows = {
+      hasWindowManager: (): boolean => {
+        throw new Error("the app windows are closed");
+      },
+    };
+    assertEquals(await untilWindowManager(windows, { logger }), false);
+  });
+  await t.step("the session closes", async () => {
+    const closing = new AbortController();
+    const waiting = untilWindowManager({ hasWindowManager: () => false }, {
+      logger,
+      signal: closing.signal,
+    });
+    closing.abort();
+    assertEquals(await waiting, false);
+  });
+  await t.step(
+    "not up in time: warned, and the app starts anyway",
+    async () => {
+      assertEquals(
+        await untilWindowManager({ hasWindowManager: () => false }, {
+          logger,
+          timeoutMs: 20,
+          pollMs: 5,
+        }),
+        false,
+      );
+      assert(
+        records.some((r) =>
+          r.msg === "the app window manager is not up; starting the app anyway"
+        ),
+      );
+    },
   );
 });

@@ -382,9 +382,13 @@ Deno.test({
         await nextStreamerMessage(again, "appClosed");
         assertEquals(appClosedSent(), [editor, editor]);
 
-        // An app that cannot start is closed at once.
+        // An app that cannot start is closed at once (once the window
+        // manager for the apps is up).
         start("/nonexistent/webstream-app");
-        assertEquals(appClosedSent().at(-1), "/nonexistent/webstream-app");
+        await waitFor(
+          () => appClosedSent().at(-1) === "/nonexistent/webstream-app",
+          { what: "APP_CLOSED for an app that cannot start" },
+        );
         await terminalTab.close();
       } finally {
         apps.stopAll();

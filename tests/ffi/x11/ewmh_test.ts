@@ -79,7 +79,7 @@ Deno.test({
         assertEquals(screenRect(display, 0xdeadn), undefined, "no such window");
       } finally {
         apps.stopAll();
-        Deno.kill(-wm, "SIGTERM");
+        Deno.kill(-wm.pid, "SIGTERM");
       }
     }),
 });
