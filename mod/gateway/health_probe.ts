@@ -219,7 +219,7 @@ export class HealthProber implements Prober {
         ? await Deno.startTls(tcp, { hostname, caCerts: this.#options.caCerts })
         : tcp;
       probe.conn = conn;
-      if (probe.settled) conn.close();
+      if (probe.settled) throw new Error("ended");
       await writeAll(conn, requestBytes(url, this.#options.headers ?? {}));
       return await readStatus(conn, (status) => probe.status = status);
     } finally {

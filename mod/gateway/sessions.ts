@@ -100,8 +100,6 @@ export class SessionMap {
     await source.eachSession((session) => {
       // The records are this map's own: no copy.
       session.lastCheckinAt = restoredAt;
-      const previous = this.#byId.get(session.sessionId);
-      if (previous) this.#unindex(previous);
       this.#index(session);
       this.#dirty.delete(session.sessionId);
       count++;
@@ -164,16 +162,12 @@ export class SessionMap {
    */
   async add(session: SessionRecord): Promise<void> {
     await this.#store.insertSession(session);
-    const previous = this.#byId.get(session.sessionId);
-    if (previous) this.#unindex(previous);
     this.#index(session);
     this.#dirty.delete(session.sessionId);
   }
 
   /** Adds or replaces a session (persisted at once). */
   put(session: SessionRecord): void {
-    const previous = this.#byId.get(session.sessionId);
-    if (previous) this.#unindex(previous);
     this.#index(session);
     this.#store.putSession(session);
     this.#dirty.delete(session.sessionId);
@@ -291,7 +285,6 @@ export class SessionMap {
         session.lastCheckinAt ?? 0,
       );
       if (checkin) session.lastCheckinAt = checkin;
-      this.#unindex(previous);
     }
     this.#index(session);
   }
@@ -441,6 +434,7 @@ export class SessionMap {
     }
   }
 
+  /** Indexes `session`, replacing the record of the same id, if any. */
   #index(session: SessionRecord): void {
     const previous = this.#byId.get(session.sessionId);
     if (previous) this.#unindex(previous);
