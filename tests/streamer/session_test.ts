@@ -330,8 +330,11 @@ Deno.test({
           sessionUuid: UUID,
           commandLineParams: command,
         });
-      const pidOf = (command: string) =>
-        apps.list().find((a) => a.command === command)!.pid;
+      // An app starts once the window manager is up: wait for it to run.
+      const pidOf = async (command: string) =>
+        (await waitFor(() => apps.list().find((a) => a.command === command), {
+          what: `${command} running`,
+        })).pid;
       const appClosedSent = () =>
         sent.filter((m) => m.type === "APP_CLOSED").map((m) =>
           m.type === "APP_CLOSED" ? m.commandLineParams : ""
@@ -352,7 +355,7 @@ Deno.test({
         session.appClosed("sleep 999");
         assertEquals(appClosedSent(), []);
 
-        Deno.kill(pidOf(editor), "SIGTERM");
+        Deno.kill(await pidOf(editor), "SIGTERM");
         const closed = await nextStreamerMessage(editorTab, "appClosed");
         assertEquals(closed.closed, { name: "Text Editor" });
         const end = await editorTab.closed;
@@ -378,7 +381,7 @@ Deno.test({
         start(editor);
         const again = await viewer(editor, "Text Editor");
         await nextStreamerMessage(again, "hello");
-        Deno.kill(pidOf(editor), "SIGTERM");
+        Deno.kill(await pidOf(editor), "SIGTERM");
         await nextStreamerMessage(again, "appClosed");
         assertEquals(appClosedSent(), [editor, editor]);
 
