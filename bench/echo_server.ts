@@ -10,12 +10,15 @@
  * joined to a new one to the same path there.
  *
  * On `/frames` it behaves like a streamer instead: it sends binary frames
- * of the sizes in {@linkcode STREAM_FRAME_BYTES} in turn, at most
- * {@linkcode STREAM_WINDOW} waiting for an acknowledgement (the streamer's
- * flow control), and sends the next one for each `ACK` (`0x81`) that comes
- * back; other messages (input) are read and dropped. With `?fps=N` it also
- * sends at most N frames a second, as the streamer does (30), and each
- * frame starts with the time it was sent ({@linkcode frameSentAt}).
+ * of the sizes in {@linkcode STREAM_FRAME_BYTES} in turn, numbered from 0,
+ * as many waiting for an acknowledgement as the streamer's flow control
+ * allows (its {@linkcode FrameWindow}), and sends the next one as each
+ * `ACK` (`0x81`, with the frame's number) that comes back opens it; other
+ * messages (input) are read and dropped. With `?fps=N` it also sends at
+ * most N frames a second, as the streamer does (30), and each frame starts
+ * with the time it was sent ({@linkcode frameSentAt}). With `?window=fixed`
+ * at most {@linkcode FIXED_WINDOW} frames wait, whatever the round trip
+ * (the streamer's flow control before its window was sized).
  *
  * Run directly: `deno run -A bench/echo_server.ts [relay URL]`; it prints
  * `{"port":N}` on stdout once it listens (on a free loopback port).
@@ -24,6 +27,7 @@
  */
 import { C } from "../httpdocs/session/protocol.js";
 import { serveChild } from "./child_server.ts";
+import { FrameWindow } from "../mod/streamer/frame_window.ts";
 
 /**
  * Sizes of the frames `/frames` sends, in turn: what a streamer sends, from
@@ -39,8 +43,8 @@ export const STREAM_FRAME_BYTES: readonly number[] = [
   300_000,
 ];
 
-/** Frames waiting for an `ACK`, at most (as the streamer). */
-export const STREAM_WINDOW = 2;
+/** Frames waiting for an `ACK`, at most, with `?window=fixed`. */
+export const FIXED_WINDOW = 2;
 
 /** Upgrades every request; echoes every message, or streams on `/frames`. */
 export function echoHandler(request: Request): Response {
@@ -52,7 +56,10 @@ export function echoHandler(request: Request): Response {
   socket.onerror = () => {};
   const url = new URL(request.url);
   if (url.pathname === "/frames") {
-    streamFrames(socket, Number(url.searchParams.get("fps") ?? 0));
+    streamFrames(socket, {
+      fps: Number(url.searchParams.get("fps") ?? 0),
+      fixed: url.searchParams.get("window") === "fixed",
+    });
     return response;
   }
   socket.onmessage = (event) => {
@@ -73,7 +80,10 @@ export function frameSentAt(frame: Uint8Array): number {
   return new DataView(frame.buffer, frame.byteOffset, 8).getFloat64(0);
 }
 
-function streamFrames(socket: WebSocket, fps: number): void {
+function streamFrames(
+  socket: WebSocket,
+  { fps, fixed }: { fps: number; fixed: boolean },
+): void {
   frames ??= STREAM_FRAME_BYTES.map((bytes) => {
     const frame = new Uint8Array(bytes);
     // getRandomValues fills at most 64 KiB at a time.
@@ -84,14 +94,18 @@ function streamFrames(socket: WebSocket, fps: number): void {
   });
   const all = frames;
   const interval = fps > 0 ? 1000 / fps : 0;
+  const window = new FrameWindow({
+    maxFps: fps > 0 ? fps : Infinity,
+    ...(fixed ? { maxFrames: FIXED_WINDOW } : {}),
+  });
   let next = 0;
-  let inFlight = 0;
   let nextAt = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const send = (): void => {
     if (socket.readyState !== WebSocket.OPEN) return;
-    const frame = all[next++ % all.length];
-    inFlight++;
+    const id = next++;
+    const frame = all[id % all.length];
+    window.sent(id, frame.byteLength, performance.now());
     if (!interval) return socket.send(frame);
     // A copy per paced frame (a few a second), stamped when sent.
     const stamped = frame.slice();
@@ -102,8 +116,9 @@ function streamFrames(socket: WebSocket, fps: number): void {
     socket.send(stamped);
   };
   const pump = (): void => {
-    while (inFlight < STREAM_WINDOW && timer === undefined) {
+    while (timer === undefined) {
       const now = performance.now();
+      if (!window.open(now)) return;
       if (now < nextAt) {
         timer = setTimeout(() => {
           timer = undefined;
@@ -120,7 +135,7 @@ function streamFrames(socket: WebSocket, fps: number): void {
   socket.onmessage = (event) => {
     const data = event.data;
     if (data instanceof ArrayBuffer && new Uint8Array(data)[0] === C.ACK) {
-      inFlight--;
+      window.acked(new DataView(data).getUint32(1, true), performance.now());
       pump();
     }
   };

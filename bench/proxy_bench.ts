@@ -94,6 +94,10 @@ export interface ProxyBenchOptions extends BenchRunOptions {
   streamSeconds?: number;
   /** The LAN round trip the second stream holds each answer for, ms. */
   lanRttMs?: number;
+  /** The distant viewer's round trip, ms. Default {@linkcode FAR_RTT_MS}. */
+  farRttMs?: number;
+  /** Rounds of the distant viewer (each path and window). Default 1. */
+  farRounds?: number;
   /** Ends on the first CPU, relays on the last (see the module). */
   pinned: boolean;
   /** Rounds against the real streamer (0: skip it). */
@@ -138,6 +142,14 @@ export interface ProxyResult {
   pacedFps: Triple<number>;
   /** How long a paced frame took from the sender's `send` to the viewer, ms. */
   frameDelay: Triple<Stats>;
+  /**
+   * A viewer {@linkcode farRttMs} away at the streamer's pace, frames a
+   * second: with the streamer's window (`sized`) and with two frames at
+   * most awaiting an `ACK` whatever the round trip (`fixed`, as before).
+   */
+  farFps: { fixed: Pair<number>; sized: Pair<number> };
+  /** That viewer's round trip, ms. */
+  farRttMs: number;
   /** Whether the ends and the relays had CPUs of their own. */
   pinned: boolean;
   /** Relay CPU time per streamed MB, ms. */
@@ -177,14 +189,25 @@ export const PROXY_TARGETS = {
 /** Frames a second the streamer sends at most (its frame interval, 33 ms). */
 export const STREAMER_FPS = 30;
 
-/** What a client opens: echo, frames as fast as acknowledged, or paced. */
-type StreamKind = "echo" | "frames" | "paced";
+/**
+ * The distant viewer's round trip, ms: another continent, where two frames
+ * per round trip (the streamer's window before it was sized) made at most
+ * 20 frames a second.
+ */
+export const FAR_RTT_MS = 100;
+
+/**
+ * What a client opens: echo, frames as fast as acknowledged, paced, or
+ * paced with the fixed window.
+ */
+type StreamKind = "echo" | "frames" | "paced" | "pacedFixed";
 
 /** The echo server's path for each kind (`echo_server.ts`). */
 const ECHO_PATHS: Record<StreamKind, string> = {
   echo: "/stream",
   frames: "/frames",
   paced: `/frames?fps=${STREAMER_FPS}`,
+  pacedFixed: `/frames?fps=${STREAMER_FPS}&window=fixed`,
 };
 
 const USER = "benchuser";
@@ -199,6 +222,7 @@ export async function runProxyBench(
   const messageBytes = options.messageBytes ?? 64 * 1024;
   const window = options.window ?? 8;
   const lanRttMs = options.lanRttMs ?? 1;
+  const farRttMs = options.farRttMs ?? FAR_RTT_MS;
   const { dir, cleanup } = await benchRun("proxy benchmark cleanup");
   try {
     const echo: ChildServer = await startChildServer(
@@ -208,14 +232,21 @@ export async function runProxyBench(
 
     // The session the gateway will relay: pointing at the echo server.
     const storePath = `${dir}/gateway.sqlite`;
-    const sessionId = crypto.randomUUID();
-    const framesId = crypto.randomUUID();
-    const pacedId = crypto.randomUUID();
-    seedEchoSessions(storePath, echo.port, {
-      [sessionId]: "/stream",
-      [framesId]: "/frames",
-      [pacedId]: `/frames?fps=${STREAMER_FPS}`,
-    });
+    const sessionIds: Record<StreamKind, string> = {
+      echo: crypto.randomUUID(),
+      frames: crypto.randomUUID(),
+      paced: crypto.randomUUID(),
+      pacedFixed: crypto.randomUUID(),
+    };
+    seedEchoSessions(
+      storePath,
+      echo.port,
+      Object.fromEntries(
+        Object.entries(sessionIds).map((
+          [kind, id],
+        ) => [id, ECHO_PATHS[kind as StreamKind]]),
+      ),
+    );
 
     const gateway = await startGatewayProcess({
       dir,
@@ -276,9 +307,7 @@ export async function runProxyBench(
         pid: gateway.pid,
         open: (kind) =>
           Client.open(
-            `${gatewayWs}/ws/${
-              { echo: sessionId, frames: framesId, paced: pacedId }[kind]
-            }?token=bench`,
+            `${gatewayWs}/ws/${sessionIds[kind]}?token=bench`,
             { cookie },
           ),
       },
@@ -414,6 +443,44 @@ export async function runProxyBench(
       }
     }
 
+    // The distant viewer, after the rest: direct and through the gateway,
+    // each window in turn.
+    const far = { frames: 0, seconds: 0 };
+    const farFigures = {
+      fixed: { direct: { ...far }, proxy: { ...far } },
+      sized: { direct: { ...far }, proxy: { ...far } },
+    };
+    for (let round = 1; round <= (options.farRounds ?? 1); round++) {
+      for (const path of paths) {
+        if (path.name === "bareRelay") continue;
+        for (const window of ["fixed", "sized"] as const) {
+          signal.throwIfAborted();
+          const client = await path.open(
+            window === "fixed" ? "pacedFixed" : "paced",
+          );
+          try {
+            const r = await client.stream(
+              Math.max(options.streamSeconds ?? 2, 4) * 1000,
+              signal,
+              { answerDelayMs: farRttMs },
+            );
+            const f = farFigures[window][path.name];
+            f.frames += r.frames;
+            f.seconds += r.seconds;
+            progress(
+              `  WebSocket ${path.name} ${window} window, ${farRttMs} ms away: ${
+                (r.frames / r.seconds).toFixed(1)
+              } frames/s at the streamer's pace`,
+            );
+          } finally {
+            await client.close();
+          }
+        }
+      }
+    }
+    const farFps = (f: { frames: number; seconds: number }): number =>
+      f.frames / f.seconds;
+
     const rate = (name: PathName): number =>
       figures[name].bytes / figures[name].seconds / 1e6;
     // Each echoed byte crosses a relay twice (out and back).
@@ -484,6 +551,17 @@ export async function runProxyBench(
         bareRelay: frameDelay("bareRelay"),
         proxy: frameDelay("proxy"),
       },
+      farFps: {
+        fixed: {
+          direct: farFps(farFigures.fixed.direct),
+          proxy: farFps(farFigures.fixed.proxy),
+        },
+        sized: {
+          direct: farFps(farFigures.sized.direct),
+          proxy: farFps(farFigures.sized.proxy),
+        },
+      },
+      farRttMs,
       pinned: options.pinned,
       echo: {
         direct: summarize(figures.direct.rtts),
@@ -912,7 +990,7 @@ export function formatProxyBench(r: ProxyResult): string {
     );
   }
   lines.push(
-    `  at the streamer's pace (at most ${STREAMER_FPS} frames/s, 2 awaiting an ACK): ${
+    `  at the streamer's pace (at most ${STREAMER_FPS} frames/s, its window): ${
       paths.map(([key]) =>
         `${key} ${r.pacedFps[key].toFixed(1)} frames/s, ${
           r.pacedStream[key].toFixed(2)
@@ -920,6 +998,18 @@ export function formatProxyBench(r: ProxyResult): string {
           fine(r.frameDelay[key].p99)
         }`
       ).join("; ")
+    }`,
+  );
+  const far = r.farFps;
+  lines.push(
+    `  a viewer ${r.farRttMs} ms away at the streamer's pace: direct ${
+      far.sized.direct.toFixed(1)
+    } frames/s (fixed window of 2: ${far.fixed.direct.toFixed(1)}, ${
+      ratio(far.sized.direct, far.fixed.direct)
+    }), through the gateway ${far.sized.proxy.toFixed(1)} (fixed: ${
+      far.fixed.proxy.toFixed(1)
+    }, ${ratio(far.sized.proxy, far.fixed.proxy)}); proxy/direct ${
+      ratio(far.sized.proxy, far.sized.direct)
     }`,
   );
   const added = r.echo.proxy.p50 - r.echo.direct.p50;
@@ -991,6 +1081,7 @@ if (import.meta.main) {
     streamerRounds: quick ? 1 : 4,
     streamerPings: quick ? 50 : 250,
     streamSeconds: quick ? 1 : 2,
+    farRounds: quick ? 1 : 2,
     pinned: pinsRelays(Deno.args),
   });
   console.log(formatProxyBench(result));

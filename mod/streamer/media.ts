@@ -1,10 +1,11 @@
 /**
  * The screen pipeline of one viewer: poll the capture for damage, grab,
- * encode the changed tiles, send a frame. Flow control: at most
- * `maxInFlight` frames wait for the viewer's acknowledgement and the socket
- * holds at most `maxBuffered` bytes; while either is full, damage only
- * accumulates (as a bounded list of rectangles), so a slow viewer gets fewer,
- * newer frames and never a growing queue.
+ * encode the changed tiles, send a frame. Flow control: the frames waiting
+ * for the viewer's acknowledgement fit a {@linkcode FrameWindow} (two, more
+ * for a distant viewer) and the socket holds at most `maxBuffered` bytes;
+ * while either is full, damage only accumulates (as a bounded list of
+ * rectangles), so a slow viewer gets fewer, newer frames and never a growing
+ * queue.
  *
  * The viewer sees a top-left viewport of the X screen: the screen itself
  * when RandR can resize it, otherwise the requested size within it.
@@ -21,6 +22,7 @@ import type { TileEncoder } from "./encode/mod.ts";
 import { boundingBox, contains, intersects } from "./encode/tiles.ts";
 import { ENCODING } from "../../httpdocs/session/protocol.js";
 import { VideoStream, type VideoStreamOptions } from "./video/stream.ts";
+import { FrameWindow } from "./frame_window.ts";
 
 export { boundingBox };
 
@@ -43,7 +45,11 @@ export interface MediaStreamOptions {
   send: (bytes: Uint8Array) => void;
   /** Bytes waiting in the viewer's socket. */
   buffered: () => number;
-  /** Frames sent but not acknowledged, at most. Default 2. */
+  /**
+   * Frames sent but not acknowledged, at most, however far the viewer.
+   * Default 12 (two are always allowed; more only as the viewer's round
+   * trip and bandwidth call for, see {@linkcode FrameWindow}).
+   */
   maxInFlight?: number;
   /** Socket bytes waiting, at most, before a new frame. Default 4 MiB. */
   maxBuffered?: number;
@@ -120,7 +126,7 @@ export class MediaStream {
   readonly #videoIds = new Set<number>();
   readonly #onError?: (error: Error) => void;
   readonly #onViewport?: MediaStreamOptions["onViewport"];
-  readonly #inFlight = new Map<number, number>();
+  readonly #window: FrameWindow;
   #damage: Rect[] = [];
   #full = true;
   #frameId = 0;
@@ -145,13 +151,17 @@ export class MediaStream {
 
   constructor(options: MediaStreamOptions) {
     this.#o = {
-      maxInFlight: 2,
+      maxInFlight: 12,
       maxBuffered: 4 * 1024 * 1024,
       pollRate: 60,
       maxFps: 30,
       fullCheckMs: 1000,
       ...options,
     };
+    this.#window = new FrameWindow({
+      maxFps: this.#o.maxFps,
+      maxFrames: this.#o.maxInFlight,
+    });
     this.#onClipboardChange = options.onClipboardChange;
     this.#onVideo = options.onVideo;
     this.#onError = options.onError;
@@ -194,7 +204,7 @@ export class MediaStream {
 
   /** Frames waiting for acknowledgement. */
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#window.inFlight;
   }
 
   /** Starts polling. */
@@ -219,21 +229,20 @@ export class MediaStream {
 
   /** The viewer drew frame `frameId`. */
   ack(frameId: number): void {
-    const sentAt = this.#inFlight.get(frameId);
-    if (sentAt === undefined) return;
-    // Acknowledgements come in order: earlier frames are done too.
-    for (const id of [...this.#inFlight.keys()]) {
-      if (id <= frameId) this.#inFlight.delete(id);
-    }
     const now = performance.now();
-    const ms = now - sentAt;
-    if (this.#videoIds.delete(frameId)) this.#video?.acknowledged(ms, now);
+    // Acknowledgements come in order: earlier frames are done too.
+    const ack = this.#window.acked(frameId, now);
+    if (!ack) return;
+    // Video adapts to the time its frames queued, not to the distance.
+    if (this.#videoIds.delete(frameId)) {
+      this.#video?.acknowledged(ack.queueMs, now);
+    }
     for (const id of this.#videoIds) {
       if (id < frameId) this.#videoIds.delete(id);
     }
     for (const s of [this.#stats, this.totals]) {
       s.acked++;
-      s.ackMsTotal += ms;
+      s.ackMsTotal += ack.rttMs;
     }
     this.#tick();
   }
@@ -307,7 +316,7 @@ export class MediaStream {
       now - this.#lastFrame >= REFINE_AFTER_MS;
     if (idle && !idleCheck && !refine) return;
     if (this.#busy) return;
-    if (this.#inFlight.size >= this.#o.maxInFlight) return;
+    if (!this.#window.open(now)) return;
     if (this.#o.buffered() > this.#o.maxBuffered) return;
     this.#busy = true;
     const hints = this.#full || idleCheck
@@ -461,7 +470,7 @@ export class MediaStream {
       | { lossy: number; lossless: number; solid: number; copies: number }
       | undefined,
   ): void {
-    this.#inFlight.set(this.#frameId, performance.now());
+    this.#window.sent(this.#frameId, bytes.length, performance.now());
     this.#o.send(bytes);
     for (const s of [this.#stats, this.totals]) {
       s.frames++;

@@ -6,9 +6,11 @@
  * everything else and paints the region over, lossless, when video stops.
  *
  * Bitrate: it starts at the cap and follows the viewer's acknowledgements
- * (additive increase, multiplicative decrease): an acknowledgement slower
- * than {@linkcode SLOW_ACK_MS} cuts it by a fifth (at most every 500 ms),
- * a steady run of fast ones raises it by 15 % (at most every 2 s), always
+ * (additive increase, multiplicative decrease) by how long each frame
+ * queued on the way (its round trip beyond the shortest, so a distant
+ * viewer is not taken for a slow one): one that queued longer than
+ * {@linkcode SLOW_ACK_MS} cuts it by a fifth (at most every 500 ms), a
+ * steady run of quick ones raises it by 15 % (at most every 2 s), always
  * between {@linkcode MIN_KBPS} and the cap. With constant-quality coding
  * under that cap, a quiet picture spends far less than the cap.
  *
@@ -26,10 +28,10 @@ import {
 /** Lowest bitrate the adaptation goes down to, kbit/s. */
 export const MIN_KBPS = 300;
 
-/** An acknowledgement slower than this (ms) means the viewer falls behind. */
+/** A frame queued longer than this (ms) means the viewer falls behind. */
 export const SLOW_ACK_MS = 200;
 
-/** Acknowledgements faster than this (ms) let the bitrate grow. */
+/** Frames queued less than this (ms) let the bitrate grow. */
 const FAST_ACK_MS = 80;
 
 /**
@@ -214,7 +216,10 @@ export class VideoStream {
     this.#keyframe = true;
   }
 
-  /** A video frame was acknowledged `ms` after it was sent. */
+  /**
+   * A video frame was acknowledged, having queued `ms` on the way (its
+   * round trip beyond the shortest, `FrameAcknowledgement.queueMs`).
+   */
   acknowledged(ms: number, now: number): void {
     if (!this.#encoder) return;
     if (ms > SLOW_ACK_MS) {
