@@ -13,17 +13,20 @@
  *   binary messages with a window of several in flight, bytes echoed back
  *   per second (each byte crosses a relay twice). *Stream*: what a viewer
  *   does: the echo server's `/frames` sends streamer-sized frames (300 B to
- *   300 KB, at most two waiting for an acknowledgement, as the streamer's
- *   flow control allows) and the client answers each with a pointer move
- *   and an `ACK`; frame bytes received per second over a few seconds. On
- *   loopback a round trip is about 0.1 ms, less than any network between a
- *   browser and a farm, and the stream is paced by round trips, so it is
- *   also measured over a LAN's: the viewer holds each answer for
+ *   300 KB, as many waiting for an acknowledgement as the streamer's own
+ *   window, `FrameWindow`, allows) and the client answers each with a
+ *   pointer move and an `ACK`; frame bytes received per second over a few
+ *   seconds. On loopback a round trip is about 0.1 ms, less than any
+ *   network between a browser and a farm, so it is also measured over a
+ *   LAN's: the viewer holds each answer for
  *   {@linkcode ProxyBenchOptions.lanRttMs} (1 ms) before sending it, on
  *   every path alike. And it is measured a third time at the streamer's own
  *   pace ({@linkcode STREAMER_FPS} frames a second at most, as the
  *   streamer's frame interval allows): frames a second, bytes, and how long
- *   each frame took from the sender's `send` to the viewer.
+ *   each frame took from the sender's `send` to the viewer. Last, a viewer
+ *   {@linkcode FAR_RTT_MS} away at that pace, direct and through the
+ *   gateway, with the streamer's window and with two frames at most (the
+ *   window before it was sized) in the same run: frames a second.
  *   *Latency*: sequential
  *   round trips of a small text message. Rounds alternate direct, bare relay
  *   and gateway, each on a fresh connection opened (and warmed with a few
@@ -134,8 +137,7 @@ export interface ProxyResult {
   lanRttMs: number;
   /**
    * Frames at the streamer's own pace ({@linkcode STREAMER_FPS} a second at
-   * most, two waiting for an `ACK`), MB/s: what a viewer of busy content
-   * gets.
+   * most, its window), MB/s: what a viewer of busy content gets.
    */
   pacedStream: Triple<number>;
   /** The same, frames a second. */
