@@ -6,24 +6,20 @@
  *
  * @module
  */
-import { Hono } from "hono";
-import { serveStatic } from "hono/deno";
+import type { Hono } from "hono";
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import { stopServer } from "../util/serve.ts";
 import { encodeBase64Url } from "../util/encoding.ts";
-import { adminApi } from "./api/admin_api.ts";
-import { hostApi } from "./api/host_api.ts";
-import { jsonOnly } from "./api/json.ts";
-import { resolverApi } from "./api/resolver.ts";
-import { userApi } from "./api/user_api.ts";
 import { createAuthenticator, Revocations } from "./auth/mod.ts";
 import { awaitFirstProbes, firstProbesWaitMs } from "./first_probes.ts";
 import { startHealthMonitor } from "./health_monitor.ts";
 import { Launcher } from "./launch.ts";
 import { ProbeSharing } from "./probe_sharing.ts";
 import { reconcileHost } from "./reconcile.ts";
+import { gatewayApp } from "./routes.ts";
+import { startPruning } from "./pruning.ts";
 import { createGatewayMetrics } from "./metrics.ts";
 import { HostRegistry } from "./registry.ts";
 import { SessionMap } from "./sessions.ts";
@@ -35,7 +31,7 @@ import {
 import { openPostgresStore } from "./store_postgres.ts";
 import { changesOf } from "./store_changes.ts";
 import { FarmSync } from "./farm_sync.ts";
-import { GuardedStore, StoreUnavailableError } from "./store_guard.ts";
+import { GuardedStore } from "./store_guard.ts";
 import { collectGarbage } from "../util/collect_garbage.ts";
 
 export { type GatewayStore, openSqliteStore } from "./store.ts";
@@ -229,105 +225,28 @@ export async function createGateway(
     stop.unshift(() => monitor.stop());
     const stopping = new AbortController();
     stop.unshift(() => stopping.abort());
-    const prune = setInterval(() => {
-      try {
-        const gone = registry.sweep({
-          unregisteredAfterMs: 10 * 60_000,
-          silentAfterMs: 24 * 3600_000,
-        });
-        for (const url of gone) {
-          sessions.deleteHost(url, "its host was forgotten");
-        }
-        sessions.prune();
-        registry.flush();
-        revocations.prune();
-      } catch (error) {
-        // Store failures are the guard's; this is anything else.
-        logger.error("pruning gateway state failed", { error });
-      }
-    }, g.licence.checkinInterval * 1000);
-    stop.unshift(() => {
-      clearInterval(prune);
-      sessions.flush();
-      registry.flush();
-    });
-
-    const startedAt = now();
-    const app = new Hono();
-    app.get("/health", (c) => {
-      const hosts = registry.list();
-      return c.json({
-        status: "healthy",
-        timestamp: new Date(now()).toISOString(),
-        hosts: {
-          total: hosts.length,
-          healthy: hosts.filter((h) => h.state === "Healthy").length,
-        },
-        sessions: sessions.liveCount(),
-        uptime: Math.round((now() - startedAt) / 1000),
-      });
-    });
-    for (const path of ["/api/*", "/gateway/*", "/admin/api/*"]) {
-      app.use(path, jsonOnly());
-    }
-    app.route(
-      "/gateway",
-      hostApi({
-        config,
-        registry,
-        sessions,
-        metrics,
-        probe: (url) => void monitor.probe(url),
-        reconcile: (url) =>
-          void reconcileHost(url, {
-            sessions,
-            sharedSecret: g.backend.sharedSecret,
-            logger: logger.child("hosts"),
-            signal: stopping.signal,
-          }),
-        logger: logger.child("hosts"),
+    stop.unshift(
+      startPruning({ registry, sessions, revocations }, {
+        intervalMs: g.licence.checkinInterval * 1000,
+        logger,
       }),
     );
-    app.route("/", resolverApi(sessions, registry));
-    app.route(
-      "/",
-      adminApi({
-        auth,
-        adminToken: g.adminToken,
-        registry,
-        sessions,
-        launcher,
-        metrics,
-        sharedSecret: g.backend.sharedSecret,
-        logger: logger.child("admin"),
-      }),
-    );
-    app.route(
-      "/",
-      userApi({
-        auth,
-        launcher,
-        sessions,
-        metrics,
-        sharedSecret: g.backend.sharedSecret,
-        logger: logger.child("user"),
-      }),
-    );
-    const root = options.staticRoot;
-    // `path` is joined to `root` (default "./"): an absolute path given
-    // alone would resolve against the working directory.
-    app.get("/", serveStatic({ root, path: "portal.html" }));
-    app.get("/admin", serveStatic({ root, path: "admin.html" }));
-    app.get("/*", serveStatic({ root }));
-    app.notFound((c) => c.json({ error: "not found" }, 404));
-    app.onError((error, c) => {
-      if (error instanceof StoreUnavailableError) {
-        c.header("Retry-After", "10");
-        return c.json({ error: error.message }, 503);
-      }
-      logger.error("request failed", { path: c.req.path, error });
-      return c.json({ error: "internal error" }, 500);
-    });
+    const app = gatewayApp({
+      config,
+      registry,
+      sessions,
+      launcher,
+      metrics,
+      auth,
+      probe: (url) => void monitor.probe(url),
+      reconcile: (url) =>
+        void reconcileHost(url, {
+          sessions,
+          sharedSecret: g.backend.sharedSecret,
+          logger: logger.child("hosts"),
+          signal: stopping.signal,
+        }),
+    }, { staticRoot: options.staticRoot, logger, now });
     // Serving before hearing from them would answer their sessions' resolves
     // and reconnects with 404 until the first probes came back.
     await awaitFirstProbes(registry, {
