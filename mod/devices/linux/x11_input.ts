@@ -51,8 +51,15 @@ const WHEEL = Object.freeze({ up: 4, down: 5, left: 6, right: 7 });
 /** Most wheel clicks sent for one event (a bound on a hostile client). */
 export const MAX_WHEEL_NOTCHES = 64;
 
-/** How many spare keycodes the fallback rotates through. */
-export const SPARE_KEYCODES = 4;
+/**
+ * How many spare keycodes the fallback binds, the least recently used
+ * first. A client reads a key event with the mapping it has when it gets to
+ * it: rebinding a keycode before a slow client (an xterm under load) read
+ * the last press of it types the new character there. With 16, a keycode is
+ * rebound only after 15 other characters no key has (4 were too few: "ê" and
+ * "á" came out as the "日本" an input method committed right after).
+ */
+export const SPARE_KEYCODES = 16;
 
 /** How long a cached keyboard mapping or screen size is trusted, in ms. */
 const REFRESH_MS = 1_000;
@@ -106,7 +113,9 @@ export class X11Input implements InputSink {
   #sizeAt = 0;
   /** Spare keycodes and the keysym each is bound to now (0 = none). */
   readonly #spares = new Map<number, number>();
-  #nextSpare = 0;
+  /** When each spare keycode was last typed (a count of uses, 0 = never). */
+  readonly #spareUsed = new Map<number, number>();
+  #spareUses = 0;
   #closed = false;
 
   /**
@@ -284,6 +293,9 @@ export class X11Input implements InputSink {
       if (keycode === undefined) return undefined;
       place = { keycode, level: 0 };
     }
+    if (this.#spares.has(place.keycode)) {
+      this.#spareUsed.set(place.keycode, ++this.#spareUses);
+    }
     const wantShift = place.level === 1;
     // Lift held modifiers that would change what the key types: AltGr, and
     // with it Ctrl and Alt (a Windows browser sends AltGr as Ctrl+Alt).
@@ -307,25 +319,33 @@ export class X11Input implements InputSink {
     return place.keycode;
   }
 
-  /** Binds `keysym` to a spare keycode not held now; returns it. */
+  /**
+   * Binds `keysym` to the spare keycode least recently typed of those not
+   * held now; returns it.
+   */
   #bindSpare(keysym: number): number | undefined {
     const heldCodes = new Set(this.heldKeycodes);
     for (const [keycode, bound] of this.#spares) {
       if (bound === keysym) return keycode;
     }
-    const spares = [...this.#spares.keys()];
-    for (let tries = 0; tries < spares.length; tries++) {
-      const keycode = spares[this.#nextSpare];
-      this.#nextSpare = (this.#nextSpare + 1) % spares.length;
+    let oldest: number | undefined;
+    for (const keycode of this.#spares.keys()) {
       if (heldCodes.has(keycode)) continue;
-      // Same keysym on both levels: Shift cannot change it.
-      changeKeyboardMapping(this.#display, keycode, [keysym, keysym]);
-      this.#display.sync();
-      this.#spares.set(keycode, keysym);
-      this.#mappingAt = 0;
-      return keycode;
+      if (
+        oldest === undefined ||
+        (this.#spareUsed.get(keycode) ?? 0) <
+          (this.#spareUsed.get(oldest) ?? 0)
+      ) {
+        oldest = keycode;
+      }
     }
-    return undefined;
+    if (oldest === undefined) return undefined;
+    // Same keysym on both levels: Shift cannot change it.
+    changeKeyboardMapping(this.#display, oldest, [keysym, keysym]);
+    this.#display.sync();
+    this.#spares.set(oldest, keysym);
+    this.#mappingAt = 0;
+    return oldest;
   }
 
   /** The keyboard mapping, re-read once it may be stale. */

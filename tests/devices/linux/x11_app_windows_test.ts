@@ -17,13 +17,14 @@ import {
 import { X11Error } from "../../../ffi/x11/display.ts";
 import { assertEquals, assertThrows } from "../../support/assert.ts";
 import { withXDisplay } from "../../support/x11_draw.ts";
+import { waitFor } from "../../support/wait.ts";
 
 Deno.test({
   name: "X11 app windows: areas as monitors, replaced whole; the pointer moved",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>
-    withXDisplay({ width: 1280, height: 800 }, (display, x) => {
+    withXDisplay({ width: 1280, height: 800 }, async (display, x) => {
       // An earlier streamer's area.
       addMonitor(display, {
         name: `${AREA_MONITOR_PREFIX}1-1-0`,
@@ -42,18 +43,26 @@ Deno.test({
           listMonitors(display).filter((m) =>
             m.name.startsWith(AREA_MONITOR_PREFIX)
           ).map((m) => [m.x, m.y, m.width, m.height]);
+        // The windows' requests go on a connection of their own (flushed,
+        // not waited for): this one sees them once the server got to them.
+        const areasAre = (expected: number[][]) =>
+          waitFor(() => JSON.stringify(areas()) === JSON.stringify(expected), {
+            what: `areas ${JSON.stringify(expected)}, not ${
+              JSON.stringify(areas())
+            }`,
+          });
         windows.setAreas([
           { x: 0, y: 0, width: 640, height: 480 },
           { x: 640, y: 0, width: 600, height: 400 },
         ]);
-        display.sync();
-        assertEquals(areas(), [[0, 0, 640, 480], [640, 0, 600, 400]]);
+        await areasAre([[0, 0, 640, 480], [640, 0, 600, 400]]);
         windows.setAreas([{ x: 0, y: 0, width: 800, height: 600 }]);
-        display.sync();
-        assertEquals(areas(), [[0, 0, 800, 600]]);
+        await areasAre([[0, 0, 800, 600]]);
         windows.pointTo({ x: 700, y: 100 });
-        const pointer = queryPointer(display);
-        assertEquals([pointer.x, pointer.y], [700, 100]);
+        await waitFor(() => {
+          const pointer = queryPointer(display);
+          return pointer.x === 700 && pointer.y === 100;
+        }, { what: "the pointer at (700, 100)" });
       } finally {
         windows.close();
       }

@@ -30,8 +30,10 @@ import {
 import { startXvfb } from "../../../mod/platform/linux/xvfb.ts";
 import {
   openX11Input,
+  SPARE_KEYCODES,
   X11Input,
 } from "../../../mod/devices/linux/x11_input.ts";
+import { keysymForCharacter } from "../../../mod/devices/linux/keymap.ts";
 
 interface Env {
   dir: string;
@@ -517,17 +519,46 @@ xTest("x11 input: releaseAll releases held keys and buttons", async (env) => {
   }
 });
 
+/** More characters than spare keycodes, none on the US layout. */
+const UNMAPPED = [..."éßжзийклмнопрстуфх€😀"];
+
 xTest("x11 input: close gives the spare keycodes back", (env) => {
   const sink = openSink(env);
   const spares = sink.spareKeycodes;
-  assertEquals(spares.length, 4);
-  for (const ch of ["é", "ß", "€", "ж", "😀"]) tap(sink, "", ch);
+  assertEquals(spares.length, SPARE_KEYCODES);
+  assert(UNMAPPED.length > SPARE_KEYCODES);
+  for (const ch of UNMAPPED) tap(sink, "", ch);
   const during = getKeyboardMapping(env.observe);
   assertEquals(spares.filter((k) => during.isEmpty(k)).length, 0);
   sink.close();
   const after = getKeyboardMapping(env.observe);
   for (const keycode of spares) assert(after.isEmpty(keycode), `${keycode}`);
 });
+
+xTest(
+  "x11 input: the spare keycode rebound is the one least recently typed",
+  (env) => {
+    const sink = openSink(env);
+    try {
+      const typed = UNMAPPED.slice(0, SPARE_KEYCODES);
+      for (const ch of typed) tap(sink, "", ch);
+      const keycodeOf = (ch: string) =>
+        getKeyboardMapping(env.observe).find(keysymForCharacter(ch)!)?.keycode;
+      const first = keycodeOf(typed[0])!;
+      const second = keycodeOf(typed[1])!;
+      // The first is typed again: the second is now the oldest.
+      tap(sink, "", typed[0]);
+      tap(sink, "", UNMAPPED[SPARE_KEYCODES]);
+      assertEquals(keycodeOf(UNMAPPED[SPARE_KEYCODES]), second);
+      assertEquals(keycodeOf(typed[0]), first);
+      assertEquals(keycodeOf(typed[1]), undefined);
+      // Every other character typed since keeps its keycode.
+      for (const ch of typed.slice(2)) assert(keycodeOf(ch), ch);
+    } finally {
+      sink.close();
+    }
+  },
+);
 
 xTest("x11 input: text typed into xterm reaches cat", async (env) => {
   const file = `${env.dir}/typed.txt`;
