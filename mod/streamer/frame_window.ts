@@ -4,13 +4,13 @@
  * the viewer is far enough that two per round trip would hold the frame rate
  * back (at 30 frames a second, beyond 66 ms), and the path has the bandwidth
  * for them. The window is sized like BBR's: frames for the shortest round
- * trip at the frame rate, and bytes at most twice what the path delivered
- * in that round trip at its best. The shortest round trip, not the latest,
- * so frames queued on a slow link never widen the window that queued them.
- *
- * Each acknowledgement also says how long its frame queued on the way
- * (round trip minus the shortest): what the video bitrate adapts to, so a
- * distant viewer's bitrate is not cut for the distance.
+ * trip at the frame rate, and bytes at most 1.25 times what the path
+ * delivered in that round trip at its best. The shortest round trip, not
+ * the latest, so frames queued on a slow link never widen the window that
+ * queued them; and while frames queue (a round trip beyond the shortest by
+ * more than an allowance), it is back to two. A frame much larger than the
+ * one that set the shortest round trip counts its own extra time on a slow
+ * path as queueing too: the window then closes to two, as it always was.
  *
  * Pure: the clock is passed in.
  *
@@ -139,14 +139,15 @@ export class FrameWindow {
 
   /** Frame `id` (greater than any before) of `bytes` went out at `now`. */
   sent(id: number, bytes: number, now: number): void {
+    // An empty pipe delivers nothing until this frame arrives: its rate
+    // (and the next frame's) is measured from its own send.
+    if (!this.#flights.length) this.#deliveredAt = now;
     this.#flights.push({
       id,
       bytes,
       sentAt: now,
       deliveredThen: this.#delivered,
-      // An empty pipe delivers nothing until this frame arrives: its rate
-      // is measured from its own send.
-      intervalStart: this.#flights.length ? this.#deliveredAt : now,
+      intervalStart: this.#deliveredAt,
     });
     this.#bytesInFlight += bytes;
   }

@@ -47,8 +47,8 @@ export interface MediaStreamOptions {
   buffered: () => number;
   /**
    * Frames sent but not acknowledged, at most, however far the viewer.
-   * Default 12 (two are always allowed; more only as the viewer's round
-   * trip and bandwidth call for, see {@linkcode FrameWindow}).
+   * Default 12; at least 2, which are always allowed (more only as the
+   * viewer's round trip and bandwidth call for, see {@linkcode FrameWindow}).
    */
   maxInFlight?: number;
   /** Socket bytes waiting, at most, before a new frame. Default 4 MiB. */
@@ -233,9 +233,11 @@ export class MediaStream {
     // Acknowledgements come in order: earlier frames are done too.
     const ack = this.#window.acked(frameId, now);
     if (!ack) return;
-    // Video adapts to the time its frames queued, not to the distance.
+    // Video adapts to the whole round trip: on a slow link a frame waits
+    // behind at most one other, so its queueing alone stays under the cut
+    // while the link is full.
     if (this.#videoIds.delete(frameId)) {
-      this.#video?.acknowledged(ack.queueMs, now);
+      this.#video?.acknowledged(ack.rttMs, now);
     }
     for (const id of this.#videoIds) {
       if (id < frameId) this.#videoIds.delete(id);

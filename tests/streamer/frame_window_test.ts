@@ -96,6 +96,18 @@ Deno.test("acknowledgements are cumulative; unknown ones change nothing", () => 
   assertEquals(window.acked(3, 50), { rttMs: 40, queueMs: 20 });
 });
 
+Deno.test("a delivery rate counts from the send into an empty pipe, not from before", () => {
+  const window = new FrameWindow({ maxFps: 30 });
+  // Idle for a minute, then two frames: 100 KB each, 10 ms apart.
+  window.sent(1, 100_000, 60_000);
+  window.sent(2, 100_000, 60_010);
+  window.acked(1, 60_020);
+  window.acked(2, 60_030);
+  // Frame 2 measures 200 KB over the 30 ms since frame 1 went into the
+  // empty pipe, not since time 0.
+  assertEquals(Math.round(window.limits(60_030).bytesPerMs), 6_667);
+});
+
 Deno.test("a viewer nearby gets two frames in flight at any bandwidth", () => {
   const window = new FrameWindow({ maxFps: 30 });
   const run = simulate(window, FAST, {

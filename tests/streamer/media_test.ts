@@ -141,7 +141,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "a viewer 100 ms away gets more than two frames in flight; one nearby, two",
+    "a viewer 100 ms away gets more than two frames in flight (a nearby one: frame_window_test.ts)",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>
@@ -149,7 +149,7 @@ Deno.test({
       const capture = openX11Capture({ display: screen.display });
       const encoder = new TileEncoder({ workers: 0 });
       const painter = new Painter(screen.display);
-      let delayMs = 0;
+      const delayMs = 100;
       let mostInFlight = 0;
       const timers = new Set<ReturnType<typeof setTimeout>>();
       const media: MediaStream = new MediaStream({
@@ -160,7 +160,6 @@ Deno.test({
           if (message.type !== "frame") return;
           mostInFlight = Math.max(mostInFlight, media.inFlight);
           const ack = () => media.ack(message.frame.frameId);
-          if (!delayMs) return queueMicrotask(ack);
           // The network's round trip: the answer reaches the streamer late.
           const timer = setTimeout(() => {
             timers.delete(timer);
@@ -178,22 +177,11 @@ Deno.test({
       }, 10);
       try {
         // 100 ms away: frames keep coming beyond two a round trip.
-        delayMs = 100;
         media.start();
         await waitFor(() => mostInFlight >= 3, {
           what: "a third frame in flight",
         });
         assert(mostInFlight <= 12, `${mostInFlight} in flight`);
-        // Nearby (answered at once): two at most, once the distant
-        // answers are in.
-        delayMs = 0;
-        await waitFor(() => timers.size === 0, { what: "the late answers" });
-        mostInFlight = 0;
-        const acked = media.totals.acked;
-        await waitFor(() => media.totals.acked >= acked + 30, {
-          what: "30 frames nearby",
-        });
-        assert(mostInFlight <= 2, `${mostInFlight} in flight nearby`);
       } finally {
         clearInterval(paint);
         for (const timer of timers) clearTimeout(timer);

@@ -6,11 +6,9 @@
  * everything else and paints the region over, lossless, when video stops.
  *
  * Bitrate: it starts at the cap and follows the viewer's acknowledgements
- * (additive increase, multiplicative decrease) by how long each frame
- * queued on the way (its round trip beyond the shortest, so a distant
- * viewer is not taken for a slow one): one that queued longer than
- * {@linkcode SLOW_ACK_MS} cuts it by a fifth (at most every 500 ms), a
- * steady run of quick ones raises it by 15 % (at most every 2 s), always
+ * (additive increase, multiplicative decrease): an acknowledgement slower
+ * than {@linkcode SLOW_ACK_MS} cuts it by a fifth (at most every 500 ms),
+ * a steady run of fast ones raises it by 15 % (at most every 2 s), always
  * between {@linkcode MIN_KBPS} and the cap. With constant-quality coding
  * under that cap, a quiet picture spends far less than the cap.
  *
@@ -28,10 +26,10 @@ import {
 /** Lowest bitrate the adaptation goes down to, kbit/s. */
 export const MIN_KBPS = 300;
 
-/** A frame queued longer than this (ms) means the viewer falls behind. */
+/** An acknowledgement slower than this (ms) means the viewer falls behind. */
 export const SLOW_ACK_MS = 200;
 
-/** Frames queued less than this (ms) let the bitrate grow. */
+/** Acknowledgements faster than this (ms) let the bitrate grow. */
 const FAST_ACK_MS = 80;
 
 /**
@@ -216,10 +214,7 @@ export class VideoStream {
     this.#keyframe = true;
   }
 
-  /**
-   * A video frame was acknowledged, having queued `ms` on the way (its
-   * round trip beyond the shortest, `FrameAcknowledgement.queueMs`).
-   */
+  /** A video frame was acknowledged `ms` after it was sent. */
   acknowledged(ms: number, now: number): void {
     if (!this.#encoder) return;
     if (ms > SLOW_ACK_MS) {
