@@ -269,6 +269,13 @@ Deno.test(
           const resolved = await resolveSession(gateway.url, sessionId);
           const streamer = await findStreamer(JSON.parse(resolved.body).Port);
           assert(streamer, "the session's streamer runs");
+          // The app starts once the session's window manager is up: killed
+          // before that, the streamer would leave no app to take up.
+          await waitFor(
+            async () =>
+              (await liveProcesses()).some((p) => p.argv.join(" ") === notes),
+            { what: "the app to run" },
+          );
           Deno.kill(streamer.pid, "SIGKILL");
           await tab.closed;
           await waitFor(
