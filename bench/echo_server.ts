@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { C } from "../httpdocs/session/protocol.js";
+import { decodeClientMessage } from "../httpdocs/session/protocol.js";
 import { serveChild } from "./child_server.ts";
 import { FrameWindow } from "../mod/streamer/frame_window.ts";
 
@@ -133,11 +133,11 @@ function streamFrames(
   };
   socket.onopen = pump;
   socket.onmessage = (event) => {
-    const data = event.data;
-    if (data instanceof ArrayBuffer && new Uint8Array(data)[0] === C.ACK) {
-      window.acked(new DataView(data).getUint32(1, true), performance.now());
-      pump();
-    }
+    if (!(event.data instanceof ArrayBuffer)) return;
+    const message = decodeClientMessage(new Uint8Array(event.data));
+    if (message.type !== "ack") return;
+    window.acked(message.frameId, performance.now());
+    pump();
   };
   socket.onclose = () => clearTimeout(timer);
 }

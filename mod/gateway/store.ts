@@ -568,7 +568,6 @@ export function openSqliteStore(path: string): GatewayStore {
   };
 }
 
-/** The session `statement` finds by `key`, if any. */
 /** The record a statement finds by its key, or undefined. */
 function oneRow<T>(statement: StatementSync, key: string): T | undefined {
   const row = statement.get(key) as { data: string } | undefined;

@@ -112,10 +112,9 @@ export interface UntilWindowManagerOptions {
  * Resolves true once `windows` has a window manager (openbox just started
  * takes some tens of milliseconds), or false after `timeoutMs`, when
  * `signal` aborts, when it exits or when `windows` can no longer be asked.
- * An app
- * started before the window manager is up may map its first window while
- * openbox takes over the screen, and openbox then never manages it: the
- * window stays unmapped and its tab blank.
+ * An app started before the window manager is up may map its first window
+ * while openbox takes over the screen, and openbox then never manages it:
+ * the window stays unmapped and its tab blank.
  */
 export async function untilWindowManager(
   windows: Pick<AppWindowSystem, "hasWindowManager">,

@@ -64,16 +64,40 @@ function pngPixel(bytes: Uint8Array, x: number, y: number): number {
   return (d[i] << 16) | (d[i + 1] << 8) | d[i + 2];
 }
 
+/** The real capture, encoder and a painter on a fresh Xvfb of `size`. */
+interface Pipeline {
+  capture: ReturnType<typeof openX11Capture>;
+  encoder: TileEncoder;
+  painter: Painter;
+}
+
+/** Runs `fn` with a {@linkcode Pipeline}, closed after it. */
+function withPipeline(
+  size: { width: number; height: number },
+  fn: (pipeline: Pipeline) => Promise<void>,
+): Promise<void> {
+  return withXvfb(size, async (screen) => {
+    const capture = openX11Capture({ display: screen.display });
+    const encoder = new TileEncoder({ workers: 0 });
+    const painter = new Painter(screen.display);
+    try {
+      await fn({ capture, encoder, painter });
+    } finally {
+      encoder.close();
+      painter.display.close();
+      capture.close();
+    }
+  });
+}
+
 Deno.test({
   name:
     "frames carry the drawn pixels; a viewer that stops acknowledging gets no queue",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>
-    withXvfb({ width: 640, height: 480 }, async (screen) => {
-      const capture = openX11Capture({ display: screen.display });
-      const encoder = new TileEncoder({ workers: 0 });
-      const painter = new Painter(screen.display);
+    withPipeline({ width: 640, height: 480 }, async (pipeline) => {
+      const { capture, encoder, painter } = pipeline;
       const frames: Frame[] = [];
       const media = new MediaStream({
         capture,
@@ -132,9 +156,6 @@ Deno.test({
         assertEquals(clipped, { x: 0, y: 0, width: 320, height: 240 });
       } finally {
         media.stop();
-        encoder.close();
-        painter.display.close();
-        capture.close();
       }
     }),
 });
@@ -145,10 +166,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>
-    withXvfb({ width: 320, height: 240 }, async (screen) => {
-      const capture = openX11Capture({ display: screen.display });
-      const encoder = new TileEncoder({ workers: 0 });
-      const painter = new Painter(screen.display);
+    withPipeline({ width: 320, height: 240 }, async (pipeline) => {
+      const { capture, encoder, painter } = pipeline;
       const delayMs = 100;
       let mostInFlight = 0;
       const timers = new Set<ReturnType<typeof setTimeout>>();
@@ -186,9 +205,6 @@ Deno.test({
         clearInterval(paint);
         for (const timer of timers) clearTimeout(timer);
         media.stop();
-        encoder.close();
-        painter.display.close();
-        capture.close();
       }
     }),
 });
