@@ -238,12 +238,15 @@ Deno.test({
   async fn(t) {
     const teardown = new Teardown();
     try {
-      // Check-ins every second, silent after 5 s: an outage longer than
-      // that must not end, on B, the sessions checking in at A.
+      // Check-ins every second, silent after 10 s: an outage longer than
+      // that (over 11 s, below) must not end, on B, the sessions checking
+      // in at A. Once the store is back, A's check-ins kept meanwhile reach
+      // it at A's next retry (every 5 s), so B's fresh window after reading
+      // the store again must be longer than that: 5 s flaked under load.
       const { cluster, gateways: [a, b] } = await startGatewaysHere(
         teardown,
         2,
-        { checkinInterval: 1, staleAfter: 5 },
+        { checkinInterval: 1, staleAfter: 10 },
       );
       const host = await launchHost(teardown, a.url, { slots: 3 });
       for (const gateway of [a, b]) {
